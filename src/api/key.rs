@@ -1,0 +1,67 @@
+//! Key generation: C_GenerateKey and C_GenerateKeyPair.
+
+use cryptoki_sys::*;
+
+use super::{Attr, Library, Mech};
+use crate::error::Result;
+use crate::mechanism::{self, Mechanism};
+use crate::object::{self, template::GeneratedPair, template::KeyPairRequest};
+use crate::token::Login;
+
+impl Library {
+    pub fn generate_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mech,
+        template: &[Attr],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_session(h, |s, token| {
+            let m = Mechanism::parse(mech.ty, mech.param.as_deref())?;
+            let template = object::attrs::parse_template(template)?;
+            let request = object::template::secret_key_request(m.mech, &template)?;
+            let value = mechanism::generate_secret(request.len)?;
+            let so = token.login_role()? == Login::So;
+            let obj =
+                object::template::generated_secret_key(&template, &request, m.mech, value, so)?;
+            self.add_object(s, token, obj)
+        })
+    }
+
+    pub fn generate_key_pair(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mech,
+        public_template: &[Attr],
+        private_template: &[Attr],
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        self.with_session(h, |s, token| {
+            let m = Mechanism::parse(mech.ty, mech.param.as_deref())?;
+            let public = object::attrs::parse_template(public_template)?;
+            let private = object::attrs::parse_template(private_template)?;
+            let parts = match object::template::key_pair_request(m.mech, &public, &private)? {
+                KeyPairRequest::Ec { ec_params } => {
+                    GeneratedPair::Ec(mechanism::generate_ec(&ec_params)?)
+                }
+                KeyPairRequest::Rsa {
+                    bits,
+                    public_exponent,
+                } => GeneratedPair::Rsa(mechanism::generate_rsa(bits, &public_exponent)?),
+            };
+            let so = token.login_role()? == Login::So;
+            let (pub_obj, priv_obj) =
+                object::template::generated_key_pair(&public, &private, parts, m.mech, so)?;
+            // Check both before storing either, so a refusal leaves nothing.
+            super::object::check_write(s, token, &pub_obj)?;
+            super::object::check_write(s, token, &priv_obj)?;
+            let pub_h = self.add_object(s, token, pub_obj)?;
+            match self.add_object(s, token, priv_obj) {
+                Ok(priv_h) => Ok((pub_h, priv_h)),
+                Err(e) => {
+                    // Best effort: do not leave half a pair behind.
+                    let _ = self.destroy_in(s, token, pub_h);
+                    Err(e)
+                }
+            }
+        })
+    }
+}

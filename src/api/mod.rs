@@ -1,0 +1,185 @@
+//! The safe façade: one method per `C_*` function on [`Library`]. The ABI
+//! layer converts C arguments into these types and calls exactly one method.
+//!
+//! Lock order (never taken the other way round): the global library slot
+//! (`global.rs`, held only to clone an `Arc`) → a token's state → one
+//! session's state. No lock but the calling session's own is held while a
+//! cryptographic operation runs.
+
+mod crypto;
+pub mod global;
+mod handles;
+mod key;
+mod object;
+mod session;
+mod slot_token;
+
+use cryptoki_sys::*;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::token::Token;
+use handles::HandleTable;
+
+/// One template entry as the caller gave it: the type and the raw value
+/// bytes in the caller's native layout (CK_ULONG values are
+/// `size_of::<CK_ULONG>()` native-endian bytes, CK_BBOOL one byte).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub ty: CK_ATTRIBUTE_TYPE,
+    pub value: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values may be key material: never printed.
+        write!(f, "Attr({:#x}, {} bytes)", self.ty, self.value.len())
+    }
+}
+
+/// The answer for one entry of `C_GetAttributeValue`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AttrRead {
+    /// The value, in the caller's native layout.
+    Value(Vec<u8>),
+    /// CKA is sensitive or unextractable: CKR_ATTRIBUTE_SENSITIVE.
+    Sensitive,
+    /// The object has no such attribute: CKR_ATTRIBUTE_TYPE_INVALID.
+    Invalid,
+}
+
+/// A mechanism as the caller gave it: type and raw parameter bytes.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Mech {
+    pub ty: CK_MECHANISM_TYPE,
+    pub param: Option<Vec<u8>>,
+}
+
+/// Where an output goes: the caller gave no buffer (length query) or a
+/// buffer of this many bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OutCap {
+    Query,
+    Cap(usize),
+}
+
+/// The result of a call with an output buffer.
+#[derive(PartialEq, Eq, Debug)]
+pub enum Out {
+    /// The output needs this many bytes: either a length query (CKR_OK) or
+    /// the buffer was too small (CKR_BUFFER_TOO_SMALL). The operation
+    /// stays active.
+    Len(usize),
+    /// The output; the operation has ended if this was a finishing call.
+    Data(Vec<u8>),
+}
+
+/// How `C_Initialize` was called, already checked for pointer validity.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InitArgs {
+    pub flags: CK_FLAGS,
+    /// All four mutex callbacks were supplied.
+    pub has_mutex_callbacks: bool,
+    /// Only some of the four callbacks were supplied.
+    pub partial_mutex_callbacks: bool,
+    pub reserved_non_null: bool,
+}
+
+/// The library state behind an initialized module.
+pub struct Library {
+    config: Config,
+    tokens: Vec<Token>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    handles: Mutex<HandleTable>,
+    /// Session and object handles come from one counter and are never
+    /// reused while the library lives.
+    next_handle: AtomicU64,
+}
+
+impl Library {
+    /// Opens every configured slot's token store.
+    pub fn new(config: Config) -> Result<Library> {
+        let tokens = config
+            .slots
+            .iter()
+            .map(|slot| Token::open(&config, slot))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Library {
+            config,
+            tokens,
+            sessions: RwLock::new(HashMap::new()),
+            handles: Mutex::new(HandleTable::default()),
+            next_handle: AtomicU64::new(1),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn new_handle(&self) -> CK_ULONG {
+        self.next_handle.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The token of a slot id, and its index.
+    fn slot(&self, slot: CK_SLOT_ID) -> Result<(usize, &Token)> {
+        self.tokens
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.slot_id == slot)
+            .ok_or(Error::SlotIdInvalid)
+    }
+
+    fn token(&self, index: usize) -> Result<&Token> {
+        self.tokens.get(index).ok_or(Error::GeneralError)
+    }
+
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+        let sessions = self.sessions.read().map_err(|_| Error::GeneralError)?;
+        sessions.get(&h).cloned().ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Runs `f` on a locked session and its token. Only this session's
+    /// lock is held: other sessions run in parallel.
+    fn with_session<R>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        f: impl FnOnce(&mut Session, &Token) -> Result<R>,
+    ) -> Result<R> {
+        let session = self.session(h)?;
+        let mut guard = lock(&session)?;
+        let token = self.token(guard.token)?;
+        f(&mut guard, token)
+    }
+
+    fn handles(&self) -> Result<MutexGuard<'_, HandleTable>> {
+        lock(&self.handles)
+    }
+
+    /// Sessions of one token: (all, read/write).
+    fn session_counts(&self, token: usize) -> Result<(u64, u64)> {
+        let sessions = self.sessions.read().map_err(|_| Error::GeneralError)?;
+        let mut all = 0;
+        let mut rw = 0;
+        for s in sessions.values() {
+            let s = lock(s)?;
+            if s.token == token {
+                all += 1;
+                if s.rw {
+                    rw += 1;
+                }
+            }
+        }
+        Ok((all, rw))
+    }
+}
+
+/// A poisoned lock means a panic happened mid-update: report, don't panic.
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    m.lock().map_err(|_| Error::GeneralError)
+}

@@ -1,0 +1,244 @@
+//! Object management: create, copy, destroy, attributes and search.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+use super::handles::ObjRef;
+use super::{Attr, AttrRead, Library};
+use crate::error::{Error, Result};
+use crate::object::{self, AttrMap, Object};
+use crate::session::Session;
+use crate::token::{Login, Token};
+
+impl Library {
+    /// Resolves an object handle seen from a session; private objects only
+    /// for the logged-in user. `need_secret` loads the sealed part too.
+    pub(super) fn resolve(
+        &self,
+        s: &Session,
+        token: &Token,
+        h: CK_OBJECT_HANDLE,
+        need_secret: bool,
+    ) -> Result<(ObjRef, Arc<Object>)> {
+        let r = self
+            .handles()?
+            .get(h)
+            .cloned()
+            .filter(|r| r.token_index() == s.token)
+            .ok_or(Error::ObjectHandleInvalid)?;
+        let obj = match &r {
+            ObjRef::Token { id, .. } => token.load(*id, need_secret)?,
+            ObjRef::Session { object, .. } => {
+                if object.is_private() && token.login_role()? != Login::User {
+                    return Err(Error::ObjectHandleInvalid);
+                }
+                object.clone()
+            }
+        };
+        Ok((r, obj))
+    }
+
+    /// Stores a new object as a token row or a session object.
+    pub(super) fn add_object(
+        &self,
+        s: &Session,
+        token: &Token,
+        obj: Object,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        check_write(s, token, &obj)?;
+        if obj.is_token() {
+            let id = token.insert(&obj)?;
+            let h = self
+                .handles()?
+                .token_handle(s.token, id, || self.new_handle());
+            Ok(h)
+        } else {
+            let h = self.new_handle();
+            self.handles()?.insert_session_object(
+                h,
+                ObjRef::Session {
+                    token: s.token,
+                    session: s.handle,
+                    object: Arc::new(obj),
+                },
+            );
+            Ok(h)
+        }
+    }
+
+    pub fn create_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &[Attr],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_session(h, |s, token| {
+            let template = object::attrs::parse_template(template)?;
+            let obj = object::template::create(&template, token.login_role()? == Login::So)?;
+            self.add_object(s, token, obj)
+        })
+    }
+
+    pub fn copy_object(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        template: &[Attr],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_session(h, |s, token| {
+            let template = object::attrs::parse_template(template)?;
+            let (_, original) = self.resolve(s, token, obj, true)?;
+            let copy =
+                object::template::copy(&original, &template, token.login_role()? == Login::So)?;
+            self.add_object(s, token, copy)
+        })
+    }
+
+    pub fn destroy_object(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<()> {
+        self.with_session(h, |s, token| self.destroy_in(s, token, obj))
+    }
+
+    pub(super) fn destroy_in(
+        &self,
+        s: &Session,
+        token: &Token,
+        obj: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        let (r, object) = self.resolve(s, token, obj, false)?;
+        check_write(s, token, &object)?;
+        if object.bytes(CKA_DESTROYABLE).is_some() && !object.flag(CKA_DESTROYABLE) {
+            return Err(Error::ActionProhibited);
+        }
+        if let ObjRef::Token { id, .. } = r {
+            token.delete(id)?;
+        }
+        self.handles()?.remove(obj);
+        Ok(())
+    }
+
+    pub fn object_size(&self, h: CK_SESSION_HANDLE, obj: CK_OBJECT_HANDLE) -> Result<u64> {
+        self.with_session(h, |s, token| {
+            Ok(self.resolve(s, token, obj, false)?.1.size())
+        })
+    }
+
+    pub fn attribute_values(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrRead>> {
+        self.with_session(h, |s, token| {
+            let unseal = token.login_role()? == Login::User
+                && types.iter().any(|ty| SECRET_TYPES.contains(ty));
+            let (_, object) = self.resolve(s, token, obj, unseal)?;
+            Ok(types
+                .iter()
+                .map(|ty| match object.read(*ty) {
+                    // The secret half was not unsealed (no login): it is
+                    // there, but not readable now.
+                    AttrRead::Invalid
+                        if !unseal && object::is_secret_component(object.class(), *ty) =>
+                    {
+                        AttrRead::Sensitive
+                    }
+                    other => other,
+                })
+                .collect())
+        })
+    }
+
+    pub fn set_attribute_values(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        template: &[Attr],
+    ) -> Result<()> {
+        self.with_session(h, |s, token| {
+            let template = object::attrs::parse_template(template)?;
+            let (r, original) = self.resolve(s, token, obj, true)?;
+            check_write(s, token, &original)?;
+            let updated = object::template::set_attributes(
+                &original,
+                &template,
+                token.login_role()? == Login::So,
+            )?;
+            match r {
+                ObjRef::Token { id, .. } => token.update(id, &updated),
+                ObjRef::Session { .. } => {
+                    self.handles()?
+                        .replace_session_object(obj, Arc::new(updated));
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    pub fn find_objects_init(&self, h: CK_SESSION_HANDLE, template: &[Attr]) -> Result<()> {
+        self.with_session(h, |s, token| {
+            if s.find.is_some() {
+                return Err(Error::OperationActive);
+            }
+            let template: AttrMap = object::attrs::parse_template(template)?;
+            let mut found = Vec::new();
+            for (id, _) in token.find(&template)? {
+                found.push(
+                    self.handles()?
+                        .token_handle(s.token, id, || self.new_handle()),
+                );
+            }
+            let sees_private = token.login_role()? == Login::User;
+            {
+                let handles = self.handles()?;
+                for (oh, obj) in handles.session_objects(s.token) {
+                    if (sees_private || !obj.is_private()) && obj.matches(&template) {
+                        found.push(oh);
+                    }
+                }
+            }
+            found.sort_unstable();
+            found.reverse();
+            s.find = Some(found);
+            Ok(())
+        })
+    }
+
+    pub fn find_objects(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        self.with_session(h, |s, _| {
+            let pending = s.find.as_mut().ok_or(Error::OperationNotInitialized)?;
+            let take = max.min(pending.len());
+            let mut out = pending.split_off(pending.len() - take);
+            out.reverse();
+            Ok(out)
+        })
+    }
+
+    pub fn find_objects_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        self.with_session(h, |s, _| {
+            s.find.take().ok_or(Error::OperationNotInitialized)?;
+            Ok(())
+        })
+    }
+}
+
+/// Attributes that may sit in an object's sealed half.
+const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 7] = [
+    CKA_VALUE,
+    CKA_PRIVATE_EXPONENT,
+    CKA_PRIME_1,
+    CKA_PRIME_2,
+    CKA_EXPONENT_1,
+    CKA_EXPONENT_2,
+    CKA_COEFFICIENT,
+];
+
+/// Who may create, change or destroy an object from this session.
+pub(super) fn check_write(s: &Session, token: &Token, obj: &Object) -> Result<()> {
+    if obj.is_token() && !s.rw {
+        return Err(Error::SessionReadOnly);
+    }
+    if obj.is_private() && token.login_role()? != Login::User {
+        return Err(Error::UserNotLoggedIn);
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Session management and login: C_OpenSession … C_Logout, C_SessionCancel.
+
+use std::sync::{Arc, Mutex};
+
+use cryptoki_sys::*;
+
+use super::{Library, lock};
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::store::sqlite::Role;
+use crate::token::Login;
+
+impl Library {
+    pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        let (index, token) = self.slot(slot)?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return Err(Error::SessionParallelNotSupported);
+        }
+        if flags & CKF_RW_SESSION == 0 && token.login_role()? == Login::So {
+            return Err(Error::SessionReadWriteSoExists);
+        }
+        let h = self.new_handle();
+        let session = Session::new(h, index, slot, flags);
+        let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
+        sessions.insert(h, Arc::new(Mutex::new(session)));
+        Ok(h)
+    }
+
+    pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let token = {
+            let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
+            let session = sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?;
+
+            lock(&session)?.token
+        };
+        self.handles()?
+            .remove_session_objects(|_, owner, _| owner == h);
+        self.logout_if_last(token)
+    }
+
+    pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
+        let (index, _) = self.slot(slot)?;
+        let closed: Vec<CK_SESSION_HANDLE> = {
+            let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
+            let mut closed = Vec::new();
+            for (h, s) in sessions.iter() {
+                if lock(s)?.token == index {
+                    closed.push(*h);
+                }
+            }
+            for h in &closed {
+                sessions.remove(h);
+            }
+            closed
+        };
+        self.handles()?
+            .remove_session_objects(|_, owner, _| closed.contains(&owner));
+        self.logout_if_last(index)
+    }
+
+    /// Closing the last session of a token logs the application out.
+    fn logout_if_last(&self, token: usize) -> Result<()> {
+        if self.session_counts(token)?.0 == 0 {
+            self.token(token)?.logout()?;
+        }
+        Ok(())
+    }
+
+    pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
+        self.with_session(h, |s, token| {
+            Ok(CK_SESSION_INFO {
+                slotID: s.slot_id,
+                state: s.state(token.login_role()?),
+                flags: s.flags & (CKF_RW_SESSION | CKF_SERIAL_SESSION),
+                ulDeviceError: 0,
+            })
+        })
+    }
+
+    pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+        let session = self.session(h)?;
+        let index = lock(&session)?.token;
+        let token = self.token(index)?;
+        let role = match user {
+            CKU_SO => Login::So,
+            CKU_USER => Login::User,
+            CKU_CONTEXT_SPECIFIC => {
+                if token.login_role()? != Login::User {
+                    return Err(Error::UserNotLoggedIn);
+                }
+                if !lock(&session)?.wants_context_login() {
+                    return Err(Error::OperationNotInitialized);
+                }
+                token.verify_pin(Role::User, pin)?;
+                return lock(&session)?.context_login_done();
+            }
+            _ => return Err(Error::UserTypeInvalid),
+        };
+        if role == Login::So
+            && token.login_role()? == Login::Public
+            && self.has_ro_session(index)?
+        {
+            return Err(Error::SessionReadOnlyExists);
+        }
+        token.login(role, pin)
+    }
+
+    fn has_ro_session(&self, token: usize) -> Result<bool> {
+        let (all, rw) = self.session_counts(token)?;
+        Ok(all > rw)
+    }
+
+    pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let session = self.session(h)?;
+        let index = lock(&session)?.token;
+        let token = self.token(index)?;
+        if token.login_role()? == Login::Public {
+            return Err(Error::UserNotLoggedIn);
+        }
+        token.logout()?;
+        // Private session objects belong to the user's login.
+        self.handles()?
+            .remove_session_objects(|t, _, obj| t == index && obj.is_private());
+        Ok(())
+    }
+
+    pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
+        self.with_session(h, |s, _| {
+            if flags & CKF_DIGEST != 0 {
+                s.digest = None;
+            }
+            if flags & CKF_SIGN != 0 {
+                s.sign = None;
+            }
+            if flags & CKF_VERIFY != 0 {
+                s.verify = None;
+            }
+            if flags & CKF_FIND_OBJECTS != 0 {
+                s.find = None;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,203 @@
+//! Configuration: an optional TOML file named by `KEYWARD_CONF`, with
+//! `KEYWARD_STORE` overriding only the store directory, over embedded
+//! defaults that work with no file at all.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// PBKDF2-HMAC-SHA256 iterations for newly set PINs (OWASP 2023 floor).
+pub const DEFAULT_PIN_KDF_ITERATIONS: u32 = 600_000;
+/// The lowest iteration count a config may ask for; only tests go this low.
+pub const MIN_PIN_KDF_ITERATIONS: u32 = 1_000;
+
+#[derive(Debug, Clone)]
+pub struct SlotConfig {
+    pub id: u64,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store_dir: PathBuf,
+    pub pin_kdf_iterations: u32,
+    pub max_pin_failures: u32,
+    pub min_pin_len: usize,
+    pub max_pin_len: usize,
+    pub slots: Vec<SlotConfig>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    store_dir: Option<PathBuf>,
+    pin_kdf_iterations: Option<u32>,
+    max_pin_failures: Option<u32>,
+    min_pin_len: Option<usize>,
+    max_pin_len: Option<usize>,
+    slot: Option<Vec<FileSlot>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSlot {
+    id: u64,
+    description: Option<String>,
+}
+
+impl Config {
+    /// Reads the environment and the config file it names.
+    pub fn from_env() -> Result<Config> {
+        let file = match std::env::var_os("KEYWARD_CONF") {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    report(&format!("cannot read {}: {e}", Path::new(&path).display()))
+                })?;
+                Some(text)
+            }
+            None => None,
+        };
+        let store_override = std::env::var_os("KEYWARD_STORE").map(PathBuf::from);
+        Config::build(file.as_deref(), store_override)
+    }
+
+    /// Builds a config from the file's text (if any) and an override of
+    /// the store directory; separate from the environment for tests.
+    pub fn build(file: Option<&str>, store_override: Option<PathBuf>) -> Result<Config> {
+        let parsed: FileConfig = match file {
+            Some(text) => {
+                toml::from_str(text).map_err(|e| report(&format!("bad config file: {e}")))?
+            }
+            None => FileConfig::default(),
+        };
+        let store_dir = match store_override.or(parsed.store_dir) {
+            Some(dir) => dir,
+            None => default_store_dir()?,
+        };
+        let slots = match parsed.slot {
+            Some(slots) if !slots.is_empty() => slots
+                .into_iter()
+                .map(|s| SlotConfig {
+                    id: s.id,
+                    description: s
+                        .description
+                        .unwrap_or_else(|| format!("Keyward slot {}", s.id)),
+                })
+                .collect(),
+            _ => vec![SlotConfig {
+                id: 0,
+                description: "Keyward slot 0".into(),
+            }],
+        };
+        let config = Config {
+            store_dir,
+            pin_kdf_iterations: parsed
+                .pin_kdf_iterations
+                .unwrap_or(DEFAULT_PIN_KDF_ITERATIONS),
+            max_pin_failures: parsed.max_pin_failures.unwrap_or(10),
+            min_pin_len: parsed.min_pin_len.unwrap_or(4),
+            max_pin_len: parsed.max_pin_len.unwrap_or(64),
+            slots,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let max = crate::store::seal::MAX_ITERATIONS;
+        if !(MIN_PIN_KDF_ITERATIONS..=max).contains(&self.pin_kdf_iterations) {
+            return Err(report(&format!(
+                "pin_kdf_iterations must be between {MIN_PIN_KDF_ITERATIONS} and {max}"
+            )));
+        }
+        if self.max_pin_failures == 0 {
+            return Err(report("max_pin_failures must be at least 1"));
+        }
+        if self.min_pin_len == 0 || self.min_pin_len > self.max_pin_len || self.max_pin_len > 255 {
+            return Err(report("need 1 <= min_pin_len <= max_pin_len <= 255"));
+        }
+        let mut ids: Vec<u64> = self.slots.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.slots.len() {
+            return Err(report("slot ids must be unique"));
+        }
+        if self.slots.iter().any(|s| s.description.len() > 64) {
+            return Err(report("slot descriptions are at most 64 bytes"));
+        }
+        Ok(())
+    }
+
+    /// The token database of a slot.
+    pub fn token_path(&self, slot_id: u64) -> PathBuf {
+        self.store_dir.join(format!("slot-{slot_id}.sqlite"))
+    }
+}
+
+fn default_store_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("keyward"));
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/share/keyward")),
+        None => Err(report(
+            "neither KEYWARD_STORE, XDG_DATA_HOME nor HOME is set",
+        )),
+    }
+}
+
+/// A configuration problem is the user's to fix: say what it is on
+/// stderr (a PKCS#11 return code alone cannot) and fail the call.
+fn report(message: &str) -> Error {
+    eprintln!("keyward: configuration error: {message}");
+    Error::GeneralError
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_without_file() {
+        let c = Config::build(None, Some("/tmp/x".into())).unwrap();
+        assert_eq!(c.store_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.pin_kdf_iterations, DEFAULT_PIN_KDF_ITERATIONS);
+        assert_eq!(c.max_pin_failures, 10);
+        assert_eq!(c.slots.len(), 1);
+        assert_eq!(c.slots[0].id, 0);
+        assert_eq!(c.token_path(0), PathBuf::from("/tmp/x/slot-0.sqlite"));
+    }
+
+    #[test]
+    fn file_settings_and_override() {
+        let text = "store_dir = \"/a\"\npin_kdf_iterations = 1000\nmax_pin_failures = 3\n\
+                    [[slot]]\nid = 7\n[[slot]]\nid = 9\ndescription = \"hsm\"\n";
+        let c = Config::build(Some(text), None).unwrap();
+        assert_eq!(c.store_dir, PathBuf::from("/a"));
+        assert_eq!(c.pin_kdf_iterations, 1000);
+        assert_eq!(c.max_pin_failures, 3);
+        assert_eq!(c.slots.iter().map(|s| s.id).collect::<Vec<_>>(), vec![7, 9]);
+        assert_eq!(c.slots[1].description, "hsm");
+        let c = Config::build(Some(text), Some("/b".into())).unwrap();
+        assert_eq!(c.store_dir, PathBuf::from("/b"));
+    }
+
+    #[test]
+    fn bad_files_are_refused() {
+        for text in [
+            "pin_kdf_iterations = 10",
+            "unknown_key = 1",
+            "max_pin_failures = 0",
+            "[[slot]]\nid = 1\n[[slot]]\nid = 1",
+            "min_pin_len = 9\nmax_pin_len = 4",
+            "store_dir = 5",
+        ] {
+            assert!(
+                Config::build(Some(text), Some("/t".into())).is_err(),
+                "{text}"
+            );
+        }
+    }
+}

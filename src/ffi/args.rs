@@ -1,0 +1,494 @@
+//! Every read of and write through a caller's raw pointer, written once:
+//! input buffers, templates, mechanisms, the output-length protocol, the
+//! `C_GetAttributeValue` writer and the list/struct writers.
+//!
+//! Constructors that take raw pointers are `unsafe` (the caller vouches for
+//! the pointer as PKCS#11 requires); the writers they return are safe,
+//! because the pointer was vouched for when it was checked. Reads and writes
+//! are unaligned so a packed caller structure is never undefined behaviour.
+
+use std::ffi::CStr;
+use std::ops::Deref;
+use std::ptr::NonNull;
+
+use cryptoki_sys::*;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::api::{Attr, AttrRead, InitArgs, Mech, Out, OutCap};
+use crate::error::{Error, Result};
+
+/// A caller's length as a host size; one the host cannot address is bad.
+pub(crate) fn to_usize(n: CK_ULONG) -> Result<usize> {
+    usize::try_from(n).map_err(|_| Error::ArgumentsBad)
+}
+
+/// A host size as a `CK_ULONG` for reporting back to the caller.
+pub(crate) fn to_ulong(n: usize) -> Result<CK_ULONG> {
+    CK_ULONG::try_from(n).map_err(|_| Error::GeneralError)
+}
+
+/// An allocation the caller sized: failure is CKR_HOST_MEMORY, not an abort.
+fn try_vec<T>(len: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Error::HostMemory)?;
+    Ok(v)
+}
+
+fn copy_vec(src: &[u8]) -> Result<Vec<u8>> {
+    let mut v = try_vec(src.len())?;
+    v.extend_from_slice(src);
+    Ok(v)
+}
+
+/// A zero-filled scratch buffer of a caller-chosen size, wiped on drop.
+pub(crate) fn zeroed(len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut v = Zeroizing::new(try_vec(len)?);
+    v.resize(len, 0);
+    Ok(v)
+}
+
+/// A value through an optional pointer: NULL is `None`.
+///
+/// # Safety
+/// `ptr` is NULL or valid for one read of `T`.
+pub(crate) unsafe fn read_opt<T: Copy>(ptr: *const T) -> Option<T> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL, and the caller vouches for one readable `T`.
+    Some(unsafe { ptr.read_unaligned() })
+}
+
+/// Input bytes: NULL with length 0 is empty, NULL with a length is bad.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads of `len` bytes for `'a`.
+pub(crate) unsafe fn in_bytes<'a>(ptr: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    let len = to_usize(len)?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() || isize::try_from(len).is_err() {
+        return Err(Error::ArgumentsBad);
+    }
+    // SAFETY: non-NULL, at most isize::MAX bytes, and the caller vouches for
+    // `len` readable bytes living for `'a`; `u8` needs no alignment.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A PIN: same rules as [`in_bytes`]; borrowed, never copied.
+///
+/// # Safety
+/// As for [`in_bytes`].
+pub(crate) unsafe fn pin<'a>(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<&'a [u8]> {
+    // SAFETY: forwarded contract.
+    unsafe { in_bytes(ptr, len) }
+}
+
+/// The 32-byte, blank-padded token label of `C_InitToken`.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads of 32 bytes.
+pub(crate) unsafe fn label(ptr: *const CK_UTF8CHAR) -> Result<[u8; 32]> {
+    // SAFETY: forwarded contract; `[u8; 32]` is any 32 bytes.
+    unsafe { read_opt(ptr.cast::<[u8; 32]>()) }.ok_or(Error::ArgumentsBad)
+}
+
+/// A NUL-terminated name (`C_GetInterface`); NULL is `None`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string living for `'a`.
+pub(crate) unsafe fn c_name<'a>(ptr: *const CK_UTF8CHAR) -> Option<&'a [u8]> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller.
+    Some(unsafe { CStr::from_ptr(ptr.cast()) }.to_bytes())
+}
+
+/// `C_Initialize`'s arguments, reduced to what the façade judges.
+///
+/// # Safety
+/// `ptr` is NULL or valid for one read of `CK_C_INITIALIZE_ARGS`.
+pub(crate) unsafe fn init_args(ptr: *const CK_C_INITIALIZE_ARGS) -> InitArgs {
+    // SAFETY: forwarded contract.
+    let Some(a) = (unsafe { read_opt(ptr) }) else {
+        return InitArgs::default();
+    };
+    let given = [
+        a.CreateMutex.is_some(),
+        a.DestroyMutex.is_some(),
+        a.LockMutex.is_some(),
+        a.UnlockMutex.is_some(),
+    ]
+    .iter()
+    .filter(|&&b| b)
+    .count();
+    InitArgs {
+        flags: a.flags,
+        has_mutex_callbacks: given == 4,
+        partial_mutex_callbacks: given > 0 && given < 4,
+        reserved_non_null: !a.pReserved.is_null(),
+    }
+}
+
+/// A caller array of `count` entries, copied; NULL with count 0 is empty.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads of `count` entries of `T`.
+unsafe fn read_array<T: Copy>(ptr: *const T, count: CK_ULONG) -> Result<Vec<T>> {
+    let n = to_usize(count)?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
+    let mut v = try_vec(n)?;
+    for i in 0..n {
+        // SAFETY: i < count, and the caller vouches for `count` entries.
+        v.push(unsafe { ptr.add(i).read_unaligned() });
+    }
+    Ok(v)
+}
+
+/// A caller's template, copied. Values may be key material (CKA_VALUE of
+/// an imported secret key), so they are wiped when this is dropped.
+pub(crate) struct Template(Vec<Attr>);
+
+impl Deref for Template {
+    type Target = [Attr];
+    fn deref(&self) -> &[Attr] {
+        &self.0
+    }
+}
+
+impl Drop for Template {
+    fn drop(&mut self) {
+        for a in &mut self.0 {
+            a.value.zeroize();
+        }
+    }
+}
+
+/// A template: NULL with count 0 is empty; a NULL value with a length is bad.
+///
+/// # Safety
+/// `ptr` is NULL or valid for `count` entries, each `pValue` NULL or valid
+/// for `ulValueLen` bytes.
+pub(crate) unsafe fn template(ptr: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Template> {
+    // SAFETY: forwarded contract.
+    let entries = unsafe { read_array(ptr, count) }?;
+    let mut out = Template(try_vec(entries.len())?);
+    for e in entries {
+        // SAFETY: the caller vouches for `pValue` per entry.
+        let value = unsafe { in_bytes(e.pValue.cast::<u8>(), e.ulValueLen) }?;
+        out.0.push(Attr {
+            ty: e.type_,
+            value: copy_vec(value)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The attribute types of a `C_GetAttributeValue` template.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads of `count` entries.
+pub(crate) unsafe fn attribute_types(
+    ptr: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> Result<Vec<CK_ATTRIBUTE_TYPE>> {
+    // SAFETY: forwarded contract.
+    let entries = unsafe { read_array(ptr, count) }?;
+    Ok(entries.iter().map(|e| e.type_).collect())
+}
+
+/// Which code `C_GetAttributeValue` reports when several entries failed:
+/// the spec allows any; a missing or sensitive attribute says more than a
+/// short buffer, so it wins.
+fn worse(cur: Option<Error>, new: Option<Error>) -> Option<Error> {
+    match (cur, new) {
+        (None, n) | (Some(Error::BufferTooSmall), n @ Some(_)) => n,
+        (c, _) => c,
+    }
+}
+
+/// Writes the answers of `C_GetAttributeValue` back into the caller's
+/// template, every entry processed (PKCS#11 3.0 §5.7).
+///
+/// # Safety
+/// `ptr` is valid for reads and writes of `count` entries, each non-NULL
+/// `pValue` valid for writes of `ulValueLen` bytes.
+pub(crate) unsafe fn write_attributes(
+    ptr: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+    reads: Vec<AttrRead>,
+) -> Result<()> {
+    if reads.len() != to_usize(count)? {
+        return Err(Error::GeneralError);
+    }
+    let mut failed = None;
+    for (i, read) in reads.into_iter().enumerate() {
+        // SAFETY: i < count; the caller vouches for `count` entries.
+        let slot = unsafe { ptr.add(i) };
+        // SAFETY: as above, readable.
+        let mut a = unsafe { slot.read_unaligned() };
+        let err = match read {
+            AttrRead::Sensitive => Some(Error::AttributeSensitive),
+            AttrRead::Invalid => Some(Error::AttributeTypeInvalid),
+            AttrRead::Value(v) => {
+                let v = Zeroizing::new(v);
+                let cap = usize::try_from(a.ulValueLen).unwrap_or(usize::MAX);
+                if a.pValue.is_null() {
+                    a.ulValueLen = to_ulong(v.len())?;
+                    None
+                } else if cap >= v.len() {
+                    // SAFETY: `pValue` is writable for `ulValueLen` >= v.len()
+                    // bytes and cannot overlap our own vector.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(v.as_ptr(), a.pValue.cast::<u8>(), v.len());
+                    }
+                    a.ulValueLen = to_ulong(v.len())?;
+                    None
+                } else {
+                    Some(Error::BufferTooSmall)
+                }
+            }
+        };
+        if err.is_some() {
+            a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        }
+        // SAFETY: same entry as read above, writable.
+        unsafe { slot.write_unaligned(a) };
+        failed = worse(failed, err);
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// A mechanism: NULL is `None` (the 3.0 way to cancel an operation in an
+/// `*Init` call). A parameter of length 0 is `None` whatever the pointer,
+/// since callers pass both NULL and dangling pointers for "no parameter".
+///
+/// # Safety
+/// `ptr` is NULL or valid for one `CK_MECHANISM` whose `pParameter` is NULL
+/// or valid for `ulParameterLen` bytes.
+pub(crate) unsafe fn mechanism(ptr: *const CK_MECHANISM) -> Result<Option<Mech>> {
+    // SAFETY: forwarded contract.
+    let Some(m) = (unsafe { read_opt(ptr) }) else {
+        return Ok(None);
+    };
+    // SAFETY: forwarded contract for the parameter.
+    let param = unsafe { in_bytes(m.pParameter.cast::<u8>(), m.ulParameterLen) }?;
+    let param = if param.is_empty() {
+        None
+    } else {
+        Some(copy_vec(param)?)
+    };
+    Ok(Some(Mech {
+        ty: m.mechanism,
+        param,
+    }))
+}
+
+/// A mechanism where NULL has no meaning (key generation): NULL is bad.
+///
+/// # Safety
+/// As for [`mechanism`].
+pub(crate) unsafe fn mechanism_required(ptr: *const CK_MECHANISM) -> Result<Mech> {
+    // SAFETY: forwarded contract.
+    unsafe { mechanism(ptr) }?.ok_or(Error::ArgumentsBad)
+}
+
+/// One output value (a handle, a count, an info struct), checked non-NULL
+/// before the façade runs and written only on success.
+pub(crate) struct OutPtr<T>(NonNull<T>);
+
+impl<T> OutPtr<T> {
+    /// # Safety
+    /// `ptr` is NULL or valid for one write of `T` until this is dropped.
+    pub(crate) unsafe fn new(ptr: *mut T) -> Result<Self> {
+        NonNull::new(ptr).map(Self).ok_or(Error::ArgumentsBad)
+    }
+
+    pub(crate) fn write(self, v: T) {
+        // SAFETY: `new` was given a pointer valid for this write.
+        unsafe { self.0.as_ptr().write_unaligned(v) }
+    }
+}
+
+/// The output buffer of the length protocol (PKCS#11 3.0 §5.2): `buf` NULL
+/// asks for the length; otherwise `*len_ptr` is its capacity.
+pub(crate) struct OutBuf {
+    buf: *mut u8,
+    len: NonNull<CK_ULONG>,
+    cap: OutCap,
+}
+
+impl OutBuf {
+    /// # Safety
+    /// `len_ptr` is NULL or valid for reads and writes of a `CK_ULONG`;
+    /// `buf` is NULL or valid for writes of `*len_ptr` bytes.
+    pub(crate) unsafe fn new(buf: *mut u8, len_ptr: *mut CK_ULONG) -> Result<Self> {
+        let len = NonNull::new(len_ptr).ok_or(Error::ArgumentsBad)?;
+        let cap = if buf.is_null() {
+            OutCap::Query
+        } else {
+            // SAFETY: non-NULL and readable per the contract.
+            let n = unsafe { len.as_ptr().read_unaligned() };
+            // A capacity beyond the address space only bounds the output.
+            OutCap::Cap(usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        Ok(Self { buf, len, cap })
+    }
+
+    /// What the façade is told about the buffer.
+    pub(crate) fn cap(&self) -> OutCap {
+        self.cap
+    }
+
+    fn set_len(&self, n: usize) -> Result<()> {
+        let n = to_ulong(n)?;
+        // SAFETY: checked non-NULL and writable in `new`.
+        unsafe { self.len.as_ptr().write_unaligned(n) };
+        Ok(())
+    }
+
+    /// Finishes the protocol: a length goes to `*len_ptr` (CKR_OK for a
+    /// query, CKR_BUFFER_TOO_SMALL otherwise); data is copied if it fits.
+    pub(crate) fn write(self, out: Out) -> Result<()> {
+        match out {
+            Out::Len(n) => {
+                self.set_len(n)?;
+                if self.buf.is_null() {
+                    Ok(())
+                } else {
+                    Err(Error::BufferTooSmall)
+                }
+            }
+            Out::Data(v) => {
+                let v = Zeroizing::new(v);
+                match self.cap {
+                    // The façade answered a query with data: report its length.
+                    OutCap::Query => self.set_len(v.len()),
+                    OutCap::Cap(cap) if v.len() > cap => {
+                        self.set_len(v.len())?;
+                        Err(Error::BufferTooSmall)
+                    }
+                    OutCap::Cap(_) => {
+                        // SAFETY: `buf` is non-NULL (not a query) and writable
+                        // for `cap` >= v.len() bytes; our vector is separate.
+                        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), self.buf, v.len()) };
+                        self.set_len(v.len())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A list returned with the count protocol (`C_GetSlotList`,
+/// `C_GetMechanismList`, `C_GetInterfaceList`): NULL list asks for the
+/// count; a short list gets the count and CKR_BUFFER_TOO_SMALL.
+pub(crate) struct ListOut<T> {
+    list: *mut T,
+    count: NonNull<CK_ULONG>,
+}
+
+impl<T: Copy> ListOut<T> {
+    /// # Safety
+    /// `count_ptr` is NULL or valid for reads and writes of a `CK_ULONG`;
+    /// `list` is NULL or valid for writes of `*count_ptr` entries.
+    pub(crate) unsafe fn new(list: *mut T, count_ptr: *mut CK_ULONG) -> Result<Self> {
+        let count = NonNull::new(count_ptr).ok_or(Error::ArgumentsBad)?;
+        Ok(Self { list, count })
+    }
+
+    pub(crate) fn write(self, items: &[T]) -> Result<()> {
+        let n = to_ulong(items.len())?;
+        let count = self.count.as_ptr();
+        if !self.list.is_null() {
+            // SAFETY: checked non-NULL and readable in `new`.
+            let cap = unsafe { count.read_unaligned() };
+            if cap < n {
+                // SAFETY: as above, writable.
+                unsafe { count.write_unaligned(n) };
+                return Err(Error::BufferTooSmall);
+            }
+            for (i, item) in items.iter().enumerate() {
+                // SAFETY: i < n <= *count, the entries the caller vouched for.
+                unsafe { self.list.add(i).write_unaligned(*item) };
+            }
+        }
+        // SAFETY: checked non-NULL and writable in `new`.
+        unsafe { count.write_unaligned(n) };
+        Ok(())
+    }
+}
+
+/// A caller array of fixed capacity (`C_FindObjects`).
+pub(crate) struct ArrayOut<T> {
+    ptr: NonNull<T>,
+    cap: usize,
+}
+
+impl<T: Copy> ArrayOut<T> {
+    /// # Safety
+    /// `ptr` is NULL or valid for writes of `cap` entries.
+    pub(crate) unsafe fn new(ptr: *mut T, cap: CK_ULONG) -> Result<Self> {
+        let ptr = NonNull::new(ptr).ok_or(Error::ArgumentsBad)?;
+        // A capacity beyond the address space only bounds the output.
+        let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+        Ok(Self { ptr, cap })
+    }
+
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Copies `items` and returns how many were written.
+    pub(crate) fn write(self, items: &[T]) -> Result<CK_ULONG> {
+        if items.len() > self.cap {
+            return Err(Error::GeneralError);
+        }
+        for (i, item) in items.iter().enumerate() {
+            // SAFETY: i < cap, the entries the caller vouched for.
+            unsafe { self.ptr.as_ptr().add(i).write_unaligned(*item) };
+        }
+        to_ulong(items.len())
+    }
+}
+
+/// A caller buffer filled in full on success (`C_GenerateRandom`).
+pub(crate) struct OutBytes {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl OutBytes {
+    /// # Safety
+    /// `ptr` is NULL or valid for writes of `len` bytes.
+    pub(crate) unsafe fn new(ptr: *mut u8, len: CK_ULONG) -> Result<Self> {
+        let len = to_usize(len)?;
+        if ptr.is_null() && len > 0 {
+            return Err(Error::ArgumentsBad);
+        }
+        Ok(Self { ptr, len })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn write(self, src: &[u8]) -> Result<()> {
+        if src.len() != self.len {
+            return Err(Error::GeneralError);
+        }
+        if self.len > 0 {
+            // SAFETY: non-NULL (checked in `new` since len > 0) and writable
+            // for `len` bytes; `src` is our own buffer.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr, self.len) };
+        }
+        Ok(())
+    }
+}

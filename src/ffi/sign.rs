@@ -1,0 +1,299 @@
+//! Signing and verification (PKCS#11 3.0 §5.13, §5.15): one-part and
+//! multi-part calls. Recovery variants and message-based signing are not
+//! offered yet.
+
+use std::ffi::c_void;
+
+use cryptoki_sys::*;
+
+use super::args::{self, OutBuf};
+use super::{entry, not_supported};
+use crate::api::global::library;
+
+/// Starts a signature; a NULL mechanism cancels the active one.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignInit(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry("C_SignInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { args::mechanism(pMechanism) }?;
+        lib.sign_init(hSession, mech.as_ref(), hKey)
+    })
+}
+
+/// Signs data in one part, with the length protocol.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_Sign(
+    hSession: CK_SESSION_HANDLE,
+    pData: CK_BYTE_PTR,
+    ulDataLen: CK_ULONG,
+    pSignature: CK_BYTE_PTR,
+    pulSignatureLen: CK_ULONG_PTR,
+) -> CK_RV {
+    entry("C_Sign", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (data, out) = unsafe {
+            (
+                args::in_bytes(pData, ulDataLen)?,
+                OutBuf::new(pSignature, pulSignatureLen)?,
+            )
+        };
+        let result = lib.sign(hSession, data, out.cap())?;
+        out.write(result)
+    })
+}
+
+/// Continues a multi-part signature.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignUpdate(
+    hSession: CK_SESSION_HANDLE,
+    pPart: CK_BYTE_PTR,
+    ulPartLen: CK_ULONG,
+) -> CK_RV {
+    entry("C_SignUpdate", || {
+        let lib = library()?;
+        // SAFETY: NULL or `ulPartLen` readable bytes, per the contract.
+        let part = unsafe { args::in_bytes(pPart, ulPartLen) }?;
+        lib.sign_update(hSession, part)
+    })
+}
+
+/// Finishes a multi-part signature, with the length protocol.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignFinal(
+    hSession: CK_SESSION_HANDLE,
+    pSignature: CK_BYTE_PTR,
+    pulSignatureLen: CK_ULONG_PTR,
+) -> CK_RV {
+    entry("C_SignFinal", || {
+        let lib = library()?;
+        // SAFETY: output buffer and length valid per the contract.
+        let out = unsafe { OutBuf::new(pSignature, pulSignatureLen) }?;
+        let result = lib.sign_final(hSession, out.cap())?;
+        out.write(result)
+    })
+}
+
+/// Starts a verification; a NULL mechanism cancels the active one.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyInit(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    entry("C_VerifyInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { args::mechanism(pMechanism) }?;
+        lib.verify_init(hSession, mech.as_ref(), hKey)
+    })
+}
+
+/// Verifies a signature over data in one part.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_Verify(
+    hSession: CK_SESSION_HANDLE,
+    pData: CK_BYTE_PTR,
+    ulDataLen: CK_ULONG,
+    pSignature: CK_BYTE_PTR,
+    ulSignatureLen: CK_ULONG,
+) -> CK_RV {
+    entry("C_Verify", || {
+        let lib = library()?;
+        // SAFETY: both inputs NULL or readable for their lengths.
+        let (data, sig) = unsafe {
+            (
+                args::in_bytes(pData, ulDataLen)?,
+                args::in_bytes(pSignature, ulSignatureLen)?,
+            )
+        };
+        lib.verify(hSession, data, sig)
+    })
+}
+
+/// Continues a multi-part verification.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyUpdate(
+    hSession: CK_SESSION_HANDLE,
+    pPart: CK_BYTE_PTR,
+    ulPartLen: CK_ULONG,
+) -> CK_RV {
+    entry("C_VerifyUpdate", || {
+        let lib = library()?;
+        // SAFETY: NULL or `ulPartLen` readable bytes, per the contract.
+        let part = unsafe { args::in_bytes(pPart, ulPartLen) }?;
+        lib.verify_update(hSession, part)
+    })
+}
+
+/// Finishes a multi-part verification against a signature.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyFinal(
+    hSession: CK_SESSION_HANDLE,
+    pSignature: CK_BYTE_PTR,
+    ulSignatureLen: CK_ULONG,
+) -> CK_RV {
+    entry("C_VerifyFinal", || {
+        let lib = library()?;
+        // SAFETY: NULL or `ulSignatureLen` readable bytes, per the contract.
+        let sig = unsafe { args::in_bytes(pSignature, ulSignatureLen) }?;
+        lib.verify_final(hSession, sig)
+    })
+}
+
+/// Signing with data recovery is not offered.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignRecoverInit(
+    _hSession: CK_SESSION_HANDLE,
+    _pMechanism: CK_MECHANISM_PTR,
+    _hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    not_supported("C_SignRecoverInit")
+}
+
+/// See [`C_SignRecoverInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignRecover(
+    _hSession: CK_SESSION_HANDLE,
+    _pData: CK_BYTE_PTR,
+    _ulDataLen: CK_ULONG,
+    _pSignature: CK_BYTE_PTR,
+    _pulSignatureLen: CK_ULONG_PTR,
+) -> CK_RV {
+    not_supported("C_SignRecover")
+}
+
+/// Verification with data recovery is not offered.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyRecoverInit(
+    _hSession: CK_SESSION_HANDLE,
+    _pMechanism: CK_MECHANISM_PTR,
+    _hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    not_supported("C_VerifyRecoverInit")
+}
+
+/// See [`C_VerifyRecoverInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyRecover(
+    _hSession: CK_SESSION_HANDLE,
+    _pSignature: CK_BYTE_PTR,
+    _ulSignatureLen: CK_ULONG,
+    _pData: CK_BYTE_PTR,
+    _pulDataLen: CK_ULONG_PTR,
+) -> CK_RV {
+    not_supported("C_VerifyRecover")
+}
+
+/// Message-based signing (3.0) is not offered yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageSignInit(
+    _hSession: CK_SESSION_HANDLE,
+    _pMechanism: CK_MECHANISM_PTR,
+    _hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    not_supported("C_MessageSignInit")
+}
+
+/// See [`C_MessageSignInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignMessage(
+    _hSession: CK_SESSION_HANDLE,
+    _pParameter: *mut c_void,
+    _ulParameterLen: CK_ULONG,
+    _pData: CK_BYTE_PTR,
+    _ulDataLen: CK_ULONG,
+    _pSignature: CK_BYTE_PTR,
+    _pulSignatureLen: CK_ULONG_PTR,
+) -> CK_RV {
+    not_supported("C_SignMessage")
+}
+
+/// See [`C_MessageSignInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignMessageBegin(
+    _hSession: CK_SESSION_HANDLE,
+    _pParameter: *mut c_void,
+    _ulParameterLen: CK_ULONG,
+) -> CK_RV {
+    not_supported("C_SignMessageBegin")
+}
+
+/// See [`C_MessageSignInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SignMessageNext(
+    _hSession: CK_SESSION_HANDLE,
+    _pParameter: *mut c_void,
+    _ulParameterLen: CK_ULONG,
+    _pData: CK_BYTE_PTR,
+    _ulDataLen: CK_ULONG,
+    _pSignature: CK_BYTE_PTR,
+    _pulSignatureLen: CK_ULONG_PTR,
+) -> CK_RV {
+    not_supported("C_SignMessageNext")
+}
+
+/// See [`C_MessageSignInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageSignFinal(_hSession: CK_SESSION_HANDLE) -> CK_RV {
+    not_supported("C_MessageSignFinal")
+}
+
+/// Message-based verification (3.0) is not offered yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageVerifyInit(
+    _hSession: CK_SESSION_HANDLE,
+    _pMechanism: CK_MECHANISM_PTR,
+    _hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    not_supported("C_MessageVerifyInit")
+}
+
+/// See [`C_MessageVerifyInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyMessage(
+    _hSession: CK_SESSION_HANDLE,
+    _pParameter: *mut c_void,
+    _ulParameterLen: CK_ULONG,
+    _pData: CK_BYTE_PTR,
+    _ulDataLen: CK_ULONG,
+    _pSignature: CK_BYTE_PTR,
+    _ulSignatureLen: CK_ULONG,
+) -> CK_RV {
+    not_supported("C_VerifyMessage")
+}
+
+/// See [`C_MessageVerifyInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyMessageBegin(
+    _hSession: CK_SESSION_HANDLE,
+    _pParameter: *mut c_void,
+    _ulParameterLen: CK_ULONG,
+) -> CK_RV {
+    not_supported("C_VerifyMessageBegin")
+}
+
+/// See [`C_MessageVerifyInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_VerifyMessageNext(
+    _hSession: CK_SESSION_HANDLE,
+    _pParameter: *mut c_void,
+    _ulParameterLen: CK_ULONG,
+    _pData: CK_BYTE_PTR,
+    _ulDataLen: CK_ULONG,
+    _pSignature: CK_BYTE_PTR,
+    _ulSignatureLen: CK_ULONG,
+) -> CK_RV {
+    not_supported("C_VerifyMessageNext")
+}
+
+/// See [`C_MessageVerifyInit`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_MessageVerifyFinal(_hSession: CK_SESSION_HANDLE) -> CK_RV {
+    not_supported("C_MessageVerifyFinal")
+}

@@ -1,0 +1,18 @@
+//! Keyward: a software HSM exposed as a PKCS#11 3.0 module.
+//!
+//! The C ABI lives in [`ffi`] (the only module with `unsafe`); it converts
+//! arguments and calls the safe façade in [`api`], which drives the token,
+//! session and object rules, the mechanism table and the encrypted store.
+
+#![deny(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod error;
+#[allow(unsafe_code)]
+pub mod ffi;
+pub mod mechanism;
+pub mod object;
+pub mod session;
+pub mod store;
+pub mod token;

@@ -1,0 +1,189 @@
+//! Message digests (CKM_SHA_1, CKM_SHA224/256/384/512) and the hash
+//! algorithm enum the signature and MAC mechanisms share.
+
+use cryptoki_sys::*;
+use sha1::Sha1;
+use sha2::digest::{Digest, FixedOutputReset};
+use sha2::{Sha224, Sha256, Sha384, Sha512};
+
+use super::Mechanism;
+use crate::error::{Error, Result};
+
+/// The hash functions this token implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    /// The hash named by a digest mechanism (CKM_SHA256…).
+    pub fn from_digest_mech(mech: CK_MECHANISM_TYPE) -> Option<HashAlg> {
+        match mech {
+            CKM_SHA_1 => Some(HashAlg::Sha1),
+            CKM_SHA224 => Some(HashAlg::Sha224),
+            CKM_SHA256 => Some(HashAlg::Sha256),
+            CKM_SHA384 => Some(HashAlg::Sha384),
+            CKM_SHA512 => Some(HashAlg::Sha512),
+            _ => None,
+        }
+    }
+
+    /// For HMAC mechanisms: the hash and whether it is the _GENERAL form.
+    pub fn from_hmac_mech(mech: CK_MECHANISM_TYPE) -> Option<(HashAlg, bool)> {
+        match mech {
+            CKM_SHA_1_HMAC => Some((HashAlg::Sha1, false)),
+            CKM_SHA224_HMAC => Some((HashAlg::Sha224, false)),
+            CKM_SHA256_HMAC => Some((HashAlg::Sha256, false)),
+            CKM_SHA384_HMAC => Some((HashAlg::Sha384, false)),
+            CKM_SHA512_HMAC => Some((HashAlg::Sha512, false)),
+            CKM_SHA_1_HMAC_GENERAL => Some((HashAlg::Sha1, true)),
+            CKM_SHA224_HMAC_GENERAL => Some((HashAlg::Sha224, true)),
+            CKM_SHA256_HMAC_GENERAL => Some((HashAlg::Sha256, true)),
+            CKM_SHA384_HMAC_GENERAL => Some((HashAlg::Sha384, true)),
+            CKM_SHA512_HMAC_GENERAL => Some((HashAlg::Sha512, true)),
+            _ => None,
+        }
+    }
+
+    /// The digest mechanism for this hash.
+    pub fn digest_mech(self) -> CK_MECHANISM_TYPE {
+        match self {
+            HashAlg::Sha1 => CKM_SHA_1,
+            HashAlg::Sha224 => CKM_SHA224,
+            HashAlg::Sha256 => CKM_SHA256,
+            HashAlg::Sha384 => CKM_SHA384,
+            HashAlg::Sha512 => CKM_SHA512,
+        }
+    }
+
+    /// The CKG_MGF1_* value using this hash.
+    pub fn mgf1(self) -> CK_RSA_PKCS_MGF_TYPE {
+        match self {
+            HashAlg::Sha1 => CKG_MGF1_SHA1,
+            HashAlg::Sha224 => CKG_MGF1_SHA224,
+            HashAlg::Sha256 => CKG_MGF1_SHA256,
+            HashAlg::Sha384 => CKG_MGF1_SHA384,
+            HashAlg::Sha512 => CKG_MGF1_SHA512,
+        }
+    }
+
+    /// Output length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlg::Sha1 => 20,
+            HashAlg::Sha224 => 28,
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+
+    /// A fresh hashing state.
+    pub fn hasher(self) -> Box<dyn DigestOp> {
+        match self {
+            HashAlg::Sha1 => Box::new(Hashing(Sha1::new())),
+            HashAlg::Sha224 => Box::new(Hashing(Sha224::new())),
+            HashAlg::Sha256 => Box::new(Hashing(Sha256::new())),
+            HashAlg::Sha384 => Box::new(Hashing(Sha384::new())),
+            HashAlg::Sha512 => Box::new(Hashing(Sha512::new())),
+        }
+    }
+
+    /// One-shot hash of `data`.
+    pub fn hash(self, data: &[u8]) -> Vec<u8> {
+        let mut h = self.hasher();
+        h.update(data);
+        h.finish()
+    }
+}
+
+/// A running digest. `finish` returns the hash and resets the state.
+pub trait DigestOp: Send {
+    fn update(&mut self, data: &[u8]);
+    fn finish(&mut self) -> Vec<u8>;
+    /// Output length in bytes.
+    fn len(&self) -> usize;
+    /// Always false: digests have a fixed, non-zero output length.
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+struct Hashing<D>(D);
+
+impl<D: Digest + FixedOutputReset + Send> DigestOp for Hashing<D> {
+    fn update(&mut self, data: &[u8]) {
+        Digest::update(&mut self.0, data);
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        self.0.finalize_reset().to_vec()
+    }
+
+    fn len(&self) -> usize {
+        <D as Digest>::output_size()
+    }
+}
+
+/// Starts a digest operation for a digest mechanism.
+pub fn digest_init(mech: &Mechanism) -> Result<Box<dyn DigestOp>> {
+    HashAlg::from_digest_mech(mech.mech)
+        .map(HashAlg::hasher)
+        .ok_or(Error::MechanismInvalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn sha256_abc() {
+        let mut d = digest_init(&Mechanism::parse(CKM_SHA256, None).unwrap()).unwrap();
+        assert_eq!(d.len(), 32);
+        d.update(b"a");
+        d.update(b"bc");
+        assert_eq!(
+            hex(&d.finish()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn other_hashes_abc() {
+        assert_eq!(
+            hex(&HashAlg::Sha1.hash(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            hex(&HashAlg::Sha224.hash(b"abc")),
+            "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"
+        );
+        assert!(hex(&HashAlg::Sha384.hash(b"abc")).starts_with("cb00753f45a35e8b"));
+        assert!(hex(&HashAlg::Sha512.hash(b"abc")).starts_with("ddaf35a193617aba"));
+        for h in [
+            HashAlg::Sha1,
+            HashAlg::Sha224,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ] {
+            assert_eq!(h.hash(b"").len(), h.output_len());
+            assert_eq!(h.hasher().len(), h.output_len());
+            assert_eq!(HashAlg::from_digest_mech(h.digest_mech()), Some(h));
+        }
+    }
+
+    #[test]
+    fn non_digest_mechanism_rejected() {
+        let m = Mechanism::parse(CKM_ECDSA, None).unwrap();
+        assert_eq!(digest_init(&m).err(), Some(Error::MechanismInvalid));
+    }
+}

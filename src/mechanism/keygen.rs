@@ -1,0 +1,270 @@
+//! Randomness and key generation: secret values, EC key pairs and RSA key
+//! pairs, returned as the big-endian attribute values the object layer
+//! stores.
+
+use std::convert::Infallible;
+
+use rand_core::{TryCryptoRng, TryRng};
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+use rsa::{BoxedUint, RsaPrivateKey, RsaPublicKey};
+use zeroize::Zeroizing;
+
+use super::digest::HashAlg;
+use super::ec::{self, EcSigningKey};
+use super::keys::Curve;
+use crate::error::{Error, Result};
+
+/// Fills `out` from the operating system's RNG.
+pub fn random(out: &mut [u8]) -> Result<()> {
+    getrandom::fill(out).map_err(|_| Error::FunctionFailed)
+}
+
+/// `len` random bytes for a new secret key. The length policy belongs to
+/// the caller; an empty key is refused.
+pub fn generate_secret(len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    if len == 0 {
+        return Err(Error::KeySizeRange);
+    }
+    let mut value = Zeroizing::new(vec![0u8; len]);
+    random(&mut value)?;
+    Ok(value)
+}
+
+/// The attribute values of a new EC key pair.
+pub struct EcKeyPairParts {
+    /// CKA_EC_PARAMS, as the caller gave it (already validated).
+    pub ec_params: Vec<u8>,
+    /// CKA_VALUE of the private key: the scalar, big-endian, field width.
+    pub private_value: Zeroizing<Vec<u8>>,
+    /// CKA_EC_POINT of the public key: DER OCTET STRING, uncompressed.
+    pub ec_point_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for EcKeyPairParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EcKeyPairParts")
+            .field("ec_params", &self.ec_params)
+            .field("private_value", &"<redacted>")
+            .field("ec_point_der", &self.ec_point_der)
+            .finish()
+    }
+}
+
+/// Generates an EC key pair on the curve named by `ec_params`
+/// (AttributeValueInvalid for unsupported curves).
+pub fn generate_ec(ec_params: &[u8]) -> Result<EcKeyPairParts> {
+    let curve = Curve::from_ec_params(ec_params)?;
+    let key = random_ec_key(curve)?;
+    Ok(EcKeyPairParts {
+        ec_params: ec_params.to_vec(),
+        private_value: key.scalar_bytes(),
+        ec_point_der: ec::point_to_der(&key.verifying_key().uncompressed_point()),
+    })
+}
+
+/// Rejection sampling of the scalar; a candidate ≥ the order has
+/// probability < 2^-32 on P-256, so a few tries suffice.
+fn random_ec_key(curve: Curve) -> Result<EcSigningKey> {
+    let mut bytes = Zeroizing::new(vec![0u8; curve.field_bytes()]);
+    for _ in 0..16 {
+        random(&mut bytes)?;
+        if let Ok(key) = EcSigningKey::from_scalar(curve, &bytes) {
+            return Ok(key);
+        }
+    }
+    Err(Error::FunctionFailed)
+}
+
+/// The attribute values of a new RSA key pair, all big-endian without
+/// leading zeros.
+pub struct RsaKeyPairParts {
+    pub modulus: Vec<u8>,
+    pub public_exponent: Vec<u8>,
+    pub private_exponent: Zeroizing<Vec<u8>>,
+    pub prime_1: Zeroizing<Vec<u8>>,
+    pub prime_2: Zeroizing<Vec<u8>>,
+    pub exponent_1: Zeroizing<Vec<u8>>,
+    pub exponent_2: Zeroizing<Vec<u8>>,
+    pub coefficient: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RsaKeyPairParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaKeyPairParts")
+            .field("modulus_len", &self.modulus.len())
+            .field("public_exponent", &self.public_exponent)
+            .finish_non_exhaustive()
+    }
+}
+
+const RSA_GEN_BITS: std::ops::RangeInclusive<u64> = 2048..=4096;
+const DEFAULT_EXPONENT: u64 = 65537;
+
+/// The public exponent for generation: 65537 when the attribute is empty,
+/// otherwise an odd value in 3..=2^33-1 (the rsa crate's bound).
+fn generation_exponent(public_exponent: &[u8]) -> Result<u64> {
+    if public_exponent.is_empty() {
+        return Ok(DEFAULT_EXPONENT);
+    }
+    let first = public_exponent
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(public_exponent.len());
+    let significant = public_exponent.get(first..).unwrap_or(&[]);
+    if significant.len() > 8 {
+        return Err(Error::AttributeValueInvalid);
+    }
+    let e = significant
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if e < 3 || e % 2 == 0 || e > RsaPublicKey::MAX_PUB_EXPONENT {
+        return Err(Error::AttributeValueInvalid);
+    }
+    Ok(e)
+}
+
+/// Generates an RSA key pair of `bits` (2048..=4096, a whole number of
+/// bytes, else KeySizeRange) with the given public exponent.
+pub fn generate_rsa(bits: u64, public_exponent: &[u8]) -> Result<RsaKeyPairParts> {
+    if !RSA_GEN_BITS.contains(&bits) || !bits.is_multiple_of(8) {
+        return Err(Error::KeySizeRange);
+    }
+    let e = generation_exponent(public_exponent)?;
+    let bit_size = usize::try_from(bits).map_err(|_| Error::KeySizeRange)?;
+    let mut rng = FlaggedOsRng::default();
+    let key = RsaPrivateKey::new_with_exp(&mut rng, bit_size, BoxedUint::from(e))
+        .map_err(|_| Error::FunctionFailed)?;
+    if rng.failed {
+        return Err(Error::FunctionFailed);
+    }
+    rsa_parts(&key)
+}
+
+fn rsa_parts(key: &RsaPrivateKey) -> Result<RsaKeyPairParts> {
+    let (p, q) = match key.primes() {
+        [p, q] => (&**p, &**q),
+        _ => return Err(Error::FunctionFailed),
+    };
+    let dp = key.dp().ok_or(Error::FunctionFailed)?;
+    let dq = key.dq().ok_or(Error::FunctionFailed)?;
+    let qinv = Zeroizing::new(key.crt_coefficient().ok_or(Error::FunctionFailed)?);
+    Ok(RsaKeyPairParts {
+        modulus: key.n_bytes().into_vec(),
+        public_exponent: key.e_bytes().into_vec(),
+        private_exponent: secret_bytes(key.d()),
+        prime_1: secret_bytes(p),
+        prime_2: secret_bytes(q),
+        exponent_1: secret_bytes(dp),
+        exponent_2: secret_bytes(dq),
+        coefficient: secret_bytes(&qinv),
+    })
+}
+
+/// Big-endian bytes of a secret integer without leading zeros; the
+/// full-width intermediate is zeroized too.
+fn secret_bytes(x: &BoxedUint) -> Zeroizing<Vec<u8>> {
+    let full = Zeroizing::new(x.to_be_bytes().into_vec());
+    let first = full.iter().position(|&b| b != 0).unwrap_or(full.len());
+    Zeroizing::new(full.get(first..).unwrap_or(&[]).to_vec())
+}
+
+/// The OS RNG behind the infallible interface RSA generation needs. A
+/// failure cannot be reported through that interface, so it is recorded
+/// and the caller discards the result; meanwhile a hash-counter stream
+/// keeps the generator's retry loops terminating.
+#[derive(Default)]
+struct FlaggedOsRng {
+    failed: bool,
+    counter: u64,
+}
+
+impl FlaggedOsRng {
+    fn fill(&mut self, dst: &mut [u8]) {
+        if getrandom::fill(dst).is_ok() {
+            return;
+        }
+        self.failed = true;
+        for chunk in dst.chunks_mut(32) {
+            self.counter = self.counter.wrapping_add(1);
+            let block = HashAlg::Sha256.hash(&self.counter.to_le_bytes());
+            for (d, s) in chunk.iter_mut().zip(block) {
+                *d = s;
+            }
+        }
+    }
+}
+
+impl TryRng for FlaggedOsRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> std::result::Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.fill(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> std::result::Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.fill(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> std::result::Result<(), Infallible> {
+        self.fill(dst);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for FlaggedOsRng {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanism::Key;
+
+    #[test]
+    fn random_and_secret() {
+        let a = generate_secret(32).unwrap();
+        let b = generate_secret(32).unwrap();
+        assert_eq!(a.len(), 32);
+        assert_ne!(*a, *b);
+        assert_eq!(generate_secret(0).unwrap_err(), Error::KeySizeRange);
+    }
+
+    #[test]
+    fn ec_generation_round_trips() {
+        for curve in [Curve::P256, Curve::P384] {
+            let parts = generate_ec(&curve.ec_params()).unwrap();
+            assert_eq!(parts.private_value.len(), curve.field_bytes());
+            let private = Key::ec_private(&parts.ec_params, &parts.private_value).unwrap();
+            assert_eq!(private.ec_point_der().unwrap(), parts.ec_point_der);
+            let public = Key::ec_public(&parts.ec_params, &parts.ec_point_der).unwrap();
+            assert_eq!(public.bits(), curve.bits());
+            assert_eq!(
+                private.public_key_info().unwrap(),
+                public.public_key_info().unwrap()
+            );
+            assert!(!format!("{parts:?}").contains("private_value: ["));
+        }
+        assert_eq!(
+            generate_ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23]).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+    }
+
+    #[test]
+    fn rsa_generation_policy() {
+        assert_eq!(generate_rsa(1024, &[]).unwrap_err(), Error::KeySizeRange);
+        assert_eq!(generate_rsa(8192, &[]).unwrap_err(), Error::KeySizeRange);
+        assert_eq!(generate_rsa(2049, &[]).unwrap_err(), Error::KeySizeRange);
+        for bad in [&[1][..], &[2], &[0, 0], &[1, 0, 0], &[1; 9]] {
+            assert_eq!(
+                generate_rsa(2048, bad).unwrap_err(),
+                Error::AttributeValueInvalid
+            );
+        }
+        assert_eq!(generation_exponent(&[]), Ok(65537));
+        assert_eq!(generation_exponent(&[0, 1, 0, 1]), Ok(65537));
+        assert_eq!(generation_exponent(&[3]), Ok(3));
+    }
+}

@@ -1,0 +1,410 @@
+//! The mechanism table and the one place (with the store's sealing) where
+//! crypto crates are called: parsing of mechanism parameters, typed keys,
+//! key generation, digests, signatures and MACs.
+//!
+//! Key-size units in [`MechInfo`] follow PKCS#11 3.0 per mechanism: RSA and
+//! EC sizes are in bits (modulus / curve order), AES and HMAC sizes are in
+//! bytes, and CKM_GENERIC_SECRET_KEY_GEN is in bits (the spec's wording for
+//! that mechanism, although CKA_VALUE_LEN itself is in bytes). Use
+//! [`MechInfo::key_size_ok`] rather than comparing the raw numbers.
+
+mod digest;
+mod ec;
+mod hmac;
+mod keygen;
+mod keys;
+mod rsa;
+mod sign;
+
+pub use self::digest::{DigestOp, HashAlg, digest_init};
+pub use self::ec::{EcSigningKey, EcVerifyingKey};
+pub use self::keygen::{
+    EcKeyPairParts, RsaKeyPairParts, generate_ec, generate_rsa, generate_secret, random,
+};
+pub use self::keys::{Curve, Key};
+pub use self::sign::{SignOp, VerifyOp, is_multipart, sign_init, verify_init};
+
+use cryptoki_sys::*;
+
+use crate::error::{Error, Result};
+
+/// One row of the mechanism table, as reported by `C_GetMechanismInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MechInfo {
+    pub mech: CK_MECHANISM_TYPE,
+    pub min_key: u64,
+    pub max_key: u64,
+    pub flags: CK_FLAGS,
+}
+
+/// The unit a mechanism's `min_key`/`max_key` are expressed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySizeUnit {
+    /// The mechanism takes no key (digests).
+    None,
+    Bits,
+    Bytes,
+}
+
+impl MechInfo {
+    /// The unit of `min_key`/`max_key` for this mechanism.
+    pub fn key_size_unit(&self) -> KeySizeUnit {
+        match self.mech {
+            CKM_SHA_1 | CKM_SHA224 | CKM_SHA256 | CKM_SHA384 | CKM_SHA512 => KeySizeUnit::None,
+            CKM_AES_KEY_GEN => KeySizeUnit::Bytes,
+            m if HashAlg::from_hmac_mech(m).is_some() => KeySizeUnit::Bytes,
+            _ => KeySizeUnit::Bits,
+        }
+    }
+
+    /// Whether a key of `key_bits` bits fits this mechanism's range, after
+    /// converting to the mechanism's unit. Byte-unit ranges need a whole
+    /// number of bytes.
+    pub fn key_size_ok(&self, key_bits: u64) -> bool {
+        let size = match self.key_size_unit() {
+            KeySizeUnit::None => return true,
+            KeySizeUnit::Bits => key_bits,
+            KeySizeUnit::Bytes if key_bits.is_multiple_of(8) => key_bits / 8,
+            KeySizeUnit::Bytes => return false,
+        };
+        (self.min_key..=self.max_key).contains(&size)
+    }
+}
+
+const RSA_MIN: u64 = 2048;
+const RSA_MAX: u64 = 4096;
+const EC_MIN: u64 = 256;
+const EC_MAX: u64 = 384;
+/// HMAC keys, in bytes. RFC 2104 and PKCS#11 allow any length; short keys
+/// are the key creator's choice, so the floor is one byte. The ceiling keeps
+/// key objects bounded.
+const HMAC_MIN: u64 = 1;
+const HMAC_MAX: u64 = 512;
+/// Generic secret generation, in bits (1 to 512 bytes).
+const GENERIC_MIN_BITS: u64 = 8;
+const GENERIC_MAX_BITS: u64 = 4096;
+
+const RSA_SIGN: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+const EC_CAPS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+const EC_SIGN: CK_FLAGS = CKF_SIGN | CKF_VERIFY | EC_CAPS;
+const MAC: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+
+const fn row(mech: CK_MECHANISM_TYPE, min_key: u64, max_key: u64, flags: CK_FLAGS) -> MechInfo {
+    MechInfo {
+        mech,
+        min_key,
+        max_key,
+        flags,
+    }
+}
+
+/// Sorted ascending by mechanism type (checked by a test) so `info` can
+/// binary-search. CKM_RSA_PKCS does not claim encrypt/decrypt yet.
+static TABLE: &[MechInfo] = &[
+    row(
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        RSA_MIN,
+        RSA_MAX,
+        CKF_GENERATE_KEY_PAIR,
+    ),
+    row(CKM_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA1_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA1_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA256_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA384_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA512_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA256_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA384_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA512_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA224_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA_1, 0, 0, CKF_DIGEST),
+    row(CKM_SHA_1_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA_1_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA256, 0, 0, CKF_DIGEST),
+    row(CKM_SHA256_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA256_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA224, 0, 0, CKF_DIGEST),
+    row(CKM_SHA224_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA224_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA384, 0, 0, CKF_DIGEST),
+    row(CKM_SHA384_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA384_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA512, 0, 0, CKF_DIGEST),
+    row(CKM_SHA512_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA512_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(
+        CKM_GENERIC_SECRET_KEY_GEN,
+        GENERIC_MIN_BITS,
+        GENERIC_MAX_BITS,
+        CKF_GENERATE,
+    ),
+    row(
+        CKM_EC_KEY_PAIR_GEN,
+        EC_MIN,
+        EC_MAX,
+        CKF_GENERATE_KEY_PAIR | EC_CAPS,
+    ),
+    row(CKM_ECDSA, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA1, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA224, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA256, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA384, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA512, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
+];
+
+/// Every supported mechanism, sorted ascending by type. No row claims
+/// CKF_HW: this is a software token.
+pub fn table() -> &'static [MechInfo] {
+    TABLE
+}
+
+/// The table row for `mech`.
+pub fn info(mech: CK_MECHANISM_TYPE) -> Result<&'static MechInfo> {
+    let rows = table();
+    rows.binary_search_by_key(&mech, |r| r.mech)
+        .ok()
+        .and_then(|i| rows.get(i))
+        .ok_or(Error::MechanismInvalid)
+}
+
+/// A mechanism with its parameter parsed once from the caller's raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mechanism {
+    pub mech: CK_MECHANISM_TYPE,
+    pub params: Params,
+}
+
+/// The parsed parameter of a [`Mechanism`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Params {
+    None,
+    /// CK_RSA_PKCS_PSS_PARAMS. `hash` is a digest mechanism (CKM_SHA256…),
+    /// `mgf` a CKG_MGF1_* value that always names the same hash (the rsa
+    /// crate ties MGF1 to the message hash).
+    Pss {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_RSA_PKCS_MGF_TYPE,
+        salt_len: usize,
+    },
+    /// CK_MAC_GENERAL_PARAMS: the output length in bytes, 1..=hash length.
+    MacLen(usize),
+}
+
+/// Size of one CK_ULONG in the caller's layout.
+const ULONG: usize = std::mem::size_of::<CK_ULONG>();
+
+/// Reads the `index`-th CK_ULONG of a parameter struct.
+fn ulong_at(param: &[u8], index: usize) -> Result<CK_ULONG> {
+    let start = index
+        .checked_mul(ULONG)
+        .ok_or(Error::MechanismParamInvalid)?;
+    let end = start
+        .checked_add(ULONG)
+        .ok_or(Error::MechanismParamInvalid)?;
+    let bytes: [u8; ULONG] = param
+        .get(start..end)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::MechanismParamInvalid)?;
+    Ok(CK_ULONG::from_ne_bytes(bytes))
+}
+
+impl Mechanism {
+    /// Checks `mech` against the table and parses its parameter. An empty
+    /// parameter is treated as absent.
+    pub fn parse(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Mechanism> {
+        info(mech)?;
+        let param = param.filter(|p| !p.is_empty());
+        let params = if let Some(hash) = pss_digest(mech) {
+            parse_pss(hash, param.ok_or(Error::MechanismParamInvalid)?)?
+        } else if let Some((hash, true)) = HashAlg::from_hmac_mech(mech) {
+            parse_mac_len(hash, param.ok_or(Error::MechanismParamInvalid)?)?
+        } else if param.is_some() {
+            return Err(Error::MechanismParamInvalid);
+        } else {
+            Params::None
+        };
+        Ok(Mechanism { mech, params })
+    }
+}
+
+/// For PSS mechanisms: the digest the mechanism implies (`None` inside for
+/// raw CKM_RSA_PKCS_PSS, where the parameter chooses it).
+fn pss_digest(mech: CK_MECHANISM_TYPE) -> Option<Option<HashAlg>> {
+    match mech {
+        CKM_RSA_PKCS_PSS => Some(None),
+        CKM_SHA1_RSA_PKCS_PSS => Some(Some(HashAlg::Sha1)),
+        CKM_SHA224_RSA_PKCS_PSS => Some(Some(HashAlg::Sha224)),
+        CKM_SHA256_RSA_PKCS_PSS => Some(Some(HashAlg::Sha256)),
+        CKM_SHA384_RSA_PKCS_PSS => Some(Some(HashAlg::Sha384)),
+        CKM_SHA512_RSA_PKCS_PSS => Some(Some(HashAlg::Sha512)),
+        _ => None,
+    }
+}
+
+fn parse_pss(implied: Option<HashAlg>, param: &[u8]) -> Result<Params> {
+    if param.len() != 3 * ULONG {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let hash_mech = ulong_at(param, 0)?;
+    let mgf = ulong_at(param, 1)?;
+    let salt = ulong_at(param, 2)?;
+    let hash = HashAlg::from_digest_mech(hash_mech).ok_or(Error::MechanismParamInvalid)?;
+    if implied.is_some_and(|h| h != hash) || mgf != hash.mgf1() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // No supported modulus leaves room for a salt longer than this; the
+    // exact bound depends on the key and is checked at sign/verify init.
+    let salt_len = usize::try_from(salt).map_err(|_| Error::MechanismParamInvalid)?;
+    if salt_len > 1024 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Params::Pss {
+        hash: hash_mech,
+        mgf,
+        salt_len,
+    })
+}
+
+fn parse_mac_len(hash: HashAlg, param: &[u8]) -> Result<Params> {
+    if param.len() != ULONG {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let len = usize::try_from(ulong_at(param, 0)?).map_err(|_| Error::MechanismParamInvalid)?;
+    if len == 0 || len > hash.output_len() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Params::MacLen(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulongs(v: &[u64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_ne_bytes()).collect()
+    }
+
+    #[test]
+    fn table_sorted_unique_and_software() {
+        let t = table();
+        assert_eq!(t.len(), 37);
+        for w in t.windows(2) {
+            assert!(
+                w[0].mech < w[1].mech,
+                "{:#x} !< {:#x}",
+                w[0].mech,
+                w[1].mech
+            );
+        }
+        assert!(
+            t.iter()
+                .all(|r| r.flags & CKF_HW == 0 && r.min_key <= r.max_key)
+        );
+    }
+
+    #[test]
+    fn info_lookup() {
+        assert_eq!(info(CKM_ECDSA).unwrap().flags, EC_SIGN);
+        assert_eq!(info(CKM_AES_KEY_GEN).unwrap().max_key, 32);
+        assert_eq!(info(CKM_RSA_PKCS_KEY_PAIR_GEN).unwrap().min_key, 2048);
+        assert_eq!(info(CKM_MD5).unwrap_err(), Error::MechanismInvalid);
+        assert_eq!(
+            info(CKM_RSA_PKCS_OAEP).unwrap_err(),
+            Error::MechanismInvalid
+        );
+    }
+
+    #[test]
+    fn key_size_units() {
+        let hmac = info(CKM_SHA256_HMAC).unwrap();
+        assert_eq!(hmac.key_size_unit(), KeySizeUnit::Bytes);
+        assert!(hmac.key_size_ok(256));
+        assert!(!hmac.key_size_ok(0));
+        assert!(!hmac.key_size_ok(513 * 8));
+        let gen_secret = info(CKM_GENERIC_SECRET_KEY_GEN).unwrap();
+        assert!(gen_secret.key_size_ok(8) && gen_secret.key_size_ok(4096));
+        assert!(!gen_secret.key_size_ok(4104));
+        assert!(info(CKM_AES_KEY_GEN).unwrap().key_size_ok(128));
+        assert!(!info(CKM_AES_KEY_GEN).unwrap().key_size_ok(64));
+        assert!(info(CKM_ECDSA).unwrap().key_size_ok(384));
+        assert!(!info(CKM_RSA_PKCS).unwrap().key_size_ok(1024));
+        assert!(info(CKM_SHA256).unwrap().key_size_ok(0));
+    }
+
+    #[test]
+    fn parse_plain() {
+        let m = Mechanism::parse(CKM_ECDSA, None).unwrap();
+        assert_eq!(m.params, Params::None);
+        assert_eq!(
+            Mechanism::parse(CKM_SHA256, Some(&[])).unwrap().params,
+            Params::None
+        );
+        assert_eq!(
+            Mechanism::parse(CKM_SHA256, Some(&[1])).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
+        assert_eq!(
+            Mechanism::parse(CKM_MD5, None).unwrap_err(),
+            Error::MechanismInvalid
+        );
+    }
+
+    #[test]
+    fn parse_pss_params() {
+        let good = ulongs(&[CKM_SHA256, CKG_MGF1_SHA256, 32]);
+        let m = Mechanism::parse(CKM_SHA256_RSA_PKCS_PSS, Some(&good)).unwrap();
+        assert_eq!(
+            m.params,
+            Params::Pss {
+                hash: CKM_SHA256,
+                mgf: CKG_MGF1_SHA256,
+                salt_len: 32
+            }
+        );
+        assert!(Mechanism::parse(CKM_RSA_PKCS_PSS, Some(&good)).is_ok());
+        let bad = [
+            ulongs(&[CKM_SHA384, CKG_MGF1_SHA384, 32]),
+            ulongs(&[CKM_SHA256, CKG_MGF1_SHA1, 32]),
+            ulongs(&[CKM_MD5, CKG_MGF1_SHA256, 32]),
+            ulongs(&[CKM_SHA256, CKG_MGF1_SHA256]),
+            ulongs(&[CKM_SHA256, CKG_MGF1_SHA256, 32, 0]),
+            ulongs(&[CKM_SHA256, CKG_MGF1_SHA256, u64::MAX]),
+        ];
+        for b in &bad {
+            assert_eq!(
+                Mechanism::parse(CKM_SHA256_RSA_PKCS_PSS, Some(b)).unwrap_err(),
+                Error::MechanismParamInvalid
+            );
+        }
+        for m in [CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS] {
+            assert_eq!(
+                Mechanism::parse(m, None).unwrap_err(),
+                Error::MechanismParamInvalid
+            );
+        }
+    }
+
+    #[test]
+    fn parse_mac_general() {
+        let m = Mechanism::parse(CKM_SHA256_HMAC_GENERAL, Some(&ulongs(&[16]))).unwrap();
+        assert_eq!(m.params, Params::MacLen(16));
+        assert!(Mechanism::parse(CKM_SHA_1_HMAC_GENERAL, Some(&ulongs(&[20]))).is_ok());
+        for v in [0, 21] {
+            assert_eq!(
+                Mechanism::parse(CKM_SHA_1_HMAC_GENERAL, Some(&ulongs(&[v]))).unwrap_err(),
+                Error::MechanismParamInvalid
+            );
+        }
+        assert_eq!(
+            Mechanism::parse(CKM_SHA256_HMAC_GENERAL, None).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
+        assert_eq!(
+            Mechanism::parse(CKM_SHA256_HMAC, Some(&ulongs(&[16]))).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! The bridge between key objects and typed key material: checking imported
+//! key bytes with the mechanism module's constructors, filling the public
+//! parts clients look for (CKA_EC_POINT, CKA_MODULUS_BITS,
+//! CKA_PUBLIC_KEY_INFO), and turning a stored key object back into a
+//! [`Key`] for an operation.
+
+use cryptoki_sys::*;
+
+use super::Object;
+use crate::error::{Error, Result};
+use crate::mechanism::Key;
+
+/// AES key lengths in bytes.
+pub(crate) const AES_LENGTHS: [usize; 3] = [16, 24, 32];
+
+/// Longest generic secret we generate, in bytes (4096 bits, the
+/// mechanism table's CKM_GENERIC_SECRET_KEY_GEN maximum).
+pub(crate) const GENERIC_SECRET_MAX_LEN: usize = 512;
+
+/// Whether `len` bytes is a valid CKA_VALUE_LEN to generate.
+pub(crate) fn secret_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
+    match key_type {
+        CKK_AES => AES_LENGTHS.contains(&len),
+        CKK_GENERIC_SECRET => (1..=GENERIC_SECRET_MAX_LEN).contains(&len),
+        _ => false,
+    }
+}
+
+/// A required attribute of a key object being imported or used. Missing
+/// on import is an incomplete template; on use it cannot happen for
+/// objects this module built.
+fn need(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
+    obj.bytes(ty).ok_or(Error::TemplateIncomplete)
+}
+
+/// The RSA primes, if the object has both; one without the other is
+/// inconsistent.
+fn primes(obj: &Object) -> Result<Option<(&[u8], &[u8])>> {
+    match (obj.bytes(CKA_PRIME_1), obj.bytes(CKA_PRIME_2)) {
+        (Some(p), Some(q)) => Ok(Some((p, q))),
+        (None, None) => Ok(None),
+        _ => Err(Error::TemplateInconsistent),
+    }
+}
+
+/// The contents of a DER OCTET STRING (short or long length form), used to
+/// accept an EC point given raw where the DER form is stored.
+fn der_octet_contents(der: &[u8]) -> Option<&[u8]> {
+    let (&tag, rest) = der.split_first()?;
+    if tag != 0x04 {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, body) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        let (len_bytes, body) = rest.split_at_checked(n)?;
+        let len = len_bytes.iter().try_fold(0usize, |acc, b| {
+            acc.checked_mul(256)?.checked_add(usize::from(*b))
+        })?;
+        (len, body)
+    };
+    (body.len() == len).then_some(body)
+}
+
+/// Replaces an attribute the key determines with its computed value; a
+/// non-empty value already on the object (from the template) must agree.
+fn put_derived(obj: &mut Object, ty: CK_ATTRIBUTE_TYPE, computed: Vec<u8>) -> Result<()> {
+    if let Some(given) = obj.bytes(ty)
+        && !given.is_empty()
+        && given != computed.as_slice()
+        && !(ty == CKA_EC_POINT && der_octet_contents(&computed) == Some(given))
+    {
+        return Err(Error::AttributeValueInvalid);
+    }
+    obj.put(ty, computed);
+    Ok(())
+}
+
+/// Fills CKA_PUBLIC_KEY_INFO from `key`.
+pub(crate) fn put_public_key_info(obj: &mut Object, key: &Key) -> Result<()> {
+    put_derived(obj, CKA_PUBLIC_KEY_INFO, key.public_key_info()?)
+}
+
+/// Checks the key material of an object built from a C_CreateObject
+/// template and fills what the key determines: CKA_VALUE_LEN for secret
+/// keys, CKA_MODULUS_BITS for RSA public keys, the DER CKA_EC_POINT for EC
+/// keys (private ones included) and CKA_PUBLIC_KEY_INFO for every
+/// asymmetric key.
+pub(crate) fn import_key(
+    obj: &mut Object,
+    class: CK_OBJECT_CLASS,
+    key_type: CK_KEY_TYPE,
+) -> Result<()> {
+    match (class, key_type) {
+        (CKO_SECRET_KEY, _) => {
+            // The constructor checks the length (AES 16/24/32 bytes).
+            let value = need(obj, CKA_VALUE)?;
+            Key::secret(key_type, value)?;
+            let len = CK_ULONG::try_from(value.len()).map_err(|_| Error::AttributeValueInvalid)?;
+            obj.put_ulong(CKA_VALUE_LEN, len);
+            Ok(())
+        }
+        (CKO_PRIVATE_KEY, CKK_EC) => {
+            let key = Key::ec_private(need(obj, CKA_EC_PARAMS)?, need(obj, CKA_VALUE)?)?;
+            put_derived(obj, CKA_EC_POINT, key.ec_point_der()?)?;
+            put_public_key_info(obj, &key)
+        }
+        (CKO_PUBLIC_KEY, CKK_EC) => {
+            let key = Key::ec_public(need(obj, CKA_EC_PARAMS)?, need(obj, CKA_EC_POINT)?)?;
+            // Stored in DER whatever form it came in (pkcs11-provider and
+            // certtool expect DER).
+            obj.put(CKA_EC_POINT, key.ec_point_der()?);
+            put_public_key_info(obj, &key)
+        }
+        (CKO_PRIVATE_KEY, CKK_RSA) => {
+            let key = Key::rsa_private(
+                need(obj, CKA_MODULUS)?,
+                need(obj, CKA_PUBLIC_EXPONENT)?,
+                need(obj, CKA_PRIVATE_EXPONENT)?,
+                primes(obj)?,
+            )?;
+            put_public_key_info(obj, &key)
+        }
+        (CKO_PUBLIC_KEY, CKK_RSA) => {
+            let key = Key::rsa_public(need(obj, CKA_MODULUS)?, need(obj, CKA_PUBLIC_EXPONENT)?)?;
+            let bits = CK_ULONG::try_from(key.bits()).map_err(|_| Error::AttributeValueInvalid)?;
+            obj.put_ulong(CKA_MODULUS_BITS, bits);
+            put_public_key_info(obj, &key)
+        }
+        _ => Err(Error::AttributeValueInvalid),
+    }
+}
+
+/// The typed key behind a key object, for an operation. Data objects and
+/// certificates, and key types we do not implement, are
+/// CKR_KEY_TYPE_INCONSISTENT. A key object missing its material (which
+/// this module never builds) is a general error.
+pub fn key_material(obj: &Object) -> Result<Key> {
+    let key_type = obj.key_type().ok_or(Error::KeyTypeInconsistent)?;
+    let get = |ty| obj.bytes(ty).ok_or(Error::GeneralError);
+    match (obj.class(), key_type) {
+        (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET) => Key::secret(key_type, get(CKA_VALUE)?),
+        (CKO_PRIVATE_KEY, CKK_EC) => Key::ec_private(get(CKA_EC_PARAMS)?, get(CKA_VALUE)?),
+        (CKO_PUBLIC_KEY, CKK_EC) => Key::ec_public(get(CKA_EC_PARAMS)?, get(CKA_EC_POINT)?),
+        (CKO_PRIVATE_KEY, CKK_RSA) => Key::rsa_private(
+            get(CKA_MODULUS)?,
+            get(CKA_PUBLIC_EXPONENT)?,
+            get(CKA_PRIVATE_EXPONENT)?,
+            primes(obj).map_err(|_| Error::GeneralError)?,
+        ),
+        (CKO_PUBLIC_KEY, CKK_RSA) => Key::rsa_public(get(CKA_MODULUS)?, get(CKA_PUBLIC_EXPONENT)?),
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn octet_string() {
+        assert_eq!(der_octet_contents(&[4, 2, 9, 8]), Some(&[9u8, 8][..]));
+        assert_eq!(der_octet_contents(&[4, 3, 9, 8]), None);
+        assert_eq!(der_octet_contents(&[3, 1, 9]), None);
+        let mut long = vec![4, 0x81, 0x81];
+        long.extend([5u8; 0x81]);
+        assert_eq!(der_octet_contents(&long).map(<[u8]>::len), Some(0x81));
+        assert_eq!(der_octet_contents(&[]), None);
+    }
+
+    #[test]
+    fn secret_lengths() {
+        assert!(secret_len_ok(CKK_AES, 16) && secret_len_ok(CKK_AES, 32));
+        assert!(!secret_len_ok(CKK_AES, 17));
+        assert!(secret_len_ok(CKK_GENERIC_SECRET, 1));
+        assert!(!secret_len_ok(CKK_GENERIC_SECRET, 0));
+        assert!(!secret_len_ok(CKK_RSA, 16));
+    }
+}

@@ -1,0 +1,393 @@
+//! The per-class attribute table of PKCS#11 3.0 §4 (and the key-type
+//! sections of the mechanisms spec): for each attribute of each supported
+//! object type, whether a template must, may or must not give it on
+//! creation and on generation (footnotes 1–4), and how it may change
+//! afterwards (footnotes 8, 10, 11, 12 and the storage-object notes).
+
+use cryptoki_sys::*;
+
+use super::attrs::{self, Kind};
+
+/// Whether a creating template must, may or must not give an attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Required,
+    Optional,
+    /// The token contributes the value (footnotes 2 and 4).
+    Forbidden,
+}
+
+/// How an attribute may change through C_SetAttributeValue or C_CopyObject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Read-only.
+    No,
+    /// Footnote 8: any new value.
+    Any,
+    /// Footnote 11: from false to true only.
+    ToTrue,
+    /// Footnote 12 (and CKA_COPYABLE): from true to false only.
+    ToFalse,
+    /// Footnote 10: only the SO may change it.
+    SoOnly,
+}
+
+/// The behaviour of one attribute for one object type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub create: Presence,
+    pub generate: Presence,
+    pub set: Change,
+    pub copy: Change,
+}
+
+use Change as C;
+use Presence as P;
+
+const fn rule(create: Presence, generate: Presence, set: Change, copy: Change) -> Rule {
+    Rule {
+        create,
+        generate,
+        set,
+        copy,
+    }
+}
+
+/// Given freely, changed freely (footnote 8).
+const MUTABLE: Rule = rule(P::Optional, P::Optional, C::Any, C::Any);
+/// Given freely, fixed afterwards.
+const FIXED: Rule = rule(P::Optional, P::Optional, C::No, C::No);
+/// Contributed by the token, never given (footnotes 2, 4, 6).
+const CONTRIBUTED: Rule = rule(P::Forbidden, P::Forbidden, C::No, C::No);
+/// Key material: needed to import, made by the generator.
+const MATERIAL: Rule = rule(P::Required, P::Forbidden, C::No, C::No);
+/// Optional key material (CRT components).
+const MATERIAL_OPT: Rule = rule(P::Optional, P::Forbidden, C::No, C::No);
+/// Footnote 11 (and CKA_SENSITIVE's 8): may only become true.
+const TO_TRUE: Rule = rule(P::Optional, P::Optional, C::ToTrue, C::ToTrue);
+/// Footnote 12 (and CKA_EXTRACTABLE's 8): may only become false.
+const TO_FALSE: Rule = rule(P::Optional, P::Optional, C::ToFalse, C::ToFalse);
+/// Footnote 10: only the SO sets it true.
+const SO_ONLY: Rule = rule(P::Optional, P::Optional, C::SoOnly, C::SoOnly);
+/// Required on creation, fixed afterwards.
+const IDENTITY: Rule = rule(P::Required, P::Optional, C::No, C::No);
+
+/// How an attribute type relates to an object type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// An attribute of this object type.
+    Rule(Rule),
+    /// A PKCS#11 attribute, but not one of this object type:
+    /// CKR_TEMPLATE_INCONSISTENT on creation (§4.1.1 item 5).
+    NotForClass,
+    /// Unknown to us, vendor-defined where we do not keep those, or a
+    /// nested template we cannot hold: CKR_ATTRIBUTE_TYPE_INVALID.
+    Unsupported,
+}
+
+/// Classifies `ty` for an object of `class` (with `key_type` for keys).
+/// Vendor attributes are kept on certificates and data objects (NSS puts
+/// CKA_NSS_* on the certificates it imports) and may change there.
+pub(crate) fn classify(
+    class: CK_OBJECT_CLASS,
+    key_type: CK_KEY_TYPE,
+    ty: CK_ATTRIBUTE_TYPE,
+) -> Fit {
+    if let Some(r) = rule_for(class, key_type, ty) {
+        return Fit::Rule(r);
+    }
+    if attrs::is_vendor(ty) {
+        return if matches!(class, CKO_DATA | CKO_CERTIFICATE) {
+            Fit::Rule(MUTABLE)
+        } else {
+            Fit::Unsupported
+        };
+    }
+    match attrs::kind(ty) {
+        None | Some(Kind::Template) => Fit::Unsupported,
+        Some(_) => Fit::NotForClass,
+    }
+}
+
+fn rule_for(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    if ty == CKA_CLASS {
+        return Some(IDENTITY);
+    }
+    if let Some(r) = storage(ty) {
+        return Some(r);
+    }
+    match class {
+        CKO_DATA => data(ty),
+        CKO_CERTIFICATE => certificate(ty),
+        CKO_PUBLIC_KEY => key(ty)
+            .or_else(|| public_key(ty))
+            .or_else(|| public_material(key_type, ty)),
+        CKO_PRIVATE_KEY => key(ty)
+            .or_else(|| private_key(ty))
+            .or_else(|| private_material(key_type, ty)),
+        CKO_SECRET_KEY => key(ty)
+            .or_else(|| secret_key(ty))
+            .or_else(|| secret_material(ty)),
+        _ => None,
+    }
+}
+
+/// §4.4: CKA_TOKEN, CKA_PRIVATE and CKA_MODIFIABLE change only by copying;
+/// CKA_LABEL is the one freely modifiable; CKA_COPYABLE can't become true
+/// again; CKA_DESTROYABLE has no footnote 8 (read-only) but a copy may
+/// choose its own.
+fn storage(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    let copy_only = rule(P::Optional, P::Optional, C::No, C::Any);
+    Some(match ty {
+        CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE => copy_only,
+        CKA_LABEL => MUTABLE,
+        CKA_COPYABLE => TO_FALSE,
+        CKA_UNIQUE_ID => CONTRIBUTED,
+        _ => return None,
+    })
+}
+
+/// §4.5: data objects belong to their application; all three may change.
+fn data(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    match ty {
+        CKA_APPLICATION | CKA_OBJECT_ID | CKA_VALUE => Some(MUTABLE),
+        _ => None,
+    }
+}
+
+/// §4.6.1–4.6.3 (X.509 public-key certificates): only CKA_ID, CKA_ISSUER
+/// and CKA_SERIAL_NUMBER (and the label) may be modified.
+fn certificate(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_CERTIFICATE_TYPE | CKA_SUBJECT | CKA_VALUE => IDENTITY,
+        CKA_TRUSTED => SO_ONLY,
+        CKA_ID | CKA_ISSUER | CKA_SERIAL_NUMBER => MUTABLE,
+        CKA_CERTIFICATE_CATEGORY
+        | CKA_CHECK_VALUE
+        | CKA_START_DATE
+        | CKA_END_DATE
+        | CKA_PUBLIC_KEY_INFO
+        | CKA_URL
+        | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
+        | CKA_HASH_OF_ISSUER_PUBLIC_KEY
+        | CKA_JAVA_MIDP_SECURITY_DOMAIN
+        | CKA_NAME_HASH_ALGORITHM => FIXED,
+        _ => return None,
+    })
+}
+
+/// §4.7: common key attributes.
+fn key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_KEY_TYPE => IDENTITY,
+        CKA_ID | CKA_START_DATE | CKA_END_DATE | CKA_DERIVE => MUTABLE,
+        CKA_LOCAL | CKA_KEY_GEN_MECHANISM => CONTRIBUTED,
+        CKA_ALLOWED_MECHANISMS => FIXED,
+        _ => return None,
+    })
+}
+
+/// §4.8: public keys. CKA_PUBLIC_KEY_INFO is derived from the key and may
+/// be given only if it matches.
+fn public_key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_SUBJECT | CKA_ENCRYPT | CKA_VERIFY | CKA_VERIFY_RECOVER | CKA_WRAP => MUTABLE,
+        CKA_TRUSTED => SO_ONLY,
+        CKA_PUBLIC_KEY_INFO => FIXED,
+        _ => return None,
+    })
+}
+
+/// §4.9: private keys.
+fn private_key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_SUBJECT | CKA_DECRYPT | CKA_SIGN | CKA_SIGN_RECOVER | CKA_UNWRAP => MUTABLE,
+        CKA_SENSITIVE | CKA_WRAP_WITH_TRUSTED => TO_TRUE,
+        CKA_EXTRACTABLE => TO_FALSE,
+        CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => CONTRIBUTED,
+        CKA_ALWAYS_AUTHENTICATE | CKA_PUBLIC_KEY_INFO => FIXED,
+        _ => return None,
+    })
+}
+
+/// §4.10: secret keys. CKA_CHECK_VALUE is accepted and dropped: computing
+/// it needs the cipher, and a stored unverified one would be worse.
+fn secret_key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_ENCRYPT | CKA_DECRYPT | CKA_SIGN | CKA_VERIFY | CKA_WRAP | CKA_UNWRAP => MUTABLE,
+        CKA_SENSITIVE | CKA_WRAP_WITH_TRUSTED => TO_TRUE,
+        CKA_EXTRACTABLE => TO_FALSE,
+        CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => CONTRIBUTED,
+        CKA_TRUSTED => SO_ONLY,
+        CKA_CHECK_VALUE => FIXED,
+        _ => return None,
+    })
+}
+
+/// Mechanisms spec: RSA public key (CKA_MODULUS_BITS is computed on import,
+/// required on generation) and EC public key.
+fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match (key_type, ty) {
+        (CKK_RSA, CKA_MODULUS) => MATERIAL,
+        (CKK_RSA, CKA_MODULUS_BITS) => rule(P::Forbidden, P::Required, C::No, C::No),
+        (CKK_RSA, CKA_PUBLIC_EXPONENT) => rule(P::Required, P::Optional, C::No, C::No),
+        (CKK_EC, CKA_EC_PARAMS) => rule(P::Required, P::Required, C::No, C::No),
+        (CKK_EC, CKA_EC_POINT) => MATERIAL,
+        _ => return None,
+    })
+}
+
+/// Mechanisms spec: RSA and EC private keys. The public exponent is
+/// required on import (footnote 4,6 only in the spec) because the key
+/// cannot be checked without it. CKA_EC_POINT on an EC private key is our
+/// addition (clients look for the public half there); on import it may be
+/// given if it matches.
+fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match (key_type, ty) {
+        (CKK_RSA, CKA_MODULUS | CKA_PUBLIC_EXPONENT | CKA_PRIVATE_EXPONENT) => MATERIAL,
+        (
+            CKK_RSA,
+            CKA_PRIME_1 | CKA_PRIME_2 | CKA_EXPONENT_1 | CKA_EXPONENT_2 | CKA_COEFFICIENT,
+        ) => MATERIAL_OPT,
+        (CKK_EC, CKA_EC_PARAMS | CKA_VALUE) => MATERIAL,
+        (CKK_EC, CKA_EC_POINT) => MATERIAL_OPT,
+        _ => return None,
+    })
+}
+
+/// Mechanisms spec: AES and generic secret keys. CKA_VALUE_LEN must not be
+/// given on import (footnote 2) and must be on generation (footnote 3).
+fn secret_material(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_VALUE => MATERIAL,
+        CKA_VALUE_LEN => rule(P::Forbidden, P::Required, C::No, C::No),
+        _ => return None,
+    })
+}
+
+/// Every attribute type some object type requires; [`required`] filters it
+/// through the table (a test checks nothing is missing).
+const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 12] = [
+    CKA_CLASS,
+    CKA_CERTIFICATE_TYPE,
+    CKA_SUBJECT,
+    CKA_VALUE,
+    CKA_KEY_TYPE,
+    CKA_MODULUS,
+    CKA_MODULUS_BITS,
+    CKA_PUBLIC_EXPONENT,
+    CKA_PRIVATE_EXPONENT,
+    CKA_EC_PARAMS,
+    CKA_EC_POINT,
+    CKA_VALUE_LEN,
+];
+
+/// The attributes a template must give to create (`create`) or generate an
+/// object of this type (footnotes 1 and 3).
+pub(crate) fn required(
+    class: CK_OBJECT_CLASS,
+    key_type: CK_KEY_TYPE,
+    create: bool,
+) -> Vec<CK_ATTRIBUTE_TYPE> {
+    MAYBE_REQUIRED
+        .into_iter()
+        .filter(|ty| {
+            rule_for(class, key_type, *ty).is_some_and(|r| {
+                let p = if create { r.create } else { r.generate };
+                p == Presence::Required
+            })
+        })
+        .collect()
+}
+
+/// The object types we can hold.
+pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
+    matches!(
+        (class, key_type),
+        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, CKK_RSA | CKK_EC)
+            | (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET)
+    )
+}
+
+/// Whether `class` is one of the key classes.
+pub(crate) fn is_key_class(class: CK_OBJECT_CLASS) -> bool {
+    matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let r = |c, k, t| classify(c, k, t);
+        assert_eq!(r(CKO_SECRET_KEY, CKK_AES, CKA_LABEL), Fit::Rule(MUTABLE));
+        assert_eq!(r(CKO_SECRET_KEY, CKK_AES, CKA_MODULUS), Fit::NotForClass);
+        assert_eq!(
+            r(CKO_SECRET_KEY, CKK_AES, CKA_WRAP_TEMPLATE),
+            Fit::Unsupported
+        );
+        assert_eq!(r(CKO_SECRET_KEY, CKK_AES, 0x7777), Fit::Unsupported);
+        assert_eq!(
+            r(CKO_SECRET_KEY, CKK_AES, CKA_VENDOR_DEFINED + 1),
+            Fit::Unsupported
+        );
+        assert_eq!(
+            r(CKO_CERTIFICATE, CKC_X_509, CKA_VENDOR_DEFINED + 1),
+            Fit::Rule(MUTABLE)
+        );
+        assert_eq!(r(CKO_DATA, 0, CKA_KEY_TYPE), Fit::NotForClass);
+        assert_eq!(r(CKO_PUBLIC_KEY, CKK_EC, CKA_MODULUS), Fit::NotForClass);
+        assert_eq!(
+            r(CKO_PRIVATE_KEY, CKK_RSA, CKA_PRIME_1),
+            Fit::Rule(MATERIAL_OPT)
+        );
+        assert_eq!(r(CKO_PUBLIC_KEY, CKK_RSA, CKA_SENSITIVE), Fit::NotForClass);
+    }
+
+    #[test]
+    fn required_lists_are_complete() {
+        let types = (0..0x800).chain([CKA_ALLOWED_MECHANISMS, CKA_WRAP_TEMPLATE]);
+        let objects = [
+            (CKO_DATA, 0),
+            (CKO_CERTIFICATE, 0),
+            (CKO_PUBLIC_KEY, CKK_RSA),
+            (CKO_PUBLIC_KEY, CKK_EC),
+            (CKO_PRIVATE_KEY, CKK_RSA),
+            (CKO_PRIVATE_KEY, CKK_EC),
+            (CKO_SECRET_KEY, CKK_AES),
+            (CKO_SECRET_KEY, CKK_GENERIC_SECRET),
+        ];
+        for ty in types {
+            for (class, kt) in objects {
+                if let Some(r) = rule_for(class, kt, ty) {
+                    let needed = r.create == Presence::Required || r.generate == Presence::Required;
+                    assert!(!needed || MAYBE_REQUIRED.contains(&ty), "{ty:#x}");
+                }
+            }
+        }
+        assert_eq!(
+            required(CKO_PUBLIC_KEY, CKK_RSA, true),
+            vec![CKA_CLASS, CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT]
+        );
+        assert_eq!(
+            required(CKO_PUBLIC_KEY, CKK_RSA, false),
+            vec![CKA_MODULUS_BITS]
+        );
+        assert_eq!(
+            required(CKO_SECRET_KEY, CKK_AES, false),
+            vec![CKA_VALUE_LEN]
+        );
+        assert_eq!(
+            required(CKO_CERTIFICATE, 0, true),
+            vec![CKA_CLASS, CKA_CERTIFICATE_TYPE, CKA_SUBJECT, CKA_VALUE]
+        );
+    }
+
+    #[test]
+    fn supported() {
+        assert!(supported_key(CKO_SECRET_KEY, CKK_AES));
+        assert!(!supported_key(CKO_SECRET_KEY, CKK_RSA));
+        assert!(!supported_key(CKO_PRIVATE_KEY, CKK_DSA));
+    }
+}

@@ -1,0 +1,133 @@
+//! One session: its slot, read/write flag and the operations active in it
+//! (at most one of each kind, as the spec requires).
+
+use cryptoki_sys::*;
+
+use crate::error::{Error, Result};
+use crate::mechanism::{DigestOp, SignOp, VerifyOp};
+use crate::token::Login;
+
+/// A cryptographic operation in progress plus what the spec tracks about
+/// it between calls.
+pub struct ActiveOp<T> {
+    pub op: T,
+    /// The mechanism accepts C_*Update.
+    pub multipart: bool,
+    /// C_*Update was called: the single-part call is no longer allowed.
+    pub updated: bool,
+    /// The key has CKA_ALWAYS_AUTHENTICATE and the context-specific login
+    /// has not happened yet.
+    pub needs_context_login: bool,
+}
+
+impl<T> ActiveOp<T> {
+    pub fn new(op: T, multipart: bool, needs_context_login: bool) -> Self {
+        ActiveOp {
+            op,
+            multipart,
+            updated: false,
+            needs_context_login,
+        }
+    }
+}
+
+pub struct Session {
+    pub handle: CK_SESSION_HANDLE,
+    /// Index of the slot's token in the library's token list.
+    pub token: usize,
+    pub slot_id: CK_SLOT_ID,
+    pub rw: bool,
+    pub flags: CK_FLAGS,
+    /// Handles still to be returned by C_FindObjects, in reverse order.
+    pub find: Option<Vec<CK_OBJECT_HANDLE>>,
+    pub digest: Option<ActiveOp<Box<dyn DigestOp>>>,
+    pub sign: Option<ActiveOp<Box<dyn SignOp>>>,
+    pub verify: Option<ActiveOp<Box<dyn VerifyOp>>>,
+}
+
+impl Session {
+    pub fn new(
+        handle: CK_SESSION_HANDLE,
+        token: usize,
+        slot_id: CK_SLOT_ID,
+        flags: CK_FLAGS,
+    ) -> Self {
+        Session {
+            handle,
+            token,
+            slot_id,
+            rw: flags & CKF_RW_SESSION != 0,
+            flags,
+            find: None,
+            digest: None,
+            sign: None,
+            verify: None,
+        }
+    }
+
+    /// The session state of PKCS#11 3.0 §5.6 table "Session states".
+    pub fn state(&self, login: Login) -> CK_STATE {
+        match (login, self.rw) {
+            (Login::Public, false) => CKS_RO_PUBLIC_SESSION,
+            (Login::Public, true) => CKS_RW_PUBLIC_SESSION,
+            (Login::User, false) => CKS_RO_USER_FUNCTIONS,
+            (Login::User, true) => CKS_RW_USER_FUNCTIONS,
+            // An SO session is always R/W: R/O sessions block SO login.
+            (Login::So, _) => CKS_RW_SO_FUNCTIONS,
+        }
+    }
+
+    /// Ends every active operation (logout, cancel-all).
+    pub fn cancel_all(&mut self) {
+        self.find = None;
+        self.digest = None;
+        self.sign = None;
+        self.verify = None;
+    }
+
+    /// A context-specific login satisfies the operation waiting for it.
+    pub fn context_login_done(&mut self) -> Result<()> {
+        let mut any = false;
+        if let Some(op) = self.sign.as_mut().filter(|o| o.needs_context_login) {
+            op.needs_context_login = false;
+            any = true;
+        }
+        if let Some(op) = self.verify.as_mut().filter(|o| o.needs_context_login) {
+            op.needs_context_login = false;
+            any = true;
+        }
+        if any {
+            Ok(())
+        } else {
+            Err(Error::OperationNotInitialized)
+        }
+    }
+
+    pub fn wants_context_login(&self) -> bool {
+        self.sign.as_ref().is_some_and(|o| o.needs_context_login)
+            || self.verify.as_ref().is_some_and(|o| o.needs_context_login)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_states_follow_the_spec_table() {
+        let ro = Session::new(1, 0, 0, CKF_SERIAL_SESSION);
+        let rw = Session::new(2, 0, 0, CKF_SERIAL_SESSION | CKF_RW_SESSION);
+        assert_eq!(ro.state(Login::Public), CKS_RO_PUBLIC_SESSION);
+        assert_eq!(rw.state(Login::Public), CKS_RW_PUBLIC_SESSION);
+        assert_eq!(ro.state(Login::User), CKS_RO_USER_FUNCTIONS);
+        assert_eq!(rw.state(Login::User), CKS_RW_USER_FUNCTIONS);
+        assert_eq!(rw.state(Login::So), CKS_RW_SO_FUNCTIONS);
+    }
+
+    #[test]
+    fn context_login_without_operation_is_refused() {
+        let mut s = Session::new(1, 0, 0, CKF_SERIAL_SESSION);
+        assert_eq!(s.context_login_done(), Err(Error::OperationNotInitialized));
+        assert!(!s.wants_context_login());
+    }
+}

@@ -1,0 +1,15 @@
+//! The encrypted token store: the attribute codec, crypto at rest (master
+//! key, PIN wrapping, object sealing, lookup tags) and the per-token SQLite
+//! database. The on-disk format is specified in `docs/FORMAT.md`.
+
+pub mod codec;
+mod schema;
+pub mod seal;
+pub mod sqlite;
+
+pub use codec::{AttrMap, decode_attrs, encode_attrs, encode_attrs_secret};
+pub use seal::{
+    MasterKey, PinRecord, lookup_tag, public_digest, seal_object, unseal_object, unwrap_master_key,
+    wrap_master_key,
+};
+pub use sqlite::{ObjectRow, Role, RowFilter, TokenDb, TokenMeta};

@@ -1,0 +1,204 @@
+//! Opening a token file: owner-only file creation, the connection pragmas,
+//! and creating or checking the versioned schema. Also the error type that
+//! transaction bodies in `sqlite.rs` return.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction};
+
+use crate::error::{Error, Result};
+
+/// Version written to `schema_version`; bump it and add a migration when
+/// the layout changes.
+pub const SCHEMA_VERSION: i64 = 1;
+/// SQLite header `application_id` ("KWRD"), so a foreign database file is
+/// not mistaken for a token.
+pub const APPLICATION_ID: i64 = 0x4B57_5244;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS token (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    label         BLOB    NOT NULL CHECK (length(label) = 32),
+    serial        BLOB    NOT NULL CHECK (length(serial) = 16),
+    so_failures   INTEGER NOT NULL DEFAULT 0 CHECK (so_failures >= 0),
+    user_failures INTEGER NOT NULL DEFAULT 0 CHECK (user_failures >= 0),
+    epoch         INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS pin (
+    role       INTEGER PRIMARY KEY CHECK (role IN (0, 1)),
+    token      INTEGER NOT NULL REFERENCES token(id) ON DELETE CASCADE,
+    salt       BLOB    NOT NULL,
+    iterations INTEGER NOT NULL,
+    wrapped    BLOB    NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS object (
+    id           INTEGER PRIMARY KEY,
+    generation   INTEGER NOT NULL,
+    class        INTEGER NOT NULL,
+    private      INTEGER NOT NULL CHECK (private IN (0, 1)),
+    lookup_label BLOB,
+    lookup_id    BLOB,
+    public       BLOB    NOT NULL,
+    sealed       BLOB    NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS object_class ON object(class);
+CREATE INDEX IF NOT EXISTS object_lookup_label ON object(lookup_label);
+CREATE INDEX IF NOT EXISTS object_lookup_id ON object(lookup_id);
+";
+
+/// Failure inside a transaction body: SQL errors stay raw so BUSY can be
+/// recognised and retried; everything else is already final.
+pub(super) enum TxError {
+    Sql(rusqlite::Error),
+    Ck(Error),
+}
+
+impl From<rusqlite::Error> for TxError {
+    fn from(e: rusqlite::Error) -> Self {
+        TxError::Sql(e)
+    }
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        TxError::Ck(e)
+    }
+}
+
+pub(super) type TxResult<T> = std::result::Result<T, TxError>;
+
+pub(super) fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|_| Error::DeviceError)
+}
+
+/// Creates the file owner-only before SQLite opens it; SQLite gives its
+/// `-wal` and `-shm` files the same permissions.
+pub(super) fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(|_| Error::DeviceError)
+}
+
+/// Runs a PRAGMA and discards whatever rows it reports.
+fn set_pragma(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+pub(super) fn configure(conn: &Connection) -> TxResult<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::DeviceError.into());
+    }
+    // FULL: a commit (a new key, a PIN failure count) must survive power
+    // loss; with NORMAL the last WAL commits may roll back, which could
+    // hand an attacker extra PIN guesses.
+    set_pragma(conn, "PRAGMA synchronous = FULL")?;
+    set_pragma(conn, "PRAGMA secure_delete = ON")?;
+    set_pragma(conn, "PRAGMA foreign_keys = ON")?;
+    // The file is untrusted input: forbid functions with side effects in
+    // any view or trigger a tampered schema might carry.
+    set_pragma(conn, "PRAGMA trusted_schema = OFF")?;
+    Ok(())
+}
+
+pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             id      INTEGER PRIMARY KEY CHECK (id = 1),
+             version INTEGER NOT NULL
+         ) STRICT;",
+    )?;
+    let version: Option<i64> = tx
+        .query_row("SELECT version FROM schema_version WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match version {
+        None => {
+            tx.execute_batch(SCHEMA)?;
+            tx.execute(
+                "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
+                [SCHEMA_VERSION],
+            )?;
+            set_pragma(tx, &format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+            Ok(())
+        }
+        Some(SCHEMA_VERSION) => {
+            let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+            if app != APPLICATION_ID {
+                return Err(Error::TokenNotRecognized.into());
+            }
+            Ok(())
+        }
+        Some(_) => Err(Error::TokenNotRecognized.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::TokenDb;
+
+    #[test]
+    fn foreign_or_newer_files_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("UPDATE schema_version SET version = 99", [])
+            .unwrap();
+        drop(conn);
+        assert_eq!(TokenDb::open(&path).unwrap_err(), Error::TokenNotRecognized);
+
+        let other = dir.path().join("other.db");
+        let conn = Connection::open(&other).unwrap();
+        conn.execute_batch("CREATE TABLE schema_version (id INTEGER, version INTEGER); INSERT INTO schema_version VALUES (1, 1);")
+            .unwrap();
+        drop(conn);
+        assert_eq!(
+            TokenDb::open(&other).unwrap_err(),
+            Error::TokenNotRecognized
+        );
+
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![0x55; 4096]).unwrap();
+        assert_eq!(TokenDb::open(&junk).unwrap_err(), Error::DeviceError);
+    }
+
+    #[test]
+    fn pragmas_and_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/dir/token.db");
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        configure(&conn).map_err(|_| ()).unwrap();
+        let get = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+        };
+        assert_eq!(get("journal_mode"), "Text(\"wal\")");
+        assert_eq!(get("synchronous"), "Integer(2)");
+        assert_eq!(get("secure_delete"), "Integer(1)");
+        assert_eq!(get("foreign_keys"), "Integer(1)");
+        assert_eq!(get("application_id"), format!("Integer({APPLICATION_ID})"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! Crypto at rest: the master key, its PIN wrapping, per-object sealing and
+//! the keyed lookup tags. This is the only cryptography outside
+//! `src/mechanism/`; the key hierarchy is described in `docs/FORMAT.md`.
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hkdf::Hkdf;
+use hmac::digest::common::array::Array;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::error::{Error, Result};
+
+/// Version byte leading every wrapped master key and sealed blob.
+pub const SEAL_VERSION: u8 = 1;
+/// Length of the PBKDF2 salt written by [`wrap_master_key`].
+pub const SALT_LEN: usize = 16;
+/// Largest PBKDF2 iteration count accepted, so a tampered record cannot make
+/// a login spin for hours.
+pub const MAX_ITERATIONS: u32 = 10_000_000;
+
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// version || nonce || ciphertext(32) || tag.
+const WRAPPED_LEN: usize = 1 + NONCE_LEN + KEY_LEN + TAG_LEN;
+const MIN_SALT_LEN: usize = 8;
+const MAX_SALT_LEN: usize = 64;
+/// SHA-256 block size: HMAC keys of this length are used as-is.
+const HMAC_BLOCK: usize = 64;
+
+const MK_AAD_PREFIX: &[u8] = b"keyward-mk-v1";
+const OBJECT_INFO_PREFIX: &[u8] = b"keyward-object-v1";
+const INDEX_INFO: &[u8] = b"keyward-index-v1";
+
+/// The token master key (32 random bytes) plus the lookup-index key derived
+/// from it once at construction, so [`lookup_tag`] cannot fail. Both are
+/// wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct MasterKey {
+    key: [u8; KEY_LEN],
+    /// HKDF output (32 bytes) zero-padded to the HMAC block size, which is
+    /// exactly how HMAC treats a 32-byte key (RFC 2104), and lets the HMAC be
+    /// keyed through the infallible fixed-size constructor.
+    index_key: [u8; HMAC_BLOCK],
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// A fresh master key from the OS RNG.
+    pub fn generate() -> Result<MasterKey> {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        fill_random(key.as_mut_slice())?;
+        MasterKey::from_bytes(&key)
+    }
+
+    fn from_bytes(key: &[u8; KEY_LEN]) -> Result<MasterKey> {
+        let mut mk = MasterKey {
+            key: *key,
+            index_key: [0u8; HMAC_BLOCK],
+        };
+        let (derived, _) = mk.index_key.split_at_mut(KEY_LEN);
+        Hkdf::<Sha256>::new(None, key)
+            .expand(INDEX_INFO, derived)
+            .map_err(|_| Error::GeneralError)?;
+        Ok(mk)
+    }
+}
+
+/// What is stored per role: the PBKDF2 parameters and the master key
+/// wrapped under the PIN-derived key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PinRecord {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    /// version || nonce || AES-256-GCM(ciphertext || tag).
+    pub wrapped: Vec<u8>,
+}
+
+impl std::fmt::Debug for PinRecord {
+    // The wrapped key is only as strong as the PIN, so it is not printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinRecord")
+            .field("salt_len", &self.salt.len())
+            .field("iterations", &self.iterations)
+            .field("wrapped_len", &self.wrapped.len())
+            .finish()
+    }
+}
+
+fn fill_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|_| Error::FunctionFailed)
+}
+
+fn random_nonce() -> Result<[u8; NONCE_LEN]> {
+    let mut nonce = [0u8; NONCE_LEN];
+    fill_random(&mut nonce)?;
+    Ok(nonce)
+}
+
+fn cipher(key: &[u8; KEY_LEN]) -> Result<Aes256Gcm> {
+    Aes256Gcm::new_from_slice(key).map_err(|_| Error::GeneralError)
+}
+
+/// AES-256-GCM encrypts `plaintext` and returns version || nonce || ct || tag.
+fn seal_with(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    let nonce = random_nonce()?;
+    // Capacity is exact, so the in-place encryption never reallocates and
+    // the plaintext copy is overwritten by ciphertext rather than left behind.
+    let mut out = Vec::with_capacity(plaintext.len().saturating_add(1 + NONCE_LEN + TAG_LEN));
+    out.push(SEAL_VERSION);
+    out.extend_from_slice(&nonce);
+    let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len().saturating_add(TAG_LEN)));
+    body.extend_from_slice(plaintext);
+    cipher(key)?
+        .encrypt_in_place(&Nonce::from(nonce), aad, &mut *body)
+        .map_err(|_| Error::GeneralError)?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Why [`open_with`] failed; callers choose the error each one becomes.
+enum OpenError {
+    Malformed,
+    Unauthentic,
+}
+
+/// Reverses [`seal_with`].
+fn open_with(
+    key: &[u8; KEY_LEN],
+    aad: &[u8],
+    blob: &[u8],
+) -> std::result::Result<Zeroizing<Vec<u8>>, OpenError> {
+    let (version, rest) = blob.split_first().ok_or(OpenError::Malformed)?;
+    if *version != SEAL_VERSION || rest.len() < NONCE_LEN + TAG_LEN {
+        return Err(OpenError::Malformed);
+    }
+    let (nonce, ct) = rest
+        .split_at_checked(NONCE_LEN)
+        .ok_or(OpenError::Malformed)?;
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError::Malformed)?;
+    let mut buf = Zeroizing::new(ct.to_vec());
+    cipher(key)
+        .map_err(|_| OpenError::Malformed)?
+        .decrypt_in_place(&Nonce::from(nonce), aad, &mut *buf)
+        .map_err(|_| OpenError::Unauthentic)?;
+    Ok(buf)
+}
+
+fn mk_aad(role: u8) -> Vec<u8> {
+    let mut aad = MK_AAD_PREFIX.to_vec();
+    aad.push(role);
+    aad
+}
+
+fn pin_kek(pin: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut kek = Zeroizing::new([0u8; KEY_LEN]);
+    pbkdf2::pbkdf2_hmac::<Sha256>(pin, salt, iterations, kek.as_mut_slice());
+    kek
+}
+
+/// Wraps `mk` under a key derived from `pin` for `role` (the CKU_* value).
+/// `iterations` must be in 1..=[`MAX_ITERATIONS`].
+pub fn wrap_master_key(mk: &MasterKey, pin: &[u8], role: u8, iterations: u32) -> Result<PinRecord> {
+    if iterations == 0 || iterations > MAX_ITERATIONS {
+        return Err(Error::ArgumentsBad);
+    }
+    let mut salt = vec![0u8; SALT_LEN];
+    fill_random(&mut salt)?;
+    let kek = pin_kek(pin, &salt, iterations);
+    let wrapped = seal_with(&kek, &mk_aad(role), &mk.key)?;
+    Ok(PinRecord {
+        salt,
+        iterations,
+        wrapped,
+    })
+}
+
+/// Recovers the master key. A record that cannot be a valid wrapping is
+/// [`Error::Tampered`]; a failed authentication is [`Error::PinIncorrect`]
+/// (a wrong PIN and a modified ciphertext are indistinguishable here).
+pub fn unwrap_master_key(pin: &[u8], role: u8, rec: &PinRecord) -> Result<MasterKey> {
+    let salt_ok = (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&rec.salt.len());
+    let iter_ok = (1..=MAX_ITERATIONS).contains(&rec.iterations);
+    if !salt_ok || !iter_ok || rec.wrapped.len() != WRAPPED_LEN {
+        return Err(Error::Tampered);
+    }
+    let kek = pin_kek(pin, &rec.salt, rec.iterations);
+    let plain = open_with(&kek, &mk_aad(role), &rec.wrapped).map_err(|e| match e {
+        OpenError::Malformed => Error::Tampered,
+        OpenError::Unauthentic => Error::PinIncorrect,
+    })?;
+    let key: &[u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| Error::Tampered)?;
+    MasterKey::from_bytes(key)
+}
+
+fn object_key(mk: &MasterKey, object_id: i64) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    let mut info = OBJECT_INFO_PREFIX.to_vec();
+    info.extend_from_slice(&object_id.to_le_bytes());
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    Hkdf::<Sha256>::new(None, &mk.key)
+        .expand(&info, key.as_mut_slice())
+        .map_err(|_| Error::GeneralError)?;
+    Ok(key)
+}
+
+fn object_aad(object_id: i64, class: u64, public_digest: &[u8; 32]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(1 + 8 + 8 + 32);
+    aad.push(SEAL_VERSION);
+    aad.extend_from_slice(&object_id.to_le_bytes());
+    aad.extend_from_slice(&class.to_le_bytes());
+    aad.extend_from_slice(public_digest);
+    aad
+}
+
+/// Seals an object's secret attributes (an encoded attribute map), binding
+/// them to the row's id, class and clear attributes.
+pub fn seal_object(
+    mk: &MasterKey,
+    object_id: i64,
+    class: u64,
+    public_digest: &[u8; 32],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let key = object_key(mk, object_id)?;
+    seal_with(
+        &key,
+        &object_aad(object_id, class, public_digest),
+        plaintext,
+    )
+}
+
+/// Opens a sealed blob. Any mismatch (bytes, id, class, clear attributes,
+/// master key, version) is [`Error::Tampered`].
+pub fn unseal_object(
+    mk: &MasterKey,
+    object_id: i64,
+    class: u64,
+    public_digest: &[u8; 32],
+    blob: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let key = object_key(mk, object_id).map_err(|_| Error::Tampered)?;
+    open_with(&key, &object_aad(object_id, class, public_digest), blob).map_err(|_| Error::Tampered)
+}
+
+/// SHA-256 of the encoded public attributes, bound into each sealed blob.
+pub fn public_digest(encoded_public: &[u8]) -> [u8; 32] {
+    Sha256::digest(encoded_public).into()
+}
+
+/// Keyed tag for finding a private object by an attribute value through an
+/// SQL index without storing the value: HMAC-SHA256(index key,
+/// attr_type LE u64 || value). Equal inputs give equal tags under one master
+/// key; nothing about the value is learned without it.
+pub fn lookup_tag(mk: &MasterKey, attr_type: u64, value: &[u8]) -> Vec<u8> {
+    let key = Array::cast_from_core(&mk.index_key);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(key);
+    mac.update(&attr_type.to_le_bytes());
+    mac.update(value);
+    mac.finalize().into_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ITER: u32 = 1000;
+
+    #[test]
+    fn debug_redacts() {
+        let mk = MasterKey::generate().unwrap();
+        assert_eq!(format!("{mk:?}"), "MasterKey(..)");
+        let rec = wrap_master_key(&mk, b"1234", 1, ITER).unwrap();
+        let dbg = format!("{rec:?}");
+        assert!(dbg.contains("wrapped_len: 61"), "{dbg}");
+    }
+
+    #[test]
+    fn generate_is_random() {
+        let a = MasterKey::generate().unwrap();
+        let b = MasterKey::generate().unwrap();
+        assert_ne!(a.key, b.key);
+        assert_ne!(a.index_key, b.index_key);
+        assert_eq!(a.index_key[KEY_LEN..], [0u8; KEY_LEN]);
+    }
+
+    #[test]
+    fn wrap_unwrap_round_trip() {
+        let mk = MasterKey::generate().unwrap();
+        let rec = wrap_master_key(&mk, b"user-pin", 1, ITER).unwrap();
+        assert_eq!(rec.salt.len(), SALT_LEN);
+        assert_eq!(rec.iterations, ITER);
+        assert_eq!(rec.wrapped.len(), WRAPPED_LEN);
+        assert_eq!(rec.wrapped[0], SEAL_VERSION);
+        let back = unwrap_master_key(b"user-pin", 1, &rec).unwrap();
+        assert_eq!(back.key, mk.key);
+        assert_eq!(back.index_key, mk.index_key);
+    }
+
+    #[test]
+    fn wrong_pin_or_role_is_pin_incorrect() {
+        let mk = MasterKey::generate().unwrap();
+        let rec = wrap_master_key(&mk, b"user-pin", 1, ITER).unwrap();
+        assert_eq!(
+            unwrap_master_key(b"user-pio", 1, &rec).unwrap_err(),
+            Error::PinIncorrect
+        );
+        assert_eq!(
+            unwrap_master_key(b"user-pin", 0, &rec).unwrap_err(),
+            Error::PinIncorrect
+        );
+        let mut other_salt = rec.clone();
+        other_salt.salt[0] ^= 1;
+        assert_eq!(
+            unwrap_master_key(b"user-pin", 1, &other_salt).unwrap_err(),
+            Error::PinIncorrect
+        );
+    }
+
+    #[test]
+    fn malformed_pin_record_is_tampered() {
+        let mk = MasterKey::generate().unwrap();
+        let rec = wrap_master_key(&mk, b"pin", 0, ITER).unwrap();
+        let mut bad = rec.clone();
+        bad.wrapped.pop();
+        assert_eq!(
+            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
+            Error::Tampered
+        );
+        let mut bad = rec.clone();
+        bad.wrapped[0] = 2;
+        assert_eq!(
+            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
+            Error::Tampered
+        );
+        let mut bad = rec.clone();
+        bad.iterations = 0;
+        assert_eq!(
+            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
+            Error::Tampered
+        );
+        let mut bad = rec.clone();
+        bad.iterations = MAX_ITERATIONS + 1;
+        assert_eq!(
+            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
+            Error::Tampered
+        );
+        let mut bad = rec;
+        bad.salt.clear();
+        assert_eq!(
+            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
+            Error::Tampered
+        );
+        assert_eq!(
+            wrap_master_key(&mk, b"pin", 0, 0).unwrap_err(),
+            Error::ArgumentsBad
+        );
+    }
+
+    fn sealed() -> (MasterKey, [u8; 32], Vec<u8>) {
+        let mk = MasterKey::generate().unwrap();
+        let digest = public_digest(b"public attrs");
+        let blob = seal_object(&mk, 42, 3, &digest, b"secret value").unwrap();
+        (mk, digest, blob)
+    }
+
+    #[test]
+    fn seal_round_trip() {
+        let (mk, digest, blob) = sealed();
+        assert_eq!(blob.len(), 1 + NONCE_LEN + 12 + TAG_LEN);
+        assert_eq!(blob[0], SEAL_VERSION);
+        let plain = unseal_object(&mk, 42, 3, &digest, &blob).unwrap();
+        assert_eq!(plain.as_slice(), b"secret value");
+        let empty = seal_object(&mk, 1, 0, &digest, b"").unwrap();
+        assert!(
+            unseal_object(&mk, 1, 0, &digest, &empty)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn every_flipped_byte_is_tampered() {
+        let (mk, digest, blob) = sealed();
+        for i in 0..blob.len() {
+            let mut bad = blob.clone();
+            bad[i] ^= 0x01;
+            assert_eq!(
+                unseal_object(&mk, 42, 3, &digest, &bad).unwrap_err(),
+                Error::Tampered,
+                "byte {i}"
+            );
+        }
+        for n in 0..blob.len() {
+            assert_eq!(
+                unseal_object(&mk, 42, 3, &digest, &blob[..n]).unwrap_err(),
+                Error::Tampered
+            );
+        }
+    }
+
+    #[test]
+    fn swapped_context_is_tampered() {
+        let (mk, digest, blob) = sealed();
+        let other_digest = public_digest(b"edited attrs");
+        let other_mk = MasterKey::generate().unwrap();
+        let cases = [
+            unseal_object(&mk, 43, 3, &digest, &blob),
+            unseal_object(&mk, 42, 4, &digest, &blob),
+            unseal_object(&mk, 42, 3, &other_digest, &blob),
+            unseal_object(&other_mk, 42, 3, &digest, &blob),
+        ];
+        for case in cases {
+            assert_eq!(case.unwrap_err(), Error::Tampered);
+        }
+    }
+
+    #[test]
+    fn lookup_tags() {
+        let mk = MasterKey::generate().unwrap();
+        let t = lookup_tag(&mk, 3, b"label");
+        assert_eq!(t.len(), 32);
+        assert_eq!(t, lookup_tag(&mk.clone(), 3, b"label"));
+        assert_ne!(t, lookup_tag(&mk, 0x102, b"label"));
+        assert_ne!(t, lookup_tag(&mk, 3, b"labem"));
+        assert_ne!(t, lookup_tag(&MasterKey::generate().unwrap(), 3, b"label"));
+        // Same as HMAC keyed with the unpadded 32-byte HKDF output.
+        let mut plain =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&mk.index_key[..KEY_LEN]).unwrap();
+        plain.update(&3u64.to_le_bytes());
+        plain.update(b"label");
+        assert_eq!(t, plain.finalize().into_bytes().to_vec());
+    }
+
+    #[test]
+    fn public_digest_is_sha256() {
+        let d = public_digest(b"abc");
+        assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
+    }
+}

@@ -1,0 +1,703 @@
+//! The token database: one SQLite file per token holding the token metadata,
+//! the PIN records and the object rows. It stores and returns bytes only;
+//! crypto lives in `seal.rs` and PKCS#11 rules in the token layer. Every
+//! write is one `BEGIN IMMEDIATE` transaction so several processes can share
+//! a token file; the layout is documented in `docs/FORMAT.md`.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use cryptoki_sys::{CK_USER_TYPE, CKU_SO, CKU_USER};
+use rusqlite::types::Value;
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior,
+    params, params_from_iter,
+};
+
+use super::schema::{
+    TxError, TxResult, configure, create_private_dir, create_private_file, create_schema,
+};
+use super::seal::PinRecord;
+use crate::error::{Error, Result};
+
+/// How long one statement waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Extra attempts when SQLite still reports BUSY (e.g. a lock held past
+/// the timeout, or WAL recovery by another process).
+const BUSY_RETRIES: u32 = 5;
+const BUSY_BACKOFF: Duration = Duration::from_millis(20);
+/// Distinct `find` shapes plus the fixed statements fit comfortably.
+const STATEMENT_CACHE: usize = 48;
+
+const SELECT_OBJECT: &str =
+    "SELECT id, generation, class, private, lookup_label, lookup_id, public, sealed FROM object";
+
+/// A login role. Its [`Role::byte`] is the CKU_* value, used both as the
+/// `pin.role` column and as the role byte in the master-key wrapping AAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    So,
+    User,
+}
+
+impl Role {
+    /// CKU_SO = 0, CKU_USER = 1.
+    pub fn byte(self) -> u8 {
+        match self {
+            Role::So => 0,
+            Role::User => 1,
+        }
+    }
+
+    /// Maps a PKCS#11 user type; CKU_CONTEXT_SPECIFIC and unknown values
+    /// have no stored PIN and are [`Error::UserTypeInvalid`].
+    pub fn from_user_type(user_type: CK_USER_TYPE) -> Result<Role> {
+        match user_type {
+            CKU_SO => Ok(Role::So),
+            CKU_USER => Ok(Role::User),
+            _ => Err(Error::UserTypeInvalid),
+        }
+    }
+
+    fn failures_column(self) -> &'static str {
+        match self {
+            Role::So => "so_failures",
+            Role::User => "user_failures",
+        }
+    }
+}
+
+/// The single `token` row plus both PIN records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenMeta {
+    pub label: [u8; 32],
+    pub serial: [u8; 16],
+    pub so_pin: Option<PinRecord>,
+    pub user_pin: Option<PinRecord>,
+    pub so_failures: u32,
+    pub user_failures: u32,
+    /// Random; changes at each (re)initialization so other processes notice.
+    pub epoch: i64,
+}
+
+/// One stored object, exactly as on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRow {
+    pub id: i64,
+    pub generation: i64,
+    pub class: u64,
+    pub private: bool,
+    pub lookup_label: Option<Vec<u8>>,
+    pub lookup_id: Option<Vec<u8>>,
+    pub public: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
+/// Conjunction of the given criteria; `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFilter {
+    pub class: Option<u64>,
+    /// Match any of these `lookup_label` values (empty list: no match).
+    pub label: Option<Vec<Vec<u8>>>,
+    /// Match any of these `lookup_id` values (empty list: no match).
+    pub id: Option<Vec<Vec<u8>>>,
+    pub include_private: bool,
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Handle on one token file. The connection mutex is held for one
+/// transaction at a time, never across calls.
+pub struct TokenDb {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for TokenDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDb(..)")
+    }
+}
+
+fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRow> {
+    Ok(ObjectRow {
+        id: r.get(0)?,
+        generation: r.get(1)?,
+        // Stored as the same 64 bits read as signed (a u64 class may exceed
+        // i64::MAX); equality and index lookups are unaffected.
+        class: r.get::<_, i64>(2)?.cast_unsigned(),
+        private: r.get::<_, i64>(3)? != 0,
+        lookup_label: r.get(4)?,
+        lookup_id: r.get(5)?,
+        public: r.get(6)?,
+        sealed: r.get(7)?,
+    })
+}
+
+fn load_pin(tx: &Transaction<'_>, role: Role) -> TxResult<Option<PinRecord>> {
+    let row = tx
+        .prepare_cached("SELECT salt, iterations, wrapped FROM pin WHERE role = ?1")?
+        .query_row([role.byte()], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })
+        .optional()?;
+    let Some((salt, iterations, wrapped)) = row else {
+        return Ok(None);
+    };
+    let iterations = u32::try_from(iterations).map_err(|_| Error::Tampered)?;
+    Ok(Some(PinRecord {
+        salt,
+        iterations,
+        wrapped,
+    }))
+}
+
+fn store_pin(tx: &Transaction<'_>, role: Role, rec: &PinRecord) -> TxResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO pin (role, token, salt, iterations, wrapped) VALUES (?1, 1, ?2, ?3, ?4)
+         ON CONFLICT(role) DO UPDATE SET
+             salt = excluded.salt, iterations = excluded.iterations, wrapped = excluded.wrapped",
+    )?
+    .execute(params![role.byte(), rec.salt, rec.iterations, rec.wrapped])?;
+    Ok(())
+}
+
+fn to_u32(v: i64) -> TxResult<u32> {
+    Ok(u32::try_from(v).map_err(|_| Error::Tampered)?)
+}
+
+impl TokenDb {
+    /// Opens (creating if missing, owner-only) the token file at `path`,
+    /// sets the connection pragmas and creates or checks the schema.
+    pub fn open(path: &Path) -> Result<TokenDb> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_private_dir(parent)?;
+        }
+        create_private_file(path)?;
+        // No URI parsing of the path; our own mutex serializes access.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let db = TokenDb {
+            conn: Mutex::new(conn),
+        };
+        db.with_conn(|conn| configure(conn))?;
+        db.write(create_schema)?;
+        Ok(db)
+    }
+
+    /// Runs `f` with the connection locked, retrying (lock released, short
+    /// back-off) when SQLite reports BUSY despite the busy timeout.
+    fn with_conn<T>(&self, mut f: impl FnMut(&mut Connection) -> TxResult<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let outcome = {
+                let mut conn = self.conn.lock().map_err(|_| Error::GeneralError)?;
+                f(&mut conn)
+            };
+            match outcome {
+                Ok(v) => return Ok(v),
+                Err(TxError::Ck(e)) => return Err(e),
+                Err(TxError::Sql(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(BUSY_BACKOFF.saturating_mul(attempt));
+                }
+                Err(TxError::Sql(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// One transaction of the given kind; rolled back unless `f` succeeds.
+    fn transaction<T>(
+        &self,
+        behavior: TransactionBehavior,
+        mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
+    ) -> Result<T> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction_with_behavior(behavior)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+    }
+
+    /// A write: `BEGIN IMMEDIATE` takes the write lock up front, so the
+    /// busy timeout applies and no deferred read→write upgrade can fail.
+    fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        self.transaction(TransactionBehavior::Immediate, f)
+    }
+
+    /// A multi-statement read from one consistent snapshot.
+    fn read<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        self.transaction(TransactionBehavior::Deferred, f)
+    }
+
+    /// The token metadata, or `None` if the token was never initialized.
+    pub fn meta(&self) -> Result<Option<TokenMeta>> {
+        self.read(|tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT label, serial, so_failures, user_failures, epoch
+                     FROM token WHERE id = 1",
+                )?
+                .query_row([], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .optional()?;
+            let Some((label, serial, so_failures, user_failures, epoch)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(TokenMeta {
+                label: label.as_slice().try_into().map_err(|_| Error::Tampered)?,
+                serial: serial.as_slice().try_into().map_err(|_| Error::Tampered)?,
+                so_pin: load_pin(tx, Role::So)?,
+                user_pin: load_pin(tx, Role::User)?,
+                so_failures: to_u32(so_failures)?,
+                user_failures: to_u32(user_failures)?,
+                epoch,
+            }))
+        })
+    }
+
+    /// In one transaction: deletes every object and replaces the token row
+    /// and PIN records with `meta`.
+    pub fn initialize(&self, meta: &TokenMeta) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM object", [])?;
+            // Cascades to the pin rows.
+            tx.execute("DELETE FROM token", [])?;
+            tx.execute(
+                "INSERT INTO token (id, label, serial, so_failures, user_failures, epoch)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                params![
+                    meta.label,
+                    meta.serial,
+                    meta.so_failures,
+                    meta.user_failures,
+                    meta.epoch
+                ],
+            )?;
+            for (role, rec) in [(Role::So, &meta.so_pin), (Role::User, &meta.user_pin)] {
+                if let Some(rec) = rec {
+                    store_pin(tx, role, rec)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets `role`'s PIN record and resets its failure count.
+    /// [`Error::TokenNotRecognized`] if the token is not initialized.
+    pub fn set_pin_record(&self, role: Role, rec: &PinRecord) -> Result<()> {
+        self.write(|tx| {
+            reset_failures_in(tx, role)?;
+            store_pin(tx, role, rec)
+        })
+    }
+
+    /// Atomically increments `role`'s failure count (saturating at
+    /// u32::MAX) and returns the new value; other processes see it at once.
+    pub fn record_failure(&self, role: Role) -> Result<u32> {
+        let col = role.failures_column();
+        let sql = format!(
+            "UPDATE token SET {col} = min({col} + 1, 4294967295) WHERE id = 1 RETURNING {col}"
+        );
+        self.write(|tx| {
+            let count: Option<i64> = tx
+                .prepare_cached(&sql)?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+            to_u32(count.ok_or(Error::TokenNotRecognized)?)
+        })
+    }
+
+    /// Sets `role`'s failure count to zero.
+    pub fn reset_failures(&self, role: Role) -> Result<()> {
+        self.write(|tx| reset_failures_in(tx, role))
+    }
+
+    /// Inserts a new row (generation stored as given). A duplicate id is
+    /// [`Error::DeviceError`].
+    pub fn insert_object(&self, row: &ObjectRow) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO object
+                     (id, generation, class, private, lookup_label, lookup_id, public, sealed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                row.id,
+                row.generation,
+                row.class.cast_signed(),
+                row.private,
+                row.lookup_label,
+                row.lookup_id,
+                row.public,
+                row.sealed
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Replaces row `row.id` (ignoring `row.generation`), stores the old
+    /// generation + 1 and returns it. A missing row is
+    /// [`Error::ObjectHandleInvalid`].
+    pub fn update_object(&self, row: &ObjectRow) -> Result<i64> {
+        self.write(|tx| {
+            let generation: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE object SET generation = generation + 1, class = ?2, private = ?3,
+                         lookup_label = ?4, lookup_id = ?5, public = ?6, sealed = ?7
+                     WHERE id = ?1 RETURNING generation",
+                )?
+                .query_row(
+                    params![
+                        row.id,
+                        row.class.cast_signed(),
+                        row.private,
+                        row.lookup_label,
+                        row.lookup_id,
+                        row.public,
+                        row.sealed
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(generation.ok_or(Error::ObjectHandleInvalid)?)
+        })
+    }
+
+    /// Deletes row `id`; `false` if there was none.
+    pub fn delete_object(&self, id: i64) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM object WHERE id = ?1")?
+                .execute([id])?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Row `id`, if present.
+    pub fn object(&self, id: i64) -> Result<Option<ObjectRow>> {
+        let sql = format!("{SELECT_OBJECT} WHERE id = ?1");
+        self.with_conn(|conn| {
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([id], object_from_row)
+                .optional()?)
+        })
+    }
+
+    /// Rows matching `filter`, ordered by id. Uses the class and lookup
+    /// indexes; non-private rows only unless `include_private`.
+    pub fn find(&self, filter: &RowFilter) -> Result<Vec<ObjectRow>> {
+        let mut sql = format!("{SELECT_OBJECT} WHERE 1");
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(class) = filter.class {
+            sql.push_str(" AND class = ?");
+            args.push(Value::Integer(class.cast_signed()));
+        }
+        if !filter.include_private {
+            sql.push_str(" AND private = 0");
+        }
+        for (column, values) in [("lookup_label", &filter.label), ("lookup_id", &filter.id)] {
+            let Some(values) = values else { continue };
+            if values.is_empty() {
+                return Ok(Vec::new());
+            }
+            let marks = vec!["?"; values.len()].join(", ");
+            sql.push_str(&format!(" AND {column} IN ({marks})"));
+            args.extend(values.iter().map(|v| Value::Blob(v.clone())));
+        }
+        sql.push_str(" ORDER BY id");
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), object_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Every object id, ascending.
+    pub fn object_ids(&self) -> Result<Vec<i64>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT id FROM object ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })
+    }
+}
+
+fn reset_failures_in(tx: &Transaction<'_>, role: Role) -> TxResult<()> {
+    let col = role.failures_column();
+    let n = tx
+        .prepare_cached(&format!("UPDATE token SET {col} = 0 WHERE id = 1"))?
+        .execute([])?;
+    if n == 0 {
+        return Err(Error::TokenNotRecognized.into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pin(tag: u8) -> PinRecord {
+        PinRecord {
+            salt: vec![tag; 16],
+            iterations: 1000,
+            wrapped: vec![tag; 61],
+        }
+    }
+
+    fn meta(epoch: i64) -> TokenMeta {
+        TokenMeta {
+            label: [b' '; 32],
+            serial: *b"0123456789abcdef",
+            so_pin: Some(pin(1)),
+            user_pin: None,
+            so_failures: 0,
+            user_failures: 0,
+            epoch,
+        }
+    }
+
+    fn row(id: i64, class: u64, private: bool, label: &[u8], ckid: &[u8]) -> ObjectRow {
+        ObjectRow {
+            id,
+            generation: 1,
+            class,
+            private,
+            lookup_label: Some(label.to_vec()),
+            lookup_id: Some(ckid.to_vec()),
+            public: vec![1, 0, 0, 0, 0, 0, 0, 0, 0],
+            sealed: vec![0xEE; 40],
+        }
+    }
+
+    fn fresh() -> (tempfile::TempDir, TokenDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TokenDb::open(&dir.path().join("sub/token.db")).unwrap();
+        db.initialize(&meta(7)).unwrap();
+        (dir, db)
+    }
+
+    fn ids(rows: &[ObjectRow]) -> Vec<i64> {
+        rows.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn open_creates_uninitialized_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/token.db");
+        let db = TokenDb::open(&path).unwrap();
+        assert_eq!(db.meta().unwrap(), None);
+        assert_eq!(
+            db.record_failure(Role::User),
+            Err(Error::TokenNotRecognized)
+        );
+        assert_eq!(
+            db.set_pin_record(Role::User, &pin(2)),
+            Err(Error::TokenNotRecognized)
+        );
+        drop(db);
+        // Reopening an existing file checks rather than recreates.
+        let db = TokenDb::open(&path).unwrap();
+        assert_eq!(db.meta().unwrap(), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0);
+        }
+    }
+
+    #[test]
+    fn initialize_and_pins() {
+        let (_dir, db) = fresh();
+        assert_eq!(db.meta().unwrap(), Some(meta(7)));
+        db.insert_object(&row(5, 3, false, b"l", b"i")).unwrap();
+
+        db.set_pin_record(Role::User, &pin(3)).unwrap();
+        let m = db.meta().unwrap().unwrap();
+        assert_eq!(m.user_pin, Some(pin(3)));
+        assert_eq!(m.so_pin, Some(pin(1)));
+
+        // Re-initialization wipes objects and replaces PINs and epoch.
+        let mut again = meta(8);
+        again.so_pin = Some(pin(4));
+        db.initialize(&again).unwrap();
+        assert_eq!(db.meta().unwrap(), Some(again));
+        assert!(db.object_ids().unwrap().is_empty());
+    }
+
+    #[test]
+    fn failure_counter() {
+        let (_dir, db) = fresh();
+        assert_eq!(db.record_failure(Role::User).unwrap(), 1);
+        assert_eq!(db.record_failure(Role::User).unwrap(), 2);
+        assert_eq!(db.record_failure(Role::So).unwrap(), 1);
+        let m = db.meta().unwrap().unwrap();
+        assert_eq!((m.so_failures, m.user_failures), (1, 2));
+        db.reset_failures(Role::User).unwrap();
+        assert_eq!(db.meta().unwrap().unwrap().user_failures, 0);
+        db.set_pin_record(Role::So, &pin(9)).unwrap();
+        assert_eq!(db.meta().unwrap().unwrap().so_failures, 0);
+    }
+
+    #[test]
+    fn insert_find_update_delete() {
+        let (_dir, db) = fresh();
+        db.insert_object(&row(30, 3, true, b"tagA", b"tagI"))
+            .unwrap();
+        db.insert_object(&row(10, 3, false, b"A", b"I1")).unwrap();
+        db.insert_object(&row(20, 2, false, b"B", b"I1")).unwrap();
+        let vendor = row(-4, 0x8000_0000_0000_0001, false, b"V", b"V");
+        db.insert_object(&vendor).unwrap();
+        assert_eq!(
+            db.insert_object(&row(10, 3, false, b"x", b"y")),
+            Err(Error::DeviceError)
+        );
+        assert_eq!(db.object_ids().unwrap(), vec![-4, 10, 20, 30]);
+        assert_eq!(db.object(-4).unwrap(), Some(vendor));
+        assert_eq!(db.object(99).unwrap(), None);
+
+        let all = RowFilter {
+            include_private: true,
+            ..RowFilter::default()
+        };
+        assert_eq!(ids(&db.find(&all).unwrap()), vec![-4, 10, 20, 30]);
+        assert_eq!(
+            ids(&db.find(&RowFilter::default()).unwrap()),
+            vec![-4, 10, 20]
+        );
+        let by_class = RowFilter {
+            class: Some(3),
+            ..all.clone()
+        };
+        assert_eq!(ids(&db.find(&by_class).unwrap()), vec![10, 30]);
+        let by_vendor_class = RowFilter {
+            class: Some(0x8000_0000_0000_0001),
+            ..all.clone()
+        };
+        assert_eq!(ids(&db.find(&by_vendor_class).unwrap()), vec![-4]);
+        let by_label = RowFilter {
+            label: Some(vec![b"A".to_vec(), b"tagA".to_vec()]),
+            ..all.clone()
+        };
+        assert_eq!(ids(&db.find(&by_label).unwrap()), vec![10, 30]);
+        let by_id = RowFilter {
+            id: Some(vec![b"I1".to_vec()]),
+            class: Some(2),
+            ..all.clone()
+        };
+        assert_eq!(ids(&db.find(&by_id).unwrap()), vec![20]);
+        let none = RowFilter {
+            label: Some(Vec::new()),
+            ..all.clone()
+        };
+        assert!(db.find(&none).unwrap().is_empty());
+
+        let mut changed = row(10, 4, true, b"tagB", b"tagJ");
+        changed.generation = 77; // ignored
+        changed.sealed = vec![1, 2, 3];
+        assert_eq!(db.update_object(&changed).unwrap(), 2);
+        assert_eq!(db.update_object(&changed).unwrap(), 3);
+        let stored = db.object(10).unwrap().unwrap();
+        assert_eq!(stored.generation, 3);
+        assert_eq!((stored.class, stored.private), (4, true));
+        assert_eq!(stored.sealed, vec![1, 2, 3]);
+        assert_eq!(
+            db.update_object(&row(11, 3, false, b"", b"")),
+            Err(Error::ObjectHandleInvalid)
+        );
+
+        assert!(db.delete_object(10).unwrap());
+        assert!(!db.delete_object(10).unwrap());
+        assert_eq!(db.object_ids().unwrap(), vec![-4, 20, 30]);
+    }
+
+    #[test]
+    fn null_lookup_columns() {
+        let (_dir, db) = fresh();
+        let mut r = row(1, 3, false, b"", b"");
+        r.lookup_label = None;
+        r.lookup_id = None;
+        db.insert_object(&r).unwrap();
+        assert_eq!(db.object(1).unwrap(), Some(r));
+        let by_label = RowFilter {
+            label: Some(vec![Vec::new()]),
+            ..RowFilter::default()
+        };
+        assert!(db.find(&by_label).unwrap().is_empty());
+    }
+
+    #[test]
+    fn two_handles_concurrent_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        let a = Arc::new(TokenDb::open(&path).unwrap());
+        let b = Arc::new(TokenDb::open(&path).unwrap());
+        a.initialize(&meta(1)).unwrap();
+        let threads: Vec<_> = [(a.clone(), 0i64), (b.clone(), 1000), (a.clone(), 2000)]
+            .into_iter()
+            .map(|(db, base)| {
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        db.insert_object(&row(base + i, 3, false, b"l", b"i"))
+                            .unwrap();
+                        db.record_failure(Role::User).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(a.object_ids().unwrap().len(), 150);
+        assert_eq!(b.object_ids().unwrap().len(), 150);
+        assert_eq!(b.meta().unwrap().unwrap().user_failures, 150);
+        // A write through one handle is visible through the other.
+        assert!(b.delete_object(0).unwrap());
+        assert_eq!(a.object(0).unwrap(), None);
+    }
+
+    #[test]
+    fn poisoned_mutex_is_general_error() {
+        let (_dir, db) = fresh();
+        let poison = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = db.conn.lock().unwrap();
+            panic!("poison");
+        }));
+        assert!(poison.is_err());
+        assert_eq!(db.meta().unwrap_err(), Error::GeneralError);
+        assert_eq!(db.object_ids().unwrap_err(), Error::GeneralError);
+    }
+
+    #[test]
+    fn roles() {
+        assert_eq!(Role::from_user_type(CKU_SO).unwrap(), Role::So);
+        assert_eq!(Role::from_user_type(CKU_USER).unwrap(), Role::User);
+        assert_eq!(Role::from_user_type(2), Err(Error::UserTypeInvalid));
+        assert_eq!((Role::So.byte(), Role::User.byte()), (0, 1));
+    }
+}

@@ -1,0 +1,143 @@
+//! PINs: login with retry counting and lockout, token initialization,
+//! and PIN changes that re-wrap the master key (never re-encrypt objects).
+
+use zeroize::Zeroizing;
+
+use super::{Login, Token};
+use crate::error::{Error, Result};
+use crate::mechanism;
+use crate::store::seal::{self, MasterKey, PinRecord};
+use crate::store::sqlite::{Role, TokenMeta};
+
+impl Token {
+    fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
+        if pin.len() < self.policy.min_len || pin.len() > self.policy.max_len {
+            return Err(Error::PinLenRange);
+        }
+        Ok(())
+    }
+
+    fn wrap(&self, mk: &MasterKey, pin: &[u8], role: Role) -> Result<PinRecord> {
+        seal::wrap_master_key(mk, pin, role.byte(), self.policy.kdf_iterations)
+    }
+
+    /// Checks a PIN against the stored record, counting failures
+    /// persistently so a lockout holds across processes and restarts.
+    pub fn verify_pin(&self, role: Role, pin: &[u8]) -> Result<MasterKey> {
+        let meta = self.db.meta()?.ok_or(Error::UserPinNotInitialized)?;
+        let (record, failures) = match role {
+            Role::So => (meta.so_pin.as_ref(), meta.so_failures),
+            Role::User => (meta.user_pin.as_ref(), meta.user_failures),
+        };
+        let record = record.ok_or(Error::UserPinNotInitialized)?;
+        if failures >= self.policy.max_failures {
+            return Err(Error::PinLocked);
+        }
+        if pin.len() < self.policy.min_len || pin.len() > self.policy.max_len {
+            return Err(Error::PinLenRange);
+        }
+        match seal::unwrap_master_key(pin, role.byte(), record) {
+            Ok(mk) => {
+                if failures > 0 {
+                    self.db.reset_failures(role)?;
+                }
+                Ok(mk)
+            }
+            Err(Error::PinIncorrect) => {
+                self.db.record_failure(role)?;
+                Err(Error::PinIncorrect)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// C_Login for CKU_SO or CKU_USER; the caller has checked sessions.
+    pub fn login(&self, role: Login, pin: &[u8]) -> Result<()> {
+        let store_role = match role {
+            Login::So => Role::So,
+            Login::User => Role::User,
+            Login::Public => return Err(Error::UserTypeInvalid),
+        };
+        match self.login_role()? {
+            Login::Public => {}
+            current if current == role => return Err(Error::UserAlreadyLoggedIn),
+            _ => return Err(Error::UserAnotherAlreadyLoggedIn),
+        }
+        // The KDF runs without holding the login lock.
+        let mk = self.verify_pin(store_role, pin)?;
+        let mut state = self.login_state()?;
+        match state.login {
+            Login::Public => {
+                state.login = role;
+                state.master_key = Some(mk);
+                Ok(())
+            }
+            current if current == role => Err(Error::UserAlreadyLoggedIn),
+            _ => Err(Error::UserAnotherAlreadyLoggedIn),
+        }
+    }
+
+    /// C_InitToken: checks the SO PIN of an initialized token, then wipes
+    /// it under a fresh master key. The caller has checked for sessions.
+    pub fn init_token(&self, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
+        self.check_pin_len(so_pin)?;
+        let old = self.db.meta()?;
+        if let Some(meta) = &old
+            && meta.so_pin.is_some()
+        {
+            self.verify_pin(Role::So, so_pin)?;
+        }
+        let mk = MasterKey::generate()?;
+        let serial = match &old {
+            Some(meta) => meta.serial,
+            None => new_serial()?,
+        };
+        let mut epoch = [0u8; 8];
+        mechanism::random(&mut epoch)?;
+        let meta = TokenMeta {
+            label: *label,
+            serial,
+            so_pin: Some(self.wrap(&mk, so_pin, Role::So)?),
+            user_pin: None,
+            so_failures: 0,
+            user_failures: 0,
+            epoch: i64::from_le_bytes(epoch),
+        };
+        self.db.initialize(&meta)?;
+        self.logout()
+    }
+
+    /// C_InitPIN by the logged-in SO; also unlocks a locked user PIN.
+    pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
+        self.check_pin_len(pin)?;
+        let mk = self.master_key()?.ok_or(Error::UserNotLoggedIn)?;
+        let record = self.wrap(&mk, pin, Role::User)?;
+        self.db.set_pin_record(Role::User, &record)
+    }
+
+    /// C_SetPIN: the SO changes the SO PIN; anyone else the user PIN.
+    pub fn set_pin(&self, old_pin: &[u8], new_pin: &[u8]) -> Result<()> {
+        let role = match self.login_role()? {
+            Login::So => Role::So,
+            Login::User | Login::Public => Role::User,
+        };
+        let mk = self.verify_pin(role, old_pin)?;
+        self.check_pin_len(new_pin)?;
+        let record = self.wrap(&mk, new_pin, role)?;
+        self.db.set_pin_record(role, &record)
+    }
+}
+
+/// A 16-character hex serial, fixed for the life of the token file.
+fn new_serial() -> Result<[u8; 16]> {
+    let mut raw = Zeroizing::new([0u8; 8]);
+    mechanism::random(raw.as_mut())?;
+    let mut serial = [b'0'; 16];
+    for (i, byte) in raw.iter().enumerate() {
+        let hex = format!("{byte:02X}");
+        if let Some(dst) = serial.get_mut(2 * i..2 * i + 2) {
+            dst.copy_from_slice(hex.as_bytes());
+        }
+    }
+    Ok(serial)
+}

@@ -1,0 +1,109 @@
+//! A slot's token: its database, the application's login state and the
+//! unlocked master key, and a cache of unsealed objects and key material.
+
+mod auth;
+pub mod info;
+mod objects;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::config::{Config, SlotConfig};
+use crate::error::{Error, Result};
+use crate::mechanism::Key;
+use crate::object::Object;
+use crate::store::seal::MasterKey;
+use crate::store::sqlite::TokenDb;
+
+/// Who is logged in to the token. Login state belongs to the token and is
+/// shared by every session of the application (PKCS#11 3.0 §5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    Public,
+    User,
+    So,
+}
+
+/// PIN and KDF settings copied from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct PinPolicy {
+    pub kdf_iterations: u32,
+    pub max_failures: u32,
+    pub min_len: usize,
+    pub max_len: usize,
+}
+
+struct LoginState {
+    login: Login,
+    /// Present exactly while someone is logged in.
+    master_key: Option<MasterKey>,
+}
+
+/// An unsealed object and, once used for crypto, its parsed key; valid
+/// while the row's generation is unchanged.
+struct Cached {
+    generation: i64,
+    object: Arc<Object>,
+    /// The object was loaded with its sealed part.
+    complete: bool,
+    key: Option<Arc<Key>>,
+}
+
+pub struct Token {
+    pub slot_id: u64,
+    pub description: String,
+    pub policy: PinPolicy,
+    db: TokenDb,
+    login: Mutex<LoginState>,
+    cache: Mutex<HashMap<i64, Cached>>,
+}
+
+impl Token {
+    pub fn open(config: &Config, slot: &SlotConfig) -> Result<Token> {
+        let db = TokenDb::open(&config.token_path(slot.id))?;
+        Ok(Token {
+            slot_id: slot.id,
+            description: slot.description.clone(),
+            policy: PinPolicy {
+                kdf_iterations: config.pin_kdf_iterations,
+                max_failures: config.max_pin_failures,
+                min_len: config.min_pin_len,
+                max_len: config.max_pin_len,
+            },
+            db,
+            login: Mutex::new(LoginState {
+                login: Login::Public,
+                master_key: None,
+            }),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn login_state(&self) -> Result<MutexGuard<'_, LoginState>> {
+        self.login.lock().map_err(|_| Error::GeneralError)
+    }
+
+    fn cache(&self) -> Result<MutexGuard<'_, HashMap<i64, Cached>>> {
+        self.cache.lock().map_err(|_| Error::GeneralError)
+    }
+
+    pub fn login_role(&self) -> Result<Login> {
+        Ok(self.login_state()?.login)
+    }
+
+    /// The master key while a user or the SO is logged in.
+    fn master_key(&self) -> Result<Option<MasterKey>> {
+        Ok(self.login_state()?.master_key.clone())
+    }
+
+    /// Forgets the login and every unsealed secret.
+    pub fn logout(&self) -> Result<()> {
+        {
+            let mut state = self.login_state()?;
+            state.login = Login::Public;
+            state.master_key = None;
+        }
+        self.cache()?.clear();
+        Ok(())
+    }
+}

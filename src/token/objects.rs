@@ -1,0 +1,205 @@
+//! Token objects: turning objects into sealed rows and back, the unsealed
+//! object cache, and indexed searches.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+use super::{Cached, Login, Token};
+use crate::error::{Error, Result};
+use crate::mechanism::{self, Key};
+use crate::object::{self, AttrMap, Object};
+use crate::store::codec;
+use crate::store::seal::{self, MasterKey};
+use crate::store::sqlite::{ObjectRow, RowFilter};
+
+/// The value a lookup column holds for a label or id: the clear value for
+/// public objects, a keyed tag for private ones.
+fn lookup(
+    mk: Option<&MasterKey>,
+    private: bool,
+    ty: CK_ATTRIBUTE_TYPE,
+    value: &[u8],
+) -> Result<Vec<u8>> {
+    if private {
+        let mk = mk.ok_or(Error::UserNotLoggedIn)?;
+        Ok(seal::lookup_tag(mk, ty, value))
+    } else {
+        Ok(value.to_vec())
+    }
+}
+
+impl Token {
+    fn to_row(&self, id: i64, obj: &Object, mk: Option<&MasterKey>) -> Result<ObjectRow> {
+        let private = obj.is_private();
+        let (clear, secret) = obj.split_for_storage();
+        let public = codec::encode_attrs(&clear);
+        let digest = seal::public_digest(&public);
+        let sealed = match mk {
+            Some(mk) => {
+                let plain = codec::encode_attrs_secret(&secret);
+                seal::seal_object(mk, id, obj.class(), &digest, &plain)?
+            }
+            // Without a login only objects with nothing secret can be stored.
+            None if secret.is_empty() && !private => Vec::new(),
+            None => return Err(Error::UserNotLoggedIn),
+        };
+        let label = obj.bytes(CKA_LABEL).unwrap_or_default();
+        let ckid = obj.bytes(CKA_ID).unwrap_or_default();
+        Ok(ObjectRow {
+            id,
+            generation: 1,
+            class: obj.class(),
+            private,
+            lookup_label: Some(lookup(mk, private, CKA_LABEL, label)?),
+            lookup_id: Some(lookup(mk, private, CKA_ID, ckid)?),
+            public,
+            sealed,
+        })
+    }
+
+    /// Stores a new token object and returns its id.
+    pub fn insert(&self, obj: &Object) -> Result<i64> {
+        let mk = self.master_key()?;
+        let mut raw = [0u8; 8];
+        mechanism::random(&mut raw)?;
+        // Positive 63-bit ids: random so they are never reused, even
+        // across processes and re-initialization.
+        let id = i64::from_le_bytes(raw) & i64::MAX;
+        let row = self.to_row(id, obj, mk.as_ref())?;
+        self.db.insert_object(&row)?;
+        Ok(id)
+    }
+
+    /// Replaces a stored object's attributes.
+    pub fn update(&self, id: i64, obj: &Object) -> Result<()> {
+        let mk = self.master_key()?;
+        let row = self.to_row(id, obj, mk.as_ref())?;
+        self.db.update_object(&row)?;
+        self.cache()?.remove(&id);
+        Ok(())
+    }
+
+    pub fn delete(&self, id: i64) -> Result<bool> {
+        self.cache()?.remove(&id);
+        self.db.delete_object(id)
+    }
+
+    /// Turns a row into an object; `need_secret` asks for the sealed part
+    /// (which needs a login) even on public objects.
+    fn object_of_row(&self, row: &ObjectRow, need_secret: bool) -> Result<Arc<Object>> {
+        if let Some(hit) = self.cache()?.get(&row.id)
+            && hit.generation == row.generation
+            && (hit.complete || !need_secret)
+        {
+            return Ok(hit.object.clone());
+        }
+        let clear = codec::decode_attrs(&row.public).map_err(|_| Error::Tampered)?;
+        let must_unseal = row.private || (need_secret && !row.sealed.is_empty());
+        if !must_unseal {
+            return Ok(Arc::new(Object::join(clear, AttrMap::new())));
+        }
+        let mk = self.master_key()?.ok_or(Error::UserNotLoggedIn)?;
+        let digest = seal::public_digest(&row.public);
+        let plain = seal::unseal_object(&mk, row.id, row.class, &digest, &row.sealed)?;
+        let secret = codec::decode_attrs(&plain).map_err(|_| Error::Tampered)?;
+        let obj = Object::join(clear, secret);
+        if obj.class() != row.class || obj.is_private() != row.private {
+            return Err(Error::Tampered);
+        }
+        let obj = Arc::new(obj);
+        self.cache()?.insert(
+            row.id,
+            Cached {
+                generation: row.generation,
+                object: obj.clone(),
+                complete: true,
+                key: None,
+            },
+        );
+        Ok(obj)
+    }
+
+    /// Whether the current login may see private objects.
+    fn sees_private(&self) -> Result<bool> {
+        Ok(self.login_role()? == Login::User)
+    }
+
+    /// Loads one object; a private one only for the logged-in user.
+    pub fn load(&self, id: i64, need_secret: bool) -> Result<Arc<Object>> {
+        let row = self.db.object(id)?.ok_or(Error::ObjectHandleInvalid)?;
+        if row.private && !self.sees_private()? {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        self.object_of_row(&row, need_secret)
+    }
+
+    /// The typed key of an object, parsed once per generation of its row.
+    pub fn key(&self, id: i64) -> Result<(Arc<Object>, Arc<Key>)> {
+        let row = self.db.object(id)?.ok_or(Error::KeyHandleInvalid)?;
+        if row.private && !self.sees_private()? {
+            return Err(Error::UserNotLoggedIn);
+        }
+        if let Some(hit) = self.cache()?.get(&row.id)
+            && let (true, Some(key)) = (hit.generation == row.generation, &hit.key)
+        {
+            return Ok((hit.object.clone(), key.clone()));
+        }
+        let obj = self.object_of_row(&row, true)?;
+        let key = Arc::new(object::key_material(&obj)?);
+        if let Some(hit) = self.cache()?.get_mut(&row.id)
+            && hit.generation == row.generation
+        {
+            hit.key = Some(key.clone());
+        }
+        Ok((obj, key))
+    }
+
+    /// Objects matching a search template, narrowed by the indexed
+    /// columns first so a search by CKA_ID or CKA_LABEL reads few rows.
+    pub fn find(&self, template: &AttrMap) -> Result<Vec<(i64, Arc<Object>)>> {
+        let include_private = self.sees_private()?;
+        let mk = if include_private {
+            self.master_key()?
+        } else {
+            None
+        };
+        let candidates = |ty| -> Result<Option<Vec<Vec<u8>>>> {
+            let Some(value) = template.get(&ty) else {
+                return Ok(None);
+            };
+            let mut keys = vec![value.clone()];
+            if let Some(mk) = &mk {
+                keys.push(seal::lookup_tag(mk, ty, value));
+            }
+            Ok(Some(keys))
+        };
+        let class = match template.get(&CKA_CLASS) {
+            Some(v) => Some(object::attrs::decode_u64(v).ok_or(Error::AttributeValueInvalid)?),
+            None => None,
+        };
+        let filter = RowFilter {
+            class,
+            label: candidates(CKA_LABEL)?,
+            id: candidates(CKA_ID)?,
+            include_private,
+        };
+        let mut found = Vec::new();
+        for row in self.db.find(&filter)? {
+            match self.object_of_row(&row, false) {
+                Ok(obj) if obj.matches(template) => found.push((row.id, obj)),
+                Ok(_) => {}
+                // A damaged row must not hide the healthy ones.
+                Err(Error::Tampered) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Ids of every object row (for handle bookkeeping after a wipe).
+    pub fn forget_cache(&self) -> Result<()> {
+        self.cache()?.clear();
+        Ok(())
+    }
+}
