@@ -95,11 +95,19 @@ impl Token {
             return Ok(hit.object.clone());
         }
         let clear = codec::decode_attrs(&row.public).map_err(|_| Error::Tampered)?;
-        let must_unseal = row.private || (need_secret && !row.sealed.is_empty());
-        if !must_unseal {
-            return Ok(Arc::new(Object::join(clear, AttrMap::new())));
+        let holds_secrets = row.class == CKO_SECRET_KEY || row.class == CKO_PRIVATE_KEY;
+        if (holds_secrets || row.private) && row.sealed.is_empty() {
+            return Err(Error::Tampered);
         }
-        let mk = self.master_key()?.ok_or(Error::UserNotLoggedIn)?;
+        let must_unseal = row.private || (need_secret && holds_secrets);
+        let mk = self.master_key()?;
+        let mk = match mk {
+            // Logged in: always check the seal, which also authenticates
+            // the clear attributes (e.g. CKA_VERIFY of a public key).
+            Some(mk) if !row.sealed.is_empty() => mk,
+            _ if must_unseal => return Err(Error::UserNotLoggedIn),
+            _ => return Ok(Arc::new(Object::join(clear, AttrMap::new()))),
+        };
         let digest = seal::public_digest(&row.public);
         let plain = seal::unseal_object(&mk, row.id, row.class, &digest, &row.sealed)?;
         let secret = codec::decode_attrs(&plain).map_err(|_| Error::Tampered)?;
