@@ -36,12 +36,11 @@ impl Bench {
     }
 }
 
-fn target_dir() -> PathBuf {
+/// The module built with this bench: cargo leaves the cdylib in
+/// `target/<profile>/deps/` (it is copied up only by `cargo build`).
+fn module_path() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    exe.parent().expect("deps dir").join("libkeyward.so")
 }
 
 /// Keys on one token: (ec private, rsa private, hmac secret).
@@ -115,9 +114,11 @@ fn module_round(b: &Bench, name: &str, module: &Path, store_env: &[(&str, &Path)
     session.login(UserType::User, Some(&user)).expect("login");
     let keys = setup(&session);
     let data = [0x5au8; 64];
-    b.run(&format!("{name}: ECDSA-P256 sign (SHA-256)"), || {
+    // CKM_ECDSA over a SHA-256 hash: the form every peer supports.
+    let hash = [0x3cu8; 32];
+    b.run(&format!("{name}: ECDSA-P256 sign (32-byte hash)"), || {
         session
-            .sign(&Mechanism::EcdsaSha256, keys.ec, &data)
+            .sign(&Mechanism::Ecdsa, keys.ec, &hash)
             .expect("sign");
     });
     b.run(&format!("{name}: RSA-2048 PKCS#1 sign (SHA-256)"), || {
@@ -143,9 +144,13 @@ fn direct_round(b: &Bench) {
     use sha2::Digest;
     let data = [0x5au8; 64];
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let ec = p256::ecdsa::SigningKey::try_from_rng(&mut rng).expect("ec key");
-    b.run("direct crate: ECDSA-P256 sign (SHA-256)", || {
-        let _: p256::ecdsa::Signature = ec.sign(&data);
+    let ec = {
+        use p256::elliptic_curve::Generate;
+        p256::ecdsa::SigningKey::try_generate_from_rng(&mut getrandom::SysRng).expect("ec key")
+    };
+    b.run("direct crate: ECDSA-P256 sign (32-byte hash)", || {
+        use p256::ecdsa::signature::hazmat::PrehashSigner;
+        let _: p256::ecdsa::Signature = ec.sign_prehash(&[0x3cu8; 32]).expect("sign");
     });
     let rsa_key = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("rsa key");
     let rsa_signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa_key);
@@ -175,7 +180,7 @@ fn main() {
     let conf = dir.path().join("keyward.toml");
     // Low KDF cost keeps setup quick; it does not affect the measured ops.
     std::fs::write(&conf, "pin_kdf_iterations = 1000\n").expect("config");
-    let keyward = target_dir().join("libkeyward.so");
+    let keyward = module_path();
     module_round(
         &b,
         "keyward",

@@ -12,11 +12,12 @@ use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 
+/// The module built with this example: cargo leaves the cdylib built for
+/// it in `target/<profile>/deps/` (`cargo build` also copies it up).
 fn module_path() -> PathBuf {
-    // examples/ sits beside the module in target/<profile>/.
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
-    dir.join("libkeyward.so")
+    let profile_dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
+    profile_dir.join("deps").join("libkeyward.so")
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -5,6 +5,15 @@
 //! session and object rules, the mechanism table and the encrypted store.
 
 #![deny(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod api;
 pub mod config;

@@ -79,12 +79,18 @@ impl Library {
                 Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
                 other => other,
             })?,
-            ObjRef::Session { object, .. } => {
+            ObjRef::Session { object, key, .. } => {
                 if object.is_private() && token.login_role()? != crate::token::Login::User {
                     return Err(Error::UserNotLoggedIn);
                 }
-                let key = Arc::new(object::key_material(&object)?);
-                (object, key)
+                let parsed = match key.get() {
+                    Some(parsed) => parsed.clone(),
+                    None => {
+                        let parsed = Arc::new(object::key_material(&object)?);
+                        key.get_or_init(|| parsed).clone()
+                    }
+                };
+                (object, parsed)
             }
         };
         if !obj.flag(usage) {

@@ -2,10 +2,11 @@
 //! (clients cache handles across logout/login); session objects live here.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cryptoki_sys::*;
 
+use crate::mechanism::Key;
 use crate::object::Object;
 
 #[derive(Clone)]
@@ -17,6 +18,9 @@ pub enum ObjRef {
         token: usize,
         session: CK_SESSION_HANDLE,
         object: Arc<Object>,
+        /// The parsed key, made on first use: parsing (e.g. deriving an EC
+        /// public point) costs more than the operation it serves.
+        key: Arc<OnceLock<Arc<Key>>>,
     },
 }
 
@@ -61,8 +65,9 @@ impl HandleTable {
 
     /// Replaces a session object after C_SetAttributeValue.
     pub fn replace_session_object(&mut self, h: CK_OBJECT_HANDLE, new: Arc<Object>) {
-        if let Some(ObjRef::Session { object, .. }) = self.by_handle.get_mut(&h) {
+        if let Some(ObjRef::Session { object, key, .. }) = self.by_handle.get_mut(&h) {
             *object = new;
+            *key = Arc::default();
         }
     }
 
@@ -82,6 +87,7 @@ impl HandleTable {
                 token,
                 session,
                 object,
+                ..
             } => !pred(*token, *session, object),
             ObjRef::Token { .. } => true,
         });

@@ -61,6 +61,7 @@ impl Library {
                     token: s.token,
                     session: s.handle,
                     object: Arc::new(obj),
+                    key: Arc::default(),
                 },
             );
             Ok(h)

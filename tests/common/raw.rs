@@ -275,9 +275,10 @@ pub fn login(
     ck!(f, C_Login(h, user, p.as_mut_ptr(), p.len() as CK_ULONG))
 }
 
-/// Init token (SO PIN), set the user PIN, and return an R/W session
-/// logged in as the user.
-pub fn user_session(f: &CK_FUNCTION_LIST_3_0) -> CK_SESSION_HANDLE {
+/// C_InitToken on slot 0 with the SO PIN and label "abi-token". Tests open
+/// sessions only on initialized tokens: whether an uninitialized token
+/// accepts sessions is left open by the spec.
+pub fn init_token(f: &CK_FUNCTION_LIST_3_0) {
     let mut so = SO_PIN.as_bytes().to_vec();
     let mut label = padded32("abi-token");
     assert_rv!(
@@ -288,6 +289,12 @@ pub fn user_session(f: &CK_FUNCTION_LIST_3_0) -> CK_SESSION_HANDLE {
         CKR_OK,
         "C_InitToken"
     );
+}
+
+/// Init token (SO PIN), set the user PIN, and return an R/W session
+/// logged in as the user.
+pub fn user_session(f: &CK_FUNCTION_LIST_3_0) -> CK_SESSION_HANDLE {
+    init_token(f);
     let h = open_session(f, true);
     assert_rv!(login(f, h, CKU_SO, SO_PIN), CKR_OK, "SO login");
     let mut up = USER_PIN.as_bytes().to_vec();
