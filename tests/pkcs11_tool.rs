@@ -109,7 +109,11 @@ fn assert_no_hw_flag(mechs: &str) {
 fn assert_clean_test_run(r: &Run) {
     assert!(r.ok, "pkcs11-tool --test exited with failure:\n{}", r.out);
     assert_has(&r.out, "No errors");
-    for line in r.out.lines() {
+    // CKM_RSA_PKCS is single-part only (PKCS#11 3.0 mechanism table), so
+    // the tool's multi-part probe of it is answered with
+    // CKR_FUNCTION_NOT_SUPPORTED, which the tool itself treats as a warning.
+    let single_part_probe = "C_SignUpdate failed: rv = CKR_FUNCTION_NOT_SUPPORTED";
+    for line in r.out.lines().filter(|l| !l.contains(single_part_probe)) {
         assert!(
             !line.contains("ERR") && !line.contains("failed"),
             "pkcs11-tool --test reported: {line}"
@@ -425,7 +429,14 @@ fn pkcs11_tool_end_to_end() {
 
     let r = t.run(&["--test", "--login", "--pin", USER_PIN]);
     assert_clean_test_run(&r);
-    let r = t.run(&["--test", "--login", "--pin", USER_PIN, "--session-rw"]);
+    let r = t.run(&[
+        "--test",
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--session-rw",
+        "--allow-sw",
+    ]);
     assert_clean_test_run(&r);
 
     let data = read(&t.path("data.txt"));

@@ -110,6 +110,9 @@ fn no_key_value_or_pin_in_store_files() {
         Attribute::Value(imported.clone()),
         Attribute::Token(true),
         Attribute::Private(false),
+        // Readable, so the test can check the store really holds it.
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
         Attribute::Label(b"imported-public".to_vec()),
     ])
     .expect("create public AES key");

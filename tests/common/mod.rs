@@ -38,12 +38,13 @@ pub const ENV_STORE: &str = "KEYWARD_STORE";
 /// process, and the env vars it reads are process-wide too.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Path of the cdylib cargo built next to the test binary's `deps/` dir.
+/// Path of the cdylib built for this test run. Cargo leaves it in
+/// `target/<profile>/deps/`, beside the test binary; the copy one level up
+/// is refreshed only by `cargo build` and may be stale.
 pub fn lib_path() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("test binary has a parent dir");
-    let profile_dir = deps.parent().expect("deps dir has a parent");
-    let p = profile_dir.join("libkeyward.so");
+    let p = deps.join("libkeyward.so");
     assert!(
         p.exists(),
         "{} not found: `cargo test` should have built the cdylib",
