@@ -183,3 +183,6 @@ impl Library {
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
     m.lock().map_err(|_| Error::GeneralError)
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,7 +23,8 @@ impl Token {
 
     /// Checks a PIN against the stored record, counting failures
     /// persistently so a lockout holds across processes and restarts.
-    pub fn verify_pin(&self, role: Role, pin: &[u8]) -> Result<MasterKey> {
+    /// Returns the master key and the token epoch it belongs to.
+    pub fn verify_pin(&self, role: Role, pin: &[u8]) -> Result<(MasterKey, i64)> {
         let meta = self.db.meta()?.ok_or(Error::UserPinNotInitialized)?;
         let (record, failures) = match role {
             Role::So => (meta.so_pin.as_ref(), meta.so_failures),
@@ -41,7 +42,7 @@ impl Token {
                 if failures > 0 {
                     self.db.reset_failures(role)?;
                 }
-                Ok(mk)
+                Ok((mk, meta.epoch))
             }
             Err(Error::PinIncorrect) => {
                 self.db.record_failure(role)?;
@@ -64,16 +65,31 @@ impl Token {
             _ => return Err(Error::UserAnotherAlreadyLoggedIn),
         }
         // The KDF runs without holding the login lock.
-        let mk = self.verify_pin(store_role, pin)?;
+        let (mk, epoch) = self.verify_pin(store_role, pin)?;
         let mut state = self.login_state()?;
         match state.login {
             Login::Public => {
                 state.login = role;
                 state.master_key = Some(mk);
+                state.epoch = epoch;
                 Ok(())
             }
             current if current == role => Err(Error::UserAlreadyLoggedIn),
             _ => Err(Error::UserAnotherAlreadyLoggedIn),
+        }
+    }
+
+    /// Fails (and logs out) when another process re-initialized the token
+    /// since our login: our master key no longer opens anything, and
+    /// writing under it would make objects nobody can read.
+    pub(super) fn check_epoch(&self) -> Result<()> {
+        let current = self.db.meta()?.map(|m| m.epoch);
+        let ours = self.login_state()?.epoch;
+        if current == Some(ours) {
+            Ok(())
+        } else {
+            self.logout()?;
+            Err(Error::UserNotLoggedIn)
         }
     }
 
@@ -111,6 +127,7 @@ impl Token {
     pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
         self.check_pin_len(pin)?;
         let mk = self.master_key()?.ok_or(Error::UserNotLoggedIn)?;
+        self.check_epoch()?;
         let record = self.wrap(&mk, pin, Role::User)?;
         self.db.set_pin_record(Role::User, &record)
     }
@@ -121,7 +138,7 @@ impl Token {
             Login::So => Role::So,
             Login::User | Login::Public => Role::User,
         };
-        let mk = self.verify_pin(role, old_pin)?;
+        let (mk, _) = self.verify_pin(role, old_pin)?;
         self.check_pin_len(new_pin)?;
         let record = self.wrap(&mk, new_pin, role)?;
         self.db.set_pin_record(role, &record)

@@ -37,6 +37,8 @@ struct LoginState {
     login: Login,
     /// Present exactly while someone is logged in.
     master_key: Option<MasterKey>,
+    /// The token initialization the master key belongs to.
+    epoch: i64,
 }
 
 /// An unsealed object and, once used for crypto, its parsed key; valid
@@ -74,6 +76,7 @@ impl Token {
             login: Mutex::new(LoginState {
                 login: Login::Public,
                 master_key: None,
+                epoch: 0,
             }),
             cache: Mutex::new(HashMap::new()),
         })

@@ -61,6 +61,9 @@ impl Token {
     /// Stores a new token object and returns its id.
     pub fn insert(&self, obj: &Object) -> Result<i64> {
         let mk = self.master_key()?;
+        if mk.is_some() {
+            self.check_epoch()?;
+        }
         let mut raw = [0u8; 8];
         mechanism::random(&mut raw)?;
         // Positive 63-bit ids: random so they are never reused, even
@@ -74,6 +77,9 @@ impl Token {
     /// Replaces a stored object's attributes.
     pub fn update(&self, id: i64, obj: &Object) -> Result<()> {
         let mk = self.master_key()?;
+        if mk.is_some() {
+            self.check_epoch()?;
+        }
         let row = self.to_row(id, obj, mk.as_ref())?;
         self.db.update_object(&row)?;
         self.cache()?.remove(&id);

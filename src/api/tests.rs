@@ -1,0 +1,139 @@
+//! Façade tests on `Library` values built directly: no global state, so
+//! two libraries can stand for two processes sharing one token file.
+
+use cryptoki_sys::*;
+
+use super::{Attr, Library, Mech, Out, OutCap};
+use crate::config::Config;
+use crate::error::Error;
+
+const SO_PIN: &[u8] = b"so-pin-1";
+const USER_PIN: &[u8] = b"user-pin-1";
+
+fn library(dir: &std::path::Path) -> Library {
+    let config = Config::build(Some("pin_kdf_iterations = 1000"), Some(dir.to_path_buf())).unwrap();
+    Library::new(config).unwrap()
+}
+
+fn label(text: &str) -> [u8; 32] {
+    let mut l = [b' '; 32];
+    l[..text.len()].copy_from_slice(text.as_bytes());
+    l
+}
+
+fn ulong(ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> Attr {
+    Attr {
+        ty,
+        value: v.to_ne_bytes().to_vec(),
+    }
+}
+
+fn flag(ty: CK_ATTRIBUTE_TYPE, v: bool) -> Attr {
+    Attr {
+        ty,
+        value: vec![u8::from(v)],
+    }
+}
+
+/// An initialized token with a user PIN, and a R/W session logged in as
+/// the user.
+fn ready(lib: &Library) -> CK_SESSION_HANDLE {
+    lib.init_token(0, SO_PIN, &label("t")).unwrap();
+    let h = lib
+        .open_session(0, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+        .unwrap();
+    lib.login(h, CKU_SO, SO_PIN).unwrap();
+    lib.init_pin(h, USER_PIN).unwrap();
+    lib.logout(h).unwrap();
+    lib.login(h, CKU_USER, USER_PIN).unwrap();
+    h
+}
+
+fn hmac_key(lib: &Library, h: CK_SESSION_HANDLE) -> Result<CK_OBJECT_HANDLE, Error> {
+    let mech = Mech {
+        ty: CKM_GENERIC_SECRET_KEY_GEN,
+        param: None,
+    };
+    lib.generate_key(
+        h,
+        &mech,
+        &[
+            ulong(CKA_VALUE_LEN, 32),
+            flag(CKA_TOKEN, true),
+            flag(CKA_SIGN, true),
+        ],
+    )
+}
+
+#[test]
+fn reinitialization_by_another_process_ends_the_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = library(dir.path());
+    let h = ready(&first);
+    hmac_key(&first, h).unwrap();
+    // A second "process" wipes the token under a new master key.
+    let second = library(dir.path());
+    second.init_token(0, SO_PIN, &label("t")).unwrap();
+    // Writing under the old master key would make an unreadable object.
+    assert_eq!(hmac_key(&first, h), Err(Error::UserNotLoggedIn));
+    assert_eq!(first.logout(h), Err(Error::UserNotLoggedIn));
+}
+
+#[test]
+fn key_made_by_one_process_is_used_by_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = library(dir.path());
+    let h1 = ready(&first);
+    hmac_key(&first, h1).unwrap();
+    let second = library(dir.path());
+    let h2 = second.open_session(0, CKF_SERIAL_SESSION).unwrap();
+    second.login(h2, CKU_USER, USER_PIN).unwrap();
+    second
+        .find_objects_init(h2, &[ulong(CKA_CLASS, CKO_SECRET_KEY)])
+        .unwrap();
+    let found = second.find_objects(h2, 10).unwrap();
+    second.find_objects_final(h2).unwrap();
+    assert_eq!(found.len(), 1);
+    let mech = Mech {
+        ty: CKM_SHA256_HMAC,
+        param: None,
+    };
+    second.sign_init(h2, Some(&mech), found[0]).unwrap();
+    assert_eq!(second.sign(h2, b"x", OutCap::Query).unwrap(), Out::Len(32));
+    assert!(
+        matches!(second.sign(h2, b"x", OutCap::Cap(32)).unwrap(), Out::Data(v) if v.len() == 32)
+    );
+}
+
+#[test]
+fn closing_the_last_session_logs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path());
+    let h = ready(&lib);
+    let other = lib.open_session(0, CKF_SERIAL_SESSION).unwrap();
+    lib.close_session(h).unwrap();
+    // Still one session: still logged in.
+    assert_eq!(
+        lib.session_info(other).unwrap().state,
+        CKS_RO_USER_FUNCTIONS
+    );
+    lib.close_session(other).unwrap();
+    let again = lib.open_session(0, CKF_SERIAL_SESSION).unwrap();
+    assert_eq!(
+        lib.session_info(again).unwrap().state,
+        CKS_RO_PUBLIC_SESSION
+    );
+    assert_eq!(lib.close_session(other), Err(Error::SessionHandleInvalid));
+}
+
+#[test]
+fn handles_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path());
+    let h = ready(&lib);
+    let key = hmac_key(&lib, h).unwrap();
+    lib.destroy_object(h, key).unwrap();
+    let key2 = hmac_key(&lib, h).unwrap();
+    assert_ne!(key, key2);
+    assert_eq!(lib.destroy_object(h, key), Err(Error::ObjectHandleInvalid));
+}
