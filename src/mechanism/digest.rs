@@ -20,6 +20,15 @@ pub enum HashAlg {
 }
 
 impl HashAlg {
+    /// SHA-1 and the SHA-2 family: the hashes OAEP, HKDF and the ECDH
+    /// KDFs are offered with.
+    pub fn is_sha1_or_sha2(&self) -> bool {
+        matches!(
+            self,
+            HashAlg::Sha1 | HashAlg::Sha224 | HashAlg::Sha256 | HashAlg::Sha384 | HashAlg::Sha512
+        )
+    }
+
     /// The hash named by a digest mechanism (CKM_SHA256…).
     pub fn from_digest_mech(mech: CK_MECHANISM_TYPE) -> Option<HashAlg> {
         match mech {

@@ -190,6 +190,12 @@ fn prehash(kind: &Kind) -> Option<HashAlg> {
 /// the mechanism (EC/RSA need a private key), KeySizeRange outside the
 /// table's range.
 pub fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
+    if super::cmac::handles(mech.mech) {
+        return super::cmac::sign_init(mech, key);
+    }
+    if super::eddsa::handles(mech.mech) {
+        return super::eddsa::sign_init(mech, key);
+    }
     let row = row(mech, CKF_SIGN)?;
     let kind = kind(mech.mech)?;
     match kind {
@@ -215,6 +221,12 @@ pub fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
 /// Starts a verification. HMAC takes the secret key; EC and RSA take public
 /// keys only (KeyTypeInconsistent otherwise).
 pub fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn VerifyOp>> {
+    if super::cmac::handles(mech.mech) {
+        return super::cmac::verify_init(mech, key);
+    }
+    if super::eddsa::handles(mech.mech) {
+        return super::eddsa::verify_init(mech, key);
+    }
     let row = row(mech, CKF_VERIFY)?;
     let kind = kind(mech.mech)?;
     match kind {

@@ -1,0 +1,59 @@
+//! Encryption and decryption operations: the trait sessions drive, and the
+//! dispatch from a mechanism and a key to the AES or RSA implementation.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+use super::keys::Key;
+use super::{Mechanism, aes, info, rsa_crypt};
+use crate::error::{Error, Result};
+
+/// A cipher operation in progress (either direction). Output lengths are
+/// upper bounds for length queries; the caller keeps output that did not
+/// fit and hands it out on the next call, so no call is repeated.
+pub trait CipherOp: Send {
+    /// Processes one part; returns the output it can release now.
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>>;
+    /// Ends the operation; returns the remaining output.
+    fn finish(&mut self) -> Result<Vec<u8>>;
+    /// At most how many bytes `update` returns for `len` input bytes.
+    fn update_len(&self, len: usize) -> usize;
+    /// At most how many bytes `finish` returns now.
+    fn finish_len(&self) -> usize;
+    /// Whether C_*Update may be used (RSA is single-part only).
+    fn multipart(&self) -> bool {
+        true
+    }
+}
+
+fn check(mech: &Mechanism, flag: CK_FLAGS) -> Result<()> {
+    if info(mech.mech)?.flags & flag == 0 {
+        return Err(Error::MechanismInvalid);
+    }
+    Ok(())
+}
+
+/// Starts an encryption. KeyTypeInconsistent if the key does not fit.
+pub fn encrypt_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+    check(mech, CKF_ENCRYPT)?;
+    if aes::handles(mech.mech) {
+        aes::encrypt_init(mech, &key)
+    } else if rsa_crypt::handles(mech.mech) {
+        rsa_crypt::encrypt_init(mech, key)
+    } else {
+        Err(Error::MechanismInvalid)
+    }
+}
+
+/// Starts a decryption. KeyTypeInconsistent if the key does not fit.
+pub fn decrypt_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+    check(mech, CKF_DECRYPT)?;
+    if aes::handles(mech.mech) {
+        aes::decrypt_init(mech, &key)
+    } else if rsa_crypt::handles(mech.mech) {
+        rsa_crypt::decrypt_init(mech, key)
+    } else {
+        Err(Error::MechanismInvalid)
+    }
+}

@@ -1,0 +1,383 @@
+//! Mechanism parameters: what the ABI layer read from the caller's
+//! structure ([`RawParam`]), parsed once into typed, checked values
+//! ([`Params`]) that the mechanism implementations use.
+
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+use super::{HashAlg, info};
+use crate::error::{Error, Result};
+
+/// Which C structure a mechanism's parameter is, so the ABI layer knows
+/// how to read it (pointers inside are followed there, nowhere else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A byte string or a structure without pointers: copied as is.
+    Flat,
+    Gcm,
+    Oaep,
+    Ecdh,
+    Hkdf,
+    Pbkdf2,
+    Eddsa,
+}
+
+pub fn layout(mech: CK_MECHANISM_TYPE) -> Layout {
+    match mech {
+        CKM_AES_GCM => Layout::Gcm,
+        CKM_RSA_PKCS_OAEP => Layout::Oaep,
+        CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => Layout::Ecdh,
+        CKM_HKDF_DERIVE | CKM_HKDF_DATA => Layout::Hkdf,
+        CKM_PKCS5_PBKD2 => Layout::Pbkdf2,
+        CKM_EDDSA => Layout::Eddsa,
+        _ => Layout::Flat,
+    }
+}
+
+/// CK_HKDF_PARAMS with its pointers followed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawHkdf {
+    pub extract: bool,
+    pub expand: bool,
+    pub prf: CK_MECHANISM_TYPE,
+    pub salt_type: CK_ULONG,
+    pub salt: Vec<u8>,
+    pub salt_key: CK_OBJECT_HANDLE,
+    pub info: Vec<u8>,
+}
+
+/// CK_PKCS5_PBKD2_PARAMS2 with its pointers followed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawPbkdf2 {
+    pub salt_source: CK_ULONG,
+    pub salt: Vec<u8>,
+    pub iterations: CK_ULONG,
+    pub prf: CK_ULONG,
+    pub prf_data: Vec<u8>,
+    pub password: Zeroizing<Vec<u8>>,
+}
+
+/// A mechanism parameter as the caller gave it, pointers already followed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RawParam {
+    None,
+    Bytes(Vec<u8>),
+    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: CK_ULONG },
+    Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, source: CK_ULONG, source_data: Vec<u8> },
+    Ecdh { kdf: CK_EC_KDF_TYPE, shared_data: Vec<u8>, public_data: Vec<u8> },
+    Hkdf(RawHkdf),
+    Pbkdf2(RawPbkdf2),
+    Eddsa { prehash: bool, context: Vec<u8> },
+}
+
+impl std::fmt::Debug for RawParam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Parameters may hold a password (PBKDF2): never printed.
+        let kind = match self {
+            RawParam::None => "None",
+            RawParam::Bytes(_) => "Bytes",
+            RawParam::Gcm { .. } => "Gcm",
+            RawParam::Oaep { .. } => "Oaep",
+            RawParam::Ecdh { .. } => "Ecdh",
+            RawParam::Hkdf(_) => "Hkdf",
+            RawParam::Pbkdf2(_) => "Pbkdf2",
+            RawParam::Eddsa { .. } => "Eddsa",
+        };
+        write!(f, "RawParam::{kind}(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mechanism {
+    pub mech: CK_MECHANISM_TYPE,
+    pub params: Params,
+}
+
+/// The parsed parameter of a [`Mechanism`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum Params {
+    None,
+    /// CK_RSA_PKCS_PSS_PARAMS. `hash` is a digest mechanism (CKM_SHA256…),
+    /// `mgf` a CKG_MGF1_* value that always names the same hash (the rsa
+    /// crate ties MGF1 to the message hash).
+    Pss {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_RSA_PKCS_MGF_TYPE,
+        salt_len: usize,
+    },
+    /// CK_MAC_GENERAL_PARAMS: the output length in bytes, 1..=hash length.
+    MacLen(usize),
+    /// An initialization vector: CBC (16 bytes), key wrap's alternative
+    /// IV (8 bytes for KW, 4 for KWP).
+    Iv(Vec<u8>),
+    /// CK_AES_CTR_PARAMS: how many low bits of the block are the counter.
+    Ctr { counter_bits: u32, block: [u8; 16] },
+    /// CK_GCM_PARAMS.
+    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_len: usize },
+    /// CK_RSA_PKCS_OAEP_PARAMS: MGF1 uses the same hash (checked).
+    Oaep { hash: HashAlg, label: Vec<u8> },
+    /// CK_ECDH1_DERIVE_PARAMS; `kdf` is a CKD_* value already checked.
+    Ecdh { kdf: CK_EC_KDF_TYPE, shared_data: Vec<u8>, public_data: Vec<u8> },
+    /// CK_HKDF_PARAMS; `salt` None means CKF_HKDF_SALT_NULL.
+    Hkdf { extract: bool, expand: bool, prf: HashAlg, salt: Option<Vec<u8>>, info: Vec<u8> },
+    /// CK_PKCS5_PBKD2_PARAMS2.
+    Pbkdf2 { salt: Vec<u8>, iterations: u32, prf: HashAlg, password: Zeroizing<Vec<u8>> },
+}
+
+/// Size of one CK_ULONG in the caller's layout.
+const ULONG: usize = std::mem::size_of::<CK_ULONG>();
+
+/// Reads the `index`-th CK_ULONG of a parameter struct.
+fn ulong_at(param: &[u8], index: usize) -> Result<CK_ULONG> {
+    let start = index
+        .checked_mul(ULONG)
+        .ok_or(Error::MechanismParamInvalid)?;
+    let end = start
+        .checked_add(ULONG)
+        .ok_or(Error::MechanismParamInvalid)?;
+    let bytes: [u8; ULONG] = param
+        .get(start..end)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::MechanismParamInvalid)?;
+    Ok(CK_ULONG::from_ne_bytes(bytes))
+}
+
+impl Mechanism {
+    /// Parses the parameter the ABI layer read for this mechanism type.
+    pub fn from_raw(mech: CK_MECHANISM_TYPE, raw: &RawParam) -> Result<Mechanism> {
+        info(mech)?;
+        let params = match raw {
+            RawParam::None => return Mechanism::parse(mech, None),
+            RawParam::Bytes(b) => return Mechanism::parse(mech, Some(b)),
+            RawParam::Gcm { iv, aad, tag_bits } if mech == CKM_AES_GCM => {
+                parse_gcm(iv, aad, *tag_bits)?
+            }
+            RawParam::Oaep {
+                hash,
+                mgf,
+                source,
+                source_data,
+            } if mech == CKM_RSA_PKCS_OAEP => parse_oaep(*hash, *mgf, *source, source_data)?,
+            RawParam::Ecdh {
+                kdf,
+                shared_data,
+                public_data,
+            } if matches!(mech, CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE) => {
+                parse_ecdh(*kdf, shared_data, public_data)?
+            }
+            RawParam::Hkdf(h) if matches!(mech, CKM_HKDF_DERIVE | CKM_HKDF_DATA) => parse_hkdf(h)?,
+            RawParam::Pbkdf2(p) if mech == CKM_PKCS5_PBKD2 => parse_pbkdf2(p)?,
+            RawParam::Eddsa { prehash, context } if mech == CKM_EDDSA => {
+                // Pure Ed25519 only: Ed25519ctx and Ed25519ph are not offered.
+                if *prehash || !context.is_empty() {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                Params::None
+            }
+            _ => return Err(Error::MechanismParamInvalid),
+        };
+        Ok(Mechanism { mech, params })
+    }
+
+    /// Checks `mech` against the table and parses a flat parameter given
+    /// as the caller's bytes. An empty parameter is treated as absent.
+    pub fn parse(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Mechanism> {
+        info(mech)?;
+        let param = param.filter(|p| !p.is_empty());
+        let params = if let Some(hash) = pss_digest(mech) {
+            parse_pss(hash, param.ok_or(Error::MechanismParamInvalid)?)?
+        } else if let Some((hash, true)) = HashAlg::from_hmac_mech(mech) {
+            parse_mac_len(hash, param.ok_or(Error::MechanismParamInvalid)?)?
+        } else if let Some(params) = parse_flat(mech, param)? {
+            params
+        } else if param.is_some() {
+            return Err(Error::MechanismParamInvalid);
+        } else {
+            Params::None
+        };
+        Ok(Mechanism { mech, params })
+    }
+}
+
+/// For PSS mechanisms: the digest the mechanism implies (`None` inside for
+/// raw CKM_RSA_PKCS_PSS, where the parameter chooses it).
+/// Flat parameters of the cipher, wrap and MAC mechanisms; `None` if the
+/// mechanism takes none of these.
+fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Params>> {
+    let bad = Error::MechanismParamInvalid;
+    Ok(Some(match (mech, param) {
+        (CKM_AES_CBC | CKM_AES_CBC_PAD, Some(iv)) if iv.len() == 16 => Params::Iv(iv.to_vec()),
+        (CKM_AES_CBC | CKM_AES_CBC_PAD, _) => return Err(bad),
+        (CKM_AES_CTR, Some(p)) if p.len() == ULONG + 16 => {
+            let bits = ulong_at(p, 0)?;
+            let counter_bits = u32::try_from(bits).map_err(|_| bad)?;
+            if !(1..=128).contains(&counter_bits) {
+                return Err(bad);
+            }
+            let block = p.get(ULONG..).and_then(|b| b.try_into().ok()).ok_or(bad)?;
+            Params::Ctr { counter_bits, block }
+        }
+        (CKM_AES_CTR, _) => return Err(bad),
+        (CKM_AES_KEY_WRAP, Some(iv)) if iv.len() == 8 => Params::Iv(iv.to_vec()),
+        (CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, Some(iv)) if iv.len() == 4 => Params::Iv(iv.to_vec()),
+        (CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, Some(_)) => return Err(bad),
+        (CKM_AES_CMAC_GENERAL, Some(p)) if p.len() == ULONG => {
+            let len = usize::try_from(ulong_at(p, 0)?).map_err(|_| bad)?;
+            if !(1..=16).contains(&len) {
+                return Err(bad);
+            }
+            Params::MacLen(len)
+        }
+        (CKM_AES_CMAC_GENERAL | CKM_AES_GCM | CKM_RSA_PKCS_OAEP, _) => return Err(bad),
+        (CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE | CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => return Err(bad),
+        (CKM_PKCS5_PBKD2, _) => return Err(bad),
+        _ => return Ok(None),
+    }))
+}
+
+/// GCM: IV of 1 to 256 bytes, AAD of any length, tag of 96 to 128 bits
+/// in whole bytes (shorter tags weaken authentication; the spec allows
+/// them, we do not).
+fn parse_gcm(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Result<Params> {
+    let bad = Error::MechanismParamInvalid;
+    if iv.is_empty() || iv.len() > 256 || !(96..=128).contains(&tag_bits) || tag_bits % 8 != 0 {
+        return Err(bad);
+    }
+    let tag_len = usize::try_from(tag_bits / 8).map_err(|_| bad)?;
+    Ok(Params::Gcm { iv: iv.to_vec(), aad: aad.to_vec(), tag_len })
+}
+
+fn parse_oaep(hash: CK_MECHANISM_TYPE, mgf: CK_RSA_PKCS_MGF_TYPE, source: CK_ULONG, data: &[u8]) -> Result<Params> {
+    let bad = Error::MechanismParamInvalid;
+    let hash = HashAlg::from_digest_mech(hash).filter(HashAlg::is_sha1_or_sha2).ok_or(bad)?;
+    if mgf != hash.mgf1() {
+        return Err(bad);
+    }
+    // CKZ_DATA_SPECIFIED is the only source; 0 with no data is common.
+    if source != CKZ_DATA_SPECIFIED && !(source == 0 && data.is_empty()) {
+        return Err(bad);
+    }
+    Ok(Params::Oaep { hash, label: data.to_vec() })
+}
+
+fn parse_ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Result<Params> {
+    let bad = Error::MechanismParamInvalid;
+    let known = matches!(
+        kdf,
+        CKD_NULL | CKD_SHA1_KDF | CKD_SHA224_KDF | CKD_SHA256_KDF | CKD_SHA384_KDF | CKD_SHA512_KDF
+    );
+    if !known || public.is_empty() || (kdf == CKD_NULL && !shared.is_empty()) {
+        return Err(bad);
+    }
+    Ok(Params::Ecdh { kdf, shared_data: shared.to_vec(), public_data: public.to_vec() })
+}
+
+fn parse_hkdf(h: &RawHkdf) -> Result<Params> {
+    let bad = Error::MechanismParamInvalid;
+    if !h.extract && !h.expand {
+        return Err(bad);
+    }
+    let prf = HashAlg::from_digest_mech(h.prf).filter(HashAlg::is_sha1_or_sha2).ok_or(bad)?;
+    let salt = if !h.extract {
+        None
+    } else {
+        match h.salt_type {
+            CKF_HKDF_SALT_NULL => None,
+            CKF_HKDF_SALT_DATA if !h.salt.is_empty() => Some(h.salt.clone()),
+            // A salt held in a key object is not offered.
+            _ => return Err(bad),
+        }
+    };
+    Ok(Params::Hkdf { extract: h.extract, expand: h.expand, prf, salt, info: h.info.clone() })
+}
+
+fn parse_pbkdf2(p: &RawPbkdf2) -> Result<Params> {
+    let bad = Error::MechanismParamInvalid;
+    let prf = match p.prf {
+        CKP_PKCS5_PBKD2_HMAC_SHA1 => HashAlg::Sha1,
+        CKP_PKCS5_PBKD2_HMAC_SHA224 => HashAlg::Sha224,
+        CKP_PKCS5_PBKD2_HMAC_SHA256 => HashAlg::Sha256,
+        CKP_PKCS5_PBKD2_HMAC_SHA384 => HashAlg::Sha384,
+        CKP_PKCS5_PBKD2_HMAC_SHA512 => HashAlg::Sha512,
+        _ => return Err(bad),
+    };
+    let iterations = u32::try_from(p.iterations).map_err(|_| bad)?;
+    if p.salt_source != CKZ_SALT_SPECIFIED || iterations == 0 || !p.prf_data.is_empty() {
+        return Err(bad);
+    }
+    Ok(Params::Pbkdf2 { salt: p.salt.clone(), iterations, prf, password: p.password.clone() })
+}
+
+fn pss_digest(mech: CK_MECHANISM_TYPE) -> Option<Option<HashAlg>> {
+    match mech {
+        CKM_RSA_PKCS_PSS => Some(None),
+        CKM_SHA1_RSA_PKCS_PSS => Some(Some(HashAlg::Sha1)),
+        CKM_SHA224_RSA_PKCS_PSS => Some(Some(HashAlg::Sha224)),
+        CKM_SHA256_RSA_PKCS_PSS => Some(Some(HashAlg::Sha256)),
+        CKM_SHA384_RSA_PKCS_PSS => Some(Some(HashAlg::Sha384)),
+        CKM_SHA512_RSA_PKCS_PSS => Some(Some(HashAlg::Sha512)),
+        _ => None,
+    }
+}
+
+fn parse_pss(implied: Option<HashAlg>, param: &[u8]) -> Result<Params> {
+    if param.len() != 3 * ULONG {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let hash_mech = ulong_at(param, 0)?;
+    let mgf = ulong_at(param, 1)?;
+    let salt = ulong_at(param, 2)?;
+    let hash = HashAlg::from_digest_mech(hash_mech).ok_or(Error::MechanismParamInvalid)?;
+    if implied.is_some_and(|h| h != hash) || mgf != hash.mgf1() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // No supported modulus leaves room for a salt longer than this; the
+    // exact bound depends on the key and is checked at sign/verify init.
+    let salt_len = usize::try_from(salt).map_err(|_| Error::MechanismParamInvalid)?;
+    if salt_len > 1024 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Params::Pss {
+        hash: hash_mech,
+        mgf,
+        salt_len,
+    })
+}
+
+fn parse_mac_len(hash: HashAlg, param: &[u8]) -> Result<Params> {
+    if param.len() != ULONG {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let len = usize::try_from(ulong_at(param, 0)?).map_err(|_| Error::MechanismParamInvalid)?;
+    if len == 0 || len > hash.output_len() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Params::MacLen(len))
+}
+
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Params::Pbkdf2 { iterations, prf, .. } => {
+                write!(f, "Pbkdf2 {{ iterations: {iterations}, prf: {prf:?}, .. }}")
+            }
+            Params::None => write!(f, "None"),
+            Params::Pss { hash, mgf, salt_len } => write!(f, "Pss({hash:#x}, {mgf:#x}, {salt_len})"),
+            Params::MacLen(n) => write!(f, "MacLen({n})"),
+            other => write!(f, "{}", params_kind(other)),
+        }
+    }
+}
+
+fn params_kind(p: &Params) -> &'static str {
+    match p {
+        Params::Iv(_) => "Iv(..)",
+        Params::Ctr { .. } => "Ctr(..)",
+        Params::Gcm { .. } => "Gcm(..)",
+        Params::Oaep { .. } => "Oaep(..)",
+        Params::Ecdh { .. } => "Ecdh(..)",
+        Params::Hkdf { .. } => "Hkdf(..)",
+        _ => "Params(..)",
+    }
+}
