@@ -26,6 +26,10 @@ pub struct Config {
     pub max_pin_failures: u32,
     pub min_pin_len: usize,
     pub max_pin_len: usize,
+    /// Offer RSA PKCS#1 v1.5 and raw RSA decryption/unwrap: padding
+    /// oracles, and the `rsa` crate's private-key arithmetic is not
+    /// constant-time (RUSTSEC-2023-0071). Off unless asked for.
+    pub allow_legacy_rsa_decryption: bool,
     pub slots: Vec<SlotConfig>,
 }
 
@@ -37,6 +41,7 @@ struct FileConfig {
     max_pin_failures: Option<u32>,
     min_pin_len: Option<usize>,
     max_pin_len: Option<usize>,
+    allow_legacy_rsa_decryption: Option<bool>,
     slot: Option<Vec<FileSlot>>,
 }
 
@@ -99,6 +104,7 @@ impl Config {
             max_pin_failures: parsed.max_pin_failures.unwrap_or(10),
             min_pin_len: parsed.min_pin_len.unwrap_or(4),
             max_pin_len: parsed.max_pin_len.unwrap_or(64),
+            allow_legacy_rsa_decryption: parsed.allow_legacy_rsa_decryption.unwrap_or(false),
             slots,
         };
         config.validate()?;
@@ -165,6 +171,7 @@ mod tests {
         assert_eq!(c.store_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.pin_kdf_iterations, DEFAULT_PIN_KDF_ITERATIONS);
         assert_eq!(c.max_pin_failures, 10);
+        assert!(!c.allow_legacy_rsa_decryption);
         assert_eq!(c.slots.len(), 1);
         assert_eq!(c.slots[0].id, 0);
         assert_eq!(c.token_path(0), PathBuf::from("/tmp/x/slot-0.sqlite"));
@@ -173,11 +180,13 @@ mod tests {
     #[test]
     fn file_settings_and_override() {
         let text = "store_dir = \"/a\"\npin_kdf_iterations = 1000\nmax_pin_failures = 3\n\
+                    allow_legacy_rsa_decryption = true\n\
                     [[slot]]\nid = 7\n[[slot]]\nid = 9\ndescription = \"hsm\"\n";
         let c = Config::build(Some(text), None).unwrap();
         assert_eq!(c.store_dir, PathBuf::from("/a"));
         assert_eq!(c.pin_kdf_iterations, 1000);
         assert_eq!(c.max_pin_failures, 3);
+        assert!(c.allow_legacy_rsa_decryption);
         assert_eq!(c.slots.iter().map(|s| s.id).collect::<Vec<_>>(), vec![7, 9]);
         assert_eq!(c.slots[1].description, "hsm");
         let c = Config::build(Some(text), Some("/b".into())).unwrap();

@@ -606,7 +606,10 @@ fn find_objects_operation_rules() {
         ck!(f, C_FindObjects(h, handles.as_mut_ptr(), 4, &mut n)),
         CKR_OK
     );
-    assert_eq!(n, 0, "a new token holds no objects");
+    // A new token holds nothing but its CKO_PROFILE object.
+    assert_eq!(n, 1, "a new token holds only its profile object");
+    let class = get_attr(f, h, handles[0], CKA_CLASS);
+    assert_eq!(class, CKO_PROFILE.to_ne_bytes().to_vec());
     assert_rv!(
         ck!(
             f,

@@ -1,171 +1,22 @@
 //! Drives OpenSC's real `pkcs11-tool` against the built module on a fresh
 //! store: token and PIN set-up, listings, key generation, sign / verify,
-//! PIN change, deletion and the tool's own `--test` suite. Signatures made
-//! by the tool are then checked independently in-process. Without the tool
-//! the test fails under CI=true and is skipped (loudly) otherwise.
+//! PIN change, deletion and the tool's own `--test` suite; then the wider
+//! mechanism set (Ed25519, AES-CBC-PAD encryption, RSA-OAEP decryption,
+//! AES key wrap / unwrap, ECDH derivation) on a token holding RSA, EC,
+//! Ed25519 and AES keys. What the tool made is checked independently
+//! in-process. Without the tool the tests fail under CI=true and are
+//! skipped (loudly) otherwise; the driver is in `common/tool.rs`.
 
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
 
+use common::tool::*;
 use common::*;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
 use p256::ecdsa::signature::Verifier as _;
 use sha2::Digest as _;
-
-const TOOL: &str = "/usr/bin/pkcs11-tool";
-
-/// The tool, or None when the test should be skipped.
-fn find_tool() -> Option<PathBuf> {
-    let p = PathBuf::from(TOOL);
-    if p.exists() {
-        return Some(p);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(
-        !ci,
-        "{TOOL} is missing: CI must install it (Debian package `opensc`, e.g. `apt-get install -y opensc`)"
-    );
-    eprintln!(
-        "\n*** SKIP: {TOOL} not found; install the `opensc` package to run the pkcs11-tool tests ***\n"
-    );
-    None
-}
-
-struct Tool<'a> {
-    bin: PathBuf,
-    module: PathBuf,
-    env: &'a TestEnv,
-}
-
-struct Run {
-    ok: bool,
-    out: String,
-}
-
-impl Tool<'_> {
-    fn run(&self, args: &[&str]) -> Run {
-        eprintln!(
-            "$ pkcs11-tool --module {} {}",
-            self.module.display(),
-            args.join(" ")
-        );
-        let o = Command::new(&self.bin)
-            .arg("--module")
-            .arg(&self.module)
-            .args(args)
-            .env(ENV_CONF, &self.env.conf)
-            .env(ENV_STORE, &self.env.store)
-            .current_dir(&self.env.root)
-            .output()
-            .expect("run pkcs11-tool");
-        let out = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        eprintln!("{out}[exit: {}]\n", o.status);
-        Run {
-            ok: o.status.success(),
-            out,
-        }
-    }
-
-    /// Run and require success; returns the combined output.
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let r = self.run(args);
-        assert!(r.ok, "pkcs11-tool {} failed:\n{}", args.join(" "), r.out);
-        r.out
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.env.root.join(name).to_string_lossy().into_owned()
-    }
-}
-
-#[track_caller]
-fn assert_has(out: &str, needle: &str) {
-    assert!(
-        out.contains(needle),
-        "expected `{needle}` in output:\n{out}"
-    );
-}
-
-/// No mechanism may claim CKF_HW (`-M` prints it as the flag `hw`).
-fn assert_no_hw_flag(mechs: &str) {
-    for line in mechs.lines() {
-        assert!(
-            !line.split(',').any(|f| f.trim() == "hw"),
-            "mechanism claims CKF_HW: {line}"
-        );
-    }
-}
-
-/// `--test` output: success, "No errors", and no error lines.
-fn assert_clean_test_run(r: &Run) {
-    assert!(r.ok, "pkcs11-tool --test exited with failure:\n{}", r.out);
-    assert_has(&r.out, "No errors");
-    // CKM_RSA_PKCS is single-part only (PKCS#11 3.0 mechanism table), so
-    // the tool's multi-part probe of it is answered with
-    // CKR_FUNCTION_NOT_SUPPORTED, which the tool itself treats as a warning.
-    let single_part_probe = "C_SignUpdate failed: rv = CKR_FUNCTION_NOT_SUPPORTED";
-    for line in r.out.lines().filter(|l| !l.contains(single_part_probe)) {
-        assert!(
-            !line.contains("ERR") && !line.contains("failed"),
-            "pkcs11-tool --test reported: {line}"
-        );
-    }
-}
-
-fn read(p: &str) -> Vec<u8> {
-    fs::read(p).unwrap_or_else(|e| panic!("read {p}: {e}"))
-}
-
-fn setup_token(t: &Tool) {
-    assert_has(&t.ok(&["-I"]), "Cryptoki version 3.0");
-    assert_has(&t.ok(&["--list-interfaces"]), "PKCS 11");
-    assert_has(
-        &t.ok(&["--init-token", "--label", "test", "--so-pin", SO_PIN]),
-        "Token successfully initialized",
-    );
-    assert_has(
-        &t.ok(&[
-            "--login",
-            "--login-type",
-            "so",
-            "--so-pin",
-            SO_PIN,
-            "--init-pin",
-            "--pin",
-            USER_PIN,
-        ]),
-        "User PIN successfully initialized",
-    );
-    let slots = t.ok(&["-L"]);
-    for needle in ["test", "token initialized", "PIN initialized", "Keyward"] {
-        assert_has(&slots, needle);
-    }
-    assert_has(&t.ok(&["-T"]), "test");
-    let mechs = t.ok(&["-M"]);
-    for m in [
-        "ECDSA-SHA256",
-        "SHA256-RSA-PKCS",
-        "SHA256-RSA-PKCS-PSS",
-        "ECDSA-KEY-PAIR-GEN",
-        "RSA-PKCS-KEY-PAIR-GEN",
-        "AES-KEY-GEN",
-        "GENERIC-SECRET-KEY-GEN",
-        "SHA256-HMAC",
-        "SHA256",
-    ] {
-        assert_has(&mechs, m);
-    }
-    assert_no_hw_flag(&mechs);
-}
 
 fn generate_keys(t: &Tool) {
     let login = ["--login", "--pin", USER_PIN, "--allow-sw"];
@@ -237,39 +88,6 @@ fn generate_keys(t: &Tool) {
         !public.contains("Private Key Object"),
         "private key listed without login:\n{public}"
     );
-}
-
-/// Sign with the tool, verify with the tool; returns the signature.
-fn sign_and_verify(t: &Tool, mech: &str, id: &str, data: &str, out: &str) -> Vec<u8> {
-    t.ok(&[
-        "--login",
-        "--pin",
-        USER_PIN,
-        "--allow-sw",
-        "-s",
-        "-m",
-        mech,
-        "--id",
-        id,
-        "-i",
-        data,
-        "-o",
-        out,
-    ]);
-    let v = t.ok(&[
-        "--allow-sw",
-        "--verify",
-        "-m",
-        mech,
-        "--id",
-        id,
-        "-i",
-        data,
-        "--signature-file",
-        out,
-    ]);
-    assert_has(&v, "Signature is valid");
-    read(out)
 }
 
 fn sign_verify_hash(t: &Tool) -> (Vec<u8>, Vec<u8>) {
@@ -442,4 +260,396 @@ fn pkcs11_tool_end_to_end() {
     let data = read(&t.path("data.txt"));
     drop(t);
     verify_in_process(env, &data, &ec_sig, &rsa_sig);
+}
+
+// --- the issue-3 mechanism set ------------------------------------------------
+
+/// Keys of every type on one token: Ed25519 (11), two P-256 keys for ECDH
+/// (12, 13), RSA for signing, decryption and wrapping (14), an AES data
+/// key (15), an AES wrapping key (16) and an extractable AES key (17).
+fn generate_mixed_keys(t: &Tool) {
+    let cases: [&[&str]; 7] = [
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:edwards25519",
+            "--id",
+            "11",
+            "--label",
+            "ed1",
+        ],
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:secp256r1",
+            "--id",
+            "12",
+            "--label",
+            "ec12",
+            "--usage-derive",
+        ],
+        &[
+            "--keypairgen",
+            "--key-type",
+            "EC:secp256r1",
+            "--id",
+            "13",
+            "--label",
+            "ec13",
+            "--usage-derive",
+        ],
+        &[
+            "--keypairgen",
+            "--key-type",
+            "RSA:2048",
+            "--id",
+            "14",
+            "--label",
+            "rsa1",
+            "--usage-sign",
+            "--usage-decrypt",
+            "--usage-wrap",
+        ],
+        &[
+            "--keygen",
+            "--key-type",
+            "AES:32",
+            "--id",
+            "15",
+            "--label",
+            "aes1",
+        ],
+        &[
+            "--keygen",
+            "--key-type",
+            "AES:32",
+            "--id",
+            "16",
+            "--label",
+            "kek",
+            "--usage-wrap",
+        ],
+        &[
+            "--keygen",
+            "--key-type",
+            "AES:16",
+            "--id",
+            "17",
+            "--label",
+            "movable",
+            "--extractable",
+            "--usage-decrypt",
+        ],
+    ];
+    for args in cases {
+        let out = user_ok(t, args);
+        assert!(
+            out.contains("Key pair generated") || out.contains("Key generated"),
+            "no key from {args:?}:\n{out}"
+        );
+    }
+    let ed = user_ok(t, &["-O", "--id", "11"]);
+    assert_has(&ed, "EC_EDWARDS");
+}
+
+const IV0: &str = "00000000000000000000000000000000";
+
+/// AES-CBC-PAD with `key_id`: encrypt `input` into `output` (or decrypt).
+fn cbc_pad(t: &Tool, op: &str, key_id: &str, input: &str, output: &str) {
+    user_ok(
+        t,
+        &[
+            op,
+            "--id",
+            key_id,
+            "-m",
+            "AES-CBC-PAD",
+            "--iv",
+            IV0,
+            "-i",
+            input,
+            "-o",
+            output,
+        ],
+    );
+}
+
+fn aes_round_trip(t: &Tool) {
+    let data = t.path("plain.txt");
+    let text = b"pkcs11-tool encrypts this text, 45 bytes long";
+    fs::write(&data, text).expect("write data");
+    let (enc, dec) = (t.path("plain.enc"), t.path("plain.dec"));
+    cbc_pad(t, "--encrypt", "15", &data, &enc);
+    let ct = read(&enc);
+    assert_eq!(ct.len(), 48, "45 bytes padded to three blocks");
+    assert!(
+        !ct.windows(8).any(|w| text.windows(8).any(|p| p == w)),
+        "plaintext leaked"
+    );
+    cbc_pad(t, "--decrypt", "15", &enc, &dec);
+    assert_eq!(read(&dec), text);
+}
+
+/// The tool only decrypts with RSA (its --encrypt takes secret keys):
+/// encrypt with the `rsa` crate to the public key the tool exports.
+fn rsa_oaep_decrypt(t: &Tool) {
+    use rsa::pkcs8::DecodePublicKey as _;
+
+    let der = t.path("rsa_pub.der");
+    t.ok(&[
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--id",
+        "14",
+        "-o",
+        &der,
+    ]);
+    let pk = rsa::RsaPublicKey::from_public_key_der(&read(&der)).expect("RSA SPKI");
+    let msg = b"OAEP through pkcs11-tool";
+    let ct = pk
+        .encrypt(
+            &mut rand_core::UnwrapErr(getrandom::SysRng),
+            rsa::Oaep::<sha2::Sha256>::new(),
+            msg,
+        )
+        .expect("rsa crate OAEP");
+    let (ctf, out) = (t.path("oaep.bin"), t.path("oaep.dec"));
+    fs::write(&ctf, &ct).expect("write ciphertext");
+    user_ok(
+        t,
+        &[
+            "--decrypt",
+            "--id",
+            "14",
+            "-m",
+            "RSA-PKCS-OAEP",
+            "--hash-algorithm",
+            "SHA256",
+            "-i",
+            &ctf,
+            "-o",
+            &out,
+        ],
+    );
+    assert_eq!(read(&out), msg);
+}
+
+/// Wrap the extractable key 17 under 16 (RFC 3394 and RFC 5649), unwrap it
+/// as a new key 18, and show 18 and 17 are the same key.
+fn wrap_unwrap(t: &Tool) {
+    let (kw, kwp) = (t.path("wrapped.kw"), t.path("wrapped.kwp"));
+    assert_has(
+        &user_ok(
+            t,
+            &[
+                "--wrap",
+                "-m",
+                "AES-KEY-WRAP",
+                "--id",
+                "16",
+                "--application-id",
+                "17",
+                "-o",
+                &kw,
+            ],
+        ),
+        "Key wrapped",
+    );
+    assert_eq!(read(&kw).len(), 24, "16-byte key under RFC 3394");
+    // CKM_AES_KEY_WRAP_KWP has no name in this pkcs11-tool.
+    user_ok(
+        t,
+        &[
+            "--wrap",
+            "-m",
+            "0x210B",
+            "--id",
+            "16",
+            "--application-id",
+            "17",
+            "-o",
+            &kwp,
+        ],
+    );
+    assert_eq!(read(&kwp).len(), 24, "16-byte key under RFC 5649");
+    assert_has(
+        &user_ok(
+            t,
+            &[
+                "--unwrap",
+                "-m",
+                "AES-KEY-WRAP",
+                "--id",
+                "16",
+                "-i",
+                &kw,
+                "--key-type",
+                "AES:",
+                "--application-id",
+                "18",
+                "--application-label",
+                "unwrapped",
+            ],
+        ),
+        "Key unwrapped",
+    );
+    let data = t.path("plain.txt");
+    let (enc, dec) = (t.path("by18.enc"), t.path("by17.dec"));
+    cbc_pad(t, "--encrypt", "18", &data, &enc);
+    cbc_pad(t, "--decrypt", "17", &enc, &dec);
+    assert_eq!(
+        read(&dec),
+        read(&data),
+        "the unwrapped key is the wrapped one"
+    );
+}
+
+/// ECDH between keys 12 and 13, each given the other's public key as the
+/// SubjectPublicKeyInfo the tool exports, raw and DER-wrapped point.
+fn ecdh_derive(t: &Tool) {
+    let (p12, p13) = (t.path("pub12.der"), t.path("pub13.der"));
+    t.ok(&[
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--id",
+        "12",
+        "-o",
+        &p12,
+    ]);
+    t.ok(&[
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--id",
+        "13",
+        "-o",
+        &p13,
+    ]);
+    let derive = |id: &str, peer: &str, out: &str, der: bool| {
+        let mut args = vec![
+            "--derive",
+            "-m",
+            "ECDH1-DERIVE",
+            "--id",
+            id,
+            "-i",
+            peer,
+            "-o",
+            out,
+        ];
+        if der {
+            args.push("--derive-pass-der");
+        }
+        user_ok(t, &args);
+        read(out)
+    };
+    let a = derive("12", &p13, &t.path("z12"), false);
+    let b = derive("13", &p12, &t.path("z13"), false);
+    let c = derive("12", &p13, &t.path("z12der"), true);
+    assert_eq!(a.len(), 32, "P-256 shared secret");
+    assert_eq!(a, b, "both sides of ECDH agree");
+    assert_eq!(a, c, "peer point as DER OCTET STRING");
+}
+
+fn eddsa_sign_verify(t: &Tool) -> Vec<u8> {
+    let data = t.path("plain.txt");
+    sign_and_verify(t, "EDDSA", "11", &data, &t.path("sig.ed"))
+}
+
+/// Check in-process what the tool made: the Ed25519 signature (with
+/// ed25519-dalek) and the history of the unwrapped key.
+fn check_mixed_in_process(env: TestEnv, data: &[u8], ed_sig: &[u8]) {
+    use ed25519_dalek::Verifier as _;
+
+    let h = Harness::start(env);
+    let s = h.rw_session();
+    s.login(UserType::User, Some(&pin(USER_PIN)))
+        .expect("login");
+    let ed = s
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::Id(vec![0x11]),
+        ])
+        .expect("find");
+    assert_eq!(ed.len(), 1);
+    let point = ec_point_from_der(&attr_bytes(&s, ed[0], AttributeType::EcPoint));
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&point.try_into().expect("32 bytes"))
+        .expect("Ed25519 key");
+    vk.verify(
+        data,
+        &ed25519_dalek::Signature::from_slice(ed_sig).expect("64 bytes"),
+    )
+    .expect("ed25519-dalek verifies pkcs11-tool's EdDSA signature");
+
+    let unwrapped = find_by_label(&s, "unwrapped");
+    assert_eq!(unwrapped.len(), 1, "one unwrapped key");
+    for (ty, want) in [
+        (AttributeType::Local, false),
+        (AttributeType::AlwaysSensitive, false),
+        (AttributeType::NeverExtractable, false),
+    ] {
+        assert_eq!(
+            attr_bool(&s, unwrapped[0], ty),
+            want,
+            "unwrapped key {ty:?}"
+        );
+    }
+}
+
+fn assert_new_mechanisms_listed(t: &Tool) {
+    let mechs = t.ok(&["-M"]);
+    for m in [
+        "AES-ECB",
+        "AES-CBC-PAD",
+        "AES-CTR",
+        "AES-GCM",
+        "AES-CMAC",
+        "AES-KEY-WRAP",
+        "RSA-PKCS-OAEP",
+        "ECDH1-DERIVE",
+        "EC-EDWARDS-KEY-PAIR-GEN",
+        "EC-MONTGOMERY-KEY-PAIR-GEN",
+        "EDDSA",
+        "ECDSA-SHA3-256",
+        "SHA3-256",
+        "SHA3-256-HMAC",
+        "PKCS5-PBKD2",
+    ] {
+        assert_has(&mechs, m);
+    }
+    assert_no_hw_flag(&mechs);
+}
+
+#[test]
+fn pkcs11_tool_mechanism_set() {
+    let Some(bin) = find_tool() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let t = Tool {
+        bin,
+        module: lib_path(),
+        env: &env,
+    };
+    setup_token(&t);
+    assert_new_mechanisms_listed(&t);
+    generate_mixed_keys(&t);
+    aes_round_trip(&t);
+    rsa_oaep_decrypt(&t);
+    wrap_unwrap(&t);
+    ecdh_derive(&t);
+    let ed_sig = eddsa_sign_verify(&t);
+    assert_eq!(ed_sig.len(), 64);
+
+    // The tool's own suite on a token with RSA, EC, Ed25519 and AES keys.
+    let r = t.run(&["--test", "--login", "--pin", USER_PIN, "--allow-sw"]);
+    assert_clean_test_run(&r);
+    let r = t.run(&["--test", "--login", "--pin", USER_PIN]);
+    assert_clean_test_run(&r);
+
+    let data = read(&t.path("plain.txt"));
+    drop(t);
+    check_mixed_in_process(env, &data, &ed_sig);
 }

@@ -60,7 +60,7 @@ fn check_single<T>(active: &ActiveOp<T>) -> Result<()> {
 impl Library {
     /// A key object ready for `usage` with `mech`: the spec's checks in
     /// order (handle, class/permission, allowed mechanisms).
-    fn use_key(
+    pub(super) fn use_key(
         &self,
         s: &Session,
         token: &Token,
@@ -111,7 +111,7 @@ impl Library {
             if s.digest.is_some() {
                 return Err(Error::OperationActive);
             }
-            let m = Mechanism::parse(mech.ty, mech.param.as_deref())?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let op = mechanism::digest_init(&m)?;
             s.digest = Some(ActiveOp::new(op, true, false));
             Ok(())
@@ -193,7 +193,7 @@ impl Library {
                 return Err(Error::OperationActive);
             }
             let (obj, key) = self.use_key(s, token, key, CKA_SIGN, mech.ty)?;
-            let m = Mechanism::parse(mech.ty, mech.param.as_deref())?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let op = mechanism::sign_init(&m, key)?;
             let reauth = obj.flag(CKA_ALWAYS_AUTHENTICATE);
             s.sign = Some(ActiveOp::new(op, mechanism::is_multipart(m.mech), reauth));
@@ -256,7 +256,7 @@ impl Library {
                 return Err(Error::OperationActive);
             }
             let (_, key) = self.use_key(s, token, key, CKA_VERIFY, mech.ty)?;
-            let m = Mechanism::parse(mech.ty, mech.param.as_deref())?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let op = mechanism::verify_init(&m, key)?;
             s.verify = Some(ActiveOp::new(op, mechanism::is_multipart(m.mech), false));
             Ok(())

@@ -93,9 +93,12 @@ impl HandleTable {
         });
     }
 
-    /// Forgets every object of a token (C_InitToken wiped it).
+    /// Forgets the stored objects of a token (C_InitToken wiped it). Its
+    /// session objects stay: C_InitToken runs only without sessions, so
+    /// the only ones left are the token's own profile objects.
     pub fn forget_token(&mut self, token: usize) {
-        self.by_handle.retain(|_, r| r.token_index() != token);
+        self.by_handle
+            .retain(|_, r| !matches!(r, ObjRef::Token { token: t, .. } if *t == token));
         self.by_row.retain(|(t, _), _| *t != token);
     }
 

@@ -16,10 +16,15 @@ impl Library {
         template: &[Attr],
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_session(h, |s, token| {
-            let m = Mechanism::parse(mech.ty, mech.param.as_deref())?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let template = object::attrs::parse_template(template)?;
             let request = object::template::secret_key_request(m.mech, &template)?;
-            let value = mechanism::generate_secret(request.len)?;
+            // PBKDF2 "generates" the key from the password in its parameter.
+            let value = if m.mech == CKM_PKCS5_PBKD2 {
+                mechanism::kdf::pbkdf2(&m, request.len)?
+            } else {
+                mechanism::generate_secret(request.len)?
+            };
             let so = token.login_role()? == Login::So;
             let obj =
                 object::template::generated_secret_key(&template, &request, m.mech, value, so)?;
@@ -35,12 +40,18 @@ impl Library {
         private_template: &[Attr],
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         self.with_session(h, |s, token| {
-            let m = Mechanism::parse(mech.ty, mech.param.as_deref())?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let public = object::attrs::parse_template(public_template)?;
             let private = object::attrs::parse_template(private_template)?;
             let parts = match object::template::key_pair_request(m.mech, &public, &private)? {
                 KeyPairRequest::Ec { ec_params } => {
                     GeneratedPair::Ec(mechanism::generate_ec(&ec_params)?)
+                }
+                KeyPairRequest::Edwards { ec_params } => {
+                    GeneratedPair::Edwards(mechanism::generate_edwards(&ec_params)?)
+                }
+                KeyPairRequest::Montgomery { ec_params } => {
+                    GeneratedPair::Montgomery(mechanism::generate_montgomery(&ec_params)?)
                 }
                 KeyPairRequest::Rsa {
                     bits,

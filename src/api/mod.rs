@@ -6,6 +6,7 @@
 //! session's state. No lock but the calling session's own is held while a
 //! cryptographic operation runs.
 
+mod cipher;
 mod crypto;
 pub mod global;
 mod handles;
@@ -13,6 +14,7 @@ mod key;
 mod object;
 mod session;
 mod slot_token;
+mod wrap;
 
 use cryptoki_sys::*;
 
@@ -22,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+pub use crate::mechanism::RawParam;
 use crate::session::Session;
 use crate::token::Token;
 use handles::HandleTable;
@@ -53,11 +56,12 @@ pub enum AttrRead {
     Invalid,
 }
 
-/// A mechanism as the caller gave it: type and raw parameter bytes.
+/// A mechanism as the caller gave it: its type and its parameter, read
+/// by the ABI layer according to the mechanism's parameter layout.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Mech {
     pub ty: CK_MECHANISM_TYPE,
-    pub param: Option<Vec<u8>>,
+    pub param: RawParam,
 }
 
 /// Where an output goes: the caller gave no buffer (length query) or a
@@ -104,18 +108,42 @@ pub struct Library {
 impl Library {
     /// Opens every configured slot's token store.
     pub fn new(config: Config) -> Result<Library> {
+        // Process-wide: the mechanism table is shared by every slot.
+        crate::mechanism::set_legacy_rsa_allowed(config.allow_legacy_rsa_decryption);
         let tokens = config
             .slots
             .iter()
             .map(|slot| Token::open(&config, slot))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Library {
+        let library = Library {
             config,
             tokens,
             sessions: RwLock::new(HashMap::new()),
             handles: Mutex::new(HandleTable::default()),
             next_handle: AtomicU64::new(1),
-        })
+        };
+        library.add_profiles()?;
+        Ok(library)
+    }
+
+    /// Each token describes the profile it meets (PKCS#11 3.0 §4.13) with
+    /// a read-only CKO_PROFILE object, visible before login. It is held
+    /// like a session object owned by no session (handle 0 is never one).
+    fn add_profiles(&self) -> Result<()> {
+        let mut handles = self.handles()?;
+        for token in 0..self.tokens.len() {
+            let profile = crate::object::profile_object(CKP_BASELINE_PROVIDER);
+            handles.insert_session_object(
+                self.new_handle(),
+                handles::ObjRef::Session {
+                    token,
+                    session: 0,
+                    object: Arc::new(profile),
+                    key: Arc::default(),
+                },
+            );
+        }
+        Ok(())
     }
 
     pub fn config(&self) -> &Config {

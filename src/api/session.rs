@@ -135,6 +135,12 @@ impl Library {
             if flags & CKF_VERIFY != 0 {
                 s.verify = None;
             }
+            if flags & CKF_ENCRYPT != 0 {
+                s.encrypt = None;
+            }
+            if flags & CKF_DECRYPT != 0 {
+                s.decrypt = None;
+            }
             if flags & CKF_FIND_OBJECTS != 0 {
                 s.find = None;
             }

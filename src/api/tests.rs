@@ -3,7 +3,7 @@
 
 use cryptoki_sys::*;
 
-use super::{Attr, Library, Mech, Out, OutCap};
+use super::{Attr, Library, Mech, Out, OutCap, RawParam};
 use crate::config::Config;
 use crate::error::Error;
 
@@ -52,7 +52,7 @@ fn ready(lib: &Library) -> CK_SESSION_HANDLE {
 fn hmac_key(lib: &Library, h: CK_SESSION_HANDLE) -> Result<CK_OBJECT_HANDLE, Error> {
     let mech = Mech {
         ty: CKM_GENERIC_SECRET_KEY_GEN,
-        param: None,
+        param: RawParam::None,
     };
     lib.generate_key(
         h,
@@ -96,7 +96,7 @@ fn key_made_by_one_process_is_used_by_another() {
     assert_eq!(found.len(), 1);
     let mech = Mech {
         ty: CKM_SHA256_HMAC,
-        param: None,
+        param: RawParam::None,
     };
     second.sign_init(h2, Some(&mech), found[0]).unwrap();
     assert_eq!(second.sign(h2, b"x", OutCap::Query).unwrap(), Out::Len(32));

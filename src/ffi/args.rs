@@ -16,6 +16,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::api::{Attr, AttrRead, InitArgs, Mech, Out, OutCap};
 use crate::error::{Error, Result};
+use crate::mechanism::{Layout, RawHkdf, RawParam, RawPbkdf2, layout};
 
 /// A caller's length as a host size; one the host cannot address is bad.
 pub(crate) fn to_usize(n: CK_ULONG) -> Result<usize> {
@@ -267,28 +268,136 @@ pub(crate) unsafe fn write_attributes(
 }
 
 /// A mechanism: NULL is `None` (the 3.0 way to cancel an operation in an
-/// `*Init` call). A parameter of length 0 is `None` whatever the pointer,
-/// since callers pass both NULL and dangling pointers for "no parameter".
+/// `*Init` call). The parameter is read according to the mechanism's
+/// layout: flat ones are copied, structures with pointers are followed
+/// (`read_unaligned`, lengths checked) into owned values. A flat parameter
+/// of length 0 is absent whatever the pointer, since callers pass both NULL
+/// and dangling pointers for "no parameter".
 ///
 /// # Safety
 /// `ptr` is NULL or valid for one `CK_MECHANISM` whose `pParameter` is NULL
-/// or valid for `ulParameterLen` bytes.
+/// or valid for `ulParameterLen` bytes, holding the structure the spec
+/// defines for that mechanism (its own pointers valid likewise).
 pub(crate) unsafe fn mechanism(ptr: *const CK_MECHANISM) -> Result<Option<Mech>> {
     // SAFETY: forwarded contract.
     let Some(m) = (unsafe { read_opt(ptr) }) else {
         return Ok(None);
     };
     // SAFETY: forwarded contract for the parameter.
-    let param = unsafe { in_bytes(m.pParameter.cast::<u8>(), m.ulParameterLen) }?;
-    let param = if param.is_empty() {
-        None
-    } else {
-        Some(copy_vec(param)?)
-    };
+    let param = unsafe { mechanism_param(m.mechanism, m.pParameter, m.ulParameterLen) }?;
     Ok(Some(Mech {
         ty: m.mechanism,
         param,
     }))
+}
+
+/// A structure parameter: exactly its own size, then read unaligned.
+///
+/// # Safety
+/// `ptr` is NULL or valid for `len` bytes.
+unsafe fn param_struct<T: Copy>(ptr: *const std::ffi::c_void, len: CK_ULONG) -> Result<T> {
+    if to_usize(len)? != std::mem::size_of::<T>() {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: forwarded contract; the length is exactly one `T`.
+    unsafe { read_opt(ptr.cast::<T>()) }.ok_or(Error::MechanismParamInvalid)
+}
+
+/// Bytes behind a pointer inside a parameter structure, copied.
+///
+/// # Safety
+/// `ptr` is NULL or valid for `len` bytes.
+unsafe fn param_bytes(ptr: *const std::ffi::c_void, len: CK_ULONG) -> Result<Vec<u8>> {
+    // SAFETY: forwarded contract.
+    let bytes =
+        unsafe { in_bytes(ptr.cast::<u8>(), len) }.map_err(|_| Error::MechanismParamInvalid)?;
+    copy_vec(bytes)
+}
+
+/// # Safety
+/// As for [`mechanism`].
+unsafe fn mechanism_param(
+    mech: CK_MECHANISM_TYPE,
+    ptr: *const std::ffi::c_void,
+    len: CK_ULONG,
+) -> Result<RawParam> {
+    if len == 0 && layout(mech) == Layout::Flat {
+        return Ok(RawParam::None);
+    }
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(RawParam::None)
+        } else {
+            Err(Error::ArgumentsBad)
+        };
+    }
+    // SAFETY: `ptr` is valid for `len` bytes holding the structure of this
+    // mechanism, whose own pointers are valid for their lengths, per the
+    // contract; `param_struct` checks the length before reading.
+    let param = unsafe {
+        match layout(mech) {
+            Layout::Flat => RawParam::Bytes(copy_vec(in_bytes(ptr.cast::<u8>(), len)?)?),
+            Layout::Gcm => {
+                let g: CK_GCM_PARAMS = param_struct(ptr, len)?;
+                RawParam::Gcm {
+                    iv: param_bytes(g.pIv.cast(), g.ulIvLen)?,
+                    aad: param_bytes(g.pAAD.cast(), g.ulAADLen)?,
+                    tag_bits: g.ulTagBits,
+                }
+            }
+            Layout::Oaep => {
+                let o: CK_RSA_PKCS_OAEP_PARAMS = param_struct(ptr, len)?;
+                RawParam::Oaep {
+                    hash: o.hashAlg,
+                    mgf: o.mgf,
+                    source: o.source,
+                    source_data: param_bytes(o.pSourceData, o.ulSourceDataLen)?,
+                }
+            }
+            Layout::Ecdh => {
+                let e: CK_ECDH1_DERIVE_PARAMS = param_struct(ptr, len)?;
+                RawParam::Ecdh {
+                    kdf: e.kdf,
+                    shared_data: param_bytes(e.pSharedData.cast(), e.ulSharedDataLen)?,
+                    public_data: param_bytes(e.pPublicData.cast(), e.ulPublicDataLen)?,
+                }
+            }
+            Layout::Hkdf => {
+                let h: CK_HKDF_PARAMS = param_struct(ptr, len)?;
+                RawParam::Hkdf(RawHkdf {
+                    extract: h.bExtract != 0,
+                    expand: h.bExpand != 0,
+                    prf: h.prfHashMechanism,
+                    salt_type: h.ulSaltType,
+                    salt: param_bytes(h.pSalt.cast(), h.ulSaltLen)?,
+                    salt_key: h.hSaltKey,
+                    info: param_bytes(h.pInfo.cast(), h.ulInfoLen)?,
+                })
+            }
+            Layout::Pbkdf2 => {
+                // CK_PKCS5_PBKD2_PARAMS2 (the 3.0 structure, password length by
+                // value); the 2.40 structure has the same size and cannot be
+                // told apart, so it is not accepted.
+                let p: CK_PKCS5_PBKD2_PARAMS2 = param_struct(ptr, len)?;
+                RawParam::Pbkdf2(RawPbkdf2 {
+                    salt_source: p.saltSource,
+                    salt: param_bytes(p.pSaltSourceData, p.ulSaltSourceDataLen)?,
+                    iterations: p.iterations,
+                    prf: p.prf,
+                    prf_data: param_bytes(p.pPrfData, p.ulPrfDataLen)?,
+                    password: Zeroizing::new(param_bytes(p.pPassword.cast(), p.ulPasswordLen)?),
+                })
+            }
+            Layout::Eddsa => {
+                let e: CK_EDDSA_PARAMS = param_struct(ptr, len)?;
+                RawParam::Eddsa {
+                    prehash: e.phFlag != 0,
+                    context: param_bytes(e.pContextData.cast(), e.ulContextDataLen)?,
+                }
+            }
+        }
+    };
+    Ok(param)
 }
 
 /// A mechanism where NULL has no meaning (key generation): NULL is bad.

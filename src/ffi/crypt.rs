@@ -1,100 +1,168 @@
 //! Encryption and decryption (PKCS#11 3.0 §5.8, §5.9), the dual-function
-//! calls (§5.14) and message-based encryption (§5.10, §5.11). The façade
-//! offers no encryption yet, so each reports CKR_FUNCTION_NOT_SUPPORTED
+//! calls (§5.14) and message-based encryption (§5.10, §5.11). The
+//! dual-function and message-based calls report CKR_FUNCTION_NOT_SUPPORTED
 //! once the library is known to be initialized.
 
 use std::ffi::c_void;
 
 use cryptoki_sys::*;
 
-use super::not_supported;
+use super::args::{self, OutBuf};
+use super::{entry, not_supported};
+use crate::api::global::library;
 
-/// Starts an encryption.
+/// Starts an encryption; a NULL mechanism cancels the active one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_EncryptInit(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hKey: CK_OBJECT_HANDLE,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    not_supported("C_EncryptInit")
+    entry("C_EncryptInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { args::mechanism(pMechanism) }?;
+        lib.encrypt_init(hSession, mech.as_ref(), hKey)
+    })
 }
 
-/// Encrypts in one part.
+/// Encrypts in one part, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Encrypt(
-    _hSession: CK_SESSION_HANDLE,
-    _pData: CK_BYTE_PTR,
-    _ulDataLen: CK_ULONG,
-    _pEncryptedData: CK_BYTE_PTR,
-    _pulEncryptedDataLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pData: CK_BYTE_PTR,
+    ulDataLen: CK_ULONG,
+    pEncryptedData: CK_BYTE_PTR,
+    pulEncryptedDataLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_Encrypt")
+    entry("C_Encrypt", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = unsafe {
+            (
+                args::in_bytes(pData, ulDataLen)?,
+                OutBuf::new(pEncryptedData, pulEncryptedDataLen)?,
+            )
+        };
+        let result = lib.encrypt(hSession, input, out.cap())?;
+        out.write(result)
+    })
 }
 
-/// Continues a multi-part encryption.
+/// Continues a multi-part encryption, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_EncryptUpdate(
-    _hSession: CK_SESSION_HANDLE,
-    _pPart: CK_BYTE_PTR,
-    _ulPartLen: CK_ULONG,
-    _pEncryptedPart: CK_BYTE_PTR,
-    _pulEncryptedPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pPart: CK_BYTE_PTR,
+    ulPartLen: CK_ULONG,
+    pEncryptedPart: CK_BYTE_PTR,
+    pulEncryptedPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_EncryptUpdate")
+    entry("C_EncryptUpdate", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = unsafe {
+            (
+                args::in_bytes(pPart, ulPartLen)?,
+                OutBuf::new(pEncryptedPart, pulEncryptedPartLen)?,
+            )
+        };
+        let result = lib.encrypt_update(hSession, input, out.cap())?;
+        out.write(result)
+    })
 }
 
-/// Finishes a multi-part encryption.
+/// Finishes a multi-part encryption, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_EncryptFinal(
-    _hSession: CK_SESSION_HANDLE,
-    _pLastEncryptedPart: CK_BYTE_PTR,
-    _pulLastEncryptedPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pLastEncryptedPart: CK_BYTE_PTR,
+    pulLastEncryptedPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_EncryptFinal")
+    entry("C_EncryptFinal", || {
+        let lib = library()?;
+        // SAFETY: output buffer and length valid per the contract.
+        let out = unsafe { OutBuf::new(pLastEncryptedPart, pulLastEncryptedPartLen) }?;
+        let result = lib.encrypt_final(hSession, out.cap())?;
+        out.write(result)
+    })
 }
 
-/// Starts a decryption.
+/// Starts a decryption; a NULL mechanism cancels the active one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptInit(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hKey: CK_OBJECT_HANDLE,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    not_supported("C_DecryptInit")
+    entry("C_DecryptInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { args::mechanism(pMechanism) }?;
+        lib.decrypt_init(hSession, mech.as_ref(), hKey)
+    })
 }
 
-/// Decrypts in one part.
+/// Decrypts in one part, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Decrypt(
-    _hSession: CK_SESSION_HANDLE,
-    _pEncryptedData: CK_BYTE_PTR,
-    _ulEncryptedDataLen: CK_ULONG,
-    _pData: CK_BYTE_PTR,
-    _pulDataLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pEncryptedData: CK_BYTE_PTR,
+    ulEncryptedDataLen: CK_ULONG,
+    pData: CK_BYTE_PTR,
+    pulDataLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_Decrypt")
+    entry("C_Decrypt", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = unsafe {
+            (
+                args::in_bytes(pEncryptedData, ulEncryptedDataLen)?,
+                OutBuf::new(pData, pulDataLen)?,
+            )
+        };
+        let result = lib.decrypt(hSession, input, out.cap())?;
+        out.write(result)
+    })
 }
 
-/// Continues a multi-part decryption.
+/// Continues a multi-part decryption, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptUpdate(
-    _hSession: CK_SESSION_HANDLE,
-    _pEncryptedPart: CK_BYTE_PTR,
-    _ulEncryptedPartLen: CK_ULONG,
-    _pPart: CK_BYTE_PTR,
-    _pulPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pEncryptedPart: CK_BYTE_PTR,
+    ulEncryptedPartLen: CK_ULONG,
+    pPart: CK_BYTE_PTR,
+    pulPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_DecryptUpdate")
+    entry("C_DecryptUpdate", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = unsafe {
+            (
+                args::in_bytes(pEncryptedPart, ulEncryptedPartLen)?,
+                OutBuf::new(pPart, pulPartLen)?,
+            )
+        };
+        let result = lib.decrypt_update(hSession, input, out.cap())?;
+        out.write(result)
+    })
 }
 
-/// Finishes a multi-part decryption.
+/// Finishes a multi-part decryption, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptFinal(
-    _hSession: CK_SESSION_HANDLE,
-    _pLastPart: CK_BYTE_PTR,
-    _pulLastPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pLastPart: CK_BYTE_PTR,
+    pulLastPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_DecryptFinal")
+    entry("C_DecryptFinal", || {
+        let lib = library()?;
+        // SAFETY: output buffer and length valid per the contract.
+        let out = unsafe { OutBuf::new(pLastPart, pulLastPartLen) }?;
+        let result = lib.decrypt_final(hSession, out.cap())?;
+        out.write(result)
+    })
 }
 
 /// Dual function: digest and encrypt.

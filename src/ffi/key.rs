@@ -1,10 +1,10 @@
-//! Key management (PKCS#11 3.0 §5.18): key and key-pair generation.
-//! Wrapping, unwrapping and derivation are not offered yet.
+//! Key management (PKCS#11 3.0 §5.18): key and key-pair generation,
+//! wrapping, unwrapping and derivation.
 
 use cryptoki_sys::*;
 
-use super::args::{self, OutPtr};
-use super::{entry, not_supported};
+use super::args::{self, OutBuf, OutPtr};
+use super::entry;
 use crate::api::global::library;
 
 /// Generates a secret key.
@@ -63,43 +63,79 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
     })
 }
 
-/// Not offered yet.
+/// Wraps (encrypts) a key under a wrapping key, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_WrapKey(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hWrappingKey: CK_OBJECT_HANDLE,
-    _hKey: CK_OBJECT_HANDLE,
-    _pWrappedKey: CK_BYTE_PTR,
-    _pulWrappedKeyLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hWrappingKey: CK_OBJECT_HANDLE,
+    hKey: CK_OBJECT_HANDLE,
+    pWrappedKey: CK_BYTE_PTR,
+    pulWrappedKeyLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_WrapKey")
+    entry("C_WrapKey", || {
+        let lib = library()?;
+        // SAFETY: mechanism and output buffer valid per the contract.
+        let (mech, out) = unsafe {
+            (
+                args::mechanism_required(pMechanism)?,
+                OutBuf::new(pWrappedKey, pulWrappedKeyLen)?,
+            )
+        };
+        let result = lib.wrap_key(hSession, &mech, hWrappingKey, hKey, out.cap())?;
+        out.write(result)
+    })
 }
 
-/// Not offered yet.
+/// Unwraps a key into a new object made from the template.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_UnwrapKey(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hUnwrappingKey: CK_OBJECT_HANDLE,
-    _pWrappedKey: CK_BYTE_PTR,
-    _ulWrappedKeyLen: CK_ULONG,
-    _pTemplate: CK_ATTRIBUTE_PTR,
-    _ulAttributeCount: CK_ULONG,
-    _phKey: CK_OBJECT_HANDLE_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hUnwrappingKey: CK_OBJECT_HANDLE,
+    pWrappedKey: CK_BYTE_PTR,
+    ulWrappedKeyLen: CK_ULONG,
+    pTemplate: CK_ATTRIBUTE_PTR,
+    ulAttributeCount: CK_ULONG,
+    phKey: CK_OBJECT_HANDLE_PTR,
 ) -> CK_RV {
-    not_supported("C_UnwrapKey")
+    entry("C_UnwrapKey", || {
+        let lib = library()?;
+        // SAFETY: mechanism, input, template and handle pointers valid.
+        let (mech, wrapped, template, out) = unsafe {
+            (
+                args::mechanism_required(pMechanism)?,
+                args::in_bytes(pWrappedKey, ulWrappedKeyLen)?,
+                args::template(pTemplate, ulAttributeCount)?,
+                OutPtr::new(phKey)?,
+            )
+        };
+        out.write(lib.unwrap_key(hSession, &mech, hUnwrappingKey, wrapped, &template)?);
+        Ok(())
+    })
 }
 
-/// Not offered yet.
+/// Derives a key from a base key into a new object made from the template.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DeriveKey(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hBaseKey: CK_OBJECT_HANDLE,
-    _pTemplate: CK_ATTRIBUTE_PTR,
-    _ulAttributeCount: CK_ULONG,
-    _phKey: CK_OBJECT_HANDLE_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hBaseKey: CK_OBJECT_HANDLE,
+    pTemplate: CK_ATTRIBUTE_PTR,
+    ulAttributeCount: CK_ULONG,
+    phKey: CK_OBJECT_HANDLE_PTR,
 ) -> CK_RV {
-    not_supported("C_DeriveKey")
+    entry("C_DeriveKey", || {
+        let lib = library()?;
+        // SAFETY: mechanism, template and handle pointers valid.
+        let (mech, template, out) = unsafe {
+            (
+                args::mechanism_required(pMechanism)?,
+                args::template(pTemplate, ulAttributeCount)?,
+                OutPtr::new(phKey)?,
+            )
+        };
+        out.write(lib.derive_key(hSession, &mech, hBaseKey, &template)?);
+        Ok(())
+    })
 }

@@ -11,7 +11,7 @@ use super::function_list::{C_GetFunctionList, C_GetInterface, C_GetInterfaceList
 use super::function_list::{FUNCTION_LIST, FUNCTION_LIST_3_0, INTERFACES, select_interface};
 use super::general::{C_Finalize, C_GetFunctionStatus, C_GetInfo};
 use super::{entry, entry_rv};
-use crate::api::{AttrRead, Out, OutCap};
+use crate::api::{AttrRead, Out, OutCap, RawParam};
 use crate::error::Error;
 
 fn attr(ty: CK_ATTRIBUTE_TYPE, buf: &mut [u8]) -> CK_ATTRIBUTE {
@@ -93,8 +93,11 @@ fn mechanism_rules() {
     unsafe {
         assert_eq!(args::mechanism(null()).unwrap(), None);
         let m = args::mechanism(&with).unwrap().unwrap();
-        assert_eq!((m.ty, m.param), (CKM_SHA256, Some(vec![7; 4])));
-        assert_eq!(args::mechanism(&none).unwrap().unwrap().param, None);
+        assert_eq!((m.ty, m.param), (CKM_SHA256, RawParam::Bytes(vec![7; 4])));
+        assert_eq!(
+            args::mechanism(&none).unwrap().unwrap().param,
+            RawParam::None
+        );
         assert_eq!(args::mechanism(&bad), Err(Error::ArgumentsBad));
         assert_eq!(args::mechanism_required(null()), Err(Error::ArgumentsBad));
     }

@@ -27,8 +27,10 @@ pub trait CipherOp: Send {
     }
 }
 
+/// The row must claim `flag`, or the RSA policy grant it (legacy RSA
+/// encryption is off unless configured).
 fn check(mech: &Mechanism, flag: CK_FLAGS) -> Result<()> {
-    if info(mech.mech)?.flags & flag == 0 {
+    if (info(mech.mech)?.flags | rsa_crypt::policy_flags(mech.mech)) & flag == 0 {
         return Err(Error::MechanismInvalid);
     }
     Ok(())

@@ -1,10 +1,12 @@
-//! Message digests (CKM_SHA_1, CKM_SHA224/256/384/512) and the hash
-//! algorithm enum the signature and MAC mechanisms share.
+//! Message digests (CKM_SHA_1, CKM_SHA224/256/384/512, CKM_SHA3_224/256/
+//! 384/512) and the hash algorithm enum the signature and MAC mechanisms
+//! share.
 
 use cryptoki_sys::*;
 use sha1::Sha1;
 use sha2::digest::{Digest, FixedOutputReset};
 use sha2::{Sha224, Sha256, Sha384, Sha512};
+use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 
 use super::Mechanism;
 use crate::error::{Error, Result};
@@ -17,6 +19,10 @@ pub enum HashAlg {
     Sha256,
     Sha384,
     Sha512,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
 }
 
 impl HashAlg {
@@ -37,6 +43,10 @@ impl HashAlg {
             CKM_SHA256 => Some(HashAlg::Sha256),
             CKM_SHA384 => Some(HashAlg::Sha384),
             CKM_SHA512 => Some(HashAlg::Sha512),
+            CKM_SHA3_224 => Some(HashAlg::Sha3_224),
+            CKM_SHA3_256 => Some(HashAlg::Sha3_256),
+            CKM_SHA3_384 => Some(HashAlg::Sha3_384),
+            CKM_SHA3_512 => Some(HashAlg::Sha3_512),
             _ => None,
         }
     }
@@ -54,6 +64,14 @@ impl HashAlg {
             CKM_SHA256_HMAC_GENERAL => Some((HashAlg::Sha256, true)),
             CKM_SHA384_HMAC_GENERAL => Some((HashAlg::Sha384, true)),
             CKM_SHA512_HMAC_GENERAL => Some((HashAlg::Sha512, true)),
+            CKM_SHA3_224_HMAC => Some((HashAlg::Sha3_224, false)),
+            CKM_SHA3_256_HMAC => Some((HashAlg::Sha3_256, false)),
+            CKM_SHA3_384_HMAC => Some((HashAlg::Sha3_384, false)),
+            CKM_SHA3_512_HMAC => Some((HashAlg::Sha3_512, false)),
+            CKM_SHA3_224_HMAC_GENERAL => Some((HashAlg::Sha3_224, true)),
+            CKM_SHA3_256_HMAC_GENERAL => Some((HashAlg::Sha3_256, true)),
+            CKM_SHA3_384_HMAC_GENERAL => Some((HashAlg::Sha3_384, true)),
+            CKM_SHA3_512_HMAC_GENERAL => Some((HashAlg::Sha3_512, true)),
             _ => None,
         }
     }
@@ -66,6 +84,10 @@ impl HashAlg {
             HashAlg::Sha256 => CKM_SHA256,
             HashAlg::Sha384 => CKM_SHA384,
             HashAlg::Sha512 => CKM_SHA512,
+            HashAlg::Sha3_224 => CKM_SHA3_224,
+            HashAlg::Sha3_256 => CKM_SHA3_256,
+            HashAlg::Sha3_384 => CKM_SHA3_384,
+            HashAlg::Sha3_512 => CKM_SHA3_512,
         }
     }
 
@@ -77,6 +99,10 @@ impl HashAlg {
             HashAlg::Sha256 => CKG_MGF1_SHA256,
             HashAlg::Sha384 => CKG_MGF1_SHA384,
             HashAlg::Sha512 => CKG_MGF1_SHA512,
+            HashAlg::Sha3_224 => CKG_MGF1_SHA3_224,
+            HashAlg::Sha3_256 => CKG_MGF1_SHA3_256,
+            HashAlg::Sha3_384 => CKG_MGF1_SHA3_384,
+            HashAlg::Sha3_512 => CKG_MGF1_SHA3_512,
         }
     }
 
@@ -84,10 +110,25 @@ impl HashAlg {
     pub fn output_len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,
-            HashAlg::Sha224 => 28,
-            HashAlg::Sha256 => 32,
-            HashAlg::Sha384 => 48,
-            HashAlg::Sha512 => 64,
+            HashAlg::Sha224 | HashAlg::Sha3_224 => 28,
+            HashAlg::Sha256 | HashAlg::Sha3_256 => 32,
+            HashAlg::Sha384 | HashAlg::Sha3_384 => 48,
+            HashAlg::Sha512 | HashAlg::Sha3_512 => 64,
+        }
+    }
+
+    /// The HMAC key type (CKK_*_HMAC) bound to this hash.
+    pub fn hmac_key_type(self) -> CK_KEY_TYPE {
+        match self {
+            HashAlg::Sha1 => CKK_SHA_1_HMAC,
+            HashAlg::Sha224 => CKK_SHA224_HMAC,
+            HashAlg::Sha256 => CKK_SHA256_HMAC,
+            HashAlg::Sha384 => CKK_SHA384_HMAC,
+            HashAlg::Sha512 => CKK_SHA512_HMAC,
+            HashAlg::Sha3_224 => CKK_SHA3_224_HMAC,
+            HashAlg::Sha3_256 => CKK_SHA3_256_HMAC,
+            HashAlg::Sha3_384 => CKK_SHA3_384_HMAC,
+            HashAlg::Sha3_512 => CKK_SHA3_512_HMAC,
         }
     }
 
@@ -99,6 +140,10 @@ impl HashAlg {
             HashAlg::Sha256 => Box::new(Hashing(Sha256::new())),
             HashAlg::Sha384 => Box::new(Hashing(Sha384::new())),
             HashAlg::Sha512 => Box::new(Hashing(Sha512::new())),
+            HashAlg::Sha3_224 => Box::new(Hashing(Sha3_224::new())),
+            HashAlg::Sha3_256 => Box::new(Hashing(Sha3_256::new())),
+            HashAlg::Sha3_384 => Box::new(Hashing(Sha3_384::new())),
+            HashAlg::Sha3_512 => Box::new(Hashing(Sha3_512::new())),
         }
     }
 
@@ -177,17 +222,102 @@ mod tests {
         );
         assert!(hex(&HashAlg::Sha384.hash(b"abc")).starts_with("cb00753f45a35e8b"));
         assert!(hex(&HashAlg::Sha512.hash(b"abc")).starts_with("ddaf35a193617aba"));
-        for h in [
-            HashAlg::Sha1,
-            HashAlg::Sha224,
-            HashAlg::Sha256,
-            HashAlg::Sha384,
-            HashAlg::Sha512,
-        ] {
+        for h in ALL {
             assert_eq!(h.hash(b"").len(), h.output_len());
             assert_eq!(h.hasher().len(), h.output_len());
             assert_eq!(HashAlg::from_digest_mech(h.digest_mech()), Some(h));
         }
+    }
+
+    const ALL: [HashAlg; 9] = [
+        HashAlg::Sha1,
+        HashAlg::Sha224,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+        HashAlg::Sha3_224,
+        HashAlg::Sha3_256,
+        HashAlg::Sha3_384,
+        HashAlg::Sha3_512,
+    ];
+
+    /// FIPS 202 examples (NIST CSRC "SHA3-*" example values) for "abc".
+    #[test]
+    fn sha3_abc() {
+        let mut d = digest_init(&Mechanism::parse(CKM_SHA3_256, None).unwrap()).unwrap();
+        assert_eq!(d.len(), 32);
+        d.update(b"ab");
+        d.update(b"c");
+        assert_eq!(
+            hex(&d.finish()),
+            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532"
+        );
+        // finish resets: the next digest starts from scratch.
+        assert_eq!(
+            hex(&d.finish()),
+            "a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"
+        );
+        assert_eq!(
+            hex(&HashAlg::Sha3_224.hash(b"abc")),
+            "e642824c3f8cf24ad09234ee7d3c766fc9a3a5168d0c94ad73b46fdf"
+        );
+        assert_eq!(
+            hex(&HashAlg::Sha3_384.hash(b"abc")),
+            "ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0e49be4b2\
+             98d88cea927ac7f539f1edf228376d25"
+        );
+        assert_eq!(
+            hex(&HashAlg::Sha3_512.hash(b"abc")),
+            "b751850b1a57168a5693cd924b6b096e08f621827444f70d884f5d0240d2712e\
+             10e116e9192af3c91a7ec57647e3934057340b4cf408d5a56592f8274eec53f0"
+        );
+    }
+
+    #[test]
+    fn sha3_mappings() {
+        for (h, mech, hmac, general, mgf, kt) in [
+            (
+                HashAlg::Sha3_224,
+                CKM_SHA3_224,
+                CKM_SHA3_224_HMAC,
+                CKM_SHA3_224_HMAC_GENERAL,
+                CKG_MGF1_SHA3_224,
+                CKK_SHA3_224_HMAC,
+            ),
+            (
+                HashAlg::Sha3_256,
+                CKM_SHA3_256,
+                CKM_SHA3_256_HMAC,
+                CKM_SHA3_256_HMAC_GENERAL,
+                CKG_MGF1_SHA3_256,
+                CKK_SHA3_256_HMAC,
+            ),
+            (
+                HashAlg::Sha3_384,
+                CKM_SHA3_384,
+                CKM_SHA3_384_HMAC,
+                CKM_SHA3_384_HMAC_GENERAL,
+                CKG_MGF1_SHA3_384,
+                CKK_SHA3_384_HMAC,
+            ),
+            (
+                HashAlg::Sha3_512,
+                CKM_SHA3_512,
+                CKM_SHA3_512_HMAC,
+                CKM_SHA3_512_HMAC_GENERAL,
+                CKG_MGF1_SHA3_512,
+                CKK_SHA3_512_HMAC,
+            ),
+        ] {
+            assert!(!h.is_sha1_or_sha2());
+            assert_eq!(HashAlg::from_digest_mech(mech), Some(h));
+            assert_eq!(HashAlg::from_hmac_mech(hmac), Some((h, false)));
+            assert_eq!(HashAlg::from_hmac_mech(general), Some((h, true)));
+            assert_eq!(h.mgf1(), mgf);
+            assert_eq!(h.hmac_key_type(), kt);
+            assert!(Mechanism::parse(mech, None).is_ok());
+        }
+        assert!(HashAlg::Sha256.is_sha1_or_sha2());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! P-256/P-384 keys and ECDSA (CKM_ECDSA over a caller-supplied hash, and
+//! P-256/P-384/P-521 keys and ECDSA (CKM_ECDSA over a caller-supplied hash, and
 //! CKM_ECDSA_SHAx hashing first). Signatures are raw r||s, as PKCS#11
 //! specifies, not DER.
 
@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 pub enum EcSigningKey {
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
+    P521(p521::ecdsa::SigningKey),
 }
 
 /// An ECDSA public key on one of the supported curves.
@@ -27,6 +28,7 @@ pub enum EcSigningKey {
 pub enum EcVerifyingKey {
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
+    P521(p521::ecdsa::VerifyingKey),
 }
 
 impl std::fmt::Debug for EcSigningKey {
@@ -49,6 +51,7 @@ impl EcSigningKey {
         let key = match curve {
             Curve::P256 => p256::ecdsa::SigningKey::from_slice(&padded).map(EcSigningKey::P256),
             Curve::P384 => p384::ecdsa::SigningKey::from_slice(&padded).map(EcSigningKey::P384),
+            Curve::P521 => p521::ecdsa::SigningKey::from_slice(&padded).map(EcSigningKey::P521),
         };
         key.map_err(|_| Error::AttributeValueInvalid)
     }
@@ -57,6 +60,7 @@ impl EcSigningKey {
         match self {
             EcSigningKey::P256(_) => Curve::P256,
             EcSigningKey::P384(_) => Curve::P384,
+            EcSigningKey::P521(_) => Curve::P521,
         }
     }
 
@@ -64,6 +68,7 @@ impl EcSigningKey {
         match self {
             EcSigningKey::P256(k) => EcVerifyingKey::P256(*k.verifying_key()),
             EcSigningKey::P384(k) => EcVerifyingKey::P384(*k.verifying_key()),
+            EcSigningKey::P521(k) => EcVerifyingKey::P521(*k.verifying_key()),
         }
     }
 
@@ -82,13 +87,19 @@ impl EcSigningKey {
                 b.as_mut_slice().zeroize();
                 out
             }
+            EcSigningKey::P521(k) => {
+                let mut b = k.to_bytes();
+                let out = Zeroizing::new(b.to_vec());
+                b.as_mut_slice().zeroize();
+                out
+            }
         }
     }
 
     /// Signs a hash of any length (normalized to the field size first),
     /// hedged with OS randomness on top of RFC 6979.
     fn sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>> {
-        let z = normalize_hash(hash, self.curve().field_bytes());
+        let z = normalize_hash(hash, self.curve());
         match self {
             EcSigningKey::P256(k) => {
                 let sig: p256::ecdsa::Signature = k
@@ -98,6 +109,12 @@ impl EcSigningKey {
             }
             EcSigningKey::P384(k) => {
                 let sig: p384::ecdsa::Signature = k
+                    .sign_prehash_with_rng(&mut SysRng, &z)
+                    .map_err(|_| Error::FunctionFailed)?;
+                Ok(sig.to_bytes().to_vec())
+            }
+            EcSigningKey::P521(k) => {
+                let sig: p521::ecdsa::Signature = k
                     .sign_prehash_with_rng(&mut SysRng, &z)
                     .map_err(|_| Error::FunctionFailed)?;
                 Ok(sig.to_bytes().to_vec())
@@ -116,6 +133,9 @@ impl EcVerifyingKey {
             Curve::P384 => {
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map(EcVerifyingKey::P384)
             }
+            Curve::P521 => {
+                p521::ecdsa::VerifyingKey::from_sec1_bytes(point).map(EcVerifyingKey::P521)
+            }
         };
         key.map_err(|_| Error::AttributeValueInvalid)
     }
@@ -124,6 +144,7 @@ impl EcVerifyingKey {
         match self {
             EcVerifyingKey::P256(_) => Curve::P256,
             EcVerifyingKey::P384(_) => Curve::P384,
+            EcVerifyingKey::P521(_) => Curve::P521,
         }
     }
 
@@ -132,6 +153,7 @@ impl EcVerifyingKey {
         match self {
             EcVerifyingKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
             EcVerifyingKey::P384(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+            EcVerifyingKey::P521(k) => k.to_sec1_point(false).as_bytes().to_vec(),
         }
     }
 
@@ -140,6 +162,7 @@ impl EcVerifyingKey {
         let doc = match self {
             EcVerifyingKey::P256(k) => k.to_public_key_der(),
             EcVerifyingKey::P384(k) => k.to_public_key_der(),
+            EcVerifyingKey::P521(k) => k.to_public_key_der(),
         };
         doc.map(|d| d.as_bytes().to_vec())
             .map_err(|_| Error::GeneralError)
@@ -150,12 +173,15 @@ impl EcVerifyingKey {
         if signature.len() != 2 * self.curve().field_bytes() {
             return Err(Error::SignatureLenRange);
         }
-        let z = normalize_hash(hash, self.curve().field_bytes());
+        let z = normalize_hash(hash, self.curve());
         let ok = match self {
             EcVerifyingKey::P256(k) => p256::ecdsa::Signature::from_slice(signature)
                 .and_then(|sig| k.verify_prehash(&z, &sig))
                 .is_ok(),
             EcVerifyingKey::P384(k) => p384::ecdsa::Signature::from_slice(signature)
+                .and_then(|sig| k.verify_prehash(&z, &sig))
+                .is_ok(),
+            EcVerifyingKey::P521(k) => p521::ecdsa::Signature::from_slice(signature)
                 .and_then(|sig| k.verify_prehash(&z, &sig))
                 .is_ok(),
         };
@@ -178,18 +204,40 @@ fn left_pad(value: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
     Some(out)
 }
 
-/// FIPS 186-4 §6.4 / SEC1 §4.1.3: the leftmost field-size bytes of the hash
-/// (exact for P-256/P-384, whose order has a whole number of bytes), with
-/// shorter hashes left-padded so they keep their integer value.
-fn normalize_hash(hash: &[u8], field_bytes: usize) -> Vec<u8> {
+/// FIPS 186-4 §6.4 / SEC1 §4.1.3: the leftmost order-size bits of the hash,
+/// as field-size bytes, with shorter hashes left-padded so they keep their
+/// integer value. The ecdsa crate would keep the *rightmost* bits of an
+/// over-long input, so the truncation is done here. For P-256/P-384 the
+/// order has a whole number of bytes; for P-521 (66 bytes = 528 bits) a
+/// 66-byte prefix is shifted right by the 7 surplus bits.
+fn normalize_hash(hash: &[u8], curve: Curve) -> Vec<u8> {
+    let field_bytes = curve.field_bytes();
+    let surplus = field_bytes
+        .saturating_mul(8)
+        .saturating_sub(usize::try_from(curve.bits()).unwrap_or(usize::MAX));
     match hash.get(..field_bytes) {
-        Some(prefix) => prefix.to_vec(),
+        Some(prefix) if surplus == 0 => prefix.to_vec(),
+        Some(prefix) => shift_right(prefix, surplus),
         None => {
             let mut z = vec![0u8; field_bytes.saturating_sub(hash.len())];
             z.extend_from_slice(hash);
             z
         }
     }
+}
+
+/// A big-endian value shifted right by `bits` (< 8), same length.
+fn shift_right(value: &[u8], bits: usize) -> Vec<u8> {
+    let bits = u32::try_from(bits % 8).unwrap_or(0);
+    let mut carry = 0u8;
+    value
+        .iter()
+        .map(|&b| {
+            let out = b.checked_shr(bits).unwrap_or(0) | carry;
+            carry = b.checked_shl(8 - bits).unwrap_or(0);
+            out
+        })
+        .collect()
 }
 
 /// Wraps a SEC1 point in a DER OCTET STRING (CKA_EC_POINT's encoding).
@@ -308,9 +356,22 @@ mod tests {
 
     #[test]
     fn normalize_pads_and_truncates() {
-        assert_eq!(normalize_hash(&[1, 2], 4), vec![0, 0, 1, 2]);
-        assert_eq!(normalize_hash(&[1, 2, 3, 4, 5], 4), vec![1, 2, 3, 4]);
-        assert_eq!(normalize_hash(&[], 2), vec![0, 0]);
+        let mut padded = vec![0u8; 30];
+        padded.extend_from_slice(&[1, 2]);
+        assert_eq!(normalize_hash(&[1, 2], Curve::P256), padded);
+        let long: Vec<u8> = (0..40).collect();
+        assert_eq!(normalize_hash(&long, Curve::P256), long[..32].to_vec());
+        assert_eq!(normalize_hash(&[], Curve::P384), vec![0; 48]);
+        // P-521: up to 65 bytes keep their value; longer inputs keep their
+        // leftmost 521 bits.
+        let h65 = [0xffu8; 65];
+        assert_eq!(normalize_hash(&h65, Curve::P521)[1..], h65[..]);
+        let z = normalize_hash(&[0xffu8; 70], Curve::P521);
+        assert_eq!(z.len(), 66);
+        assert_eq!(z[0], 0x01);
+        assert!(z[1..].iter().all(|&b| b == 0xff));
+        assert_eq!(shift_right(&[0x80, 0x01], 7), vec![0x01, 0x00]);
+        assert_eq!(shift_right(&[0x12, 0x34], 0), vec![0x12, 0x34]);
     }
 
     #[test]
@@ -333,5 +394,117 @@ mod tests {
         );
         let long = point_to_der(&[0u8; 200]);
         assert_eq!(&long[..3], &[0x04, 0x81, 200]);
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The RFC 6979 A.2.7 P-521 key.
+    fn p521_pair() -> (Arc<Key>, Arc<Key>) {
+        let x = unhex(
+            "00FAD06DAA62BA3B25D2FB40133DA757205DE67F5BB0018FEE8C86E1B68C7E75CA
+             A896EB32F1F47C70855836A6D16FCC1466F6D8FBEC67DB89EC0C08B0E996B83538",
+        );
+        let private = Key::ec_private(&Curve::P521.ec_params(), &x).unwrap();
+        let public = private.to_public().unwrap();
+        (Arc::new(private), Arc::new(public))
+    }
+
+    fn sign(key: &Arc<Key>, hash: Option<HashAlg>, data: &[u8]) -> Vec<u8> {
+        let mut op = EcdsaSign::new(key.clone(), hash).unwrap();
+        op.update(data).unwrap();
+        let sig = op.finish().unwrap();
+        assert_eq!(sig.len(), op.sign_len());
+        sig
+    }
+
+    fn verify(key: &Arc<Key>, hash: Option<HashAlg>, data: &[u8], sig: &[u8]) -> Result<()> {
+        let mut op = EcdsaVerify::new(key.clone(), hash)?;
+        op.update(data)?;
+        op.finish(sig)
+    }
+
+    /// Known answers: RFC 6979 A.2.7 (SHA-512, "sample"), and signatures
+    /// made by OpenSSL (through Python's cryptography) over SHA-256
+    /// ("sample", padded to the order) and over a 70-byte raw input whose
+    /// leftmost 521 bits are what gets signed.
+    #[test]
+    fn p521_known_answers() {
+        let (_, public) = p521_pair();
+        let rfc = unhex(
+            "00C328FAFCBD79DD77850370C46325D987CB525569FB63C5D3BC53950E6D4C5F17
+             4E25A1EE9017B5D450606ADD152B534931D7D4E8455CC91F9B15BF05EC36E377FA
+             00617CCE7CF5064806C467F678D3B4080D6F1CC50AF26CA209417308281B68AF28
+             2623EAA63E5B5C0723D8B8C37FF0777B1A20F8CCB1DCCC43997F1EE0E44DA4A67A",
+        );
+        assert_eq!(
+            verify(&public, Some(HashAlg::Sha512), b"sample", &rfc),
+            Ok(())
+        );
+        let digest = HashAlg::Sha512.hash(b"sample");
+        assert_eq!(verify(&public, None, &digest, &rfc), Ok(()));
+        let openssl_sha256 = unhex(
+            "00eba1f83b60179d5ef8183abaa78fd1a9c18d0b903fad58f992ee8db6d37537a8
+             fdd66875999abd7b7c9550cf42e37993a0ae70b8f9a6f6cb73a61941caaec25531
+             01d205c75174c61910ad7ce66831536e3ec77b8cefa20c48169c20043c927b129f
+             af31cf702bd1e37ec68c19c606e45dbe8ccde056d7b28d2ee9c584e4c3f4a9d782",
+        );
+        assert_eq!(
+            verify(&public, Some(HashAlg::Sha256), b"sample", &openssl_sha256),
+            Ok(())
+        );
+        let long_input = unhex(
+            "005a0b30557a9fc4e90e33587da2c7ec11365b80a5caef14395e83a8cdf2173c61
+             86abd0f51a3f6489aed3f81d42678cb1d6fb20456a8fb4d9fe23486d92b7dc0126
+             4b7095ba",
+        );
+        let openssl_long = unhex(
+            "00c656e6a9f9ab15b58421a5db69359fc40a4107061a13823b19cb565071ecd6a7
+             41239fc0c51890163413ac23ba4e66403fee05f872027a729b4e9bed9512ab6f49
+             00507f2ff5c7000feba51a88df8adb14bcab536c5b214ca8e1bcfea2c18b8e69f6
+             c0a56a39dbd160da84d065173ab94336cb2f4e4278795b90acb820a77d5e46263f",
+        );
+        assert_eq!(verify(&public, None, &long_input, &openssl_long), Ok(()));
+        // Only the leftmost 521 bits count.
+        assert_eq!(
+            verify(&public, None, &long_input[..66], &openssl_long),
+            Ok(())
+        );
+        let mut changed = long_input.clone();
+        changed[65] ^= 0x80;
+        assert_eq!(
+            verify(&public, None, &changed, &openssl_long),
+            Err(Error::SignatureInvalid)
+        );
+    }
+
+    #[test]
+    fn p521_round_trip() {
+        let (private, public) = p521_pair();
+        for hash in [None, Some(HashAlg::Sha256), Some(HashAlg::Sha512)] {
+            let data = [0x42u8; 80];
+            let sig = sign(&private, hash, &data);
+            assert_eq!(sig.len(), 132);
+            assert_eq!(verify(&public, hash, &data, &sig), Ok(()));
+            let mut bad = sig.clone();
+            bad[70] ^= 1;
+            assert_eq!(
+                verify(&public, hash, &data, &bad),
+                Err(Error::SignatureInvalid)
+            );
+            assert_eq!(
+                verify(&public, hash, &data, &sig[..131]),
+                Err(Error::SignatureLenRange)
+            );
+        }
+        assert!(matches!(
+            EcdsaSign::new(public, None),
+            Err(Error::KeyTypeInconsistent)
+        ));
     }
 }

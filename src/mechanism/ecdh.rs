@@ -1,14 +1,380 @@
 //! ECDH key agreement (CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE) on
-//! P-256/P-384/P-521 and X25519, with the NULL and SHA-2 KDFs. (To be written.)
+//! P-256/P-384/P-521 and X25519, with the NULL KDF and the ANSI X9.63 SHA-1
+//! and SHA-2 KDFs; and the CKM_EC_MONTGOMERY_KEY_PAIR_GEN row.
+//!
+//! Length rules (`len` is the derived key's CKA_VALUE_LEN or its type's
+//! fixed length; None means "natural length"):
+//! - CKD_NULL: None gives the whole shared secret Z (the x-coordinate,
+//!   field width; X25519's 32 bytes). A shorter `len` keeps the trailing
+//!   (least significant) bytes, as SoftHSM does; a longer one is
+//!   CKR_KEY_SIZE_RANGE, since no more secret exists.
+//! - CKD_SHAx_KDF: Hash(Z || counter_be32 || shared_data) for counter = 1,
+//!   2, … concatenated and cut to `len`; None gives one hash output.
 
+use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::keys::Key;
-use super::{MechInfo, Mechanism};
+use super::curve25519;
+use super::digest::HashAlg;
+use super::ec::{self, EcSigningKey, EcVerifyingKey};
+use super::keys::{CURVE25519_BITS, Curve, Key};
+use super::{EC_CAPS, EC_MAX, MechInfo, Mechanism, Params, info, row};
 use crate::error::{Error, Result};
 
-pub(super) const ROWS: &[MechInfo] = &[];
+/// Key sizes in bits: X25519 (255) up to P-521.
+pub(super) const ROWS: &[MechInfo] = &[
+    row(
+        CKM_ECDH1_DERIVE,
+        CURVE25519_BITS,
+        EC_MAX,
+        CKF_DERIVE | EC_CAPS,
+    ),
+    row(
+        CKM_ECDH1_COFACTOR_DERIVE,
+        CURVE25519_BITS,
+        EC_MAX,
+        CKF_DERIVE | EC_CAPS,
+    ),
+    row(
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+        CURVE25519_BITS,
+        CURVE25519_BITS,
+        CKF_GENERATE_KEY_PAIR | CKF_EC_NAMEDCURVE | CKF_EC_CURVENAME,
+    ),
+];
 
-pub(super) fn derive(_mech: &Mechanism, _base: &Key, _len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
-    Err(Error::MechanismInvalid)
+/// Derives key material from `base` (an EC or X25519 private key) and the
+/// peer's public value in the mechanism parameter. The curves offered all
+/// have cofactor 1 or clamp it into the scalar (X25519), so the cofactor
+/// variant computes the same value.
+pub(super) fn derive(
+    mech: &Mechanism,
+    base: &Key,
+    len: Option<usize>,
+) -> Result<Zeroizing<Vec<u8>>> {
+    if !matches!(mech.mech, CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE) {
+        return Err(Error::MechanismInvalid);
+    }
+    let Params::Ecdh {
+        kdf,
+        shared_data,
+        public_data,
+    } = &mech.params
+    else {
+        return Err(Error::MechanismParamInvalid);
+    };
+    if !matches!(base, Key::EcPrivate { .. } | Key::MontPrivate(_)) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    if !info(mech.mech)?.key_size_ok(base.bits()) {
+        return Err(Error::KeySizeRange);
+    }
+    let z = match base {
+        Key::EcPrivate { curve, key } => weierstrass_secret(*curve, key, public_data)?,
+        Key::MontPrivate(secret) => x25519_secret(secret, public_data)?,
+        _ => return Err(Error::KeyTypeInconsistent),
+    };
+    match kdf_hash(*kdf)? {
+        None => null_kdf(z, len),
+        Some(hash) => x963_kdf(hash, &z, shared_data, len.unwrap_or(hash.output_len())),
+    }
+}
+
+/// The hash of a CKD_* value (None for CKD_NULL). Other KDFs never get
+/// past parameter parsing; MechanismParamInvalid guards anyway.
+fn kdf_hash(kdf: CK_EC_KDF_TYPE) -> Result<Option<HashAlg>> {
+    Ok(match kdf {
+        CKD_NULL => None,
+        CKD_SHA1_KDF => Some(HashAlg::Sha1),
+        CKD_SHA224_KDF => Some(HashAlg::Sha224),
+        CKD_SHA256_KDF => Some(HashAlg::Sha256),
+        CKD_SHA384_KDF => Some(HashAlg::Sha384),
+        CKD_SHA512_KDF => Some(HashAlg::Sha512),
+        _ => return Err(Error::MechanismParamInvalid),
+    })
+}
+
+/// Z for P-256/P-384/P-521. The peer point is a SEC1 point (compressed or
+/// uncompressed), raw or DER OCTET STRING; one not on the curve (or the
+/// identity) is MechanismParamInvalid.
+fn weierstrass_secret(curve: Curve, key: &EcSigningKey, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let peer = EcVerifyingKey::from_sec1(curve, ec::point_from_attr(curve, peer))
+        .map_err(|_| Error::MechanismParamInvalid)?;
+    let z = match (key, &peer) {
+        (EcSigningKey::P256(k), EcVerifyingKey::P256(p)) => {
+            let shared = p256::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
+            shared.raw_secret_bytes().to_vec()
+        }
+        (EcSigningKey::P384(k), EcVerifyingKey::P384(p)) => {
+            let shared = p384::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
+            shared.raw_secret_bytes().to_vec()
+        }
+        (EcSigningKey::P521(k), EcVerifyingKey::P521(p)) => {
+            let shared = p521::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
+            shared.raw_secret_bytes().to_vec()
+        }
+        _ => return Err(Error::MechanismParamInvalid),
+    };
+    Ok(Zeroizing::new(z))
+}
+
+/// Z for X25519 (RFC 7748 §6.1). The peer key is 32 bytes, raw or DER
+/// OCTET STRING. An all-zero result means the peer sent a small-order
+/// point; RFC 7748 §6.1 lets us abort, and we do.
+fn x25519_secret(secret: &x25519_dalek::StaticSecret, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let peer = curve25519::public_from_attr(peer).ok_or(Error::MechanismParamInvalid)?;
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
+    if !shared.was_contributory() {
+        return Err(Error::FunctionFailed);
+    }
+    Ok(Zeroizing::new(shared.as_bytes().to_vec()))
+}
+
+/// CKD_NULL: Z itself, or its trailing `len` bytes.
+fn null_kdf(z: Zeroizing<Vec<u8>>, len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
+    let Some(len) = len else {
+        return Ok(z);
+    };
+    if len == 0 {
+        return Err(Error::KeySizeRange);
+    }
+    let start = z.len().checked_sub(len).ok_or(Error::KeySizeRange)?;
+    Ok(Zeroizing::new(
+        z.get(start..).ok_or(Error::KeySizeRange)?.to_vec(),
+    ))
+}
+
+/// ANSI X9.63 KDF (SEC1 §3.6.1): Hash(Z || counter || shared_data) with a
+/// 32-bit big-endian counter from 1.
+fn x963_kdf(hash: HashAlg, z: &[u8], shared_data: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    if len == 0 {
+        return Err(Error::KeySizeRange);
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    let mut counter: u32 = 1;
+    while out.len() < len {
+        let mut h = hash.hasher();
+        h.update(z);
+        h.update(&counter.to_be_bytes());
+        h.update(shared_data);
+        let block = Zeroizing::new(h.finish());
+        let take = block.len().min(len.saturating_sub(out.len()));
+        out.extend_from_slice(block.get(..take).ok_or(Error::GeneralError)?);
+        counter = counter.checked_add(1).ok_or(Error::KeySizeRange)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanism::curve25519::Alg25519;
+    use crate::mechanism::{RawParam, derive as any_derive, generate_ec};
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Mechanism {
+        ecdh_mech(CKM_ECDH1_DERIVE, kdf, shared, public)
+    }
+
+    fn ecdh_mech(
+        m: CK_MECHANISM_TYPE,
+        kdf: CK_EC_KDF_TYPE,
+        shared: &[u8],
+        public: &[u8],
+    ) -> Mechanism {
+        let raw = RawParam::Ecdh {
+            kdf,
+            shared_data: shared.to_vec(),
+            public_data: public.to_vec(),
+        };
+        Mechanism::from_raw(m, &raw).unwrap()
+    }
+
+    fn ec_key(curve: Curve) -> Key {
+        let parts = generate_ec(&curve.ec_params()).unwrap();
+        Key::ec_private(&parts.ec_params, &parts.private_value).unwrap()
+    }
+
+    /// RFC 7748 §6.1: Alice and Bob agree on K.
+    #[test]
+    fn x25519_rfc7748() {
+        let params = Alg25519::X25519.ec_params();
+        let alice = Key::montgomery_private(
+            &params,
+            &unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+        )
+        .unwrap();
+        let bob = Key::montgomery_private(
+            &params,
+            &unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"),
+        )
+        .unwrap();
+        let k = unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+        let bob_point = bob.ec_point_der().unwrap();
+        assert_eq!(
+            bob_point[2..],
+            unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+        );
+        // DER-wrapped and raw peer keys, both mechanisms.
+        let a = any_derive(&ecdh(CKD_NULL, &[], &bob_point), &alice, None).unwrap();
+        assert_eq!(*a, k);
+        let cof = ecdh_mech(CKM_ECDH1_COFACTOR_DERIVE, CKD_NULL, &[], &bob_point[2..]);
+        assert_eq!(*any_derive(&cof, &alice, None).unwrap(), k);
+        let alice_point = alice.ec_point_der().unwrap();
+        let b = derive(&ecdh(CKD_NULL, &[], &alice_point[2..]), &bob, None).unwrap();
+        assert_eq!(*b, k);
+        // Truncation keeps the trailing bytes.
+        let short = derive(&ecdh(CKD_NULL, &[], &alice_point), &bob, Some(16)).unwrap();
+        assert_eq!(*short, k[16..]);
+        assert_eq!(
+            derive(&ecdh(CKD_NULL, &[], &alice_point), &bob, Some(33)).unwrap_err(),
+            Error::KeySizeRange
+        );
+        // A small-order peer (u = 0) gives an all-zero secret: refused.
+        assert_eq!(
+            derive(&ecdh(CKD_NULL, &[], &[0; 32]), &alice, None).unwrap_err(),
+            Error::FunctionFailed
+        );
+        assert_eq!(
+            derive(&ecdh(CKD_NULL, &[], &[1; 31]), &alice, None).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
+    }
+
+    #[test]
+    fn weierstrass_agreement_all_curves() {
+        for curve in [Curve::P256, Curve::P384, Curve::P521] {
+            let a = ec_key(curve);
+            let b = ec_key(curve);
+            let a_point = a.ec_point_der().unwrap();
+            let b_point = b.ec_point_der().unwrap();
+            let za = derive(&ecdh(CKD_NULL, &[], &b_point), &a, None).unwrap();
+            let zb = derive(&ecdh(CKD_NULL, &[], &a_point), &b, None).unwrap();
+            assert_eq!(za.len(), curve.field_bytes());
+            assert_eq!(*za, *zb);
+            // The raw SEC1 point and the compressed form give the same Z.
+            let raw = ec::point_from_attr(curve, &a_point).to_vec();
+            assert_eq!(*derive(&ecdh(CKD_NULL, &[], &raw), &b, None).unwrap(), *za);
+            let fb = curve.field_bytes();
+            let mut compressed = vec![0x02 | (raw[2 * fb] & 1)];
+            compressed.extend_from_slice(&raw[1..=fb]);
+            assert_eq!(
+                *derive(&ecdh(CKD_NULL, &[], &compressed), &b, None).unwrap(),
+                *za
+            );
+            // Both sides of a KDF'd agreement match, for the requested length.
+            let ka = derive(&ecdh(CKD_SHA256_KDF, b"info", &b_point), &a, Some(48)).unwrap();
+            let kb = derive(&ecdh(CKD_SHA256_KDF, b"info", &raw), &b, Some(48)).unwrap();
+            assert_eq!(ka.len(), 48);
+            assert_eq!(*ka, *kb);
+            assert_eq!(*ka, *x963_kdf(HashAlg::Sha256, &za, b"info", 48).unwrap());
+        }
+    }
+
+    #[test]
+    fn kdf_default_lengths_and_hashes() {
+        let a = ec_key(Curve::P256);
+        let b = ec_key(Curve::P256);
+        let b_point = b.ec_point_der().unwrap();
+        let z = derive(&ecdh(CKD_NULL, &[], &b_point), &a, None).unwrap();
+        for (kdf, hash) in [
+            (CKD_SHA1_KDF, HashAlg::Sha1),
+            (CKD_SHA224_KDF, HashAlg::Sha224),
+            (CKD_SHA256_KDF, HashAlg::Sha256),
+            (CKD_SHA384_KDF, HashAlg::Sha384),
+            (CKD_SHA512_KDF, HashAlg::Sha512),
+        ] {
+            let k = derive(&ecdh(kdf, &[], &b_point), &a, None).unwrap();
+            assert_eq!(k.len(), hash.output_len());
+            // Hand-built first block: Hash(Z || 00000001).
+            let mut input = z.to_vec();
+            input.extend_from_slice(&[0, 0, 0, 1]);
+            assert_eq!(*k, hash.hash(&input));
+        }
+        assert_eq!(
+            derive(&ecdh(CKD_SHA256_KDF, &[], &b_point), &a, Some(0)).unwrap_err(),
+            Error::KeySizeRange
+        );
+    }
+
+    /// ANSI X9.63 KDF test vectors (NIST CAVS, SHA-256).
+    #[test]
+    fn x963_known_answers() {
+        let z = unhex("96c05619d56c328ab95fe84b18264b08725b85e33fd34f08");
+        assert_eq!(
+            *x963_kdf(HashAlg::Sha256, &z, &[], 16).unwrap(),
+            unhex("443024c3dae66b95e6f5670601558f71")
+        );
+        let z = unhex("22518b10e70f2a3f243810ae3254139efbee04aa57c7af7d");
+        let info = unhex("75eef81aa3041e33b80971203d2c0c52");
+        let expected = unhex(
+            "c498af77161cc59f2962b9a713e2b215152d139766ce34a776df11866a69bf2e
+             52a13d9c7c6fc878c50c5ea0bc7b00e0da2447cfd874f6cf92f30d0097111485
+             500c90c3af8b487872d04685d14c8d1dc8d7fa08beb0ce0ababc11f0bd496269
+             142d43525a78e5bc79a17f59676a5706dc54d54d4d1f0bd7e386128ec26afc21",
+        );
+        assert_eq!(
+            *x963_kdf(HashAlg::Sha256, &z, &info, 128).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let a = ec_key(Curve::P256);
+        let b384 = ec_key(Curve::P384);
+        // A point of another curve, garbage, a point not on the curve.
+        let p384_point = b384.ec_point_der().unwrap();
+        let mut off_curve = vec![0x04];
+        off_curve.extend_from_slice(&[1; 64]);
+        for bad in [&p384_point[..], &[0x04, 1, 2][..], &off_curve[..]] {
+            assert_eq!(
+                derive(&ecdh(CKD_NULL, &[], bad), &a, None).unwrap_err(),
+                Error::MechanismParamInvalid
+            );
+        }
+        let point = a.ec_point_der().unwrap();
+        let public = a.to_public().unwrap();
+        let secret = Key::secret(CKK_GENERIC_SECRET, &[1; 32]).unwrap();
+        let ed = Key::edwards_private(&Alg25519::Ed25519.ec_params(), &[1; 32]).unwrap();
+        for base in [&public, &secret, &ed] {
+            assert_eq!(
+                derive(&ecdh(CKD_NULL, &[], &point), base, None).unwrap_err(),
+                Error::KeyTypeInconsistent
+            );
+        }
+        // A wrong parameter kind and a non-ECDH mechanism.
+        let none = Mechanism {
+            mech: CKM_ECDH1_DERIVE,
+            params: Params::None,
+        };
+        assert_eq!(
+            derive(&none, &a, None).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
+        let eddsa = Mechanism::parse(CKM_EDDSA, None).unwrap();
+        assert_eq!(
+            derive(&eddsa, &a, None).unwrap_err(),
+            Error::MechanismInvalid
+        );
+    }
+
+    #[test]
+    fn rows() {
+        let row = info(CKM_ECDH1_DERIVE).unwrap();
+        assert!(row.flags & CKF_DERIVE != 0);
+        assert!(row.key_size_ok(255) && row.key_size_ok(521) && !row.key_size_ok(1024));
+        assert!(info(CKM_ECDH1_COFACTOR_DERIVE).is_ok());
+        assert_eq!(
+            info(CKM_EC_MONTGOMERY_KEY_PAIR_GEN).unwrap().flags & CKF_GENERATE_KEY_PAIR,
+            CKF_GENERATE_KEY_PAIR
+        );
+    }
 }

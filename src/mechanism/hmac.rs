@@ -1,10 +1,13 @@
-//! HMAC sign/verify (CKM_SHAx_HMAC and the _GENERAL truncated forms) over
-//! secret keys.
+//! HMAC sign/verify (CKM_SHAx_HMAC, CKM_SHA3_x_HMAC and the _GENERAL
+//! truncated forms) over secret keys.
 
+use hmac::digest::common::BlockSizeUser;
+use hmac::digest::{Digest, FixedOutput, MacMarker, Output, OutputSizeUser};
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Sha224, Sha256, Sha384, Sha512};
-use zeroize::Zeroizing;
+use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::digest::HashAlg;
 use super::sign::{SignOp, VerifyOp};
@@ -18,7 +21,74 @@ enum State {
     Sha256(Hmac<Sha256>),
     Sha384(Hmac<Sha384>),
     Sha512(Hmac<Sha512>),
+    Sha3_224(Sha3Hmac<Sha3_224>),
+    Sha3_256(Sha3Hmac<Sha3_256>),
+    Sha3_384(Sha3Hmac<Sha3_384>),
+    Sha3_512(Sha3Hmac<Sha3_512>),
 }
+
+/// RFC 2104 HMAC over a SHA-3 hash. The hmac crate's `Hmac` needs a hash
+/// with an eager block API, which SHA-3 (a sponge) does not offer, and its
+/// `SimpleHmac` keeps the padded key in a buffer that is not zeroized; this
+/// keeps it in `Zeroizing` (the sha3 state zeroizes itself on drop).
+/// Implementing `Mac`'s parts gives the crate's constant-time verification.
+#[derive(Clone)]
+struct Sha3Hmac<D> {
+    inner: D,
+    opad_key: Zeroizing<Vec<u8>>,
+}
+
+const IPAD: u8 = 0x36;
+const OPAD: u8 = 0x5c;
+
+impl<D: Digest + BlockSizeUser> Sha3Hmac<D> {
+    fn new(key: &[u8]) -> Sha3Hmac<D> {
+        let block = <D as BlockSizeUser>::block_size();
+        let mut padded = Zeroizing::new(vec![0u8; block]);
+        if key.len() > block {
+            let mut hashed = D::digest(key);
+            for (p, h) in padded.iter_mut().zip(hashed.iter()) {
+                *p = *h;
+            }
+            hashed.as_mut_slice().zeroize();
+        } else {
+            for (p, k) in padded.iter_mut().zip(key) {
+                *p = *k;
+            }
+        }
+        let ipad_key: Zeroizing<Vec<u8>> =
+            Zeroizing::new(padded.iter().map(|b| b ^ IPAD).collect());
+        let mut inner = D::new();
+        Digest::update(&mut inner, &*ipad_key);
+        let opad_key = Zeroizing::new(padded.iter().map(|b| b ^ OPAD).collect());
+        Sha3Hmac { inner, opad_key }
+    }
+}
+
+impl<D: Digest> OutputSizeUser for Sha3Hmac<D> {
+    type OutputSize = <D as OutputSizeUser>::OutputSize;
+}
+
+// Named in full: importing `Update` would make `update` ambiguous with
+// `Mac::update` on the SHA-2 states.
+impl<D: Digest> hmac::digest::Update for Sha3Hmac<D> {
+    fn update(&mut self, data: &[u8]) {
+        Digest::update(&mut self.inner, data);
+    }
+}
+
+impl<D: Digest> FixedOutput for Sha3Hmac<D> {
+    fn finalize_into(self, out: &mut Output<Self>) {
+        let mut outer = D::new();
+        Digest::update(&mut outer, &*self.opad_key);
+        let mut inner_hash = self.inner.finalize();
+        Digest::update(&mut outer, &inner_hash);
+        inner_hash.as_mut_slice().zeroize();
+        out.copy_from_slice(&outer.finalize());
+    }
+}
+
+impl<D> MacMarker for Sha3Hmac<D> {}
 
 fn keyed<M: KeyInit>(key: &[u8]) -> Result<M> {
     // HMAC accepts keys of any length; an error here is a crate bug.
@@ -33,6 +103,10 @@ impl State {
             HashAlg::Sha256 => State::Sha256(keyed(key)?),
             HashAlg::Sha384 => State::Sha384(keyed(key)?),
             HashAlg::Sha512 => State::Sha512(keyed(key)?),
+            HashAlg::Sha3_224 => State::Sha3_224(Sha3Hmac::new(key)),
+            HashAlg::Sha3_256 => State::Sha3_256(Sha3Hmac::new(key)),
+            HashAlg::Sha3_384 => State::Sha3_384(Sha3Hmac::new(key)),
+            HashAlg::Sha3_512 => State::Sha3_512(Sha3Hmac::new(key)),
         })
     }
 
@@ -43,6 +117,10 @@ impl State {
             State::Sha256(m) => m.update(data),
             State::Sha384(m) => m.update(data),
             State::Sha512(m) => m.update(data),
+            State::Sha3_224(m) => m.update(data),
+            State::Sha3_256(m) => m.update(data),
+            State::Sha3_384(m) => m.update(data),
+            State::Sha3_512(m) => m.update(data),
         }
     }
 
@@ -53,6 +131,10 @@ impl State {
             State::Sha256(m) => m.finalize().into_bytes().to_vec(),
             State::Sha384(m) => m.finalize().into_bytes().to_vec(),
             State::Sha512(m) => m.finalize().into_bytes().to_vec(),
+            State::Sha3_224(m) => m.finalize().into_bytes().to_vec(),
+            State::Sha3_256(m) => m.finalize().into_bytes().to_vec(),
+            State::Sha3_384(m) => m.finalize().into_bytes().to_vec(),
+            State::Sha3_512(m) => m.finalize().into_bytes().to_vec(),
         })
     }
 
@@ -64,6 +146,10 @@ impl State {
             State::Sha256(m) => m.verify_truncated_left(tag).is_ok(),
             State::Sha384(m) => m.verify_truncated_left(tag).is_ok(),
             State::Sha512(m) => m.verify_truncated_left(tag).is_ok(),
+            State::Sha3_224(m) => m.verify_truncated_left(tag).is_ok(),
+            State::Sha3_256(m) => m.verify_truncated_left(tag).is_ok(),
+            State::Sha3_384(m) => m.verify_truncated_left(tag).is_ok(),
+            State::Sha3_512(m) => m.verify_truncated_left(tag).is_ok(),
         }
     }
 }
@@ -185,6 +271,78 @@ mod tests {
         let mut bad = tag.clone();
         bad[5] ^= 1;
         assert_eq!(verify(&bad, 32), Err(Error::SignatureInvalid));
+    }
+
+    fn mac(hash: HashAlg, key: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut op = HmacOp::new(hash, key, hash.output_len()).unwrap();
+        SignOp::update(&mut op, data).unwrap();
+        SignOp::finish(&mut op).unwrap()
+    }
+
+    /// RFC 4231 test case 1's inputs with SHA-3 (the widely published
+    /// HMAC-SHA3 values, also what Python's hmac/hashlib give).
+    #[test]
+    fn hmac_sha3_case1() {
+        let cases = [
+            (
+                HashAlg::Sha3_224,
+                "3b16546bbc7be2706a031dcafd56373d9884367641d8c59af3c860f7",
+            ),
+            (
+                HashAlg::Sha3_256,
+                "ba85192310dffa96e2a3a40e69774351140bb7185e1202cdcc917589f95e16bb",
+            ),
+            (
+                HashAlg::Sha3_384,
+                "68d2dcf7fd4ddd0a2240c8a437305f61fb7334cfb5d0226e1bc27dc10a2e723a\
+                 20d370b47743130e26ac7e3d532886bd",
+            ),
+            (
+                HashAlg::Sha3_512,
+                "eb3fbd4b2eaab8f5c504bd3a41465aacec15770a7cabac531e482f860b5ec7ba\
+                 47ccb2c6f2afce8f88d22b6dc61380f23a668fd3888bb80537c0a0b86407689e",
+            ),
+        ];
+        for (hash, expected) in cases {
+            assert_eq!(mac(hash, &[0x0b; 20], b"Hi There"), unhex(expected));
+        }
+    }
+
+    /// NIST CSRC example "HMAC-SHA3-256, keylen<blocklen", and a key longer
+    /// than the block (hashed first; RFC 4231 case 6 inputs).
+    #[test]
+    fn hmac_sha3_nist_and_long_key() {
+        let key: Vec<u8> = (0u8..32).collect();
+        assert_eq!(
+            mac(
+                HashAlg::Sha3_256,
+                &key,
+                b"Sample message for keylen<blocklen"
+            ),
+            unhex("4fe8e202c4f058e8dddc23d8c34e467343e23555e24fc2f025d598f558f67205")
+        );
+        assert_eq!(
+            mac(
+                HashAlg::Sha3_512,
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            ),
+            unhex(
+                "00f751a9e50695b090ed6911a4b65524951cdc15a73a5d58bb55215ea2cd839a\
+                 c79d2b44a39bafab27e83fde9e11f6340b11d991b1b91bf2eee7fc872426c3a4"
+            )
+        );
+        let tag = mac(HashAlg::Sha3_256, &key, b"m");
+        let verify = |sig: &[u8]| {
+            let mut op = HmacOp::new(HashAlg::Sha3_256, &key, sig.len()).unwrap();
+            VerifyOp::update(&mut op, b"m").unwrap();
+            VerifyOp::finish(&mut op, sig)
+        };
+        assert_eq!(verify(&tag), Ok(()));
+        assert_eq!(verify(&tag[..16]), Ok(()));
+        let mut bad = tag.clone();
+        bad[31] ^= 1;
+        assert_eq!(verify(&bad), Err(Error::SignatureInvalid));
     }
 
     #[test]

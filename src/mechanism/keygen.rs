@@ -1,6 +1,6 @@
-//! Randomness and key generation: secret values, EC key pairs and RSA key
-//! pairs, returned as the big-endian attribute values the object layer
-//! stores.
+//! Randomness and key generation: secret values, EC (P-256/384/521),
+//! Ed25519, X25519 and RSA key pairs, returned as the attribute values the
+//! object layer stores.
 
 use std::convert::Infallible;
 
@@ -9,9 +9,10 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
+use super::curve25519::{self, Alg25519};
 use super::digest::HashAlg;
 use super::ec::{self, EcSigningKey};
-use super::keys::Curve;
+use super::keys::{Curve, Key};
 use crate::error::{Error, Result};
 
 /// Fills `out` from the operating system's RNG.
@@ -30,13 +31,15 @@ pub fn generate_secret(len: usize) -> Result<Zeroizing<Vec<u8>>> {
     Ok(value)
 }
 
-/// The attribute values of a new EC key pair.
+/// The attribute values of a new EC, Ed25519 or X25519 key pair.
 pub struct EcKeyPairParts {
     /// CKA_EC_PARAMS, as the caller gave it (already validated).
     pub ec_params: Vec<u8>,
-    /// CKA_VALUE of the private key: the scalar, big-endian, field width.
+    /// CKA_VALUE of the private key: the scalar, big-endian, field width
+    /// (CKK_EC), or the 32-byte seed / scalar (Ed25519 / X25519).
     pub private_value: Zeroizing<Vec<u8>>,
-    /// CKA_EC_POINT of the public key: DER OCTET STRING, uncompressed.
+    /// CKA_EC_POINT of the public key: DER OCTET STRING of the
+    /// uncompressed point, or of the 32-byte Ed25519/X25519 key.
     pub ec_point_der: Vec<u8>,
 }
 
@@ -62,17 +65,57 @@ pub fn generate_ec(ec_params: &[u8]) -> Result<EcKeyPairParts> {
     })
 }
 
-/// Rejection sampling of the scalar; a candidate ≥ the order has
-/// probability < 2^-32 on P-256, so a few tries suffice.
+/// Rejection sampling of the scalar, with the bits above the order's
+/// length cleared (P-521's top byte holds one bit); a candidate ≥ the order
+/// then has probability < 2^-32, so a few tries suffice.
 fn random_ec_key(curve: Curve) -> Result<EcSigningKey> {
     let mut bytes = Zeroizing::new(vec![0u8; curve.field_bytes()]);
+    let surplus = u64::try_from(curve.field_bytes())
+        .map_err(|_| Error::GeneralError)?
+        .saturating_mul(8)
+        .saturating_sub(curve.bits());
+    let top_mask = 0xffu8
+        .checked_shr(u32::try_from(surplus).unwrap_or(8))
+        .unwrap_or(0);
     for _ in 0..16 {
         random(&mut bytes)?;
+        if let Some(first) = bytes.first_mut() {
+            *first &= top_mask;
+        }
         if let Ok(key) = EcSigningKey::from_scalar(curve, &bytes) {
             return Ok(key);
         }
     }
     Err(Error::FunctionFailed)
+}
+
+/// Generates an Ed25519 key pair; `ec_params` must name edwards25519 (OID
+/// or curve name, echoed back as given), else AttributeValueInvalid.
+pub fn generate_edwards(ec_params: &[u8]) -> Result<EcKeyPairParts> {
+    Alg25519::Ed25519.expect(ec_params)?;
+    let mut seed = Zeroizing::new(vec![0u8; curve25519::KEY_LEN]);
+    random(&mut seed)?;
+    let key = Key::edwards_private(ec_params, &seed)?;
+    Ok(EcKeyPairParts {
+        ec_params: ec_params.to_vec(),
+        ec_point_der: key.ec_point_der()?,
+        private_value: seed,
+    })
+}
+
+/// Generates an X25519 key pair; `ec_params` must name curve25519 (OID or
+/// curve name, echoed back as given), else AttributeValueInvalid. The
+/// scalar is stored as drawn; X25519 clamps it at use (RFC 7748 §5).
+pub fn generate_montgomery(ec_params: &[u8]) -> Result<EcKeyPairParts> {
+    Alg25519::X25519.expect(ec_params)?;
+    let mut scalar = Zeroizing::new(vec![0u8; curve25519::KEY_LEN]);
+    random(&mut scalar)?;
+    let key = Key::montgomery_private(ec_params, &scalar)?;
+    Ok(EcKeyPairParts {
+        ec_params: ec_params.to_vec(),
+        ec_point_der: key.ec_point_der()?,
+        private_value: scalar,
+    })
 }
 
 /// The attribute values of a new RSA key pair, all big-endian without
@@ -140,7 +183,7 @@ pub fn generate_rsa(bits: u64, public_exponent: &[u8]) -> Result<RsaKeyPairParts
     rsa_parts(&key)
 }
 
-fn rsa_parts(key: &RsaPrivateKey) -> Result<RsaKeyPairParts> {
+pub(super) fn rsa_parts(key: &RsaPrivateKey) -> Result<RsaKeyPairParts> {
     let (p, q) = match key.primes() {
         [p, q] => (&**p, &**q),
         _ => return Err(Error::FunctionFailed),
@@ -220,7 +263,6 @@ impl TryCryptoRng for FlaggedOsRng {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mechanism::Key;
 
     #[test]
     fn random_and_secret() {
@@ -233,7 +275,7 @@ mod tests {
 
     #[test]
     fn ec_generation_round_trips() {
-        for curve in [Curve::P256, Curve::P384] {
+        for curve in [Curve::P256, Curve::P384, Curve::P521] {
             let parts = generate_ec(&curve.ec_params()).unwrap();
             assert_eq!(parts.private_value.len(), curve.field_bytes());
             let private = Key::ec_private(&parts.ec_params, &parts.private_value).unwrap();
@@ -247,7 +289,55 @@ mod tests {
             assert!(!format!("{parts:?}").contains("private_value: ["));
         }
         assert_eq!(
-            generate_ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23]).unwrap_err(),
+            generate_ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]).unwrap_err(),
+            Error::CurveNotSupported
+        );
+        assert_eq!(
+            generate_ec(&Alg25519::Ed25519.ec_params()).unwrap_err(),
+            Error::CurveNotSupported
+        );
+    }
+
+    #[test]
+    fn p521_generation_is_reliable() {
+        // Without masking the top byte, most P-521 draws would be rejected.
+        for _ in 0..20 {
+            generate_ec(&Curve::P521.ec_params()).unwrap();
+        }
+    }
+
+    #[test]
+    fn curve25519_generation() {
+        let mut name = vec![0x13, 12];
+        name.extend_from_slice(b"edwards25519");
+        for params in [Alg25519::Ed25519.ec_params().to_vec(), name] {
+            let parts = generate_edwards(&params).unwrap();
+            assert_eq!(parts.ec_params, params);
+            assert_eq!(parts.private_value.len(), 32);
+            assert_eq!(&parts.ec_point_der[..2], &[0x04, 0x20]);
+            let private = Key::edwards_private(&params, &parts.private_value).unwrap();
+            let public = Key::edwards_public(&params, &parts.ec_point_der).unwrap();
+            assert_eq!(private.ec_point_der().unwrap(), parts.ec_point_der);
+            assert_eq!(public.bits(), 255);
+        }
+        let mut name = vec![0x13, 10];
+        name.extend_from_slice(b"curve25519");
+        for params in [Alg25519::X25519.ec_params().to_vec(), name] {
+            let parts = generate_montgomery(&params).unwrap();
+            assert_eq!(parts.ec_params, params);
+            let private = Key::montgomery_private(&params, &parts.private_value).unwrap();
+            assert_eq!(private.ec_point_der().unwrap(), parts.ec_point_der);
+            assert_eq!(private.key_type(), cryptoki_sys::CKK_EC_MONTGOMERY);
+        }
+        let a = generate_edwards(&Alg25519::Ed25519.ec_params()).unwrap();
+        let b = generate_edwards(&Alg25519::Ed25519.ec_params()).unwrap();
+        assert_ne!(a.ec_point_der, b.ec_point_der);
+        assert_eq!(
+            generate_edwards(&Alg25519::X25519.ec_params()).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            generate_montgomery(&Curve::P256.ec_params()).unwrap_err(),
             Error::AttributeValueInvalid
         );
     }

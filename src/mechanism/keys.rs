@@ -1,6 +1,7 @@
 //! Typed key material built from attribute bytes by the object layer, with
 //! the encodings PKCS#11 attributes need (CKA_EC_POINT, CKA_EC_PARAMS,
-//! CKA_PUBLIC_KEY_INFO). Secrets never appear in `Debug` output.
+//! CKA_PUBLIC_KEY_INFO). Secrets never appear in `Debug` output. PKCS#8
+//! (for wrapping) lives in `pkcs8.rs`.
 
 use cryptoki_sys::*;
 use rsa::pkcs8::EncodePublicKey;
@@ -8,20 +9,25 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
+use super::curve25519::{self, Alg25519};
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
 use crate::error::{Error, Result};
 
-/// The supported named curves.
+/// The supported short-Weierstrass named curves (CKK_EC). Ed25519 and
+/// X25519 keys have their own `Key` variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Curve {
     P256,
     P384,
+    P521,
 }
 
 /// DER OBJECT IDENTIFIER 1.2.840.10045.3.1.7 (prime256v1 / secp256r1).
 const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// DER OBJECT IDENTIFIER 1.3.132.0.34 (secp384r1).
 const P384_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+/// DER OBJECT IDENTIFIER 1.3.132.0.35 (secp521r1).
+const P521_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 /// DER tag of PrintableString, which PKCS#11 allows for curve names.
 const PRINTABLE_STRING: u8 = 0x13;
 
@@ -37,12 +43,20 @@ impl Curve {
         if der == P384_OID {
             return Ok(Curve::P384);
         }
+        if der == P521_OID {
+            return Ok(Curve::P521);
+        }
         match der {
             [PRINTABLE_STRING, len, name @ ..] if usize::from(*len) == name.len() => match name {
                 b"prime256v1" | b"secp256r1" => Ok(Curve::P256),
                 b"secp384r1" => Ok(Curve::P384),
-                _ => Err(Error::AttributeValueInvalid),
+                b"secp521r1" => Ok(Curve::P521),
+                _ => Err(Error::CurveNotSupported),
             },
+            // A well-formed OID of a curve we do not offer.
+            [0x06, len, oid @ ..] if usize::from(*len) == oid.len() && !oid.is_empty() => {
+                Err(Error::CurveNotSupported)
+            }
             _ => Err(Error::AttributeValueInvalid),
         }
     }
@@ -52,6 +66,7 @@ impl Curve {
         match self {
             Curve::P256 => P256_OID.to_vec(),
             Curve::P384 => P384_OID.to_vec(),
+            Curve::P521 => P521_OID.to_vec(),
         }
     }
 
@@ -60,6 +75,7 @@ impl Curve {
         match self {
             Curve::P256 => 256,
             Curve::P384 => 384,
+            Curve::P521 => 521,
         }
     }
 
@@ -68,6 +84,7 @@ impl Curve {
         match self {
             Curve::P256 => 32,
             Curve::P384 => 48,
+            Curve::P521 => 66,
         }
     }
 }
@@ -90,6 +107,13 @@ pub enum Key {
     },
     RsaPrivate(Box<RsaPrivateKey>),
     RsaPublic(Box<RsaPublicKey>),
+    /// Ed25519 private key (CKK_EC_EDWARDS); zeroized on drop by the crate.
+    EdPrivate(Box<ed25519_dalek::SigningKey>),
+    EdPublic(ed25519_dalek::VerifyingKey),
+    /// X25519 private key (CKK_EC_MONTGOMERY); zeroized on drop by the
+    /// crate.
+    MontPrivate(Box<x25519_dalek::StaticSecret>),
+    MontPublic(x25519_dalek::PublicKey),
 }
 
 impl std::fmt::Debug for Key {
@@ -104,13 +128,21 @@ impl std::fmt::Debug for Key {
             Key::EcPublic { curve, .. } => write!(f, "Key::EcPublic({curve:?})"),
             Key::RsaPrivate(_) => write!(f, "Key::RsaPrivate({} bits, <redacted>)", self.bits()),
             Key::RsaPublic(_) => write!(f, "Key::RsaPublic({} bits)", self.bits()),
+            Key::EdPrivate(_) => write!(f, "Key::EdPrivate(Ed25519, <redacted>)"),
+            Key::EdPublic(_) => write!(f, "Key::EdPublic(Ed25519)"),
+            Key::MontPrivate(_) => write!(f, "Key::MontPrivate(X25519, <redacted>)"),
+            Key::MontPublic(_) => write!(f, "Key::MontPublic(X25519)"),
         }
     }
 }
 
+/// Key size reported for Ed25519 and X25519 keys, matching the mechanism
+/// table's rows.
+pub const CURVE25519_BITS: u64 = 255;
+
 /// Moduli accepted on import. Generation policy (2048–4096) is enforced by
 /// the mechanism table and `generate_rsa`, not here.
-const RSA_IMPORT_BITS: std::ops::RangeInclusive<usize> = 1024..=8192;
+pub(super) const RSA_IMPORT_BITS: std::ops::RangeInclusive<usize> = 1024..=8192;
 /// Largest secret value accepted on import (bytes).
 const MAX_SECRET_LEN: usize = 4096;
 
@@ -141,7 +173,7 @@ fn rsa_secret(bytes: &[u8], precision: u32) -> Result<BoxedUint> {
     BoxedUint::from_be_slice(trim(bytes), precision).map_err(|_| Error::AttributeValueInvalid)
 }
 
-fn check_rsa_bits(n: &BoxedUint) -> Result<()> {
+pub(super) fn check_rsa_bits(n: &BoxedUint) -> Result<()> {
     let bits = usize::try_from(n.bits_vartime()).map_err(|_| Error::AttributeValueInvalid)?;
     if RSA_IMPORT_BITS.contains(&bits) {
         Ok(())
@@ -156,8 +188,9 @@ impl Key {
     pub fn secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Result<Key> {
         let ok = match key_type {
             CKK_AES => matches!(value.len(), 16 | 24 | 32),
-            CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
-            | CKK_SHA384_HMAC | CKK_SHA512_HMAC => (1..=MAX_SECRET_LEN).contains(&value.len()),
+            CKK_GENERIC_SECRET | CKK_HKDF | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
+            | CKK_SHA384_HMAC | CKK_SHA512_HMAC | CKK_SHA3_224_HMAC | CKK_SHA3_256_HMAC
+            | CKK_SHA3_384_HMAC | CKK_SHA3_512_HMAC => (1..=MAX_SECRET_LEN).contains(&value.len()),
             _ => false,
         };
         if !ok {
@@ -183,6 +216,47 @@ impl Key {
         let curve = Curve::from_ec_params(ec_params)?;
         let key = EcVerifyingKey::from_sec1(curve, ec::point_from_attr(curve, ec_point))?;
         Ok(Key::EcPublic { curve, key })
+    }
+
+    /// An Ed25519 private key from CKA_EC_PARAMS (id-Ed25519 or
+    /// "edwards25519") and CKA_VALUE (the 32-byte seed).
+    pub fn edwards_private(ec_params: &[u8], value: &[u8]) -> Result<Key> {
+        Alg25519::Ed25519.expect(ec_params)?;
+        let seed = curve25519::private_value(value)?;
+        Ok(Key::EdPrivate(Box::new(
+            ed25519_dalek::SigningKey::from_bytes(&seed),
+        )))
+    }
+
+    /// An Ed25519 public key from CKA_EC_PARAMS and CKA_EC_POINT (the
+    /// 32-byte key, raw or in a DER OCTET STRING). A point that does not
+    /// decompress is AttributeValueInvalid.
+    pub fn edwards_public(ec_params: &[u8], ec_point: &[u8]) -> Result<Key> {
+        Alg25519::Ed25519.expect(ec_params)?;
+        let bytes = curve25519::public_from_attr(ec_point).ok_or(Error::AttributeValueInvalid)?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| Error::AttributeValueInvalid)?;
+        Ok(Key::EdPublic(key))
+    }
+
+    /// An X25519 private key from CKA_EC_PARAMS (id-X25519 or
+    /// "curve25519") and CKA_VALUE (the 32-byte scalar as RFC 7748 encodes
+    /// it; clamping happens at use).
+    pub fn montgomery_private(ec_params: &[u8], value: &[u8]) -> Result<Key> {
+        Alg25519::X25519.expect(ec_params)?;
+        let scalar = curve25519::private_value(value)?;
+        Ok(Key::MontPrivate(Box::new(
+            x25519_dalek::StaticSecret::from(*scalar),
+        )))
+    }
+
+    /// An X25519 public key from CKA_EC_PARAMS and CKA_EC_POINT (raw or
+    /// DER-wrapped). Every 32-byte string is a valid u-coordinate
+    /// (RFC 7748 §5).
+    pub fn montgomery_public(ec_params: &[u8], ec_point: &[u8]) -> Result<Key> {
+        Alg25519::X25519.expect(ec_params)?;
+        let bytes = curve25519::public_from_attr(ec_point).ok_or(Error::AttributeValueInvalid)?;
+        Ok(Key::MontPublic(x25519_dalek::PublicKey::from(bytes)))
     }
 
     /// An RSA private key from big-endian components. Without the primes
@@ -225,6 +299,8 @@ impl Key {
             Key::Secret { key_type, .. } => *key_type,
             Key::EcPrivate { .. } | Key::EcPublic { .. } => CKK_EC,
             Key::RsaPrivate(_) | Key::RsaPublic(_) => CKK_RSA,
+            Key::EdPrivate(_) | Key::EdPublic(_) => CKK_EC_EDWARDS,
+            Key::MontPrivate(_) | Key::MontPublic(_) => CKK_EC_MONTGOMERY,
         }
     }
 
@@ -232,14 +308,48 @@ impl Key {
     pub fn is_secret(&self) -> bool {
         matches!(
             self,
-            Key::Secret { .. } | Key::EcPrivate { .. } | Key::RsaPrivate(_)
+            Key::Secret { .. }
+                | Key::EcPrivate { .. }
+                | Key::RsaPrivate(_)
+                | Key::EdPrivate(_)
+                | Key::MontPrivate(_)
         )
     }
 
-    /// The curve of an EC key.
+    /// The curve of a CKK_EC key.
     pub fn curve(&self) -> Option<Curve> {
         match self {
             Key::EcPrivate { curve, .. } | Key::EcPublic { curve, .. } => Some(*curve),
+            _ => None,
+        }
+    }
+
+    /// The Ed25519/X25519 algorithm of a CKK_EC_EDWARDS or
+    /// CKK_EC_MONTGOMERY key.
+    pub fn alg_25519(&self) -> Option<Alg25519> {
+        match self {
+            Key::EdPrivate(_) | Key::EdPublic(_) => Some(Alg25519::Ed25519),
+            Key::MontPrivate(_) | Key::MontPublic(_) => Some(Alg25519::X25519),
+            _ => None,
+        }
+    }
+
+    /// CKA_EC_PARAMS in its DER OID form, for any EC-family key.
+    pub fn ec_params(&self) -> Option<Vec<u8>> {
+        match (self.curve(), self.alg_25519()) {
+            (Some(curve), _) => Some(curve.ec_params()),
+            (None, Some(alg)) => Some(alg.ec_params().to_vec()),
+            (None, None) => None,
+        }
+    }
+
+    /// The raw 32-byte public key of an Ed25519 or X25519 key.
+    fn public_25519(&self) -> Option<[u8; curve25519::KEY_LEN]> {
+        match self {
+            Key::EdPrivate(k) => Some(k.verifying_key().to_bytes()),
+            Key::EdPublic(k) => Some(k.to_bytes()),
+            Key::MontPrivate(k) => Some(x25519_dalek::PublicKey::from(&**k).to_bytes()),
+            Key::MontPublic(k) => Some(k.to_bytes()),
             _ => None,
         }
     }
@@ -251,8 +361,12 @@ impl Key {
                 curve: *curve,
                 key: key.verifying_key(),
             }),
-            Key::EcPublic { .. } | Key::RsaPublic(_) => Ok(self.clone()),
+            Key::EcPublic { .. } | Key::RsaPublic(_) | Key::EdPublic(_) | Key::MontPublic(_) => {
+                Ok(self.clone())
+            }
             Key::RsaPrivate(k) => Ok(Key::RsaPublic(Box::new(k.to_public_key()))),
+            Key::EdPrivate(k) => Ok(Key::EdPublic(k.verifying_key())),
+            Key::MontPrivate(k) => Ok(Key::MontPublic(x25519_dalek::PublicKey::from(&**k))),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -284,21 +398,32 @@ impl Key {
                 .to_public_key_der()
                 .map(|d| d.as_bytes().to_vec())
                 .map_err(|_| Error::GeneralError),
+            Key::EdPrivate(_) | Key::EdPublic(_) | Key::MontPrivate(_) | Key::MontPublic(_) => {
+                let alg = self.alg_25519().ok_or(Error::GeneralError)?;
+                let public = self.public_25519().ok_or(Error::GeneralError)?;
+                Ok(alg.spki(&public))
+            }
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
 
-    /// CKA_EC_POINT: DER OCTET STRING of the uncompressed point.
+    /// CKA_EC_POINT: DER OCTET STRING of the uncompressed point, or of the
+    /// 32-byte Ed25519/X25519 key (the form pkcs11-tool and OpenSSL's
+    /// pkcs11-provider read).
     pub fn ec_point_der(&self) -> Result<Vec<u8>> {
         let point = match self {
             Key::EcPrivate { key, .. } => key.verifying_key().uncompressed_point(),
             Key::EcPublic { key, .. } => key.uncompressed_point(),
-            _ => return Err(Error::KeyTypeInconsistent),
+            _ => self
+                .public_25519()
+                .ok_or(Error::KeyTypeInconsistent)?
+                .to_vec(),
         };
         Ok(ec::point_to_der(&point))
     }
 
-    /// Modulus bits, curve order bits, or secret length × 8.
+    /// Modulus bits, curve order bits (255 for Ed25519/X25519, the bit
+    /// length of 2^255 - 19), or secret length × 8.
     pub fn bits(&self) -> u64 {
         match self {
             Key::Secret { value, .. } => u64::try_from(value.len())
@@ -308,6 +433,9 @@ impl Key {
             Key::RsaPrivate(_) | Key::RsaPublic(_) => self
                 .rsa_public_key()
                 .map_or(0, |k| u64::from(k.n().bits_vartime())),
+            Key::EdPrivate(_) | Key::EdPublic(_) | Key::MontPrivate(_) | Key::MontPublic(_) => {
+                CURVE25519_BITS
+            }
         }
     }
 }
@@ -326,13 +454,17 @@ mod tests {
         let mut name = vec![PRINTABLE_STRING, 9];
         name.extend_from_slice(b"secp384r1");
         assert_eq!(Curve::from_ec_params(&name), Ok(Curve::P384));
-        // secp521r1, a truncated OID, and a wrong length byte.
-        for bad in [
-            &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23][..],
-            &P256_OID[..9],
-            &[PRINTABLE_STRING, 3, b'a'][..],
-            &[][..],
-        ] {
+        assert_eq!(Curve::from_ec_params(P521_OID), Ok(Curve::P521));
+        let mut name = vec![PRINTABLE_STRING, 9];
+        name.extend_from_slice(b"secp521r1");
+        assert_eq!(Curve::from_ec_params(&name), Ok(Curve::P521));
+        // secp256k1 is well formed but not offered (CKR_CURVE_NOT_SUPPORTED).
+        assert_eq!(
+            Curve::from_ec_params(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a]),
+            Err(Error::CurveNotSupported)
+        );
+        // A truncated OID and a wrong length byte are malformed.
+        for bad in [&P256_OID[..9], &[PRINTABLE_STRING, 3, b'a'][..], &[][..]] {
             assert_eq!(
                 Curve::from_ec_params(bad),
                 Err(Error::AttributeValueInvalid)
@@ -443,5 +575,125 @@ mod tests {
         assert_eq!(k.rsa_public_parts().unwrap().1, vec![1, 0, 1]);
         assert!(k.public_key_info().is_ok());
         assert_eq!(k.ec_point_der().unwrap_err(), Error::KeyTypeInconsistent);
+    }
+
+    #[test]
+    fn p521_keys() {
+        let k = Key::ec_private(P521_OID, &[5]).unwrap();
+        assert_eq!(k.bits(), 521);
+        assert_eq!(k.curve(), Some(Curve::P521));
+        let der = k.ec_point_der().unwrap();
+        // 133-byte point: long-form DER length.
+        assert_eq!(&der[..4], &[0x04, 0x81, 133, 0x04]);
+        let public = Key::ec_public(P521_OID, &der).unwrap();
+        assert_eq!(public.ec_point_der().unwrap(), der);
+        assert_eq!(
+            Key::ec_public(P521_OID, &der[3..])
+                .unwrap()
+                .ec_point_der()
+                .unwrap(),
+            der
+        );
+        assert_eq!(
+            k.public_key_info().unwrap(),
+            public.public_key_info().unwrap()
+        );
+        assert_eq!(k.ec_params(), Some(P521_OID.to_vec()));
+        assert_eq!(
+            Key::ec_private(P521_OID, &[0xff; 66]).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// RFC 8032 §7.1 TEST 1 key pair; RFC 8410 §10.1 SPKI form.
+    #[test]
+    fn edwards_keys() {
+        let ed = Alg25519::Ed25519.ec_params();
+        let seed = unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let public = unhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        let k = Key::edwards_private(&ed, &seed).unwrap();
+        assert_eq!(k.key_type(), CKK_EC_EDWARDS);
+        assert_eq!(k.bits(), CURVE25519_BITS);
+        assert!(k.is_secret());
+        let point = k.ec_point_der().unwrap();
+        assert_eq!(&point[..2], &[0x04, 0x20]);
+        assert_eq!(&point[2..], &public[..]);
+        let mut name = vec![PRINTABLE_STRING, 12];
+        name.extend_from_slice(b"edwards25519");
+        let p_raw = Key::edwards_public(&name, &public).unwrap();
+        let p_der = Key::edwards_public(&ed, &point).unwrap();
+        assert_eq!(p_raw.ec_point_der().unwrap(), point);
+        assert_eq!(
+            p_der.public_key_info().unwrap(),
+            k.public_key_info().unwrap()
+        );
+        assert_eq!(
+            &k.public_key_info().unwrap()[..12],
+            &unhex("302a300506032b6570032100")[..]
+        );
+        assert!(!p_raw.is_secret());
+        assert_eq!(k.to_public().unwrap().ec_point_der().unwrap(), point);
+        assert_eq!(k.ec_params(), Some(ed.to_vec()));
+        assert!(format!("{k:?}").contains("redacted"));
+        // Wrong curve, wrong lengths.
+        let x = Alg25519::X25519.ec_params();
+        assert_eq!(
+            Key::edwards_private(&x, &seed).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            Key::edwards_private(&ed, &seed[1..]).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            Key::edwards_public(&ed, &point[1..]).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            Key::edwards_private(P256_OID, &seed).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+    }
+
+    /// RFC 7748 §6.1 Alice's key pair.
+    #[test]
+    fn montgomery_keys() {
+        let x = Alg25519::X25519.ec_params();
+        let scalar = unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+        let public = unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+        let k = Key::montgomery_private(&x, &scalar).unwrap();
+        assert_eq!(k.key_type(), CKK_EC_MONTGOMERY);
+        assert_eq!(k.bits(), 255);
+        assert_eq!(&k.ec_point_der().unwrap()[2..], &public[..]);
+        let mut name = vec![PRINTABLE_STRING, 10];
+        name.extend_from_slice(b"curve25519");
+        let p = Key::montgomery_public(&name, &public).unwrap();
+        assert_eq!(p.key_type(), CKK_EC_MONTGOMERY);
+        assert_eq!(p.public_key_info().unwrap(), k.public_key_info().unwrap());
+        assert_eq!(
+            &p.public_key_info().unwrap()[..12],
+            &unhex("302a300506032b656e032100")[..]
+        );
+        assert_eq!(
+            k.to_public().unwrap().ec_point_der().unwrap(),
+            p.ec_point_der().unwrap()
+        );
+        assert!(!format!("{k:?}").contains("77"));
+        assert_eq!(
+            Key::montgomery_private(&Alg25519::Ed25519.ec_params(), &scalar).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            Key::montgomery_public(&x, &[1; 33]).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
     }
 }

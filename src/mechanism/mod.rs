@@ -9,34 +9,43 @@
 //! [`MechInfo::key_size_ok`] rather than comparing the raw numbers.
 
 mod aes;
+mod aes_aead;
+mod aes_keywrap;
+mod aes_modes;
 mod cipher;
 mod cmac;
+mod curve25519;
 mod derive;
 mod digest;
+mod ec;
 mod ecdh;
 mod eddsa;
-pub mod kdf;
-mod rsa_crypt;
-mod wrap;
-mod ec;
 mod hmac;
+pub mod kdf;
 mod keygen;
 mod keys;
 mod params;
+mod pkcs8;
 mod rsa;
+mod rsa_crypt;
 mod sign;
+mod wrap;
 
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
+pub use self::curve25519::Alg25519;
 pub use self::derive::derive;
 pub use self::digest::{DigestOp, HashAlg, digest_init};
-pub use self::wrap::{unwrap, wrap};
 pub use self::ec::{EcSigningKey, EcVerifyingKey};
 pub use self::keygen::{
-    EcKeyPairParts, RsaKeyPairParts, generate_ec, generate_rsa, generate_secret, random,
+    EcKeyPairParts, RsaKeyPairParts, generate_ec, generate_edwards, generate_montgomery,
+    generate_rsa, generate_secret, random,
 };
 pub use self::keys::{Curve, Key};
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, layout};
+pub use self::pkcs8::PrivateAttribute;
+pub use self::rsa_crypt::{legacy_rsa_allowed, policy_flags, set_legacy_rsa_allowed};
 pub use self::sign::{SignOp, VerifyOp, is_multipart, sign_init, verify_init};
+pub use self::wrap::{unwrap, wrap};
 
 use cryptoki_sys::*;
 
@@ -64,9 +73,12 @@ impl MechInfo {
     /// The unit of `min_key`/`max_key` for this mechanism.
     pub fn key_size_unit(&self) -> KeySizeUnit {
         match self.mech {
-            CKM_SHA_1 | CKM_SHA224 | CKM_SHA256 | CKM_SHA384 | CKM_SHA512 => KeySizeUnit::None,
+            m if HashAlg::from_digest_mech(m).is_some() => KeySizeUnit::None,
             CKM_AES_KEY_GEN => KeySizeUnit::Bytes,
             m if HashAlg::from_hmac_mech(m).is_some() => KeySizeUnit::Bytes,
+            m if aes::handles(m) || cmac::handles(m) || kdf::ROWS.iter().any(|r| r.mech == m) => {
+                KeySizeUnit::Bytes
+            }
             _ => KeySizeUnit::Bits,
         }
     }
@@ -88,7 +100,7 @@ impl MechInfo {
 const RSA_MIN: u64 = 2048;
 const RSA_MAX: u64 = 4096;
 const EC_MIN: u64 = 256;
-const EC_MAX: u64 = 384;
+const EC_MAX: u64 = 521;
 /// HMAC keys, in bytes. RFC 2104 and PKCS#11 allow any length; short keys
 /// are the key creator's choice, so the floor is one byte. The ceiling keeps
 /// key objects bounded.
@@ -133,6 +145,26 @@ const BASE_ROWS: &[MechInfo] = &[
     row(CKM_SHA512_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_SHA224_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_SHA224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_256_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_384_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_512_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_256_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_384_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_512_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_224_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+    row(CKM_SHA3_256, 0, 0, CKF_DIGEST),
+    row(CKM_SHA3_256_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA3_256_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA3_224, 0, 0, CKF_DIGEST),
+    row(CKM_SHA3_224_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA3_224_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA3_384, 0, 0, CKF_DIGEST),
+    row(CKM_SHA3_384_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA3_384_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA3_512, 0, 0, CKF_DIGEST),
+    row(CKM_SHA3_512_HMAC, HMAC_MIN, HMAC_MAX, MAC),
+    row(CKM_SHA3_512_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA_1, 0, 0, CKF_DIGEST),
     row(CKM_SHA_1_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA_1_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
@@ -166,6 +198,10 @@ const BASE_ROWS: &[MechInfo] = &[
     row(CKM_ECDSA_SHA256, EC_MIN, EC_MAX, EC_SIGN),
     row(CKM_ECDSA_SHA384, EC_MIN, EC_MAX, EC_SIGN),
     row(CKM_ECDSA_SHA512, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_224, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_256, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_384, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_512, EC_MIN, EC_MAX, EC_SIGN),
     row(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
 ];
 
@@ -234,10 +270,8 @@ mod tests {
         assert_eq!(info(CKM_AES_KEY_GEN).unwrap().max_key, 32);
         assert_eq!(info(CKM_RSA_PKCS_KEY_PAIR_GEN).unwrap().min_key, 2048);
         assert_eq!(info(CKM_MD5).unwrap_err(), Error::MechanismInvalid);
-        assert_eq!(
-            info(CKM_RSA_PKCS_OAEP).unwrap_err(),
-            Error::MechanismInvalid
-        );
+        assert_eq!(info(CKM_DES3_CBC).unwrap_err(), Error::MechanismInvalid);
+        assert!(info(CKM_RSA_PKCS_OAEP).unwrap().flags & CKF_DECRYPT != 0);
     }
 
     #[test]

@@ -62,12 +62,28 @@ pub struct RawPbkdf2 {
 pub enum RawParam {
     None,
     Bytes(Vec<u8>),
-    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: CK_ULONG },
-    Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, source: CK_ULONG, source_data: Vec<u8> },
-    Ecdh { kdf: CK_EC_KDF_TYPE, shared_data: Vec<u8>, public_data: Vec<u8> },
+    Gcm {
+        iv: Vec<u8>,
+        aad: Vec<u8>,
+        tag_bits: CK_ULONG,
+    },
+    Oaep {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_ULONG,
+        source: CK_ULONG,
+        source_data: Vec<u8>,
+    },
+    Ecdh {
+        kdf: CK_EC_KDF_TYPE,
+        shared_data: Vec<u8>,
+        public_data: Vec<u8>,
+    },
     Hkdf(RawHkdf),
     Pbkdf2(RawPbkdf2),
-    Eddsa { prehash: bool, context: Vec<u8> },
+    Eddsa {
+        prehash: bool,
+        context: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for RawParam {
@@ -111,17 +127,42 @@ pub enum Params {
     /// IV (8 bytes for KW, 4 for KWP).
     Iv(Vec<u8>),
     /// CK_AES_CTR_PARAMS: how many low bits of the block are the counter.
-    Ctr { counter_bits: u32, block: [u8; 16] },
+    Ctr {
+        counter_bits: u32,
+        block: [u8; 16],
+    },
     /// CK_GCM_PARAMS.
-    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_len: usize },
+    Gcm {
+        iv: Vec<u8>,
+        aad: Vec<u8>,
+        tag_len: usize,
+    },
     /// CK_RSA_PKCS_OAEP_PARAMS: MGF1 uses the same hash (checked).
-    Oaep { hash: HashAlg, label: Vec<u8> },
+    Oaep {
+        hash: HashAlg,
+        label: Vec<u8>,
+    },
     /// CK_ECDH1_DERIVE_PARAMS; `kdf` is a CKD_* value already checked.
-    Ecdh { kdf: CK_EC_KDF_TYPE, shared_data: Vec<u8>, public_data: Vec<u8> },
+    Ecdh {
+        kdf: CK_EC_KDF_TYPE,
+        shared_data: Vec<u8>,
+        public_data: Vec<u8>,
+    },
     /// CK_HKDF_PARAMS; `salt` None means CKF_HKDF_SALT_NULL.
-    Hkdf { extract: bool, expand: bool, prf: HashAlg, salt: Option<Vec<u8>>, info: Vec<u8> },
+    Hkdf {
+        extract: bool,
+        expand: bool,
+        prf: HashAlg,
+        salt: Option<Vec<u8>>,
+        info: Vec<u8>,
+    },
     /// CK_PKCS5_PBKD2_PARAMS2.
-    Pbkdf2 { salt: Vec<u8>, iterations: u32, prf: HashAlg, password: Zeroizing<Vec<u8>> },
+    Pbkdf2 {
+        salt: Vec<u8>,
+        iterations: u32,
+        prf: HashAlg,
+        password: Zeroizing<Vec<u8>>,
+    },
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -215,12 +256,17 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
                 return Err(bad);
             }
             let block = p.get(ULONG..).and_then(|b| b.try_into().ok()).ok_or(bad)?;
-            Params::Ctr { counter_bits, block }
+            Params::Ctr {
+                counter_bits,
+                block,
+            }
         }
         (CKM_AES_CTR, _) => return Err(bad),
         (CKM_AES_KEY_WRAP, Some(iv)) if iv.len() == 8 => Params::Iv(iv.to_vec()),
-        (CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, Some(iv)) if iv.len() == 4 => Params::Iv(iv.to_vec()),
-        (CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, Some(_)) => return Err(bad),
+        (CKM_AES_KEY_WRAP_KWP, Some(iv)) if iv.len() == 4 => Params::Iv(iv.to_vec()),
+        (CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, Some(_)) => {
+            return Err(bad);
+        }
         (CKM_AES_CMAC_GENERAL, Some(p)) if p.len() == ULONG => {
             let len = usize::try_from(ulong_at(p, 0)?).map_err(|_| bad)?;
             if !(1..=16).contains(&len) {
@@ -229,7 +275,9 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
             Params::MacLen(len)
         }
         (CKM_AES_CMAC_GENERAL | CKM_AES_GCM | CKM_RSA_PKCS_OAEP, _) => return Err(bad),
-        (CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE | CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => return Err(bad),
+        (CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE | CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => {
+            return Err(bad);
+        }
         (CKM_PKCS5_PBKD2, _) => return Err(bad),
         _ => return Ok(None),
     }))
@@ -240,16 +288,31 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
 /// them, we do not).
 fn parse_gcm(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Result<Params> {
     let bad = Error::MechanismParamInvalid;
-    if iv.is_empty() || iv.len() > 256 || !(96..=128).contains(&tag_bits) || tag_bits % 8 != 0 {
+    if iv.is_empty()
+        || iv.len() > 256
+        || !(96..=128).contains(&tag_bits)
+        || !tag_bits.is_multiple_of(8)
+    {
         return Err(bad);
     }
     let tag_len = usize::try_from(tag_bits / 8).map_err(|_| bad)?;
-    Ok(Params::Gcm { iv: iv.to_vec(), aad: aad.to_vec(), tag_len })
+    Ok(Params::Gcm {
+        iv: iv.to_vec(),
+        aad: aad.to_vec(),
+        tag_len,
+    })
 }
 
-fn parse_oaep(hash: CK_MECHANISM_TYPE, mgf: CK_RSA_PKCS_MGF_TYPE, source: CK_ULONG, data: &[u8]) -> Result<Params> {
+fn parse_oaep(
+    hash: CK_MECHANISM_TYPE,
+    mgf: CK_RSA_PKCS_MGF_TYPE,
+    source: CK_ULONG,
+    data: &[u8],
+) -> Result<Params> {
     let bad = Error::MechanismParamInvalid;
-    let hash = HashAlg::from_digest_mech(hash).filter(HashAlg::is_sha1_or_sha2).ok_or(bad)?;
+    let hash = HashAlg::from_digest_mech(hash)
+        .filter(HashAlg::is_sha1_or_sha2)
+        .ok_or(bad)?;
     if mgf != hash.mgf1() {
         return Err(bad);
     }
@@ -257,7 +320,10 @@ fn parse_oaep(hash: CK_MECHANISM_TYPE, mgf: CK_RSA_PKCS_MGF_TYPE, source: CK_ULO
     if source != CKZ_DATA_SPECIFIED && !(source == 0 && data.is_empty()) {
         return Err(bad);
     }
-    Ok(Params::Oaep { hash, label: data.to_vec() })
+    Ok(Params::Oaep {
+        hash,
+        label: data.to_vec(),
+    })
 }
 
 fn parse_ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Result<Params> {
@@ -269,7 +335,11 @@ fn parse_ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Result<Param
     if !known || public.is_empty() || (kdf == CKD_NULL && !shared.is_empty()) {
         return Err(bad);
     }
-    Ok(Params::Ecdh { kdf, shared_data: shared.to_vec(), public_data: public.to_vec() })
+    Ok(Params::Ecdh {
+        kdf,
+        shared_data: shared.to_vec(),
+        public_data: public.to_vec(),
+    })
 }
 
 fn parse_hkdf(h: &RawHkdf) -> Result<Params> {
@@ -277,7 +347,9 @@ fn parse_hkdf(h: &RawHkdf) -> Result<Params> {
     if !h.extract && !h.expand {
         return Err(bad);
     }
-    let prf = HashAlg::from_digest_mech(h.prf).filter(HashAlg::is_sha1_or_sha2).ok_or(bad)?;
+    let prf = HashAlg::from_digest_mech(h.prf)
+        .filter(HashAlg::is_sha1_or_sha2)
+        .ok_or(bad)?;
     let salt = if !h.extract {
         None
     } else {
@@ -288,8 +360,17 @@ fn parse_hkdf(h: &RawHkdf) -> Result<Params> {
             _ => return Err(bad),
         }
     };
-    Ok(Params::Hkdf { extract: h.extract, expand: h.expand, prf, salt, info: h.info.clone() })
+    Ok(Params::Hkdf {
+        extract: h.extract,
+        expand: h.expand,
+        prf,
+        salt,
+        info: h.info.clone(),
+    })
 }
+
+/// The most PBKDF2 iterations one C_GenerateKey may ask for.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
 fn parse_pbkdf2(p: &RawPbkdf2) -> Result<Params> {
     let bad = Error::MechanismParamInvalid;
@@ -302,10 +383,19 @@ fn parse_pbkdf2(p: &RawPbkdf2) -> Result<Params> {
         _ => return Err(bad),
     };
     let iterations = u32::try_from(p.iterations).map_err(|_| bad)?;
-    if p.salt_source != CKZ_SALT_SPECIFIED || iterations == 0 || !p.prf_data.is_empty() {
+    // Bounded so one call cannot hold a session for minutes.
+    if p.salt_source != CKZ_SALT_SPECIFIED
+        || !(1..=MAX_PBKDF2_ITERATIONS).contains(&iterations)
+        || !p.prf_data.is_empty()
+    {
         return Err(bad);
     }
-    Ok(Params::Pbkdf2 { salt: p.salt.clone(), iterations, prf, password: p.password.clone() })
+    Ok(Params::Pbkdf2 {
+        salt: p.salt.clone(),
+        iterations,
+        prf,
+        password: p.password.clone(),
+    })
 }
 
 fn pss_digest(mech: CK_MECHANISM_TYPE) -> Option<Option<HashAlg>> {
@@ -316,6 +406,10 @@ fn pss_digest(mech: CK_MECHANISM_TYPE) -> Option<Option<HashAlg>> {
         CKM_SHA256_RSA_PKCS_PSS => Some(Some(HashAlg::Sha256)),
         CKM_SHA384_RSA_PKCS_PSS => Some(Some(HashAlg::Sha384)),
         CKM_SHA512_RSA_PKCS_PSS => Some(Some(HashAlg::Sha512)),
+        CKM_SHA3_224_RSA_PKCS_PSS => Some(Some(HashAlg::Sha3_224)),
+        CKM_SHA3_256_RSA_PKCS_PSS => Some(Some(HashAlg::Sha3_256)),
+        CKM_SHA3_384_RSA_PKCS_PSS => Some(Some(HashAlg::Sha3_384)),
+        CKM_SHA3_512_RSA_PKCS_PSS => Some(Some(HashAlg::Sha3_512)),
         _ => None,
     }
 }
@@ -355,15 +449,20 @@ fn parse_mac_len(hash: HashAlg, param: &[u8]) -> Result<Params> {
     Ok(Params::MacLen(len))
 }
 
-
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Params::Pbkdf2 { iterations, prf, .. } => {
+            Params::Pbkdf2 {
+                iterations, prf, ..
+            } => {
                 write!(f, "Pbkdf2 {{ iterations: {iterations}, prf: {prf:?}, .. }}")
             }
             Params::None => write!(f, "None"),
-            Params::Pss { hash, mgf, salt_len } => write!(f, "Pss({hash:#x}, {mgf:#x}, {salt_len})"),
+            Params::Pss {
+                hash,
+                mgf,
+                salt_len,
+            } => write!(f, "Pss({hash:#x}, {mgf:#x}, {salt_len})"),
             Params::MacLen(n) => write!(f, "MacLen({n})"),
             other => write!(f, "{}", params_kind(other)),
         }

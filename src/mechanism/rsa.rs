@@ -10,6 +10,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use sha1::Sha1;
 use sha2::{Sha224, Sha256, Sha384, Sha512};
+use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 
 use super::digest::HashAlg;
 use super::keys::Key;
@@ -67,6 +68,12 @@ fn pkcs1(hash: Option<HashAlg>) -> Pkcs1v15Sign {
         Some(HashAlg::Sha256) => Pkcs1v15Sign::new::<Sha256>(),
         Some(HashAlg::Sha384) => Pkcs1v15Sign::new::<Sha384>(),
         Some(HashAlg::Sha512) => Pkcs1v15Sign::new::<Sha512>(),
+        // The DigestInfo prefix comes from the hash's OID (sha3's `oid`
+        // feature: 2.16.840.1.101.3.4.2.7 to .10).
+        Some(HashAlg::Sha3_224) => Pkcs1v15Sign::new::<Sha3_224>(),
+        Some(HashAlg::Sha3_256) => Pkcs1v15Sign::new::<Sha3_256>(),
+        Some(HashAlg::Sha3_384) => Pkcs1v15Sign::new::<Sha3_384>(),
+        Some(HashAlg::Sha3_512) => Pkcs1v15Sign::new::<Sha3_512>(),
     }
 }
 
@@ -79,6 +86,10 @@ fn sign_raw(key: &RsaPrivateKey, scheme: RsaScheme, data: &[u8]) -> rsa::Result<
             HashAlg::Sha256 => key.sign(Pss::<Sha256>::new_with_salt(salt_len), data),
             HashAlg::Sha384 => key.sign(Pss::<Sha384>::new_with_salt(salt_len), data),
             HashAlg::Sha512 => key.sign(Pss::<Sha512>::new_with_salt(salt_len), data),
+            HashAlg::Sha3_224 => key.sign(Pss::<Sha3_224>::new_with_salt(salt_len), data),
+            HashAlg::Sha3_256 => key.sign(Pss::<Sha3_256>::new_with_salt(salt_len), data),
+            HashAlg::Sha3_384 => key.sign(Pss::<Sha3_384>::new_with_salt(salt_len), data),
+            HashAlg::Sha3_512 => key.sign(Pss::<Sha3_512>::new_with_salt(salt_len), data),
         },
     }
 }
@@ -92,6 +103,10 @@ fn verify_raw(key: &RsaPublicKey, scheme: RsaScheme, data: &[u8], sig: &[u8]) ->
             HashAlg::Sha256 => key.verify(Pss::<Sha256>::new_with_salt(salt_len), data, sig),
             HashAlg::Sha384 => key.verify(Pss::<Sha384>::new_with_salt(salt_len), data, sig),
             HashAlg::Sha512 => key.verify(Pss::<Sha512>::new_with_salt(salt_len), data, sig),
+            HashAlg::Sha3_224 => key.verify(Pss::<Sha3_224>::new_with_salt(salt_len), data, sig),
+            HashAlg::Sha3_256 => key.verify(Pss::<Sha3_256>::new_with_salt(salt_len), data, sig),
+            HashAlg::Sha3_384 => key.verify(Pss::<Sha3_384>::new_with_salt(salt_len), data, sig),
+            HashAlg::Sha3_512 => key.verify(Pss::<Sha3_512>::new_with_salt(salt_len), data, sig),
         },
     }
 }
@@ -386,6 +401,81 @@ mod tests {
         assert_eq!(
             verify_init(&m, private).err(),
             Some(Error::KeyTypeInconsistent)
+        );
+    }
+
+    /// CKM_SHA3_256_RSA_PKCS equals raw CKM_RSA_PKCS over the SHA3-256
+    /// DigestInfo (OID 2.16.840.1.101.3.4.2.8), and every SHA-3 PKCS#1 and
+    /// PSS mechanism round-trips.
+    #[test]
+    fn sha3_pkcs1_and_pss() {
+        let (private, public) = keys();
+        let m = Mechanism::parse(CKM_SHA3_256_RSA_PKCS, None).unwrap();
+        let sig = sign(&m, &private, b"message").unwrap();
+        let mut digest_info = vec![
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x08, 0x05, 0x00, 0x04, 0x20,
+        ];
+        digest_info.extend_from_slice(&HashAlg::Sha3_256.hash(b"message"));
+        let raw = Mechanism::parse(CKM_RSA_PKCS, None).unwrap();
+        assert_eq!(sign(&raw, &private, &digest_info).unwrap(), sig);
+        assert_eq!(verify(&m, &public, b"message", &sig), Ok(()));
+        let sha2 = Mechanism::parse(CKM_SHA256_RSA_PKCS, None).unwrap();
+        assert_eq!(
+            verify(&sha2, &public, b"message", &sig),
+            Err(Error::SignatureInvalid)
+        );
+
+        let cases = [
+            (
+                CKM_SHA3_224_RSA_PKCS,
+                CKM_SHA3_224_RSA_PKCS_PSS,
+                CKM_SHA3_224,
+                CKG_MGF1_SHA3_224,
+            ),
+            (
+                CKM_SHA3_256_RSA_PKCS,
+                CKM_SHA3_256_RSA_PKCS_PSS,
+                CKM_SHA3_256,
+                CKG_MGF1_SHA3_256,
+            ),
+            (
+                CKM_SHA3_384_RSA_PKCS,
+                CKM_SHA3_384_RSA_PKCS_PSS,
+                CKM_SHA3_384,
+                CKG_MGF1_SHA3_384,
+            ),
+            (
+                CKM_SHA3_512_RSA_PKCS,
+                CKM_SHA3_512_RSA_PKCS_PSS,
+                CKM_SHA3_512,
+                CKG_MGF1_SHA3_512,
+            ),
+        ];
+        for (pkcs1, pss_mech, hash, mgf) in cases {
+            let m = Mechanism::parse(pkcs1, None).unwrap();
+            let sig = sign(&m, &private, b"m").unwrap();
+            assert_eq!(verify(&m, &public, b"m", &sig), Ok(()));
+            let m = pss(pss_mech, hash, mgf, 32);
+            let sig = sign(&m, &private, b"m").unwrap();
+            assert_eq!(verify(&m, &public, b"m", &sig), Ok(()));
+            assert_eq!(
+                verify(&m, &public, b"n", &sig),
+                Err(Error::SignatureInvalid)
+            );
+            // Raw PSS with a SHA-3 hash in the parameter.
+            let raw = pss(CKM_RSA_PKCS_PSS, hash, mgf, 32);
+            let digest = HashAlg::from_digest_mech(hash).unwrap().hash(b"m");
+            assert_eq!(verify(&raw, &public, &digest, &sig), Ok(()));
+        }
+        // The MGF1 hash must be the message hash.
+        let param: Vec<u8> = [CKM_SHA3_256, CKG_MGF1_SHA256, 32]
+            .iter()
+            .flat_map(|x| x.to_ne_bytes())
+            .collect();
+        assert_eq!(
+            Mechanism::parse(CKM_SHA3_256_RSA_PKCS_PSS, Some(&param)).unwrap_err(),
+            Error::MechanismParamInvalid
         );
     }
 }

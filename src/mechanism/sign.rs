@@ -98,18 +98,30 @@ fn kind(mech: CK_MECHANISM_TYPE) -> Result<Kind> {
         CKM_ECDSA_SHA256 => Kind::Ecdsa(Some(Sha256)),
         CKM_ECDSA_SHA384 => Kind::Ecdsa(Some(Sha384)),
         CKM_ECDSA_SHA512 => Kind::Ecdsa(Some(Sha512)),
+        CKM_ECDSA_SHA3_224 => Kind::Ecdsa(Some(Sha3_224)),
+        CKM_ECDSA_SHA3_256 => Kind::Ecdsa(Some(Sha3_256)),
+        CKM_ECDSA_SHA3_384 => Kind::Ecdsa(Some(Sha3_384)),
+        CKM_ECDSA_SHA3_512 => Kind::Ecdsa(Some(Sha3_512)),
         CKM_RSA_PKCS => Kind::RsaPkcs1(None),
         CKM_SHA1_RSA_PKCS => Kind::RsaPkcs1(Some(Sha1)),
         CKM_SHA224_RSA_PKCS => Kind::RsaPkcs1(Some(Sha224)),
         CKM_SHA256_RSA_PKCS => Kind::RsaPkcs1(Some(Sha256)),
         CKM_SHA384_RSA_PKCS => Kind::RsaPkcs1(Some(Sha384)),
         CKM_SHA512_RSA_PKCS => Kind::RsaPkcs1(Some(Sha512)),
+        CKM_SHA3_224_RSA_PKCS => Kind::RsaPkcs1(Some(Sha3_224)),
+        CKM_SHA3_256_RSA_PKCS => Kind::RsaPkcs1(Some(Sha3_256)),
+        CKM_SHA3_384_RSA_PKCS => Kind::RsaPkcs1(Some(Sha3_384)),
+        CKM_SHA3_512_RSA_PKCS => Kind::RsaPkcs1(Some(Sha3_512)),
         CKM_RSA_PKCS_PSS => Kind::RsaPss(None),
         CKM_SHA1_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha1)),
         CKM_SHA224_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha224)),
         CKM_SHA256_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha256)),
         CKM_SHA384_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha384)),
         CKM_SHA512_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha512)),
+        CKM_SHA3_224_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha3_224)),
+        CKM_SHA3_256_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha3_256)),
+        CKM_SHA3_384_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha3_384)),
+        CKM_SHA3_512_RSA_PKCS_PSS => Kind::RsaPss(Some(Sha3_512)),
         _ => return Err(Error::MechanismInvalid),
     })
 }
@@ -133,13 +145,7 @@ fn check_size(row: &MechInfo, key: &Key) -> Result<()> {
 
 /// An HMAC key: a generic secret, or a secret typed for this very hash.
 fn hmac_key(key: &Key, hash: HashAlg) -> Result<&[u8]> {
-    let typed = match hash {
-        HashAlg::Sha1 => CKK_SHA_1_HMAC,
-        HashAlg::Sha224 => CKK_SHA224_HMAC,
-        HashAlg::Sha256 => CKK_SHA256_HMAC,
-        HashAlg::Sha384 => CKK_SHA384_HMAC,
-        HashAlg::Sha512 => CKK_SHA512_HMAC,
-    };
+    let typed = hash.hmac_key_type();
     match key {
         Key::Secret { key_type, value }
             if *key_type == CKK_GENERIC_SECRET || *key_type == typed =>
@@ -430,5 +436,86 @@ mod tests {
         op.finish().unwrap();
         assert_eq!(op.update(b"x").err(), Some(Error::OperationNotInitialized));
         assert_eq!(op.finish().err(), Some(Error::OperationNotInitialized));
+    }
+
+    #[test]
+    fn ecdsa_sha3_round_trip() {
+        let mechs = [
+            (CKM_ECDSA_SHA3_224, HashAlg::Sha3_224),
+            (CKM_ECDSA_SHA3_256, HashAlg::Sha3_256),
+            (CKM_ECDSA_SHA3_384, HashAlg::Sha3_384),
+            (CKM_ECDSA_SHA3_512, HashAlg::Sha3_512),
+        ];
+        for curve in [Curve::P256, Curve::P384] {
+            let (private, public) = ec_pair(curve);
+            for (m, hash) in mechs {
+                let sig = sign(m, &private, &[b"hello ", b"sha3"]);
+                assert_eq!(verify(m, &public, b"hello sha3", &sig), Ok(()));
+                // The same signature over the SHA-3 hash with raw CKM_ECDSA.
+                let digest = hash.hash(b"hello sha3");
+                assert_eq!(verify(CKM_ECDSA, &public, &digest, &sig), Ok(()));
+                assert_eq!(
+                    verify(m, &public, b"hello sha2", &sig),
+                    Err(Error::SignatureInvalid)
+                );
+                assert!(is_multipart(m));
+            }
+        }
+    }
+
+    /// A P-384 ECDSA-SHA3-384 signature of "sample" made by OpenSSL
+    /// (through Python's `cryptography`), converted to r||s.
+    #[test]
+    fn ecdsa_sha3_interop() {
+        let point = unhex(
+            "044e15793b42319b73d3ebcc03ff14f5753aaa04758ecab2abca4b4f3529c4d378
+             d3007b1a17c775f707e03876f57d3549f0c701fc0c1b3975e03edc90c3fa078e80
+             b8141fe2acfbd1aeea7991e80bb6683be44058ad0265c7f22245545f8839f5",
+        );
+        let sig = unhex(
+            "d9824205de91f9b403b588b8af628d3587169d0347bcd7c311df87e12c468500
+             765c2bcaf1c611b1698c8e7f2f643540bde8d7f86c95286e4a1ee11e1d8c7461
+             62e90dc9cb1ce526246b10ba55165a9abb84e91a3eaa69711e68a8af4e121e2d",
+        );
+        let public = Arc::new(Key::ec_public(&Curve::P384.ec_params(), &point).unwrap());
+        assert_eq!(verify(CKM_ECDSA_SHA3_384, &public, b"sample", &sig), Ok(()));
+        assert_eq!(
+            verify(CKM_ECDSA_SHA384, &public, b"sample", &sig),
+            Err(Error::SignatureInvalid)
+        );
+    }
+
+    #[test]
+    fn hmac_sha3_keys_and_lengths() {
+        let typed = |key_type| {
+            Arc::new(Key::Secret {
+                key_type,
+                value: zeroize::Zeroizing::new(vec![0x0b; 20]),
+            })
+        };
+        let expected = unhex("ba85192310dffa96e2a3a40e69774351140bb7185e1202cdcc917589f95e16bb");
+        for key in [typed(CKK_SHA3_256_HMAC), typed(CKK_GENERIC_SECRET)] {
+            assert_eq!(sign(CKM_SHA3_256_HMAC, &key, &[b"Hi ", b"There"]), expected);
+            assert_eq!(
+                verify(CKM_SHA3_256_HMAC, &key, b"Hi There", &expected),
+                Ok(())
+            );
+        }
+        for wrong in [CKK_SHA256_HMAC, CKK_SHA3_384_HMAC] {
+            assert_eq!(
+                sign_init(&mech(CKM_SHA3_256_HMAC), typed(wrong)).err(),
+                Some(Error::KeyTypeInconsistent)
+            );
+        }
+        let general =
+            Mechanism::parse(CKM_SHA3_256_HMAC_GENERAL, Some(&10u64.to_ne_bytes())).unwrap();
+        let mut op = sign_init(&general, typed(CKK_SHA3_256_HMAC)).unwrap();
+        op.update(b"Hi There").unwrap();
+        assert_eq!(op.finish().unwrap(), expected[..10]);
+        assert_eq!(
+            Mechanism::parse(CKM_SHA3_256_HMAC_GENERAL, Some(&33u64.to_ne_bytes())).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
+        assert!(Mechanism::parse(CKM_SHA3_512_HMAC_GENERAL, Some(&64u64.to_ne_bytes())).is_ok());
     }
 }

@@ -5,24 +5,79 @@
 //! [`Key`] for an operation.
 
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
 
 use super::Object;
+use super::rules::{self, is_ec_family};
 use crate::error::{Error, Result};
 use crate::mechanism::Key;
 
 /// AES key lengths in bytes.
 pub(crate) const AES_LENGTHS: [usize; 3] = [16, 24, 32];
 
-/// Longest generic secret we generate, in bytes (4096 bits, the
-/// mechanism table's CKM_GENERIC_SECRET_KEY_GEN maximum).
+/// Longest generic, HKDF or HMAC secret we generate, in bytes (4096 bits,
+/// the mechanism table's CKM_GENERIC_SECRET_KEY_GEN maximum).
 pub(crate) const GENERIC_SECRET_MAX_LEN: usize = 512;
+
+/// Longest secret value we hold, in bytes: the bound of the mechanism
+/// module's `Key::secret`, so every key we build can be used. Imported,
+/// derived and unwrapped keys may be longer than generated ones.
+pub(crate) const SECRET_VALUE_MAX_LEN: usize = 4096;
 
 /// Whether `len` bytes is a valid CKA_VALUE_LEN to generate.
 pub(crate) fn secret_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
     match key_type {
         CKK_AES => AES_LENGTHS.contains(&len),
-        CKK_GENERIC_SECRET => (1..=GENERIC_SECRET_MAX_LEN).contains(&len),
+        _ if rules::supported_key(CKO_SECRET_KEY, key_type) => {
+            (1..=GENERIC_SECRET_MAX_LEN).contains(&len)
+        }
         _ => false,
+    }
+}
+
+/// Whether a secret key of `key_type` may hold a value of `len` bytes
+/// (imported, derived or unwrapped).
+pub(crate) fn secret_value_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
+    match key_type {
+        CKK_AES => AES_LENGTHS.contains(&len),
+        _ if rules::supported_key(CKO_SECRET_KEY, key_type) => {
+            (1..=SECRET_VALUE_MAX_LEN).contains(&len)
+        }
+        _ => false,
+    }
+}
+
+/// A secret key of a type we hold. The length is checked here
+/// ([`secret_value_ok`]) rather than by `Key::secret`, which lists only
+/// the key types its own mechanisms name; to the mechanisms an HKDF or
+/// SHA-3 HMAC key is a plain secret of that type.
+pub(crate) fn secret_key(key_type: CK_KEY_TYPE, value: &[u8]) -> Result<Key> {
+    if !secret_value_ok(key_type, value.len()) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    Ok(Key::Secret {
+        key_type,
+        value: Zeroizing::new(value.to_vec()),
+    })
+}
+
+/// An EC-family private key from CKA_EC_PARAMS and CKA_VALUE.
+pub(crate) fn ec_family_private(key_type: CK_KEY_TYPE, params: &[u8], value: &[u8]) -> Result<Key> {
+    match key_type {
+        CKK_EC => Key::ec_private(params, value),
+        CKK_EC_EDWARDS => Key::edwards_private(params, value),
+        CKK_EC_MONTGOMERY => Key::montgomery_private(params, value),
+        _ => Err(Error::KeyTypeInconsistent),
+    }
+}
+
+/// An EC-family public key from CKA_EC_PARAMS and CKA_EC_POINT.
+pub(crate) fn ec_family_public(key_type: CK_KEY_TYPE, params: &[u8], point: &[u8]) -> Result<Key> {
+    match key_type {
+        CKK_EC => Key::ec_public(params, point),
+        CKK_EC_EDWARDS => Key::edwards_public(params, point),
+        CKK_EC_MONTGOMERY => Key::montgomery_public(params, point),
+        _ => Err(Error::KeyTypeInconsistent),
     }
 }
 
@@ -83,11 +138,21 @@ pub(crate) fn put_public_key_info(obj: &mut Object, key: &Key) -> Result<()> {
     put_derived(obj, CKA_PUBLIC_KEY_INFO, key.public_key_info()?)
 }
 
+/// Fills what a private key object shows of its public half: the DER
+/// CKA_EC_POINT of EC-family keys and CKA_PUBLIC_KEY_INFO. Values already
+/// on the object must agree (AttributeValueInvalid otherwise).
+pub(crate) fn put_public_parts(obj: &mut Object, key_type: CK_KEY_TYPE, key: &Key) -> Result<()> {
+    if is_ec_family(key_type) {
+        put_derived(obj, CKA_EC_POINT, key.ec_point_der()?)?;
+    }
+    put_public_key_info(obj, key)
+}
+
 /// Checks the key material of an object built from a C_CreateObject
 /// template and fills what the key determines: CKA_VALUE_LEN for secret
-/// keys, CKA_MODULUS_BITS for RSA public keys, the DER CKA_EC_POINT for EC
-/// keys (private ones included) and CKA_PUBLIC_KEY_INFO for every
-/// asymmetric key.
+/// keys, CKA_MODULUS_BITS for RSA public keys, the DER CKA_EC_POINT for
+/// EC-family keys (private ones included) and CKA_PUBLIC_KEY_INFO for
+/// every asymmetric key.
 pub(crate) fn import_key(
     obj: &mut Object,
     class: CK_OBJECT_CLASS,
@@ -95,20 +160,23 @@ pub(crate) fn import_key(
 ) -> Result<()> {
     match (class, key_type) {
         (CKO_SECRET_KEY, _) => {
-            // The constructor checks the length (AES 16/24/32 bytes).
             let value = need(obj, CKA_VALUE)?;
-            Key::secret(key_type, value)?;
+            secret_key(key_type, value)?;
             let len = CK_ULONG::try_from(value.len()).map_err(|_| Error::AttributeValueInvalid)?;
             obj.put_ulong(CKA_VALUE_LEN, len);
             Ok(())
         }
-        (CKO_PRIVATE_KEY, CKK_EC) => {
-            let key = Key::ec_private(need(obj, CKA_EC_PARAMS)?, need(obj, CKA_VALUE)?)?;
-            put_derived(obj, CKA_EC_POINT, key.ec_point_der()?)?;
-            put_public_key_info(obj, &key)
+        (CKO_PRIVATE_KEY, _) if is_ec_family(key_type) => {
+            let key =
+                ec_family_private(key_type, need(obj, CKA_EC_PARAMS)?, need(obj, CKA_VALUE)?)?;
+            put_public_parts(obj, key_type, &key)
         }
-        (CKO_PUBLIC_KEY, CKK_EC) => {
-            let key = Key::ec_public(need(obj, CKA_EC_PARAMS)?, need(obj, CKA_EC_POINT)?)?;
+        (CKO_PUBLIC_KEY, _) if is_ec_family(key_type) => {
+            let key = ec_family_public(
+                key_type,
+                need(obj, CKA_EC_PARAMS)?,
+                need(obj, CKA_EC_POINT)?,
+            )?;
             // Stored in DER whatever form it came in (pkcs11-provider and
             // certtool expect DER).
             obj.put(CKA_EC_POINT, key.ec_point_der()?);
@@ -140,17 +208,25 @@ pub(crate) fn import_key(
 pub fn key_material(obj: &Object) -> Result<Key> {
     let key_type = obj.key_type().ok_or(Error::KeyTypeInconsistent)?;
     let get = |ty| obj.bytes(ty).ok_or(Error::GeneralError);
-    match (obj.class(), key_type) {
-        (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET) => Key::secret(key_type, get(CKA_VALUE)?),
-        (CKO_PRIVATE_KEY, CKK_EC) => Key::ec_private(get(CKA_EC_PARAMS)?, get(CKA_VALUE)?),
-        (CKO_PUBLIC_KEY, CKK_EC) => Key::ec_public(get(CKA_EC_PARAMS)?, get(CKA_EC_POINT)?),
-        (CKO_PRIVATE_KEY, CKK_RSA) => Key::rsa_private(
+    let class = obj.class();
+    if !rules::supported_key(class, key_type) {
+        return Err(Error::KeyTypeInconsistent);
+    }
+    match class {
+        CKO_SECRET_KEY => secret_key(key_type, get(CKA_VALUE)?),
+        CKO_PRIVATE_KEY if is_ec_family(key_type) => {
+            ec_family_private(key_type, get(CKA_EC_PARAMS)?, get(CKA_VALUE)?)
+        }
+        CKO_PUBLIC_KEY if is_ec_family(key_type) => {
+            ec_family_public(key_type, get(CKA_EC_PARAMS)?, get(CKA_EC_POINT)?)
+        }
+        CKO_PRIVATE_KEY => Key::rsa_private(
             get(CKA_MODULUS)?,
             get(CKA_PUBLIC_EXPONENT)?,
             get(CKA_PRIVATE_EXPONENT)?,
             primes(obj).map_err(|_| Error::GeneralError)?,
         ),
-        (CKO_PUBLIC_KEY, CKK_RSA) => Key::rsa_public(get(CKA_MODULUS)?, get(CKA_PUBLIC_EXPONENT)?),
+        CKO_PUBLIC_KEY => Key::rsa_public(get(CKA_MODULUS)?, get(CKA_PUBLIC_EXPONENT)?),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }

@@ -1,13 +1,17 @@
 //! PKCS#11 objects as attribute maps, and the rules of spec §4 (object
 //! classes and attributes) and §5.7 (object management) that create, copy,
-//! modify, read and search them. Pure logic: no handles, no storage, no
+//! modify, read and search them, and the object side of key generation,
+//! derivation and wrapping. Pure logic: no handles, no storage, no
 //! cryptography beyond the mechanism module's key constructors.
 
 pub mod attrs;
+mod derive;
 mod keygen;
 mod material;
+mod profile;
 mod rules;
 pub mod template;
+mod wrap;
 
 use cryptoki_sys::*;
 
@@ -15,8 +19,10 @@ use crate::api::AttrRead;
 
 pub use attrs::{AttrMap, Kind, kind, parse_template, to_wire};
 pub use template::{
-    GeneratedPair, KeyPairRequest, SecretKeyRequest, copy, create, generated_key_pair,
-    generated_secret_key, key_material, key_pair_request, secret_key_request, set_attributes,
+    DeriveRequest, GeneratedPair, KeyPairRequest, SecretKeyRequest, copy, create, derive_request,
+    derived_secret_key, generated_key_pair, generated_secret_key, key_material, key_pair_request,
+    profile_object, secret_key_request, set_attributes, unwrap_check, unwrapped_key, wrap_check,
+    wrap_encoding,
 };
 
 /// Per-attribute bookkeeping counted by [`Object::size`].

@@ -3,6 +3,8 @@
 //! object type, whether a template must, may or must not give it on
 //! creation and on generation (footnotes 1–4), and how it may change
 //! afterwards (footnotes 8, 10, 11, 12 and the storage-object notes).
+//! Profile objects (§4.13) are listed so they can be read and searched,
+//! though only the token makes them.
 
 use cryptoki_sys::*;
 
@@ -128,6 +130,7 @@ fn rule_for(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE
         CKO_SECRET_KEY => key(ty)
             .or_else(|| secret_key(ty))
             .or_else(|| secret_material(ty)),
+        CKO_PROFILE => profile(ty),
         _ => None,
     }
 }
@@ -153,6 +156,11 @@ fn data(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
         CKA_APPLICATION | CKA_OBJECT_ID | CKA_VALUE => Some(MUTABLE),
         _ => None,
     }
+}
+
+/// §4.13: profile objects, made by the token and never changed.
+fn profile(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    (ty == CKA_PROFILE_ID).then_some(FIXED)
 }
 
 /// §4.6.1–4.6.3 (X.509 public-key certificates): only CKA_ID, CKA_ISSUER
@@ -224,39 +232,57 @@ fn secret_key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     })
 }
 
+/// Whether `key_type` is one of the elliptic-curve key types, which share
+/// their attributes (CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE): Weierstrass
+/// (ECDSA/ECDH), Edwards (EdDSA) and Montgomery (X25519).
+pub(crate) fn is_ec_family(key_type: CK_KEY_TYPE) -> bool {
+    matches!(key_type, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)
+}
+
 /// Mechanisms spec: RSA public key (CKA_MODULUS_BITS is computed on import,
-/// required on generation) and EC public key.
+/// required on generation) and the EC-family public keys.
 fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    if is_ec_family(key_type) {
+        return match ty {
+            CKA_EC_PARAMS => Some(rule(P::Required, P::Required, C::No, C::No)),
+            CKA_EC_POINT => Some(MATERIAL),
+            _ => None,
+        };
+    }
     Some(match (key_type, ty) {
         (CKK_RSA, CKA_MODULUS) => MATERIAL,
         (CKK_RSA, CKA_MODULUS_BITS) => rule(P::Forbidden, P::Required, C::No, C::No),
         (CKK_RSA, CKA_PUBLIC_EXPONENT) => rule(P::Required, P::Optional, C::No, C::No),
-        (CKK_EC, CKA_EC_PARAMS) => rule(P::Required, P::Required, C::No, C::No),
-        (CKK_EC, CKA_EC_POINT) => MATERIAL,
         _ => return None,
     })
 }
 
-/// Mechanisms spec: RSA and EC private keys. The public exponent is
-/// required on import (footnote 4,6 only in the spec) because the key
+/// Mechanisms spec: RSA and EC-family private keys. The public exponent
+/// is required on import (footnote 4,6 only in the spec) because the key
 /// cannot be checked without it. CKA_EC_POINT on an EC private key is our
 /// addition (clients look for the public half there); on import it may be
 /// given if it matches.
 fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    if is_ec_family(key_type) {
+        return match ty {
+            CKA_EC_PARAMS | CKA_VALUE => Some(MATERIAL),
+            CKA_EC_POINT => Some(MATERIAL_OPT),
+            _ => None,
+        };
+    }
     Some(match (key_type, ty) {
         (CKK_RSA, CKA_MODULUS | CKA_PUBLIC_EXPONENT | CKA_PRIVATE_EXPONENT) => MATERIAL,
         (
             CKK_RSA,
             CKA_PRIME_1 | CKA_PRIME_2 | CKA_EXPONENT_1 | CKA_EXPONENT_2 | CKA_COEFFICIENT,
         ) => MATERIAL_OPT,
-        (CKK_EC, CKA_EC_PARAMS | CKA_VALUE) => MATERIAL,
-        (CKK_EC, CKA_EC_POINT) => MATERIAL_OPT,
         _ => return None,
     })
 }
 
-/// Mechanisms spec: AES and generic secret keys. CKA_VALUE_LEN must not be
-/// given on import (footnote 2) and must be on generation (footnote 3).
+/// Mechanisms spec: secret keys (AES, generic, HKDF, HMAC-typed).
+/// CKA_VALUE_LEN must not be given on import (footnote 2) and must be on
+/// generation (footnote 3).
 fn secret_material(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     Some(match ty {
         CKA_VALUE => MATERIAL,
@@ -300,13 +326,33 @@ pub(crate) fn required(
         .collect()
 }
 
-/// The object types we can hold.
-pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
+/// The HMAC-typed secret keys (usable with their own HMAC mechanism, as a
+/// generic secret is with any).
+pub(crate) fn is_hmac_key_type(key_type: CK_KEY_TYPE) -> bool {
     matches!(
-        (class, key_type),
-        (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY, CKK_RSA | CKK_EC)
-            | (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET)
+        key_type,
+        CKK_SHA_1_HMAC
+            | CKK_SHA224_HMAC
+            | CKK_SHA256_HMAC
+            | CKK_SHA384_HMAC
+            | CKK_SHA512_HMAC
+            | CKK_SHA3_224_HMAC
+            | CKK_SHA3_256_HMAC
+            | CKK_SHA3_384_HMAC
+            | CKK_SHA3_512_HMAC
     )
+}
+
+/// The key object types we can hold.
+pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
+    match class {
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => key_type == CKK_RSA || is_ec_family(key_type),
+        CKO_SECRET_KEY => {
+            matches!(key_type, CKK_AES | CKK_GENERIC_SECRET | CKK_HKDF)
+                || is_hmac_key_type(key_type)
+        }
+        _ => false,
+    }
 }
 
 /// Whether `class` is one of the key classes.
@@ -357,6 +403,10 @@ mod tests {
             (CKO_PRIVATE_KEY, CKK_EC),
             (CKO_SECRET_KEY, CKK_AES),
             (CKO_SECRET_KEY, CKK_GENERIC_SECRET),
+            (CKO_SECRET_KEY, CKK_HKDF),
+            (CKO_PUBLIC_KEY, CKK_EC_EDWARDS),
+            (CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY),
+            (CKO_PROFILE, 0),
         ];
         for ty in types {
             for (class, kt) in objects {
@@ -389,5 +439,58 @@ mod tests {
         assert!(supported_key(CKO_SECRET_KEY, CKK_AES));
         assert!(!supported_key(CKO_SECRET_KEY, CKK_RSA));
         assert!(!supported_key(CKO_PRIVATE_KEY, CKK_DSA));
+        for kt in [
+            CKK_HKDF,
+            CKK_SHA256_HMAC,
+            CKK_SHA3_224_HMAC,
+            CKK_SHA3_512_HMAC,
+        ] {
+            assert!(supported_key(CKO_SECRET_KEY, kt));
+            assert!(!supported_key(CKO_PRIVATE_KEY, kt));
+        }
+        for kt in [CKK_EC_EDWARDS, CKK_EC_MONTGOMERY] {
+            assert!(supported_key(CKO_PUBLIC_KEY, kt) && supported_key(CKO_PRIVATE_KEY, kt));
+            assert!(!supported_key(CKO_SECRET_KEY, kt));
+        }
+        assert!(!supported_key(CKO_PROFILE, CKK_AES));
     }
+
+    #[test]
+    fn new_key_types_and_profiles() {
+        for kt in [CKK_EC_EDWARDS, CKK_EC_MONTGOMERY] {
+            assert_eq!(
+                required(CKO_PUBLIC_KEY, kt, true),
+                vec![CKA_CLASS, CKA_KEY_TYPE, CKA_EC_PARAMS, CKA_EC_POINT]
+            );
+            assert_eq!(required(CKO_PUBLIC_KEY, kt, false), vec![CKA_EC_PARAMS]);
+            assert_eq!(
+                required(CKO_PRIVATE_KEY, kt, true),
+                vec![CKA_CLASS, CKA_VALUE, CKA_KEY_TYPE, CKA_EC_PARAMS]
+            );
+            assert_eq!(
+                classify(CKO_PRIVATE_KEY, kt, CKA_EC_POINT),
+                Fit::Rule(MATERIAL_OPT)
+            );
+            assert_eq!(classify(CKO_PUBLIC_KEY, kt, CKA_MODULUS), Fit::NotForClass);
+        }
+        assert_eq!(
+            required(CKO_SECRET_KEY, CKK_HKDF, false),
+            vec![CKA_VALUE_LEN]
+        );
+        assert_eq!(
+            classify(CKO_PROFILE, NO_TYPE, CKA_PROFILE_ID),
+            Fit::Rule(FIXED)
+        );
+        assert_eq!(
+            classify(CKO_PROFILE, NO_TYPE, CKA_LABEL),
+            Fit::Rule(MUTABLE)
+        );
+        assert_eq!(classify(CKO_PROFILE, NO_TYPE, CKA_VALUE), Fit::NotForClass);
+        assert_eq!(
+            classify(CKO_DATA, NO_TYPE, CKA_PROFILE_ID),
+            Fit::NotForClass
+        );
+    }
+
+    const NO_TYPE: CK_KEY_TYPE = CK_UNAVAILABLE_INFORMATION;
 }

@@ -21,25 +21,38 @@ use super::rules::{self, Change, Fit, Presence, Rule};
 use super::{Object, material};
 use crate::error::{Error, Result};
 
+pub use super::derive::{DeriveRequest, derive_request, derived_secret_key};
 pub use super::keygen::{
     GeneratedPair, KeyPairRequest, SecretKeyRequest, generated_key_pair, generated_secret_key,
     key_pair_request, secret_key_request,
 };
 pub use super::material::key_material;
+pub use super::profile::profile_object;
+pub use super::wrap::{unwrap_check, unwrapped_key, wrap_check, wrap_encoding};
 
-/// Which creating function a template is for.
+/// Which creating function a template is for. Derivation and unwrapping
+/// follow the generation column of the table (the token supplies the key
+/// material), except that CKA_VALUE_LEN is optional: the mechanism or the
+/// unwrapped bytes give the length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
     Create,
     Generate,
+    Derive,
+    Unwrap,
 }
 
 impl Mode {
     fn presence(self, r: Rule) -> Presence {
         match self {
             Mode::Create => r.create,
-            Mode::Generate => r.generate,
+            Mode::Generate | Mode::Derive | Mode::Unwrap => r.generate,
         }
+    }
+
+    /// Whether a required attribute may be left out in this mode.
+    fn excuses(self, ty: CK_ATTRIBUTE_TYPE) -> bool {
+        matches!(self, Mode::Derive | Mode::Unwrap) && ty == CKA_VALUE_LEN
     }
 }
 
@@ -76,7 +89,7 @@ fn deferred(mode: Mode, ty: CK_ATTRIBUTE_TYPE) -> bool {
     match ty {
         CKA_LOCAL | CKA_KEY_GEN_MECHANISM | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => true,
         CKA_VALUE_LEN | CKA_MODULUS_BITS => mode == Mode::Create,
-        CKA_EC_PARAMS => mode == Mode::Generate,
+        CKA_EC_PARAMS => matches!(mode, Mode::Generate | Mode::Unwrap),
         _ => false,
     }
 }
@@ -123,7 +136,7 @@ pub(crate) fn check_template(
     }
     let missing = rules::required(class, key_type, mode == Mode::Create)
         .into_iter()
-        .any(|ty| !template.contains_key(&ty));
+        .any(|ty| !mode.excuses(ty) && !template.contains_key(&ty));
     if missing {
         return Err(Error::TemplateIncomplete);
     }
@@ -133,18 +146,23 @@ pub(crate) fn check_template(
 /// Usage flags a key gets when the template does not say (footnote 9
 /// leaves them token-specific): true for what the key type can do
 /// (SoftHSM makes them all true, so minimal import templates work),
-/// false otherwise; CKA_DERIVE, CKA_SIGN_RECOVER and CKA_VERIFY_RECOVER
+/// false otherwise. CKA_DERIVE defaults true only where derivation is
+/// the key's purpose or one of its two uses: EC and X25519 private keys
+/// (ECDH) and HKDF keys. A generic secret can be an HKDF base too, but
+/// stays a MAC key by default. CKA_SIGN_RECOVER and CKA_VERIFY_RECOVER
 /// default false.
-fn usage_default(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> bool {
-    matches!(
-        (key_type, ty),
-        (
-            CKK_RSA,
-            CKA_ENCRYPT | CKA_DECRYPT | CKA_SIGN | CKA_VERIFY | CKA_WRAP | CKA_UNWRAP
-        ) | (CKK_EC, CKA_SIGN | CKA_VERIFY)
-            | (CKK_AES, CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP)
-            | (CKK_GENERIC_SECRET, CKA_SIGN | CKA_VERIFY)
-    )
+fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> bool {
+    let mac_key = key_type == CKK_GENERIC_SECRET || rules::is_hmac_key_type(key_type);
+    match ty {
+        CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP => matches!(key_type, CKK_RSA | CKK_AES),
+        CKA_SIGN | CKA_VERIFY => matches!(key_type, CKK_RSA | CKK_EC | CKK_EC_EDWARDS) || mac_key,
+        CKA_DERIVE => match class {
+            CKO_PRIVATE_KEY => matches!(key_type, CKK_EC | CKK_EC_MONTGOMERY),
+            CKO_SECRET_KEY => key_type == CKK_HKDF,
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// An object of the given type holding every attribute of its class at its
@@ -212,7 +230,7 @@ fn key_defaults(o: &mut Object, class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) {
     for ty in [CKA_ID, CKA_START_DATE, CKA_END_DATE] {
         o.put(ty, Vec::new());
     }
-    o.put_bool(CKA_DERIVE, false);
+    o.put_bool(CKA_DERIVE, usage_default(class, key_type, CKA_DERIVE));
     o.put_bool(CKA_LOCAL, false);
     o.put_ulong(CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
     let usage: &[CK_ATTRIBUTE_TYPE] = match class {
@@ -228,7 +246,7 @@ fn key_defaults(o: &mut Object, class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) {
         ],
     };
     for ty in usage {
-        o.put_bool(*ty, usage_default(key_type, *ty));
+        o.put_bool(*ty, usage_default(class, key_type, *ty));
     }
     if class == CKO_PUBLIC_KEY {
         o.put(CKA_SUBJECT, Vec::new());
@@ -343,13 +361,17 @@ fn object_type(template: &AttrMap) -> Result<(CK_OBJECT_CLASS, CK_KEY_TYPE)> {
             }
             Ok((class, key_type))
         }
+        // Profiles describe the token itself: only the token makes them
+        // (see `profile_object`). Other classes we do not hold.
         _ => Err(Error::AttributeValueInvalid),
     }
 }
 
-/// C_CreateObject: data objects, X.509 certificates, RSA and EC public and
-/// private keys, AES and generic secret keys. Key material is checked with
-/// the mechanism constructors and the public parts are filled in.
+/// C_CreateObject: data objects, X.509 certificates, RSA, EC, Edwards and
+/// Montgomery public and private keys, AES, generic, HKDF and HMAC-typed
+/// secret keys. Key material is checked with the mechanism constructors
+/// and the public parts are filled in. CKO_PROFILE (and any other class)
+/// is CKR_ATTRIBUTE_VALUE_INVALID.
 pub fn create(template: &AttrMap, so: bool) -> Result<Object> {
     let (class, key_type) = object_type(template)?;
     check_template(class, key_type, template, Mode::Create, so)?;

@@ -588,3 +588,138 @@ fn key_material_by_class() {
     let key = key_material(&create(&aes(), false).unwrap()).unwrap();
     assert_eq!(key.key_type(), CKK_AES);
 }
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+
+/// RFC 8032 §7.1 test 1 and RFC 7748 §6.1 (Alice): (private, public).
+fn rfc_keys(key_type: CK_KEY_TYPE) -> (Vec<u8>, Vec<u8>) {
+    if key_type == CKK_EC_EDWARDS {
+        (
+            hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"),
+            hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"),
+        )
+    } else {
+        (
+            hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+            hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"),
+        )
+    }
+}
+
+#[test]
+fn edwards_and_montgomery_import() {
+    for (kt, params) in [(CKK_EC_EDWARDS, ED25519), (CKK_EC_MONTGOMERY, X25519)] {
+        let (private, public) = rfc_keys(kt);
+        let mut der_point = vec![0x04, 32];
+        der_point.extend_from_slice(&public);
+        let tpl = t(&[
+            (CKA_CLASS, u(CKO_PRIVATE_KEY)),
+            (CKA_KEY_TYPE, u(kt)),
+            (CKA_EC_PARAMS, params.to_vec()),
+            (CKA_VALUE, private),
+        ]);
+        let s = create(&tpl, false).unwrap();
+        assert_eq!(s.bytes(CKA_EC_POINT), Some(der_point.as_slice()));
+        assert!(!s.bytes(CKA_PUBLIC_KEY_INFO).unwrap().is_empty());
+        assert!(s.read(CKA_VALUE) == AttrRead::Sensitive);
+        let edwards = kt == CKK_EC_EDWARDS;
+        assert_eq!(s.flag(CKA_SIGN), edwards);
+        assert_eq!(s.flag(CKA_DERIVE), !edwards);
+        assert!(!s.flag(CKA_DECRYPT) && !s.flag(CKA_UNWRAP));
+        assert_eq!(key_material(&s).unwrap().key_type(), kt);
+        // The public point may be repeated, raw or DER; not contradicted.
+        assert!(create(&with(&tpl, CKA_EC_POINT, public.clone()), false).is_ok());
+        assert!(create(&with(&tpl, CKA_EC_POINT, der_point.clone()), false).is_ok());
+        assert_eq!(
+            err(create(&with(&tpl, CKA_EC_POINT, vec![9; 32]), false)),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            err(create(&without(&tpl, CKA_EC_PARAMS), false)),
+            Error::TemplateIncomplete
+        );
+        assert_eq!(
+            err(create(&with(&tpl, CKA_EC_PARAMS, P256.to_vec()), false)),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            err(create(&with(&tpl, CKA_MODULUS, vec![1]), false)),
+            Error::TemplateInconsistent
+        );
+
+        let public_tpl = t(&[
+            (CKA_CLASS, u(CKO_PUBLIC_KEY)),
+            (CKA_KEY_TYPE, u(kt)),
+            (CKA_EC_PARAMS, params.to_vec()),
+            (CKA_EC_POINT, public),
+        ]);
+        let p = create(&public_tpl, false).unwrap();
+        assert_eq!(p.bytes(CKA_EC_POINT), Some(der_point.as_slice()));
+        assert_eq!(p.bytes(CKA_PUBLIC_KEY_INFO), s.bytes(CKA_PUBLIC_KEY_INFO));
+        assert_eq!(p.flag(CKA_VERIFY), edwards);
+        assert!(!p.flag(CKA_DERIVE) && !p.flag(CKA_ENCRYPT) && !p.has_secret());
+        assert_eq!(key_material(&p).unwrap().key_type(), kt);
+        assert_eq!(
+            err(create(&without(&public_tpl, CKA_EC_POINT), false)),
+            Error::TemplateIncomplete
+        );
+    }
+}
+
+#[test]
+fn p521_import() {
+    let p521 = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+    let parts = generate_ec(&p521).unwrap();
+    let tpl = t(&[
+        (CKA_CLASS, u(CKO_PRIVATE_KEY)),
+        (CKA_KEY_TYPE, u(CKK_EC)),
+        (CKA_EC_PARAMS, p521.to_vec()),
+        (CKA_VALUE, parts.private_value.to_vec()),
+    ]);
+    let o = create(&tpl, false).unwrap();
+    assert_eq!(o.bytes(CKA_EC_POINT), Some(parts.ec_point_der.as_slice()));
+    assert!(o.flag(CKA_SIGN) && o.flag(CKA_DERIVE));
+    assert_eq!(key_material(&o).unwrap().bits(), 521);
+}
+
+#[test]
+fn hkdf_and_hmac_secret_import() {
+    for kt in [
+        CKK_HKDF,
+        CKK_SHA_1_HMAC,
+        CKK_SHA256_HMAC,
+        CKK_SHA3_224_HMAC,
+        CKK_SHA3_256_HMAC,
+        CKK_SHA3_384_HMAC,
+        CKK_SHA3_512_HMAC,
+    ] {
+        let tpl = t(&[
+            (CKA_CLASS, u(CKO_SECRET_KEY)),
+            (CKA_KEY_TYPE, u(kt)),
+            (CKA_VALUE, vec![5; 40]),
+        ]);
+        let o = create(&tpl, false).unwrap();
+        assert_eq!(o.ulong(CKA_VALUE_LEN), Some(40));
+        let hkdf = kt == CKK_HKDF;
+        assert_eq!(o.flag(CKA_DERIVE), hkdf);
+        assert_eq!(o.flag(CKA_SIGN) && o.flag(CKA_VERIFY), !hkdf);
+        assert!(!o.flag(CKA_ENCRYPT) && !o.flag(CKA_WRAP));
+        assert_eq!(key_material(&o).unwrap().key_type(), kt);
+        assert_eq!(
+            err(create(&with(&tpl, CKA_VALUE, Vec::new()), false)),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            err(create(&with(&tpl, CKA_VALUE, vec![1; 4097]), false)),
+            Error::AttributeValueInvalid
+        );
+    }
+}

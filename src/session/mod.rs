@@ -4,7 +4,9 @@
 use cryptoki_sys::*;
 
 use crate::error::{Error, Result};
-use crate::mechanism::{DigestOp, SignOp, VerifyOp};
+use zeroize::Zeroizing;
+
+use crate::mechanism::{CipherOp, DigestOp, SignOp, VerifyOp};
 use crate::token::Login;
 
 /// A cryptographic operation in progress plus what the spec tracks about
@@ -18,6 +20,9 @@ pub struct ActiveOp<T> {
     /// The key has CKA_ALWAYS_AUTHENTICATE and the context-specific login
     /// has not happened yet.
     pub needs_context_login: bool,
+    /// Output already computed that did not fit the caller's buffer: the
+    /// next call with the same input gets it (ciphers only).
+    pub pending: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl<T> ActiveOp<T> {
@@ -27,6 +32,7 @@ impl<T> ActiveOp<T> {
             multipart,
             updated: false,
             needs_context_login,
+            pending: None,
         }
     }
 }
@@ -43,6 +49,8 @@ pub struct Session {
     pub digest: Option<ActiveOp<Box<dyn DigestOp>>>,
     pub sign: Option<ActiveOp<Box<dyn SignOp>>>,
     pub verify: Option<ActiveOp<Box<dyn VerifyOp>>>,
+    pub encrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
+    pub decrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
 }
 
 impl Session {
@@ -62,6 +70,8 @@ impl Session {
             digest: None,
             sign: None,
             verify: None,
+            encrypt: None,
+            decrypt: None,
         }
     }
 
@@ -83,6 +93,8 @@ impl Session {
         self.digest = None;
         self.sign = None;
         self.verify = None;
+        self.encrypt = None;
+        self.decrypt = None;
     }
 
     /// A context-specific login satisfies the operation waiting for it.
@@ -96,6 +108,10 @@ impl Session {
             op.needs_context_login = false;
             any = true;
         }
+        if let Some(op) = self.decrypt.as_mut().filter(|o| o.needs_context_login) {
+            op.needs_context_login = false;
+            any = true;
+        }
         if any {
             Ok(())
         } else {
@@ -106,6 +122,7 @@ impl Session {
     pub fn wants_context_login(&self) -> bool {
         self.sign.as_ref().is_some_and(|o| o.needs_context_login)
             || self.verify.as_ref().is_some_and(|o| o.needs_context_login)
+            || self.decrypt.as_ref().is_some_and(|o| o.needs_context_login)
     }
 }
 

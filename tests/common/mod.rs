@@ -7,6 +7,9 @@
 
 #[macro_use]
 pub mod raw;
+pub mod mech;
+pub mod ops;
+pub mod tool;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,129 @@
+//! Moving keys without exposing them: C_WrapKey, C_UnwrapKey and
+//! C_DeriveKey. The spec's checks come in order: handles, key usage flags
+//! (CKA_WRAP/CKA_UNWRAP/CKA_DERIVE), extractability and trust, mechanism.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+use super::{Attr, Library, Mech, Out, OutCap};
+use crate::error::{Error, Result};
+use crate::mechanism::{self, Key, Mechanism};
+use crate::object::{self, Object};
+use crate::session::Session;
+use crate::token::{Login, Token};
+
+/// Errors about the key that does the wrapping get the wrapping codes.
+fn as_wrapping(e: Error) -> Error {
+    match e {
+        Error::KeyHandleInvalid | Error::ObjectHandleInvalid => Error::WrappingKeyHandleInvalid,
+        Error::KeyTypeInconsistent => Error::WrappingKeyTypeInconsistent,
+        Error::KeySizeRange => Error::WrappingKeySizeRange,
+        other => other,
+    }
+}
+
+/// Errors about the key that does the unwrapping get the unwrapping codes.
+fn as_unwrapping(e: Error) -> Error {
+    match e {
+        Error::KeyHandleInvalid | Error::ObjectHandleInvalid => Error::UnwrappingKeyHandleInvalid,
+        Error::KeyTypeInconsistent => Error::UnwrappingKeyTypeInconsistent,
+        Error::KeySizeRange => Error::UnwrappingKeySizeRange,
+        other => other,
+    }
+}
+
+impl Library {
+    pub fn wrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mech,
+        wrapping: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        out: OutCap,
+    ) -> Result<Out> {
+        self.with_session(h, |s, token| {
+            let (wrap_obj, wrap_key) = self
+                .use_key(s, token, wrapping, CKA_WRAP, mech.ty)
+                .map_err(as_wrapping)?;
+            let (_, target) = self.resolve(s, token, key, true).map_err(|e| match e {
+                Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+                other => other,
+            })?;
+            object::wrap_check(&wrap_obj, &target)?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
+            let material = object::wrap_encoding(&target)?;
+            let wrapped = mechanism::wrap(&m, &wrap_key, &material).map_err(as_wrapping)?;
+            Ok(match out {
+                OutCap::Cap(cap) if cap >= wrapped.len() => Out::Data(wrapped),
+                _ => Out::Len(wrapped.len()),
+            })
+        })
+    }
+
+    pub fn unwrap_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mech,
+        unwrapping: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        template: &[Attr],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_session(h, |s, token| {
+            let (unwrap_obj, unwrap_key) = self
+                .use_key(s, token, unwrapping, CKA_UNWRAP, mech.ty)
+                .map_err(as_unwrapping)?;
+            object::unwrap_check(&unwrap_obj)?;
+            let template = object::attrs::parse_template(template)?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
+            let material = mechanism::unwrap(&m, &unwrap_key, wrapped).map_err(as_unwrapping)?;
+            let so = token.login_role()? == Login::So;
+            let obj = object::unwrapped_key(&template, material, so)?;
+            self.add_object(s, token, obj)
+        })
+    }
+
+    pub fn derive_key(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mech: &Mech,
+        base: CK_OBJECT_HANDLE,
+        template: &[Attr],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_session(h, |s, token| {
+            let (base_obj, base_key) = self.derive_base(s, token, base, mech.ty)?;
+            let template = object::attrs::parse_template(template)?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
+            let request = object::derive_request(m.mech, &template)?;
+            let value = mechanism::derive(&m, &base_key, request.len)?;
+            let so = token.login_role()? == Login::So;
+            let obj = object::derived_secret_key(&template, &request, value, &base_obj, so)?;
+            self.add_object(s, token, obj)
+        })
+    }
+
+    /// The base of a derivation: a key with CKA_DERIVE, or for
+    /// CKM_HKDF_DATA a data object whose value is the input keying material.
+    fn derive_base(
+        &self,
+        s: &Session,
+        token: &Token,
+        base: CK_OBJECT_HANDLE,
+        mech: CK_MECHANISM_TYPE,
+    ) -> Result<(Arc<Object>, Arc<Key>)> {
+        if mech != CKM_HKDF_DATA {
+            return self.use_key(s, token, base, CKA_DERIVE, mech);
+        }
+        let (_, obj) = self.resolve(s, token, base, true).map_err(|e| match e {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            other => other,
+        })?;
+        // HKDF_DATA takes the keys HKDF_DERIVE takes, or a data object.
+        if obj.class() != CKO_DATA {
+            return self.use_key(s, token, base, CKA_DERIVE, mech);
+        }
+        let value = obj.bytes(CKA_VALUE).unwrap_or_default();
+        let key = Key::secret(CKK_GENERIC_SECRET, value)?;
+        Ok((obj, Arc::new(key)))
+    }
+}

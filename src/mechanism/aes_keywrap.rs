@@ -1,0 +1,547 @@
+//! The AES key-wrap family (NIST SP 800-38F): CKM_AES_KEY_WRAP (RFC 3394,
+//! KW), CKM_AES_KEY_WRAP_KWP (RFC 5649, KWP) and CKM_AES_KEY_WRAP_PAD, as
+//! single-part cipher operations that `aes::wrap`/`aes::unwrap` also use.
+//! Written over the block cipher rather than with the `aes-kw` crate because
+//! PKCS#11 lets the caller choose the IV (8 bytes for KW, the 4-byte prefix
+//! for KWP), which that crate does not take.
+//!
+//! CKM_AES_KEY_WRAP_PAD: PKCS#11 3.0 defines it as PKCS#7 padding of the
+//! input to a multiple of the 8-byte key-wrap block, then RFC 3394 (3.1
+//! deprecates it in favour of the identical CKM_AES_KEY_WRAP_PKCS7); RFC
+//! 5649 is CKM_AES_KEY_WRAP_KWP. Some tokens (SoftHSMv2) give _PAD the RFC
+//! 5649 meaning, so the two are not interchangeable across tokens; we follow
+//! the spec. Its IV is the RFC 3394 default: an alternative IV would be 8
+//! bytes, which the parameter parser does not take for _PAD, so any
+//! parameter is refused.
+
+use cryptoki_sys::*;
+use subtle::{Choice, ConstantTimeEq};
+use zeroize::Zeroizing;
+
+use super::Params;
+use super::aes::{AesCipher, BLOCK};
+use super::aes_modes::{append_secret, pkcs7_pad_len, pkcs7_padding};
+use super::cipher::CipherOp;
+use crate::error::{Error, Result};
+
+/// Half an AES block, the unit the key wraps work in.
+const SEMI: usize = 8;
+/// RFC 3394 §2.2.3.1 default IV.
+const KW_IV: [u8; SEMI] = [0xA6; SEMI];
+/// RFC 5649 §3 alternative IV prefix.
+const KWP_PREFIX: [u8; 4] = [0xA6, 0x59, 0x59, 0xA6];
+/// RFC 5649 encodes the length in 32 bits; the same cap bounds KW.
+const MAX_INPUT: u64 = 0xFFFF_FFFF;
+
+/// Which key wrap, with its IV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WrapKind {
+    Kw([u8; SEMI]),
+    Kwp([u8; 4]),
+    Pad,
+}
+
+impl WrapKind {
+    pub(super) fn new(mech: CK_MECHANISM_TYPE, params: &Params) -> Result<WrapKind> {
+        let bad = Error::MechanismParamInvalid;
+        match (mech, params) {
+            (CKM_AES_KEY_WRAP, Params::None) => Ok(WrapKind::Kw(KW_IV)),
+            (CKM_AES_KEY_WRAP, Params::Iv(iv)) => {
+                Ok(WrapKind::Kw(iv.as_slice().try_into().map_err(|_| bad)?))
+            }
+            (CKM_AES_KEY_WRAP_KWP, Params::None) => Ok(WrapKind::Kwp(KWP_PREFIX)),
+            (CKM_AES_KEY_WRAP_KWP, Params::Iv(iv)) => {
+                Ok(WrapKind::Kwp(iv.as_slice().try_into().map_err(|_| bad)?))
+            }
+            (CKM_AES_KEY_WRAP_PAD, Params::None) => Ok(WrapKind::Pad),
+            _ => Err(bad),
+        }
+    }
+
+    /// The output length for `len` input bytes (an upper bound when
+    /// decrypting padded forms).
+    fn out_len(&self, encrypt: bool, len: usize) -> usize {
+        let up = |n: usize| n.div_ceil(SEMI).saturating_mul(SEMI);
+        match (self, encrypt) {
+            (WrapKind::Kw(_), true) => len.saturating_add(SEMI),
+            (WrapKind::Kwp(_), true) => up(len).max(SEMI).saturating_add(SEMI),
+            (WrapKind::Pad, true) => up(len.saturating_add(1)).saturating_add(SEMI),
+            (WrapKind::Kw(_) | WrapKind::Kwp(_), false) => len.saturating_sub(SEMI),
+            (WrapKind::Pad, false) => len.saturating_sub(SEMI + 1),
+        }
+    }
+}
+
+fn too_long(len: usize) -> bool {
+    u64::try_from(len).map_or(true, |n| n > MAX_INPUT)
+}
+
+/// The step counter t = n*j + i of SP 800-38F's W, big-endian.
+fn step(n: usize, j: usize, i: usize) -> Result<[u8; SEMI]> {
+    let t = n
+        .checked_mul(j)
+        .and_then(|v| v.checked_add(i))
+        .and_then(|v| u64::try_from(v).ok())
+        .ok_or(Error::DataLenRange)?;
+    Ok(t.to_be_bytes())
+}
+
+fn xor(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d ^= s;
+    }
+}
+
+/// W (SP 800-38F §6.1, RFC 3394 §2.2.1): `a` then at least two semiblocks
+/// of `plain`, to ciphertext.
+fn w(cipher: &AesCipher, a: [u8; SEMI], plain: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(plain.len() + SEMI);
+    out.extend_from_slice(&a);
+    out.extend_from_slice(plain);
+    let (a_out, r) = out.split_at_mut(SEMI);
+    let (r, _) = r.as_chunks_mut::<SEMI>();
+    let n = r.len();
+    let mut block = Zeroizing::new([0u8; BLOCK]);
+    let mut a = a;
+    for j in 0..6 {
+        for (i, ri) in (1..).zip(r.iter_mut()) {
+            let (hi, lo) = block.split_at_mut(SEMI);
+            hi.copy_from_slice(&a);
+            lo.copy_from_slice(ri);
+            cipher.encrypt_block(&mut block);
+            let (hi, lo) = block.split_at(SEMI);
+            a.copy_from_slice(hi);
+            xor(&mut a, &step(n, j, i)?);
+            ri.copy_from_slice(lo);
+        }
+    }
+    a_out.copy_from_slice(&a);
+    Ok(out)
+}
+
+/// W⁻¹: ciphertext of at least three semiblocks to (A, plaintext).
+fn w_inv(cipher: &AesCipher, wrapped: &[u8]) -> Result<([u8; SEMI], Zeroizing<Vec<u8>>)> {
+    let (a_in, r_in) = wrapped
+        .split_at_checked(SEMI)
+        .ok_or(Error::EncryptedDataLenRange)?;
+    let mut a: [u8; SEMI] = a_in.try_into().map_err(|_| Error::EncryptedDataLenRange)?;
+    let mut plain = Zeroizing::new(r_in.to_vec());
+    let (r, _) = plain.as_chunks_mut::<SEMI>();
+    let n = r.len();
+    let mut block = Zeroizing::new([0u8; BLOCK]);
+    for j in (0..6).rev() {
+        for (index, ri) in r.iter_mut().enumerate().rev() {
+            xor(&mut a, &step(n, j, index + 1)?);
+            let (hi, lo) = block.split_at_mut(SEMI);
+            hi.copy_from_slice(&a);
+            lo.copy_from_slice(ri);
+            cipher.decrypt_block(&mut block);
+            let (hi, lo) = block.split_at(SEMI);
+            a.copy_from_slice(hi);
+            ri.copy_from_slice(lo);
+        }
+    }
+    Ok((a, plain))
+}
+
+fn kw_encrypt(cipher: &AesCipher, iv: [u8; SEMI], data: &[u8]) -> Result<Vec<u8>> {
+    if !data.len().is_multiple_of(SEMI) || data.len() < 2 * SEMI || too_long(data.len()) {
+        return Err(Error::DataLenRange);
+    }
+    w(cipher, iv, data)
+}
+
+fn kw_decrypt(cipher: &AesCipher, iv: [u8; SEMI], data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if !data.len().is_multiple_of(SEMI) || data.len() < 3 * SEMI || too_long(data.len()) {
+        return Err(Error::EncryptedDataLenRange);
+    }
+    let (a, plain) = w_inv(cipher, data)?;
+    if bool::from(a.ct_eq(&iv)) {
+        Ok(plain)
+    } else {
+        Err(Error::EncryptedDataInvalid)
+    }
+}
+
+fn kwp_encrypt(cipher: &AesCipher, prefix: [u8; 4], data: &[u8]) -> Result<Vec<u8>> {
+    let mli = u32::try_from(data.len()).map_err(|_| Error::DataLenRange)?;
+    if data.is_empty() {
+        return Err(Error::DataLenRange);
+    }
+    let mut aiv = [0u8; SEMI];
+    let (hi, lo) = aiv.split_at_mut(4);
+    hi.copy_from_slice(&prefix);
+    lo.copy_from_slice(&mli.to_be_bytes());
+    let padded_len = data.len().div_ceil(SEMI) * SEMI;
+    let mut padded = Zeroizing::new(Vec::with_capacity(padded_len));
+    padded.extend_from_slice(data);
+    padded.resize(padded_len, 0);
+    if padded_len > SEMI {
+        return w(cipher, aiv, &padded);
+    }
+    // A single semiblock is one AES encryption of AIV || P (RFC 5649 §4.1).
+    let mut block = Zeroizing::new([0u8; BLOCK]);
+    let (hi, lo) = block.split_at_mut(SEMI);
+    hi.copy_from_slice(&aiv);
+    lo.copy_from_slice(&padded);
+    cipher.encrypt_block(&mut block);
+    Ok(block.to_vec())
+}
+
+fn kwp_decrypt(cipher: &AesCipher, prefix: [u8; 4], data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    if !data.len().is_multiple_of(SEMI) || data.len() < 2 * SEMI || too_long(data.len()) {
+        return Err(Error::EncryptedDataLenRange);
+    }
+    let (a, mut plain) = if data.len() == BLOCK {
+        let mut block = Zeroizing::new([0u8; BLOCK]);
+        block.copy_from_slice(data);
+        cipher.decrypt_block(&mut block);
+        let (hi, lo) = block.split_at(SEMI);
+        let a: [u8; SEMI] = hi.try_into().map_err(|_| Error::GeneralError)?;
+        (a, Zeroizing::new(lo.to_vec()))
+    } else {
+        w_inv(cipher, data)?
+    };
+    let [p0, p1, p2, p3, m0, m1, m2, m3] = a;
+    let mli = usize::try_from(u32::from_be_bytes([m0, m1, m2, m3])).unwrap_or(usize::MAX);
+    let n = plain.len();
+    // RFC 5649 §3: 8*(n-1) < MLI <= 8*n, and the padding is zeros.
+    let in_range = mli.saturating_add(SEMI) > n && mli <= n;
+    let mut ok = [p0, p1, p2, p3].ct_eq(&prefix) & Choice::from(u8::from(in_range));
+    for (i, byte) in plain.iter().enumerate().skip(n.saturating_sub(SEMI)) {
+        ok &= Choice::from(u8::from(i < mli)) | byte.ct_eq(&0);
+    }
+    if !bool::from(ok) {
+        return Err(Error::EncryptedDataInvalid);
+    }
+    plain.truncate(mli);
+    Ok(plain)
+}
+
+fn pad_encrypt(cipher: &AesCipher, data: &[u8]) -> Result<Vec<u8>> {
+    let padding = pkcs7_padding(data.len(), 8);
+    let len = data
+        .len()
+        .checked_add(padding.len())
+        .ok_or(Error::DataLenRange)?;
+    let mut padded = Zeroizing::new(Vec::with_capacity(len));
+    padded.extend_from_slice(data);
+    padded.extend_from_slice(&padding);
+    kw_encrypt(cipher, KW_IV, &padded)
+}
+
+fn pad_decrypt(cipher: &AesCipher, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let mut plain = kw_decrypt(cipher, KW_IV, data)?;
+    let tail = plain.get(plain.len().saturating_sub(SEMI)..).unwrap_or(&[]);
+    let pad = pkcs7_pad_len(tail).ok_or(Error::EncryptedDataInvalid)?;
+    let keep = plain.len() - pad;
+    plain.truncate(keep);
+    Ok(plain)
+}
+
+/// A key wrap as C_Encrypt/C_Decrypt: single-part, the input collected in
+/// `update` and processed in `finish`.
+pub(super) struct KeyWrapOp {
+    cipher: AesCipher,
+    kind: WrapKind,
+    encrypt: bool,
+    input: Zeroizing<Vec<u8>>,
+    done: bool,
+}
+
+impl KeyWrapOp {
+    pub(super) fn new(cipher: AesCipher, kind: WrapKind, encrypt: bool) -> KeyWrapOp {
+        KeyWrapOp {
+            cipher,
+            kind,
+            encrypt,
+            input: Zeroizing::new(Vec::new()),
+            done: false,
+        }
+    }
+}
+
+impl CipherOp for KeyWrapOp {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        append_secret(&mut self.input, data)?;
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        if std::mem::replace(&mut self.done, true) {
+            return Err(Error::OperationNotInitialized);
+        }
+        let (c, data) = (&self.cipher, self.input.as_slice());
+        match (self.kind, self.encrypt) {
+            (WrapKind::Kw(iv), true) => kw_encrypt(c, iv, data),
+            (WrapKind::Kwp(prefix), true) => kwp_encrypt(c, prefix, data),
+            (WrapKind::Pad, true) => pad_encrypt(c, data),
+            (WrapKind::Kw(iv), false) => kw_decrypt(c, iv, data).map(|p| p.to_vec()),
+            (WrapKind::Kwp(prefix), false) => kwp_decrypt(c, prefix, data).map(|p| p.to_vec()),
+            (WrapKind::Pad, false) => pad_decrypt(c, data).map(|p| p.to_vec()),
+        }
+    }
+
+    /// What these bytes add to the output of `finish` (nothing comes out of
+    /// `update`), so `update_len(n) + finish_len()` answers a single-part
+    /// length query.
+    fn update_len(&self, len: usize) -> usize {
+        let now = self.input.len();
+        let later = now.saturating_add(len);
+        self.kind.out_len(self.encrypt, later) - self.kind.out_len(self.encrypt, now)
+    }
+
+    fn finish_len(&self) -> usize {
+        self.kind.out_len(self.encrypt, self.input.len())
+    }
+
+    fn multipart(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn cipher(hex: &str) -> AesCipher {
+        AesCipher::new(&unhex(hex)).unwrap()
+    }
+
+    fn run(kind: WrapKind, kek: &str, encrypt: bool, data: &[u8]) -> Result<Vec<u8>> {
+        let mut op = KeyWrapOp::new(cipher(kek), kind, encrypt);
+        let bound = op.update_len(data.len()) + op.finish_len();
+        assert!(op.update(data)?.is_empty());
+        let out = op.finish()?;
+        assert!(out.len() <= bound);
+        Ok(out)
+    }
+
+    const KEK128: &str = "000102030405060708090A0B0C0D0E0F";
+    const KEK192: &str = "000102030405060708090A0B0C0D0E0F1011121314151617";
+    const KEK256: &str = "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F";
+    const DATA128: &str = "00112233445566778899AABBCCDDEEFF";
+    const DATA256: &str = "00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F";
+
+    #[test]
+    fn rfc3394_section4_vectors() {
+        let cases = [
+            // 4.1: 128-bit key data, 128-bit KEK.
+            (
+                KEK128,
+                DATA128,
+                "1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5",
+            ),
+            // 4.2: 128-bit key data, 192-bit KEK.
+            (
+                KEK192,
+                DATA128,
+                "96778B25AE6CA435F92B5B97C050AED2468AB8A17AD84E5D",
+            ),
+            // 4.3: 128-bit key data, 256-bit KEK.
+            (
+                KEK256,
+                DATA128,
+                "64E8C3F9CE0F5BA263E9777905818A2A93C8191E7D6E8AE7",
+            ),
+            // 4.6: 256-bit key data, 256-bit KEK.
+            (
+                KEK256,
+                DATA256,
+                "28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43B
+                 FB988B9B7A02DD21",
+            ),
+        ];
+        for (kek, data, wrapped) in cases {
+            let (data, wrapped) = (unhex(data), unhex(wrapped));
+            let kw = WrapKind::Kw(KW_IV);
+            assert_eq!(run(kw, kek, true, &data).unwrap(), wrapped);
+            assert_eq!(run(kw, kek, false, &wrapped).unwrap(), data);
+            let mut bad = wrapped.clone();
+            bad[0] ^= 1;
+            assert_eq!(
+                run(kw, kek, false, &bad).err(),
+                Some(Error::EncryptedDataInvalid)
+            );
+        }
+    }
+
+    #[test]
+    fn kw_alternative_iv() {
+        let iv = [1, 2, 3, 4, 5, 6, 7, 8];
+        let data = unhex(DATA256);
+        let wrapped = run(WrapKind::Kw(iv), KEK128, true, &data).unwrap();
+        assert_eq!(
+            run(WrapKind::Kw(iv), KEK128, false, &wrapped).unwrap(),
+            data
+        );
+        let default = WrapKind::Kw(KW_IV);
+        assert_eq!(
+            run(default, KEK128, false, &wrapped).err(),
+            Some(Error::EncryptedDataInvalid)
+        );
+    }
+
+    #[test]
+    fn kw_lengths() {
+        let kw = WrapKind::Kw(KW_IV);
+        for len in [0, 8, 15, 17, 23] {
+            assert_eq!(
+                run(kw, KEK128, true, &vec![0; len]).err(),
+                Some(Error::DataLenRange)
+            );
+        }
+        for len in [0, 8, 16, 25] {
+            assert_eq!(
+                run(kw, KEK128, false, &vec![0; len]).err(),
+                Some(Error::EncryptedDataLenRange)
+            );
+        }
+    }
+
+    #[test]
+    fn rfc5649_section6_vectors() {
+        let kek = "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8";
+        let cases = [
+            (
+                "c37b7e6492584340bed12207808941155068f738",
+                "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a",
+            ),
+            ("466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"),
+        ];
+        for (data, wrapped) in cases {
+            let (data, wrapped) = (unhex(data), unhex(wrapped));
+            let kwp = WrapKind::Kwp(KWP_PREFIX);
+            assert_eq!(run(kwp, kek, true, &data).unwrap(), wrapped);
+            assert_eq!(run(kwp, kek, false, &wrapped).unwrap(), data);
+            for i in [0, wrapped.len() - 1] {
+                let mut bad = wrapped.clone();
+                bad[i] ^= 0x40;
+                assert_eq!(
+                    run(kwp, kek, false, &bad).err(),
+                    Some(Error::EncryptedDataInvalid)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kwp_round_trips_and_checks() {
+        let kwp = WrapKind::Kwp(KWP_PREFIX);
+        for len in 1..=40usize {
+            let data: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5c).collect();
+            let wrapped = run(kwp, KEK256, true, &data).unwrap();
+            assert_eq!(wrapped.len(), len.div_ceil(8).max(1) * 8 + 8);
+            assert_eq!(run(kwp, KEK256, false, &wrapped).unwrap(), data);
+            let other = WrapKind::Kwp([1, 2, 3, 4]);
+            assert_eq!(
+                run(other, KEK256, false, &wrapped).err(),
+                Some(Error::EncryptedDataInvalid)
+            );
+        }
+        assert_eq!(run(kwp, KEK256, true, &[]).err(), Some(Error::DataLenRange));
+        assert_eq!(
+            run(kwp, KEK256, false, &[0; 8]).err(),
+            Some(Error::EncryptedDataLenRange)
+        );
+        assert_eq!(
+            run(kwp, KEK256, false, &[0; 20]).err(),
+            Some(Error::EncryptedDataLenRange)
+        );
+        // A KW wrap (IV A6A6..) is not a KWP wrap, and nonzero padding is
+        // refused: wrap 16 bytes whose MLI claims 9 with KW and a KWP AIV.
+        let c = cipher(KEK256);
+        let mut aiv = [0u8; 8];
+        aiv[..4].copy_from_slice(&KWP_PREFIX);
+        aiv[4..].copy_from_slice(&9u32.to_be_bytes());
+        let mut padded = [0u8; 16];
+        padded[..9].fill(7);
+        let good = w(&c, aiv, &padded).unwrap();
+        assert_eq!(
+            kwp_decrypt(&c, KWP_PREFIX, &good).unwrap().to_vec(),
+            vec![7; 9]
+        );
+        padded[12] = 1;
+        let bad = w(&c, aiv, &padded).unwrap();
+        assert_eq!(
+            kwp_decrypt(&c, KWP_PREFIX, &bad).err(),
+            Some(Error::EncryptedDataInvalid)
+        );
+        aiv[4..].copy_from_slice(&17u32.to_be_bytes());
+        let bad = w(&c, aiv, &[7; 16]).unwrap();
+        assert_eq!(
+            kwp_decrypt(&c, KWP_PREFIX, &bad).err(),
+            Some(Error::EncryptedDataInvalid)
+        );
+        aiv[4..].copy_from_slice(&8u32.to_be_bytes());
+        let bad = w(&c, aiv, &[7; 16]).unwrap();
+        assert_eq!(
+            kwp_decrypt(&c, KWP_PREFIX, &bad).err(),
+            Some(Error::EncryptedDataInvalid)
+        );
+    }
+
+    #[test]
+    fn pad_is_pkcs7_then_rfc3394() {
+        for len in 8..=40usize {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let wrapped = run(WrapKind::Pad, KEK128, true, &data).unwrap();
+            let mut padded = data.clone();
+            let n = 8 - len % 8;
+            padded.extend(vec![n as u8; n]);
+            assert_eq!(
+                run(WrapKind::Kw(KW_IV), KEK128, true, &padded).unwrap(),
+                wrapped
+            );
+            assert_eq!(run(WrapKind::Pad, KEK128, false, &wrapped).unwrap(), data);
+        }
+        // Fewer than 8 bytes pad to a single semiblock, which KW cannot wrap.
+        assert_eq!(
+            run(WrapKind::Pad, KEK128, true, &[1; 7]).err(),
+            Some(Error::DataLenRange)
+        );
+        // A KW wrap of unpadded data fails the padding check.
+        let raw = run(WrapKind::Kw(KW_IV), KEK128, true, &[0; 24]).unwrap();
+        assert_eq!(
+            run(WrapKind::Pad, KEK128, false, &raw).err(),
+            Some(Error::EncryptedDataInvalid)
+        );
+    }
+
+    #[test]
+    fn kinds_from_params() {
+        assert_eq!(
+            WrapKind::new(CKM_AES_KEY_WRAP, &Params::None),
+            Ok(WrapKind::Kw(KW_IV))
+        );
+        assert_eq!(
+            WrapKind::new(CKM_AES_KEY_WRAP_KWP, &Params::Iv(vec![1, 2, 3, 4])),
+            Ok(WrapKind::Kwp([1, 2, 3, 4]))
+        );
+        assert_eq!(
+            WrapKind::new(CKM_AES_KEY_WRAP_PAD, &Params::None),
+            Ok(WrapKind::Pad)
+        );
+        for (m, p) in [
+            (CKM_AES_KEY_WRAP, Params::Iv(vec![0; 4])),
+            (CKM_AES_KEY_WRAP_KWP, Params::Iv(vec![0; 8])),
+            (CKM_AES_KEY_WRAP_PAD, Params::Iv(vec![0; 4])),
+            (CKM_AES_ECB, Params::None),
+        ] {
+            assert_eq!(WrapKind::new(m, &p), Err(Error::MechanismParamInvalid));
+        }
+        let op = KeyWrapOp::new(cipher(KEK128), WrapKind::Pad, true);
+        assert!(!op.multipart());
+    }
+}

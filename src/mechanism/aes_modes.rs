@@ -1,0 +1,564 @@
+//! AES ECB, CBC, CBC with PKCS#7 padding and CTR as streaming cipher
+//! operations over the block cipher. The modes are written here rather than
+//! taken from the `ecb`/`cbc`/`ctr` crates because PKCS#11 needs what those
+//! do not offer: CTR's counter of any width up to 128 bits with wrap refused
+//! (CK_AES_CTR_PARAMS), and CBC_PAD decryption that keeps its last block
+//! back across updates. Checked against NIST SP 800-38A.
+
+use subtle::{ConstantTimeEq, ConstantTimeGreater};
+use zeroize::Zeroizing;
+
+use super::aes::{AesCipher, BLOCK};
+use super::cipher::CipherOp;
+use crate::error::{Error, Result};
+
+fn xor(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d ^= s;
+    }
+}
+
+/// Bytes in the whole blocks of `len` bytes.
+fn whole_blocks(len: usize) -> usize {
+    len - len % BLOCK
+}
+
+/// Appends to a secret buffer; when it must grow, the old allocation is
+/// zeroized (by `Zeroizing`'s drop) instead of being freed with its bytes.
+pub(super) fn append_secret(buf: &mut Zeroizing<Vec<u8>>, data: &[u8]) -> Result<()> {
+    let need = buf
+        .len()
+        .checked_add(data.len())
+        .ok_or(Error::DataLenRange)?;
+    if need > buf.capacity() {
+        let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(2 * buf.capacity())));
+        bigger.extend_from_slice(buf);
+        *buf = bigger;
+    }
+    buf.extend_from_slice(data);
+    Ok(())
+}
+
+/// The PKCS#7 padding length of a final block `tail` (8 or 16 bytes), in
+/// constant time: None unless the last byte `v` is 1..=len and the last `v`
+/// bytes all equal `v`.
+pub(super) fn pkcs7_pad_len(tail: &[u8]) -> Option<usize> {
+    let n = u8::try_from(tail.len()).ok()?;
+    let v = *tail.last()?;
+    let mut ok = v.ct_gt(&0) & !v.ct_gt(&n);
+    for (byte, from_end) in tail.iter().rev().zip(1..=n) {
+        let in_pad = !from_end.ct_gt(&v);
+        ok &= !in_pad | byte.ct_eq(&v);
+    }
+    bool::from(ok).then_some(usize::from(v))
+}
+
+/// The PKCS#7 padding for `len` bytes of data in blocks of `block` bytes:
+/// 1..=block bytes, each the padding length.
+pub(super) fn pkcs7_padding(len: usize, block: u8) -> Vec<u8> {
+    let block_len = usize::from(block).max(1);
+    let n = block_len - len % block_len;
+    // n is 1..=block, so it fits the byte it is written as.
+    let value = u8::try_from(n).unwrap_or(block);
+    vec![value; n]
+}
+
+/// ECB, CBC or CBC_PAD in one direction. Whole blocks are released as they
+/// arrive; CBC_PAD decryption keeps the last block back until `finish`,
+/// where its padding is checked.
+pub(super) struct BlockModeOp {
+    cipher: AesCipher,
+    /// CBC's chaining value (the IV, then the last ciphertext block).
+    chain: Option<[u8; BLOCK]>,
+    pad: bool,
+    encrypt: bool,
+    pending: Zeroizing<Vec<u8>>,
+    done: bool,
+}
+
+impl BlockModeOp {
+    /// `iv` None is ECB.
+    pub(super) fn new(
+        cipher: AesCipher,
+        iv: Option<[u8; BLOCK]>,
+        pad: bool,
+        encrypt: bool,
+    ) -> BlockModeOp {
+        BlockModeOp {
+            cipher,
+            chain: iv,
+            pad,
+            encrypt,
+            pending: Zeroizing::new(Vec::with_capacity(2 * BLOCK)),
+            done: false,
+        }
+    }
+
+    /// How many of `len` buffered bytes `update` may release.
+    fn releasable(&self, len: usize) -> usize {
+        if self.pad && !self.encrypt {
+            // Keep 1..=16 bytes: the last block may be the padding.
+            whole_blocks(len.saturating_sub(1))
+        } else {
+            whole_blocks(len)
+        }
+    }
+
+    /// Runs the mode over whole blocks in place.
+    fn process(&mut self, data: &mut [u8]) {
+        let Some(chain) = self.chain.as_mut() else {
+            if self.encrypt {
+                self.cipher.encrypt_blocks(data);
+            } else {
+                self.cipher.decrypt_blocks(data);
+            }
+            return;
+        };
+        let (blocks, _) = data.as_chunks_mut::<BLOCK>();
+        if self.encrypt {
+            for block in blocks {
+                xor(block, chain.as_slice());
+                self.cipher.encrypt_block(block);
+                *chain = *block;
+            }
+        } else {
+            let previous: Vec<[u8; BLOCK]> = std::iter::once(*chain)
+                .chain(blocks.iter().copied())
+                .collect();
+            if let Some(last) = previous.last() {
+                *chain = *last;
+            }
+            for (block, prev) in blocks.iter_mut().zip(&previous) {
+                self.cipher.decrypt_block(block);
+                xor(block, prev);
+            }
+        }
+    }
+
+    fn finish_pad_encrypt(&mut self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(BLOCK);
+        out.extend_from_slice(&self.pending);
+        out.extend_from_slice(&pkcs7_padding(self.pending.len(), 16));
+        self.process(&mut out);
+        Ok(out)
+    }
+
+    fn finish_pad_decrypt(&mut self) -> Result<Vec<u8>> {
+        let mut block: [u8; BLOCK] = self
+            .pending
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::EncryptedDataLenRange)?;
+        self.process(&mut block);
+        let block = Zeroizing::new(block);
+        let pad = pkcs7_pad_len(block.as_slice()).ok_or(Error::EncryptedDataInvalid)?;
+        block
+            .get(..BLOCK - pad)
+            .map(<[u8]>::to_vec)
+            .ok_or(Error::EncryptedDataInvalid)
+    }
+}
+
+impl CipherOp for BlockModeOp {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        let mut work = Zeroizing::new(std::mem::take(&mut *self.pending));
+        append_secret(&mut work, data)?;
+        let n = self.releasable(work.len());
+        let (out, rest) = work.split_at(n);
+        self.pending = Zeroizing::new(Vec::with_capacity(2 * BLOCK));
+        self.pending.extend_from_slice(rest);
+        let mut out = out.to_vec();
+        self.process(&mut out);
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        if std::mem::replace(&mut self.done, true) {
+            return Err(Error::OperationNotInitialized);
+        }
+        match (self.pad, self.encrypt) {
+            (true, true) => self.finish_pad_encrypt(),
+            (true, false) => self.finish_pad_decrypt(),
+            (false, true) if !self.pending.is_empty() => Err(Error::DataLenRange),
+            (false, false) if !self.pending.is_empty() => Err(Error::EncryptedDataLenRange),
+            (false, _) => Ok(Vec::new()),
+        }
+    }
+
+    /// Everything `len` more bytes can add up to (whole blocks); for
+    /// CBC_PAD decryption this also covers what `finish` releases later.
+    fn update_len(&self, len: usize) -> usize {
+        whole_blocks(self.pending.len().saturating_add(len))
+    }
+
+    fn finish_len(&self) -> usize {
+        match (self.pad, self.encrypt) {
+            (true, true) => BLOCK,
+            (true, false) if self.pending.len() == BLOCK => BLOCK - 1,
+            _ => 0,
+        }
+    }
+}
+
+/// CTR (either direction). The counter is the low `counter_bits` bits of
+/// the block, big-endian; input that would take it past all-ones (and so
+/// wrap to a counter already used) is refused with DataLenRange before any
+/// output, as in RFC 3686 where a counter starting at 1 allows 2^32-1
+/// blocks.
+pub(super) struct CtrOp {
+    cipher: AesCipher,
+    /// The block's bits above the counter (the nonce), counter bits clear.
+    nonce: u128,
+    mask: u128,
+    /// The counter of the next keystream block.
+    next: u128,
+    /// Keystream blocks still allowed (saturates for a 128-bit counter).
+    left: u128,
+    keystream: Zeroizing<[u8; BLOCK]>,
+    /// Bytes of `keystream` already used.
+    used: usize,
+}
+
+impl CtrOp {
+    pub(super) fn new(cipher: AesCipher, counter_bits: u32, block: [u8; BLOCK]) -> Result<CtrOp> {
+        let mask = match counter_bits {
+            128 => u128::MAX,
+            1..128 => (1u128 << counter_bits) - 1,
+            _ => return Err(Error::MechanismParamInvalid),
+        };
+        let value = u128::from_be_bytes(block);
+        let next = value & mask;
+        Ok(CtrOp {
+            cipher,
+            nonce: value & !mask,
+            mask,
+            next,
+            left: (mask - next).saturating_add(1),
+            keystream: Zeroizing::new([0; BLOCK]),
+            used: BLOCK,
+        })
+    }
+
+    /// Fills `stream` (whole blocks) with fresh keystream.
+    fn generate(&mut self, stream: &mut [u8]) {
+        let (blocks, _) = stream.as_chunks_mut::<BLOCK>();
+        for block in blocks {
+            *block = (self.nonce | self.next).to_be_bytes();
+            self.next = self.next.wrapping_add(1) & self.mask;
+            self.left = self.left.saturating_sub(1);
+        }
+        self.cipher.encrypt_blocks(stream);
+    }
+}
+
+impl CipherOp for CtrOp {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
+        let from_buffered = buffered.len().min(data.len());
+        let rest = data.len() - from_buffered;
+        let blocks = rest.div_ceil(BLOCK);
+        if u128::try_from(blocks).map_err(|_| Error::DataLenRange)? > self.left {
+            return Err(Error::DataLenRange);
+        }
+        let mut out = data.to_vec();
+        let (head, tail) = out.split_at_mut(from_buffered);
+        xor(head, buffered);
+        self.used += from_buffered;
+        if tail.is_empty() {
+            return Ok(out);
+        }
+        let stream_len = blocks.checked_mul(BLOCK).ok_or(Error::DataLenRange)?;
+        let mut stream = Zeroizing::new(vec![0u8; stream_len]);
+        self.generate(&mut stream);
+        xor(tail, &stream);
+        let last_start = stream_len - BLOCK;
+        let last: [u8; BLOCK] = stream
+            .get(last_start..)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Error::GeneralError)?;
+        *self.keystream = last;
+        self.used = rest - last_start;
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    fn update_len(&self, len: usize) -> usize {
+        len
+    }
+
+    fn finish_len(&self) -> usize {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    const KEY128: &str = "2b7e151628aed2a6abf7158809cf4f3c";
+    const KEY256: &str = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4";
+    /// SP 800-38A F.1–F.5 plaintext (four blocks).
+    const PLAIN: &str = "6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51
+                         30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710";
+    const IV: &str = "000102030405060708090a0b0c0d0e0f";
+    const CTR_BLOCK: &str = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    /// (key, ECB F.1, CBC F.2, CTR F.5) ciphertexts.
+    const VECTORS: [(&str, &str, &str, &str); 2] = [
+        (
+            KEY128,
+            "3ad77bb40d7a3660a89ecaf32466ef97 f5d3d58503b9699de785895a96fdbaaf
+             43b1cd7f598ece23881b00e3ed030688 7b0c785e27e8ad3f8223207104725dd4",
+            "7649abac8119b246cee98e9b12e9197d 5086cb9b507219ee95db113a917678b2
+             73bed6b8e3c1743b7116e69e22229516 3ff1caa1681fac09120eca307586e1a7",
+            "874d6191b620e3261bef6864990db6ce 9806f66b7970fdff8617187bb9fffdff
+             5ae4df3edbd5d35e5b4f09020db03eab 1e031dda2fbe03d1792170a0f3009cee",
+        ),
+        (
+            KEY256,
+            "f3eed1bdb5d2a03c064b5a7e3db181f8 591ccb10d410ed26dc5ba74a31362870
+             b6ed21b99ca6f4f9f153e7b1beafed1d 23304b7a39f9f3ff067d8d8f9e24ecc7",
+            "f58c4c04d6e5f1ba779eabfb5f7bfbd6 9cfc4e967edb808d679f777bc6702c7d
+             39f23369a9d9bacfa530e26304231461 b2eb05e2c39be9fcda6c19078c6a9d1b",
+            "601ec313775789a5b7a7f504bbf3d228 f443e3ca4d62b59aca84e990cacaf5c5
+             2b0930daa23de94ce87017ba2d84988d dfc9c58db67aada613c2dd08457941a6",
+        ),
+    ];
+
+    fn block_op(key: &str, iv: Option<&str>, pad: bool, encrypt: bool) -> BlockModeOp {
+        let cipher = AesCipher::new(&unhex(key)).unwrap();
+        let iv = iv.map(|v| unhex(v).try_into().unwrap());
+        BlockModeOp::new(cipher, iv, pad, encrypt)
+    }
+
+    fn ctr_op(key: &str, bits: u32, block: &str) -> CtrOp {
+        let cipher = AesCipher::new(&unhex(key)).unwrap();
+        CtrOp::new(cipher, bits, unhex(block).try_into().unwrap()).unwrap()
+    }
+
+    fn single(op: &mut dyn CipherOp, data: &[u8]) -> Result<Vec<u8>> {
+        let mut out = op.update(data)?;
+        out.extend(op.finish()?);
+        Ok(out)
+    }
+
+    /// Feeds `data` in parts of the given sizes (cycled).
+    fn parts(op: &mut dyn CipherOp, data: &[u8], sizes: &[usize]) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut rest = data;
+        for size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (now, later) = rest.split_at((*size).min(rest.len()));
+            let bound = op.update_len(now.len());
+            let got = op.update(now)?;
+            assert!(got.len() <= bound);
+            out.extend(got);
+            rest = later;
+        }
+        let bound = op.finish_len();
+        let last = op.finish()?;
+        assert!(last.len() <= bound);
+        out.extend(last);
+        Ok(out)
+    }
+
+    #[test]
+    fn sp800_38a_ecb_cbc_ctr() {
+        let plain = unhex(PLAIN);
+        for (key, ecb, cbc, ctr) in VECTORS {
+            let (ecb, cbc, ctr) = (unhex(ecb), unhex(cbc), unhex(ctr));
+            assert_eq!(
+                single(&mut block_op(key, None, false, true), &plain).unwrap(),
+                ecb
+            );
+            assert_eq!(
+                single(&mut block_op(key, None, false, false), &ecb).unwrap(),
+                plain
+            );
+            let enc = single(&mut block_op(key, Some(IV), false, true), &plain).unwrap();
+            assert_eq!(enc, cbc);
+            let dec = single(&mut block_op(key, Some(IV), false, false), &cbc).unwrap();
+            assert_eq!(dec, plain);
+            assert_eq!(
+                single(&mut ctr_op(key, 128, CTR_BLOCK), &plain).unwrap(),
+                ctr
+            );
+            assert_eq!(
+                single(&mut ctr_op(key, 64, CTR_BLOCK), &ctr).unwrap(),
+                plain
+            );
+        }
+    }
+
+    #[test]
+    fn multipart_equals_single_part() {
+        let plain = unhex(PLAIN);
+        let splits: [&[usize]; 4] = [&[1], &[5, 11, 16], &[17, 3], &[0, 64]];
+        for (key, ecb, cbc, ctr) in VECTORS {
+            let (ecb, cbc, ctr) = (unhex(ecb), unhex(cbc), unhex(ctr));
+            for sizes in splits {
+                let mut op = block_op(key, None, false, true);
+                assert_eq!(parts(&mut op, &plain, sizes).unwrap(), ecb);
+                let mut op = block_op(key, Some(IV), false, false);
+                assert_eq!(parts(&mut op, &cbc, sizes).unwrap(), plain);
+                let mut op = ctr_op(key, 32, CTR_BLOCK);
+                assert_eq!(parts(&mut op, &plain, sizes).unwrap(), ctr);
+                let mut op = ctr_op(key, 128, CTR_BLOCK);
+                assert_eq!(parts(&mut op, &ctr, sizes).unwrap(), plain);
+            }
+        }
+    }
+
+    #[test]
+    fn unaligned_input_is_refused() {
+        let mut op = block_op(KEY128, Some(IV), false, true);
+        assert_eq!(op.update(&[0; 20]).unwrap().len(), 16);
+        assert_eq!(op.finish().err(), Some(Error::DataLenRange));
+        let mut op = block_op(KEY128, None, false, false);
+        assert_eq!(
+            single(&mut op, &[0; 15]).err(),
+            Some(Error::EncryptedDataLenRange)
+        );
+        let mut op = block_op(KEY128, Some(IV), true, false);
+        assert_eq!(
+            single(&mut op, &[0; 33]).err(),
+            Some(Error::EncryptedDataLenRange)
+        );
+        let mut op = block_op(KEY128, Some(IV), true, false);
+        assert_eq!(
+            single(&mut op, &[]).err(),
+            Some(Error::EncryptedDataLenRange)
+        );
+    }
+
+    #[test]
+    fn cbc_pad_round_trips_and_lengths() {
+        for key in [KEY128, KEY256] {
+            for len in 0..=33usize {
+                let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut enc = block_op(key, Some(IV), true, true);
+                let expect_len = (len / 16 + 1) * 16;
+                assert_eq!(enc.update_len(len) + enc.finish_len(), expect_len);
+                let ct = single(&mut enc, &plain).unwrap();
+                assert_eq!(ct.len(), expect_len);
+                // The unpadded prefix is plain CBC.
+                let mut cbc = block_op(key, Some(IV), false, true);
+                let whole = len / 16 * 16;
+                assert_eq!(single(&mut cbc, &plain[..whole]).unwrap(), ct[..whole]);
+                let mut dec = block_op(key, Some(IV), true, false);
+                assert!(dec.update_len(ct.len()) + dec.finish_len() >= len);
+                assert_eq!(single(&mut dec, &ct).unwrap(), plain);
+                for sizes in [&[1usize][..], &[7, 16], &[16]] {
+                    let mut dec = block_op(key, Some(IV), true, false);
+                    assert_eq!(parts(&mut dec, &ct, sizes).unwrap(), plain);
+                    let mut enc = block_op(key, Some(IV), true, true);
+                    assert_eq!(parts(&mut enc, &plain, sizes).unwrap(), ct);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cbc_pad_decrypt_holds_the_last_block() {
+        let ct = single(&mut block_op(KEY128, Some(IV), true, true), &[9; 20]).unwrap();
+        let mut dec = block_op(KEY128, Some(IV), true, false);
+        assert!(dec.update(&ct[..16]).unwrap().is_empty());
+        assert_eq!(dec.update(&ct[16..]).unwrap(), vec![9; 16]);
+        assert_eq!(dec.finish_len(), 15);
+        assert_eq!(dec.finish().unwrap(), vec![9; 4]);
+        assert_eq!(dec.finish().err(), Some(Error::OperationNotInitialized));
+    }
+
+    #[test]
+    fn cbc_pad_bad_padding() {
+        // Encrypt chosen last blocks raw, then decrypt with padding.
+        let bad_tails: [&[u8]; 4] = [&[0; 16], &[17; 16], &[3, 3, 2][..], &[5; 4]];
+        for tail in bad_tails {
+            let mut block = [1u8; 16];
+            block[16 - tail.len()..].copy_from_slice(tail);
+            let ct = single(&mut block_op(KEY128, Some(IV), false, true), &block).unwrap();
+            let mut dec = block_op(KEY128, Some(IV), true, false);
+            assert_eq!(
+                single(&mut dec, &ct).err(),
+                Some(Error::EncryptedDataInvalid)
+            );
+        }
+        let mut full = [16u8; 16];
+        let ct = single(&mut block_op(KEY128, Some(IV), false, true), &full).unwrap();
+        let mut dec = block_op(KEY128, Some(IV), true, false);
+        assert_eq!(single(&mut dec, &ct).unwrap(), Vec::<u8>::new());
+        full[0] = 15;
+        let ct = single(&mut block_op(KEY128, Some(IV), false, true), &full).unwrap();
+        let mut dec = block_op(KEY128, Some(IV), true, false);
+        assert_eq!(
+            single(&mut dec, &ct).err(),
+            Some(Error::EncryptedDataInvalid)
+        );
+    }
+
+    #[test]
+    fn pkcs7_helpers() {
+        assert_eq!(pkcs7_pad_len(&[1, 2, 3, 4, 5, 6, 7, 1]), Some(1));
+        assert_eq!(pkcs7_pad_len(&[8; 8]), Some(8));
+        assert_eq!(pkcs7_pad_len(&[9; 8]), None);
+        assert_eq!(pkcs7_pad_len(&[0; 8]), None);
+        assert_eq!(pkcs7_pad_len(&[1, 2, 3, 4, 5, 6, 2, 3]), None);
+        assert_eq!(pkcs7_pad_len(&[]), None);
+        assert_eq!(pkcs7_padding(0, 8), vec![8; 8]);
+        assert_eq!(pkcs7_padding(13, 8), vec![3; 3]);
+        assert_eq!(pkcs7_padding(16, 16), vec![16; 16]);
+    }
+
+    #[test]
+    fn ctr_counter_wrap_is_refused() {
+        // An 8-bit counter at 0xfd allows three blocks: fd, fe, ff.
+        let block = "000102030405060708090a0b0c0d0efd";
+        let mut op = ctr_op(KEY128, 8, block);
+        assert_eq!(op.update(&[0; 49]).err(), Some(Error::DataLenRange));
+        assert_eq!(op.update(&[0; 40]).unwrap().len(), 40);
+        assert_eq!(op.update(&[0; 8]).unwrap().len(), 8);
+        assert_eq!(op.update(&[0; 1]).err(), Some(Error::DataLenRange));
+        assert!(op.update(&[]).unwrap().is_empty());
+        // The counter bits only: the byte above the counter is untouched,
+        // so the third block is E(..0eff), not E(..0f00).
+        let full = single(&mut ctr_op(KEY128, 8, block), &[0; 48]).unwrap();
+        let mut ecb = block_op(KEY128, None, false, true);
+        let third = single(&mut ecb, &unhex("000102030405060708090a0b0c0d0eff")).unwrap();
+        assert_eq!(full[32..], third[..]);
+        // A 128-bit counter at all-ones has one block left.
+        let mut op = ctr_op(KEY128, 128, "ffffffffffffffffffffffffffffffff");
+        assert_eq!(op.update(&[0; 17]).err(), Some(Error::DataLenRange));
+        assert_eq!(op.update(&[0; 16]).unwrap().len(), 16);
+        // A one-bit counter at 0 allows two blocks.
+        let mut op = ctr_op(KEY128, 1, "00000000000000000000000000000000");
+        assert_eq!(op.update(&[0; 32]).unwrap().len(), 32);
+        assert_eq!(op.update(&[0; 1]).err(), Some(Error::DataLenRange));
+        let cipher = AesCipher::new(&unhex(KEY128)).unwrap();
+        assert!(CtrOp::new(cipher, 0, [0; 16]).is_err());
+    }
+
+    #[test]
+    fn append_secret_grows() {
+        let mut buf = Zeroizing::new(Vec::new());
+        for i in 0..100u8 {
+            append_secret(&mut buf, &[i; 3]).unwrap();
+        }
+        assert_eq!(buf.len(), 300);
+        assert_eq!(buf[299], 99);
+    }
+}
