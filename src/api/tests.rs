@@ -137,3 +137,79 @@ fn handles_are_never_reused() {
     assert_ne!(key, key2);
     assert_eq!(lib.destroy_object(h, key), Err(Error::ObjectHandleInvalid));
 }
+
+fn bytes(ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Attr {
+    Attr {
+        ty,
+        value: v.to_vec(),
+    }
+}
+
+/// A key wrapped on one token (its own store directory and master key)
+/// unwraps on a token of another store and gives the same results.
+#[test]
+fn wrapped_key_moves_between_stores() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (library(dir_a.path()), library(dir_b.path()));
+    let (ha, hb) = (ready(&a), ready(&b));
+    let kek_value = [0x42u8; 32];
+    let kek = |lib: &Library, h| {
+        let template = [
+            ulong(CKA_CLASS, CKO_SECRET_KEY),
+            ulong(CKA_KEY_TYPE, CKK_AES),
+            bytes(CKA_VALUE, &kek_value),
+            flag(CKA_WRAP, true),
+            flag(CKA_UNWRAP, true),
+        ];
+        lib.create_object(h, &template).unwrap()
+    };
+    let (kek_a, kek_b) = (kek(&a, ha), kek(&b, hb));
+    let keygen = Mech {
+        ty: CKM_GENERIC_SECRET_KEY_GEN,
+        param: RawParam::None,
+    };
+    let secret = a
+        .generate_key(
+            ha,
+            &keygen,
+            &[
+                ulong(CKA_VALUE_LEN, 32),
+                flag(CKA_SIGN, true),
+                flag(CKA_EXTRACTABLE, true),
+            ],
+        )
+        .unwrap();
+    let kwp = Mech {
+        ty: CKM_AES_KEY_WRAP_KWP,
+        param: RawParam::None,
+    };
+    let wrapped = match a
+        .wrap_key(ha, &kwp, kek_a, secret, OutCap::Cap(4096))
+        .unwrap()
+    {
+        Out::Data(v) => v,
+        Out::Len(_) => panic!("no room"),
+    };
+    let template = [
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+        flag(CKA_SIGN, true),
+    ];
+    let moved = b.unwrap_key(hb, &kwp, kek_b, &wrapped, &template).unwrap();
+    let mac = |lib: &Library, h, key| {
+        let mech = Mech {
+            ty: CKM_SHA256_HMAC,
+            param: RawParam::None,
+        };
+        lib.sign_init(h, Some(&mech), key).unwrap();
+        lib.sign(h, b"same key?", OutCap::Cap(64)).unwrap()
+    };
+    assert_eq!(mac(&a, ha, secret), mac(&b, hb, moved));
+    // Tampered in transit: refused, nothing created.
+    let mut bad = wrapped.clone();
+    bad[3] ^= 1;
+    assert_eq!(
+        b.unwrap_key(hb, &kwp, kek_b, &bad, &template),
+        Err(Error::WrappedKeyInvalid)
+    );
+}
