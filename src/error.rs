@@ -82,6 +82,9 @@ pub enum Error {
     KeyNeeded,
     KeyNotNeeded,
     RandomSeedNotSupported,
+    /// An AEAD tag did not verify in the message-based API (3.0).
+    AeadDecryptFailed,
+    KeyChanged,
     /// Stored data failed its integrity check (tampered, swapped or
     /// sealed under another master key).
     Tampered,
@@ -169,6 +172,8 @@ impl Error {
             KeyNeeded => CKR_KEY_NEEDED,
             KeyNotNeeded => CKR_KEY_NOT_NEEDED,
             RandomSeedNotSupported => CKR_RANDOM_SEED_NOT_SUPPORTED,
+            AeadDecryptFailed => CKR_AEAD_DECRYPT_FAILED,
+            KeyChanged => CKR_KEY_CHANGED,
             Tampered => CKR_DEVICE_ERROR,
         }
     }

@@ -11,9 +11,11 @@ mod crypto;
 pub mod global;
 mod handles;
 mod key;
+pub mod message;
 mod object;
 mod session;
 mod slot_token;
+mod state;
 mod wrap;
 
 use cryptoki_sys::*;
@@ -103,6 +105,9 @@ pub struct Library {
     /// Session and object handles come from one counter and are never
     /// reused while the library lives.
     next_handle: AtomicU64,
+    /// Seals C_GetOperationState blobs; new per instance, so a state
+    /// never outlives the C_Initialize that made it.
+    state_key: crate::mechanism::state::StateKey,
 }
 
 impl Library {
@@ -121,6 +126,7 @@ impl Library {
             sessions: RwLock::new(HashMap::new()),
             handles: Mutex::new(HandleTable::default()),
             next_handle: AtomicU64::new(1),
+            state_key: crate::mechanism::state::StateKey::generate()?,
         };
         library.add_profiles()?;
         Ok(library)

@@ -141,6 +141,12 @@ impl Library {
             if flags & CKF_DECRYPT != 0 {
                 s.decrypt = None;
             }
+            if flags & CKF_MESSAGE_ENCRYPT != 0 {
+                s.message_encrypt = None;
+            }
+            if flags & CKF_MESSAGE_DECRYPT != 0 {
+                s.message_decrypt = None;
+            }
             if flags & CKF_FIND_OBJECTS != 0 {
                 s.find = None;
             }

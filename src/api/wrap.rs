@@ -1,6 +1,7 @@
 //! Moving keys without exposing them: C_WrapKey, C_UnwrapKey and
 //! C_DeriveKey. The spec's checks come in order: handles, key usage flags
-//! (CKA_WRAP/CKA_UNWRAP/CKA_DERIVE), extractability and trust, mechanism.
+//! (CKA_WRAP/CKA_UNWRAP/CKA_DERIVE), extractability and trust, the key's
+//! nested template (CKA_WRAP/UNWRAP/DERIVE_TEMPLATE), mechanism.
 
 use std::sync::Arc;
 
@@ -75,6 +76,7 @@ impl Library {
                 .map_err(as_unwrapping)?;
             object::unwrap_check(&unwrap_obj)?;
             let template = object::attrs::parse_template(template)?;
+            let template = object::with_unwrap_template(&unwrap_obj, &template)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let material = mechanism::unwrap(&m, &unwrap_key, wrapped).map_err(as_unwrapping)?;
             let so = token.login_role()? == Login::So;
@@ -93,6 +95,7 @@ impl Library {
         self.with_session(h, |s, token| {
             let (base_obj, base_key) = self.derive_base(s, token, base, mech.ty)?;
             let template = object::attrs::parse_template(template)?;
+            let template = object::with_derive_template(&base_obj, &template)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let request = object::derive_request(m.mech, &template)?;
             let value = mechanism::derive(&m, &base_key, request.len)?;

@@ -17,6 +17,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::api::{Attr, AttrRead, InitArgs, Mech, Out, OutCap};
 use crate::error::{Error, Result};
 use crate::mechanism::{Layout, RawHkdf, RawParam, RawPbkdf2, layout};
+use crate::object::nested::{self, AttrList};
 
 /// A caller's length as a host size; one the host cannot address is bad.
 pub(crate) fn to_usize(n: CK_ULONG) -> Result<usize> {
@@ -173,23 +174,61 @@ impl Drop for Template {
 }
 
 /// A template: NULL with count 0 is empty; a NULL value with a length is bad.
+/// An attribute whose value is itself a template (CKA_WRAP_TEMPLATE …) is
+/// read one level deep, see [`nested_template`].
 ///
 /// # Safety
 /// `ptr` is NULL or valid for `count` entries, each `pValue` NULL or valid
-/// for `ulValueLen` bytes.
+/// for `ulValueLen` bytes (for a nested template: holding that many bytes
+/// of CK_ATTRIBUTE entries, each valid likewise).
 pub(crate) unsafe fn template(ptr: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Template> {
     // SAFETY: forwarded contract.
     let entries = unsafe { read_array(ptr, count) }?;
     let mut out = Template(try_vec(entries.len())?);
     for e in entries {
-        // SAFETY: the caller vouches for `pValue` per entry.
-        let value = unsafe { in_bytes(e.pValue.cast::<u8>(), e.ulValueLen) }?;
-        out.0.push(Attr {
+        let value = if nested::is_nested(e.type_) {
+            // SAFETY: the caller vouches for this entry's array.
+            unsafe { nested_template(e.pValue, e.ulValueLen) }?
+        } else {
+            // SAFETY: the caller vouches for `pValue` per entry.
+            copy_vec(unsafe { in_bytes(e.pValue.cast::<u8>(), e.ulValueLen) }?)?
+        };
+        out.0.push(Attr { ty: e.type_, value });
+    }
+    Ok(out)
+}
+
+/// The value of a nested template: `len` bytes of CK_ATTRIBUTE entries,
+/// encoded as a list for the object rules (`object::nested`). Each entry
+/// is read as a flat value; one that is itself a nested template is not
+/// followed (its bytes are passed on, and the object rules refuse it). A
+/// length that is not a whole number of entries, or an entry with a NULL
+/// value and a length, makes the outer value bad:
+/// CKR_ATTRIBUTE_VALUE_INVALID. A NULL array with a length is bad as for
+/// any attribute (CKR_ARGUMENTS_BAD).
+///
+/// # Safety
+/// `ptr` is NULL or valid for reads of `len` bytes holding CK_ATTRIBUTE
+/// entries, each `pValue` NULL or valid for `ulValueLen` bytes.
+unsafe fn nested_template(ptr: *const std::ffi::c_void, len: CK_ULONG) -> Result<Vec<u8>> {
+    let len = to_usize(len)?;
+    let size = size_of::<CK_ATTRIBUTE>();
+    if !len.is_multiple_of(size) {
+        return Err(Error::AttributeValueInvalid);
+    }
+    // SAFETY: forwarded contract: `len / size` whole entries.
+    let entries = unsafe { read_array(ptr.cast::<CK_ATTRIBUTE>(), to_ulong(len / size)?) }?;
+    let mut list = AttrList::try_with_capacity(entries.len())?;
+    for e in entries {
+        // SAFETY: the caller vouches for each inner `pValue`.
+        let value = unsafe { in_bytes(e.pValue.cast::<u8>(), e.ulValueLen) }
+            .map_err(|_| Error::AttributeValueInvalid)?;
+        list.push(Attr {
             ty: e.type_,
             value: copy_vec(value)?,
         });
     }
-    Ok(out)
+    Ok(nested::encode_list(&list))
 }
 
 /// The attribute types of a `C_GetAttributeValue` template.
@@ -216,11 +255,15 @@ fn worse(cur: Option<Error>, new: Option<Error>) -> Option<Error> {
 }
 
 /// Writes the answers of `C_GetAttributeValue` back into the caller's
-/// template, every entry processed (PKCS#11 3.0 §5.7).
+/// template, every entry processed (PKCS#11 3.0 §5.7). A failed entry
+/// gets CK_UNAVAILABLE_INFORMATION as its length, except a nested
+/// template whose own entries were too short (see [`write_nested`]).
 ///
 /// # Safety
 /// `ptr` is valid for reads and writes of `count` entries, each non-NULL
-/// `pValue` valid for writes of `ulValueLen` bytes.
+/// `pValue` valid for writes of `ulValueLen` bytes (for a nested template:
+/// reads and writes, holding CK_ATTRIBUTE entries whose non-NULL `pValue`
+/// are valid for writes of their `ulValueLen` bytes).
 pub(crate) unsafe fn write_attributes(
     ptr: *mut CK_ATTRIBUTE,
     count: CK_ULONG,
@@ -240,24 +283,19 @@ pub(crate) unsafe fn write_attributes(
             AttrRead::Invalid => Some(Error::AttributeTypeInvalid),
             AttrRead::Value(v) => {
                 let v = Zeroizing::new(v);
-                let cap = usize::try_from(a.ulValueLen).unwrap_or(usize::MAX);
-                if a.pValue.is_null() {
-                    a.ulValueLen = to_ulong(v.len())?;
-                    None
-                } else if cap >= v.len() {
-                    // SAFETY: `pValue` is writable for `ulValueLen` >= v.len()
-                    // bytes and cannot overlap our own vector.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(v.as_ptr(), a.pValue.cast::<u8>(), v.len());
-                    }
-                    a.ulValueLen = to_ulong(v.len())?;
-                    None
+                if nested::is_nested(a.type_) {
+                    // SAFETY: forwarded contract for a nested template.
+                    unsafe { write_nested(&mut a, &v) }?
                 } else {
-                    Some(Error::BufferTooSmall)
+                    // SAFETY: forwarded contract for this entry's buffer.
+                    unsafe { write_value(&mut a, &v) }?
                 }
             }
         };
-        if err.is_some() {
+        if matches!(
+            err,
+            Some(Error::AttributeSensitive | Error::AttributeTypeInvalid)
+        ) {
             a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
         }
         // SAFETY: same entry as read above, writable.
@@ -265,6 +303,77 @@ pub(crate) unsafe fn write_attributes(
         failed = worse(failed, err);
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// One value by the rule of §5.7: NULL `pValue` gets the length; a buffer
+/// large enough gets the value and its length; a short one gets
+/// CK_UNAVAILABLE_INFORMATION and CKR_BUFFER_TOO_SMALL.
+///
+/// # Safety
+/// `a.pValue` is NULL or valid for writes of `a.ulValueLen` bytes.
+unsafe fn write_value(a: &mut CK_ATTRIBUTE, v: &[u8]) -> Result<Option<Error>> {
+    let cap = usize::try_from(a.ulValueLen).unwrap_or(usize::MAX);
+    if a.pValue.is_null() {
+        a.ulValueLen = to_ulong(v.len())?;
+        Ok(None)
+    } else if cap >= v.len() {
+        // SAFETY: `pValue` is writable for `ulValueLen` >= v.len() bytes
+        // and cannot overlap our own buffer.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), a.pValue.cast::<u8>(), v.len()) };
+        a.ulValueLen = to_ulong(v.len())?;
+        Ok(None)
+    } else {
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        Ok(Some(Error::BufferTooSmall))
+    }
+}
+
+/// A nested template (`list` as `object::nested` encodes it) by the rule
+/// of §5.7 for arrays of attributes: NULL `pValue` gets the array's size
+/// in bytes; an array too short for every entry gets
+/// CK_UNAVAILABLE_INFORMATION and CKR_BUFFER_TOO_SMALL; otherwise entry
+/// `i` of the caller's array gets the type of inner attribute `i` (the
+/// caller's types are ignored, as the spec says) and its value by
+/// [`write_value`]. A short inner buffer makes that entry's length
+/// CK_UNAVAILABLE_INFORMATION and the call CKR_BUFFER_TOO_SMALL, while the
+/// outer length stays the array's size: the caller need only grow that
+/// buffer.
+///
+/// # Safety
+/// `a.pValue` is NULL or valid for reads and writes of `a.ulValueLen`
+/// bytes of CK_ATTRIBUTE entries, whose non-NULL `pValue` are valid for
+/// writes of their `ulValueLen` bytes.
+unsafe fn write_nested(a: &mut CK_ATTRIBUTE, list: &[u8]) -> Result<Option<Error>> {
+    let inner = nested::decode_list(list).ok_or(Error::GeneralError)?;
+    let need = inner
+        .len()
+        .checked_mul(size_of::<CK_ATTRIBUTE>())
+        .ok_or(Error::GeneralError)?;
+    if a.pValue.is_null() {
+        a.ulValueLen = to_ulong(need)?;
+        return Ok(None);
+    }
+    if usize::try_from(a.ulValueLen).unwrap_or(usize::MAX) < need {
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        return Ok(Some(Error::BufferTooSmall));
+    }
+    let base = a.pValue.cast::<CK_ATTRIBUTE>();
+    let mut err = None;
+    for (i, attr) in inner.iter().enumerate() {
+        // SAFETY: i < inner.len(), and the array holds `need` bytes.
+        let slot = unsafe { base.add(i) };
+        // SAFETY: as above, readable.
+        let mut e = unsafe { slot.read_unaligned() };
+        e.type_ = attr.ty;
+        // SAFETY: the caller vouches for each inner `pValue`.
+        if unsafe { write_value(&mut e, &attr.value) }?.is_some() {
+            err = Some(Error::BufferTooSmall);
+        }
+        // SAFETY: same entry, writable.
+        unsafe { slot.write_unaligned(e) };
+    }
+    a.ulValueLen = to_ulong(need)?;
+    Ok(err)
 }
 
 /// A mechanism: NULL is `None` (the 3.0 way to cancel an operation in an
@@ -601,3 +710,7 @@ impl OutBytes {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "args_tests.rs"]
+mod tests;

@@ -1,15 +1,21 @@
 //! Encryption and decryption (PKCS#11 3.0 §5.8, §5.9), the dual-function
-//! calls (§5.14) and message-based encryption (§5.10, §5.11). The
-//! dual-function and message-based calls report CKR_FUNCTION_NOT_SUPPORTED
-//! once the library is known to be initialized.
+//! calls (§5.14) and message-based encryption and decryption (§5.10,
+//! §5.11; CKM_AES_GCM with CK_GCM_MESSAGE_PARAMS, read and written back in
+//! `message.rs`). The dual-function calls report
+//! CKR_FUNCTION_NOT_SUPPORTED once the library is known to be initialized.
 
 use std::ffi::c_void;
 
 use cryptoki_sys::*;
 
 use super::args::{self, OutBuf};
+use super::message::{self, GcmParam};
 use super::{entry, not_supported};
 use crate::api::global::library;
+use crate::error::{Error, Result};
+
+// Declared here rather than in `ffi/mod.rs` (owned elsewhere); the file
+// sits beside this one.
 
 /// Starts an encryption; a NULL mechanism cancels the active one.
 #[unsafe(no_mangle)]
@@ -213,120 +219,254 @@ pub unsafe extern "C" fn C_DecryptVerifyUpdate(
     not_supported("C_DecryptVerifyUpdate")
 }
 
-/// Starts message-based encryption (3.0).
+/// The arguments of C_EncryptMessageNext / C_DecryptMessageNext: the
+/// parameter (NULL allowed), the input part and the output buffer.
+///
+/// # Safety
+/// As for the exported functions: each pointer NULL or valid for its
+/// length, the parameter a CK_GCM_MESSAGE_PARAMS.
+unsafe fn next_args<'a>(
+    param: *mut c_void,
+    param_len: CK_ULONG,
+    read_tag: bool,
+    input: CK_BYTE_PTR,
+    input_len: CK_ULONG,
+    out: CK_BYTE_PTR,
+    out_len: CK_ULONG_PTR,
+) -> Result<(Option<GcmParam>, &'a [u8], OutBuf)> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        Ok((
+            GcmParam::optional(param, param_len, read_tag)?,
+            args::in_bytes(input, input_len)?,
+            OutBuf::new(out, out_len)?,
+        ))
+    }
+}
+
+/// Starts message-based encryption; a NULL mechanism cancels it. The
+/// mechanism's parameter is ignored (GCM takes one per message).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_MessageEncryptInit(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hKey: CK_OBJECT_HANDLE,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    not_supported("C_MessageEncryptInit")
+    entry("C_MessageEncryptInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { message::mechanism(pMechanism) };
+        lib.message_encrypt_init(hSession, mech.as_ref(), hKey)
+    })
 }
 
-/// Encrypts one message (3.0).
+/// Encrypts one message, with the length protocol; a generated IV goes to
+/// `pIv` and the tag to `pTag` of the CK_GCM_MESSAGE_PARAMS.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_EncryptMessage(
-    _hSession: CK_SESSION_HANDLE,
-    _pParameter: *mut c_void,
-    _ulParameterLen: CK_ULONG,
-    _pAssociatedData: CK_BYTE_PTR,
-    _ulAssociatedDataLen: CK_ULONG,
-    _pPlaintext: CK_BYTE_PTR,
-    _ulPlaintextLen: CK_ULONG,
-    _pCiphertext: CK_BYTE_PTR,
-    _pulCiphertextLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pParameter: *mut c_void,
+    ulParameterLen: CK_ULONG,
+    pAssociatedData: CK_BYTE_PTR,
+    ulAssociatedDataLen: CK_ULONG,
+    pPlaintext: CK_BYTE_PTR,
+    ulPlaintextLen: CK_ULONG,
+    pCiphertext: CK_BYTE_PTR,
+    pulCiphertextLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_EncryptMessage")
+    entry("C_EncryptMessage", || {
+        let lib = library()?;
+        // SAFETY: parameter, inputs and output valid per the contract.
+        let (param, aad, input, out) = unsafe {
+            (
+                GcmParam::new(pParameter, ulParameterLen, false)?,
+                args::in_bytes(pAssociatedData, ulAssociatedDataLen)?,
+                args::in_bytes(pPlaintext, ulPlaintextLen)?,
+                OutBuf::new(pCiphertext, pulCiphertextLen)?,
+            )
+        };
+        let sealed = lib.encrypt_message(hSession, param.value(), aad, input, out.cap())?;
+        param.write_back(sealed.iv.as_deref(), sealed.tag.as_deref())?;
+        out.write(sealed.out)
+    })
 }
 
-/// Starts a multi-part message encryption (3.0).
+/// Starts a multi-part message; a generated IV goes to `pIv`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_EncryptMessageBegin(
-    _hSession: CK_SESSION_HANDLE,
-    _pParameter: *mut c_void,
-    _ulParameterLen: CK_ULONG,
-    _pAssociatedData: CK_BYTE_PTR,
-    _ulAssociatedDataLen: CK_ULONG,
+    hSession: CK_SESSION_HANDLE,
+    pParameter: *mut c_void,
+    ulParameterLen: CK_ULONG,
+    pAssociatedData: CK_BYTE_PTR,
+    ulAssociatedDataLen: CK_ULONG,
 ) -> CK_RV {
-    not_supported("C_EncryptMessageBegin")
+    entry("C_EncryptMessageBegin", || {
+        let lib = library()?;
+        // SAFETY: parameter and associated data valid per the contract.
+        let (param, aad) = unsafe {
+            (
+                GcmParam::new(pParameter, ulParameterLen, false)?,
+                args::in_bytes(pAssociatedData, ulAssociatedDataLen)?,
+            )
+        };
+        let iv = lib.encrypt_message_begin(hSession, param.value(), aad)?;
+        param.write_back(iv.as_deref(), None)
+    })
 }
 
-/// Continues a multi-part message encryption (3.0).
+/// Continues a multi-part message, with the length protocol; with
+/// CKF_END_OF_MESSAGE the tag goes to `pTag` of this call's parameter.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_EncryptMessageNext(
-    _hSession: CK_SESSION_HANDLE,
-    _pParameter: *mut c_void,
-    _ulParameterLen: CK_ULONG,
-    _pPlaintextPart: CK_BYTE_PTR,
-    _ulPlaintextPartLen: CK_ULONG,
-    _pCiphertextPart: CK_BYTE_PTR,
-    _pulCiphertextPartLen: CK_ULONG_PTR,
-    _flags: CK_FLAGS,
+    hSession: CK_SESSION_HANDLE,
+    pParameter: *mut c_void,
+    ulParameterLen: CK_ULONG,
+    pPlaintextPart: CK_BYTE_PTR,
+    ulPlaintextPartLen: CK_ULONG,
+    pCiphertextPart: CK_BYTE_PTR,
+    pulCiphertextPartLen: CK_ULONG_PTR,
+    flags: CK_FLAGS,
 ) -> CK_RV {
-    not_supported("C_EncryptMessageNext")
+    entry("C_EncryptMessageNext", || {
+        let lib = library()?;
+        // SAFETY: parameter, input and output valid per the contract.
+        let parsed = unsafe {
+            next_args(
+                pParameter,
+                ulParameterLen,
+                false,
+                pPlaintextPart,
+                ulPlaintextPartLen,
+                pCiphertextPart,
+                pulCiphertextPartLen,
+            )
+        };
+        let (param, input, out) = parsed.inspect_err(|_| lib.encrypt_message_abandon(hSession))?;
+        let value = param.as_ref().map(GcmParam::value);
+        let sealed = lib.encrypt_message_next(hSession, value, input, out.cap(), flags)?;
+        if let Some(tag) = sealed.tag.as_deref() {
+            param.as_ref().ok_or(Error::GeneralError)?.write_tag(tag)?;
+        }
+        out.write(sealed.out)
+    })
 }
 
-/// Ends message-based encryption (3.0).
+/// Ends message-based encryption.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_MessageEncryptFinal(_hSession: CK_SESSION_HANDLE) -> CK_RV {
-    not_supported("C_MessageEncryptFinal")
+pub unsafe extern "C" fn C_MessageEncryptFinal(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    entry("C_MessageEncryptFinal", || {
+        library()?.message_encrypt_final(hSession)
+    })
 }
 
-/// Starts message-based decryption (3.0).
+/// Starts message-based decryption; a NULL mechanism cancels it. The
+/// mechanism's parameter is ignored (GCM takes one per message).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_MessageDecryptInit(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hKey: CK_OBJECT_HANDLE,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    not_supported("C_MessageDecryptInit")
+    entry("C_MessageDecryptInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { message::mechanism(pMechanism) };
+        lib.message_decrypt_init(hSession, mech.as_ref(), hKey)
+    })
 }
 
-/// Decrypts one message (3.0).
+/// Decrypts one message, with the length protocol; the IV and the tag
+/// are read from the CK_GCM_MESSAGE_PARAMS.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptMessage(
-    _hSession: CK_SESSION_HANDLE,
-    _pParameter: *mut c_void,
-    _ulParameterLen: CK_ULONG,
-    _pAssociatedData: CK_BYTE_PTR,
-    _ulAssociatedDataLen: CK_ULONG,
-    _pCiphertext: CK_BYTE_PTR,
-    _ulCiphertextLen: CK_ULONG,
-    _pPlaintext: CK_BYTE_PTR,
-    _pulPlaintextLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pParameter: *mut c_void,
+    ulParameterLen: CK_ULONG,
+    pAssociatedData: CK_BYTE_PTR,
+    ulAssociatedDataLen: CK_ULONG,
+    pCiphertext: CK_BYTE_PTR,
+    ulCiphertextLen: CK_ULONG,
+    pPlaintext: CK_BYTE_PTR,
+    pulPlaintextLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_DecryptMessage")
+    entry("C_DecryptMessage", || {
+        let lib = library()?;
+        // SAFETY: parameter, inputs and output valid per the contract.
+        let (param, aad, input, out) = unsafe {
+            (
+                GcmParam::new(pParameter, ulParameterLen, true)?,
+                args::in_bytes(pAssociatedData, ulAssociatedDataLen)?,
+                args::in_bytes(pCiphertext, ulCiphertextLen)?,
+                OutBuf::new(pPlaintext, pulPlaintextLen)?,
+            )
+        };
+        lib.decrypt_message(hSession, param.value(), aad, input, out.cap())
+            .and_then(|result| out.write(result))
+    })
 }
 
-/// Starts a multi-part message decryption (3.0).
+/// Starts a multi-part message decryption. The tag is read here if
+/// `pTag` is set, or from the last C_DecryptMessageNext's parameter.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptMessageBegin(
-    _hSession: CK_SESSION_HANDLE,
-    _pParameter: *mut c_void,
-    _ulParameterLen: CK_ULONG,
-    _pAssociatedData: CK_BYTE_PTR,
-    _ulAssociatedDataLen: CK_ULONG,
+    hSession: CK_SESSION_HANDLE,
+    pParameter: *mut c_void,
+    ulParameterLen: CK_ULONG,
+    pAssociatedData: CK_BYTE_PTR,
+    ulAssociatedDataLen: CK_ULONG,
 ) -> CK_RV {
-    not_supported("C_DecryptMessageBegin")
+    entry("C_DecryptMessageBegin", || {
+        let lib = library()?;
+        // SAFETY: parameter and associated data valid per the contract.
+        let (param, aad) = unsafe {
+            (
+                GcmParam::new(pParameter, ulParameterLen, true)?,
+                args::in_bytes(pAssociatedData, ulAssociatedDataLen)?,
+            )
+        };
+        lib.decrypt_message_begin(hSession, param.value(), aad)
+    })
 }
 
-/// Continues a multi-part message decryption (3.0).
+/// Continues a multi-part message decryption, with the length protocol:
+/// plaintext comes out only with CKF_END_OF_MESSAGE, once the tag has
+/// verified.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptMessageNext(
-    _hSession: CK_SESSION_HANDLE,
-    _pParameter: *mut c_void,
-    _ulParameterLen: CK_ULONG,
-    _pCiphertextPart: CK_BYTE_PTR,
-    _ulCiphertextPartLen: CK_ULONG,
-    _pPlaintextPart: CK_BYTE_PTR,
-    _pulPlaintextPartLen: CK_ULONG_PTR,
-    _flags: CK_FLAGS,
+    hSession: CK_SESSION_HANDLE,
+    pParameter: *mut c_void,
+    ulParameterLen: CK_ULONG,
+    pCiphertextPart: CK_BYTE_PTR,
+    ulCiphertextPartLen: CK_ULONG,
+    pPlaintextPart: CK_BYTE_PTR,
+    pulPlaintextPartLen: CK_ULONG_PTR,
+    flags: CK_FLAGS,
 ) -> CK_RV {
-    not_supported("C_DecryptMessageNext")
+    entry("C_DecryptMessageNext", || {
+        let lib = library()?;
+        // SAFETY: parameter, input and output valid per the contract.
+        let parsed = unsafe {
+            next_args(
+                pParameter,
+                ulParameterLen,
+                true,
+                pCiphertextPart,
+                ulCiphertextPartLen,
+                pPlaintextPart,
+                pulPlaintextPartLen,
+            )
+        };
+        let (param, input, out) = parsed.inspect_err(|_| lib.decrypt_message_abandon(hSession))?;
+        let value = param.as_ref().map(GcmParam::value);
+        lib.decrypt_message_next(hSession, value, input, out.cap(), flags)
+            .and_then(|result| out.write(result))
+    })
 }
 
-/// Ends message-based decryption (3.0).
+/// Ends message-based decryption.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn C_MessageDecryptFinal(_hSession: CK_SESSION_HANDLE) -> CK_RV {
-    not_supported("C_MessageDecryptFinal")
+pub unsafe extern "C" fn C_MessageDecryptFinal(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    entry("C_MessageDecryptFinal", || {
+        library()?.message_decrypt_final(hSession)
+    })
 }

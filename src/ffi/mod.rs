@@ -29,6 +29,7 @@ pub mod digest;
 pub mod function_list;
 pub mod general;
 pub mod key;
+mod message;
 pub mod object;
 pub mod random;
 pub mod session;
@@ -117,6 +118,12 @@ fn rv_name(rv: CK_RV) -> Option<&'static str> {
         ),
         (CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"),
         (CKR_PIN_LOCKED, "CKR_PIN_LOCKED"),
+        (CKR_AEAD_DECRYPT_FAILED, "CKR_AEAD_DECRYPT_FAILED"),
+        (CKR_KEY_CHANGED, "CKR_KEY_CHANGED"),
+        (CKR_KEY_NEEDED, "CKR_KEY_NEEDED"),
+        (CKR_KEY_NOT_NEEDED, "CKR_KEY_NOT_NEEDED"),
+        (CKR_SAVED_STATE_INVALID, "CKR_SAVED_STATE_INVALID"),
+        (CKR_STATE_UNSAVEABLE, "CKR_STATE_UNSAVEABLE"),
         (CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"),
         (CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"),
         (CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"),

@@ -3,7 +3,7 @@
 
 use cryptoki_sys::*;
 
-use super::args::{self, OutPtr};
+use super::args::{self, OutBuf, OutPtr};
 use super::{entry, not_supported};
 use crate::api::global::library;
 
@@ -55,26 +55,39 @@ pub unsafe extern "C" fn C_GetSessionInfo(
     })
 }
 
-/// Saving operation state is not offered: it would export live key state.
+/// Saves the session's digest, sign or verify operation as an opaque blob,
+/// with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_GetOperationState(
-    _hSession: CK_SESSION_HANDLE,
-    _pOperationState: CK_BYTE_PTR,
-    _pulOperationStateLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pOperationState: CK_BYTE_PTR,
+    pulOperationStateLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_GetOperationState")
+    entry("C_GetOperationState", || {
+        let lib = library()?;
+        // SAFETY: output buffer and length valid per the contract.
+        let out = unsafe { OutBuf::new(pOperationState, pulOperationStateLen) }?;
+        let result = lib.get_operation_state(hSession, out.cap())?;
+        out.write(result)
+    })
 }
 
-/// See [`C_GetOperationState`].
+/// Restores operations saved by [`C_GetOperationState`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_SetOperationState(
-    _hSession: CK_SESSION_HANDLE,
-    _pOperationState: CK_BYTE_PTR,
-    _ulOperationStateLen: CK_ULONG,
-    _hEncryptionKey: CK_OBJECT_HANDLE,
-    _hAuthenticationKey: CK_OBJECT_HANDLE,
+    hSession: CK_SESSION_HANDLE,
+    pOperationState: CK_BYTE_PTR,
+    ulOperationStateLen: CK_ULONG,
+    hEncryptionKey: CK_OBJECT_HANDLE,
+    hAuthenticationKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    not_supported("C_SetOperationState")
+    entry("C_SetOperationState", || {
+        let lib = library()?;
+        // SAFETY: NULL or `ulOperationStateLen` readable bytes, per the
+        // contract.
+        let state = unsafe { args::in_bytes(pOperationState, ulOperationStateLen) }?;
+        lib.set_operation_state(hSession, state, hEncryptionKey, hAuthenticationKey)
+    })
 }
 
 /// Logs a user type into the token.

@@ -41,14 +41,17 @@ const AES_MAX: u64 = 32;
 const CRYPT: CK_FLAGS = CKF_ENCRYPT | CKF_DECRYPT;
 const CRYPT_WRAP: CK_FLAGS = CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP;
 
-/// The AES cipher and wrap mechanisms. Key sizes are in bytes. GCM does
-/// not (yet) claim CKF_MESSAGE_ENCRYPT/DECRYPT.
+/// GCM also serves the message-based calls (PKCS#11 3.0 §5.10, §5.11,
+/// `api/message.rs`), which build one GCM operation per message.
+const MESSAGE: CK_FLAGS = CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
+
+/// The AES cipher and wrap mechanisms. Key sizes are in bytes.
 pub(super) const ROWS: &[MechInfo] = &[
     row(CKM_AES_ECB, AES_MIN, AES_MAX, CRYPT_WRAP),
     row(CKM_AES_CBC, AES_MIN, AES_MAX, CRYPT_WRAP),
     row(CKM_AES_CBC_PAD, AES_MIN, AES_MAX, CRYPT_WRAP),
     row(CKM_AES_CTR, AES_MIN, AES_MAX, CRYPT),
-    row(CKM_AES_GCM, AES_MIN, AES_MAX, CRYPT_WRAP),
+    row(CKM_AES_GCM, AES_MIN, AES_MAX, CRYPT_WRAP | MESSAGE),
     row(CKM_AES_KEY_WRAP, AES_MIN, AES_MAX, CRYPT_WRAP),
     row(CKM_AES_KEY_WRAP_PAD, AES_MIN, AES_MAX, CRYPT_WRAP),
     row(CKM_AES_KEY_WRAP_KWP, AES_MIN, AES_MAX, CRYPT_WRAP),
@@ -270,6 +273,12 @@ mod tests {
             assert!(handles(r.mech));
         }
         assert_eq!(super::super::info(CKM_AES_CTR).unwrap().flags & CKF_WRAP, 0);
+        // Only GCM offers the message-based calls.
+        for r in ROWS {
+            let message = r.flags & MESSAGE;
+            assert_eq!(message != 0, r.mech == CKM_AES_GCM, "{:#x}", r.mech);
+            assert!(message == 0 || message == MESSAGE);
+        }
         assert!(!handles(CKM_AES_CMAC));
     }
 

@@ -4,12 +4,15 @@
 
 use cryptoki_sys::*;
 use sha1::Sha1;
+use sha2::digest::common::hazmat::{SerializableState, SerializedState};
 use sha2::digest::{Digest, FixedOutputReset};
 use sha2::{Sha224, Sha256, Sha384, Sha512};
 use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 
 use super::Mechanism;
+use super::state::HashState;
 use crate::error::{Error, Result};
+use zeroize::{Zeroize, Zeroizing};
 
 /// The hash functions this token implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,15 +138,31 @@ impl HashAlg {
     /// A fresh hashing state.
     pub fn hasher(self) -> Box<dyn DigestOp> {
         match self {
-            HashAlg::Sha1 => Box::new(Hashing(Sha1::new())),
-            HashAlg::Sha224 => Box::new(Hashing(Sha224::new())),
-            HashAlg::Sha256 => Box::new(Hashing(Sha256::new())),
-            HashAlg::Sha384 => Box::new(Hashing(Sha384::new())),
-            HashAlg::Sha512 => Box::new(Hashing(Sha512::new())),
-            HashAlg::Sha3_224 => Box::new(Hashing(Sha3_224::new())),
-            HashAlg::Sha3_256 => Box::new(Hashing(Sha3_256::new())),
-            HashAlg::Sha3_384 => Box::new(Hashing(Sha3_384::new())),
-            HashAlg::Sha3_512 => Box::new(Hashing(Sha3_512::new())),
+            HashAlg::Sha1 => Hashing::boxed(self, Sha1::new()),
+            HashAlg::Sha224 => Hashing::boxed(self, Sha224::new()),
+            HashAlg::Sha256 => Hashing::boxed(self, Sha256::new()),
+            HashAlg::Sha384 => Hashing::boxed(self, Sha384::new()),
+            HashAlg::Sha512 => Hashing::boxed(self, Sha512::new()),
+            HashAlg::Sha3_224 => Hashing::boxed(self, Sha3_224::new()),
+            HashAlg::Sha3_256 => Hashing::boxed(self, Sha3_256::new()),
+            HashAlg::Sha3_384 => Hashing::boxed(self, Sha3_384::new()),
+            HashAlg::Sha3_512 => Hashing::boxed(self, Sha3_512::new()),
+        }
+    }
+
+    /// A hashing state rebuilt from [`DigestOp::save`]'s bytes
+    /// (C_SetOperationState); SavedStateInvalid if they are not one.
+    pub fn restore(self, state: &[u8]) -> Result<Box<dyn DigestOp>> {
+        match self {
+            HashAlg::Sha1 => Hashing::<Sha1>::restored(self, state),
+            HashAlg::Sha224 => Hashing::<Sha224>::restored(self, state),
+            HashAlg::Sha256 => Hashing::<Sha256>::restored(self, state),
+            HashAlg::Sha384 => Hashing::<Sha384>::restored(self, state),
+            HashAlg::Sha512 => Hashing::<Sha512>::restored(self, state),
+            HashAlg::Sha3_224 => Hashing::<Sha3_224>::restored(self, state),
+            HashAlg::Sha3_256 => Hashing::<Sha3_256>::restored(self, state),
+            HashAlg::Sha3_384 => Hashing::<Sha3_384>::restored(self, state),
+            HashAlg::Sha3_512 => Hashing::<Sha3_512>::restored(self, state),
         }
     }
 
@@ -165,21 +184,59 @@ pub trait DigestOp: Send {
     fn is_empty(&self) -> bool {
         false
     }
+
+    /// The running state, for C_GetOperationState. It holds the buffered
+    /// tail of the input, so it is kept in `Zeroizing`.
+    fn save(&self) -> Result<HashState> {
+        Err(Error::StateUnsaveable)
+    }
 }
 
-struct Hashing<D>(D);
+/// The hashes the mechanisms use: RustCrypto states that can also be
+/// serialized (sha1/sha2/sha3 all implement `SerializableState`).
+trait Hash: Digest + FixedOutputReset + SerializableState + Send + 'static {}
 
-impl<D: Digest + FixedOutputReset + Send> DigestOp for Hashing<D> {
+impl<D: Digest + FixedOutputReset + SerializableState + Send + 'static> Hash for D {}
+
+struct Hashing<D> {
+    alg: HashAlg,
+    state: D,
+}
+
+impl<D: Hash> Hashing<D> {
+    fn boxed(alg: HashAlg, state: D) -> Box<dyn DigestOp> {
+        Box::new(Hashing { alg, state })
+    }
+
+    fn restored(alg: HashAlg, bytes: &[u8]) -> Result<Box<dyn DigestOp>> {
+        let serialized =
+            <&SerializedState<D>>::try_from(bytes).map_err(|_| Error::SavedStateInvalid)?;
+        let state = D::deserialize(serialized).map_err(|_| Error::SavedStateInvalid)?;
+        Ok(Self::boxed(alg, state))
+    }
+}
+
+impl<D: Hash> DigestOp for Hashing<D> {
     fn update(&mut self, data: &[u8]) {
-        Digest::update(&mut self.0, data);
+        Digest::update(&mut self.state, data);
     }
 
     fn finish(&mut self) -> Vec<u8> {
-        self.0.finalize_reset().to_vec()
+        self.state.finalize_reset().to_vec()
     }
 
     fn len(&self) -> usize {
         <D as Digest>::output_size()
+    }
+
+    fn save(&self) -> Result<HashState> {
+        let mut serialized = self.state.serialize();
+        let bytes = Zeroizing::new(serialized.to_vec());
+        serialized.as_mut_slice().zeroize();
+        Ok(HashState {
+            alg: self.alg,
+            bytes,
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::digest::HashAlg;
 use super::keys::{Curve, Key};
 use super::sign::{Input, SignOp, VerifyOp};
+use super::state::Resume;
 use crate::error::{Error, Result};
 
 /// An ECDSA private key on one of the supported curves (zeroized on drop
@@ -308,6 +309,16 @@ impl EcdsaSign {
     }
 }
 
+impl Resume for EcdsaSign {
+    fn input(&self) -> &Input {
+        &self.input
+    }
+
+    fn input_mut(&mut self) -> &mut Input {
+        &mut self.input
+    }
+}
+
 impl SignOp for EcdsaSign {
     fn update(&mut self, data: &[u8]) -> Result<()> {
         self.input.update(data)
@@ -336,6 +347,16 @@ impl EcdsaVerify {
             key,
             input: Input::new(hash),
         })
+    }
+}
+
+impl Resume for EcdsaVerify {
+    fn input(&self) -> &Input {
+        &self.input
+    }
+
+    fn input_mut(&mut self) -> &mut Input {
+        &mut self.input
     }
 }
 

@@ -29,6 +29,7 @@ mod pkcs8;
 mod rsa;
 mod rsa_crypt;
 mod sign;
+pub mod state;
 mod wrap;
 
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
@@ -44,7 +45,9 @@ pub use self::keys::{Curve, Key};
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, layout};
 pub use self::pkcs8::PrivateAttribute;
 pub use self::rsa_crypt::{legacy_rsa_allowed, policy_flags, set_legacy_rsa_allowed};
-pub use self::sign::{SignOp, VerifyOp, is_multipart, sign_init, verify_init};
+pub use self::sign::{
+    SignOp, VerifyOp, is_multipart, sign_init, sign_resume, verify_init, verify_resume,
+};
 pub use self::wrap::{unwrap, wrap};
 
 use cryptoki_sys::*;

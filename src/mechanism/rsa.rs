@@ -15,6 +15,7 @@ use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 use super::digest::HashAlg;
 use super::keys::Key;
 use super::sign::{Input, SignOp, VerifyOp};
+use super::state::Resume;
 use crate::error::{Error, Result};
 
 /// PKCS#1 v1.5 type-1 padding needs 11 bytes besides the data.
@@ -156,6 +157,16 @@ impl RsaSign {
     }
 }
 
+impl Resume for RsaSign {
+    fn input(&self) -> &Input {
+        &self.input
+    }
+
+    fn input_mut(&mut self) -> &mut Input {
+        &mut self.input
+    }
+}
+
 impl SignOp for RsaSign {
     fn update(&mut self, data: &[u8]) -> Result<()> {
         self.input.update(data)
@@ -198,6 +209,16 @@ impl RsaVerify {
             input: Input::new(prehash),
             k,
         })
+    }
+}
+
+impl Resume for RsaVerify {
+    fn input(&self) -> &Input {
+        &self.input
+    }
+
+    fn input_mut(&mut self) -> &mut Input {
+        &mut self.input
     }
 }
 

@@ -10,6 +10,7 @@ use super::ec::{EcdsaSign, EcdsaVerify};
 use super::hmac::HmacOp;
 use super::keys::Key;
 use super::rsa::{RsaScheme, RsaSign, RsaVerify};
+use super::state::{InputState, Resumable, SavedSig};
 use super::{MechInfo, Mechanism, Params, info};
 use crate::error::{Error, Result};
 
@@ -20,6 +21,12 @@ pub trait SignOp: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     fn finish(&mut self) -> Result<Vec<u8>>;
     fn sign_len(&self) -> usize;
+
+    /// What C_GetOperationState saves; operations that cannot be resumed
+    /// (MACs, whose state is key material, and buffered EdDSA) refuse.
+    fn save(&self) -> Result<SavedSig> {
+        Err(Error::StateUnsaveable)
+    }
 }
 
 /// A verification in progress. `finish` ends it: Ok, SignatureInvalid or
@@ -27,6 +34,11 @@ pub trait SignOp: Send {
 pub trait VerifyOp: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     fn finish(&mut self, signature: &[u8]) -> Result<()>;
+
+    /// As [`SignOp::save`].
+    fn save(&self) -> Result<SavedSig> {
+        Err(Error::StateUnsaveable)
+    }
 }
 
 /// Whether the mechanism may be used with the multi-part calls. Raw
@@ -39,6 +51,7 @@ pub fn is_multipart(mech: CK_MECHANISM_TYPE) -> bool {
 /// The input of a signature: hashed as it arrives, or buffered whole for
 /// raw mechanisms (the caller decides whether several parts are allowed).
 pub(super) struct Input {
+    hash: Option<HashAlg>,
     hasher: Option<Box<dyn DigestOp>>,
     buf: Vec<u8>,
     done: bool,
@@ -47,10 +60,36 @@ pub(super) struct Input {
 impl Input {
     pub(super) fn new(hash: Option<HashAlg>) -> Input {
         Input {
+            hash,
             hasher: hash.map(HashAlg::hasher),
             buf: Vec::new(),
             done: false,
         }
+    }
+
+    /// What has been absorbed so far, for C_GetOperationState.
+    pub(super) fn save(&self) -> Result<InputState> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        match &self.hasher {
+            Some(h) => h.save().map(InputState::Hash),
+            None => Ok(InputState::Buffer(zeroize::Zeroizing::new(
+                self.buf.clone(),
+            ))),
+        }
+    }
+
+    /// Takes over a saved input; it must be of this mechanism's kind.
+    pub(super) fn restore(&mut self, state: &InputState) -> Result<()> {
+        match (self.hash, state) {
+            (Some(alg), InputState::Hash(h)) if h.alg == alg => {
+                self.hasher = Some(alg.restore(&h.bytes)?);
+            }
+            (None, InputState::Buffer(data)) => self.buf = data.to_vec(),
+            _ => return Err(Error::SavedStateInvalid),
+        }
+        Ok(())
     }
 
     pub(super) fn update(&mut self, data: &[u8]) -> Result<()> {
@@ -196,22 +235,50 @@ fn prehash(kind: &Kind) -> Option<HashAlg> {
 /// the mechanism (EC/RSA need a private key), KeySizeRange outside the
 /// table's range.
 pub fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
+    sign_build(mech, key, None)
+}
+
+/// A signature rebuilt from a saved state (C_SetOperationState): the same
+/// checks as [`sign_init`], then the saved input is taken over.
+pub fn sign_resume(mech: &Mechanism, key: Arc<Key>, input: &InputState) -> Result<Box<dyn SignOp>> {
+    sign_build(mech, key, Some(input))
+}
+
+/// Mechanisms whose operations are not resumable get no saved input.
+fn not_resumed(input: Option<&InputState>) -> Result<()> {
+    match input {
+        Some(_) => Err(Error::SavedStateInvalid),
+        None => Ok(()),
+    }
+}
+
+fn sign_build(
+    mech: &Mechanism,
+    key: Arc<Key>,
+    input: Option<&InputState>,
+) -> Result<Box<dyn SignOp>> {
     if super::cmac::handles(mech.mech) {
+        not_resumed(input)?;
         return super::cmac::sign_init(mech, key);
     }
     if super::eddsa::handles(mech.mech) {
+        not_resumed(input)?;
         return super::eddsa::sign_init(mech, key);
     }
     let row = row(mech, CKF_SIGN)?;
     let kind = kind(mech.mech)?;
     match kind {
-        Kind::Hmac { hash, general } => Ok(Box::new(hmac_op(mech, row, &key, hash, general)?)),
+        Kind::Hmac { hash, general } => {
+            not_resumed(input)?;
+            Ok(Box::new(hmac_op(mech, row, &key, hash, general)?))
+        }
         Kind::Ecdsa(hash) => {
             if !matches!(*key, Key::EcPrivate { .. }) {
                 return Err(Error::KeyTypeInconsistent);
             }
             check_size(row, &key)?;
-            Ok(Box::new(EcdsaSign::new(key, hash)?))
+            let op = EcdsaSign::new(key.clone(), hash)?;
+            Ok(Box::new(Resumable::new(mech, key, op, input)?))
         }
         Kind::RsaPkcs1(_) | Kind::RsaPss(_) => {
             if !matches!(*key, Key::RsaPrivate(_)) {
@@ -219,7 +286,8 @@ pub fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
             }
             check_size(row, &key)?;
             let scheme = rsa_scheme(mech, &kind)?;
-            Ok(Box::new(RsaSign::new(key, scheme, prehash(&kind))?))
+            let op = RsaSign::new(key.clone(), scheme, prehash(&kind))?;
+            Ok(Box::new(Resumable::new(mech, key, op, input)?))
         }
     }
 }
@@ -227,22 +295,45 @@ pub fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
 /// Starts a verification. HMAC takes the secret key; EC and RSA take public
 /// keys only (KeyTypeInconsistent otherwise).
 pub fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn VerifyOp>> {
+    verify_build(mech, key, None)
+}
+
+/// As [`sign_resume`], for a verification.
+pub fn verify_resume(
+    mech: &Mechanism,
+    key: Arc<Key>,
+    input: &InputState,
+) -> Result<Box<dyn VerifyOp>> {
+    verify_build(mech, key, Some(input))
+}
+
+fn verify_build(
+    mech: &Mechanism,
+    key: Arc<Key>,
+    input: Option<&InputState>,
+) -> Result<Box<dyn VerifyOp>> {
     if super::cmac::handles(mech.mech) {
+        not_resumed(input)?;
         return super::cmac::verify_init(mech, key);
     }
     if super::eddsa::handles(mech.mech) {
+        not_resumed(input)?;
         return super::eddsa::verify_init(mech, key);
     }
     let row = row(mech, CKF_VERIFY)?;
     let kind = kind(mech.mech)?;
     match kind {
-        Kind::Hmac { hash, general } => Ok(Box::new(hmac_op(mech, row, &key, hash, general)?)),
+        Kind::Hmac { hash, general } => {
+            not_resumed(input)?;
+            Ok(Box::new(hmac_op(mech, row, &key, hash, general)?))
+        }
         Kind::Ecdsa(hash) => {
             if !matches!(*key, Key::EcPublic { .. }) {
                 return Err(Error::KeyTypeInconsistent);
             }
             check_size(row, &key)?;
-            Ok(Box::new(EcdsaVerify::new(key, hash)?))
+            let op = EcdsaVerify::new(key.clone(), hash)?;
+            Ok(Box::new(Resumable::new(mech, key, op, input)?))
         }
         Kind::RsaPkcs1(_) | Kind::RsaPss(_) => {
             if !matches!(*key, Key::RsaPublic(_)) {
@@ -250,7 +341,8 @@ pub fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn VerifyOp>>
             }
             check_size(row, &key)?;
             let scheme = rsa_scheme(mech, &kind)?;
-            Ok(Box::new(RsaVerify::new(key, scheme, prehash(&kind))?))
+            let op = RsaVerify::new(key.clone(), scheme, prehash(&kind))?;
+            Ok(Box::new(Resumable::new(mech, key, op, input)?))
         }
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! Canonical values: CK_ULONG as 8 bytes u64 little-endian, CK_BBOOL as one
 //! byte 0/1, CK_DATE as 8 ASCII bytes (or empty), CKA_ALLOWED_MECHANISMS as
-//! concatenated u64 little-endian, everything else as the caller gave it.
+//! concatenated u64 little-endian, nested templates as the sorted list of
+//! their canonical entries (`nested`), everything else as the caller gave
+//! it.
 //! On x86_64/aarch64 Linux this is the wire layout too, but every value is
 //! converted explicitly so a 32-bit or big-endian CK_ULONG stays correct.
 
@@ -13,6 +15,7 @@ use std::collections::BTreeMap;
 use cryptoki_sys::*;
 use zeroize::Zeroize;
 
+use super::nested;
 use crate::api::Attr;
 use crate::error::{Error, Result};
 
@@ -29,10 +32,8 @@ pub enum Kind {
     /// An array of CK_ULONG (CKA_ALLOWED_MECHANISMS).
     UlongArray,
     /// An array of CK_ATTRIBUTE (CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
-    /// CKA_DERIVE_TEMPLATE). Its wire bytes hold pointers, so it cannot be
-    /// kept as a value: the object rules refuse it with
-    /// CKR_ATTRIBUTE_TYPE_INVALID (the code clients read as "this token
-    /// does not support that attribute" and retry without it).
+    /// CKA_DERIVE_TEMPLATE). The ABI layer reads the array and hands it on
+    /// as a list (see `nested`); it is kept as a canonical list.
     Template,
 }
 
@@ -246,7 +247,8 @@ fn canonical(ty: CK_ATTRIBUTE_TYPE, wire: &[u8]) -> Result<Vec<u8>> {
             }
             Ok(out)
         }
-        Some(Kind::Bytes) | Some(Kind::Template) | None => Ok(wire.to_vec()),
+        Some(Kind::Template) => nested::canonical(wire),
+        Some(Kind::Bytes) | None => Ok(wire.to_vec()),
     }
 }
 
@@ -258,7 +260,8 @@ pub fn check_canonical(ty: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Result<()> {
         Some(Kind::Ulong) => value.len() == CANON_ULONG_LEN,
         Some(Kind::Date) => value.is_empty() || value.len() == 8,
         Some(Kind::UlongArray) => value.len().is_multiple_of(CANON_ULONG_LEN),
-        Some(Kind::Bytes) | Some(Kind::Template) | None => true,
+        Some(Kind::Template) => nested::decode_map(value).is_some(),
+        Some(Kind::Bytes) | None => true,
     };
     if ok {
         Ok(())
@@ -326,6 +329,7 @@ pub fn to_wire(ty: CK_ATTRIBUTE_TYPE, canonical: &[u8]) -> Vec<u8> {
             .filter_map(one)
             .flatten()
             .collect(),
+        Some(Kind::Template) => nested::to_wire(canonical),
         _ => canonical.to_vec(),
     }
 }

@@ -315,7 +315,7 @@ mod tests {
         );
         assert_eq!(
             e(m, t(&[(CKA_WRAP_TEMPLATE, vec![0; 8])])),
-            Error::AttributeTypeInvalid
+            Error::AttributeValueInvalid
         );
     }
 

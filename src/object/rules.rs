@@ -8,7 +8,7 @@
 
 use cryptoki_sys::*;
 
-use super::attrs::{self, Kind};
+use super::attrs;
 
 /// Whether a creating template must, may or must not give an attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,8 +82,8 @@ pub(crate) enum Fit {
     /// A PKCS#11 attribute, but not one of this object type:
     /// CKR_TEMPLATE_INCONSISTENT on creation (§4.1.1 item 5).
     NotForClass,
-    /// Unknown to us, vendor-defined where we do not keep those, or a
-    /// nested template we cannot hold: CKR_ATTRIBUTE_TYPE_INVALID.
+    /// Unknown to us, or vendor-defined where we do not keep those:
+    /// CKR_ATTRIBUTE_TYPE_INVALID.
     Unsupported,
 }
 
@@ -106,7 +106,7 @@ pub(crate) fn classify(
         };
     }
     match attrs::kind(ty) {
-        None | Some(Kind::Template) => Fit::Unsupported,
+        None => Fit::Unsupported,
         Some(_) => Fit::NotForClass,
     }
 }
@@ -196,12 +196,14 @@ fn key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
 }
 
 /// §4.8: public keys. CKA_PUBLIC_KEY_INFO is derived from the key and may
-/// be given only if it matches.
+/// be given only if it matches. The nested templates (here and on private
+/// and secret keys) carry no footnote 8: given when the key is made,
+/// read-only afterwards.
 fn public_key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     Some(match ty {
         CKA_SUBJECT | CKA_ENCRYPT | CKA_VERIFY | CKA_VERIFY_RECOVER | CKA_WRAP => MUTABLE,
         CKA_TRUSTED => SO_ONLY,
-        CKA_PUBLIC_KEY_INFO => FIXED,
+        CKA_PUBLIC_KEY_INFO | CKA_WRAP_TEMPLATE => FIXED,
         _ => return None,
     })
 }
@@ -213,7 +215,10 @@ fn private_key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
         CKA_SENSITIVE | CKA_WRAP_WITH_TRUSTED => TO_TRUE,
         CKA_EXTRACTABLE => TO_FALSE,
         CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => CONTRIBUTED,
-        CKA_ALWAYS_AUTHENTICATE | CKA_PUBLIC_KEY_INFO => FIXED,
+        CKA_ALWAYS_AUTHENTICATE
+        | CKA_PUBLIC_KEY_INFO
+        | CKA_UNWRAP_TEMPLATE
+        | CKA_DERIVE_TEMPLATE => FIXED,
         _ => return None,
     })
 }
@@ -227,7 +232,7 @@ fn secret_key(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
         CKA_EXTRACTABLE => TO_FALSE,
         CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => CONTRIBUTED,
         CKA_TRUSTED => SO_ONLY,
-        CKA_CHECK_VALUE => FIXED,
+        CKA_CHECK_VALUE | CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => FIXED,
         _ => return None,
     })
 }
@@ -369,10 +374,22 @@ mod tests {
         let r = |c, k, t| classify(c, k, t);
         assert_eq!(r(CKO_SECRET_KEY, CKK_AES, CKA_LABEL), Fit::Rule(MUTABLE));
         assert_eq!(r(CKO_SECRET_KEY, CKK_AES, CKA_MODULUS), Fit::NotForClass);
+        for ty in [CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE] {
+            assert_eq!(r(CKO_SECRET_KEY, CKK_AES, ty), Fit::Rule(FIXED));
+        }
         assert_eq!(
-            r(CKO_SECRET_KEY, CKK_AES, CKA_WRAP_TEMPLATE),
-            Fit::Unsupported
+            r(CKO_PUBLIC_KEY, CKK_RSA, CKA_WRAP_TEMPLATE),
+            Fit::Rule(FIXED)
         );
+        for ty in [CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE] {
+            assert_eq!(r(CKO_PRIVATE_KEY, CKK_EC, ty), Fit::Rule(FIXED));
+            assert_eq!(r(CKO_PUBLIC_KEY, CKK_EC, ty), Fit::NotForClass);
+        }
+        assert_eq!(
+            r(CKO_PRIVATE_KEY, CKK_RSA, CKA_WRAP_TEMPLATE),
+            Fit::NotForClass
+        );
+        assert_eq!(r(CKO_DATA, 0, CKA_WRAP_TEMPLATE), Fit::NotForClass);
         assert_eq!(r(CKO_SECRET_KEY, CKK_AES, 0x7777), Fit::Unsupported);
         assert_eq!(
             r(CKO_SECRET_KEY, CKK_AES, CKA_VENDOR_DEFINED + 1),

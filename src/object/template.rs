@@ -28,7 +28,10 @@ pub use super::keygen::{
 };
 pub use super::material::key_material;
 pub use super::profile::profile_object;
-pub use super::wrap::{unwrap_check, unwrapped_key, wrap_check, wrap_encoding};
+pub use super::wrap::{
+    unwrap_check, unwrapped_key, with_derive_template, with_unwrap_template, wrap_check,
+    wrap_encoding,
+};
 
 /// Which creating function a template is for. Derivation and unwrapping
 /// follow the generation column of the table (the token supplies the key

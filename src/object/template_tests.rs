@@ -62,6 +62,11 @@ fn rsa_parts() -> &'static crate::mechanism::RsaKeyPairParts {
     PARTS.get_or_init(|| generate_rsa(2048, &[1, 0, 1]).unwrap())
 }
 
+/// An empty nested template in canonical form.
+fn nested_empty() -> Vec<u8> {
+    crate::object::nested::canonical(&crate::object::nested::encode_list(&[])).unwrap()
+}
+
 fn err(r: Result<Object>) -> Error {
     r.unwrap_err()
 }
@@ -242,9 +247,19 @@ fn secret_key_import_errors() {
         e(&with(&aes(), CKA_MODULUS, vec![1])),
         Error::TemplateInconsistent
     );
+    // Nested templates: a canonical list only, and only on key classes.
     assert_eq!(
         e(&with(&aes(), CKA_WRAP_TEMPLATE, vec![0; 24])),
-        Error::AttributeTypeInvalid
+        Error::AttributeValueInvalid
+    );
+    let o = create(&with(&aes(), CKA_WRAP_TEMPLATE, nested_empty()), false).unwrap();
+    assert_eq!(o.bytes(CKA_WRAP_TEMPLATE), Some(&nested_empty()[..]));
+    assert_eq!(
+        err(create(
+            &with(&data(), CKA_UNWRAP_TEMPLATE, nested_empty()),
+            false
+        )),
+        Error::TemplateInconsistent
     );
     assert_eq!(
         e(&with(&aes(), CKA_VENDOR_DEFINED | 1, vec![1])),
@@ -491,7 +506,12 @@ fn set_attribute_rules() {
     );
     assert_eq!(
         e(t(&[(CKA_UNWRAP_TEMPLATE, vec![1])])),
-        Error::AttributeTypeInvalid
+        Error::AttributeValueInvalid
+    );
+    // No footnote 8: fixed once the key exists.
+    assert_eq!(
+        e(t(&[(CKA_UNWRAP_TEMPLATE, nested_empty())])),
+        Error::AttributeReadOnly
     );
     assert_eq!(
         e(t(&[(CKA_LABEL, b"ok".to_vec()), (CKA_CLASS, u(CKO_DATA))])),

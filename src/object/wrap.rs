@@ -2,11 +2,10 @@
 //! unwrap and be wrapped (§4.9–4.10: CKA_WRAP, CKA_UNWRAP,
 //! CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED), how a key is encoded before
 //! wrapping (a secret's raw value, a private key's PKCS#8), and the object
-//! an unwrapped key becomes. The cipher itself is the mechanism module's.
-//!
-//! CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE stay refused
-//! (CKR_ATTRIBUTE_TYPE_INVALID, see `attrs::Kind::Template`): they need
-//! nested templates at the ABI, which we do not hold.
+//! an unwrapped key becomes, with the wrapping key's CKA_WRAP_TEMPLATE
+//! and the unwrapping (or deriving) key's CKA_UNWRAP_TEMPLATE
+//! (CKA_DERIVE_TEMPLATE) applied. The cipher itself is the mechanism
+//! module's.
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -14,6 +13,7 @@ use zeroize::Zeroizing;
 use super::Object;
 use super::attrs::AttrMap;
 use super::material::{key_material, put_public_parts, secret_key};
+use super::nested::{check_wrap_template, with_key_template};
 use super::rules;
 use super::template::{
     Mode, apply, assign_unique_id, base_object, check_contributed, check_template, tpl_ulong,
@@ -26,7 +26,9 @@ use crate::mechanism::Key;
 /// keys can be wrapped (CKR_KEY_NOT_WRAPPABLE); the target needs
 /// CKA_EXTRACTABLE (CKR_KEY_UNEXTRACTABLE); a target with
 /// CKA_WRAP_WITH_TRUSTED may only be wrapped by a key with CKA_TRUSTED,
-/// which only the SO can set (CKR_KEY_NOT_WRAPPABLE).
+/// which only the SO can set (CKR_KEY_NOT_WRAPPABLE); a wrapping key with
+/// CKA_WRAP_TEMPLATE wraps only keys matching it (CKR_KEY_HANDLE_INVALID,
+/// §5.18.3).
 pub fn wrap_check(wrapping: &Object, target: &Object) -> Result<()> {
     if !wrapping.flag(CKA_WRAP) {
         return Err(Error::KeyFunctionNotPermitted);
@@ -40,7 +42,7 @@ pub fn wrap_check(wrapping: &Object, target: &Object) -> Result<()> {
     if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
         return Err(Error::KeyNotWrappable);
     }
-    Ok(())
+    check_wrap_template(wrapping, target)
 }
 
 /// The bytes to wrap: a secret key's CKA_VALUE, a private key's PKCS#8
@@ -70,6 +72,20 @@ pub fn unwrap_check(unwrapping: &Object) -> Result<()> {
     } else {
         Err(Error::KeyFunctionNotPermitted)
     }
+}
+
+/// The C_UnwrapKey template: the caller's, with the unwrapping key's
+/// CKA_UNWRAP_TEMPLATE added (a conflicting value is
+/// CKR_TEMPLATE_INCONSISTENT, §5.18.4).
+pub fn with_unwrap_template(unwrapping: &Object, template: &AttrMap) -> Result<AttrMap> {
+    with_key_template(unwrapping, CKA_UNWRAP_TEMPLATE, template)
+}
+
+/// The C_DeriveKey template: the caller's, with the base key's
+/// CKA_DERIVE_TEMPLATE added (a conflicting value is
+/// CKR_TEMPLATE_INCONSISTENT, §5.18.5).
+pub fn with_derive_template(base: &Object, template: &AttrMap) -> Result<AttrMap> {
+    with_key_template(base, CKA_DERIVE_TEMPLATE, template)
 }
 
 /// The secret key an unwrapped value becomes. CKA_KEY_TYPE is required
@@ -313,12 +329,86 @@ mod tests {
             Error::AttributeReadOnly
         );
         assert!(unwrapped_key(&with(&tpl, CKA_TRUSTED, b(true)), mat(&[1; 16]), true).is_ok());
-        for nested in [CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE] {
+        for nested in [CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE] {
+            // Not a list `nested::canonical` could have made.
             assert_eq!(
                 e(&with(&tpl, nested, vec![0; 24]), &[1; 16]),
-                Error::AttributeTypeInvalid
+                Error::AttributeValueInvalid
             );
+            // A canonical one is kept on the new key.
+            let o = unwrapped_key(&with(&tpl, nested, list(&[])), mat(&[1; 16]), false).unwrap();
+            assert_eq!(o.bytes(nested), Some(&list(&[])[..]));
         }
+    }
+
+    /// A nested template as `attrs::parse_template` stores it.
+    fn list(entries: &[(CK_ATTRIBUTE_TYPE, &[u8])]) -> Vec<u8> {
+        let attrs: Vec<_> = entries
+            .iter()
+            .map(|(ty, v)| crate::api::Attr {
+                ty: *ty,
+                value: v.to_vec(),
+            })
+            .collect();
+        crate::object::nested::canonical(&crate::object::nested::encode_list(&attrs)).unwrap()
+    }
+
+    #[test]
+    fn wrap_template_gates_wrapping() {
+        let aes_only = list(&[
+            (CKA_KEY_TYPE, &CKK_AES.to_ne_bytes()),
+            (CKA_EXTRACTABLE, &[1]),
+        ]);
+        let wrapping = key(&[(CKA_WRAP_TEMPLATE, aes_only)], false);
+        let target = key(&[(CKA_EXTRACTABLE, b(true))], false);
+        assert!(wrap_check(&wrapping, &target).is_ok());
+        let generic = create(
+            &t(&[
+                (CKA_CLASS, u(CKO_SECRET_KEY)),
+                (CKA_KEY_TYPE, u(CKK_GENERIC_SECRET)),
+                (CKA_VALUE, vec![7; 16]),
+                (CKA_EXTRACTABLE, b(true)),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            wrap_check(&wrapping, &generic),
+            Err(Error::KeyHandleInvalid)
+        );
+        // The usual checks come first.
+        assert_eq!(
+            wrap_check(&wrapping, &key(&[], false)),
+            Err(Error::KeyUnextractable)
+        );
+        assert_eq!(
+            wrap_check(&wrapping, &ec_private(true)),
+            Err(Error::KeyHandleInvalid)
+        );
+    }
+
+    #[test]
+    fn unwrap_template_is_added() {
+        let forced = list(&[(CKA_SENSITIVE, &[1]), (CKA_EXTRACTABLE, &[0])]);
+        let unwrapping = key(&[(CKA_UNWRAP_TEMPLATE, forced)], false);
+        let caller = t(&[
+            (CKA_CLASS, u(CKO_SECRET_KEY)),
+            (CKA_KEY_TYPE, u(CKK_AES)),
+            (CKA_SENSITIVE, b(true)),
+        ]);
+        let merged = with_unwrap_template(&unwrapping, &caller).unwrap();
+        let o = unwrapped_key(&merged, mat(&[5; 16]), false).unwrap();
+        assert!(o.flag(CKA_SENSITIVE) && !o.flag(CKA_EXTRACTABLE));
+        let loose = with(&caller, CKA_EXTRACTABLE, b(true));
+        assert_eq!(
+            with_unwrap_template(&unwrapping, &loose),
+            Err(Error::TemplateInconsistent)
+        );
+        // Without the attribute, the caller's template is used as given.
+        let plain = key(&[], false);
+        assert_eq!(with_unwrap_template(&plain, &loose).unwrap(), loose);
+        let derived = with_derive_template(&unwrapping, &loose).unwrap();
+        assert_eq!(derived, loose);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! One session: its slot, read/write flag and the operations active in it
 //! (at most one of each kind, as the spec requires).
 
+use std::sync::Arc;
+
 use cryptoki_sys::*;
 
 use crate::error::{Error, Result};
 use zeroize::Zeroizing;
 
-use crate::mechanism::{CipherOp, DigestOp, SignOp, VerifyOp};
+use crate::mechanism::{CipherOp, DigestOp, Key, SignOp, VerifyOp};
 use crate::token::Login;
 
 /// A cryptographic operation in progress plus what the spec tracks about
@@ -37,6 +39,45 @@ impl<T> ActiveOp<T> {
     }
 }
 
+/// A message-based encryption or decryption (PKCS#11 3.0 §5.10, §5.11):
+/// one mechanism and key for any number of messages, each bringing its own
+/// parameter. It lives from C_Message*Init to C_Message*Final; an error in
+/// one message does not end it.
+pub struct MessageOp {
+    pub mech: CK_MECHANISM_TYPE,
+    pub key: Arc<Key>,
+    /// The next value of the CKG_GENERATE_COUNTER(_XOR) IV counter. It is
+    /// per operation, as the spec has it: IVs stay unique across
+    /// operations with the same key only through the caller's fixed part.
+    pub counter: u64,
+    /// The multi-part message between C_*MessageBegin and the
+    /// C_*MessageNext that ends it.
+    pub part: Option<MessagePart>,
+}
+
+impl MessageOp {
+    pub fn new(mech: CK_MECHANISM_TYPE, key: Arc<Key>) -> Self {
+        MessageOp {
+            mech,
+            key,
+            counter: 0,
+            part: None,
+        }
+    }
+}
+
+/// One multi-part message in progress.
+pub struct MessagePart {
+    pub op: Box<dyn CipherOp>,
+    /// The tag length chosen at C_*MessageBegin.
+    pub tag_bits: CK_ULONG,
+    /// Decryption: the tag read at C_DecryptMessageBegin, used when the
+    /// last C_DecryptMessageNext brings none.
+    pub tag: Option<Vec<u8>>,
+    /// Text bytes taken so far (decryption releases them all at the end).
+    pub len: usize,
+}
+
 pub struct Session {
     pub handle: CK_SESSION_HANDLE,
     /// Index of the slot's token in the library's token list.
@@ -51,6 +92,8 @@ pub struct Session {
     pub verify: Option<ActiveOp<Box<dyn VerifyOp>>>,
     pub encrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
     pub decrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
+    pub message_encrypt: Option<MessageOp>,
+    pub message_decrypt: Option<MessageOp>,
 }
 
 impl Session {
@@ -72,6 +115,8 @@ impl Session {
             verify: None,
             encrypt: None,
             decrypt: None,
+            message_encrypt: None,
+            message_decrypt: None,
         }
     }
 
@@ -95,6 +140,8 @@ impl Session {
         self.verify = None;
         self.encrypt = None;
         self.decrypt = None;
+        self.message_encrypt = None;
+        self.message_decrypt = None;
     }
 
     /// A context-specific login satisfies the operation waiting for it.
@@ -139,6 +186,17 @@ mod tests {
         assert_eq!(ro.state(Login::User), CKS_RO_USER_FUNCTIONS);
         assert_eq!(rw.state(Login::User), CKS_RW_USER_FUNCTIONS);
         assert_eq!(rw.state(Login::So), CKS_RW_SO_FUNCTIONS);
+    }
+
+    #[test]
+    fn cancel_all_ends_message_operations() {
+        let key = Arc::new(Key::secret(CKK_AES, &[1; 16]).unwrap());
+        let mut s = Session::new(1, 0, 0, CKF_SERIAL_SESSION);
+        s.message_encrypt = Some(MessageOp::new(CKM_AES_GCM, Arc::clone(&key)));
+        s.message_decrypt = Some(MessageOp::new(CKM_AES_GCM, key));
+        assert_eq!(s.message_encrypt.as_ref().map(|m| m.counter), Some(0));
+        s.cancel_all();
+        assert!(s.message_encrypt.is_none() && s.message_decrypt.is_none());
     }
 
     #[test]

@@ -58,6 +58,11 @@ macro_rules! assert_rv {
 pub fn rv_name(rv: CK_RV) -> &'static str {
     match rv {
         CKR_OK => "CKR_OK",
+        CKR_AEAD_DECRYPT_FAILED => "CKR_AEAD_DECRYPT_FAILED",
+        CKR_KEY_CHANGED => "CKR_KEY_CHANGED",
+        CKR_KEY_NEEDED => "CKR_KEY_NEEDED",
+        CKR_KEY_NOT_NEEDED => "CKR_KEY_NOT_NEEDED",
+        CKR_STATE_UNSAVEABLE => "CKR_STATE_UNSAVEABLE",
         CKR_HOST_MEMORY => "CKR_HOST_MEMORY",
         CKR_SLOT_ID_INVALID => "CKR_SLOT_ID_INVALID",
         CKR_GENERAL_ERROR => "CKR_GENERAL_ERROR",
