@@ -75,7 +75,7 @@ pub enum OutCap {
 }
 
 /// The result of a call with an output buffer.
-#[derive(PartialEq, Eq, Debug)]
+#[derive(PartialEq, Eq)]
 pub enum Out {
     /// The output needs this many bytes: either a length query (CKR_OK) or
     /// the buffer was too small (CKR_BUFFER_TOO_SMALL). The operation
@@ -83,6 +83,16 @@ pub enum Out {
     Len(usize),
     /// The output; the operation has ended if this was a finishing call.
     Data(Vec<u8>),
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Output may be plaintext or a MAC: only its length is printed.
+        match self {
+            Out::Len(n) => write!(f, "Len({n})"),
+            Out::Data(v) => write!(f, "Data({} bytes)", v.len()),
+        }
+    }
 }
 
 /// How `C_Initialize` was called, already checked for pointer validity.
