@@ -8,9 +8,11 @@ use std::sync::Arc;
 use ::aes::{Aes128, Aes192, Aes256};
 use cmac::{Cmac, KeyInit, Mac};
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
 
 use super::aes::aes_key;
 use super::keys::Key;
+use super::mac::{MacOp, MacState};
 use super::sign::{SignOp, VerifyOp};
 use super::{MechInfo, Mechanism, Params, row};
 use crate::error::{Error, Result};
@@ -54,7 +56,9 @@ impl State {
             _ => return Err(Error::KeySizeRange),
         })
     }
+}
 
+impl MacState for State {
     fn update(&mut self, data: &[u8]) {
         match self {
             State::A128(m) => m.update(data),
@@ -63,15 +67,14 @@ impl State {
         }
     }
 
-    fn finalize(self) -> [u8; MAC_LEN] {
-        match self {
-            State::A128(m) => m.finalize().into_bytes().into(),
-            State::A192(m) => m.finalize().into_bytes().into(),
-            State::A256(m) => m.finalize().into_bytes().into(),
-        }
+    fn finalize(self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(match self {
+            State::A128(m) => m.finalize().into_bytes().to_vec(),
+            State::A192(m) => m.finalize().into_bytes().to_vec(),
+            State::A256(m) => m.finalize().into_bytes().to_vec(),
+        })
     }
 
-    /// Constant-time comparison of the leftmost `tag.len()` bytes.
     fn verify_truncated(self, tag: &[u8]) -> bool {
         match self {
             State::A128(m) => m.verify_truncated_left(tag).is_ok(),
@@ -81,78 +84,27 @@ impl State {
     }
 }
 
-/// CMAC as both a sign and a verify operation; `finish` consumes it.
-struct CmacOp {
-    state: Option<State>,
-    out_len: usize,
-}
+/// Starts a CMAC for `mech` (full 16 bytes, or the GENERAL length).
+fn cmac_op(mech: &Mechanism, key: &Key) -> Result<MacOp<State>> {
+    let value = aes_key(key)?;
 
-impl CmacOp {
-    fn new(mech: &Mechanism, key: &Key) -> Result<CmacOp> {
-        let value = aes_key(key)?;
-        let out_len = match (mech.mech, &mech.params) {
-            (CKM_AES_CMAC, Params::None) => MAC_LEN,
-            (CKM_AES_CMAC_GENERAL, Params::MacLen(n)) if (1..=MAC_LEN).contains(n) => *n,
-            _ if handles(mech.mech) => return Err(Error::MechanismParamInvalid),
-            _ => return Err(Error::MechanismInvalid),
-        };
-        Ok(CmacOp {
-            state: Some(State::new(value)?),
-            out_len,
-        })
-    }
-
-    fn state(&mut self) -> Result<&mut State> {
-        self.state.as_mut().ok_or(Error::OperationNotInitialized)
-    }
-}
-
-impl SignOp for CmacOp {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.state()?.update(data);
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<Vec<u8>> {
-        let state = self.state.take().ok_or(Error::OperationNotInitialized)?;
-        let full = state.finalize();
-        full.get(..self.out_len)
-            .map(<[u8]>::to_vec)
-            .ok_or(Error::GeneralError)
-    }
-
-    fn sign_len(&self) -> usize {
-        self.out_len
-    }
-}
-
-impl VerifyOp for CmacOp {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.state()?.update(data);
-        Ok(())
-    }
-
-    fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        if signature.len() != self.out_len {
-            return Err(Error::SignatureLenRange);
-        }
-        let state = self.state.take().ok_or(Error::OperationNotInitialized)?;
-        if state.verify_truncated(signature) {
-            Ok(())
-        } else {
-            Err(Error::SignatureInvalid)
-        }
-    }
+    let out_len = match (mech.mech, &mech.params) {
+        (CKM_AES_CMAC, Params::None) => MAC_LEN,
+        (CKM_AES_CMAC_GENERAL, Params::MacLen(n)) if (1..=MAC_LEN).contains(n) => *n,
+        _ if handles(mech.mech) => return Err(Error::MechanismParamInvalid),
+        _ => return Err(Error::MechanismInvalid),
+    };
+    Ok(MacOp::new(State::new(value)?, out_len))
 }
 
 /// Starts a CMAC signature: KeyTypeInconsistent unless the key is an AES
 /// secret key.
 pub(super) fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
-    Ok(Box::new(CmacOp::new(mech, &key)?))
+    Ok(Box::new(cmac_op(mech, &key)?))
 }
 
 pub(super) fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn VerifyOp>> {
-    Ok(Box::new(CmacOp::new(mech, &key)?))
+    Ok(Box::new(cmac_op(mech, &key)?))
 }
 
 #[cfg(test)]

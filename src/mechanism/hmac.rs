@@ -10,12 +10,12 @@ use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::digest::HashAlg;
-use super::sign::{SignOp, VerifyOp};
+use super::mac::{MacOp, MacState};
 use crate::error::{Error, Result};
 
 /// An HMAC in progress; the enum keeps the state `Send` and free of generics
 /// in the public operation types.
-enum State {
+pub(super) enum State {
     Sha1(Hmac<Sha1>),
     Sha224(Hmac<Sha224>),
     Sha256(Hmac<Sha256>),
@@ -33,7 +33,7 @@ enum State {
 /// keeps it in `Zeroizing` (the sha3 state zeroizes itself on drop).
 /// Implementing `Mac`'s parts gives the crate's constant-time verification.
 #[derive(Clone)]
-struct Sha3Hmac<D> {
+pub(super) struct Sha3Hmac<D> {
     inner: D,
     opad_key: Zeroizing<Vec<u8>>,
 }
@@ -95,6 +95,20 @@ fn keyed<M: KeyInit>(key: &[u8]) -> Result<M> {
     M::new_from_slice(key).map_err(|_| Error::GeneralError)
 }
 
+impl MacState for State {
+    fn update(&mut self, data: &[u8]) {
+        State::update_inner(self, data);
+    }
+
+    fn finalize(self) -> Zeroizing<Vec<u8>> {
+        State::finalize_inner(self)
+    }
+
+    fn verify_truncated(self, tag: &[u8]) -> bool {
+        State::verify_inner(self, tag)
+    }
+}
+
 impl State {
     fn new(hash: HashAlg, key: &[u8]) -> Result<State> {
         Ok(match hash {
@@ -110,7 +124,7 @@ impl State {
         })
     }
 
-    fn update(&mut self, data: &[u8]) {
+    fn update_inner(&mut self, data: &[u8]) {
         match self {
             State::Sha1(m) => m.update(data),
             State::Sha224(m) => m.update(data),
@@ -124,7 +138,7 @@ impl State {
         }
     }
 
-    fn finalize(self) -> Zeroizing<Vec<u8>> {
+    fn finalize_inner(self) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(match self {
             State::Sha1(m) => m.finalize().into_bytes().to_vec(),
             State::Sha224(m) => m.finalize().into_bytes().to_vec(),
@@ -139,7 +153,7 @@ impl State {
     }
 
     /// Constant-time comparison of the leftmost `tag.len()` bytes.
-    fn verify_truncated(self, tag: &[u8]) -> bool {
+    fn verify_inner(self, tag: &[u8]) -> bool {
         match self {
             State::Sha1(m) => m.verify_truncated_left(tag).is_ok(),
             State::Sha224(m) => m.verify_truncated_left(tag).is_ok(),
@@ -154,71 +168,21 @@ impl State {
     }
 }
 
-/// HMAC as both a sign and a verify operation. The state is consumed by
-/// `finish`; a second `finish` reports OperationNotInitialized.
-pub(super) struct HmacOp {
-    state: Option<State>,
-    out_len: usize,
-}
+/// HMAC as both a sign and a verify operation.
+pub(super) type HmacOp = MacOp<State>;
 
-impl HmacOp {
-    /// `out_len` must already be checked to be 1..=hash length.
-    pub(super) fn new(hash: HashAlg, key: &[u8], out_len: usize) -> Result<HmacOp> {
-        if out_len == 0 || out_len > hash.output_len() {
-            return Err(Error::MechanismParamInvalid);
-        }
-        Ok(HmacOp {
-            state: Some(State::new(hash, key)?),
-            out_len,
-        })
+/// Starts an HMAC of `out_len` bytes (1..=hash length).
+pub(super) fn hmac_op(hash: HashAlg, key: &[u8], out_len: usize) -> Result<HmacOp> {
+    if out_len == 0 || out_len > hash.output_len() {
+        return Err(Error::MechanismParamInvalid);
     }
-
-    fn state(&mut self) -> Result<&mut State> {
-        self.state.as_mut().ok_or(Error::OperationNotInitialized)
-    }
-}
-
-impl SignOp for HmacOp {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.state()?.update(data);
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<Vec<u8>> {
-        let state = self.state.take().ok_or(Error::OperationNotInitialized)?;
-        let full = state.finalize();
-        full.get(..self.out_len)
-            .map(<[u8]>::to_vec)
-            .ok_or(Error::GeneralError)
-    }
-
-    fn sign_len(&self) -> usize {
-        self.out_len
-    }
-}
-
-impl VerifyOp for HmacOp {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.state()?.update(data);
-        Ok(())
-    }
-
-    fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        if signature.len() != self.out_len {
-            return Err(Error::SignatureLenRange);
-        }
-        let state = self.state.take().ok_or(Error::OperationNotInitialized)?;
-        if state.verify_truncated(signature) {
-            Ok(())
-        } else {
-            Err(Error::SignatureInvalid)
-        }
-    }
+    Ok(MacOp::new(State::new(hash, key)?, out_len))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mechanism::sign::{SignOp, VerifyOp};
 
     fn unhex(s: &str) -> Vec<u8> {
         (0..s.len())
@@ -233,7 +197,7 @@ mod tests {
     #[test]
     fn rfc4231_case1_sha256() {
         let key = [0x0b; 20];
-        let mut op = HmacOp::new(HashAlg::Sha256, &key, 32).unwrap();
+        let mut op = hmac_op(HashAlg::Sha256, &key, 32).unwrap();
         SignOp::update(&mut op, b"Hi ").unwrap();
         SignOp::update(&mut op, b"There").unwrap();
         assert_eq!(op.sign_len(), 32);
@@ -250,7 +214,7 @@ mod tests {
             "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cde\
              daa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854",
         );
-        let mut op = HmacOp::new(HashAlg::Sha512, &[0x0b; 20], 16).unwrap();
+        let mut op = hmac_op(HashAlg::Sha512, &[0x0b; 20], 16).unwrap();
         SignOp::update(&mut op, b"Hi There").unwrap();
         assert_eq!(SignOp::finish(&mut op).unwrap(), expected[..16]);
     }
@@ -260,7 +224,7 @@ mod tests {
         let key = [0x0b; 20];
         let tag = unhex(RFC4231_1_SHA256);
         let verify = |sig: &[u8], out_len: usize| {
-            let mut op = HmacOp::new(HashAlg::Sha256, &key, out_len).unwrap();
+            let mut op = hmac_op(HashAlg::Sha256, &key, out_len).unwrap();
             VerifyOp::update(&mut op, b"Hi There").unwrap();
             VerifyOp::finish(&mut op, sig)
         };
@@ -274,7 +238,7 @@ mod tests {
     }
 
     fn mac(hash: HashAlg, key: &[u8], data: &[u8]) -> Vec<u8> {
-        let mut op = HmacOp::new(hash, key, hash.output_len()).unwrap();
+        let mut op = hmac_op(hash, key, hash.output_len()).unwrap();
         SignOp::update(&mut op, data).unwrap();
         SignOp::finish(&mut op).unwrap()
     }
@@ -334,7 +298,7 @@ mod tests {
         );
         let tag = mac(HashAlg::Sha3_256, &key, b"m");
         let verify = |sig: &[u8]| {
-            let mut op = HmacOp::new(HashAlg::Sha3_256, &key, sig.len()).unwrap();
+            let mut op = hmac_op(HashAlg::Sha3_256, &key, sig.len()).unwrap();
             VerifyOp::update(&mut op, b"m").unwrap();
             VerifyOp::finish(&mut op, sig)
         };
@@ -347,7 +311,7 @@ mod tests {
 
     #[test]
     fn bad_out_len() {
-        assert!(HmacOp::new(HashAlg::Sha1, b"k", 0).is_err());
-        assert!(HmacOp::new(HashAlg::Sha1, b"k", 21).is_err());
+        assert!(hmac_op(HashAlg::Sha1, b"k", 0).is_err());
+        assert!(hmac_op(HashAlg::Sha1, b"k", 21).is_err());
     }
 }

@@ -24,6 +24,7 @@ mod hmac;
 pub mod kdf;
 mod keygen;
 mod keys;
+mod mac;
 mod params;
 mod pkcs8;
 mod rsa;

@@ -209,7 +209,7 @@ fn hmac_op(
         (Params::None, false) => hash.output_len(),
         _ => return Err(Error::MechanismParamInvalid),
     };
-    HmacOp::new(hash, value, out_len)
+    super::hmac::hmac_op(hash, value, out_len)
 }
 
 /// The RSA padding scheme of a PKCS#1 or PSS mechanism.
