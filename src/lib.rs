@@ -25,3 +25,6 @@ pub mod object;
 pub mod session;
 pub mod store;
 pub mod token;
+
+#[cfg(test)]
+mod test_util;

@@ -272,17 +272,10 @@ impl CipherOp for Gcm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::unhex;
     use aes_gcm::aead::AeadInOut;
     use aes_gcm::aead::consts::{U8, U12};
     use aes_gcm::{AesGcm, KeyInit as _};
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     fn op(key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize, encrypt: bool) -> Gcm {
         Gcm::new(AesCipher::new(key).unwrap(), iv, aad, tag_len, encrypt).unwrap()

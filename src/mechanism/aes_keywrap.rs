@@ -306,14 +306,7 @@ impl CipherOp for KeyWrapOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     fn cipher(hex: &str) -> AesCipher {
         AesCipher::new(&unhex(hex)).unwrap()

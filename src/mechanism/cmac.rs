@@ -110,14 +110,7 @@ pub(super) fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn Ver
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     fn aes(hex: &str) -> Arc<Key> {
         Arc::new(Key::secret(CKK_AES, &unhex(hex)).unwrap())

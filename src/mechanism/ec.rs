@@ -374,6 +374,7 @@ impl VerifyOp for EcdsaVerify {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::unhex;
 
     #[test]
     fn normalize_pads_and_truncates() {
@@ -415,14 +416,6 @@ mod tests {
         );
         let long = point_to_der(&[0u8; 200]);
         assert_eq!(&long[..3], &[0x04, 0x81, 200]);
-    }
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     /// The RFC 6979 A.2.7 P-521 key.

@@ -170,14 +170,7 @@ mod tests {
     use super::*;
     use crate::mechanism::curve25519::Alg25519;
     use crate::mechanism::{RawParam, derive as any_derive, generate_ec};
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     fn ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Mechanism {
         ecdh_mech(CKM_ECDH1_DERIVE, kdf, shared, public)

@@ -127,14 +127,7 @@ mod tests {
     use super::*;
     use crate::mechanism::curve25519::Alg25519;
     use crate::mechanism::{Curve, generate_ec, info, sign_init as any_sign_init};
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     fn mech() -> Mechanism {
         Mechanism::parse(CKM_EDDSA, None).unwrap()

@@ -183,13 +183,7 @@ pub(super) fn hmac_op(hash: HashAlg, key: &[u8], out_len: usize) -> Result<HmacO
 mod tests {
     use super::*;
     use crate::mechanism::sign::{SignOp, VerifyOp};
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     const RFC4231_1_SHA256: &str =
         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";

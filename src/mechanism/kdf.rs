@@ -208,13 +208,7 @@ pub fn pbkdf2(mech: &Mechanism, len: usize) -> Result<Zeroizing<Vec<u8>>> {
 mod tests {
     use super::*;
     use crate::mechanism::{RawHkdf, RawParam, RawPbkdf2, derive};
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     fn secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Key {
         Key::Secret {

@@ -443,6 +443,7 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::unhex;
 
     #[test]
     fn ec_params_forms() {
@@ -603,14 +604,6 @@ mod tests {
             Key::ec_private(P521_OID, &[0xff; 66]).unwrap_err(),
             Error::AttributeValueInvalid
         );
-    }
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     /// RFC 8032 §7.1 TEST 1 key pair; RFC 8410 §10.1 SPKI form.

@@ -175,14 +175,7 @@ fn curve25519_from_pkcs8(alg: Alg25519, info: PrivateKeyInfoRef<'_>) -> Result<K
 mod tests {
     use super::*;
     use crate::mechanism::{generate_ec, generate_rsa};
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     fn attr(attrs: &[PrivateAttribute], t: CK_ATTRIBUTE_TYPE) -> &[u8] {
         &attrs.iter().find(|(a, _)| *a == t).unwrap().1

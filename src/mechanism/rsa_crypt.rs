@@ -401,6 +401,7 @@ pub(super) fn unwrap(mech: &Mechanism, key: &Key, wrapped: &[u8]) -> Result<Zero
 mod tests {
     use super::*;
     use crate::mechanism::{RawParam, decrypt_init, encrypt_init, unwrap, wrap};
+    use crate::test_util::unhex;
 
     /// A 2048-bit key and ciphertexts made with Python's `cryptography`
     /// (OpenSSL): OAEP SHA-1 without label, OAEP SHA-256 with label
@@ -473,13 +474,6 @@ mod tests {
     b54fe14b0aa30068cf6bee3bdc8724e165752f561c498a2cbb170588338f635b\
     44ecd40f328aeffb2b2892d7220b36d274fa07250a343f454e5c2511e538478d\
     b4d01bf4ea443089b22a2258e5a4ff618e5d6d6569013cee370b72159f37f9a7";
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     fn keys() -> (Arc<Key>, Arc<Key>) {
         let (n, d, p, q) = (unhex(N), unhex(D), unhex(P), unhex(Q));

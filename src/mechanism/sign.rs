@@ -351,6 +351,7 @@ fn verify_build(
 mod tests {
     use super::*;
     use crate::mechanism::{Curve, generate_ec};
+    use crate::test_util::unhex;
 
     fn ec_pair(curve: Curve) -> (Arc<Key>, Arc<Key>) {
         let parts = generate_ec(&curve.ec_params()).unwrap();
@@ -411,14 +412,6 @@ mod tests {
                 Err(Error::SignatureInvalid)
             );
         }
-    }
-
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     /// RFC 6979 A.2.5 (P-256): "sample" with SHA-256, and a SHA-384 digest
