@@ -94,10 +94,15 @@ fn check_key_args(
     encryption: CK_OBJECT_HANDLE,
     authentication: CK_OBJECT_HANDLE,
 ) -> Result<()> {
-    if encryption != CK_INVALID_HANDLE {
+    let needs = saved.iter().any(|e| !matches!(e.op, SavedOp::Digest(_)));
+    // pkcs11-provider 1.0 passes the signing key as both keys when it
+    // copies a signing context; the same key twice is accepted for a state
+    // that needs one (docs/CLIENTS.md). Any other encryption key is not
+    // needed: no encryption state is ever saved.
+    let same_key = needs && encryption == authentication;
+    if encryption != CK_INVALID_HANDLE && !same_key {
         return Err(Error::KeyNotNeeded);
     }
-    let needs = saved.iter().any(|e| !matches!(e.op, SavedOp::Digest(_)));
     match (needs, authentication != CK_INVALID_HANDLE) {
         (true, false) => Err(Error::KeyNeeded),
         (false, true) => Err(Error::KeyNotNeeded),

@@ -167,8 +167,20 @@ impl Object {
     }
 
     /// C_GetAttributeValue for one entry, in the caller's layout.
+    /// A public, private or secret key.
+    pub fn is_key(&self) -> bool {
+        matches!(
+            self.class(),
+            CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY
+        )
+    }
+
     pub fn read(&self, ty: CK_ATTRIBUTE_TYPE) -> AttrRead {
         match self.attrs.get(&ty) {
+            // Every key has a mechanism list; none given means no limit,
+            // read as an empty list (clients such as pkcs11-provider take
+            // CKR_ATTRIBUTE_TYPE_INVALID to mean the token lacks it).
+            None if ty == CKA_ALLOWED_MECHANISMS && self.is_key() => AttrRead::Value(Vec::new()),
             None => AttrRead::Invalid,
             Some(_) if self.hides(ty) => AttrRead::Sensitive,
             Some(v) => AttrRead::Value(attrs::to_wire(ty, v)),
