@@ -302,6 +302,18 @@ mod tests {
     }
 
     #[test]
+    fn unrestricted_keys_read_an_empty_mechanism_list() {
+        let mut attrs = AttrMap::new();
+        attrs.insert(CKA_CLASS, attrs::ulong_value(CKO_PUBLIC_KEY));
+        let key = Object::from_attrs(attrs);
+        assert!(key.read(CKA_ALLOWED_MECHANISMS) == AttrRead::Value(Vec::new()));
+        let mut attrs = AttrMap::new();
+        attrs.insert(CKA_CLASS, attrs::ulong_value(CKO_DATA));
+        let data = Object::from_attrs(attrs);
+        assert!(data.read(CKA_ALLOWED_MECHANISMS) == AttrRead::Invalid);
+    }
+
+    #[test]
     fn read_sensitivity() {
         let o = aes_key(true, true, true);
         assert!(o.read(CKA_VALUE) == AttrRead::Sensitive);
