@@ -67,3 +67,8 @@ fn python_pykcs11() {
 fn pkcs11_tool_admin_cycle() {
     run("pkcs11_tool.sh");
 }
+
+#[test]
+fn java_sunpkcs11() {
+    run("java.sh");
+}
