@@ -213,3 +213,52 @@ fn wrapped_key_moves_between_stores() {
         Err(Error::WrappedKeyInvalid)
     );
 }
+
+/// Processes guessing the user PIN at the same time get no more tries
+/// between them than the limit: each try is counted before it is checked.
+#[test]
+fn concurrent_guesses_share_the_try_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |dir: &std::path::Path| {
+        let text = "pin_kdf_iterations = 1000\nmax_pin_failures = 3";
+        Library::new(Config::build(Some(text), Some(dir.to_path_buf())).unwrap()).unwrap()
+    };
+    let first = config(dir.path());
+    let h = ready(&first);
+    first.logout(h).unwrap();
+    let libraries = [
+        std::sync::Arc::new(first),
+        std::sync::Arc::new(config(dir.path())),
+    ];
+    let mut threads = Vec::new();
+    for lib in &libraries {
+        for _ in 0..2 {
+            let lib = lib.clone();
+            threads.push(std::thread::spawn(move || {
+                let s = lib.open_session(0, CKF_SERIAL_SESSION).unwrap();
+                (0..4)
+                    .map(|_| lib.login(s, CKU_USER, b"wrong-pin"))
+                    .collect::<Vec<_>>()
+            }));
+        }
+    }
+    let results: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let incorrect = results
+        .iter()
+        .filter(|r| **r == Err(Error::PinIncorrect))
+        .count();
+    let locked = results
+        .iter()
+        .filter(|r| **r == Err(Error::PinLocked))
+        .count();
+    assert_eq!((incorrect, locked), (3, results.len() - 3));
+    // Locked even for the right PIN.
+    let s = libraries[1].open_session(0, CKF_SERIAL_SESSION).unwrap();
+    assert_eq!(
+        libraries[1].login(s, CKU_USER, USER_PIN),
+        Err(Error::PinLocked)
+    );
+}

@@ -24,6 +24,11 @@ impl Token {
     /// Checks a PIN against the stored record, counting failures
     /// persistently so a lockout holds across processes and restarts.
     /// Returns the master key and the token epoch it belongs to.
+    ///
+    /// The try is counted *before* the PIN is checked, with one atomic
+    /// increment, and given back on success: processes guessing at the
+    /// same time cannot get more tries than the limit between them, and a
+    /// crash in the middle of a check counts as a failure.
     pub fn verify_pin(&self, role: Role, pin: &[u8]) -> Result<(MasterKey, i64)> {
         let meta = self.db.meta()?.ok_or(Error::UserPinNotInitialized)?;
         let (record, failures) = match role {
@@ -37,16 +42,14 @@ impl Token {
         if pin.len() < self.policy.min_len || pin.len() > self.policy.max_len {
             return Err(Error::PinLenRange);
         }
+        if self.db.record_failure(role)? > self.policy.max_failures {
+            // Another process used the last try meanwhile.
+            return Err(Error::PinLocked);
+        }
         match seal::unwrap_master_key(pin, role.byte(), record) {
             Ok(mk) => {
-                if failures > 0 {
-                    self.db.reset_failures(role)?;
-                }
+                self.db.reset_failures(role)?;
                 Ok((mk, meta.epoch))
-            }
-            Err(Error::PinIncorrect) => {
-                self.db.record_failure(role)?;
-                Err(Error::PinIncorrect)
             }
             Err(e) => Err(e),
         }
