@@ -366,6 +366,36 @@ fn operation_ends_after_an_error() {
         CKR_OK
     );
 
+    // An argument error ends the operation too (only BUFFER_TOO_SMALL and
+    // a length query leave it active).
+    assert_rv!(ck!(f, C_SignInit(h, &mut m, privk)), CKR_OK);
+    assert_rv!(
+        ck!(
+            f,
+            C_Sign(h, data.as_mut_ptr(), dl, sig.as_mut_ptr(), ptr::null_mut())
+        ),
+        CKR_ARGUMENTS_BAD
+    );
+    assert_rv!(
+        ck!(
+            f,
+            C_Sign(h, data.as_mut_ptr(), dl, sig.as_mut_ptr(), &mut sl)
+        ),
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_Sign with a bad argument ends the operation"
+    );
+    let mut digest_mech = mech(CKM_SHA256);
+    assert_rv!(ck!(f, C_DigestInit(h, &mut digest_mech)), CKR_OK);
+    assert_rv!(
+        ck!(f, C_DigestUpdate(h, ptr::null_mut(), 5)),
+        CKR_ARGUMENTS_BAD
+    );
+    assert_rv!(
+        ck!(f, C_DigestUpdate(h, data.as_mut_ptr(), dl)),
+        CKR_OPERATION_NOT_INITIALIZED,
+        "C_DigestUpdate with a bad argument ends the operation"
+    );
+
     let mut bad = sig.clone();
     bad[10] ^= 0x01;
     assert_rv!(ck!(f, C_VerifyInit(h, &mut m, pubk)), CKR_OK);

@@ -61,6 +61,22 @@ pub(crate) unsafe fn read_opt<T: Copy>(ptr: *const T) -> Option<T> {
     Some(unsafe { ptr.read_unaligned() })
 }
 
+/// Reads the arguments of a call that continues or finishes an operation:
+/// an argument error ends the operation, as any other error from such a
+/// call does (PKCS#11 3.0 §5.2: only CKR_BUFFER_TOO_SMALL and a length
+/// query leave it active).
+pub(crate) fn ending<T>(
+    lib: &crate::api::Library,
+    h: CK_SESSION_HANDLE,
+    kind: CK_FLAGS,
+    read: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    read().inspect_err(|_| {
+        // Best effort: the session may itself be invalid.
+        let _ = lib.session_cancel(h, kind);
+    })
+}
+
 /// Input bytes: NULL with length 0 is empty, NULL with a length is bad.
 ///
 /// # Safety

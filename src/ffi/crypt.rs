@@ -44,12 +44,12 @@ pub unsafe extern "C" fn C_Encrypt(
     entry("C_Encrypt", || {
         let lib = library()?;
         // SAFETY: input and output buffers valid per the contract.
-        let (input, out) = unsafe {
-            (
+        let (input, out) = args::ending(&lib, hSession, CKF_ENCRYPT, || unsafe {
+            Ok((
                 args::in_bytes(pData, ulDataLen)?,
                 OutBuf::new(pEncryptedData, pulEncryptedDataLen)?,
-            )
-        };
+            ))
+        })?;
         let result = lib.encrypt(hSession, input, out.cap())?;
         out.write(result)
     })
@@ -67,12 +67,12 @@ pub unsafe extern "C" fn C_EncryptUpdate(
     entry("C_EncryptUpdate", || {
         let lib = library()?;
         // SAFETY: input and output buffers valid per the contract.
-        let (input, out) = unsafe {
-            (
+        let (input, out) = args::ending(&lib, hSession, CKF_ENCRYPT, || unsafe {
+            Ok((
                 args::in_bytes(pPart, ulPartLen)?,
                 OutBuf::new(pEncryptedPart, pulEncryptedPartLen)?,
-            )
-        };
+            ))
+        })?;
         let result = lib.encrypt_update(hSession, input, out.cap())?;
         out.write(result)
     })
@@ -88,7 +88,9 @@ pub unsafe extern "C" fn C_EncryptFinal(
     entry("C_EncryptFinal", || {
         let lib = library()?;
         // SAFETY: output buffer and length valid per the contract.
-        let out = unsafe { OutBuf::new(pLastEncryptedPart, pulLastEncryptedPartLen) }?;
+        let out = args::ending(&lib, hSession, CKF_ENCRYPT, || unsafe {
+            OutBuf::new(pLastEncryptedPart, pulLastEncryptedPartLen)
+        })?;
         let result = lib.encrypt_final(hSession, out.cap())?;
         out.write(result)
     })
@@ -121,12 +123,12 @@ pub unsafe extern "C" fn C_Decrypt(
     entry("C_Decrypt", || {
         let lib = library()?;
         // SAFETY: input and output buffers valid per the contract.
-        let (input, out) = unsafe {
-            (
+        let (input, out) = args::ending(&lib, hSession, CKF_DECRYPT, || unsafe {
+            Ok((
                 args::in_bytes(pEncryptedData, ulEncryptedDataLen)?,
                 OutBuf::new(pData, pulDataLen)?,
-            )
-        };
+            ))
+        })?;
         let result = lib.decrypt(hSession, input, out.cap())?;
         out.write(result)
     })
@@ -144,12 +146,12 @@ pub unsafe extern "C" fn C_DecryptUpdate(
     entry("C_DecryptUpdate", || {
         let lib = library()?;
         // SAFETY: input and output buffers valid per the contract.
-        let (input, out) = unsafe {
-            (
+        let (input, out) = args::ending(&lib, hSession, CKF_DECRYPT, || unsafe {
+            Ok((
                 args::in_bytes(pEncryptedPart, ulEncryptedPartLen)?,
                 OutBuf::new(pPart, pulPartLen)?,
-            )
-        };
+            ))
+        })?;
         let result = lib.decrypt_update(hSession, input, out.cap())?;
         out.write(result)
     })
@@ -165,7 +167,9 @@ pub unsafe extern "C" fn C_DecryptFinal(
     entry("C_DecryptFinal", || {
         let lib = library()?;
         // SAFETY: output buffer and length valid per the contract.
-        let out = unsafe { OutBuf::new(pLastPart, pulLastPartLen) }?;
+        let out = args::ending(&lib, hSession, CKF_DECRYPT, || unsafe {
+            OutBuf::new(pLastPart, pulLastPartLen)
+        })?;
         let result = lib.decrypt_final(hSession, out.cap())?;
         out.write(result)
     })

@@ -33,12 +33,12 @@ pub unsafe extern "C" fn C_Digest(
     entry("C_Digest", || {
         let lib = library()?;
         // SAFETY: input and output buffers valid per the contract.
-        let (data, out) = unsafe {
-            (
+        let (data, out) = args::ending(&lib, hSession, CKF_DIGEST, || unsafe {
+            Ok((
                 args::in_bytes(pData, ulDataLen)?,
                 OutBuf::new(pDigest, pulDigestLen)?,
-            )
-        };
+            ))
+        })?;
         let result = lib.digest(hSession, data, out.cap())?;
         out.write(result)
     })
@@ -54,7 +54,9 @@ pub unsafe extern "C" fn C_DigestUpdate(
     entry("C_DigestUpdate", || {
         let lib = library()?;
         // SAFETY: NULL or `ulPartLen` readable bytes, per the contract.
-        let part = unsafe { args::in_bytes(pPart, ulPartLen) }?;
+        let part = args::ending(&lib, hSession, CKF_DIGEST, || unsafe {
+            args::in_bytes(pPart, ulPartLen)
+        })?;
         lib.digest_update(hSession, part)
     })
 }
@@ -75,7 +77,9 @@ pub unsafe extern "C" fn C_DigestFinal(
     entry("C_DigestFinal", || {
         let lib = library()?;
         // SAFETY: output buffer and length valid per the contract.
-        let out = unsafe { OutBuf::new(pDigest, pulDigestLen) }?;
+        let out = args::ending(&lib, hSession, CKF_DIGEST, || unsafe {
+            OutBuf::new(pDigest, pulDigestLen)
+        })?;
         let result = lib.digest_final(hSession, out.cap())?;
         out.write(result)
     })

@@ -37,12 +37,12 @@ pub unsafe extern "C" fn C_Sign(
     entry("C_Sign", || {
         let lib = library()?;
         // SAFETY: input and output buffers valid per the contract.
-        let (data, out) = unsafe {
-            (
+        let (data, out) = args::ending(&lib, hSession, CKF_SIGN, || unsafe {
+            Ok((
                 args::in_bytes(pData, ulDataLen)?,
                 OutBuf::new(pSignature, pulSignatureLen)?,
-            )
-        };
+            ))
+        })?;
         let result = lib.sign(hSession, data, out.cap())?;
         out.write(result)
     })
@@ -58,7 +58,9 @@ pub unsafe extern "C" fn C_SignUpdate(
     entry("C_SignUpdate", || {
         let lib = library()?;
         // SAFETY: NULL or `ulPartLen` readable bytes, per the contract.
-        let part = unsafe { args::in_bytes(pPart, ulPartLen) }?;
+        let part = args::ending(&lib, hSession, CKF_SIGN, || unsafe {
+            args::in_bytes(pPart, ulPartLen)
+        })?;
         lib.sign_update(hSession, part)
     })
 }
@@ -73,7 +75,9 @@ pub unsafe extern "C" fn C_SignFinal(
     entry("C_SignFinal", || {
         let lib = library()?;
         // SAFETY: output buffer and length valid per the contract.
-        let out = unsafe { OutBuf::new(pSignature, pulSignatureLen) }?;
+        let out = args::ending(&lib, hSession, CKF_SIGN, || unsafe {
+            OutBuf::new(pSignature, pulSignatureLen)
+        })?;
         let result = lib.sign_final(hSession, out.cap())?;
         out.write(result)
     })
@@ -106,12 +110,12 @@ pub unsafe extern "C" fn C_Verify(
     entry("C_Verify", || {
         let lib = library()?;
         // SAFETY: both inputs NULL or readable for their lengths.
-        let (data, sig) = unsafe {
-            (
+        let (data, sig) = args::ending(&lib, hSession, CKF_VERIFY, || unsafe {
+            Ok((
                 args::in_bytes(pData, ulDataLen)?,
                 args::in_bytes(pSignature, ulSignatureLen)?,
-            )
-        };
+            ))
+        })?;
         lib.verify(hSession, data, sig)
     })
 }
@@ -126,7 +130,9 @@ pub unsafe extern "C" fn C_VerifyUpdate(
     entry("C_VerifyUpdate", || {
         let lib = library()?;
         // SAFETY: NULL or `ulPartLen` readable bytes, per the contract.
-        let part = unsafe { args::in_bytes(pPart, ulPartLen) }?;
+        let part = args::ending(&lib, hSession, CKF_VERIFY, || unsafe {
+            args::in_bytes(pPart, ulPartLen)
+        })?;
         lib.verify_update(hSession, part)
     })
 }
@@ -141,7 +147,9 @@ pub unsafe extern "C" fn C_VerifyFinal(
     entry("C_VerifyFinal", || {
         let lib = library()?;
         // SAFETY: NULL or `ulSignatureLen` readable bytes, per the contract.
-        let sig = unsafe { args::in_bytes(pSignature, ulSignatureLen) }?;
+        let sig = args::ending(&lib, hSession, CKF_VERIFY, || unsafe {
+            args::in_bytes(pSignature, ulSignatureLen)
+        })?;
         lib.verify_final(hSession, sig)
     })
 }
