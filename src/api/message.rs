@@ -444,8 +444,8 @@ impl Library {
     }
 
     /// C_DecryptMessage: one message with the length protocol. A tag that
-    /// does not verify is CKR_ENCRYPTED_DATA_INVALID here (the ABI layer
-    /// reports CKR_AEAD_DECRYPT_FAILED), and no plaintext comes out.
+    /// does not verify is CKR_AEAD_DECRYPT_FAILED, and no plaintext comes
+    /// out.
     pub fn decrypt_message(
         &self,
         h: CK_SESSION_HANDLE,
