@@ -29,12 +29,49 @@
  * (CKA_VENDOR_DEFINED, CKM_VENDOR_DEFINED, CKR_VENDOR_DEFINED, all
  * 0x80000000), offset by KEYWARD_VENDOR_BASE so that they cannot collide
  * with the values of other vendors' modules. 0x4B57 is "KW" in ASCII.
- * None are defined yet.
  */
 #define KEYWARD_VENDOR_BASE (0x80000000UL | 0x4B570000UL)
+
+/*
+ * Key lifecycle attributes (docs/LIFECYCLE.md). Every key object has them;
+ * all are read-only through C_SetAttributeValue (CKR_ATTRIBUTE_READ_ONLY)
+ * and may not appear in a creation template (CKR_ATTRIBUTE_READ_ONLY),
+ * except CKA_KEYWARD_STATE = CKW_STATE_PRE_ACTIVE at creation.
+ * Times are CK_ULONG seconds since 1970-01-01 UTC; 0 means "never".
+ * Object ids are CK_ULONG, stable for the life of the object in its token
+ * (unlike handles), and are what the rotation links refer to.
+ */
+#define CKA_KEYWARD_STATE          (KEYWARD_VENDOR_BASE + 0x01) /* CK_ULONG, CKW_STATE_* */
+#define CKA_KEYWARD_STATE_REASON   (KEYWARD_VENDOR_BASE + 0x02) /* UTF-8, why it left ACTIVE */
+#define CKA_KEYWARD_CREATED        (KEYWARD_VENDOR_BASE + 0x03) /* CK_ULONG time */
+#define CKA_KEYWARD_LAST_USED      (KEYWARD_VENDOR_BASE + 0x04) /* CK_ULONG time */
+#define CKA_KEYWARD_USE_COUNT      (KEYWARD_VENDOR_BASE + 0x05) /* CK_ULONG */
+#define CKA_KEYWARD_ORIGIN         (KEYWARD_VENDOR_BASE + 0x06) /* CK_ULONG, CKW_ORIGIN_* */
+#define CKA_KEYWARD_OBJECT_ID      (KEYWARD_VENDOR_BASE + 0x07) /* CK_ULONG */
+#define CKA_KEYWARD_PREDECESSOR    (KEYWARD_VENDOR_BASE + 0x08) /* CK_ULONG object id, 0 = none */
+#define CKA_KEYWARD_SUCCESSOR      (KEYWARD_VENDOR_BASE + 0x09) /* CK_ULONG object id, 0 = none */
+#define CKA_KEYWARD_STATE_CHANGED  (KEYWARD_VENDOR_BASE + 0x0A) /* CK_ULONG time */
+
+/* Values of CKA_KEYWARD_STATE (NIST SP 800-57 part 1, section 7). */
+#define CKW_STATE_PRE_ACTIVE   1UL /* not yet usable at all */
+#define CKW_STATE_ACTIVE       2UL /* usable within CKA_START_DATE..CKA_END_DATE */
+#define CKW_STATE_DEACTIVATED  3UL /* verify/decrypt/unwrap only */
+#define CKW_STATE_COMPROMISED  4UL /* verify/decrypt/unwrap only */
+#define CKW_STATE_DESTROYED    5UL /* only in the audit trail and inventory */
+
+/* Values of CKA_KEYWARD_ORIGIN. */
+#define CKW_ORIGIN_GENERATED   1UL /* C_GenerateKey / C_GenerateKeyPair here */
+#define CKW_ORIGIN_IMPORTED    2UL /* C_CreateObject with the key value */
+#define CKW_ORIGIN_UNWRAPPED   3UL /* C_UnwrapKey */
+#define CKW_ORIGIN_DERIVED     4UL /* C_DeriveKey */
+#define CKW_ORIGIN_COPIED      5UL /* C_CopyObject (of a key of any origin) */
 
 /* Environment variable: when set, each C_* call is traced to stderr as
  * "keyward: C_Name -> CKR_CODE" (function names and return codes only). */
 #define KEYWARD_ENV_TRACE "KEYWARD_TRACE"
+
+/* Environment variables of the module and of the keyward admin command. */
+#define KEYWARD_ENV_CONF  "KEYWARD_CONF"  /* path of the TOML config file */
+#define KEYWARD_ENV_STORE "KEYWARD_STORE" /* store directory, overrides the file */
 
 #endif /* KEYWARD_H */

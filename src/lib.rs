@@ -18,6 +18,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod lifecycle;
 #[allow(unsafe_code)]
 pub mod ffi;
 pub mod mechanism;
