@@ -31,6 +31,11 @@ pub struct Config {
     /// constant-time (RUSTSEC-2023-0071). Off unless asked for.
     pub allow_legacy_rsa_decryption: bool,
     pub slots: Vec<SlotConfig>,
+    /// The `[policy]` section (key sizes, curves, mechanisms, purposes,
+    /// cryptoperiods).
+    pub policy: crate::lifecycle::policy::Policy,
+    /// `[audit] crypto_operations`: record every signature, encryption…
+    pub audit_crypto_ops: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -43,6 +48,14 @@ struct FileConfig {
     max_pin_len: Option<usize>,
     allow_legacy_rsa_decryption: Option<bool>,
     slot: Option<Vec<FileSlot>>,
+    policy: Option<crate::lifecycle::policy::PolicyFile>,
+    audit: Option<FileAudit>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAudit {
+    crypto_operations: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -104,8 +117,23 @@ impl Config {
             max_pin_failures: parsed.max_pin_failures.unwrap_or(10),
             min_pin_len: parsed.min_pin_len.unwrap_or(4),
             max_pin_len: parsed.max_pin_len.unwrap_or(64),
-            allow_legacy_rsa_decryption: parsed.allow_legacy_rsa_decryption.unwrap_or(false),
+            allow_legacy_rsa_decryption: false,
             slots,
+            policy: parsed
+                .policy
+                .unwrap_or_default()
+                .resolve(parsed.allow_legacy_rsa_decryption)
+                .map_err(|e| report(&e))?,
+            audit_crypto_ops: parsed
+                .audit
+                .and_then(|a| a.crypto_operations)
+                .unwrap_or(false),
+        };
+        // One switch, two spellings: the older top-level key and
+        // `policy.rsa_pkcs1v15_decryption`.
+        let config = Config {
+            allow_legacy_rsa_decryption: config.policy.rsa_pkcs1v15_decryption,
+            ..config
         };
         config.validate()?;
         Ok(config)

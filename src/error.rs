@@ -93,6 +93,22 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// The name of the CKR code this error is reported as, for audit
+    /// records and the admin CLI ("CKR_PIN_INCORRECT").
+    pub fn ckr_name(self) -> String {
+        if self == Error::Tampered {
+            return "CKR_DEVICE_ERROR".into();
+        }
+        let mut name = String::from("CKR");
+        for c in format!("{self:?}").chars() {
+            if c.is_ascii_uppercase() {
+                name.push('_');
+            }
+            name.push(c.to_ascii_uppercase());
+        }
+        name
+    }
+
     /// The CK_RV this error is reported as.
     pub fn rv(self) -> CK_RV {
         use Error::*;
@@ -190,5 +206,20 @@ impl std::error::Error for Error {}
 impl From<rusqlite::Error> for Error {
     fn from(_: rusqlite::Error) -> Self {
         Error::DeviceError
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ckr_names() {
+        assert_eq!(Error::PinIncorrect.ckr_name(), "CKR_PIN_INCORRECT");
+        assert_eq!(
+            Error::KeyFunctionNotPermitted.ckr_name(),
+            "CKR_KEY_FUNCTION_NOT_PERMITTED"
+        );
+        assert_eq!(Error::Tampered.ckr_name(), "CKR_DEVICE_ERROR");
     }
 }

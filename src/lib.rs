@@ -16,11 +16,12 @@
 )]
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod error;
-pub mod lifecycle;
 #[allow(unsafe_code)]
 pub mod ffi;
+pub mod lifecycle;
 pub mod mechanism;
 pub mod object;
 pub mod session;

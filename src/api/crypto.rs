@@ -74,8 +74,8 @@ impl Library {
             .cloned()
             .filter(|r| r.token_index() == s.token)
             .ok_or(Error::KeyHandleInvalid)?;
-        let (obj, key) = match r {
-            ObjRef::Token { id, .. } => token.key(id).map_err(|e| match e {
+        let (obj, key) = match &r {
+            ObjRef::Token { id, .. } => token.key(*id).map_err(|e| match e {
                 Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
                 other => other,
             })?,
@@ -86,13 +86,14 @@ impl Library {
                 let parsed = match key.get() {
                     Some(parsed) => parsed.clone(),
                     None => {
-                        let parsed = Arc::new(object::key_material(&object)?);
+                        let parsed = Arc::new(object::key_material(object)?);
                         key.get_or_init(|| parsed).clone()
                     }
                 };
-                (object, parsed)
+                (object.clone(), parsed)
             }
         };
+        self.check_use(token, &r, &obj, usage, mech)?;
         if !obj.flag(usage) {
             return Err(Error::KeyFunctionNotPermitted);
         }

@@ -2,8 +2,10 @@
 
 use cryptoki_sys::*;
 
+use super::provenance::Provenance;
 use super::{Attr, Library, Mech};
 use crate::error::Result;
+use crate::lifecycle::vendor::CKW_ORIGIN_GENERATED;
 use crate::mechanism::{self, Mechanism};
 use crate::object::{self, template::GeneratedPair, template::KeyPairRequest};
 use crate::token::Login;
@@ -17,7 +19,13 @@ impl Library {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_session(h, |s, token| {
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
-            let template = object::attrs::parse_template(template)?;
+            let mut template = object::attrs::parse_template(template)?;
+            let p = Provenance::new(
+                "generate",
+                CKW_ORIGIN_GENERATED,
+                Some(m.mech),
+                &mut template,
+            )?;
             let request = object::template::secret_key_request(m.mech, &template)?;
             // PBKDF2 "generates" the key from the password in its parameter.
             let value = if m.mech == CKM_PKCS5_PBKD2 {
@@ -28,7 +36,7 @@ impl Library {
             let so = token.login_role()? == Login::So;
             let obj =
                 object::template::generated_secret_key(&template, &request, m.mech, value, so)?;
-            self.add_object(s, token, obj)
+            self.add_object(s, token, obj, &p)
         })
     }
 
@@ -41,8 +49,12 @@ impl Library {
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         self.with_session(h, |s, token| {
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
-            let public = object::attrs::parse_template(public_template)?;
-            let private = object::attrs::parse_template(private_template)?;
+            let mut public = object::attrs::parse_template(public_template)?;
+            let mut private = object::attrs::parse_template(private_template)?;
+            let pub_p =
+                Provenance::new("generate", CKW_ORIGIN_GENERATED, Some(m.mech), &mut public)?;
+            let priv_p =
+                Provenance::new("generate", CKW_ORIGIN_GENERATED, Some(m.mech), &mut private)?;
             let parts = match object::template::key_pair_request(m.mech, &public, &private)? {
                 KeyPairRequest::Ec { ec_params } => {
                     GeneratedPair::Ec(mechanism::generate_ec(&ec_params)?)
@@ -64,8 +76,10 @@ impl Library {
             // Check both before storing either, so a refusal leaves nothing.
             super::object::check_write(s, token, &pub_obj)?;
             super::object::check_write(s, token, &priv_obj)?;
-            let pub_h = self.add_object(s, token, pub_obj)?;
-            match self.add_object(s, token, priv_obj) {
+            let pub_obj = self.prepare(token, pub_obj, &pub_p)?;
+            let priv_obj = self.prepare(token, priv_obj, &priv_p)?;
+            let pub_h = self.store(s, token, pub_obj, &pub_p.event)?;
+            match self.store(s, token, priv_obj, &priv_p.event) {
                 Ok(priv_h) => Ok((pub_h, priv_h)),
                 Err(e) => {
                     // Best effort: do not leave half a pair behind.

@@ -13,6 +13,7 @@ mod handles;
 mod key;
 pub mod message;
 mod object;
+mod provenance;
 mod session;
 mod slot_token;
 mod state;

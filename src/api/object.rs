@@ -5,8 +5,11 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 
 use super::handles::ObjRef;
+use super::provenance::{self, Provenance};
 use super::{Attr, AttrRead, Library};
+use crate::audit::Event;
 use crate::error::{Error, Result};
+use crate::lifecycle::vendor::{CKW_ORIGIN_COPIED, CKW_ORIGIN_IMPORTED};
 use crate::object::{self, AttrMap, Object};
 use crate::session::Session;
 use crate::token::{Login, Token};
@@ -39,33 +42,17 @@ impl Library {
         Ok((r, obj))
     }
 
-    /// Stores a new object as a token row or a session object.
+    /// Stamps, checks and stores a new object.
     pub(super) fn add_object(
         &self,
         s: &Session,
         token: &Token,
         obj: Object,
+        p: &Provenance,
     ) -> Result<CK_OBJECT_HANDLE> {
         check_write(s, token, &obj)?;
-        if obj.is_token() {
-            let id = token.insert(&obj)?;
-            let h = self
-                .handles()?
-                .token_handle(s.token, id, || self.new_handle());
-            Ok(h)
-        } else {
-            let h = self.new_handle();
-            self.handles()?.insert_session_object(
-                h,
-                ObjRef::Session {
-                    token: s.token,
-                    session: s.handle,
-                    object: Arc::new(obj),
-                    key: Arc::default(),
-                },
-            );
-            Ok(h)
-        }
+        let obj = self.prepare(token, obj, p)?;
+        self.store(s, token, obj, &p.event)
     }
 
     pub fn create_object(
@@ -74,9 +61,20 @@ impl Library {
         template: &[Attr],
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_session(h, |s, token| {
-            let template = object::attrs::parse_template(template)?;
+            let mut template = object::attrs::parse_template(template)?;
+            let is_key = matches!(
+                template
+                    .get(&CKA_CLASS)
+                    .and_then(|v| object::attrs::decode_u64(v)),
+                Some(CKO_PRIVATE_KEY | CKO_SECRET_KEY | CKO_PUBLIC_KEY)
+            );
+            let p = if is_key {
+                Provenance::new("import", CKW_ORIGIN_IMPORTED, None, &mut template)?
+            } else {
+                Provenance::new("create", CKW_ORIGIN_IMPORTED, None, &mut template)?
+            };
             let obj = object::template::create(&template, token.login_role()? == Login::So)?;
-            self.add_object(s, token, obj)
+            self.add_object(s, token, obj, &p)
         })
     }
 
@@ -87,11 +85,14 @@ impl Library {
         template: &[Attr],
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_session(h, |s, token| {
-            let template = object::attrs::parse_template(template)?;
+            let mut template = object::attrs::parse_template(template)?;
             let (_, original) = self.resolve(s, token, obj, true)?;
+            let mut p = Provenance::new("copy", CKW_ORIGIN_COPIED, None, &mut template)?;
+            // A copy never revives a key: it keeps the original's state.
+            p.state = crate::lifecycle::state(&original);
             let copy =
                 object::template::copy(&original, &template, token.login_role()? == Login::So)?;
-            self.add_object(s, token, copy)
+            self.add_object(s, token, copy, &p)
         })
     }
 
@@ -111,7 +112,7 @@ impl Library {
             return Err(Error::ActionProhibited);
         }
         if let ObjRef::Token { id, .. } = r {
-            token.delete(id)?;
+            token.delete(id, &object, &Event::new("destroy"))?;
         }
         self.handles()?.remove(obj);
         Ok(())
@@ -132,10 +133,17 @@ impl Library {
         self.with_session(h, |s, token| {
             let unseal = token.login_role()? == Login::User
                 && types.iter().any(|ty| SECRET_TYPES.contains(ty));
-            let (_, object) = self.resolve(s, token, obj, unseal)?;
-            Ok(types
-                .iter()
-                .map(|ty| match object.read(*ty) {
+            let (r, object) = self.resolve(s, token, obj, unseal)?;
+            let mut out = Vec::with_capacity(types.len());
+            for ty in types {
+                if crate::lifecycle::COMPUTED.contains(ty) {
+                    out.push(match self.computed(token, &r, &object, *ty)? {
+                        Some(v) => AttrRead::Value(object::attrs::wire_ulong(v)),
+                        None => AttrRead::Invalid,
+                    });
+                    continue;
+                }
+                out.push(match object.read(*ty) {
                     // The secret half was not unsealed (no login): it is
                     // there, but not readable now.
                     AttrRead::Invalid
@@ -144,8 +152,9 @@ impl Library {
                         AttrRead::Sensitive
                     }
                     other => other,
-                })
-                .collect())
+                });
+            }
+            Ok(out)
         })
     }
 
@@ -164,8 +173,17 @@ impl Library {
                 &template,
                 token.login_role()? == Login::So,
             )?;
+            token.lifecycle.check_attributes(&updated).map_err(|e| {
+                let about = provenance::row_id(&r).map(|id| (id, &updated));
+                provenance::refused(token, &Event::new("set_attribute"), about, e)
+            })?;
             match r {
-                ObjRef::Token { id, .. } => token.update(id, &updated),
+                ObjRef::Token { id, .. } => {
+                    let changed: Vec<String> =
+                        template.keys().map(|t| format!("0x{t:x}")).collect();
+                    let ev = Event::new("set_attribute").detail(changed.join(","));
+                    token.update(id, &updated, &ev)
+                }
                 ObjRef::Session { .. } => {
                     self.handles()?
                         .replace_session_object(obj, Arc::new(updated));
@@ -182,7 +200,12 @@ impl Library {
             }
             let template: AttrMap = object::attrs::parse_template(template)?;
             let mut found = Vec::new();
-            for (id, _) in token.find(&template)? {
+            let usable = |obj: &Object| usable_for_search(&template, obj);
+            for (id, _) in token
+                .find(&template)?
+                .into_iter()
+                .filter(|(_, o)| usable(o))
+            {
                 found.push(
                     self.handles()?
                         .token_handle(s.token, id, || self.new_handle()),
@@ -192,7 +215,8 @@ impl Library {
             {
                 let handles = self.handles()?;
                 for (oh, obj) in handles.session_objects(s.token) {
-                    if (sees_private || !obj.is_private()) && obj.matches(&template) {
+                    if (sees_private || !obj.is_private()) && obj.matches(&template) && usable(obj)
+                    {
                         found.push(oh);
                     }
                 }
@@ -220,6 +244,16 @@ impl Library {
             Ok(())
         })
     }
+}
+
+/// A search that asks for keys that may sign (encrypt, wrap, derive) finds
+/// only keys that may do so today: expired and not-yet-valid keys keep
+/// their flags (the dates decide), but are left out.
+fn usable_for_search(template: &AttrMap, obj: &Object) -> bool {
+    [CKA_SIGN, CKA_ENCRYPT, CKA_WRAP, CKA_DERIVE]
+        .iter()
+        .filter(|f| template.get(f).is_some_and(|v| v.as_slice() == [1]))
+        .all(|f| crate::lifecycle::refusal(obj, *f).is_none())
 }
 
 /// Attributes that may sit in an object's sealed half.

@@ -7,7 +7,6 @@ use cryptoki_sys::*;
 use super::{Library, lock};
 use crate::error::{Error, Result};
 use crate::session::Session;
-use crate::store::sqlite::Role;
 use crate::token::Login;
 
 impl Library {
@@ -60,6 +59,9 @@ impl Library {
 
     /// Closing the last session of a token logs the application out.
     fn logout_if_last(&self, token: usize) -> Result<()> {
+        // Closing a session is one of the points where batched usage
+        // counts reach the database.
+        self.token(token)?.flush_usage()?;
         if self.session_counts(token)?.0 == 0 {
             self.token(token)?.logout()?;
         }
@@ -91,7 +93,7 @@ impl Library {
                 if !lock(&session)?.wants_context_login() {
                     return Err(Error::OperationNotInitialized);
                 }
-                token.verify_pin(Role::User, pin)?;
+                token.reauthenticate(pin)?;
                 return lock(&session)?.context_login_done();
             }
             _ => return Err(Error::UserTypeInvalid),

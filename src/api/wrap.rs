@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
+use super::provenance::{Provenance, row_id};
 use super::{Attr, Library, Mech, Out, OutCap};
+use crate::audit::Event;
 use crate::error::{Error, Result};
+use crate::lifecycle::vendor::{CKW_ORIGIN_DERIVED, CKW_ORIGIN_UNWRAPPED};
 use crate::mechanism::{self, Key, Mechanism};
 use crate::object::{self, Object};
 use crate::session::Session;
@@ -47,7 +50,7 @@ impl Library {
             let (wrap_obj, wrap_key) = self
                 .use_key(s, token, wrapping, CKA_WRAP, mech.ty)
                 .map_err(as_wrapping)?;
-            let (_, target) = self.resolve(s, token, key, true).map_err(|e| match e {
+            let (target_ref, target) = self.resolve(s, token, key, true).map_err(|e| match e {
                 Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
                 other => other,
             })?;
@@ -56,7 +59,13 @@ impl Library {
             let material = object::wrap_encoding(&target)?;
             let wrapped = mechanism::wrap(&m, &wrap_key, &material).map_err(as_wrapping)?;
             Ok(match out {
-                OutCap::Cap(cap) if cap >= wrapped.len() => Out::Data(wrapped),
+                OutCap::Cap(cap) if cap >= wrapped.len() => {
+                    // An export of key material: always on the record.
+                    if let Some(id) = row_id(&target_ref) {
+                        token.audit(&Event::new("wrap").mech(mech.ty), Some((id, &target)))?;
+                    }
+                    Out::Data(wrapped)
+                }
                 _ => Out::Len(wrapped.len()),
             })
         })
@@ -75,13 +84,14 @@ impl Library {
                 .use_key(s, token, unwrapping, CKA_UNWRAP, mech.ty)
                 .map_err(as_unwrapping)?;
             object::unwrap_check(&unwrap_obj)?;
-            let template = object::attrs::parse_template(template)?;
+            let mut template = object::attrs::parse_template(template)?;
+            let p = Provenance::new("unwrap", CKW_ORIGIN_UNWRAPPED, Some(mech.ty), &mut template)?;
             let template = object::with_unwrap_template(&unwrap_obj, &template)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let material = mechanism::unwrap(&m, &unwrap_key, wrapped).map_err(as_unwrapping)?;
             let so = token.login_role()? == Login::So;
             let obj = object::unwrapped_key(&template, material, so)?;
-            self.add_object(s, token, obj)
+            self.add_object(s, token, obj, &p)
         })
     }
 
@@ -94,14 +104,15 @@ impl Library {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_session(h, |s, token| {
             let (base_obj, base_key) = self.derive_base(s, token, base, mech.ty)?;
-            let template = object::attrs::parse_template(template)?;
+            let mut template = object::attrs::parse_template(template)?;
+            let p = Provenance::new("derive", CKW_ORIGIN_DERIVED, Some(mech.ty), &mut template)?;
             let template = object::with_derive_template(&base_obj, &template)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let request = object::derive_request(m.mech, &template)?;
             let value = mechanism::derive(&m, &base_key, request.len)?;
             let so = token.login_role()? == Login::So;
             let obj = object::derived_secret_key(&template, &request, value, &base_obj, so)?;
-            self.add_object(s, token, obj)
+            self.add_object(s, token, obj, &p)
         })
     }
 

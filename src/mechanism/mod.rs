@@ -25,6 +25,7 @@ pub mod kdf;
 mod keygen;
 mod keys;
 mod mac;
+pub mod names;
 mod params;
 mod pkcs8;
 mod rsa;

@@ -46,7 +46,18 @@ const CANON_ULONG_LEN: usize = 8;
 /// The shape of a PKCS#11 3.0 attribute type; `None` for types we do not
 /// know (vendor-defined ones among them).
 pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
+    use crate::lifecycle::vendor::*;
     match ty {
+        CKA_KEYWARD_STATE_REASON => Some(Kind::Bytes),
+        CKA_KEYWARD_STATE
+        | CKA_KEYWARD_CREATED
+        | CKA_KEYWARD_LAST_USED
+        | CKA_KEYWARD_USE_COUNT
+        | CKA_KEYWARD_ORIGIN
+        | CKA_KEYWARD_OBJECT_ID
+        | CKA_KEYWARD_PREDECESSOR
+        | CKA_KEYWARD_SUCCESSOR
+        | CKA_KEYWARD_STATE_CHANGED => Some(Kind::Ulong),
         CKA_TOKEN
         | CKA_PRIVATE
         | CKA_TRUSTED

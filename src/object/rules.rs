@@ -98,6 +98,15 @@ pub(crate) fn classify(
     if let Some(r) = rule_for(class, key_type, ty) {
         return Fit::Rule(r);
     }
+    // Keyward's lifecycle attributes: kept by the token, never set by a
+    // template or C_SetAttributeValue (CKR_ATTRIBUTE_READ_ONLY).
+    if crate::lifecycle::is_lifecycle_attribute(ty) {
+        return if crate::lifecycle::has_lifecycle(class) {
+            Fit::Rule(CONTRIBUTED)
+        } else {
+            Fit::Unsupported
+        };
+    }
     if attrs::is_vendor(ty) {
         return if matches!(class, CKO_DATA | CKO_CERTIFICATE) {
             Fit::Rule(MUTABLE)

@@ -2,6 +2,7 @@
 //! key, PIN wrapping, object sealing, lookup tags) and the per-token SQLite
 //! database. The on-disk format is specified in `docs/FORMAT.md`.
 
+pub mod audit;
 pub mod codec;
 mod schema;
 pub mod seal;

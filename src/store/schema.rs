@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Version written to `schema_version`; bump it and add a migration when
 /// the layout changes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// SQLite header `application_id` ("KWRD"), so a foreign database file is
 /// not mistaken for a token.
 pub const APPLICATION_ID: i64 = 0x4B57_5244;
@@ -44,6 +44,41 @@ CREATE TABLE IF NOT EXISTS object (
 CREATE INDEX IF NOT EXISTS object_class ON object(class);
 CREATE INDEX IF NOT EXISTS object_lookup_label ON object(lookup_label);
 CREATE INDEX IF NOT EXISTS object_lookup_id ON object(lookup_id);
+";
+
+/// Added in version 2: the audit trail (which outlives token
+/// re-initialization, so it hangs off no token row), its chain head and
+/// anchor, and batched key usage counters.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    seq    INTEGER PRIMARY KEY,
+    time   INTEGER NOT NULL,
+    event  TEXT    NOT NULL,
+    object INTEGER,
+    body   BLOB    NOT NULL,
+    hash   BLOB    NOT NULL CHECK (length(hash) = 32),
+    mac    BLOB
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
+CREATE INDEX IF NOT EXISTS audit_object ON audit(object);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_state (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    head_seq    INTEGER NOT NULL,
+    head_hash   BLOB    NOT NULL CHECK (length(head_hash) = 32),
+    anchor_seq  INTEGER NOT NULL,
+    anchor_hash BLOB    NOT NULL CHECK (length(anchor_hash) = 32),
+    anchor_mac  BLOB,
+    key_wrapped BLOB
+) STRICT;
+CREATE TABLE IF NOT EXISTS usage (
+    object    INTEGER PRIMARY KEY REFERENCES object(id) ON DELETE CASCADE,
+    count     INTEGER NOT NULL DEFAULT 0,
+    last_used INTEGER NOT NULL DEFAULT 0
+) STRICT;
 ";
 
 /// Failure inside a transaction body: SQL errors stay raw so BUSY can be
@@ -125,6 +160,7 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
     match version {
         None => {
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(SCHEMA_V2)?;
             tx.execute(
                 "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
                 [SCHEMA_VERSION],
@@ -132,10 +168,17 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             set_pragma(tx, &format!("PRAGMA application_id = {APPLICATION_ID}"))?;
             Ok(())
         }
-        Some(SCHEMA_VERSION) => {
+        Some(version @ 1..=SCHEMA_VERSION) => {
             let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
             if app != APPLICATION_ID {
                 return Err(Error::TokenNotRecognized.into());
+            }
+            if version < 2 {
+                tx.execute_batch(SCHEMA_V2)?;
+                tx.execute(
+                    "UPDATE schema_version SET version = ?1 WHERE id = 1",
+                    [SCHEMA_VERSION],
+                )?;
             }
             Ok(())
         }

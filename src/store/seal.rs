@@ -254,6 +254,96 @@ pub fn public_digest(encoded_public: &[u8]) -> [u8; 32] {
     Sha256::digest(encoded_public).into()
 }
 
+/// The audit trail's authentication key: random, wrapped under the master
+/// key (so it survives PIN changes and is carried across a C_InitToken by
+/// the SO who knew the old master key), wiped on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct AuditKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+const AUDIT_WRAP_INFO: &[u8] = b"keyward-audit-wrap-v1";
+const AUDIT_CHAIN_PREFIX: &[u8] = b"keyward-audit-v1";
+
+impl AuditKey {
+    pub fn generate() -> Result<AuditKey> {
+        let mut key = [0u8; KEY_LEN];
+        fill_random(&mut key)?;
+        Ok(AuditKey(key))
+    }
+
+    fn wrapping_key(mk: &MasterKey) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        Hkdf::<Sha256>::new(None, &mk.key)
+            .expand(AUDIT_WRAP_INFO, key.as_mut_slice())
+            .map_err(|_| Error::GeneralError)?;
+        Ok(key)
+    }
+
+    /// The key sealed under `mk`, for the `audit_state` row.
+    pub fn wrap(&self, mk: &MasterKey) -> Result<Vec<u8>> {
+        let key = AuditKey::wrapping_key(mk)?;
+        seal_with(&key, AUDIT_WRAP_INFO, &self.0)
+    }
+
+    /// Opens [`AuditKey::wrap`]'s output; anything else is
+    /// [`Error::Tampered`].
+    pub fn unwrap(mk: &MasterKey, wrapped: &[u8]) -> Result<AuditKey> {
+        let key = AuditKey::wrapping_key(mk)?;
+        let plain = open_with(&key, AUDIT_WRAP_INFO, wrapped).map_err(|_| Error::Tampered)?;
+        let key: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| Error::Tampered)?;
+        Ok(AuditKey(key))
+    }
+
+    fn hmac(&self) -> Hmac<Sha256> {
+        let mut block = Zeroizing::new([0u8; HMAC_BLOCK]);
+        if let Some(head) = block.get_mut(..KEY_LEN) {
+            head.copy_from_slice(&self.0);
+        }
+        <Hmac<Sha256> as KeyInit>::new(Array::cast_from_core(&block))
+    }
+
+    /// HMAC-SHA256 over a record's chain hash.
+    pub fn mac(&self, chain_hash: &[u8; 32]) -> Vec<u8> {
+        let mut mac = self.hmac();
+        mac.update(chain_hash);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Constant-time check of [`AuditKey::mac`].
+    pub fn verify(&self, chain_hash: &[u8; 32], tag: &[u8]) -> bool {
+        let mut mac = self.hmac();
+        mac.update(chain_hash);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+/// Hash of one audit record, chained to the previous record's hash:
+/// SHA-256("keyward-audit-v1" || previous || seq LE u64 || body).
+pub fn audit_chain(previous: &[u8; 32], seq: u64, body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(AUDIT_CHAIN_PREFIX);
+    h.update(previous);
+    h.update(seq.to_le_bytes());
+    h.update(body);
+    h.finalize().into()
+}
+
+/// A short public fingerprint of a sealed key (SHA-256 of its sealed
+/// blob, hex): names exactly which ciphertext an audit record refers to
+/// without revealing anything about the key.
+pub fn fingerprint(sealed: &[u8]) -> String {
+    Sha256::digest(sealed)
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Keyed tag for finding a private object by an attribute value through an
 /// SQL index without storing the value: HMAC-SHA256(index key,
 /// attr_type LE u64 || value). Equal inputs give equal tags under one master
@@ -442,5 +532,28 @@ mod tests {
     fn public_digest_is_sha256() {
         let d = public_digest(b"abc");
         assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
+    }
+
+    #[test]
+    fn audit_key_wrap_and_mac() {
+        let mk = MasterKey::generate().unwrap();
+        let other = MasterKey::generate().unwrap();
+        let key = AuditKey::generate().unwrap();
+        let wrapped = key.wrap(&mk).unwrap();
+        let back = AuditKey::unwrap(&mk, &wrapped).unwrap();
+        assert_eq!(
+            AuditKey::unwrap(&other, &wrapped).unwrap_err(),
+            Error::Tampered
+        );
+        let h = audit_chain(&[0; 32], 1, b"body");
+        assert_ne!(h, audit_chain(&[0; 32], 2, b"body"));
+        assert_ne!(h, audit_chain(&[1; 32], 1, b"body"));
+        assert_ne!(h, audit_chain(&[0; 32], 1, b"bodY"));
+        let tag = key.mac(&h);
+        assert!(back.verify(&h, &tag));
+        assert!(!back.verify(&audit_chain(&[0; 32], 2, b"body"), &tag));
+        assert!(!AuditKey::generate().unwrap().verify(&h, &tag));
+        assert_eq!(format!("{key:?}"), "AuditKey(..)");
+        assert_eq!(fingerprint(b"x").len(), 32);
     }
 }

@@ -15,6 +15,7 @@ use rusqlite::{
     params, params_from_iter,
 };
 
+use super::audit::{self, AuditEntry};
 use super::schema::{
     TxError, TxResult, configure, create_private_dir, create_private_file, create_schema,
 };
@@ -235,12 +236,12 @@ impl TokenDb {
 
     /// A write: `BEGIN IMMEDIATE` takes the write lock up front, so the
     /// busy timeout applies and no deferred read→write upgrade can fail.
-    fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+    pub(super) fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
         self.transaction(TransactionBehavior::Immediate, f)
     }
 
     /// A multi-statement read from one consistent snapshot.
-    fn read<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
+    pub(super) fn read<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
         self.transaction(TransactionBehavior::Deferred, f)
     }
 
@@ -279,7 +280,14 @@ impl TokenDb {
 
     /// In one transaction: deletes every object and replaces the token row
     /// and PIN records with `meta`.
-    pub fn initialize(&self, meta: &TokenMeta) -> Result<()> {
+    /// The audit trail survives; `audit_key` (wrapped under the new master
+    /// key) replaces the stored one and `record` is appended.
+    pub fn initialize(
+        &self,
+        meta: &TokenMeta,
+        audit_key: &[u8],
+        record: &AuditEntry,
+    ) -> Result<()> {
         self.write(|tx| {
             tx.execute("DELETE FROM object", [])?;
             // Cascades to the pin rows.
@@ -300,16 +308,22 @@ impl TokenDb {
                     store_pin(tx, role, rec)?;
                 }
             }
+            audit::set_key(tx, audit_key)?;
+            audit::append(tx, record)?;
             Ok(())
-        })
+        })?;
+        self.checkpoint();
+        Ok(())
     }
 
     /// Sets `role`'s PIN record and resets its failure count.
     /// [`Error::TokenNotRecognized`] if the token is not initialized.
-    pub fn set_pin_record(&self, role: Role, rec: &PinRecord) -> Result<()> {
+    pub fn set_pin_record(&self, role: Role, rec: &PinRecord, record: &AuditEntry) -> Result<()> {
         self.write(|tx| {
             reset_failures_in(tx, role)?;
-            store_pin(tx, role, rec)
+            store_pin(tx, role, rec)?;
+            audit::append(tx, record)?;
+            Ok(())
         })
     }
 
@@ -330,13 +344,17 @@ impl TokenDb {
     }
 
     /// Sets `role`'s failure count to zero.
-    pub fn reset_failures(&self, role: Role) -> Result<()> {
-        self.write(|tx| reset_failures_in(tx, role))
+    pub fn reset_failures(&self, role: Role, record: &AuditEntry) -> Result<()> {
+        self.write(|tx| {
+            reset_failures_in(tx, role)?;
+            audit::append(tx, record)?;
+            Ok(())
+        })
     }
 
     /// Inserts a new row (generation stored as given). A duplicate id is
     /// [`Error::DeviceError`].
-    pub fn insert_object(&self, row: &ObjectRow) -> Result<()> {
+    pub fn insert_object(&self, row: &ObjectRow, record: &AuditEntry) -> Result<()> {
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO object
@@ -353,6 +371,7 @@ impl TokenDb {
                 row.public,
                 row.sealed
             ])?;
+            audit::append(tx, record)?;
             Ok(())
         })
     }
@@ -360,7 +379,7 @@ impl TokenDb {
     /// Replaces row `row.id` (ignoring `row.generation`), stores the old
     /// generation + 1 and returns it. A missing row is
     /// [`Error::ObjectHandleInvalid`].
-    pub fn update_object(&self, row: &ObjectRow) -> Result<i64> {
+    pub fn update_object(&self, row: &ObjectRow, record: &AuditEntry) -> Result<i64> {
         self.write(|tx| {
             let generation: Option<i64> = tx
                 .prepare_cached(
@@ -381,17 +400,72 @@ impl TokenDb {
                     |r| r.get(0),
                 )
                 .optional()?;
-            Ok(generation.ok_or(Error::ObjectHandleInvalid)?)
+            let generation = generation.ok_or(Error::ObjectHandleInvalid)?;
+            audit::append(tx, record)?;
+            Ok(generation)
         })
     }
 
-    /// Deletes row `id`; `false` if there was none.
-    pub fn delete_object(&self, id: i64) -> Result<bool> {
-        self.write(|tx| {
+    /// Deletes row `id` (recording `record` with it); `false` if there was
+    /// none. `secure_delete` zeroes the freed bytes and the checkpoint that
+    /// follows moves the zeroed pages into the file and empties the WAL,
+    /// so no copy of the sealed key stays on disk.
+    pub fn delete_object(&self, id: i64, record: &AuditEntry) -> Result<bool> {
+        let deleted = self.write(|tx| {
             let n = tx
                 .prepare_cached("DELETE FROM object WHERE id = ?1")?
                 .execute([id])?;
+            if n > 0 {
+                audit::append(tx, record)?;
+            }
             Ok(n > 0)
+        })?;
+        if deleted {
+            self.checkpoint();
+        }
+        Ok(deleted)
+    }
+
+    /// Copies the WAL into the database file and truncates it. Best
+    /// effort: a reader in another process can hold old frames for a
+    /// moment, and the next checkpoint (SQLite runs them automatically)
+    /// finishes the job.
+    pub fn checkpoint(&self) {
+        let _ = self.with_conn(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        });
+    }
+
+    /// Adds batched use counts: `(object, uses, last_used_secs)`. Rows of
+    /// objects destroyed meanwhile are skipped.
+    pub fn add_usage(&self, uses: &[(i64, u64, u64)]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO usage (object, count, last_used)
+                     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM object WHERE id = ?1)
+                 ON CONFLICT(object) DO UPDATE SET
+                     count = count + excluded.count,
+                     last_used = max(last_used, excluded.last_used)",
+            )?;
+            for (id, count, last) in uses {
+                let count = i64::try_from(*count).map_err(|_| Error::GeneralError)?;
+                let last = i64::try_from(*last).map_err(|_| Error::GeneralError)?;
+                stmt.execute(params![id, count, last])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The stored use count and last use (seconds) of an object.
+    pub fn usage(&self, id: i64) -> Result<(u64, u64)> {
+        self.with_conn(|conn| {
+            let row: Option<(i64, i64)> = conn
+                .prepare_cached("SELECT count, last_used FROM usage WHERE object = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (count, last) = row.unwrap_or((0, 0));
+            Ok((count.max(0).cast_unsigned(), last.max(0).cast_unsigned()))
         })
     }
 
@@ -459,6 +533,16 @@ fn reset_failures_in(tx: &Transaction<'_>, role: Role) -> TxResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ev() -> AuditEntry {
+        AuditEntry {
+            time_ms: 0,
+            event: "test".into(),
+            object: None,
+            body: b"{}".to_vec(),
+            key: None,
+        }
+    }
     use std::sync::Arc;
 
     fn pin(tag: u8) -> PinRecord {
@@ -497,7 +581,7 @@ mod tests {
     fn fresh() -> (tempfile::TempDir, TokenDb) {
         let dir = tempfile::tempdir().unwrap();
         let db = TokenDb::open(&dir.path().join("sub/token.db")).unwrap();
-        db.initialize(&meta(7)).unwrap();
+        db.initialize(&meta(7), b"", &ev()).unwrap();
         (dir, db)
     }
 
@@ -516,7 +600,7 @@ mod tests {
             Err(Error::TokenNotRecognized)
         );
         assert_eq!(
-            db.set_pin_record(Role::User, &pin(2)),
+            db.set_pin_record(Role::User, &pin(2), &ev()),
             Err(Error::TokenNotRecognized)
         );
         drop(db);
@@ -535,9 +619,10 @@ mod tests {
     fn initialize_and_pins() {
         let (_dir, db) = fresh();
         assert_eq!(db.meta().unwrap(), Some(meta(7)));
-        db.insert_object(&row(5, 3, false, b"l", b"i")).unwrap();
+        db.insert_object(&row(5, 3, false, b"l", b"i"), &ev())
+            .unwrap();
 
-        db.set_pin_record(Role::User, &pin(3)).unwrap();
+        db.set_pin_record(Role::User, &pin(3), &ev()).unwrap();
         let m = db.meta().unwrap().unwrap();
         assert_eq!(m.user_pin, Some(pin(3)));
         assert_eq!(m.so_pin, Some(pin(1)));
@@ -545,7 +630,7 @@ mod tests {
         // Re-initialization wipes objects and replaces PINs and epoch.
         let mut again = meta(8);
         again.so_pin = Some(pin(4));
-        db.initialize(&again).unwrap();
+        db.initialize(&again, b"", &ev()).unwrap();
         assert_eq!(db.meta().unwrap(), Some(again));
         assert!(db.object_ids().unwrap().is_empty());
     }
@@ -558,23 +643,25 @@ mod tests {
         assert_eq!(db.record_failure(Role::So).unwrap(), 1);
         let m = db.meta().unwrap().unwrap();
         assert_eq!((m.so_failures, m.user_failures), (1, 2));
-        db.reset_failures(Role::User).unwrap();
+        db.reset_failures(Role::User, &ev()).unwrap();
         assert_eq!(db.meta().unwrap().unwrap().user_failures, 0);
-        db.set_pin_record(Role::So, &pin(9)).unwrap();
+        db.set_pin_record(Role::So, &pin(9), &ev()).unwrap();
         assert_eq!(db.meta().unwrap().unwrap().so_failures, 0);
     }
 
     #[test]
     fn insert_find_update_delete() {
         let (_dir, db) = fresh();
-        db.insert_object(&row(30, 3, true, b"tagA", b"tagI"))
+        db.insert_object(&row(30, 3, true, b"tagA", b"tagI"), &ev())
             .unwrap();
-        db.insert_object(&row(10, 3, false, b"A", b"I1")).unwrap();
-        db.insert_object(&row(20, 2, false, b"B", b"I1")).unwrap();
+        db.insert_object(&row(10, 3, false, b"A", b"I1"), &ev())
+            .unwrap();
+        db.insert_object(&row(20, 2, false, b"B", b"I1"), &ev())
+            .unwrap();
         let vendor = row(-4, 0x8000_0000_0000_0001, false, b"V", b"V");
-        db.insert_object(&vendor).unwrap();
+        db.insert_object(&vendor, &ev()).unwrap();
         assert_eq!(
-            db.insert_object(&row(10, 3, false, b"x", b"y")),
+            db.insert_object(&row(10, 3, false, b"x", b"y"), &ev()),
             Err(Error::DeviceError)
         );
         assert_eq!(db.object_ids().unwrap(), vec![-4, 10, 20, 30]);
@@ -620,19 +707,19 @@ mod tests {
         let mut changed = row(10, 4, true, b"tagB", b"tagJ");
         changed.generation = 77; // ignored
         changed.sealed = vec![1, 2, 3];
-        assert_eq!(db.update_object(&changed).unwrap(), 2);
-        assert_eq!(db.update_object(&changed).unwrap(), 3);
+        assert_eq!(db.update_object(&changed, &ev()).unwrap(), 2);
+        assert_eq!(db.update_object(&changed, &ev()).unwrap(), 3);
         let stored = db.object(10).unwrap().unwrap();
         assert_eq!(stored.generation, 3);
         assert_eq!((stored.class, stored.private), (4, true));
         assert_eq!(stored.sealed, vec![1, 2, 3]);
         assert_eq!(
-            db.update_object(&row(11, 3, false, b"", b"")),
+            db.update_object(&row(11, 3, false, b"", b""), &ev()),
             Err(Error::ObjectHandleInvalid)
         );
 
-        assert!(db.delete_object(10).unwrap());
-        assert!(!db.delete_object(10).unwrap());
+        assert!(db.delete_object(10, &ev()).unwrap());
+        assert!(!db.delete_object(10, &ev()).unwrap());
         assert_eq!(db.object_ids().unwrap(), vec![-4, 20, 30]);
     }
 
@@ -642,7 +729,7 @@ mod tests {
         let mut r = row(1, 3, false, b"", b"");
         r.lookup_label = None;
         r.lookup_id = None;
-        db.insert_object(&r).unwrap();
+        db.insert_object(&r, &ev()).unwrap();
         assert_eq!(db.object(1).unwrap(), Some(r));
         let by_label = RowFilter {
             label: Some(vec![Vec::new()]),
@@ -657,13 +744,13 @@ mod tests {
         let path = dir.path().join("token.db");
         let a = Arc::new(TokenDb::open(&path).unwrap());
         let b = Arc::new(TokenDb::open(&path).unwrap());
-        a.initialize(&meta(1)).unwrap();
+        a.initialize(&meta(1), b"", &ev()).unwrap();
         let threads: Vec<_> = [(a.clone(), 0i64), (b.clone(), 1000), (a.clone(), 2000)]
             .into_iter()
             .map(|(db, base)| {
                 std::thread::spawn(move || {
                     for i in 0..50 {
-                        db.insert_object(&row(base + i, 3, false, b"l", b"i"))
+                        db.insert_object(&row(base + i, 3, false, b"l", b"i"), &ev())
                             .unwrap();
                         db.record_failure(Role::User).unwrap();
                     }
@@ -677,7 +764,7 @@ mod tests {
         assert_eq!(b.object_ids().unwrap().len(), 150);
         assert_eq!(b.meta().unwrap().unwrap().user_failures, 150);
         // A write through one handle is visible through the other.
-        assert!(b.delete_object(0).unwrap());
+        assert!(b.delete_object(0, &ev()).unwrap());
         assert_eq!(a.object(0).unwrap(), None);
     }
 

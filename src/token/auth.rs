@@ -4,9 +4,10 @@
 use zeroize::Zeroizing;
 
 use super::{Login, Token};
+use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
-use crate::store::seal::{self, MasterKey, PinRecord};
+use crate::store::seal::{self, AuditKey, MasterKey, PinRecord};
 use crate::store::sqlite::{Role, TokenMeta};
 
 impl Token {
@@ -23,13 +24,44 @@ impl Token {
 
     /// Checks a PIN against the stored record, counting failures
     /// persistently so a lockout holds across processes and restarts.
-    /// Returns the master key and the token epoch it belongs to.
+    /// Returns the master key and the token epoch it belongs to. The
+    /// caller's own write resets the failure count on success; a failure
+    /// is audited here (`purpose` says what the PIN was for).
     ///
     /// The try is counted *before* the PIN is checked, with one atomic
-    /// increment, and given back on success: processes guessing at the
-    /// same time cannot get more tries than the limit between them, and a
-    /// crash in the middle of a check counts as a failure.
-    pub fn verify_pin(&self, role: Role, pin: &[u8]) -> Result<(MasterKey, i64)> {
+    /// increment: processes guessing at the same time cannot get more
+    /// tries than the limit between them, and a crash in the middle of a
+    /// check counts as a failure.
+    pub fn verify_pin(&self, role: Role, pin: &[u8], purpose: &str) -> Result<(MasterKey, i64)> {
+        let result = self.check_pin(role, pin);
+        if let Err(e) = result.as_ref().map(drop).map_err(|e| *e) {
+            let who = match role {
+                Role::So => "SO",
+                Role::User => "user",
+            };
+            let ev = Event::new("login_failed")
+                .failed(e)
+                .detail(format!("{who} PIN for {purpose}"));
+            let _ = self.audit(&ev, None);
+            if e == Error::PinIncorrect
+                && let Ok(Some(meta)) = self.db.meta()
+            {
+                let failures = match role {
+                    Role::So => meta.so_failures,
+                    Role::User => meta.user_failures,
+                };
+                if failures >= self.policy.max_failures {
+                    let _ = self.audit(
+                        &Event::new("pin_locked").detail(format!("{who} PIN locked")),
+                        None,
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    fn check_pin(&self, role: Role, pin: &[u8]) -> Result<(MasterKey, i64)> {
         let meta = self.db.meta()?.ok_or(Error::UserPinNotInitialized)?;
         let (record, failures) = match role {
             Role::So => (meta.so_pin.as_ref(), meta.so_failures),
@@ -46,13 +78,8 @@ impl Token {
             // Another process used the last try meanwhile.
             return Err(Error::PinLocked);
         }
-        match seal::unwrap_master_key(pin, role.byte(), record) {
-            Ok(mk) => {
-                self.db.reset_failures(role)?;
-                Ok((mk, meta.epoch))
-            }
-            Err(e) => Err(e),
-        }
+        let mk = seal::unwrap_master_key(pin, role.byte(), record)?;
+        Ok((mk, meta.epoch))
     }
 
     /// C_Login for CKU_SO or CKU_USER; the caller has checked sessions.
@@ -68,18 +95,31 @@ impl Token {
             _ => return Err(Error::UserAnotherAlreadyLoggedIn),
         }
         // The KDF runs without holding the login lock.
-        let (mk, epoch) = self.verify_pin(store_role, pin)?;
+        let (mk, epoch) = self.verify_pin(store_role, pin, "login")?;
+        let audit_key = self.load_audit_key(&mk)?;
+        let entry = self.entry_as(role, audit_key.clone(), &Event::new("login"), None);
+        self.db.reset_failures(store_role, &entry)?;
         let mut state = self.login_state()?;
         match state.login {
             Login::Public => {
                 state.login = role;
                 state.master_key = Some(mk);
                 state.epoch = epoch;
+                state.audit_key = audit_key;
                 Ok(())
             }
             current if current == role => Err(Error::UserAlreadyLoggedIn),
             _ => Err(Error::UserAnotherAlreadyLoggedIn),
         }
+    }
+
+    /// CKU_CONTEXT_SPECIFIC: the logged-in user proves the PIN again for
+    /// one operation on a CKA_ALWAYS_AUTHENTICATE key.
+    pub fn reauthenticate(&self, pin: &[u8]) -> Result<()> {
+        self.verify_pin(Role::User, pin, "context-specific login")?;
+        let ev = Event::new("login").detail("context-specific");
+        let entry = self.audit_entry(&ev, None)?;
+        self.db.reset_failures(Role::User, &entry)
     }
 
     /// Fails (and logs out) when another process re-initialized the token
@@ -101,11 +141,21 @@ impl Token {
     pub fn init_token(&self, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
         self.check_pin_len(so_pin)?;
         let old = self.db.meta()?;
+        let mut old_mk = None;
         if let Some(meta) = &old
             && meta.so_pin.is_some()
         {
-            self.verify_pin(Role::So, so_pin)?;
+            old_mk = Some(self.verify_pin(Role::So, so_pin, "token initialization")?.0);
         }
+        // The audit trail outlives the token's contents: its key is carried
+        // over by the SO who proved the old master key, else made anew.
+        let audit_key = match (&old_mk, self.db.audit_key_wrapped()?) {
+            (Some(mk), Some(wrapped)) => {
+                AuditKey::unwrap(mk, &wrapped).or_else(|_| AuditKey::generate())?
+            }
+            _ => AuditKey::generate()?,
+        };
+        drop(old_mk);
         let mk = MasterKey::generate()?;
         let serial = match &old {
             Some(meta) => meta.serial,
@@ -122,7 +172,10 @@ impl Token {
             user_failures: 0,
             epoch: i64::from_le_bytes(epoch),
         };
-        self.db.initialize(&meta)?;
+        let label_text = String::from_utf8_lossy(label).trim_end().to_string();
+        let ev = Event::new("token_init").detail(format!("label {label_text:?}"));
+        let entry = self.entry_as(Login::So, Some(audit_key.clone()), &ev, None);
+        self.db.initialize(&meta, &audit_key.wrap(&mk)?, &entry)?;
         self.logout()
     }
 
@@ -132,7 +185,8 @@ impl Token {
         let mk = self.master_key()?.ok_or(Error::UserNotLoggedIn)?;
         self.check_epoch()?;
         let record = self.wrap(&mk, pin, Role::User)?;
-        self.db.set_pin_record(Role::User, &record)
+        let entry = self.audit_entry(&Event::new("pin_init"), None)?;
+        self.db.set_pin_record(Role::User, &record, &entry)
     }
 
     /// C_SetPIN: the SO changes the SO PIN; anyone else the user PIN.
@@ -141,10 +195,13 @@ impl Token {
             Login::So => Role::So,
             Login::User | Login::Public => Role::User,
         };
-        let (mk, _) = self.verify_pin(role, old_pin)?;
         self.check_pin_len(new_pin)?;
+        let (mk, _) = self.verify_pin(role, old_pin, "PIN change")?;
         let record = self.wrap(&mk, new_pin, role)?;
-        self.db.set_pin_record(role, &record)
+        let who = if role == Role::So { "SO" } else { "user" };
+        let ev = Event::new("pin_change").detail(format!("{who} PIN"));
+        let entry = self.audit_entry(&ev, None)?;
+        self.db.set_pin_record(role, &record, &entry)
     }
 }
 

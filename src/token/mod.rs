@@ -1,9 +1,13 @@
 //! A slot's token: its database, the application's login state and the
 //! unlocked master key, and a cache of unsealed objects and key material.
 
+mod audit;
 mod auth;
 pub mod info;
 mod objects;
+mod usage;
+
+pub use usage::FLUSH_EVERY;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +16,7 @@ use crate::config::{Config, SlotConfig};
 use crate::error::{Error, Result};
 use crate::mechanism::Key;
 use crate::object::Object;
-use crate::store::seal::MasterKey;
+use crate::store::seal::{AuditKey, MasterKey};
 use crate::store::sqlite::TokenDb;
 
 /// Who is logged in to the token. Login state belongs to the token and is
@@ -39,6 +43,8 @@ struct LoginState {
     master_key: Option<MasterKey>,
     /// The token initialization the master key belongs to.
     epoch: i64,
+    /// Authenticates audit records while someone is logged in.
+    audit_key: Option<AuditKey>,
 }
 
 /// An unsealed object and, once used for crypto, its parsed key; valid
@@ -58,6 +64,9 @@ pub struct Token {
     db: TokenDb,
     login: Mutex<LoginState>,
     cache: Mutex<HashMap<i64, Cached>>,
+    usage: Mutex<usage::Pending>,
+    audit_crypto_ops: bool,
+    pub lifecycle: crate::lifecycle::policy::Policy,
 }
 
 impl Token {
@@ -77,8 +86,12 @@ impl Token {
                 login: Login::Public,
                 master_key: None,
                 epoch: 0,
+                audit_key: None,
             }),
             cache: Mutex::new(HashMap::new()),
+            usage: Mutex::new(usage::Pending::default()),
+            audit_crypto_ops: config.audit_crypto_ops,
+            lifecycle: config.policy.clone(),
         })
     }
 
@@ -101,12 +114,22 @@ impl Token {
 
     /// Forgets the login and every unsealed secret.
     pub fn logout(&self) -> Result<()> {
+        let flushed = self.flush_usage();
         {
             let mut state = self.login_state()?;
             state.login = Login::Public;
             state.master_key = None;
+            state.audit_key = None;
         }
+        flushed?;
         self.cache()?.clear();
         Ok(())
+    }
+}
+
+impl Drop for Token {
+    /// C_Finalize (or the library's end) writes the last usage counts.
+    fn drop(&mut self) {
+        let _ = self.flush_usage();
     }
 }

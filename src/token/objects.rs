@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 
 use super::{Cached, Login, Token};
+use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism::{self, Key};
 use crate::object::{self, AttrMap, Object};
@@ -59,7 +60,7 @@ impl Token {
     }
 
     /// Stores a new token object and returns its id.
-    pub fn insert(&self, obj: &Object) -> Result<i64> {
+    pub fn insert(&self, obj: &Object, ev: &Event) -> Result<i64> {
         let mk = self.master_key()?;
         if mk.is_some() {
             self.check_epoch()?;
@@ -70,25 +71,38 @@ impl Token {
         // across processes and re-initialization.
         let id = i64::from_le_bytes(raw) & i64::MAX;
         let row = self.to_row(id, obj, mk.as_ref())?;
-        self.db.insert_object(&row)?;
+        let entry = self.audit_entry(ev, Some((id, obj)))?;
+        self.db.insert_object(&row, &entry)?;
         Ok(id)
     }
 
     /// Replaces a stored object's attributes.
-    pub fn update(&self, id: i64, obj: &Object) -> Result<()> {
+    pub fn update(&self, id: i64, obj: &Object, ev: &Event) -> Result<()> {
         let mk = self.master_key()?;
         if mk.is_some() {
             self.check_epoch()?;
         }
         let row = self.to_row(id, obj, mk.as_ref())?;
-        self.db.update_object(&row)?;
+        let entry = self.audit_entry(ev, Some((id, obj)))?;
+        self.db.update_object(&row, &entry)?;
         self.cache()?.remove(&id);
         Ok(())
     }
 
-    pub fn delete(&self, id: i64) -> Result<bool> {
+    /// Destroys an object for good (see `TokenDb::delete_object`); the
+    /// record names the sealed blob that was erased by its fingerprint.
+    pub fn delete(&self, id: i64, obj: &Object, ev: &Event) -> Result<bool> {
         self.cache()?.remove(&id);
-        self.db.delete_object(id)
+        let fingerprint = match self.db.object(id)? {
+            Some(row) if !row.sealed.is_empty() => Some(seal::fingerprint(&row.sealed)),
+            _ => None,
+        };
+        let ev = match fingerprint {
+            Some(fp) => ev.clone().fingerprint(fp),
+            None => ev.clone(),
+        };
+        let entry = self.audit_entry(&ev, Some((id, obj)))?;
+        self.db.delete_object(id, &entry)
     }
 
     /// Turns a row into an object; `need_secret` asks for the sealed part
@@ -115,7 +129,16 @@ impl Token {
             _ => return Ok(Arc::new(Object::join(clear, AttrMap::new()))),
         };
         let digest = seal::public_digest(&row.public);
-        let plain = seal::unseal_object(&mk, row.id, row.class, &digest, &row.sealed)?;
+        let plain = match seal::unseal_object(&mk, row.id, row.class, &digest, &row.sealed) {
+            Ok(plain) => plain,
+            // The master key was rotated (or the token re-initialized) by
+            // another process since our login: that logs us out, as it
+            // would on any write.
+            Err(e) => {
+                self.check_epoch()?;
+                return Err(e);
+            }
+        };
         let secret = codec::decode_attrs(&plain).map_err(|_| Error::Tampered)?;
         let obj = Object::join(clear, secret);
         if obj.class() != row.class || obj.is_private() != row.private {

@@ -1,0 +1,180 @@
+//! Checking an audit trail: the hash chain from the first record, the
+//! sequence numbers, each record's MAC where the audit key is known, the
+//! indexed columns against the record body, and the head and anchor that
+//! reveal a truncated tail. Every finding names the record it is about.
+
+use serde::Serialize;
+
+use super::Record;
+use crate::store::audit::{AuditHead, AuditRow};
+use crate::store::seal::{self, AuditKey};
+
+/// One problem found, about record `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub seq: i64,
+    pub problem: String,
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub records: usize,
+    /// Records whose MAC was checked (needs the audit key).
+    pub authenticated: usize,
+    /// Records written without the audit key (e.g. a failed login).
+    pub unauthenticated: usize,
+    pub findings: Vec<Finding>,
+}
+
+impl Verdict {
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+fn hash32(bytes: &[u8]) -> Option<[u8; 32]> {
+    <[u8; 32]>::try_from(bytes).ok()
+}
+
+/// Checks one record against its predecessor's hash; returns the hash the
+/// next record must chain to (the stored one, so one edit is reported
+/// once, not at every later record).
+fn check_row(
+    row: &AuditRow,
+    previous: &[u8; 32],
+    key: Option<&AuditKey>,
+    verdict: &mut Verdict,
+) -> [u8; 32] {
+    let mut find = |problem: String| {
+        verdict.findings.push(Finding {
+            seq: row.seq,
+            problem,
+        })
+    };
+    let computed = seal::audit_chain(previous, row.seq.cast_unsigned(), &row.body);
+    let stored = hash32(&row.hash).unwrap_or([0; 32]);
+    if computed != stored {
+        // Either the body was edited, or it was recomputed after an edit
+        // or removal of the record before it.
+        find(
+            "record edited, or the record before it was edited or removed (hash chain broken)"
+                .into(),
+        );
+    }
+    match (&row.mac, key) {
+        (Some(mac), Some(key)) => {
+            if key.verify(&stored, mac) {
+                verdict.authenticated += 1;
+            } else {
+                find("MAC does not match: record forged or edited".into());
+            }
+        }
+        (Some(_), None) => {}
+        (None, _) => verdict.unauthenticated += 1,
+    }
+    match serde_json::from_slice::<Record>(&row.body) {
+        Ok(record) => {
+            if record.event != row.event || record.object.map(u64::cast_signed) != row.object {
+                find("indexed columns differ from the record body".into());
+            }
+        }
+        Err(_) => find("record body is not a valid audit record".into()),
+    }
+    stored
+}
+
+/// Verifies a whole trail (rows in `seq` order, as stored) against its
+/// head. `key` checks MACs; without it only the chain is checked.
+pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey>) -> Verdict {
+    let mut verdict = Verdict {
+        records: rows.len(),
+        authenticated: 0,
+        unauthenticated: 0,
+        findings: Vec::new(),
+    };
+    let mut previous = [0u8; 32];
+    let mut expected_seq = 1i64;
+    for row in rows {
+        if row.seq > expected_seq {
+            let missing = if row.seq - expected_seq == 1 {
+                format!("record {expected_seq} is missing (deleted)")
+            } else {
+                format!(
+                    "records {expected_seq}..{} are missing (deleted)",
+                    row.seq - 1
+                )
+            };
+            verdict.findings.push(Finding {
+                seq: expected_seq,
+                problem: missing,
+            });
+        } else if row.seq < expected_seq {
+            verdict.findings.push(Finding {
+                seq: row.seq,
+                problem: "record out of order (reordered or duplicated)".into(),
+            });
+        }
+        previous = check_row(row, &previous, key, &mut verdict);
+        expected_seq = row.seq.saturating_add(1);
+    }
+    let last = rows.last().map_or(0, |r| r.seq);
+    match head {
+        Some(h) => {
+            if h.head_seq > last {
+                verdict.findings.push(Finding {
+                    seq: last + 1,
+                    problem: format!(
+                        "trail truncated: records {}..{} are missing at the end",
+                        last + 1,
+                        h.head_seq
+                    ),
+                });
+            } else if h.head_seq < last || hash32(&h.head_hash) != Some(previous) {
+                verdict.findings.push(Finding {
+                    seq: last,
+                    problem: "the chain head does not match the last record".into(),
+                });
+            }
+            check_anchor(h, rows, key, &mut verdict);
+        }
+        None if !rows.is_empty() => verdict.findings.push(Finding {
+            seq: last,
+            problem: "the chain head is missing".into(),
+        }),
+        None => {}
+    }
+    verdict
+}
+
+/// The anchor is the last authenticated record: its MAC cannot be forged,
+/// so a trail cut back below it is caught even if the head was rewritten.
+fn check_anchor(h: &AuditHead, rows: &[AuditRow], key: Option<&AuditKey>, v: &mut Verdict) {
+    if h.anchor_seq == 0 {
+        return;
+    }
+    let (Some(key), Some(mac), Some(hash)) = (key, &h.anchor_mac, hash32(&h.anchor_hash)) else {
+        return;
+    };
+    if !key.verify(&hash, mac) {
+        v.findings.push(Finding {
+            seq: h.anchor_seq,
+            problem: "the chain anchor's MAC does not match (anchor forged)".into(),
+        });
+        return;
+    }
+    match rows.iter().find(|r| r.seq == h.anchor_seq) {
+        Some(r) if r.hash == h.anchor_hash => {}
+        Some(_) => v.findings.push(Finding {
+            seq: h.anchor_seq,
+            problem: "the authenticated anchor record was replaced".into(),
+        }),
+        None => v.findings.push(Finding {
+            seq: h.anchor_seq,
+            problem: format!(
+                "trail truncated: authenticated record {} is gone",
+                h.anchor_seq
+            ),
+        }),
+    }
+}

@@ -1,0 +1,291 @@
+//! The key policy of the `[policy]` config section, checked when a key is
+//! made (generation, import, unwrap, derivation, copy), changed, and used.
+//! A refusal names its rule, which goes into the audit record.
+
+use cryptoki_sys::*;
+use serde::{Deserialize, Serialize};
+
+use super::dates;
+use crate::error::Error;
+use crate::mechanism::names;
+use crate::object::Object;
+
+/// Why the policy refused, for the caller (the CKR) and the audit trail
+/// (the rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: Error,
+    pub rule: String,
+}
+
+fn refuse(error: Error, rule: impl Into<String>) -> Refusal {
+    Refusal {
+        error,
+        rule: rule.into(),
+    }
+}
+
+/// Longest cryptoperiod per object class, in days; applied as the default
+/// CKA_END_DATE and as a ceiling on a given one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cryptoperiods {
+    pub private_key: Option<u32>,
+    pub public_key: Option<u32>,
+    pub secret_key: Option<u32>,
+}
+
+/// The effective policy (defaults filled in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub min_rsa_bits: u64,
+    /// `None`: every curve the module offers.
+    pub allowed_curves: Option<Vec<String>>,
+    /// `None`: every mechanism the module offers.
+    pub allowed_mechanisms: Option<Vec<String>>,
+    /// SHA-1 may make new signatures (default: verification only).
+    pub sha1_signatures: bool,
+    pub max_cryptoperiod_days: Cryptoperiods,
+    /// NIST SP 800-57 one key, one purpose: refuse a key that may both
+    /// sign/verify and encrypt/decrypt/wrap/unwrap.
+    pub strict_key_separation: bool,
+    /// Whether private and secret keys may be created extractable.
+    pub allow_extractable: bool,
+    /// RSA PKCS#1 v1.5 (and raw) decryption, a padding oracle.
+    pub rsa_pkcs1v15_decryption: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            min_rsa_bits: 2048,
+            allowed_curves: None,
+            allowed_mechanisms: None,
+            sha1_signatures: false,
+            max_cryptoperiod_days: Cryptoperiods::default(),
+            strict_key_separation: false,
+            allow_extractable: true,
+            rsa_pkcs1v15_decryption: false,
+        }
+    }
+}
+
+/// The `[policy]` section as written; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    pub min_rsa_bits: Option<u64>,
+    pub allowed_curves: Option<Vec<String>>,
+    pub allowed_mechanisms: Option<Vec<String>>,
+    pub sha1_signatures: Option<bool>,
+    pub max_cryptoperiod_days: Option<Cryptoperiods>,
+    pub strict_key_separation: Option<bool>,
+    pub allow_extractable: Option<bool>,
+    pub rsa_pkcs1v15_decryption: Option<bool>,
+}
+
+impl PolicyFile {
+    /// The effective policy, or a message naming the bad entry.
+    pub fn resolve(self, legacy_rsa: Option<bool>) -> Result<Policy, String> {
+        let d = Policy::default();
+        if let Some(curves) = &self.allowed_curves
+            && let Some(bad) = curves.iter().find(|c| !names::CURVES.contains(&c.as_str()))
+        {
+            return Err(format!(
+                "policy.allowed_curves: unknown curve {bad:?} (known: {})",
+                names::CURVES.join(", ")
+            ));
+        }
+        if let Some(mechs) = &self.allowed_mechanisms
+            && let Some(bad) = mechs.iter().find(|m| names::mechanism_by_name(m).is_none())
+        {
+            return Err(format!(
+                "policy.allowed_mechanisms: unknown mechanism {bad:?}"
+            ));
+        }
+        let min_rsa_bits = self.min_rsa_bits.unwrap_or(d.min_rsa_bits);
+        if !(1024..=16384).contains(&min_rsa_bits) {
+            return Err("policy.min_rsa_bits must be between 1024 and 16384".into());
+        }
+        Ok(Policy {
+            min_rsa_bits,
+            allowed_curves: self.allowed_curves,
+            allowed_mechanisms: self.allowed_mechanisms,
+            sha1_signatures: self.sha1_signatures.unwrap_or(d.sha1_signatures),
+            max_cryptoperiod_days: self.max_cryptoperiod_days.unwrap_or_default(),
+            strict_key_separation: self
+                .strict_key_separation
+                .unwrap_or(d.strict_key_separation),
+            allow_extractable: self.allow_extractable.unwrap_or(d.allow_extractable),
+            rsa_pkcs1v15_decryption: self
+                .rsa_pkcs1v15_decryption
+                .or(legacy_rsa)
+                .unwrap_or(d.rsa_pkcs1v15_decryption),
+        })
+    }
+}
+
+/// Signature mechanisms that hash with SHA-1.
+const SHA1_SIGNATURES: &[CK_MECHANISM_TYPE] =
+    &[CKM_SHA1_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_ECDSA_SHA1];
+
+const SIGNING: &[CK_ATTRIBUTE_TYPE] = &[CKA_SIGN, CKA_VERIFY, CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER];
+const CONFIDENTIALITY: &[CK_ATTRIBUTE_TYPE] = &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP];
+
+/// RSA modulus size in bits (leading zero bytes ignored).
+fn rsa_bits(obj: &Object) -> Option<u64> {
+    let n = obj.bytes(CKA_MODULUS)?;
+    let start = n.iter().position(|b| *b != 0)?;
+    let n = n.get(start..)?;
+    let first = *n.first()?;
+    let len = u64::try_from(n.len()).ok()?;
+    Some((len - 1) * 8 + u64::from(u8::BITS - first.leading_zeros()))
+}
+
+impl Policy {
+    fn mechanism_allowed(&self, mech: CK_MECHANISM_TYPE) -> bool {
+        match &self.allowed_mechanisms {
+            None => true,
+            Some(list) => list
+                .iter()
+                .any(|n| names::mechanism_by_name(n) == Some(mech)),
+        }
+    }
+
+    /// Size and curve rules on a key's material.
+    fn check_strength(&self, obj: &Object) -> Result<(), Refusal> {
+        match obj.key_type() {
+            Some(CKK_RSA) => {
+                let bits = rsa_bits(obj).unwrap_or(0);
+                if bits < self.min_rsa_bits {
+                    return Err(refuse(
+                        Error::KeySizeRange,
+                        format!(
+                            "min_rsa_bits: {bits}-bit RSA key, policy needs {}",
+                            self.min_rsa_bits
+                        ),
+                    ));
+                }
+            }
+            Some(kt @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
+                if let Some(allowed) = &self.allowed_curves {
+                    let params = obj.bytes(CKA_EC_PARAMS).unwrap_or_default();
+                    let curve = names::curve_name(kt, params);
+                    if !curve.is_some_and(|c| allowed.iter().any(|a| a == c)) {
+                        return Err(refuse(
+                            Error::CurveNotSupported,
+                            format!("allowed_curves: {} not allowed", curve.unwrap_or("curve")),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A new key object (made by `mech`, if any): its size, curve,
+    /// purposes, extractability and end date.
+    pub fn check_new_key(
+        &self,
+        obj: &Object,
+        mech: Option<CK_MECHANISM_TYPE>,
+    ) -> Result<(), Refusal> {
+        if let Some(m) = mech
+            && !self.mechanism_allowed(m)
+        {
+            return Err(refuse(
+                Error::MechanismInvalid,
+                format!(
+                    "allowed_mechanisms: {} not allowed",
+                    names::mechanism_name(m)
+                ),
+            ));
+        }
+        if !matches!(
+            obj.class(),
+            CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY
+        ) {
+            return Ok(());
+        }
+        self.check_strength(obj)?;
+        self.check_attributes(obj)
+    }
+
+    /// The rules that C_SetAttributeValue could also break.
+    pub fn check_attributes(&self, obj: &Object) -> Result<(), Refusal> {
+        let any = |set: &[CK_ATTRIBUTE_TYPE]| set.iter().any(|a| obj.flag(*a));
+        if self.strict_key_separation && any(SIGNING) && any(CONFIDENTIALITY) {
+            return Err(refuse(
+                Error::TemplateInconsistent,
+                "strict_key_separation: a key may sign/verify or encrypt/decrypt/wrap/unwrap, not both",
+            ));
+        }
+        if !self.allow_extractable
+            && matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY)
+            && obj.flag(CKA_EXTRACTABLE)
+        {
+            return Err(refuse(
+                Error::TemplateInconsistent,
+                "allow_extractable: keys may not be created extractable",
+            ));
+        }
+        if let Some(max) = self.max_days(obj.class())
+            && let Some(end) = obj.bytes(CKA_END_DATE).and_then(dates::parse)
+            && let Some(limit) = dates::today().checked_add(time::Duration::days(i64::from(max)))
+            && end > limit
+        {
+            return Err(refuse(
+                Error::TemplateInconsistent,
+                format!("max_cryptoperiod_days: end date beyond {max} days"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn max_days(&self, class: CK_OBJECT_CLASS) -> Option<u32> {
+        let p = &self.max_cryptoperiod_days;
+        match class {
+            CKO_PRIVATE_KEY => p.private_key,
+            CKO_PUBLIC_KEY => p.public_key,
+            CKO_SECRET_KEY => p.secret_key,
+            _ => None,
+        }
+    }
+
+    /// The CKA_END_DATE a new key of `class` gets when its template gives
+    /// none: today plus the class's maximum cryptoperiod.
+    pub fn default_end_date(&self, class: CK_OBJECT_CLASS) -> Option<time::Date> {
+        let max = self.max_days(class)?;
+        dates::today().checked_add(time::Duration::days(i64::from(max)))
+    }
+
+    /// Using `obj` with `mech` for `usage`. Keys that no longer meet the
+    /// size or curve rules may still verify and decrypt old data.
+    pub fn check_use(
+        &self,
+        obj: &Object,
+        mech: CK_MECHANISM_TYPE,
+        usage: CK_ATTRIBUTE_TYPE,
+    ) -> Result<(), Refusal> {
+        if !self.mechanism_allowed(mech) {
+            return Err(refuse(
+                Error::MechanismInvalid,
+                format!(
+                    "allowed_mechanisms: {} not allowed",
+                    names::mechanism_name(mech)
+                ),
+            ));
+        }
+        if usage == CKA_SIGN && !self.sha1_signatures && SHA1_SIGNATURES.contains(&mech) {
+            return Err(refuse(
+                Error::MechanismInvalid,
+                "sha1_signatures: SHA-1 may verify, not sign",
+            ));
+        }
+        if super::protects(usage) {
+            self.check_strength(obj)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! The audit trail's tables: appending a hash-chained record inside the
+//! transaction of the change it records, and reading records back for
+//! `keyward audit show/verify/export`. What a record says is built by
+//! `crate::audit`; this file only stores bytes.
+
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
+
+use super::schema::TxResult;
+use super::seal::{self, AuditKey};
+use super::sqlite::TokenDb;
+use crate::error::{Error, Result};
+
+/// One record to append: the JSON body plus the columns that index it,
+/// and the key that authenticates it when the master key is unlocked.
+#[derive(Debug)]
+pub struct AuditEntry {
+    pub time_ms: i64,
+    pub event: String,
+    pub object: Option<i64>,
+    pub body: Vec<u8>,
+    pub key: Option<AuditKey>,
+}
+
+/// A stored record, exactly as on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub time_ms: i64,
+    pub event: String,
+    pub object: Option<i64>,
+    pub body: Vec<u8>,
+    pub hash: Vec<u8>,
+    pub mac: Option<Vec<u8>>,
+}
+
+/// The chain's head (the last record, whoever wrote it) and anchor (the
+/// last record written with the audit key, whose MAC an attacker cannot
+/// forge): together they reveal a truncated trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditHead {
+    pub head_seq: i64,
+    pub head_hash: Vec<u8>,
+    pub anchor_seq: i64,
+    pub anchor_hash: Vec<u8>,
+    pub anchor_mac: Option<Vec<u8>>,
+}
+
+/// Which records `audit show` wants; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    pub object: Option<i64>,
+    pub event: Option<String>,
+}
+
+const GENESIS: [u8; 32] = [0; 32];
+
+fn head_in(tx: &Transaction<'_>) -> TxResult<Option<AuditHead>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT head_seq, head_hash, anchor_seq, anchor_hash, anchor_mac
+             FROM audit_state WHERE id = 1",
+        )?
+        .query_row([], |r| {
+            Ok(AuditHead {
+                head_seq: r.get(0)?,
+                head_hash: r.get(1)?,
+                anchor_seq: r.get(2)?,
+                anchor_hash: r.get(3)?,
+                anchor_mac: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Appends `e` after the current head, in the caller's transaction.
+pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
+    let head = head_in(tx)?;
+    let (seq, previous) = match &head {
+        Some(h) => (
+            h.head_seq.checked_add(1).ok_or(Error::GeneralError)?,
+            <[u8; 32]>::try_from(h.head_hash.as_slice()).map_err(|_| Error::Tampered)?,
+        ),
+        None => (1, GENESIS),
+    };
+    let hash = seal::audit_chain(&previous, seq.cast_unsigned(), &e.body);
+    let mac = e.key.as_ref().map(|k| k.mac(&hash));
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, time, event, object, body, hash, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        seq, e.time_ms, e.event, e.object, e.body, hash, mac
+    ])?;
+    match (&head, &mac) {
+        (None, _) => {
+            let (anchor_seq, anchor_hash) = if mac.is_some() {
+                (seq, hash)
+            } else {
+                (0, GENESIS)
+            };
+            tx.prepare_cached(
+                "INSERT INTO audit_state (id, head_seq, head_hash, anchor_seq, anchor_hash, anchor_mac)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![seq, hash, anchor_seq, anchor_hash, mac])?;
+        }
+        (Some(_), Some(mac)) => {
+            tx.prepare_cached(
+                "UPDATE audit_state SET head_seq = ?1, head_hash = ?2,
+                     anchor_seq = ?1, anchor_hash = ?2, anchor_mac = ?3 WHERE id = 1",
+            )?
+            .execute(params![seq, hash, mac])?;
+        }
+        (Some(_), None) => {
+            tx.prepare_cached("UPDATE audit_state SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?
+                .execute(params![seq, hash])?;
+        }
+    }
+    Ok(seq)
+}
+
+/// Stores the audit key wrapped under the (new) master key.
+pub(super) fn set_key(tx: &Transaction<'_>, wrapped: &[u8]) -> TxResult<()> {
+    let n = tx
+        .prepare_cached("UPDATE audit_state SET key_wrapped = ?1 WHERE id = 1")?
+        .execute([wrapped])?;
+    if n == 0 {
+        tx.prepare_cached(
+            "INSERT INTO audit_state (id, head_seq, head_hash, anchor_seq, anchor_hash, key_wrapped)
+             VALUES (1, 0, ?1, 0, ?1, ?2)",
+        )?
+        .execute(params![GENESIS, wrapped])?;
+    }
+    Ok(())
+}
+
+fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        seq: r.get(0)?,
+        time_ms: r.get(1)?,
+        event: r.get(2)?,
+        object: r.get(3)?,
+        body: r.get(4)?,
+        hash: r.get(5)?,
+        mac: r.get(6)?,
+    })
+}
+
+const SELECT_AUDIT: &str = "SELECT seq, time, event, object, body, hash, mac FROM audit";
+
+impl TokenDb {
+    /// Appends a record on its own (an event that changes nothing else:
+    /// a refusal, a failed login, a backup).
+    pub fn append_audit(&self, e: &AuditEntry) -> Result<i64> {
+        self.write(|tx| append(tx, e))
+    }
+
+    /// Stores the audit key wrapped under the master key.
+    pub fn set_audit_key(&self, wrapped: &[u8]) -> Result<()> {
+        self.write(|tx| set_key(tx, wrapped))
+    }
+
+    /// The audit key as wrapped under the master key, if one was made.
+    pub fn audit_key_wrapped(&self) -> Result<Option<Vec<u8>>> {
+        self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT key_wrapped FROM audit_state WHERE id = 1")?
+                .query_row([], |r| r.get::<_, Option<Vec<u8>>>(0))
+                .optional()?
+                .flatten())
+        })
+    }
+
+    /// Records matching `filter`, oldest first.
+    pub fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
+        let mut sql = format!("{SELECT_AUDIT} WHERE 1");
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(t) = filter.since_ms {
+            sql.push_str(" AND time >= ?");
+            args.push(Value::Integer(t));
+        }
+        if let Some(t) = filter.until_ms {
+            sql.push_str(" AND time <= ?");
+            args.push(Value::Integer(t));
+        }
+        if let Some(o) = filter.object {
+            sql.push_str(" AND object = ?");
+            args.push(Value::Integer(o));
+        }
+        if let Some(ev) = &filter.event {
+            sql.push_str(" AND event = ?");
+            args.push(Value::Text(ev.clone()));
+        }
+        sql.push_str(" ORDER BY seq");
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), audit_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Every record and the head, read in one transaction so they agree.
+    pub fn audit_trail(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&format!("{SELECT_AUDIT} ORDER BY seq"))?;
+            let rows = stmt
+                .query_map([], audit_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((rows, head_in(tx)?))
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! The token's side of the audit trail: who and when (slot, role, pid,
+//! time) and the audit key, added to what the caller says happened.
+
+use super::{Login, Token};
+use crate::audit::{Event, now_ms};
+use crate::error::Result;
+use crate::object::Object;
+use crate::store::audit::AuditEntry;
+use crate::store::seal::{AuditKey, MasterKey};
+
+pub(super) fn role_name(login: Login) -> &'static str {
+    match login {
+        Login::Public => "public",
+        Login::User => "user",
+        Login::So => "so",
+    }
+}
+
+impl Token {
+    /// A record of `ev` about `object`, as the current login.
+    pub fn audit_entry(&self, ev: &Event, object: Option<(i64, &Object)>) -> Result<AuditEntry> {
+        let (role, key) = {
+            let state = self.login_state()?;
+            (state.login, state.audit_key.clone())
+        };
+        Ok(self.entry_as(role, key, ev, object))
+    }
+
+    pub(super) fn entry_as(
+        &self,
+        role: Login,
+        key: Option<AuditKey>,
+        ev: &Event,
+        object: Option<(i64, &Object)>,
+    ) -> AuditEntry {
+        let time_ms = now_ms();
+        let record = ev.record(time_ms, self.slot_id, role_name(role), object);
+        // Serializing a struct of strings and integers cannot fail; an
+        // empty body would still be chained and flagged by verify.
+        let body = serde_json::to_vec(&record).unwrap_or_default();
+        AuditEntry {
+            time_ms,
+            event: ev.kind.to_string(),
+            object: object.map(|(id, _)| id),
+            body,
+            key,
+        }
+    }
+
+    /// Records an event that changes nothing else (a refusal, a failed
+    /// login, a crypto operation when those are audited).
+    pub fn audit(&self, ev: &Event, object: Option<(i64, &Object)>) -> Result<()> {
+        let entry = self.audit_entry(ev, object)?;
+        self.db.append_audit(&entry).map(drop)
+    }
+
+    /// Whether each cryptographic operation is recorded (off by default:
+    /// one write per signature would cost more than the signature).
+    pub fn audits_crypto_ops(&self) -> bool {
+        self.audit_crypto_ops
+    }
+
+    /// The audit key under `mk`: the stored one, or a new one stored now
+    /// (tokens made before the audit trail existed).
+    pub(super) fn load_audit_key(&self, mk: &MasterKey) -> Result<Option<AuditKey>> {
+        match self.db.audit_key_wrapped()? {
+            Some(wrapped) => Ok(AuditKey::unwrap(mk, &wrapped).ok()),
+            None => {
+                let key = AuditKey::generate()?;
+                self.db.set_audit_key(&key.wrap(mk)?)?;
+                Ok(Some(key))
+            }
+        }
+    }
+
+    /// The audit key, while someone is logged in.
+    pub fn audit_key(&self) -> Result<Option<AuditKey>> {
+        Ok(self.login_state()?.audit_key.clone())
+    }
+}
