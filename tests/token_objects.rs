@@ -332,9 +332,20 @@ fn ec_p256_sign_verify_checked_independently() {
     let parsed = p256::ecdsa::Signature::from_slice(&sig).expect("r||s");
     vk.verify(MSG, &parsed).expect("p256 crate verifies");
 
-    // Every hash variant, and raw ECDSA over a prehash.
-    let prehashes: [(Mechanism, Vec<u8>); 5] = [
-        (Mechanism::EcdsaSha1, sha1::Sha1::digest(MSG).to_vec()),
+    // SHA-1 verifies but does not sign (the default policy): a raw
+    // ECDSA signature over the SHA-1 digest verifies as CKM_ECDSA_SHA1.
+    expect_rv(
+        s.sign(&Mechanism::EcdsaSha1, privk, MSG),
+        cryptoki::error::RvError::MechanismInvalid,
+    );
+    let sha1_sig = s
+        .sign(&Mechanism::Ecdsa, privk, &sha1::Sha1::digest(MSG))
+        .expect("raw sign");
+    s.verify(&Mechanism::EcdsaSha1, pubk, MSG, &sha1_sig)
+        .expect("SHA-1 verification stays allowed");
+
+    // Every other hash variant, and raw ECDSA over a prehash.
+    let prehashes: [(Mechanism, Vec<u8>); 4] = [
         (Mechanism::EcdsaSha224, sha2::Sha224::digest(MSG).to_vec()),
         (Mechanism::EcdsaSha384, sha2::Sha384::digest(MSG).to_vec()),
         (Mechanism::EcdsaSha512, sha2::Sha512::digest(MSG).to_vec()),

@@ -11,6 +11,8 @@ mod crypto;
 pub mod global;
 mod handles;
 mod key;
+mod lifecycle;
+pub use lifecycle::Rotation;
 pub mod message;
 mod object;
 mod provenance;

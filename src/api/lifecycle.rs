@@ -1,0 +1,342 @@
+//! Key lifecycle verbs PKCS#11 has no function for, used by the `keyward`
+//! admin CLI: state changes, rotation, keys due for rotation. Each works
+//! through a logged-in session like any C_* call and is audited.
+
+use cryptoki_sys::*;
+
+use super::provenance::row_id;
+use super::{Attr, Library, Mech};
+use crate::audit::Event;
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, dates, vendor::*};
+use crate::mechanism::RawParam;
+use crate::object::{self, Object};
+use crate::session::Session;
+use crate::token::Token;
+
+/// The outcome of a rotation: the new key (and its public half) and every
+/// object of the old key that was deactivated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub new_key: CK_OBJECT_HANDLE,
+    pub new_public: Option<CK_OBJECT_HANDLE>,
+    pub retired: Vec<CK_OBJECT_HANDLE>,
+}
+
+/// Attributes a rotated key takes over from its predecessor.
+const CARRIED: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_TOKEN,
+    CKA_PRIVATE,
+    CKA_LABEL,
+    CKA_SENSITIVE,
+    CKA_EXTRACTABLE,
+    CKA_MODIFIABLE,
+    CKA_COPYABLE,
+    CKA_DESTROYABLE,
+    CKA_ALLOWED_MECHANISMS,
+    CKA_SUBJECT,
+];
+
+/// Usage flags, protecting ones paired with the flag that processes what
+/// they made (a retired key keeps only the second).
+const USAGES: &[(CK_ATTRIBUTE_TYPE, Option<CK_ATTRIBUTE_TYPE>)] = &[
+    (CKA_SIGN, Some(CKA_VERIFY)),
+    (CKA_ENCRYPT, Some(CKA_DECRYPT)),
+    (CKA_WRAP, Some(CKA_UNWRAP)),
+    (CKA_DERIVE, None),
+    (CKA_VERIFY, None),
+    (CKA_DECRYPT, None),
+    (CKA_UNWRAP, None),
+];
+
+fn wire(ty: CK_ATTRIBUTE_TYPE, canonical: &[u8]) -> Attr {
+    Attr {
+        ty,
+        value: object::to_wire(ty, canonical),
+    }
+}
+
+fn flag(ty: CK_ATTRIBUTE_TYPE, v: bool) -> Attr {
+    Attr {
+        ty,
+        value: vec![u8::from(v)],
+    }
+}
+
+/// The generation mechanism and key-specific template entries that make
+/// a key like `obj`.
+fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)> {
+    let params = || wire(CKA_EC_PARAMS, obj.bytes(CKA_EC_PARAMS).unwrap_or_default());
+    let len = |o: &Object| o.ulong(CKA_VALUE_LEN).unwrap_or(32);
+    Ok(match obj.key_type() {
+        Some(CKK_EC) => (CKM_EC_KEY_PAIR_GEN, vec![params()], vec![]),
+        Some(CKK_EC_EDWARDS) => (CKM_EC_EDWARDS_KEY_PAIR_GEN, vec![params()], vec![]),
+        Some(CKK_EC_MONTGOMERY) => (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, vec![params()], vec![]),
+        Some(CKK_RSA) => {
+            let bits = obj.bytes(CKA_MODULUS).map_or(0, |n| {
+                let skip = n.iter().take_while(|b| **b == 0).count();
+                (n.len() - skip) * 8
+            });
+            let bits = u64::try_from(bits).map_err(|_| Error::GeneralError)?;
+            let e = obj.bytes(CKA_PUBLIC_EXPONENT).unwrap_or(&[1, 0, 1]);
+            (
+                CKM_RSA_PKCS_KEY_PAIR_GEN,
+                vec![
+                    wire(CKA_MODULUS_BITS, &bits.to_le_bytes()),
+                    wire(CKA_PUBLIC_EXPONENT, e),
+                ],
+                vec![],
+            )
+        }
+        Some(CKK_AES) => (
+            CKM_AES_KEY_GEN,
+            vec![],
+            vec![wire(CKA_VALUE_LEN, &len(obj).to_le_bytes())],
+        ),
+        Some(kt) if obj.class() == CKO_SECRET_KEY => (
+            CKM_GENERIC_SECRET_KEY_GEN,
+            vec![],
+            vec![
+                wire(CKA_VALUE_LEN, &len(obj).to_le_bytes()),
+                wire(CKA_KEY_TYPE, &kt.to_le_bytes()),
+            ],
+        ),
+        _ => return Err(Error::KeyTypeInconsistent),
+    })
+}
+
+/// The new key's end date: the old key's cryptoperiod again, from today
+/// (none if the old key had no end date; the policy may add one).
+fn next_end_date(obj: &Object) -> Option<Vec<u8>> {
+    let end = obj.bytes(CKA_END_DATE).and_then(dates::parse)?;
+    let start = obj
+        .bytes(CKA_START_DATE)
+        .and_then(dates::parse)
+        .or_else(|| {
+            let secs = i64::try_from(obj.ulong(CKA_KEYWARD_CREATED)?).ok()?;
+            Some(time::OffsetDateTime::from_unix_timestamp(secs).ok()?.date())
+        })?;
+    let period = (end - start).max(time::Duration::days(1));
+    Some(dates::encode(dates::today() + period))
+}
+
+impl Library {
+    /// The token object behind a handle, with its row id.
+    fn token_object(
+        &self,
+        s: &Session,
+        token: &Token,
+        h: CK_OBJECT_HANDLE,
+    ) -> Result<(i64, std::sync::Arc<Object>)> {
+        let (r, obj) = self.resolve(s, token, h, false)?;
+        let id = row_id(&r).ok_or(Error::ActionProhibited)?;
+        Ok((id, obj))
+    }
+
+    /// Token objects sharing `obj`'s CKA_ID that follow it through its
+    /// life: its public key and certificates (or, from a public key, its
+    /// private key).
+    fn companions(
+        &self,
+        s: &Session,
+        token: &Token,
+        id: i64,
+        obj: &Object,
+    ) -> Result<Vec<(CK_OBJECT_HANDLE, i64, std::sync::Arc<Object>)>> {
+        let Some(ckid) = obj.bytes(CKA_ID).filter(|v| !v.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let mut template = object::AttrMap::new();
+        template.insert(CKA_ID, ckid.to_vec());
+        let mut out = Vec::new();
+        for (row, other) in token.find(&template)? {
+            let follows = matches!(other.class(), CKO_PUBLIC_KEY | CKO_CERTIFICATE)
+                && obj.class() == CKO_PRIVATE_KEY;
+            if row != id && follows {
+                let h = self
+                    .handles()?
+                    .token_handle(s.token, row, || self.new_handle());
+                out.push((h, row, other));
+            }
+        }
+        Ok(out)
+    }
+
+    fn change_state(
+        &self,
+        token: &Token,
+        id: i64,
+        obj: &Object,
+        to: CK_ULONG,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let from = lifecycle::state_name(lifecycle::state(obj));
+        let updated = lifecycle::transition(obj, to, reason)?;
+        let mut detail = format!("{from} -> {}", lifecycle::state_name(to));
+        if let Some(r) = reason {
+            detail.push_str(&format!(": {r}"));
+        }
+        token.update(id, &updated, &Event::new("state_change").detail(detail))
+    }
+
+    /// Moves a key (and its public key and certificates) to state `to`:
+    /// CKW_STATE_ACTIVE, CKW_STATE_DEACTIVATED or CKW_STATE_COMPROMISED.
+    /// A transition SP 800-57 does not allow is CKR_ACTION_PROHIBITED.
+    /// Returns the handles of every object changed.
+    pub fn set_key_state(
+        &self,
+        h: CK_SESSION_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        to: CK_ULONG,
+        reason: Option<&str>,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        self.with_session(h, |s, token| {
+            super::object::check_write(s, token, &Object::default())?;
+            let (id, obj) = self.token_object(s, token, key)?;
+            super::object::check_write(s, token, &obj)?;
+            self.change_state(token, id, &obj, to, reason)?;
+            let mut changed = vec![key];
+            for (ch, row, other) in self.companions(s, token, id, &obj)? {
+                // A companion already past this state stays where it is.
+                if lifecycle::transition(&other, to, reason).is_ok() {
+                    self.change_state(token, row, &other, to, reason)?;
+                    changed.push(ch);
+                }
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Replaces a key with a new one of the same type, size, usages and
+    /// label (a new CKA_ID), linked both ways; the old key and its public
+    /// key and certificates are deactivated (they still verify and
+    /// decrypt what the old key made).
+    pub fn rotate_key(&self, h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> Result<Rotation> {
+        let (old_id, old, public) = self.with_session(h, |s, token| {
+            let (id, obj) = self.token_object(s, token, key)?;
+            if !matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
+                return Err(Error::KeyTypeInconsistent);
+            }
+            let public = self
+                .companions(s, token, id, &obj)?
+                .into_iter()
+                .find(|(_, _, o)| o.class() == CKO_PUBLIC_KEY)
+                .map(|(_, _, o)| o);
+            Ok((id, obj, public))
+        })?;
+        let (mech, pub_extra, key_extra) = generation(&old)?;
+        let mut new_id = vec![0u8; 16];
+        crate::mechanism::random(&mut new_id)?;
+        let mut common = vec![wire(CKA_ID, &new_id)];
+        if let Some(end) = next_end_date(&old) {
+            common.push(wire(CKA_END_DATE, &end));
+        }
+        let template_of = |o: &Object, usages: &[CK_ATTRIBUTE_TYPE], paired: Option<&Object>| {
+            let mut t = common.clone();
+            for ty in CARRIED {
+                if let Some(v) = o.bytes(*ty) {
+                    t.push(wire(*ty, v));
+                }
+            }
+            for (use_flag, processing) in USAGES {
+                if !usages.contains(use_flag) || o.bytes(*use_flag).is_none() {
+                    continue;
+                }
+                // A retired key lost its protecting flags: take them back
+                // from the flag that processes what they make.
+                let on = o.flag(*use_flag)
+                    || processing.is_some_and(|p| o.flag(p) || paired.is_some_and(|q| q.flag(p)));
+                t.push(flag(*use_flag, on));
+            }
+            t
+        };
+        let m = Mech {
+            ty: mech,
+            param: RawParam::None,
+        };
+        let (new_key, new_public) = if old.class() == CKO_SECRET_KEY {
+            let mut t = template_of(
+                &old,
+                &[
+                    CKA_SIGN,
+                    CKA_VERIFY,
+                    CKA_ENCRYPT,
+                    CKA_DECRYPT,
+                    CKA_WRAP,
+                    CKA_UNWRAP,
+                    CKA_DERIVE,
+                ],
+                None,
+            );
+            t.extend(key_extra);
+            (self.generate_key(h, &m, &t)?, None)
+        } else {
+            let private_usages = [CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE];
+            let public_usages = [CKA_VERIFY, CKA_ENCRYPT, CKA_WRAP, CKA_DERIVE];
+            let mut priv_t = template_of(&old, &private_usages, public.as_deref());
+            let pub_src = public.as_deref().unwrap_or(&old);
+            let mut pub_t = template_of(pub_src, &public_usages, None);
+            pub_t.retain(|a| !matches!(a.ty, CKA_SENSITIVE | CKA_EXTRACTABLE | CKA_PRIVATE));
+            pub_t.extend(pub_extra);
+            priv_t.extend(key_extra);
+            let (pub_h, priv_h) = self.generate_key_pair(h, &m, &pub_t, &priv_t)?;
+            (priv_h, Some(pub_h))
+        };
+        self.with_session(h, |s, token| {
+            let mut retired = Vec::new();
+            for new_h in std::iter::once(new_key).chain(new_public) {
+                let (id, obj) = self.token_object(s, token, new_h)?;
+                let linked = lifecycle::link(&obj, CKA_KEYWARD_PREDECESSOR, old_id);
+                let ev = Event::new("rotate").detail(format!("successor of object {old_id}"));
+                token.update(id, &linked, &ev)?;
+            }
+            let (new_row, _) = self.token_object(s, token, new_key)?;
+            let (_, current) = self.token_object(s, token, key)?;
+            let mut olds = vec![(key, old_id, current.clone())];
+            olds.extend(self.companions(s, token, old_id, &current)?);
+            for (oh, row, obj) in olds {
+                let mut updated = lifecycle::link(&obj, CKA_KEYWARD_SUCCESSOR, new_row);
+                if lifecycle::transition(&updated, CKW_STATE_DEACTIVATED, None).is_ok() {
+                    updated =
+                        lifecycle::transition(&updated, CKW_STATE_DEACTIVATED, Some("rotated"))?;
+                }
+                let ev = Event::new("rotate").detail(format!("replaced by object {new_row}"));
+                token.update(row, &updated, &ev)?;
+                retired.push(oh);
+            }
+            Ok(Rotation {
+                new_key,
+                new_public,
+                retired,
+            })
+        })
+    }
+
+    /// Active or pre-active keys (private and secret) whose CKA_END_DATE
+    /// falls within `within_days` from today, or has passed.
+    pub fn keys_due(
+        &self,
+        h: CK_SESSION_HANDLE,
+        within_days: u32,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        self.with_session(h, |s, token| {
+            let limit = dates::today() + time::Duration::days(i64::from(within_days));
+            let mut due = Vec::new();
+            for (row, obj) in token.find(&object::AttrMap::new())? {
+                let live = matches!(
+                    lifecycle::state(&obj),
+                    CKW_STATE_ACTIVE | CKW_STATE_PRE_ACTIVE
+                );
+                let key = matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY);
+                let ends = obj.bytes(CKA_END_DATE).and_then(dates::parse);
+                if live && key && ends.is_some_and(|e| e <= limit) {
+                    due.push(
+                        self.handles()?
+                            .token_handle(s.token, row, || self.new_handle()),
+                    );
+                }
+            }
+            Ok(due)
+        })
+    }
+}
