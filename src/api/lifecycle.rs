@@ -340,3 +340,24 @@ impl Library {
         })
     }
 }
+
+impl Library {
+    /// Audit records of a slot's token matching `filter`.
+    pub fn audit_rows(
+        &self,
+        slot: CK_SLOT_ID,
+        filter: &crate::store::audit::AuditFilter,
+    ) -> Result<Vec<crate::store::audit::AuditRow>> {
+        self.slot(slot)?.1.audit_rows(filter)
+    }
+
+    /// Verifies a slot's audit trail (MACs only while logged in).
+    pub fn audit_verify(&self, slot: CK_SLOT_ID) -> Result<crate::audit::Verdict> {
+        self.slot(slot)?.1.audit_verify()
+    }
+
+    /// The key policy in force.
+    pub fn policy(&self) -> &crate::lifecycle::policy::Policy {
+        &self.config.policy
+    }
+}

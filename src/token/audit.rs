@@ -78,3 +78,20 @@ impl Token {
         Ok(self.login_state()?.audit_key.clone())
     }
 }
+
+impl Token {
+    /// Records matching `filter`, oldest first.
+    pub fn audit_rows(
+        &self,
+        filter: &crate::store::audit::AuditFilter,
+    ) -> Result<Vec<crate::store::audit::AuditRow>> {
+        self.db.audit_rows(filter)
+    }
+
+    /// Checks the whole trail; MACs too while someone is logged in.
+    pub fn audit_verify(&self) -> Result<crate::audit::Verdict> {
+        let (rows, head) = self.db.audit_trail()?;
+        let key = self.audit_key()?;
+        Ok(crate::audit::verify(&rows, head.as_ref(), key.as_ref()))
+    }
+}
