@@ -4,18 +4,21 @@
 //! The file format is in `docs/FORMAT.md`, section "Backup files".
 
 use std::ffi::c_int;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, MAIN_DB, OpenFlags, OptionalExtension};
 use zeroize::Zeroizing;
 
+mod header;
+mod place;
+
+use header::Header;
+use place::{parent, place_file, refuse_existing};
+
 use super::schema::{APPLICATION_ID, SCHEMA_VERSION, create_private_dir};
-use super::seal::{self, BACKUP_SALT_LEN, MAX_ITERATIONS};
+use super::seal::{self, MAX_ITERATIONS};
 use crate::error::Error;
 
 /// First bytes of every backup file.
@@ -23,18 +26,12 @@ pub const MAGIC: &[u8; 8] = b"KWBACKUP";
 /// The format version this code writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
 
-/// Longest label or serial accepted in a header (the token's are 32 and
-/// 16 bytes), so a damaged length cannot ask for a huge allocation.
-const MAX_TEXT: usize = 64;
 /// Pages copied per backup step: small enough for smooth progress.
 const PAGES_PER_STEP: c_int = 64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Waits between backup steps that found the source busy (~10 s in all).
 const BUSY_SLEEP: Duration = Duration::from_millis(10);
 const BUSY_STEPS: u32 = 1000;
-/// Files SQLite may keep beside a database; a stale one would be replayed
-/// into (and corrupt) a restored file.
-const SIDECARS: [&str; 3] = ["-wal", "-shm", "-journal"];
 
 /// What a backup holds, from its authenticated header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,107 +98,6 @@ fn io_error(what: &str, path: &Path, e: &std::io::Error) -> BackupError {
 }
 
 type BResult<T> = std::result::Result<T, BackupError>;
-
-/// The clear file header. Its encoding is the AAD of the payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Header {
-    iterations: u32,
-    salt: [u8; BACKUP_SALT_LEN],
-    info: BackupInfo,
-}
-
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_text(out: &mut Vec<u8>, s: &str) {
-    put_u64(out, u64::try_from(s.len()).unwrap_or(u64::MAX));
-    out.extend_from_slice(s.as_bytes());
-}
-
-impl Header {
-    fn encode(&self) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.push(FORMAT_VERSION);
-        put_u64(&mut out, u64::from(self.iterations));
-        out.extend_from_slice(&self.salt);
-        put_u64(&mut out, self.info.created);
-        put_u64(&mut out, self.info.objects);
-        put_u64(&mut out, self.info.bytes);
-        put_text(&mut out, &self.info.label);
-        put_text(&mut out, &self.info.serial);
-        out
-    }
-
-    /// Splits a file into its header, the header bytes (the AAD) and the
-    /// sealed payload. Anything malformed after a known magic and version
-    /// counts as damage.
-    fn parse(file: &[u8]) -> BResult<(Header, &[u8], &[u8])> {
-        let (magic, rest) = file
-            .split_at_checked(MAGIC.len())
-            .ok_or(BackupError::NotABackup)?;
-        if magic != MAGIC {
-            return Err(BackupError::NotABackup);
-        }
-        let (&version, mut input) = rest.split_first().ok_or(BackupError::NotABackup)?;
-        if version != FORMAT_VERSION {
-            return Err(BackupError::UnsupportedVersion(version));
-        }
-        let iterations = u32::try_from(take_u64(&mut input)?)
-            .ok()
-            .filter(|i| (1..=MAX_ITERATIONS).contains(i))
-            .ok_or(BackupError::WrongPassphraseOrDamaged)?;
-        let salt = take(&mut input, BACKUP_SALT_LEN)?
-            .try_into()
-            .map_err(|_| BackupError::WrongPassphraseOrDamaged)?;
-        let created = take_u64(&mut input)?;
-        let objects = take_u64(&mut input)?;
-        let bytes = take_u64(&mut input)?;
-        let label = take_text(&mut input)?;
-        let serial = take_text(&mut input)?;
-        let header_len = file.len().saturating_sub(input.len());
-        let header_bytes = file
-            .get(..header_len)
-            .ok_or(BackupError::WrongPassphraseOrDamaged)?;
-        let info = BackupInfo {
-            created,
-            label,
-            serial,
-            objects,
-            bytes,
-        };
-        let header = Header {
-            iterations,
-            salt,
-            info,
-        };
-        Ok((header, header_bytes, input))
-    }
-}
-
-fn take<'a>(input: &mut &'a [u8], n: usize) -> BResult<&'a [u8]> {
-    let (head, rest) = input
-        .split_at_checked(n)
-        .ok_or(BackupError::WrongPassphraseOrDamaged)?;
-    *input = rest;
-    Ok(head)
-}
-
-fn take_u64(input: &mut &[u8]) -> BResult<u64> {
-    let bytes: [u8; 8] = take(input, 8)?
-        .try_into()
-        .map_err(|_| BackupError::WrongPassphraseOrDamaged)?;
-    Ok(u64::from_le_bytes(bytes))
-}
-
-fn take_text(input: &mut &[u8]) -> BResult<String> {
-    let len = usize::try_from(take_u64(input)?)
-        .ok()
-        .filter(|n| *n <= MAX_TEXT)
-        .ok_or(BackupError::WrongPassphraseOrDamaged)?;
-    let bytes = take(input, len)?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| BackupError::WrongPassphraseOrDamaged)
-}
 
 /// A fixed-width blank-padded token field as text.
 fn field_text(bytes: &[u8]) -> String {
@@ -417,131 +313,14 @@ pub fn restore(file: &Path, passphrase: &[u8], dest: &Path, replace: bool) -> BR
     Ok(info)
 }
 
-fn parent(path: &Path) -> Option<&Path> {
-    path.parent().filter(|p| !p.as_os_str().is_empty())
-}
-
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-fn refuse_existing(path: &Path) -> BResult<()> {
-    let candidates =
-        std::iter::once(path.to_path_buf()).chain(SIDECARS.iter().map(|s| sidecar(path, s)));
-    for p in candidates {
-        if p.symlink_metadata().is_ok() {
-            return Err(BackupError::Exists(p));
-        }
-    }
-    Ok(())
-}
-
-/// A name beside `path` that no other call (in any process) uses; the
-/// file is created with O_EXCL anyway.
-fn temp_beside(path: &Path, tag: &str) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let base = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let name = format!(
-        ".{}.{tag}-{}-{nanos}-{n}",
-        base.unwrap_or_default(),
-        std::process::id()
-    );
-    match parent(path) {
-        Some(dir) => dir.join(name),
-        None => PathBuf::from(name),
-    }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-/// Makes a rename or link durable.
-fn sync_dir(path: &Path) -> BResult<()> {
-    let dir = parent(path).unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("cannot sync", dir, &e))
-}
-
-/// Writes `bytes` to a temp file beside `path`, fsyncs it and moves it to
-/// `path`: with `replace` by rename (after moving stale side files away),
-/// otherwise by a hard link, which fails rather than overwrite. On error
-/// the temp file is removed and `path` is untouched.
-fn place_file(path: &Path, bytes: &[u8], replace: bool) -> BResult<()> {
-    let tmp = temp_beside(path, "tmp");
-    if let Err(e) = write_private(&tmp, bytes) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error("cannot write", &tmp, &e));
-    }
-    let placed = if replace {
-        replace_with(&tmp, path)
-    } else {
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(BackupError::Exists(path.to_path_buf()))
-            }
-            Err(e) => Err(io_error("cannot create", path, &e)),
-        }
-    };
-    // After a rename the temp name is gone; after a link it is a second
-    // name for the file; after a failure it is garbage.
-    let _ = std::fs::remove_file(&tmp);
-    placed?;
-    sync_dir(path)
-}
-
-/// Renames `tmp` over `dest`. Side files of the old `dest` are first moved
-/// to temp names, put back if the rename fails, and deleted after it
-/// succeeds.
-fn replace_with(tmp: &Path, dest: &Path) -> BResult<()> {
-    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let mut result = Ok(());
-    for suffix in SIDECARS {
-        let side = sidecar(dest, suffix);
-        if side.symlink_metadata().is_err() {
-            continue;
-        }
-        let aside = temp_beside(&side, "old");
-        if let Err(e) = std::fs::rename(&side, &aside) {
-            result = Err(io_error("cannot move", &side, &e));
-            break;
-        }
-        moved.push((side, aside));
-    }
-    if result.is_ok() {
-        result = std::fs::rename(tmp, dest).map_err(|e| io_error("cannot replace", dest, &e));
-    }
-    for (side, aside) in moved {
-        if result.is_ok() {
-            let _ = std::fs::remove_file(&aside);
-        } else {
-            let _ = std::fs::rename(&aside, &side);
-        }
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::seal::{MasterKey, unwrap_master_key, wrap_master_key};
     use crate::store::sqlite::{ObjectRow, TokenDb, TokenMeta};
+    use place::sidecar;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     const ITER: u32 = 1000;
     const PASS: &[u8] = b"correct horse battery staple";
