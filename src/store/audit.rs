@@ -57,6 +57,19 @@ pub struct AuditFilter {
 
 const GENESIS: [u8; 32] = [0; 32];
 
+/// A record for store-level tests, which write rows with no event behind
+/// them.
+#[cfg(test)]
+pub fn test_entry() -> AuditEntry {
+    AuditEntry {
+        time_ms: 0,
+        event: "test".into(),
+        object: None,
+        body: b"{}".to_vec(),
+        key: None,
+    }
+}
+
 fn head_in(tx: &Transaction<'_>) -> TxResult<Option<AuditHead>> {
     Ok(tx
         .prepare_cached(

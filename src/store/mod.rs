@@ -1,13 +1,17 @@
 //! The encrypted token store: the attribute codec, crypto at rest (master
-//! key, PIN wrapping, object sealing, lookup tags) and the per-token SQLite
-//! database. The on-disk format is specified in `docs/FORMAT.md`.
+//! key, PIN wrapping, object sealing, lookup tags, backup files), the
+//! per-token SQLite database, its encrypted backups and master-key
+//! rotation. The on-disk formats are specified in `docs/FORMAT.md`.
 
 pub mod audit;
+pub mod backup;
 pub mod codec;
+mod rekey;
 mod schema;
 pub mod seal;
 pub mod sqlite;
 
+pub use backup::{BackupError, BackupInfo};
 pub use codec::{AttrMap, decode_attrs, encode_attrs, encode_attrs_secret};
 pub use seal::{
     MasterKey, PinRecord, lookup_tag, public_digest, seal_object, unseal_object, unwrap_master_key,

@@ -31,7 +31,7 @@ const BUSY_BACKOFF: Duration = Duration::from_millis(20);
 /// Distinct `find` shapes plus the fixed statements fit comfortably.
 const STATEMENT_CACHE: usize = 48;
 
-const SELECT_OBJECT: &str =
+pub(super) const SELECT_OBJECT: &str =
     "SELECT id, generation, class, private, lookup_label, lookup_id, public, sealed FROM object";
 
 /// A login role. Its [`Role::byte`] is the CKU_* value, used both as the
@@ -125,7 +125,7 @@ impl std::fmt::Debug for TokenDb {
     }
 }
 
-fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRow> {
+pub(super) fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRow> {
     Ok(ObjectRow {
         id: r.get(0)?,
         generation: r.get(1)?,
@@ -162,7 +162,7 @@ fn load_pin(tx: &Transaction<'_>, role: Role) -> TxResult<Option<PinRecord>> {
     }))
 }
 
-fn store_pin(tx: &Transaction<'_>, role: Role, rec: &PinRecord) -> TxResult<()> {
+pub(super) fn store_pin(tx: &Transaction<'_>, role: Role, rec: &PinRecord) -> TxResult<()> {
     tx.prepare_cached(
         "INSERT INTO pin (role, token, salt, iterations, wrapped) VALUES (?1, 1, ?2, ?3, ?4)
          ON CONFLICT(role) DO UPDATE SET
