@@ -22,6 +22,7 @@ const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10
 
 const BEGIN: &str = "-----BEGIN ";
 const DASHES: &str = "-----";
+const CORRUPT_DER: &str = "DER (truncated or corrupt)";
 
 /// What a key or certificate file held.
 #[derive(Debug)]
@@ -69,13 +70,18 @@ enum Shape {
 /// not "EC PARAMETERS" (which `openssl ecparam -genkey` writes before the
 /// key) is read; text around the blocks is ignored.
 pub fn read_key_file(bytes: &[u8]) -> Result<KeyFile, ImportError> {
-    // DER always starts with a SEQUENCE; PEM never does.
-    if bytes.first() == Some(&0x30) {
-        let shape = sniff(bytes)?;
-        return read_shape(shape, bytes);
+    // DER always starts with a SEQUENCE; PEM text may too ('0' is 0x30),
+    // so a SEQUENCE that does not parse is tried as PEM before it is
+    // called corrupt DER.
+    let starts_der = bytes.first() == Some(&0x30);
+    if starts_der && sequence(bytes).is_ok() {
+        return read_shape(sniff(bytes)?, bytes);
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| ImportError::NotRecognized)?;
-    read_pem(text)
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.contains(BEGIN) => read_pem(text),
+        _ if starts_der => Err(ImportError::Malformed(CORRUPT_DER)),
+        _ => Err(ImportError::NotRecognized),
+    }
 }
 
 fn read_pem(text: &str) -> Result<KeyFile, ImportError> {
@@ -174,7 +180,7 @@ fn sequence(der: &[u8]) -> der::Result<Vec<(Tag, &[u8])>> {
 }
 
 fn sniff(der: &[u8]) -> Result<Shape, ImportError> {
-    let items = sequence(der).map_err(|_| ImportError::Malformed("DER (truncated or corrupt)"))?;
+    let items = sequence(der).map_err(|_| ImportError::Malformed(CORRUPT_DER))?;
     let first = items.first().map(|(t, _)| *t);
     let second = items.get(1).map(|(t, _)| *t);
     Ok(match (first, second, items.len()) {
@@ -381,4 +387,97 @@ pub fn certificate(der: &[u8]) -> Result<CertificateFields, ImportError> {
         serial_number: serial.to_vec(),
         public_key_info: spki.to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::import::fixtures;
+    use crate::test_util::unhex;
+
+    fn pem_der(pem: &str) -> Vec<u8> {
+        pem_rfc7468::decode_vec(pem.as_bytes()).unwrap().1
+    }
+
+    #[test]
+    fn shapes() {
+        let cases = [
+            (pem_der(fixtures::P256.private_pem), Shape::Pkcs8),
+            (pem_der(fixtures::P256_ENCRYPTED), Shape::EncryptedPkcs8),
+            (pem_der(fixtures::RSA_TRADITIONAL), Shape::RsaPrivate),
+            (pem_der(fixtures::P256_TRADITIONAL), Shape::Sec1),
+            (unhex(fixtures::ED25519.spki_hex), Shape::Spki),
+            (pem_der(fixtures::LEAF_CERT), Shape::Certificate),
+            (unhex("3006020103020101"), Shape::RsaPublic),
+        ];
+        for (der, shape) in cases {
+            assert_eq!(sniff(&der), Ok(shape));
+        }
+        assert_eq!(sniff(&[0x30, 0x00]), Err(ImportError::NotRecognized));
+        assert_eq!(
+            sniff(&[0x04, 0x00]),
+            Err(ImportError::Malformed(CORRUPT_DER))
+        );
+    }
+
+    #[test]
+    fn pem_text_starting_with_a_zero_is_still_pem() {
+        let text = format!("0 comment\n{}", fixtures::P256.public_pem);
+        assert!(matches!(
+            read_key_file(text.as_bytes()),
+            Ok(KeyFile::Public(_))
+        ));
+        assert_eq!(
+            read_key_file(b"0 not der").unwrap_err(),
+            ImportError::Malformed(CORRUPT_DER)
+        );
+    }
+
+    #[test]
+    fn certificate_fields() {
+        let der = pem_der(fixtures::CA_CERT);
+        let fields = certificate(&der).unwrap();
+        assert_eq!(fields.value, der);
+        assert_eq!(fields.serial_number, [0x02, 0x01, 0x01]);
+        assert_eq!(fields.subject, fields.issuer);
+        assert_eq!(
+            fields.public_key_info,
+            unhex(fixtures::P384.spki_hex),
+            "the CA's key is P384's"
+        );
+        // Trailing data after the certificate.
+        let mut long = der.clone();
+        long.push(0);
+        assert_eq!(
+            certificate(&long).unwrap_err(),
+            ImportError::Malformed("certificate")
+        );
+    }
+
+    #[test]
+    fn names_and_labels() {
+        let k1 = ObjectIdentifier::new_unwrap("1.3.132.0.10");
+        assert_eq!(describe(&k1), "1.3.132.0.10 (secp256k1)");
+        let unknown = ObjectIdentifier::new_unwrap("1.2.3.4");
+        assert_eq!(describe(&unknown), "1.2.3.4");
+        assert_eq!(printable("A\u{7}B C\n"), "AB C");
+        assert_eq!(printable(&"X".repeat(100)).len(), 64);
+    }
+
+    /// An "RSA PUBLIC KEY" PEM block (PKCS#1) reads as the same key as
+    /// the SPKI.
+    #[test]
+    fn rsa_public_key_pem() {
+        let spki = unhex(fixtures::RSA.spki_hex);
+        let from_spki = public_key(&spki).unwrap();
+        let pkcs1 = spki.get(24..).unwrap();
+        let text = super::super::spki::pem("RSA PUBLIC KEY", pkcs1);
+        let Ok(KeyFile::Public(key)) = read_key_file(text.as_bytes()) else {
+            panic!("not a public key");
+        };
+        assert_eq!(
+            key.public_key_info().unwrap(),
+            from_spki.public_key_info().unwrap()
+        );
+    }
 }
