@@ -21,6 +21,7 @@ mod ec;
 mod ecdh;
 mod eddsa;
 mod hmac;
+pub mod keyfile;
 pub mod kdf;
 mod keygen;
 mod keys;
@@ -31,6 +32,7 @@ mod pkcs8;
 mod rsa;
 mod rsa_crypt;
 mod sign;
+pub mod spki;
 pub mod state;
 mod wrap;
 

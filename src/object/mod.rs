@@ -6,6 +6,7 @@
 
 pub mod attrs;
 mod derive;
+pub mod import;
 mod keygen;
 mod material;
 pub mod nested;

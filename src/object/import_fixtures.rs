@@ -1,0 +1,286 @@
+//! Test fixtures for key and certificate import and export, written by
+//! OpenSSL 3.0 (`openssl genpkey`, `openssl pkey -pubout`, `openssl req
+//! -x509`, `openssl x509 -req`) when the tests were written. Test keys only.
+
+/// One key: its PKCS#8 PEM, and the SPKI `openssl pkey -pubout` wrote
+/// (DER as hex, and PEM).
+pub struct Fixture {
+    pub name: &'static str,
+    pub private_pem: &'static str,
+    pub spki_hex: &'static str,
+    pub public_pem: &'static str,
+}
+
+pub const RSA: Fixture = Fixture {
+    name: "RSA 2048",
+    private_pem: r"-----BEGIN PRIVATE KEY-----
+MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQC5OraHNlV8knZy
+4NvAZjoZhG7E4j7i90p7ezAq6rdd4cVeYyaBjDYryWGB0zjD4AGL5FIzLq9ijD5c
+yrA6tJNbDxi90Zv9oDrEUMb07wtfHBmbtzzGb22rblED0TkLK8oHAj34fQBWMz/K
+DJ9fcYDhd6EJVe5dDfcncyOqSZApXiDbG6MsxMYp9fubWUkFCxJ5zDR8UnVOQ7dD
+Y7jZOBCYdjkey5b3HQPK3HgJoZ1/9Lru8CNuLza0REJPKTjsYrcHc9UYmtE1I0I7
+wTjoCxNZ1CiLNt9etyn69kZyU4221fmfr/3xM9f1NnkCNs6pEm4S3ihGHNUjGrEn
+LTArQ1tzAgMBAAECggEARonG5+/3lyR5ih76YKctefk2a7DTDQDqcuLDQZy37r8j
+N+IfUFdSa9NZWCTVabZ9MEZnTUl6jddlilW/zeNleFhj7imMM4ZYytkOI0mDNZmQ
+YP3jXZgilhXBMWh0Rj5LRecDLYWA4tLKeIndCW5Ci9pQT6tTRkmitPnCe79e8Hla
+cT3OokEb0kMDUKxtiYbLeh99hk7BY4TumIqR3Ky2ahFchP1RcHqWs4O78yMsCefn
+hazJOphhFtnuq+ehKHlmjTS00UhSitFScooqeAeIsdovmKKdTkvb5F2LQg8gHu7A
++NXYpImwyzW3Mpx9+zI1q8NmnIknGQsTotmktzzaMQKBgQD3EJPx51/nctDlzd+5
+N8YL0tGJ2mONuYaqGeD1/KH6gX1bUEZD41o6hUEZsq4qWOupsqAdBCmNeJzcq2Bg
+jHNbC46AVMMMn9owV/spNr6lqXK5a7zuH76fhj2rW9GC49S12jtoOE+enz0PMiaR
+NfKd7HdJvNnunNOetVMO7BwRkQKBgQC/7aOBvMsRtiq/GYgAhXLjD07SeXmaiio3
+CyWmeMFHibghf0DDuKi+8Qzl8G04HCCRXuXDnSJBxN4PBcQAyGlZyvxX61ZxpSuj
+eZe31ermATh/Rm6Slgy4bW8RqGAEOmVkyLGI5tDVgZ/sWxXulV3keGOIIiAN+k2G
++vCabeVawwKBgQCynoynZmTiuxKmIfpuORF4uNj+9iHlc80VK5KFpTkiF/4eR2IV
+cMhp6K8ROipKuXDfhiHV+I1mF14o98m8463+k9NZmm5NsUAYlXMi785TjLdBsM+t
+xMuXH4F0YvSM0dSWCQnMJnIBtxR46QQTFdKrNCtl5yAUL9ObOXKsJi2A0QKBgDRW
+CeMj50ASK7/mp2Z0/WobT4QnadiRWoed+4tUnGf0jwhbWf7FCQbgVoMRN8c4LE1X
+0lGwNJo4o9D24obQH6JDruIOo4jj4G14h72ykJZduNlEDHzee+OCu+nVvzEH94Qv
+EfJh9opyCXj7MZTYmDzn80Q5AgKtwZxQK3IBC6zfAoGBAK4jBSriV90dwmDqStTh
+RDtLkcDzbSdREYXZrJnzpq49WS1ZUaAiousg4SuNogYEuo68cAZj68j3AG8CZfGv
+cLawgOx9cCyfqAYwKLwzAp97iRstxr6kK6u8ud+4z3NQ5B0RtD6yalAXDpGXWz6/
+I6XLtM0a5RYn3V4vane1e96b
+-----END PRIVATE KEY-----
+",
+    spki_hex: "30820122300d06092a864886f70d01010105000382010f003082010a0282010100b93ab68736557c927672e0dbc0663a19846ec4e23ee2f74a7b7b302aeab75de1c55e6326818c362bc96181d338c3e0018be452332eaf628c3e5ccab03ab4935b0f18bdd19bfda03ac450c6f4ef0b5f1c199bb73cc66f6dab6e5103d1390b2bca07023df87d0056333fca0c9f5f7180e177a10955ee5d0df7277323aa4990295e20db1ba32cc4c629f5fb9b5949050b1279cc347c52754e43b74363b8d938109876391ecb96f71d03cadc7809a19d7ff4baeef0236e2f36b444424f2938ec62b70773d5189ad13523423bc138e80b1359d4288b36df5eb729faf64672538db6d5f99faffdf133d7f536790236cea9126e12de28461cd5231ab1272d302b435b730203010001",
+    public_pem: r"-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAuTq2hzZVfJJ2cuDbwGY6
+GYRuxOI+4vdKe3swKuq3XeHFXmMmgYw2K8lhgdM4w+ABi+RSMy6vYow+XMqwOrST
+Ww8YvdGb/aA6xFDG9O8LXxwZm7c8xm9tq25RA9E5CyvKBwI9+H0AVjM/ygyfX3GA
+4XehCVXuXQ33J3MjqkmQKV4g2xujLMTGKfX7m1lJBQsSecw0fFJ1TkO3Q2O42TgQ
+mHY5HsuW9x0Dytx4CaGdf/S67vAjbi82tERCTyk47GK3B3PVGJrRNSNCO8E46AsT
+WdQoizbfXrcp+vZGclONttX5n6/98TPX9TZ5AjbOqRJuEt4oRhzVIxqxJy0wK0Nb
+cwIDAQAB
+-----END PUBLIC KEY-----
+",
+};
+
+pub const P256: Fixture = Fixture {
+    name: "P-256",
+    private_pem: r"-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgbs6qqnc9X1Ku6nnj
+Yv5Wj1fak7NUHlAfDMV9PO68xxmhRANCAAT8tfET0Md9aHF0FfrpsIorSnpkqtoV
+Yu1m5o4spFusVjS5dmK2+IdU8x+rl+2bmlLKtZ719KJRpLx86nxFDbKY
+-----END PRIVATE KEY-----
+",
+    spki_hex: "3059301306072a8648ce3d020106082a8648ce3d03010703420004fcb5f113d0c77d68717415fae9b08a2b4a7a64aada1562ed66e68e2ca45bac5634b97662b6f88754f31fab97ed9b9a52cab59ef5f4a251a4bc7cea7c450db298",
+    public_pem: r"-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE/LXxE9DHfWhxdBX66bCKK0p6ZKra
+FWLtZuaOLKRbrFY0uXZitviHVPMfq5ftm5pSyrWe9fSiUaS8fOp8RQ2ymA==
+-----END PUBLIC KEY-----
+",
+};
+
+pub const P384: Fixture = Fixture {
+    name: "P-384",
+    private_pem: r"-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDDh6I29Q/u6DZbTYRYk
+qKXwuSYZYn3TzSElklD08NWawPPrTYj/CQGik8c3DXc3hzKhZANiAASlW4Nx4Znk
+Msqte7s0C4nCDeqcHqklZGhWzcJbI6zDwtL19EfsGbCgFf7S3ij6St9WfW24H+/l
+8fbI5S8qC+8n4SqY/LLlWN4BLopkYQzpZRDDKFvvjnoh/HHT8Zpcz8s=
+-----END PRIVATE KEY-----
+",
+    spki_hex: "3076301006072a8648ce3d020106052b8104002203620004a55b8371e199e432caad7bbb340b89c20dea9c1ea925646856cdc25b23acc3c2d2f5f447ec19b0a015fed2de28fa4adf567d6db81fefe5f1f6c8e52f2a0bef27e12a98fcb2e558de012e8a64610ce96510c3285bef8e7a21fc71d3f19a5ccfcb",
+    public_pem: r"-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAEpVuDceGZ5DLKrXu7NAuJwg3qnB6pJWRo
+Vs3CWyOsw8LS9fRH7BmwoBX+0t4o+krfVn1tuB/v5fH2yOUvKgvvJ+EqmPyy5Vje
+AS6KZGEM6WUQwyhb7456Ifxx0/GaXM/L
+-----END PUBLIC KEY-----
+",
+};
+
+pub const P521: Fixture = Fixture {
+    name: "P-521",
+    private_pem: r"-----BEGIN PRIVATE KEY-----
+MIHuAgEAMBAGByqGSM49AgEGBSuBBAAjBIHWMIHTAgEBBEIBPtleSa9mZsmHoyqn
+nuey7Ly/CgRfqVfG+lJE9NjJfAjd+G4Tj+jZwPln5thl/5YpFc0L1Hhu7fiC092T
+dPRwcTShgYkDgYYABAH2eqZt5xxvPh0UWsRXCtw+BHeqdlCYbVzrtx9lh7DVjz7I
+RPix/Ff499SeV4iavd8vEKCUdeGBxf2wT61w57davQEGEdx20pqTiPo7HWT3D395
+WoCnwUoaiupPzcTAIhLZz4Pci8ED9opLSLy4FUjWdZA5M09g2Cpd2XR++wAFn598
+Pw==
+-----END PRIVATE KEY-----
+",
+    spki_hex: "30819b301006072a8648ce3d020106052b81040023038186000401f67aa66de71c6f3e1d145ac4570adc3e0477aa7650986d5cebb71f6587b0d58f3ec844f8b1fc57f8f7d49e57889abddf2f10a09475e181c5fdb04fad70e7b75abd010611dc76d29a9388fa3b1d64f70f7f795a80a7c14a1a8aea4fcdc4c02212d9cf83dc8bc103f68a4b48bcb81548d6759039334f60d82a5dd9747efb00059f9f7c3f",
+    public_pem: r"-----BEGIN PUBLIC KEY-----
+MIGbMBAGByqGSM49AgEGBSuBBAAjA4GGAAQB9nqmbeccbz4dFFrEVwrcPgR3qnZQ
+mG1c67cfZYew1Y8+yET4sfxX+PfUnleImr3fLxCglHXhgcX9sE+tcOe3Wr0BBhHc
+dtKak4j6Ox1k9w9/eVqAp8FKGorqT83EwCIS2c+D3IvBA/aKS0i8uBVI1nWQOTNP
+YNgqXdl0fvsABZ+ffD8=
+-----END PUBLIC KEY-----
+",
+};
+
+pub const ED25519: Fixture = Fixture {
+    name: "Ed25519",
+    private_pem: r"-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEINv3VERqm9Y3l2dznSjSD47YNYvDEmtNldbF14r6jmIy
+-----END PRIVATE KEY-----
+",
+    spki_hex: "302a300506032b65700321002d12aa76baf441c10403e2ae03557f06fecd9d0dfae05402ca3c1682eb68fa76",
+    public_pem: r"-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEALRKqdrr0QcEEA+KuA1V/Bv7NnQ364FQCyjwWguto+nY=
+-----END PUBLIC KEY-----
+",
+};
+
+pub const X25519: Fixture = Fixture {
+    name: "X25519",
+    private_pem: r"-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VuBCIEIPi1C7+vjQn6j41B1AYgF2bQvTEsWo+UgyQhQkliVwRw
+-----END PRIVATE KEY-----
+",
+    spki_hex: "302a300506032b656e0321000f7c95c5d77574774fcbf9a89b60ceeec693d7b69cd3aef1f23c755fa8228e3f",
+    public_pem: r"-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VuAyEAD3yVxdd1dHdPy/mom2DO7saT17ac067x8jx1X6gijj8=
+-----END PUBLIC KEY-----
+",
+};
+
+pub const X25519_B: Fixture = Fixture {
+    name: "X25519 (peer)",
+    private_pem: r"-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VuBCIEIMC1/c0LGesoCtk5LsElOU+fbmdUXVHuaABCCaZf5v1n
+-----END PRIVATE KEY-----
+",
+    spki_hex: "302a300506032b656e0321002fab52756a2dc6b82f59c0095cffa492effa0faadada8f6fe39b40f4a60d971b",
+    public_pem: r"-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VuAyEAL6tSdWotxrgvWcAJXP+kku/6D6ra2o9v45tA9KYNlxs=
+-----END PUBLIC KEY-----
+",
+};
+
+pub const KEYS: [Fixture; 7] = [RSA, P256, P384, P521, ED25519, X25519, X25519_B];
+
+/// `openssl pkey -traditional` of [`RSA`]: "RSA PRIVATE KEY" (PKCS#1).
+pub const RSA_TRADITIONAL: &str = r"-----BEGIN RSA PRIVATE KEY-----
+MIIEpAIBAAKCAQEAuTq2hzZVfJJ2cuDbwGY6GYRuxOI+4vdKe3swKuq3XeHFXmMm
+gYw2K8lhgdM4w+ABi+RSMy6vYow+XMqwOrSTWw8YvdGb/aA6xFDG9O8LXxwZm7c8
+xm9tq25RA9E5CyvKBwI9+H0AVjM/ygyfX3GA4XehCVXuXQ33J3MjqkmQKV4g2xuj
+LMTGKfX7m1lJBQsSecw0fFJ1TkO3Q2O42TgQmHY5HsuW9x0Dytx4CaGdf/S67vAj
+bi82tERCTyk47GK3B3PVGJrRNSNCO8E46AsTWdQoizbfXrcp+vZGclONttX5n6/9
+8TPX9TZ5AjbOqRJuEt4oRhzVIxqxJy0wK0NbcwIDAQABAoIBAEaJxufv95ckeYoe
++mCnLXn5Nmuw0w0A6nLiw0Gct+6/IzfiH1BXUmvTWVgk1Wm2fTBGZ01Jeo3XZYpV
+v83jZXhYY+4pjDOGWMrZDiNJgzWZkGD9412YIpYVwTFodEY+S0XnAy2FgOLSyniJ
+3QluQovaUE+rU0ZJorT5wnu/XvB5WnE9zqJBG9JDA1CsbYmGy3offYZOwWOE7piK
+kdystmoRXIT9UXB6lrODu/MjLAnn54WsyTqYYRbZ7qvnoSh5Zo00tNFIUorRUnKK
+KngHiLHaL5iinU5L2+Rdi0IPIB7uwPjV2KSJsMs1tzKcffsyNavDZpyJJxkLE6LZ
+pLc82jECgYEA9xCT8edf53LQ5c3fuTfGC9LRidpjjbmGqhng9fyh+oF9W1BGQ+Na
+OoVBGbKuKljrqbKgHQQpjXic3KtgYIxzWwuOgFTDDJ/aMFf7KTa+palyuWu87h++
+n4Y9q1vRguPUtdo7aDhPnp89DzImkTXynex3SbzZ7pzTnrVTDuwcEZECgYEAv+2j
+gbzLEbYqvxmIAIVy4w9O0nl5mooqNwslpnjBR4m4IX9Aw7iovvEM5fBtOBwgkV7l
+w50iQcTeDwXEAMhpWcr8V+tWcaUro3mXt9Xq5gE4f0ZukpYMuG1vEahgBDplZMix
+iObQ1YGf7FsV7pVd5HhjiCIgDfpNhvrwmm3lWsMCgYEAsp6Mp2Zk4rsSpiH6bjkR
+eLjY/vYh5XPNFSuShaU5Ihf+HkdiFXDIaeivEToqSrlw34Yh1fiNZhdeKPfJvOOt
+/pPTWZpuTbFAGJVzIu/OU4y3QbDPrcTLlx+BdGL0jNHUlgkJzCZyAbcUeOkEExXS
+qzQrZecgFC/TmzlyrCYtgNECgYA0VgnjI+dAEiu/5qdmdP1qG0+EJ2nYkVqHnfuL
+VJxn9I8IW1n+xQkG4FaDETfHOCxNV9JRsDSaOKPQ9uKG0B+iQ67iDqOI4+BteIe9
+spCWXbjZRAx83nvjgrvp1b8xB/eELxHyYfaKcgl4+zGU2Jg85/NEOQICrcGcUCty
+AQus3wKBgQCuIwUq4lfdHcJg6krU4UQ7S5HA820nURGF2ayZ86auPVktWVGgIqLr
+IOErjaIGBLqOvHAGY+vI9wBvAmXxr3C2sIDsfXAsn6gGMCi8MwKfe4kbLca+pCur
+vLnfuM9zUOQdEbQ+smpQFw6Rl1s+vyOly7TNGuUWJ91eL2p3tXvemw==
+-----END RSA PRIVATE KEY-----
+";
+
+/// `openssl pkey -traditional` of [`P256`]: "EC PRIVATE KEY" (SEC1).
+pub const P256_TRADITIONAL: &str = r"-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIG7Oqqp3PV9Srup542L+Vo9X2pOzVB5QHwzFfTzuvMcZoAoGCCqGSM49
+AwEHoUQDQgAE/LXxE9DHfWhxdBX66bCKK0p6ZKraFWLtZuaOLKRbrFY0uXZitviH
+VPMfq5ftm5pSyrWe9fSiUaS8fOp8RQ2ymA==
+-----END EC PRIVATE KEY-----
+";
+
+/// `openssl ecparam -genkey`: an "EC PARAMETERS" block, then the SEC1 key.
+pub const P256_ECPARAM: &str = r"-----BEGIN EC PARAMETERS-----
+BggqhkjOPQMBBw==
+-----END EC PARAMETERS-----
+-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIAw1YWU2NyqgyA65XdNNEJSF0kDCBQ0tyjDPGIqKKCLxoAoGCCqGSM49
+AwEHoUQDQgAEXYs5pG+qHQqtjp1vwwRfhCdf2bbiMS6ZH2A1tyR7OqeWmgZs5fdQ
+1giv7s8f1aSAfh60SoifNWHdtLi24MB5rA==
+-----END EC PRIVATE KEY-----
+";
+
+/// [`P256`] encrypted with `openssl pkcs8 -topk8 -v2 aes-256-cbc`.
+pub const P256_ENCRYPTED: &str = r"-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAiYs+Uqn0jBFAICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEECkL2pZL1b3+KBiN7RKwZqQEgZAd
+XFyz2uxrHTBjwnFOdsaogeJQFOVUNg3OGMdfZEp3nfuNOhN2eZU8XrtcZ6Bs/Ojd
+Ou6VSU9ThkQo2FD7UYFprk4IZXaKzpdn9bfAZfEmIPK9C9lrqlyV7NZm0jngBldz
+jSfdJFkG/LxtfmQJYtdii1xoRB55MQgIe0ot8KPGmOP/MaBpfFuxCrFOGgsAqLs=
+-----END ENCRYPTED PRIVATE KEY-----
+";
+
+/// [`P384`] as an encrypted traditional key (Proc-Type headers).
+pub const P384_ENCRYPTED_PEM: &str = r"-----BEGIN EC PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-128-CBC,9D88F788E51743BAD1CE9CCF62E618E1
+
+GFY3vifabP0yKDlWnpXEFjZiFkCAnmAE62UnMgGK9BcaWsqcmxRJjlG5jKSJ0cwh
+xeCox98WkG4lF2EbXKyNIzBBmUG1EPZz4yE9HkryPLIdtqgX8XYnquorFb0sm2lW
+Rdx9IAz0Wptz55YkAyOCcz9lA4Cf2QEB5L3hBmme1uhjPPMLPWD4b5XdCuOO1+rg
+iQ7lsoXeYO6x2Dmp0ZOK4NKqNkU7gJBHgqE0wors+bQ=
+-----END EC PRIVATE KEY-----
+";
+
+/// A secp256k1 key (a curve we do not offer).
+pub const SECP256K1: &str = r"-----BEGIN PRIVATE KEY-----
+MIGEAgEAMBAGByqGSM49AgEGBSuBBAAKBG0wawIBAQQg9ZWXYmg9m6vKow+qXePY
+uqEgRHE4j2m447Glde0pThihRANCAAT9KTCCQPSAHZQTuvUN/5XzbYhFzy83eZOz
+J/5Us6jLpaRa/Rv/blzIHGYdsnmG1qcu+36tQfUpxLcaZkwLkzkF
+-----END PRIVATE KEY-----
+";
+
+/// An Ed448 key (an algorithm we do not offer).
+pub const ED448: &str = r"-----BEGIN PRIVATE KEY-----
+MEcCAQAwBQYDK2VxBDsEOSFzM3BzlG78DcP0d3HGI6CiD77pKlsjvSmwgG/e3k6/
+jysjC8qlfhv0iG3t6am30z1anJ/i6NFdUQ==
+-----END PRIVATE KEY-----
+";
+
+/// The public half of [`SECP256K1`].
+pub const SECP256K1_PUBLIC: &str = r"-----BEGIN PUBLIC KEY-----
+MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAE/SkwgkD0gB2UE7r1Df+V822IRc8vN3mT
+syf+VLOoy6WkWv0b/25cyBxmHbJ5htanLvt+rUH1KcS3GmZMC5M5BQ==
+-----END PUBLIC KEY-----
+";
+
+/// A v1 certificate for [`P256`]'s key, serial 0xC0FFEE1234567890, issued by [`CA_CERT`].
+pub const LEAF_CERT: &str = r"-----BEGIN CERTIFICATE-----
+MIIBZjCB7QIJAMD/7hI0VniQMAoGCCqGSM49BAMCMBoxGDAWBgNVBAMMD0tleXdh
+cmQgVGVzdCBDQTAeFw0yNjExMjIxMzQyMjFaFw0zNjExMTkxMzQyMjFaMD0xCzAJ
+BgNVBAYTAkRFMRUwEwYDVQQKDAxLZXl3YXJkIFRlc3QxFzAVBgNVBAMMDmltcG9y
+dC5leGFtcGxlMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE/LXxE9DHfWhxdBX6
+6bCKK0p6ZKraFWLtZuaOLKRbrFY0uXZitviHVPMfq5ftm5pSyrWe9fSiUaS8fOp8
+RQ2ymDAKBggqhkjOPQQDAgNoADBlAjEAvlKB+rMppOpKeHG+/2hUWJ57PaG6HHfd
++/V1BUr4qZYmllX556tmG6oxGeMuzKNnAjAyrK9cBO7fw6c7w/bh4WXKE5KRvysT
+08n4Ssj25V/hswP7ayftYfsIXRFfx7nw/RA=
+-----END CERTIFICATE-----
+";
+
+/// A self-signed v3 CA certificate for [`P384`]'s key, serial 1.
+pub const CA_CERT: &str = r"-----BEGIN CERTIFICATE-----
+MIIBszCCATmgAwIBAgIBATAKBggqhkjOPQQDAjAaMRgwFgYDVQQDDA9LZXl3YXJk
+IFRlc3QgQ0EwHhcNMjYxMTIyMTM0MjIxWhcNMzYxMTE5MTM0MjIxWjAaMRgwFgYD
+VQQDDA9LZXl3YXJkIFRlc3QgQ0EwdjAQBgcqhkjOPQIBBgUrgQQAIgNiAASlW4Nx
+4ZnkMsqte7s0C4nCDeqcHqklZGhWzcJbI6zDwtL19EfsGbCgFf7S3ij6St9WfW24
+H+/l8fbI5S8qC+8n4SqY/LLlWN4BLopkYQzpZRDDKFvvjnoh/HHT8Zpcz8ujUzBR
+MB0GA1UdDgQWBBS32d0x8ucdIDEVEPw/qPVoXLFHXzAfBgNVHSMEGDAWgBS32d0x
+8ucdIDEVEPw/qPVoXLFHXzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA2gA
+MGUCMA8lLmV03rtQPa73YrWsK3vLbhTLc27YbYswj0lHtDVKXpqxb8KA/1OhGshV
+jQ7IoAIxAO0b+OgPBaiTdYkiFuma4pUPqZN+NVM3IJOO+i97W/Qri9PK31tdzoP0
+0YOG+b09Tw==
+-----END CERTIFICATE-----
+";
+
+/// The SPKI of [`P256_ECPARAM`], from `openssl pkey -pubout -outform DER`.
+pub const P256_ECPARAM_SPKI_HEX: &str = "3059301306072a8648ce3d020106082a8648ce3d030107034200045d8b39a46faa1d0aad8e9d6fc3045f84275fd9b6e2312e991f6035b7247b3aa7969a066ce5f750d608afeecf1fd5a4807e1eb44a889f3561ddb4b8b6e0c079ac";
+
+/// `openssl x509 -serial` of [`LEAF_CERT`] and [`CA_CERT`].
+pub const LEAF_SERIAL: &str = "C0FFEE1234567890";
+pub const CA_SERIAL: &str = "01";
+
+/// [`LEAF_CERT`]'s subject ("C = DE, O = Keyward Test, CN = import.example")
+/// and issuer ("CN = Keyward Test CA") Names, cut from the DER at the offsets
+/// `openssl asn1parse` gave.
+pub const LEAF_SUBJECT_HEX: &str = "303d310b300906035504061302444531153013060355040a0c0c4b65797761726420546573743117301506035504030c0e696d706f72742e6578616d706c65";
+pub const LEAF_ISSUER_HEX: &str = "301a3118301606035504030c0f4b6579776172642054657374204341";
