@@ -361,3 +361,31 @@ impl Library {
         &self.config.policy
     }
 }
+
+impl Library {
+    /// See [`Token::rotate_master_key`].
+    pub fn rotate_master_key(
+        &self,
+        slot: CK_SLOT_ID,
+        so_pin: &[u8],
+        user_pin: Option<&[u8]>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
+        self.slot(slot)?
+            .1
+            .rotate_master_key(so_pin, user_pin, progress)
+    }
+
+    /// An encrypted, authenticated snapshot of a slot's token (PBKDF2 with
+    /// the configured PIN iteration count over the passphrase).
+    pub fn backup_token(
+        &self,
+        slot: CK_SLOT_ID,
+        out: &std::path::Path,
+        passphrase: &[u8],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> std::result::Result<crate::store::BackupInfo, crate::store::BackupError> {
+        let token = self.slot(slot).map_err(crate::store::BackupError::Store)?.1;
+        token.backup(out, passphrase, self.config.pin_kdf_iterations, progress)
+    }
+}

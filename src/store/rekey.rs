@@ -108,7 +108,10 @@ impl TokenDb {
         let failpoint = failpoint_armed();
         self.write(|tx| {
             let n = tx
-                .prepare_cached("UPDATE token SET epoch = ?1 WHERE id = 1")?
+                .prepare_cached(
+                    // The PINs were just proven: their tries are given back.
+                    "UPDATE token SET epoch = ?1, so_failures = 0, user_failures = 0 WHERE id = 1",
+                )?
                 .execute([new_epoch])?;
             if n == 0 {
                 return Err(Error::TokenNotRecognized.into());
@@ -326,7 +329,11 @@ mod tests {
 
         let meta = db.meta().unwrap().unwrap();
         assert_eq!(meta.epoch, 12);
-        assert_eq!(meta.user_failures, 2);
+        assert_eq!(
+            (meta.user_failures, meta.so_failures),
+            (0, 0),
+            "tries given back"
+        );
         let back = unwrap_master_key(USER_PIN, 1, meta.user_pin.as_ref().unwrap()).unwrap();
         assert_eq!(opens_under(&db, &back), vec![true; 4]);
         assert_eq!((meta.so_pin, meta.user_pin), (Some(so), Some(user)));

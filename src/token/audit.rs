@@ -16,6 +16,28 @@ pub(super) fn role_name(login: Login) -> &'static str {
     }
 }
 
+/// The stored form of `ev`: the JSON record and its index columns.
+pub fn entry(
+    ev: &Event,
+    slot: u64,
+    role: &str,
+    key: Option<AuditKey>,
+    object: Option<(i64, &Object)>,
+) -> AuditEntry {
+    let time_ms = now_ms();
+    let record = ev.record(time_ms, slot, role, object);
+    // Serializing a struct of strings and integers cannot fail; an empty
+    // body would still be chained, and flagged by verify.
+    let body = serde_json::to_vec(&record).unwrap_or_default();
+    AuditEntry {
+        time_ms,
+        event: ev.kind.to_string(),
+        object: object.map(|(id, _)| id),
+        body,
+        key,
+    }
+}
+
 impl Token {
     /// A record of `ev` about `object`, as the current login.
     pub fn audit_entry(&self, ev: &Event, object: Option<(i64, &Object)>) -> Result<AuditEntry> {
@@ -33,18 +55,7 @@ impl Token {
         ev: &Event,
         object: Option<(i64, &Object)>,
     ) -> AuditEntry {
-        let time_ms = now_ms();
-        let record = ev.record(time_ms, self.slot_id, role_name(role), object);
-        // Serializing a struct of strings and integers cannot fail; an
-        // empty body would still be chained and flagged by verify.
-        let body = serde_json::to_vec(&record).unwrap_or_default();
-        AuditEntry {
-            time_ms,
-            event: ev.kind.to_string(),
-            object: object.map(|(id, _)| id),
-            body,
-            key,
-        }
+        entry(ev, self.slot_id, role_name(role), key, object)
     }
 
     /// Records an event that changes nothing else (a refusal, a failed

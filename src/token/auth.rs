@@ -18,7 +18,7 @@ impl Token {
         Ok(())
     }
 
-    fn wrap(&self, mk: &MasterKey, pin: &[u8], role: Role) -> Result<PinRecord> {
+    pub(super) fn wrap_pin(&self, mk: &MasterKey, pin: &[u8], role: Role) -> Result<PinRecord> {
         seal::wrap_master_key(mk, pin, role.byte(), self.policy.kdf_iterations)
     }
 
@@ -166,7 +166,7 @@ impl Token {
         let meta = TokenMeta {
             label: *label,
             serial,
-            so_pin: Some(self.wrap(&mk, so_pin, Role::So)?),
+            so_pin: Some(self.wrap_pin(&mk, so_pin, Role::So)?),
             user_pin: None,
             so_failures: 0,
             user_failures: 0,
@@ -184,7 +184,7 @@ impl Token {
         self.check_pin_len(pin)?;
         let mk = self.master_key()?.ok_or(Error::UserNotLoggedIn)?;
         self.check_epoch()?;
-        let record = self.wrap(&mk, pin, Role::User)?;
+        let record = self.wrap_pin(&mk, pin, Role::User)?;
         let entry = self.audit_entry(&Event::new("pin_init"), None)?;
         self.db.set_pin_record(Role::User, &record, &entry)
     }
@@ -197,7 +197,7 @@ impl Token {
         };
         self.check_pin_len(new_pin)?;
         let (mk, _) = self.verify_pin(role, old_pin, "PIN change")?;
-        let record = self.wrap(&mk, new_pin, role)?;
+        let record = self.wrap_pin(&mk, new_pin, role)?;
         let who = if role == Role::So { "SO" } else { "user" };
         let ev = Event::new("pin_change").detail(format!("{who} PIN"));
         let entry = self.audit_entry(&ev, None)?;

@@ -1,8 +1,11 @@
 //! A slot's token: its database, the application's login state and the
 //! unlocked master key, and a cache of unsealed objects and key material.
 
-mod audit;
+mod admin;
+pub mod audit;
 mod auth;
+
+pub use admin::restore as restore_backup;
 pub mod info;
 mod objects;
 mod usage;
@@ -61,6 +64,8 @@ pub struct Token {
     pub slot_id: u64,
     pub description: String,
     pub policy: PinPolicy,
+    /// The token database file (for backups).
+    pub path: std::path::PathBuf,
     db: TokenDb,
     login: Mutex<LoginState>,
     cache: Mutex<HashMap<i64, Cached>>,
@@ -71,8 +76,10 @@ pub struct Token {
 
 impl Token {
     pub fn open(config: &Config, slot: &SlotConfig) -> Result<Token> {
-        let db = TokenDb::open(&config.token_path(slot.id))?;
+        let path = config.token_path(slot.id);
+        let db = TokenDb::open(&path)?;
         Ok(Token {
+            path,
             slot_id: slot.id,
             description: slot.description.clone(),
             policy: PinPolicy {
