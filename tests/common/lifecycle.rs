@@ -14,7 +14,7 @@ use cryptoki_sys::*;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::TestEnv;
-use super::ops::{Rv, Sess, ok, open_rw};
+use super::ops::{Mech, Rv, Salt, Sess, ok, open_rw};
 use super::raw::{Init, Tmpl, login, padded32};
 
 /// KEYWARD_VENDOR_BASE of `keyward.h`, written out independently of the
@@ -303,4 +303,78 @@ pub fn date_from_today(days: i64) -> Vec<u8> {
 /// Whether `needle` occurs in `hay`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+// --- keys the lifecycle suites make ------------------------------------
+
+/// A 256-bit AES key; `token` picks a token or session object.
+pub fn aes(
+    s: &Sess,
+    label: &str,
+    token: bool,
+    extra: impl FnOnce(Tmpl) -> Tmpl,
+) -> Rv<CK_OBJECT_HANDLE> {
+    let t = Tmpl::new()
+        .ulong(CKA_VALUE_LEN, 32)
+        .bool(CKA_TOKEN, token)
+        .bytes(CKA_LABEL, label.as_bytes());
+    s.generate_key(&Mech::new(CKM_AES_KEY_GEN), extra(t))
+}
+
+/// An imported generic secret (origin "imported") usable for HKDF.
+pub fn imported(value: &[u8], label: &str, token: bool) -> Tmpl {
+    Tmpl::new()
+        .ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+        .bytes(CKA_VALUE, value)
+        .bool(CKA_TOKEN, token)
+        .bool(CKA_DERIVE, true)
+        .bool(CKA_EXTRACTABLE, true)
+        .bytes(CKA_LABEL, label.as_bytes())
+}
+
+/// Template of a generic secret made by unwrap or derive.
+pub fn made_secret(label: &str, token: bool) -> Tmpl {
+    Tmpl::new()
+        .ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+        .ulong(CKA_VALUE_LEN, 32)
+        .bool(CKA_TOKEN, token)
+        .bytes(CKA_LABEL, label.as_bytes())
+}
+
+pub fn hkdf() -> Mech {
+    Mech::hkdf(CKM_HKDF_DERIVE, CKM_SHA256, true, true, Salt::Null, b"info")
+}
+
+/// An EC key pair for ECDSA on `params`: (public, private).
+pub fn ec(
+    s: &Sess,
+    params: &[u8],
+    label: &str,
+    token: bool,
+    both: impl Fn(Tmpl) -> Tmpl,
+) -> Rv<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+    let common = |t: Tmpl| both(t.bool(CKA_TOKEN, token).bytes(CKA_LABEL, label.as_bytes()));
+    s.generate_pair(
+        &Mech::new(CKM_EC_KEY_PAIR_GEN),
+        common(
+            Tmpl::new()
+                .bytes(CKA_EC_PARAMS, params)
+                .bool(CKA_VERIFY, true),
+        ),
+        common(Tmpl::new().bool(CKA_SIGN, true)),
+    )
+}
+
+pub fn rsa(s: &Sess, bits: CK_ULONG, private: Tmpl) -> Rv<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+    s.generate_pair(
+        &Mech::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
+        Tmpl::new()
+            .ulong(CKA_MODULUS_BITS, bits)
+            .bytes(CKA_PUBLIC_EXPONENT, &[1, 0, 1])
+            .bool(CKA_TOKEN, false)
+            .bool(CKA_VERIFY, true),
+        private.bool(CKA_TOKEN, false),
+    )
 }
