@@ -186,6 +186,22 @@ fn lifecycle_attributes_are_read_only() {
             &what,
         );
     }
+    // The other ways of making a key take no lifecycle attribute either.
+    let base = ok(s.create(imported(&[5; 32], "base", true)), "import");
+    for (ty, v) in &others {
+        let what = format!("{ty:#x} in a copy template");
+        err(
+            copy_object(&s, base, Tmpl::new().bytes(*ty, v)),
+            CKR_ATTRIBUTE_READ_ONLY,
+            &what,
+        );
+        let what = format!("{ty:#x} in a derive template");
+        err(
+            s.derive(&hkdf(), base, made_secret("d", true).bytes(*ty, v)),
+            CKR_ATTRIBUTE_READ_ONLY,
+            &what,
+        );
+    }
     let k = ok(aes(&s, "k", true, |t| t.bool(CKA_ENCRYPT, true)), "AES");
     let pre = ok(
         aes(&s, "p", true, |t| {
