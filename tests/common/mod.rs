@@ -7,6 +7,7 @@
 
 #[macro_use]
 pub mod raw;
+pub mod lifecycle;
 pub mod mech;
 pub mod ops;
 pub mod tool;
