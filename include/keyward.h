@@ -33,10 +33,13 @@
 #define KEYWARD_VENDOR_BASE (0x80000000UL | 0x4B570000UL)
 
 /*
- * Key lifecycle attributes (docs/LIFECYCLE.md). Every key object has them;
- * all are read-only through C_SetAttributeValue (CKR_ATTRIBUTE_READ_ONLY)
- * and may not appear in a creation template (CKR_ATTRIBUTE_READ_ONLY),
- * except CKA_KEYWARD_STATE = CKW_STATE_PRE_ACTIVE at creation.
+ * Key lifecycle attributes (docs/LIFECYCLE.md). Every key object and
+ * certificate has them. C_SetAttributeValue cannot change them and a
+ * creation template cannot give them (CKR_ATTRIBUTE_READ_ONLY; as for every
+ * read-only attribute, setting the current value is accepted as a no-op),
+ * except CKA_KEYWARD_STATE = CKW_STATE_PRE_ACTIVE or ACTIVE at creation.
+ * The admin command `keyward keys activate|deactivate|compromise|rotate`
+ * changes states.
  * Times are CK_ULONG seconds since 1970-01-01 UTC; 0 means "never".
  * Object ids are CK_ULONG, stable for the life of the object in its token
  * (unlike handles), and are what the rotation links refer to.

@@ -2,7 +2,7 @@
 
 use cryptoki_sys::*;
 
-use super::provenance::Provenance;
+use super::provenance::{Provenance, refused};
 use super::{Attr, Library, Mech};
 use crate::error::Result;
 use crate::lifecycle::vendor::CKW_ORIGIN_GENERATED;
@@ -55,6 +55,18 @@ impl Library {
                 Provenance::new("generate", CKW_ORIGIN_GENERATED, Some(m.mech), &mut public)?;
             let priv_p =
                 Provenance::new("generate", CKW_ORIGIN_GENERATED, Some(m.mech), &mut private)?;
+            // The policy's size floor comes before the generator's own
+            // range, so a weak request is refused (and audited) as policy.
+            if m.mech == CKM_RSA_PKCS_KEY_PAIR_GEN
+                && let Some(bits) = public
+                    .get(&CKA_MODULUS_BITS)
+                    .and_then(|v| object::attrs::decode_u64(v))
+            {
+                token
+                    .lifecycle
+                    .check_rsa_bits(bits)
+                    .map_err(|r| refused(token, &priv_p.event, None, r))?;
+            }
             let parts = match object::template::key_pair_request(m.mech, &public, &private)? {
                 KeyPairRequest::Ec { ec_params } => {
                     GeneratedPair::Ec(mechanism::generate_ec(&ec_params)?)

@@ -152,20 +152,25 @@ impl Policy {
         }
     }
 
+    /// `min_rsa_bits` on a generation request.
+    pub fn check_rsa_bits(&self, bits: u64) -> Result<(), Refusal> {
+        if bits < self.min_rsa_bits {
+            return Err(refuse(
+                Error::KeySizeRange,
+                format!(
+                    "min_rsa_bits: {bits}-bit RSA key, policy needs {}",
+                    self.min_rsa_bits
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Size and curve rules on a key's material.
     fn check_strength(&self, obj: &Object) -> Result<(), Refusal> {
         match obj.key_type() {
             Some(CKK_RSA) => {
-                let bits = rsa_bits(obj).unwrap_or(0);
-                if bits < self.min_rsa_bits {
-                    return Err(refuse(
-                        Error::KeySizeRange,
-                        format!(
-                            "min_rsa_bits: {bits}-bit RSA key, policy needs {}",
-                            self.min_rsa_bits
-                        ),
-                    ));
-                }
+                self.check_rsa_bits(rsa_bits(obj).unwrap_or(0))?;
             }
             Some(kt @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
                 if let Some(allowed) = &self.allowed_curves {
