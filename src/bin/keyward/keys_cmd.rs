@@ -87,29 +87,38 @@ pub struct GenerateArgs {
     pub label: String,
     /// CKA_ID in hex; 16 random bytes when absent.
     #[arg(long, value_parser = parse_id)]
-    pub id: Option<Vec<u8>>,
+    pub id: Option<Bytes>,
     /// Allowed uses, comma-separated; default per type (EC, Ed25519, RSA and
     /// HMAC: sign,verify; X25519: derive; AES: encrypt,decrypt,wrap,unwrap).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub usage: Vec<UseArg>,
     /// CKA_START_DATE, YYYY-MM-DD.
-    #[arg(long, value_parser = parse_date)]
-    pub start_date: Option<Vec<u8>>,
+    #[arg(long, value_parser = date)]
+    pub start_date: Option<Bytes>,
     /// CKA_END_DATE, YYYY-MM-DD.
-    #[arg(long, value_parser = parse_date)]
-    pub end_date: Option<Vec<u8>>,
+    #[arg(long, value_parser = date)]
+    pub end_date: Option<Bytes>,
     /// Allow the key to leave the token wrapped (CKA_EXTRACTABLE).
     #[arg(long)]
     pub extractable: bool,
 }
 
-fn parse_id(text: &str) -> Result<Vec<u8>, String> {
+/// A parsed byte-string option (a `Vec<u8>` would be taken by clap for
+/// a list of numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+fn parse_id(text: &str) -> Result<Bytes, String> {
     match parse_hex(text) {
-        Some(id) if !id.is_empty() => Ok(id),
+        Some(id) if !id.is_empty() => Ok(Bytes(id)),
         _ => Err(format!(
             "{text:?} is not a non-empty even-length hex string"
         )),
     }
+}
+
+fn date(text: &str) -> Result<Bytes, String> {
+    parse_date(text).map(Bytes)
 }
 
 /// Opens the client and logs in as the user.
@@ -286,10 +295,10 @@ fn common(args: &GenerateArgs, id: &[u8]) -> Vec<Attr> {
         bytes(CKA_LABEL, args.label.as_bytes()),
         bytes(CKA_ID, id),
     ];
-    if let Some(d) = &args.start_date {
+    if let Some(Bytes(d)) = &args.start_date {
         t.push(bytes(CKA_START_DATE, d));
     }
-    if let Some(d) = &args.end_date {
+    if let Some(Bytes(d)) = &args.end_date {
         t.push(bytes(CKA_END_DATE, d));
     }
     t
@@ -299,7 +308,7 @@ fn common(args: &GenerateArgs, id: &[u8]) -> Vec<Attr> {
 pub fn generate(ctx: &mut Ctx, args: &GenerateArgs) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let id = match &args.id {
-        Some(id) => id.clone(),
+        Some(Bytes(id)) => id.clone(),
         None => client.random(RANDOM_ID_LEN)?,
     };
     let asked = if args.usage.is_empty() {

@@ -204,6 +204,25 @@ mod tests {
         .unwrap();
         assert!(cli.json);
         assert_eq!(cli.slot, Some(3));
+        let cli = Cli::try_parse_from([
+            "keyward",
+            "keys",
+            "generate",
+            "--type",
+            "aes-128",
+            "--label",
+            "a",
+            "--id",
+            "0a0b",
+            "--start-date",
+            "2030-01-02",
+        ])
+        .unwrap();
+        let Command::Keys(KeysCmd::Generate(args)) = cli.command else {
+            panic!("not generate");
+        };
+        assert_eq!(args.id, Some(keys_cmd::Bytes(vec![10, 11])));
+        assert_eq!(args.start_date, Some(keys_cmd::Bytes(b"20300102".to_vec())));
         let e = Cli::try_parse_from(["keyward", "keys", "generate", "--type", "rsa-1024"]);
         assert!(e.is_err());
     }
