@@ -54,7 +54,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Parses hex (upper or lower case, even length).
 pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

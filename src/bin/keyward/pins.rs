@@ -9,7 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::fail::{CliError, CliResult, EXIT_PIN};
 
-/// The secrets a command may ask for.
+/// The secrets a command may ask for. (All PINs for now; the backup
+/// passphrase joins them with the backup commands.)
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secret {
     UserPin,
