@@ -1,0 +1,420 @@
+//! What the CLI knows of a key object: its description read through
+//! C_GetAttributeValue (lifecycle attributes may be missing: then `None`),
+//! and the `<key>` selector (label, `id:HEX`, `#N`).
+
+use cryptoki_sys::*;
+use keyward::api::AttrRead;
+use keyward::lifecycle::vendor::*;
+use serde::Serialize;
+
+use crate::client::Client;
+use crate::fail::{CliError, CliResult};
+use crate::output::{ck_date, hex, parse_hex, rfc3339};
+
+/// The attributes a description reads, in this order.
+const READ: [CK_ATTRIBUTE_TYPE; 22] = [
+    CKA_CLASS,
+    CKA_KEY_TYPE,
+    CKA_LABEL,
+    CKA_ID,
+    CKA_EC_PARAMS,
+    CKA_MODULUS,
+    CKA_VALUE_LEN,
+    CKA_SIGN,
+    CKA_VERIFY,
+    CKA_ENCRYPT,
+    CKA_DECRYPT,
+    CKA_WRAP,
+    CKA_UNWRAP,
+    CKA_DERIVE,
+    CKA_START_DATE,
+    CKA_END_DATE,
+    CKA_SENSITIVE,
+    CKA_EXTRACTABLE,
+    CKA_KEYWARD_STATE,
+    CKA_KEYWARD_CREATED,
+    CKA_KEYWARD_LAST_USED,
+    CKA_KEYWARD_USE_COUNT,
+];
+
+/// Read separately: an object id is also what `#N` selects by.
+const READ_OBJECT_ID: [CK_ATTRIBUTE_TYPE; 1] = [CKA_KEYWARD_OBJECT_ID];
+
+/// The usage flags, in the order they are listed.
+pub const USES: [(&str, CK_ATTRIBUTE_TYPE); 7] = [
+    ("sign", CKA_SIGN),
+    ("verify", CKA_VERIFY),
+    ("encrypt", CKA_ENCRYPT),
+    ("decrypt", CKA_DECRYPT),
+    ("wrap", CKA_WRAP),
+    ("unwrap", CKA_UNWRAP),
+    ("derive", CKA_DERIVE),
+];
+
+/// One object as `keys list` / `keys show` print it. In JSON, values the
+/// token does not have (or has not yet: lifecycle attributes) are null.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub label: String,
+    /// CKA_ID in lowercase hex.
+    pub id: String,
+    /// private, public, secret, cert or other.
+    pub class: &'static str,
+    /// ec, ed25519, x25519, rsa, aes, generic-secret, x509 or other.
+    pub key_type: &'static str,
+    /// Bits: modulus, curve order or secret length.
+    pub size: Option<u64>,
+    /// p256, p384 or p521 for EC keys.
+    pub curve: Option<&'static str>,
+    pub uses: Vec<&'static str>,
+    pub state: Option<&'static str>,
+    pub created: Option<String>,
+    pub last_used: Option<String>,
+    pub use_count: Option<u64>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub sensitive: Option<bool>,
+    pub extractable: Option<bool>,
+    pub object_id: Option<u64>,
+    #[serde(skip)]
+    pub handle: CK_OBJECT_HANDLE,
+    #[serde(skip)]
+    pub raw_id: Vec<u8>,
+}
+
+impl KeyInfo {
+    /// `key_type` with its size or curve, e.g. "ec-p256", "rsa-2048".
+    pub fn type_and_size(&self) -> String {
+        match (self.curve, self.size) {
+            (Some(curve), _) => format!("{}-{curve}", self.key_type),
+            (None, Some(bits)) if matches!(self.key_type, "rsa" | "aes" | "generic-secret") => {
+                format!("{}-{bits}", self.key_type)
+            }
+            _ => self.key_type.to_string(),
+        }
+    }
+
+    /// How the key is named in messages: label, id and object id.
+    pub fn name(&self) -> String {
+        let object_id = self.object_id.map(|n| format!(" #{n}")).unwrap_or_default();
+        format!("{} {:?} id:{}{object_id}", self.class, self.label, self.id)
+    }
+
+    /// The order lists are printed in: label, then id, then class.
+    pub fn sort_key(&self) -> (String, String, u8) {
+        let rank = match self.class {
+            "private" => 0,
+            "secret" => 1,
+            "public" => 2,
+            "cert" => 3,
+            _ => 4,
+        };
+        (self.label.clone(), self.id.clone(), rank)
+    }
+}
+
+fn value(r: Option<&AttrRead>) -> Option<&[u8]> {
+    match r {
+        Some(AttrRead::Value(v)) => Some(v),
+        _ => None,
+    }
+}
+
+fn ulong_of(r: Option<&AttrRead>) -> Option<u64> {
+    let bytes: [u8; 8] = value(r)?.try_into().ok()?;
+    Some(u64::from_ne_bytes(bytes))
+}
+
+fn bool_of(r: Option<&AttrRead>) -> Option<bool> {
+    match value(r)? {
+        [b] => Some(*b != 0),
+        _ => None,
+    }
+}
+
+fn class_name(class: Option<u64>) -> &'static str {
+    match class {
+        Some(CKO_PRIVATE_KEY) => "private",
+        Some(CKO_PUBLIC_KEY) => "public",
+        Some(CKO_SECRET_KEY) => "secret",
+        Some(CKO_CERTIFICATE) => "cert",
+        _ => "other",
+    }
+}
+
+fn state_name(state: u64) -> &'static str {
+    match state {
+        CKW_STATE_PRE_ACTIVE => "pre-active",
+        CKW_STATE_ACTIVE => "active",
+        CKW_STATE_DEACTIVATED => "deactivated",
+        CKW_STATE_COMPROMISED => "compromised",
+        CKW_STATE_DESTROYED => "destroyed",
+        _ => "unknown",
+    }
+}
+
+/// The named curve of CKA_EC_PARAMS (DER OID or PrintableString name).
+fn curve_of(params: &[u8]) -> Option<(&'static str, u64)> {
+    const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+    const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+    match params {
+        P256 => Some(("p256", 256)),
+        P384 => Some(("p384", 384)),
+        P521 => Some(("p521", 521)),
+        [0x13, _, name @ ..] => match name {
+            b"prime256v1" | b"secp256r1" => Some(("p256", 256)),
+            b"secp384r1" => Some(("p384", 384)),
+            b"secp521r1" => Some(("p521", 521)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Key type name, size in bits and curve.
+fn kind(
+    class: &str,
+    key_type: Option<u64>,
+    ec_params: Option<&[u8]>,
+    modulus: Option<&[u8]>,
+    value_len: Option<u64>,
+) -> (&'static str, Option<u64>, Option<&'static str>) {
+    let secret_bits = value_len.and_then(|n| n.checked_mul(8));
+    match key_type {
+        Some(CKK_EC) => {
+            let curve = ec_params.and_then(curve_of);
+            ("ec", curve.map(|c| c.1), curve.map(|c| c.0))
+        }
+        Some(CKK_EC_EDWARDS) => ("ed25519", Some(256), None),
+        Some(CKK_EC_MONTGOMERY) => ("x25519", Some(256), None),
+        Some(CKK_RSA) => {
+            let bits = modulus.map(modulus_bits);
+            ("rsa", bits, None)
+        }
+        Some(CKK_AES) => ("aes", secret_bits, None),
+        Some(CKK_GENERIC_SECRET) => ("generic-secret", secret_bits, None),
+        _ if class == "cert" => ("x509", None, None),
+        _ => ("other", secret_bits, None),
+    }
+}
+
+/// Bits in a big-endian modulus, leading zero bits excluded.
+fn modulus_bits(m: &[u8]) -> u64 {
+    let Some(pos) = m.iter().position(|b| *b != 0) else {
+        return 0;
+    };
+    let rest = u64::try_from(m.len() - pos).unwrap_or(0);
+    let lead = m.get(pos).map_or(0, |b| u64::from(b.leading_zeros()));
+    rest * 8 - lead
+}
+
+/// Reads the description of one object.
+pub fn describe(client: &mut Client, handle: CK_OBJECT_HANDLE) -> CliResult<KeyInfo> {
+    let r = client.read(handle, &READ)?;
+    let object_id = ulong_of(client.read(handle, &READ_OBJECT_ID)?.first());
+    let at = |ty: CK_ATTRIBUTE_TYPE| READ.iter().position(|t| *t == ty).and_then(|i| r.get(i));
+    let class = class_name(ulong_of(at(CKA_CLASS)));
+    let (key_type, size, curve) = kind(
+        class,
+        ulong_of(at(CKA_KEY_TYPE)),
+        value(at(CKA_EC_PARAMS)),
+        value(at(CKA_MODULUS)),
+        ulong_of(at(CKA_VALUE_LEN)),
+    );
+    let raw_id = value(at(CKA_ID)).unwrap_or_default().to_vec();
+    Ok(KeyInfo {
+        label: String::from_utf8_lossy(value(at(CKA_LABEL)).unwrap_or_default()).into_owned(),
+        id: hex(&raw_id),
+        class,
+        key_type,
+        size,
+        curve,
+        uses: USES
+            .iter()
+            .filter(|(_, ty)| bool_of(at(*ty)) == Some(true))
+            .map(|(name, _)| *name)
+            .collect(),
+        state: ulong_of(at(CKA_KEYWARD_STATE)).map(state_name),
+        created: ulong_of(at(CKA_KEYWARD_CREATED)).and_then(rfc3339),
+        last_used: ulong_of(at(CKA_KEYWARD_LAST_USED)).and_then(rfc3339),
+        use_count: ulong_of(at(CKA_KEYWARD_USE_COUNT)),
+        start_date: value(at(CKA_START_DATE)).and_then(ck_date),
+        end_date: value(at(CKA_END_DATE)).and_then(ck_date),
+        sensitive: bool_of(at(CKA_SENSITIVE)),
+        extractable: bool_of(at(CKA_EXTRACTABLE)),
+        object_id,
+        handle,
+        raw_id,
+    })
+}
+
+/// Every key and certificate the session sees (of `class`, if given),
+/// sorted by [`KeyInfo::sort_key`].
+pub fn describe_all(
+    client: &mut Client,
+    class: Option<CK_OBJECT_CLASS>,
+) -> CliResult<Vec<KeyInfo>> {
+    let template: Vec<_> = class
+        .map(|c| crate::client::ulong(CKA_CLASS, c))
+        .into_iter()
+        .collect();
+    let mut all = Vec::new();
+    for h in client.find(&template)? {
+        let info = describe(client, h)?;
+        if info.class != "other" {
+            all.push(info);
+        }
+    }
+    all.sort_by_key(KeyInfo::sort_key);
+    Ok(all)
+}
+
+/// A `<key>` argument: a label, `id:HEX` or `#N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    Label(String),
+    Id(Vec<u8>),
+    ObjectId(u64),
+}
+
+impl Selector {
+    pub fn parse(text: &str) -> CliResult<Selector> {
+        if let Some(h) = text.strip_prefix("id:") {
+            return parse_hex(h)
+                .map(Selector::Id)
+                .ok_or_else(|| CliError::usage(format!("bad hex in {text:?}")));
+        }
+        if let Some(n) = text.strip_prefix('#') {
+            return n
+                .parse()
+                .map(Selector::ObjectId)
+                .map_err(|_| CliError::usage(format!("bad object id in {text:?}")));
+        }
+        Ok(Selector::Label(text.to_string()))
+    }
+
+    pub fn matches(&self, info: &KeyInfo) -> bool {
+        match self {
+            Selector::Label(l) => info.label == *l,
+            Selector::Id(id) => info.raw_id == *id,
+            Selector::ObjectId(n) => info.object_id == Some(*n),
+        }
+    }
+}
+
+/// The one key `text` names. A key pair's halves share a label and id,
+/// so the private (or secret) key stands for the pair; failing that a
+/// public key, then a certificate. None or several: exit 4.
+pub fn select_one(client: &mut Client, text: &str) -> CliResult<KeyInfo> {
+    let selector = Selector::parse(text)?;
+    let found: Vec<KeyInfo> = describe_all(client, None)?
+        .into_iter()
+        .filter(|k| selector.matches(k))
+        .collect();
+    pick(found, text)
+}
+
+fn pick(found: Vec<KeyInfo>, text: &str) -> CliResult<KeyInfo> {
+    let tiers: [&[&str]; 3] = [&["private", "secret"], &["public"], &["cert"]];
+    for tier in tiers {
+        let mut in_tier: Vec<KeyInfo> = found
+            .iter()
+            .filter(|k| tier.contains(&k.class))
+            .cloned()
+            .collect();
+        match in_tier.len() {
+            0 => continue,
+            1 => return in_tier.pop().ok_or_else(|| CliError::failure("lost a key")),
+            _ => {
+                let names: Vec<String> = in_tier.iter().map(KeyInfo::name).collect();
+                return Err(CliError::not_found(format!(
+                    "{} keys match {text:?}: {}; select one by id:HEX or #N",
+                    in_tier.len(),
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    Err(CliError::not_found(format!("no key matches {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(label: &str, id: &str, class: &'static str) -> KeyInfo {
+        KeyInfo {
+            label: label.into(),
+            id: id.into(),
+            class,
+            key_type: "ec",
+            size: Some(256),
+            curve: Some("p256"),
+            uses: vec![],
+            state: None,
+            created: None,
+            last_used: None,
+            use_count: None,
+            start_date: None,
+            end_date: None,
+            sensitive: None,
+            extractable: None,
+            object_id: None,
+            handle: 0,
+            raw_id: parse_hex(id).unwrap(),
+        }
+    }
+
+    #[test]
+    fn selectors() {
+        assert_eq!(
+            Selector::parse("id:0aFF").unwrap(),
+            Selector::Id(vec![10, 255])
+        );
+        assert_eq!(Selector::parse("#12").unwrap(), Selector::ObjectId(12));
+        assert_eq!(
+            Selector::parse("web").unwrap(),
+            Selector::Label("web".into())
+        );
+        assert_eq!(Selector::parse("id:zz").unwrap_err().code, 2);
+        assert_eq!(Selector::parse("#x").unwrap_err().code, 2);
+        let k = info("web", "0a", "private");
+        assert!(Selector::Id(vec![10]).matches(&k));
+        assert!(!Selector::ObjectId(1).matches(&k));
+    }
+
+    #[test]
+    fn the_private_half_stands_for_the_pair() {
+        let pair = vec![info("web", "01", "public"), info("web", "01", "private")];
+        assert_eq!(pick(pair, "web").unwrap().class, "private");
+        let only_public = vec![info("web", "01", "public")];
+        assert_eq!(pick(only_public, "web").unwrap().class, "public");
+        let two = vec![info("web", "01", "private"), info("web", "02", "secret")];
+        let e = pick(two, "web").unwrap_err();
+        assert_eq!(e.code, 4);
+        assert!(e.message.contains("id:01") && e.message.contains("id:02"));
+        assert_eq!(pick(vec![], "web").unwrap_err().code, 4);
+    }
+
+    #[test]
+    fn kinds_and_sizes() {
+        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(modulus_bits(&[0x01, 0]), 9);
+        let p384 = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+        assert_eq!(
+            kind("private", Some(CKK_EC), Some(&p384), None, None),
+            ("ec", Some(384), Some("p384"))
+        );
+        assert_eq!(
+            kind("secret", Some(CKK_AES), None, None, Some(16)),
+            ("aes", Some(128), None)
+        );
+        let mut k = info("a", "01", "private");
+        assert_eq!(k.type_and_size(), "ec-p256");
+        k.curve = None;
+        k.key_type = "rsa";
+        k.size = Some(2048);
+        assert_eq!(k.type_and_size(), "rsa-2048");
+    }
+}

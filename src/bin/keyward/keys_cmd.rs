@@ -1,0 +1,436 @@
+//! `keyward keys list|show|generate|destroy`: the user's keys, read and
+//! made through the same façade calls an application makes.
+
+use clap::{Args, ValueEnum};
+use cryptoki_sys::*;
+use keyward::api::{Attr, Mech, RawParam};
+
+use crate::Ctx;
+use crate::client::{Client, bytes, flag, ulong};
+use crate::fail::{CliError, CliResult};
+use crate::keyinfo::{KeyInfo, describe, describe_all, select_one};
+use crate::output::{parse_date, parse_hex, print_json, print_table, table};
+use crate::pins::Secret;
+
+/// Bytes of the random CKA_ID given to a key made without --id.
+const RANDOM_ID_LEN: usize = 16;
+/// RSA public exponent 65537.
+const F4: [u8; 3] = [0x01, 0x00, 0x01];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClassArg {
+    Private,
+    Public,
+    Secret,
+    Cert,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyTypeArg {
+    #[value(name = "ec-p256")]
+    EcP256,
+    #[value(name = "ec-p384")]
+    EcP384,
+    #[value(name = "ec-p521")]
+    EcP521,
+    Ed25519,
+    X25519,
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+    #[value(name = "aes-128")]
+    Aes128,
+    #[value(name = "aes-192")]
+    Aes192,
+    #[value(name = "aes-256")]
+    Aes256,
+    #[value(name = "hmac-sha256")]
+    HmacSha256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UseArg {
+    Sign,
+    Verify,
+    Encrypt,
+    Decrypt,
+    Wrap,
+    Unwrap,
+    Derive,
+}
+
+impl UseArg {
+    fn attr(self) -> CK_ATTRIBUTE_TYPE {
+        match self {
+            UseArg::Sign => CKA_SIGN,
+            UseArg::Verify => CKA_VERIFY,
+            UseArg::Encrypt => CKA_ENCRYPT,
+            UseArg::Decrypt => CKA_DECRYPT,
+            UseArg::Wrap => CKA_WRAP,
+            UseArg::Unwrap => CKA_UNWRAP,
+            UseArg::Derive => CKA_DERIVE,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to generate.
+    #[arg(long = "type", value_enum)]
+    pub key_type: KeyTypeArg,
+    /// CKA_LABEL of the key (both halves of a pair).
+    #[arg(long)]
+    pub label: String,
+    /// CKA_ID in hex; 16 random bytes when absent.
+    #[arg(long, value_parser = parse_id)]
+    pub id: Option<Bytes>,
+    /// Allowed uses, comma-separated; default per type (EC, Ed25519, RSA and
+    /// HMAC: sign,verify; X25519: derive; AES: encrypt,decrypt,wrap,unwrap).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub usage: Vec<UseArg>,
+    /// CKA_START_DATE, YYYY-MM-DD.
+    #[arg(long, value_parser = date)]
+    pub start_date: Option<Bytes>,
+    /// CKA_END_DATE, YYYY-MM-DD.
+    #[arg(long, value_parser = date)]
+    pub end_date: Option<Bytes>,
+    /// Allow the key to leave the token wrapped (CKA_EXTRACTABLE).
+    #[arg(long)]
+    pub extractable: bool,
+}
+
+/// A parsed byte-string option (a `Vec<u8>` would be taken by clap for
+/// a list of numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+fn parse_id(text: &str) -> Result<Bytes, String> {
+    match parse_hex(text) {
+        Some(id) if !id.is_empty() => Ok(Bytes(id)),
+        _ => Err(format!(
+            "{text:?} is not a non-empty even-length hex string"
+        )),
+    }
+}
+
+fn date(text: &str) -> Result<Bytes, String> {
+    parse_date(text).map(Bytes)
+}
+
+/// Opens the client and logs in as the user.
+fn user_client(ctx: &mut Ctx) -> CliResult<Client> {
+    let mut client = Client::new(ctx.slot)?;
+    let pin = ctx.secrets.get(Secret::UserPin)?;
+    client.login(CKU_USER, &pin)?;
+    Ok(client)
+}
+
+fn dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn uses_text(k: &KeyInfo) -> String {
+    if k.uses.is_empty() {
+        "-".into()
+    } else {
+        k.uses.join(",")
+    }
+}
+
+/// `keys list`: JSON is an array sorted by label, then id, then class
+/// (private, secret, public, cert).
+pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()> {
+    let mut client = user_client(ctx)?;
+    let class = match class {
+        ClassArg::Private => Some(CKO_PRIVATE_KEY),
+        ClassArg::Public => Some(CKO_PUBLIC_KEY),
+        ClassArg::Secret => Some(CKO_SECRET_KEY),
+        ClassArg::Cert => Some(CKO_CERTIFICATE),
+        ClassArg::All => None,
+    };
+    let keys: Vec<KeyInfo> = describe_all(&mut client, class)?
+        .into_iter()
+        .filter(|k| label.is_none_or(|l| k.label == l))
+        .collect();
+    if ctx.json {
+        return print_json(&keys);
+    }
+    let mut t = table(&[
+        "LABEL",
+        "ID",
+        "CLASS",
+        "TYPE",
+        "USES",
+        "STATE",
+        "CREATED",
+        "LAST USED",
+        "COUNT",
+        "OBJECT",
+    ]);
+    for k in &keys {
+        t.add_row(vec![
+            k.label.clone(),
+            k.id.clone(),
+            k.class.to_string(),
+            k.type_and_size(),
+            uses_text(k),
+            dash(k.state),
+            dash(k.created.as_ref()),
+            dash(k.last_used.as_ref()),
+            dash(k.use_count),
+            dash(k.object_id.map(|n| format!("#{n}"))),
+        ]);
+    }
+    print_table(&t);
+    Ok(())
+}
+
+fn print_key(json: bool, k: &KeyInfo) -> CliResult<()> {
+    if json {
+        return print_json(k);
+    }
+    let mut t = table(&["FIELD", "VALUE"]);
+    for (name, value) in [
+        ("label", k.label.clone()),
+        ("id", k.id.clone()),
+        ("class", k.class.to_string()),
+        ("type", k.type_and_size()),
+        ("uses", uses_text(k)),
+        ("state", dash(k.state)),
+        ("created", dash(k.created.as_ref())),
+        ("last used", dash(k.last_used.as_ref())),
+        ("use count", dash(k.use_count)),
+        ("start date", dash(k.start_date.as_ref())),
+        ("end date", dash(k.end_date.as_ref())),
+        ("sensitive", dash(k.sensitive)),
+        ("extractable", dash(k.extractable)),
+        ("object id", dash(k.object_id.map(|n| format!("#{n}")))),
+    ] {
+        t.add_row(vec![name.to_string(), value]);
+    }
+    print_table(&t);
+    Ok(())
+}
+
+/// `keys show <key>`.
+pub fn show(ctx: &mut Ctx, key: &str) -> CliResult<()> {
+    let mut client = user_client(ctx)?;
+    let k = select_one(&mut client, key)?;
+    print_key(ctx.json, &k)
+}
+
+fn default_uses(t: KeyTypeArg) -> Vec<UseArg> {
+    use KeyTypeArg::*;
+    match t {
+        X25519 => vec![UseArg::Derive],
+        Aes128 | Aes192 | Aes256 => {
+            vec![
+                UseArg::Encrypt,
+                UseArg::Decrypt,
+                UseArg::Wrap,
+                UseArg::Unwrap,
+            ]
+        }
+        _ => vec![UseArg::Sign, UseArg::Verify],
+    }
+}
+
+/// What C_GenerateKey(Pair) needs for a type: the mechanism and the
+/// type-specific public (pairs) or secret-key attributes.
+enum Plan {
+    Pair(CK_MECHANISM_TYPE, Vec<Attr>),
+    Secret(CK_MECHANISM_TYPE, CK_KEY_TYPE, CK_ULONG),
+}
+
+fn plan(t: KeyTypeArg) -> Plan {
+    use KeyTypeArg::*;
+    let ec = |oid: &[u8]| Plan::Pair(CKM_EC_KEY_PAIR_GEN, vec![bytes(CKA_EC_PARAMS, oid)]);
+    let rsa = |bits| {
+        Plan::Pair(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            vec![
+                ulong(CKA_MODULUS_BITS, bits),
+                bytes(CKA_PUBLIC_EXPONENT, &F4),
+            ],
+        )
+    };
+    match t {
+        EcP256 => ec(&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+        EcP384 => ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]),
+        EcP521 => ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23]),
+        // RFC 8410 OIDs 1.3.101.112 and 1.3.101.110.
+        Ed25519 => Plan::Pair(
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            vec![bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x70])],
+        ),
+        X25519 => Plan::Pair(
+            CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+            vec![bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x6e])],
+        ),
+        Rsa2048 => rsa(2048),
+        Rsa3072 => rsa(3072),
+        Rsa4096 => rsa(4096),
+        Aes128 => Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 16),
+        Aes192 => Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 24),
+        Aes256 => Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 32),
+        HmacSha256 => Plan::Secret(CKM_GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, 32),
+    }
+}
+
+/// Usage flags for one object: each of `own` set as asked.
+fn usage_attrs(own: &[UseArg], asked: &[UseArg]) -> Vec<Attr> {
+    own.iter()
+        .map(|u| flag(u.attr(), asked.contains(u)))
+        .collect()
+}
+
+/// The attributes every generated object gets.
+fn common(args: &GenerateArgs, id: &[u8]) -> Vec<Attr> {
+    let mut t = vec![
+        flag(CKA_TOKEN, true),
+        bytes(CKA_LABEL, args.label.as_bytes()),
+        bytes(CKA_ID, id),
+    ];
+    if let Some(Bytes(d)) = &args.start_date {
+        t.push(bytes(CKA_START_DATE, d));
+    }
+    if let Some(Bytes(d)) = &args.end_date {
+        t.push(bytes(CKA_END_DATE, d));
+    }
+    t
+}
+
+/// `keys generate`: prints the new key as `keys show` does.
+pub fn generate(ctx: &mut Ctx, args: &GenerateArgs) -> CliResult<()> {
+    let mut client = user_client(ctx)?;
+    let id = match &args.id {
+        Some(Bytes(id)) => id.clone(),
+        None => client.random(RANDOM_ID_LEN)?,
+    };
+    let asked = if args.usage.is_empty() {
+        default_uses(args.key_type)
+    } else {
+        args.usage.clone()
+    };
+    let base = common(args, &id);
+    let secret_attrs = [
+        flag(CKA_PRIVATE, true),
+        flag(CKA_SENSITIVE, true),
+        flag(CKA_EXTRACTABLE, args.extractable),
+    ];
+    let h = client.session()?;
+    let ck = |e| CliError::ck("key generation failed", "", e);
+    let handle = match plan(args.key_type) {
+        Plan::Pair(mech, specific) => {
+            use UseArg::*;
+            let mut public = [base.clone(), specific].concat();
+            public.push(flag(CKA_PRIVATE, false));
+            public.extend(usage_attrs(&[Verify, Encrypt, Wrap], &asked));
+            let mut private = [base, secret_attrs.to_vec()].concat();
+            private.extend(usage_attrs(&[Sign, Decrypt, Unwrap, Derive], &asked));
+            let mech = Mech {
+                ty: mech,
+                param: RawParam::None,
+            };
+            let (_, private_h) = client
+                .lib()
+                .generate_key_pair(h, &mech, &public, &private)
+                .map_err(ck)?;
+            private_h
+        }
+        Plan::Secret(mech, key_type, len) => {
+            let mut template = [base, secret_attrs.to_vec()].concat();
+            template.extend([
+                ulong(CKA_CLASS, CKO_SECRET_KEY),
+                ulong(CKA_KEY_TYPE, key_type),
+                ulong(CKA_VALUE_LEN, len),
+            ]);
+            let all: Vec<UseArg> = USES_ALL.to_vec();
+            template.extend(usage_attrs(&all, &asked));
+            let mech = Mech {
+                ty: mech,
+                param: RawParam::None,
+            };
+            client.lib().generate_key(h, &mech, &template).map_err(ck)?
+        }
+    };
+    let k = describe(&mut client, handle)?;
+    print_key(ctx.json, &k)
+}
+
+const USES_ALL: [UseArg; 7] = [
+    UseArg::Sign,
+    UseArg::Verify,
+    UseArg::Encrypt,
+    UseArg::Decrypt,
+    UseArg::Wrap,
+    UseArg::Unwrap,
+    UseArg::Derive,
+];
+
+/// The objects destroying `target` takes with it: for a key pair half,
+/// the other half and the certificates sharing its (non-empty) CKA_ID.
+fn related(all: Vec<KeyInfo>, target: &KeyInfo) -> Vec<KeyInfo> {
+    let pair_class = |c: &str| matches!(c, "private" | "public" | "cert");
+    if !pair_class(target.class) || target.raw_id.is_empty() {
+        return vec![target.clone()];
+    }
+    all.into_iter()
+        .filter(|k| pair_class(k.class) && k.raw_id == target.raw_id)
+        .collect()
+}
+
+/// `keys destroy <key>`.
+pub fn destroy(ctx: &mut Ctx, key: &str) -> CliResult<()> {
+    let mut client = user_client(ctx)?;
+    let target = select_one(&mut client, key)?;
+    let doomed = related(describe_all(&mut client, None)?, &target);
+    let names: Vec<String> = doomed.iter().map(KeyInfo::name).collect();
+    crate::token_cmd::confirm(
+        ctx.yes,
+        &format!("destroy {} objects ({})?", doomed.len(), names.join(", ")),
+    )?;
+    let h = client.session()?;
+    for k in &doomed {
+        client
+            .lib()
+            .destroy_object(h, k.handle)
+            .map_err(|e| CliError::ck(&format!("destroying {} failed", k.name()), "", e))?;
+    }
+    println!("destroyed {} objects: {}", doomed.len(), names.join(", "));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyinfo::USES;
+
+    #[test]
+    fn usage_flags_follow_the_request() {
+        let attrs = usage_attrs(&[UseArg::Sign, UseArg::Decrypt], &[UseArg::Sign]);
+        assert_eq!(attrs, vec![flag(CKA_SIGN, true), flag(CKA_DECRYPT, false)]);
+        assert_eq!(default_uses(KeyTypeArg::X25519), vec![UseArg::Derive]);
+        assert!(default_uses(KeyTypeArg::Aes128).contains(&UseArg::Wrap));
+        assert_eq!(USES_ALL.len(), USES.len());
+    }
+
+    #[test]
+    fn plans() {
+        assert!(matches!(
+            plan(KeyTypeArg::Aes192),
+            Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 24)
+        ));
+        assert!(matches!(
+            plan(KeyTypeArg::Rsa3072),
+            Plan::Pair(CKM_RSA_PKCS_KEY_PAIR_GEN, _)
+        ));
+        assert!(parse_id("0a0b").is_ok());
+        assert!(parse_id("").is_err());
+        assert!(parse_id("0g").is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! `keyward`: the admin CLI. It drives the token in-process through the
+//! same safe façade (`keyward::api::Library`) the PKCS#11 module runs, so
+//! every rule and audit record applies; this file holds the command line
+//! and the dispatch.
+
+#![deny(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod client;
+mod fail;
+mod keyinfo;
+mod keys_cmd;
+mod output;
+mod pin_cmd;
+mod pins;
+mod token_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use fail::{CliError, CliResult, EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE};
+use keys_cmd::{ClassArg, GenerateArgs};
+use pins::Secrets;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Administer Keyward tokens: initialization, PINs and keys",
+    after_help = EXIT_CODES_HELP
+)]
+struct Cli {
+    /// Slot to act on (default: the first configured slot).
+    #[arg(long, global = true, value_name = "N")]
+    slot: Option<u64>,
+    /// Read PINs from file descriptor N, one a line, in the order the
+    /// command documents.
+    #[arg(long, global = true, value_name = "N")]
+    pin_fd: Option<u32>,
+    /// Print data as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Answer yes to confirmations.
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Token initialization and information.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Change or unlock PINs.
+    #[command(subcommand)]
+    Pin(PinCmd),
+    /// List, show, generate and destroy keys (logs in as the user).
+    #[command(subcommand)]
+    Keys(KeysCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Initialize (or re-initialize, destroying every object) the token.
+    /// A fresh token takes a new SO PIN (KEYWARD_NEW_SO_PIN); re-initializing
+    /// needs the current one (KEYWARD_SO_PIN), which stays. --pin-fd lines:
+    /// the SO PIN, then the user PIN.
+    Init {
+        /// Token label, at most 32 bytes.
+        #[arg(long)]
+        label: String,
+        /// Also set the user PIN (prompted, or KEYWARD_NEW_PIN; setting
+        /// KEYWARD_NEW_PIN alone also sets it).
+        #[arg(long)]
+        user_pin: bool,
+    },
+    /// Show the token of the slot.
+    Info,
+    /// List every configured slot and its token.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum PinCmd {
+    /// Change the user PIN (KEYWARD_PIN → KEYWARD_NEW_PIN), or with --so
+    /// the SO PIN (KEYWARD_SO_PIN → KEYWARD_NEW_SO_PIN). --pin-fd lines:
+    /// the current PIN, then the new one.
+    Change {
+        /// Change the SO PIN.
+        #[arg(long)]
+        so: bool,
+    },
+    /// The SO sets a new user PIN, unlocking it (KEYWARD_SO_PIN,
+    /// KEYWARD_NEW_PIN). --pin-fd lines: the SO PIN, then the new user PIN.
+    Unlock,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// List keys and certificates; JSON is sorted by label, then id, then
+    /// class (private, secret, public, cert); missing values are null.
+    List {
+        #[arg(long, value_enum, default_value = "all")]
+        class: ClassArg,
+        /// Only objects with this label.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Show one key: <key> is a label, id:HEX or #OBJECT_ID.
+    Show { key: String },
+    /// Generate a key (a pair shares label and id) in the token.
+    Generate(GenerateArgs),
+    /// Destroy a key with its public half and certificates sharing its id.
+    Destroy { key: String },
+}
+
+/// What every command gets: the global options and the secret sources.
+pub struct Ctx {
+    pub slot: Option<u64>,
+    pub json: bool,
+    pub yes: bool,
+    pub secrets: Secrets,
+}
+
+fn run(cli: Cli) -> CliResult<()> {
+    let mut ctx = Ctx {
+        slot: cli.slot,
+        json: cli.json,
+        yes: cli.yes,
+        secrets: Secrets::from_process(cli.pin_fd)?,
+    };
+    let ctx = &mut ctx;
+    match cli.command {
+        Command::Token(TokenCmd::Init { label, user_pin }) => {
+            token_cmd::init(ctx, &label, user_pin)
+        }
+        Command::Token(TokenCmd::Info) => token_cmd::info(ctx),
+        Command::Token(TokenCmd::List) => token_cmd::list(ctx),
+        Command::Pin(PinCmd::Change { so }) => pin_cmd::change(ctx, so),
+        Command::Pin(PinCmd::Unlock) => pin_cmd::unlock(ctx),
+        Command::Keys(KeysCmd::List { class, label }) => {
+            keys_cmd::list(ctx, class, label.as_deref())
+        }
+        Command::Keys(KeysCmd::Show { key }) => keys_cmd::show(ctx, &key),
+        Command::Keys(KeysCmd::Generate(args)) => keys_cmd::generate(ctx, &args),
+        Command::Keys(KeysCmd::Destroy { key }) => keys_cmd::destroy(ctx, &key),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" that exit 0.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(CliError { code, message }) => {
+            eprintln!("keyward: error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_globals_after_subcommands() {
+        let cli = Cli::try_parse_from([
+            "keyward",
+            "keys",
+            "generate",
+            "--type",
+            "rsa-2048",
+            "--label",
+            "a",
+            "--usage",
+            "sign,decrypt",
+            "--json",
+            "--slot",
+            "3",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.slot, Some(3));
+        let cli = Cli::try_parse_from([
+            "keyward",
+            "keys",
+            "generate",
+            "--type",
+            "aes-128",
+            "--label",
+            "a",
+            "--id",
+            "0a0b",
+            "--start-date",
+            "2030-01-02",
+        ])
+        .unwrap();
+        let Command::Keys(KeysCmd::Generate(args)) = cli.command else {
+            panic!("not generate");
+        };
+        assert_eq!(args.id, Some(keys_cmd::Bytes(vec![10, 11])));
+        assert_eq!(args.start_date, Some(keys_cmd::Bytes(b"20300102".to_vec())));
+        let e = Cli::try_parse_from(["keyward", "keys", "generate", "--type", "rsa-1024"]);
+        assert!(e.is_err());
+    }
+}

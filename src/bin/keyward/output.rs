@@ -1,0 +1,150 @@
+//! How results are shown: tables (borders and colour only on a terminal
+//! without NO_COLOR), stable JSON, times, dates and a progress helper.
+
+use std::io::IsTerminal;
+
+use comfy_table::{Cell, Color, Table, presets};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use crate::fail::{CliError, CliResult};
+
+/// Whether output may carry borders and colour: stdout is a terminal and
+/// the user did not ask for NO_COLOR (https://no-color.org).
+pub fn styled() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// A table with `header`, styled for a terminal or plain for a pipe.
+pub fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    if styled() {
+        t.load_style(presets::UTF8_FULL_CONDENSED);
+        t.set_header(header.iter().map(|h| Cell::new(h).fg(Color::Cyan)));
+    } else {
+        t.load_style(presets::NOTHING);
+        t.force_no_tty();
+        t.set_header(header.to_vec());
+    }
+    t
+}
+
+/// Prints a table, trimming the padding a borderless table leaves.
+pub fn print_table(t: &Table) {
+    for line in t.lines() {
+        println!("{}", line.trim_end());
+    }
+}
+
+/// Prints `value` as pretty JSON followed by a newline.
+pub fn print_json<T: Serialize>(value: &T) -> CliResult<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses hex (upper or lower case, even length).
+pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
+/// A lifecycle time (seconds since the epoch, 0 = never) as RFC 3339.
+pub fn rfc3339(seconds: u64) -> Option<String> {
+    if seconds == 0 {
+        return None;
+    }
+    let t = OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()?;
+    t.format(&Rfc3339).ok()
+}
+
+/// A CK_DATE ("YYYYMMDD", empty when unset) as "YYYY-MM-DD".
+pub fn ck_date(raw: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(raw).ok()?;
+    if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!(
+        "{}-{}-{}",
+        text.get(0..4)?,
+        text.get(4..6)?,
+        text.get(6..8)?
+    ))
+}
+
+/// Parses "YYYY-MM-DD" (a real calendar date) into CK_DATE bytes.
+pub fn parse_date(text: &str) -> Result<Vec<u8>, String> {
+    let format = format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text, &format)
+        .map_err(|e| format!("bad date {text:?} (want YYYY-MM-DD): {e}"))?;
+    Ok(format!(
+        "{:04}{:02}{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+    .into_bytes())
+}
+
+/// A progress bar on stderr for long jobs (master-key rotation and
+/// backups, in the next round); hidden when stderr is not a terminal.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn progress(len: u64, message: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len).with_message(message);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+        assert_eq!(parse_hex("00AB10"), Some(vec![0, 0xab, 0x10]));
+        assert_eq!(parse_hex("abc"), None);
+        assert_eq!(parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn times_and_dates() {
+        assert_eq!(rfc3339(0), None);
+        assert_eq!(rfc3339(86_400).as_deref(), Some("1970-01-02T00:00:00Z"));
+        assert_eq!(ck_date(b"20301231").as_deref(), Some("2030-12-31"));
+        assert_eq!(ck_date(b""), None);
+        assert_eq!(parse_date("2030-02-01").unwrap(), b"20300201".to_vec());
+        assert!(parse_date("2030-02-30").is_err());
+        assert!(parse_date("20300201").is_err());
+    }
+
+    #[test]
+    fn progress_counts() {
+        let bar = progress(3, "test");
+        bar.inc(2);
+        assert_eq!(bar.position(), 2);
+        bar.finish_and_clear();
+    }
+}
