@@ -358,7 +358,7 @@ impl Drop for Template {
     }
 }
 
-fn find_value<'a>(attrs: &'a [Attr], ty: CK_ATTRIBUTE_TYPE) -> Option<&'a [u8]> {
+fn find_value(attrs: &[Attr], ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
     attrs
         .iter()
         .find(|a| a.ty == ty)
