@@ -37,8 +37,14 @@ const READ: [CK_ATTRIBUTE_TYPE; 22] = [
     CKA_KEYWARD_USE_COUNT,
 ];
 
-/// Read separately: an object id is also what `#N` selects by.
-const READ_OBJECT_ID: [CK_ATTRIBUTE_TYPE; 1] = [CKA_KEYWARD_OBJECT_ID];
+/// Read separately: an object id is also what `#N` selects by; the rest
+/// are set by state changes and rotation only.
+const READ_OBJECT_ID: [CK_ATTRIBUTE_TYPE; 4] = [
+    CKA_KEYWARD_OBJECT_ID,
+    CKA_KEYWARD_STATE_REASON,
+    CKA_KEYWARD_PREDECESSOR,
+    CKA_KEYWARD_SUCCESSOR,
+];
 
 /// The usage flags, in the order they are listed.
 pub const USES: [(&str, CK_ATTRIBUTE_TYPE); 7] = [
@@ -76,6 +82,15 @@ pub struct KeyInfo {
     pub sensitive: Option<bool>,
     pub extractable: Option<bool>,
     pub object_id: Option<u64>,
+    /// Why the state last changed; only present once it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    /// Object id of the key this one replaced (rotation); only if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predecessor: Option<u64>,
+    /// Object id of the key that replaced this one; only if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub successor: Option<u64>,
     #[serde(skip)]
     pub handle: CK_OBJECT_HANDLE,
     #[serde(skip)]
@@ -212,7 +227,9 @@ fn modulus_bits(m: &[u8]) -> u64 {
 /// Reads the description of one object.
 pub fn describe(client: &mut Client, handle: CK_OBJECT_HANDLE) -> CliResult<KeyInfo> {
     let r = client.read(handle, &READ)?;
-    let object_id = ulong_of(client.read(handle, &READ_OBJECT_ID)?.first());
+    let extra = client.read(handle, &READ_OBJECT_ID)?;
+    let object_id = ulong_of(extra.first());
+    let state_reason = value(extra.get(1)).map(|r| String::from_utf8_lossy(r).into_owned());
     let at = |ty: CK_ATTRIBUTE_TYPE| READ.iter().position(|t| *t == ty).and_then(|i| r.get(i));
     let class = class_name(ulong_of(at(CKA_CLASS)));
     let (key_type, size, curve) = kind(
@@ -244,6 +261,9 @@ pub fn describe(client: &mut Client, handle: CK_OBJECT_HANDLE) -> CliResult<KeyI
         sensitive: bool_of(at(CKA_SENSITIVE)),
         extractable: bool_of(at(CKA_EXTRACTABLE)),
         object_id,
+        state_reason,
+        predecessor: ulong_of(extra.get(2)),
+        successor: ulong_of(extra.get(3)),
         handle,
         raw_id,
     })
@@ -361,6 +381,9 @@ mod tests {
             sensitive: None,
             extractable: None,
             object_id: None,
+            state_reason: None,
+            predecessor: None,
+            successor: None,
             handle: 0,
             raw_id: parse_hex(id).unwrap(),
         }

@@ -18,6 +18,7 @@ mod client;
 mod fail;
 mod keyinfo;
 mod keys_cmd;
+mod lifecycle_cmd;
 mod output;
 mod pin_cmd;
 mod pins;
@@ -122,6 +123,8 @@ enum KeysCmd {
     Generate(GenerateArgs),
     /// Destroy a key with its public half and certificates sharing its id.
     Destroy { key: String },
+    #[command(flatten)]
+    Lifecycle(lifecycle_cmd::LifecycleCmd),
 }
 
 /// What every command gets: the global options and the secret sources.
@@ -154,6 +157,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Keys(KeysCmd::Show { key }) => keys_cmd::show(ctx, &key),
         Command::Keys(KeysCmd::Generate(args)) => keys_cmd::generate(ctx, &args),
         Command::Keys(KeysCmd::Destroy { key }) => keys_cmd::destroy(ctx, &key),
+        Command::Keys(KeysCmd::Lifecycle(cmd)) => lifecycle_cmd::run(ctx, cmd),
     }
 }
 

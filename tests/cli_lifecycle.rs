@@ -1,0 +1,401 @@
+//! The `keyward keys` lifecycle verbs as a script sees them: state
+//! changes, rotation, keys due, import and export, run through the built
+//! binary on a temporary store (helpers as in tests/cli.rs).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const SO_PIN: &str = "so-pin-1";
+const USER_PIN: &str = "user-pin-1";
+
+/// Every variable the CLI reads; cleared so the caller's shell cannot leak in.
+const CLI_ENV: [&str; 7] = [
+    "KEYWARD_PIN",
+    "KEYWARD_SO_PIN",
+    "KEYWARD_NEW_PIN",
+    "KEYWARD_NEW_SO_PIN",
+    "KEYWARD_STORE",
+    "KEYWARD_TRACE",
+    "NO_COLOR",
+];
+
+/// A temporary store and the config file that names it.
+struct Store {
+    dir: TempDir,
+    conf: PathBuf,
+}
+
+impl Store {
+    fn new() -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("keyward.toml");
+        let text = format!(
+            "store_dir = {:?}\npin_kdf_iterations = 1000\n",
+            dir.path().join("store")
+        );
+        std::fs::write(&conf, text).unwrap();
+        Store { dir, conf }
+    }
+
+    /// Runs the CLI with `env` and `stdin` (empty when None).
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        for name in CLI_ENV {
+            cmd.env_remove(name);
+        }
+        cmd.env("KEYWARD_CONF", &self.conf)
+            .envs(env.iter().copied())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            let mut input = child.stdin.take().unwrap();
+            input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs the CLI with the user PIN in the environment.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[("KEYWARD_PIN", USER_PIN)], None)
+    }
+
+    /// An initialized token with the user PIN set.
+    fn initialized() -> Store {
+        let store = Store::new();
+        let out = store.run_with(
+            &["token", "init", "--label", "lifecycle-test"],
+            &[
+                ("KEYWARD_NEW_SO_PIN", SO_PIN),
+                ("KEYWARD_NEW_PIN", USER_PIN),
+            ],
+            None,
+        );
+        ok(&out);
+        store
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+fn ok(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(out));
+}
+
+/// Asserts exit `code` and a stderr line `keyward: error: …` with `text`.
+fn fails(out: &Output, code: i32, text: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(text), "{text:?} not in {err:?}");
+}
+
+fn json_of(out: &Output) -> Value {
+    ok(out);
+    serde_json::from_str(&stdout(out)).unwrap()
+}
+
+impl Store {
+    /// A path in the store's temporary directory.
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn show(&self, key: &str) -> Value {
+        json_of(&self.run(&["keys", "show", key, "--json"]))
+    }
+
+    fn generate(&self, extra: &[&str]) -> Value {
+        json_of(&self.run(&[&["keys", "generate", "--json"], extra].concat()))
+    }
+}
+
+/// Runs `openssl` with `args`; false when it is not installed.
+fn openssl(args: &[&str]) -> Option<Vec<u8>> {
+    let out = Command::new("openssl").args(args).output().ok()?;
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out.stdout)
+}
+
+/// The date `days` from today (UTC) as YYYY-MM-DD.
+fn date_in(days: i64) -> String {
+    let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+#[test]
+fn deactivate_then_activate_is_refused() {
+    let store = Store::initialized();
+    store.generate(&["--type", "ec-p256", "--label", "sig", "--id", "c0ffee01"]);
+    let out = store.run(&["keys", "deactivate", "sig", "--reason", "retired", "--json"]);
+    let changed = json_of(&out);
+    let mut states: Vec<(String, String)> = changed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            assert_eq!(k["label"], json!("sig"));
+            assert_eq!(k["state_reason"], json!("retired"));
+            (
+                k["class"].as_str().unwrap().to_string(),
+                k["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            ("private".to_string(), "deactivated".to_string()),
+            ("public".to_string(), "deactivated".to_string())
+        ]
+    );
+    let listed = json_of(&store.run(&["keys", "list", "--json"]));
+    for k in listed.as_array().unwrap() {
+        assert_eq!(k["state"], json!("deactivated"), "{k}");
+    }
+    // Deactivated: may no longer sign, its public half still verifies.
+    let private = store.show("sig");
+    assert_eq!(private["uses"], json!([]));
+    assert_eq!(private["state_reason"], json!("retired"));
+    let public = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["class"] == json!("public"))
+        .unwrap();
+    assert_eq!(public["uses"], json!(["verify"]));
+
+    let out = store.run(&["keys", "activate", "sig"]);
+    fails(
+        &out,
+        6,
+        "cannot activate a deactivated key: NIST SP 800-57 allows no way back",
+    );
+    // Text output names the objects changed.
+    let out = store.run(&["keys", "compromise", "sig", "--reason", "leaked"]);
+    ok(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("compromised") && text.contains("sig"),
+        "{text}"
+    );
+    assert_eq!(store.show("sig")["state"], json!("compromised"));
+}
+
+#[test]
+fn compromise_needs_a_reason() {
+    let store = Store::initialized();
+    store.generate(&["--type", "aes-128", "--label", "k"]);
+    let out = store.run(&["keys", "compromise", "k"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--reason"), "{}", stderr(&out));
+    assert_eq!(store.show("k")["state"], json!("active"));
+    // Neither a key nor --due: usage error.
+    assert_eq!(store.run(&["keys", "rotate"]).status.code(), Some(2));
+    let out = store.run(&["keys", "rotate", "k", "--due"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn rotation_links_old_and_new() {
+    let store = Store::initialized();
+    let old = store.generate(&["--type", "ed25519", "--label", "rot", "--id", "c0ffee07"]);
+    let old_object = old["object_id"].as_u64().unwrap();
+    let out = store.run(&["keys", "rotate", "id:c0ffee07", "--json"]);
+    let done = json_of(&out);
+    let done = done.as_array().unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["label"], json!("rot"));
+    assert_eq!(done[0]["old_id"], json!("c0ffee07"));
+    assert_eq!(done[0]["old_object_id"], json!(old_object));
+    let new_object = done[0]["new_object_id"].as_u64().unwrap();
+    let new_id = done[0]["new_id"].as_str().unwrap();
+    assert_ne!(new_id, "c0ffee07");
+
+    let old = store.show("id:c0ffee07");
+    assert_eq!(old["state"], json!("deactivated"));
+    assert_eq!(old["successor"], json!(new_object));
+    let new = store.show(&format!("#{new_object}"));
+    assert_eq!(new["label"], json!("rot"));
+    assert_eq!(new["key_type"], json!("ed25519"));
+    assert_eq!(new["class"], json!("private"));
+    assert_eq!(new["uses"], json!(["sign"]));
+    assert_eq!(new["state"], json!("active"));
+    assert_eq!(new["predecessor"], json!(old_object));
+    assert!(new.get("successor").is_none(), "{new}");
+
+    // Text output: "#old → #new (label)".
+    let out = store.run(&["keys", "rotate", &format!("#{new_object}")]);
+    ok(&out);
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(&format!("#{new_object} → #")) && line.trim_end().ends_with("(rot)"),
+        "{line}"
+    );
+}
+
+#[test]
+fn keys_due_and_rotate_due() {
+    let store = Store::initialized();
+    let soon = date_in(10);
+    store.generate(&[
+        "--type",
+        "ec-p256",
+        "--label",
+        "soon",
+        "--id",
+        "c0ffee0a",
+        "--end-date",
+        &soon,
+    ]);
+    store.generate(&[
+        "--type",
+        "aes-256",
+        "--label",
+        "later",
+        "--end-date",
+        &date_in(400),
+    ]);
+    store.generate(&["--type", "ec-p384", "--label", "never"]);
+
+    let due = json_of(&store.run(&["keys", "due", "--within", "30d", "--json"]));
+    assert_eq!(
+        due,
+        json!([{
+            "label": "soon", "id": "c0ffee0a", "class": "private", "key_type": "ec-p256",
+            "end_date": soon, "days_left": 10, "state": "active",
+            "object_id": due[0]["object_id"].as_u64().unwrap(),
+        }])
+    );
+    let none = json_of(&store.run(&["keys", "due", "--within", "5d", "--json"]));
+    assert_eq!(none, json!([]));
+    let out = store.run(&["keys", "due", "--within", "5"]);
+    ok(&out);
+    assert!(stdout(&out).contains("no key is due"), "{}", stdout(&out));
+    // The default window is 30 days.
+    let out = store.run(&["keys", "due"]);
+    ok(&out);
+    assert!(stdout(&out).contains("soon") && !stdout(&out).contains("later"));
+
+    // Cron: nothing due in 5 days is a success that says so.
+    let out = store.run(&["keys", "rotate", "--due", "--within", "5d"]);
+    ok(&out);
+    assert!(stdout(&out).contains("no key is due"));
+    let done = json_of(&store.run(&["keys", "rotate", "--due", "--json"]));
+    let done = done.as_array().unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["old_id"], json!("c0ffee0a"));
+    assert_eq!(store.show("id:c0ffee0a")["state"], json!("deactivated"));
+    assert_eq!(store.show("later")["state"], json!("active"));
+    // The successor's cryptoperiod starts today: no longer due in 5 days.
+    let due = json_of(&store.run(&["keys", "due", "--within", "5d", "--json"]));
+    assert_eq!(due, json!([]));
+    // Without a PIN, cron fails fast with exit 3 rather than waiting.
+    let out = store.run_with(&["keys", "rotate", "--due"], &[], None);
+    fails(&out, 3, "KEYWARD_PIN");
+}
+
+#[test]
+fn import_and_export_with_openssl() {
+    let store = Store::initialized();
+    let key = store.path("ec.pem");
+    let key_s = key.to_str().unwrap();
+    if openssl(&["version"]).is_none() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        key_s,
+    ]);
+    let expected = openssl(&["pkey", "-in", key_s, "-pubout"]).unwrap();
+
+    let made = json_of(&store.run(&["keys", "import", key_s, "--label", "imp", "--json"]));
+    let made = made.as_array().unwrap();
+    assert_eq!(made.len(), 2);
+    assert_eq!(made[0]["class"], json!("private"));
+    assert_eq!(made[0]["key_type"], json!("ec"));
+    assert_eq!(made[0]["curve"], json!("p256"));
+    assert_eq!(made[0]["uses"], json!(["sign"]));
+    assert_eq!(made[0]["sensitive"], json!(true));
+    assert_eq!(made[0]["extractable"], json!(false));
+    assert_eq!(made[1]["class"], json!("public"));
+    assert_eq!(made[1]["uses"], json!(["verify"]));
+    let id = made[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 32);
+    assert_eq!(made[1]["id"], json!(id));
+
+    // The public key exported equals openssl's, from either half.
+    let out = store.run(&["keys", "export", "imp"]);
+    ok(&out);
+    assert_eq!(out.stdout, expected);
+    let file = store.path("pub.pem");
+    let public_ref = format!("#{}", made[1]["object_id"].as_u64().unwrap());
+    ok(&store.run(&[
+        "keys",
+        "export",
+        &public_ref,
+        "--out",
+        file.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read(&file).unwrap(), expected);
+
+    // A certificate for that key lands with the key pair's id.
+    let cert = store.path("cert.pem");
+    let cert_s = cert.to_str().unwrap();
+    openssl(&[
+        "req", "-x509", "-key", key_s, "-subj", "/CN=imp", "-days", "30", "-out", cert_s,
+    ]);
+    let made = json_of(&store.run(&["keys", "import", cert_s, "--label", "imp-cert", "--json"]));
+    assert_eq!(made[0]["class"], json!("cert"));
+    assert_eq!(made[0]["id"], json!(id));
+    let out = store.run(&["keys", "export", "imp", "--cert"]);
+    ok(&out);
+    assert_eq!(out.stdout, std::fs::read(&cert).unwrap());
+    let out = store.run(&["keys", "export", "imp-cert"]);
+    assert_eq!(out.stdout, std::fs::read(&cert).unwrap());
+}
+
+#[test]
+fn export_and_import_failures() {
+    let store = Store::initialized();
+    fails(
+        &store.run(&["keys", "export", "nothing"]),
+        4,
+        "no key matches",
+    );
+    store.generate(&["--type", "aes-128", "--label", "sym"]);
+    fails(&store.run(&["keys", "export", "sym"]), 6, "no public half");
+    fails(
+        &store.run(&["keys", "export", "sym", "--cert"]),
+        4,
+        "no certificate",
+    );
+    let garbage = store.path("garbage.pem");
+    std::fs::write(&garbage, b"this is not a key\n").unwrap();
+    let out = store.run(&["keys", "import", garbage.to_str().unwrap(), "--label", "g"]);
+    fails(&out, 1, "not a PEM or DER key or certificate");
+    let listed = json_of(&store.run(&["keys", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
