@@ -14,6 +14,8 @@
     )
 )]
 
+mod admin_cmd;
+mod audit_cmd;
 mod client;
 mod fail;
 mod keyinfo;
@@ -67,6 +69,8 @@ enum Command {
     /// List, show, generate and destroy keys (logs in as the user).
     #[command(subcommand)]
     Keys(KeysCmd),
+    #[command(flatten)]
+    Admin(admin_cmd::AdminCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Keys(KeysCmd::Show { key }) => keys_cmd::show(ctx, &key),
         Command::Keys(KeysCmd::Generate(args)) => keys_cmd::generate(ctx, &args),
         Command::Keys(KeysCmd::Destroy { key }) => keys_cmd::destroy(ctx, &key),
+        Command::Admin(cmd) => admin_cmd::run(ctx, cmd),
     }
 }
 
