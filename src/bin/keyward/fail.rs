@@ -30,8 +30,8 @@ Exit codes:
   6  refused by policy or key state
 
 Secrets come from --pin-fd, else KEYWARD_PIN / KEYWARD_SO_PIN (and
-KEYWARD_NEW_PIN / KEYWARD_NEW_SO_PIN for new PINs), else a prompt on the
-terminal. Without a terminal a missing secret is an error, never a wait.";
+KEYWARD_NEW_PIN / KEYWARD_NEW_SO_PIN for new PINs, KEYWARD_BACKUP_PASSPHRASE
+for backups), else a prompt on the terminal. Without a terminal a missing secret is an error, never a wait.";
 
 /// A failure to report: the message (never a secret) and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,8 @@
     )
 )]
 
+mod admin_cmd;
+mod audit_cmd;
 mod client;
 mod fail;
 mod keyinfo;
@@ -36,7 +38,7 @@ use pins::Secrets;
 #[command(
     name = "keyward",
     version,
-    about = "Administer Keyward tokens: initialization, PINs and keys",
+    about = "Administer Keyward tokens: initialization, PINs, keys and their lifecycle, audit trail, backups and master key",
     after_help = EXIT_CODES_HELP
 )]
 struct Cli {
@@ -65,9 +67,12 @@ enum Command {
     /// Change or unlock PINs.
     #[command(subcommand)]
     Pin(PinCmd),
-    /// List, show, generate and destroy keys (logs in as the user).
+    /// Inventory, generation, import/export, state changes, rotation and
+    /// destruction of keys (logs in as the user).
     #[command(subcommand)]
     Keys(KeysCmd),
+    #[command(flatten)]
+    Admin(admin_cmd::AdminCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +163,7 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Keys(KeysCmd::Generate(args)) => keys_cmd::generate(ctx, &args),
         Command::Keys(KeysCmd::Destroy { key }) => keys_cmd::destroy(ctx, &key),
         Command::Keys(KeysCmd::Lifecycle(cmd)) => lifecycle_cmd::run(ctx, cmd),
+        Command::Admin(cmd) => admin_cmd::run(ctx, cmd),
     }
 }
 

@@ -105,7 +105,6 @@ pub fn parse_date(text: &str) -> Result<Vec<u8>, String> {
 
 /// A progress bar on stderr for long jobs (master-key rotation and
 /// backups, in the next round); hidden when stderr is not a terminal.
-#[cfg_attr(not(test), allow(dead_code))]
 pub fn progress(len: u64, message: &'static str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

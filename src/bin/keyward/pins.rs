@@ -9,15 +9,16 @@ use zeroize::Zeroizing;
 
 use crate::fail::{CliError, CliResult, EXIT_PIN};
 
-/// The secrets a command may ask for. (All PINs for now; the backup
-/// passphrase joins them with the backup commands.)
-#[allow(clippy::enum_variant_names)]
+/// The secrets a command may ask for: PINs and the backup passphrase
+/// (asked twice when it protects a new backup).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secret {
     UserPin,
     SoPin,
     NewUserPin,
     NewSoPin,
+    BackupPassphrase,
+    NewBackupPassphrase,
 }
 
 impl Secret {
@@ -28,6 +29,7 @@ impl Secret {
             Secret::SoPin => "KEYWARD_SO_PIN",
             Secret::NewUserPin => "KEYWARD_NEW_PIN",
             Secret::NewSoPin => "KEYWARD_NEW_SO_PIN",
+            Secret::BackupPassphrase | Secret::NewBackupPassphrase => "KEYWARD_BACKUP_PASSPHRASE",
         }
     }
 
@@ -37,11 +39,16 @@ impl Secret {
             Secret::SoPin => "SO PIN",
             Secret::NewUserPin => "new user PIN",
             Secret::NewSoPin => "new SO PIN",
+            Secret::BackupPassphrase => "backup passphrase",
+            Secret::NewBackupPassphrase => "new backup passphrase",
         }
     }
 
     fn is_new(self) -> bool {
-        matches!(self, Secret::NewUserPin | Secret::NewSoPin)
+        matches!(
+            self,
+            Secret::NewUserPin | Secret::NewSoPin | Secret::NewBackupPassphrase
+        )
     }
 }
 

@@ -1,0 +1,299 @@
+//! The token administrator's commands: `audit` (in audit_cmd.rs), `backup`,
+//! `master-key` and `policy`. They are flattened into the top-level
+//! command line from this one enum.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use cryptoki_sys::{CK_SLOT_ID, CKF_USER_PIN_INITIALIZED};
+use keyward::config::Config;
+use keyward::store::{BackupError, BackupInfo};
+use serde::Serialize;
+
+use crate::Ctx;
+use crate::audit_cmd::{self, AuditCmd};
+use crate::client::Client;
+use crate::fail::{CliError, CliResult, EXIT_FAILURE, EXIT_INTEGRITY, code_of};
+use crate::output::{print_json, progress, rfc3339};
+use crate::pins::Secret;
+use crate::token_cmd::confirm;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Show, verify and export the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Encrypted backups of the token (passphrase: KEYWARD_BACKUP_PASSPHRASE,
+    /// --pin-fd or a prompt).
+    #[command(subcommand)]
+    Backup(BackupCmd),
+    /// Re-seal every object under a new master key.
+    #[command(subcommand)]
+    MasterKey(MasterKeyCmd),
+    /// The key policy in force.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// Write an encrypted, authenticated snapshot of the token to FILE
+    /// (the passphrase is asked twice on a terminal).
+    Create {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Check that FILE decrypts to a healthy token; writes nothing.
+    Verify { file: PathBuf },
+    /// Replace the slot's token with the one in FILE. No keyward process
+    /// may be using the token.
+    Restore {
+        file: PathBuf,
+        /// Overwrite an existing token.
+        #[arg(long)]
+        force: bool,
+        /// Restore into DIR instead of the configured store directory.
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MasterKeyCmd {
+    /// Generate a new master key and re-seal every object with it, in one
+    /// transaction. Needs the SO PIN and, if set, the user PIN
+    /// (KEYWARD_SO_PIN, KEYWARD_PIN; --pin-fd lines: SO PIN, user PIN).
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Print the effective policy (defaults and the config's [policy]).
+    Show,
+}
+
+pub fn run(ctx: &mut Ctx, cmd: AdminCmd) -> CliResult<()> {
+    match cmd {
+        AdminCmd::Audit(cmd) => audit_cmd::run(ctx, cmd),
+        AdminCmd::Backup(BackupCmd::Create { out }) => backup_create(ctx, &out),
+        AdminCmd::Backup(BackupCmd::Verify { file }) => backup_verify(ctx, &file),
+        AdminCmd::Backup(BackupCmd::Restore { file, force, store }) => {
+            backup_restore(ctx, &file, force, store)
+        }
+        AdminCmd::MasterKey(MasterKeyCmd::Rotate) => master_key_rotate(ctx),
+        AdminCmd::Policy(PolicyCmd::Show) => policy_show(ctx),
+    }
+}
+
+/// A backup's header as printed.
+#[derive(Debug, Serialize)]
+struct BackupShown {
+    file: String,
+    label: String,
+    serial: String,
+    objects: u64,
+    created: Option<String>,
+    bytes: u64,
+}
+
+fn print_backup(json: bool, verb: &str, file: &Path, info: &BackupInfo) -> CliResult<()> {
+    let shown = BackupShown {
+        file: file.display().to_string(),
+        label: info.label.clone(),
+        serial: info.serial.clone(),
+        objects: info.objects,
+        created: rfc3339(info.created),
+        bytes: info.bytes,
+    };
+    if json {
+        return print_json(&shown);
+    }
+    println!("{verb} {}", shown.file);
+    println!("  label    {}", shown.label);
+    println!("  serial   {}", shown.serial);
+    println!("  objects  {}", shown.objects);
+    println!(
+        "  created  {}",
+        shown.created.as_deref().unwrap_or("unknown")
+    );
+    println!("  bytes    {}", shown.bytes);
+    Ok(())
+}
+
+/// A backup failure as the CLI reports it: a damaged file or a wrong
+/// passphrase is an integrity failure (exit 5).
+fn backup_error(context: &str, e: BackupError) -> CliError {
+    let code = match &e {
+        BackupError::NotABackup
+        | BackupError::WrongPassphraseOrDamaged
+        | BackupError::NotAToken(_) => EXIT_INTEGRITY,
+        BackupError::Store(err) => code_of(*err),
+        BackupError::UnsupportedVersion(_) | BackupError::Exists(_) | BackupError::Io(_) => {
+            EXIT_FAILURE
+        }
+    };
+    CliError::new(code, format!("{context}: {e}"))
+}
+
+fn backup_create(ctx: &mut Ctx, out: &Path) -> CliResult<()> {
+    let client = Client::new(ctx.slot)?;
+    let passphrase = ctx.secrets.get(Secret::NewBackupPassphrase)?;
+    let bar = progress(0, "backup");
+    let info = client.lib().backup_token(
+        client.slot(),
+        out,
+        passphrase.as_bytes(),
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    );
+    bar.finish_and_clear();
+    let info = info.map_err(|e| backup_error("backup failed", e))?;
+    print_backup(ctx.json, "backed up the token to", out, &info)
+}
+
+fn backup_verify(ctx: &mut Ctx, file: &Path) -> CliResult<()> {
+    let passphrase = ctx.secrets.get(Secret::BackupPassphrase)?;
+    let info = keyward::store::backup::verify(file, passphrase.as_bytes())
+        .map_err(|e| backup_error("backup verification failed", e))?;
+    print_backup(ctx.json, "backup OK:", file, &info)
+}
+
+/// The slot a restore targets: `--slot` if configured, else the first.
+/// (No `Library` is opened: it would create or hold the token file.)
+fn config_slot(config: &Config, slot: Option<CK_SLOT_ID>) -> CliResult<CK_SLOT_ID> {
+    let ids: Vec<CK_SLOT_ID> = config.slots.iter().map(|s| s.id).collect();
+    match slot {
+        Some(s) if ids.contains(&s) => Ok(s),
+        Some(s) => Err(CliError::usage(format!("no slot {s} is configured"))),
+        None => ids
+            .first()
+            .copied()
+            .ok_or_else(|| CliError::failure("no slot is configured")),
+    }
+}
+
+fn backup_restore(
+    ctx: &mut Ctx,
+    file: &Path,
+    force: bool,
+    store: Option<PathBuf>,
+) -> CliResult<()> {
+    let mut config =
+        Config::from_env().map_err(|e| CliError::ck("cannot load the configuration", "", e))?;
+    if let Some(dir) = store {
+        config.store_dir = dir;
+    }
+    let slot = config_slot(&config, ctx.slot)?;
+    let dest = config.token_path(slot);
+    if !force && dest.exists() {
+        return Err(CliError::failure(format!(
+            "slot {slot} already has a token ({}); pass --force to replace it",
+            dest.display()
+        )));
+    }
+    let passphrase = ctx.secrets.get(Secret::BackupPassphrase)?;
+    let info = keyward::token::restore_backup(slot, file, passphrase.as_bytes(), &dest, force)
+        .map_err(|e| backup_error("restore failed", e))?;
+    print_backup(
+        ctx.json,
+        &format!("restored slot {slot} ({}) from", dest.display()),
+        file,
+        &info,
+    )
+}
+
+fn master_key_rotate(ctx: &mut Ctx) -> CliResult<()> {
+    let client = Client::new(ctx.slot)?;
+    let slot = client.slot();
+    let info = client
+        .lib()
+        .token_info(slot)
+        .map_err(|e| CliError::ck(&format!("cannot read slot {slot}"), "", e))?;
+    confirm(
+        ctx.yes,
+        &format!("re-seal every object of the token in slot {slot} under a new master key?"),
+    )?;
+    let so_pin = ctx.secrets.get(Secret::SoPin)?;
+    let user_pin = if info.flags & CKF_USER_PIN_INITIALIZED != 0 {
+        Some(ctx.secrets.get(Secret::UserPin)?)
+    } else {
+        None
+    };
+    let bar = progress(0, "re-sealing");
+    let done = client.lib().rotate_master_key(
+        slot,
+        so_pin.as_bytes(),
+        user_pin.as_ref().map(|p| p.as_bytes()),
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    );
+    bar.finish_and_clear();
+    let n = done.map_err(|e| CliError::ck("master-key rotation failed", "SO or user", e))?;
+    if ctx.json {
+        return print_json(&serde_json::json!({ "slot": slot, "resealed": n }));
+    }
+    println!("master key rotated: {n} objects re-sealed");
+    Ok(())
+}
+
+fn policy_show(ctx: &mut Ctx) -> CliResult<()> {
+    let client = Client::new(ctx.slot)?;
+    let policy = client.lib().policy();
+    if ctx.json {
+        return print_json(policy);
+    }
+    let value = serde_json::to_value(policy)
+        .map_err(|e| CliError::failure(format!("cannot write the policy: {e}")))?;
+    let Some(fields) = value.as_object() else {
+        return Err(CliError::failure("the policy is not a table"));
+    };
+    for (name, v) in fields {
+        let text = match v {
+            serde_json::Value::Null => "any".to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!("{name:<24} {text}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward::error::Error;
+
+    #[test]
+    fn backup_errors_map_to_exit_codes() {
+        let e = backup_error("restore failed", BackupError::WrongPassphraseOrDamaged);
+        assert_eq!(e.code, EXIT_INTEGRITY);
+        assert!(
+            e.message
+                .starts_with("restore failed: wrong backup passphrase")
+        );
+        assert_eq!(
+            backup_error("x", BackupError::Store(Error::PinIncorrect)).code,
+            crate::fail::EXIT_PIN
+        );
+        assert_eq!(
+            backup_error("x", BackupError::Exists(PathBuf::from("/t"))).code,
+            EXIT_FAILURE
+        );
+    }
+
+    #[test]
+    fn restore_slot_comes_from_the_config() {
+        let config = Config::build(
+            Some("[[slot]]\nid = 4\n[[slot]]\nid = 9\n"),
+            Some(PathBuf::from("/tmp/none")),
+        )
+        .unwrap();
+        assert_eq!(config_slot(&config, None).unwrap(), 4);
+        assert_eq!(config_slot(&config, Some(9)).unwrap(), 9);
+        assert_eq!(config_slot(&config, Some(5)).unwrap_err().code, 2);
+    }
+}

@@ -1,0 +1,333 @@
+//! `keyward audit`: show, verify and export a token's audit trail. Showing
+//! and exporting need no PIN (the records hold no secrets); verification
+//! logs in as the user so the records' MACs are checked too.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use cryptoki_sys::CKU_USER;
+use keyward::audit::{EVENTS, Record, Verdict, format_ms, now_ms};
+use keyward::store::audit::{AuditFilter, AuditRow};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use crate::Ctx;
+use crate::client::Client;
+use crate::fail::{CliError, CliResult, EXIT_INTEGRITY};
+use crate::keyinfo::{Selector, select_one};
+use crate::output::{print_json, print_table, table};
+use crate::pins::Secret;
+
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Show records, oldest first. Times: RFC 3339, YYYY-MM-DD (UTC; an
+    /// --until date includes the whole day) or Nd (N days ago).
+    Show {
+        #[arg(long, value_name = "TIME", value_parser = parse_since)]
+        since: Option<i64>,
+        #[arg(long, value_name = "TIME", value_parser = parse_until)]
+        until: Option<i64>,
+        /// Only records about this key: #OBJECT_ID (no PIN needed), or a
+        /// label or id:HEX (logs in as the user to resolve it).
+        #[arg(long)]
+        key: Option<String>,
+        /// Only records of this event kind.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(EVENTS))]
+        event: Option<String>,
+    },
+    /// Check the hash chain and, logged in as the user, every record's MAC.
+    /// Exit 5 with one line per finding when the trail was tampered with.
+    Verify {
+        /// Check the chain only, without the user PIN (no MACs).
+        #[arg(long)]
+        chain_only: bool,
+    },
+    /// Every record as JSON lines (one object a line, with "seq"), for a SIEM.
+    Export {
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn run(ctx: &mut Ctx, cmd: AuditCmd) -> CliResult<()> {
+    match cmd {
+        AuditCmd::Show {
+            since,
+            until,
+            key,
+            event,
+        } => {
+            let mut filter = AuditFilter {
+                since_ms: since,
+                until_ms: until,
+                object: None,
+                event,
+            };
+            show(ctx, &mut filter, key.as_deref())
+        }
+        AuditCmd::Verify { chain_only } => verify(ctx, chain_only),
+        AuditCmd::Export { out } => export(ctx, out.as_deref()),
+    }
+}
+
+/// A record as shown and exported: its sequence number, then its body.
+#[derive(Debug, Serialize)]
+struct Shown {
+    seq: i64,
+    #[serde(flatten)]
+    record: Record,
+}
+
+/// The record a row holds; a body that no longer parses (tampering) is
+/// still listed, from its indexed columns, so the trail stays readable.
+fn shown(row: &AuditRow) -> Shown {
+    let record = serde_json::from_slice::<Record>(&row.body).unwrap_or_else(|_| Record {
+        time: format_ms(row.time_ms),
+        event: row.event.clone(),
+        result: "?".to_string(),
+        detail: Some("unreadable record body (see keyward audit verify)".to_string()),
+        ..Record::default()
+    });
+    Shown {
+        seq: row.seq,
+        record,
+    }
+}
+
+/// The rows of the slot's trail matching `filter`.
+fn rows(client: &Client, filter: &AuditFilter) -> CliResult<Vec<AuditRow>> {
+    client
+        .lib()
+        .audit_rows(client.slot(), filter)
+        .map_err(|e| CliError::ck("cannot read the audit trail", "", e))
+}
+
+/// The object id `key` names: `#N` as is, anything else by looking the key
+/// up as the user.
+fn object_of(ctx: &mut Ctx, client: &mut Client, key: &str) -> CliResult<i64> {
+    let id = match Selector::parse(key)? {
+        Selector::ObjectId(n) => n,
+        _ => {
+            let pin = ctx.secrets.get(Secret::UserPin)?;
+            client.login(CKU_USER, &pin)?;
+            let info = select_one(client, key)?;
+            info.object_id.ok_or_else(|| {
+                CliError::failure(format!("{key:?} has no object id on this token"))
+            })?
+        }
+    };
+    i64::try_from(id).map_err(|_| CliError::usage(format!("object id {id} is out of range")))
+}
+
+fn show(ctx: &mut Ctx, filter: &mut AuditFilter, key: Option<&str>) -> CliResult<()> {
+    let mut client = Client::new(ctx.slot)?;
+    if let Some(key) = key {
+        filter.object = Some(object_of(ctx, &mut client, key)?);
+    }
+    let records: Vec<Shown> = rows(&client, filter)?.iter().map(shown).collect();
+    if ctx.json {
+        return print_json(&records);
+    }
+    let mut t = table(&[
+        "seq",
+        "time",
+        "event",
+        "result",
+        "role",
+        "pid",
+        "object",
+        "mechanism",
+        "detail",
+    ]);
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
+    for s in &records {
+        let r = &s.record;
+        let object = match (r.object, &r.label) {
+            (Some(n), Some(l)) => format!("#{n} {l}"),
+            (Some(n), None) => format!("#{n}"),
+            (None, Some(l)) => l.clone(),
+            (None, None) => "-".to_string(),
+        };
+        t.add_row(vec![
+            s.seq.to_string(),
+            r.time.clone(),
+            r.event.clone(),
+            r.result.clone(),
+            r.role.clone(),
+            r.pid.to_string(),
+            object,
+            dash(&r.mechanism),
+            dash(&r.detail),
+        ]);
+    }
+    print_table(&t);
+    Ok(())
+}
+
+fn verify(ctx: &mut Ctx, chain_only: bool) -> CliResult<()> {
+    let mut client = Client::new(ctx.slot)?;
+    if !chain_only {
+        let pin = ctx.secrets.get(Secret::UserPin)?;
+        client.login(CKU_USER, &pin)?;
+    }
+    let verdict = client
+        .lib()
+        .audit_verify(client.slot())
+        .map_err(|e| CliError::ck("cannot verify the audit trail", "", e))?;
+    report(ctx.json, &verdict)
+}
+
+/// Prints the verdict; findings end the command with exit 5.
+fn report(json: bool, verdict: &Verdict) -> CliResult<()> {
+    if json {
+        print_json(verdict)?;
+    } else if verdict.ok() {
+        println!(
+            "audit trail OK: {} records, {} authenticated",
+            verdict.records, verdict.authenticated
+        );
+    } else {
+        for f in &verdict.findings {
+            println!("record {}: {}", f.seq, f.problem);
+        }
+    }
+    if verdict.ok() {
+        return Ok(());
+    }
+    Err(CliError::new(
+        EXIT_INTEGRITY,
+        format!(
+            "the audit trail failed verification: {} finding(s) in {} records",
+            verdict.findings.len(),
+            verdict.records
+        ),
+    ))
+}
+
+fn export(ctx: &mut Ctx, out: Option<&Path>) -> CliResult<()> {
+    let client = Client::new(ctx.slot)?;
+    let all = rows(&client, &AuditFilter::default())?;
+    let write_err = |e: std::io::Error| CliError::failure(format!("cannot write the export: {e}"));
+    let mut sink: Box<dyn Write> = match out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::failure(format!("cannot create {}: {e}", path.display())))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    for row in &all {
+        let line = serde_json::to_string(&shown(row))
+            .map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+        writeln!(sink, "{line}").map_err(write_err)?;
+    }
+    sink.flush().map_err(write_err)?;
+    if let Some(path) = out {
+        eprintln!("exported {} records to {}", all.len(), path.display());
+    }
+    Ok(())
+}
+
+/// A time argument in milliseconds since the epoch; a bare date is the
+/// start of that day (UTC), or its end when `end_of_day`.
+fn parse_time(text: &str, now: i64, end_of_day: bool) -> Result<i64, String> {
+    if let Some(days) = text.strip_suffix('d')
+        && let Ok(n) = days.parse::<i64>()
+    {
+        return n
+            .checked_mul(DAY_MS)
+            .and_then(|ms| now.checked_sub(ms))
+            .ok_or_else(|| format!("{text:?} is too far back"));
+    }
+    let ms = |t: OffsetDateTime| {
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| "out of range".to_string())
+    };
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return ms(t);
+    }
+    let date =
+        time::Date::parse(text, format_description!("[year]-[month]-[day]")).map_err(|_| {
+            format!("bad time {text:?} (want RFC 3339, YYYY-MM-DD or Nd for N days ago)")
+        })?;
+    let start = ms(date.midnight().assume_utc())?;
+    Ok(if end_of_day {
+        start.saturating_add(DAY_MS - 1)
+    } else {
+        start
+    })
+}
+
+fn parse_since(text: &str) -> Result<i64, String> {
+    parse_time(text, now_ms(), false)
+}
+
+fn parse_until(text: &str) -> Result<i64, String> {
+    parse_time(text, now_ms(), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward::audit::Finding;
+
+    #[test]
+    fn time_arguments() {
+        let now = 10 * DAY_MS + 5;
+        assert_eq!(parse_time("3d", now, false).unwrap(), 7 * DAY_MS + 5);
+        assert_eq!(parse_time("1970-01-02", now, false).unwrap(), DAY_MS);
+        assert_eq!(parse_time("1970-01-02", now, true).unwrap(), 2 * DAY_MS - 1);
+        assert_eq!(
+            parse_time("1970-01-01T00:00:01.5Z", now, false).unwrap(),
+            1500
+        );
+        assert_eq!(
+            parse_time("1970-01-01T02:00:00+01:00", now, true).unwrap(),
+            3_600_000
+        );
+        assert!(parse_time("yesterday", now, false).is_err());
+        assert!(parse_time("1970-02-30", now, false).is_err());
+    }
+
+    #[test]
+    fn unreadable_bodies_are_still_listed() {
+        let row = AuditRow {
+            seq: 7,
+            time_ms: 1000,
+            event: "login".into(),
+            object: None,
+            body: b"{not json".to_vec(),
+            hash: vec![],
+            mac: None,
+        };
+        let s = shown(&row);
+        assert_eq!(s.seq, 7);
+        assert_eq!(s.record.event, "login");
+        assert_eq!(s.record.time, "1970-01-01T00:00:01.000Z");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["seq"], 7);
+        assert_eq!(json["event"], "login");
+    }
+
+    #[test]
+    fn findings_exit_5() {
+        let mut v = Verdict {
+            records: 3,
+            authenticated: 3,
+            unauthenticated: 0,
+            findings: vec![],
+        };
+        assert!(report(false, &v).is_ok());
+        v.findings.push(Finding {
+            seq: 2,
+            problem: "edited".into(),
+        });
+        let e = report(false, &v).unwrap_err();
+        assert_eq!(e.code, EXIT_INTEGRITY);
+        assert!(e.message.contains("1 finding"), "{}", e.message);
+    }
+}

@@ -1,0 +1,58 @@
+//! Runs the README's "Managing the key lifecycle" walk-through exactly as
+//! written, with the `keyward` this build made first on PATH, so the
+//! documented commands cannot drift from the real ones.
+
+use std::path::Path;
+use std::process::Command;
+
+const START: &str = "<!-- lifecycle-walkthrough:start -->";
+const END: &str = "<!-- lifecycle-walkthrough:end -->";
+
+fn walkthrough() -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let start = readme.find(START).expect("walk-through start marker") + START.len();
+    let end = readme.find(END).expect("walk-through end marker");
+    let block = &readme[start..end];
+    let body = block
+        .trim()
+        .strip_prefix("```bash")
+        .and_then(|b| b.strip_suffix("```"))
+        .expect("one ```bash block between the markers");
+    body.to_string()
+}
+
+#[test]
+fn lifecycle_walkthrough_runs_as_written() {
+    let script = walkthrough();
+    let bin = Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(cwd.path())
+        .env("PATH", path)
+        .env_remove("KEYWARD_CONF")
+        .env_remove("KEYWARD_STORE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "walk-through failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    // The steps did what they say.
+    assert!(stdout.contains("audit trail OK"), "{stdout}");
+    assert!(cwd.path().join("token.kwbackup").exists());
+    let audit = std::fs::read_to_string(cwd.path().join("audit.jsonl")).unwrap();
+    for event in ["token_init", "generate", "rotate", "state_change"] {
+        assert!(audit.contains(&format!("\"event\":\"{event}\"")), "{event}");
+    }
+}
