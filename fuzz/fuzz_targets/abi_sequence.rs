@@ -86,10 +86,30 @@ fn setup() -> bool {
         label[..4].copy_from_slice(b"fuzz");
         let mut h = 0;
         let ok = call!(C_Initialize(null_mut())) == CKR_OK
-            && call!(C_InitToken(0, SO_PIN.as_ptr() as *mut _, SO_PIN.len() as _, label.as_mut_ptr())) == CKR_OK
-            && call!(C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, null_mut(), None, &mut h)) == CKR_OK
-            && call!(C_Login(h, CKU_SO, SO_PIN.as_ptr() as *mut _, SO_PIN.len() as _)) == CKR_OK
-            && call!(C_InitPIN(h, USER_PIN.as_ptr() as *mut _, USER_PIN.len() as _)) == CKR_OK;
+            && call!(C_InitToken(
+                0,
+                SO_PIN.as_ptr() as *mut _,
+                SO_PIN.len() as _,
+                label.as_mut_ptr()
+            )) == CKR_OK
+            && call!(C_OpenSession(
+                0,
+                CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                null_mut(),
+                None,
+                &mut h
+            )) == CKR_OK
+            && call!(C_Login(
+                h,
+                CKU_SO,
+                SO_PIN.as_ptr() as *mut _,
+                SO_PIN.len() as _
+            )) == CKR_OK
+            && call!(C_InitPIN(
+                h,
+                USER_PIN.as_ptr() as *mut _,
+                USER_PIN.len() as _
+            )) == CKR_OK;
         call!(C_Finalize(null_mut()));
         ok
     })
@@ -97,14 +117,40 @@ fn setup() -> bool {
 
 /// Attribute types templates are built from.
 const TYPES: [CK_ATTRIBUTE_TYPE; 20] = [
-    CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_VALUE, CKA_KEY_TYPE, CKA_ID, CKA_SENSITIVE,
-    CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_SIGN, CKA_VERIFY, CKA_DERIVE,
-    CKA_VALUE_LEN, CKA_EXTRACTABLE, CKA_EC_PARAMS, CKA_MODIFIABLE, CKA_TRUSTED,
+    CKA_CLASS,
+    CKA_TOKEN,
+    CKA_PRIVATE,
+    CKA_LABEL,
+    CKA_VALUE,
+    CKA_KEY_TYPE,
+    CKA_ID,
+    CKA_SENSITIVE,
+    CKA_ENCRYPT,
+    CKA_DECRYPT,
+    CKA_WRAP,
+    CKA_UNWRAP,
+    CKA_SIGN,
+    CKA_VERIFY,
+    CKA_DERIVE,
+    CKA_VALUE_LEN,
+    CKA_EXTRACTABLE,
+    CKA_EC_PARAMS,
+    CKA_MODIFIABLE,
+    CKA_TRUSTED,
 ];
 
 const MECHS: [CK_MECHANISM_TYPE; 12] = [
-    CKM_AES_GCM, CKM_AES_CBC_PAD, CKM_AES_ECB, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP,
-    CKM_SHA256_HMAC, CKM_ECDSA, CKM_ECDSA_SHA256, CKM_SHA256, CKM_RSA_PKCS_OAEP, CKM_AES_CMAC,
+    CKM_AES_GCM,
+    CKM_AES_CBC_PAD,
+    CKM_AES_ECB,
+    CKM_AES_KEY_WRAP,
+    CKM_AES_KEY_WRAP_KWP,
+    CKM_SHA256_HMAC,
+    CKM_ECDSA,
+    CKM_ECDSA_SHA256,
+    CKM_SHA256,
+    CKM_RSA_PKCS_OAEP,
+    CKM_AES_CMAC,
     CKM_HKDF_DERIVE,
 ];
 
@@ -150,7 +196,10 @@ struct State {
 impl State {
     fn session(&self, input: &mut Input<'_>) -> CK_SESSION_HANDLE {
         let b = input.byte();
-        match self.sessions.get(usize::from(b) % (self.sessions.len() + 1)) {
+        match self
+            .sessions
+            .get(usize::from(b) % (self.sessions.len() + 1))
+        {
             Some(h) => *h,
             None => CK_SESSION_HANDLE::from(b),
         }
@@ -177,19 +226,40 @@ fn out_len(input: &mut Input<'_>) -> Option<usize> {
 fn single_part(
     input: &mut Input<'_>,
     st: &State,
-    func: unsafe extern "C" fn(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) -> CK_RV,
+    func: unsafe extern "C" fn(
+        CK_SESSION_HANDLE,
+        CK_BYTE_PTR,
+        CK_ULONG,
+        CK_BYTE_PTR,
+        CK_ULONG_PTR,
+    ) -> CK_RV,
 ) {
     let h = st.session(input);
     let mut data = input.bytes(200);
     let mut out = vec![0u8; 4096];
     let want = out_len(input);
     let mut len = want.unwrap_or(0) as CK_ULONG;
-    let out_ptr = if want.is_some() { out.as_mut_ptr() } else { null_mut() };
+    let out_ptr = if want.is_some() {
+        out.as_mut_ptr()
+    } else {
+        null_mut()
+    };
     // SAFETY: data and out are live buffers of at least the lengths given.
-    let rv = unsafe { func(h, data.as_mut_ptr(), data.len() as CK_ULONG, out_ptr, &mut len) };
+    let rv = unsafe {
+        func(
+            h,
+            data.as_mut_ptr(),
+            data.len() as CK_ULONG,
+            out_ptr,
+            &mut len,
+        )
+    };
     assert_ne!(rv, CKR_GENERAL_ERROR);
     if rv == CKR_OK && want.is_some() {
-        assert!(len as usize <= out.len(), "reported more output than the buffer holds");
+        assert!(
+            len as usize <= out.len(),
+            "reported more output than the buffer holds"
+        );
     }
 }
 
@@ -210,16 +280,27 @@ fn mechanism(input: &mut Input<'_>, param: &mut Vec<u8>) -> CK_MECHANISM {
             };
             // SAFETY: CK_GCM_PARAMS is plain old data.
             let raw = unsafe {
-                std::slice::from_raw_parts((&p as *const CK_GCM_PARAMS).cast::<u8>(), size_of::<CK_GCM_PARAMS>())
+                std::slice::from_raw_parts(
+                    (&p as *const CK_GCM_PARAMS).cast::<u8>(),
+                    size_of::<CK_GCM_PARAMS>(),
+                )
             };
-            if input.byte() % 2 == 0 { raw.to_vec() } else { input.bytes(40) }
+            if input.byte() % 2 == 0 {
+                raw.to_vec()
+            } else {
+                input.bytes(40)
+            }
         }
         CKM_AES_CBC_PAD => vec![0u8; 16],
         _ => input.bytes(24),
     };
     CK_MECHANISM {
         mechanism: mech,
-        pParameter: if param.is_empty() { null_mut() } else { param.as_mut_ptr().cast() },
+        pParameter: if param.is_empty() {
+            null_mut()
+        } else {
+            param.as_mut_ptr().cast()
+        },
         ulParameterLen: param.len() as CK_ULONG,
     }
 }
@@ -258,15 +339,30 @@ fn step(input: &mut Input<'_>, st: &mut State) {
         4 => {
             let h = st.session(input);
             let mut t = template(input);
-            let mut mech = CK_MECHANISM { mechanism: CKM_AES_KEY_GEN, pParameter: null_mut(), ulParameterLen: 0 };
+            let mut mech = CK_MECHANISM {
+                mechanism: CKM_AES_KEY_GEN,
+                pParameter: null_mut(),
+                ulParameterLen: 0,
+            };
             if input.byte() % 4 == 0 {
                 mech.mechanism = CKM_GENERIC_SECRET_KEY_GEN;
             }
             let mut len = vec![0u8; 0];
             len.extend_from_slice(&(CK_ULONG::from(input.byte() % 4) * 8 + 16).to_ne_bytes());
-            t.attrs.push(CK_ATTRIBUTE { type_: CKA_VALUE_LEN, pValue: len.as_mut_ptr().cast(), ulValueLen: len.len() as _ });
+            t.attrs.push(CK_ATTRIBUTE {
+                type_: CKA_VALUE_LEN,
+                pValue: len.as_mut_ptr().cast(),
+                ulValueLen: len.len() as _,
+            });
             let mut k = 0;
-            if call!(C_GenerateKey(h, &mut mech, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut k)) == CKR_OK {
+            if call!(C_GenerateKey(
+                h,
+                &mut mech,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _,
+                &mut k
+            )) == CKR_OK
+            {
                 st.objects.push(k);
             }
             drop(t.values);
@@ -275,13 +371,27 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             let h = st.session(input);
             let mut oid = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
             let mut pubt = template(input);
-            pubt.attrs.push(CK_ATTRIBUTE { type_: CKA_EC_PARAMS, pValue: oid.as_mut_ptr().cast(), ulValueLen: oid.len() as _ });
+            pubt.attrs.push(CK_ATTRIBUTE {
+                type_: CKA_EC_PARAMS,
+                pValue: oid.as_mut_ptr().cast(),
+                ulValueLen: oid.len() as _,
+            });
             let mut privt = template(input);
-            let mut mech = CK_MECHANISM { mechanism: CKM_EC_KEY_PAIR_GEN, pParameter: null_mut(), ulParameterLen: 0 };
+            let mut mech = CK_MECHANISM {
+                mechanism: CKM_EC_KEY_PAIR_GEN,
+                pParameter: null_mut(),
+                ulParameterLen: 0,
+            };
             let (mut a, mut b) = (0, 0);
             let rv = call!(C_GenerateKeyPair(
-                h, &mut mech, pubt.attrs.as_mut_ptr(), pubt.attrs.len() as _,
-                privt.attrs.as_mut_ptr(), privt.attrs.len() as _, &mut a, &mut b
+                h,
+                &mut mech,
+                pubt.attrs.as_mut_ptr(),
+                pubt.attrs.len() as _,
+                privt.attrs.as_mut_ptr(),
+                privt.attrs.len() as _,
+                &mut a,
+                &mut b
             ));
             if rv == CKR_OK {
                 st.objects.extend([a, b]);
@@ -291,14 +401,24 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             let h = st.session(input);
             let mut t = template(input);
             let mut k = 0;
-            if call!(C_CreateObject(h, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut k)) == CKR_OK {
+            if call!(C_CreateObject(
+                h,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _,
+                &mut k
+            )) == CKR_OK
+            {
                 st.objects.push(k);
             }
         }
         7 => {
             let h = st.session(input);
             let mut t = template(input);
-            call!(C_FindObjectsInit(h, t.attrs.as_mut_ptr(), t.attrs.len() as _));
+            call!(C_FindObjectsInit(
+                h,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _
+            ));
             let mut found = [0 as CK_OBJECT_HANDLE; 8];
             let mut n = 0;
             let max = CK_ULONG::from(input.byte() % 9);
@@ -314,25 +434,45 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             let h = st.session(input);
             let o = st.object(input);
             let n = usize::from(input.byte() % 5) + 1;
-            let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| vec![0u8; usize::from(input.byte() % 80)]).collect();
+            let mut bufs: Vec<Vec<u8>> = (0..n)
+                .map(|_| vec![0u8; usize::from(input.byte() % 80)])
+                .collect();
             let mut attrs: Vec<CK_ATTRIBUTE> = bufs
                 .iter_mut()
                 .map(|b| CK_ATTRIBUTE {
                     type_: TYPES[usize::from(input.byte()) % TYPES.len()],
-                    pValue: if b.is_empty() { null_mut() } else { b.as_mut_ptr().cast() },
+                    pValue: if b.is_empty() {
+                        null_mut()
+                    } else {
+                        b.as_mut_ptr().cast()
+                    },
                     ulValueLen: b.len() as CK_ULONG,
                 })
                 .collect();
-            call!(C_GetAttributeValue(h, o, attrs.as_mut_ptr(), attrs.len() as _));
+            call!(C_GetAttributeValue(
+                h,
+                o,
+                attrs.as_mut_ptr(),
+                attrs.len() as _
+            ));
             for (a, b) in attrs.iter().zip(&bufs) {
-                assert!(a.ulValueLen == CK_UNAVAILABLE_INFORMATION || b.is_empty() || a.ulValueLen as usize <= b.len());
+                assert!(
+                    a.ulValueLen == CK_UNAVAILABLE_INFORMATION
+                        || b.is_empty()
+                        || a.ulValueLen as usize <= b.len()
+                );
             }
         }
         9 => {
             let h = st.session(input);
             let o = st.object(input);
             let mut t = template(input);
-            call!(C_SetAttributeValue(h, o, t.attrs.as_mut_ptr(), t.attrs.len() as _));
+            call!(C_SetAttributeValue(
+                h,
+                o,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _
+            ));
         }
         10 => {
             let h = st.session(input);
@@ -360,7 +500,11 @@ fn step(input: &mut Input<'_>, st: &mut State) {
         }
         13 => {
             let h = st.session(input);
-            let mut mech = CK_MECHANISM { mechanism: CKM_SHA256, pParameter: null_mut(), ulParameterLen: 0 };
+            let mut mech = CK_MECHANISM {
+                mechanism: CKM_SHA256,
+                pParameter: null_mut(),
+                ulParameterLen: 0,
+            };
             call!(C_DigestInit(h, &mut mech));
             if input.byte() % 2 == 0 {
                 let mut data = input.bytes(64);
@@ -382,13 +526,26 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             let mut mech = mechanism(input, &mut param);
             let mut out = vec![0u8; 4096];
             let mut len = out_len(input).unwrap_or(0) as CK_ULONG;
-            let rv = call!(C_WrapKey(h, &mut mech, wrapping, key, out.as_mut_ptr(), &mut len));
+            let rv = call!(C_WrapKey(
+                h,
+                &mut mech,
+                wrapping,
+                key,
+                out.as_mut_ptr(),
+                &mut len
+            ));
             if rv == CKR_OK {
                 let mut t = template(input);
                 let mut k = 0;
                 let rv = call!(C_UnwrapKey(
-                    h, &mut mech, wrapping, out.as_mut_ptr(), len,
-                    t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut k
+                    h,
+                    &mut mech,
+                    wrapping,
+                    out.as_mut_ptr(),
+                    len,
+                    t.attrs.as_mut_ptr(),
+                    t.attrs.len() as _,
+                    &mut k
                 ));
                 if rv == CKR_OK {
                     st.objects.push(k);
@@ -400,7 +557,14 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             let o = st.object(input);
             let mut t = template(input);
             let mut k = 0;
-            if call!(C_CopyObject(h, o, t.attrs.as_mut_ptr(), t.attrs.len() as _, &mut k)) == CKR_OK {
+            if call!(C_CopyObject(
+                h,
+                o,
+                t.attrs.as_mut_ptr(),
+                t.attrs.len() as _,
+                &mut k
+            )) == CKR_OK
+            {
                 st.objects.push(k);
             }
         }
@@ -422,7 +586,10 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             match input.byte() % 3 {
                 0 => call!(C_SignInit(h, null_mut(), 0)),
                 1 => call!(C_EncryptInit(h, null_mut(), 0)),
-                _ => call!(C_SessionCancel(h, CKF_SIGN | CKF_ENCRYPT | CKF_DECRYPT | CKF_FIND_OBJECTS)),
+                _ => call!(C_SessionCancel(
+                    h,
+                    CKF_SIGN | CKF_ENCRYPT | CKF_DECRYPT | CKF_FIND_OBJECTS
+                )),
             };
         }
         19 => {
@@ -433,7 +600,13 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             call!(C_VerifyInit(h, &mut mech, o));
             let mut data = input.bytes(64);
             let mut sig = input.bytes(128);
-            call!(C_Verify(h, data.as_mut_ptr(), data.len() as _, sig.as_mut_ptr(), sig.len() as _));
+            call!(C_Verify(
+                h,
+                data.as_mut_ptr(),
+                data.len() as _,
+                sig.as_mut_ptr(),
+                sig.len() as _
+            ));
         }
         20 => {
             let h = st.session(input);
@@ -442,7 +615,15 @@ fn step(input: &mut Input<'_>, st: &mut State) {
             let mut tinfo: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
             call!(C_GetTokenInfo(0, &mut tinfo));
             let mut rnd = vec![0u8; usize::from(input.byte())];
-            call!(C_GenerateRandom(h, if rnd.is_empty() { null_mut() } else { rnd.as_mut_ptr() }, rnd.len() as _));
+            call!(C_GenerateRandom(
+                h,
+                if rnd.is_empty() {
+                    null_mut()
+                } else {
+                    rnd.as_mut_ptr()
+                },
+                rnd.len() as _
+            ));
         }
         _ => {
             call!(C_CloseAllSessions(0));

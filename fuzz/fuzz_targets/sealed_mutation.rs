@@ -4,9 +4,9 @@
 //! always open, and decoding never panics.
 #![no_main]
 
+use keyward::store::AttrMap;
 use keyward::store::codec::{decode_attrs, encode_attrs, encode_attrs_secret};
 use keyward::store::seal::{MasterKey, public_digest, seal_object, unseal_object};
-use keyward::store::AttrMap;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

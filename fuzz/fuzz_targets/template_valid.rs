@@ -49,26 +49,48 @@ fn seeds() -> Vec<Vec<Attr>> {
             attr(0x103, TRUE),         // CKA_SENSITIVE
         ],
         vec![
-            attr(0x0, &ulong(2)),      // CKO_PUBLIC_KEY
-            attr(0x100, &ulong(0x3)),  // CKK_EC
-            attr(0x180, &p256_oid),    // CKA_EC_PARAMS
+            attr(0x0, &ulong(2)),       // CKO_PUBLIC_KEY
+            attr(0x100, &ulong(0x3)),   // CKK_EC
+            attr(0x180, &p256_oid),     // CKA_EC_PARAMS
             attr(0x181, &p256_point()), // CKA_EC_POINT
-            attr(0x10A, TRUE),         // CKA_VERIFY
-            attr(0x102, b"\x01\x02"),  // CKA_ID
+            attr(0x10A, TRUE),          // CKA_VERIFY
+            attr(0x102, b"\x01\x02"),   // CKA_ID
         ],
         vec![
-            attr(0x0, &ulong(0)),      // CKO_DATA
-            attr(0x3, b"data"),        // CKA_LABEL
-            attr(0x10, b"app"),        // CKA_APPLICATION
-            attr(0x11, b"value"),      // CKA_VALUE
+            attr(0x0, &ulong(0)), // CKO_DATA
+            attr(0x3, b"data"),   // CKA_LABEL
+            attr(0x10, b"app"),   // CKA_APPLICATION
+            attr(0x11, b"value"), // CKA_VALUE
         ],
     ]
 }
 
 /// Attribute types an edit may add: common, key, usage, trust and vendor.
 const TYPES: [u64; 24] = [
-    0x0, 0x1, 0x2, 0x3, 0x11, 0x100, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107, 0x108, 0x10C,
-    0x161, 0x162, 0x164, 0x165, 0x170, 0x86, 0x210, 0x211, 0x40000600, 0x8000_0001,
+    0x0,
+    0x1,
+    0x2,
+    0x3,
+    0x11,
+    0x100,
+    0x102,
+    0x103,
+    0x104,
+    0x105,
+    0x106,
+    0x107,
+    0x108,
+    0x10C,
+    0x161,
+    0x162,
+    0x164,
+    0x165,
+    0x170,
+    0x86,
+    0x210,
+    0x211,
+    0x40000600,
+    0x8000_0001,
 ];
 
 /// Applies 3-byte edits (op, index, byte) to `t`; returns whether any edit
@@ -99,7 +121,10 @@ fn mutate(t: &mut Vec<Attr>, edits: &[u8]) -> bool {
                 let dup = t[idx % n].clone();
                 t.push(dup);
             }
-            _ => t.push(attr(TYPES[idx % TYPES.len()], &vec![byte; usize::from(byte % 9)])),
+            _ => t.push(attr(
+                TYPES[idx % TYPES.len()],
+                &vec![byte; usize::from(byte % 9)],
+            )),
         }
         changed = true;
     }
