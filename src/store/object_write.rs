@@ -199,6 +199,48 @@ mod tests {
     }
 
     #[test]
+    fn stale_pin_records_and_rotations_are_refused() {
+        use crate::store::seal::{MasterKey, PinRecord};
+        use crate::store::sqlite::Role;
+        let (_dir, db) = fresh(7);
+        let rec = PinRecord {
+            salt: vec![1; 16],
+            iterations: 1000,
+            wrapped: vec![2; 61],
+        };
+        assert_eq!(
+            db.set_pin_record_at(Role::User, &rec, &test_entry(), 6),
+            Err(Error::UserNotLoggedIn)
+        );
+        assert_eq!(db.meta().unwrap().unwrap().user_pin, None);
+        db.set_pin_record_at(Role::User, &rec, &test_entry(), 7)
+            .unwrap();
+        assert_eq!(db.meta().unwrap().unwrap().user_pin, Some(rec.clone()));
+
+        let (old, new) = (
+            MasterKey::generate().unwrap(),
+            MasterKey::generate().unwrap(),
+        );
+        let rekey = |expected| {
+            db.rekey_at(
+                &old,
+                &new,
+                &rec,
+                None,
+                8,
+                Some(expected),
+                b"",
+                &test_entry(),
+                &mut |_, _| {},
+            )
+        };
+        assert_eq!(rekey(6), Err(Error::UserNotLoggedIn));
+        assert_eq!(db.meta().unwrap().unwrap().epoch, 7, "nothing changed");
+        assert_eq!(rekey(7), Ok(0));
+        assert_eq!(db.meta().unwrap().unwrap().epoch, 8);
+    }
+
+    #[test]
     fn a_pair_is_stored_whole_or_not_at_all() {
         let (_dir, db) = fresh(7);
         db.insert_object(&row(2), &test_entry()).unwrap();
