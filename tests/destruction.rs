@@ -2,8 +2,16 @@
 //! sealed blob is in no file of the token (main file or WAL) and the audit
 //! record names it by fingerprint; after C_InitToken the old PIN records
 //! and every old sealed blob are gone while the audit trail lives on.
+//! While another process holds an older read snapshot, C_DestroyObject
+//! returns at once and the erasure finishes at the next write after the
+//! reader ends; `keyward keys destroy --wait` says which of the two it is.
 
+mod cli_support;
 mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use common::lifecycle::*;
 use common::ops::*;
@@ -165,4 +173,168 @@ fn reinitialization_erases_old_pins_and_keys_and_keeps_the_trail() {
         v.authenticated > trail_before.len(),
         "old records authenticated: {v:?}"
     );
+}
+
+const READER_DB: &str = "KEYWARD_READER_DB";
+const READER_SYNC: &str = "KEYWARD_READER_SYNC";
+/// Safety net only: a reader whose parent died gives up after this many
+/// polls (nothing is asserted about time).
+const READER_MAX_POLLS: usize = 30_000;
+
+/// The reader process: holds a read transaction (a snapshot taken before
+/// the destruction) on the live token file until told to release it.
+/// Another process, because SQLite's locks are per process: a second
+/// SQLite in the module's process would not see the module's locks.
+#[test]
+fn reader_child() {
+    let (Some(db), Some(sync)) = (std::env::var_os(READER_DB), std::env::var_os(READER_SYNC))
+    else {
+        return;
+    };
+    let sync = PathBuf::from(sync);
+    let mut conn = Connection::open(db).unwrap();
+    let tx = conn.transaction().unwrap();
+    let n: i64 = tx
+        .query_row("SELECT count(*) FROM object", [], |r| r.get(0))
+        .unwrap();
+    assert!(n > 0, "the reader sees the doomed key");
+    std::fs::write(sync.join("holding"), b"1").unwrap();
+    for _ in 0..READER_MAX_POLLS {
+        if sync.join("release").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    tx.commit().unwrap();
+}
+
+/// Starts a reader on `db` and waits until it holds its snapshot.
+fn hold_snapshot(db: &Path, sync: &Path) -> Child {
+    std::fs::create_dir_all(sync).unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "reader_child", "--nocapture", "--test-threads=1"])
+        .env(READER_DB, db)
+        .env(READER_SYNC, sync)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !sync.join("holding").exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("reader exited before holding a snapshot: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child
+}
+
+fn release(mut reader: Child, sync: &Path) {
+    std::fs::write(sync.join("release"), b"1").unwrap();
+    let status = reader.wait().unwrap();
+    assert!(status.success(), "reader: {status}");
+}
+
+#[test]
+fn destroy_does_not_wait_for_a_reader_and_erasure_finishes_after_it() {
+    let m = Module::start("");
+    let s = m.ready();
+    let value = sha2::Sha256::digest(b"destruction under a reader").to_vec();
+    let k = ok(s.create(imported(&value, "doomed", true)), "import");
+    let id = s.attr_ulong(k, CKA_KEYWARD_OBJECT_ID);
+    let sealed = sealed_of(&m.snapshot(), id);
+    let sync = m.env.root.join("reader-sync");
+    let reader = hold_snapshot(&m.db_path(), &sync);
+
+    // Returns while the reader still holds its snapshot (it only lets go
+    // when told, below): the module never waits for it.
+    ok(
+        s.destroy(k),
+        "C_DestroyObject with a reader holding a snapshot",
+    );
+    assert!(
+        !sync.join("release").exists(),
+        "the reader was still holding"
+    );
+    assert_eq!(
+        s.attr(k, CKA_LABEL).unwrap_err(),
+        CKR_OBJECT_HANDLE_INVALID,
+        "destroyed at once for every application"
+    );
+    release(reader, &sync);
+
+    // The next write is a cheap point to finish the erasure.
+    ok(s.create(imported(&[0x55; 32], "after", true)), "next write");
+    let left = holders(&m, &sealed);
+    assert!(left.is_empty(), "sealed blob still in {left:?}");
+}
+
+/// The sealed blobs of every object in the token file at `db` (read from
+/// a copy: see `Module::snapshot`).
+fn sealed_blobs(db: &Path, scratch: &Path) -> Vec<Vec<u8>> {
+    std::fs::create_dir_all(scratch).unwrap();
+    for suffix in ["", "-wal"] {
+        let from = PathBuf::from(format!("{}{suffix}", db.display()));
+        if from.exists() {
+            let to = scratch.join(format!("copy.sqlite{suffix}"));
+            std::fs::copy(&from, to).unwrap();
+        }
+    }
+    let conn = Connection::open(scratch.join("copy.sqlite")).unwrap();
+    column(&conn, "SELECT sealed FROM object")
+}
+
+fn files_holding(db: &Path, blob: &[u8]) -> Vec<String> {
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    [db.to_path_buf(), wal]
+        .into_iter()
+        .filter(|p| p.exists())
+        .filter(|p| {
+            let bytes = std::fs::read(p).unwrap();
+            pieces(blob).iter().any(|piece| contains(&bytes, piece))
+        })
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+#[test]
+fn cli_destroy_reports_pending_then_complete_erasure() {
+    use cli_support::{Store, fails, ok as cli_ok, stdout};
+    let store = Store::initialized();
+    cli_ok(&store.run(&["keys", "generate", "--type", "aes-256", "--label", "doomed"]));
+    let db = store.dir.path().join("store").join("slot-0.sqlite");
+    let blobs = sealed_blobs(&db, &store.dir.path().join("copy"));
+    assert_eq!(blobs.len(), 1, "one AES key");
+    let sync = store.dir.path().join("reader-sync");
+    let reader = hold_snapshot(&db, &sync);
+
+    let out = store.run(&["keys", "destroy", "doomed", "--yes", "--wait", "0"]);
+    assert!(
+        stdout(&out).contains("destroyed 1 objects"),
+        "{}",
+        stdout(&out)
+    );
+    fails(&out, 7, "erasure pending");
+    fails(&out, 7, "keyward keys erase");
+    // Still pending while the reader holds on.
+    fails(
+        &store.run(&["keys", "erase", "--wait", "0"]),
+        7,
+        "erasure pending",
+    );
+    assert!(
+        !files_holding(&db, &blobs[0]).is_empty(),
+        "honest: the bytes were still there"
+    );
+
+    release(reader, &sync);
+    let out = store.run(&["keys", "erase", "--wait", "10"]);
+    cli_ok(&out);
+    assert!(
+        stdout(&out).contains("erasure complete"),
+        "{}",
+        stdout(&out)
+    );
+    let left = files_holding(&db, &blobs[0]);
+    assert!(left.is_empty(), "sealed blob still in {left:?}");
 }

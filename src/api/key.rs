@@ -4,11 +4,14 @@ use cryptoki_sys::*;
 
 use super::provenance::{Provenance, refused};
 use super::{Attr, Library, Mech};
-use crate::error::Result;
+use crate::audit::Event;
+use crate::error::{Error, Result};
 use crate::lifecycle::vendor::CKW_ORIGIN_GENERATED;
 use crate::mechanism::{self, Mechanism};
-use crate::object::{self, template::GeneratedPair, template::KeyPairRequest};
+use crate::object::{self, Object, template::GeneratedPair, template::KeyPairRequest};
+use crate::session::Session;
 use crate::token::Login;
+use crate::token::Token;
 
 impl Library {
     pub fn generate_key(
@@ -90,15 +93,41 @@ impl Library {
             super::object::check_write(s, token, &priv_obj)?;
             let pub_obj = self.prepare(token, pub_obj, &pub_p)?;
             let priv_obj = self.prepare(token, priv_obj, &priv_p)?;
-            let pub_h = self.store(s, token, pub_obj, &pub_p.event)?;
-            match self.store(s, token, priv_obj, &priv_p.event) {
-                Ok(priv_h) => Ok((pub_h, priv_h)),
-                Err(e) => {
-                    // Best effort: do not leave half a pair behind.
-                    let _ = self.destroy_in(s, token, pub_h);
-                    Err(e)
-                }
-            }
+            self.store_pair(s, token, (pub_obj, &pub_p.event), (priv_obj, &priv_p.event))
         })
+    }
+
+    /// Stores a generated pair. Two token objects go in ONE transaction
+    /// (both rows and both audit records), so a crash or kill never leaves
+    /// half a pair; a session half never touches the store, so it is only
+    /// made once the token half (if any) is stored.
+    fn store_pair(
+        &self,
+        s: &Session,
+        token: &Token,
+        public: (Object, &Event),
+        private: (Object, &Event),
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        let (pub_obj, pub_ev) = public;
+        let (priv_obj, priv_ev) = private;
+        if !(pub_obj.is_token() && priv_obj.is_token()) {
+            // At most one row: already atomic. The token half first, so a
+            // failure leaves no session object behind either.
+            return if pub_obj.is_token() {
+                let pub_h = self.store(s, token, pub_obj, pub_ev)?;
+                Ok((pub_h, self.store(s, token, priv_obj, priv_ev)?))
+            } else {
+                let priv_h = self.store(s, token, priv_obj, priv_ev)?;
+                Ok((self.store(s, token, pub_obj, pub_ev)?, priv_h))
+            };
+        }
+        let ids = token.insert_many(&[(&pub_obj, pub_ev), (&priv_obj, priv_ev)])?;
+        let [pub_id, priv_id] = ids[..] else {
+            return Err(Error::GeneralError);
+        };
+        let mut handles = self.handles()?;
+        let pub_h = handles.token_handle(s.token, pub_id, || self.new_handle());
+        let priv_h = handles.token_handle(s.token, priv_id, || self.new_handle());
+        Ok((pub_h, priv_h))
     }
 }

@@ -100,6 +100,15 @@ impl Library {
         self.with_session(h, |s, token| self.destroy_in(s, token, obj))
     }
 
+    /// Tries once, without waiting, to erase from the token's files the
+    /// old page versions of every destroyed object (a checkpoint that
+    /// empties the WAL). `true` once none remain; `false` while a reader
+    /// in some process still holds a snapshot that needs them. Used by
+    /// `keyward keys destroy --wait`.
+    pub fn erase_destroyed(&self, slot: CK_SLOT_ID) -> Result<bool> {
+        self.slot(slot)?.1.erase_now()
+    }
+
     pub(super) fn destroy_in(
         &self,
         s: &Session,

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backup;
 pub mod codec;
+mod object_write;
 mod rekey;
 mod schema;
 pub mod seal;

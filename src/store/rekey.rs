@@ -108,8 +108,34 @@ impl TokenDb {
         record: &AuditEntry,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64> {
+        self.rekey_at(
+            old, new, so_pin, user_pin, new_epoch, None, audit_key, record, progress,
+        )
+    }
+
+    /// [`TokenDb::rekey`], first checking inside the transaction that the
+    /// token epoch is still `old_epoch` (the one `old` was unwrapped at):
+    /// a rotation or re-initialization committed since then would make
+    /// `old` the wrong key, and the audit key the caller re-wraps a stale
+    /// one. A mismatch is [`Error::UserNotLoggedIn`] and changes nothing.
+    /// Every sealed row must open under `old` before anything commits: one
+    /// that does not is [`Error::Tampered`], never a stranded row.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rekey_at(
+        &self,
+        old: &MasterKey,
+        new: &MasterKey,
+        so_pin: &PinRecord,
+        user_pin: Option<&PinRecord>,
+        new_epoch: i64,
+        old_epoch: Option<i64>,
+        audit_key: &[u8],
+        record: &AuditEntry,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
         let failpoint = failpoint_armed();
         self.write(|tx| {
+            super::object_write::check_epoch_in(tx, old_epoch)?;
             let n = tx
                 .prepare_cached(
                     // The PINs were just proven: their tries are given back.

@@ -327,6 +327,26 @@ impl TokenDb {
         })
     }
 
+    /// [`TokenDb::set_pin_record`] after checking, inside its transaction,
+    /// that the token epoch is still `epoch`: `rec` wraps the master key of
+    /// that epoch, and storing it after a rotation would leave a PIN that
+    /// unwraps a key nothing is sealed under.
+    pub fn set_pin_record_at(
+        &self,
+        role: Role,
+        rec: &PinRecord,
+        record: &AuditEntry,
+        epoch: i64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            super::object_write::check_epoch_in(tx, Some(epoch))?;
+            reset_failures_in(tx, role)?;
+            store_pin(tx, role, rec)?;
+            audit::append(tx, record)?;
+            Ok(())
+        })
+    }
+
     /// Atomically increments `role`'s failure count (saturating at
     /// u32::MAX) and returns the new value; other processes see it at once.
     pub fn record_failure(&self, role: Role) -> Result<u32> {
@@ -352,89 +372,33 @@ impl TokenDb {
         })
     }
 
-    /// Inserts a new row (generation stored as given). A duplicate id is
-    /// [`Error::DeviceError`].
-    pub fn insert_object(&self, row: &ObjectRow, record: &AuditEntry) -> Result<()> {
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO object
-                     (id, generation, class, private, lookup_label, lookup_id, public, sealed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                row.id,
-                row.generation,
-                row.class.cast_signed(),
-                row.private,
-                row.lookup_label,
-                row.lookup_id,
-                row.public,
-                row.sealed
-            ])?;
-            audit::append(tx, record)?;
-            Ok(())
-        })
-    }
-
-    /// Replaces row `row.id` (ignoring `row.generation`), stores the old
-    /// generation + 1 and returns it. A missing row is
-    /// [`Error::ObjectHandleInvalid`].
-    pub fn update_object(&self, row: &ObjectRow, record: &AuditEntry) -> Result<i64> {
-        self.write(|tx| {
-            let generation: Option<i64> = tx
-                .prepare_cached(
-                    "UPDATE object SET generation = generation + 1, class = ?2, private = ?3,
-                         lookup_label = ?4, lookup_id = ?5, public = ?6, sealed = ?7
-                     WHERE id = ?1 RETURNING generation",
-                )?
-                .query_row(
-                    params![
-                        row.id,
-                        row.class.cast_signed(),
-                        row.private,
-                        row.lookup_label,
-                        row.lookup_id,
-                        row.public,
-                        row.sealed
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let generation = generation.ok_or(Error::ObjectHandleInvalid)?;
-            audit::append(tx, record)?;
-            Ok(generation)
-        })
-    }
-
-    /// Deletes row `id` (recording `record` with it); `false` if there was
-    /// none. `secure_delete` zeroes the freed bytes and the checkpoint that
-    /// follows moves the zeroed pages into the file and empties the WAL,
-    /// so no copy of the sealed key stays on disk.
-    pub fn delete_object(&self, id: i64, record: &AuditEntry) -> Result<bool> {
-        let deleted = self.write(|tx| {
-            let n = tx
-                .prepare_cached("DELETE FROM object WHERE id = ?1")?
-                .execute([id])?;
-            if n > 0 {
-                audit::append(tx, record)?;
-            }
-            Ok(n > 0)
-        })?;
-        if deleted {
-            self.checkpoint();
-        }
-        Ok(deleted)
-    }
-
-    /// Copies the WAL into the database file and truncates it. Best
-    /// effort: a reader in another process can hold old frames for a
-    /// moment, and the next checkpoint (SQLite runs them automatically)
-    /// finishes the job.
+    /// Copies the WAL into the database file and truncates it, waiting
+    /// for readers up to the busy timeout. Only for rare, explicitly
+    /// administrative writes (initialization, rotation); a destruction
+    /// uses [`TokenDb::try_checkpoint`], which never waits.
     pub fn checkpoint(&self) {
         let _ = self.with_conn(|conn| {
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             Ok(())
         });
+    }
+
+    /// One `wal_checkpoint(TRUNCATE)` that never waits: the busy timeout is
+    /// zero for this one statement. `Ok(true)` when every WAL frame was
+    /// copied into the main file and the WAL truncated to nothing (so no
+    /// page a delete replaced survives in the WAL); `Ok(false)` when a
+    /// reader's snapshot (or another writer) still needs older frames.
+    pub fn try_checkpoint(&self) -> Result<bool> {
+        self.with_conn(|conn| {
+            conn.busy_timeout(Duration::ZERO)?;
+            let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            });
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // SQLITE_BUSY as an error (another checkpoint running) is the
+            // same answer as busy = 1: not done yet, and never retried here.
+            Ok(matches!(outcome, Ok((0, log)) if log <= 0))
+        })
     }
 
     /// Adds batched use counts: `(object, uses, last_used_secs)`. Rows of

@@ -21,7 +21,7 @@ impl Token {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64> {
         let meta = self.db.meta()?.ok_or(Error::TokenNotRecognized)?;
-        let (old, _) = self.verify_pin(Role::So, so_pin, "master-key rotation")?;
+        let (old, old_epoch) = self.verify_pin(Role::So, so_pin, "master-key rotation")?;
         let user_pin = match (&meta.user_pin, user_pin) {
             (Some(_), Some(pin)) => {
                 self.verify_pin(Role::User, pin, "master-key rotation")?;
@@ -44,12 +44,15 @@ impl Token {
         let ev =
             Event::new("master_key_rotate").detail("every object re-sealed under a new master key");
         let entry = self.entry_as(Login::So, Some(audit_key.clone()), &ev, None);
-        let n = self.db.rekey(
+        // `old` and the audit key are the ones of `old_epoch`: checked
+        // again inside the rotation's transaction.
+        let n = self.db.rekey_at(
             &old,
             &new,
             &so_rec,
             user_rec.as_ref(),
             i64::from_le_bytes(epoch),
+            Some(old_epoch),
             &audit_key.wrap(&new)?,
             &entry,
             progress,

@@ -10,6 +10,10 @@ use crate::mechanism;
 use crate::store::seal::{self, AuditKey, MasterKey, PinRecord};
 use crate::store::sqlite::{Role, TokenMeta};
 
+/// How often C_SetPIN re-checks the old PIN when master-key rotations
+/// keep committing between its check and its write.
+const SET_PIN_ATTEMPTS: usize = 3;
+
 impl Token {
     fn check_pin_len(&self, pin: &[u8]) -> Result<()> {
         if pin.len() < self.policy.min_len || pin.len() > self.policy.max_len {
@@ -182,11 +186,23 @@ impl Token {
     /// C_InitPIN by the logged-in SO; also unlocks a locked user PIN.
     pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
         self.check_pin_len(pin)?;
-        let mk = self.master_key()?.ok_or(Error::UserNotLoggedIn)?;
+        let (mk, epoch) = {
+            let state = self.login_state()?;
+            let mk = state.master_key.clone().ok_or(Error::UserNotLoggedIn)?;
+            (mk, state.epoch)
+        };
         self.check_epoch()?;
         let record = self.wrap_pin(&mk, pin, Role::User)?;
         let entry = self.audit_entry(&Event::new("pin_init"), None)?;
-        self.db.set_pin_record(Role::User, &record, &entry)
+        // The epoch is checked again inside the write: a rotation since
+        // would make this record wrap a key that opens nothing.
+        let stored = self
+            .db
+            .set_pin_record_at(Role::User, &record, &entry, epoch);
+        if stored == Err(Error::UserNotLoggedIn) {
+            self.logout()?;
+        }
+        stored
     }
 
     /// C_SetPIN: the SO changes the SO PIN; anyone else the user PIN.
@@ -196,12 +212,22 @@ impl Token {
             Login::User | Login::Public => Role::User,
         };
         self.check_pin_len(new_pin)?;
-        let (mk, _) = self.verify_pin(role, old_pin, "PIN change")?;
-        let record = self.wrap_pin(&mk, new_pin, role)?;
-        let who = if role == Role::So { "SO" } else { "user" };
-        let ev = Event::new("pin_change").detail(format!("{who} PIN"));
-        let entry = self.audit_entry(&ev, None)?;
-        self.db.set_pin_record(role, &record, &entry)
+        // `record` wraps the key of the epoch the old PIN was checked at;
+        // the write refuses it if a rotation committed since. The rotation
+        // re-wrapped the new key under the same old PIN, so checking it
+        // again succeeds; bounded, since C_SetPIN has no "try again" code.
+        for _ in 0..SET_PIN_ATTEMPTS {
+            let (mk, epoch) = self.verify_pin(role, old_pin, "PIN change")?;
+            let record = self.wrap_pin(&mk, new_pin, role)?;
+            let who = if role == Role::So { "SO" } else { "user" };
+            let ev = Event::new("pin_change").detail(format!("{who} PIN"));
+            let entry = self.audit_entry(&ev, None)?;
+            match self.db.set_pin_record_at(role, &record, &entry, epoch) {
+                Err(Error::UserNotLoggedIn) => continue,
+                other => return other,
+            }
+        }
+        Err(Error::FunctionFailed)
     }
 }
 

@@ -72,6 +72,10 @@ pub struct Token {
     usage: Mutex<usage::Pending>,
     audit_crypto_ops: bool,
     pub lifecycle: crate::lifecycle::policy::Policy,
+    /// A destruction committed but its old page versions may still be in
+    /// the WAL (a reader held an older snapshot): retried at later writes,
+    /// logout and finalize, never waited for.
+    erase_pending: std::sync::atomic::AtomicBool,
 }
 
 impl Token {
@@ -99,6 +103,7 @@ impl Token {
             usage: Mutex::new(usage::Pending::default()),
             audit_crypto_ops: config.audit_crypto_ops,
             lifecycle: config.policy.clone(),
+            erase_pending: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -130,6 +135,7 @@ impl Token {
         }
         flushed?;
         self.cache()?.clear();
+        self.retry_erasure();
         Ok(())
     }
 }
@@ -138,5 +144,6 @@ impl Drop for Token {
     /// C_Finalize (or the library's end) writes the last usage counts.
     fn drop(&mut self) {
         let _ = self.flush_usage();
+        self.retry_erasure();
     }
 }

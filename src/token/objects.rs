@@ -2,6 +2,7 @@
 //! object cache, and indexed searches.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use cryptoki_sys::*;
 
@@ -59,38 +60,85 @@ impl Token {
         })
     }
 
+    /// The master key and the epoch it belongs to, read together under
+    /// one lock so a seal and its epoch check always agree.
+    fn sealing_key(&self) -> Result<Option<(MasterKey, i64)>> {
+        let state = self.login_state()?;
+        Ok(state.master_key.clone().map(|mk| (mk, state.epoch)))
+    }
+
+    /// After a write: a write refused because the epoch moved (a rotation
+    /// or re-initialization by another process) logs us out, as
+    /// `check_epoch` does, unless a newer login replaced ours meanwhile.
+    /// A successful write is a cheap moment to finish a pending erasure.
+    fn after_write<T>(&self, result: Result<T>, epoch: Option<i64>) -> Result<T> {
+        match (&result, epoch) {
+            (Err(Error::UserNotLoggedIn), Some(epoch)) => {
+                let stale = {
+                    let state = self.login_state()?;
+                    state.master_key.is_some() && state.epoch == epoch
+                };
+                if stale {
+                    self.logout()?;
+                }
+            }
+            (Ok(_), _) => self.retry_erasure(),
+            _ => {}
+        }
+        result
+    }
+
     /// Stores a new token object and returns its id.
     pub fn insert(&self, obj: &Object, ev: &Event) -> Result<i64> {
-        let mk = self.master_key()?;
-        if mk.is_some() {
-            self.check_epoch()?;
+        self.insert_many(&[(obj, ev)])?
+            .into_iter()
+            .next()
+            .ok_or(Error::GeneralError)
+    }
+
+    /// Stores several new token objects (e.g. both halves of a key pair)
+    /// and their audit records in one transaction: all or none. Returns
+    /// their ids in order. The epoch the rows were sealed under is checked
+    /// inside that transaction (see `TokenDb::insert_objects`).
+    pub fn insert_many(&self, objs: &[(&Object, &Event)]) -> Result<Vec<i64>> {
+        let key = self.sealing_key()?;
+        let epoch = key.as_ref().map(|(_, e)| *e);
+        let mk = key.as_ref().map(|(mk, _)| mk);
+        let mut rows = Vec::with_capacity(objs.len());
+        let mut ids = Vec::with_capacity(objs.len());
+        for (obj, ev) in objs {
+            let mut raw = [0u8; 8];
+            mechanism::random(&mut raw)?;
+            // Positive 63-bit ids: random so they are never reused, even
+            // across processes and re-initialization.
+            let id = i64::from_le_bytes(raw) & i64::MAX;
+            let row = self.to_row(id, obj, mk)?;
+            let entry = self.audit_entry(ev, Some((id, obj)))?;
+            rows.push((row, entry));
+            ids.push(id);
         }
-        let mut raw = [0u8; 8];
-        mechanism::random(&mut raw)?;
-        // Positive 63-bit ids: random so they are never reused, even
-        // across processes and re-initialization.
-        let id = i64::from_le_bytes(raw) & i64::MAX;
-        let row = self.to_row(id, obj, mk.as_ref())?;
-        let entry = self.audit_entry(ev, Some((id, obj)))?;
-        self.db.insert_object(&row, &entry)?;
-        Ok(id)
+        let stored = self.db.insert_objects(&rows, epoch);
+        self.after_write(stored, epoch)?;
+        Ok(ids)
     }
 
     /// Replaces a stored object's attributes.
     pub fn update(&self, id: i64, obj: &Object, ev: &Event) -> Result<()> {
-        let mk = self.master_key()?;
-        if mk.is_some() {
-            self.check_epoch()?;
-        }
-        let row = self.to_row(id, obj, mk.as_ref())?;
+        let key = self.sealing_key()?;
+        let epoch = key.as_ref().map(|(_, e)| *e);
+        let row = self.to_row(id, obj, key.as_ref().map(|(mk, _)| mk))?;
         let entry = self.audit_entry(ev, Some((id, obj)))?;
-        self.db.update_object(&row, &entry)?;
+        let stored = self.db.update_object_at(&row, &entry, epoch);
         self.cache()?.remove(&id);
+        self.after_write(stored, epoch)?;
         Ok(())
     }
 
     /// Destroys an object for good (see `TokenDb::delete_object`); the
     /// record names the sealed blob that was erased by its fingerprint.
+    /// Returns as soon as the row is deleted: the checkpoint that erases
+    /// the old page versions from the WAL is attempted without waiting
+    /// (see [`Token::erasure_complete`]).
     pub fn delete(&self, id: i64, obj: &Object, ev: &Event) -> Result<bool> {
         self.cache()?.remove(&id);
         let fingerprint = match self.db.object(id)? {
@@ -101,8 +149,48 @@ impl Token {
             Some(fp) => ev.clone().fingerprint(fp),
             None => ev.clone(),
         };
+        // No epoch check: a deletion seals nothing, and the audit key
+        // that MACs its record is carried across rotations. (C_DestroyObject
+        // may not answer CKR_USER_NOT_LOGGED_IN either.)
         let entry = self.audit_entry(&ev, Some((id, obj)))?;
-        self.db.delete_object(id, &entry)
+        let deleted = self.db.delete_object(id, &entry)?;
+        if deleted {
+            self.erase_pending.store(true, Ordering::SeqCst);
+            self.retry_erasure();
+        }
+        Ok(deleted)
+    }
+
+    /// Tries (never waiting) to finish a pending erasure: a checkpoint
+    /// that copies the zeroed pages into the main file and empties the
+    /// WAL. Returns whether no erasure is pending any more.
+    pub fn erasure_complete(&self) -> Result<bool> {
+        if !self.erase_pending.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        // Cleared first: a destruction committed while the checkpoint runs
+        // sets it again, so it is never lost.
+        self.erase_pending.store(false, Ordering::SeqCst);
+        let done = self.db.try_checkpoint();
+        if !matches!(done, Ok(true)) {
+            self.erase_pending.store(true, Ordering::SeqCst);
+        }
+        done
+    }
+
+    /// Asks the store to erase the old page versions of every deleted row
+    /// now, whether or not this process deleted them (the CLI's `keys
+    /// destroy --wait`): `true` once the WAL holds no frame at all.
+    pub fn erase_now(&self) -> Result<bool> {
+        self.erase_pending.store(true, Ordering::SeqCst);
+        self.erasure_complete()
+    }
+
+    /// `erasure_complete` where errors do not matter (cheap retry points).
+    pub(super) fn retry_erasure(&self) {
+        if self.erase_pending.load(Ordering::SeqCst) {
+            let _ = self.erasure_complete();
+        }
     }
 
     /// Turns a row into an object; `need_secret` asks for the sealed part

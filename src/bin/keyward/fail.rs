@@ -17,6 +17,8 @@ pub const EXIT_NOT_FOUND: u8 = 4;
 pub const EXIT_INTEGRITY: u8 = 5;
 /// Refused by policy or by the key's state.
 pub const EXIT_REFUSED: u8 = 6;
+/// Destroyed, but the erasure from the token files is not complete yet.
+pub const EXIT_PENDING: u8 = 7;
 
 /// The `--help` text that documents the exit codes.
 pub const EXIT_CODES_HELP: &str = "\
@@ -28,6 +30,7 @@ Exit codes:
   4  object not found, or several match where one is needed
   5  integrity failure
   6  refused by policy or key state
+  7  destroyed, but the erasure from the token files is still pending
 
 Secrets come from --pin-fd, else KEYWARD_PIN / KEYWARD_SO_PIN (and
 KEYWARD_NEW_PIN / KEYWARD_NEW_SO_PIN for new PINs, KEYWARD_BACKUP_PASSPHRASE

@@ -384,8 +384,50 @@ fn related(all: Vec<KeyInfo>, target: &KeyInfo) -> Vec<KeyInfo> {
         .collect()
 }
 
-/// `keys destroy <key>`.
-pub fn destroy(ctx: &mut Ctx, key: &str) -> CliResult<()> {
+/// How often `--wait` retries the erasure.
+const ERASE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Retries, without ever blocking the token, the checkpoint that erases
+/// destroyed objects' old page versions from the token files, for up to
+/// `wait` seconds: prints "erasure complete" or fails with EXIT_PENDING
+/// saying what may remain and how to finish later.
+fn wait_for_erasure(client: &Client, wait: u64) -> CliResult<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+    loop {
+        match client.lib().erase_destroyed(client.slot()) {
+            Ok(true) => {
+                println!(
+                    "erasure complete: no copy of a destroyed object's sealed bytes remains \
+                     in the token files"
+                );
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(e) => return Err(CliError::ck("erasing destroyed objects failed", "", e)),
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(CliError::new(
+                crate::fail::EXIT_PENDING,
+                format!(
+                    "erasure pending after {wait} s: another process still reads an older \
+                     snapshot of the token, so the sealed bytes of destroyed objects may \
+                     remain in its -wal file until that read ends; run `keyward keys erase \
+                     --wait SECS` to finish"
+                ),
+            ));
+        }
+        std::thread::sleep(ERASE_POLL);
+    }
+}
+
+/// `keys erase [--wait SECS]`: finishes a pending erasure.
+pub fn erase(ctx: &mut Ctx, wait: u64) -> CliResult<()> {
+    let client = Client::new(ctx.slot)?;
+    wait_for_erasure(&client, wait)
+}
+
+/// `keys destroy <key> [--wait SECS]`.
+pub fn destroy(ctx: &mut Ctx, key: &str, wait: u64) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let target = select_one(&mut client, key)?;
     let doomed = related(describe_all(&mut client, None)?, &target);
@@ -402,7 +444,7 @@ pub fn destroy(ctx: &mut Ctx, key: &str) -> CliResult<()> {
             .map_err(|e| CliError::ck(&format!("destroying {} failed", k.name()), "", e))?;
     }
     println!("destroyed {} objects: {}", doomed.len(), names.join(", "));
-    Ok(())
+    wait_for_erasure(&client, wait)
 }
 
 #[cfg(test)]

@@ -126,8 +126,22 @@ enum KeysCmd {
     Show { key: String },
     /// Generate a key (a pair shares label and id) in the token.
     Generate(GenerateArgs),
-    /// Destroy a key with its public half and certificates sharing its id.
-    Destroy { key: String },
+    /// Destroy a key with its public half and certificates sharing its id,
+    /// then wait (up to --wait seconds) until its sealed bytes are erased
+    /// from the token files; exit code 7 if readers still hold them.
+    Destroy {
+        key: String,
+        /// Seconds to wait for the erasure to complete (0: check once).
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
+    /// Finish erasing destroyed objects from the token files (after a
+    /// destroy that exited with code 7).
+    Erase {
+        /// Seconds to wait for the erasure to complete (0: check once).
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
     #[command(flatten)]
     Lifecycle(lifecycle_cmd::LifecycleCmd),
 }
@@ -161,7 +175,8 @@ fn run(cli: Cli) -> CliResult<()> {
         }
         Command::Keys(KeysCmd::Show { key }) => keys_cmd::show(ctx, &key),
         Command::Keys(KeysCmd::Generate(args)) => keys_cmd::generate(ctx, &args),
-        Command::Keys(KeysCmd::Destroy { key }) => keys_cmd::destroy(ctx, &key),
+        Command::Keys(KeysCmd::Destroy { key, wait }) => keys_cmd::destroy(ctx, &key, wait),
+        Command::Keys(KeysCmd::Erase { wait }) => keys_cmd::erase(ctx, wait),
         Command::Keys(KeysCmd::Lifecycle(cmd)) => lifecycle_cmd::run(ctx, cmd),
         Command::Admin(cmd) => admin_cmd::run(ctx, cmd),
     }
