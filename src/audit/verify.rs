@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::Record;
-use crate::store::audit::{AuditHead, AuditRow};
+use crate::store::audit::{AuditHead, AuditRow, BREAK_EVENT};
 use crate::store::seal::{self, AuditKey};
 
 /// One problem found, about record `seq`.
@@ -147,21 +147,31 @@ pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey
     verdict
 }
 
-/// The anchor is the last authenticated record: its MAC cannot be forged,
-/// so a trail cut back below it is caught even if the head was rewritten.
+/// The anchor is the last authenticated record: its MAC (domain-separated
+/// from record MACs and bound to its sequence number) cannot be forged or
+/// borrowed from an earlier record, so a trail cut back below it is
+/// caught even if the head was rewritten. Without the key, the anchor
+/// must still name a record that is there.
 fn check_anchor(h: &AuditHead, rows: &[AuditRow], key: Option<&AuditKey>, v: &mut Verdict) {
     if h.anchor_seq == 0 {
         return;
     }
-    let (Some(key), Some(mac), Some(hash)) = (key, &h.anchor_mac, hash32(&h.anchor_hash)) else {
+    let Some(hash) = hash32(&h.anchor_hash) else {
         return;
     };
-    if !key.verify(&hash, mac) {
-        v.findings.push(Finding {
-            seq: h.anchor_seq,
-            problem: "the chain anchor's MAC does not match (anchor forged)".into(),
-        });
-        return;
+    if let Some(key) = key {
+        let ok = h
+            .anchor_mac
+            .as_ref()
+            .is_some_and(|mac| key.verify_anchor(h.anchor_seq, &hash, mac));
+        if !ok {
+            v.findings.push(Finding {
+                seq: h.anchor_seq,
+                problem: "the chain anchor's MAC does not match (anchor forged or moved back)"
+                    .into(),
+            });
+            return;
+        }
     }
     match rows.iter().find(|r| r.seq == h.anchor_seq) {
         Some(r) if r.hash == h.anchor_hash => {}
@@ -177,4 +187,62 @@ fn check_anchor(h: &AuditHead, rows: &[AuditRow], key: Option<&AuditKey>, v: &mu
             ),
         }),
     }
+}
+
+/// What the token says about its own trail, beyond the rows and head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Witness {
+    /// The token row exists: token initialization always writes an
+    /// authenticated record, so a chain with an anchor must exist.
+    pub initialized: bool,
+    /// An audit key is stored (wrapped under the master key).
+    pub has_key: bool,
+}
+
+/// [`verify`], plus what only the whole token file can tell: a trail
+/// erased from an initialized token, and breaks the module found and
+/// recorded when it was about to extend a damaged chain (those stay
+/// findings for good: records were lost there).
+pub fn verify_token(
+    rows: &[AuditRow],
+    head: Option<&AuditHead>,
+    key: Option<&AuditKey>,
+    witness: Witness,
+) -> Verdict {
+    let mut verdict = verify(rows, head, key);
+    if witness.initialized {
+        let mut find = |seq: i64, problem: &str| {
+            verdict.findings.push(Finding {
+                seq,
+                problem: problem.into(),
+            })
+        };
+        match head {
+            None => find(
+                0,
+                "the token is initialized but has no audit chain: the trail was erased",
+            ),
+            Some(h) if h.anchor_seq == 0 => find(
+                0,
+                "the token is initialized but the trail has no authenticated anchor: \
+                 the trail was erased (or predates the audit trail)",
+            ),
+            Some(_) => {}
+        }
+        if !witness.has_key {
+            find(0, "the token is initialized but its audit key is missing");
+        }
+    }
+    for row in rows.iter().filter(|r| r.event == BREAK_EVENT) {
+        let detail = serde_json::from_slice::<Record>(&row.body)
+            .ok()
+            .and_then(|r| r.detail)
+            .unwrap_or_default();
+        verdict.findings.push(Finding {
+            seq: row.seq,
+            problem: format!("the module found the trail broken here: {detail}"),
+        });
+    }
+    verdict.findings.sort_by_key(|f| f.seq);
+    verdict
 }

@@ -103,6 +103,15 @@ impl Token {
     pub fn audit_verify(&self) -> Result<crate::audit::Verdict> {
         let (rows, head) = self.db.audit_trail()?;
         let key = self.audit_key()?;
-        Ok(crate::audit::verify(&rows, head.as_ref(), key.as_ref()))
+        let witness = crate::audit::Witness {
+            initialized: self.db.initialized()?,
+            has_key: self.db.audit_key_wrapped()?.is_some(),
+        };
+        Ok(crate::audit::verify_token(
+            &rows,
+            head.as_ref(),
+            key.as_ref(),
+            witness,
+        ))
     }
 }
