@@ -276,11 +276,18 @@ fn append_after_truncation_records_the_break_for_good() {
     // must not re-anchor on the shortened chain silently.
     m.init = Init::new();
     let s = open_rw(m.f(), 0);
-    ok(s.login(CKU_USER, common::USER_PIN), "user login after the cut");
+    ok(
+        s.login(CKU_USER, common::USER_PIN),
+        "user login after the cut",
+    );
     ok(s.logout(), "logout");
     m.finalize();
     let breaks = break_records(&m.db_path());
-    assert_eq!(breaks, vec![keep + 1], "one break record, right after the cut");
+    assert_eq!(
+        breaks,
+        vec![keep + 1],
+        "one break record, right after the cut"
+    );
     let v = token_verdict(&m.db_path());
     assert_found(&v, &[keep + 1], "the recorded break");
     let (code, out) = cli_verify(&m, false);
@@ -292,7 +299,7 @@ fn append_after_truncation_records_the_break_for_good() {
 
 #[test]
 fn erased_trail_is_reported() {
-    let mut m = trail();
+    let m = trail();
     let db = attack(&m.db_path());
     db.execute_batch("DELETE FROM audit; DELETE FROM audit_state;")
         .unwrap();
@@ -301,7 +308,15 @@ fn erased_trail_is_reported() {
     assert_eq!(code, Some(5), "chain-only verify of an erased trail: {out}");
     assert!(out.contains("erased"), "{out}");
     let (code, out) = cli_verify(&m, false);
-    assert_eq!(code, Some(5), "verify (with login) of an erased trail: {out}");
-    assert_eq!(break_records(&m.db_path()).len(), 1, "the login recorded it");
+    assert_eq!(
+        code,
+        Some(5),
+        "verify (with login) of an erased trail: {out}"
+    );
+    assert_eq!(
+        break_records(&m.db_path()).len(),
+        1,
+        "the login recorded it"
+    );
     assert!(!token_verdict(&m.db_path()).ok());
 }

@@ -6,9 +6,9 @@
 //! rotation by another process is not damage. The token file is edited
 //! directly with rusqlite while no process has it open.
 
-mod common;
 #[path = "cli_support/mod.rs"]
 mod cli;
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -34,7 +34,9 @@ fn user_session(m: &Module) -> Sess {
 fn flip_sealed(path: &Path, id: i64) {
     let db = Connection::open(path).unwrap();
     let mut sealed: Vec<u8> = db
-        .query_row("SELECT sealed FROM object WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT sealed FROM object WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert!(!sealed.is_empty(), "row {id} has no seal");
     let mid = sealed.len() / 2;
@@ -71,8 +73,14 @@ fn label(l: &str) -> Tmpl {
 fn damaged_key_is_found_refused_with_device_error_and_audited_once() {
     let mut m = Module::start("");
     let s = m.ready();
-    let victim = ok(aes(&s, "victim", true, |t| t.bool(CKA_ENCRYPT, true)), "gen");
-    let healthy = ok(aes(&s, "healthy", true, |t| t.bool(CKA_ENCRYPT, true)), "gen");
+    let victim = ok(
+        aes(&s, "victim", true, |t| t.bool(CKA_ENCRYPT, true)),
+        "gen",
+    );
+    let healthy = ok(
+        aes(&s, "healthy", true, |t| t.bool(CKA_ENCRYPT, true)),
+        "gen",
+    );
     let id = row_id(&s, victim);
     let healthy_id = row_id(&s, healthy);
     m.finalize();
@@ -85,9 +93,17 @@ fn damaged_key_is_found_refused_with_device_error_and_audited_once() {
     assert_eq!(found.len(), 1, "the damaged key is not hidden");
     let h = found[0];
     // Every use of it is a clear CKR_DEVICE_ERROR.
-    assert_eq!(s.attr(h, CKA_LABEL), Err(CKR_DEVICE_ERROR), "C_GetAttributeValue");
+    assert_eq!(
+        s.attr(h, CKA_LABEL),
+        Err(CKR_DEVICE_ERROR),
+        "C_GetAttributeValue"
+    );
     let ecb = Mech::new(CKM_AES_ECB);
-    assert_eq!(s.encrypt_init(&ecb, h), Err(CKR_DEVICE_ERROR), "C_EncryptInit");
+    assert_eq!(
+        s.encrypt_init(&ecb, h),
+        Err(CKR_DEVICE_ERROR),
+        "C_EncryptInit"
+    );
     assert_eq!(
         copy_object(&s, h, Tmpl::new()),
         Err(CKR_DEVICE_ERROR),
@@ -101,7 +117,10 @@ fn damaged_key_is_found_refused_with_device_error_and_audited_once() {
     assert_eq!(all.len(), 2, "both keys found: {all:?}");
     let good = ok(s.find(label("healthy")), "find healthy")[0];
     assert_eq!(row_id(&s, good), healthy_id);
-    ok(s.encrypt_once(&ecb, good, &[0u8; 16]), "healthy key still works");
+    ok(
+        s.encrypt_once(&ecb, good, &[0u8; 16]),
+        "healthy key still works",
+    );
     m.finalize();
     assert_eq!(damage_records(&m.db_path(), id), 1, "audited exactly once");
     assert_eq!(damage_records(&m.db_path(), healthy_id), 0);
@@ -152,11 +171,8 @@ fn damaged_public_row_is_reported_without_login() {
         .unwrap();
     // The clear half no longer decodes: damage even a public session sees.
     let db = Connection::open(m.db_path()).unwrap();
-    db.execute(
-        "UPDATE object SET public = x'ff' WHERE id = ?1",
-        [id],
-    )
-    .unwrap();
+    db.execute("UPDATE object SET public = x'ff' WHERE id = ?1", [id])
+        .unwrap();
     drop(db);
     reopen(&mut m);
     let s = open_rw(m.f(), 0);
@@ -171,7 +187,10 @@ fn damaged_public_row_is_reported_without_login() {
 fn rotation_by_another_process_is_not_damage() {
     let mut m = Module::start("");
     let s = m.ready();
-    let k = ok(aes(&s, "rotated", true, |t| t.bool(CKA_ENCRYPT, true)), "gen");
+    let k = ok(
+        aes(&s, "rotated", true, |t| t.bool(CKA_ENCRYPT, true)),
+        "gen",
+    );
     let id = row_id(&s, k);
     // Another process rotates the master key while we stay logged in
     // under the old one.
@@ -182,7 +201,12 @@ fn rotation_by_another_process_is_not_damage() {
         .env("KEYWARD_PIN", common::USER_PIN)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for _ in 0..2 {
         let found = ok(s.find(label("rotated")), "find after rotation");
         for h in found {
@@ -192,7 +216,10 @@ fn rotation_by_another_process_is_not_damage() {
                 "after a rotation: {rv:#x}"
             );
         }
-        let rv = s.encrypt_init(&Mech::new(CKM_AES_ECB), k).err().unwrap_or(CKR_OK);
+        let rv = s
+            .encrypt_init(&Mech::new(CKM_AES_ECB), k)
+            .err()
+            .unwrap_or(CKR_OK);
         assert_ne!(rv, CKR_DEVICE_ERROR, "a rotation is not damage");
     }
     let _ = s.login(CKU_USER, common::USER_PIN);
@@ -231,13 +258,20 @@ fn cli_token_check_and_keys_list_show_damage() {
     cli::ok(&clean.run(&["keys", "generate", "--type", "aes-256", "--label", "k"]));
     let out = clean.run(&["token", "check"]);
     cli::ok(&out);
-    assert!(cli::stdout(&out).contains("token OK"), "{}", cli::stdout(&out));
+    assert!(
+        cli::stdout(&out).contains("token OK"),
+        "{}",
+        cli::stdout(&out)
+    );
 
     let (store, id) = cli_store_with_damage();
     let out = store.run(&["token", "check"]);
     cli::fails(&out, 5, "failed their integrity check");
     let text = cli::stdout(&out);
-    assert!(text.contains(&format!("#{id}")), "damaged row listed: {text}");
+    assert!(
+        text.contains(&format!("#{id}")),
+        "damaged row listed: {text}"
+    );
     assert!(!text.contains("good"), "healthy key not listed: {text}");
     let json = store.run(&["token", "check", "--json"]);
     assert_eq!(json.status.code(), Some(5));
@@ -249,7 +283,10 @@ fn cli_token_check_and_keys_list_show_damage() {
     cli::ok(&out);
     let text = cli::stdout(&out);
     assert!(text.contains("DAMAGED"), "keys list marks the row: {text}");
-    assert!(text.contains("good"), "keys list still shows the healthy key: {text}");
+    assert!(
+        text.contains("good"),
+        "keys list still shows the healthy key: {text}"
+    );
     let keys = cli::json_of(&store.run(&["keys", "list", "--json"]));
     let damaged: Vec<_> = keys
         .as_array()

@@ -77,7 +77,9 @@ fn so_public_key(m: &Module) -> i64 {
 fn forge_trust(path: &Path, id: i64, blank: bool) {
     let db = Connection::open(path).unwrap();
     let public: Vec<u8> = db
-        .query_row("SELECT public FROM object WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT public FROM object WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .unwrap();
     let mut attrs = codec::decode_attrs(&public).unwrap();
     assert_eq!(attrs.get(&CKA_TRUSTED), Some(&vec![0u8]), "precondition");
@@ -161,9 +163,15 @@ fn untouched_so_key_still_works_in_public_and_user_sessions() {
     so_public_key(&m);
     let s = open_rw(m.f(), 0);
     let h = ok(s.find(Tmpl::new().bytes(CKA_LABEL, b"so-pub")), "find")[0];
-    ok(s.encrypt_once(&oaep(), h, b"hello"), "public-session encryption");
+    ok(
+        s.encrypt_once(&oaep(), h, b"hello"),
+        "public-session encryption",
+    );
     ok(s.login(CKU_USER, common::USER_PIN), "user login");
-    ok(s.encrypt_once(&oaep(), h, b"hello"), "user-session encryption");
+    ok(
+        s.encrypt_once(&oaep(), h, b"hello"),
+        "user-session encryption",
+    );
 }
 
 #[test]

@@ -137,9 +137,8 @@ fn anchor_problem(tx: &Transaction<'_>, key: &AuditKey) -> TxResult<Option<Strin
         .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
         .exists([])?;
     let Some(h) = head_in(tx)? else {
-        return Ok(initialized.then(|| {
-            "no audit chain on an initialized token: the trail was erased".to_string()
-        }));
+        return Ok(initialized
+            .then(|| "no audit chain on an initialized token: the trail was erased".to_string()));
     };
     if h.anchor_seq == 0 {
         return Ok(initialized.then(|| {
@@ -284,7 +283,11 @@ impl TokenDb {
     /// Whether the token row exists (the token was initialized): the
     /// witness that an audit chain must exist too.
     pub fn initialized(&self) -> Result<bool> {
-        self.read(|tx| Ok(tx.prepare_cached("SELECT 1 FROM token WHERE id = 1")?.exists([])?))
+        self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
+                .exists([])?)
+        })
     }
 
     /// Stores the audit key wrapped under the master key.

@@ -362,7 +362,11 @@ pub fn row_fingerprint(
     h.update(generation.to_le_bytes());
     h.update(class.to_le_bytes());
     h.update([u8::from(private)]);
-    h.update(u64::try_from(public.len()).unwrap_or(u64::MAX).to_le_bytes());
+    h.update(
+        u64::try_from(public.len())
+            .unwrap_or(u64::MAX)
+            .to_le_bytes(),
+    );
     h.update(public);
     h.update(sealed);
     h.finalize()

@@ -30,6 +30,9 @@ fn lookup(
     }
 }
 
+/// Objects a search found: row id and object.
+pub type Found = Vec<(i64, Arc<Object>)>;
+
 impl Token {
     fn to_row(&self, id: i64, obj: &Object, mk: Option<&MasterKey>) -> Result<ObjectRow> {
         if mk.is_none() {
@@ -290,10 +293,7 @@ impl Token {
     /// C_FindObjects returns those so the application meets
     /// CKR_DEVICE_ERROR when it uses them instead of the object silently
     /// vanishing; a damaged row never hides the healthy ones.
-    pub fn find_with_damaged(
-        &self,
-        template: &AttrMap,
-    ) -> Result<(Vec<(i64, Arc<Object>)>, Vec<i64>)> {
+    pub fn find_with_damaged(&self, template: &AttrMap) -> Result<(Found, Vec<i64>)> {
         let include_private = self.sees_private()?;
         let mk = if include_private {
             self.master_key()?
