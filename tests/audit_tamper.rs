@@ -200,6 +200,7 @@ fn token_verdict(path: &Path) -> Verdict {
     let witness = Witness {
         initialized: db.initialized().unwrap(),
         has_key: db.audit_key_wrapped().unwrap().is_some(),
+        key_unopened: false,
     };
     verify_token(&rows, head.as_ref(), Some(&key), witness)
 }
@@ -319,4 +320,16 @@ fn erased_trail_is_reported() {
         "the login recorded it"
     );
     assert!(!token_verdict(&m.db_path()).ok());
+}
+
+#[test]
+fn replaced_audit_key_is_reported() {
+    let m = trail();
+    let db = attack(&m.db_path());
+    db.execute("UPDATE audit_state SET key_wrapped = x'00112233'", [])
+        .unwrap();
+    drop(db);
+    let (code, out) = cli_verify(&m, false);
+    assert_eq!(code, Some(5), "verify with a replaced audit key: {out}");
+    assert!(out.contains("audit key"), "{out}");
 }

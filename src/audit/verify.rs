@@ -197,6 +197,9 @@ pub struct Witness {
     pub initialized: bool,
     /// An audit key is stored (wrapped under the master key).
     pub has_key: bool,
+    /// Someone is logged in, yet the stored audit key does not open under
+    /// the master key (replaced or damaged): nothing can be authenticated.
+    pub key_unopened: bool,
 }
 
 /// [`verify`], plus what only the whole token file can tell: a trail
@@ -231,6 +234,11 @@ pub fn verify_token(
         }
         if !witness.has_key {
             find(0, "the token is initialized but its audit key is missing");
+        } else if witness.key_unopened {
+            find(
+                0,
+                "the stored audit key does not open under the master key (replaced or damaged)",
+            );
         }
     }
     for row in rows.iter().filter(|r| r.event == BREAK_EVENT) {
@@ -245,4 +253,105 @@ pub fn verify_token(
     }
     verdict.findings.sort_by_key(|f| f.seq);
     verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `events`, all authenticated with `key`, and its head.
+    fn chain(key: &AuditKey, events: &[&str]) -> (Vec<AuditRow>, AuditHead) {
+        let mut rows = Vec::new();
+        let mut previous = [0u8; 32];
+        for (i, event) in events.iter().enumerate() {
+            let seq = i64::try_from(i).unwrap() + 1;
+            let record = Record {
+                event: (*event).to_string(),
+                detail: Some("what was found".into()),
+                ..Default::default()
+            };
+            let body = serde_json::to_vec(&record).unwrap();
+            let hash = seal::audit_chain(&previous, seq.cast_unsigned(), &body);
+            rows.push(AuditRow {
+                seq,
+                time_ms: 0,
+                event: (*event).to_string(),
+                object: None,
+                body,
+                hash: hash.to_vec(),
+                mac: Some(key.mac(&hash)),
+            });
+            previous = hash;
+        }
+        let last = i64::try_from(events.len()).unwrap();
+        let head = AuditHead {
+            head_seq: last,
+            head_hash: previous.to_vec(),
+            anchor_seq: last,
+            anchor_hash: previous.to_vec(),
+            anchor_mac: Some(key.anchor_mac(last, &previous)),
+        };
+        (rows, head)
+    }
+
+    const TOKEN: Witness = Witness {
+        initialized: true,
+        has_key: true,
+        key_unopened: false,
+    };
+
+    #[test]
+    fn clean_chain_verifies() {
+        let key = AuditKey::generate().unwrap();
+        let (rows, head) = chain(&key, &["token_init", "login"]);
+        let v = verify_token(&rows, Some(&head), Some(&key), TOKEN);
+        assert!(v.ok(), "{:?}", v.findings);
+        assert_eq!(v.authenticated, 2);
+    }
+
+    #[test]
+    fn a_record_mac_is_no_anchor() {
+        let key = AuditKey::generate().unwrap();
+        let (rows, _) = chain(&key, &["token_init", "login", "create"]);
+        let kept = &rows[..2];
+        // Cut back to record 2, anchored with record 2's own MAC.
+        let head = AuditHead {
+            head_seq: 2,
+            head_hash: kept[1].hash.clone(),
+            anchor_seq: 2,
+            anchor_hash: kept[1].hash.clone(),
+            anchor_mac: kept[1].mac.clone(),
+        };
+        let v = verify_token(kept, Some(&head), Some(&key), TOKEN);
+        assert!(v.findings.iter().any(|f| f.seq == 2), "{:?}", v.findings);
+    }
+
+    #[test]
+    fn erasure_and_recorded_breaks_are_findings() {
+        let key = AuditKey::generate().unwrap();
+        let v = verify_token(&[], None, Some(&key), TOKEN);
+        assert!(!v.ok(), "an initialized token with no chain");
+        let fresh = Witness::default();
+        assert!(
+            verify_token(&[], None, None, fresh).ok(),
+            "a new token file"
+        );
+        let no_key = Witness {
+            has_key: false,
+            ..TOKEN
+        };
+        let (rows, head) = chain(&key, &["token_init"]);
+        assert!(!verify_token(&rows, Some(&head), Some(&key), no_key).ok());
+        let unopened = Witness {
+            key_unopened: true,
+            ..TOKEN
+        };
+        assert!(!verify_token(&rows, Some(&head), None, unopened).ok());
+
+        let (rows, head) = chain(&key, &["token_init", BREAK_EVENT, "login"]);
+        let v = verify_token(&rows, Some(&head), Some(&key), TOKEN);
+        assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
+        assert_eq!(v.findings[0].seq, 2);
+        assert!(v.findings[0].problem.contains("what was found"));
+    }
 }

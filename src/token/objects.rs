@@ -224,6 +224,8 @@ impl Token {
         if !self.sees_private()? {
             return Err(Error::UserNotLoggedIn);
         }
+        // Every row from the file, not what this process unsealed before.
+        self.forget_cache()?;
         let all = RowFilter {
             class: None,
             label: None,
