@@ -302,3 +302,29 @@ fn cli_token_check_and_keys_list_show_damage() {
         "audited once across several CLI runs"
     );
 }
+
+#[test]
+fn concurrent_processes_record_the_damage_once() {
+    let (store, id) = cli_store_with_damage();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_keyward"))
+                .args(["token", "check"])
+                .env("KEYWARD_CONF", &store.conf)
+                .env("KEYWARD_PIN", cli::USER_PIN)
+                .env_remove("KEYWARD_STORE")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert_eq!(child.wait().unwrap().code(), Some(5), "token check");
+    }
+    assert_eq!(
+        damage_records(&store.dir.path().join("store/slot-0.sqlite"), id),
+        1,
+        "four concurrent checks, one record"
+    );
+}
