@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use common::lifecycle::*;
 use common::ops::*;
-use common::raw::Tmpl;
+use common::raw::{Init, Tmpl};
 use cryptoki_sys::*;
 use keyward::audit::{Verdict, verify};
 use keyward::store::TokenDb;
@@ -185,4 +185,151 @@ fn truncated_tail_with_rewritten_head_is_found_through_the_anchor() {
     drop(db);
     let cut: Vec<i64> = (keep + 1..=n).collect();
     assert_found(&verdict(&path), &cut, "truncated tail");
+}
+
+// --- truncation and erasure (issue 9, item 6) ------------------------------
+
+use keyward::audit::{Witness, verify_token};
+
+/// The library's whole-token verdict on a file: chain, anchor, the
+/// token-row witness and recorded breaks, with the audit key.
+fn token_verdict(path: &Path) -> Verdict {
+    let db = TokenDb::open(path).unwrap();
+    let key = audit_key(&db);
+    let (rows, head) = db.audit_trail().unwrap();
+    let witness = Witness {
+        initialized: db.initialized().unwrap(),
+        has_key: db.audit_key_wrapped().unwrap().is_some(),
+        key_unopened: false,
+    };
+    verify_token(&rows, head.as_ref(), Some(&key), witness)
+}
+
+/// The attacker's best truncation: cut the last records, then move the
+/// head *and* the anchor back to the last MAC'd record kept, borrowing
+/// that record's own MAC for the anchor. Returns the new last seq.
+fn cut_back(path: &Path, cut: i64) -> i64 {
+    let n = record_count(path);
+    let db = attack(path);
+    let keep: i64 = db
+        .query_row(
+            "SELECT max(seq) FROM audit WHERE mac IS NOT NULL AND seq <= ?1",
+            [n - cut],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute_batch(&format!(
+        "DELETE FROM audit WHERE seq > {keep};
+         UPDATE audit_state SET head_seq = {keep},
+             head_hash = (SELECT hash FROM audit WHERE seq = {keep}),
+             anchor_seq = {keep},
+             anchor_hash = (SELECT hash FROM audit WHERE seq = {keep}),
+             anchor_mac = (SELECT mac FROM audit WHERE seq = {keep});"
+    ))
+    .unwrap();
+    keep
+}
+
+/// `keyward audit verify` on the module's store; its exit code and stdout.
+fn cli_verify(m: &Module, chain_only: bool) -> (Option<i32>, String) {
+    let mut args = vec!["audit", "verify"];
+    if chain_only {
+        args.push("--chain-only");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(&args)
+        .env("KEYWARD_CONF", &m.env.conf)
+        .env("KEYWARD_PIN", common::USER_PIN)
+        .env_remove("KEYWARD_STORE")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn break_records(path: &Path) -> Vec<i64> {
+    let db = Connection::open(path).unwrap();
+    let mut stmt = db
+        .prepare("SELECT seq FROM audit WHERE event = 'audit_break' ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<Vec<i64>>>()
+        .unwrap()
+}
+
+#[test]
+fn truncation_with_a_borrowed_anchor_is_found() {
+    let m = trail();
+    let path = copy_token(&m, "cut-back");
+    let keep = cut_back(&path, 3);
+    let v = verdict(&path);
+    assert_found(&v, &[keep], "trail cut back with the anchor moved back");
+}
+
+#[test]
+fn append_after_truncation_records_the_break_for_good() {
+    let mut m = trail();
+    let keep = cut_back(&m.db_path(), 3);
+    // Anyone logging in again appends an authenticated record: the module
+    // must not re-anchor on the shortened chain silently.
+    m.init = Init::new();
+    let s = open_rw(m.f(), 0);
+    ok(
+        s.login(CKU_USER, common::USER_PIN),
+        "user login after the cut",
+    );
+    ok(s.logout(), "logout");
+    m.finalize();
+    let breaks = break_records(&m.db_path());
+    assert_eq!(
+        breaks,
+        vec![keep + 1],
+        "one break record, right after the cut"
+    );
+    let v = token_verdict(&m.db_path());
+    assert_found(&v, &[keep + 1], "the recorded break");
+    let (code, out) = cli_verify(&m, false);
+    assert_eq!(code, Some(5), "audit verify: {out}");
+    assert!(out.contains("broken"), "{out}");
+    // Later appends do not record the same break again.
+    assert_eq!(break_records(&m.db_path()), vec![keep + 1]);
+}
+
+#[test]
+fn erased_trail_is_reported() {
+    let m = trail();
+    let db = attack(&m.db_path());
+    db.execute_batch("DELETE FROM audit; DELETE FROM audit_state;")
+        .unwrap();
+    drop(db);
+    let (code, out) = cli_verify(&m, true);
+    assert_eq!(code, Some(5), "chain-only verify of an erased trail: {out}");
+    assert!(out.contains("erased"), "{out}");
+    let (code, out) = cli_verify(&m, false);
+    assert_eq!(
+        code,
+        Some(5),
+        "verify (with login) of an erased trail: {out}"
+    );
+    assert_eq!(
+        break_records(&m.db_path()).len(),
+        1,
+        "the login recorded it"
+    );
+    assert!(!token_verdict(&m.db_path()).ok());
+}
+
+#[test]
+fn replaced_audit_key_is_reported() {
+    let m = trail();
+    let db = attack(&m.db_path());
+    db.execute("UPDATE audit_state SET key_wrapped = x'00112233'", [])
+        .unwrap();
+    drop(db);
+    let (code, out) = cli_verify(&m, false);
+    assert_eq!(code, Some(5), "verify with a replaced audit key: {out}");
+    assert!(out.contains("audit key"), "{out}");
 }

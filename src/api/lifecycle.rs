@@ -356,6 +356,12 @@ impl Library {
         self.slot(slot)?.1.audit_verify()
     }
 
+    /// Every damaged object row of a slot (`keyward token check`); needs
+    /// the user to be logged in.
+    pub fn check_token(&self, slot: CK_SLOT_ID) -> Result<Vec<crate::token::DamagedRow>> {
+        self.slot(slot)?.1.check_rows()
+    }
+
     /// The key policy in force.
     pub fn policy(&self) -> &crate::lifecycle::policy::Policy {
         &self.config.policy

@@ -210,11 +210,11 @@ impl Library {
             let template: AttrMap = object::attrs::parse_template(template)?;
             let mut found = Vec::new();
             let usable = |obj: &Object| usable_for_search(&template, obj);
-            for (id, _) in token
-                .find(&template)?
-                .into_iter()
-                .filter(|(_, o)| usable(o))
-            {
+            let (healthy, damaged) = token.find_with_damaged(&template)?;
+            // Damaged rows are found too: using them answers
+            // CKR_DEVICE_ERROR, rather than the object silently vanishing.
+            let healthy = healthy.into_iter().filter(|(_, o)| usable(o));
+            for id in healthy.map(|(id, _)| id).chain(damaged) {
                 found.push(
                     self.handles()?
                         .token_handle(s.token, id, || self.new_handle()),

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::mechanism::names;
 use crate::object::Object;
 
-pub use verify::{Finding, Verdict, verify};
+pub use verify::{Finding, Verdict, Witness, verify, verify_token};
 
 /// The event kinds, as written in records and accepted by
 /// `keyward audit show --event`.
@@ -39,6 +39,8 @@ pub const EVENTS: &[&str] = &[
     "backup",
     "restore",
     "master_key_rotate",
+    "object_damaged",
+    "audit_break",
 ];
 
 /// One audit record as stored (JSON) and shown.

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::Record;
-use crate::store::audit::{AuditHead, AuditRow};
+use crate::store::audit::{AuditHead, AuditRow, BREAK_EVENT};
 use crate::store::seal::{self, AuditKey};
 
 /// One problem found, about record `seq`.
@@ -147,21 +147,31 @@ pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey
     verdict
 }
 
-/// The anchor is the last authenticated record: its MAC cannot be forged,
-/// so a trail cut back below it is caught even if the head was rewritten.
+/// The anchor is the last authenticated record: its MAC (domain-separated
+/// from record MACs and bound to its sequence number) cannot be forged or
+/// borrowed from an earlier record, so a trail cut back below it is
+/// caught even if the head was rewritten. Without the key, the anchor
+/// must still name a record that is there.
 fn check_anchor(h: &AuditHead, rows: &[AuditRow], key: Option<&AuditKey>, v: &mut Verdict) {
     if h.anchor_seq == 0 {
         return;
     }
-    let (Some(key), Some(mac), Some(hash)) = (key, &h.anchor_mac, hash32(&h.anchor_hash)) else {
+    let Some(hash) = hash32(&h.anchor_hash) else {
         return;
     };
-    if !key.verify(&hash, mac) {
-        v.findings.push(Finding {
-            seq: h.anchor_seq,
-            problem: "the chain anchor's MAC does not match (anchor forged)".into(),
-        });
-        return;
+    if let Some(key) = key {
+        let ok = h
+            .anchor_mac
+            .as_ref()
+            .is_some_and(|mac| key.verify_anchor(h.anchor_seq, &hash, mac));
+        if !ok {
+            v.findings.push(Finding {
+                seq: h.anchor_seq,
+                problem: "the chain anchor's MAC does not match (anchor forged or moved back)"
+                    .into(),
+            });
+            return;
+        }
     }
     match rows.iter().find(|r| r.seq == h.anchor_seq) {
         Some(r) if r.hash == h.anchor_hash => {}
@@ -176,5 +186,172 @@ fn check_anchor(h: &AuditHead, rows: &[AuditRow], key: Option<&AuditKey>, v: &mu
                 h.anchor_seq
             ),
         }),
+    }
+}
+
+/// What the token says about its own trail, beyond the rows and head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Witness {
+    /// The token row exists: token initialization always writes an
+    /// authenticated record, so a chain with an anchor must exist.
+    pub initialized: bool,
+    /// An audit key is stored (wrapped under the master key).
+    pub has_key: bool,
+    /// Someone is logged in, yet the stored audit key does not open under
+    /// the master key (replaced or damaged): nothing can be authenticated.
+    pub key_unopened: bool,
+}
+
+/// [`verify`], plus what only the whole token file can tell: a trail
+/// erased from an initialized token, and breaks the module found and
+/// recorded when it was about to extend a damaged chain (those stay
+/// findings for good: records were lost there).
+pub fn verify_token(
+    rows: &[AuditRow],
+    head: Option<&AuditHead>,
+    key: Option<&AuditKey>,
+    witness: Witness,
+) -> Verdict {
+    let mut verdict = verify(rows, head, key);
+    if witness.initialized {
+        let mut find = |seq: i64, problem: &str| {
+            verdict.findings.push(Finding {
+                seq,
+                problem: problem.into(),
+            })
+        };
+        match head {
+            None => find(
+                0,
+                "the token is initialized but has no audit chain: the trail was erased",
+            ),
+            Some(h) if h.anchor_seq == 0 => find(
+                0,
+                "the token is initialized but the trail has no authenticated anchor: \
+                 the trail was erased (or predates the audit trail)",
+            ),
+            Some(_) => {}
+        }
+        if !witness.has_key {
+            find(0, "the token is initialized but its audit key is missing");
+        } else if witness.key_unopened {
+            find(
+                0,
+                "the stored audit key does not open under the master key (replaced or damaged)",
+            );
+        }
+    }
+    for row in rows.iter().filter(|r| r.event == BREAK_EVENT) {
+        let detail = serde_json::from_slice::<Record>(&row.body)
+            .ok()
+            .and_then(|r| r.detail)
+            .unwrap_or_default();
+        verdict.findings.push(Finding {
+            seq: row.seq,
+            problem: format!("the module found the trail broken here: {detail}"),
+        });
+    }
+    verdict.findings.sort_by_key(|f| f.seq);
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `events`, all authenticated with `key`, and its head.
+    fn chain(key: &AuditKey, events: &[&str]) -> (Vec<AuditRow>, AuditHead) {
+        let mut rows = Vec::new();
+        let mut previous = [0u8; 32];
+        for (i, event) in events.iter().enumerate() {
+            let seq = i64::try_from(i).unwrap() + 1;
+            let record = Record {
+                event: (*event).to_string(),
+                detail: Some("what was found".into()),
+                ..Default::default()
+            };
+            let body = serde_json::to_vec(&record).unwrap();
+            let hash = seal::audit_chain(&previous, seq.cast_unsigned(), &body);
+            rows.push(AuditRow {
+                seq,
+                time_ms: 0,
+                event: (*event).to_string(),
+                object: None,
+                body,
+                hash: hash.to_vec(),
+                mac: Some(key.mac(&hash)),
+            });
+            previous = hash;
+        }
+        let last = i64::try_from(events.len()).unwrap();
+        let head = AuditHead {
+            head_seq: last,
+            head_hash: previous.to_vec(),
+            anchor_seq: last,
+            anchor_hash: previous.to_vec(),
+            anchor_mac: Some(key.anchor_mac(last, &previous)),
+        };
+        (rows, head)
+    }
+
+    const TOKEN: Witness = Witness {
+        initialized: true,
+        has_key: true,
+        key_unopened: false,
+    };
+
+    #[test]
+    fn clean_chain_verifies() {
+        let key = AuditKey::generate().unwrap();
+        let (rows, head) = chain(&key, &["token_init", "login"]);
+        let v = verify_token(&rows, Some(&head), Some(&key), TOKEN);
+        assert!(v.ok(), "{:?}", v.findings);
+        assert_eq!(v.authenticated, 2);
+    }
+
+    #[test]
+    fn a_record_mac_is_no_anchor() {
+        let key = AuditKey::generate().unwrap();
+        let (rows, _) = chain(&key, &["token_init", "login", "create"]);
+        let kept = &rows[..2];
+        // Cut back to record 2, anchored with record 2's own MAC.
+        let head = AuditHead {
+            head_seq: 2,
+            head_hash: kept[1].hash.clone(),
+            anchor_seq: 2,
+            anchor_hash: kept[1].hash.clone(),
+            anchor_mac: kept[1].mac.clone(),
+        };
+        let v = verify_token(kept, Some(&head), Some(&key), TOKEN);
+        assert!(v.findings.iter().any(|f| f.seq == 2), "{:?}", v.findings);
+    }
+
+    #[test]
+    fn erasure_and_recorded_breaks_are_findings() {
+        let key = AuditKey::generate().unwrap();
+        let v = verify_token(&[], None, Some(&key), TOKEN);
+        assert!(!v.ok(), "an initialized token with no chain");
+        let fresh = Witness::default();
+        assert!(
+            verify_token(&[], None, None, fresh).ok(),
+            "a new token file"
+        );
+        let no_key = Witness {
+            has_key: false,
+            ..TOKEN
+        };
+        let (rows, head) = chain(&key, &["token_init"]);
+        assert!(!verify_token(&rows, Some(&head), Some(&key), no_key).ok());
+        let unopened = Witness {
+            key_unopened: true,
+            ..TOKEN
+        };
+        assert!(!verify_token(&rows, Some(&head), None, unopened).ok());
+
+        let (rows, head) = chain(&key, &["token_init", BREAK_EVENT, "login"]);
+        let v = verify_token(&rows, Some(&head), Some(&key), TOKEN);
+        assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
+        assert_eq!(v.findings[0].seq, 2);
+        assert!(v.findings[0].problem.contains("what was found"));
     }
 }

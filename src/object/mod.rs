@@ -13,6 +13,7 @@ pub mod nested;
 mod profile;
 mod rules;
 pub mod template;
+pub mod unsealed;
 mod wrap;
 
 use cryptoki_sys::*;

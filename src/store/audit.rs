@@ -88,8 +88,93 @@ fn head_in(tx: &Transaction<'_>) -> TxResult<Option<AuditHead>> {
         .optional()?)
 }
 
-/// Appends `e` after the current head, in the caller's transaction.
+/// Appends `e` after the current head, in the caller's transaction. An
+/// authenticated append first checks the chain it extends (see
+/// [`anchor_problem`]): a chain that was cut back or erased is never
+/// silently re-anchored; a `audit_break` record saying what was found is
+/// written (and authenticated) first, so the break stays visible.
 pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
+    if let Some(key) = &e.key
+        && let Some(problem) = anchor_problem(tx, key)?
+    {
+        let body = serde_json::to_vec(&break_record(e, &problem)).unwrap_or_default();
+        let record = AuditEntry {
+            time_ms: e.time_ms,
+            event: BREAK_EVENT.to_string(),
+            object: None,
+            body,
+            key: Some(key.clone()),
+        };
+        append_unchecked(tx, &record)?;
+    }
+    append_unchecked(tx, e)
+}
+
+/// The event of a record the module writes when it finds the chain it
+/// is about to extend broken.
+pub const BREAK_EVENT: &str = "audit_break";
+
+fn break_record(e: &AuditEntry, problem: &str) -> crate::audit::Record {
+    // Who and where come from the record that found the break.
+    let found: crate::audit::Record = serde_json::from_slice(&e.body).unwrap_or_default();
+    crate::audit::Record {
+        time: found.time,
+        event: BREAK_EVENT.to_string(),
+        result: "CKR_OK".to_string(),
+        pid: found.pid,
+        slot: found.slot,
+        role: found.role,
+        detail: Some(problem.to_string()),
+        ..Default::default()
+    }
+}
+
+/// What is wrong with the chain an authenticated record would extend, if
+/// anything: on an initialized token the chain must exist and end at or
+/// after an anchor whose MAC verifies and whose record is still there.
+fn anchor_problem(tx: &Transaction<'_>, key: &AuditKey) -> TxResult<Option<String>> {
+    let initialized = tx
+        .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
+        .exists([])?;
+    let Some(h) = head_in(tx)? else {
+        return Ok(initialized
+            .then(|| "no audit chain on an initialized token: the trail was erased".to_string()));
+    };
+    if h.anchor_seq == 0 {
+        return Ok(initialized.then(|| {
+            "no authenticated anchor on an initialized token: the trail was erased \
+             (or predates the audit trail)"
+                .to_string()
+        }));
+    }
+    let hash = <[u8; 32]>::try_from(h.anchor_hash.as_slice()).unwrap_or([0; 32]);
+    let mac_ok = h
+        .anchor_mac
+        .as_ref()
+        .is_some_and(|m| key.verify_anchor(h.anchor_seq, &hash, m));
+    if !mac_ok {
+        return Ok(Some(format!(
+            "the chain anchor (record {}) does not verify: the trail was cut back or replaced",
+            h.anchor_seq
+        )));
+    }
+    let stored: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT hash FROM audit WHERE seq = ?1")?
+        .query_row([h.anchor_seq], |r| r.get(0))
+        .optional()?;
+    if stored.as_deref() != Some(h.anchor_hash.as_slice()) || h.head_seq < h.anchor_seq {
+        return Ok(Some(format!(
+            "authenticated record {} is gone: the trail was truncated (head was at {})",
+            h.anchor_seq, h.head_seq
+        )));
+    }
+    Ok(None)
+}
+
+/// Appends `e` without checking the chain: for token initialization,
+/// which proves the SO PIN (or finds no token) and may start the chain
+/// under a new audit key.
+pub(super) fn append_unchecked(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
     let head = head_in(tx)?;
     let (seq, previous) = match &head {
         Some(h) => (
@@ -100,6 +185,7 @@ pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
     };
     let hash = seal::audit_chain(&previous, seq.cast_unsigned(), &e.body);
     let mac = e.key.as_ref().map(|k| k.mac(&hash));
+    let anchor_mac = e.key.as_ref().map(|k| k.anchor_mac(seq, &hash));
     tx.prepare_cached(
         "INSERT INTO audit (seq, time, event, object, body, hash, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -107,9 +193,9 @@ pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
     .execute(params![
         seq, e.time_ms, e.event, e.object, e.body, hash, mac
     ])?;
-    match (&head, &mac) {
+    match (&head, &anchor_mac) {
         (None, _) => {
-            let (anchor_seq, anchor_hash) = if mac.is_some() {
+            let (anchor_seq, anchor_hash) = if anchor_mac.is_some() {
                 (seq, hash)
             } else {
                 (0, GENESIS)
@@ -118,14 +204,14 @@ pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
                 "INSERT INTO audit_state (id, head_seq, head_hash, anchor_seq, anchor_hash, anchor_mac)
                  VALUES (1, ?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![seq, hash, anchor_seq, anchor_hash, mac])?;
+            .execute(params![seq, hash, anchor_seq, anchor_hash, anchor_mac])?;
         }
-        (Some(_), Some(mac)) => {
+        (Some(_), Some(anchor_mac)) => {
             tx.prepare_cached(
                 "UPDATE audit_state SET head_seq = ?1, head_hash = ?2,
                      anchor_seq = ?1, anchor_hash = ?2, anchor_mac = ?3 WHERE id = 1",
             )?
-            .execute(params![seq, hash, mac])?;
+            .execute(params![seq, hash, anchor_mac])?;
         }
         (Some(_), None) => {
             tx.prepare_cached("UPDATE audit_state SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?
@@ -133,6 +219,23 @@ pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
         }
     }
     Ok(seq)
+}
+
+/// Appends `e` unless a record of the same event about the same object
+/// already names `mark` (a row fingerprint): a damaged row is reported
+/// once per version, whichever process finds it first.
+fn append_once(tx: &Transaction<'_>, e: &AuditEntry, mark: &str) -> TxResult<bool> {
+    let seen = tx
+        .prepare_cached(
+            "SELECT 1 FROM audit WHERE event = ?1 AND object IS ?2
+             AND instr(body, CAST(?3 AS BLOB)) > 0",
+        )?
+        .exists(params![e.event, e.object, mark])?;
+    if seen {
+        return Ok(false);
+    }
+    append(tx, e)?;
+    Ok(true)
 }
 
 /// Stores the audit key wrapped under the (new) master key.
@@ -169,6 +272,22 @@ impl TokenDb {
     /// a refusal, a failed login, a backup).
     pub fn append_audit(&self, e: &AuditEntry) -> Result<i64> {
         self.write(|tx| append(tx, e))
+    }
+
+    /// Appends `e` unless an earlier record already names `mark` for
+    /// the same event and object; true if it was written.
+    pub fn append_audit_once(&self, e: &AuditEntry, mark: &str) -> Result<bool> {
+        self.write(|tx| append_once(tx, e, mark))
+    }
+
+    /// Whether the token row exists (the token was initialized): the
+    /// witness that an audit chain must exist too.
+    pub fn initialized(&self) -> Result<bool> {
+        self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
+                .exists([])?)
+        })
     }
 
     /// Stores the audit key wrapped under the master key.

@@ -320,6 +320,60 @@ impl AuditKey {
         mac.update(chain_hash);
         mac.verify_slice(tag).is_ok()
     }
+
+    /// HMAC-SHA256 of the chain anchor: domain-separated from record MACs
+    /// and bound to the anchor's sequence number, so an attacker cannot
+    /// turn an earlier record's MAC into an anchor for a trail cut back
+    /// to that record.
+    pub fn anchor_mac(&self, seq: i64, chain_hash: &[u8; 32]) -> Vec<u8> {
+        let mut mac = self.hmac();
+        mac.update(AUDIT_ANCHOR_PREFIX);
+        mac.update(&seq.to_le_bytes());
+        mac.update(chain_hash);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Constant-time check of [`AuditKey::anchor_mac`].
+    pub fn verify_anchor(&self, seq: i64, chain_hash: &[u8; 32], tag: &[u8]) -> bool {
+        let mut mac = self.hmac();
+        mac.update(AUDIT_ANCHOR_PREFIX);
+        mac.update(&seq.to_le_bytes());
+        mac.update(chain_hash);
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
+const AUDIT_ANCHOR_PREFIX: &[u8] = b"keyward-audit-anchor-v1";
+
+/// A short fingerprint of one version of an object row (id, generation,
+/// class, privacy, clear and sealed bytes): names which damaged row an
+/// `object_damaged` record is about, so each version is reported once.
+pub fn row_fingerprint(
+    id: i64,
+    generation: i64,
+    class: u64,
+    private: bool,
+    public: &[u8],
+    sealed: &[u8],
+) -> String {
+    let mut h = Sha256::new();
+    h.update(b"keyward-row-v1");
+    h.update(id.to_le_bytes());
+    h.update(generation.to_le_bytes());
+    h.update(class.to_le_bytes());
+    h.update([u8::from(private)]);
+    h.update(
+        u64::try_from(public.len())
+            .unwrap_or(u64::MAX)
+            .to_le_bytes(),
+    );
+    h.update(public);
+    h.update(sealed);
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Hash of one audit record, chained to the previous record's hash:

@@ -309,7 +309,7 @@ impl TokenDb {
                 }
             }
             audit::set_key(tx, audit_key)?;
-            audit::append(tx, record)?;
+            audit::append_unchecked(tx, record)?;
             Ok(())
         })?;
         self.checkpoint();

@@ -103,6 +103,18 @@ impl Token {
     pub fn audit_verify(&self) -> Result<crate::audit::Verdict> {
         let (rows, head) = self.db.audit_trail()?;
         let key = self.audit_key()?;
-        Ok(crate::audit::verify(&rows, head.as_ref(), key.as_ref()))
+        let has_key = self.db.audit_key_wrapped()?.is_some();
+        let witness = crate::audit::Witness {
+            initialized: self.db.initialized()?,
+            has_key,
+            // Logged in without an audit key: the stored one did not open.
+            key_unopened: has_key && key.is_none() && self.master_key()?.is_some(),
+        };
+        Ok(crate::audit::verify_token(
+            &rows,
+            head.as_ref(),
+            key.as_ref(),
+            witness,
+        ))
     }
 }

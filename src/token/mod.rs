@@ -10,9 +10,10 @@ pub mod info;
 mod objects;
 mod usage;
 
+pub use objects::DamagedRow;
 pub use usage::FLUSH_EVERY;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::{Config, SlotConfig};
@@ -69,6 +70,9 @@ pub struct Token {
     db: TokenDb,
     login: Mutex<LoginState>,
     cache: Mutex<HashMap<i64, Cached>>,
+    /// Damaged rows already reported (id, row fingerprint), so a damaged
+    /// row costs one audit write per process, not one per call.
+    damage_seen: Mutex<HashSet<(i64, String)>>,
     usage: Mutex<usage::Pending>,
     audit_crypto_ops: bool,
     pub lifecycle: crate::lifecycle::policy::Policy,
@@ -100,6 +104,7 @@ impl Token {
                 audit_key: None,
             }),
             cache: Mutex::new(HashMap::new()),
+            damage_seen: Mutex::new(HashSet::new()),
             usage: Mutex::new(usage::Pending::default()),
             audit_crypto_ops: config.audit_crypto_ops,
             lifecycle: config.policy.clone(),

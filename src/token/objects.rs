@@ -31,8 +31,14 @@ fn lookup(
     }
 }
 
+/// Objects a search found: row id and object.
+pub type Found = Vec<(i64, Arc<Object>)>;
+
 impl Token {
     fn to_row(&self, id: i64, obj: &Object, mk: Option<&MasterKey>) -> Result<ObjectRow> {
+        if mk.is_none() {
+            object::unsealed::check_storable_unsealed(obj)?;
+        }
         let private = obj.is_private();
         let (clear, secret) = obj.split_for_storage();
         let public = codec::encode_attrs(&clear);
@@ -194,8 +200,20 @@ impl Token {
     }
 
     /// Turns a row into an object; `need_secret` asks for the sealed part
-    /// (which needs a login) even on public objects.
+    /// (which needs a login) even on public objects. A damaged row is
+    /// [`Error::Tampered`] (CKR_DEVICE_ERROR) and is recorded in the audit
+    /// trail, once per version of the row.
     fn object_of_row(&self, row: &ObjectRow, need_secret: bool) -> Result<Arc<Object>> {
+        match self.open_row(row, need_secret) {
+            Err(Error::Tampered) => {
+                self.report_damage(row);
+                Err(Error::Tampered)
+            }
+            other => other,
+        }
+    }
+
+    fn open_row(&self, row: &ObjectRow, need_secret: bool) -> Result<Arc<Object>> {
         if let Some(hit) = self.cache()?.get(&row.id)
             && hit.generation == row.generation
             && (hit.complete || !need_secret)
@@ -203,25 +221,36 @@ impl Token {
             return Ok(hit.object.clone());
         }
         let clear = codec::decode_attrs(&row.public).map_err(|_| Error::Tampered)?;
-        let holds_secrets = row.class == CKO_SECRET_KEY || row.class == CKO_PRIVATE_KEY;
-        if (holds_secrets || row.private) && row.sealed.is_empty() {
-            return Err(Error::Tampered);
+        if row.sealed.is_empty() {
+            // Stored without a login: honoured only if a public session
+            // could have made it (see object::unsealed), logged in or not.
+            let obj = Object::join(clear, AttrMap::new());
+            if obj.class() != row.class
+                || obj.is_private() != row.private
+                || object::unsealed::seal_required(&obj)
+            {
+                return Err(Error::Tampered);
+            }
+            return Ok(Arc::new(obj));
         }
+        let holds_secrets = row.class == CKO_SECRET_KEY || row.class == CKO_PRIVATE_KEY;
         let must_unseal = row.private || (need_secret && holds_secrets);
-        let mk = self.master_key()?;
-        let mk = match mk {
-            // Logged in: always check the seal, which also authenticates
-            // the clear attributes (e.g. CKA_VERIFY of a public key).
-            Some(mk) if !row.sealed.is_empty() => mk,
-            _ if must_unseal => return Err(Error::UserNotLoggedIn),
-            _ => return Ok(Arc::new(Object::join(clear, AttrMap::new()))),
+        let Some(mk) = self.master_key()? else {
+            if must_unseal {
+                return Err(Error::UserNotLoggedIn);
+            }
+            // Not logged in: the clear half cannot be checked; `key` does
+            // not use such an object for anything that needs trust.
+            return Ok(Arc::new(Object::join(clear, AttrMap::new())));
         };
+        // Logged in: always check the seal, which also authenticates
+        // the clear attributes (e.g. CKA_VERIFY of a public key).
         let digest = seal::public_digest(&row.public);
         let plain = match seal::unseal_object(&mk, row.id, row.class, &digest, &row.sealed) {
             Ok(plain) => plain,
             // The master key was rotated (or the token re-initialized) by
             // another process since our login: that logs us out, as it
-            // would on any write.
+            // would on any write, and is not damage.
             Err(e) => {
                 self.check_epoch()?;
                 return Err(e);
@@ -243,6 +272,63 @@ impl Token {
             },
         );
         Ok(obj)
+    }
+
+    /// Records that `row` failed its integrity check: once per version of
+    /// the row (its fingerprint), across processes. Best effort: the
+    /// caller reports CKR_DEVICE_ERROR whether or not the record is
+    /// written.
+    fn report_damage(&self, row: &ObjectRow) {
+        let fp = seal::row_fingerprint(
+            row.id,
+            row.generation,
+            row.class,
+            row.private,
+            &row.public,
+            &row.sealed,
+        );
+        let first = match self.damage_seen.lock() {
+            Ok(mut seen) => seen.insert((row.id, fp.clone())),
+            Err(_) => false,
+        };
+        if !first {
+            return;
+        }
+        let obj = damaged_stub(row);
+        let ev = Event::new("object_damaged")
+            .failed(Error::Tampered)
+            .detail("the stored row failed its integrity check")
+            .fingerprint(fp.clone());
+        if let Ok(entry) = self.audit_entry(&ev, Some((row.id, &obj))) {
+            let _ = self.db.append_audit_once(&entry, &fp);
+        }
+    }
+
+    /// Checks every object row as the logged-in user (private rows need
+    /// the user) and returns the damaged ones, each recorded in the audit
+    /// trail. Another process's master-key rotation is not damage: it
+    /// ends the scan with CKR_USER_NOT_LOGGED_IN.
+    pub fn check_rows(&self) -> Result<Vec<DamagedRow>> {
+        if !self.sees_private()? {
+            return Err(Error::UserNotLoggedIn);
+        }
+        // Every row from the file, not what this process unsealed before.
+        self.forget_cache()?;
+        let all = RowFilter {
+            class: None,
+            label: None,
+            id: None,
+            include_private: true,
+        };
+        let mut damaged = Vec::new();
+        for row in self.db.find(&all)? {
+            match self.object_of_row(&row, true) {
+                Ok(_) => {}
+                Err(Error::Tampered) => damaged.push(DamagedRow::of(&row)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(damaged)
     }
 
     /// Whether the current login may see private objects.
@@ -271,6 +357,11 @@ impl Token {
             return Ok((hit.object.clone(), key.clone()));
         }
         let obj = self.object_of_row(&row, true)?;
+        // Trust and key-handling power is honoured only from a row whose
+        // seal was checked, which needs a login.
+        if self.master_key()?.is_none() && object::unsealed::seal_required(&obj) {
+            return Err(Error::UserNotLoggedIn);
+        }
         let key = Arc::new(object::key_material(&obj)?);
         if let Some(hit) = self.cache()?.get_mut(&row.id)
             && hit.generation == row.generation
@@ -282,7 +373,17 @@ impl Token {
 
     /// Objects matching a search template, narrowed by the indexed
     /// columns first so a search by CKA_ID or CKA_LABEL reads few rows.
+    /// Damaged rows are left out (see [`Token::find_with_damaged`]).
     pub fn find(&self, template: &AttrMap) -> Result<Vec<(i64, Arc<Object>)>> {
+        Ok(self.find_with_damaged(template)?.0)
+    }
+
+    /// [`Token::find`], plus the ids of damaged rows that the indexed
+    /// criteria (class, label, id, and CKA_TOKEN / CKA_PRIVATE) match:
+    /// C_FindObjects returns those so the application meets
+    /// CKR_DEVICE_ERROR when it uses them instead of the object silently
+    /// vanishing; a damaged row never hides the healthy ones.
+    pub fn find_with_damaged(&self, template: &AttrMap) -> Result<(Found, Vec<i64>)> {
         let include_private = self.sees_private()?;
         let mk = if include_private {
             self.master_key()?
@@ -309,17 +410,26 @@ impl Token {
             id: candidates(CKA_ID)?,
             include_private,
         };
+        let wants = |ty: CK_ATTRIBUTE_TYPE, v: bool| {
+            template
+                .get(&ty)
+                .is_none_or(|t| t.as_slice() == object::attrs::bool_value(v).as_slice())
+        };
         let mut found = Vec::new();
+        let mut damaged = Vec::new();
         for row in self.db.find(&filter)? {
             match self.object_of_row(&row, false) {
                 Ok(obj) if obj.matches(template) => found.push((row.id, obj)),
                 Ok(_) => {}
-                // A damaged row must not hide the healthy ones.
-                Err(Error::Tampered) => {}
+                Err(Error::Tampered) => {
+                    if wants(CKA_TOKEN, true) && wants(CKA_PRIVATE, row.private) {
+                        damaged.push(row.id);
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
-        Ok(found)
+        Ok((found, damaged))
     }
 
     /// Ids of every object row (for handle bookkeeping after a wipe).
@@ -327,4 +437,56 @@ impl Token {
         self.cache()?.clear();
         Ok(())
     }
+}
+
+/// A row that failed its integrity check, as `keyward token check` and
+/// `keys list` show it: never any attribute value beyond the clear label.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DamagedRow {
+    pub object_id: u64,
+    pub class: String,
+    /// The CKO_ value of `class`.
+    #[serde(skip)]
+    pub class_value: u64,
+    pub private: bool,
+    /// The clear CKA_LABEL, if the clear half still decodes.
+    pub label: Option<String>,
+    /// Of this version of the row (as in its `object_damaged` record).
+    pub fingerprint: String,
+}
+
+impl DamagedRow {
+    fn of(row: &ObjectRow) -> DamagedRow {
+        let stub = damaged_stub(row);
+        DamagedRow {
+            object_id: row.id.cast_unsigned(),
+            class: crate::mechanism::names::class_name(row.class),
+            class_value: row.class,
+            private: row.private,
+            label: stub
+                .bytes(CKA_LABEL)
+                .map(|l| String::from_utf8_lossy(l).into_owned()),
+            fingerprint: seal::row_fingerprint(
+                row.id,
+                row.generation,
+                row.class,
+                row.private,
+                &row.public,
+                &row.sealed,
+            ),
+        }
+    }
+}
+
+/// What can be said of a damaged row for its audit record: its class
+/// (from the row) and, if the clear half decodes, its clear label.
+fn damaged_stub(row: &ObjectRow) -> Object {
+    let mut clear = AttrMap::new();
+    if let Ok(attrs) = codec::decode_attrs(&row.public)
+        && let Some(label) = attrs.get(&CKA_LABEL)
+    {
+        clear.insert(CKA_LABEL, label.clone());
+    }
+    clear.insert(CKA_CLASS, object::attrs::ulong_value(row.class));
+    Object::join(clear, AttrMap::new())
 }

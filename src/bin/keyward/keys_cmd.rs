@@ -4,10 +4,11 @@
 use clap::{Args, ValueEnum};
 use cryptoki_sys::*;
 use keyward::api::{Attr, Mech, RawParam};
+use keyward::token::DamagedRow;
 
 use crate::Ctx;
 use crate::client::{Client, bytes, flag, ulong};
-use crate::fail::{CliError, CliResult};
+use crate::fail::{CliError, CliResult, EXIT_INTEGRITY};
 use crate::keyinfo::{KeyInfo, describe, describe_all, select_one};
 use crate::output::{parse_date, parse_hex, print_json, print_table, table};
 use crate::pins::Secret;
@@ -152,7 +153,7 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
         ClassArg::Cert => Some(CKO_CERTIFICATE),
         ClassArg::All => None,
     };
-    let keys: Vec<KeyInfo> = describe_all(&mut client, class)?
+    let keys: Vec<KeyInfo> = describe_listed(&mut client, class)?
         .into_iter()
         .filter(|k| label.is_none_or(|l| k.label == l))
         .collect();
@@ -187,6 +188,76 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
     }
     print_table(&t);
     Ok(())
+}
+
+/// The keys `keys list` shows: every healthy key and certificate, then
+/// every damaged row (state "DAMAGED"), found by checking each row: a
+/// damaged row is listed as such, never left out.
+fn describe_listed(client: &mut Client, class: Option<CK_OBJECT_CLASS>) -> CliResult<Vec<KeyInfo>> {
+    let template: Vec<_> = class
+        .map(|c| crate::client::ulong(CKA_CLASS, c))
+        .into_iter()
+        .collect();
+    let mut all = Vec::new();
+    for h in client.find(&template)? {
+        match describe(client, h) {
+            Ok(info) if info.class != "other" => all.push(info),
+            Ok(_) => {}
+            // Listed below from the row check, with its object id.
+            Err(e) if e.code == EXIT_INTEGRITY => {}
+            Err(e) => return Err(e),
+        }
+    }
+    all.sort_by_key(KeyInfo::sort_key);
+    let damaged = client
+        .lib()
+        .check_token(client.slot())
+        .map_err(|e| CliError::ck("cannot check the token's objects", "user", e))?;
+    for d in damaged
+        .into_iter()
+        .filter(|d| class.is_none_or(|c| c == d.class_value))
+    {
+        all.push(damaged_info(&d));
+    }
+    Ok(all)
+}
+
+/// A damaged row as a `keys list` line: what the row itself says (class,
+/// object id, clear label), nothing read from its attributes.
+fn damaged_info(d: &DamagedRow) -> KeyInfo {
+    let class = match d.class_value {
+        CKO_PRIVATE_KEY => "private",
+        CKO_PUBLIC_KEY => "public",
+        CKO_SECRET_KEY => "secret",
+        CKO_CERTIFICATE => "cert",
+        _ => "other",
+    };
+    KeyInfo {
+        label: d.label.clone().unwrap_or_else(|| "?".into()),
+        id: "?".into(),
+        class,
+        key_type: "other",
+        size: None,
+        curve: None,
+        uses: Vec::new(),
+        state: Some("DAMAGED"),
+        created: None,
+        last_used: None,
+        use_count: None,
+        start_date: None,
+        end_date: None,
+        sensitive: None,
+        extractable: None,
+        object_id: Some(d.object_id),
+        state_reason: Some(format!(
+            "failed its integrity check (row fingerprint {})",
+            d.fingerprint
+        )),
+        predecessor: None,
+        successor: None,
+        handle: 0,
+        raw_id: Vec::new(),
+    }
 }
 
 fn print_key(json: bool, k: &KeyInfo) -> CliResult<()> {

@@ -94,6 +94,10 @@ enum TokenCmd {
     Info,
     /// List every configured slot and its token.
     List,
+    /// Check every object row's integrity as the user (KEYWARD_PIN); each
+    /// damaged row is listed and recorded in the audit trail, and any
+    /// damage ends with exit code 5.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +172,7 @@ fn run(cli: Cli) -> CliResult<()> {
         }
         Command::Token(TokenCmd::Info) => token_cmd::info(ctx),
         Command::Token(TokenCmd::List) => token_cmd::list(ctx),
+        Command::Token(TokenCmd::Check) => token_cmd::check(ctx),
         Command::Pin(PinCmd::Change { so }) => pin_cmd::change(ctx, so),
         Command::Pin(PinCmd::Unlock) => pin_cmd::unlock(ctx),
         Command::Keys(KeysCmd::List { class, label }) => {

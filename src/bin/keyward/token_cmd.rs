@@ -1,5 +1,5 @@
-//! `keyward token init|info|list`: token initialization and what the
-//! token reports of itself (CK_TOKEN_INFO).
+//! `keyward token init|info|list|check`: token initialization, what the
+//! token reports of itself (CK_TOKEN_INFO), and the object integrity check.
 
 use std::io::IsTerminal;
 
@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::Ctx;
 use crate::client::Client;
-use crate::fail::{CliError, CliResult};
+use crate::fail::{CliError, CliResult, EXIT_INTEGRITY};
 use crate::output::{print_json, print_table, table};
 use crate::pins::Secret;
 
@@ -123,6 +123,45 @@ pub fn list(ctx: &mut Ctx) -> CliResult<()> {
     }
     print_table(&t);
     Ok(())
+}
+
+/// `token check`: checks every object row (the user PIN opens the
+/// private ones) and lists the damaged ones; any damage is exit 5.
+pub fn check(ctx: &mut Ctx) -> CliResult<()> {
+    let mut client = Client::new(ctx.slot)?;
+    let pin = ctx.secrets.get(Secret::UserPin)?;
+    client.login(CKU_USER, &pin)?;
+    let damaged = client
+        .lib()
+        .check_token(client.slot())
+        .map_err(|e| CliError::ck("cannot check the token's objects", "user", e))?;
+    if ctx.json {
+        print_json(&damaged)?;
+    } else if damaged.is_empty() {
+        println!("token OK: every object passed its integrity check");
+    } else {
+        let mut t = table(&["OBJECT", "CLASS", "PRIVATE", "LABEL", "ROW FINGERPRINT"]);
+        for d in &damaged {
+            t.add_row(vec![
+                format!("#{}", d.object_id),
+                d.class.clone(),
+                yes_no(d.private).to_string(),
+                d.label.clone().unwrap_or_else(|| "?".into()),
+                d.fingerprint.clone(),
+            ]);
+        }
+        print_table(&t);
+    }
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::new(
+        EXIT_INTEGRITY,
+        format!(
+            "{} object row(s) failed their integrity check (recorded in the audit trail)",
+            damaged.len()
+        ),
+    ))
 }
 
 /// `token init`: (re-)initializes the token. A fresh token takes a new SO
