@@ -148,6 +148,16 @@ fn damaged_key_is_found_refused_with_device_error_and_audited_once() {
         json["fingerprint"].as_str().is_some_and(|f| f.len() == 32),
         "record names the row fingerprint: {json}"
     );
+
+    // The user can still remove the damaged row (nothing else would clear
+    // it short of re-initializing the token); the healthy key stays.
+    reopen(&mut m);
+    let s = user_session(&m);
+    let h = ok(s.find(label("victim")), "find before destroy")[0];
+    ok(s.destroy(h), "C_DestroyObject of a damaged row");
+    assert!(ok(s.find(label("victim")), "find after destroy").is_empty());
+    assert_eq!(ok(s.find(label("healthy")), "healthy kept").len(), 1);
+    m.finalize();
 }
 
 #[test]

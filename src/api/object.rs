@@ -115,7 +115,10 @@ impl Library {
         token: &Token,
         obj: CK_OBJECT_HANDLE,
     ) -> Result<()> {
-        let (r, object) = self.resolve(s, token, obj, false)?;
+        let (r, object) = match self.resolve(s, token, obj, false) {
+            Err(Error::Tampered) => return self.destroy_damaged(s, token, obj),
+            other => other?,
+        };
         check_write(s, token, &object)?;
         if object.bytes(CKA_DESTROYABLE).is_some() && !object.flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
@@ -123,6 +126,28 @@ impl Library {
         if let ObjRef::Token { id, .. } = r {
             token.delete(id, &object, &Event::new("destroy"))?;
         }
+        self.handles()?.remove(obj);
+        Ok(())
+    }
+
+    /// A row that fails its integrity check can still be removed, or only
+    /// re-initializing the token would clear it. Nothing it claims can be
+    /// trusted (CKA_PRIVATE, CKA_DESTROYABLE), so this takes a R/W session
+    /// of the logged-in user, who may destroy any object. Audited as such.
+    fn destroy_damaged(&self, s: &Session, token: &Token, obj: CK_OBJECT_HANDLE) -> Result<()> {
+        let id = match self.handles()?.get(obj) {
+            Some(ObjRef::Token { id, .. }) => *id,
+            _ => return Err(Error::Tampered),
+        };
+        if !s.rw {
+            return Err(Error::SessionReadOnly);
+        }
+        if token.login_role()? != Login::User {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let empty = Object::join(Default::default(), Default::default());
+        let ev = Event::new("destroy").detail("damaged row");
+        token.delete(id, &empty, &ev)?;
         self.handles()?.remove(obj);
         Ok(())
     }
