@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backup;
 pub mod codec;
+pub mod pin_attempts;
 mod rekey;
 mod schema;
 pub mod seal;
