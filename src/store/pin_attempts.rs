@@ -77,11 +77,18 @@ struct Owner {
     host: Option<String>,
 }
 
+/// The start time of a running process; `None` if there is none (or it
+/// is a zombie: killed, not yet reaped, its attempt is over all the same).
 fn stat_start_time(pid: &str) -> Option<i64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses.
     let rest = stat.get(stat.rfind(')')? + 1..)?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    // Field 3 (state) was consumed; field 22 is the 19th after it.
+    fields.nth(18)?.parse().ok()
 }
 
 fn host_id() -> Option<String> {
