@@ -95,7 +95,11 @@ pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey
     };
     let mut previous = [0u8; 32];
     let mut expected_seq = 1i64;
-    for row in rows {
+    let key_from = key_starts_at(rows, key);
+    for (i, row) in rows.iter().enumerate() {
+        // Records before a `token_reset` were MACed under an audit key
+        // that was erased with the token: only their chain is checked.
+        let key = if i < key_from { None } else { key };
         if row.seq > expected_seq {
             let missing = if row.seq - expected_seq == 1 {
                 format!("record {expected_seq} is missing (deleted)")
@@ -145,6 +149,18 @@ pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey
         None => {}
     }
     verdict
+}
+
+/// Index of the last `token_reset` record whose own MAC verifies under
+/// `key` (so a forged reset record cannot switch MAC checks off), else 0.
+fn key_starts_at(rows: &[AuditRow], key: Option<&AuditKey>) -> usize {
+    let Some(key) = key else { return 0 };
+    rows.iter()
+        .rposition(|r| {
+            r.event == "token_reset"
+                && matches!((&r.mac, hash32(&r.hash)), (Some(mac), Some(h)) if key.verify(&h, mac))
+        })
+        .unwrap_or(0)
 }
 
 /// The anchor is the last authenticated record: its MAC cannot be forged,

@@ -227,6 +227,51 @@ impl Token {
         self.logout()
     }
 
+    /// The way back from a locked SO PIN, as hardware HSMs do it: without
+    /// any PIN, crypto-erase the token (every object and both PIN records
+    /// go, and with them the only wrappings of the old master key) and set
+    /// it up again under a fresh master key and `new_so_pin`. Label and
+    /// serial stay. `label` must be the token's current label, typed back
+    /// as the confirmation. The audit trail survives under a new audit key
+    /// (the old one was wrapped under the erased master key); the
+    /// `token_reset` record marks where the new key starts.
+    pub fn reset_token(&self, label: &[u8; 32], new_so_pin: &[u8]) -> Result<()> {
+        self.check_pin_len(new_so_pin)?;
+        let old = self
+            .db
+            .meta()?
+            .filter(|m| m.so_pin.is_some())
+            .ok_or(Error::TokenNotRecognized)?;
+        if old.label != *label {
+            return Err(Error::ArgumentsBad);
+        }
+        let audit_key = AuditKey::generate()?;
+        let mk = MasterKey::generate()?;
+        let mut epoch = [0u8; 8];
+        mechanism::random(&mut epoch)?;
+        let meta = TokenMeta {
+            label: old.label,
+            serial: old.serial,
+            so_pin: Some(self.wrap_pin(&mk, new_so_pin, Role::So)?),
+            user_pin: None,
+            so_failures: 0,
+            user_failures: 0,
+            epoch: i64::from_le_bytes(epoch),
+        };
+        let detail = format!(
+            "every object and PIN crypto-erased (SO PIN was {}locked); new master key, SO PIN and audit key",
+            if old.so_failures >= self.policy.max_failures {
+                ""
+            } else {
+                "not "
+            }
+        );
+        let ev = Event::new("token_reset").detail(detail);
+        let entry = self.entry_as(Login::Public, Some(audit_key.clone()), &ev, None);
+        self.db.initialize(&meta, &audit_key.wrap(&mk)?, &entry)?;
+        self.logout()
+    }
+
     /// C_InitPIN by the logged-in SO; also unlocks a locked user PIN.
     pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
         self.check_pin_len(pin)?;
