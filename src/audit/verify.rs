@@ -194,3 +194,55 @@ fn check_anchor(h: &AuditHead, rows: &[AuditRow], key: Option<&AuditKey>, v: &mu
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trail(events: &[(&str, Option<&AuditKey>)]) -> Vec<AuditRow> {
+        let mut previous = [0u8; 32];
+        let mut rows = Vec::new();
+        for (i, (event, key)) in events.iter().enumerate() {
+            let seq = i64::try_from(i).unwrap() + 1;
+            let body = format!(r#"{{"time":"t","event":"{event}","result":"CKR_OK","pid":1,"slot":0,"role":"so"}}"#);
+            let hash = seal::audit_chain(&previous, seq.cast_unsigned(), body.as_bytes());
+            rows.push(AuditRow {
+                seq,
+                time_ms: 0,
+                event: (*event).into(),
+                object: None,
+                body: body.into_bytes(),
+                hash: hash.to_vec(),
+                mac: key.map(|k| k.mac(&hash)),
+            });
+            previous = hash;
+        }
+        rows
+    }
+
+    #[test]
+    fn macs_are_checked_from_the_last_authentic_token_reset() {
+        let old = AuditKey::generate().unwrap();
+        let new = AuditKey::generate().unwrap();
+        let rows = trail(&[
+            ("token_init", Some(&old)),
+            ("login", Some(&old)),
+            ("token_reset", Some(&new)),
+            ("login", Some(&new)),
+        ]);
+        let v = verify(&rows, None, Some(&new));
+        assert!(v.findings.iter().all(|f| f.problem.contains("head")), "{v:?}");
+        assert_eq!(v.authenticated, 2);
+        // A reset record the new key did not MAC switches nothing off.
+        let forged = trail(&[
+            ("token_init", Some(&old)),
+            ("token_reset", None),
+            ("login", Some(&new)),
+        ]);
+        let v = verify(&forged, None, Some(&new));
+        assert!(
+            v.findings.iter().any(|f| f.seq == 1 && f.problem.contains("MAC")),
+            "{v:?}"
+        );
+    }
+}
