@@ -67,7 +67,9 @@ fn a_locked_so_pin_is_recovered_by_an_audited_reset_that_erases_every_key() {
         .unwrap()
         .write_all(b"max_pin_failures = 3\n")
         .unwrap();
-    ok(&store.run(&["keys", "generate", "--type", "aes-256", "--label", "old-key"]));
+    ok(&store.run(&[
+        "keys", "generate", "--type", "aes-256", "--label", "old-key",
+    ]));
     let old_secrets = secrets_at_rest(&store);
     assert!(old_secrets.len() >= 3, "a key and two wrapped master keys");
 
@@ -75,7 +77,10 @@ fn a_locked_so_pin_is_recovered_by_an_audited_reset_that_erases_every_key() {
     for _ in 0..3 {
         let out = store.run_with(
             &["pin", "change", "--so"],
-            &[("KEYWARD_SO_PIN", "wrong-so-pin"), ("KEYWARD_NEW_SO_PIN", NEW_SO_PIN)],
+            &[
+                ("KEYWARD_SO_PIN", "wrong-so-pin"),
+                ("KEYWARD_NEW_SO_PIN", NEW_SO_PIN),
+            ],
             None,
         );
         fails(&out, 3, "wrong SO PIN");
@@ -94,7 +99,11 @@ fn a_locked_so_pin_is_recovered_by_an_audited_reset_that_erases_every_key() {
 
     // No confirmation, a wrong label, or a wrong answer: nothing happens.
     let reset_env = [("KEYWARD_NEW_SO_PIN", NEW_SO_PIN)];
-    let out = store.run_with(&["token", "reset", "--label", LABEL, "--yes"], &reset_env, None);
+    let out = store.run_with(
+        &["token", "reset", "--label", LABEL, "--yes"],
+        &reset_env,
+        None,
+    );
     fails(&out, 2, "erases every key");
     fails(&out, 2, "--yes-erase-all-keys (--yes is not enough)");
     let out = store.run_with(
@@ -120,13 +129,19 @@ fn a_locked_so_pin_is_recovered_by_an_audited_reset_that_erases_every_key() {
     // The old SO PIN is gone; the new one works (sets a user PIN).
     let out = store.run_with(
         &["pin", "unlock"],
-        &[("KEYWARD_SO_PIN", SO_PIN), ("KEYWARD_NEW_PIN", NEW_USER_PIN)],
+        &[
+            ("KEYWARD_SO_PIN", SO_PIN),
+            ("KEYWARD_NEW_PIN", NEW_USER_PIN),
+        ],
         None,
     );
     fails(&out, 3, "wrong SO PIN");
     ok(&store.run_with(
         &["pin", "unlock"],
-        &[("KEYWARD_SO_PIN", NEW_SO_PIN), ("KEYWARD_NEW_PIN", NEW_USER_PIN)],
+        &[
+            ("KEYWARD_SO_PIN", NEW_SO_PIN),
+            ("KEYWARD_NEW_PIN", NEW_USER_PIN),
+        ],
         None,
     ));
     let user = [("KEYWARD_PIN", NEW_USER_PIN)];

@@ -85,7 +85,10 @@ fn output(c: &mut Child) -> String {
 fn results(mut c: Child) -> Vec<CK_RV> {
     let status = c.wait().expect("wait");
     let out = output(&mut c);
-    assert!(status.success() && out.contains("1 passed"), "child failed:\n{out}");
+    assert!(
+        status.success() && out.contains("1 passed"),
+        "child failed:\n{out}"
+    );
     out.lines()
         // The first line may follow the harness's "test child_process ... ".
         .filter_map(|l| l.find("<RV ").map(|i| &l[i + 4..]))
@@ -121,7 +124,11 @@ fn correct_logins_from_16_processes_all_succeed() {
     prepare_token();
     let rvs = run_children(&env, "right", 16);
     assert_eq!(rvs.len(), 16 * 4);
-    let bad: Vec<_> = rvs.iter().filter(|&&r| r != CKR_OK).map(|&r| rv_name(r)).collect();
+    let bad: Vec<_> = rvs
+        .iter()
+        .filter(|&&r| r != CKR_OK)
+        .map(|&r| rv_name(r))
+        .collect();
     assert!(bad.is_empty(), "a right PIN was refused: {bad:?}");
     let init = Init::new();
     assert_eq!(token_flags(init.f) & CKF_USER_PIN_COUNT_LOW, 0);
@@ -147,7 +154,10 @@ fn correct_logins_from_100_threads_are_ok_or_already_logged_in() {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|t| t.join().expect("thread")).collect()
+            handles
+                .into_iter()
+                .map(|t| t.join().expect("thread"))
+                .collect()
         });
         let ok = count(&rvs, CKR_OK);
         let already = count(&rvs, CKR_USER_ALREADY_LOGGED_IN);

@@ -204,7 +204,9 @@ mod tests {
         let mut rows = Vec::new();
         for (i, (event, key)) in events.iter().enumerate() {
             let seq = i64::try_from(i).unwrap() + 1;
-            let body = format!(r#"{{"time":"t","event":"{event}","result":"CKR_OK","pid":1,"slot":0,"role":"so"}}"#);
+            let body = format!(
+                r#"{{"time":"t","event":"{event}","result":"CKR_OK","pid":1,"slot":0,"role":"so"}}"#
+            );
             let hash = seal::audit_chain(&previous, seq.cast_unsigned(), body.as_bytes());
             rows.push(AuditRow {
                 seq,
@@ -231,7 +233,10 @@ mod tests {
             ("login", Some(&new)),
         ]);
         let v = verify(&rows, None, Some(&new));
-        assert!(v.findings.iter().all(|f| f.problem.contains("head")), "{v:?}");
+        assert!(
+            v.findings.iter().all(|f| f.problem.contains("head")),
+            "{v:?}"
+        );
         assert_eq!(v.authenticated, 2);
         // A reset record the new key did not MAC switches nothing off.
         let forged = trail(&[
@@ -241,7 +246,9 @@ mod tests {
         ]);
         let v = verify(&forged, None, Some(&new));
         assert!(
-            v.findings.iter().any(|f| f.seq == 1 && f.problem.contains("MAC")),
+            v.findings
+                .iter()
+                .any(|f| f.seq == 1 && f.problem.contains("MAC")),
             "{v:?}"
         );
     }

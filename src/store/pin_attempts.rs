@@ -181,7 +181,9 @@ fn set_failures(tx: &Transaction<'_>, role: Role, value: Option<u32>) -> TxResul
         (Role::User, None) => {
             "UPDATE token SET user_failures = min(user_failures + 1, 4294967295) WHERE id = 1 RETURNING user_failures"
         }
-        (Role::So, Some(_)) => "UPDATE token SET so_failures = 0 WHERE id = 1 RETURNING so_failures",
+        (Role::So, Some(_)) => {
+            "UPDATE token SET so_failures = 0 WHERE id = 1 RETURNING so_failures"
+        }
         (Role::User, Some(_)) => {
             "UPDATE token SET user_failures = 0 WHERE id = 1 RETURNING user_failures"
         }

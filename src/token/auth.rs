@@ -324,7 +324,9 @@ impl Wait {
         }
         let mut jitter = [0u8; 1];
         mechanism::random(&mut jitter)?;
-        let grown = WAIT_STEP.saturating_add(self.waited / 20).min(WAIT_STEP_MAX);
+        let grown = WAIT_STEP
+            .saturating_add(self.waited / 20)
+            .min(WAIT_STEP_MAX);
         let step = grown.saturating_add(Duration::from_millis(u64::from(jitter[0] % 8)));
         std::thread::sleep(step);
         self.waited = self.waited.saturating_add(step);
