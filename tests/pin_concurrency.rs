@@ -221,6 +221,14 @@ fn killed_so_logins_never_lock_the_so_pin() {
     assert_eq!(token_flags(f) & CKF_SO_PIN_LOCKED, 0, "SO PIN not locked");
     let h = open_session(f, true);
     assert_rv!(login(f, h, CKU_SO, SO_PIN), CKR_OK, "SO login after kills");
+    // C_SetPIN checks the old PIN through the same path.
+    let (mut old, mut new) = (SO_PIN.as_bytes().to_vec(), SO_PIN.as_bytes().to_vec());
+    let (lo, ln) = (old.len() as CK_ULONG, new.len() as CK_ULONG);
+    assert_rv!(
+        ck!(f, C_SetPIN(h, old.as_mut_ptr(), lo, new.as_mut_ptr(), ln)),
+        CKR_OK,
+        "C_SetPIN with the right old SO PIN"
+    );
     assert_rv!(ck!(f, C_CloseSession(h)), CKR_OK);
     let mut so = SO_PIN.as_bytes().to_vec();
     let mut label = padded32("after-kills");

@@ -242,6 +242,27 @@ mod tests {
     }
 
     #[test]
+    fn version_2_files_gain_the_pin_attempt_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE pin_attempt; UPDATE schema_version SET version = 2;")
+            .unwrap();
+        drop(conn);
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM pin_attempt", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
     fn pragmas_and_private_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new/dir/token.db");
