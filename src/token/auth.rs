@@ -51,7 +51,19 @@ impl Token {
         moot: &dyn Fn() -> Result<()>,
     ) -> Result<(MasterKey, i64)> {
         let result = self.check_pin(role, pin, moot);
-        if let Err(e) = result.as_ref().map(drop).map_err(|e| *e) {
+        // Giving up because another thread logged in is no failed login.
+        let moot_err = |e: &Error| {
+            matches!(
+                e,
+                Error::UserAlreadyLoggedIn | Error::UserAnotherAlreadyLoggedIn
+            )
+        };
+        if let Err(e) = result
+            .as_ref()
+            .map(drop)
+            .map_err(|e| *e)
+            .or_else(|e| if moot_err(&e) { Ok(()) } else { Err(e) })
+        {
             let who = match role {
                 Role::So => "SO",
                 Role::User => "user",
