@@ -110,3 +110,16 @@ fn crate_version() -> CK_VERSION {
     let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
     CK_VERSION { major, minor }
 }
+
+impl Library {
+    /// See [`crate::token::Token::reset_token`]: no PIN, no sessions in this process.
+    pub fn reset_token(&self, slot: CK_SLOT_ID, label: &[u8; 32], new_so_pin: &[u8]) -> Result<()> {
+        let (index, token) = self.slot(slot)?;
+        if self.session_counts(index)?.0 > 0 {
+            return Err(Error::SessionExists);
+        }
+        token.reset_token(label, new_so_pin)?;
+        self.handles()?.forget_token(index);
+        Ok(())
+    }
+}

@@ -17,6 +17,7 @@ pub use verify::{Finding, Verdict, Witness, verify, verify_token};
 /// `keyward audit show --event`.
 pub const EVENTS: &[&str] = &[
     "token_init",
+    "token_reset",
     "pin_init",
     "pin_change",
     "login",

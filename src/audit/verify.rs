@@ -95,7 +95,11 @@ pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey
     };
     let mut previous = [0u8; 32];
     let mut expected_seq = 1i64;
-    for row in rows {
+    let key_from = key_starts_at(rows, key);
+    for (i, row) in rows.iter().enumerate() {
+        // Records before a `token_reset` were MACed under an audit key
+        // that was erased with the token: only their chain is checked.
+        let key = if i < key_from { None } else { key };
         if row.seq > expected_seq {
             let missing = if row.seq - expected_seq == 1 {
                 format!("record {expected_seq} is missing (deleted)")
@@ -145,6 +149,18 @@ pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey
         None => {}
     }
     verdict
+}
+
+/// Index of the last `token_reset` record whose own MAC verifies under
+/// `key` (so a forged reset record cannot switch MAC checks off), else 0.
+fn key_starts_at(rows: &[AuditRow], key: Option<&AuditKey>) -> usize {
+    let Some(key) = key else { return 0 };
+    rows.iter()
+        .rposition(|r| {
+            r.event == "token_reset"
+                && matches!((&r.mac, hash32(&r.hash)), (Some(mac), Some(h)) if key.verify(&h, mac))
+        })
+        .unwrap_or(0)
 }
 
 /// The anchor is the last authenticated record: its MAC (domain-separated
@@ -353,5 +369,59 @@ mod tests {
         assert_eq!(v.findings.len(), 1, "{:?}", v.findings);
         assert_eq!(v.findings[0].seq, 2);
         assert!(v.findings[0].problem.contains("what was found"));
+    }
+
+    fn trail(events: &[(&str, Option<&AuditKey>)]) -> Vec<AuditRow> {
+        let mut previous = [0u8; 32];
+        let mut rows = Vec::new();
+        for (i, (event, key)) in events.iter().enumerate() {
+            let seq = i64::try_from(i).unwrap() + 1;
+            let body = format!(
+                r#"{{"time":"t","event":"{event}","result":"CKR_OK","pid":1,"slot":0,"role":"so"}}"#
+            );
+            let hash = seal::audit_chain(&previous, seq.cast_unsigned(), body.as_bytes());
+            rows.push(AuditRow {
+                seq,
+                time_ms: 0,
+                event: (*event).into(),
+                object: None,
+                body: body.into_bytes(),
+                hash: hash.to_vec(),
+                mac: key.map(|k| k.mac(&hash)),
+            });
+            previous = hash;
+        }
+        rows
+    }
+
+    #[test]
+    fn macs_are_checked_from_the_last_authentic_token_reset() {
+        let old = AuditKey::generate().unwrap();
+        let new = AuditKey::generate().unwrap();
+        let rows = trail(&[
+            ("token_init", Some(&old)),
+            ("login", Some(&old)),
+            ("token_reset", Some(&new)),
+            ("login", Some(&new)),
+        ]);
+        let v = verify(&rows, None, Some(&new));
+        assert!(
+            v.findings.iter().all(|f| f.problem.contains("head")),
+            "{v:?}"
+        );
+        assert_eq!(v.authenticated, 2);
+        // A reset record the new key did not MAC switches nothing off.
+        let forged = trail(&[
+            ("token_init", Some(&old)),
+            ("token_reset", None),
+            ("login", Some(&new)),
+        ]);
+        let v = verify(&forged, None, Some(&new));
+        assert!(
+            v.findings
+                .iter()
+                .any(|f| f.seq == 1 && f.problem.contains("MAC")),
+            "{v:?}"
+        );
     }
 }

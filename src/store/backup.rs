@@ -107,7 +107,7 @@ fn field_text(bytes: &[u8]) -> String {
 }
 
 /// The token facts a header records, read from a database (the snapshot),
-/// after checking it is a healthy Keyward token of the current schema.
+/// after checking it is a healthy Keyward token of this or an older schema.
 fn check_token(conn: &Connection) -> BResult<(String, String, u64)> {
     let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     if app != APPLICATION_ID {
@@ -121,7 +121,8 @@ fn check_token(conn: &Connection) -> BResult<(String, String, u64)> {
         })
         .optional()
         .map_err(|_| BackupError::NotAToken("it has no schema version".into()))?;
-    if version != Some(SCHEMA_VERSION) {
+    // Older versions are accepted: opening the restored file migrates it.
+    if !version.is_some_and(|v| (1..=SCHEMA_VERSION).contains(&v)) {
         return Err(BackupError::NotAToken(format!(
             "schema version {version:?}, expected {SCHEMA_VERSION}"
         )));
@@ -475,6 +476,29 @@ mod tests {
         let out = dir.join("b.kwb");
         let info = create(&live, &out, PASS, ITER, &mut |_, _| {}).unwrap();
         (out, info)
+    }
+
+    #[test]
+    fn a_backup_of_an_older_schema_restores_and_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.db");
+        drop(token(&live, 2));
+        let conn = Connection::open(&live).unwrap();
+        conn.execute_batch("DROP TABLE pin_attempt; UPDATE schema_version SET version = 2;")
+            .unwrap();
+        drop(conn);
+        let out = dir.path().join("old.kwb");
+        create(&live, &out, PASS, ITER, &mut |_, _| {}).unwrap();
+        let dest = dir.path().join("restored.db");
+        let info = restore(&out, PASS, &dest, false).unwrap();
+        assert_eq!(info.objects, 2);
+        let db = TokenDb::open(&dest).unwrap();
+        assert_eq!(db.object_ids().unwrap().len(), 2);
+        assert_eq!(
+            db.pin_attempts_in_flight(crate::store::sqlite::Role::User)
+                .unwrap(),
+            0
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod codec;
 mod object_write;
+pub mod pin_attempts;
 mod rekey;
 mod schema;
 pub mod seal;

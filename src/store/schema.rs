@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Version written to `schema_version`; bump it and add a migration when
 /// the layout changes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// SQLite header `application_id` ("KWRD"), so a foreign database file is
 /// not mistaken for a token.
 pub const APPLICATION_ID: i64 = 0x4B57_5244;
@@ -79,6 +79,24 @@ CREATE TABLE IF NOT EXISTS usage (
     count     INTEGER NOT NULL DEFAULT 0,
     last_used INTEGER NOT NULL DEFAULT 0
 ) STRICT;
+";
+
+/// Added in version 3: PIN attempts in flight (see `pin_attempts.rs`).
+/// A row reserves one try until its owner finishes, dies, or its lease
+/// (`expires`, Unix milliseconds) runs out; it goes with the token row.
+/// AUTOINCREMENT: an id is never reused, so a late finish cannot remove
+/// somebody else's reservation.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS pin_attempt (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    role    INTEGER NOT NULL CHECK (role IN (0, 1)),
+    token   INTEGER NOT NULL REFERENCES token(id) ON DELETE CASCADE,
+    pid     INTEGER NOT NULL,
+    started INTEGER,
+    host    TEXT,
+    expires INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS pin_attempt_role ON pin_attempt(role);
 ";
 
 /// Failure inside a transaction body: SQL errors stay raw so BUSY can be
@@ -161,6 +179,7 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
         None => {
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(SCHEMA_V2)?;
+            tx.execute_batch(SCHEMA_V3)?;
             tx.execute(
                 "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
                 [SCHEMA_VERSION],
@@ -175,6 +194,11 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             }
             if version < 2 {
                 tx.execute_batch(SCHEMA_V2)?;
+            }
+            if version < 3 {
+                tx.execute_batch(SCHEMA_V3)?;
+            }
+            if version < SCHEMA_VERSION {
                 tx.execute(
                     "UPDATE schema_version SET version = ?1 WHERE id = 1",
                     [SCHEMA_VERSION],
@@ -215,6 +239,27 @@ mod tests {
         let junk = dir.path().join("junk.db");
         std::fs::write(&junk, vec![0x55; 4096]).unwrap();
         assert_eq!(TokenDb::open(&junk).unwrap_err(), Error::DeviceError);
+    }
+
+    #[test]
+    fn version_2_files_gain_the_pin_attempt_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE pin_attempt; UPDATE schema_version SET version = 2;")
+            .unwrap();
+        drop(conn);
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM pin_attempt", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

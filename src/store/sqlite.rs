@@ -140,7 +140,7 @@ pub(super) fn object_from_row(r: &Row<'_>) -> rusqlite::Result<ObjectRow> {
     })
 }
 
-fn load_pin(tx: &Transaction<'_>, role: Role) -> TxResult<Option<PinRecord>> {
+pub(super) fn load_pin(tx: &Transaction<'_>, role: Role) -> TxResult<Option<PinRecord>> {
     let row = tx
         .prepare_cached("SELECT salt, iterations, wrapped FROM pin WHERE role = ?1")?
         .query_row([role.byte()], |r| {

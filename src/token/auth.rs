@@ -1,12 +1,15 @@
 //! PINs: login with retry counting and lockout, token initialization,
 //! and PIN changes that re-wrap the master key (never re-encrypt objects).
 
+use std::time::Duration;
+
 use zeroize::Zeroizing;
 
 use super::{Login, Token};
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
+use crate::store::pin_attempts::{self, Begin, Finish};
 use crate::store::seal::{self, AuditKey, MasterKey, PinRecord};
 use crate::store::sqlite::{Role, TokenMeta};
 
@@ -28,17 +31,43 @@ impl Token {
 
     /// Checks a PIN against the stored record, counting failures
     /// persistently so a lockout holds across processes and restarts.
-    /// Returns the master key and the token epoch it belongs to. The
-    /// caller's own write resets the failure count on success; a failure
-    /// is audited here (`purpose` says what the PIN was for).
+    /// Returns the master key and the token epoch it belongs to; the
+    /// failure count is already reset on success. A failure is audited
+    /// here (`purpose` says what the PIN was for).
     ///
-    /// The try is counted *before* the PIN is checked, with one atomic
-    /// increment: processes guessing at the same time cannot get more
-    /// tries than the limit between them, and a crash in the middle of a
-    /// check counts as a failure.
+    /// Each try is reserved before the KDF and counted after it, both in
+    /// one transaction each (`store/pin_attempts.rs`): processes guessing
+    /// at the same time never learn more wrong results than the limit
+    /// between them, a right PIN is refused only when wrong guesses had
+    /// locked it, and a try whose process died in the middle is dropped,
+    /// not counted.
     pub fn verify_pin(&self, role: Role, pin: &[u8], purpose: &str) -> Result<(MasterKey, i64)> {
-        let result = self.check_pin(role, pin);
-        if let Err(e) = result.as_ref().map(drop).map_err(|e| *e) {
+        self.verify_pin_unless(role, pin, purpose, &|| Ok(()))
+    }
+
+    /// [`Token::verify_pin`], giving up with `moot`'s error while waiting
+    /// for a free try (e.g. another thread of ours logged in meanwhile).
+    fn verify_pin_unless(
+        &self,
+        role: Role,
+        pin: &[u8],
+        purpose: &str,
+        moot: &dyn Fn() -> Result<()>,
+    ) -> Result<(MasterKey, i64)> {
+        let result = self.check_pin(role, pin, moot);
+        // Giving up because another thread logged in is no failed login.
+        let moot_err = |e: &Error| {
+            matches!(
+                e,
+                Error::UserAlreadyLoggedIn | Error::UserAnotherAlreadyLoggedIn
+            )
+        };
+        if let Err(e) = result
+            .as_ref()
+            .map(drop)
+            .map_err(|e| *e)
+            .or_else(|e| if moot_err(&e) { Ok(()) } else { Err(e) })
+        {
             let who = match role {
                 Role::So => "SO",
                 Role::User => "user",
@@ -65,25 +94,50 @@ impl Token {
         result
     }
 
-    fn check_pin(&self, role: Role, pin: &[u8]) -> Result<(MasterKey, i64)> {
-        let meta = self.db.meta()?.ok_or(Error::UserPinNotInitialized)?;
-        let (record, failures) = match role {
-            Role::So => (meta.so_pin.as_ref(), meta.so_failures),
-            Role::User => (meta.user_pin.as_ref(), meta.user_failures),
-        };
-        let record = record.ok_or(Error::UserPinNotInitialized)?;
-        if failures >= self.policy.max_failures {
-            return Err(Error::PinLocked);
+    fn check_pin(
+        &self,
+        role: Role,
+        pin: &[u8],
+        moot: &dyn Fn() -> Result<()>,
+    ) -> Result<(MasterKey, i64)> {
+        let max = self.policy.max_failures;
+        let mut wait = Wait::new();
+        // Starts over only when the PIN record changed during the check.
+        loop {
+            let attempt = loop {
+                match self.db.begin_pin_attempt(role, max)? {
+                    Begin::Started(a) => break a,
+                    Begin::Locked => return Err(Error::PinLocked),
+                    Begin::Full => {
+                        moot()?;
+                        wait.pause()?;
+                    }
+                }
+            };
+            if pin.len() < self.policy.min_len || pin.len() > self.policy.max_len {
+                self.db.abandon_pin_attempt(&attempt)?;
+                return Err(Error::PinLenRange);
+            }
+            let unwrapped = seal::unwrap_master_key(pin, role.byte(), &attempt.record);
+            let correct = match &unwrapped {
+                Ok(_) => true,
+                Err(Error::PinIncorrect) => false,
+                Err(e) => {
+                    // No verdict on the PIN (a damaged record): nothing to count.
+                    self.db.abandon_pin_attempt(&attempt)?;
+                    return Err(*e);
+                }
+            };
+            loop {
+                match self.db.finish_pin_attempt(role, &attempt, correct, max)? {
+                    Finish::Counted(_) => return unwrapped.map(|mk| (mk, attempt.epoch)),
+                    Finish::Locked => return Err(Error::PinLocked),
+                    Finish::Full => wait.pause()?,
+                    Finish::Stale => break,
+                }
+            }
+            wait.pause()?;
         }
-        if pin.len() < self.policy.min_len || pin.len() > self.policy.max_len {
-            return Err(Error::PinLenRange);
-        }
-        if self.db.record_failure(role)? > self.policy.max_failures {
-            // Another process used the last try meanwhile.
-            return Err(Error::PinLocked);
-        }
-        let mk = seal::unwrap_master_key(pin, role.byte(), record)?;
-        Ok((mk, meta.epoch))
     }
 
     /// C_Login for CKU_SO or CKU_USER; the caller has checked sessions.
@@ -98,11 +152,17 @@ impl Token {
             current if current == role => return Err(Error::UserAlreadyLoggedIn),
             _ => return Err(Error::UserAnotherAlreadyLoggedIn),
         }
-        // The KDF runs without holding the login lock.
-        let (mk, epoch) = self.verify_pin(store_role, pin, "login")?;
+        // The KDF runs without holding the login lock; a thread waiting
+        // for a free try stops once another one has logged in.
+        let moot = || match self.login_role()? {
+            Login::Public => Ok(()),
+            current if current == role => Err(Error::UserAlreadyLoggedIn),
+            _ => Err(Error::UserAnotherAlreadyLoggedIn),
+        };
+        let (mk, epoch) = self.verify_pin_unless(store_role, pin, "login", &moot)?;
         let audit_key = self.load_audit_key(&mk)?;
         let entry = self.entry_as(role, audit_key.clone(), &Event::new("login"), None);
-        self.db.reset_failures(store_role, &entry)?;
+        self.db.append_audit(&entry)?;
         let mut state = self.login_state()?;
         match state.login {
             Login::Public => {
@@ -123,7 +183,7 @@ impl Token {
         self.verify_pin(Role::User, pin, "context-specific login")?;
         let ev = Event::new("login").detail("context-specific");
         let entry = self.audit_entry(&ev, None)?;
-        self.db.reset_failures(Role::User, &entry)
+        self.db.append_audit(&entry).map(drop)
     }
 
     /// Fails (and logs out) when another process re-initialized the token
@@ -183,6 +243,51 @@ impl Token {
         self.logout()
     }
 
+    /// The way back from a locked SO PIN, as hardware HSMs do it: without
+    /// any PIN, crypto-erase the token (every object and both PIN records
+    /// go, and with them the only wrappings of the old master key) and set
+    /// it up again under a fresh master key and `new_so_pin`. Label and
+    /// serial stay. `label` must be the token's current label, typed back
+    /// as the confirmation. The audit trail survives under a new audit key
+    /// (the old one was wrapped under the erased master key); the
+    /// `token_reset` record marks where the new key starts.
+    pub fn reset_token(&self, label: &[u8; 32], new_so_pin: &[u8]) -> Result<()> {
+        self.check_pin_len(new_so_pin)?;
+        let old = self
+            .db
+            .meta()?
+            .filter(|m| m.so_pin.is_some())
+            .ok_or(Error::TokenNotRecognized)?;
+        if old.label != *label {
+            return Err(Error::ArgumentsBad);
+        }
+        let audit_key = AuditKey::generate()?;
+        let mk = MasterKey::generate()?;
+        let mut epoch = [0u8; 8];
+        mechanism::random(&mut epoch)?;
+        let meta = TokenMeta {
+            label: old.label,
+            serial: old.serial,
+            so_pin: Some(self.wrap_pin(&mk, new_so_pin, Role::So)?),
+            user_pin: None,
+            so_failures: 0,
+            user_failures: 0,
+            epoch: i64::from_le_bytes(epoch),
+        };
+        let detail = format!(
+            "every object and PIN crypto-erased (SO PIN was {}locked); new master key, SO PIN and audit key",
+            if old.so_failures >= self.policy.max_failures {
+                ""
+            } else {
+                "not "
+            }
+        );
+        let ev = Event::new("token_reset").detail(detail);
+        let entry = self.entry_as(Login::Public, Some(audit_key.clone()), &ev, None);
+        self.db.initialize(&meta, &audit_key.wrap(&mk)?, &entry)?;
+        self.logout()
+    }
+
     /// C_InitPIN by the logged-in SO; also unlocks a locked user PIN.
     pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
         self.check_pin_len(pin)?;
@@ -228,6 +333,42 @@ impl Token {
             }
         }
         Err(Error::FunctionFailed)
+    }
+}
+
+/// Waiting for a free try: every try left is held by an attempt in flight.
+/// Short sleeps, bounded by a little more than a reservation's lease (the
+/// longest a dead owner on another host can hold a try).
+struct Wait {
+    waited: Duration,
+}
+
+const WAIT_STEP: Duration = Duration::from_millis(5);
+const WAIT_STEP_MAX: Duration = Duration::from_millis(40);
+const WAIT_LIMIT: Duration = Duration::from_secs(pin_attempts::LEASE.as_secs() + 15);
+
+impl Wait {
+    fn new() -> Wait {
+        Wait {
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Sleeps a little (with jitter, so waiters do not move in step);
+    /// CKR_FUNCTION_FAILED once the bound is reached.
+    fn pause(&mut self) -> Result<()> {
+        if self.waited >= WAIT_LIMIT {
+            return Err(Error::FunctionFailed);
+        }
+        let mut jitter = [0u8; 1];
+        mechanism::random(&mut jitter)?;
+        let grown = WAIT_STEP
+            .saturating_add(self.waited / 20)
+            .min(WAIT_STEP_MAX);
+        let step = grown.saturating_add(Duration::from_millis(u64::from(jitter[0] % 8)));
+        std::thread::sleep(step);
+        self.waited = self.waited.saturating_add(step);
+        Ok(())
     }
 }
 

@@ -90,6 +90,18 @@ enum TokenCmd {
         #[arg(long)]
         user_pin: bool,
     },
+    /// Recover from a locked SO PIN: crypto-erase every key and PIN and
+    /// set a new SO PIN (KEYWARD_NEW_SO_PIN; --pin-fd: its line). Needs no
+    /// PIN; --label must name the token, and the label is asked back on
+    /// the terminal unless --yes-erase-all-keys. Audited (token_reset).
+    Reset {
+        /// The token's current label.
+        #[arg(long)]
+        label: String,
+        /// Confirm the erasure without a terminal (scripts).
+        #[arg(long)]
+        yes_erase_all_keys: bool,
+    },
     /// Show the token of the slot.
     Info,
     /// List every configured slot and its token.
@@ -170,6 +182,10 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Token(TokenCmd::Init { label, user_pin }) => {
             token_cmd::init(ctx, &label, user_pin)
         }
+        Command::Token(TokenCmd::Reset {
+            label,
+            yes_erase_all_keys,
+        }) => token_cmd::reset(ctx, &label, yes_erase_all_keys),
         Command::Token(TokenCmd::Info) => token_cmd::info(ctx),
         Command::Token(TokenCmd::List) => token_cmd::list(ctx),
         Command::Token(TokenCmd::Check) => token_cmd::check(ctx),

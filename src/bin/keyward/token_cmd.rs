@@ -1,5 +1,6 @@
-//! `keyward token init|info|list|check`: token initialization, what the
-//! token reports of itself (CK_TOKEN_INFO), and the object integrity check.
+//! `keyward token init|reset|info|list|check`: token initialization, the
+//! crypto-erasing reset that recovers a locked SO PIN, what the token
+//! reports of itself (CK_TOKEN_INFO), and the object integrity check.
 
 use std::io::IsTerminal;
 
@@ -11,6 +12,7 @@ use crate::client::Client;
 use crate::fail::{CliError, CliResult, EXIT_INTEGRITY};
 use crate::output::{print_json, print_table, table};
 use crate::pins::Secret;
+use keyward::error::Error;
 
 /// A token as `token info` and `token list` show it.
 #[derive(Debug, Serialize)]
@@ -194,7 +196,16 @@ pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
     client
         .lib()
         .init_token(slot, so_pin.as_bytes(), &label32)
-        .map_err(|e| CliError::ck("token initialization failed", role, e))?;
+        .map_err(|e| {
+            let mut err = CliError::ck("token initialization failed", role, e);
+            if e == Error::PinLocked {
+                err.message.push_str(&format!(
+                    "; the only way back is `keyward token reset --slot {slot} --label {:?}`, which erases every key",
+                    current.label
+                ));
+            }
+            err
+        })?;
     let mut client = client;
     if let Some(pin) = &user {
         client.login(CKU_SO, &so_pin)?;
@@ -211,6 +222,64 @@ pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
         after.label,
         after.serial,
         if user.is_some() { ", user PIN set" } else { "" }
+    );
+    Ok(())
+}
+
+/// The rule `token reset` enforces, quoted in its refusals.
+const RESET_RULE: &str = "token reset erases every key and PIN on the token; confirm by typing \
+the token label back on a terminal, or pass --yes-erase-all-keys (--yes is not enough)";
+
+/// `token reset`: recovery from a locked SO PIN. Needs no PIN, only the
+/// token's label (`label`, checked against the token) and an explicit
+/// confirmation; crypto-erases every object and PIN, and sets a new SO PIN
+/// (KEYWARD_NEW_SO_PIN, or --pin-fd's first line, or a prompt).
+pub fn reset(ctx: &mut Ctx, label: &str, erase_confirmed: bool) -> CliResult<()> {
+    let label32 = label_field(label)?;
+    let client = Client::new(ctx.slot)?;
+    let slot = client.slot();
+    let current = row(&client, slot)?;
+    if !current.initialized {
+        return Err(CliError::failure(format!(
+            "the token in slot {slot} is not initialized: nothing to reset (keyward token init)"
+        )));
+    }
+    if current.label != text(&label32) {
+        return Err(CliError::usage(format!(
+            "the token in slot {slot} is labelled {:?}, not {label:?}; {RESET_RULE}",
+            current.label
+        )));
+    }
+    if !erase_confirmed {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::usage(format!(
+                "refusing without confirmation (stdin is not a terminal): {RESET_RULE}"
+            )));
+        }
+        eprint!(
+            "this erases every key on the token {:?} in slot {slot} (serial {}), for good.\n\
+             type the token label to confirm: ",
+            current.label, current.serial
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| CliError::failure(format!("cannot read the answer: {e}")))?;
+        if answer.trim_end_matches(['\r', '\n']) != current.label {
+            return Err(CliError::failure(format!(
+                "cancelled: the label typed does not match; {RESET_RULE}"
+            )));
+        }
+    }
+    let so_pin = ctx.secrets.get(Secret::NewSoPin)?;
+    client
+        .lib()
+        .reset_token(slot, &label32, so_pin.as_bytes())
+        .map_err(|e| CliError::ck("token reset failed", "new SO", e))?;
+    println!(
+        "reset the token in slot {slot} (label {:?}, serial {}): every key and PIN erased, \
+         new SO PIN set; set a user PIN with `keyward pin unlock`",
+        current.label, current.serial
     );
     Ok(())
 }
