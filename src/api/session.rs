@@ -9,6 +9,20 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::token::Login;
 
+/// A session as the sessions table holds it: the facts fixed at
+/// C_OpenSession, readable without any lock, beside the state behind the
+/// session's own mutex. Table-wide code (counting sessions, closing all,
+/// the read-only check of an SO login) reads only the facts, so it never
+/// waits for an operation running on another session (see the lock order
+/// in `api/mod.rs`).
+#[derive(Clone)]
+pub(super) struct SessionRef {
+    /// Index of the slot's token in the library's token list.
+    pub token: usize,
+    pub rw: bool,
+    pub state: Arc<Mutex<Session>>,
+}
+
 impl Library {
     pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
         let (index, token) = self.slot(slot)?;
@@ -20,17 +34,22 @@ impl Library {
         }
         let h = self.new_handle();
         let session = Session::new(h, index, slot, flags);
+        let entry = SessionRef {
+            token: index,
+            rw: session.rw,
+            state: Arc::new(Mutex::new(session)),
+        };
         let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-        sessions.insert(h, Arc::new(Mutex::new(session)));
+        sessions.insert(h, entry);
         Ok(h)
     }
 
+    /// An operation still running on the session keeps its own `Arc` of
+    /// the state and finishes; the handle is invalid from now on.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let token = {
             let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-            let session = sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?;
-
-            lock(&session)?.token
+            sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?.token
         };
         self.handles()?
             .remove_session_objects(|_, owner, _| owner == h);
@@ -41,12 +60,11 @@ impl Library {
         let (index, _) = self.slot(slot)?;
         let closed: Vec<CK_SESSION_HANDLE> = {
             let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-            let mut closed = Vec::new();
-            for (h, s) in sessions.iter() {
-                if lock(s)?.token == index {
-                    closed.push(*h);
-                }
-            }
+            let closed: Vec<CK_SESSION_HANDLE> = sessions
+                .iter()
+                .filter(|(_, s)| s.token == index)
+                .map(|(h, _)| *h)
+                .collect();
             for h in &closed {
                 sessions.remove(h);
             }
@@ -81,7 +99,7 @@ impl Library {
 
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let session = self.session(h)?;
-        let index = lock(&session)?.token;
+        let index = session.token;
         let token = self.token(index)?;
         let role = match user {
             CKU_SO => Login::So,
@@ -90,11 +108,11 @@ impl Library {
                 if token.login_role()? != Login::User {
                     return Err(Error::UserNotLoggedIn);
                 }
-                if !lock(&session)?.wants_context_login() {
+                if !lock(&session.state)?.wants_context_login() {
                     return Err(Error::OperationNotInitialized);
                 }
                 token.reauthenticate(pin)?;
-                return lock(&session)?.context_login_done();
+                return lock(&session.state)?.context_login_done();
             }
             _ => return Err(Error::UserTypeInvalid),
         };
@@ -113,8 +131,7 @@ impl Library {
     }
 
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let session = self.session(h)?;
-        let index = lock(&session)?.token;
+        let index = self.session(h)?.token;
         let token = self.token(index)?;
         if token.login_role()? == Login::Public {
             return Err(Error::UserNotLoggedIn);

@@ -24,6 +24,7 @@
 )]
 
 mod args;
+mod atfork;
 pub mod crypt;
 pub mod digest;
 pub mod function_list;
