@@ -29,6 +29,11 @@ type F = &'static CK_FUNCTION_LIST_3_0;
 
 /// One RSA-4096 session key pair, public objects (no login needed).
 fn rsa_4096(f: F, h: CK_SESSION_HANDLE) -> CK_RV {
+    rsa_4096_pair(f, h).0
+}
+
+/// The same, with the handles it returned.
+fn rsa_4096_pair(f: F, h: CK_SESSION_HANDLE) -> (CK_RV, [CK_OBJECT_HANDLE; 2]) {
     let mut m = mech(CKM_RSA_PKCS_KEY_PAIR_GEN);
     let mut pubt = Tmpl::new()
         .ulong(CKA_MODULUS_BITS, 4096)
@@ -42,10 +47,11 @@ fn rsa_4096(f: F, h: CK_SESSION_HANDLE) -> CK_RV {
     let (pp, pn) = pubt.as_mut();
     let (sp, sn) = privt.as_mut();
     let (mut pubk, mut privk) = (0, 0);
-    ck!(
+    let rv = ck!(
         f,
         C_GenerateKeyPair(h, &mut m, pp, pn, sp, sn, &mut pubk, &mut privk)
-    )
+    );
+    (rv, [pubk, privk])
 }
 
 /// The calls that must not wait for another session: (what, CK_RV).
@@ -126,6 +132,51 @@ fn long_keygen_does_not_stall_other_sessions() {
         !keygen_finished_first,
         "calls on other sessions waited for the key generations to finish"
     );
+}
+
+/// Closing a session while a call runs on that same session waits for the
+/// call, then destroys what it created: the key pair made by a key
+/// generation caught by C_CloseSession does not outlive its session.
+#[test]
+fn closing_a_busy_session_destroys_what_its_call_made() {
+    let _env = TestEnv::new();
+    let init = Init::new();
+    let f = init.f;
+    user_session_then_logout(f);
+
+    let busy = open_session(f, true);
+    let other = open_session(f, false);
+    let started = Arc::new(AtomicBool::new(false));
+    let keygen = {
+        let started = started.clone();
+        thread::spawn(move || {
+            started.store(true, Ordering::SeqCst);
+            rsa_4096_pair(f, busy)
+        })
+    };
+    while !started.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    thread::sleep(Duration::from_millis(200));
+    assert_rv!(ck!(f, C_CloseSession(busy)), CKR_OK, "C_CloseSession");
+    let (rv, made) = keygen.join().expect("keygen thread");
+    if rv == CKR_OK {
+        for o in made {
+            let mut a = CK_ATTRIBUTE {
+                type_: CKA_CLASS,
+                pValue: ptr::null_mut(),
+                ulValueLen: 0,
+            };
+            assert_rv!(
+                ck!(f, C_GetAttributeValue(other, o, &mut a, 1)),
+                CKR_OBJECT_HANDLE_INVALID,
+                "object of the closed session"
+            );
+        }
+    } else {
+        // The close won the race: the call found its session gone.
+        assert_rv!(rv, CKR_SESSION_HANDLE_INVALID, "keygen");
+    }
 }
 
 /// C_InitToken, the SO sets the user PIN, and every session is closed.

@@ -23,6 +23,14 @@ pub(super) struct SessionRef {
     pub state: Arc<Mutex<Session>>,
 }
 
+impl SessionRef {
+    /// Waits until no call runs on this session (a poisoned lock means
+    /// none does any more).
+    fn wait_idle(&self) {
+        drop(self.state.lock());
+    }
+}
+
 impl Library {
     pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
         let (index, token) = self.slot(slot)?;
@@ -44,13 +52,17 @@ impl Library {
         Ok(h)
     }
 
-    /// An operation still running on the session keeps its own `Arc` of
-    /// the state and finishes; the handle is invalid from now on.
+    /// The handle is invalid from the moment it leaves the table; a call
+    /// still running on this same session is waited for (its own lock,
+    /// taken after the table lock is released), so the session objects it
+    /// creates are destroyed with the session rather than left behind.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let token = {
+        let entry = {
             let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-            sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?.token
+            sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?
         };
+        entry.wait_idle();
+        let token = entry.token;
         self.handles()?
             .remove_session_objects(|_, owner, _| owner == h);
         self.logout_if_last(token)
@@ -58,18 +70,27 @@ impl Library {
 
     pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
         let (index, _) = self.slot(slot)?;
-        let closed: Vec<CK_SESSION_HANDLE> = {
+        let removed: Vec<(CK_SESSION_HANDLE, SessionRef)> = {
             let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
             let closed: Vec<CK_SESSION_HANDLE> = sessions
                 .iter()
                 .filter(|(_, s)| s.token == index)
                 .map(|(h, _)| *h)
                 .collect();
-            for h in &closed {
-                sessions.remove(h);
-            }
             closed
+                .into_iter()
+                .filter_map(|h| sessions.remove(&h).map(|e| (h, e)))
+                .collect()
         };
+        // As in close_session: calls still running on these sessions end
+        // before their objects go (no table lock is held here).
+        let closed: Vec<CK_SESSION_HANDLE> = removed
+            .into_iter()
+            .map(|(h, e)| {
+                e.wait_idle();
+                h
+            })
+            .collect();
         self.handles()?
             .remove_session_objects(|_, owner, _| closed.contains(&owner));
         self.logout_if_last(index)
