@@ -16,6 +16,9 @@
 //!   lock and a thread inside waiting for it would stall the fork;
 //! - it never calls application code, fork() or pthread_atfork(), and it
 //!   never blocks without a bound (SQLite's busy timeout is bounded).
+//!   (One known exception, harmless: `keyward master-key rotate` reports
+//!   progress from inside its transaction; the CLI never registers the
+//!   atfork handlers, which only `C_Initialize` does.)
 //!
 //! A thread already inside enters again without waiting (a thread-local
 //! depth), so nested gated calls never wait for their own fork.
