@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
+pub mod forkgate;
 pub mod lifecycle;
 pub mod mechanism;
 pub mod object;

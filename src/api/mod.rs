@@ -1,10 +1,21 @@
 //! The safe façade: one method per `C_*` function on [`Library`]. The ABI
 //! layer converts C arguments into these types and calls exactly one method.
 //!
-//! Lock order (never taken the other way round): the global library slot
-//! (`global.rs`, held only to clone an `Arc`) → a token's state → one
-//! session's state. No lock but the calling session's own is held while a
-//! cryptographic operation runs.
+//! Lock order (never taken the other way round):
+//! 1. the sessions table (`Library::sessions`): held only to look up,
+//!    insert, remove or count entries; never while taking any other lock,
+//!    and table-wide code (counting, closing) reads a session's fixed facts
+//!    from its `SessionRef`, never its mutex, so a slow operation on one
+//!    session stalls no other;
+//! 2. one session's state (`SessionRef::state`), held for the whole call
+//!    on that session (also across a long key generation);
+//! 3. a token's state (login, cache, usage) → the handle table;
+//! 4. innermost, inside the fork gate (`crate::forkgate`) only: the global
+//!    library slot (`global.rs`, held only to clone an `Arc`) or a token's
+//!    database connection. Gated code takes no other lock.
+//!
+//! No lock but the calling session's own is held while a cryptographic
+//! operation runs.
 
 mod cipher;
 mod crypto;
@@ -113,7 +124,7 @@ pub struct InitArgs {
 pub struct Library {
     config: Config,
     tokens: Vec<Token>,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, session::SessionRef>>,
     handles: Mutex<HandleTable>,
     /// Session and object handles come from one counter and are never
     /// reused while the library lives.
@@ -186,7 +197,8 @@ impl Library {
         self.tokens.get(index).ok_or(Error::GeneralError)
     }
 
-    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+    /// A session's table entry; the table lock is held only to clone it.
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<session::SessionRef> {
         let sessions = self.sessions.read().map_err(|_| Error::GeneralError)?;
         sessions.get(&h).cloned().ok_or(Error::SessionHandleInvalid)
     }
@@ -199,8 +211,8 @@ impl Library {
         f: impl FnOnce(&mut Session, &Token) -> Result<R>,
     ) -> Result<R> {
         let session = self.session(h)?;
-        let mut guard = lock(&session)?;
-        let token = self.token(guard.token)?;
+        let token = self.token(session.token)?;
+        let mut guard = lock(&session.state)?;
         f(&mut guard, token)
     }
 
@@ -208,13 +220,13 @@ impl Library {
         lock(&self.handles)
     }
 
-    /// Sessions of one token: (all, read/write).
+    /// Sessions of one token: (all, read/write). Reads only the table's
+    /// fixed facts: no session's lock is taken.
     fn session_counts(&self, token: usize) -> Result<(u64, u64)> {
         let sessions = self.sessions.read().map_err(|_| Error::GeneralError)?;
         let mut all = 0;
         let mut rw = 0;
         for s in sessions.values() {
-            let s = lock(s)?;
             if s.token == token {
                 all += 1;
                 if s.rw {

@@ -9,6 +9,28 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::token::Login;
 
+/// A session as the sessions table holds it: the facts fixed at
+/// C_OpenSession, readable without any lock, beside the state behind the
+/// session's own mutex. Table-wide code (counting sessions, closing all,
+/// the read-only check of an SO login) reads only the facts, so it never
+/// waits for an operation running on another session (see the lock order
+/// in `api/mod.rs`).
+#[derive(Clone)]
+pub(super) struct SessionRef {
+    /// Index of the slot's token in the library's token list.
+    pub token: usize,
+    pub rw: bool,
+    pub state: Arc<Mutex<Session>>,
+}
+
+impl SessionRef {
+    /// Waits until no call runs on this session (a poisoned lock means
+    /// none does any more).
+    fn wait_idle(&self) {
+        drop(self.state.lock());
+    }
+}
+
 impl Library {
     pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
         let (index, token) = self.slot(slot)?;
@@ -20,18 +42,27 @@ impl Library {
         }
         let h = self.new_handle();
         let session = Session::new(h, index, slot, flags);
+        let entry = SessionRef {
+            token: index,
+            rw: session.rw,
+            state: Arc::new(Mutex::new(session)),
+        };
         let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-        sessions.insert(h, Arc::new(Mutex::new(session)));
+        sessions.insert(h, entry);
         Ok(h)
     }
 
+    /// The handle is invalid from the moment it leaves the table; a call
+    /// still running on this same session is waited for (its own lock,
+    /// taken after the table lock is released), so the session objects it
+    /// creates are destroyed with the session rather than left behind.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let token = {
+        let entry = {
             let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-            let session = sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?;
-
-            lock(&session)?.token
+            sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?
         };
+        entry.wait_idle();
+        let token = entry.token;
         self.handles()?
             .remove_session_objects(|_, owner, _| owner == h);
         self.logout_if_last(token)
@@ -39,19 +70,27 @@ impl Library {
 
     pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
         let (index, _) = self.slot(slot)?;
-        let closed: Vec<CK_SESSION_HANDLE> = {
+        let removed: Vec<(CK_SESSION_HANDLE, SessionRef)> = {
             let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-            let mut closed = Vec::new();
-            for (h, s) in sessions.iter() {
-                if lock(s)?.token == index {
-                    closed.push(*h);
-                }
-            }
-            for h in &closed {
-                sessions.remove(h);
-            }
+            let closed: Vec<CK_SESSION_HANDLE> = sessions
+                .iter()
+                .filter(|(_, s)| s.token == index)
+                .map(|(h, _)| *h)
+                .collect();
             closed
+                .into_iter()
+                .filter_map(|h| sessions.remove(&h).map(|e| (h, e)))
+                .collect()
         };
+        // As in close_session: calls still running on these sessions end
+        // before their objects go (no table lock is held here).
+        let closed: Vec<CK_SESSION_HANDLE> = removed
+            .into_iter()
+            .map(|(h, e)| {
+                e.wait_idle();
+                h
+            })
+            .collect();
         self.handles()?
             .remove_session_objects(|_, owner, _| closed.contains(&owner));
         self.logout_if_last(index)
@@ -81,7 +120,7 @@ impl Library {
 
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let session = self.session(h)?;
-        let index = lock(&session)?.token;
+        let index = session.token;
         let token = self.token(index)?;
         let role = match user {
             CKU_SO => Login::So,
@@ -90,11 +129,11 @@ impl Library {
                 if token.login_role()? != Login::User {
                     return Err(Error::UserNotLoggedIn);
                 }
-                if !lock(&session)?.wants_context_login() {
+                if !lock(&session.state)?.wants_context_login() {
                     return Err(Error::OperationNotInitialized);
                 }
                 token.reauthenticate(pin)?;
-                return lock(&session)?.context_login_done();
+                return lock(&session.state)?.context_login_done();
             }
             _ => return Err(Error::UserTypeInvalid),
         };
@@ -113,8 +152,7 @@ impl Library {
     }
 
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let session = self.session(h)?;
-        let index = lock(&session)?.token;
+        let index = self.session(h)?.token;
         let token = self.token(index)?;
         if token.login_role()? == Login::Public {
             return Err(Error::UserNotLoggedIn);

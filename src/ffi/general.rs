@@ -15,6 +15,9 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: CK_VOID_PTR) -> CK_RV {
     entry("C_Initialize", || {
         // SAFETY: NULL or a CK_C_INITIALIZE_ARGS, per the contract.
         let init = unsafe { args::init_args(pInitArgs.cast::<CK_C_INITIALIZE_ARGS>()) };
+        // Before any state exists that a child could inherit mid-use, and
+        // outside the fork gate (see `atfork::register`).
+        super::atfork::register();
         global::initialize(init)
     })
 }

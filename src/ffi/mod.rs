@@ -24,6 +24,7 @@
 )]
 
 mod args;
+mod atfork;
 pub mod crypt;
 pub mod digest;
 pub mod function_list;
@@ -65,12 +66,20 @@ pub(crate) fn entry_rv(name: &'static str, f: impl FnOnce() -> Result<CK_RV>) ->
     };
     if *TRACE {
         // Function name and return code only: never arguments or data.
-        match rv_name(rv) {
-            Some(s) => eprintln!("keyward: {name} -> {s}"),
-            None => eprintln!("keyward: {name} -> {rv:#x}"),
-        }
+        let line = match rv_name(rv) {
+            Some(s) => format!("keyward: {name} -> {s}\n"),
+            None => format!("keyward: {name} -> {rv:#x}\n"),
+        };
+        trace_line(&line);
     }
     rv
+}
+
+/// Writes one trace line straight to fd 2, not through std's stderr lock:
+/// that lock, caught held by a fork(), would hang the child's next call.
+fn trace_line(line: &str) {
+    // SAFETY: `line` is a live buffer of `line.len()` bytes for the call.
+    let _ = unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }
 
 /// Body of the functions not offered yet: the initialization check still

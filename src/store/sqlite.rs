@@ -114,9 +114,23 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// Handle on one token file. The connection mutex is held for one
-/// transaction at a time, never across calls.
+/// transaction at a time, never across calls, and only inside the fork
+/// gate. The connection is `None` only while `Drop` closes it.
 pub struct TokenDb {
-    conn: Mutex<Connection>,
+    conn: Mutex<Option<Connection>>,
+}
+
+impl Drop for TokenDb {
+    /// Closing the connection runs SQLite (and its VFS mutexes): inside the
+    /// fork gate, like every other SQLite call.
+    fn drop(&mut self) {
+        let _gate = crate::forkgate::enter();
+        let conn = match self.conn.get_mut() {
+            Ok(c) => c.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        drop(conn);
+    }
 }
 
 impl std::fmt::Debug for TokenDb {
@@ -180,6 +194,8 @@ impl TokenDb {
     /// Opens (creating if missing, owner-only) the token file at `path`,
     /// sets the connection pragmas and creates or checks the schema.
     pub fn open(path: &Path) -> Result<TokenDb> {
+        // SQLite's open takes its global VFS mutexes: inside the fork gate.
+        let _gate = crate::forkgate::enter();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_private_dir(parent)?;
         }
@@ -192,7 +208,7 @@ impl TokenDb {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let db = TokenDb {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Some(conn)),
         };
         db.with_conn(|conn| configure(conn))?;
         db.write(create_schema)?;
@@ -201,12 +217,19 @@ impl TokenDb {
 
     /// Runs `f` with the connection locked, retrying (lock released, short
     /// back-off) when SQLite reports BUSY despite the busy timeout.
+    ///
+    /// Each attempt runs inside the fork gate (`crate::forkgate`), so no
+    /// fork copies SQLite's mutexes or ours held. `f` must therefore take
+    /// no other lock and call no application code; its waits are bounded
+    /// by the busy timeout. The back-off sleep is outside the gate.
     fn with_conn<T>(&self, mut f: impl FnMut(&mut Connection) -> TxResult<T>) -> Result<T> {
         let mut attempt = 0;
         loop {
             let outcome = {
-                let mut conn = self.conn.lock().map_err(|_| Error::GeneralError)?;
-                f(&mut conn)
+                let _gate = crate::forkgate::enter();
+                let mut guard = self.conn.lock().map_err(|_| Error::GeneralError)?;
+                let conn = guard.as_mut().ok_or(Error::GeneralError)?;
+                f(conn)
             };
             match outcome {
                 Ok(v) => return Ok(v),
