@@ -44,6 +44,23 @@ pub fn check_storable_unsealed(obj: &Object) -> Result<()> {
     Ok(())
 }
 
+/// `obj` as a caller without a login may use it: without the master key
+/// its seal cannot be checked, so the power it claims (CKA_TRUSTED,
+/// CKA_UNWRAP, CKA_DERIVE, the wrap/unwrap/derive templates) reads as
+/// absent while public operations (verify, encrypt) go on.
+pub fn without_power(obj: &Object) -> Object {
+    let mut attrs = obj.attrs().clone();
+    for ty in POWER_FLAGS {
+        if let Some(v) = attrs.get_mut(&ty) {
+            *v = crate::object::attrs::bool_value(false);
+        }
+    }
+    for ty in POWER_TEMPLATES {
+        attrs.remove(&ty);
+    }
+    Object::from_attrs(attrs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +106,23 @@ mod tests {
         }
         assert!(seal_required(&obj(CKO_SECRET_KEY, &[])));
         assert!(seal_required(&obj(CKO_PRIVATE_KEY, &[])));
+    }
+
+    #[test]
+    fn power_reads_as_absent_without_a_login() {
+        let claimed = obj(
+            CKO_PUBLIC_KEY,
+            &[
+                (CKA_TRUSTED, bool_value(true)),
+                (CKA_DERIVE, bool_value(true)),
+                (CKA_VERIFY, bool_value(true)),
+                (CKA_WRAP_TEMPLATE, vec![1]),
+            ],
+        );
+        let stripped = without_power(&claimed);
+        assert!(!seal_required(&stripped));
+        assert!(!stripped.flag(CKA_TRUSTED) && !stripped.flag(CKA_DERIVE));
+        assert!(stripped.flag(CKA_VERIFY), "public use is kept");
+        assert_eq!(stripped.bytes(CKA_WRAP_TEMPLATE), None);
     }
 }

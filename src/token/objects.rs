@@ -356,11 +356,15 @@ impl Token {
         {
             return Ok((hit.object.clone(), key.clone()));
         }
-        let obj = self.object_of_row(&row, true)?;
+        let mut obj = self.object_of_row(&row, true)?;
         // Trust and key-handling power is honoured only from a row whose
-        // seal was checked, which needs a login.
+        // seal was checked, which needs a login; public operations (e.g.
+        // verify with a public key) go on without it.
         if self.master_key()?.is_none() && object::unsealed::seal_required(&obj) {
-            return Err(Error::UserNotLoggedIn);
+            if matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY) || obj.is_private() {
+                return Err(Error::UserNotLoggedIn);
+            }
+            obj = Arc::new(object::unsealed::without_power(&obj));
         }
         let key = Arc::new(object::key_material(&obj)?);
         if let Some(hit) = self.cache()?.get_mut(&row.id)
