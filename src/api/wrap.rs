@@ -55,6 +55,12 @@ impl Library {
                 other => other,
             })?;
             object::wrap_check(&wrap_obj, &target)?;
+            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
+            let material = object::wrap_encoding(&target)?;
+            let wrapped = mechanism::wrap(&m, &wrap_key, &material).map_err(as_wrapping)?;
+            // After the mechanism's own checks (spec order: a wrapping key
+            // of the wrong type is reported as such); the blob is dropped
+            // unseen on refusal.
             token
                 .lifecycle
                 .check_wrap(&wrap_obj, &target)
@@ -62,9 +68,6 @@ impl Library {
                     let about = row_id(&target_ref).map(|id| (id, &*target));
                     refused(token, &Event::new("wrap").mech(mech.ty), about, r)
                 })?;
-            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
-            let material = object::wrap_encoding(&target)?;
-            let wrapped = mechanism::wrap(&m, &wrap_key, &material).map_err(as_wrapping)?;
             Ok(match out {
                 OutCap::Cap(cap) if cap >= wrapped.len() => {
                     // An export of key material: always on the record.
