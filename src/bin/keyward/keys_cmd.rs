@@ -89,7 +89,7 @@ pub struct GenerateArgs {
     #[arg(long, value_parser = parse_id)]
     pub id: Option<Bytes>,
     /// Allowed uses, comma-separated; default per type (EC, Ed25519, RSA and
-    /// HMAC: sign,verify; X25519: derive; AES: encrypt,decrypt,wrap,unwrap).
+    /// HMAC: sign,verify; X25519: derive; AES: encrypt,decrypt).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub usage: Vec<UseArg>,
     /// CKA_START_DATE, YYYY-MM-DD.
@@ -227,14 +227,9 @@ fn default_uses(t: KeyTypeArg) -> Vec<UseArg> {
     use KeyTypeArg::*;
     match t {
         X25519 => vec![UseArg::Derive],
-        Aes128 | Aes192 | Aes256 => {
-            vec![
-                UseArg::Encrypt,
-                UseArg::Decrypt,
-                UseArg::Wrap,
-                UseArg::Unwrap,
-            ]
-        }
+        // Not wrap/unwrap too: one key may not both wrap and encrypt
+        // (docs/KEY-SEPARATION.md); ask for `--usage wrap,unwrap`.
+        Aes128 | Aes192 | Aes256 => vec![UseArg::Encrypt, UseArg::Decrypt],
         _ => vec![UseArg::Sign, UseArg::Verify],
     }
 }
