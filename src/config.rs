@@ -157,9 +157,7 @@ impl Config {
         }
         let limits = self.policy.limits;
         if limits.attribute == 0 || limits.object < limits.attribute {
-            return Err(report(
-                "need 1 <= max_attribute_size <= max_object_size",
-            ));
+            return Err(report("need 1 <= max_attribute_size <= max_object_size"));
         }
         if self.max_pin_failures == 0 {
             return Err(report("max_pin_failures must be at least 1"));

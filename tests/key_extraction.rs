@@ -126,7 +126,10 @@ fn a1_wrap_and_decrypt_on_one_key() {
         generate(&s, Tmpl::new().bool(CKA_WRAP, true)),
         "wrap-only key",
     );
-    assert!(!s.attr_bool(k2, CKA_DECRYPT), "a wrapping key does not decrypt by default");
+    assert!(
+        !s.attr_bool(k2, CKA_DECRYPT),
+        "a wrapping key does not decrypt by default"
+    );
     err(
         s.wrap(&kw(), k2, k1),
         CKR_KEY_NOT_WRAPPABLE,
@@ -261,7 +264,10 @@ fn a2_rsa_pair_wrap_then_decrypt() {
         "CKR_KEY_NOT_WRAPPABLE",
         "sensitive_wrap_needs_trusted",
     );
-    assert!(s.attr_bool(private, CKA_DECRYPT), "the private half decrypts");
+    assert!(
+        s.attr_bool(private, CKA_DECRYPT),
+        "the private half decrypts"
+    );
     err(
         s.generate_pair(
             &Mech::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
@@ -304,7 +310,10 @@ fn a3_encrypt_and_unwrap() {
         "known key, unwrap",
     );
     let chosen = [0xc4u8; 32];
-    let blob = ok(s.encrypt_once(&kw(), enc, &chosen), "C_Encrypt AES-KW of chosen bytes");
+    let blob = ok(
+        s.encrypt_once(&kw(), enc, &chosen),
+        "C_Encrypt AES-KW of chosen bytes",
+    );
     let known = ok(
         s.unwrap(
             &kw(),
@@ -386,7 +395,9 @@ fn sequential_toggling() {
     ok(
         s.set_attr(
             k,
-            Tmpl::new().bool(CKA_ENCRYPT, false).bool(CKA_DECRYPT, false),
+            Tmpl::new()
+                .bool(CKA_ENCRYPT, false)
+                .bool(CKA_DECRYPT, false),
         ),
         "clearing CKA_ENCRYPT and CKA_DECRYPT",
     );
@@ -416,7 +427,10 @@ fn sequential_toggling() {
         CKR_ATTRIBUTE_READ_ONLY,
         "then setting CKA_DECRYPT",
     );
-    assert!(!s.attr_bool(w, CKA_DECRYPT), "the refused change was not applied");
+    assert!(
+        !s.attr_bool(w, CKA_DECRYPT),
+        "the refused change was not applied"
+    );
 }
 
 /// Wrapping with a key the user imported (and so knows): refused for a
@@ -445,7 +459,10 @@ fn wrapping_with_a_known_key() {
         }),
         "non-sensitive extractable key",
     );
-    ok(s.wrap(&kw(), known, plain), "a readable key under a known key");
+    ok(
+        s.wrap(&kw(), known, plain),
+        "a readable key under a known key",
+    );
 }
 
 /// The documented path: the SO of each token imports the same trusted

@@ -64,12 +64,7 @@ fn configured_ceilings_on_every_path() {
         CKR_DEVICE_MEMORY,
         "C_CreateObject, object over 8192",
     );
-    assert_refusal_audited(
-        &m,
-        "policy_refusal",
-        "CKR_DEVICE_MEMORY",
-        "max_object_size",
-    );
+    assert_refusal_audited(&m, "policy_refusal", "CKR_DEVICE_MEMORY", "max_object_size");
     let o = ok(s.create(data(&[2u8; 3000])), "a small data object");
     err(
         s.set_attr(o, Tmpl::new().bytes(CKA_VALUE, &[3u8; 5000])),
@@ -100,9 +95,7 @@ fn configured_ceilings_on_every_path() {
     );
     // C_DeriveKey: CKM_HKDF_DATA may make up to 16320 bytes.
     let base = ok(
-        s.create(
-            secret(CKK_GENERIC_SECRET, &[9u8; 32]).bool(CKA_DERIVE, true),
-        ),
+        s.create(secret(CKK_GENERIC_SECRET, &[9u8; 32]).bool(CKA_DERIVE, true)),
         "HKDF base",
     );
     let hkdf = Mech::hkdf(CKM_HKDF_DATA, CKM_SHA256, true, true, Salt::Null, b"");

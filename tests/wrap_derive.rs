@@ -53,7 +53,8 @@ fn target(s: &Sess, key_type: CK_KEY_TYPE, value: &[u8]) -> CK_OBJECT_HANDLE {
     ok(
         s.create(
             secret(key_type, value)
-                .bool(CKA_EXTRACTABLE, true).bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true)
+                .bool(CKA_SENSITIVE, false)
                 .bool(CKA_ENCRYPT, true),
         ),
         "import wrap target",
@@ -298,7 +299,11 @@ fn p256_private_key_moves_between_tokens() {
         CKM_EC_KEY_PAIR_GEN,
         P256_PARAMS,
         |t| t.bool(CKA_VERIFY, true),
-        |t| t.bool(CKA_SIGN, true).bool(CKA_EXTRACTABLE, true).bool(CKA_SENSITIVE, false),
+        |t| {
+            t.bool(CKA_SIGN, true)
+                .bool(CKA_EXTRACTABLE, true)
+                .bool(CKA_SENSITIVE, false)
+        },
     );
     let wrapped = ok(
         a.wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), ka, privk),
@@ -333,7 +338,11 @@ fn ed25519_private_key_moves_between_tokens() {
         CKM_EC_EDWARDS_KEY_PAIR_GEN,
         ED25519_OID,
         |t| t.bool(CKA_VERIFY, true),
-        |t| t.bool(CKA_SIGN, true).bool(CKA_EXTRACTABLE, true).bool(CKA_SENSITIVE, false),
+        |t| {
+            t.bool(CKA_SIGN, true)
+                .bool(CKA_EXTRACTABLE, true)
+                .bool(CKA_SENSITIVE, false)
+        },
     );
     let msg = b"Ed25519 is deterministic";
     let eddsa = Mech::new(CKM_EDDSA);
@@ -372,7 +381,8 @@ fn rsa_oaep_wrap_and_rsa_key_moves_between_tokens() {
                 .bool(CKA_TOKEN, false)
                 .bool(CKA_UNWRAP, true)
                 .bool(CKA_SIGN, true)
-                .bool(CKA_EXTRACTABLE, true).bool(CKA_SENSITIVE, false),
+                .bool(CKA_EXTRACTABLE, true)
+                .bool(CKA_SENSITIVE, false),
         ),
         "RSA-2048 key pair",
     );

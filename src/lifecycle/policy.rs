@@ -447,10 +447,7 @@ impl Policy {
         // rule, or by the SO with the rule off) would decrypt what it
         // wraps: it keeps its wrapping role only.
         let any = |set: &[CK_ATTRIBUTE_TYPE]| set.iter().any(|a| obj.flag(*a));
-        if self.wrap_separation
-            && CIPHER.contains(&usage)
-            && obj.flag(CKA_TRUSTED)
-            && any(WRAPPING)
+        if self.wrap_separation && CIPHER.contains(&usage) && obj.flag(CKA_TRUSTED) && any(WRAPPING)
         {
             return Err(refuse(
                 Error::KeyFunctionNotPermitted,
@@ -458,5 +455,107 @@ impl Policy {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::AttrMap;
+    use crate::object::attrs::{bool_value, ulong_value};
+
+    fn secret(flags: &[(CK_ATTRIBUTE_TYPE, bool)]) -> Object {
+        let mut attrs = AttrMap::new();
+        attrs.insert(CKA_CLASS, ulong_value(CKO_SECRET_KEY));
+        attrs.insert(CKA_KEY_TYPE, ulong_value(CKK_AES));
+        for (t, v) in flags {
+            attrs.insert(*t, bool_value(*v));
+        }
+        Object::from_attrs(attrs)
+    }
+
+    fn rule(r: Result<(), Refusal>) -> Option<(Error, String)> {
+        r.err().map(|r| (r.error, r.rule))
+    }
+
+    #[test]
+    fn separation_rules() {
+        let p = Policy::default();
+        let both = secret(&[(CKA_WRAP, true), (CKA_DECRYPT, true)]);
+        let (e, r) = rule(p.check_attributes(&both)).unwrap();
+        assert_eq!(e, Error::TemplateInconsistent);
+        assert!(r.starts_with("wrap_separation"));
+        assert!(p.check_attributes(&secret(&[(CKA_WRAP, true)])).is_ok());
+        let off = Policy {
+            wrap_separation: false,
+            ..Policy::default()
+        };
+        assert!(off.check_attributes(&both).is_ok());
+
+        let before = secret(&[(CKA_ENCRYPT, false)]);
+        let after = secret(&[(CKA_ENCRYPT, true)]);
+        assert_eq!(
+            rule(p.check_change(&before, &after)).unwrap().0,
+            Error::AttributeReadOnly
+        );
+        assert!(p.check_change(&after, &before).is_ok(), "lowering is fine");
+
+        let sensitive = secret(&[(CKA_SENSITIVE, true)]);
+        let plain = secret(&[(CKA_SENSITIVE, false)]);
+        let trusted = secret(&[(CKA_WRAP, true), (CKA_TRUSTED, true)]);
+        let user = secret(&[(CKA_WRAP, true)]);
+        assert_eq!(
+            rule(p.check_wrap(&user, &sensitive)).unwrap().0,
+            Error::KeyNotWrappable
+        );
+        assert!(p.check_wrap(&trusted, &sensitive).is_ok());
+        assert!(p.check_wrap(&user, &plain).is_ok());
+
+        assert!(p.check_unwrap_template(Some(false)).is_err());
+        assert!(p.check_unwrap_template(None).is_ok());
+
+        let legacy = secret(&[(CKA_WRAP, true), (CKA_DECRYPT, true), (CKA_TRUSTED, true)]);
+        let e = rule(p.check_use(&legacy, CKM_AES_ECB, CKA_DECRYPT))
+            .unwrap()
+            .0;
+        assert_eq!(e, Error::KeyFunctionNotPermitted);
+        assert!(p.check_use(&legacy, CKM_AES_KEY_WRAP, CKA_WRAP).is_ok());
+    }
+
+    #[test]
+    fn size_limits() {
+        let p = Policy {
+            limits: ObjectLimits {
+                attribute: 10,
+                object: 100,
+            },
+            ..Policy::default()
+        };
+        let mut attrs = AttrMap::new();
+        attrs.insert(CKA_CLASS, ulong_value(CKO_DATA));
+        attrs.insert(CKA_VALUE, vec![0; 11]);
+        let big = Object::from_attrs(attrs);
+        assert_eq!(
+            rule(p.check_size(&big)).unwrap().0,
+            Error::AttributeValueInvalid
+        );
+        let mut attrs = AttrMap::new();
+        for ty in 0..20 {
+            attrs.insert(CKA_VENDOR_DEFINED + ty, vec![0; 10]);
+        }
+        let many = Object::from_attrs(attrs);
+        assert_eq!(rule(p.check_size(&many)).unwrap().0, Error::DeviceMemory);
+    }
+
+    #[test]
+    fn switches_resolve() {
+        let file: PolicyFile =
+            toml::from_str("wrap_separation = false\nunwrapped_keys_sensitive = false\n").unwrap();
+        let p = file.resolve(None).unwrap();
+        assert!(!p.wrap_separation && !p.unwrapped_keys_sensitive);
+        assert!(p.usage_only_lowered && p.sensitive_wrap_needs_trusted);
+        let d = Policy::default();
+        assert!(d.wrap_separation && d.usage_only_lowered);
+        assert!(d.sensitive_wrap_needs_trusted && d.unwrapped_keys_sensitive);
     }
 }
