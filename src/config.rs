@@ -232,6 +232,14 @@ mod tests {
         assert_eq!(c.slots[1].description, "hsm");
         let c = Config::build(Some(text), Some("/b".into())).unwrap();
         assert_eq!(c.store_dir, PathBuf::from("/b"));
+        let c = Config::build(Some("max_attribute_size = 10\nmax_object_size = 20"), None);
+        let limits = c.unwrap().policy.limits;
+        assert_eq!((limits.attribute, limits.object), (10, 20));
+        let d = Config::build(None, Some("/b".into()))
+            .unwrap()
+            .policy
+            .limits;
+        assert_eq!((d.attribute, d.object), (1 << 20, 4 << 20));
     }
 
     #[test]
@@ -242,6 +250,8 @@ mod tests {
             "max_pin_failures = 0",
             "[[slot]]\nid = 1\n[[slot]]\nid = 1",
             "min_pin_len = 9\nmax_pin_len = 4",
+            "max_attribute_size = 0",
+            "max_attribute_size = 2000\nmax_object_size = 1000",
             "store_dir = 5",
         ] {
             assert!(
