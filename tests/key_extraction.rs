@@ -268,19 +268,61 @@ fn a2_rsa_pair_wrap_then_decrypt() {
         s.attr_bool(private, CKA_DECRYPT),
         "the private half decrypts"
     );
-    err(
+}
+
+/// A3 with a key pair, as pkcs11-provider generates RSA keys (private
+/// half {DECRYPT, SIGN, UNWRAP}, allowed): chosen bytes encrypted with the
+/// public key unwrap as a key the attacker knows, which cannot wrap the
+/// victim (not trusted); the pair's own public key cannot either.
+#[test]
+fn a3_rsa_pair_encrypt_then_unwrap() {
+    let m = Module::start("");
+    let s = m.ready();
+    let k1 = victim(&s);
+    let (public, private) = ok(
         s.generate_pair(
             &Mech::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
             Tmpl::new()
                 .ulong(CKA_MODULUS_BITS, 2048)
-                .bool(CKA_TOKEN, false),
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_ENCRYPT, true)
+                .bool(CKA_VERIFY, true)
+                .bool(CKA_WRAP, true),
             Tmpl::new()
                 .bool(CKA_TOKEN, false)
                 .bool(CKA_DECRYPT, true)
+                .bool(CKA_SIGN, true)
                 .bool(CKA_UNWRAP, true),
         ),
-        CKR_TEMPLATE_INCONSISTENT,
-        "an RSA private key that both decrypts and unwraps",
+        "pkcs11-provider's RSA templates",
+    );
+    let oaep = Mech::oaep(CKM_SHA256, CKG_MGF1_SHA256, b"");
+    let blob = ok(
+        s.encrypt_once(&oaep, public, &KEK_VALUE),
+        "C_Encrypt of chosen key bytes with the public key",
+    );
+    let known = ok(
+        s.unwrap(
+            &oaep,
+            private,
+            &blob,
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_SECRET_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_AES)
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_WRAP, true),
+        ),
+        "unwrap them as a wrapping key",
+    );
+    err(
+        s.wrap(&kw(), known, k1),
+        CKR_KEY_NOT_WRAPPABLE,
+        "the victim under the attacker's known key",
+    );
+    err(
+        s.wrap(&oaep, public, k1),
+        CKR_KEY_NOT_WRAPPABLE,
+        "the victim under the pair's own public key",
     );
 }
 

@@ -53,8 +53,8 @@ pub struct Policy {
     pub allow_extractable: bool,
     /// RSA PKCS#1 v1.5 (and raw) decryption, a padding oracle.
     pub rsa_pkcs1v15_decryption: bool,
-    /// docs/KEY-SEPARATION.md rule 1: no secret or private key may both
-    /// wrap/unwrap and encrypt/decrypt (Tookan A1, A3).
+    /// docs/KEY-SEPARATION.md rule 1: no secret key may both wrap/unwrap
+    /// and encrypt/decrypt (Tookan A1, A3).
     pub wrap_separation: bool,
     /// Rule 2: C_SetAttributeValue and C_CopyObject may clear a usage
     /// flag (CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP), never set
@@ -311,13 +311,13 @@ impl Policy {
     /// The rules that C_SetAttributeValue could also break.
     pub fn check_attributes(&self, obj: &Object) -> Result<(), Refusal> {
         let any = |set: &[CK_ATTRIBUTE_TYPE]| set.iter().any(|a| obj.flag(*a));
-        // Public keys are left out: what a public key encrypts or wraps
-        // anyone can encrypt offline; the secret side is its private key.
-        if self.wrap_separation
-            && matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY)
-            && any(WRAPPING)
-            && any(CIPHER)
-        {
+        // Secret keys only. A public key's encryption anyone can do
+        // offline; a private key that decrypts and unwraps only matters if
+        // its public half may wrap sensitive keys, which rule 3 allows only
+        // for an SO-trusted public key (docs/KEY-SEPARATION.md). Clients
+        // ask for exactly that pair (pkcs11-provider's RSA private template
+        // is {DECRYPT, SIGN, UNWRAP}), so refusing it would break them.
+        if self.wrap_separation && obj.class() == CKO_SECRET_KEY && any(WRAPPING) && any(CIPHER) {
             return Err(refuse(
                 Error::TemplateInconsistent,
                 "wrap_separation: a key may wrap/unwrap or encrypt/decrypt, not both",
@@ -485,6 +485,14 @@ mod tests {
         let (e, r) = rule(p.check_attributes(&both)).unwrap();
         assert_eq!(e, Error::TemplateInconsistent);
         assert!(r.starts_with("wrap_separation"));
+        let mut attrs = both.attrs().clone();
+        attrs.insert(CKA_CLASS, ulong_value(CKO_PRIVATE_KEY));
+        attrs.insert(CKA_KEY_TYPE, ulong_value(CKK_RSA));
+        let pair_half = Object::from_attrs(attrs);
+        assert!(
+            p.check_attributes(&pair_half).is_ok(),
+            "rule 3 covers pairs"
+        );
         assert!(p.check_attributes(&secret(&[(CKA_WRAP, true)])).is_ok());
         let off = Policy {
             wrap_separation: false,
