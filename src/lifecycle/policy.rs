@@ -317,7 +317,16 @@ impl Policy {
         // for an SO-trusted public key (docs/KEY-SEPARATION.md). Clients
         // ask for exactly that pair (pkcs11-provider's RSA private template
         // is {DECRYPT, SIGN, UNWRAP}), so refusing it would break them.
-        if self.wrap_separation && obj.class() == CKO_SECRET_KEY && any(WRAPPING) && any(CIPHER) {
+        // A key whose value anyone may read (not sensitive, extractable:
+        // pkcs11-tool's ECDH output asks for all four uses) has nothing
+        // to protect; rule 3 still keeps it from wrapping sensitive keys.
+        let readable = !obj.flag(CKA_SENSITIVE) && obj.flag(CKA_EXTRACTABLE);
+        if self.wrap_separation
+            && obj.class() == CKO_SECRET_KEY
+            && !readable
+            && any(WRAPPING)
+            && any(CIPHER)
+        {
             return Err(refuse(
                 Error::TemplateInconsistent,
                 "wrap_separation: a key may wrap/unwrap or encrypt/decrypt, not both",
@@ -485,6 +494,13 @@ mod tests {
         let (e, r) = rule(p.check_attributes(&both)).unwrap();
         assert_eq!(e, Error::TemplateInconsistent);
         assert!(r.starts_with("wrap_separation"));
+        let readable = secret(&[
+            (CKA_WRAP, true),
+            (CKA_DECRYPT, true),
+            (CKA_SENSITIVE, false),
+            (CKA_EXTRACTABLE, true),
+        ]);
+        assert!(p.check_attributes(&readable).is_ok(), "nothing to protect");
         let mut attrs = both.attrs().clone();
         attrs.insert(CKA_CLASS, ulong_value(CKO_PRIVATE_KEY));
         attrs.insert(CKA_KEY_TYPE, ulong_value(CKK_RSA));
