@@ -47,6 +47,10 @@ struct FileConfig {
     min_pin_len: Option<usize>,
     max_pin_len: Option<usize>,
     allow_legacy_rsa_decryption: Option<bool>,
+    /// Bytes in one attribute value (default 1 MiB).
+    max_attribute_size: Option<u64>,
+    /// Bytes in one object, as C_GetObjectSize counts (default 4 MiB).
+    max_object_size: Option<u64>,
     slot: Option<Vec<FileSlot>>,
     policy: Option<crate::lifecycle::policy::PolicyFile>,
     audit: Option<FileAudit>,
@@ -131,10 +135,15 @@ impl Config {
         };
         // One switch, two spellings: the older top-level key and
         // `policy.rsa_pkcs1v15_decryption`.
-        let config = Config {
+        let mut config = Config {
             allow_legacy_rsa_decryption: config.policy.rsa_pkcs1v15_decryption,
             ..config
         };
+        // The size ceilings travel with the policy, which every token
+        // holds and every object-making path already consults.
+        let limits = &mut config.policy.limits;
+        limits.attribute = parsed.max_attribute_size.unwrap_or(limits.attribute);
+        limits.object = parsed.max_object_size.unwrap_or(limits.object);
         config.validate()?;
         Ok(config)
     }
@@ -145,6 +154,10 @@ impl Config {
             return Err(report(&format!(
                 "pin_kdf_iterations must be between {MIN_PIN_KDF_ITERATIONS} and {max}"
             )));
+        }
+        let limits = self.policy.limits;
+        if limits.attribute == 0 || limits.object < limits.attribute {
+            return Err(report("need 1 <= max_attribute_size <= max_object_size"));
         }
         if self.max_pin_failures == 0 {
             return Err(report("max_pin_failures must be at least 1"));
@@ -219,6 +232,14 @@ mod tests {
         assert_eq!(c.slots[1].description, "hsm");
         let c = Config::build(Some(text), Some("/b".into())).unwrap();
         assert_eq!(c.store_dir, PathBuf::from("/b"));
+        let c = Config::build(Some("max_attribute_size = 10\nmax_object_size = 20"), None);
+        let limits = c.unwrap().policy.limits;
+        assert_eq!((limits.attribute, limits.object), (10, 20));
+        let d = Config::build(None, Some("/b".into()))
+            .unwrap()
+            .policy
+            .limits;
+        assert_eq!((d.attribute, d.object), (1 << 20, 4 << 20));
     }
 
     #[test]
@@ -229,6 +250,8 @@ mod tests {
             "max_pin_failures = 0",
             "[[slot]]\nid = 1\n[[slot]]\nid = 1",
             "min_pin_len = 9\nmax_pin_len = 4",
+            "max_attribute_size = 0",
+            "max_attribute_size = 2000\nmax_object_size = 1000",
             "store_dir = 5",
         ] {
             assert!(

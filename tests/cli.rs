@@ -112,7 +112,7 @@ fn generate_several_types_and_list_as_json() {
         with(ed, json!({"class": "public", "uses": ["verify"]})).merge(&public),
         with(
             key("kek", "c0ffee02", "secret", "aes", 256, Value::Null),
-            json!({"uses": ["encrypt", "decrypt", "wrap", "unwrap"], "sensitive": true,
+            json!({"uses": ["encrypt", "decrypt"], "sensitive": true,
                    "extractable": true, "start_date": "2030-01-02", "end_date": "2031-12-31"}),
         ),
         with(

@@ -487,7 +487,7 @@ fn a_crash_during_rotation_leaves_the_token_usable() {
 
 /// The policy's fields, in order; a new field must be added here (and to
 /// docs) on purpose.
-const POLICY_FIELDS: [&str; 8] = [
+const POLICY_FIELDS: [&str; 12] = [
     "min_rsa_bits",
     "allowed_curves",
     "allowed_mechanisms",
@@ -496,6 +496,10 @@ const POLICY_FIELDS: [&str; 8] = [
     "strict_key_separation",
     "allow_extractable",
     "rsa_pkcs1v15_decryption",
+    "wrap_separation",
+    "usage_only_lowered",
+    "sensitive_wrap_needs_trusted",
+    "unwrapped_keys_sensitive",
 ];
 
 #[test]

@@ -29,7 +29,11 @@ fn new_keys_carry_state_origin_creation_and_a_stable_id() {
         }),
         "generate AES",
     );
-    let imp = ok(s.create(imported(&[0x5a; 32], "imp", true)), "import");
+    // Not sensitive: only a CKA_TRUSTED key wraps sensitive keys.
+    let imp = ok(
+        s.create(imported(&[0x5a; 32], "imp", true).bool(CKA_SENSITIVE, false)),
+        "import",
+    );
     let wrapped = ok(s.wrap(&Mech::new(CKM_AES_KEY_WRAP), wrapper, imp), "wrap");
     let unw = ok(
         s.unwrap(
@@ -96,9 +100,14 @@ fn new_keys_carry_state_origin_creation_and_a_stable_id() {
     }
 }
 
+/// The lifecycle refusals below are shown on one AES key with every use,
+/// which the default policy refuses (docs/KEY-SEPARATION.md, rule 1 —
+/// tests/key_extraction.rs); these tests turn that one rule off.
+const ONE_KEY_EVERY_USE: &str = "[policy]\nwrap_separation = false\n";
+
 #[test]
 fn pre_active_keys_refuse_every_use() {
-    let m = Module::start("");
+    let m = Module::start(ONE_KEY_EVERY_USE);
     let s = m.ready();
     let pre = |t: Tmpl| t.ulong(CKA_KEYWARD_STATE, CKW_STATE_PRE_ACTIVE);
     let all_uses = |t: Tmpl| {
@@ -112,7 +121,10 @@ fn pre_active_keys_refuse_every_use() {
     };
     let k = ok(aes(&s, "pre", false, all_uses), "pre-active AES");
     assert_eq!(s.attr_ulong(k, CKA_KEYWARD_STATE), CKW_STATE_PRE_ACTIVE);
-    let target = ok(s.create(imported(&[7; 32], "target", false)), "target");
+    let target = ok(
+        s.create(imported(&[7; 32], "target", false).bool(CKA_SENSITIVE, false)),
+        "target",
+    );
     let ecb = Mech::new(CKM_AES_ECB);
     refused(s.encrypt_init(&ecb, k), "encrypt");
     refused(s.decrypt_init(&ecb, k), "decrypt");
@@ -264,7 +276,7 @@ fn start_date_in_the_future_refuses_sign_and_verify() {
 
 #[test]
 fn end_date_in_the_past_allows_only_processing_old_data() {
-    let m = Module::start("");
+    let m = Module::start(ONE_KEY_EVERY_USE);
     let s = m.ready();
     let (pubk, privk) = ok(ec(&s, common::P256_PARAMS, "expired", false, |t| t), "EC");
     let k = ok(
@@ -280,7 +292,10 @@ fn end_date_in_the_past_allows_only_processing_old_data() {
         s.create(imported(&[9; 32], "expired-kdf", false)),
         "HKDF base",
     );
-    let target = ok(s.create(imported(&[4; 32], "target", false)), "target");
+    let target = ok(
+        s.create(imported(&[4; 32], "target", false).bool(CKA_SENSITIVE, false)),
+        "target",
+    );
     let (sha256, ecb, kw) = (
         Mech::new(CKM_ECDSA_SHA256),
         Mech::new(CKM_AES_ECB),
@@ -456,7 +471,10 @@ fn audit_trail_records_the_token_life() {
         }),
         "generate",
     );
-    let imp = ok(s.create(imported(&key_value, "imported", true)), "import");
+    let imp = ok(
+        s.create(imported(&key_value, "imported", true).bool(CKA_SENSITIVE, false)),
+        "import",
+    );
     let cp = ok(
         copy_object(&s, imp, Tmpl::new().bytes(CKA_LABEL, b"copy")),
         "copy",

@@ -490,6 +490,9 @@ fn wrap_unwrap(t: &Tool) {
                 "18",
                 "--application-label",
                 "unwrapped",
+                // Without it pkcs11-tool asks for CKA_SENSITIVE=false, which
+                // an unwrapped key may not be (docs/KEY-SEPARATION.md).
+                "--sensitive",
             ],
         ),
         "Key unwrapped",

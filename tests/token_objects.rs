@@ -173,11 +173,19 @@ fn aes_256_key_generation() {
         ),
         RvError::TemplateInconsistent,
     );
-    // Private by default, so a public session cannot create one.
+    // Without a login, a session key defaults to CKA_PRIVATE=false (it
+    // never reaches the store); a token key stays private by default, so
+    // a public session cannot make one.
     let public = h.rw_session();
     s.logout().expect("logout");
+    public
+        .generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into())])
+        .expect("a session key without login");
     expect_rv(
-        public.generate_key(&Mechanism::AesKeyGen, &[Attribute::ValueLen(16.into())]),
+        public.generate_key(
+            &Mechanism::AesKeyGen,
+            &[Attribute::ValueLen(16.into()), Attribute::Token(true)],
+        ),
         RvError::UserNotLoggedIn,
     );
 }

@@ -102,7 +102,13 @@ fn kek(s: &Sess, extra: impl FnOnce(Tmpl) -> Tmpl) -> Rv<CK_OBJECT_HANDLE> {
 
 fn extractable(s: &Sess, key_type: CK_KEY_TYPE) -> CK_OBJECT_HANDLE {
     ok(
-        s.create(secret(key_type, &[0x22; 16]).bool(CKA_EXTRACTABLE, true)),
+        // Not sensitive: only a CKA_TRUSTED key wraps sensitive keys
+        // (docs/KEY-SEPARATION.md); these tests are about the templates.
+        s.create(
+            secret(key_type, &[0x22; 16])
+                .bool(CKA_EXTRACTABLE, true)
+                .bool(CKA_SENSITIVE, false),
+        ),
         "import extractable key",
     )
 }

@@ -23,6 +23,7 @@ impl Library {
         self.with_session(h, |s, token| {
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let mut template = object::attrs::parse_template(template)?;
+            super::object::default_private(token, &mut template)?;
             let p = Provenance::new(
                 "generate",
                 CKW_ORIGIN_GENERATED,
@@ -54,6 +55,7 @@ impl Library {
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let mut public = object::attrs::parse_template(public_template)?;
             let mut private = object::attrs::parse_template(private_template)?;
+            super::object::default_private(token, &mut private)?;
             let pub_p =
                 Provenance::new("generate", CKW_ORIGIN_GENERATED, Some(m.mech), &mut public)?;
             let priv_p =

@@ -62,6 +62,7 @@ impl Library {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_session(h, |s, token| {
             let mut template = object::attrs::parse_template(template)?;
+            default_private(token, &mut template)?;
             let is_key = matches!(
                 template
                     .get(&CKA_CLASS)
@@ -92,6 +93,10 @@ impl Library {
             p.state = crate::lifecycle::state(&original);
             let copy =
                 object::template::copy(&original, &template, token.login_role()? == Login::So)?;
+            token
+                .lifecycle
+                .check_change(&original, &copy)
+                .map_err(|r| provenance::refused(token, &p.event, None, r))?;
             self.add_object(s, token, copy, &p)
         })
     }
@@ -207,10 +212,15 @@ impl Library {
                 &template,
                 token.login_role()? == Login::So,
             )?;
-            token.lifecycle.check_attributes(&updated).map_err(|e| {
-                let about = provenance::row_id(&r).map(|id| (id, &updated));
-                provenance::refused(token, &Event::new("set_attribute"), about, e)
-            })?;
+            let policy = &token.lifecycle;
+            policy
+                .check_change(&original, &updated)
+                .and_then(|()| policy.check_size(&updated))
+                .and_then(|()| policy.check_attributes(&updated))
+                .map_err(|e| {
+                    let about = provenance::row_id(&r).map(|id| (id, &updated));
+                    provenance::refused(token, &Event::new("set_attribute"), about, e)
+                })?;
             match r {
                 ObjRef::Token { id, .. } => {
                     let changed: Vec<String> =
@@ -300,6 +310,24 @@ const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 7] = [
     CKA_EXPONENT_2,
     CKA_COEFFICIENT,
 ];
+
+/// The CKA_PRIVATE default for a new object (docs/KEY-SEPARATION.md,
+/// "Session secrets without login"): a session object made while the
+/// user is not logged in, whose template does not say, is public
+/// (CKA_PRIVATE=false) — it never reaches the store, needs no master key,
+/// and dies with its session. pkcs11-provider imports its HKDF and
+/// TLS 1.3 secrets exactly so. Token objects, and objects made by the
+/// logged-in user, keep the class default (keys private). §4.4 leaves
+/// the default token-specific.
+pub(super) fn default_private(token: &Token, template: &mut AttrMap) -> Result<()> {
+    if template.contains_key(&CKA_PRIVATE) || token.login_role()? == Login::User {
+        return Ok(());
+    }
+    if object::template::tpl_bool(template, CKA_TOKEN)? != Some(true) {
+        template.insert(CKA_PRIVATE, object::attrs::bool_value(false));
+    }
+    Ok(())
+}
 
 /// Who may create, change or destroy an object from this session.
 pub(super) fn check_write(s: &Session, token: &Token, obj: &Object) -> Result<()> {

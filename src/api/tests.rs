@@ -176,6 +176,8 @@ fn wrapped_key_moves_between_stores() {
                 ulong(CKA_VALUE_LEN, 32),
                 flag(CKA_SIGN, true),
                 flag(CKA_EXTRACTABLE, true),
+                // A sensitive key leaves only under a CKA_TRUSTED key.
+                flag(CKA_SENSITIVE, false),
             ],
         )
         .unwrap();

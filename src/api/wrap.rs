@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
-use super::provenance::{Provenance, row_id};
+use super::provenance::{Provenance, refused, row_id};
 use super::{Attr, Library, Mech, Out, OutCap};
 use crate::audit::Event;
 use crate::error::{Error, Result};
@@ -58,6 +58,16 @@ impl Library {
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let material = object::wrap_encoding(&target)?;
             let wrapped = mechanism::wrap(&m, &wrap_key, &material).map_err(as_wrapping)?;
+            // After the mechanism's own checks (spec order: a wrapping key
+            // of the wrong type is reported as such); the blob is dropped
+            // unseen on refusal.
+            token
+                .lifecycle
+                .check_wrap(&wrap_obj, &target)
+                .map_err(|r| {
+                    let about = row_id(&target_ref).map(|id| (id, &*target));
+                    refused(token, &Event::new("wrap").mech(mech.ty), about, r)
+                })?;
             Ok(match out {
                 OutCap::Cap(cap) if cap >= wrapped.len() => {
                     // An export of key material: always on the record.
@@ -85,8 +95,14 @@ impl Library {
                 .map_err(as_unwrapping)?;
             object::unwrap_check(&unwrap_obj)?;
             let mut template = object::attrs::parse_template(template)?;
+            super::object::default_private(token, &mut template)?;
             let p = Provenance::new("unwrap", CKW_ORIGIN_UNWRAPPED, Some(mech.ty), &mut template)?;
             let template = object::with_unwrap_template(&unwrap_obj, &template)?;
+            let sensitive = object::template::tpl_bool(&template, CKA_SENSITIVE)?;
+            token
+                .lifecycle
+                .check_unwrap_template(sensitive)
+                .map_err(|r| refused(token, &p.event, None, r))?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let material = mechanism::unwrap(&m, &unwrap_key, wrapped).map_err(as_unwrapping)?;
             let so = token.login_role()? == Login::So;
@@ -105,6 +121,7 @@ impl Library {
         self.with_session(h, |s, token| {
             let (base_obj, base_key) = self.derive_base(s, token, base, mech.ty)?;
             let mut template = object::attrs::parse_template(template)?;
+            super::object::default_private(token, &mut template)?;
             let p = Provenance::new("derive", CKW_ORIGIN_DERIVED, Some(mech.ty), &mut template)?;
             let template = object::with_derive_template(&base_obj, &template)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;

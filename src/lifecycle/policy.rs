@@ -53,6 +53,48 @@ pub struct Policy {
     pub allow_extractable: bool,
     /// RSA PKCS#1 v1.5 (and raw) decryption, a padding oracle.
     pub rsa_pkcs1v15_decryption: bool,
+    /// docs/KEY-SEPARATION.md rule 1: no secret key may both wrap/unwrap
+    /// and encrypt/decrypt (Tookan A1, A3).
+    pub wrap_separation: bool,
+    /// Rule 2: C_SetAttributeValue and C_CopyObject may clear a usage
+    /// flag (CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP), never set
+    /// one, so rule 1 cannot be dodged by toggling flags in turn.
+    pub usage_only_lowered: bool,
+    /// Rule 3: a sensitive key is wrapped only by a CKA_TRUSTED key (as
+    /// if it had CKA_WRAP_WITH_TRUSTED): no key the user knows or
+    /// controls can carry it out (Tookan A2, wrapping with a known key).
+    pub sensitive_wrap_needs_trusted: bool,
+    /// Rule 4: keys made by C_UnwrapKey are sensitive (Tookan A2's
+    /// re-import as non-sensitive).
+    pub unwrapped_keys_sensitive: bool,
+    /// Size ceilings from the top-level config (`max_attribute_size`,
+    /// `max_object_size`); not a `[policy]` entry.
+    #[serde(skip)]
+    pub limits: ObjectLimits,
+}
+
+/// The largest attribute value and object the token stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectLimits {
+    /// Bytes in one attribute value.
+    pub attribute: u64,
+    /// `C_GetObjectSize` of a whole object.
+    pub object: u64,
+}
+
+/// 1 MiB: far above any key (RSA-16384 private exponent: 2 KiB) or
+/// certificate seen in practice, far below what hurts a SQLite row.
+pub const DEFAULT_MAX_ATTRIBUTE_SIZE: u64 = 1 << 20;
+/// 4 MiB per object: a certificate chain or data blob with room to spare.
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 4 << 20;
+
+impl Default for ObjectLimits {
+    fn default() -> ObjectLimits {
+        ObjectLimits {
+            attribute: DEFAULT_MAX_ATTRIBUTE_SIZE,
+            object: DEFAULT_MAX_OBJECT_SIZE,
+        }
+    }
 }
 
 impl Default for Policy {
@@ -66,6 +108,11 @@ impl Default for Policy {
             strict_key_separation: false,
             allow_extractable: true,
             rsa_pkcs1v15_decryption: false,
+            wrap_separation: true,
+            usage_only_lowered: true,
+            sensitive_wrap_needs_trusted: true,
+            unwrapped_keys_sensitive: true,
+            limits: ObjectLimits::default(),
         }
     }
 }
@@ -82,6 +129,10 @@ pub struct PolicyFile {
     pub strict_key_separation: Option<bool>,
     pub allow_extractable: Option<bool>,
     pub rsa_pkcs1v15_decryption: Option<bool>,
+    pub wrap_separation: Option<bool>,
+    pub usage_only_lowered: Option<bool>,
+    pub sensitive_wrap_needs_trusted: Option<bool>,
+    pub unwrapped_keys_sensitive: Option<bool>,
 }
 
 impl PolicyFile {
@@ -121,6 +172,15 @@ impl PolicyFile {
                 .rsa_pkcs1v15_decryption
                 .or(legacy_rsa)
                 .unwrap_or(d.rsa_pkcs1v15_decryption),
+            wrap_separation: self.wrap_separation.unwrap_or(d.wrap_separation),
+            usage_only_lowered: self.usage_only_lowered.unwrap_or(d.usage_only_lowered),
+            sensitive_wrap_needs_trusted: self
+                .sensitive_wrap_needs_trusted
+                .unwrap_or(d.sensitive_wrap_needs_trusted),
+            unwrapped_keys_sensitive: self
+                .unwrapped_keys_sensitive
+                .unwrap_or(d.unwrapped_keys_sensitive),
+            limits: d.limits,
         })
     }
 }
@@ -131,6 +191,8 @@ const SHA1_SIGNATURES: &[CK_MECHANISM_TYPE] =
 
 const SIGNING: &[CK_ATTRIBUTE_TYPE] = &[CKA_SIGN, CKA_VERIFY, CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER];
 const CONFIDENTIALITY: &[CK_ATTRIBUTE_TYPE] = &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP];
+const WRAPPING: &[CK_ATTRIBUTE_TYPE] = &[CKA_WRAP, CKA_UNWRAP];
+const CIPHER: &[CK_ATTRIBUTE_TYPE] = &[CKA_ENCRYPT, CKA_DECRYPT];
 
 /// RSA modulus size in bits (leading zero bytes ignored).
 fn rsa_bits(obj: &Object) -> Option<u64> {
@@ -207,6 +269,7 @@ impl Policy {
                 ),
             ));
         }
+        self.check_size(obj)?;
         if !matches!(
             obj.class(),
             CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY
@@ -217,9 +280,58 @@ impl Policy {
         self.check_attributes(obj)
     }
 
+    /// The size ceilings: one attribute value over `limits.attribute` is
+    /// CKR_ATTRIBUTE_VALUE_INVALID (that value is one this token does not
+    /// take); an object over `limits.object` is CKR_DEVICE_MEMORY (the
+    /// spec's "insufficient memory" for the token's per-object room).
+    /// Both are listed for every function that makes or changes objects.
+    pub fn check_size(&self, obj: &Object) -> Result<(), Refusal> {
+        let too_big = obj
+            .attrs()
+            .iter()
+            .find(|(_, v)| u64::try_from(v.len()).unwrap_or(u64::MAX) > self.limits.attribute);
+        if let Some((ty, _)) = too_big {
+            return Err(refuse(
+                Error::AttributeValueInvalid,
+                format!(
+                    "max_attribute_size: attribute 0x{ty:x} over {} bytes",
+                    self.limits.attribute
+                ),
+            ));
+        }
+        if obj.size() > self.limits.object {
+            return Err(refuse(
+                Error::DeviceMemory,
+                format!("max_object_size: object over {} bytes", self.limits.object),
+            ));
+        }
+        Ok(())
+    }
+
     /// The rules that C_SetAttributeValue could also break.
     pub fn check_attributes(&self, obj: &Object) -> Result<(), Refusal> {
         let any = |set: &[CK_ATTRIBUTE_TYPE]| set.iter().any(|a| obj.flag(*a));
+        // Secret keys only. A public key's encryption anyone can do
+        // offline; a private key that decrypts and unwraps only matters if
+        // its public half may wrap sensitive keys, which rule 3 allows only
+        // for an SO-trusted public key (docs/KEY-SEPARATION.md). Clients
+        // ask for exactly that pair (pkcs11-provider's RSA private template
+        // is {DECRYPT, SIGN, UNWRAP}), so refusing it would break them.
+        // A key whose value anyone may read (not sensitive, extractable:
+        // pkcs11-tool's ECDH output asks for all four uses) has nothing
+        // to protect; rule 3 still keeps it from wrapping sensitive keys.
+        let readable = !obj.flag(CKA_SENSITIVE) && obj.flag(CKA_EXTRACTABLE);
+        if self.wrap_separation
+            && obj.class() == CKO_SECRET_KEY
+            && !readable
+            && any(WRAPPING)
+            && any(CIPHER)
+        {
+            return Err(refuse(
+                Error::TemplateInconsistent,
+                "wrap_separation: a key may wrap/unwrap or encrypt/decrypt, not both",
+            ));
+        }
         if self.strict_key_separation && any(SIGNING) && any(CONFIDENTIALITY) {
             return Err(refuse(
                 Error::TemplateInconsistent,
@@ -243,6 +355,55 @@ impl Policy {
             return Err(refuse(
                 Error::TemplateInconsistent,
                 format!("max_cryptoperiod_days: end date beyond {max} days"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A change by C_SetAttributeValue or C_CopyObject from `before` to
+    /// `after`: with `usage_only_lowered`, no confidentiality usage flag
+    /// may go from false to true (CKR_ATTRIBUTE_READ_ONLY, listed for
+    /// both functions).
+    pub fn check_change(&self, before: &Object, after: &Object) -> Result<(), Refusal> {
+        if !self.usage_only_lowered || !before.is_key() {
+            return Ok(());
+        }
+        if let Some(ty) = CONFIDENTIALITY
+            .iter()
+            .find(|ty| after.flag(**ty) && !before.flag(**ty))
+        {
+            return Err(refuse(
+                Error::AttributeReadOnly,
+                format!("usage_only_lowered: usage 0x{ty:x} may be cleared, not set"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// C_WrapKey of `target` under `wrapping`: with
+    /// `sensitive_wrap_needs_trusted`, a sensitive key (one that is or
+    /// always was: CKA_SENSITIVE only ever becomes true) leaves the token
+    /// only under a key the SO marked CKA_TRUSTED; otherwise
+    /// CKR_KEY_NOT_WRAPPABLE, as for CKA_WRAP_WITH_TRUSTED.
+    pub fn check_wrap(&self, wrapping: &Object, target: &Object) -> Result<(), Refusal> {
+        let sensitive = target.flag(CKA_SENSITIVE) || target.flag(CKA_ALWAYS_SENSITIVE);
+        if self.sensitive_wrap_needs_trusted && sensitive && !wrapping.flag(CKA_TRUSTED) {
+            return Err(refuse(
+                Error::KeyNotWrappable,
+                "sensitive_wrap_needs_trusted: a sensitive key is wrapped only by a CKA_TRUSTED key",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A C_UnwrapKey template: with `unwrapped_keys_sensitive`, one asking
+    /// for CKA_SENSITIVE=false is CKR_TEMPLATE_INCONSISTENT (the unwrapped
+    /// key is sensitive by default, so nothing else needs changing).
+    pub fn check_unwrap_template(&self, sensitive: Option<bool>) -> Result<(), Refusal> {
+        if self.unwrapped_keys_sensitive && sensitive == Some(false) {
+            return Err(refuse(
+                Error::TemplateInconsistent,
+                "unwrapped_keys_sensitive: an unwrapped key is sensitive",
             ));
         }
         Ok(())
@@ -291,6 +452,134 @@ impl Policy {
         if super::protects(usage) {
             self.check_strength(obj)?;
         }
+        // A CKA_TRUSTED key that also encrypts/decrypts (made before this
+        // rule, or by the SO with the rule off) would decrypt what it
+        // wraps: it keeps its wrapping role only.
+        let any = |set: &[CK_ATTRIBUTE_TYPE]| set.iter().any(|a| obj.flag(*a));
+        if self.wrap_separation && CIPHER.contains(&usage) && obj.flag(CKA_TRUSTED) && any(WRAPPING)
+        {
+            return Err(refuse(
+                Error::KeyFunctionNotPermitted,
+                "wrap_separation: a trusted wrapping key does not encrypt/decrypt",
+            ));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::AttrMap;
+    use crate::object::attrs::{bool_value, ulong_value};
+
+    fn secret(flags: &[(CK_ATTRIBUTE_TYPE, bool)]) -> Object {
+        let mut attrs = AttrMap::new();
+        attrs.insert(CKA_CLASS, ulong_value(CKO_SECRET_KEY));
+        attrs.insert(CKA_KEY_TYPE, ulong_value(CKK_AES));
+        for (t, v) in flags {
+            attrs.insert(*t, bool_value(*v));
+        }
+        Object::from_attrs(attrs)
+    }
+
+    fn rule(r: Result<(), Refusal>) -> Option<(Error, String)> {
+        r.err().map(|r| (r.error, r.rule))
+    }
+
+    #[test]
+    fn separation_rules() {
+        let p = Policy::default();
+        let both = secret(&[(CKA_WRAP, true), (CKA_DECRYPT, true)]);
+        let (e, r) = rule(p.check_attributes(&both)).unwrap();
+        assert_eq!(e, Error::TemplateInconsistent);
+        assert!(r.starts_with("wrap_separation"));
+        let readable = secret(&[
+            (CKA_WRAP, true),
+            (CKA_DECRYPT, true),
+            (CKA_SENSITIVE, false),
+            (CKA_EXTRACTABLE, true),
+        ]);
+        assert!(p.check_attributes(&readable).is_ok(), "nothing to protect");
+        let mut attrs = both.attrs().clone();
+        attrs.insert(CKA_CLASS, ulong_value(CKO_PRIVATE_KEY));
+        attrs.insert(CKA_KEY_TYPE, ulong_value(CKK_RSA));
+        let pair_half = Object::from_attrs(attrs);
+        assert!(
+            p.check_attributes(&pair_half).is_ok(),
+            "rule 3 covers pairs"
+        );
+        assert!(p.check_attributes(&secret(&[(CKA_WRAP, true)])).is_ok());
+        let off = Policy {
+            wrap_separation: false,
+            ..Policy::default()
+        };
+        assert!(off.check_attributes(&both).is_ok());
+
+        let before = secret(&[(CKA_ENCRYPT, false)]);
+        let after = secret(&[(CKA_ENCRYPT, true)]);
+        assert_eq!(
+            rule(p.check_change(&before, &after)).unwrap().0,
+            Error::AttributeReadOnly
+        );
+        assert!(p.check_change(&after, &before).is_ok(), "lowering is fine");
+
+        let sensitive = secret(&[(CKA_SENSITIVE, true)]);
+        let plain = secret(&[(CKA_SENSITIVE, false)]);
+        let trusted = secret(&[(CKA_WRAP, true), (CKA_TRUSTED, true)]);
+        let user = secret(&[(CKA_WRAP, true)]);
+        assert_eq!(
+            rule(p.check_wrap(&user, &sensitive)).unwrap().0,
+            Error::KeyNotWrappable
+        );
+        assert!(p.check_wrap(&trusted, &sensitive).is_ok());
+        assert!(p.check_wrap(&user, &plain).is_ok());
+
+        assert!(p.check_unwrap_template(Some(false)).is_err());
+        assert!(p.check_unwrap_template(None).is_ok());
+
+        let legacy = secret(&[(CKA_WRAP, true), (CKA_DECRYPT, true), (CKA_TRUSTED, true)]);
+        let e = rule(p.check_use(&legacy, CKM_AES_ECB, CKA_DECRYPT))
+            .unwrap()
+            .0;
+        assert_eq!(e, Error::KeyFunctionNotPermitted);
+        assert!(p.check_use(&legacy, CKM_AES_KEY_WRAP, CKA_WRAP).is_ok());
+    }
+
+    #[test]
+    fn size_limits() {
+        let p = Policy {
+            limits: ObjectLimits {
+                attribute: 10,
+                object: 100,
+            },
+            ..Policy::default()
+        };
+        let mut attrs = AttrMap::new();
+        attrs.insert(CKA_CLASS, ulong_value(CKO_DATA));
+        attrs.insert(CKA_VALUE, vec![0; 11]);
+        let big = Object::from_attrs(attrs);
+        assert_eq!(
+            rule(p.check_size(&big)).unwrap().0,
+            Error::AttributeValueInvalid
+        );
+        let mut attrs = AttrMap::new();
+        for ty in 0..20 {
+            attrs.insert(CKA_VENDOR_DEFINED + ty, vec![0; 10]);
+        }
+        let many = Object::from_attrs(attrs);
+        assert_eq!(rule(p.check_size(&many)).unwrap().0, Error::DeviceMemory);
+    }
+
+    #[test]
+    fn switches_resolve() {
+        let file: PolicyFile =
+            toml::from_str("wrap_separation = false\nunwrapped_keys_sensitive = false\n").unwrap();
+        let p = file.resolve(None).unwrap();
+        assert!(!p.wrap_separation && !p.unwrapped_keys_sensitive);
+        assert!(p.usage_only_lowered && p.sensitive_wrap_needs_trusted);
+        let d = Policy::default();
+        assert!(d.wrap_separation && d.usage_only_lowered);
+        assert!(d.sensitive_wrap_needs_trusted && d.unwrapped_keys_sensitive);
     }
 }

@@ -286,6 +286,35 @@ pub(crate) fn apply(obj: &mut Object, template: &AttrMap, key_type: CK_KEY_TYPE,
             obj.put(*ty, v.clone());
         }
     }
+    if matches!(class, CKO_SECRET_KEY | CKO_PRIVATE_KEY) {
+        one_purpose_defaults(obj, template);
+    }
+}
+
+/// Usage defaults that keep wrapping and encryption apart
+/// (docs/KEY-SEPARATION.md): a secret or private key whose template asks
+/// for CKA_WRAP or CKA_UNWRAP (and not CKA_ENCRYPT or CKA_DECRYPT) is a
+/// wrapping key, and CKA_ENCRYPT/CKA_DECRYPT the template leaves out
+/// default to false; any other key gets CKA_WRAP/CKA_UNWRAP false unless
+/// the template gives them. Footnote 9 leaves these defaults to the token.
+/// A template that asks for both is left as given, for the policy to judge.
+fn one_purpose_defaults(obj: &mut Object, template: &AttrMap) {
+    let asks = |tys: [CK_ATTRIBUTE_TYPE; 2]| {
+        tys.iter()
+            .any(|ty| template.get(ty).and_then(|v| attrs::decode_bool(v)) == Some(true))
+    };
+    let wrapping = asks([CKA_WRAP, CKA_UNWRAP]);
+    let cipher = asks([CKA_ENCRYPT, CKA_DECRYPT]);
+    let off = if wrapping && !cipher {
+        [CKA_ENCRYPT, CKA_DECRYPT]
+    } else {
+        [CKA_WRAP, CKA_UNWRAP]
+    };
+    for ty in off {
+        if obj.bytes(ty).is_some() && !template.contains_key(&ty) {
+            obj.put_bool(ty, false);
+        }
+    }
 }
 
 /// Checks the deferred contributed attributes a template gave against the

@@ -180,7 +180,16 @@ fn secret_key_import() {
     assert!(!o.flag(CKA_LOCAL) && !o.flag(CKA_ALWAYS_SENSITIVE) && !o.flag(CKA_NEVER_EXTRACTABLE));
     assert_eq!(o.ulong(CKA_KEY_GEN_MECHANISM), Some(u64::MAX));
     assert_eq!(o.ulong(CKA_VALUE_LEN), Some(32));
-    assert!(o.flag(CKA_ENCRYPT) && o.flag(CKA_UNWRAP) && !o.flag(CKA_SIGN) && !o.flag(CKA_DERIVE));
+    assert!(o.flag(CKA_ENCRYPT) && o.flag(CKA_DECRYPT) && !o.flag(CKA_SIGN) && !o.flag(CKA_DERIVE));
+    // One purpose by default: an encryption key does not wrap, a key
+    // asked to wrap does not encrypt (docs/KEY-SEPARATION.md).
+    assert!(!o.flag(CKA_WRAP) && !o.flag(CKA_UNWRAP));
+    let kek = create(&with(&aes(), CKA_UNWRAP, b(true)), false).unwrap();
+    assert!(kek.flag(CKA_UNWRAP) && kek.flag(CKA_WRAP));
+    assert!(!kek.flag(CKA_ENCRYPT) && !kek.flag(CKA_DECRYPT));
+    let both = with(&with(&aes(), CKA_UNWRAP, b(true)), CKA_DECRYPT, b(true));
+    let both = create(&both, false).unwrap();
+    assert!(both.flag(CKA_UNWRAP) && both.flag(CKA_DECRYPT) && both.flag(CKA_ENCRYPT));
     assert!(o.read(CKA_VALUE) == AttrRead::Sensitive);
     assert!(o.has_secret());
 

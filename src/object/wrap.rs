@@ -187,6 +187,9 @@ mod tests {
 
     fn key(extra: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)], so: bool) -> Object {
         let mut m = aes_tpl();
+        // Wrapping keys by default here: keys no longer wrap unless asked.
+        m.insert(CKA_WRAP, b(true));
+        m.insert(CKA_UNWRAP, b(true));
         m.extend(extra.iter().cloned());
         create(&m, so).unwrap()
     }

@@ -175,7 +175,13 @@ KNOWN_HEX="$(od -An -tx1 -v "$W/known.key" | tr -d ' \n')"
 # CKA_VALUE is sensitive, which is the point.
 step "import it as secret key 14 (--write-object --type secrkey)" -- \
     "${AS_USER[@]}" --write-object "$W/known.key" --type secrkey --key-type AES:32 --id 14 \
-    --label known-aes --usage-decrypt --usage-wrap
+    --label known-aes --usage-decrypt
+expect_output "Secret Key Object; AES length 32"
+# One key may not both decrypt and wrap (docs/KEY-SEPARATION.md): the same
+# known value again, as a wrap-only key.
+step "import it again as wrapping key 16 (--write-object --usage-wrap)" -- \
+    "${AS_USER[@]}" --write-object "$W/known.key" --type secrkey --key-type AES:32 --id 16 \
+    --label known-kek --usage-wrap
 expect_output "Secret Key Object; AES length 32"
 
 # ------------------------------------------------ read back, byte for byte
@@ -297,28 +303,32 @@ expect_output "Key wrapped"
 step "a 16-byte key wraps to 24 bytes (RFC 3394)" -- test "$(stat -c %s "$W/w12")" -eq 24
 step "unwrap it as key 13 (--unwrap)" -- \
     "${AS_USER[@]}" --unwrap -m AES-KEY-WRAP --id 11 -i "$W/w12" --key-type AES: \
-    --application-id 13 --application-label unwrapped
+    --application-id 13 --application-label unwrapped --sensitive
 expect_output "Key unwrapped"
 cbc encrypt 13 "$W/msg.txt" "$W/c13"
 cbc decrypt 12 "$W/c13" "$W/c13.plain"
 step "key 13 is key 12" -- cmp "$W/msg.txt" "$W/c13.plain"
 
-# Against OpenSSL's RFC 3394: unwrap what OpenSSL wrapped, wrap it again.
+# Against OpenSSL's RFC 3394: unwrap what OpenSSL wrapped. pkcs11-tool
+# asks for CKA_SENSITIVE=false unless given --sensitive; an unwrapped key
+# is always sensitive here (docs/KEY-SEPARATION.md rule 4).
 step "a known AES-128 key (openssl rand)" -- openssl rand -out "$W/k16" 16
 K16_HEX="$(od -An -tx1 -v "$W/k16" | tr -d ' \n')"
 step "OpenSSL wraps it under the known key (id-aes256-wrap)" -- \
     openssl enc -id-aes256-wrap -K "$KNOWN_HEX" -iv A6A6A6A6A6A6A6A6 -in "$W/k16" -out "$W/k16.w"
-step "unwrap OpenSSL's blob under key 14 as key 15 (--unwrap)" -- \
-    "${AS_USER[@]}" --unwrap -m AES-KEY-WRAP --id 14 -i "$W/k16.w" --key-type AES: \
-    --application-id 15 --application-label from-openssl --extractable
+step "unwrap OpenSSL's blob under key 16 as key 15 (--unwrap)" -- \
+    "${AS_USER[@]}" --unwrap -m AES-KEY-WRAP --id 16 -i "$W/k16.w" --key-type AES: \
+    --application-id 15 --application-label from-openssl --extractable --sensitive
 expect_output "Key unwrapped"
 cbc encrypt 15 "$W/msg.txt" "$W/c15"
 step "OpenSSL encrypts the same with the AES-128 key" -- \
     openssl enc -aes-128-cbc -K "$K16_HEX" -iv "$IV" -in "$W/msg.txt" -out "$W/c15.ossl"
 step "the unwrapped key is OpenSSL's key" -- cmp "$W/c15" "$W/c15.ossl"
-step "wrap key 15 under key 14 (--wrap)" -- \
-    "${AS_USER[@]}" --wrap -m AES-KEY-WRAP --id 14 --application-id 15 -o "$W/k16.w.back"
-step "the token's wrapping is OpenSSL's" -- cmp "$W/k16.w" "$W/k16.w.back"
+# Key 15 is sensitive (every unwrapped key is) and key 16 is not trusted:
+# the token will not wrap it (docs/KEY-SEPARATION.md rule 3).
+step "wrapping sensitive key 15 under the untrusted key 16 is refused" -- \
+    bash -c '! "$@"' _ "${AS_USER[@]}" --wrap -m AES-KEY-WRAP --id 16 --application-id 15 \
+    -o "$W/k16.w.back"
 
 # ------------------------------------------------------------------ derive
 # ECDH between two token keys: the generated key 03 and the imported key
@@ -337,7 +347,7 @@ step "a P-256 shared secret is 32 bytes" -- test "$(stat -c %s "$W/z03")" -eq 32
 # ---------------------------------------------------------------- listings
 step "list objects (-O), logged in" -- "${AS_USER[@]}" -O
 for label in rsa2048 rsa3072 p256 p384 ed25519 p521 aes256 kek movable unwrapped \
-    from-openssl known-aes sw-rsa sw-ec; do
+    from-openssl known-aes known-kek sw-rsa sw-ec; do
     expect_output "label: +$label"
 done
 expect_output "Certificate Object; type = X\.509 cert"

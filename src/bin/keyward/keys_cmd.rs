@@ -90,7 +90,7 @@ pub struct GenerateArgs {
     #[arg(long, value_parser = parse_id)]
     pub id: Option<Bytes>,
     /// Allowed uses, comma-separated; default per type (EC, Ed25519, RSA and
-    /// HMAC: sign,verify; X25519: derive; AES: encrypt,decrypt,wrap,unwrap).
+    /// HMAC: sign,verify; X25519: derive; AES: encrypt,decrypt).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub usage: Vec<UseArg>,
     /// CKA_START_DATE, YYYY-MM-DD.
@@ -298,14 +298,9 @@ fn default_uses(t: KeyTypeArg) -> Vec<UseArg> {
     use KeyTypeArg::*;
     match t {
         X25519 => vec![UseArg::Derive],
-        Aes128 | Aes192 | Aes256 => {
-            vec![
-                UseArg::Encrypt,
-                UseArg::Decrypt,
-                UseArg::Wrap,
-                UseArg::Unwrap,
-            ]
-        }
+        // Not wrap/unwrap too: one key may not both wrap and encrypt
+        // (docs/KEY-SEPARATION.md); ask for `--usage wrap,unwrap`.
+        Aes128 | Aes192 | Aes256 => vec![UseArg::Encrypt, UseArg::Decrypt],
         _ => vec![UseArg::Sign, UseArg::Verify],
     }
 }
@@ -528,7 +523,10 @@ mod tests {
         let attrs = usage_attrs(&[UseArg::Sign, UseArg::Decrypt], &[UseArg::Sign]);
         assert_eq!(attrs, vec![flag(CKA_SIGN, true), flag(CKA_DECRYPT, false)]);
         assert_eq!(default_uses(KeyTypeArg::X25519), vec![UseArg::Derive]);
-        assert!(default_uses(KeyTypeArg::Aes128).contains(&UseArg::Wrap));
+        assert_eq!(
+            default_uses(KeyTypeArg::Aes128),
+            vec![UseArg::Encrypt, UseArg::Decrypt]
+        );
         assert_eq!(USES_ALL.len(), USES.len());
     }
 
