@@ -27,6 +27,7 @@ pub use lifecycle::Rotation;
 pub mod message;
 mod object;
 mod provenance;
+mod restore;
 mod session;
 mod slot_token;
 mod state;

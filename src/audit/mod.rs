@@ -42,6 +42,7 @@ pub const EVENTS: &[&str] = &[
     "master_key_rotate",
     "object_damaged",
     "audit_break",
+    "rollback",
 ];
 
 /// One audit record as stored (JSON) and shown.

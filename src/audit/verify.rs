@@ -25,6 +25,10 @@ pub struct Verdict {
     /// Records written without the audit key (e.g. a failed login).
     pub unauthenticated: usize,
     pub findings: Vec<Finding>,
+    /// Authenticated `rollback` records: restores of a backup over the
+    /// live token, expected events (not findings) listed with their text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollbacks: Vec<Finding>,
 }
 
 impl Verdict {
@@ -92,6 +96,7 @@ pub fn verify(rows: &[AuditRow], head: Option<&AuditHead>, key: Option<&AuditKey
         authenticated: 0,
         unauthenticated: 0,
         findings: Vec::new(),
+        rollbacks: Vec::new(),
     };
     let mut previous = [0u8; 32];
     let mut expected_seq = 1i64;
@@ -267,8 +272,38 @@ pub fn verify_token(
             problem: format!("the module found the trail broken here: {detail}"),
         });
     }
+    rollbacks(rows, key, &mut verdict);
     verdict.findings.sort_by_key(|f| f.seq);
     verdict
+}
+
+/// A restore over a live token writes an authenticated `rollback` record
+/// (crate::token::restore): listed as an expected event when its MAC
+/// verifies (or, without the key, when it carries one), a finding when it
+/// has none — only a restore that proved the SO PIN can write one.
+fn rollbacks(rows: &[AuditRow], key: Option<&AuditKey>, verdict: &mut Verdict) {
+    for row in rows.iter().filter(|r| r.event == "rollback") {
+        let detail = serde_json::from_slice::<Record>(&row.body)
+            .ok()
+            .and_then(|r| r.detail)
+            .unwrap_or_default();
+        let authentic = match (&row.mac, key, hash32(&row.hash)) {
+            (Some(mac), Some(key), Some(h)) => key.verify(&h, mac),
+            (Some(_), None, _) => true,
+            _ => false,
+        };
+        if authentic {
+            verdict.rollbacks.push(Finding {
+                seq: row.seq,
+                problem: detail,
+            });
+        } else if row.mac.is_none() {
+            verdict.findings.push(Finding {
+                seq: row.seq,
+                problem: format!("a rollback record without MAC (not written by a restore that proved the SO PIN): {detail}"),
+            });
+        }
+    }
 }
 
 #[cfg(test)]

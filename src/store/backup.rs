@@ -12,7 +12,10 @@ use rusqlite::{Connection, MAIN_DB, OpenFlags, OptionalExtension};
 use zeroize::Zeroizing;
 
 mod header;
+mod image;
 mod place;
+
+pub use image::{Image, LiveHead};
 
 use header::Header;
 use place::{parent, place_file, refuse_existing};
@@ -59,6 +62,10 @@ pub enum BackupError {
     Exists(PathBuf),
     Io(String),
     Store(Error),
+    /// The SO PIN that opened the live token does not open the backup.
+    BackupSoPin,
+    /// The live token changed between the loss report and the restore.
+    Changed,
 }
 
 impl std::fmt::Display for BackupError {
@@ -80,6 +87,14 @@ impl std::fmt::Display for BackupError {
             ),
             BackupError::Io(why) => write!(f, "I/O error: {why}"),
             BackupError::Store(e) => write!(f, "token store error: {e} (CKR 0x{:X})", e.rv()),
+            BackupError::BackupSoPin => f.write_str(
+                "the SO PIN does not open the backup (its SO PIN was changed after the backup \
+                 was taken): give the backup's SO PIN in KEYWARD_BACKUP_SO_PIN",
+            ),
+            BackupError::Changed => f.write_str(
+                "the token changed (its audit trail grew) after the loss report was made; \
+                 nothing was restored: run the restore again to see the new report",
+            ),
         }
     }
 }

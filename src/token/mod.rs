@@ -8,7 +8,11 @@ mod auth;
 pub use admin::restore as restore_backup;
 pub mod info;
 mod objects;
+mod presence;
+mod restore;
 mod usage;
+
+pub use restore::{ObjectLoss, ROLLBACK_EVENT, RestorePlan};
 
 pub use objects::DamagedRow;
 pub use usage::FLUSH_EVERY;
@@ -80,13 +84,18 @@ pub struct Token {
     /// the WAL (a reader held an older snapshot): retried at later writes,
     /// logout and finalize, never waited for.
     erase_pending: std::sync::atomic::AtomicBool,
+    /// This instance's shared lock on the token's `-users` file, which
+    /// tells a restore that the token is in use (see presence.rs).
+    presence: presence::Presence,
 }
 
 impl Token {
     pub fn open(config: &Config, slot: &SlotConfig) -> Result<Token> {
         let path = config.token_path(slot.id);
         let db = TokenDb::open(&path)?;
+        let presence = presence::Presence::announce(&path);
         Ok(Token {
+            presence,
             path,
             slot_id: slot.id,
             description: slot.description.clone(),

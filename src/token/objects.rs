@@ -35,7 +35,12 @@ fn lookup(
 pub type Found = Vec<(i64, Arc<Object>)>;
 
 impl Token {
-    fn to_row(&self, id: i64, obj: &Object, mk: Option<&MasterKey>) -> Result<ObjectRow> {
+    pub(super) fn to_row(
+        &self,
+        id: i64,
+        obj: &Object,
+        mk: Option<&MasterKey>,
+    ) -> Result<ObjectRow> {
         if mk.is_none() {
             object::unsealed::check_storable_unsealed(obj)?;
         }

@@ -45,13 +45,23 @@ pub enum BackupCmd {
     },
     /// Check that FILE decrypts to a healthy token; writes nothing.
     Verify { file: PathBuf },
-    /// Replace the slot's token with the one in FILE. No keyward process
-    /// may be using the token.
+    /// Replace the slot's token with the one in FILE. Over an existing
+    /// token it needs the SO PIN of that token (KEYWARD_SO_PIN; the
+    /// backup's own, if it differs, in KEYWARD_BACKUP_SO_PIN), shows what
+    /// the restore loses, and asks for the token label to be typed back
+    /// (or --yes). Keys compromised or destroyed since the backup come
+    /// back compromised or deactivated (docs/LIFECYCLE.md).
     Restore {
+        /// The backup file.
         file: PathBuf,
-        /// Overwrite an existing token.
+        /// Restore even while other processes have the token open (they
+        /// are logged out and see the restored token on their next call).
         #[arg(long)]
         force: bool,
+        /// A key (object id or label) that comes back in its backup state
+        /// even though it was compromised or destroyed since; repeatable.
+        #[arg(long = "keep-backup-state", value_name = "KEY")]
+        keep: Vec<String>,
         /// Restore into DIR instead of the configured store directory.
         #[arg(long, value_name = "DIR")]
         store: Option<PathBuf>,
@@ -77,9 +87,12 @@ pub fn run(ctx: &mut Ctx, cmd: AdminCmd) -> CliResult<()> {
         AdminCmd::Audit(cmd) => audit_cmd::run(ctx, cmd),
         AdminCmd::Backup(BackupCmd::Create { out }) => backup_create(ctx, &out),
         AdminCmd::Backup(BackupCmd::Verify { file }) => backup_verify(ctx, &file),
-        AdminCmd::Backup(BackupCmd::Restore { file, force, store }) => {
-            backup_restore(ctx, &file, force, store)
-        }
+        AdminCmd::Backup(BackupCmd::Restore {
+            file,
+            force,
+            keep,
+            store,
+        }) => backup_restore(ctx, &file, force, &keep, store),
         AdminCmd::MasterKey(MasterKeyCmd::Rotate) => master_key_rotate(ctx),
         AdminCmd::Policy(PolicyCmd::Show) => policy_show(ctx),
     }
@@ -122,15 +135,17 @@ fn print_backup(json: bool, verb: &str, file: &Path, info: &BackupInfo) -> CliRe
 
 /// A backup failure as the CLI reports it: a damaged file or a wrong
 /// passphrase is an integrity failure (exit 5).
-fn backup_error(context: &str, e: BackupError) -> CliError {
+pub(crate) fn backup_error(context: &str, e: BackupError) -> CliError {
     let code = match &e {
         BackupError::NotABackup
         | BackupError::WrongPassphraseOrDamaged
         | BackupError::NotAToken(_) => EXIT_INTEGRITY,
         BackupError::Store(err) => code_of(*err),
-        BackupError::UnsupportedVersion(_) | BackupError::Exists(_) | BackupError::Io(_) => {
-            EXIT_FAILURE
-        }
+        BackupError::BackupSoPin => crate::fail::EXIT_PIN,
+        BackupError::UnsupportedVersion(_)
+        | BackupError::Exists(_)
+        | BackupError::Io(_)
+        | BackupError::Changed => EXIT_FAILURE,
     };
     CliError::new(code, format!("{context}: {e}"))
 }
@@ -178,6 +193,7 @@ fn backup_restore(
     ctx: &mut Ctx,
     file: &Path,
     force: bool,
+    keep: &[String],
     store: Option<PathBuf>,
 ) -> CliResult<()> {
     let mut config =
@@ -187,14 +203,11 @@ fn backup_restore(
     }
     let slot = config_slot(&config, ctx.slot)?;
     let dest = config.token_path(slot);
-    if !force && dest.exists() {
-        return Err(CliError::failure(format!(
-            "slot {slot} already has a token ({}); pass --force to replace it",
-            dest.display()
-        )));
+    if dest.exists() {
+        return crate::restore_cmd::over_existing(ctx, config, slot, file, force, keep);
     }
     let passphrase = ctx.secrets.get(Secret::BackupPassphrase)?;
-    let info = keyward::token::restore_backup(slot, file, passphrase.as_bytes(), &dest, force)
+    let info = keyward::token::restore_backup(slot, file, passphrase.as_bytes(), &dest, false)
         .map_err(|e| backup_error("restore failed", e))?;
     print_backup(
         ctx.json,

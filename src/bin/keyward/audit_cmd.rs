@@ -192,7 +192,9 @@ fn report(json: bool, verdict: &Verdict) -> CliResult<()> {
             "audit trail OK: {} records, {} authenticated",
             verdict.records, verdict.authenticated
         );
+        print_rollbacks(verdict);
     } else {
+        print_rollbacks(verdict);
         for f in &verdict.findings {
             println!("record {}: {}", f.seq, f.problem);
         }
@@ -208,6 +210,16 @@ fn report(json: bool, verdict: &Verdict) -> CliResult<()> {
             verdict.records
         ),
     ))
+}
+
+/// Rollbacks are expected events, not findings, but never silent.
+fn print_rollbacks(verdict: &Verdict) {
+    for r in &verdict.rollbacks {
+        println!(
+            "rollback at record {} (authenticated): {}",
+            r.seq, r.problem
+        );
+    }
 }
 
 fn export(ctx: &mut Ctx, out: Option<&Path>) -> CliResult<()> {
@@ -320,6 +332,7 @@ mod tests {
             authenticated: 3,
             unauthenticated: 0,
             findings: vec![],
+            rollbacks: vec![],
         };
         assert!(report(false, &v).is_ok());
         v.findings.push(Finding {

@@ -24,6 +24,7 @@ mod lifecycle_cmd;
 mod output;
 mod pin_cmd;
 mod pins;
+mod restore_cmd;
 mod token_cmd;
 
 use std::process::ExitCode;

@@ -1,0 +1,308 @@
+//! A decrypted backup held in memory as a writable database ("image"), so
+//! a restore over a live token can read it, adjust it (states kept
+//! compromised, the rollback record, a new epoch) and then copy it into
+//! the live token file in ONE write transaction of that file. Copying
+//! in place, rather than renaming a new file over the old one, means
+//! processes that have the token open see the restored token on their
+//! next call instead of writing on into an unlinked file.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, MAIN_DB, OptionalExtension, Transaction, params};
+
+use super::{BResult, BackupError, BackupInfo};
+use crate::error::{Error, Result};
+use crate::store::audit::{self, AuditEntry};
+use crate::store::schema::{TxResult, create_schema};
+use crate::store::seal::PinRecord;
+use crate::store::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, load_pin, object_from_row};
+
+/// Every table of the current schema, parents before children. A restore
+/// refuses a schema with any other table: it would not know how to copy it.
+const TABLES: [&str; 8] = [
+    "schema_version",
+    "token",
+    "pin",
+    "pin_attempt",
+    "object",
+    "usage",
+    "audit",
+    "audit_state",
+];
+
+/// The append-only triggers of `audit` (as in the schema): dropped for the
+/// one statement that replaces the trail, re-created in the same
+/// transaction.
+const AUDIT_TRIGGERS: &str = "
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+";
+
+/// What a restore must find unchanged in the live token, inside its write
+/// transaction: the audit head the loss report was computed against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveHead {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+}
+
+/// A decrypted, writable, schema-current backup database.
+pub struct Image {
+    pub info: BackupInfo,
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Image({:?})", self.info)
+    }
+}
+
+fn sql(e: rusqlite::Error) -> Error {
+    Error::from(e)
+}
+
+fn tx_error(e: crate::store::schema::TxError) -> Error {
+    match e {
+        crate::store::schema::TxError::Ck(e) => e,
+        crate::store::schema::TxError::Sql(e) => sql(e),
+    }
+}
+
+fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+         ORDER BY name",
+    )?;
+    let names = stmt.query_map([], |r| r.get(0))?;
+    names.collect()
+}
+
+fn expected_tables() -> Vec<String> {
+    let mut v: Vec<String> = TABLES.iter().map(|s| (*s).to_string()).collect();
+    v.sort();
+    v
+}
+
+impl Image {
+    /// Decrypts and checks `file` (as `verify` does), then loads it as a
+    /// writable in-memory database migrated to the current schema.
+    pub fn open(file: &std::path::Path, passphrase: &[u8]) -> BResult<Image> {
+        let (info, plain) = super::open(file, passphrase)?;
+        let mut conn = Connection::open_in_memory()?;
+        conn.deserialize_read_exact(MAIN_DB, plain.as_slice(), plain.len(), false)
+            .map_err(|_| BackupError::NotAToken("the payload is not an SQLite database".into()))?;
+        conn.execute_batch("PRAGMA trusted_schema = OFF; PRAGMA foreign_keys = ON")?;
+        {
+            let tx = conn.transaction()?;
+            create_schema(&tx).map_err(|e| BackupError::Store(tx_error(e)))?;
+            tx.commit()?;
+        }
+        if table_names(&conn)? != expected_tables() {
+            return Err(BackupError::NotAToken(
+                "its tables are not those of this Keyward's schema".into(),
+            ));
+        }
+        Ok(Image { info, conn })
+    }
+
+    /// Every object row, ordered by id.
+    pub fn objects(&self) -> Result<Vec<ObjectRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{SELECT_OBJECT} ORDER BY id"))
+            .map_err(sql)?;
+        let rows = stmt.query_map([], object_from_row).map_err(sql)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+    }
+
+    /// The stored PIN record of `role`.
+    pub fn pin(&mut self, role: Role) -> Result<Option<PinRecord>> {
+        let tx = self.conn.transaction().map_err(sql)?;
+        load_pin(&tx, role).map_err(tx_error)
+    }
+
+    /// The audit head (seq, hash) of the backup's trail; (0, []) if none.
+    pub fn audit_head(&self) -> Result<LiveHead> {
+        head_of(&self.conn)
+    }
+
+    /// The backup's audit key, wrapped under its master key.
+    pub fn audit_key_wrapped(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT key_wrapped FROM audit_state WHERE id = 1",
+                [],
+                |r| r.get::<_, Option<Vec<u8>>>(0),
+            )
+            .optional()
+            .map_err(sql)?
+            .flatten())
+    }
+
+    /// In one transaction of the image: replaces `rows` (same ids), sets a
+    /// new `epoch` and PIN failure counts no lower than `failures` (so a
+    /// restore never hands out extra PIN guesses), and appends `records`
+    /// to its audit chain.
+    pub fn amend(
+        &mut self,
+        rows: &[ObjectRow],
+        epoch: i64,
+        failures: (u32, u32),
+        records: &[AuditEntry],
+    ) -> Result<()> {
+        let tx = self.conn.transaction().map_err(sql)?;
+        amend_in(&tx, rows, epoch, failures, records).map_err(tx_error)?;
+        tx.commit().map_err(sql)
+    }
+
+    /// Every row of every table, in [`TABLES`] order.
+    fn dump(&self) -> Result<Vec<(&'static str, Vec<Vec<Value>>)>> {
+        let mut out = Vec::with_capacity(TABLES.len());
+        for table in TABLES {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT * FROM {table}"))
+                .map_err(sql)?;
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
+                .map_err(sql)?;
+            out.push((
+                table,
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn head_of(conn: &Connection) -> Result<LiveHead> {
+    let head = conn
+        .query_row(
+            "SELECT head_seq, head_hash FROM audit_state WHERE id = 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    Ok(head.map_or(
+        LiveHead {
+            seq: 0,
+            hash: Vec::new(),
+        },
+        |(seq, hash)| LiveHead { seq, hash },
+    ))
+}
+
+fn amend_in(
+    tx: &Transaction<'_>,
+    rows: &[ObjectRow],
+    epoch: i64,
+    failures: (u32, u32),
+    records: &[AuditEntry],
+) -> TxResult<()> {
+    for row in rows {
+        let n = tx
+            .prepare_cached(
+                "UPDATE object SET generation = ?2, class = ?3, private = ?4,
+                     lookup_label = ?5, lookup_id = ?6, public = ?7, sealed = ?8
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                row.id,
+                row.generation,
+                row.class.cast_signed(),
+                row.private,
+                row.lookup_label,
+                row.lookup_id,
+                row.public,
+                row.sealed
+            ])?;
+        if n != 1 {
+            return Err(Error::GeneralError.into());
+        }
+    }
+    let n = tx.execute(
+        "UPDATE token SET epoch = ?1, so_failures = max(so_failures, ?2),
+             user_failures = max(user_failures, ?3) WHERE id = 1",
+        params![epoch, failures.0, failures.1],
+    )?;
+    if n != 1 {
+        return Err(Error::TokenNotRecognized.into());
+    }
+    for record in records {
+        audit::append(tx, record)?;
+    }
+    Ok(())
+}
+
+/// The live audit head as read inside a transaction.
+fn live_head_in(tx: &Transaction<'_>) -> TxResult<LiveHead> {
+    let head = tx
+        .query_row(
+            "SELECT head_seq, head_hash FROM audit_state WHERE id = 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()?;
+    Ok(head.map_or(
+        LiveHead {
+            seq: 0,
+            hash: Vec::new(),
+        },
+        |(seq, hash)| LiveHead { seq, hash },
+    ))
+}
+
+impl TokenDb {
+    /// The live audit head (seq, hash), read in one transaction.
+    pub fn audit_head_now(&self) -> Result<LiveHead> {
+        self.read(live_head_in)
+    }
+
+    /// Replaces the whole content of this token file with `image`, in one
+    /// `BEGIN IMMEDIATE` transaction, after checking inside it that the
+    /// audit head is still `expected` (the state the loss report and the
+    /// rollback record describe). A token changed meanwhile by another
+    /// process is [`Error::FunctionFailed`]: nothing is written.
+    pub fn replace_with(&self, image: &Image, expected: &LiveHead) -> Result<()> {
+        let dump = image.dump()?;
+        self.write(|tx| {
+            if &live_head_in(tx)? != expected {
+                return Err(Error::FunctionFailed.into());
+            }
+            let live: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'
+                     AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                )?;
+                let names = stmt.query_map([], |r| r.get(0))?;
+                names.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            if live != expected_tables() {
+                return Err(Error::TokenNotRecognized.into());
+            }
+            tx.execute_batch(
+                "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;",
+            )?;
+            for table in TABLES.iter().rev() {
+                tx.execute(&format!("DELETE FROM {table}"), [])?;
+            }
+            for (table, rows) in &dump {
+                let Some(first) = rows.first() else { continue };
+                let marks = vec!["?"; first.len()].join(", ");
+                let mut stmt = tx.prepare(&format!("INSERT INTO {table} VALUES ({marks})"))?;
+                for row in rows {
+                    stmt.execute(rusqlite::params_from_iter(row.iter()))?;
+                }
+            }
+            tx.execute_batch(AUDIT_TRIGGERS)?;
+            Ok(())
+        })?;
+        self.checkpoint();
+        Ok(())
+    }
+}
