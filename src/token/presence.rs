@@ -7,7 +7,10 @@
 //! design: an instance that cannot create or lock the file still runs
 //! (a token must never fail to open over this), it is then just not seen.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
+
+use rustix::fs::{FlockOperation, flock};
+use rustix::io::Errno;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -40,7 +43,7 @@ impl Presence {
     /// restore holding it exclusively must not stall an application.
     pub(super) fn announce(db: &Path) -> Presence {
         let path = users_path(db);
-        let file = open(&path).filter(|f| f.try_lock_shared().is_ok());
+        let file = open(&path).filter(|f| flock(f, FlockOperation::NonBlockingLockShared).is_ok());
         Presence {
             path,
             file: Mutex::new(file),
@@ -60,10 +63,10 @@ impl Presence {
         };
         // On our own descriptor flock converts shared to exclusive, which
         // succeeds only if no other open file description holds a lock.
-        match file.try_lock() {
+        match flock(file, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => Ok(false),
-            Err(TryLockError::WouldBlock) => Ok(true),
-            Err(TryLockError::Error(_)) => Err(Error::DeviceError),
+            Err(Errno::WOULDBLOCK) => Ok(true),
+            Err(_) => Err(Error::DeviceError),
         }
     }
 
@@ -72,7 +75,7 @@ impl Presence {
         if let Ok(guard) = self.file.lock()
             && let Some(file) = guard.as_ref()
         {
-            let _ = file.try_lock_shared();
+            let _ = flock(file, FlockOperation::NonBlockingLockShared);
         }
     }
 }

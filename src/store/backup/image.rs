@@ -47,6 +47,9 @@ pub struct LiveHead {
     pub hash: Vec<u8>,
 }
 
+/// A table's name and every row of it.
+type TableRows = (&'static str, Vec<Vec<Value>>);
+
 /// A decrypted, writable, schema-current backup database.
 pub struct Image {
     pub info: BackupInfo,
@@ -159,7 +162,7 @@ impl Image {
     }
 
     /// Every row of every table, in [`TABLES`] order.
-    fn dump(&self) -> Result<Vec<(&'static str, Vec<Vec<Value>>)>> {
+    fn dump(&self) -> Result<Vec<TableRows>> {
         let mut out = Vec::with_capacity(TABLES.len());
         for table in TABLES {
             let mut stmt = self
