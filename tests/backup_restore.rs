@@ -25,6 +25,7 @@ fn token_with_history() -> (Store, PathBuf) {
     for (ty, label) in [
         ("ec-p256", "kept"),
         ("ec-p256", "compromised-later"),
+        ("ec-p256", "deactivated-later"),
         ("ed25519", "destroyed-later"),
     ] {
         ok(&store.run(&["keys", "generate", "--type", ty, "--label", label]));
@@ -50,6 +51,7 @@ fn token_with_history() -> (Store, PathBuf) {
         "--reason",
         "leaked",
     ]));
+    ok(&store.run(&["keys", "deactivate", "deactivated-later"]));
     ok(&store.run(&["keys", "destroy", "destroyed-later", "--yes"]));
     (store, backup)
 }
@@ -124,6 +126,9 @@ fn loss_report_lists_created_destroyed_compromised_keys_and_audit_range() {
     assert_eq!(compromised["live_state"], "compromised");
     assert_eq!(compromised["restored_state"], "compromised");
     assert!(compromised["id"].is_string(), "ids are strings in JSON");
+    let deactivated = find(&report, "deactivated-later", "CKO_PRIVATE_KEY");
+    assert_eq!(deactivated["live_state"], "deactivated");
+    assert_eq!(deactivated["restored_state"], "deactivated");
     assert!(
         !report["objects"]
             .as_array()
@@ -190,6 +195,7 @@ fn restore_records_an_authenticated_rollback_and_keeps_keys_out_of_use() {
         states(&store),
         pairs(&[
             ("compromised-later", "compromised"),
+            ("deactivated-later", "deactivated"),
             ("destroyed-later", "deactivated"),
             ("kept", "active"),
         ])
@@ -230,7 +236,7 @@ fn restore_records_an_authenticated_rollback_and_keeps_keys_out_of_use() {
         .iter()
         .filter(|r| r["detail"].as_str().unwrap_or("").contains("on restore"))
         .count();
-    assert!(on_restore >= 2, "{changes}");
+    assert!(on_restore >= 3, "{changes}");
     // The restored token works: the compromised key cannot sign, new keys
     // can be made (a new epoch, the restored master key).
     ok(&store.run(&["keys", "generate", "--type", "ec-p256", "--label", "after"]));
@@ -250,6 +256,7 @@ fn keep_backup_state_brings_a_destroyed_key_back_as_it_was() {
         states(&store),
         pairs(&[
             ("compromised-later", "compromised"),
+            ("deactivated-later", "deactivated"),
             ("destroyed-later", "active"),
             ("kept", "active"),
         ])
@@ -288,8 +295,19 @@ fn child_holds_a_session() {
         .unwrap();
     let slot = pkcs11.get_slots_with_token().unwrap()[0];
     let session = pkcs11.open_ro_session(slot).unwrap();
+    let count = |label: &str| {
+        let template = [
+            cryptoki::object::Attribute::Class(cryptoki::object::ObjectClass::PUBLIC_KEY),
+            cryptoki::object::Attribute::Label(label.as_bytes().to_vec()),
+        ];
+        session.find_objects(&template).unwrap().len()
+    };
+    assert_eq!((count("created-later"), count("destroyed-later")), (1, 0));
     std::fs::write(dir.join("open"), b"1").unwrap();
     assert!(wait_for(&dir.join("done")));
+    // Restored in place: this process sees the restored token on its next
+    // call, without reopening anything.
+    assert_eq!((count("created-later"), count("destroyed-later")), (0, 1));
     drop(session);
 }
 
@@ -297,12 +315,12 @@ fn child_holds_a_session() {
 fn refused_while_another_process_has_the_token_open() {
     let (store, backup) = token_with_history();
     let sync = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_holds_a_session", "--nocapture"])
         .env(CHILD, sync.path())
         .env("KEYWARD_CONF", &store.conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     assert!(wait_for(&sync.path().join("open")), "child never opened");
@@ -316,7 +334,8 @@ fn refused_while_another_process_has_the_token_open() {
     assert_eq!(states(&store), before);
     ok(&restore(&store, &backup, &["--yes", "--force"], SO_PIN));
     std::fs::write(sync.path().join("done"), b"1").unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "child: {}", stdout(&out));
     // Once the other process is gone, no --force is needed.
     ok(&restore(&store, &backup, &["--yes"], SO_PIN));
 }

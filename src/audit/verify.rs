@@ -406,6 +406,27 @@ mod tests {
         assert!(v.findings[0].problem.contains("what was found"));
     }
 
+    #[test]
+    fn rollbacks_are_listed_when_authenticated_and_findings_without_mac() {
+        let key = AuditKey::generate().unwrap();
+        let (rows, head) = chain(&key, &["token_init", "rollback", "login"]);
+        let v = verify_token(&rows, Some(&head), Some(&key), TOKEN);
+        assert!(v.ok(), "{:?}", v.findings);
+        assert_eq!(v.rollbacks.len(), 1);
+        assert_eq!(v.rollbacks[0].seq, 2);
+        assert_eq!(v.rollbacks[0].problem, "what was found");
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["rollbacks"][0]["seq"], 2);
+
+        let forged = trail(&[("token_init", Some(&key)), ("rollback", None)]);
+        let v = verify(&forged, None, Some(&key));
+        let mut v2 = v.clone();
+        v2.findings.clear();
+        rollbacks(&forged, Some(&key), &mut v2);
+        assert!(v2.rollbacks.is_empty());
+        assert!(v2.findings[0].problem.contains("without MAC"), "{v2:?}");
+    }
+
     fn trail(events: &[(&str, Option<&AuditKey>)]) -> Vec<AuditRow> {
         let mut previous = [0u8; 32];
         let mut rows = Vec::new();

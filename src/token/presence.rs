@@ -79,3 +79,33 @@ impl Presence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_holder_is_seen_until_it_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("slot-0.sqlite");
+        let me = Presence::announce(&db);
+        assert!(!me.others_present().unwrap(), "alone");
+        me.release();
+        let other = Presence::announce(&db);
+        assert!(other.file.lock().unwrap().is_some(), "shared lock taken");
+        assert!(me.others_present().unwrap());
+        me.release();
+        drop(other);
+        assert!(!me.others_present().unwrap());
+        // While held exclusively, a newcomer still opens (unlocked).
+        let late = Presence::announce(&db);
+        assert!(late.file.lock().unwrap().is_none());
+        me.release();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(users_path(&db)).unwrap().permissions();
+            assert_eq!(mode.mode() & 0o777, 0o600);
+        }
+    }
+}

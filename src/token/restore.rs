@@ -338,12 +338,21 @@ impl Planner<'_> {
                         )
                     }
                 }
-                Some(_) if state_of(now.as_ref()) == Some(CKW_STATE_COMPROMISED) => (
-                    "changed",
-                    CKW_STATE_COMPROMISED,
-                    "compromised after the backup",
-                ),
-                Some(_) => ("changed", 0, ""),
+                // There is no way back to active: a key retired or
+                // compromised since the backup stays so.
+                Some(_) => match state_of(now.as_ref()) {
+                    Some(CKW_STATE_COMPROMISED) => (
+                        "changed",
+                        CKW_STATE_COMPROMISED,
+                        "compromised after the backup",
+                    ),
+                    Some(CKW_STATE_DEACTIVATED) => (
+                        "changed",
+                        CKW_STATE_DEACTIVATED,
+                        "deactivated after the backup",
+                    ),
+                    _ => ("changed", 0, ""),
+                },
             };
             let mut restored = old.clone();
             let mut new_row = None;

@@ -309,3 +309,94 @@ impl TokenDb {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit::test_entry;
+    use crate::store::seal::{MasterKey, wrap_master_key};
+    use crate::store::sqlite::TokenMeta;
+
+    fn token(path: &std::path::Path, objects: i64) -> TokenDb {
+        let db = TokenDb::open(path).unwrap();
+        let mk = MasterKey::generate().unwrap();
+        db.initialize(
+            &TokenMeta {
+                label: [b' '; 32],
+                serial: *b"0000000000000001",
+                so_pin: Some(wrap_master_key(&mk, b"so", 0, 1000).unwrap()),
+                user_pin: None,
+                so_failures: 0,
+                user_failures: 2,
+                epoch: 1,
+            },
+            b"",
+            &test_entry(),
+        )
+        .unwrap();
+        for id in 0..objects {
+            db.insert_object(
+                &ObjectRow {
+                    id,
+                    generation: 1,
+                    class: 3,
+                    private: false,
+                    lookup_label: None,
+                    lookup_id: None,
+                    public: vec![1; 10],
+                    sealed: vec![2; 40],
+                },
+                &test_entry(),
+            )
+            .unwrap();
+        }
+        db
+    }
+
+    #[test]
+    fn replace_checks_the_head_inside_its_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let live_path = dir.path().join("live.db");
+        let live = token(&live_path, 2);
+        let file = dir.path().join("b.kwb");
+        super::super::create(&live_path, &file, b"pass", 1000, &mut |_, _| {}).unwrap();
+        let mut image = Image::open(&file, b"pass").unwrap();
+        assert_eq!(image.objects().unwrap().len(), 2);
+        // After the backup: a new object, and the head moves.
+        let reported = live.audit_head_now().unwrap();
+        live.insert_object(
+            &ObjectRow {
+                id: 9,
+                generation: 1,
+                class: 3,
+                private: false,
+                lookup_label: None,
+                lookup_id: None,
+                public: vec![1; 10],
+                sealed: vec![2; 40],
+            },
+            &test_entry(),
+        )
+        .unwrap();
+        // The report was made before that write: nothing is replaced.
+        assert_eq!(
+            live.replace_with(&image, &reported),
+            Err(Error::FunctionFailed)
+        );
+        assert_eq!(live.object_ids().unwrap(), vec![0, 1, 9]);
+
+        image.amend(&[], 77, (0, 0), &[test_entry()]).unwrap();
+        let now = live.audit_head_now().unwrap();
+        live.replace_with(&image, &now).unwrap();
+        assert_eq!(live.object_ids().unwrap(), vec![0, 1]);
+        let meta = live.meta().unwrap().unwrap();
+        assert_eq!((meta.epoch, meta.user_failures), (77, 2));
+        // The backup's trail plus the appended record; still append-only.
+        let head = live.audit_head_now().unwrap();
+        assert_eq!(head.seq, image.audit_head().unwrap().seq);
+        assert_eq!(head, image.audit_head().unwrap());
+        let other = rusqlite::Connection::open(&live_path).unwrap();
+        assert!(other.execute("DELETE FROM audit", []).is_err());
+        assert!(other.execute("UPDATE audit SET time = 0", []).is_err());
+    }
+}
