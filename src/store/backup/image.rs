@@ -288,6 +288,15 @@ impl TokenDb {
             if live != expected_tables() {
                 return Err(Error::TokenNotRecognized.into());
             }
+            // Read here, under the write lock: a failure counted by another
+            // process after the plan was made is kept too.
+            let failures: Option<(i64, i64)> = tx
+                .query_row(
+                    "SELECT so_failures, user_failures FROM token WHERE id = 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
             tx.execute_batch(
                 "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;",
             )?;
@@ -301,6 +310,13 @@ impl TokenDb {
                 for row in rows {
                     stmt.execute(rusqlite::params_from_iter(row.iter()))?;
                 }
+            }
+            if let Some((so, user)) = failures {
+                tx.execute(
+                    "UPDATE token SET so_failures = max(so_failures, ?1),
+                         user_failures = max(user_failures, ?2) WHERE id = 1",
+                    params![so, user],
+                )?;
             }
             tx.execute_batch(AUDIT_TRIGGERS)?;
             Ok(())
@@ -386,11 +402,16 @@ mod tests {
         assert_eq!(live.object_ids().unwrap(), vec![0, 1, 9]);
 
         image.amend(&[], 77, (0, 0), &[test_entry()]).unwrap();
+        // A wrong PIN counted by another process after the plan was made
+        // (the image says 2) survives the restore.
+        for _ in 0..3 {
+            live.record_failure(Role::User).unwrap();
+        }
         let now = live.audit_head_now().unwrap();
         live.replace_with(&image, &now).unwrap();
         assert_eq!(live.object_ids().unwrap(), vec![0, 1]);
         let meta = live.meta().unwrap().unwrap();
-        assert_eq!((meta.epoch, meta.user_failures), (77, 2));
+        assert_eq!((meta.epoch, meta.user_failures), (77, 5));
         // The backup's trail plus the appended record; still append-only.
         let head = live.audit_head_now().unwrap();
         assert_eq!(head.seq, image.audit_head().unwrap().seq);
