@@ -413,3 +413,35 @@ fn crash_between_batches_resumes() {
         .expect("login");
     use_keys(&s, &secrets, &pairs);
 }
+
+#[test]
+fn logout_all_leaves_no_way_to_the_new_key() {
+    let h = Harness::new();
+    h.ready();
+    let s = h.user_session();
+    let key = make_secret(&s, "k");
+    let lib = Library::new(Config::from_env().expect("config")).expect("library");
+    rotate(&lib);
+    assert_eq!(db().key_state().unwrap().steps.len(), 1);
+    let options = keyward::store::rekey::RotateOptions {
+        logout_all: true,
+        ..Default::default()
+    };
+    lib.rotate_master_key_with(
+        0,
+        SO_PIN.as_bytes(),
+        Some(USER_PIN.as_bytes()),
+        options,
+        &mut |_, _| {},
+    )
+    .expect("rotation");
+    // No step is kept, not even the older ones.
+    assert!(db().key_state().unwrap().steps.is_empty());
+    expect_rv(
+        s.sign(&Mechanism::Sha256Hmac, key, MSG),
+        RvError::UserNotLoggedIn,
+    );
+    s.login(UserType::User, Some(&pin(USER_PIN)))
+        .expect("login again");
+    use_keys(&s, &["k".into()], &[]);
+}

@@ -225,7 +225,16 @@ mod tests {
                 new_epoch: 8,
                 so_pin: &rec,
                 user_pin: None,
-                next: crate::store::seal::wrap_step(&old, crate::store::seal::StepDirection::Next, expected, 8, &new).unwrap(),
+                next: Some(
+                    crate::store::seal::wrap_step(
+                        &old,
+                        crate::store::seal::StepDirection::Next,
+                        expected,
+                        8,
+                        &new,
+                    )
+                    .unwrap(),
+                ),
                 previous: Vec::new(),
                 audit_key: b"",
                 record: &test_entry(),

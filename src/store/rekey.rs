@@ -68,6 +68,28 @@ pub struct KeyState {
     pub rotation: Option<RotationState>,
 }
 
+/// How a rotation runs (`Token::rotate_master_key_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotateOptions {
+    /// Rows re-sealed per transaction (at least 1).
+    pub batch: usize,
+    /// Store no step from the old key to the new one and drop every kept
+    /// step: processes logged in under an older key cannot follow and must
+    /// log in again. For a suspected compromise of the old key or of a
+    /// PIN: with the steps kept, whoever holds an old key (or an old PIN
+    /// and an old copy of the file) could unwrap the new key.
+    pub logout_all: bool,
+}
+
+impl Default for RotateOptions {
+    fn default() -> Self {
+        RotateOptions {
+            batch: REKEY_BATCH,
+            logout_all: false,
+        }
+    }
+}
+
 /// Everything the first transaction of a rotation writes.
 pub struct RotationStart<'a> {
     /// The epoch the SO PIN was checked at: still current, or nothing
@@ -78,8 +100,9 @@ pub struct RotationStart<'a> {
     /// `None` deletes the user PIN record, which would still wrap the old
     /// key.
     pub user_pin: Option<&'a PinRecord>,
-    /// New key under old (`seal::wrap_step`, `Next`).
-    pub next: Vec<u8>,
+    /// New key under old (`seal::wrap_step`, `Next`); `None` stores no
+    /// step and drops the kept ones ([`RotateOptions::logout_all`]).
+    pub next: Option<Vec<u8>>,
     /// Old key under new (`seal::wrap_step`, `Previous`).
     pub previous: Vec<u8>,
     /// The audit key wrapped under the new key.
@@ -244,16 +267,23 @@ impl TokenDb {
                         .execute([Role::User.byte()])?;
                 }
             }
-            let seq: i64 = tx
-                .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM mk_step")?
-                .query_row([], |r| r.get(0))?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO mk_step (from_epoch, token, seq, to_epoch, wrapped)
-                 VALUES (?1, 1, ?2, ?3, ?4)",
-            )?
-            .execute(params![start.old_epoch, seq, start.new_epoch, start.next])?;
-            tx.prepare_cached("DELETE FROM mk_step WHERE seq <= ?1")?
-                .execute([seq.saturating_sub(MAX_STEPS)])?;
+            match &start.next {
+                Some(next) => {
+                    let seq: i64 = tx
+                        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM mk_step")?
+                        .query_row([], |r| r.get(0))?;
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO mk_step (from_epoch, token, seq, to_epoch, wrapped)
+                         VALUES (?1, 1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![start.old_epoch, seq, start.new_epoch, next])?;
+                    tx.prepare_cached("DELETE FROM mk_step WHERE seq <= ?1")?
+                        .execute([seq.saturating_sub(MAX_STEPS)])?;
+                }
+                None => {
+                    tx.prepare_cached("DELETE FROM mk_step")?.execute([])?;
+                }
+            }
             tx.prepare_cached(
                 "INSERT INTO mk_rotation (id, token, from_epoch, to_epoch, previous, cursor)
                  VALUES (1, 1, ?1, ?2, ?3, ?4)",
@@ -539,7 +569,7 @@ mod tests {
             new_epoch,
             so_pin: &so,
             user_pin: Some(&user),
-            next: wrap_step(old, StepDirection::Next, old_epoch, new_epoch, &new)?,
+            next: Some(wrap_step(old, StepDirection::Next, old_epoch, new_epoch, &new)?),
             previous: wrap_step(&new, StepDirection::Previous, new_epoch, old_epoch, old)?,
             audit_key: b"",
             record: &crate::store::audit::test_entry(),

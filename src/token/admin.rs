@@ -6,21 +6,20 @@ use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
 use crate::store::backup::{self, BackupError, BackupInfo};
-use crate::store::rekey::{REKEY_BATCH, RotationStart};
+use crate::store::rekey::{RotateOptions, RotationStart};
 use crate::store::seal::{self, AuditKey, StepDirection};
 use crate::store::sqlite::Role;
 
 impl Token {
-    /// Rotates the master key without logging anyone out, re-sealing
-    /// [`REKEY_BATCH`] rows per transaction (see
-    /// [`Token::rotate_master_key_in`]).
+    /// Rotates the master key without logging anyone out, with the
+    /// default [`RotateOptions`] (see [`Token::rotate_master_key_with`]).
     pub fn rotate_master_key(
         &self,
         so_pin: &[u8],
         user_pin: Option<&[u8]>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64> {
-        self.rotate_master_key_in(so_pin, user_pin, REKEY_BATCH, progress)
+        self.rotate_master_key_with(so_pin, user_pin, RotateOptions::default(), progress)
     }
 
     /// Replaces the master key by a fresh one. Needs the SO PIN and, when
@@ -28,19 +27,20 @@ impl Token {
     /// first transaction switches the token to the new key (epoch, PIN
     /// records, audit key) and stores the step from the old key to the new
     /// one, so processes logged in under the old key follow by themselves;
-    /// then rows are re-sealed `batch` per transaction (no other process
-    /// waits longer than one batch); the last transaction ends the
-    /// rotation. Every row is checked to open before anything changes. An
-    /// unfinished rotation (a crash) is resumed instead of starting a new
-    /// one, and needs only the SO PIN. Returns how many rows this call
-    /// re-sealed.
-    pub fn rotate_master_key_in(
+    /// (unless `options.logout_all`); then rows are re-sealed
+    /// `options.batch` per transaction (no other process waits longer than
+    /// one batch); the last transaction ends the rotation. Every row is
+    /// checked to open before anything changes. An unfinished rotation (a
+    /// crash) is resumed instead of starting a new one, and needs only the
+    /// SO PIN. Returns how many rows this call re-sealed.
+    pub fn rotate_master_key_with(
         &self,
         so_pin: &[u8],
         user_pin: Option<&[u8]>,
-        batch: usize,
+        options: RotateOptions,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64> {
+        let batch = options.batch.max(1);
         let meta = self.db.meta()?.ok_or(Error::TokenNotRecognized)?;
         let (current, epoch) = self.verify_pin(Role::So, so_pin, "master-key rotation")?;
         let audit_key = self
@@ -88,8 +88,11 @@ impl Token {
         let mut raw = [0u8; 8];
         mechanism::random(&mut raw)?;
         let new_epoch = i64::from_le_bytes(raw);
-        let ev = Event::new("master_key_rotate")
-            .detail("new master key; objects are re-sealed in batches, logged-in processes follow");
+        let ev = Event::new("master_key_rotate").detail(if options.logout_all {
+            "new master key; objects are re-sealed in batches; every logged-in process must log in again"
+        } else {
+            "new master key; objects are re-sealed in batches, logged-in processes follow"
+        });
         let entry = self.entry_as(Login::So, Some(audit_key.clone()), &ev, None);
         // `current` and the audit key are the ones of `epoch`: checked
         // again inside the first transaction.
@@ -98,7 +101,17 @@ impl Token {
             new_epoch,
             so_pin: &so_rec,
             user_pin: user_rec.as_ref(),
-            next: seal::wrap_step(&current, StepDirection::Next, epoch, new_epoch, &new)?,
+            next: if options.logout_all {
+                None
+            } else {
+                Some(seal::wrap_step(
+                    &current,
+                    StepDirection::Next,
+                    epoch,
+                    new_epoch,
+                    &new,
+                )?)
+            },
             previous: seal::wrap_step(&new, StepDirection::Previous, new_epoch, epoch, &current)?,
             audit_key: &audit_key.wrap(&new)?,
             record: &entry,
