@@ -142,7 +142,8 @@ fn rows_under_current_key() -> Vec<bool> {
         let key = if current {
             &mk
         } else {
-            old.as_ref().expect("a row under an old key only mid-rotation")
+            old.as_ref()
+                .expect("a row under an old key only mid-rotation")
         };
         let digest = public_digest(&row.public);
         unseal_object(key, row.id, row.class, &digest, &row.sealed)
@@ -329,7 +330,12 @@ fn rotator_child() {
 
 fn crash_rotation(env: &TestEnv, failpoint: &str) {
     let out = Command::new(std::env::current_exe().expect("current_exe"))
-        .args(["--exact", "rotator_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "rotator_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ROTATOR, "1")
         .env("KEYWARD_FAILPOINT", failpoint)
         .env(ENV_CONF, &env.conf)

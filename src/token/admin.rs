@@ -6,7 +6,7 @@ use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
 use crate::store::backup::{self, BackupError, BackupInfo};
-use crate::store::rekey::{RotateOptions, RotationStart};
+use crate::store::rekey::{RotateOptions, RotationKeys, RotationStart};
 use crate::store::seal::{self, AuditKey, StepDirection};
 use crate::store::sqlite::Role;
 
@@ -62,9 +62,17 @@ impl Token {
                 rot.from,
                 &rot.previous,
             )?;
-            let n = self
-                .db
-                .run_rotation(&old, rot.from, &current, rot.to, batch, &done, progress)?;
+            let n = self.db.run_rotation(
+                RotationKeys {
+                    old: &old,
+                    old_epoch: rot.from,
+                    new: &current,
+                    new_epoch: rot.to,
+                },
+                batch,
+                &done,
+                progress,
+            )?;
             self.db.checkpoint();
             return Ok(n);
         }
@@ -116,9 +124,17 @@ impl Token {
             audit_key: &audit_key.wrap(&new)?,
             record: &entry,
         })?;
-        let n = self
-            .db
-            .run_rotation(&current, epoch, &new, new_epoch, batch, &done, progress)?;
+        let n = self.db.run_rotation(
+            RotationKeys {
+                old: &current,
+                old_epoch: epoch,
+                new: &new,
+                new_epoch,
+            },
+            batch,
+            &done,
+            progress,
+        )?;
         self.db.checkpoint();
         Ok(n)
     }
