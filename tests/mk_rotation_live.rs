@@ -28,6 +28,7 @@ use keyward::store::{TokenDb, public_digest, unseal_object, unwrap_master_key};
 const WORKER: &str = "KEYWARD_MKLIVE_WORKER";
 const STOP: &str = "KEYWARD_MKLIVE_STOP";
 const ROTATOR: &str = "KEYWARD_MKLIVE_ROTATOR";
+const ROTATOR_BATCH: &str = "KEYWARD_MKLIVE_BATCH";
 const MSG: &[u8] = b"master-key rotation, live";
 /// Token objects made before a rotation: more than two batches of 64.
 const BULK: usize = 150;
@@ -324,7 +325,24 @@ fn rotator_child() {
         return;
     }
     let lib = Library::new(Config::from_env().expect("config")).expect("library");
-    let n = rotate(&lib);
+    // Small batches for the SIGKILL test: many commit points to land on.
+    let batch = std::env::var(ROTATOR_BATCH)
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(keyward::store::rekey::REKEY_BATCH);
+    let options = keyward::store::rekey::RotateOptions {
+        batch,
+        ..Default::default()
+    };
+    let n = lib
+        .rotate_master_key_with(
+            0,
+            SO_PIN.as_bytes(),
+            Some(USER_PIN.as_bytes()),
+            options,
+            &mut |_, _| {},
+        )
+        .unwrap_or_else(|e| panic!("rotation: {e:?}"));
     eprintln!("rotation returned {n}");
 }
 
@@ -450,4 +468,66 @@ fn logout_all_leaves_no_way_to_the_new_key() {
     s.login(UserType::User, Some(&pin(USER_PIN)))
         .expect("login again");
     use_keys(&s, &["k".into()], &[]);
+}
+
+/// SIGKILL lands at a random point of a rotation (run with 8-row batches):
+/// inside the first transaction, a batch, the last one, or after the end.
+/// Whatever the point, every row opens for the process that stayed logged
+/// in and for a new login, and a final `rotate` leaves every row under the
+/// newest key only. The delays only spread the kill points; nothing is
+/// asserted about time. The seed is printed to replay a failure.
+#[test]
+fn sigkill_at_random_points_then_resume() {
+    const ROUNDS: usize = 8;
+    let h = Harness::new();
+    h.ready();
+    let s = h.user_session();
+    let secrets: Vec<String> = (0..80).map(|i| format!("s{i}")).collect();
+    for label in &secrets {
+        make_secret(&s, label);
+    }
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill seed {seed}");
+    let total = rows_under_current_key().len();
+    for round in 0..ROUNDS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = Command::new(std::env::current_exe().expect("current_exe"))
+            .args([
+                "--exact",
+                "rotator_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROTATOR, "1")
+            .env(ROTATOR_BATCH, "8")
+            .env(ENV_CONF, &h.env.conf)
+            .env(ENV_STORE, &h.env.store)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rotator");
+        std::thread::sleep(std::time::Duration::from_millis(seed % 400));
+        let _ = child.kill();
+        let status = child.wait().expect("wait rotator");
+        eprintln!("round {round}: rotator {status}");
+        let rows = rows_under_current_key();
+        assert_eq!(rows.len(), total, "round {round}");
+        use_keys(&s, &secrets, &[]);
+        s.logout().expect("logout");
+        s.login(UserType::User, Some(&pin(USER_PIN)))
+            .expect("login");
+        use_keys(&s, &secrets[..4], &[]);
+    }
+    let lib = Library::new(Config::from_env().expect("config")).expect("library");
+    rotate(&lib);
+    assert!(db().key_state().unwrap().rotation.is_none());
+    assert!(rows_under_current_key().iter().all(|c| *c));
+    use_keys(&s, &secrets, &[]);
 }
