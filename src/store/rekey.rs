@@ -410,8 +410,9 @@ impl TokenDb {
 
     /// Re-seals, `batch` rows per transaction, every row still under
     /// `keys.old` (the key of `keys.old_epoch`) under `keys.new` (the key
-    /// of `keys.new_epoch`, the token's), then ends the rotation with `record`. Works for a rotation
-    /// just begun and for one a crash interrupted. `progress(done, total)`
+    /// of `keys.new_epoch`, the token's), then ends the rotation with the
+    /// audit record `record` makes (at the end, so its time is the end's).
+    /// Works for a rotation just begun and for one a crash interrupted. `progress(done, total)`
     /// follows the sealed rows. Returns how many rows this run re-sealed.
     /// A row that opens under neither key is [`Error::Tampered`]: the
     /// batch holding it changes nothing and the rotation stays resumable.
@@ -419,7 +420,7 @@ impl TokenDb {
         &self,
         keys: RotationKeys<'_>,
         batch: usize,
-        record: &AuditEntry,
+        record: &dyn Fn() -> AuditEntry,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64> {
         let failpoint = failpoint();
@@ -458,7 +459,7 @@ impl TokenDb {
                     Batch::Gone => return self.rotation_gone(new_epoch, resealed),
                 }
             }
-            match self.finish_rotation(old_epoch, new_epoch, record)? {
+            match self.finish_rotation(old_epoch, new_epoch, &record())? {
                 Some(true) => return Ok(resealed),
                 Some(false) => {}
                 None => return self.rotation_gone(new_epoch, resealed),

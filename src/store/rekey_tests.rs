@@ -152,7 +152,7 @@ fn run(
             new_epoch: to,
         },
         batch,
-        &crate::store::audit::test_entry(),
+        &crate::store::audit::test_entry,
         &mut |_, _| {},
     )
 }
@@ -197,7 +197,7 @@ fn rotation_reseals_everything_in_batches() {
                 new_epoch: 12,
             },
             3,
-            &crate::store::audit::test_entry(),
+            &crate::store::audit::test_entry,
             &mut |d, t| seen.push((d, t)),
         )
         .unwrap();
@@ -341,7 +341,7 @@ fn crash_child() {
             new_epoch: 77,
         },
         2,
-        &crate::store::audit::test_entry(),
+        &crate::store::audit::test_entry,
         &mut |d, t| {
             eprintln!("rekey progress {d}/{t}");
         },

@@ -26,7 +26,7 @@ impl Token {
     /// one is set, the user PIN: the new key is wrapped under both. The
     /// first transaction switches the token to the new key (epoch, PIN
     /// records, audit key) and stores the step from the old key to the new
-    /// one, so processes logged in under the old key follow by themselves;
+    /// one, so processes logged in under the old key follow by themselves
     /// (unless `options.logout_all`); then rows are re-sealed
     /// `options.batch` per transaction (no other process waits longer than
     /// one batch); the last transaction ends the rotation. Every row is
@@ -46,9 +46,9 @@ impl Token {
         let audit_key = self
             .load_audit_key(&current)?
             .map_or_else(AuditKey::generate, Ok)?;
-        let done = Event::new("master_key_rotated")
+        let done_event = Event::new("master_key_rotated")
             .detail("every object is sealed under the new master key; the old one is forgotten");
-        let done = self.entry_as(Login::So, Some(audit_key.clone()), &done, None);
+        let done = || self.entry_as(Login::So, Some(audit_key.clone()), &done_event, None);
         if let Some(rot) = self.db.key_state()?.rotation {
             // Interrupted: the SO PIN record already wraps the new key,
             // which unwraps the old one.
