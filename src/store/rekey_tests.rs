@@ -412,3 +412,36 @@ fn crash_between_batches_resumes() {
     assert_eq!(db.key_state().unwrap().rotation, None);
     let _ = old;
 }
+
+#[test]
+fn reinitialization_drops_steps_and_the_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, old) = token(&dir.path().join("t.db"), 2);
+    begin(&db, &old, EPOCH, 12).unwrap();
+    let state = db.key_state().unwrap();
+    assert_eq!((state.steps.len(), state.rotation.is_some()), (1, true));
+    let mk = MasterKey::generate().unwrap();
+    db.initialize(
+        &TokenMeta {
+            label: [b'L'; 32],
+            serial: [b'7'; 16],
+            so_pin: Some(wrap_master_key(&mk, SO_PIN, 0, ITER).unwrap()),
+            user_pin: None,
+            so_failures: 0,
+            user_failures: 0,
+            epoch: 99,
+        },
+        b"",
+        &crate::store::audit::test_entry(),
+    )
+    .unwrap();
+    assert_eq!(
+        db.key_state().unwrap(),
+        KeyState {
+            epoch: Some(99),
+            steps: Vec::new(),
+            rotation: None
+        },
+        "no way from the erased keys to the new one"
+    );
+}

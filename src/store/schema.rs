@@ -292,6 +292,31 @@ mod tests {
     }
 
     #[test]
+    fn version_3_files_gain_the_rotation_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE mk_step; DROP TABLE mk_rotation; UPDATE schema_version SET version = 3;",
+        )
+        .unwrap();
+        drop(conn);
+        let db = TokenDb::open(&path).unwrap();
+        assert_eq!(db.key_state().unwrap().steps, Vec::new());
+        drop(db);
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM mk_rotation", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
     fn pragmas_and_private_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new/dir/token.db");
