@@ -382,6 +382,20 @@ impl Library {
             .rotate_master_key(so_pin, user_pin, progress)
     }
 
+    /// See [`Token::rotate_master_key_with`].
+    pub fn rotate_master_key_with(
+        &self,
+        slot: CK_SLOT_ID,
+        so_pin: &[u8],
+        user_pin: Option<&[u8]>,
+        options: crate::store::rekey::RotateOptions,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
+        self.slot(slot)?
+            .1
+            .rotate_master_key_with(so_pin, user_pin, options, progress)
+    }
+
     /// An encrypted, authenticated snapshot of a slot's token (PBKDF2 with
     /// the configured PIN iteration count over the passphrase).
     pub fn backup_token(

@@ -40,6 +40,7 @@ pub const EVENTS: &[&str] = &[
     "backup",
     "restore",
     "master_key_rotate",
+    "master_key_rotated",
     "object_damaged",
     "audit_break",
     "rollback",

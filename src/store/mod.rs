@@ -8,7 +8,7 @@ pub mod backup;
 pub mod codec;
 mod object_write;
 pub mod pin_attempts;
-mod rekey;
+pub mod rekey;
 mod schema;
 pub mod seal;
 pub mod sqlite;

@@ -217,26 +217,32 @@ mod tests {
             .unwrap();
         assert_eq!(db.meta().unwrap().unwrap().user_pin, Some(rec.clone()));
 
-        let (old, new) = (
-            MasterKey::generate().unwrap(),
-            MasterKey::generate().unwrap(),
-        );
-        let rekey = |expected| {
-            db.rekey_at(
-                &old,
-                &new,
-                &rec,
-                None,
-                8,
-                Some(expected),
-                b"",
-                &test_entry(),
-                &mut |_, _| {},
-            )
+        let old = MasterKey::generate().unwrap();
+        let new = old.rotated().unwrap();
+        let begin = |expected| {
+            db.begin_rotation(&crate::store::rekey::RotationStart {
+                old_epoch: expected,
+                new_epoch: 8,
+                so_pin: &rec,
+                user_pin: None,
+                next: Some(
+                    crate::store::seal::wrap_step(
+                        &old,
+                        crate::store::seal::StepDirection::Next,
+                        expected,
+                        8,
+                        &new,
+                    )
+                    .unwrap(),
+                ),
+                previous: Vec::new(),
+                audit_key: b"",
+                record: &test_entry(),
+            })
         };
-        assert_eq!(rekey(6), Err(Error::UserNotLoggedIn));
+        assert_eq!(begin(6), Err(Error::UserNotLoggedIn));
         assert_eq!(db.meta().unwrap().unwrap().epoch, 7, "nothing changed");
-        assert_eq!(rekey(7), Ok(0));
+        assert_eq!(begin(7), Ok(()));
         assert_eq!(db.meta().unwrap().unwrap().epoch, 8);
     }
 

@@ -1,559 +1,485 @@
-//! Master-key rotation at the store level: re-seals every object row and
-//! its lookup tags from the old master key to a new one, replaces the PIN
-//! records and bumps the token epoch, all in one write transaction so a
-//! crash leaves the token either fully old or fully new.
+//! Master-key rotation at the store level, in bounded batches. The first
+//! transaction switches the token to the new key (epoch, PIN records, audit
+//! key) and stores the new key wrapped under the old one (so processes
+//! logged in under the old key catch up by themselves) and the old key
+//! wrapped under the new one (so rows not re-sealed yet stay readable).
+//! Then each transaction re-seals at most one batch of rows, and the last
+//! one, after checking that no row names the old key any more, ends the
+//! rotation. A crash at any point leaves every row readable with the keys
+//! the token holds, and the rotation resumable. docs/FORMAT.md has the
+//! details.
 
-use cryptoki_sys::{CKA_ID, CKA_LABEL};
-use rusqlite::{Transaction, params};
-use zeroize::Zeroize;
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::codec::{self, AttrMap};
+use super::audit::{self, AuditEntry};
 use super::schema::TxResult;
 use super::seal::{self, MasterKey, PinRecord};
 use super::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, object_from_row, store_pin};
 use crate::error::{Error, Result};
 
-/// Environment variable read by the test hook in [`TokenDb::rekey`].
+/// Environment variable read by the test hooks in [`TokenDb::run_rotation`].
 const FAILPOINT_VAR: &str = "KEYWARD_FAILPOINT";
-/// Its value that aborts the process half-way through a rekey.
+/// Its value that aborts the process half-way through the first batch of
+/// a run, before that batch commits.
 const FAILPOINT_REKEY_MID: &str = "rekey-mid";
+/// Prefix of its value `rekey-batch-N`: abort after N batches committed
+/// (N = 0: right after the first transaction).
+const FAILPOINT_REKEY_BATCH: &str = "rekey-batch-";
 
-/// A decoded attribute map whose values are wiped on drop: the sealed half
-/// of a row holds key material.
-struct SecretAttrs(AttrMap);
+/// Rows re-sealed per transaction: bounds how long a rotation holds the
+/// write lock (a few milliseconds of AES-GCM per batch).
+pub const REKEY_BATCH: usize = 64;
+/// Rotation steps kept for processes logged in under an older key: a
+/// process that slept through more rotations than this is logged out
+/// (CKR_USER_NOT_LOGGED_IN) and must log in again.
+pub const MAX_STEPS: i64 = 16;
+/// Cursor before the first row (object ids are positive).
+const CURSOR_START: i64 = i64::MIN;
 
-impl Drop for SecretAttrs {
-    fn drop(&mut self) {
-        for value in self.0.values_mut() {
-            value.zeroize();
+/// The key of `to` wrapped under the key of `from` (`seal::wrap_step`,
+/// direction `Next`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStep {
+    pub from: i64,
+    pub to: i64,
+    pub wrapped: Vec<u8>,
+}
+
+/// The rotation in progress: rows may be sealed under the key of `from`
+/// (their blob names it, or is version 1) or of `to` (the token's epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationState {
+    pub from: i64,
+    pub to: i64,
+    /// The key of `from` wrapped under the key of `to` (direction
+    /// `Previous`).
+    pub previous: Vec<u8>,
+    /// Rows with an id up to this one are re-sealed.
+    pub cursor: i64,
+}
+
+/// What a logged-in process needs to follow the token's key, read in one
+/// snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyState {
+    /// The token epoch (`None`: not initialized).
+    pub epoch: Option<i64>,
+    pub steps: Vec<KeyStep>,
+    pub rotation: Option<RotationState>,
+}
+
+/// How a rotation runs (`Token::rotate_master_key_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotateOptions {
+    /// Rows re-sealed per transaction (at least 1).
+    pub batch: usize,
+    /// Store no step from the old key to the new one and drop every kept
+    /// step: processes logged in under an older key cannot follow and must
+    /// log in again. For a suspected compromise of the old key or of a
+    /// PIN: with the steps kept, whoever holds an old key (or an old PIN
+    /// and an old copy of the file) could unwrap the new key.
+    pub logout_all: bool,
+}
+
+impl Default for RotateOptions {
+    fn default() -> Self {
+        RotateOptions {
+            batch: REKEY_BATCH,
+            logout_all: false,
         }
     }
 }
 
-/// The row as it must be stored under `new`: same id, class and clear
-/// attributes; the blob re-sealed; private rows' lookup tags recomputed
-/// from the label and id inside the blob (the sealed value wins over a
-/// clear one, as when the token layer joins the halves).
-fn resealed(old: &MasterKey, new: &MasterKey, row: &ObjectRow) -> Result<ObjectRow> {
+/// Everything the first transaction of a rotation writes.
+pub struct RotationStart<'a> {
+    /// The epoch the SO PIN was checked at: still current, or nothing
+    /// happens.
+    pub old_epoch: i64,
+    pub new_epoch: i64,
+    pub so_pin: &'a PinRecord,
+    /// `None` deletes the user PIN record, which would still wrap the old
+    /// key.
+    pub user_pin: Option<&'a PinRecord>,
+    /// New key under old (`seal::wrap_step`, `Next`); `None` stores no
+    /// step and drops the kept ones ([`RotateOptions::logout_all`]).
+    pub next: Option<Vec<u8>>,
+    /// Old key under new (`seal::wrap_step`, `Previous`).
+    pub previous: Vec<u8>,
+    /// The audit key wrapped under the new key.
+    pub audit_key: &'a [u8],
+    pub record: &'a AuditEntry,
+}
+
+/// The two keys of a rotation and their epochs.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationKeys<'a> {
+    pub old: &'a MasterKey,
+    pub old_epoch: i64,
+    pub new: &'a MasterKey,
+    pub new_epoch: i64,
+}
+
+/// One batch's outcome.
+enum Batch {
+    /// Rows visited (sealed ones) and how many of them were re-sealed.
+    Done { visited: u64, resealed: u64 },
+    /// The cursor passed the last row.
+    End,
+    /// No rotation from `from` to `to` is in progress any more.
+    Gone,
+}
+
+/// A test hook, read once per run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failpoint {
+    None,
+    Mid,
+    AfterBatches(u64),
+}
+
+fn failpoint() -> Failpoint {
+    let Some(v) = std::env::var_os(FAILPOINT_VAR) else {
+        return Failpoint::None;
+    };
+    let v = v.to_string_lossy();
+    if v == FAILPOINT_REKEY_MID {
+        return Failpoint::Mid;
+    }
+    v.strip_prefix(FAILPOINT_REKEY_BATCH)
+        .and_then(|n| n.parse().ok())
+        .map_or(Failpoint::None, Failpoint::AfterBatches)
+}
+
+fn load_rotation(tx: &Transaction<'_>) -> TxResult<Option<RotationState>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT from_epoch, to_epoch, previous, cursor FROM mk_rotation WHERE id = 1",
+        )?
+        .query_row([], |r| {
+            Ok(RotationState {
+                from: r.get(0)?,
+                to: r.get(1)?,
+                previous: r.get(2)?,
+                cursor: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+fn token_epoch(tx: &Transaction<'_>) -> TxResult<Option<i64>> {
+    Ok(tx
+        .prepare_cached("SELECT epoch FROM token WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
+/// Whether `rot` is the rotation from `from` to `to` and the token is at
+/// `to` (a re-initialization removes the rotation with the token row).
+fn is_rotation(
+    tx: &Transaction<'_>,
+    rot: Option<&RotationState>,
+    from: i64,
+    to: i64,
+) -> TxResult<bool> {
+    Ok(rot.is_some_and(|r| r.from == from && r.to == to) && token_epoch(tx)? == Some(to))
+}
+
+/// `row`'s blob re-sealed under `new`, or `None` when it already is.
+/// A blob under any key but `old` or `new` is [`Error::Tampered`].
+fn resealed_row(
+    old: &MasterKey,
+    old_epoch: i64,
+    new: &MasterKey,
+    new_epoch: i64,
+    row: &ObjectRow,
+) -> Result<Option<Vec<u8>>> {
+    match seal::blob_key_epoch(&row.sealed)? {
+        Some(e) if e == new_epoch => return Ok(None),
+        Some(e) if e != old_epoch => return Err(Error::Tampered),
+        _ => {}
+    }
     let digest = seal::public_digest(&row.public);
     let plain = seal::unseal_object(old, row.id, row.class, &digest, &row.sealed)?;
-    let sealed = seal::seal_object(new, row.id, row.class, &digest, &plain)?;
-    let mut out = ObjectRow {
-        sealed,
-        ..row.clone()
-    };
-    if row.private {
-        let secret = SecretAttrs(codec::decode_attrs(&plain).map_err(|_| Error::Tampered)?);
-        let clear = codec::decode_attrs(&row.public).map_err(|_| Error::Tampered)?;
-        let value = |ty: u64| -> &[u8] {
-            secret
-                .0
-                .get(&ty)
-                .or_else(|| clear.get(&ty))
-                .map_or(&[], Vec::as_slice)
-        };
-        // A NULL column (never written by the token layer) stays NULL.
-        out.lookup_label = row
-            .lookup_label
-            .as_ref()
-            .map(|_| seal::lookup_tag(new, CKA_LABEL, value(CKA_LABEL)));
-        out.lookup_id = row
-            .lookup_id
-            .as_ref()
-            .map(|_| seal::lookup_tag(new, CKA_ID, value(CKA_ID)));
-    }
-    Ok(out)
+    seal::seal_object_at(new, new_epoch, row.id, row.class, &digest, &plain).map(Some)
 }
-
-fn store_resealed(tx: &Transaction<'_>, row: &ObjectRow) -> TxResult<()> {
-    tx.prepare_cached(
-        "UPDATE object SET generation = generation + 1, sealed = ?2,
-             lookup_label = ?3, lookup_id = ?4
-         WHERE id = ?1",
-    )?
-    .execute(params![row.id, row.sealed, row.lookup_label, row.lookup_id])?;
-    Ok(())
-}
-
-/// Whether the crash-test hook is armed (read once per rekey).
-fn failpoint_armed() -> bool {
-    std::env::var_os(FAILPOINT_VAR).is_some_and(|v| v == FAILPOINT_REKEY_MID)
-}
-
-use super::audit::{self, AuditEntry};
 
 impl TokenDb {
-    /// Rotates the master key from `old` to `new` in ONE `BEGIN IMMEDIATE`
-    /// transaction: re-seals every row that has a blob (rows with an empty
-    /// `sealed` stay as they are), recomputes private rows' lookup tags,
-    /// bumps each re-sealed row's generation, stores `so_pin` and
-    /// `user_pin` (both computed by the caller under `new`; `None` deletes
-    /// the user PIN record, which would otherwise still wrap `old`) and sets
-    /// the epoch to `new_epoch` so processes logged in under `old` notice.
-    /// `progress(done, total)` follows the re-sealed rows. Returns how many
-    /// rows were re-sealed. A row that does not open under `old` is
-    /// [`Error::Tampered`]; an uninitialized token is
-    /// [`Error::TokenNotRecognized`]; either way nothing changes.
-    // Each argument is one piece of the new token state, all written in
-    // one transaction; a struct would only rename them.
-    #[allow(clippy::too_many_arguments)]
-    pub fn rekey(
-        &self,
-        old: &MasterKey,
-        new: &MasterKey,
-        so_pin: &PinRecord,
-        user_pin: Option<&PinRecord>,
-        new_epoch: i64,
-        audit_key: &[u8],
-        record: &AuditEntry,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<u64> {
-        self.rekey_at(
-            old, new, so_pin, user_pin, new_epoch, None, audit_key, record, progress,
-        )
+    /// The token epoch, the rotation steps and the rotation in progress,
+    /// from one snapshot.
+    pub fn key_state(&self) -> Result<KeyState> {
+        self.read(|tx| {
+            let epoch = token_epoch(tx)?;
+            let steps = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT from_epoch, to_epoch, wrapped FROM mk_step ORDER BY seq",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(KeyStep {
+                        from: r.get(0)?,
+                        to: r.get(1)?,
+                        wrapped: r.get(2)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let rotation = load_rotation(tx)?;
+            Ok(KeyState {
+                epoch,
+                steps,
+                rotation,
+            })
+        })
     }
 
-    /// [`TokenDb::rekey`], first checking inside the transaction that the
-    /// token epoch is still `old_epoch` (the one `old` was unwrapped at):
-    /// a rotation or re-initialization committed since then would make
-    /// `old` the wrong key, and the audit key the caller re-wraps a stale
-    /// one. A mismatch is [`Error::UserNotLoggedIn`] and changes nothing.
-    /// Every sealed row must open under `old` before anything commits: one
-    /// that does not is [`Error::Tampered`], never a stranded row.
-    #[allow(clippy::too_many_arguments)]
-    pub fn rekey_at(
-        &self,
-        old: &MasterKey,
-        new: &MasterKey,
-        so_pin: &PinRecord,
-        user_pin: Option<&PinRecord>,
-        new_epoch: i64,
-        old_epoch: Option<i64>,
-        audit_key: &[u8],
-        record: &AuditEntry,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<u64> {
-        let failpoint = failpoint_armed();
+    /// Opens every sealed row under `mk`, the key of `epoch`, in one read
+    /// transaction (which blocks no writer): run before a rotation starts,
+    /// so a damaged row stops it before anything changes. Returns the
+    /// number of sealed rows; a row that does not open is
+    /// [`Error::Tampered`].
+    pub fn check_sealed_under(&self, mk: &MasterKey, epoch: i64) -> Result<u64> {
+        self.read(|tx| {
+            let mut stmt =
+                tx.prepare_cached(&format!("{SELECT_OBJECT} WHERE length(sealed) > 0"))?;
+            let rows = stmt.query_map([], object_from_row)?;
+            let mut n = 0u64;
+            for row in rows {
+                let row = row?;
+                if seal::blob_key_epoch(&row.sealed)?.is_some_and(|e| e != epoch) {
+                    return Err(Error::Tampered.into());
+                }
+                let digest = seal::public_digest(&row.public);
+                seal::unseal_object(mk, row.id, row.class, &digest, &row.sealed)?;
+                n = n.saturating_add(1);
+            }
+            Ok(n)
+        })
+    }
+
+    /// The first transaction of a rotation: checks that the epoch is still
+    /// `old_epoch` ([`Error::UserNotLoggedIn`] if not) and that no rotation
+    /// is in progress ([`Error::OperationActive`]); then sets the new
+    /// epoch, gives the PINs their tries back (both were just proven),
+    /// replaces the PIN records and the audit key, stores the step and the
+    /// rotation row, drops steps beyond [`MAX_STEPS`] and appends the
+    /// record. An uninitialized token is [`Error::TokenNotRecognized`].
+    pub fn begin_rotation(&self, start: &RotationStart<'_>) -> Result<()> {
         self.write(|tx| {
-            super::object_write::check_epoch_in(tx, old_epoch)?;
+            super::object_write::check_epoch_in(tx, Some(start.old_epoch))?;
+            if load_rotation(tx)?.is_some() {
+                return Err(Error::OperationActive.into());
+            }
             let n = tx
                 .prepare_cached(
-                    // The PINs were just proven: their tries are given back.
                     "UPDATE token SET epoch = ?1, so_failures = 0, user_failures = 0 WHERE id = 1",
                 )?
-                .execute([new_epoch])?;
+                .execute([start.new_epoch])?;
             if n == 0 {
                 return Err(Error::TokenNotRecognized.into());
             }
-            let rows = {
-                let mut stmt = tx.prepare_cached(&format!("{SELECT_OBJECT} ORDER BY id"))?;
-                let rows = stmt.query_map([], object_from_row)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            let sealed: Vec<&ObjectRow> = rows.iter().filter(|r| !r.sealed.is_empty()).collect();
-            let total = u64::try_from(sealed.len()).map_err(|_| Error::GeneralError)?;
-            let mut done = 0u64;
-            for row in sealed {
-                store_resealed(tx, &resealed(old, new, row)?)?;
-                done = done.saturating_add(1);
-                progress(done, total);
-                // Test hook for the crash tests: with KEYWARD_FAILPOINT=
-                // rekey-mid the process dies here, half-way through the
-                // uncommitted transaction, as on a power cut or kill -9.
-                if failpoint && done.saturating_mul(2) >= total {
-                    std::process::abort();
-                }
-            }
-            store_pin(tx, Role::So, so_pin)?;
-            match user_pin {
+            store_pin(tx, Role::So, start.so_pin)?;
+            match start.user_pin {
                 Some(rec) => store_pin(tx, Role::User, rec)?,
                 None => {
                     tx.prepare_cached("DELETE FROM pin WHERE role = ?1")?
                         .execute([Role::User.byte()])?;
                 }
             }
+            match &start.next {
+                Some(next) => {
+                    let seq: i64 = tx
+                        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM mk_step")?
+                        .query_row([], |r| r.get(0))?;
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO mk_step (from_epoch, token, seq, to_epoch, wrapped)
+                         VALUES (?1, 1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        start.old_epoch,
+                        seq,
+                        start.new_epoch,
+                        next
+                    ])?;
+                    tx.prepare_cached("DELETE FROM mk_step WHERE seq <= ?1")?
+                        .execute([seq.saturating_sub(MAX_STEPS)])?;
+                }
+                None => {
+                    tx.prepare_cached("DELETE FROM mk_step")?.execute([])?;
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO mk_rotation (id, token, from_epoch, to_epoch, previous, cursor)
+                 VALUES (1, 1, ?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                start.old_epoch,
+                start.new_epoch,
+                start.previous,
+                CURSOR_START
+            ])?;
             // The audit key, re-wrapped under the new master key, and the
             // record of the rotation commit with it.
-            audit::set_key(tx, audit_key)?;
-            audit::append(tx, record)?;
-            Ok(total)
+            audit::set_key(tx, start.audit_key)?;
+            audit::append(tx, start.record)?;
+            Ok(())
         })
+    }
+
+    /// One transaction: re-seals the next `batch` rows after the cursor
+    /// that are still under `old` and moves the cursor past them.
+    fn reseal_batch(&self, keys: RotationKeys<'_>, batch: usize, failpoint: bool) -> Result<Batch> {
+        let RotationKeys {
+            old,
+            old_epoch,
+            new,
+            new_epoch,
+        } = keys;
+        let limit = i64::try_from(batch.max(1)).map_err(|_| Error::ArgumentsBad)?;
+        self.write(|tx| {
+            let rot = load_rotation(tx)?;
+            if !is_rotation(tx, rot.as_ref(), old_epoch, new_epoch)? {
+                return Ok(Batch::Gone);
+            }
+            let cursor = rot.map_or(CURSOR_START, |r| r.cursor);
+            let rows = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "{SELECT_OBJECT} WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))?;
+                let rows = stmt.query_map(params![cursor, limit], object_from_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let Some(last) = rows.last().map(|r| r.id) else {
+                return Ok(Batch::End);
+            };
+            let sealed: Vec<&ObjectRow> = rows.iter().filter(|r| !r.sealed.is_empty()).collect();
+            let (mut visited, mut resealed) = (0u64, 0u64);
+            for row in &sealed {
+                if let Some(blob) = resealed_row(old, old_epoch, new, new_epoch, row)? {
+                    tx.prepare_cached(
+                        "UPDATE object SET generation = generation + 1, sealed = ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![row.id, blob])?;
+                    resealed = resealed.saturating_add(1);
+                }
+                visited = visited.saturating_add(1);
+                // Test hook for the crash tests: with KEYWARD_FAILPOINT=
+                // rekey-mid the process dies here, half-way through an
+                // uncommitted batch, as on a power cut or kill -9.
+                if failpoint && visited.saturating_mul(2) >= sealed.len() as u64 {
+                    std::process::abort();
+                }
+            }
+            tx.prepare_cached("UPDATE mk_rotation SET cursor = ?1 WHERE id = 1")?
+                .execute([last])?;
+            Ok(Batch::Done { visited, resealed })
+        })
+    }
+
+    /// Ends the rotation if no sealed row is left under another key than
+    /// the new one (a header check in SQL, no decryption); else moves the
+    /// cursor back to the start and returns `false`. The record is
+    /// appended with the end.
+    fn finish_rotation(
+        &self,
+        old_epoch: i64,
+        new_epoch: i64,
+        record: &AuditEntry,
+    ) -> Result<Option<bool>> {
+        let head = seal::blob_head(new_epoch);
+        self.write(|tx| {
+            let rot = load_rotation(tx)?;
+            if !is_rotation(tx, rot.as_ref(), old_epoch, new_epoch)? {
+                return Ok(None);
+            }
+            let left: i64 = tx
+                .prepare_cached(
+                    "SELECT count(*) FROM object
+                     WHERE length(sealed) > 0 AND substr(sealed, 1, 9) != ?1",
+                )?
+                .query_row([&head[..]], |r| r.get(0))?;
+            if left > 0 {
+                tx.prepare_cached("UPDATE mk_rotation SET cursor = ?1 WHERE id = 1")?
+                    .execute([CURSOR_START])?;
+                return Ok(Some(false));
+            }
+            tx.prepare_cached("DELETE FROM mk_rotation WHERE id = 1")?
+                .execute([])?;
+            audit::append(tx, record)?;
+            Ok(Some(true))
+        })
+    }
+
+    /// Re-seals, `batch` rows per transaction, every row still under
+    /// `keys.old` (the key of `keys.old_epoch`) under `keys.new` (the key
+    /// of `keys.new_epoch`, the token's), then ends the rotation with the
+    /// audit record `record` makes (at the end, so its time is the end's).
+    /// Works for a rotation just begun and for one a crash interrupted. `progress(done, total)`
+    /// follows the sealed rows. Returns how many rows this run re-sealed.
+    /// A row that opens under neither key is [`Error::Tampered`]: the
+    /// batch holding it changes nothing and the rotation stays resumable.
+    pub fn run_rotation(
+        &self,
+        keys: RotationKeys<'_>,
+        batch: usize,
+        record: &dyn Fn() -> AuditEntry,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
+        let failpoint = failpoint();
+        let total: i64 = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT count(*) FROM object WHERE length(sealed) > 0")?
+                .query_row([], |r| r.get(0))?)
+        })?;
+        let total = u64::try_from(total).map_err(|_| Error::GeneralError)?;
+        let RotationKeys {
+            old_epoch,
+            new_epoch,
+            ..
+        } = keys;
+        let (mut done, mut resealed, mut batches) = (0u64, 0u64, 0u64);
+        // Rows written under the old key after the first transaction are
+        // impossible (every sealing write checks the epoch inside its
+        // transaction), so one pass suffices; the bound only stops a loop
+        // if that ever failed.
+        for _pass in 0..3 {
+            loop {
+                if failpoint == Failpoint::AfterBatches(batches) {
+                    std::process::abort();
+                }
+                match self.reseal_batch(keys, batch, failpoint == Failpoint::Mid && batches == 0)? {
+                    Batch::Done {
+                        visited,
+                        resealed: n,
+                    } => {
+                        done = done.saturating_add(visited);
+                        resealed = resealed.saturating_add(n);
+                        batches = batches.saturating_add(1);
+                        progress(done.min(total), total);
+                    }
+                    Batch::End => break,
+                    Batch::Gone => return self.rotation_gone(new_epoch, resealed),
+                }
+            }
+            match self.finish_rotation(old_epoch, new_epoch, &record())? {
+                Some(true) => return Ok(resealed),
+                Some(false) => {}
+                None => return self.rotation_gone(new_epoch, resealed),
+            }
+        }
+        Err(Error::GeneralError)
+    }
+
+    /// The rotation row went away under us: finished by another process
+    /// (fine) or the token was re-initialized (our keys are stale).
+    fn rotation_gone(&self, new_epoch: i64, resealed: u64) -> Result<u64> {
+        let state = self.key_state()?;
+        if state.epoch == Some(new_epoch) && state.rotation.is_none() {
+            Ok(resealed)
+        } else {
+            Err(Error::UserNotLoggedIn)
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::seal::{unwrap_master_key, wrap_master_key};
-    use crate::store::sqlite::TokenMeta;
-    use cryptoki_sys::{CKA_CLASS, CKA_PRIVATE, CKA_TOKEN, CKA_VALUE, CKO_DATA, CKO_SECRET_KEY};
-    use std::path::Path;
-
-    const ITER: u32 = 1000;
-    const SO_PIN: &[u8] = b"so-pin";
-    const USER_PIN: &[u8] = b"user-pin";
-    /// Set in the child process of the crash test: the token path.
-    const CHILD_VAR: &str = "KEYWARD_REKEY_CRASH_CHILD";
-
-    fn attrs(pairs: &[(u64, &[u8])]) -> AttrMap {
-        pairs.iter().map(|(t, v)| (*t, v.to_vec())).collect()
-    }
-
-    /// A row built the way the token layer's `to_row` builds one.
-    fn make_row(mk: &MasterKey, id: i64, private: bool, label: &[u8], ckid: &[u8]) -> ObjectRow {
-        let flag = [u8::from(private)];
-        let class = CKO_SECRET_KEY.to_le_bytes();
-        let base = [
-            (CKA_CLASS, &class[..]),
-            (CKA_TOKEN, &[1u8][..]),
-            (CKA_PRIVATE, &flag[..]),
-        ];
-        let named = [(CKA_LABEL, label), (CKA_ID, ckid)];
-        let value = [(CKA_VALUE, &b"0123456789abcdef"[..])];
-        let (clear, secret) = if private {
-            (attrs(&base), attrs(&[&named[..], &value[..]].concat()))
-        } else {
-            (attrs(&[&base[..], &named[..]].concat()), attrs(&value))
-        };
-        let public = codec::encode_attrs(&clear);
-        let digest = seal::public_digest(&public);
-        let plain = codec::encode_attrs(&secret);
-        let sealed = seal::seal_object(mk, id, CKO_SECRET_KEY, &digest, &plain).unwrap();
-        let lookup = |ty, v: &[u8]| {
-            if private {
-                seal::lookup_tag(mk, ty, v)
-            } else {
-                v.to_vec()
-            }
-        };
-        ObjectRow {
-            id,
-            generation: 1,
-            class: CKO_SECRET_KEY,
-            private,
-            lookup_label: Some(lookup(CKA_LABEL, label)),
-            lookup_id: Some(lookup(CKA_ID, ckid)),
-            public,
-            sealed,
-        }
-    }
-
-    /// A public data object stored without a login: no blob.
-    fn unsealed_row(id: i64) -> ObjectRow {
-        let class = CKO_DATA.to_le_bytes();
-        let clear = attrs(&[(CKA_CLASS, &class[..]), (CKA_LABEL, b"cert")]);
-        ObjectRow {
-            id,
-            generation: 1,
-            class: CKO_DATA,
-            private: false,
-            lookup_label: Some(b"cert".to_vec()),
-            lookup_id: Some(Vec::new()),
-            public: codec::encode_attrs(&clear),
-            sealed: Vec::new(),
-        }
-    }
-
-    /// A token with four sealed rows (private and public) and one unsealed
-    /// one; the master key is wrapped under SO_PIN and USER_PIN.
-    fn token(path: &Path) -> (TokenDb, MasterKey) {
-        let db = TokenDb::open(path).unwrap();
-        let mk = MasterKey::generate().unwrap();
-        db.initialize(
-            &TokenMeta {
-                label: [b'L'; 32],
-                serial: [b'7'; 16],
-                so_pin: Some(wrap_master_key(&mk, SO_PIN, 0, ITER).unwrap()),
-                user_pin: Some(wrap_master_key(&mk, USER_PIN, 1, ITER).unwrap()),
-                so_failures: 0,
-                user_failures: 2,
-                epoch: 11,
-            },
-            b"",
-            &crate::store::audit::test_entry(),
-        )
-        .unwrap();
-        for (id, private) in [(1, true), (2, false), (3, true), (4, false)] {
-            let label = format!("key {id}");
-            db.insert_object(
-                &make_row(&mk, id, private, label.as_bytes(), b"kid"),
-                &crate::store::audit::test_entry(),
-            )
-            .unwrap();
-        }
-        db.insert_object(&unsealed_row(5), &crate::store::audit::test_entry())
-            .unwrap();
-        (db, mk)
-    }
-
-    fn opens_under(db: &TokenDb, mk: &MasterKey) -> Vec<bool> {
-        let mut out = Vec::new();
-        for id in db.object_ids().unwrap() {
-            let row = db.object(id).unwrap().unwrap();
-            if row.sealed.is_empty() {
-                continue;
-            }
-            let digest = seal::public_digest(&row.public);
-            out.push(seal::unseal_object(mk, row.id, row.class, &digest, &row.sealed).is_ok());
-        }
-        out
-    }
-
-    fn new_pins(new: &MasterKey) -> (PinRecord, PinRecord) {
-        (
-            wrap_master_key(new, SO_PIN, 0, ITER).unwrap(),
-            wrap_master_key(new, USER_PIN, 1, ITER).unwrap(),
-        )
-    }
-
-    #[test]
-    fn rekey_reseals_everything() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, old) = token(&dir.path().join("t.db"));
-        let before: Vec<ObjectRow> = (1..=5).map(|id| db.object(id).unwrap().unwrap()).collect();
-        let new = MasterKey::generate().unwrap();
-        let (so, user) = new_pins(&new);
-        let mut seen = Vec::new();
-        let n = db
-            .rekey(
-                &old,
-                &new,
-                &so,
-                Some(&user),
-                12,
-                b"",
-                &crate::store::audit::test_entry(),
-                &mut |d, t| seen.push((d, t)),
-            )
-            .unwrap();
-        assert_eq!(n, 4);
-        assert_eq!(seen, vec![(1, 4), (2, 4), (3, 4), (4, 4)]);
-        assert_eq!(opens_under(&db, &new), vec![true; 4]);
-        assert_eq!(opens_under(&db, &old), vec![false; 4]);
-
-        for b in &before {
-            let a = db.object(b.id).unwrap().unwrap();
-            assert_eq!(
-                (a.class, a.private, &a.public),
-                (b.class, b.private, &b.public)
-            );
-            if b.sealed.is_empty() {
-                assert_eq!(&a, b, "unsealed row untouched");
-                continue;
-            }
-            assert_eq!(a.generation, b.generation + 1);
-            let label = format!("key {}", b.id);
-            if b.private {
-                assert_eq!(
-                    a.lookup_label,
-                    Some(seal::lookup_tag(&new, CKA_LABEL, label.as_bytes()))
-                );
-                assert_eq!(a.lookup_id, Some(seal::lookup_tag(&new, CKA_ID, b"kid")));
-                assert_ne!(a.lookup_label, b.lookup_label);
-            } else {
-                assert_eq!(a.lookup_label, Some(label.into_bytes()));
-                assert_eq!(a.lookup_id, b.lookup_id);
-            }
-        }
-
-        let meta = db.meta().unwrap().unwrap();
-        assert_eq!(meta.epoch, 12);
-        assert_eq!(
-            (meta.user_failures, meta.so_failures),
-            (0, 0),
-            "tries given back"
-        );
-        let back = unwrap_master_key(USER_PIN, 1, meta.user_pin.as_ref().unwrap()).unwrap();
-        assert_eq!(opens_under(&db, &back), vec![true; 4]);
-        assert_eq!((meta.so_pin, meta.user_pin), (Some(so), Some(user)));
-    }
-
-    #[test]
-    fn rekey_without_user_pin_deletes_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, old) = token(&dir.path().join("t.db"));
-        let new = MasterKey::generate().unwrap();
-        let (so, _) = new_pins(&new);
-        db.rekey(
-            &old,
-            &new,
-            &so,
-            None,
-            3,
-            b"",
-            &crate::store::audit::test_entry(),
-            &mut |_, _| {},
-        )
-        .unwrap();
-        let meta = db.meta().unwrap().unwrap();
-        assert_eq!((meta.so_pin, meta.user_pin), (Some(so), None));
-    }
-
-    fn assert_unchanged(db: &TokenDb, before: &[ObjectRow], meta: &TokenMeta) {
-        let after: Vec<ObjectRow> = db
-            .object_ids()
-            .unwrap()
-            .into_iter()
-            .map(|id| db.object(id).unwrap().unwrap())
-            .collect();
-        assert_eq!(after, before);
-        assert_eq!(&db.meta().unwrap().unwrap(), meta);
-    }
-
-    fn snapshot(db: &TokenDb) -> (Vec<ObjectRow>, TokenMeta) {
-        let rows = db
-            .object_ids()
-            .unwrap()
-            .into_iter()
-            .map(|id| db.object(id).unwrap().unwrap())
-            .collect();
-        (rows, db.meta().unwrap().unwrap())
-    }
-
-    #[test]
-    fn tampered_row_aborts_with_nothing_changed() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, old) = token(&dir.path().join("t.db"));
-        // Damage the last row, so earlier rows were already re-sealed in
-        // the transaction when the failure is found.
-        let mut bad = db.object(4).unwrap().unwrap();
-        if let Some(b) = bad.sealed.last_mut() {
-            *b ^= 1;
-        }
-        db.update_object(&bad, &crate::store::audit::test_entry())
-            .unwrap();
-        let (rows, meta) = snapshot(&db);
-        let new = MasterKey::generate().unwrap();
-        let (so, user) = new_pins(&new);
-        let mut calls = 0;
-        let err = db.rekey(
-            &old,
-            &new,
-            &so,
-            Some(&user),
-            99,
-            b"",
-            &crate::store::audit::test_entry(),
-            &mut |_, _| calls += 1,
-        );
-        assert_eq!(err, Err(Error::Tampered));
-        assert_eq!(calls, 3);
-        assert_unchanged(&db, &rows, &meta);
-
-        // A wrong old key fails the same way.
-        let (db2, _) = token(&dir.path().join("u.db"));
-        let (rows, meta) = snapshot(&db2);
-        let err = db2.rekey(
-            &new,
-            &old,
-            &so,
-            None,
-            5,
-            b"",
-            &crate::store::audit::test_entry(),
-            &mut |_, _| {},
-        );
-        assert_eq!(err, Err(Error::Tampered));
-        assert_unchanged(&db2, &rows, &meta);
-    }
-
-    #[test]
-    fn uninitialized_token_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = TokenDb::open(&dir.path().join("t.db")).unwrap();
-        let mk = MasterKey::generate().unwrap();
-        let so = wrap_master_key(&mk, SO_PIN, 0, ITER).unwrap();
-        assert_eq!(
-            db.rekey(
-                &mk,
-                &mk,
-                &so,
-                None,
-                1,
-                b"",
-                &crate::store::audit::test_entry(),
-                &mut |_, _| {}
-            ),
-            Err(Error::TokenNotRecognized)
-        );
-        assert_eq!(db.meta().unwrap(), None);
-    }
-
-    /// The child half of `crash_mid_rekey_leaves_old_token`: does nothing
-    /// unless started by it with the token path in CHILD_VAR.
-    #[test]
-    fn crash_child() {
-        let Some(path) = std::env::var_os(CHILD_VAR) else {
-            return;
-        };
-        let db = TokenDb::open(Path::new(&path)).unwrap();
-        let so_rec = db.meta().unwrap().unwrap().so_pin.unwrap();
-        let old = unwrap_master_key(SO_PIN, 0, &so_rec).unwrap();
-        let new = MasterKey::generate().unwrap();
-        let (so, user) = new_pins(&new);
-        let _ = db.rekey(
-            &old,
-            &new,
-            &so,
-            Some(&user),
-            77,
-            b"",
-            &crate::store::audit::test_entry(),
-            &mut |d, t| {
-                eprintln!("rekey progress {d}/{t}");
-            },
-        );
-        eprintln!("rekey returned");
-    }
-
-    #[test]
-    fn crash_mid_rekey_leaves_old_token() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let (db, old) = token(&path);
-        let (rows, meta) = snapshot(&db);
-        drop(db);
-
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "store::rekey::tests::crash_child", "--nocapture"])
-            .args(["--test-threads", "1"])
-            .env(CHILD_VAR, &path)
-            .env(FAILPOINT_VAR, FAILPOINT_REKEY_MID)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "child survived: {stderr}");
-        assert!(stderr.contains("rekey progress 2/4"), "{stderr}");
-        assert!(!stderr.contains("rekey progress 3/4"), "{stderr}");
-        assert!(!stderr.contains("rekey returned"), "{stderr}");
-
-        // Fully old: same rows, PIN records and epoch; old key opens all.
-        let db = TokenDb::open(&path).unwrap();
-        assert_unchanged(&db, &rows, &meta);
-        assert_eq!(opens_under(&db, &old), vec![true; 4]);
-        let so_rec = meta.so_pin.clone().unwrap();
-        let user_rec = meta.user_pin.clone().unwrap();
-        let from_so = unwrap_master_key(SO_PIN, 0, &so_rec).unwrap();
-        let from_user = unwrap_master_key(USER_PIN, 1, &user_rec).unwrap();
-        assert_eq!(opens_under(&db, &from_so), vec![true; 4]);
-        assert_eq!(opens_under(&db, &from_user), vec![true; 4]);
-
-        // And still usable: a complete rekey now succeeds.
-        let new = MasterKey::generate().unwrap();
-        let (so, user) = new_pins(&new);
-        assert_eq!(
-            db.rekey(
-                &old,
-                &new,
-                &so,
-                Some(&user),
-                78,
-                b"",
-                &crate::store::audit::test_entry(),
-                &mut |_, _| {}
-            ),
-            Ok(4)
-        );
-        assert_eq!(opens_under(&db, &new), vec![true; 4]);
-    }
-}
+#[path = "rekey_tests.rs"]
+mod tests;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Version written to `schema_version`; bump it and add a migration when
 /// the layout changes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// SQLite header `application_id` ("KWRD"), so a foreign database file is
 /// not mistaken for a token.
 pub const APPLICATION_ID: i64 = 0x4B57_5244;
@@ -99,6 +99,31 @@ CREATE TABLE IF NOT EXISTS pin_attempt (
 CREATE INDEX IF NOT EXISTS pin_attempt_role ON pin_attempt(role);
 ";
 
+/// Added in version 4: master-key rotation in batches (`rekey.rs`).
+/// `mk_step`: the key of `to_epoch` wrapped under the key of `from_epoch`,
+/// so a process logged in under an older key catches up by itself (the
+/// newest steps only, see `rekey::MAX_STEPS`). `mk_rotation`: the one
+/// rotation in progress, with the old key wrapped under the new one
+/// (so a login under the new key can open rows not re-sealed yet) and the
+/// last row id re-sealed. Both go with the token row.
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS mk_step (
+    from_epoch INTEGER PRIMARY KEY,
+    token      INTEGER NOT NULL REFERENCES token(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    to_epoch   INTEGER NOT NULL,
+    wrapped    BLOB    NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS mk_rotation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    token      INTEGER NOT NULL REFERENCES token(id) ON DELETE CASCADE,
+    from_epoch INTEGER NOT NULL,
+    to_epoch   INTEGER NOT NULL,
+    previous   BLOB    NOT NULL,
+    cursor     INTEGER NOT NULL
+) STRICT;
+";
+
 /// Failure inside a transaction body: SQL errors stay raw so BUSY can be
 /// recognised and retried; everything else is already final.
 pub(super) enum TxError {
@@ -180,6 +205,7 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             tx.execute_batch(SCHEMA)?;
             tx.execute_batch(SCHEMA_V2)?;
             tx.execute_batch(SCHEMA_V3)?;
+            tx.execute_batch(SCHEMA_V4)?;
             tx.execute(
                 "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
                 [SCHEMA_VERSION],
@@ -197,6 +223,9 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             }
             if version < 3 {
                 tx.execute_batch(SCHEMA_V3)?;
+            }
+            if version < 4 {
+                tx.execute_batch(SCHEMA_V4)?;
             }
             if version < SCHEMA_VERSION {
                 tx.execute(
@@ -258,6 +287,31 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
         let n: i64 = conn
             .query_row("SELECT count(*) FROM pin_attempt", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn version_3_files_gain_the_rotation_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE mk_step; DROP TABLE mk_rotation; UPDATE schema_version SET version = 3;",
+        )
+        .unwrap();
+        drop(conn);
+        let db = TokenDb::open(&path).unwrap();
+        assert_eq!(db.key_state().unwrap().steps, Vec::new());
+        drop(db);
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM mk_rotation", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
     }

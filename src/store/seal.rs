@@ -12,8 +12,13 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 
-/// Version byte leading every wrapped master key and sealed blob.
+/// Version byte of the first format: wrapped master keys without their
+/// index key, sealed blobs that do not name the key that sealed them.
+/// Still read; written only by [`seal_object`] (tests and tools).
 pub const SEAL_VERSION: u8 = 1;
+/// Version byte of PIN records carrying the index key, and of sealed blobs
+/// naming the key epoch that sealed them (docs/FORMAT.md, format 4).
+pub const SEAL_VERSION_2: u8 = 2;
 /// Length of the PBKDF2 salt written by [`wrap_master_key`].
 pub const SALT_LEN: usize = 16;
 /// Largest PBKDF2 iteration count accepted, so a tampered record cannot make
@@ -25,12 +30,17 @@ const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// version || nonce || ciphertext(32) || tag.
 const WRAPPED_LEN: usize = 1 + NONCE_LEN + KEY_LEN + TAG_LEN;
+/// Version 2: version || nonce || ciphertext(master key || index key) || tag.
+const WRAPPED_LEN_V2: usize = 1 + NONCE_LEN + 2 * KEY_LEN + TAG_LEN;
 const MIN_SALT_LEN: usize = 8;
 const MAX_SALT_LEN: usize = 64;
 /// SHA-256 block size: HMAC keys of this length are used as-is.
 const HMAC_BLOCK: usize = 64;
 
 const MK_AAD_PREFIX: &[u8] = b"keyward-mk-v1";
+const MK_AAD_PREFIX_V2: &[u8] = b"keyward-mk-v2";
+/// Key (HKDF info) and AAD prefix of a master key wrapped under another.
+const STEP_INFO: &[u8] = b"keyward-mk-step-v1";
 const OBJECT_INFO_PREFIX: &[u8] = b"keyward-object-v1";
 const INDEX_INFO: &[u8] = b"keyward-index-v1";
 
@@ -58,6 +68,41 @@ impl MasterKey {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         fill_random(key.as_mut_slice())?;
         MasterKey::from_bytes(&key)
+    }
+
+    /// The next master key of a rotation: fresh random key bytes, the same
+    /// index key. Lookup tags therefore never change at a rotation, so
+    /// searches find rows whichever key sealed them while the rows are
+    /// re-sealed batch by batch (docs/FORMAT.md, "Master-key rotation").
+    pub fn rotated(&self) -> Result<MasterKey> {
+        let mut key = [0u8; KEY_LEN];
+        fill_random(&mut key)?;
+        Ok(MasterKey {
+            key,
+            index_key: self.index_key,
+        })
+    }
+
+    /// Master key || index key (64 bytes), as version 2 wrappings hold it.
+    fn to_parts(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(2 * KEY_LEN));
+        out.extend_from_slice(&self.key);
+        out.extend_from_slice(self.index_key.get(..KEY_LEN).unwrap_or_default());
+        out
+    }
+
+    /// Reverses [`MasterKey::to_parts`].
+    fn from_parts(parts: &[u8]) -> Result<MasterKey> {
+        let (key, index) = parts.split_at_checked(KEY_LEN).ok_or(Error::Tampered)?;
+        let key: [u8; KEY_LEN] = key.try_into().map_err(|_| Error::Tampered)?;
+        if index.len() != KEY_LEN {
+            return Err(Error::Tampered);
+        }
+        let mut index_key = [0u8; HMAC_BLOCK];
+        if let Some(head) = index_key.get_mut(..KEY_LEN) {
+            head.copy_from_slice(index);
+        }
+        Ok(MasterKey { key, index_key })
     }
 
     fn from_bytes(key: &[u8; KEY_LEN]) -> Result<MasterKey> {
@@ -110,11 +155,20 @@ fn cipher(key: &[u8; KEY_LEN]) -> Result<Aes256Gcm> {
 
 /// AES-256-GCM encrypts `plaintext` and returns version || nonce || ct || tag.
 fn seal_with(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    seal_headed(key, &[SEAL_VERSION], aad, plaintext)
+}
+
+/// AES-256-GCM encrypts `plaintext` and returns head || nonce || ct || tag.
+fn seal_headed(key: &[u8; KEY_LEN], head: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let nonce = random_nonce()?;
     // Capacity is exact, so the in-place encryption never reallocates and
     // the plaintext copy is overwritten by ciphertext rather than left behind.
-    let mut out = Vec::with_capacity(plaintext.len().saturating_add(1 + NONCE_LEN + TAG_LEN));
-    out.push(SEAL_VERSION);
+    let mut out = Vec::with_capacity(
+        plaintext
+            .len()
+            .saturating_add(head.len() + NONCE_LEN + TAG_LEN),
+    );
+    out.extend_from_slice(head);
     out.extend_from_slice(&nonce);
     let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len().saturating_add(TAG_LEN)));
     body.extend_from_slice(plaintext);
@@ -137,8 +191,18 @@ fn open_with(
     aad: &[u8],
     blob: &[u8],
 ) -> std::result::Result<Zeroizing<Vec<u8>>, OpenError> {
-    let (version, rest) = blob.split_first().ok_or(OpenError::Malformed)?;
-    if *version != SEAL_VERSION || rest.len() < NONCE_LEN + TAG_LEN {
+    open_headed(key, &[SEAL_VERSION], aad, blob)
+}
+
+/// Reverses [`seal_headed`]: `blob` must start with exactly `head`.
+fn open_headed(
+    key: &[u8; KEY_LEN],
+    head: &[u8],
+    aad: &[u8],
+    blob: &[u8],
+) -> std::result::Result<Zeroizing<Vec<u8>>, OpenError> {
+    let rest = blob.strip_prefix(head).ok_or(OpenError::Malformed)?;
+    if rest.len() < NONCE_LEN + TAG_LEN {
         return Err(OpenError::Malformed);
     }
     let (nonce, ct) = rest
@@ -159,6 +223,12 @@ fn mk_aad(role: u8) -> Vec<u8> {
     aad
 }
 
+fn mk_aad_v2(role: u8) -> Vec<u8> {
+    let mut aad = MK_AAD_PREFIX_V2.to_vec();
+    aad.push(role);
+    aad
+}
+
 fn pin_kek(pin: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; KEY_LEN]> {
     let mut kek = Zeroizing::new([0u8; KEY_LEN]);
     pbkdf2::pbkdf2_hmac::<Sha256>(pin, salt, iterations, kek.as_mut_slice());
@@ -174,7 +244,9 @@ pub fn wrap_master_key(mk: &MasterKey, pin: &[u8], role: u8, iterations: u32) ->
     let mut salt = vec![0u8; SALT_LEN];
     fill_random(&mut salt)?;
     let kek = pin_kek(pin, &salt, iterations);
-    let wrapped = seal_with(&kek, &mk_aad(role), &mk.key)?;
+    // Version 2 carries the index key, which a rotation keeps while the
+    // master key changes (see [`MasterKey::rotated`]).
+    let wrapped = seal_headed(&kek, &[SEAL_VERSION_2], &mk_aad_v2(role), &mk.to_parts())?;
     Ok(PinRecord {
         salt,
         iterations,
@@ -188,16 +260,90 @@ pub fn wrap_master_key(mk: &MasterKey, pin: &[u8], role: u8, iterations: u32) ->
 pub fn unwrap_master_key(pin: &[u8], role: u8, rec: &PinRecord) -> Result<MasterKey> {
     let salt_ok = (MIN_SALT_LEN..=MAX_SALT_LEN).contains(&rec.salt.len());
     let iter_ok = (1..=MAX_ITERATIONS).contains(&rec.iterations);
-    if !salt_ok || !iter_ok || rec.wrapped.len() != WRAPPED_LEN {
+    let v2 = match (rec.wrapped.first(), rec.wrapped.len()) {
+        (Some(&SEAL_VERSION), WRAPPED_LEN) => false,
+        (Some(&SEAL_VERSION_2), WRAPPED_LEN_V2) => true,
+        _ => return Err(Error::Tampered),
+    };
+    if !salt_ok || !iter_ok {
         return Err(Error::Tampered);
     }
     let kek = pin_kek(pin, &rec.salt, rec.iterations);
-    let plain = open_with(&kek, &mk_aad(role), &rec.wrapped).map_err(|e| match e {
+    let opened = if v2 {
+        open_headed(&kek, &[SEAL_VERSION_2], &mk_aad_v2(role), &rec.wrapped)
+    } else {
+        open_with(&kek, &mk_aad(role), &rec.wrapped)
+    };
+    let plain = opened.map_err(|e| match e {
         OpenError::Malformed => Error::Tampered,
         OpenError::Unauthentic => Error::PinIncorrect,
     })?;
+    if v2 {
+        return MasterKey::from_parts(&plain);
+    }
+    // Version 1: the index key is derived from the master key.
     let key: &[u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| Error::Tampered)?;
     MasterKey::from_bytes(key)
+}
+
+/// Which way a rotation step wraps: the new key under the old one (kept so
+/// a process logged in under the old key catches up) or the old key under
+/// the new one (kept while rows sealed under the old key remain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepDirection {
+    Next,
+    Previous,
+}
+
+fn step_aad(dir: StepDirection, from_epoch: i64, to_epoch: i64) -> Vec<u8> {
+    let mut aad = STEP_INFO.to_vec();
+    aad.push(match dir {
+        StepDirection::Next => 1,
+        StepDirection::Previous => 2,
+    });
+    aad.extend_from_slice(&from_epoch.to_le_bytes());
+    aad.extend_from_slice(&to_epoch.to_le_bytes());
+    aad
+}
+
+fn step_key(mk: &MasterKey) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    Hkdf::<Sha256>::new(None, &mk.key)
+        .expand(STEP_INFO, key.as_mut_slice())
+        .map_err(|_| Error::GeneralError)?;
+    Ok(key)
+}
+
+/// Wraps `target` (the key of epoch `to_epoch`) under `wrapping` (the key
+/// of `from_epoch`), AES-256-GCM with both epochs and the direction in the
+/// AAD, so a step cannot be replayed between other epochs.
+pub fn wrap_step(
+    wrapping: &MasterKey,
+    dir: StepDirection,
+    from_epoch: i64,
+    to_epoch: i64,
+    target: &MasterKey,
+) -> Result<Vec<u8>> {
+    let key = step_key(wrapping)?;
+    seal_with(
+        &key,
+        &step_aad(dir, from_epoch, to_epoch),
+        &target.to_parts(),
+    )
+}
+
+/// Reverses [`wrap_step`]; any mismatch is [`Error::Tampered`].
+pub fn unwrap_step(
+    wrapping: &MasterKey,
+    dir: StepDirection,
+    from_epoch: i64,
+    to_epoch: i64,
+    wrapped: &[u8],
+) -> Result<MasterKey> {
+    let key = step_key(wrapping)?;
+    let plain = open_with(&key, &step_aad(dir, from_epoch, to_epoch), wrapped)
+        .map_err(|_| Error::Tampered)?;
+    MasterKey::from_parts(&plain)
 }
 
 fn object_key(mk: &MasterKey, object_id: i64) -> Result<Zeroizing<[u8; KEY_LEN]>> {
@@ -211,8 +357,14 @@ fn object_key(mk: &MasterKey, object_id: i64) -> Result<Zeroizing<[u8; KEY_LEN]>
 }
 
 fn object_aad(object_id: i64, class: u64, public_digest: &[u8; 32]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(1 + 8 + 8 + 32);
-    aad.push(SEAL_VERSION);
+    object_aad_headed(&[SEAL_VERSION], object_id, class, public_digest)
+}
+
+/// The blob's head (version, and from version 2 the key epoch) is repeated
+/// in the AAD, so the epoch a row names cannot be edited.
+fn object_aad_headed(head: &[u8], object_id: i64, class: u64, public_digest: &[u8; 32]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(head.len() + 8 + 8 + 32);
+    aad.extend_from_slice(head);
     aad.extend_from_slice(&object_id.to_le_bytes());
     aad.extend_from_slice(&class.to_le_bytes());
     aad.extend_from_slice(public_digest);
@@ -236,8 +388,61 @@ pub fn seal_object(
     )
 }
 
-/// Opens a sealed blob. Any mismatch (bytes, id, class, clear attributes,
-/// master key, version) is [`Error::Tampered`].
+/// The first 9 bytes of every version 2 blob sealed under the key of
+/// `key_epoch` (rotation uses it to find rows not yet re-sealed in SQL).
+pub fn blob_head(key_epoch: i64) -> [u8; 9] {
+    v2_head(key_epoch)
+}
+
+fn v2_head(key_epoch: i64) -> [u8; 9] {
+    let mut head = [SEAL_VERSION_2; 9];
+    if let Some(rest) = head.get_mut(1..) {
+        rest.copy_from_slice(&key_epoch.to_le_bytes());
+    }
+    head
+}
+
+/// [`seal_object`] in the current format (version 2): the blob names the
+/// epoch of the master key that sealed it, so while a rotation re-seals
+/// rows batch by batch a reader knows which of the two keys opens a row.
+pub fn seal_object_at(
+    mk: &MasterKey,
+    key_epoch: i64,
+    object_id: i64,
+    class: u64,
+    public_digest: &[u8; 32],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let key = object_key(mk, object_id)?;
+    let head = v2_head(key_epoch);
+    seal_headed(
+        &key,
+        &head,
+        &object_aad_headed(&head, object_id, class, public_digest),
+        plaintext,
+    )
+}
+
+/// The key epoch a sealed blob names: `None` for a version 1 blob (sealed
+/// before the format named keys: under the oldest key still in use).
+/// Anything else is [`Error::Tampered`].
+pub fn blob_key_epoch(blob: &[u8]) -> Result<Option<i64>> {
+    match blob.split_first() {
+        Some((&SEAL_VERSION, _)) => Ok(None),
+        Some((&SEAL_VERSION_2, rest)) => {
+            let epoch: [u8; 8] = rest
+                .get(..8)
+                .and_then(|e| e.try_into().ok())
+                .ok_or(Error::Tampered)?;
+            Ok(Some(i64::from_le_bytes(epoch)))
+        }
+        _ => Err(Error::Tampered),
+    }
+}
+
+/// Opens a sealed blob of either version. Any mismatch (bytes, id, class,
+/// clear attributes, master key, version, key epoch) is
+/// [`Error::Tampered`].
 pub fn unseal_object(
     mk: &MasterKey,
     object_id: i64,
@@ -246,7 +451,19 @@ pub fn unseal_object(
     blob: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
     let key = object_key(mk, object_id).map_err(|_| Error::Tampered)?;
-    open_with(&key, &object_aad(object_id, class, public_digest), blob).map_err(|_| Error::Tampered)
+    match blob_key_epoch(blob)? {
+        None => open_with(&key, &object_aad(object_id, class, public_digest), blob),
+        Some(epoch) => {
+            let head = v2_head(epoch);
+            open_headed(
+                &key,
+                &head,
+                &object_aad_headed(&head, object_id, class, public_digest),
+                blob,
+            )
+        }
+    }
+    .map_err(|_| Error::Tampered)
 }
 
 /// SHA-256 of the encoded public attributes, bound into each sealed blob.
@@ -462,248 +679,5 @@ pub fn open_backup(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ITER: u32 = 1000;
-
-    #[test]
-    fn debug_redacts() {
-        let mk = MasterKey::generate().unwrap();
-        assert_eq!(format!("{mk:?}"), "MasterKey(..)");
-        let rec = wrap_master_key(&mk, b"1234", 1, ITER).unwrap();
-        let dbg = format!("{rec:?}");
-        assert!(dbg.contains("wrapped_len: 61"), "{dbg}");
-    }
-
-    #[test]
-    fn generate_is_random() {
-        let a = MasterKey::generate().unwrap();
-        let b = MasterKey::generate().unwrap();
-        assert_ne!(a.key, b.key);
-        assert_ne!(a.index_key, b.index_key);
-        assert_eq!(a.index_key[KEY_LEN..], [0u8; KEY_LEN]);
-    }
-
-    #[test]
-    fn wrap_unwrap_round_trip() {
-        let mk = MasterKey::generate().unwrap();
-        let rec = wrap_master_key(&mk, b"user-pin", 1, ITER).unwrap();
-        assert_eq!(rec.salt.len(), SALT_LEN);
-        assert_eq!(rec.iterations, ITER);
-        assert_eq!(rec.wrapped.len(), WRAPPED_LEN);
-        assert_eq!(rec.wrapped[0], SEAL_VERSION);
-        let back = unwrap_master_key(b"user-pin", 1, &rec).unwrap();
-        assert_eq!(back.key, mk.key);
-        assert_eq!(back.index_key, mk.index_key);
-    }
-
-    #[test]
-    fn wrong_pin_or_role_is_pin_incorrect() {
-        let mk = MasterKey::generate().unwrap();
-        let rec = wrap_master_key(&mk, b"user-pin", 1, ITER).unwrap();
-        assert_eq!(
-            unwrap_master_key(b"user-pio", 1, &rec).unwrap_err(),
-            Error::PinIncorrect
-        );
-        assert_eq!(
-            unwrap_master_key(b"user-pin", 0, &rec).unwrap_err(),
-            Error::PinIncorrect
-        );
-        let mut other_salt = rec.clone();
-        other_salt.salt[0] ^= 1;
-        assert_eq!(
-            unwrap_master_key(b"user-pin", 1, &other_salt).unwrap_err(),
-            Error::PinIncorrect
-        );
-    }
-
-    #[test]
-    fn malformed_pin_record_is_tampered() {
-        let mk = MasterKey::generate().unwrap();
-        let rec = wrap_master_key(&mk, b"pin", 0, ITER).unwrap();
-        let mut bad = rec.clone();
-        bad.wrapped.pop();
-        assert_eq!(
-            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
-            Error::Tampered
-        );
-        let mut bad = rec.clone();
-        bad.wrapped[0] = 2;
-        assert_eq!(
-            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
-            Error::Tampered
-        );
-        let mut bad = rec.clone();
-        bad.iterations = 0;
-        assert_eq!(
-            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
-            Error::Tampered
-        );
-        let mut bad = rec.clone();
-        bad.iterations = MAX_ITERATIONS + 1;
-        assert_eq!(
-            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
-            Error::Tampered
-        );
-        let mut bad = rec;
-        bad.salt.clear();
-        assert_eq!(
-            unwrap_master_key(b"pin", 0, &bad).unwrap_err(),
-            Error::Tampered
-        );
-        assert_eq!(
-            wrap_master_key(&mk, b"pin", 0, 0).unwrap_err(),
-            Error::ArgumentsBad
-        );
-    }
-
-    fn sealed() -> (MasterKey, [u8; 32], Vec<u8>) {
-        let mk = MasterKey::generate().unwrap();
-        let digest = public_digest(b"public attrs");
-        let blob = seal_object(&mk, 42, 3, &digest, b"secret value").unwrap();
-        (mk, digest, blob)
-    }
-
-    #[test]
-    fn seal_round_trip() {
-        let (mk, digest, blob) = sealed();
-        assert_eq!(blob.len(), 1 + NONCE_LEN + 12 + TAG_LEN);
-        assert_eq!(blob[0], SEAL_VERSION);
-        let plain = unseal_object(&mk, 42, 3, &digest, &blob).unwrap();
-        assert_eq!(plain.as_slice(), b"secret value");
-        let empty = seal_object(&mk, 1, 0, &digest, b"").unwrap();
-        assert!(
-            unseal_object(&mk, 1, 0, &digest, &empty)
-                .unwrap()
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn every_flipped_byte_is_tampered() {
-        let (mk, digest, blob) = sealed();
-        for i in 0..blob.len() {
-            let mut bad = blob.clone();
-            bad[i] ^= 0x01;
-            assert_eq!(
-                unseal_object(&mk, 42, 3, &digest, &bad).unwrap_err(),
-                Error::Tampered,
-                "byte {i}"
-            );
-        }
-        for n in 0..blob.len() {
-            assert_eq!(
-                unseal_object(&mk, 42, 3, &digest, &blob[..n]).unwrap_err(),
-                Error::Tampered
-            );
-        }
-    }
-
-    #[test]
-    fn swapped_context_is_tampered() {
-        let (mk, digest, blob) = sealed();
-        let other_digest = public_digest(b"edited attrs");
-        let other_mk = MasterKey::generate().unwrap();
-        let cases = [
-            unseal_object(&mk, 43, 3, &digest, &blob),
-            unseal_object(&mk, 42, 4, &digest, &blob),
-            unseal_object(&mk, 42, 3, &other_digest, &blob),
-            unseal_object(&other_mk, 42, 3, &digest, &blob),
-        ];
-        for case in cases {
-            assert_eq!(case.unwrap_err(), Error::Tampered);
-        }
-    }
-
-    #[test]
-    fn lookup_tags() {
-        let mk = MasterKey::generate().unwrap();
-        let t = lookup_tag(&mk, 3, b"label");
-        assert_eq!(t.len(), 32);
-        assert_eq!(t, lookup_tag(&mk.clone(), 3, b"label"));
-        assert_ne!(t, lookup_tag(&mk, 0x102, b"label"));
-        assert_ne!(t, lookup_tag(&mk, 3, b"labem"));
-        assert_ne!(t, lookup_tag(&MasterKey::generate().unwrap(), 3, b"label"));
-        // Same as HMAC keyed with the unpadded 32-byte HKDF output.
-        let mut plain =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&mk.index_key[..KEY_LEN]).unwrap();
-        plain.update(&3u64.to_le_bytes());
-        plain.update(b"label");
-        assert_eq!(t, plain.finalize().into_bytes().to_vec());
-    }
-
-    #[test]
-    fn public_digest_is_sha256() {
-        let d = public_digest(b"abc");
-        assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
-    }
-
-    #[test]
-    fn audit_key_wrap_and_mac() {
-        let mk = MasterKey::generate().unwrap();
-        let other = MasterKey::generate().unwrap();
-        let key = AuditKey::generate().unwrap();
-        let wrapped = key.wrap(&mk).unwrap();
-        let back = AuditKey::unwrap(&mk, &wrapped).unwrap();
-        assert_eq!(
-            AuditKey::unwrap(&other, &wrapped).unwrap_err(),
-            Error::Tampered
-        );
-        let h = audit_chain(&[0; 32], 1, b"body");
-        assert_ne!(h, audit_chain(&[0; 32], 2, b"body"));
-        assert_ne!(h, audit_chain(&[1; 32], 1, b"body"));
-        assert_ne!(h, audit_chain(&[0; 32], 1, b"bodY"));
-        let tag = key.mac(&h);
-        assert!(back.verify(&h, &tag));
-        assert!(!back.verify(&audit_chain(&[0; 32], 2, b"body"), &tag));
-        assert!(!AuditKey::generate().unwrap().verify(&h, &tag));
-        assert_eq!(format!("{key:?}"), "AuditKey(..)");
-        assert_eq!(fingerprint(b"x").len(), 32);
-    }
-
-    #[test]
-    fn backup_seal_round_trip_and_failures() {
-        let salt = backup_salt().unwrap();
-        assert_ne!(salt, backup_salt().unwrap());
-        let blob = seal_backup(b"pass", ITER, &salt, b"header", b"database").unwrap();
-        assert_eq!(blob.len(), 8 + BACKUP_OVERHEAD);
-        let plain = open_backup(b"pass", ITER, &salt, b"header", &blob).unwrap();
-        assert_eq!(plain.as_slice(), b"database");
-        let mut other_salt = salt;
-        other_salt[0] ^= 1;
-        let cases = [
-            open_backup(b"pasz", ITER, &salt, b"header", &blob),
-            open_backup(b"pass", ITER + 1, &salt, b"header", &blob),
-            open_backup(b"pass", ITER, &other_salt, b"header", &blob),
-            open_backup(b"pass", ITER, &salt, b"headex", &blob),
-            open_backup(b"pass", ITER, &salt, b"header", &blob[..blob.len() - 1]),
-        ];
-        for case in cases {
-            assert_eq!(case.unwrap_err(), Error::Tampered);
-        }
-        for i in 0..blob.len() {
-            let mut bad = blob.clone();
-            bad[i] ^= 0x80;
-            assert_eq!(
-                open_backup(b"pass", ITER, &salt, b"header", &bad).unwrap_err(),
-                Error::Tampered,
-                "byte {i}"
-            );
-        }
-        for iterations in [0, MAX_ITERATIONS + 1] {
-            assert_eq!(
-                open_backup(b"pass", iterations, &salt, b"header", &blob).unwrap_err(),
-                Error::ArgumentsBad
-            );
-            assert_eq!(
-                seal_backup(b"pass", iterations, &salt, b"h", b"p").unwrap_err(),
-                Error::ArgumentsBad
-            );
-        }
-        assert_eq!(
-            open_backup(b"pass", ITER, &salt[..8], b"header", &blob).unwrap_err(),
-            Error::ArgumentsBad
-        );
-    }
-}
+#[path = "seal_tests.rs"]
+mod tests;

@@ -6,22 +6,76 @@ use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
 use crate::store::backup::{self, BackupError, BackupInfo};
-use crate::store::seal::{AuditKey, MasterKey};
+use crate::store::rekey::{RotateOptions, RotationKeys, RotationStart};
+use crate::store::seal::{self, AuditKey, StepDirection};
 use crate::store::sqlite::Role;
 
 impl Token {
-    /// Re-seals every object under a fresh master key in one transaction
-    /// (a crash leaves the token fully old or fully new). Needs the SO PIN
-    /// and, when one is set, the user PIN: the new key is wrapped under
-    /// both. Every process logged in under the old key is logged out.
+    /// Rotates the master key without logging anyone out, with the
+    /// default [`RotateOptions`] (see [`Token::rotate_master_key_with`]).
     pub fn rotate_master_key(
         &self,
         so_pin: &[u8],
         user_pin: Option<&[u8]>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64> {
+        self.rotate_master_key_with(so_pin, user_pin, RotateOptions::default(), progress)
+    }
+
+    /// Replaces the master key by a fresh one. Needs the SO PIN and, when
+    /// one is set, the user PIN: the new key is wrapped under both. The
+    /// first transaction switches the token to the new key (epoch, PIN
+    /// records, audit key) and stores the step from the old key to the new
+    /// one, so processes logged in under the old key follow by themselves
+    /// (unless `options.logout_all`); then rows are re-sealed
+    /// `options.batch` per transaction (no other process waits longer than
+    /// one batch); the last transaction ends the rotation. Every row is
+    /// checked to open before anything changes. An unfinished rotation (a
+    /// crash) is resumed instead of starting a new one, and needs only the
+    /// SO PIN. Returns how many rows this call re-sealed.
+    pub fn rotate_master_key_with(
+        &self,
+        so_pin: &[u8],
+        user_pin: Option<&[u8]>,
+        options: RotateOptions,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
+        let batch = options.batch.max(1);
         let meta = self.db.meta()?.ok_or(Error::TokenNotRecognized)?;
-        let (old, old_epoch) = self.verify_pin(Role::So, so_pin, "master-key rotation")?;
+        let (current, epoch) = self.verify_pin(Role::So, so_pin, "master-key rotation")?;
+        let audit_key = self
+            .load_audit_key(&current)?
+            .map_or_else(AuditKey::generate, Ok)?;
+        let done_event = Event::new("master_key_rotated")
+            .detail("every object is sealed under the new master key; the old one is forgotten");
+        let done = || self.entry_as(Login::So, Some(audit_key.clone()), &done_event, None);
+        if let Some(rot) = self.db.key_state()?.rotation {
+            // Interrupted: the SO PIN record already wraps the new key,
+            // which unwraps the old one.
+            if rot.to != epoch {
+                return Err(Error::UserNotLoggedIn);
+            }
+            let old = seal::unwrap_step(
+                &current,
+                StepDirection::Previous,
+                rot.to,
+                rot.from,
+                &rot.previous,
+            )?;
+            let n = self.db.run_rotation(
+                RotationKeys {
+                    old: &old,
+                    old_epoch: rot.from,
+                    new: &current,
+                    new_epoch: rot.to,
+                },
+                batch,
+                &done,
+                progress,
+            )?;
+            self.db.checkpoint();
+            return Ok(n);
+        }
         let user_pin = match (&meta.user_pin, user_pin) {
             (Some(_), Some(pin)) => {
                 self.verify_pin(Role::User, pin, "master-key rotation")?;
@@ -30,35 +84,58 @@ impl Token {
             (Some(_), None) => return Err(Error::UserNotLoggedIn),
             (None, _) => None,
         };
-        let new = MasterKey::generate()?;
+        // A damaged row stops the rotation before anything changes (a read
+        // transaction: nobody waits for it).
+        self.db.check_sealed_under(&current, epoch)?;
+        let new = current.rotated()?;
         let so_rec = self.wrap_pin(&new, so_pin, Role::So)?;
         let user_rec = match user_pin {
             Some(pin) => Some(self.wrap_pin(&new, pin, Role::User)?),
             None => None,
         };
-        let audit_key = self
-            .load_audit_key(&old)?
-            .map_or_else(AuditKey::generate, Ok)?;
-        let mut epoch = [0u8; 8];
-        mechanism::random(&mut epoch)?;
-        let ev =
-            Event::new("master_key_rotate").detail("every object re-sealed under a new master key");
+        let mut raw = [0u8; 8];
+        mechanism::random(&mut raw)?;
+        let new_epoch = i64::from_le_bytes(raw);
+        let ev = Event::new("master_key_rotate").detail(if options.logout_all {
+            "new master key; objects are re-sealed in batches; every logged-in process must log in again"
+        } else {
+            "new master key; objects are re-sealed in batches, logged-in processes follow"
+        });
         let entry = self.entry_as(Login::So, Some(audit_key.clone()), &ev, None);
-        // `old` and the audit key are the ones of `old_epoch`: checked
-        // again inside the rotation's transaction.
-        let n = self.db.rekey_at(
-            &old,
-            &new,
-            &so_rec,
-            user_rec.as_ref(),
-            i64::from_le_bytes(epoch),
-            Some(old_epoch),
-            &audit_key.wrap(&new)?,
-            &entry,
+        // `current` and the audit key are the ones of `epoch`: checked
+        // again inside the first transaction.
+        self.db.begin_rotation(&RotationStart {
+            old_epoch: epoch,
+            new_epoch,
+            so_pin: &so_rec,
+            user_pin: user_rec.as_ref(),
+            next: if options.logout_all {
+                None
+            } else {
+                Some(seal::wrap_step(
+                    &current,
+                    StepDirection::Next,
+                    epoch,
+                    new_epoch,
+                    &new,
+                )?)
+            },
+            previous: seal::wrap_step(&new, StepDirection::Previous, new_epoch, epoch, &current)?,
+            audit_key: &audit_key.wrap(&new)?,
+            record: &entry,
+        })?;
+        let n = self.db.run_rotation(
+            RotationKeys {
+                old: &current,
+                old_epoch: epoch,
+                new: &new,
+                new_epoch,
+            },
+            batch,
+            &done,
             progress,
         )?;
         self.db.checkpoint();
-        self.logout()?;
         Ok(n)
     }
 

@@ -10,7 +10,8 @@ use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
 use crate::store::pin_attempts::{self, Begin, Finish};
-use crate::store::seal::{self, AuditKey, MasterKey, PinRecord};
+use crate::store::rekey::KeyState;
+use crate::store::seal::{self, AuditKey, MasterKey, PinRecord, StepDirection};
 use crate::store::sqlite::{Role, TokenMeta};
 
 /// How often C_SetPIN re-checks the old PIN when master-key rotations
@@ -169,6 +170,7 @@ impl Token {
                 state.login = role;
                 state.master_key = Some(mk);
                 state.epoch = epoch;
+                state.previous = None;
                 state.audit_key = audit_key;
                 Ok(())
             }
@@ -186,17 +188,48 @@ impl Token {
         self.db.append_audit(&entry).map(drop)
     }
 
-    /// Fails (and logs out) when another process re-initialized the token
-    /// since our login: our master key no longer opens anything, and
-    /// writing under it would make objects nobody can read.
-    pub(super) fn check_epoch(&self) -> Result<()> {
-        let current = self.db.meta()?.map(|m| m.epoch);
-        let ours = self.login_state()?.epoch;
-        if current == Some(ours) {
-            Ok(())
-        } else {
-            self.logout()?;
-            Err(Error::UserNotLoggedIn)
+    /// Brings our keys up to the token's after another process rotated
+    /// the master key: follows the rotation steps from our epoch to the
+    /// token's (each step is the next key wrapped under the one before),
+    /// and while a rotation is in progress also keeps (or unwraps) its old
+    /// key for rows not re-sealed yet. The login stays. When our key cannot
+    /// reach the token's (the token was re-initialized, or we slept
+    /// through more than `rekey::MAX_STEPS` rotations) we are logged out:
+    /// [`Error::UserNotLoggedIn`]. Reads in one snapshot, then takes the
+    /// login lock: no lock is held across the database read.
+    pub(super) fn refresh_keys(&self) -> Result<()> {
+        let (ours, key, previous) = {
+            let state = self.login_state()?;
+            let mk = state.master_key.clone().ok_or(Error::UserNotLoggedIn)?;
+            (state.epoch, mk, state.previous.clone())
+        };
+        let snapshot = self.db.key_state()?;
+        match follow(ours, key, previous, &snapshot) {
+            Ok((epoch, mk, previous)) => {
+                let mut state = self.login_state()?;
+                if state.master_key.is_none() {
+                    return Err(Error::UserNotLoggedIn);
+                }
+                // Another thread may have refreshed (or logged in again)
+                // meanwhile: its keys are at least as new as ours.
+                if state.epoch == ours {
+                    state.epoch = epoch;
+                    state.master_key = Some(mk);
+                    state.previous = previous;
+                }
+                Ok(())
+            }
+            Err(Error::UserNotLoggedIn) => {
+                let stale = {
+                    let state = self.login_state()?;
+                    state.master_key.is_some() && state.epoch == ours
+                };
+                if stale {
+                    self.logout()?;
+                }
+                Err(Error::UserNotLoggedIn)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -291,23 +324,27 @@ impl Token {
     /// C_InitPIN by the logged-in SO; also unlocks a locked user PIN.
     pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
         self.check_pin_len(pin)?;
-        let (mk, epoch) = {
-            let state = self.login_state()?;
-            let mk = state.master_key.clone().ok_or(Error::UserNotLoggedIn)?;
-            (mk, state.epoch)
-        };
-        self.check_epoch()?;
-        let record = self.wrap_pin(&mk, pin, Role::User)?;
-        let entry = self.audit_entry(&Event::new("pin_init"), None)?;
-        // The epoch is checked again inside the write: a rotation since
-        // would make this record wrap a key that opens nothing.
-        let stored = self
-            .db
-            .set_pin_record_at(Role::User, &record, &entry, epoch);
-        if stored == Err(Error::UserNotLoggedIn) {
-            self.logout()?;
+        // The epoch is checked inside the write: a rotation since would make
+        // this record wrap a key that opens nothing. Then we follow the
+        // rotation and wrap the new key; bounded, since C_InitPIN has no
+        // "try again" code.
+        for _ in 0..SET_PIN_ATTEMPTS {
+            let (mk, epoch) = {
+                let state = self.login_state()?;
+                let mk = state.master_key.clone().ok_or(Error::UserNotLoggedIn)?;
+                (mk, state.epoch)
+            };
+            let record = self.wrap_pin(&mk, pin, Role::User)?;
+            let entry = self.audit_entry(&Event::new("pin_init"), None)?;
+            match self
+                .db
+                .set_pin_record_at(Role::User, &record, &entry, epoch)
+            {
+                Err(Error::UserNotLoggedIn) => self.refresh_keys()?,
+                other => return other,
+            }
         }
-        stored
+        Err(Error::FunctionFailed)
     }
 
     /// C_SetPIN: the SO changes the SO PIN; anyone else the user PIN.
@@ -334,6 +371,52 @@ impl Token {
         }
         Err(Error::FunctionFailed)
     }
+}
+
+/// Our current key and epoch after following `snapshot` from `ours`, and
+/// the old key of the rotation in progress, if any. A missing or damaged
+/// step is [`Error::UserNotLoggedIn`] (only a new login helps); a damaged
+/// old-key wrap is [`Error::Tampered`].
+type Keys = (i64, MasterKey, Option<(i64, MasterKey)>);
+
+fn follow(
+    ours: i64,
+    key: MasterKey,
+    previous: Option<(i64, MasterKey)>,
+    snapshot: &KeyState,
+) -> Result<Keys> {
+    let current = snapshot.epoch.ok_or(Error::UserNotLoggedIn)?;
+    let mut known: Vec<(i64, MasterKey)> = previous.into_iter().collect();
+    let (mut epoch, mut mk) = (ours, key);
+    // Each step moves to a newer epoch; the bound stops a crafted cycle.
+    for _ in 0..snapshot.steps.len() {
+        if epoch == current {
+            break;
+        }
+        let step = snapshot
+            .steps
+            .iter()
+            .find(|s| s.from == epoch)
+            .ok_or(Error::UserNotLoggedIn)?;
+        let next = seal::unwrap_step(&mk, StepDirection::Next, step.from, step.to, &step.wrapped)
+            .map_err(|_| Error::UserNotLoggedIn)?;
+        known.push((epoch, mk));
+        (epoch, mk) = (step.to, next);
+    }
+    if epoch != current {
+        return Err(Error::UserNotLoggedIn);
+    }
+    let previous = match &snapshot.rotation {
+        Some(r) if r.to == current => match known.into_iter().find(|(e, _)| *e == r.from) {
+            Some(found) => Some(found),
+            None => Some((
+                r.from,
+                seal::unwrap_step(&mk, StepDirection::Previous, r.to, r.from, &r.previous)?,
+            )),
+        },
+        _ => None,
+    };
+    Ok((current, mk, previous))
 }
 
 /// Waiting for a free try: every try left is held by an attempt in flight.

@@ -49,8 +49,11 @@ struct LoginState {
     login: Login,
     /// Present exactly while someone is logged in.
     master_key: Option<MasterKey>,
-    /// The token initialization the master key belongs to.
+    /// The token epoch the master key belongs to.
     epoch: i64,
+    /// While a master-key rotation is in progress: the old key and its
+    /// epoch, for rows not re-sealed yet (see `Token::refresh_keys`).
+    previous: Option<(i64, MasterKey)>,
     /// Authenticates audit records while someone is logged in.
     audit_key: Option<AuditKey>,
 }
@@ -110,6 +113,7 @@ impl Token {
                 login: Login::Public,
                 master_key: None,
                 epoch: 0,
+                previous: None,
                 audit_key: None,
             }),
             cache: Mutex::new(HashMap::new()),
@@ -145,6 +149,7 @@ impl Token {
             let mut state = self.login_state()?;
             state.login = Login::Public;
             state.master_key = None;
+            state.previous = None;
             state.audit_key = None;
         }
         flushed?;

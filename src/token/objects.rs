@@ -34,13 +34,19 @@ fn lookup(
 /// Objects a search found: row id and object.
 pub type Found = Vec<(i64, Arc<Object>)>;
 
+/// How often a sealing write is redone under a newer master key when
+/// rotations keep committing between its seal and its transaction. Each
+/// retry needs a whole rotation to start in between, so this is never
+/// reached in practice; C_CreateObject & co. then answer
+/// CKR_FUNCTION_FAILED, never a logout.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// A master key and the epoch it belongs to.
+type SealingKey<'a> = Option<(&'a MasterKey, i64)>;
+
 impl Token {
-    pub(super) fn to_row(
-        &self,
-        id: i64,
-        obj: &Object,
-        mk: Option<&MasterKey>,
-    ) -> Result<ObjectRow> {
+    pub(super) fn to_row(&self, id: i64, obj: &Object, key: SealingKey<'_>) -> Result<ObjectRow> {
+        let mk = key.map(|(mk, _)| mk);
         if mk.is_none() {
             object::unsealed::check_storable_unsealed(obj)?;
         }
@@ -48,10 +54,10 @@ impl Token {
         let (clear, secret) = obj.split_for_storage();
         let public = codec::encode_attrs(&clear);
         let digest = seal::public_digest(&public);
-        let sealed = match mk {
-            Some(mk) => {
+        let sealed = match key {
+            Some((mk, epoch)) => {
                 let plain = codec::encode_attrs_secret(&secret);
-                seal::seal_object(mk, id, obj.class(), &digest, &plain)?
+                seal::seal_object_at(mk, epoch, id, obj.class(), &digest, &plain)?
             }
             // Without a login only objects with nothing secret can be stored.
             None if secret.is_empty() && !private => Vec::new(),
@@ -78,25 +84,39 @@ impl Token {
         Ok(state.master_key.clone().map(|mk| (mk, state.epoch)))
     }
 
-    /// After a write: a write refused because the epoch moved (a rotation
-    /// or re-initialization by another process) logs us out, as
-    /// `check_epoch` does, unless a newer login replaced ours meanwhile.
-    /// A successful write is a cheap moment to finish a pending erasure.
-    fn after_write<T>(&self, result: Result<T>, epoch: Option<i64>) -> Result<T> {
-        match (&result, epoch) {
-            (Err(Error::UserNotLoggedIn), Some(epoch)) => {
-                let stale = {
-                    let state = self.login_state()?;
-                    state.master_key.is_some() && state.epoch == epoch
-                };
-                if stale {
-                    self.logout()?;
-                }
+    /// After a write: a write refused because the epoch moved (another
+    /// process rotated the master key) follows the rotation and asks for
+    /// the write to be redone under the new key (`Ok(None)`); if our key
+    /// cannot follow (re-initialization) we are logged out, unless a newer
+    /// login replaced ours meanwhile (see `refresh_keys`). A successful
+    /// write is a cheap moment to finish a pending erasure.
+    fn after_write<T>(&self, result: Result<T>, epoch: Option<i64>) -> Result<Option<T>> {
+        match (result, epoch) {
+            (Err(Error::UserNotLoggedIn), Some(_)) => {
+                self.refresh_keys()?;
+                Ok(None)
             }
-            (Ok(_), _) => self.retry_erasure(),
-            _ => {}
+            (Ok(v), _) => {
+                self.retry_erasure();
+                Ok(Some(v))
+            }
+            (Err(e), _) => Err(e),
         }
-        result
+    }
+
+    /// Runs `write` with the current sealing key; when a rotation
+    /// committed between the seal and the write's transaction (which
+    /// re-checks the epoch), follows it and writes again.
+    fn sealed_write<T>(&self, mut write: impl FnMut(SealingKey<'_>) -> Result<T>) -> Result<T> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let key = self.sealing_key()?;
+            let epoch = key.as_ref().map(|(_, e)| *e);
+            let result = write(key.as_ref().map(|(mk, e)| (mk, *e)));
+            if let Some(v) = self.after_write(result, epoch)? {
+                return Ok(v);
+            }
+        }
+        Err(Error::FunctionFailed)
     }
 
     /// Stores a new token object and returns its id.
@@ -112,37 +132,36 @@ impl Token {
     /// their ids in order. The epoch the rows were sealed under is checked
     /// inside that transaction (see `TokenDb::insert_objects`).
     pub fn insert_many(&self, objs: &[(&Object, &Event)]) -> Result<Vec<i64>> {
-        let key = self.sealing_key()?;
-        let epoch = key.as_ref().map(|(_, e)| *e);
-        let mk = key.as_ref().map(|(mk, _)| mk);
-        let mut rows = Vec::with_capacity(objs.len());
-        let mut ids = Vec::with_capacity(objs.len());
-        for (obj, ev) in objs {
-            let mut raw = [0u8; 8];
-            mechanism::random(&mut raw)?;
-            // Positive 63-bit ids: random so they are never reused, even
-            // across processes and re-initialization.
-            let id = i64::from_le_bytes(raw) & i64::MAX;
-            let row = self.to_row(id, obj, mk)?;
-            let entry = self.audit_entry(ev, Some((id, obj)))?;
-            rows.push((row, entry));
-            ids.push(id);
-        }
-        let stored = self.db.insert_objects(&rows, epoch);
-        self.after_write(stored, epoch)?;
-        Ok(ids)
+        self.sealed_write(|key| {
+            let mut rows = Vec::with_capacity(objs.len());
+            let mut ids = Vec::with_capacity(objs.len());
+            for (obj, ev) in objs {
+                let mut raw = [0u8; 8];
+                mechanism::random(&mut raw)?;
+                // Positive 63-bit ids: random so they are never reused, even
+                // across processes and re-initialization.
+                let id = i64::from_le_bytes(raw) & i64::MAX;
+                let row = self.to_row(id, obj, key)?;
+                let entry = self.audit_entry(ev, Some((id, obj)))?;
+                rows.push((row, entry));
+                ids.push(id);
+            }
+            self.db
+                .insert_objects(&rows, key.map(|(_, e)| e))
+                .map(|()| ids)
+        })
     }
 
     /// Replaces a stored object's attributes.
     pub fn update(&self, id: i64, obj: &Object, ev: &Event) -> Result<()> {
-        let key = self.sealing_key()?;
-        let epoch = key.as_ref().map(|(_, e)| *e);
-        let row = self.to_row(id, obj, key.as_ref().map(|(mk, _)| mk))?;
-        let entry = self.audit_entry(ev, Some((id, obj)))?;
-        let stored = self.db.update_object_at(&row, &entry, epoch);
-        self.cache()?.remove(&id);
-        self.after_write(stored, epoch)?;
-        Ok(())
+        self.sealed_write(|key| {
+            let row = self.to_row(id, obj, key)?;
+            let entry = self.audit_entry(ev, Some((id, obj)))?;
+            let stored = self.db.update_object_at(&row, &entry, key.map(|(_, e)| e));
+            self.cache()?.remove(&id);
+            stored
+        })
+        .map(drop)
     }
 
     /// Destroys an object for good (see `TokenDb::delete_object`); the
@@ -240,7 +259,7 @@ impl Token {
         }
         let holds_secrets = row.class == CKO_SECRET_KEY || row.class == CKO_PRIVATE_KEY;
         let must_unseal = row.private || (need_secret && holds_secrets);
-        let Some(mk) = self.master_key()? else {
+        if self.master_key()?.is_none() {
             if must_unseal {
                 return Err(Error::UserNotLoggedIn);
             }
@@ -250,17 +269,7 @@ impl Token {
         };
         // Logged in: always check the seal, which also authenticates
         // the clear attributes (e.g. CKA_VERIFY of a public key).
-        let digest = seal::public_digest(&row.public);
-        let plain = match seal::unseal_object(&mk, row.id, row.class, &digest, &row.sealed) {
-            Ok(plain) => plain,
-            // The master key was rotated (or the token re-initialized) by
-            // another process since our login: that logs us out, as it
-            // would on any write, and is not damage.
-            Err(e) => {
-                self.check_epoch()?;
-                return Err(e);
-            }
-        };
+        let plain = self.unseal_row(row)?;
         let secret = codec::decode_attrs(&plain).map_err(|_| Error::Tampered)?;
         let obj = Object::join(clear, secret);
         if obj.class() != row.class || obj.is_private() != row.private {
@@ -277,6 +286,42 @@ impl Token {
             },
         );
         Ok(obj)
+    }
+
+    /// Opens a row's blob with the key that sealed it: the one its blob
+    /// names (a version 1 blob names none: it is under the oldest key in
+    /// use). A key we do not hold yet means another process rotated the
+    /// master key: we follow (see `refresh_keys`) and try once more, so a
+    /// rotation is never mistaken for damage and never logs us out.
+    fn unseal_row(&self, row: &ObjectRow) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        let named = seal::blob_key_epoch(&row.sealed)?;
+        let digest = seal::public_digest(&row.public);
+        for attempt in 0..2 {
+            let keys: Vec<MasterKey> = {
+                let state = self.login_state()?;
+                let current = state.master_key.as_ref().ok_or(Error::UserNotLoggedIn)?;
+                let mut keys = Vec::with_capacity(2);
+                if named.is_none_or(|e| e == state.epoch) {
+                    keys.push(current.clone());
+                }
+                if let Some((e, old)) = &state.previous
+                    && named.is_none_or(|n| n == *e)
+                {
+                    keys.push(old.clone());
+                }
+                keys
+            };
+            for mk in &keys {
+                if let Ok(plain) = seal::unseal_object(mk, row.id, row.class, &digest, &row.sealed)
+                {
+                    return Ok(plain);
+                }
+            }
+            if attempt == 0 {
+                self.refresh_keys()?;
+            }
+        }
+        Err(Error::Tampered)
     }
 
     /// Records that `row` failed its integrity check: once per version of

@@ -204,18 +204,22 @@ impl Token {
         };
         let live_rows = self.db.find(&all).map_err(BackupError::Store)?;
         let backup_rows = image.objects().map_err(BackupError::Store)?;
+        // The restored token keeps the backup's epoch: it names the master
+        // key its rows are sealed under (each sealed blob names it too).
+        // A process logged in under another key cannot follow to it and is
+        // logged out at its next use; one holding the same key goes on.
+        let epoch = image.epoch().map_err(BackupError::Store)?;
         let plan = Planner {
             token: self,
             live_mk: live_mk.as_ref(),
             backup_mk: &backup_mk,
+            backup_epoch: epoch,
             keep,
             events: &events,
         }
         .diff(&live_rows, &backup_rows)
         .map_err(BackupError::Store)?;
         let (objects, amended, changes) = plan;
-        let mut epoch = [0u8; 8];
-        crate::mechanism::random(&mut epoch).map_err(BackupError::Store)?;
         let meta = self.db.meta().map_err(BackupError::Store)?;
         let failures = meta.map_or((0, 0), |m| (m.so_failures, m.user_failures));
         let lost = live_head.seq.saturating_sub(backup_head.seq).max(0);
@@ -264,7 +268,7 @@ impl Token {
                 live_head,
                 amended,
                 records,
-                epoch: i64::from_le_bytes(epoch),
+                epoch,
                 failures,
             }),
         })
@@ -273,8 +277,9 @@ impl Token {
     /// Carries out a plan: in one write transaction of the token file,
     /// checks the live trail's head is still the one the plan was made
     /// against, and replaces the token with the amended backup (keys kept
-    /// compromised or deactivated, the rollback record, a new epoch so
-    /// every other process's login ends). This process is logged out.
+    /// compromised or deactivated, the rollback record, the backup's epoch,
+    /// which ends the login of every process holding another master key).
+    /// This process is logged out.
     pub fn apply_restore(&self, mut plan: RestorePlan) -> std::result::Result<(), BackupError> {
         let Some(mut p) = plan.inner.take() else {
             return Err(BackupError::Store(Error::GeneralError));
@@ -296,6 +301,7 @@ struct Planner<'a> {
     token: &'a Token,
     live_mk: Option<&'a MasterKey>,
     backup_mk: &'a MasterKey,
+    backup_epoch: i64,
     keep: &'a [String],
     events: &'a HashMap<i64, (i64, String, bool)>,
 }
@@ -368,7 +374,11 @@ impl Planner<'_> {
                     "{from} -> {} on restore: {reason}",
                     lifecycle::state_name(target)
                 );
-                new_row = Some(self.token.to_row(row.id, &updated, Some(self.backup_mk))?);
+                new_row = Some(self.token.to_row(
+                    row.id,
+                    &updated,
+                    Some((self.backup_mk, self.backup_epoch)),
+                )?);
                 changes.push((row.id, updated.clone(), detail));
                 restored = Some(updated);
             }

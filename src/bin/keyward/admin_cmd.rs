@@ -70,10 +70,18 @@ pub enum BackupCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum MasterKeyCmd {
-    /// Generate a new master key and re-seal every object with it, in one
-    /// transaction. Needs the SO PIN and, if set, the user PIN
-    /// (KEYWARD_SO_PIN, KEYWARD_PIN; --pin-fd lines: SO PIN, user PIN).
-    Rotate,
+    /// Generate a new master key and re-seal every object with it, 64
+    /// objects per transaction; running applications stay logged in and
+    /// follow the new key. Resumes an interrupted rotation. Needs the SO
+    /// PIN and, if set, the user PIN (KEYWARD_SO_PIN, KEYWARD_PIN;
+    /// --pin-fd lines: SO PIN, user PIN).
+    Rotate {
+        /// Keep no way from the old key to the new one: every logged-in
+        /// application must log in again. Use after a suspected compromise
+        /// of the old master key or of a PIN.
+        #[arg(long)]
+        logout_all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +101,9 @@ pub fn run(ctx: &mut Ctx, cmd: AdminCmd) -> CliResult<()> {
             keep,
             store,
         }) => backup_restore(ctx, &file, force, &keep, store),
-        AdminCmd::MasterKey(MasterKeyCmd::Rotate) => master_key_rotate(ctx),
+        AdminCmd::MasterKey(MasterKeyCmd::Rotate { logout_all }) => {
+            master_key_rotate(ctx, logout_all)
+        }
         AdminCmd::Policy(PolicyCmd::Show) => policy_show(ctx),
     }
 }
@@ -217,7 +227,7 @@ fn backup_restore(
     )
 }
 
-fn master_key_rotate(ctx: &mut Ctx) -> CliResult<()> {
+fn master_key_rotate(ctx: &mut Ctx, logout_all: bool) -> CliResult<()> {
     let client = Client::new(ctx.slot)?;
     let slot = client.slot();
     let info = client
@@ -235,10 +245,15 @@ fn master_key_rotate(ctx: &mut Ctx) -> CliResult<()> {
         None
     };
     let bar = progress(0, "re-sealing");
-    let done = client.lib().rotate_master_key(
+    let options = keyward::store::rekey::RotateOptions {
+        logout_all,
+        ..Default::default()
+    };
+    let done = client.lib().rotate_master_key_with(
         slot,
         so_pin.as_bytes(),
         user_pin.as_ref().map(|p| p.as_bytes()),
+        options,
         &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);

@@ -1,6 +1,6 @@
 //! A decrypted backup held in memory as a writable database ("image"), so
 //! a restore over a live token can read it, adjust it (states kept
-//! compromised, the rollback record, a new epoch) and then copy it into
+//! compromised, the rollback record, the backup's epoch) and then copy it into
 //! the live token file in ONE write transaction of that file. Copying
 //! in place, rather than renaming a new file over the old one, means
 //! processes that have the token open see the restored token on their
@@ -129,6 +129,18 @@ impl Image {
     /// The audit head (seq, hash) of the backup's trail; (0, []) if none.
     pub fn audit_head(&self) -> Result<LiveHead> {
         head_of(&self.conn)
+    }
+
+    /// The epoch of the backup's master key (0 if the backup holds no
+    /// initialized token). Sealed rows name the epoch of the key that
+    /// sealed them, so a restored token keeps it.
+    pub fn epoch(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT epoch FROM token WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(sql)?
+            .unwrap_or(0))
     }
 
     /// The backup's audit key, wrapped under its master key.
