@@ -18,11 +18,13 @@ use crate::store::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, load_pin, ob
 
 /// Every table of the current schema, parents before children. A restore
 /// refuses a schema with any other table: it would not know how to copy it.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 10] = [
     "schema_version",
     "token",
     "pin",
     "pin_attempt",
+    "mk_step",
+    "mk_rotation",
     "object",
     "usage",
     "audit",
