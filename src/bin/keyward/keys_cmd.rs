@@ -102,6 +102,9 @@ pub struct GenerateArgs {
     /// Allow the key to leave the token wrapped (CKA_EXTRACTABLE).
     #[arg(long)]
     pub extractable: bool,
+    /// Generate even though another object already has this --id.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A parsed byte-string option (a `Vec<u8>` would be taken by clap for
@@ -160,33 +163,7 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
     if ctx.json {
         return print_json(&keys);
     }
-    let mut t = table(&[
-        "LABEL",
-        "ID",
-        "CLASS",
-        "TYPE",
-        "USES",
-        "STATE",
-        "CREATED",
-        "LAST USED",
-        "COUNT",
-        "OBJECT",
-    ]);
-    for k in &keys {
-        t.add_row(vec![
-            k.label.clone(),
-            k.id.clone(),
-            k.class.to_string(),
-            k.type_and_size(),
-            uses_text(k),
-            dash(k.state),
-            dash(k.created.as_ref()),
-            dash(k.last_used.as_ref()),
-            dash(k.use_count),
-            dash(k.object_id.map(|n| format!("#{n}"))),
-        ]);
-    }
-    print_table(&t);
+    print_table(&crate::inventory::key_table(&keys));
     Ok(())
 }
 
@@ -372,7 +349,9 @@ fn common(args: &GenerateArgs, id: &[u8]) -> Vec<Attr> {
 
 /// `keys generate`: prints the new key as `keys show` does.
 pub fn generate(ctx: &mut Ctx, args: &GenerateArgs) -> CliResult<()> {
+    crate::generate_checks::check_args(args)?;
     let mut client = user_client(ctx)?;
+    crate::generate_checks::check_id_unused(&mut client, args)?;
     let id = match &args.id {
         Some(Bytes(id)) => id.clone(),
         None => client.random(RANDOM_ID_LEN)?,

@@ -55,8 +55,13 @@ pub enum LifecycleCmd {
     },
     /// Keys whose end date falls within --within days (or has passed).
     Due {
+        /// Days ahead, "Nd" or "N".
         #[arg(long, default_value = "30d", value_parser = parse_days)]
         within: u32,
+        /// Exit with code 8 when any key is due (for alerting from cron or
+        /// a monitoring check).
+        #[arg(long)]
+        fail_if_due: bool,
     },
     /// Import a PEM or DER private key, public key or certificate.
     Import(ImportArgs),
@@ -115,7 +120,10 @@ pub fn run(ctx: &mut Ctx, cmd: LifecycleCmd) -> CliResult<()> {
         }
         LifecycleCmd::Rotate { key: Some(key), .. } => rotate_one(ctx, &key),
         LifecycleCmd::Rotate { within, .. } => rotate_due(ctx, within.unwrap_or(30)),
-        LifecycleCmd::Due { within } => due(ctx, within),
+        LifecycleCmd::Due {
+            within,
+            fail_if_due,
+        } => crate::fail::fail_if_due(due(ctx, within), fail_if_due, within),
         LifecycleCmd::Import(args) => import(ctx, &args),
         LifecycleCmd::Export { key, out, cert } => export(ctx, &key, out, cert),
     }
@@ -194,8 +202,10 @@ fn object_ref(k: &KeyInfo) -> String {
 struct Rotated {
     label: String,
     old_id: String,
+    #[serde(serialize_with = "crate::output::id_as_string")]
     old_object_id: Option<u64>,
     new_id: String,
+    #[serde(serialize_with = "crate::output::id_as_string")]
     new_object_id: Option<u64>,
 }
 
@@ -291,6 +301,7 @@ struct DueKey {
     /// Negative: overdue.
     days_left: Option<i64>,
     state: Option<&'static str>,
+    #[serde(serialize_with = "crate::output::id_as_string")]
     object_id: Option<u64>,
 }
 
@@ -299,8 +310,8 @@ fn days_left(end: Option<&str>) -> Option<i64> {
     Some((end - dates::today()).whole_days())
 }
 
-/// `keys due`.
-fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
+/// `keys due`; returns how many keys are due.
+fn due(ctx: &mut Ctx, within: u32) -> CliResult<usize> {
     let mut client = user_client(ctx)?;
     let rows: Vec<DueKey> = due_keys(&mut client, within)?
         .into_iter()
@@ -315,12 +326,13 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
             object_id: k.object_id,
         })
         .collect();
+    let count = rows.len();
     if ctx.json {
-        return print_json(&rows);
+        return print_json(&rows).map(|()| count);
     }
     if rows.is_empty() {
         println!("no key is due for rotation within {within} days");
-        return Ok(());
+        return Ok(count);
     }
     let mut t = table(&[
         "LABEL",
@@ -344,7 +356,7 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
         ]);
     }
     print_table(&t);
-    Ok(())
+    Ok(count)
 }
 
 /// A creation template that may hold key material: wiped on drop.

@@ -1,9 +1,10 @@
-//! How results are shown: tables (borders and colour only on a terminal
-//! without NO_COLOR), stable JSON, times, dates and a progress helper.
+//! How results are shown: tables (borders on a terminal, colour too unless
+//! NO_COLOR, fitted to the terminal width), stable JSON, times, dates, a
+//! progress helper, and the closed-pipe guard every command relies on.
 
 use std::io::IsTerminal;
 
-use comfy_table::{Cell, Color, Table, presets};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -12,18 +13,35 @@ use time::macros::format_description;
 
 use crate::fail::{CliError, CliResult};
 
-/// Whether output may carry borders and colour: stdout is a terminal and
-/// the user did not ask for NO_COLOR (https://no-color.org).
+/// Whether output may carry borders and fit the width: stdout is a terminal.
 pub fn styled() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    std::io::stdout().is_terminal()
 }
 
-/// A table with `header`, styled for a terminal or plain for a pipe.
+/// Whether output may carry colour: a terminal, and the user did not ask
+/// for NO_COLOR (https://no-color.org: it turns colour off, nothing else,
+/// so the borders stay).
+pub fn coloured() -> bool {
+    styled() && no_color_unset(std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// NO_COLOR counts when it is set to anything but the empty string.
+fn no_color_unset(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_none_or(|v| v.is_empty())
+}
+
+/// A table with `header`, styled for a terminal or plain for a pipe. On a
+/// terminal the columns wrap to fit its width.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     if styled() {
         t.load_style(presets::UTF8_FULL_CONDENSED);
-        t.set_header(header.iter().map(|h| Cell::new(h).fg(Color::Cyan)));
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+        if coloured() {
+            t.set_header(header.iter().map(|h| Cell::new(h).fg(Color::Cyan)));
+        } else {
+            t.set_header(header.to_vec());
+        }
     } else {
         t.load_style(presets::NOTHING);
         t.force_no_tty();
@@ -37,6 +55,69 @@ pub fn print_table(t: &Table) {
     for line in t.lines() {
         println!("{}", line.trim_end());
     }
+}
+
+/// A key state as a table cell, coloured when colour is allowed: green
+/// for usable, yellow for winding down, red for unusable or suspicious,
+/// so a compromised key never looks like an active one.
+pub fn state_cell(state: &str) -> Cell {
+    let cell = Cell::new(state);
+    if !coloured() {
+        return cell;
+    }
+    match state_colour(state) {
+        Some(c) => cell.fg(c),
+        None => cell,
+    }
+}
+
+fn state_colour(state: &str) -> Option<Color> {
+    match state.to_ascii_lowercase().as_str() {
+        "active" => Some(Color::Green),
+        "pre-active" | "pre_active" | "preactive" | "suspended" | "deactivated" | "retired" => {
+            Some(Color::Yellow)
+        }
+        "compromised" | "destroyed" | "damaged" | "destroyed_compromised" => Some(Color::Red),
+        _ => None,
+    }
+}
+
+/// Serializes an optional object id as a JSON string: ids exceed 2^53,
+/// which JSON readers such as jq hold as doubles and round.
+pub fn id_as_string<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(n) => s.serialize_str(&n.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Exits quietly when stdout or stderr is a closed pipe (`keyward keys
+/// list | head`). Rust ignores SIGPIPE, so a write to a closed pipe is an
+/// EPIPE error, which `println!` turns into a panic (exit 101). Every
+/// print of every command goes through std's print macros, so the one
+/// place that sees them all is the panic hook: a broken-pipe print ends
+/// the process with exit 0 (the reader chose to stop: like `head` itself,
+/// not a failure of ours); any other panic keeps the default report.
+pub fn exit_quietly_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_closed_pipe_panic(text) {
+            std::process::exit(i32::from(crate::fail::EXIT_OK));
+        }
+        default(info);
+    }));
+}
+
+/// std's message for a failed print ("failed printing to stdout: Broken
+/// pipe (os error 32)").
+fn is_closed_pipe_panic(text: &str) -> bool {
+    text.starts_with("failed printing to std") && text.contains("os error 32")
 }
 
 /// Prints `value` as pretty JSON followed by a newline.
@@ -137,6 +218,20 @@ mod tests {
         assert_eq!(parse_date("2030-02-01").unwrap(), b"20300201".to_vec());
         assert!(parse_date("2030-02-30").is_err());
         assert!(parse_date("20300201").is_err());
+    }
+
+    #[test]
+    fn closed_pipes_and_colour() {
+        assert!(is_closed_pipe_panic(
+            "failed printing to stdout: Broken pipe (os error 32)"
+        ));
+        assert!(!is_closed_pipe_panic("index out of bounds"));
+        assert!(no_color_unset(None));
+        assert!(no_color_unset(Some(std::ffi::OsStr::new(""))));
+        assert!(!no_color_unset(Some(std::ffi::OsStr::new("1"))));
+        assert_eq!(state_colour("compromised"), Some(Color::Red));
+        assert_eq!(state_colour("active"), Some(Color::Green));
+        assert_ne!(state_colour("compromised"), state_colour("active"));
     }
 
     #[test]
