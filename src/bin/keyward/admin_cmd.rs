@@ -40,14 +40,19 @@ pub enum BackupCmd {
     /// Write an encrypted, authenticated snapshot of the token to FILE
     /// (the passphrase is asked twice on a terminal).
     Create {
+        /// The backup file to write (refused if it exists).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Check that FILE decrypts to a healthy token; writes nothing.
-    Verify { file: PathBuf },
+    Verify {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Replace the slot's token with the one in FILE. No keyward process
     /// may be using the token.
     Restore {
+        /// The backup file.
         file: PathBuf,
         /// Overwrite an existing token.
         #[arg(long)]
@@ -241,8 +246,11 @@ fn master_key_rotate(ctx: &mut Ctx) -> CliResult<()> {
 }
 
 fn policy_show(ctx: &mut Ctx) -> CliResult<()> {
-    let client = Client::new(ctx.slot)?;
-    let policy = client.lib().policy();
+    // The configuration alone: showing the policy opens no store, so it
+    // never creates one.
+    let config =
+        Config::from_env().map_err(|e| CliError::ck("cannot load the configuration", "", e))?;
+    let policy = &config.policy;
     if ctx.json {
         return print_json(policy);
     }

@@ -28,8 +28,10 @@ pub enum AuditCmd {
     /// Show records, oldest first. Times: RFC 3339, YYYY-MM-DD (UTC; an
     /// --until date includes the whole day) or Nd (N days ago).
     Show {
+        /// Only records at or after TIME.
         #[arg(long, value_name = "TIME", value_parser = parse_since)]
         since: Option<i64>,
+        /// Only records at or before TIME.
         #[arg(long, value_name = "TIME", value_parser = parse_until)]
         until: Option<i64>,
         /// Only records about this key: #OBJECT_ID (no PIN needed), or a

@@ -27,15 +27,21 @@ const RANDOM_ID_LEN: usize = 16;
 #[derive(Debug, Subcommand)]
 pub enum LifecycleCmd {
     /// Make a pre-active key active.
-    Activate { key: String },
+    Activate {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
+        key: String,
+    },
     /// Deactivate a key (it may still verify and decrypt what it made).
     Deactivate {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: String,
+        /// Why (recorded on the key and in the audit log).
         #[arg(long)]
         reason: Option<String>,
     },
     /// Mark a key compromised; there is no way back.
     Compromise {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: String,
         /// Why (recorded on the key and in the audit log).
         #[arg(long)]
@@ -45,6 +51,7 @@ pub enum LifecycleCmd {
     /// with --due every key due; non-interactive, safe for cron.
     #[command(group(ArgGroup::new("what").required(true).args(["key", "due"])))]
     Rotate {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: Option<String>,
         /// Rotate every key whose end date is within --within.
         #[arg(long, conflicts_with = "key")]
@@ -68,6 +75,7 @@ pub enum LifecycleCmd {
     /// Write a public key ("PUBLIC KEY" PEM) or certificate; never
     /// private material.
     Export {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: String,
         /// Write to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
@@ -80,7 +88,9 @@ pub enum LifecycleCmd {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// The PEM or DER file to import.
     pub file: PathBuf,
+    /// CKA_LABEL of the imported object(s).
     #[arg(long)]
     pub label: String,
     /// CKA_ID in hex; default: for a certificate, the id of the key pair
