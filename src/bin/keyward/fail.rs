@@ -112,12 +112,15 @@ impl CliError {
 /// Prints `err` as the last thing the command says: a `keyward: error:`
 /// line, or with `json` one JSON object; both on stderr.
 pub fn report(err: &CliError, json: bool) {
-    if json {
-        let value = serde_json::json!({"error": err.message, "code": err.code});
-        eprintln!("{value}");
+    use std::io::Write;
+    let line = if json {
+        serde_json::json!({"error": err.message, "code": err.code}).to_string()
     } else {
-        eprintln!("keyward: error: {}", err.message);
-    }
+        format!("keyward: error: {}", err.message)
+    };
+    // Not eprintln!: a closed stderr must not turn the error's exit code
+    // into the closed-pipe one.
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// `keys due --fail-if-due`: any key due turns success into EXIT_DUE, after

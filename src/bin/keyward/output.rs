@@ -33,11 +33,17 @@ fn no_color_unset(value: Option<&std::ffi::OsStr>) -> bool {
 /// A table with `header`, styled for a terminal or plain for a pipe. On a
 /// terminal the columns wrap to fit its width.
 pub fn table(header: &[&str]) -> Table {
+    table_styled(header, styled(), coloured())
+}
+
+fn table_styled(header: &[&str], borders: bool, colour: bool) -> Table {
     let mut t = Table::new();
-    if styled() {
+    if borders {
         t.load_style(presets::UTF8_FULL_CONDENSED);
         t.set_content_arrangement(ContentArrangement::Dynamic);
-        if coloured() {
+        // NO_COLOR: the borders and the fitted layout stay; no cell
+        // carries a colour, so no escape code is written.
+        if colour {
             t.set_header(header.iter().map(|h| Cell::new(h).fg(Color::Cyan)));
         } else {
             t.set_header(header.to_vec());
@@ -61,8 +67,12 @@ pub fn print_table(t: &Table) {
 /// for usable, yellow for winding down, red for unusable or suspicious,
 /// so a compromised key never looks like an active one.
 pub fn state_cell(state: &str) -> Cell {
+    state_cell_with(state, coloured())
+}
+
+fn state_cell_with(state: &str, colour: bool) -> Cell {
     let cell = Cell::new(state);
-    if !coloured() {
+    if !colour {
         return cell;
     }
     match state_colour(state) {
@@ -91,13 +101,19 @@ pub fn id_as_string<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok
     }
 }
 
+/// The exit status of a command whose output pipe was closed: 128 +
+/// SIGPIPE, what a shell reports for a C tool killed by SIGPIPE (`seq 1e9 |
+/// head` under `set -o pipefail`). Not 0: the command stopped where it was,
+/// and a mutating one (`keys rotate --due | head -1`) may not have finished.
+pub const EXIT_CLOSED_PIPE: i32 = 141;
+
 /// Exits quietly when stdout or stderr is a closed pipe (`keyward keys
 /// list | head`). Rust ignores SIGPIPE, so a write to a closed pipe is an
-/// EPIPE error, which `println!` turns into a panic (exit 101). Every
-/// print of every command goes through std's print macros, so the one
-/// place that sees them all is the panic hook: a broken-pipe print ends
-/// the process with exit 0 (the reader chose to stop: like `head` itself,
-/// not a failure of ours); any other panic keeps the default report.
+/// EPIPE error, which `println!` turns into a panic (exit 101 and a
+/// backtrace hint). Every print of every command goes through std's print
+/// macros, so the one place that sees them all is the panic hook: a
+/// broken-pipe print ends the process silently with EXIT_CLOSED_PIPE, as
+/// SIGPIPE would; any other panic keeps the default report.
 pub fn exit_quietly_on_closed_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -108,7 +124,7 @@ pub fn exit_quietly_on_closed_pipe() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if is_closed_pipe_panic(text) {
-            std::process::exit(i32::from(crate::fail::EXIT_OK));
+            std::process::exit(EXIT_CLOSED_PIPE);
         }
         default(info);
     }));
@@ -218,6 +234,26 @@ mod tests {
         assert_eq!(parse_date("2030-02-01").unwrap(), b"20300201".to_vec());
         assert!(parse_date("2030-02-30").is_err());
         assert!(parse_date("20300201").is_err());
+    }
+
+    #[test]
+    fn no_color_keeps_borders() {
+        // As on a terminal (styling enforced: the test has no terminal).
+        let mut t = table_styled(&["STATE"], true, false);
+        t.enforce_styling();
+        t.add_row(vec![state_cell_with("compromised", false)]);
+        let text = t.to_string();
+        assert!(text.contains('│') && text.contains('─'), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        let mut t = table_styled(&["STATE"], true, true);
+        t.enforce_styling();
+        t.add_row(vec![state_cell_with("compromised", true)]);
+        t.add_row(vec![state_cell_with("active", true)]);
+        let text = t.to_string();
+        // Red (31) for compromised, green (32) for active.
+        assert!(text.contains("\u{1b}[38;5;9m") || text.contains("\u{1b}[31m"), "{text:?}");
+        let plain = table_styled(&["STATE"], false, false).to_string();
+        assert!(!plain.contains('│'), "{plain}");
     }
 
     #[test]
