@@ -171,7 +171,11 @@ impl Client {
         let hint = match e {
             Error::PinIncorrect => {
                 let [low, last, locked] = if so {
-                    [CKF_SO_PIN_COUNT_LOW, CKF_SO_PIN_FINAL_TRY, CKF_SO_PIN_LOCKED]
+                    [
+                        CKF_SO_PIN_COUNT_LOW,
+                        CKF_SO_PIN_FINAL_TRY,
+                        CKF_SO_PIN_LOCKED,
+                    ]
                 } else {
                     [
                         CKF_USER_PIN_COUNT_LOW,
@@ -181,6 +185,10 @@ impl Client {
                 };
                 let who = if so { "SO" } else { "user" };
                 tries_left(info.flags, [low, last, locked], max, who)
+            }
+            // (A locked SO PIN: `token init` names `token reset` itself.)
+            Error::PinLocked if !so => {
+                Some("the SO can set a new user PIN with `keyward pin unlock`".to_string())
             }
             Error::PinLenRange => Some(format!(
                 "a PIN on this token has {} to {} characters",
@@ -258,7 +266,12 @@ impl Drop for Client {
 }
 
 /// What the token's flags say of the tries left after a wrong PIN.
-fn tries_left(flags: CK_FLAGS, [low, last, locked]: [CK_FLAGS; 3], max: u32, who: &str) -> Option<String> {
+fn tries_left(
+    flags: CK_FLAGS,
+    [low, last, locked]: [CK_FLAGS; 3],
+    max: u32,
+    who: &str,
+) -> Option<String> {
     if flags & locked != 0 {
         let fix = if who == "SO" {
             "`keyward token reset` (erases every key)"

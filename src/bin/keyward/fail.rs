@@ -86,7 +86,7 @@ impl CliError {
         let what = match err {
             Error::PinIncorrect => format!("wrong {role} PIN"),
             Error::PinLocked => format!("the {role} PIN is locked"),
-            Error::PinLenRange => format!("the {role} PIN has a length the token refuses"),
+            Error::PinLenRange => format!("the {role} PIN is too short or too long"),
             Error::PinInvalid => format!("the {role} PIN has characters the token refuses"),
             Error::UserPinNotInitialized => {
                 "the user PIN is not set (set it with `keyward pin init`)".to_string()
@@ -152,7 +152,8 @@ pub fn with_refusal_rule(mut err: CliError) -> CliError {
         return err;
     }
     if let Some(rule) = latest_refusal() {
-        err.message.push_str(&format!("; refused by policy rule {rule}"));
+        err.message
+            .push_str(&format!("; refused by policy rule {rule}"));
     }
     err
 }

@@ -64,7 +64,7 @@ pub fn check_args(args: &GenerateArgs) -> CliResult<()> {
     if !impossible.is_empty() {
         let can: Vec<&str> = possible.iter().map(|u| use_name(*u)).collect();
         return Err(CliError::usage(format!(
-            "a {} key cannot {}; it can: {}",
+            "a key of type {} cannot {}; it can: {}",
             type_name(args.key_type),
             impossible.join(","),
             can.join(",")
@@ -77,11 +77,7 @@ pub fn check_args(args: &GenerateArgs) -> CliResult<()> {
     )
 }
 
-fn check_dates(
-    start: Option<&Bytes>,
-    end: Option<&Bytes>,
-    today: time::Date,
-) -> CliResult<()> {
+fn check_dates(start: Option<&Bytes>, end: Option<&Bytes>, today: time::Date) -> CliResult<()> {
     let show = |b: &Bytes| ck_date(&b.0).unwrap_or_default();
     let Some(end_b) = end else {
         return Ok(());

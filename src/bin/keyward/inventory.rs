@@ -28,8 +28,18 @@ fn dash<T: ToString>(v: Option<T>) -> String {
 /// state coloured on a terminal, fitted to the terminal's width.
 pub fn key_table(keys: &[KeyInfo]) -> Table {
     let mut t = table(&[
-        "LABEL", "ID", "CLASS", "TYPE", "USES", "STATE", "START", "END", "CREATED", "LAST USED",
-        "COUNT", "OBJECT",
+        "LABEL",
+        "ID",
+        "CLASS",
+        "TYPE",
+        "USES",
+        "STATE",
+        "START",
+        "END",
+        "CREATED",
+        "LAST USED",
+        "COUNT",
+        "OBJECT",
     ]);
     for k in keys {
         let uses = if k.uses.is_empty() {

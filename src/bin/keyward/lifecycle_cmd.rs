@@ -88,7 +88,7 @@ pub enum LifecycleCmd {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The PEM or DER file to import.
+    /// The PEM or DER file to import; - reads standard input.
     pub file: PathBuf,
     /// CKA_LABEL of the imported object(s).
     #[arg(long)]
@@ -459,10 +459,7 @@ fn create(
 /// `keys import FILE`: prints the objects made.
 fn import(ctx: &mut Ctx, args: &ImportArgs) -> CliResult<()> {
     let name = args.file.display();
-    let data = zeroize::Zeroizing::new(
-        std::fs::read(&args.file)
-            .map_err(|e| CliError::failure(format!("cannot read {name}: {e}")))?,
-    );
+    let data = crate::output::read_input(&args.file)?;
     let imported =
         parse_import(&data).map_err(|e| CliError::failure(format!("cannot import {name}: {e}")))?;
     let mut client = user_client(ctx)?;

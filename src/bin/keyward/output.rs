@@ -136,6 +136,26 @@ fn is_closed_pipe_panic(text: &str) -> bool {
     text.starts_with("failed printing to std") && text.contains("os error 32")
 }
 
+/// The bytes of an input file, or of standard input for `-` (so a key
+/// can be piped in without touching the disk), held in `Zeroizing`: the
+/// input may be a private key.
+pub fn read_input(path: &std::path::Path) -> CliResult<zeroize::Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let mut data = zeroize::Zeroizing::new(Vec::new());
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut data)
+            .map_err(|e| CliError::failure(format!("cannot read standard input: {e}")))?;
+    } else {
+        let mut file = std::fs::File::open(path)
+            .map_err(|e| CliError::failure(format!("cannot read {}: {e}", path.display())))?;
+        file.read_to_end(&mut data)
+            .map_err(|e| CliError::failure(format!("cannot read {}: {e}", path.display())))?;
+    }
+    Ok(data)
+}
+
 /// Prints `value` as pretty JSON followed by a newline.
 pub fn print_json<T: Serialize>(value: &T) -> CliResult<()> {
     let text = serde_json::to_string_pretty(value)
@@ -251,7 +271,10 @@ mod tests {
         t.add_row(vec![state_cell_with("active", true)]);
         let text = t.to_string();
         // Red (31) for compromised, green (32) for active.
-        assert!(text.contains("\u{1b}[38;5;9m") || text.contains("\u{1b}[31m"), "{text:?}");
+        assert!(
+            text.contains("\u{1b}[38;5;9m") || text.contains("\u{1b}[31m"),
+            "{text:?}"
+        );
         let plain = table_styled(&["STATE"], false, false).to_string();
         assert!(!plain.contains('│'), "{plain}");
     }

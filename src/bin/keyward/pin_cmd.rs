@@ -45,7 +45,11 @@ pub fn init(ctx: &mut Ctx) -> CliResult<()> {
         .token_info(client.slot())
         .map_err(|e| CliError::ck("cannot read the token", "", e))?;
     if info.flags & CKF_TOKEN_INITIALIZED == 0 {
-        return Err(CliError::ck("setting the user PIN failed", "SO", keyward::error::Error::TokenNotRecognized));
+        return Err(CliError::ck(
+            "setting the user PIN failed",
+            "SO",
+            keyward::error::Error::TokenNotRecognized,
+        ));
     }
     if info.flags & CKF_USER_PIN_INITIALIZED != 0 {
         return Err(CliError::new(
