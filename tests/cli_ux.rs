@@ -486,3 +486,43 @@ fn every_subcommand_help_documents_its_arguments() {
     assert!(stdout(&out).contains("8  keys are due"), "{}", stdout(&out));
     assert!(stdout(&out).contains("$CREDENTIALS_DIRECTORY"));
 }
+
+/// The systemd examples pass the PIN as a credential (never an
+/// EnvironmentFile with the PIN), and their commands run as written.
+#[test]
+fn systemd_examples_use_credentials_and_run() {
+    let store = Store::initialized();
+    let creds = store.dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("keyward-pin"), format!("{USER_PIN}\n")).unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/systemd");
+    let mut ran = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if path.extension().is_some_and(|e| e == "service") {
+            assert!(!text.contains("EnvironmentFile"), "{}", path.display());
+            assert!(!text.contains("KEYWARD_PIN="), "{}", path.display());
+            assert!(
+                text.contains("LoadCredential=keyward-pin:"),
+                "{}",
+                path.display()
+            );
+            let exec = text
+                .lines()
+                .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/keyward "))
+                .unwrap();
+            let args: Vec<&str> = exec.split_whitespace().collect();
+            let out = store.run_with(
+                &args,
+                &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
+                None,
+            );
+            ok(&out);
+            ran += 1;
+        } else {
+            assert!(!text.contains("KEYWARD_PIN="), "{}", path.display());
+        }
+    }
+    assert_eq!(ran, 2);
+}
