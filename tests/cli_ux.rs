@@ -526,3 +526,90 @@ fn systemd_examples_use_credentials_and_run() {
     }
     assert_eq!(ran, 2);
 }
+
+#[test]
+fn encrypted_pkcs8_imports_with_a_passphrase_from_the_environment() {
+    let store = Store::initialized();
+    let plain = store.dir.path().join("p.pem");
+    let enc = store.dir.path().join("e.pem");
+    let made = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&plain)
+        .output();
+    let Ok(made) = made else {
+        eprintln!("SKIP: openssl is not installed");
+        return;
+    };
+    assert!(made.status.success());
+    let out = Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:open sesame",
+            "-in",
+        ])
+        .arg(&plain)
+        .arg("-out")
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let file = enc.to_str().unwrap();
+    let import = |args: &[&str], env: &[(&str, &str)], stdin: Option<&str>| {
+        let env = [&[("KEYWARD_PIN", USER_PIN)][..], env].concat();
+        store.run_with(&[&["keys", "import"], args].concat(), &env, stdin)
+    };
+    // No passphrase and no terminal: exit 3, saying how to give one.
+    fails(
+        &import(&[file, "--label", "tls"], &[], None),
+        3,
+        "keyward: error: no key passphrase given: the key is encrypted: pass \
+         --key-passphrase-env VAR (stdin is not a terminal)\n",
+    );
+    let env_args = [
+        file,
+        "--label",
+        "tls",
+        "--key-passphrase-env",
+        "TLS_KEY_PASS",
+    ];
+    fails(
+        &import(&env_args, &[], None),
+        3,
+        "--key-passphrase-env TLS_KEY_PASS: the variable is not set",
+    );
+    fails(
+        &import(&env_args, &[("TLS_KEY_PASS", "wrong")], None),
+        3,
+        "keyward: error: cannot decrypt the key: wrong passphrase (or a damaged file): the key \
+         does not decrypt\n",
+    );
+    ok(&import(&env_args, &[("TLS_KEY_PASS", "open sesame")], None));
+    // From standard input.
+    let text = std::fs::read_to_string(&enc).unwrap();
+    let out = import(
+        &["-", "--label", "tls2", "--key-passphrase-env", "P"],
+        &[("P", "open sesame")],
+        Some(&text),
+    );
+    ok(&out);
+    let listed = json_of(&store.run(&["keys", "list", "--json"]));
+    let labels: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["class"] == "private")
+        .map(|k| k["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["tls", "tls2"]);
+}

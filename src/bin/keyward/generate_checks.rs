@@ -116,13 +116,17 @@ pub fn check_id_unused(client: &mut Client, args: &GenerateArgs) -> CliResult<()
         return Ok(());
     }
     let found = client.find(&[bytes(CKA_ID, id)])?;
-    let mut names = Vec::new();
+    let mut holders = Vec::new();
     for h in found {
         let k = describe(client, h)?;
         if k.class != "other" {
-            names.push(k.name());
+            holders.push(k);
         }
     }
+    // In the order lists use (private before public), so the message is
+    // stable whatever order the search returns.
+    holders.sort_by_key(crate::keyinfo::KeyInfo::sort_key);
+    let names: Vec<String> = holders.iter().map(crate::keyinfo::KeyInfo::name).collect();
     if names.is_empty() {
         return Ok(());
     }

@@ -100,6 +100,10 @@ pub struct ImportArgs {
     /// Allowed uses, comma-separated; default as `keys generate` has.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub usage: Vec<UseArg>,
+    /// For an encrypted PKCS#8 key: the environment variable holding its
+    /// passphrase (without it, the passphrase is asked on the terminal).
+    #[arg(long, value_name = "VAR")]
+    pub key_passphrase_env: Option<String>,
 }
 
 fn parse_id(text: &str) -> Result<Bytes, String> {
@@ -460,6 +464,8 @@ fn create(
 fn import(ctx: &mut Ctx, args: &ImportArgs) -> CliResult<()> {
     let name = args.file.display();
     let data = crate::output::read_input(&args.file)?;
+    let data =
+        crate::key_passphrase::decrypt_if_encrypted(ctx, args.key_passphrase_env.as_deref(), data)?;
     let imported =
         parse_import(&data).map_err(|e| CliError::failure(format!("cannot import {name}: {e}")))?;
     let mut client = user_client(ctx)?;

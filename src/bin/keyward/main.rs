@@ -20,6 +20,7 @@ mod client;
 mod fail;
 mod generate_checks;
 mod inventory;
+mod key_passphrase;
 mod keyinfo;
 mod keys_cmd;
 mod lifecycle_cmd;

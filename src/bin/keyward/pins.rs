@@ -148,6 +148,18 @@ impl Secrets {
         Ok(secrets)
     }
 
+    /// A one-off secret (`what`, e.g. "key passphrase") asked on the
+    /// terminal; without one, the error says `otherwise`.
+    pub fn prompt_once(&self, what: &str, otherwise: &str) -> CliResult<Zeroizing<String>> {
+        if !self.interactive {
+            return Err(CliError::new(
+                EXIT_PIN,
+                format!("no {what} given: {otherwise} (stdin is not a terminal)"),
+            ));
+        }
+        prompt(&format!("{}: ", capitalized(what)))
+    }
+
     /// Whether secrets come as lines (--pin-fd, --pin-file).
     pub fn has_lines(&self) -> bool {
         self.fd.is_some()
