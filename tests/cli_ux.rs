@@ -613,3 +613,102 @@ fn encrypted_pkcs8_imports_with_a_passphrase_from_the_environment() {
         .collect();
     assert_eq!(labels, ["tls", "tls2"]);
 }
+
+/// Runs the CLI on a fresh pseudo-terminal (its controlling terminal, so
+/// the prompts read it as a person's would), answering each expected
+/// prompt only once it has appeared: no timing involved. Returns the exit
+/// code and the transcript.
+fn run_on_a_terminal(store: &Store, args: &[&str], dialog: &[(&str, &str)]) -> (i32, String) {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the given integers; the
+    // name, termios and window-size pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened and are owned here only.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            OwnedFd::from_raw_fd(slave),
+        )
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.env_clear()
+        .env("KEYWARD_CONF", &store.conf)
+        .args(args)
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave));
+    // SAFETY: only async-signal-safe calls between fork and exec: a new
+    // session, and the terminal on stdin made its controlling terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd); // closes this process's copies of the terminal's slave side
+    let mut master = master;
+    let mut transcript = String::new();
+    let mut seen = 0;
+    let mut buf = [0u8; 1024];
+    for (prompt, answer) in dialog {
+        while !transcript[seen..].contains(prompt) {
+            // EIO: the CLI exited (and closed the terminal) before asking.
+            let n = master.read(&mut buf).unwrap_or(0);
+            assert!(n > 0, "no prompt {prompt:?} in {transcript:?}");
+            transcript.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        // Each prompt is matched once: later ones must appear after it.
+        seen = transcript.len();
+        master.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        transcript.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), transcript)
+}
+
+/// First run on a terminal: `token init` offers the user PIN (the default
+/// answer is yes), and a mistyped repeat is asked again instead of failing.
+#[test]
+fn interactive_first_run_offers_the_user_pin_and_asks_again() {
+    let store = Store::new();
+    let (code, transcript) = run_on_a_terminal(
+        &store,
+        &["token", "init", "--label", "tty"],
+        &[
+            ("New SO PIN: ", SO_PIN),
+            ("Repeat the new SO PIN: ", SO_PIN),
+            ("Set the user PIN now? [Y/n] ", ""),
+            ("New user PIN: ", "typo-pin-1"),
+            ("Repeat the new user PIN: ", "typo-pin-2"),
+            ("New user PIN: ", USER_PIN),
+            ("Repeat the new user PIN: ", USER_PIN),
+        ],
+    );
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.contains("the two new user PINs differ; try again"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("user PIN set"), "{transcript}");
+    ok(&store.run(&["keys", "list"]));
+}
