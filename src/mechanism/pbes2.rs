@@ -191,7 +191,7 @@ fn cipher<'a>(enc: &AnyRef<'a>) -> Res<(ObjectIdentifier, &'a [u8])> {
 
 /// AES-CBC decryption with PKCS#7 padding removed.
 fn cbc_decrypt(key: &[u8], iv: &[u8], data: &[u8]) -> Res<Zeroizing<Vec<u8>>> {
-    if data.is_empty() || data.len() % BLOCK != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(BLOCK) {
         return Err(Pbes2Error::Malformed("encrypted data length"));
     }
     let aes = AesCipher::new(key).map_err(|_| Pbes2Error::Malformed("key length"))?;
