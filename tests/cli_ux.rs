@@ -712,3 +712,26 @@ fn interactive_first_run_offers_the_user_pin_and_asks_again() {
     assert!(transcript.contains("user PIN set"), "{transcript}");
     ok(&store.run(&["keys", "list"]));
 }
+
+/// Commands that change something answer --json with one JSON object too.
+#[test]
+fn changes_answer_json() {
+    let store = Store::new();
+    let so = [("KEYWARD_NEW_SO_PIN", SO_PIN)];
+    let init = json_of(&store.run_with(&["token", "init", "--label", "j", "--json"], &so, None));
+    assert_eq!(init["label"], "j");
+    assert_eq!(init["user_pin_set"], false);
+    let env = [("KEYWARD_SO_PIN", SO_PIN), ("KEYWARD_NEW_PIN", USER_PIN)];
+    let pin = json_of(&store.run_with(&["pin", "init", "--json"], &env, None));
+    assert_eq!(
+        pin,
+        json!({"message": "set the user PIN of the token in slot 0", "slot": 0})
+    );
+    generate(&store, &["--type", "aes-128", "--label", "gone"]);
+    let out = store.run(&["keys", "destroy", "gone", "--yes", "--json"]);
+    let destroyed = json_of(&out);
+    assert_eq!(destroyed["erasure_complete"], true, "{destroyed}");
+    assert_eq!(destroyed["destroyed"].as_array().unwrap().len(), 1);
+    let erased = json_of(&store.run(&["keys", "erase", "--json"]));
+    assert_eq!(erased, json!({"erasure_complete": true}));
+}

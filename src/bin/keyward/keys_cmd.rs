@@ -436,10 +436,12 @@ const ERASE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// destroyed objects' old page versions from the token files, for up to
 /// `wait` seconds: prints "erasure complete" or fails with EXIT_PENDING
 /// saying what may remain and how to finish later.
-fn wait_for_erasure(client: &Client, wait: u64) -> CliResult<()> {
+fn wait_for_erasure(client: &Client, wait: u64, json: bool) -> CliResult<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
     loop {
         match client.lib().erase_destroyed(client.slot()) {
+            // With --json the caller prints one JSON object at the end.
+            Ok(true) if json => return Ok(()),
             Ok(true) => {
                 println!(
                     "erasure complete: no copy of a destroyed object's sealed bytes remains \
@@ -468,7 +470,11 @@ fn wait_for_erasure(client: &Client, wait: u64) -> CliResult<()> {
 /// `keys erase [--wait SECS]`: finishes a pending erasure.
 pub fn erase(ctx: &mut Ctx, wait: u64) -> CliResult<()> {
     let client = Client::new(ctx.slot)?;
-    wait_for_erasure(&client, wait)
+    wait_for_erasure(&client, wait, ctx.json)?;
+    if ctx.json {
+        return print_json(&serde_json::json!({ "erasure_complete": true }));
+    }
+    Ok(())
 }
 
 /// `keys destroy <key> [--wait SECS]`.
@@ -488,8 +494,14 @@ pub fn destroy(ctx: &mut Ctx, key: &str, wait: u64) -> CliResult<()> {
             .destroy_object(h, k.handle)
             .map_err(|e| CliError::ck(&format!("destroying {} failed", k.name()), "", e))?;
     }
-    println!("destroyed {} objects: {}", doomed.len(), names.join(", "));
-    wait_for_erasure(&client, wait)
+    if !ctx.json {
+        println!("destroyed {} objects: {}", doomed.len(), names.join(", "));
+    }
+    wait_for_erasure(&client, wait, ctx.json)?;
+    if ctx.json {
+        return print_json(&serde_json::json!({ "destroyed": names, "erasure_complete": true }));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

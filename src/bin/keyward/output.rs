@@ -156,6 +156,21 @@ pub fn read_input(path: &std::path::Path) -> CliResult<zeroize::Zeroizing<Vec<u8
     Ok(data)
 }
 
+/// Reports a command that changes something and has no data to show:
+/// `message` as a line, or with --json an object with "message" and the
+/// fields of `fields` (so every command answers --json with JSON).
+pub fn done(json: bool, message: &str, fields: serde_json::Value) -> CliResult<()> {
+    if !json {
+        println!("{message}");
+        return Ok(());
+    }
+    let mut value = serde_json::json!({ "message": message });
+    if let (Some(all), serde_json::Value::Object(extra)) = (value.as_object_mut(), fields) {
+        all.extend(extra);
+    }
+    print_json(&value)
+}
+
 /// Prints `value` as pretty JSON followed by a newline.
 pub fn print_json<T: Serialize>(value: &T) -> CliResult<()> {
     let text = serde_json::to_string_pretty(value)

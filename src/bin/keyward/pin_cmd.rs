@@ -7,7 +7,9 @@ use cryptoki_sys::*;
 use crate::Ctx;
 use crate::client::Client;
 use crate::fail::{CliError, CliResult, EXIT_REFUSED};
+use crate::output::done;
 use crate::pins::Secret;
+use serde_json::json;
 
 /// `pin change [--so]`. --pin-fd lines: the current PIN, then the new one.
 pub fn change(ctx: &mut Ctx, so: bool) -> CliResult<()> {
@@ -28,11 +30,14 @@ pub fn change(ctx: &mut Ctx, so: bool) -> CliResult<()> {
         .lib()
         .set_pin(h, old.as_bytes(), new.as_bytes())
         .map_err(|e| client.pin_error(&format!("changing the {role} PIN failed"), role, e))?;
-    println!(
-        "changed the {role} PIN of the token in slot {}",
-        client.slot()
-    );
-    Ok(())
+    done(
+        ctx.json,
+        &format!(
+            "changed the {role} PIN of the token in slot {}",
+            client.slot()
+        ),
+        json!({"slot": client.slot(), "role": role}),
+    )
 }
 
 /// `pin init`: the first user PIN, set by the SO. A token whose user PIN
@@ -59,8 +64,11 @@ pub fn init(ctx: &mut Ctx) -> CliResult<()> {
         ));
     }
     set_user_pin(ctx, &mut client)?;
-    println!("set the user PIN of the token in slot {}", client.slot());
-    Ok(())
+    done(
+        ctx.json,
+        &format!("set the user PIN of the token in slot {}", client.slot()),
+        json!({"slot": client.slot()}),
+    )
 }
 
 /// The SO logs in and sets a new user PIN (C_InitPIN).
@@ -81,9 +89,12 @@ fn set_user_pin(ctx: &mut Ctx, client: &mut Client) -> CliResult<()> {
 pub fn unlock(ctx: &mut Ctx) -> CliResult<()> {
     let mut client = Client::new(ctx.slot)?;
     set_user_pin(ctx, &mut client)?;
-    println!(
-        "set a new user PIN on the token in slot {} (it is unlocked)",
-        client.slot()
-    );
-    Ok(())
+    done(
+        ctx.json,
+        &format!(
+            "set a new user PIN on the token in slot {} (it is unlocked)",
+            client.slot()
+        ),
+        json!({"slot": client.slot()}),
+    )
 }

@@ -231,7 +231,7 @@ pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
         client.logout()?;
     }
     let after = row(&client, slot)?;
-    println!(
+    let message = format!(
         "initialized the token in slot {slot}: label {:?}, serial {}{}",
         after.label,
         after.serial,
@@ -241,7 +241,14 @@ pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
             "; set the user PIN with `keyward pin init`"
         }
     );
-    Ok(())
+    crate::output::done(
+        ctx.json,
+        &message,
+        serde_json::json!({
+            "slot": slot, "label": after.label, "serial": after.serial,
+            "user_pin_set": after.user_pin_set,
+        }),
+    )
 }
 
 /// On a terminal (and without --pin-fd or --pin-file), a first `token init`
@@ -312,12 +319,16 @@ pub fn reset(ctx: &mut Ctx, label: &str, erase_confirmed: bool) -> CliResult<()>
         .lib()
         .reset_token(slot, &label32, so_pin.as_bytes())
         .map_err(|e| CliError::ck("token reset failed", "new SO", e))?;
-    println!(
+    let message = format!(
         "reset the token in slot {slot} (label {:?}, serial {}): every key and PIN erased, \
          new SO PIN set; set a user PIN with `keyward pin init`",
         current.label, current.serial
     );
-    Ok(())
+    crate::output::done(
+        ctx.json,
+        &message,
+        serde_json::json!({"slot": slot, "label": current.label, "serial": current.serial}),
+    )
 }
 
 /// A label as the 32-byte blank-padded CK_UTF8CHAR field.
