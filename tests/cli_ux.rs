@@ -618,20 +618,32 @@ fn encrypted_pkcs8_imports_with_a_passphrase_from_the_environment() {
 /// the prompts read it as a person's would), answering each expected
 /// prompt only once it has appeared: no timing involved. Returns the exit
 /// code and the transcript.
-fn run_on_a_terminal(store: &Store, args: &[&str], dialog: &[(&str, &str)]) -> (i32, String) {
+fn run_on_a_terminal(
+    store: &Store,
+    args: &[&str],
+    env: &[(&str, &str)],
+    dialog: &[(&str, &str)],
+) -> (i32, String) {
     use std::io::{Read, Write};
     use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty writes two descriptors into the given integers; the
-    // name, termios and window-size pointers may be null.
+    // An 80-column terminal, for the tables that fit its width.
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors into the given integers and
+    // reads the window size; the name and termios pointers may be null.
     let rc = unsafe {
         libc::openpty(
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
             std::ptr::null(),
-            std::ptr::null(),
+            &size,
         )
     };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
@@ -645,6 +657,7 @@ fn run_on_a_terminal(store: &Store, args: &[&str], dialog: &[(&str, &str)]) -> (
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
     cmd.env_clear()
         .env("KEYWARD_CONF", &store.conf)
+        .envs(env.iter().copied())
         .args(args)
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
@@ -694,6 +707,7 @@ fn interactive_first_run_offers_the_user_pin_and_asks_again() {
     let (code, transcript) = run_on_a_terminal(
         &store,
         &["token", "init", "--label", "tty"],
+        &[],
         &[
             ("New SO PIN: ", SO_PIN),
             ("Repeat the new SO PIN: ", SO_PIN),
@@ -734,4 +748,74 @@ fn changes_answer_json() {
     assert_eq!(destroyed["destroyed"].as_array().unwrap().len(), 1);
     let erased = json_of(&store.run(&["keys", "erase", "--json"]));
     assert_eq!(erased, json!({"erasure_complete": true}));
+}
+
+/// Removes ANSI escape sequences (ESC [ … letter).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// On a terminal, tables have borders, fit its width and colour the
+/// states (compromised differently from active); NO_COLOR drops the
+/// colour and keeps the borders.
+#[test]
+fn tables_on_a_terminal_fit_colour_and_respect_no_color() {
+    let store = Store::initialized();
+    let long = "a-rather-long-label-for-the-primary-web-server-tls-key-of-production";
+    generate(
+        &store,
+        &[
+            "--type",
+            "ec-p256",
+            "--label",
+            long,
+            "--end-date",
+            &date_in(300),
+        ],
+    );
+    generate(&store, &["--type", "aes-256", "--label", "leaked"]);
+    ok(&store.run(&["keys", "compromise", "leaked", "--reason", "test"]));
+    let pin = [("KEYWARD_PIN", USER_PIN)];
+    let (code, coloured) = run_on_a_terminal(&store, &["keys", "list"], &pin, &[]);
+    assert_eq!(code, 0, "{coloured}");
+    let plain = strip_ansi(&coloured);
+    // The least important columns give way, and the output says so.
+    assert!(plain.contains('│') && plain.contains("END"), "{plain}");
+    assert!(
+        plain.contains("columns hidden to fit the terminal"),
+        "{plain}"
+    );
+    for line in plain.lines() {
+        assert!(
+            line.trim_end_matches('\r').chars().count() <= 80,
+            "wider than 80: {line:?}"
+        );
+    }
+    // The escape sequence right before a state names its colour.
+    let colour_of = |state: &str| -> String {
+        let at = coloured
+            .find(state)
+            .unwrap_or_else(|| panic!("{state} in {coloured:?}"));
+        let esc = coloured[..at].rfind('\u{1b}').unwrap();
+        coloured[esc..at].to_string()
+    };
+    assert_ne!(colour_of("compromised"), colour_of("active"));
+    let (code, no_colour) =
+        run_on_a_terminal(&store, &["keys", "list"], &[pin[0], ("NO_COLOR", "1")], &[]);
+    assert_eq!(code, 0, "{no_colour}");
+    assert!(no_colour.contains('│'), "{no_colour}");
+    assert!(!no_colour.contains('\u{1b}'), "{no_colour:?}");
 }

@@ -18,29 +18,51 @@ use crate::client::Client;
 use crate::fail::CliResult;
 use crate::keyinfo::{KeyInfo, describe};
 use crate::keys_cmd::ClassArg;
-use crate::output::{print_json, print_table, state_cell, table};
+use crate::output::{hide_to_fit, print_json, print_table, state_cell, table};
 
 fn dash<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
+/// The `keys list` columns.
+const HEADER: [&str; 12] = [
+    "LABEL",
+    "ID",
+    "CLASS",
+    "TYPE",
+    "USES",
+    "STATE",
+    "START",
+    "END",
+    "CREATED",
+    "LAST USED",
+    "COUNT",
+    "OBJECT",
+];
+
+/// The columns by importance, for a narrow terminal: label, state, end
+/// date, type, class, id, start date, object id, uses, then the usage
+/// statistics.
+const PRIORITY: [usize; 12] = [0, 5, 7, 3, 2, 1, 6, 11, 4, 8, 9, 10];
+
+/// Prints the `keys list` table; on a narrow terminal, the least important
+/// columns are left out and named on a last line.
+pub fn print_key_table(keys: &[KeyInfo]) {
+    let mut t = key_table(keys);
+    let hidden = hide_to_fit(&mut t, &HEADER, &PRIORITY);
+    print_table(&t);
+    if !hidden.is_empty() {
+        println!(
+            "({} columns hidden to fit the terminal; widen it, or use --json)",
+            hidden.len()
+        );
+    }
+}
+
 /// The `keys list` table: one row a key, with its start and end dates, its
 /// state coloured on a terminal, fitted to the terminal's width.
 pub fn key_table(keys: &[KeyInfo]) -> Table {
-    let mut t = table(&[
-        "LABEL",
-        "ID",
-        "CLASS",
-        "TYPE",
-        "USES",
-        "STATE",
-        "START",
-        "END",
-        "CREATED",
-        "LAST USED",
-        "COUNT",
-        "OBJECT",
-    ]);
+    let mut t = table(&HEADER);
     for k in keys {
         let uses = if k.uses.is_empty() {
             "-".to_string()
@@ -83,7 +105,7 @@ pub fn list_public(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliRe
     if ctx.json {
         return print_json(&keys);
     }
-    print_table(&key_table(&keys));
+    print_key_table(&keys);
     Ok(())
 }
 

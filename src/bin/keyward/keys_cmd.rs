@@ -163,7 +163,7 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
     if ctx.json {
         return print_json(&keys);
     }
-    print_table(&crate::inventory::key_table(&keys));
+    crate::inventory::print_key_table(&keys);
     Ok(())
 }
 

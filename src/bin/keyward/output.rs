@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -54,6 +54,43 @@ fn table_styled(header: &[&str], borders: bool, colour: bool) -> Table {
         t.set_header(header.to_vec());
     }
     t
+}
+
+/// The width past which a column's content may wrap rather than push
+/// other columns out.
+const WRAP_AT: usize = 24;
+
+/// On a terminal too narrow for every column, hides columns, least
+/// important first (`priority` lists column indexes from most to least
+/// important), until the rest fit without wrapping; the rest still wrap if
+/// needed. Returns the names of the hidden columns. A pipe (no width)
+/// keeps every column.
+pub fn hide_to_fit(t: &mut Table, header: &[&str], priority: &[usize]) -> Vec<String> {
+    let Some(width) = t.width().filter(|_| t.is_tty() || styled()) else {
+        return Vec::new();
+    };
+    let widths = t.column_max_content_widths();
+    // Each column costs its content (a long one counted as WRAP_AT: it may
+    // wrap), one space of padding on each side and one border; plus the
+    // closing border.
+    let cost = |shown: &[usize]| -> usize {
+        1 + shown
+            .iter()
+            .map(|&i| usize::from(widths.get(i).copied().unwrap_or(0)).min(WRAP_AT) + 3)
+            .sum::<usize>()
+    };
+    let mut shown: Vec<usize> = priority.to_vec();
+    let mut hidden = Vec::new();
+    // Keep at least two columns, whatever the width.
+    while shown.len() > 2 && cost(&shown) > usize::from(width) {
+        let Some(i) = shown.pop() else { break };
+        if let Some(column) = t.column_mut(i) {
+            column.set_constraint(ColumnConstraint::Hidden);
+        }
+        hidden.push(header.get(i).copied().unwrap_or("?").to_string());
+    }
+    hidden.reverse();
+    hidden
 }
 
 /// Prints a table, trimming the padding a borderless table leaves.
