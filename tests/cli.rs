@@ -23,7 +23,7 @@ fn normalize(mut key: Value) -> Value {
         ("created", Value::is_string),
         ("last_used", Value::is_string),
         ("use_count", Value::is_u64),
-        ("object_id", Value::is_u64),
+        ("object_id", Value::is_string),
     ] {
         let v = obj.remove(field).unwrap();
         assert!(v.is_null() || is_type(&v), "{field}: {v}");

@@ -192,6 +192,11 @@ fn check_record(r: &Value) {
         "mechanism",
         "detail",
         "fingerprint",
+        "user",
+        "host",
+        "program",
+        "hash",
+        "mac",
     ]
     .into();
     for k in obj.keys() {
@@ -235,7 +240,7 @@ fn audit_show_filters_export_and_tampering() {
     let kek = json_of(&store.run(&["audit", "show", "--key", "kek", "--json"]));
     let kek_records = kek.as_array().unwrap();
     assert!(!kek_records.is_empty());
-    let object = kek_records[0]["object"].as_u64().unwrap();
+    let object = kek_records[0]["object"].as_str().unwrap().to_string();
     assert!(kek_records.iter().all(|r| r["object"] == json!(object)));
     assert!(kek_records.iter().any(|r| r["event"] == "generate"));
     let by_id = json_of(&store.run_with(

@@ -119,7 +119,7 @@ fn compromise_needs_a_reason() {
 fn rotation_links_old_and_new() {
     let store = Store::initialized();
     let old = store.generate(&["--type", "ed25519", "--label", "rot", "--id", "c0ffee07"]);
-    let old_object = old["object_id"].as_u64().unwrap();
+    let old_object = old["object_id"].as_str().unwrap().to_string();
     let out = store.run(&["keys", "rotate", "id:c0ffee07", "--json"]);
     let done = json_of(&out);
     let done = done.as_array().unwrap();
@@ -127,7 +127,7 @@ fn rotation_links_old_and_new() {
     assert_eq!(done[0]["label"], json!("rot"));
     assert_eq!(done[0]["old_id"], json!("c0ffee07"));
     assert_eq!(done[0]["old_object_id"], json!(old_object));
-    let new_object = done[0]["new_object_id"].as_u64().unwrap();
+    let new_object = done[0]["new_object_id"].as_str().unwrap().to_string();
     let new_id = done[0]["new_id"].as_str().unwrap();
     assert_ne!(new_id, "c0ffee07");
 
@@ -183,7 +183,7 @@ fn keys_due_and_rotate_due() {
         json!([{
             "label": "soon", "id": "c0ffee0a", "class": "private", "key_type": "ec-p256",
             "end_date": soon, "days_left": 10, "state": "active",
-            "object_id": due[0]["object_id"].as_u64().unwrap(),
+            "object_id": due[0]["object_id"].as_str().unwrap(),
         }])
     );
     let none = json_of(&store.run(&["keys", "due", "--within", "5d", "--json"]));
@@ -254,7 +254,7 @@ fn import_and_export_with_openssl() {
     ok(&out);
     assert_eq!(out.stdout, expected);
     let file = store.path("pub.pem");
-    let public_ref = format!("#{}", made[1]["object_id"].as_u64().unwrap());
+    let public_ref = format!("#{}", made[1]["object_id"].as_str().unwrap());
     ok(&store.run(&[
         "keys",
         "export",

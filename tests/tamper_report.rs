@@ -254,7 +254,9 @@ fn cli_store_with_damage() -> (cli::Store, i64) {
         .iter()
         .find(|k| k["label"] == "bad")
         .unwrap()["object_id"]
-        .as_u64()
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
         .unwrap();
     let id = i64::try_from(bad).unwrap();
     flip_sealed(&store.dir.path().join("store/slot-0.sqlite"), id);
@@ -286,7 +288,8 @@ fn cli_token_check_and_keys_list_show_damage() {
     assert_eq!(json.status.code(), Some(5));
     let rows: serde_json::Value = serde_json::from_str(&cli::stdout(&json)).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1);
-    assert_eq!(rows[0]["object_id"].as_u64(), Some(id.cast_unsigned()));
+    // Object ids are strings in JSON (they exceed 2^53).
+    assert_eq!(rows[0]["object_id"], id.cast_unsigned().to_string());
 
     let out = store.run(&["keys", "list"]);
     cli::ok(&out);
@@ -304,7 +307,7 @@ fn cli_token_check_and_keys_list_show_damage() {
         .filter(|k| k["state"] == "DAMAGED")
         .collect();
     assert_eq!(damaged.len(), 1, "{keys}");
-    assert_eq!(damaged[0]["object_id"].as_u64(), Some(id.cast_unsigned()));
+    assert_eq!(damaged[0]["object_id"], id.cast_unsigned().to_string());
     assert_eq!(
         damage_records(&store.dir.path().join("store/slot-0.sqlite"), id),
         1,

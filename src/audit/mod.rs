@@ -74,6 +74,61 @@ pub struct Record {
     /// Of the sealed key blob (for destruction) — never of the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// The operating-system user of the process ("alice", or "uid 1000"
+    /// when the uid has no local name). Added in issue 10: older records
+    /// lack it (and the next two) and still verify, because the hash and
+    /// MAC cover the body as stored, never a re-serialization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The host name of the machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The program's executable name (e.g. "pkcs11-tool", "keyward").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+}
+
+/// Who wrote a record, as the process itself reports it: the user, host
+/// and program are what the OS says of this process, so they are as
+/// trustworthy as the machine (a root user could forge them), and useful
+/// to tell which application did what. Read fresh per record from /proc
+/// and /etc: no cache, so no lock or once-initialization inside the
+/// token's write transactions, and nothing stale after a fork or exec.
+fn process_identity() -> (Option<String>, Option<String>, Option<String>) {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
+        });
+    let user = uid.map(|uid| user_name(&uid).unwrap_or_else(|| format!("uid {uid}")));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| {
+            std::fs::read_to_string("/proc/self/comm")
+                .ok()
+                .map(|c| c.trim().to_string())
+        });
+    (user, host, program)
+}
+
+/// The local account name of `uid` (from /etc/passwd).
+fn user_name(uid: &str) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let _password = fields.next()?;
+        (fields.next()? == uid).then(|| name.to_string())
+    })
 }
 
 /// What the caller knows about an event; the token adds who, when and
@@ -136,6 +191,7 @@ impl Event {
             ),
             None => (None, None, None, None),
         };
+        let (user, host, program) = process_identity();
         Record {
             time: format_ms(time_ms),
             event: self.kind.to_string(),
@@ -152,6 +208,9 @@ impl Event {
             mechanism: self.mechanism.map(names::mechanism_name),
             detail: self.detail.clone(),
             fingerprint: self.fingerprint.clone(),
+            user,
+            host,
+            program,
         }
     }
 }
@@ -196,6 +255,19 @@ mod tests {
         assert!(!json.contains("label"), "{json}");
         let back: Record = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn records_name_user_host_and_program() {
+        let r = Event::new("login").record(0, 0, "user", None);
+        assert!(r.user.as_deref().is_some_and(|u| !u.is_empty()), "{r:?}");
+        assert!(r.host.as_deref().is_some_and(|h| !h.is_empty()), "{r:?}");
+        assert!(r.program.as_deref().is_some_and(|p| !p.is_empty()), "{r:?}");
+        // A record written before these fields existed still parses.
+        let old = r#"{"time":"1970-01-01T00:00:00.000Z","event":"login","result":"CKR_OK","pid":1,"slot":0,"role":"user"}"#;
+        let back: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(back.user, None);
+        assert!(!serde_json::to_string(&back).unwrap().contains("\"user\":"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod keys;
 mod mac;
 pub mod names;
 mod params;
+pub mod pbes2;
 mod pkcs8;
 mod rsa;
 mod rsa_crypt;

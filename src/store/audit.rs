@@ -125,6 +125,9 @@ fn break_record(e: &AuditEntry, problem: &str) -> crate::audit::Record {
         slot: found.slot,
         role: found.role,
         detail: Some(problem.to_string()),
+        user: found.user,
+        host: found.host,
+        program: found.program,
         ..Default::default()
     }
 }

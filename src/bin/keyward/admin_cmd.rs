@@ -40,11 +40,15 @@ pub enum BackupCmd {
     /// Write an encrypted, authenticated snapshot of the token to FILE
     /// (the passphrase is asked twice on a terminal).
     Create {
+        /// The backup file to write (refused if it exists).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Check that FILE decrypts to a healthy token; writes nothing.
-    Verify { file: PathBuf },
+    Verify {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Replace the slot's token with the one in FILE. Over an existing
     /// token it needs the SO PIN of that token (KEYWARD_SO_PIN; the
     /// backup's own, if it differs, in KEYWARD_BACKUP_SO_PIN), shows what
@@ -269,8 +273,11 @@ fn master_key_rotate(ctx: &mut Ctx, logout_all: bool) -> CliResult<()> {
 }
 
 fn policy_show(ctx: &mut Ctx) -> CliResult<()> {
-    let client = Client::new(ctx.slot)?;
-    let policy = client.lib().policy();
+    // The configuration alone: showing the policy opens no store, so it
+    // never creates one.
+    let config =
+        Config::from_env().map_err(|e| CliError::ck("cannot load the configuration", "", e))?;
+    let policy = &config.policy;
     if ctx.json {
         return print_json(policy);
     }

@@ -18,7 +18,7 @@ use crate::Ctx;
 use crate::client::Client;
 use crate::fail::{CliError, CliResult, EXIT_INTEGRITY};
 use crate::keyinfo::{Selector, select_one};
-use crate::output::{print_json, print_table, table};
+use crate::output::{hex, print_json, print_table, table};
 use crate::pins::Secret;
 
 const DAY_MS: i64 = 86_400_000;
@@ -28,8 +28,10 @@ pub enum AuditCmd {
     /// Show records, oldest first. Times: RFC 3339, YYYY-MM-DD (UTC; an
     /// --until date includes the whole day) or Nd (N days ago).
     Show {
+        /// Only records at or after TIME.
         #[arg(long, value_name = "TIME", value_parser = parse_since)]
         since: Option<i64>,
+        /// Only records at or before TIME.
         #[arg(long, value_name = "TIME", value_parser = parse_until)]
         until: Option<i64>,
         /// Only records about this key: #OBJECT_ID (no PIN needed), or a
@@ -39,6 +41,12 @@ pub enum AuditCmd {
         /// Only records of this event kind.
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(EVENTS))]
         event: Option<String>,
+        /// At most N records: the oldest N that match.
+        #[arg(long, value_name = "N", conflicts_with = "tail")]
+        limit: Option<usize>,
+        /// Only the newest N records that match (still printed oldest first).
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
     },
     /// Check the hash chain and, logged in as the user, every record's MAC.
     /// Exit 5 with one line per finding when the trail was tampered with.
@@ -47,11 +55,18 @@ pub enum AuditCmd {
         #[arg(long)]
         chain_only: bool,
     },
-    /// Every record as JSON lines (one object a line, with "seq"), for a SIEM.
+    /// Records as JSON lines for a SIEM: one object a line with "seq", the
+    /// record's fields (time, event, result, user, host, program, pid,
+    /// object …), and its chain "hash" and "mac" in hex (mac null when the
+    /// record was written without a login).
     Export {
         /// Write to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Only records after sequence number SEQ (exclusive): pass the
+        /// last "seq" already exported to fetch only what is new.
+        #[arg(long, value_name = "SEQ")]
+        since: Option<i64>,
     },
 }
 
@@ -62,6 +77,8 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd) -> CliResult<()> {
             until,
             key,
             event,
+            limit,
+            tail,
         } => {
             let mut filter = AuditFilter {
                 since_ms: since,
@@ -69,10 +86,10 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd) -> CliResult<()> {
                 object: None,
                 event,
             };
-            show(ctx, &mut filter, key.as_deref())
+            show(ctx, &mut filter, key.as_deref(), Window { limit, tail })
         }
         AuditCmd::Verify { chain_only } => verify(ctx, chain_only),
-        AuditCmd::Export { out } => export(ctx, out.as_deref()),
+        AuditCmd::Export { out, since } => export(ctx, out.as_deref(), since),
     }
 }
 
@@ -82,6 +99,50 @@ struct Shown {
     seq: i64,
     #[serde(flatten)]
     record: Record,
+}
+
+/// `--limit` / `--tail` of `audit show`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    limit: Option<usize>,
+    tail: Option<usize>,
+}
+
+impl Window {
+    fn apply<T>(self, mut rows: Vec<T>) -> Vec<T> {
+        if let Some(n) = self.limit {
+            rows.truncate(n);
+        }
+        if let Some(n) = self.tail {
+            let skip = rows.len().saturating_sub(n);
+            rows.drain(..skip);
+        }
+        rows
+    }
+}
+
+/// A record as JSON: object ids as strings (they exceed 2^53, which jq
+/// would round), and for export the chain hash and MAC in hex.
+fn json_of(row: &AuditRow, with_chain: bool) -> CliResult<serde_json::Value> {
+    let mut v = serde_json::to_value(shown(row))
+        .map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(id) = obj.get_mut("object")
+            && id.is_number()
+        {
+            *id = serde_json::Value::String(id.to_string());
+        }
+        if with_chain {
+            obj.insert("hash".into(), hex(&row.hash).into());
+            obj.insert(
+                "mac".into(),
+                row.mac
+                    .as_deref()
+                    .map_or(serde_json::Value::Null, |m| hex(m).into()),
+            );
+        }
+    }
+    Ok(v)
 }
 
 /// The record a row holds; a body that no longer parses (tampering) is
@@ -125,21 +186,33 @@ fn object_of(ctx: &mut Ctx, client: &mut Client, key: &str) -> CliResult<i64> {
     i64::try_from(id).map_err(|_| CliError::usage(format!("object id {id} is out of range")))
 }
 
-fn show(ctx: &mut Ctx, filter: &mut AuditFilter, key: Option<&str>) -> CliResult<()> {
+fn show(
+    ctx: &mut Ctx,
+    filter: &mut AuditFilter,
+    key: Option<&str>,
+    window: Window,
+) -> CliResult<()> {
     let mut client = Client::new(ctx.slot)?;
     if let Some(key) = key {
         filter.object = Some(object_of(ctx, &mut client, key)?);
     }
-    let records: Vec<Shown> = rows(&client, filter)?.iter().map(shown).collect();
+    let found = window.apply(rows(&client, filter)?);
     if ctx.json {
-        return print_json(&records);
+        let values = found
+            .iter()
+            .map(|r| json_of(r, false))
+            .collect::<CliResult<Vec<_>>>()?;
+        return print_json(&values);
     }
+    let records: Vec<Shown> = found.iter().map(shown).collect();
     let mut t = table(&[
         "seq",
         "time",
         "event",
         "result",
         "role",
+        "user",
+        "program",
         "pid",
         "object",
         "mechanism",
@@ -160,6 +233,8 @@ fn show(ctx: &mut Ctx, filter: &mut AuditFilter, key: Option<&str>) -> CliResult
             r.event.clone(),
             r.result.clone(),
             r.role.clone(),
+            dash(&r.user),
+            dash(&r.program),
             r.pid.to_string(),
             object,
             dash(&r.mechanism),
@@ -222,9 +297,12 @@ fn print_rollbacks(verdict: &Verdict) {
     }
 }
 
-fn export(ctx: &mut Ctx, out: Option<&Path>) -> CliResult<()> {
+fn export(ctx: &mut Ctx, out: Option<&Path>, since: Option<i64>) -> CliResult<()> {
     let client = Client::new(ctx.slot)?;
-    let all = rows(&client, &AuditFilter::default())?;
+    let mut all = rows(&client, &AuditFilter::default())?;
+    if let Some(after) = since {
+        all.retain(|r| r.seq > after);
+    }
     let write_err = |e: std::io::Error| CliError::failure(format!("cannot write the export: {e}"));
     let mut sink: Box<dyn Write> = match out {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -234,7 +312,7 @@ fn export(ctx: &mut Ctx, out: Option<&Path>) -> CliResult<()> {
         None => Box::new(std::io::stdout().lock()),
     };
     for row in &all {
-        let line = serde_json::to_string(&shown(row))
+        let line = serde_json::to_string(&json_of(row, true)?)
             .map_err(|e| CliError::failure(format!("cannot write JSON: {e}")))?;
         writeln!(sink, "{line}").map_err(write_err)?;
     }
@@ -323,6 +401,39 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["seq"], 7);
         assert_eq!(json["event"], "login");
+    }
+
+    #[test]
+    fn windows_and_json_ids() {
+        let w = Window {
+            limit: Some(2),
+            tail: None,
+        };
+        assert_eq!(w.apply(vec![1, 2, 3]), vec![1, 2]);
+        let w = Window {
+            limit: None,
+            tail: Some(2),
+        };
+        assert_eq!(w.apply(vec![1, 2, 3]), vec![2, 3]);
+        assert_eq!(w.apply(vec![1]), vec![1]);
+        let record = Record {
+            object: Some(u64::MAX),
+            ..Record::default()
+        };
+        let row = AuditRow {
+            seq: 1,
+            time_ms: 0,
+            event: "login".into(),
+            object: None,
+            body: serde_json::to_vec(&record).unwrap(),
+            hash: vec![0xab],
+            mac: None,
+        };
+        let v = json_of(&row, true).unwrap();
+        assert_eq!(v["object"], "18446744073709551615");
+        assert_eq!(v["hash"], "ab");
+        assert!(v["mac"].is_null());
+        assert!(json_of(&row, false).unwrap().get("hash").is_none());
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! A thin wrapper over `keyward::api::Library` for one command: the
 //! library for the configured store, the chosen slot, and one R/W session
-//! opened on first use and closed (logging out) on drop.
+//! opened on first use and closed (logging out) on drop. Only `token init`
+//! may create a store: every other command first checks that the store
+//! exists, so a mistyped KEYWARD_STORE says "no token at PATH" instead of
+//! silently making a new empty token there.
 
 use cryptoki_sys::*;
 use keyward::api::{Attr, AttrRead, Library};
@@ -18,14 +21,87 @@ pub struct Client {
     session: Option<CK_SESSION_HANDLE>,
 }
 
+/// Checks the configured store before the library opens it (which would
+/// create whatever is missing): its directory must be a readable
+/// directory, and unless `create`, every slot's token file must exist.
+/// The messages name the path and the OS error.
+pub fn check_store(config: &Config, create: bool) -> CliResult<()> {
+    let dir = &config.store_dir;
+    let hint = "(KEYWARD_STORE, or store_dir in the KEYWARD_CONF file)";
+    match std::fs::read_dir(dir) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if create {
+                return Ok(());
+            }
+            return Err(CliError::failure(format!(
+                "no token at {}: the store directory does not exist {hint}; \
+                 create a token with `keyward token init`",
+                dir.display()
+            )));
+        }
+        Err(e) => {
+            return Err(CliError::failure(format!(
+                "cannot open the token store {}: {e} {hint}",
+                dir.display()
+            )));
+        }
+    }
+    if create {
+        return Ok(());
+    }
+    for slot in &config.slots {
+        let path = config.token_path(slot.id);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(CliError::failure(format!(
+                    "cannot open the token {}: not a regular file",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CliError::failure(format!(
+                    "no token at {} {hint}; create one with `keyward token init`",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                return Err(CliError::failure(format!(
+                    "cannot open the token {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Client {
-    /// Opens the store the module would use (KEYWARD_CONF, KEYWARD_STORE)
-    /// on `slot`, or on the first configured slot.
+    /// Opens the existing store the module would use (KEYWARD_CONF,
+    /// KEYWARD_STORE) on `slot`, or on the first configured slot; a
+    /// missing store is an error, never created.
     pub fn new(slot: Option<CK_SLOT_ID>) -> CliResult<Client> {
+        Client::open(slot, false)
+    }
+
+    /// As `new`, but creates the store when missing (`token init`).
+    pub fn create(slot: Option<CK_SLOT_ID>) -> CliResult<Client> {
+        Client::open(slot, true)
+    }
+
+    fn open(slot: Option<CK_SLOT_ID>, create: bool) -> CliResult<Client> {
         let config =
             Config::from_env().map_err(|e| CliError::ck("cannot load the configuration", "", e))?;
-        let lib =
-            Library::new(config).map_err(|e| CliError::ck("cannot open the token store", "", e))?;
+        check_store(&config, create)?;
+        let dir = config.store_dir.clone();
+        let lib = Library::new(config).map_err(|e| {
+            CliError::ck(
+                &format!("cannot open the token store {}", dir.display()),
+                "",
+                e,
+            )
+        })?;
         let slots = lib.slot_list(true);
         let slot = match slot {
             Some(s) if slots.contains(&s) => s,
@@ -77,8 +153,54 @@ impl Client {
         let role = if user == CKU_SO { "SO" } else { "user" };
         match self.lib.login(h, user, pin.as_bytes()) {
             Ok(()) | Err(Error::UserAlreadyLoggedIn) => Ok(()),
-            Err(e) => Err(CliError::ck("login failed", role, e)),
+            Err(e) => Err(self.pin_error("login failed", role, e)),
         }
+    }
+
+    /// A PIN failure with what the token says about the rule: how many
+    /// tries remain after a wrong PIN (from the token's COUNT_LOW,
+    /// FINAL_TRY and LOCKED flags), and the length range after a PIN of
+    /// the wrong length.
+    pub fn pin_error(&self, context: &str, role: &str, e: Error) -> CliError {
+        let mut err = CliError::ck(context, role, e);
+        let Ok(info) = self.lib.token_info(self.slot) else {
+            return err;
+        };
+        let so = role.ends_with("SO");
+        let max = self.lib.config().max_pin_failures;
+        let hint = match e {
+            Error::PinIncorrect => {
+                let [low, last, locked] = if so {
+                    [
+                        CKF_SO_PIN_COUNT_LOW,
+                        CKF_SO_PIN_FINAL_TRY,
+                        CKF_SO_PIN_LOCKED,
+                    ]
+                } else {
+                    [
+                        CKF_USER_PIN_COUNT_LOW,
+                        CKF_USER_PIN_FINAL_TRY,
+                        CKF_USER_PIN_LOCKED,
+                    ]
+                };
+                let who = if so { "SO" } else { "user" };
+                tries_left(info.flags, [low, last, locked], max, who)
+            }
+            // (A locked SO PIN: `token init` names `token reset` itself.)
+            Error::PinLocked if !so => {
+                Some("the SO can set a new user PIN with `keyward pin unlock`".to_string())
+            }
+            Error::PinLenRange => Some(format!(
+                "a PIN on this token has {} to {} characters",
+                info.ulMinPinLen, info.ulMaxPinLen
+            )),
+            _ => None,
+        };
+        if let Some(hint) = hint {
+            err.message.push_str("; ");
+            err.message.push_str(&hint);
+        }
+        err
     }
 
     pub fn logout(&mut self) -> CliResult<()> {
@@ -140,6 +262,37 @@ impl Drop for Client {
             // Closing the last session also logs out; nothing to report.
             let _ = self.lib.close_session(h);
         }
+    }
+}
+
+/// What the token's flags say of the tries left after a wrong PIN.
+fn tries_left(
+    flags: CK_FLAGS,
+    [low, last, locked]: [CK_FLAGS; 3],
+    max: u32,
+    who: &str,
+) -> Option<String> {
+    if flags & locked != 0 {
+        let fix = if who == "SO" {
+            "`keyward token reset` (erases every key)"
+        } else {
+            "`keyward pin unlock` (by the SO)"
+        };
+        Some(format!(
+            "the {who} PIN is now locked after {max} failures in a row; recover with {fix}"
+        ))
+    } else if flags & last != 0 {
+        Some(format!(
+            "1 try left before the {who} PIN locks (the token's FINAL_TRY flag)"
+        ))
+    } else if flags & low != 0 {
+        Some(format!(
+            "at most {} tries left before the {who} PIN locks ({max} failures in a row lock \
+             it; a correct PIN resets the count)",
+            max.saturating_sub(1)
+        ))
+    } else {
+        None
     }
 }
 

@@ -1,5 +1,7 @@
 //! The CLI's error type and its exit codes: every failure ends as one
-//! `keyward: error: …` line and a code a script can rely on.
+//! `keyward: error: …` line (with --json: one `{"error": …, "code": …}`
+//! line, also on stderr, so stdout only ever holds the data asked for) and
+//! a code a script can rely on.
 
 use keyward::error::Error;
 
@@ -19,6 +21,8 @@ pub const EXIT_INTEGRITY: u8 = 5;
 pub const EXIT_REFUSED: u8 = 6;
 /// Destroyed, but the erasure from the token files is not complete yet.
 pub const EXIT_PENDING: u8 = 7;
+/// `keys due --fail-if-due`: at least one key is due.
+pub const EXIT_DUE: u8 = 8;
 
 /// The `--help` text that documents the exit codes.
 pub const EXIT_CODES_HELP: &str = "\
@@ -31,10 +35,21 @@ Exit codes:
   5  integrity failure
   6  refused by policy or key state
   7  destroyed, but the erasure from the token files is still pending
+  8  keys are due (keys due --fail-if-due)
 
-Secrets come from --pin-fd, else KEYWARD_PIN / KEYWARD_SO_PIN (and
-KEYWARD_NEW_PIN / KEYWARD_NEW_SO_PIN for new PINs, KEYWARD_BACKUP_PASSPHRASE
-for backups), else a prompt on the terminal. Without a terminal a missing secret is an error, never a wait.";
+With --json an error is one line {\"error\": \"...\", \"code\": N} on stderr;
+stdout holds only data. A closed stdout (keyward keys list | head) ends the
+command quietly with exit 0.
+
+Secrets come from --pin-fd or --pin-file, else KEYWARD_PIN / KEYWARD_SO_PIN
+(and KEYWARD_NEW_PIN / KEYWARD_NEW_SO_PIN for new PINs,
+KEYWARD_BACKUP_PASSPHRASE for backups), else systemd credentials in
+$CREDENTIALS_DIRECTORY (keyward-pin, keyward-so-pin, keyward-new-pin,
+keyward-new-so-pin, keyward-backup-passphrase), else a prompt on the
+terminal. Without a terminal a missing secret is an error, never a wait.
+
+Keys are named by label, id:HEX (CKA_ID) or object id: '#123' (quote it:
+an unquoted # starts a shell comment) or obj:123 (no quoting needed).";
 
 /// A failure to report: the message (never a secret) and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,12 +86,10 @@ impl CliError {
         let what = match err {
             Error::PinIncorrect => format!("wrong {role} PIN"),
             Error::PinLocked => format!("the {role} PIN is locked"),
-            Error::PinLenRange => format!("the {role} PIN has a length the token refuses"),
+            Error::PinLenRange => format!("the {role} PIN is too short or too long"),
             Error::PinInvalid => format!("the {role} PIN has characters the token refuses"),
             Error::UserPinNotInitialized => {
-                "the user PIN is not set (keyward token init with KEYWARD_NEW_PIN, \
-                 or keyward pin unlock)"
-                    .to_string()
+                "the user PIN is not set (set it with `keyward pin init`)".to_string()
             }
             Error::TokenNotRecognized | Error::UserNotLoggedIn if role == "SO" => {
                 "the token is not initialized (keyward token init)".to_string()
@@ -94,6 +107,84 @@ impl CliError {
             format!("{context}: {what} ({})", ckr_name(err)),
         )
     }
+}
+
+/// Prints `err` as the last thing the command says: a `keyward: error:`
+/// line, or with `json` one JSON object; both on stderr.
+pub fn report(err: &CliError, json: bool) {
+    use std::io::Write;
+    let line = if json {
+        serde_json::json!({"error": err.message, "code": err.code}).to_string()
+    } else {
+        format!("keyward: error: {}", err.message)
+    };
+    // Not eprintln!: a closed stderr must not turn the error's exit code
+    // into the closed-pipe one.
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// `keys due --fail-if-due`: any key due turns success into EXIT_DUE, after
+/// the list was printed.
+pub fn fail_if_due(listed: CliResult<usize>, fail: bool, within: u32) -> CliResult<()> {
+    match listed? {
+        n if fail && n > 0 => Err(CliError::new(
+            EXIT_DUE,
+            format!("{n} key(s) due for rotation within {within} days"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// When this process started, in ms: refusals audited since then are ours.
+static STARTED_MS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+/// Notes the start time; call first thing in main.
+pub fn note_start() {
+    let _ = STARTED_MS.set(keyward::audit::now_ms());
+}
+
+/// A policy refusal (exit 6) names the rule that refused: the token audits
+/// each refusal with the rule's name (e.g. `min_rsa_bits: 1024-bit RSA key,
+/// policy needs 2048`), and a CKR code alone cannot say it. The rule is
+/// read back from this process's latest `policy_refusal` record.
+pub fn with_refusal_rule(mut err: CliError) -> CliError {
+    if err.code != EXIT_REFUSED {
+        return err;
+    }
+    if let Some(rule) = latest_refusal() {
+        err.message
+            .push_str(&format!("; refused by policy rule {rule}"));
+    }
+    err
+}
+
+fn latest_refusal() -> Option<String> {
+    use keyward::store::audit::AuditFilter;
+    let since = *STARTED_MS.get()?;
+    let config = keyward::config::Config::from_env().ok()?;
+    // Only an existing store: reading the trail must not create one.
+    crate::client::check_store(&config, false).ok()?;
+    let lib = keyward::api::Library::new(config).ok()?;
+    let filter = AuditFilter {
+        since_ms: Some(since),
+        until_ms: None,
+        object: None,
+        event: Some("policy_refusal".to_string()),
+    };
+    let pid = std::process::id();
+    lib.slot_list(true)
+        .into_iter()
+        .filter_map(|slot| lib.audit_rows(slot, &filter).ok())
+        .flatten()
+        .filter_map(|row| serde_json::from_slice::<keyward::audit::Record>(&row.body).ok())
+        .filter(|r| r.pid == pid)
+        .filter_map(|r| r.detail)
+        .last()
+        // The detail reads "<event>: <rule>: <why>"; the rule comes first.
+        .map(|d| match d.split_once(": ") {
+            Some((_, rule)) => rule.to_string(),
+            None => d,
+        })
 }
 
 /// The exit code a library error maps to.

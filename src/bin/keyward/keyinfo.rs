@@ -81,15 +81,23 @@ pub struct KeyInfo {
     pub end_date: Option<String>,
     pub sensitive: Option<bool>,
     pub extractable: Option<bool>,
+    /// A string in JSON: ids exceed 2^53, which jq would round.
+    #[serde(serialize_with = "crate::output::id_as_string")]
     pub object_id: Option<u64>,
     /// Why the state last changed; only present once it has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     /// Object id of the key this one replaced (rotation); only if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::output::id_as_string"
+    )]
     pub predecessor: Option<u64>,
     /// Object id of the key that replaced this one; only if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::output::id_as_string"
+    )]
     pub successor: Option<u64>,
     #[serde(skip)]
     pub handle: CK_OBJECT_HANDLE,
@@ -305,7 +313,8 @@ impl Selector {
                 .map(Selector::Id)
                 .ok_or_else(|| CliError::usage(format!("bad hex in {text:?}")));
         }
-        if let Some(n) = text.strip_prefix('#') {
+        // `obj:N` is `#N` without the quoting a shell needs for `#`.
+        if let Some(n) = text.strip_prefix('#').or_else(|| text.strip_prefix("obj:")) {
             return n
                 .parse()
                 .map(Selector::ObjectId)

@@ -102,6 +102,9 @@ pub struct GenerateArgs {
     /// Allow the key to leave the token wrapped (CKA_EXTRACTABLE).
     #[arg(long)]
     pub extractable: bool,
+    /// Generate even though another object already has this --id.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A parsed byte-string option (a `Vec<u8>` would be taken by clap for
@@ -160,33 +163,7 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
     if ctx.json {
         return print_json(&keys);
     }
-    let mut t = table(&[
-        "LABEL",
-        "ID",
-        "CLASS",
-        "TYPE",
-        "USES",
-        "STATE",
-        "CREATED",
-        "LAST USED",
-        "COUNT",
-        "OBJECT",
-    ]);
-    for k in &keys {
-        t.add_row(vec![
-            k.label.clone(),
-            k.id.clone(),
-            k.class.to_string(),
-            k.type_and_size(),
-            uses_text(k),
-            dash(k.state),
-            dash(k.created.as_ref()),
-            dash(k.last_used.as_ref()),
-            dash(k.use_count),
-            dash(k.object_id.map(|n| format!("#{n}"))),
-        ]);
-    }
-    print_table(&t);
+    crate::inventory::print_key_table(&keys);
     Ok(())
 }
 
@@ -372,7 +349,9 @@ fn common(args: &GenerateArgs, id: &[u8]) -> Vec<Attr> {
 
 /// `keys generate`: prints the new key as `keys show` does.
 pub fn generate(ctx: &mut Ctx, args: &GenerateArgs) -> CliResult<()> {
+    crate::generate_checks::check_args(args)?;
     let mut client = user_client(ctx)?;
+    crate::generate_checks::check_id_unused(&mut client, args)?;
     let id = match &args.id {
         Some(Bytes(id)) => id.clone(),
         None => client.random(RANDOM_ID_LEN)?,
@@ -457,10 +436,12 @@ const ERASE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 /// destroyed objects' old page versions from the token files, for up to
 /// `wait` seconds: prints "erasure complete" or fails with EXIT_PENDING
 /// saying what may remain and how to finish later.
-fn wait_for_erasure(client: &Client, wait: u64) -> CliResult<()> {
+fn wait_for_erasure(client: &Client, wait: u64, json: bool) -> CliResult<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
     loop {
         match client.lib().erase_destroyed(client.slot()) {
+            // With --json the caller prints one JSON object at the end.
+            Ok(true) if json => return Ok(()),
             Ok(true) => {
                 println!(
                     "erasure complete: no copy of a destroyed object's sealed bytes remains \
@@ -489,7 +470,11 @@ fn wait_for_erasure(client: &Client, wait: u64) -> CliResult<()> {
 /// `keys erase [--wait SECS]`: finishes a pending erasure.
 pub fn erase(ctx: &mut Ctx, wait: u64) -> CliResult<()> {
     let client = Client::new(ctx.slot)?;
-    wait_for_erasure(&client, wait)
+    wait_for_erasure(&client, wait, ctx.json)?;
+    if ctx.json {
+        return print_json(&serde_json::json!({ "erasure_complete": true }));
+    }
+    Ok(())
 }
 
 /// `keys destroy <key> [--wait SECS]`.
@@ -509,8 +494,14 @@ pub fn destroy(ctx: &mut Ctx, key: &str, wait: u64) -> CliResult<()> {
             .destroy_object(h, k.handle)
             .map_err(|e| CliError::ck(&format!("destroying {} failed", k.name()), "", e))?;
     }
-    println!("destroyed {} objects: {}", doomed.len(), names.join(", "));
-    wait_for_erasure(&client, wait)
+    if !ctx.json {
+        println!("destroyed {} objects: {}", doomed.len(), names.join(", "));
+    }
+    wait_for_erasure(&client, wait, ctx.json)?;
+    if ctx.json {
+        return print_json(&serde_json::json!({ "destroyed": names, "erasure_complete": true }));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -27,15 +27,21 @@ const RANDOM_ID_LEN: usize = 16;
 #[derive(Debug, Subcommand)]
 pub enum LifecycleCmd {
     /// Make a pre-active key active.
-    Activate { key: String },
+    Activate {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
+        key: String,
+    },
     /// Deactivate a key (it may still verify and decrypt what it made).
     Deactivate {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: String,
+        /// Why (recorded on the key and in the audit log).
         #[arg(long)]
         reason: Option<String>,
     },
     /// Mark a key compromised; there is no way back.
     Compromise {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: String,
         /// Why (recorded on the key and in the audit log).
         #[arg(long)]
@@ -45,6 +51,7 @@ pub enum LifecycleCmd {
     /// with --due every key due; non-interactive, safe for cron.
     #[command(group(ArgGroup::new("what").required(true).args(["key", "due"])))]
     Rotate {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: Option<String>,
         /// Rotate every key whose end date is within --within.
         #[arg(long, conflicts_with = "key")]
@@ -55,14 +62,20 @@ pub enum LifecycleCmd {
     },
     /// Keys whose end date falls within --within days (or has passed).
     Due {
+        /// Days ahead, "Nd" or "N".
         #[arg(long, default_value = "30d", value_parser = parse_days)]
         within: u32,
+        /// Exit with code 8 when any key is due (for alerting from cron or
+        /// a monitoring check).
+        #[arg(long)]
+        fail_if_due: bool,
     },
     /// Import a PEM or DER private key, public key or certificate.
     Import(ImportArgs),
     /// Write a public key ("PUBLIC KEY" PEM) or certificate; never
     /// private material.
     Export {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: String,
         /// Write to FILE instead of standard output.
         #[arg(long, value_name = "FILE")]
@@ -75,7 +88,9 @@ pub enum LifecycleCmd {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// The PEM or DER file to import; - reads standard input.
     pub file: PathBuf,
+    /// CKA_LABEL of the imported object(s).
     #[arg(long)]
     pub label: String,
     /// CKA_ID in hex; default: for a certificate, the id of the key pair
@@ -85,6 +100,10 @@ pub struct ImportArgs {
     /// Allowed uses, comma-separated; default as `keys generate` has.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub usage: Vec<UseArg>,
+    /// For an encrypted PKCS#8 key: the environment variable holding its
+    /// passphrase (without it, the passphrase is asked on the terminal).
+    #[arg(long, value_name = "VAR")]
+    pub key_passphrase_env: Option<String>,
 }
 
 fn parse_id(text: &str) -> Result<Bytes, String> {
@@ -115,7 +134,10 @@ pub fn run(ctx: &mut Ctx, cmd: LifecycleCmd) -> CliResult<()> {
         }
         LifecycleCmd::Rotate { key: Some(key), .. } => rotate_one(ctx, &key),
         LifecycleCmd::Rotate { within, .. } => rotate_due(ctx, within.unwrap_or(30)),
-        LifecycleCmd::Due { within } => due(ctx, within),
+        LifecycleCmd::Due {
+            within,
+            fail_if_due,
+        } => crate::fail::fail_if_due(due(ctx, within), fail_if_due, within),
         LifecycleCmd::Import(args) => import(ctx, &args),
         LifecycleCmd::Export { key, out, cert } => export(ctx, &key, out, cert),
     }
@@ -194,8 +216,10 @@ fn object_ref(k: &KeyInfo) -> String {
 struct Rotated {
     label: String,
     old_id: String,
+    #[serde(serialize_with = "crate::output::id_as_string")]
     old_object_id: Option<u64>,
     new_id: String,
+    #[serde(serialize_with = "crate::output::id_as_string")]
     new_object_id: Option<u64>,
 }
 
@@ -291,6 +315,7 @@ struct DueKey {
     /// Negative: overdue.
     days_left: Option<i64>,
     state: Option<&'static str>,
+    #[serde(serialize_with = "crate::output::id_as_string")]
     object_id: Option<u64>,
 }
 
@@ -299,8 +324,8 @@ fn days_left(end: Option<&str>) -> Option<i64> {
     Some((end - dates::today()).whole_days())
 }
 
-/// `keys due`.
-fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
+/// `keys due`; returns how many keys are due.
+fn due(ctx: &mut Ctx, within: u32) -> CliResult<usize> {
     let mut client = user_client(ctx)?;
     let rows: Vec<DueKey> = due_keys(&mut client, within)?
         .into_iter()
@@ -315,12 +340,13 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
             object_id: k.object_id,
         })
         .collect();
+    let count = rows.len();
     if ctx.json {
-        return print_json(&rows);
+        return print_json(&rows).map(|()| count);
     }
     if rows.is_empty() {
         println!("no key is due for rotation within {within} days");
-        return Ok(());
+        return Ok(count);
     }
     let mut t = table(&[
         "LABEL",
@@ -344,7 +370,7 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
         ]);
     }
     print_table(&t);
-    Ok(())
+    Ok(count)
 }
 
 /// A creation template that may hold key material: wiped on drop.
@@ -437,10 +463,9 @@ fn create(
 /// `keys import FILE`: prints the objects made.
 fn import(ctx: &mut Ctx, args: &ImportArgs) -> CliResult<()> {
     let name = args.file.display();
-    let data = zeroize::Zeroizing::new(
-        std::fs::read(&args.file)
-            .map_err(|e| CliError::failure(format!("cannot read {name}: {e}")))?,
-    );
+    let data = crate::output::read_input(&args.file)?;
+    let data =
+        crate::key_passphrase::decrypt_if_encrypted(ctx, args.key_passphrase_env.as_deref(), data)?;
     let imported =
         parse_import(&data).map_err(|e| CliError::failure(format!("cannot import {name}: {e}")))?;
     let mut client = user_client(ctx)?;

@@ -18,6 +18,9 @@ mod admin_cmd;
 mod audit_cmd;
 mod client;
 mod fail;
+mod generate_checks;
+mod inventory;
+mod key_passphrase;
 mod keyinfo;
 mod keys_cmd;
 mod lifecycle_cmd;
@@ -50,7 +53,13 @@ struct Cli {
     /// command documents.
     #[arg(long, global = true, value_name = "N")]
     pin_fd: Option<u32>,
-    /// Print data as JSON.
+    /// Read PINs from FILE (mode 0600 or stricter), one a line, in the
+    /// order the command documents. Under systemd, LoadCredential= files in
+    /// $CREDENTIALS_DIRECTORY (keyward-pin, keyward-so-pin, …) are read
+    /// without this option.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "pin_fd")]
+    pin_file: Option<std::path::PathBuf>,
+    /// Print data as JSON; errors too, as {"error": …, "code": …} on stderr.
     #[arg(long, global = true)]
     json: bool,
     /// Answer yes to confirmations.
@@ -65,7 +74,7 @@ enum Command {
     /// Token initialization and information.
     #[command(subcommand)]
     Token(TokenCmd),
-    /// Change or unlock PINs.
+    /// Set, change or unlock PINs.
     #[command(subcommand)]
     Pin(PinCmd),
     /// Inventory, generation, import/export, state changes, rotation and
@@ -115,6 +124,11 @@ enum TokenCmd {
 
 #[derive(Debug, Subcommand)]
 enum PinCmd {
+    /// First-time setup: the SO sets the user PIN of a token that has none
+    /// yet (KEYWARD_SO_PIN, KEYWARD_NEW_PIN; --pin-fd lines: the SO PIN,
+    /// then the new user PIN). Refuses when a user PIN is already set: use
+    /// `pin change`, or `pin unlock` to replace a locked or lost one.
+    Init,
     /// Change the user PIN (KEYWARD_PIN → KEYWARD_NEW_PIN), or with --so
     /// the SO PIN (KEYWARD_SO_PIN → KEYWARD_NEW_SO_PIN). --pin-fd lines:
     /// the current PIN, then the new one.
@@ -123,30 +137,45 @@ enum PinCmd {
         #[arg(long)]
         so: bool,
     },
-    /// The SO sets a new user PIN, unlocking it (KEYWARD_SO_PIN,
-    /// KEYWARD_NEW_PIN). --pin-fd lines: the SO PIN, then the new user PIN.
+    /// The SO replaces a locked or forgotten user PIN, unlocking it
+    /// (KEYWARD_SO_PIN, KEYWARD_NEW_PIN). --pin-fd lines: the SO PIN, then
+    /// the new user PIN.
     Unlock,
 }
 
 #[derive(Debug, Subcommand)]
 enum KeysCmd {
     /// List keys and certificates; JSON is sorted by label, then id, then
-    /// class (private, secret, public, cert); missing values are null.
+    /// class (private, secret, public, cert); missing values are null and
+    /// object ids are strings.
     List {
+        /// Only objects of this class.
         #[arg(long, value_enum, default_value = "all")]
         class: ClassArg,
         /// Only objects with this label.
         #[arg(long)]
         label: Option<String>,
+        /// Without any PIN: what a session that is not logged in sees
+        /// (public keys, certificates and other non-private objects with
+        /// their labels, types, states and dates), for monitoring.
+        /// Private and secret keys are private objects and stay hidden.
+        #[arg(long)]
+        public: bool,
     },
-    /// Show one key: <key> is a label, id:HEX or #OBJECT_ID.
-    Show { key: String },
+    /// Show one key.
+    Show {
+        /// The key: its label, id:HEX (its CKA_ID) or #OBJECT_ID. Quote
+        /// '#OBJECT_ID' in a shell (an unquoted # starts a comment), or
+        /// write obj:OBJECT_ID, which needs no quotes.
+        key: String,
+    },
     /// Generate a key (a pair shares label and id) in the token.
     Generate(GenerateArgs),
     /// Destroy a key with its public half and certificates sharing its id,
     /// then wait (up to --wait seconds) until its sealed bytes are erased
     /// from the token files; exit code 7 if readers still hold them.
     Destroy {
+        /// The key: label, id:HEX, '#OBJECT_ID' (quoted) or obj:OBJECT_ID.
         key: String,
         /// Seconds to wait for the erasure to complete (0: check once).
         #[arg(long, default_value_t = 30)]
@@ -172,11 +201,15 @@ pub struct Ctx {
 }
 
 fn run(cli: Cli) -> CliResult<()> {
+    let secrets = match &cli.pin_file {
+        Some(path) => Secrets::from_file(path)?,
+        None => Secrets::from_process(cli.pin_fd)?,
+    };
     let mut ctx = Ctx {
         slot: cli.slot,
         json: cli.json,
         yes: cli.yes,
-        secrets: Secrets::from_process(cli.pin_fd)?,
+        secrets,
     };
     let ctx = &mut ctx;
     match cli.command {
@@ -191,8 +224,14 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Token(TokenCmd::List) => token_cmd::list(ctx),
         Command::Token(TokenCmd::Check) => token_cmd::check(ctx),
         Command::Pin(PinCmd::Change { so }) => pin_cmd::change(ctx, so),
+        Command::Pin(PinCmd::Init) => pin_cmd::init(ctx),
         Command::Pin(PinCmd::Unlock) => pin_cmd::unlock(ctx),
-        Command::Keys(KeysCmd::List { class, label }) => {
+        Command::Keys(KeysCmd::List {
+            class,
+            label,
+            public: true,
+        }) => inventory::list_public(ctx, class, label.as_deref()),
+        Command::Keys(KeysCmd::List { class, label, .. }) => {
             keys_cmd::list(ctx, class, label.as_deref())
         }
         Command::Keys(KeysCmd::Show { key }) => keys_cmd::show(ctx, &key),
@@ -205,19 +244,37 @@ fn run(cli: Cli) -> CliResult<()> {
 }
 
 fn main() -> ExitCode {
+    fail::note_start();
+    output::exit_quietly_on_closed_pipe();
+    // Whether errors are JSON is decided before parsing, so that a usage
+    // error of a `--json` run is JSON too.
+    let json = std::env::args_os().any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
             // --help and --version are "errors" that exit 0.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(EXIT_OK);
+        }
+        Err(e) if json => {
+            let message = e.render().to_string();
+            let first = message.lines().next().unwrap_or("usage error");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            fail::report(&CliError::usage(first), true);
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
         }
     };
+    let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::from(EXIT_OK),
-        Err(CliError { code, message }) => {
-            eprintln!("keyward: error: {message}");
-            ExitCode::from(code)
+        Err(err) => {
+            let err = fail::with_refusal_rule(err);
+            fail::report(&err, json);
+            ExitCode::from(err.code)
         }
     }
 }
@@ -230,6 +287,33 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every argument of every subcommand says what it is for in --help.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{path} {} (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let mut cmd = Cli::command();
+        cmd.build();
+        walk(&cmd, "keyward", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:#?}");
     }
 
     #[test]

@@ -1,9 +1,12 @@
-//! Where PINs come from: `--pin-fd`, else the environment, else a prompt
-//! without echo on the terminal; never a wait on a non-terminal stdin.
-//! Every secret is held in `Zeroizing` and never printed.
+//! Where PINs come from: `--pin-fd` or `--pin-file`, else the environment,
+//! else systemd credentials (`$CREDENTIALS_DIRECTORY/keyward-pin`, …),
+//! else a prompt without echo on the terminal; never a wait on a
+//! non-terminal stdin. Every secret is held in `Zeroizing` and never
+//! printed.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -44,6 +47,17 @@ impl Secret {
         }
     }
 
+    /// The systemd credential (LoadCredential=NAME:…) that supplies it.
+    pub fn credential(self) -> &'static str {
+        match self {
+            Secret::UserPin => "keyward-pin",
+            Secret::SoPin => "keyward-so-pin",
+            Secret::NewUserPin => "keyward-new-pin",
+            Secret::NewSoPin => "keyward-new-so-pin",
+            Secret::BackupPassphrase | Secret::NewBackupPassphrase => "keyward-backup-passphrase",
+        }
+    }
+
     fn is_new(self) -> bool {
         matches!(
             self,
@@ -56,9 +70,12 @@ type EnvLookup = Box<dyn Fn(&str) -> Option<String>>;
 
 /// The sources of secrets for one run of the CLI.
 pub struct Secrets {
-    /// `--pin-fd`: one secret a line, in the order the command documents.
-    fd: Option<(u32, Box<dyn BufRead>)>,
+    /// `--pin-fd` or `--pin-file`: one secret a line, in the order the
+    /// command documents; the text names the source in messages.
+    fd: Option<(String, Box<dyn BufRead>)>,
     env: EnvLookup,
+    /// `$CREDENTIALS_DIRECTORY`, set by systemd for LoadCredential=.
+    credentials: Option<PathBuf>,
     /// stdin is a terminal, so prompting is allowed.
     interactive: bool,
 }
@@ -83,59 +100,159 @@ impl Secrets {
                 let file = File::open(format!("/dev/fd/{n}")).map_err(|e| {
                     CliError::new(EXIT_PIN, format!("cannot read --pin-fd {n}: {e}"))
                 })?;
-                Some((n, Box::new(BufReader::new(file)) as Box<dyn BufRead>))
+                Some((
+                    format!("--pin-fd {n}"),
+                    Box::new(BufReader::new(file)) as Box<dyn BufRead>,
+                ))
             }
             None => None,
         };
         Ok(Secrets {
             fd,
             env: Box::new(|name| std::env::var(name).ok()),
+            credentials: std::env::var_os("CREDENTIALS_DIRECTORY")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
             interactive: std::io::stdin().is_terminal(),
         })
+    }
+
+    /// Secrets from `--pin-file FILE`: its lines, as `--pin-fd` would give
+    /// them. A file others may read is refused: a PIN file readable by the
+    /// group or the world is a PIN shared with them.
+    pub fn from_file(path: &Path) -> CliResult<Secrets> {
+        use std::os::unix::fs::PermissionsExt;
+        let shown = path.display();
+        let file = File::open(path)
+            .map_err(|e| CliError::new(EXIT_PIN, format!("cannot read --pin-file {shown}: {e}")))?;
+        let mode = file
+            .metadata()
+            .map_err(|e| CliError::new(EXIT_PIN, format!("cannot read --pin-file {shown}: {e}")))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(CliError::new(
+                EXIT_PIN,
+                format!(
+                    "--pin-file {shown} may be read by others (mode {:04o}); \
+                     run `chmod 600 {shown}`",
+                    mode & 0o7777
+                ),
+            ));
+        }
+        let mut secrets = Secrets::from_process(None)?;
+        secrets.fd = Some((
+            format!("--pin-file {shown}"),
+            Box::new(BufReader::new(file)) as Box<dyn BufRead>,
+        ));
+        Ok(secrets)
+    }
+
+    /// A one-off secret (`what`, e.g. "key passphrase") asked on the
+    /// terminal; without one, the error says `otherwise`.
+    pub fn prompt_once(&self, what: &str, otherwise: &str) -> CliResult<Zeroizing<String>> {
+        if !self.interactive {
+            return Err(CliError::new(
+                EXIT_PIN,
+                format!("no {what} given: {otherwise} (stdin is not a terminal)"),
+            ));
+        }
+        prompt(&format!("{}: ", capitalized(what)))
+    }
+
+    /// Whether secrets come as lines (--pin-fd, --pin-file).
+    pub fn has_lines(&self) -> bool {
+        self.fd.is_some()
+    }
+
+    /// Whether a prompt may be shown (stdin is a terminal).
+    pub fn interactive(&self) -> bool {
+        self.interactive
     }
 
     /// The secret `which`: the next line of `--pin-fd` when one was given,
     /// else its environment variable, else a prompt (twice for a new PIN).
     pub fn get(&mut self, which: Secret) -> CliResult<Zeroizing<String>> {
-        if let Some((n, reader)) = &mut self.fd {
-            return read_line(*n, reader.as_mut(), which);
+        if let Some((source, reader)) = &mut self.fd {
+            return read_line(source, reader.as_mut(), which);
         }
         if let Some(value) = (self.env)(which.env_var()) {
             return Ok(Zeroizing::new(value));
+        }
+        if let Some(dir) = &self.credentials {
+            let path = dir.join(which.credential());
+            if path.exists() {
+                return read_credential(&path);
+            }
         }
         if !self.interactive {
             return Err(CliError::new(
                 EXIT_PIN,
                 format!(
-                    "no {} given: set {} or pass --pin-fd (stdin is not a terminal)",
+                    "no {} given: set {}, pass --pin-fd or --pin-file, or provide the \
+                     systemd credential {} (stdin is not a terminal)",
                     which.name(),
-                    which.env_var()
+                    which.env_var(),
+                    which.credential()
                 ),
             ));
         }
-        let first = prompt(&format!("{}: ", capitalized(which.name())))?;
-        if which.is_new() {
-            let again = prompt(&format!("Repeat the {}: ", which.name()))?;
-            if *again != *first {
-                return Err(CliError::new(
-                    EXIT_PIN,
-                    format!("the two {}s differ", which.name()),
-                ));
-            }
-        }
-        Ok(first)
+        ask(which, &mut prompt)
     }
 }
 
-fn read_line(fd: u32, reader: &mut dyn BufRead, which: Secret) -> CliResult<Zeroizing<String>> {
+/// How often a new secret may be mistyped before the command gives up.
+const NEW_SECRET_TRIES: usize = 3;
+
+/// Asks for `which` with `ask_once`; a new secret is asked twice, and
+/// asked again (up to NEW_SECRET_TRIES times) when the two differ.
+fn ask(
+    which: Secret,
+    ask_once: &mut dyn FnMut(&str) -> CliResult<Zeroizing<String>>,
+) -> CliResult<Zeroizing<String>> {
+    let name = which.name();
+    for _ in 0..NEW_SECRET_TRIES {
+        let first = ask_once(&format!("{}: ", capitalized(name)))?;
+        if !which.is_new() {
+            return Ok(first);
+        }
+        let again = ask_once(&format!("Repeat the {name}: "))?;
+        if *again == *first {
+            return Ok(first);
+        }
+        eprintln!("the two {name}s differ; try again");
+    }
+    Err(CliError::new(
+        EXIT_PIN,
+        format!("the two {name}s differed {NEW_SECRET_TRIES} times"),
+    ))
+}
+
+/// A systemd credential file: its content without the final newline.
+fn read_credential(path: &Path) -> CliResult<Zeroizing<String>> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        CliError::new(
+            EXIT_PIN,
+            format!("cannot read the credential {}: {e}", path.display()),
+        )
+    })?);
+    let end = text.trim_end_matches(['\n', '\r']).len();
+    Ok(Zeroizing::new(text.get(..end).unwrap_or("").to_string()))
+}
+
+fn read_line(
+    source: &str,
+    reader: &mut dyn BufRead,
+    which: Secret,
+) -> CliResult<Zeroizing<String>> {
     let mut line = Zeroizing::new(String::new());
     let n = reader
         .read_line(&mut line)
-        .map_err(|e| CliError::new(EXIT_PIN, format!("cannot read --pin-fd {fd}: {e}")))?;
+        .map_err(|e| CliError::new(EXIT_PIN, format!("cannot read {source}: {e}")))?;
     if n == 0 {
         return Err(CliError::new(
             EXIT_PIN,
-            format!("--pin-fd {fd} ended before the {}", which.name()),
+            format!("{source} ended before the {}", which.name()),
         ));
     }
     let end = line.trim_end_matches(['\n', '\r']).len();
@@ -163,7 +280,13 @@ mod tests {
 
     fn secrets(fd: Option<&'static str>, env: &'static [(&'static str, &'static str)]) -> Secrets {
         Secrets {
-            fd: fd.map(|text| (7, Box::new(text.as_bytes()) as Box<dyn BufRead>)),
+            fd: fd.map(|text| {
+                (
+                    "--pin-fd 7".to_string(),
+                    Box::new(text.as_bytes()) as Box<dyn BufRead>,
+                )
+            }),
+            credentials: None,
             env: Box::new(move |name| {
                 env.iter()
                     .find(|(k, _)| *k == name)
@@ -185,6 +308,33 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn mismatched_repeats_ask_again() {
+        let answers = ["a1", "b1", "c1", "c1"];
+        let mut next = answers.iter();
+        let mut asked = Vec::new();
+        let mut ask_once = |q: &str| {
+            asked.push(q.to_string());
+            Ok(Zeroizing::new(next.next().unwrap().to_string()))
+        };
+        let got = ask(Secret::NewUserPin, &mut ask_once).unwrap();
+        assert_eq!(*got, "c1");
+        assert_eq!(asked.len(), 4);
+        assert_eq!(asked[1], "Repeat the new user PIN: ");
+        // Three mismatches end it.
+        let mut n = 0;
+        let mut differ = |_: &str| {
+            n += 1;
+            Ok(Zeroizing::new(n.to_string()))
+        };
+        let e = ask(Secret::NewSoPin, &mut differ).unwrap_err();
+        assert_eq!(e.code, EXIT_PIN);
+        assert_eq!(e.message, "the two new SO PINs differed 3 times");
+        // An existing PIN is asked once.
+        let mut once = |_: &str| Ok(Zeroizing::new("x".to_string()));
+        assert_eq!(*ask(Secret::UserPin, &mut once).unwrap(), "x");
     }
 
     #[test]

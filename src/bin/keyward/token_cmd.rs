@@ -138,7 +138,18 @@ pub fn check(ctx: &mut Ctx) -> CliResult<()> {
         .check_token(client.slot())
         .map_err(|e| CliError::ck("cannot check the token's objects", "user", e))?;
     if ctx.json {
-        print_json(&damaged)?;
+        // Object ids as strings, as everywhere in JSON (they exceed 2^53).
+        let rows: Vec<serde_json::Value> = damaged
+            .iter()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .map(|mut v| {
+                if let Some(id) = v.get_mut("object_id") {
+                    *id = serde_json::Value::String(id.to_string());
+                }
+                v
+            })
+            .collect();
+        print_json(&rows)?;
     } else if damaged.is_empty() {
         println!("token OK: every object passed its integrity check");
     } else {
@@ -172,7 +183,7 @@ pub fn check(ctx: &mut Ctx) -> CliResult<()> {
 /// set too. --pin-fd lines: the SO PIN, then the user PIN.
 pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
     let label32 = label_field(label)?;
-    let client = Client::new(ctx.slot)?;
+    let client = Client::create(ctx.slot)?;
     let slot = client.slot();
     let current = row(&client, slot)?;
     let so_pin = if current.initialized {
@@ -187,7 +198,10 @@ pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
     } else {
         ctx.secrets.get(Secret::NewSoPin)?
     };
-    let user = if user_pin || std::env::var_os(Secret::NewUserPin.env_var()).is_some() {
+    let user = if user_pin
+        || std::env::var_os(Secret::NewUserPin.env_var()).is_some()
+        || offer_user_pin(ctx)?
+    {
         Some(ctx.secrets.get(Secret::NewUserPin)?)
     } else {
         None
@@ -197,7 +211,7 @@ pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
         .lib()
         .init_token(slot, so_pin.as_bytes(), &label32)
         .map_err(|e| {
-            let mut err = CliError::ck("token initialization failed", role, e);
+            let mut err = client.pin_error("token initialization failed", role, e);
             if e == Error::PinLocked {
                 err.message.push_str(&format!(
                     "; the only way back is `keyward token reset --slot {slot} --label {:?}`, which erases every key",
@@ -213,17 +227,46 @@ pub fn init(ctx: &mut Ctx, label: &str, user_pin: bool) -> CliResult<()> {
         client
             .lib()
             .init_pin(h, pin.as_bytes())
-            .map_err(|e| CliError::ck("setting the user PIN failed", "new user", e))?;
+            .map_err(|e| client.pin_error("setting the user PIN failed", "new user", e))?;
         client.logout()?;
     }
     let after = row(&client, slot)?;
-    println!(
+    let message = format!(
         "initialized the token in slot {slot}: label {:?}, serial {}{}",
         after.label,
         after.serial,
-        if user.is_some() { ", user PIN set" } else { "" }
+        if user.is_some() {
+            ", user PIN set"
+        } else {
+            "; set the user PIN with `keyward pin init`"
+        }
     );
-    Ok(())
+    crate::output::done(
+        ctx.json,
+        &message,
+        serde_json::json!({
+            "slot": slot, "label": after.label, "serial": after.serial,
+            "user_pin_set": after.user_pin_set,
+        }),
+    )
+}
+
+/// On a terminal (and without --pin-fd or --pin-file), a first `token init`
+/// offers to set the user PIN too, default yes: a token without one is of
+/// no use to applications yet.
+fn offer_user_pin(ctx: &Ctx) -> CliResult<bool> {
+    if !ctx.secrets.interactive() || ctx.secrets.has_lines() {
+        return Ok(false);
+    }
+    eprint!("Set the user PIN now? [Y/n] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::failure(format!("cannot read the answer: {e}")))?;
+    Ok(!matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "n" | "no"
+    ))
 }
 
 /// The rule `token reset` enforces, quoted in its refusals.
@@ -276,12 +319,16 @@ pub fn reset(ctx: &mut Ctx, label: &str, erase_confirmed: bool) -> CliResult<()>
         .lib()
         .reset_token(slot, &label32, so_pin.as_bytes())
         .map_err(|e| CliError::ck("token reset failed", "new SO", e))?;
-    println!(
+    let message = format!(
         "reset the token in slot {slot} (label {:?}, serial {}): every key and PIN erased, \
-         new SO PIN set; set a user PIN with `keyward pin unlock`",
+         new SO PIN set; set a user PIN with `keyward pin init`",
         current.label, current.serial
     );
-    Ok(())
+    crate::output::done(
+        ctx.json,
+        &message,
+        serde_json::json!({"slot": slot, "label": current.label, "serial": current.serial}),
+    )
 }
 
 /// A label as the 32-byte blank-padded CK_UTF8CHAR field.
