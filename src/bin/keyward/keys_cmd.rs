@@ -144,7 +144,13 @@ fn uses_text(k: &KeyInfo) -> String {
 
 /// `keys list`: JSON is an array sorted by label, then id, then class
 /// (private, secret, public, cert).
-pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()> {
+/// Primary versions only, unless `all_versions`.
+pub fn list(
+    ctx: &mut Ctx,
+    class: ClassArg,
+    label: Option<&str>,
+    all_versions: bool,
+) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let class = match class {
         ClassArg::Private => Some(CKO_PRIVATE_KEY),
@@ -153,7 +159,7 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
         ClassArg::Cert => Some(CKO_CERTIFICATE),
         ClassArg::All => None,
     };
-    let keys: Vec<KeyInfo> = describe_listed(&mut client, class)?
+    let keys: Vec<KeyInfo> = describe_listed(&mut client, class, all_versions)?
         .into_iter()
         .filter(|k| label.is_none_or(|l| k.label == l))
         .collect();
@@ -165,6 +171,8 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
         "ID",
         "CLASS",
         "TYPE",
+        "VERSION",
+        "PRIMARY",
         "USES",
         "STATE",
         "CREATED",
@@ -178,6 +186,8 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
             k.id.clone(),
             k.class.to_string(),
             k.type_and_size(),
+            dash(k.version),
+            dash(k.primary.map(|p| if p { "yes" } else { "no" })),
             uses_text(k),
             dash(k.state),
             dash(k.created.as_ref()),
@@ -193,13 +203,23 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
 /// The keys `keys list` shows: every healthy key and certificate, then
 /// every damaged row (state "DAMAGED"), found by checking each row: a
 /// damaged row is listed as such, never left out.
-fn describe_listed(client: &mut Client, class: Option<CK_OBJECT_CLASS>) -> CliResult<Vec<KeyInfo>> {
+fn describe_listed(
+    client: &mut Client,
+    class: Option<CK_OBJECT_CLASS>,
+    all_versions: bool,
+) -> CliResult<Vec<KeyInfo>> {
     let template: Vec<_> = class
         .map(|c| crate::client::ulong(CKA_CLASS, c))
         .into_iter()
         .collect();
+    let mut found = client.find(&template)?;
+    if all_versions {
+        let mut older = template.clone();
+        older.push(flag(keyward::lifecycle::vendor::CKA_KEYWARD_PRIMARY, false));
+        found.extend(client.find(&older)?);
+    }
     let mut all = Vec::new();
-    for h in client.find(&template)? {
+    for h in found {
         match describe(client, h) {
             Ok(info) if info.class != "other" => all.push(info),
             Ok(_) => {}
@@ -249,6 +269,8 @@ fn damaged_info(d: &DamagedRow) -> KeyInfo {
         sensitive: None,
         extractable: None,
         object_id: Some(d.object_id),
+        version: None,
+        primary: None,
         state_reason: Some(format!(
             "failed its integrity check (row fingerprint {})",
             d.fingerprint
@@ -271,6 +293,8 @@ fn print_key(json: bool, k: &KeyInfo) -> CliResult<()> {
         ("class", k.class.to_string()),
         ("type", k.type_and_size()),
         ("uses", uses_text(k)),
+        ("version", dash(k.version)),
+        ("primary", dash(k.primary)),
         ("state", dash(k.state)),
         ("created", dash(k.created.as_ref())),
         ("last used", dash(k.last_used.as_ref())),

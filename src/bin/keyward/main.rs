@@ -137,8 +137,12 @@ enum KeysCmd {
         /// Only objects with this label.
         #[arg(long)]
         label: Option<String>,
+        /// Also list the older (non-primary) versions of rotated keys.
+        #[arg(long)]
+        all_versions: bool,
     },
-    /// Show one key: <key> is a label, id:HEX or #OBJECT_ID.
+    /// Show one key: <key> is a label, id:HEX or #OBJECT_ID (the primary
+    /// version of a rotated key; LABEL@N for version N).
     Show { key: String },
     /// Generate a key (a pair shares label and id) in the token.
     Generate(GenerateArgs),
@@ -191,9 +195,11 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Token(TokenCmd::Check) => token_cmd::check(ctx),
         Command::Pin(PinCmd::Change { so }) => pin_cmd::change(ctx, so),
         Command::Pin(PinCmd::Unlock) => pin_cmd::unlock(ctx),
-        Command::Keys(KeysCmd::List { class, label }) => {
-            keys_cmd::list(ctx, class, label.as_deref())
-        }
+        Command::Keys(KeysCmd::List {
+            class,
+            label,
+            all_versions,
+        }) => keys_cmd::list(ctx, class, label.as_deref(), all_versions),
         Command::Keys(KeysCmd::Show { key }) => keys_cmd::show(ctx, &key),
         Command::Keys(KeysCmd::Generate(args)) => keys_cmd::generate(ctx, &args),
         Command::Keys(KeysCmd::Destroy { key, wait }) => keys_cmd::destroy(ctx, &key, wait),
