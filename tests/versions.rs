@@ -120,6 +120,21 @@ fn a_plain_search_finds_the_primary_version_only() {
         "set CKA_KEYWARD_VERSION",
     );
     let old_sig = ok(s.sign_once(&ecdsa(), old_priv, MSG), "sign with v1");
+    // A certificate of the key (same id and label), bound to no version.
+    let cert = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_CERTIFICATE)
+                .ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
+                .bool(CKA_TOKEN, true)
+                .bytes(CKA_LABEL, b"web-tls")
+                .bytes(CKA_ID, ID)
+                .bytes(CKA_SUBJECT, b"\x30\x00")
+                .bytes(CKA_VALUE, b"\x30\x03\x02\x01\x01"),
+        ),
+        "certificate",
+    );
+    assert_eq!(one(&s, by_label(CKO_CERTIFICATE), "cert"), cert);
 
     let admin = Admin::new();
     let r = admin.rotate("web-tls");
@@ -152,6 +167,17 @@ fn a_plain_search_finds_the_primary_version_only() {
         "v2 is a new key",
     );
 
+    // The certificate followed version 1: no longer found by a plain
+    // search (the new version has none until one is bound to it).
+    assert!(ok(s.find(by_label(CKO_CERTIFICATE)), "cert").is_empty());
+    let asked = by_label(CKO_CERTIFICATE).ulong(CKA_KEYWARD_VERSION, 1);
+    assert_eq!(one(&s, asked, "old cert by VERSION=1"), cert);
+    assert!(!s.attr_bool(cert, CKA_KEYWARD_PRIMARY));
+    assert_eq!(
+        ulong_attr(&s, cert, CKA_KEYWARD_STATE),
+        Ok(CKW_STATE_DEACTIVATED)
+    );
+
     // The old version, asked for: non-primary, deactivated, still verifies.
     let asked = by_label(CKO_PUBLIC_KEY).bool(CKA_KEYWARD_PRIMARY, false);
     assert_eq!(one(&s, asked, "old public by PRIMARY=false"), old_pub);
@@ -166,7 +192,7 @@ fn a_plain_search_finds_the_primary_version_only() {
         "old by id",
     );
     all.sort_unstable();
-    let mut want = vec![old_priv, old_pub];
+    let mut want = vec![old_priv, old_pub, cert];
     want.sort_unstable();
     assert_eq!(all, want);
     for h in [old_priv, old_pub] {
