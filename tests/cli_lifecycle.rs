@@ -204,6 +204,33 @@ fn rotation_links_old_and_new() {
         .collect();
     versions.sort_unstable();
     assert_eq!(versions, [(1, false), (2, false), (3, true)]);
+    // Destroying version 1 takes its public key with it, nothing of the
+    // other versions (they share the id).
+    let out = store.run(&["keys", "destroy", "rot@1", "--yes"]);
+    ok(&out);
+    assert!(
+        stdout(&out).contains("destroyed 2 objects"),
+        "{}",
+        stdout(&out)
+    );
+    let left = json_of(&store.run(&["keys", "list", "--all-versions", "--json"]));
+    let mut left: Vec<(String, u64)> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["class"].as_str().unwrap().to_string(),
+                k["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    left.sort();
+    let want: Vec<(String, u64)> = [("private", 2), ("private", 3), ("public", 2), ("public", 3)]
+        .iter()
+        .map(|(c, v)| (c.to_string(), *v))
+        .collect();
+    assert_eq!(left, want);
 }
 
 #[test]

@@ -25,6 +25,7 @@ use keyward::error::Error;
 const CKA_KEYWARD_VERSION: CK_ATTRIBUTE_TYPE = VENDOR_BASE + 0x0B;
 const CKA_KEYWARD_PRIMARY: CK_ATTRIBUTE_TYPE = VENDOR_BASE + 0x0C;
 const CKW_STATE_DEACTIVATED: CK_ULONG = 3;
+const CKW_STATE_COMPROMISED: CK_ULONG = 4;
 
 const ID: &[u8] = b"web-tls-id";
 const MSG: &[u8] = b"signed before and after the rotation";
@@ -258,6 +259,23 @@ fn only_the_primary_version_is_rotated() {
         "old",
     );
     assert_eq!(old.len(), 1, "no version 3 was made");
+
+    // A state change of version 1 takes version 1's public key with it,
+    // never the primary version's objects (they share the id).
+    let changed = admin
+        .lib
+        .set_key_state(admin.h, v1, CKW_STATE_COMPROMISED, Some("lost"))
+        .expect("compromise version 1");
+    assert_eq!(changed.len(), 2, "version 1's key and public key");
+    for class in [CKO_PRIVATE_KEY, CKO_PUBLIC_KEY] {
+        let h = one(&s, by_label(class), "primary");
+        assert_eq!(ulong_attr(&s, h, CKA_KEYWARD_STATE), Ok(CKW_STATE_ACTIVE));
+        let h = one(&s, by_label(class).ulong(CKA_KEYWARD_VERSION, 1), "v1");
+        assert_eq!(
+            ulong_attr(&s, h, CKA_KEYWARD_STATE),
+            Ok(CKW_STATE_COMPROMISED)
+        );
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use keyward::token::DamagedRow;
 use crate::Ctx;
 use crate::client::{Client, bytes, flag, ulong};
 use crate::fail::{CliError, CliResult, EXIT_INTEGRITY};
-use crate::keyinfo::{KeyInfo, describe, describe_all, select_one};
+use crate::keyinfo::{KeyInfo, describe, describe_all_versions, select_one};
 use crate::output::{parse_date, parse_hex, print_json, print_table, table};
 use crate::pins::Secret;
 
@@ -463,14 +463,21 @@ const USES_ALL: [UseArg; 7] = [
 ];
 
 /// The objects destroying `target` takes with it: for a key pair half,
-/// the other half and the certificates sharing its (non-empty) CKA_ID.
+/// the other half and the certificates sharing its (non-empty) CKA_ID and
+/// its version (every version shares the id; certificates bound to no
+/// version go with the primary).
 fn related(all: Vec<KeyInfo>, target: &KeyInfo) -> Vec<KeyInfo> {
     let pair_class = |c: &str| matches!(c, "private" | "public" | "cert");
     if !pair_class(target.class) || target.raw_id.is_empty() {
         return vec![target.clone()];
     }
+    let same_version = |k: &KeyInfo| match (k.version, target.version) {
+        (Some(a), Some(b)) => a == b,
+        (None, _) => target.primary != Some(false),
+        (Some(_), None) => k.primary != Some(false),
+    };
     all.into_iter()
-        .filter(|k| pair_class(k.class) && k.raw_id == target.raw_id)
+        .filter(|k| pair_class(k.class) && k.raw_id == target.raw_id && same_version(k))
         .collect()
 }
 
@@ -520,7 +527,7 @@ pub fn erase(ctx: &mut Ctx, wait: u64) -> CliResult<()> {
 pub fn destroy(ctx: &mut Ctx, key: &str, wait: u64) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let target = select_one(&mut client, key)?;
-    let doomed = related(describe_all(&mut client, None)?, &target);
+    let doomed = related(describe_all_versions(&mut client, None)?, &target);
     let names: Vec<String> = doomed.iter().map(KeyInfo::name).collect();
     crate::token_cmd::confirm(
         ctx.yes,
