@@ -7,9 +7,12 @@
 # is checked by OpenSSL's default provider alone, against the public key
 # of the version that must have made it.
 #
-# Java SunPKCS11 is not driven here: its keystore shows a private key only
-# with a certificate, and binding a certificate to a version is the
-# certificate work of issue 10 (see docs/LIFECYCLE.md).
+# Java SunPKCS11 (when keytool is installed; required under CI=true) shows
+# a key as an alias only with a certificate: the certificate follows its
+# version, so after the rotation the alias comes back once a certificate
+# for the new version is stored (here self-signed by the new key through
+# the same URI, written with pkcs11-tool), and then signs by alias with the
+# new version.
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
@@ -26,6 +29,30 @@ P11=(pkcs11-tool --module "$MODULE" --login --pin "$USER_PIN")
 PLAIN=(env OPENSSL_CONF=/dev/null openssl)
 KW=(env KEYWARD_PIN="$USER_PIN" "$KEYWARD_BIN")
 URI="pkcs11:token=$TOKEN;object=web-tls;type=private"
+# keytool asks for missing passwords on the terminal; never wait for one.
+exec </dev/null
+JAVA=no
+if command -v keytool >/dev/null 2>&1 || [ "${CI:-}" = "true" ]; then
+    require keytool
+    JAVA=yes
+    CFG="$W/keyward.cfg"
+    sed "s|^library = .*|library = $MODULE|" "$ROOT/examples/java/keyward.cfg" >"$CFG"
+    export KEYWARD_PIN="$USER_PIN"
+    KT=(keytool -keystore NONE -storetype PKCS11 -storepass:env KEYWARD_PIN
+        -providerClass sun.security.pkcs11.SunPKCS11 -providerArg "$CFG")
+else
+    echo "SKIP (Java part only): keytool is not installed"
+fi
+
+# cert_of NAME: a self-signed certificate made by the primary version of
+# web-tls (through the URI), stored with the key's label and id.
+cert_of() {
+    step "self-signed certificate $1 by $URI" -- \
+        "${OSSL[@]}" req -new -x509 -key "$URI" -subj "/CN=$1" -days 2 -out "$W/$1.crt"
+    "${PLAIN[@]}" x509 -in "$W/$1.crt" -outform DER -out "$W/$1.der"
+    step "store certificate $1 (pkcs11-tool --write-object)" -- \
+        "${P11[@]}" --write-object "$W/$1.der" --type cert --id 0a --label web-tls
+}
 
 init_token "$TOKEN"
 printf '%s\n' "$USER_PIN" >"$W/pin.txt"
@@ -55,6 +82,11 @@ step "pkcs11-tool --sign --label web-tls (version 1)" -- \
     -i "$W/data" -o "$W/v1.sig"
 step "the version 1 signature verifies with version 1's public key" -- \
     "${PLAIN[@]}" dgst -sha256 -verify "$W/web-tls@1.pem" -signature "$W/v1.sig" "$W/data"
+cert_of web-tls-v1
+if [ "$JAVA" = yes ]; then
+    step "keytool lists the alias web-tls (version 1 and its certificate)" -- "${KT[@]}" -list
+    expect_output "^web-tls, PrivateKeyEntry"
+fi
 
 # ------------------------------------------------------------ rotation
 step "keyward keys rotate web-tls" -- "${KW[@]}" keys rotate web-tls
@@ -97,6 +129,31 @@ step "the public key of the same URI (type=public) is version 2's" -- \
     "${OSSL[@]}" pkey -pubin -in "pkcs11:token=$TOKEN;object=web-tls;type=public" \
     -pubout -out "$W/uri.pem"
 step "... byte for byte" -- cmp "$W/uri.pem" "$W/web-tls@2.pem"
+
+# ------------------------------------------------------------ certificate
+step "the version 1 certificate followed its key: no certificate is primary" -- \
+    "${P11[@]}" --list-objects --type cert
+if grep -q "web-tls" <<<"$LAST_OUTPUT"; then
+    echo "-- FAILED: a certificate of version 1 is still found by label"
+    exit 1
+fi
+if [ "$JAVA" = yes ]; then
+    step "keytool: no alias until version 2 has a certificate" -- "${KT[@]}" -list
+    expect_output "Your keystore contains 0 entries"
+fi
+cert_of web-tls-v2
+if [ "$JAVA" = yes ]; then
+    step "keytool lists the alias web-tls again, with version 2's certificate" -- \
+        "${KT[@]}" -list -v -alias web-tls
+    expect_output "CN=web-tls-v2"
+    step "Java signs by alias (keytool -certreq -alias web-tls)" -- \
+        "${KT[@]}" -certreq -alias web-tls -file "$W/java.csr"
+    step "OpenSSL verifies the Java signature" -- \
+        "${PLAIN[@]}" req -in "$W/java.csr" -verify -noout
+    expect_output "verify OK"
+    "${PLAIN[@]}" req -in "$W/java.csr" -pubkey -noout -out "$W/java.pub.pem"
+    step "... made by version 2 (the request's public key)" -- cmp "$W/java.pub.pem" "$W/web-tls@2.pem"
+fi
 
 # ------------------------------------------------------------ again
 step "keyward keys rotate web-tls (version 3)" -- "${KW[@]}" keys rotate web-tls
