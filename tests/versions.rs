@@ -5,9 +5,12 @@
 //! non-primary version, `--due` rotates a version once, and two processes
 //! rotating one key make exactly one new version.
 //!
-//! The rotations run through a second `keyward::api::Library` on the same
-//! store, as the `keyward` CLI (another process) does; the module under
-//! test is the built `libkeyward.so`, driven by raw function pointers.
+//! The rotations run in other processes, as in production: the built
+//! `keyward` CLI, or re-executions of this test binary that call
+//! `keyward::api::Library` as the CLI does (never in this process: the
+//! test binary links its own SQLite, which does not know the module's
+//! connections, see `Module::snapshot`). The module under test is the
+//! built `libkeyward.so`, driven by raw function pointers.
 
 mod common;
 
@@ -30,8 +33,8 @@ const CKW_STATE_COMPROMISED: CK_ULONG = 4;
 const ID: &[u8] = b"web-tls-id";
 const MSG: &[u8] = b"signed before and after the rotation";
 
-/// The admin side: a library on the store the environment names, logged
-/// in as the user, like `keyward keys rotate`.
+/// The admin side of a child process: a library on the store the
+/// environment names, logged in as the user, like `keyward keys rotate`.
 struct Admin {
     lib: Library,
     h: CK_SESSION_HANDLE,
@@ -78,6 +81,33 @@ impl Admin {
             .rotate_key(self.h, self.primary(label))
             .expect("rotate")
     }
+}
+
+/// Runs the built `keyward` CLI on the test's store with the user PIN.
+fn kw(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(args)
+        .env("KEYWARD_PIN", common::USER_PIN)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run keyward")
+}
+
+/// `kw`, which must succeed; its standard output.
+fn kw_ok(args: &[&str]) -> String {
+    let out = kw(args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "keyward {args:?}: {}{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// `kw ... --json`, parsed.
+fn kw_json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&kw_ok(&[args, &["--json"]].concat())).expect("JSON")
 }
 
 fn by_label(class: CK_OBJECT_CLASS) -> Tmpl {
@@ -137,9 +167,7 @@ fn a_plain_search_finds_the_primary_version_only() {
     );
     assert_eq!(one(&s, by_label(CKO_CERTIFICATE), "cert"), cert);
 
-    let admin = Admin::new();
-    let r = admin.rotate("web-tls");
-    assert!(r.new_public.is_some());
+    kw_ok(&["keys", "rotate", "web-tls"]);
 
     // By label and by id: the new version only, key and public key.
     let new_priv = one(&s, by_label(CKO_PRIVATE_KEY), "private by label");
@@ -215,7 +243,7 @@ fn a_plain_search_finds_the_primary_version_only() {
     );
 
     // A second rotation numbers on; version 1 stays where it was.
-    admin.rotate("web-tls");
+    kw_ok(&["keys", "rotate", "web-tls"]);
     let v3 = one(&s, by_label(CKO_PRIVATE_KEY), "private by label");
     assert_eq!(ulong_attr(&s, v3, CKA_KEYWARD_VERSION), Ok(3));
     let olds = ok(
@@ -235,14 +263,16 @@ fn only_the_primary_version_is_rotated() {
         }),
         "generate web-tls",
     );
-    let admin = Admin::new();
-    let v1 = admin.primary("web-tls");
-    admin.lib.rotate_key(admin.h, v1).expect("first rotation");
+    kw_ok(&["keys", "rotate", "web-tls"]);
     // Version 1 is no longer primary: rotating it again would leave two
-    // live versions of one name.
-    assert_eq!(
-        admin.lib.rotate_key(admin.h, v1),
-        Err(Error::ActionProhibited)
+    // live versions of one name. (The library's own refusal, which the CLI
+    // meets when another process rotated first, is the race test's.)
+    let out = kw(&["keys", "rotate", "web-tls@1"]);
+    assert_eq!(out.status.code(), Some(6));
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("is not the primary version") && msg.contains("version 2 (web-tls@2)"),
+        "{msg}"
     );
     let versions = ok(
         s.find(
@@ -262,11 +292,10 @@ fn only_the_primary_version_is_rotated() {
 
     // A state change of version 1 takes version 1's public key with it,
     // never the primary version's objects (they share the id).
-    let changed = admin
-        .lib
-        .set_key_state(admin.h, v1, CKW_STATE_COMPROMISED, Some("lost"))
-        .expect("compromise version 1");
+    let changed = kw_json(&["keys", "compromise", "web-tls@1", "--reason", "lost"]);
+    let changed = changed.as_array().expect("array");
     assert_eq!(changed.len(), 2, "version 1's key and public key");
+    assert!(changed.iter().all(|k| k["version"] == 1), "{changed:?}");
     for class in [CKO_PRIVATE_KEY, CKO_PUBLIC_KEY] {
         let h = one(&s, by_label(class), "primary");
         assert_eq!(ulong_attr(&s, h, CKA_KEYWARD_STATE), Ok(CKW_STATE_ACTIVE));
@@ -289,15 +318,16 @@ fn a_version_is_due_once() {
         }),
         "generate web-tls",
     );
-    let admin = Admin::new();
-    let due = admin.lib.keys_due(admin.h, 30).expect("due");
-    assert_eq!(due, vec![admin.primary("web-tls")]);
-    // What `keys rotate --due` does, twice.
-    for _ in 0..2 {
-        for h in admin.lib.keys_due(admin.h, 30).expect("due") {
-            admin.lib.rotate_key(admin.h, h).expect("rotate");
-        }
-    }
+    let due = kw_json(&["keys", "due", "--within", "30d"]);
+    assert_eq!(due.as_array().expect("array").len(), 1, "{due}");
+    let first = kw_json(&["keys", "rotate", "--due", "--within", "30d"]);
+    assert_eq!(first.as_array().expect("array").len(), 1, "{first}");
+    let second = kw_json(&["keys", "rotate", "--due", "--within", "30d"]);
+    assert_eq!(
+        second,
+        serde_json::json!([]),
+        "the second run rotates nothing"
+    );
     let v2 = one(&s, by_label(CKO_PRIVATE_KEY), "primary");
     assert_eq!(
         ulong_attr(&s, v2, CKA_KEYWARD_VERSION),
@@ -306,7 +336,8 @@ fn a_version_is_due_once() {
     );
     // The new cryptoperiod (10 days again) starts at the rotation.
     assert_eq!(s.attr_ok(v2, CKA_END_DATE), date_from_today(10));
-    assert_eq!(admin.lib.keys_due(admin.h, 30), Ok(vec![]));
+    let due = kw_json(&["keys", "due", "--within", "30d"]);
+    assert_eq!(due, serde_json::json!([]));
 }
 
 /// Environment of a rotating child: its role and the directory the
@@ -315,6 +346,8 @@ const ROLE: &str = "KEYWARD_VERSIONS_ROLE";
 const SYNC: &str = "KEYWARD_VERSIONS_SYNC";
 const CHILD_TEST: &str = "rotating_child";
 const ROUNDS: usize = 3;
+/// Rotations a looping child attempts before it is killed (never reached).
+const LOOP_ROTATIONS: usize = 10_000;
 
 /// Waits (bounded, by count) for `path` to exist.
 fn wait_for(path: &Path) {
@@ -328,7 +361,8 @@ fn wait_for(path: &Path) {
 }
 
 /// One child: takes the handle of the primary version, says so, waits
-/// for the start signal, rotates, and reports "won" or "lost".
+/// for the start signal, rotates, and reports "won" or "lost". As the
+/// role "loop": rotates over and over until killed.
 #[test]
 fn rotating_child() {
     let Ok(role) = std::env::var(ROLE) else {
@@ -336,6 +370,13 @@ fn rotating_child() {
     };
     let sync = PathBuf::from(std::env::var(SYNC).expect("sync dir"));
     let admin = Admin::new();
+    if role == "loop" {
+        for i in 0..LOOP_ROTATIONS {
+            admin.rotate("web-tls");
+            std::fs::write(sync.join("rotations"), i.to_string()).expect("progress");
+        }
+        return;
+    }
     let key = admin.primary("web-tls");
     std::fs::write(sync.join(format!("ready-{role}")), b"").expect("ready");
     wait_for(&sync.join("go"));
@@ -406,4 +447,70 @@ fn two_processes_rotating_one_key_make_one_version() {
         let publics = ok(s.find(by_label(CKO_PUBLIC_KEY)), "primary public");
         assert_eq!(publics.len(), 1, "one primary public key");
     }
+}
+
+/// The versions of web-tls as the module sees them: every version number
+/// of the private and the public keys, and which is primary.
+fn version_table(s: &Sess) -> (Vec<CK_ULONG>, Vec<CK_ULONG>, CK_ULONG) {
+    let primary = one(s, by_label(CKO_PRIVATE_KEY), "one primary private key");
+    let primary_pub = one(s, by_label(CKO_PUBLIC_KEY), "one primary public key");
+    let v = s.attr_ulong(primary, CKA_KEYWARD_VERSION);
+    assert_eq!(s.attr_ulong(primary_pub, CKA_KEYWARD_VERSION), v);
+    let versions_of = |class| {
+        let mut all: Vec<CK_ULONG> = ok(
+            s.find(by_label(class).bool(CKA_KEYWARD_PRIMARY, false)),
+            "old versions",
+        )
+        .into_iter()
+        .map(|h| s.attr_ulong(h, CKA_KEYWARD_VERSION))
+        .collect();
+        all.sort_unstable();
+        all
+    };
+    (versions_of(CKO_PRIVATE_KEY), versions_of(CKO_PUBLIC_KEY), v)
+}
+
+#[test]
+fn a_rotation_killed_at_any_point_is_whole_or_absent() {
+    let m = Module::start("");
+    let s = m.ready();
+    ok(
+        ec(&s, common::P256_PARAMS, "web-tls", true, |t| {
+            t.bytes(CKA_ID, ID)
+        }),
+        "generate web-tls",
+    );
+    let exe = std::env::current_exe().expect("current_exe");
+    for round in 0..ROUNDS {
+        let sync = m.env.root.join(format!("kill-{round}"));
+        std::fs::create_dir_all(&sync).expect("sync dir");
+        let mut child = Command::new(&exe)
+            .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
+            .env(ROLE, "loop")
+            .env(SYNC, &sync)
+            .env(common::ENV_CONF, &m.env.conf)
+            .env(common::ENV_STORE, &m.env.store)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child");
+        // Let it complete a few rotations, then SIGKILL it wherever it is
+        // (generating, sealing, inside the transaction).
+        wait_for(&sync.join("rotations"));
+        std::thread::sleep(std::time::Duration::from_millis(7 * (round as u64 + 1)));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        let (old_private, old_public, primary) = version_table(&s);
+        let want: Vec<CK_ULONG> = (1..primary).collect();
+        assert_eq!(
+            old_private, want,
+            "round {round}: every older version, once"
+        );
+        assert_eq!(old_public, want, "round {round}: public keys follow");
+    }
+    // The store is still usable: one more rotation numbers on.
+    let before = version_table(&s).2;
+    kw_ok(&["keys", "rotate", "web-tls"]);
+    assert_eq!(version_table(&s).2, before + 1);
 }
