@@ -410,7 +410,7 @@ impl Library {
 
     /// Active or pre-active keys (private and secret), primary versions
     /// only, whose CKA_END_DATE falls within `within_days` from today, or
-    /// has passed (see [`due_by`] for versions made by a rotation).
+    /// has passed (see `due_by` for versions made by a rotation).
     pub fn keys_due(
         &self,
         h: CK_SESSION_HANDLE,
