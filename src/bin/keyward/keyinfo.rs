@@ -142,8 +142,9 @@ impl KeyInfo {
         }
     }
 
-    /// The order lists are printed in: label, then id, then class.
-    pub fn sort_key(&self) -> (String, String, u8) {
+    /// The order lists are printed in: label, then id, then class, then
+    /// version.
+    pub fn sort_key(&self) -> (String, String, u8, u64) {
         let rank = match self.class {
             "private" => 0,
             "secret" => 1,
@@ -151,7 +152,12 @@ impl KeyInfo {
             "cert" => 3,
             _ => 4,
         };
-        (self.label.clone(), self.id.clone(), rank)
+        (
+            self.label.clone(),
+            self.id.clone(),
+            rank,
+            self.version.unwrap_or(0),
+        )
     }
 }
 
