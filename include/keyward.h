@@ -54,6 +54,10 @@
 #define CKA_KEYWARD_PREDECESSOR    (KEYWARD_VENDOR_BASE + 0x08) /* CK_ULONG object id, 0 = none */
 #define CKA_KEYWARD_SUCCESSOR      (KEYWARD_VENDOR_BASE + 0x09) /* CK_ULONG object id, 0 = none */
 #define CKA_KEYWARD_STATE_CHANGED  (KEYWARD_VENDOR_BASE + 0x0A) /* CK_ULONG time */
+/* Versioned keys (docs/LIFECYCLE.md): all versions of a key share CKA_LABEL
+ * and CKA_ID. A search naming neither attribute finds only primary versions. */
+#define CKA_KEYWARD_VERSION        (KEYWARD_VENDOR_BASE + 0x0B) /* CK_ULONG, 1 = never rotated; read-only */
+#define CKA_KEYWARD_PRIMARY        (KEYWARD_VENDOR_BASE + 0x0C) /* CK_BBOOL, the version in use; read-only */
 
 /* Values of CKA_KEYWARD_STATE (NIST SP 800-57 part 1, section 7). */
 #define CKW_STATE_PRE_ACTIVE   1UL /* not yet usable at all */

@@ -24,6 +24,8 @@ fn normalize(mut key: Value) -> Value {
         ("last_used", Value::is_string),
         ("use_count", Value::is_u64),
         ("object_id", Value::is_string),
+        ("version", Value::is_u64),
+        ("primary", Value::is_boolean),
     ] {
         let v = obj.remove(field).unwrap();
         assert!(v.is_null() || is_type(&v), "{field}: {v}");

@@ -128,12 +128,23 @@ fn rotation_links_old_and_new() {
     assert_eq!(done[0]["old_id"], json!("c0ffee07"));
     assert_eq!(done[0]["old_object_id"], json!(old_object));
     let new_object = done[0]["new_object_id"].as_str().unwrap().to_string();
-    let new_id = done[0]["new_id"].as_str().unwrap();
-    assert_ne!(new_id, "c0ffee07");
+    // Issue 10: every version keeps the label and the id; the id now
+    // names the new, primary version, `@1` the old one.
+    assert_eq!(done[0]["new_id"], json!("c0ffee07"));
+    assert_eq!(done[0]["old_version"], json!(1));
+    assert_eq!(done[0]["new_version"], json!(2));
 
-    let old = store.show("id:c0ffee07");
+    let old = store.show("id:c0ffee07@1");
     assert_eq!(old["state"], json!("deactivated"));
     assert_eq!(old["successor"], json!(new_object));
+    assert_eq!(old["version"], json!(1));
+    assert_eq!(old["primary"], json!(false));
+    assert_eq!(store.show("rot@1")["object_id"], json!(old_object));
+    let new = store.show("rot");
+    assert_eq!(new["object_id"], json!(new_object));
+    assert_eq!(new["version"], json!(2));
+    assert_eq!(new["primary"], json!(true));
+    assert_eq!(store.show("id:c0ffee07")["object_id"], json!(new_object));
     let new = store.show(&format!("#{new_object}"));
     assert_eq!(new["label"], json!("rot"));
     assert_eq!(new["key_type"], json!("ed25519"));
@@ -143,14 +154,83 @@ fn rotation_links_old_and_new() {
     assert_eq!(new["predecessor"], json!(old_object));
     assert!(new.get("successor").is_none(), "{new}");
 
-    // Text output: "#old → #new (label)".
+    // Text output: "#old → #new (label: version n → n+1)".
     let out = store.run(&["keys", "rotate", &format!("#{new_object}")]);
     ok(&out);
     let line = stdout(&out);
     assert!(
-        line.starts_with(&format!("#{new_object} → #")) && line.trim_end().ends_with("(rot)"),
+        line.starts_with(&format!("#{new_object} → #"))
+            && line.trim_end().ends_with("(rot: version 2 → 3)"),
         "{line}"
     );
+    // An older version is never rotated again: the message names the
+    // primary and how to address it.
+    for old in ["rot@1", "rot@2", &format!("#{old_object}")] {
+        let out = store.run(&["keys", "rotate", old]);
+        fails(&out, 6, "is not the primary version");
+        fails(&out, 6, "the primary is version 3 (rot@3)");
+    }
+    let out = store.run(&["keys", "show", "rot@9"]);
+    fails(&out, 4, "there is no version 9 (versions: 1, 2, 3)");
+    // `keys list` shows the primary version; --all-versions every one.
+    let listed = json_of(&store.run(&["keys", "list", "--class", "private", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["version"], json!(3));
+    let out = store.run(&["keys", "list", "--class", "private", "--all-versions"]);
+    ok(&out);
+    let table = stdout(&out);
+    assert!(
+        table.contains("VERSION") && table.contains("PRIMARY"),
+        "{table}"
+    );
+    let listed = json_of(&store.run(&[
+        "keys",
+        "list",
+        "--class",
+        "private",
+        "--all-versions",
+        "--json",
+    ]));
+    let mut versions: Vec<(u64, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["version"].as_u64().unwrap(),
+                k["primary"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, [(1, false), (2, false), (3, true)]);
+    // Destroying version 1 takes its public key with it, nothing of the
+    // other versions (they share the id).
+    let out = store.run(&["keys", "destroy", "rot@1", "--yes"]);
+    ok(&out);
+    assert!(
+        stdout(&out).contains("destroyed 2 objects"),
+        "{}",
+        stdout(&out)
+    );
+    let left = json_of(&store.run(&["keys", "list", "--all-versions", "--json"]));
+    let mut left: Vec<(String, u64)> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["class"].as_str().unwrap().to_string(),
+                k["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    left.sort();
+    let want: Vec<(String, u64)> = [("private", 2), ("private", 3), ("public", 2), ("public", 3)]
+        .iter()
+        .map(|(c, v)| (c.to_string(), *v))
+        .collect();
+    assert_eq!(left, want);
 }
 
 #[test]
@@ -204,7 +284,13 @@ fn keys_due_and_rotate_due() {
     let done = done.as_array().unwrap();
     assert_eq!(done.len(), 1, "{done:?}");
     assert_eq!(done[0]["old_id"], json!("c0ffee0a"));
-    assert_eq!(store.show("id:c0ffee0a")["state"], json!("deactivated"));
+    assert_eq!(store.show("id:c0ffee0a@1")["state"], json!("deactivated"));
+    assert_eq!(store.show("soon")["version"], json!(2));
+    // Issue 10: the new version (its 10-day cryptoperiod starting today)
+    // is not due again: a second run rotates nothing.
+    let again = json_of(&store.run(&["keys", "rotate", "--due", "--json"]));
+    assert_eq!(again, json!([]));
+    assert_eq!(store.show("soon")["version"], json!(2));
     assert_eq!(store.show("later")["state"], json!("active"));
     // The successor's cryptoperiod starts today: no longer due in 5 days.
     let due = json_of(&store.run(&["keys", "due", "--within", "5d", "--json"]));

@@ -19,6 +19,7 @@ fn run(script: &str) {
     let out = Command::new("bash")
         .arg(&path)
         .env("KEYWARD_MODULE", module())
+        .env("KEYWARD_BIN", env!("CARGO_BIN_EXE_keyward"))
         .env_remove("KEYWARD_CONF")
         .env_remove("KEYWARD_STORE")
         .output()
@@ -71,4 +72,9 @@ fn pkcs11_tool_admin_cycle() {
 #[test]
 fn java_sunpkcs11() {
     run("java.sh");
+}
+
+#[test]
+fn rotation_pkcs11_tool_and_openssl_uri() {
+    run("rotation.sh");
 }

@@ -259,7 +259,10 @@ impl Library {
             {
                 let handles = self.handles()?;
                 for (oh, obj) in handles.session_objects(s.token) {
-                    if (sees_private || !obj.is_private()) && obj.matches(&template) && usable(obj)
+                    if (sees_private || !obj.is_private())
+                        && obj.matches(&template)
+                        && crate::lifecycle::versions::visible(&template, obj)
+                        && usable(obj)
                     {
                         found.push(oh);
                     }

@@ -10,6 +10,7 @@
 pub mod dates;
 pub mod policy;
 pub mod vendor;
+pub mod versions;
 
 use cryptoki_sys::*;
 
@@ -47,6 +48,8 @@ pub const ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_KEYWARD_PREDECESSOR,
     CKA_KEYWARD_SUCCESSOR,
     CKA_KEYWARD_STATE_CHANGED,
+    CKA_KEYWARD_VERSION,
+    CKA_KEYWARD_PRIMARY,
 ];
 
 /// Attributes computed when read rather than stored.
@@ -123,6 +126,7 @@ pub fn stamp(obj: Object, origin: CK_ULONG, state: CK_ULONG, policy: &policy::Po
     attrs.remove(&CKA_KEYWARD_STATE_REASON);
     attrs.remove(&CKA_KEYWARD_PREDECESSOR);
     attrs.remove(&CKA_KEYWARD_SUCCESSOR);
+    versions::stamp(obj.class(), &mut attrs);
     let no_end = attrs.get(&CKA_END_DATE).is_none_or(|v| v.is_empty());
     if no_end && let Some(end) = policy.default_end_date(obj.class()) {
         attrs.insert(CKA_END_DATE, dates::encode(end));

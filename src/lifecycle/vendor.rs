@@ -17,6 +17,11 @@ pub const CKA_KEYWARD_OBJECT_ID: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x07;
 pub const CKA_KEYWARD_PREDECESSOR: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x08;
 pub const CKA_KEYWARD_SUCCESSOR: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x09;
 pub const CKA_KEYWARD_STATE_CHANGED: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x0A;
+/// The version number of a key (1 for a key never rotated, n + 1 for the
+/// version that replaced n); shared name = CKA_LABEL + CKA_ID.
+pub const CKA_KEYWARD_VERSION: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x0B;
+/// Whether this is the one primary version of its key (CK_BBOOL).
+pub const CKA_KEYWARD_PRIMARY: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x0C;
 
 pub const CKW_STATE_PRE_ACTIVE: CK_ULONG = 1;
 pub const CKW_STATE_ACTIVE: CK_ULONG = 2;
@@ -50,6 +55,8 @@ mod tests {
             ("CKA_KEYWARD_PREDECESSOR", CKA_KEYWARD_PREDECESSOR),
             ("CKA_KEYWARD_SUCCESSOR", CKA_KEYWARD_SUCCESSOR),
             ("CKA_KEYWARD_STATE_CHANGED", CKA_KEYWARD_STATE_CHANGED),
+            ("CKA_KEYWARD_VERSION", CKA_KEYWARD_VERSION),
+            ("CKA_KEYWARD_PRIMARY", CKA_KEYWARD_PRIMARY),
         ];
         for (name, value) in ours {
             let line = header

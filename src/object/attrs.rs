@@ -49,6 +49,7 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
     use crate::lifecycle::vendor::*;
     match ty {
         CKA_KEYWARD_STATE_REASON => Some(Kind::Bytes),
+        CKA_KEYWARD_PRIMARY => Some(Kind::Bool),
         CKA_KEYWARD_STATE
         | CKA_KEYWARD_CREATED
         | CKA_KEYWARD_LAST_USED
@@ -57,7 +58,8 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_KEYWARD_OBJECT_ID
         | CKA_KEYWARD_PREDECESSOR
         | CKA_KEYWARD_SUCCESSOR
-        | CKA_KEYWARD_STATE_CHANGED => Some(Kind::Ulong),
+        | CKA_KEYWARD_STATE_CHANGED
+        | CKA_KEYWARD_VERSION => Some(Kind::Ulong),
         CKA_TOKEN
         | CKA_PRIVATE
         | CKA_TRUSTED

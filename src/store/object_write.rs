@@ -124,6 +124,50 @@ impl TokenDb {
         })
     }
 
+    /// A key rotation in ONE transaction: rewrites every row of the old
+    /// version (each only if its generation is still the one the caller
+    /// read, so a rotation or state change that another process committed
+    /// meanwhile makes this one fail with [`Error::ActionProhibited`] and
+    /// write nothing) and inserts the new version's rows, after checking
+    /// the token epoch (see [`check_epoch_in`]).
+    pub fn rotate_objects(
+        &self,
+        updates: &[(ObjectRow, i64, AuditEntry)],
+        inserts: &[(ObjectRow, AuditEntry)],
+        epoch: Option<i64>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            check_epoch_in(tx, epoch)?;
+            for (row, expected, record) in updates {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE object SET generation = generation + 1, class = ?2, private = ?3,
+                             lookup_label = ?4, lookup_id = ?5, public = ?6, sealed = ?7
+                         WHERE id = ?1 AND generation = ?8",
+                    )?
+                    .execute(params![
+                        row.id,
+                        row.class.cast_signed(),
+                        row.private,
+                        row.lookup_label,
+                        row.lookup_id,
+                        row.public,
+                        row.sealed,
+                        expected
+                    ])?;
+                if n != 1 {
+                    return Err(Error::ActionProhibited.into());
+                }
+                audit::append(tx, record)?;
+            }
+            for (row, record) in inserts {
+                insert_row(tx, row)?;
+                audit::append(tx, record)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Deletes row `id` (recording `record` with it); `false` if there was
     /// none. `secure_delete` zeroes the freed bytes in the new page
     /// versions; the old versions stay in the WAL (or the main file) until
@@ -254,6 +298,25 @@ mod tests {
         let pair = [(row(1), test_entry()), (row(2), test_entry())];
         assert_eq!(db.insert_objects(&pair, Some(7)), Err(Error::DeviceError));
         assert_eq!(db.object_ids().unwrap(), vec![2]);
+    }
+
+    #[test]
+    fn a_rotation_loses_to_a_newer_generation() {
+        let (_dir, db) = fresh(7);
+        db.insert_object(&row(1), &test_entry()).unwrap();
+        let update = [(row(1), 1, test_entry())];
+        let insert = [(row(2), test_entry())];
+        // Someone else changed row 1 first: nothing of ours is written.
+        assert_eq!(db.update_object(&row(1), &test_entry()), Ok(2));
+        assert_eq!(
+            db.rotate_objects(&update, &insert, Some(7)),
+            Err(Error::ActionProhibited)
+        );
+        assert_eq!(db.object_ids().unwrap(), vec![1]);
+        let update = [(row(1), 2, test_entry())];
+        db.rotate_objects(&update, &insert, Some(7)).unwrap();
+        assert_eq!(db.object_ids().unwrap(), vec![1, 2]);
+        assert_eq!(db.object(1).unwrap().unwrap().generation, 3);
     }
 
     #[test]

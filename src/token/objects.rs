@@ -9,6 +9,7 @@ use cryptoki_sys::*;
 use super::{Cached, Login, Token};
 use crate::audit::Event;
 use crate::error::{Error, Result};
+use crate::lifecycle::versions;
 use crate::mechanism::{self, Key};
 use crate::object::{self, AttrMap, Object};
 use crate::store::codec;
@@ -152,6 +153,57 @@ impl Token {
         })
     }
 
+    /// A fresh object id (random positive 63 bits, as `insert_many` gives),
+    /// for writes that must know their ids before storing (a rotation
+    /// links the old and new versions both ways).
+    pub fn new_object_id(&self) -> Result<i64> {
+        let mut raw = [0u8; 8];
+        mechanism::random(&mut raw)?;
+        Ok(i64::from_le_bytes(raw) & i64::MAX)
+    }
+
+    /// An object (unsealed in full) with the generation of the row it was
+    /// read from, for a later write that must not overwrite a newer one.
+    pub fn load_current(&self, id: i64) -> Result<(Arc<Object>, i64)> {
+        let row = self.db.object(id)?.ok_or(Error::ObjectHandleInvalid)?;
+        if row.private && !self.sees_private()? {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        Ok((self.object_of_row(&row, true)?, row.generation))
+    }
+
+    /// A key rotation in one transaction (see `TokenDb::rotate_objects`):
+    /// `updates` are (id, generation read, new object, record) for the old
+    /// version's rows, `inserts` (id, object, record) the new version's.
+    /// A row changed since it was read fails the whole write with
+    /// [`Error::ActionProhibited`].
+    pub fn rotate_objects(
+        &self,
+        updates: &[(i64, i64, &Object, &Event)],
+        inserts: &[(i64, &Object, &Event)],
+    ) -> Result<()> {
+        // Sealed under the current key; a master-key rotation committed
+        // meanwhile is followed and the write made again (`sealed_write`).
+        self.sealed_write(|key| {
+            let mut old = Vec::with_capacity(updates.len());
+            for (id, generation, obj, ev) in updates {
+                let row = self.to_row(*id, obj, key)?;
+                old.push((row, *generation, self.audit_entry(ev, Some((*id, obj)))?));
+            }
+            let mut new = Vec::with_capacity(inserts.len());
+            for (id, obj, ev) in inserts {
+                let row = self.to_row(*id, obj, key)?;
+                new.push((row, self.audit_entry(ev, Some((*id, obj)))?));
+            }
+            let stored = self.db.rotate_objects(&old, &new, key.map(|(_, e)| e));
+            let mut cache = self.cache()?;
+            for (id, ..) in updates {
+                cache.remove(id);
+            }
+            stored
+        })
+    }
+
     /// Replaces a stored object's attributes.
     pub fn update(&self, id: i64, obj: &Object, ev: &Event) -> Result<()> {
         self.sealed_write(|key| {
@@ -255,7 +307,7 @@ impl Token {
             {
                 return Err(Error::Tampered);
             }
-            return Ok(Arc::new(obj));
+            return Ok(Arc::new(versions::with_defaults(obj)));
         }
         let holds_secrets = row.class == CKO_SECRET_KEY || row.class == CKO_PRIVATE_KEY;
         let must_unseal = row.private || (need_secret && holds_secrets);
@@ -265,7 +317,10 @@ impl Token {
             }
             // Not logged in: the clear half cannot be checked; `key` does
             // not use such an object for anything that needs trust.
-            return Ok(Arc::new(Object::join(clear, AttrMap::new())));
+            return Ok(Arc::new(versions::with_defaults(Object::join(
+                clear,
+                AttrMap::new(),
+            ))));
         };
         // Logged in: always check the seal, which also authenticates
         // the clear attributes (e.g. CKA_VERIFY of a public key).
@@ -275,7 +330,8 @@ impl Token {
         if obj.class() != row.class || obj.is_private() != row.private {
             return Err(Error::Tampered);
         }
-        let obj = Arc::new(obj);
+        // Keys stored before versions existed read as version 1, primary.
+        let obj = Arc::new(versions::with_defaults(obj));
         self.cache()?.insert(
             row.id,
             Cached {
@@ -427,7 +483,9 @@ impl Token {
 
     /// Objects matching a search template, narrowed by the indexed
     /// columns first so a search by CKA_ID or CKA_LABEL reads few rows.
-    /// Damaged rows are left out (see [`Token::find_with_damaged`]).
+    /// A template that names neither CKA_KEYWARD_VERSION nor
+    /// CKA_KEYWARD_PRIMARY finds primary versions only
+    /// ([`versions::visible`]). Damaged rows are left out (see [`Token::find_with_damaged`]).
     pub fn find(&self, template: &AttrMap) -> Result<Vec<(i64, Arc<Object>)>> {
         Ok(self.find_with_damaged(template)?.0)
     }
@@ -473,7 +531,10 @@ impl Token {
         let mut damaged = Vec::new();
         for row in self.db.find(&filter)? {
             match self.object_of_row(&row, false) {
-                Ok(obj) if obj.matches(template) => found.push((row.id, obj)),
+                // The version rule: a plain search sees primary versions only.
+                Ok(obj) if obj.matches(template) && versions::visible(template, &obj) => {
+                    found.push((row.id, obj))
+                }
                 Ok(_) => {}
                 Err(Error::Tampered) => {
                     if wants(CKA_TOKEN, true) && wants(CKA_PRIVATE, row.private) {

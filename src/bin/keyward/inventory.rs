@@ -25,11 +25,13 @@ fn dash<T: ToString>(v: Option<T>) -> String {
 }
 
 /// The `keys list` columns.
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 14] = [
     "LABEL",
     "ID",
     "CLASS",
     "TYPE",
+    "VERSION",
+    "PRIMARY",
     "USES",
     "STATE",
     "START",
@@ -41,9 +43,9 @@ const HEADER: [&str; 12] = [
 ];
 
 /// The columns by importance, for a narrow terminal: label, state, end
-/// date, type, class, id, start date, object id, uses, then the usage
-/// statistics.
-const PRIORITY: [usize; 12] = [0, 5, 7, 3, 2, 1, 6, 11, 4, 8, 9, 10];
+/// date, version, type, class, id, start date, object id, primary, uses,
+/// then the usage statistics.
+const PRIORITY: [usize; 14] = [0, 7, 9, 4, 3, 2, 1, 8, 13, 5, 6, 10, 11, 12];
 
 /// Prints the `keys list` table; on a narrow terminal, the least important
 /// columns are left out and named on a last line.
@@ -74,6 +76,8 @@ pub fn key_table(keys: &[KeyInfo]) -> Table {
             Cell::new(&k.id),
             Cell::new(k.class),
             Cell::new(k.type_and_size()),
+            Cell::new(dash(k.version)),
+            Cell::new(dash(k.primary.map(|p| if p { "yes" } else { "no" }))),
             Cell::new(uses),
             state_cell(k.state.unwrap_or("-")),
             Cell::new(dash(k.start_date.as_ref())),

@@ -1,6 +1,8 @@
 //! What the CLI knows of a key object: its description read through
 //! C_GetAttributeValue (lifecycle attributes may be missing: then `None`),
-//! and the `<key>` selector (label, `id:HEX`, `#N`).
+//! and the `<key>` selector (label, `id:HEX`, `#N`, each optionally
+//! `@VERSION`: a label or id names the primary version of a key, `@N` an
+//! older one; docs/LIFECYCLE.md "Versions").
 
 use cryptoki_sys::*;
 use keyward::api::AttrRead;
@@ -39,11 +41,13 @@ const READ: [CK_ATTRIBUTE_TYPE; 22] = [
 
 /// Read separately: an object id is also what `#N` selects by; the rest
 /// are set by state changes and rotation only.
-const READ_OBJECT_ID: [CK_ATTRIBUTE_TYPE; 4] = [
+const READ_OBJECT_ID: [CK_ATTRIBUTE_TYPE; 6] = [
     CKA_KEYWARD_OBJECT_ID,
     CKA_KEYWARD_STATE_REASON,
     CKA_KEYWARD_PREDECESSOR,
     CKA_KEYWARD_SUCCESSOR,
+    CKA_KEYWARD_VERSION,
+    CKA_KEYWARD_PRIMARY,
 ];
 
 /// The usage flags, in the order they are listed.
@@ -84,6 +88,11 @@ pub struct KeyInfo {
     /// A string in JSON: ids exceed 2^53, which jq would round.
     #[serde(serialize_with = "crate::output::id_as_string")]
     pub object_id: Option<u64>,
+    /// The key's version number (1 until rotated); null for objects
+    /// without versions.
+    pub version: Option<u64>,
+    /// Whether this is the version a label or id finds.
+    pub primary: Option<bool>,
     /// Why the state last changed; only present once it has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
@@ -117,14 +126,33 @@ impl KeyInfo {
         }
     }
 
-    /// How the key is named in messages: label, id and object id.
+    /// How the key is named in messages: label, id, version and object id.
     pub fn name(&self) -> String {
         let object_id = self.object_id.map(|n| format!(" #{n}")).unwrap_or_default();
-        format!("{} {:?} id:{}{object_id}", self.class, self.label, self.id)
+        let version = self
+            .version
+            .map(|v| format!(" version {v}"))
+            .unwrap_or_default();
+        format!(
+            "{} {:?} id:{}{version}{object_id}",
+            self.class, self.label, self.id
+        )
     }
 
-    /// The order lists are printed in: label, then id, then class.
-    pub fn sort_key(&self) -> (String, String, u8) {
+    /// The CKO_ value of `class`.
+    pub fn class_value(&self) -> CK_OBJECT_CLASS {
+        match self.class {
+            "private" => CKO_PRIVATE_KEY,
+            "public" => CKO_PUBLIC_KEY,
+            "secret" => CKO_SECRET_KEY,
+            "cert" => CKO_CERTIFICATE,
+            _ => CKO_DATA,
+        }
+    }
+
+    /// The order lists are printed in: label, then id, then class, then
+    /// version.
+    pub fn sort_key(&self) -> (String, String, u8, u64) {
         let rank = match self.class {
             "private" => 0,
             "secret" => 1,
@@ -132,7 +160,12 @@ impl KeyInfo {
             "cert" => 3,
             _ => 4,
         };
-        (self.label.clone(), self.id.clone(), rank)
+        (
+            self.label.clone(),
+            self.id.clone(),
+            rank,
+            self.version.unwrap_or(0),
+        )
     }
 }
 
@@ -272,6 +305,8 @@ pub fn describe(client: &mut Client, handle: CK_OBJECT_HANDLE) -> CliResult<KeyI
         state_reason,
         predecessor: ulong_of(extra.get(2)),
         successor: ulong_of(extra.get(3)),
+        version: ulong_of(extra.get(4)),
+        primary: bool_of(extra.get(5)),
         handle,
         raw_id,
     })
@@ -288,6 +323,29 @@ pub fn describe_all(
         .into_iter()
         .collect();
     let mut all = Vec::new();
+    for h in client.find(&template)? {
+        let info = describe(client, h)?;
+        if info.class != "other" {
+            all.push(info);
+        }
+    }
+    all.sort_by_key(KeyInfo::sort_key);
+    Ok(all)
+}
+
+/// Every key and certificate the session sees, every version (a plain
+/// search finds primary versions only; the older ones are asked for with
+/// CKA_KEYWARD_PRIMARY = false).
+pub fn describe_all_versions(
+    client: &mut Client,
+    class: Option<CK_OBJECT_CLASS>,
+) -> CliResult<Vec<KeyInfo>> {
+    let mut all = describe_all(client, class)?;
+    let mut template: Vec<_> = class
+        .map(|c| crate::client::ulong(CKA_CLASS, c))
+        .into_iter()
+        .collect();
+    template.push(crate::client::flag(CKA_KEYWARD_PRIMARY, false));
     for h in client.find(&template)? {
         let info = describe(client, h)?;
         if info.class != "other" {
@@ -323,6 +381,23 @@ impl Selector {
         Ok(Selector::Label(text.to_string()))
     }
 
+    /// A selector and the version `@N` after it asks for, if any
+    /// (`web-tls@1`, `id:0a@2`). A label that itself ends in `@digits`
+    /// is addressed by `id:HEX` or `#N`.
+    pub fn parse_versioned(text: &str) -> CliResult<(Selector, Option<u64>)> {
+        if let Some((name, v)) = text.rsplit_once('@')
+            && !name.is_empty()
+            && !v.is_empty()
+            && v.bytes().all(|b| b.is_ascii_digit())
+        {
+            let version = v
+                .parse()
+                .map_err(|_| CliError::usage(format!("bad version in {text:?}")))?;
+            return Ok((Selector::parse(name)?, Some(version)));
+        }
+        Ok((Selector::parse(text)?, None))
+    }
+
     pub fn matches(&self, info: &KeyInfo) -> bool {
         match self {
             Selector::Label(l) => info.label == *l,
@@ -335,12 +410,32 @@ impl Selector {
 /// The one key `text` names. A key pair's halves share a label and id,
 /// so the private (or secret) key stands for the pair; failing that a
 /// public key, then a certificate. None or several: exit 4.
+///
+/// A label or id names the primary version; `@N` version N; `#N` the
+/// object whatever its version.
 pub fn select_one(client: &mut Client, text: &str) -> CliResult<KeyInfo> {
-    let selector = Selector::parse(text)?;
-    let found: Vec<KeyInfo> = describe_all(client, None)?
-        .into_iter()
-        .filter(|k| selector.matches(k))
-        .collect();
+    let (selector, version) = Selector::parse_versioned(text)?;
+    let every = version.is_some() || matches!(selector, Selector::ObjectId(_));
+    let all = if every {
+        describe_all_versions(client, None)?
+    } else {
+        describe_all(client, None)?
+    };
+    let named: Vec<KeyInfo> = all.into_iter().filter(|k| selector.matches(k)).collect();
+    let Some(v) = version else {
+        return pick(named, text);
+    };
+    let mut known: Vec<u64> = named.iter().filter_map(|k| k.version).collect();
+    known.sort_unstable();
+    known.dedup();
+    let found: Vec<KeyInfo> = named.into_iter().filter(|k| k.version == Some(v)).collect();
+    if found.is_empty() && !known.is_empty() {
+        let list: Vec<String> = known.iter().map(u64::to_string).collect();
+        return Err(CliError::not_found(format!(
+            "{text:?}: there is no version {v} (versions: {})",
+            list.join(", ")
+        )));
+    }
     pick(found, text)
 }
 
@@ -390,6 +485,8 @@ mod tests {
             sensitive: None,
             extractable: None,
             object_id: None,
+            version: None,
+            primary: None,
             state_reason: None,
             predecessor: None,
             successor: None,
@@ -411,6 +508,22 @@ mod tests {
         );
         assert_eq!(Selector::parse("id:zz").unwrap_err().code, 2);
         assert_eq!(Selector::parse("#x").unwrap_err().code, 2);
+        assert_eq!(
+            Selector::parse_versioned("web@2").unwrap(),
+            (Selector::Label("web".into()), Some(2))
+        );
+        assert_eq!(
+            Selector::parse_versioned("id:0a@1").unwrap(),
+            (Selector::Id(vec![10]), Some(1))
+        );
+        assert_eq!(
+            Selector::parse_versioned("a@b").unwrap(),
+            (Selector::Label("a@b".into()), None)
+        );
+        assert_eq!(
+            Selector::parse_versioned("@3").unwrap(),
+            (Selector::Label("@3".into()), None)
+        );
         let k = info("web", "0a", "private");
         assert!(Selector::Id(vec![10]).matches(&k));
         assert!(!Selector::ObjectId(1).matches(&k));

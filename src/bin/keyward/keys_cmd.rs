@@ -9,7 +9,7 @@ use keyward::token::DamagedRow;
 use crate::Ctx;
 use crate::client::{Client, bytes, flag, ulong};
 use crate::fail::{CliError, CliResult, EXIT_INTEGRITY};
-use crate::keyinfo::{KeyInfo, describe, describe_all, select_one};
+use crate::keyinfo::{KeyInfo, describe, describe_all_versions, select_one};
 use crate::output::{parse_date, parse_hex, print_json, print_table, table};
 use crate::pins::Secret;
 
@@ -147,7 +147,13 @@ fn uses_text(k: &KeyInfo) -> String {
 
 /// `keys list`: JSON is an array sorted by label, then id, then class
 /// (private, secret, public, cert).
-pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()> {
+/// Primary versions only, unless `all_versions`.
+pub fn list(
+    ctx: &mut Ctx,
+    class: ClassArg,
+    label: Option<&str>,
+    all_versions: bool,
+) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let class = match class {
         ClassArg::Private => Some(CKO_PRIVATE_KEY),
@@ -156,7 +162,7 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
         ClassArg::Cert => Some(CKO_CERTIFICATE),
         ClassArg::All => None,
     };
-    let keys: Vec<KeyInfo> = describe_listed(&mut client, class)?
+    let keys: Vec<KeyInfo> = describe_listed(&mut client, class, all_versions)?
         .into_iter()
         .filter(|k| label.is_none_or(|l| k.label == l))
         .collect();
@@ -170,13 +176,23 @@ pub fn list(ctx: &mut Ctx, class: ClassArg, label: Option<&str>) -> CliResult<()
 /// The keys `keys list` shows: every healthy key and certificate, then
 /// every damaged row (state "DAMAGED"), found by checking each row: a
 /// damaged row is listed as such, never left out.
-fn describe_listed(client: &mut Client, class: Option<CK_OBJECT_CLASS>) -> CliResult<Vec<KeyInfo>> {
+fn describe_listed(
+    client: &mut Client,
+    class: Option<CK_OBJECT_CLASS>,
+    all_versions: bool,
+) -> CliResult<Vec<KeyInfo>> {
     let template: Vec<_> = class
         .map(|c| crate::client::ulong(CKA_CLASS, c))
         .into_iter()
         .collect();
+    let mut found = client.find(&template)?;
+    if all_versions {
+        let mut older = template.clone();
+        older.push(flag(keyward::lifecycle::vendor::CKA_KEYWARD_PRIMARY, false));
+        found.extend(client.find(&older)?);
+    }
     let mut all = Vec::new();
-    for h in client.find(&template)? {
+    for h in found {
         match describe(client, h) {
             Ok(info) if info.class != "other" => all.push(info),
             Ok(_) => {}
@@ -226,6 +242,8 @@ fn damaged_info(d: &DamagedRow) -> KeyInfo {
         sensitive: None,
         extractable: None,
         object_id: Some(d.object_id),
+        version: None,
+        primary: None,
         state_reason: Some(format!(
             "failed its integrity check (row fingerprint {})",
             d.fingerprint
@@ -248,6 +266,8 @@ fn print_key(json: bool, k: &KeyInfo) -> CliResult<()> {
         ("class", k.class.to_string()),
         ("type", k.type_and_size()),
         ("uses", uses_text(k)),
+        ("version", dash(k.version)),
+        ("primary", dash(k.primary)),
         ("state", dash(k.state)),
         ("created", dash(k.created.as_ref())),
         ("last used", dash(k.last_used.as_ref())),
@@ -418,14 +438,21 @@ const USES_ALL: [UseArg; 7] = [
 ];
 
 /// The objects destroying `target` takes with it: for a key pair half,
-/// the other half and the certificates sharing its (non-empty) CKA_ID.
+/// the other half and the certificates sharing its (non-empty) CKA_ID and
+/// its version (every version shares the id; certificates bound to no
+/// version go with the primary).
 fn related(all: Vec<KeyInfo>, target: &KeyInfo) -> Vec<KeyInfo> {
     let pair_class = |c: &str| matches!(c, "private" | "public" | "cert");
     if !pair_class(target.class) || target.raw_id.is_empty() {
         return vec![target.clone()];
     }
+    let same_version = |k: &KeyInfo| match (k.version, target.version) {
+        (Some(a), Some(b)) => a == b,
+        (None, _) => target.primary != Some(false),
+        (Some(_), None) => k.primary != Some(false),
+    };
     all.into_iter()
-        .filter(|k| pair_class(k.class) && k.raw_id == target.raw_id)
+        .filter(|k| pair_class(k.class) && k.raw_id == target.raw_id && same_version(k))
         .collect()
 }
 
@@ -481,7 +508,7 @@ pub fn erase(ctx: &mut Ctx, wait: u64) -> CliResult<()> {
 pub fn destroy(ctx: &mut Ctx, key: &str, wait: u64) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let target = select_one(&mut client, key)?;
-    let doomed = related(describe_all(&mut client, None)?, &target);
+    let doomed = related(describe_all_versions(&mut client, None)?, &target);
     let names: Vec<String> = doomed.iter().map(KeyInfo::name).collect();
     crate::token_cmd::confirm(
         ctx.yes,

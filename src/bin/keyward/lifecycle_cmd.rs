@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::Ctx;
 use crate::client::{Client, bytes, flag, ulong};
 use crate::fail::{CliError, CliResult, EXIT_REFUSED, code_of};
-use crate::keyinfo::{KeyInfo, describe, describe_all, select_one};
+use crate::keyinfo::{KeyInfo, describe, describe_all, describe_all_versions, select_one};
 use crate::keys_cmd::{Bytes, UseArg};
 use crate::output::{parse_date, parse_hex, print_json, print_table, table};
 use crate::pins::Secret;
@@ -218,26 +218,62 @@ struct Rotated {
     old_id: String,
     #[serde(serialize_with = "crate::output::id_as_string")]
     old_object_id: Option<u64>,
+    old_version: Option<u64>,
     new_id: String,
     #[serde(serialize_with = "crate::output::id_as_string")]
     new_object_id: Option<u64>,
+    new_version: Option<u64>,
+}
+
+/// Why `old` (not primary, or no longer: another process rotated it
+/// first) is not rotated: names the primary version and how to address it.
+fn not_primary(client: &mut Client, old: &KeyInfo, meanwhile: bool) -> CliResult<CliError> {
+    let primary = describe_all(client, Some(old.class_value()))?
+        .into_iter()
+        .find(|k| k.label == old.label && k.raw_id == old.raw_id);
+    let version = old.version.unwrap_or(1);
+    let what = if meanwhile {
+        format!(
+            "version {version} of {:?} was rotated by another process meanwhile",
+            old.label
+        )
+    } else {
+        format!(
+            "cannot rotate version {version} of {:?}: it is not the primary version",
+            old.label
+        )
+    };
+    let hint = match primary.and_then(|p| p.version) {
+        Some(p) => format!(
+            "; the primary is version {p} ({}@{p}): rotate {:?}, which names the primary",
+            old.label, old.label
+        ),
+        None => String::new(),
+    };
+    Ok(CliError::new(EXIT_REFUSED, format!("{what}{hint}")))
 }
 
 /// Rotates one key; returns what to print.
 fn rotate(client: &mut Client, old: &KeyInfo) -> CliResult<Rotated> {
+    if old.primary == Some(false) {
+        return Err(not_primary(client, old, false)?);
+    }
     let h = client.session()?;
     let name = old.name();
-    let r = client
-        .lib()
-        .rotate_key(h, old.handle)
-        .map_err(|e| CliError::ck(&format!("rotating {name} failed"), "", e))?;
+    let r = match client.lib().rotate_key(h, old.handle) {
+        Ok(r) => r,
+        Err(Error::ActionProhibited) => return Err(not_primary(client, old, true)?),
+        Err(e) => return Err(CliError::ck(&format!("rotating {name} failed"), "", e)),
+    };
     let new = describe(client, r.new_key)?;
     Ok(Rotated {
         label: new.label,
         old_id: old.id.clone(),
         old_object_id: old.object_id,
+        old_version: old.version,
         new_id: new.id,
         new_object_id: new.object_id,
+        new_version: new.version,
     })
 }
 
@@ -248,10 +284,12 @@ fn print_rotations(json: bool, done: &[Rotated]) -> CliResult<()> {
     let num = |n: Option<u64>| n.map_or_else(|| "?".into(), |n| n.to_string());
     for r in done {
         println!(
-            "#{} → #{} ({})",
+            "#{} → #{} ({}: version {} → {})",
             num(r.old_object_id),
             num(r.new_object_id),
-            r.label
+            r.label,
+            num(r.old_version),
+            num(r.new_version)
         );
     }
     Ok(())
@@ -549,9 +587,16 @@ fn certificate_of(client: &mut Client, target: &KeyInfo) -> CliResult<KeyInfo> {
     if target.class == "cert" {
         return Ok(target.clone());
     }
-    let mut certs: Vec<KeyInfo> = describe_all(client, Some(CKO_CERTIFICATE))?
+    // Every version shares the id: the certificate of this version, or
+    // (for the primary) one bound to no version yet.
+    let same_version = |c: &KeyInfo| match c.version {
+        Some(v) => target.version.is_none_or(|t| t == v),
+        None => target.primary != Some(false),
+    };
+    let mut certs: Vec<KeyInfo> = describe_all_versions(client, Some(CKO_CERTIFICATE))?
         .into_iter()
         .filter(|c| !target.raw_id.is_empty() && c.raw_id == target.raw_id)
+        .filter(same_version)
         .collect();
     match (certs.pop(), certs.is_empty()) {
         (Some(c), true) => Ok(c),

@@ -161,10 +161,14 @@ enum KeysCmd {
         /// Private and secret keys are private objects and stay hidden.
         #[arg(long)]
         public: bool,
+        /// Also list the older (non-primary) versions of rotated keys.
+        #[arg(long)]
+        all_versions: bool,
     },
     /// Show one key.
     Show {
-        /// The key: its label, id:HEX (its CKA_ID) or #OBJECT_ID. Quote
+        /// The key: its label (the primary version of a rotated key;
+        /// LABEL@N for version N), id:HEX (its CKA_ID) or #OBJECT_ID. Quote
         /// '#OBJECT_ID' in a shell (an unquoted # starts a comment), or
         /// write obj:OBJECT_ID, which needs no quotes.
         key: String,
@@ -230,10 +234,14 @@ fn run(cli: Cli) -> CliResult<()> {
             class,
             label,
             public: true,
+            ..
         }) => inventory::list_public(ctx, class, label.as_deref()),
-        Command::Keys(KeysCmd::List { class, label, .. }) => {
-            keys_cmd::list(ctx, class, label.as_deref())
-        }
+        Command::Keys(KeysCmd::List {
+            class,
+            label,
+            all_versions,
+            ..
+        }) => keys_cmd::list(ctx, class, label.as_deref(), all_versions),
         Command::Keys(KeysCmd::Show { key }) => keys_cmd::show(ctx, &key),
         Command::Keys(KeysCmd::Generate(args)) => keys_cmd::generate(ctx, &args),
         Command::Keys(KeysCmd::Destroy { key, wait }) => keys_cmd::destroy(ctx, &key, wait),
