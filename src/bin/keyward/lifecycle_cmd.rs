@@ -52,8 +52,16 @@ pub enum LifecycleCmd {
         /// Days ahead, "Nd" or "N" (default 30d).
         #[arg(long, requires = "due", value_parser = parse_days)]
         within: Option<u32>,
+        /// Also write a certificate request (PEM) for the new version to
+        /// FILE, with the subject and extensions of the key's current
+        /// certificate (see `keys csr`); refused before rotating if the
+        /// key has no certificate to renew.
+        #[arg(long, value_name = "FILE", conflicts_with = "due")]
+        csr: Option<PathBuf>,
     },
-    /// Keys whose end date falls within --within days (or has passed).
+    /// Keys whose end date falls within --within days (or has passed),
+    /// and keys whose certificate expires within them or was not renewed
+    /// after a rotation.
     Due {
         #[arg(long, default_value = "30d", value_parser = parse_days)]
         within: u32,
@@ -113,7 +121,11 @@ pub fn run(ctx: &mut Ctx, cmd: LifecycleCmd) -> CliResult<()> {
         LifecycleCmd::Compromise { key, reason } => {
             set_state(ctx, &key, CKW_STATE_COMPROMISED, Some(&reason))
         }
-        LifecycleCmd::Rotate { key: Some(key), .. } => rotate_one(ctx, &key),
+        LifecycleCmd::Rotate {
+            key: Some(key),
+            csr,
+            ..
+        } => rotate_one(ctx, &key, csr.as_deref()),
         LifecycleCmd::Rotate { within, .. } => rotate_due(ctx, within.unwrap_or(30)),
         LifecycleCmd::Due { within } => due(ctx, within),
         LifecycleCmd::Import(args) => import(ctx, &args),
@@ -197,6 +209,8 @@ struct Rotated {
     old_object_id: Option<u64>,
     new_id: String,
     new_object_id: Option<u64>,
+    #[serde(skip)]
+    new_key: CK_OBJECT_HANDLE,
 }
 
 /// Rotates one key; returns what to print.
@@ -214,6 +228,7 @@ fn rotate(client: &mut Client, old: &KeyInfo) -> CliResult<Rotated> {
         old_object_id: old.object_id,
         new_id: new.id,
         new_object_id: new.object_id,
+        new_key: r.new_key,
     })
 }
 
@@ -233,12 +248,19 @@ fn print_rotations(json: bool, done: &[Rotated]) -> CliResult<()> {
     Ok(())
 }
 
-/// `keys rotate <key>`.
-fn rotate_one(ctx: &mut Ctx, key: &str) -> CliResult<()> {
+/// `keys rotate <key> [--csr FILE]`.
+fn rotate_one(ctx: &mut Ctx, key: &str, csr: Option<&std::path::Path>) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let old = select_one(&mut client, key)?;
+    if csr.is_some() {
+        crate::csr::check_renewable(&mut client, &old)?;
+    }
     let done = rotate(&mut client, &old)?;
-    print_rotations(ctx.json, &[done])
+    print_rotations(ctx.json, std::slice::from_ref(&done))?;
+    match csr {
+        Some(path) => crate::csr::after_rotation(&mut client, ctx.json, &old, done.new_key, path),
+        None => Ok(()),
+    }
 }
 
 /// `keys rotate --due`: tries every key due; the first failure decides
@@ -315,11 +337,16 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
             object_id: k.object_id,
         })
         .collect();
+    let certs = crate::certs_cmd::certificates_due(&mut client, within)?;
     if ctx.json {
-        return print_json(&rows);
+        return crate::certs_cmd::print_due_json(&rows, &certs);
+    }
+    if rows.is_empty() && certs.is_empty() {
+        println!("no key is due for rotation within {within} days");
+        return Ok(());
     }
     if rows.is_empty() {
-        println!("no key is due for rotation within {within} days");
+        crate::certs_cmd::print_due_table(&certs);
         return Ok(());
     }
     let mut t = table(&[
@@ -344,6 +371,7 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<()> {
         ]);
     }
     print_table(&t);
+    crate::certs_cmd::print_due_table(&certs);
     Ok(())
 }
 
