@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use cryptoki_sys::*;
 use keyward::api::{Attr, AttrRead};
-use keyward::error::Error;
 use keyward::lifecycle::vendor::{
     CKA_KEYWARD_OBJECT_ID, CKA_KEYWARD_STATE, CKW_STATE_ACTIVE, CKW_STATE_PRE_ACTIVE,
     KEYWARD_VENDOR_BASE,
@@ -106,6 +105,7 @@ fn bool_of(r: Option<&AttrRead>) -> Option<bool> {
 /// A key version as binding and renewal see it.
 #[derive(Debug, Clone)]
 pub struct KeyVersion {
+    pub handle: CK_OBJECT_HANDLE,
     pub label: String,
     pub id: Vec<u8>,
     pub object_id: Option<u64>,
@@ -157,6 +157,7 @@ pub fn key_version(client: &mut Client, h: CK_OBJECT_HANDLE) -> CliResult<KeyVer
         .map(|v| (CKA_EC_POINT, v))
         .or_else(|| value(r.get(7)).map(|v| (CKA_MODULUS, v)));
     Ok(KeyVersion {
+        handle: h,
         label: String::from_utf8_lossy(&value(r.first()).unwrap_or_default()).into_owned(),
         id: value(r.get(1)).unwrap_or_default(),
         object_id: ulong_of(r.get(2)),
@@ -321,14 +322,14 @@ fn binding_key(
     Err(CliError::not_found(why))
 }
 
-/// Creates the certificate with the key version's identity. A token that
-/// keeps CKA_KEYWARD_VERSION/PRIMARY on certificates itself (read-only
-/// for applications) refuses them in the template: then they are left
-/// to the token, and read back.
+/// Creates the certificate and binds it to the key version: the token
+/// copies the version's CKA_ID, CKA_LABEL, CKA_KEYWARD_VERSION and
+/// CKA_KEYWARD_PRIMARY onto it (applications cannot set the last two).
+/// A certificate that cannot be bound is not left behind.
 fn create_bound(client: &mut Client, der: &[u8], key: &KeyVersion) -> CliResult<CK_OBJECT_HANDLE> {
     let fields = keyward::mechanism::keyfile::certificate(der)
         .map_err(|e| CliError::failure(format!("cannot import the certificate: {e}")))?;
-    let mut template = vec![
+    let template = [
         ulong(CKA_CLASS, CKO_CERTIFICATE),
         ulong(CKA_CERTIFICATE_TYPE, CKC_X_509),
         flag(CKA_TOKEN, true),
@@ -340,23 +341,14 @@ fn create_bound(client: &mut Client, der: &[u8], key: &KeyVersion) -> CliResult<
         bytes(CKA_LABEL, key.label.as_bytes()),
         bytes(CKA_ID, &key.id),
     ];
-    let plain = template.len();
-    if let Some(v) = key.version {
-        template.push(ulong(CKA_KEYWARD_VERSION, v));
-    }
-    if let Some(p) = key.primary {
-        template.push(flag(CKA_KEYWARD_PRIMARY, p));
-    }
     let h = client.session()?;
     let ck = |e| CliError::ck("importing the certificate failed", "", e);
-    match client.lib().create_object(h, &template) {
-        Ok(o) => Ok(o),
-        Err(Error::AttributeReadOnly | Error::AttributeTypeInvalid) if template.len() > plain => {
-            template.truncate(plain);
-            client.lib().create_object(h, &template).map_err(ck)
-        }
-        Err(e) => Err(ck(e)),
+    let cert = client.lib().create_object(h, &template).map_err(ck)?;
+    if let Err(e) = client.lib().bind_certificate(h, cert, key.handle) {
+        let _ = client.lib().destroy_object(h, cert);
+        return Err(ck(e));
     }
+    Ok(cert)
 }
 
 /// `certs import FILE [--label NAME]`.
