@@ -144,7 +144,7 @@ fn signer(key: &KeyInfo) -> CliResult<Signer> {
 /// r‖s (each half the length) as DER SEQUENCE { INTEGER r, INTEGER s }.
 fn ecdsa_sig_value(raw: &[u8]) -> CliResult<Vec<u8>> {
     let bad = || CliError::failure("the token returned a malformed ECDSA signature");
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(bad());
     }
     let (r, s) = raw.split_at(raw.len() / 2);

@@ -50,9 +50,11 @@ impl Extension {
     }
 }
 
-/// The elements of a constructed DER value, each as (tag, whole element
-/// bytes, contents).
-fn elements(contents: &[u8]) -> der::Result<Vec<(Tag, Vec<u8>, &[u8])>> {
+/// One DER element: its tag, the whole element, and its contents.
+type Element<'a> = (Tag, Vec<u8>, &'a [u8]);
+
+/// The elements of a constructed DER value.
+fn elements(contents: &[u8]) -> der::Result<Vec<Element<'_>>> {
     let mut reader = SliceReader::new(contents)?;
     let mut out = Vec::new();
     while !reader.is_finished() {
