@@ -78,3 +78,114 @@ impl Library {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Attr, AttrRead};
+    use crate::config::Config;
+    use crate::object::import::{Imported, fixtures, parse_import};
+
+    fn library(dir: &std::path::Path) -> Library {
+        let config =
+            Config::build(Some("pin_kdf_iterations = 1000"), Some(dir.to_path_buf())).unwrap();
+        Library::new(config).unwrap()
+    }
+
+    /// A token with a user PIN, and a R/W session logged in as the user.
+    fn ready(lib: &Library) -> CK_SESSION_HANDLE {
+        let mut label = [b' '; 32];
+        label[..1].copy_from_slice(b"t");
+        lib.init_token(0, b"so-pin-1", &label).unwrap();
+        let h = lib
+            .open_session(0, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+            .unwrap();
+        lib.login(h, CKU_SO, b"so-pin-1").unwrap();
+        lib.init_pin(h, b"user-pin-1").unwrap();
+        lib.logout(h).unwrap();
+        lib.login(h, CKU_USER, b"user-pin-1").unwrap();
+        h
+    }
+
+    fn named(mut t: Vec<Attr>, label: &[u8], id: &[u8]) -> Vec<Attr> {
+        t.retain(|a| !matches!(a.ty, CKA_LABEL | CKA_ID));
+        t.push(Attr {
+            ty: CKA_LABEL,
+            value: label.to_vec(),
+        });
+        t.push(Attr {
+            ty: CKA_ID,
+            value: id.to_vec(),
+        });
+        t
+    }
+
+    fn create(lib: &Library, h: CK_SESSION_HANDLE, pem: &str, label: &[u8]) -> CK_OBJECT_HANDLE {
+        match &parse_import(pem.as_bytes()).unwrap() {
+            Imported::KeyPair { private, .. } => lib
+                .create_object(h, &named(private.clone(), label, b"\x01\x02"))
+                .unwrap(),
+            Imported::Certificate(c) => lib
+                .create_object(h, &named(c.clone(), label, b"\xee"))
+                .unwrap(),
+            Imported::PublicKey(_) => panic!("not a fixture kind used here"),
+        }
+    }
+
+    fn read(
+        lib: &Library,
+        h: CK_SESSION_HANDLE,
+        o: CK_OBJECT_HANDLE,
+        ty: CK_ATTRIBUTE_TYPE,
+    ) -> Option<Vec<u8>> {
+        match lib.attribute_values(h, o, &[ty]).unwrap().pop() {
+            Some(AttrRead::Value(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_certificate_takes_the_identity_of_the_key_it_certifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = library(dir.path());
+        let h = ready(&lib);
+        let key = create(&lib, h, fixtures::P256.private_pem, b"web");
+        let leaf = create(&lib, h, fixtures::LEAF_CERT, b"imported");
+        lib.bind_certificate(h, leaf, key).unwrap();
+        assert_eq!(read(&lib, h, leaf, CKA_ID).unwrap(), b"\x01\x02");
+        assert_eq!(read(&lib, h, leaf, CKA_LABEL).unwrap(), b"web");
+        // Whatever version attributes the key has, the certificate has.
+        for ty in VERSION_ATTRIBUTES {
+            assert_eq!(read(&lib, h, leaf, ty), read(&lib, h, key, ty));
+        }
+    }
+
+    #[test]
+    fn binding_is_refused_unless_the_certificate_certifies_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = library(dir.path());
+        let h = ready(&lib);
+        let p256 = create(&lib, h, fixtures::P256.private_pem, b"web");
+        // CA_CERT certifies a P-384 key, not this one.
+        let ca = create(&lib, h, fixtures::CA_CERT, b"ca");
+        assert_eq!(
+            lib.bind_certificate(h, ca, p256),
+            Err(Error::TemplateInconsistent)
+        );
+        assert_eq!(read(&lib, h, ca, CKA_LABEL).unwrap(), b"ca");
+        // A key is not a certificate, a certificate is not a key.
+        let leaf = create(&lib, h, fixtures::LEAF_CERT, b"leaf");
+        assert_eq!(
+            lib.bind_certificate(h, p256, p256),
+            Err(Error::TemplateInconsistent)
+        );
+        assert_eq!(
+            lib.bind_certificate(h, leaf, ca),
+            Err(Error::KeyHandleInvalid)
+        );
+        assert_eq!(
+            lib.bind_certificate(h, leaf, 0xdead),
+            Err(Error::ObjectHandleInvalid)
+        );
+    }
+}
