@@ -531,8 +531,7 @@ pub fn print_due_table(rows: &[CertDue]) {
     print_table(&t);
 }
 
-/// Whether refusing is the right answer: the CLI's exit code for a key
-/// that cannot be renewed.
+/// A refusal (exit code 6): the key cannot do what renewal needs.
 pub fn refused(message: String) -> CliError {
     CliError::new(EXIT_REFUSED, message)
 }
