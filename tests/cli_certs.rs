@@ -152,6 +152,14 @@ fn rotate(store: &Store, key: &str, more: &[&str]) -> (String, String, String) {
     )
 }
 
+/// NAME.crt for key "web" from NAME.csr with subject CN=web, valid for
+/// `days`, with a server's extensions; not imported.
+fn first_certificate(store: &Store, ca: &Ca, name: &str, days: u32) {
+    let csr = ca.path(&format!("{name}.csr"));
+    ok(&store.run(&["keys", "csr", "web", "--subject", "CN=web", "--out", &csr]));
+    ca.issue(&csr, days, Some(SERVER_EXT), &format!("{name}.crt"));
+}
+
 /// The public key of `key` as `keys export` writes it.
 fn exported_public_key(store: &Store, key: &str) -> String {
     let out = store.run(&["keys", "export", key]);
@@ -317,9 +325,7 @@ fn import_binds_to_the_matching_version_and_refuses_a_stranger() {
     generate(&store, "ec-p256", "web");
     // A certificate for version 1, issued but not imported before the
     // rotation.
-    let csr1 = ca.path("v1.csr");
-    ok(&store.run(&["keys", "csr", "web", "--subject", "CN=web", "--out", &csr1]));
-    ca.issue(&csr1, 30, Some(SERVER_EXT), "v1.crt");
+    first_certificate(&store, &ca, "v1", 30);
     let (old_id, new_id, new_object) = rotate(&store, "web", &[]);
     let csr2 = ca.path("v2.csr");
     ok(&store.run(&[
@@ -413,9 +419,7 @@ fn due_lists_expiring_and_not_renewed_certificates() {
     let store = Store::initialized();
     let ca = Ca::new(&store);
     generate(&store, "ec-p256", "web");
-    let csr1 = ca.path("web-1.csr");
-    ok(&store.run(&["keys", "csr", "web", "--subject", "CN=web", "--out", &csr1]));
-    ca.issue(&csr1, 5, Some(SERVER_EXT), "web-1.crt");
+    first_certificate(&store, &ca, "web-1", 5);
     ok(&store.run(&["certs", "import", &ca.path("web-1.crt")]));
     let not_after = openssl_ok(
         &ca.dir,
