@@ -261,7 +261,7 @@ fn keys_due_and_rotate_due() {
     assert_eq!(
         due,
         json!([{
-            "label": "soon", "id": "c0ffee0a", "class": "private", "key_type": "ec-p256",
+            "label": "soon", "id": "c0ffee0a", "class": "private", "key_type": "ec-p256", "reason": "end date",
             "end_date": soon, "days_left": 10, "state": "active",
             "object_id": due[0]["object_id"].as_str().unwrap(),
         }])

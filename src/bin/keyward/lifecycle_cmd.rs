@@ -59,8 +59,16 @@ pub enum LifecycleCmd {
         /// Days ahead, "Nd" or "N" (default 30d).
         #[arg(long, requires = "due", value_parser = parse_days)]
         within: Option<u32>,
+        /// Also write a certificate request (PEM) for the new version to
+        /// FILE, with the subject and extensions of the key's current
+        /// certificate (see `keys csr`); refused before rotating if the
+        /// key has no certificate to renew.
+        #[arg(long, value_name = "FILE", conflicts_with = "due")]
+        csr: Option<PathBuf>,
     },
-    /// Keys whose end date falls within --within days (or has passed).
+    /// Keys whose end date falls within --within days (or has passed),
+    /// and keys whose certificate expires within them or was not renewed
+    /// after a rotation.
     Due {
         /// Days ahead, "Nd" or "N".
         #[arg(long, default_value = "30d", value_parser = parse_days)]
@@ -132,7 +140,11 @@ pub fn run(ctx: &mut Ctx, cmd: LifecycleCmd) -> CliResult<()> {
         LifecycleCmd::Compromise { key, reason } => {
             set_state(ctx, &key, CKW_STATE_COMPROMISED, Some(&reason))
         }
-        LifecycleCmd::Rotate { key: Some(key), .. } => rotate_one(ctx, &key),
+        LifecycleCmd::Rotate {
+            key: Some(key),
+            csr,
+            ..
+        } => rotate_one(ctx, &key, csr.as_deref()),
         LifecycleCmd::Rotate { within, .. } => rotate_due(ctx, within.unwrap_or(30)),
         LifecycleCmd::Due {
             within,
@@ -223,6 +235,8 @@ struct Rotated {
     #[serde(serialize_with = "crate::output::id_as_string")]
     new_object_id: Option<u64>,
     new_version: Option<u64>,
+    #[serde(skip)]
+    new_key: CK_OBJECT_HANDLE,
 }
 
 /// Why `old` (not primary, or no longer: another process rotated it
@@ -274,6 +288,7 @@ fn rotate(client: &mut Client, old: &KeyInfo) -> CliResult<Rotated> {
         new_id: new.id,
         new_object_id: new.object_id,
         new_version: new.version,
+        new_key: r.new_key,
     })
 }
 
@@ -295,12 +310,19 @@ fn print_rotations(json: bool, done: &[Rotated]) -> CliResult<()> {
     Ok(())
 }
 
-/// `keys rotate <key>`.
-fn rotate_one(ctx: &mut Ctx, key: &str) -> CliResult<()> {
+/// `keys rotate <key> [--csr FILE]`.
+fn rotate_one(ctx: &mut Ctx, key: &str, csr: Option<&std::path::Path>) -> CliResult<()> {
     let mut client = user_client(ctx)?;
     let old = select_one(&mut client, key)?;
+    if csr.is_some() {
+        crate::csr::check_renewable(&mut client, &old)?;
+    }
     let done = rotate(&mut client, &old)?;
-    print_rotations(ctx.json, &[done])
+    print_rotations(ctx.json, std::slice::from_ref(&done))?;
+    match csr {
+        Some(path) => crate::csr::after_rotation(&mut client, ctx.json, &old, done.new_key, path),
+        None => Ok(()),
+    }
 }
 
 /// `keys rotate --due`: tries every key due; the first failure decides
@@ -378,12 +400,17 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<usize> {
             object_id: k.object_id,
         })
         .collect();
-    let count = rows.len();
+    let certs = crate::certs_cmd::certificates_due(&mut client, within)?;
+    let count = rows.len() + certs.len();
     if ctx.json {
-        return print_json(&rows).map(|()| count);
+        return crate::certs_cmd::print_due_json(&rows, &certs).map(|()| count);
+    }
+    if rows.is_empty() && certs.is_empty() {
+        println!("no key is due for rotation within {within} days");
+        return Ok(count);
     }
     if rows.is_empty() {
-        println!("no key is due for rotation within {within} days");
+        crate::certs_cmd::print_due_table(&certs);
         return Ok(count);
     }
     let mut t = table(&[
@@ -408,6 +435,7 @@ fn due(ctx: &mut Ctx, within: u32) -> CliResult<usize> {
         ]);
     }
     print_table(&t);
+    crate::certs_cmd::print_due_table(&certs);
     Ok(count)
 }
 

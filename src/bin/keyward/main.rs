@@ -16,7 +16,9 @@
 
 mod admin_cmd;
 mod audit_cmd;
+mod certs_cmd;
 mod client;
+mod csr;
 mod fail;
 mod generate_checks;
 mod inventory;
@@ -29,6 +31,7 @@ mod pin_cmd;
 mod pins;
 mod restore_cmd;
 mod token_cmd;
+mod x509;
 
 use std::process::ExitCode;
 
@@ -81,6 +84,9 @@ enum Command {
     /// destruction of keys (logs in as the user).
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Certificates of keys: import one and bind it to its key version.
+    #[command(subcommand)]
+    Certs(certs_cmd::CertsCmd),
     #[command(flatten)]
     Admin(admin_cmd::AdminCmd),
 }
@@ -194,6 +200,8 @@ enum KeysCmd {
     },
     #[command(flatten)]
     Lifecycle(lifecycle_cmd::LifecycleCmd),
+    #[command(flatten)]
+    Csr(csr::CsrCmd),
 }
 
 /// What every command gets: the global options and the secret sources.
@@ -247,6 +255,8 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Keys(KeysCmd::Destroy { key, wait }) => keys_cmd::destroy(ctx, &key, wait),
         Command::Keys(KeysCmd::Erase { wait }) => keys_cmd::erase(ctx, wait),
         Command::Keys(KeysCmd::Lifecycle(cmd)) => lifecycle_cmd::run(ctx, cmd),
+        Command::Keys(KeysCmd::Csr(cmd)) => csr::run(ctx, cmd),
+        Command::Certs(cmd) => certs_cmd::run(ctx, cmd),
         Command::Admin(cmd) => admin_cmd::run(ctx, cmd),
     }
 }
