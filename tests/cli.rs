@@ -231,7 +231,7 @@ fn unknown_and_ambiguous_keys_exit_4() {
     );
     for id in ["01", "02"] {
         ok(&store.run(&[
-            "keys", "generate", "--type", "aes-128", "--label", "twin", "--id", id,
+            "keys", "generate", "--type", "aes-128", "--label", "twin", "--id", id, "--force",
         ]));
     }
     let twice = store.run(&["keys", "show", "twin"]);

@@ -227,7 +227,7 @@ fn generate_refuses_what_an_operator_never_means() {
     fails(
         &out,
         6,
-        "the id 0a0b is already used by private \"a\" id:0a0b #",
+        "the id 0a0b is already used by private \"a\" id:0a0b version 1 #",
     );
     fails(&out, 6, "pick another --id, or pass --force to share it");
     let forced = generate(
@@ -237,6 +237,19 @@ fn generate_refuses_what_an_operator_never_means() {
         ],
     );
     assert_eq!(forced["id"], "0a0b");
+    // A label is a key's name: a second key under it needs --force (a new
+    // version is made by rotating).
+    let out = store.run(&["keys", "generate", "--type", "aes-128", "--label", "a"]);
+    fails(
+        &out,
+        6,
+        "the label \"a\" already names a key (private \"a\" id:0a0b version 1 #",
+    );
+    fails(
+        &out,
+        6,
+        "make a new version with `keyward keys rotate \"a\"`",
+    );
     // Nothing was made by the refused runs.
     let listed = json_of(&store.run(&["keys", "list", "--json"]));
     assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");

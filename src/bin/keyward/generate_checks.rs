@@ -141,6 +141,39 @@ pub fn check_id_unused(client: &mut Client, args: &GenerateArgs) -> CliResult<()
     ))
 }
 
+/// The label is a key's name: no key may carry it already (a second key
+/// under one name would make every client that selects by label pick one
+/// of two), unless --force. A new version of a key is made by rotating it.
+/// Exit 6 otherwise, naming the key.
+pub fn check_label_unused(client: &mut Client, args: &GenerateArgs) -> CliResult<()> {
+    if args.force {
+        return Ok(());
+    }
+    // A plain search: only primary versions answer, one per rotated key.
+    let found = client.find(&[bytes(CKA_LABEL, args.label.as_bytes())])?;
+    let mut holders = Vec::new();
+    for h in found {
+        let k = describe(client, h)?;
+        if matches!(k.class, "private" | "secret") {
+            holders.push(k);
+        }
+    }
+    holders.sort_by_key(crate::keyinfo::KeyInfo::sort_key);
+    let Some(first) = holders.first() else {
+        return Ok(());
+    };
+    Err(CliError::new(
+        EXIT_REFUSED,
+        format!(
+            "the label {:?} already names a key ({}); a label is a key's name: make a new \
+             version with `keyward keys rotate {:?}`, pick another --label, or pass --force",
+            args.label,
+            first.name(),
+            args.label
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

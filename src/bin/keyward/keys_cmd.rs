@@ -372,6 +372,7 @@ pub fn generate(ctx: &mut Ctx, args: &GenerateArgs) -> CliResult<()> {
     crate::generate_checks::check_args(args)?;
     let mut client = user_client(ctx)?;
     crate::generate_checks::check_id_unused(&mut client, args)?;
+    crate::generate_checks::check_label_unused(&mut client, args)?;
     let id = match &args.id {
         Some(Bytes(id)) => id.clone(),
         None => client.random(RANDOM_ID_LEN)?,
