@@ -42,21 +42,7 @@ fn pair_child() {
     let s = h.user_session();
     for i in 0..MAX_PAIRS {
         let label = format!("pair-{}-{i}", std::process::id());
-        s.generate_key_pair(
-            &Mechanism::EccKeyPairGen,
-            &[
-                Attribute::EcParams(P256_PARAMS.to_vec()),
-                Attribute::Token(true),
-                Attribute::Verify(true),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ],
-            &[
-                Attribute::Token(true),
-                Attribute::Sign(true),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ],
-        )
-        .expect("C_GenerateKeyPair");
+        common::token_ec_pair(&s, P256_PARAMS, &label).expect("C_GenerateKeyPair");
         writeln!(out, "{label}").expect("progress");
     }
 }

@@ -58,21 +58,8 @@ fn make_secret(s: &Session, label: &str) -> ObjectHandle {
 }
 
 fn make_pair(s: &Session, label: &str) -> (ObjectHandle, ObjectHandle) {
-    s.generate_key_pair(
-        &Mechanism::EccKeyPairGen,
-        &[
-            Attribute::EcParams(P256_PARAMS.to_vec()),
-            Attribute::Token(true),
-            Attribute::Verify(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ],
-        &[
-            Attribute::Token(true),
-            Attribute::Sign(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("generate pair {label}: {e}"))
+    common::token_ec_pair(s, P256_PARAMS, label)
+        .unwrap_or_else(|e| panic!("generate pair {label}: {e}"))
 }
 
 /// The one object of `class` labelled `label`.

@@ -87,20 +87,7 @@ fn operate(
             Ok(format!("secret {label}"))
         }
         1 => {
-            s.generate_key_pair(
-                &Mechanism::EccKeyPairGen,
-                &[
-                    Attribute::EcParams(P256_PARAMS.to_vec()),
-                    Attribute::Token(true),
-                    Attribute::Verify(true),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                ],
-                &[
-                    Attribute::Token(true),
-                    Attribute::Sign(true),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                ],
-            )?;
+            common::token_ec_pair(&s, P256_PARAMS, &label)?;
             Ok(format!("pair {label}"))
         }
         2 => {

@@ -394,6 +394,29 @@ pub fn assert_type_invalid(s: &Session, o: ObjectHandle, ty: AttributeType) {
     );
 }
 
+/// Generates a token EC key pair on the curve `params` (public half
+/// CKA_VERIFY, private half CKA_SIGN), both labelled `label`.
+pub fn token_ec_pair(
+    s: &Session,
+    params: &[u8],
+    label: &str,
+) -> cryptoki::error::Result<(ObjectHandle, ObjectHandle)> {
+    s.generate_key_pair(
+        &cryptoki::mechanism::Mechanism::EccKeyPairGen,
+        &[
+            Attribute::EcParams(params.to_vec()),
+            Attribute::Token(true),
+            Attribute::Verify(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ],
+        &[
+            Attribute::Token(true),
+            Attribute::Sign(true),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ],
+    )
+}
+
 /// Objects whose CKA_LABEL equals `label`.
 pub fn find_by_label(s: &Session, label: &str) -> Vec<ObjectHandle> {
     s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
