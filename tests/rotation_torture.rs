@@ -87,7 +87,7 @@ fn operate(
             Ok(format!("secret {label}"))
         }
         1 => {
-            common::token_ec_pair(&s, P256_PARAMS, &label)?;
+            common::token_ec_pair(s, P256_PARAMS, label)?;
             Ok(format!("pair {label}"))
         }
         2 => {
