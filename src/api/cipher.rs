@@ -30,7 +30,7 @@ fn slot(s: &mut Session, dir: Dir) -> &mut CipherSlot {
 /// reports its length. A finishing call that delivers ends the operation.
 fn deliver(
     slot: &mut CipherSlot,
-    data: Zeroizing<Vec<u8>>,
+    mut data: Zeroizing<Vec<u8>>,
     out: OutCap,
     finishing: bool,
 ) -> Result<Out> {
@@ -41,7 +41,9 @@ fn deliver(
         } else if let Some(active) = slot.as_mut() {
             active.pending = None;
         }
-        return Ok(Out::Data(data.to_vec()));
+        // Moved, not copied: the ABI layer zeroizes plaintext after its
+        // copy to the caller (and leaves public ciphertext alone).
+        return Ok(Out::Data(std::mem::take(&mut *data)));
     }
     let len = data.len();
     if let Some(active) = slot.as_mut() {
@@ -121,9 +123,23 @@ impl Library {
                 if a.updated {
                     return Err(Error::OperationActive);
                 }
-                let mut result = Zeroizing::new(a.op.update(data)?);
-                result.extend_from_slice(&Zeroizing::new(a.op.finish()?));
-                Ok(std::mem::take(&mut *result))
+                let mut head = Zeroizing::new(a.op.update(data)?);
+                let mut tail = Zeroizing::new(a.op.finish()?);
+                if head.is_empty() {
+                    // Decryption that releases all at the end (GCM).
+                    return Ok(std::mem::take(&mut *tail));
+                }
+                if head.capacity() - head.len() < tail.len() {
+                    // Growing in place would free the old bytes unzeroized:
+                    // move into a new buffer; the old one is zeroized.
+                    let mut both =
+                        Zeroizing::new(Vec::with_capacity(head.len().saturating_add(tail.len())));
+                    both.extend_from_slice(&head);
+                    head = both;
+                }
+                // The AES ops leave room for the final part: no copy.
+                head.extend_from_slice(&tail);
+                Ok(std::mem::take(&mut *head))
             })
         })
     }

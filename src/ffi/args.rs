@@ -621,6 +621,30 @@ impl OutBuf {
     }
 }
 
+impl OutBuf {
+    /// [`OutBuf::write`] for public output (ciphertext): the same length
+    /// protocol, but the bytes are not zeroized after the copy — on bulk
+    /// data that cost more than the cipher itself (issue 11).
+    pub(crate) fn write_public(self, out: Out) -> Result<()> {
+        let Out::Data(v) = out else {
+            return self.write(out);
+        };
+        match self.cap {
+            OutCap::Query => self.set_len(v.len()),
+            OutCap::Cap(cap) if v.len() > cap => {
+                self.set_len(v.len())?;
+                Err(Error::BufferTooSmall)
+            }
+            OutCap::Cap(_) => {
+                // SAFETY: `buf` is non-NULL (not a query) and writable for
+                // `cap` >= v.len() bytes; our vector is separate.
+                unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), self.buf, v.len()) };
+                self.set_len(v.len())
+            }
+        }
+    }
+}
+
 /// A list returned with the count protocol (`C_GetSlotList`,
 /// `C_GetMechanismList`, `C_GetInterfaceList`): NULL list asks for the
 /// count; a short list gets the count and CKR_BUFFER_TOO_SMALL.

@@ -51,7 +51,8 @@ pub unsafe extern "C" fn C_Encrypt(
             ))
         })?;
         let result = lib.encrypt(hSession, input, out.cap())?;
-        out.write(result)
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
@@ -74,7 +75,8 @@ pub unsafe extern "C" fn C_EncryptUpdate(
             ))
         })?;
         let result = lib.encrypt_update(hSession, input, out.cap())?;
-        out.write(result)
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
@@ -92,7 +94,8 @@ pub unsafe extern "C" fn C_EncryptFinal(
             OutBuf::new(pLastEncryptedPart, pulLastEncryptedPartLen)
         })?;
         let result = lib.encrypt_final(hSession, out.cap())?;
-        out.write(result)
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
