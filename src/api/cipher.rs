@@ -144,6 +144,37 @@ impl Library {
         })
     }
 
+    /// A single-part call written straight into the caller's buffer;
+    /// `None` sends the caller to the buffered path (a length query, a
+    /// buffer too small, kept output, or an op without this fast path),
+    /// with the operation untouched.
+    fn cipher_single_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+        dir: Dir,
+    ) -> Result<Option<usize>> {
+        self.with_session(h, |s, _| {
+            let slot = slot(s, dir);
+            let active = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+            if active.pending.is_some() || active.needs_context_login || active.updated {
+                return Ok(None);
+            }
+            match active.op.single_into(data, out) {
+                Ok(None) => Ok(None),
+                Ok(Some(n)) => {
+                    *slot = None;
+                    Ok(Some(n))
+                }
+                Err(e) => {
+                    *slot = None;
+                    Err(e)
+                }
+            }
+        })
+    }
+
     fn cipher_update(
         &self,
         h: CK_SESSION_HANDLE,
@@ -187,6 +218,26 @@ impl Library {
 
     pub fn encrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: OutCap) -> Result<Out> {
         self.cipher_single(h, data, out, Dir::Encrypt)
+    }
+
+    /// C_Encrypt into the caller's buffer when possible, see
+    /// `cipher_single_into`.
+    pub fn encrypt_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.cipher_single_into(h, data, out, Dir::Encrypt)
+    }
+
+    pub fn decrypt_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.cipher_single_into(h, data, out, Dir::Decrypt)
     }
 
     pub fn encrypt_update(&self, h: CK_SESSION_HANDLE, data: &[u8], out: OutCap) -> Result<Out> {

@@ -258,6 +258,54 @@ impl CipherOp for Gcm {
         self.decrypt_finish()
     }
 
+    /// Single-part straight into `out`: encryption copies the input once
+    /// and works in place; decryption checks the tag over the caller's
+    /// input first, so no plaintext is written unless it verified.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done || self.text_len != 0 || !self.input.is_empty() {
+            return Ok(None);
+        }
+        if self.encrypt {
+            let need = data
+                .len()
+                .checked_add(self.tag_len)
+                .ok_or(Error::DataLenRange)?;
+            let Some(dst) = out.get_mut(..need) else {
+                return Ok(None);
+            };
+            let total = self.check_len(data.len(), 0, Error::DataLenRange)?;
+            self.done = true;
+            let (ct, tag_out) = dst.split_at_mut(data.len());
+            ct.copy_from_slice(data);
+            self.apply(ct)?;
+            self.hash(ct)?;
+            self.text_len = total;
+            let tag = self.full_tag()?;
+            tag_out.copy_from_slice(tag.get(..self.tag_len).ok_or(Error::GeneralError)?);
+            return Ok(Some(need));
+        }
+        self.check_len(data.len(), self.tag_len, Error::EncryptedDataLenRange)?;
+        let split = data
+            .len()
+            .checked_sub(self.tag_len)
+            .ok_or(Error::EncryptedDataLenRange)?;
+        let Some(dst) = out.get_mut(..split) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let (ct, tag) = data.split_at(split);
+        self.hash(ct)?;
+        self.text_len = u64::try_from(ct.len()).map_err(|_| Error::EncryptedDataLenRange)?;
+        let expected = Zeroizing::new(self.full_tag()?);
+        let expected = expected.get(..self.tag_len).ok_or(Error::GeneralError)?;
+        if !bool::from(expected.ct_eq(tag)) {
+            return Err(Error::EncryptedDataInvalid);
+        }
+        dst.copy_from_slice(ct);
+        self.apply(dst)?;
+        Ok(Some(split))
+    }
+
     /// Encryption: the same length. Decryption releases nothing before
     /// `finish`; the bound counts the plaintext these bytes add there, so
     /// a single-part query (`update_len(n) + finish_len()`) is n - tag.

@@ -21,6 +21,13 @@ pub trait CipherOp: Send {
     fn update_len(&self, len: usize) -> usize;
     /// At most how many bytes `finish` returns now.
     fn finish_len(&self) -> usize;
+    /// A whole single-part call written straight into the caller's
+    /// buffer: `Ok(Some(n))` wrote `n` bytes of `out` and ended the
+    /// operation; `Ok(None)` (the default, or `out` too small) consumed
+    /// nothing, and the caller takes the buffered path.
+    fn single_into(&mut self, _data: &[u8], _out: &mut [u8]) -> Result<Option<usize>> {
+        Ok(None)
+    }
     /// Whether C_*Update may be used (RSA is single-part only).
     fn multipart(&self) -> bool {
         true
