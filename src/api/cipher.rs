@@ -116,6 +116,19 @@ impl Library {
         dir: Dir,
     ) -> Result<Out> {
         self.with_session(h, |s, _| {
+            // A length query (or too small a buffer) whose answer the op
+            // knows without the work: answered as is, the op stays fresh
+            // for the call with a buffer (which then writes straight into
+            // it, see `cipher_single_into`).
+            if let Some(active) = slot(s, dir).as_ref()
+                && active.pending.is_none()
+                && !active.needs_context_login
+                && !active.updated
+                && let Some(len) = active.op.single_len(data.len())
+                && !matches!(out, OutCap::Cap(cap) if cap >= len)
+            {
+                return Ok(Out::Len(len));
+            }
             cipher_step(slot(s, dir), out, true, |a| {
                 if a.needs_context_login {
                     return Err(Error::UserNotLoggedIn);

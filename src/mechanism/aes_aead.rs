@@ -306,6 +306,13 @@ impl CipherOp for Gcm {
         Ok(Some(split))
     }
 
+    /// Encryption of a fresh operation: the text plus the tag. (Decryption
+    /// is not answered early: a bad tag is reported on the query.)
+    fn single_len(&self, len: usize) -> Option<usize> {
+        let fresh = !self.done && self.text_len == 0;
+        (self.encrypt && fresh).then(|| len.checked_add(self.tag_len))?
+    }
+
     /// Encryption: the same length. Decryption releases nothing before
     /// `finish`; the bound counts the plaintext these bytes add there, so
     /// a single-part query (`update_len(n) + finish_len()`) is n - tag.

@@ -28,6 +28,12 @@ pub trait CipherOp: Send {
     fn single_into(&mut self, _data: &[u8], _out: &mut [u8]) -> Result<Option<usize>> {
         Ok(None)
     }
+    /// The exact output of a single-part call over `len` bytes, when it
+    /// is known without doing the work (default: not known). A length
+    /// query is then answered without running the operation.
+    fn single_len(&self, _len: usize) -> Option<usize> {
+        None
+    }
     /// Whether C_*Update may be used (RSA is single-part only).
     fn multipart(&self) -> bool {
         true
