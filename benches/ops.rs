@@ -188,6 +188,13 @@ fn main() {
         &[("KEYWARD_STORE", dir.path()), ("KEYWARD_CONF", &conf)],
     );
     direct_round(&b);
+    let bulk_dir = dir.path().join("bulk");
+    std::fs::create_dir_all(&bulk_dir).expect("bulk dir");
+    sessions_and_bulk_round(
+        &b,
+        &keyward,
+        &[("KEYWARD_STORE", &bulk_dir), ("KEYWARD_CONF", &conf)],
+    );
     if full && Path::new(SOFTHSM).exists() {
         let tokens = dir.path().join("softhsm-tokens");
         std::fs::create_dir_all(&tokens).expect("softhsm dir");
@@ -206,4 +213,80 @@ fn main() {
     } else if full {
         println!("(SoftHSMv2 not installed at {SOFTHSM}: no peer column)");
     }
+}
+
+// Sessions and bulk data (issue 11): open+close pairs with 10,000 live
+// session objects held by another session, and AES-256-GCM over 1 MiB
+// (init + one-shot encrypt) through the C ABI next to the `aes-gcm` crate
+// doing the same work (key schedule included, as an init must do it).
+const SESSION_OBJECTS: usize = 10_000;
+const BULK: usize = 1 << 20;
+
+fn sessions_and_bulk_round(b: &Bench, module: &Path, store_env: &[(&str, &Path)]) {
+    for (k, v) in store_env {
+        // SAFETY: single-threaded; the module reads these at C_Initialize.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let pkcs11 = Pkcs11::new(module).expect("load module");
+    pkcs11
+        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("initialize");
+    let slot = pkcs11.get_slots_with_token().expect("slots")[0];
+    let so = AuthPin::new("so-pin-1234".into());
+    let user = AuthPin::new("user-pin-1234".into());
+    pkcs11.init_token(slot, &so, "bulk").expect("init token");
+    let holder = pkcs11.open_rw_session(slot).expect("session");
+    holder.login(UserType::So, Some(&so)).expect("so login");
+    holder.init_pin(&user).expect("init pin");
+    holder.logout().expect("logout");
+    holder.login(UserType::User, Some(&user)).expect("login");
+    for n in 0..SESSION_OBJECTS {
+        holder
+            .create_object(&[
+                Attribute::Class(cryptoki::object::ObjectClass::DATA),
+                Attribute::Token(false),
+                Attribute::Value(n.to_le_bytes().to_vec()),
+            ])
+            .expect("session object");
+    }
+    b.run(
+        "keyward: open+close session (10k live session objects)",
+        || {
+            drop(pkcs11.open_ro_session(slot).expect("open"));
+        },
+    );
+    let key = holder
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::ValueLen(32.into()),
+                Attribute::Encrypt(true),
+                Attribute::Token(true),
+                Attribute::Sensitive(true),
+            ],
+        )
+        .expect("aes key");
+    let data = vec![0x5au8; BULK];
+    let iv = [7u8; 12];
+    b.run("keyward: AES-256-GCM encrypt 1 MiB (init+one-shot)", || {
+        let mut nonce = iv;
+        let params = cryptoki::mechanism::aead::GcmParams::new(&mut nonce, &[], 128.into())
+            .expect("gcm params");
+        holder
+            .encrypt(&Mechanism::AesGcm(params), key, &data)
+            .expect("encrypt");
+    });
+    drop(holder);
+    pkcs11.finalize().expect("finalize");
+
+    use aes_gcm::aead::Aead;
+    use aes_gcm::{Aes256Gcm, KeyInit};
+    let raw_key = [9u8; 32];
+    b.run(
+        "direct crate: AES-256-GCM encrypt 1 MiB (new+encrypt)",
+        || {
+            let c = Aes256Gcm::new_from_slice(&raw_key).expect("key");
+            let _ = c.encrypt(&iv.into(), data.as_slice()).expect("encrypt");
+        },
+    );
 }

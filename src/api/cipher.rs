@@ -30,7 +30,7 @@ fn slot(s: &mut Session, dir: Dir) -> &mut CipherSlot {
 /// reports its length. A finishing call that delivers ends the operation.
 fn deliver(
     slot: &mut CipherSlot,
-    data: Zeroizing<Vec<u8>>,
+    mut data: Zeroizing<Vec<u8>>,
     out: OutCap,
     finishing: bool,
 ) -> Result<Out> {
@@ -41,7 +41,9 @@ fn deliver(
         } else if let Some(active) = slot.as_mut() {
             active.pending = None;
         }
-        return Ok(Out::Data(data.to_vec()));
+        // Moved, not copied: the ABI layer zeroizes plaintext after its
+        // copy to the caller (and leaves public ciphertext alone).
+        return Ok(Out::Data(std::mem::take(&mut *data)));
     }
     let len = data.len();
     if let Some(active) = slot.as_mut() {
@@ -114,6 +116,19 @@ impl Library {
         dir: Dir,
     ) -> Result<Out> {
         self.with_session(h, |s, _| {
+            // A length query (or too small a buffer) whose answer the op
+            // knows without the work: answered as is, the op stays fresh
+            // for the call with a buffer (which then writes straight into
+            // it, see `cipher_single_into`).
+            if let Some(active) = slot(s, dir).as_ref()
+                && active.pending.is_none()
+                && !active.needs_context_login
+                && !active.updated
+                && let Some(len) = active.op.single_len(data.len())
+                && !matches!(out, OutCap::Cap(cap) if cap >= len)
+            {
+                return Ok(Out::Len(len));
+            }
             cipher_step(slot(s, dir), out, true, |a| {
                 if a.needs_context_login {
                     return Err(Error::UserNotLoggedIn);
@@ -121,10 +136,55 @@ impl Library {
                 if a.updated {
                     return Err(Error::OperationActive);
                 }
-                let mut result = Zeroizing::new(a.op.update(data)?);
-                result.extend_from_slice(&Zeroizing::new(a.op.finish()?));
-                Ok(std::mem::take(&mut *result))
+                let mut head = Zeroizing::new(a.op.update(data)?);
+                let mut tail = Zeroizing::new(a.op.finish()?);
+                if head.is_empty() {
+                    // Decryption that releases all at the end (GCM).
+                    return Ok(std::mem::take(&mut *tail));
+                }
+                if head.capacity() - head.len() < tail.len() {
+                    // Growing in place would free the old bytes unzeroized:
+                    // move into a new buffer; the old one is zeroized.
+                    let mut both =
+                        Zeroizing::new(Vec::with_capacity(head.len().saturating_add(tail.len())));
+                    both.extend_from_slice(&head);
+                    head = both;
+                }
+                // The AES ops leave room for the final part: no copy.
+                head.extend_from_slice(&tail);
+                Ok(std::mem::take(&mut *head))
             })
+        })
+    }
+
+    /// A single-part call written straight into the caller's buffer;
+    /// `None` sends the caller to the buffered path (a length query, a
+    /// buffer too small, kept output, or an op without this fast path),
+    /// with the operation untouched.
+    fn cipher_single_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+        dir: Dir,
+    ) -> Result<Option<usize>> {
+        self.with_session(h, |s, _| {
+            let slot = slot(s, dir);
+            let active = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+            if active.pending.is_some() || active.needs_context_login || active.updated {
+                return Ok(None);
+            }
+            match active.op.single_into(data, out) {
+                Ok(None) => Ok(None),
+                Ok(Some(n)) => {
+                    *slot = None;
+                    Ok(Some(n))
+                }
+                Err(e) => {
+                    *slot = None;
+                    Err(e)
+                }
+            }
         })
     }
 
@@ -171,6 +231,26 @@ impl Library {
 
     pub fn encrypt(&self, h: CK_SESSION_HANDLE, data: &[u8], out: OutCap) -> Result<Out> {
         self.cipher_single(h, data, out, Dir::Encrypt)
+    }
+
+    /// C_Encrypt into the caller's buffer when possible, see
+    /// `cipher_single_into`.
+    pub fn encrypt_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.cipher_single_into(h, data, out, Dir::Encrypt)
+    }
+
+    pub fn decrypt_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.cipher_single_into(h, data, out, Dir::Decrypt)
     }
 
     pub fn encrypt_update(&self, h: CK_SESSION_HANDLE, data: &[u8], out: OutCap) -> Result<Out> {

@@ -1,7 +1,7 @@
 //! Object handles: a token object keeps one handle for the library's life
 //! (clients cache handles across logout/login); session objects live here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use cryptoki_sys::*;
@@ -36,6 +36,38 @@ impl ObjRef {
 pub struct HandleTable {
     by_handle: HashMap<CK_OBJECT_HANDLE, ObjRef>,
     by_row: HashMap<(usize, i64), CK_OBJECT_HANDLE>,
+    /// The session objects of each session that has any (the profile
+    /// objects sit under session 0): closing a session touches only its
+    /// own objects, however many others the table holds (issue 11).
+    by_session: HashMap<CK_SESSION_HANDLE, HashSet<CK_OBJECT_HANDLE>>,
+    /// Entries looked at by the session-object removals, ever: the work a
+    /// close does, observable by tests without a clock.
+    visited: u64,
+}
+
+/// What the handle table holds and the work its removals have done; see
+/// [`crate::api::Library::handle_stats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandleStats {
+    /// Live handles (token and session objects).
+    pub handles: usize,
+    /// Slots allocated for handles: bounded by the live count, not history.
+    pub capacity: usize,
+    /// Sessions that own at least one session object.
+    pub owning_sessions: usize,
+    /// Slots allocated for the per-session index.
+    pub session_capacity: usize,
+    /// Entries visited by session-object removals since the library began.
+    pub visited: u64,
+}
+
+/// A map whose live entries fell to a quarter of its slots gives memory
+/// back, so a burst of objects or sessions does not pin its peak forever.
+/// Halving keeps the amortised cost of a removal O(1).
+fn shrink<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>) {
+    if m.capacity() > 64 && m.len() * 4 < m.capacity() {
+        m.shrink_to(m.len() * 2);
+    }
 }
 
 impl HandleTable {
@@ -60,6 +92,9 @@ impl HandleTable {
     }
 
     pub fn insert_session_object(&mut self, h: CK_OBJECT_HANDLE, r: ObjRef) {
+        if let ObjRef::Session { session, .. } = &r {
+            self.by_session.entry(*session).or_default().insert(h);
+        }
         self.by_handle.insert(h, r);
     }
 
@@ -72,25 +107,72 @@ impl HandleTable {
     }
 
     pub fn remove(&mut self, h: CK_OBJECT_HANDLE) {
-        if let Some(ObjRef::Token { token, id }) = self.by_handle.remove(&h) {
-            self.by_row.remove(&(token, id));
+        match self.by_handle.remove(&h) {
+            Some(ObjRef::Token { token, id }) => {
+                self.by_row.remove(&(token, id));
+                shrink(&mut self.by_row);
+            }
+            Some(ObjRef::Session { session, .. }) => self.unindex(session, h),
+            None => {}
+        }
+        shrink(&mut self.by_handle);
+    }
+
+    fn unindex(&mut self, session: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE) {
+        if let Some(set) = self.by_session.get_mut(&session) {
+            set.remove(&h);
+            if set.is_empty() {
+                self.by_session.remove(&session);
+                shrink(&mut self.by_session);
+            }
         }
     }
 
-    /// Drops the session objects matching `pred` (session close, logout).
+    /// Drops the session objects of one closed session: O(its objects).
+    pub fn remove_session(&mut self, session: CK_SESSION_HANDLE) {
+        let Some(owned) = self.by_session.remove(&session) else {
+            return;
+        };
+        self.visited += owned.len() as u64;
+        for h in owned {
+            self.by_handle.remove(&h);
+        }
+        shrink(&mut self.by_session);
+        shrink(&mut self.by_handle);
+    }
+
+    /// Drops the session objects matching `pred` (logout drops the private
+    /// ones of a token): walks session objects only, never token objects.
     pub fn remove_session_objects(
         &mut self,
         mut pred: impl FnMut(usize, CK_SESSION_HANDLE, &Object) -> bool,
     ) {
-        self.by_handle.retain(|_, r| match r {
-            ObjRef::Session {
-                token,
-                session,
-                object,
-                ..
-            } => !pred(*token, *session, object),
-            ObjRef::Token { .. } => true,
-        });
+        let mut gone = Vec::new();
+        for (session, owned) in &self.by_session {
+            for h in owned {
+                self.visited += 1;
+                if let Some(ObjRef::Session { token, object, .. }) = self.by_handle.get(h)
+                    && pred(*token, *session, object)
+                {
+                    gone.push((*session, *h));
+                }
+            }
+        }
+        for (session, h) in gone {
+            self.by_handle.remove(&h);
+            self.unindex(session, h);
+        }
+        shrink(&mut self.by_handle);
+    }
+
+    pub fn stats(&self) -> HandleStats {
+        HandleStats {
+            handles: self.by_handle.len(),
+            capacity: self.by_handle.capacity(),
+            owning_sessions: self.by_session.len(),
+            session_capacity: self.by_session.capacity(),
+            visited: self.visited,
+        }
     }
 
     /// Forgets the stored objects of a token (C_InitToken wiped it). Its
@@ -107,11 +189,15 @@ impl HandleTable {
         &self,
         token: usize,
     ) -> impl Iterator<Item = (CK_OBJECT_HANDLE, &Arc<Object>)> {
-        self.by_handle.iter().filter_map(move |(h, r)| match r {
-            ObjRef::Session {
-                token: t, object, ..
-            } if *t == token => Some((*h, object)),
-            _ => None,
-        })
+        // Through the per-session index: token objects are not walked.
+        self.by_session
+            .values()
+            .flatten()
+            .filter_map(move |h| match self.by_handle.get(h) {
+                Some(ObjRef::Session {
+                    token: t, object, ..
+                }) if *t == token => Some((*h, object)),
+                _ => None,
+            })
     }
 }

@@ -24,6 +24,7 @@ pub mod global;
 mod handles;
 mod key;
 mod lifecycle;
+pub use handles::HandleStats;
 pub use lifecycle::Rotation;
 pub mod message;
 mod object;

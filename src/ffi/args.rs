@@ -621,6 +621,63 @@ impl OutBuf {
     }
 }
 
+impl OutBuf {
+    /// [`OutBuf::write`] for public output (ciphertext): the same length
+    /// protocol, but the bytes are not zeroized after the copy — on bulk
+    /// data that cost more than the cipher itself (issue 11).
+    /// The caller's buffer as a slice, for an operation to write into
+    /// directly; None for a length query, or when the buffer overlaps
+    /// `input` (an in-place call: a mutable slice may not alias the input,
+    /// so that call takes the copying path).
+    ///
+    /// # Safety
+    /// As for [`OutBuf::new`]; the slice must not outlive the C call.
+    pub(crate) unsafe fn buffer<'a>(&self, input: &[u8]) -> Option<&'a mut [u8]> {
+        let OutCap::Cap(cap) = self.cap else {
+            return None;
+        };
+        let cap = cap.min(isize::MAX as usize);
+        if self.buf.is_null() || cap == 0 {
+            return None;
+        }
+        let out_start = self.buf as usize;
+        let in_start = input.as_ptr() as usize;
+        let overlap = !input.is_empty()
+            && out_start < in_start.saturating_add(input.len())
+            && in_start < out_start.saturating_add(cap);
+        if overlap {
+            return None;
+        }
+        // SAFETY: non-NULL, writable for `cap` bytes per the contract,
+        // at most isize::MAX, and disjoint from `input` (checked above).
+        Some(unsafe { std::slice::from_raw_parts_mut(self.buf, cap) })
+    }
+
+    /// Ends the protocol after an operation wrote `n` bytes itself.
+    pub(crate) fn written(self, n: usize) -> Result<()> {
+        self.set_len(n)
+    }
+
+    pub(crate) fn write_public(self, out: Out) -> Result<()> {
+        let Out::Data(v) = out else {
+            return self.write(out);
+        };
+        match self.cap {
+            OutCap::Query => self.set_len(v.len()),
+            OutCap::Cap(cap) if v.len() > cap => {
+                self.set_len(v.len())?;
+                Err(Error::BufferTooSmall)
+            }
+            OutCap::Cap(_) => {
+                // SAFETY: `buf` is non-NULL (not a query) and writable for
+                // `cap` >= v.len() bytes; our vector is separate.
+                unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), self.buf, v.len()) };
+                self.set_len(v.len())
+            }
+        }
+    }
+}
+
 /// A list returned with the count protocol (`C_GetSlotList`,
 /// `C_GetMechanismList`, `C_GetInterfaceList`): NULL list asks for the
 /// count; a short list gets the count and CKR_BUFFER_TOO_SMALL.

@@ -50,8 +50,16 @@ pub unsafe extern "C" fn C_Encrypt(
                 OutBuf::new(pEncryptedData, pulEncryptedDataLen)?,
             ))
         })?;
+        // SAFETY: the output buffer's contract, checked in `OutBuf::new`;
+        // the slice lives only for this call.
+        if let Some(buf) = unsafe { out.buffer(input) }
+            && let Some(n) = lib.encrypt_into(hSession, input, buf)?
+        {
+            return out.written(n);
+        }
         let result = lib.encrypt(hSession, input, out.cap())?;
-        out.write(result)
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
@@ -74,7 +82,8 @@ pub unsafe extern "C" fn C_EncryptUpdate(
             ))
         })?;
         let result = lib.encrypt_update(hSession, input, out.cap())?;
-        out.write(result)
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
@@ -92,7 +101,8 @@ pub unsafe extern "C" fn C_EncryptFinal(
             OutBuf::new(pLastEncryptedPart, pulLastEncryptedPartLen)
         })?;
         let result = lib.encrypt_final(hSession, out.cap())?;
-        out.write(result)
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
@@ -129,6 +139,13 @@ pub unsafe extern "C" fn C_Decrypt(
                 OutBuf::new(pData, pulDataLen)?,
             ))
         })?;
+        // SAFETY: as in C_Encrypt. Plaintext goes straight to the caller:
+        // no copy of it is left in our memory.
+        if let Some(buf) = unsafe { out.buffer(input) }
+            && let Some(n) = lib.decrypt_into(hSession, input, buf)?
+        {
+            return out.written(n);
+        }
         let result = lib.decrypt(hSession, input, out.cap())?;
         out.write(result)
     })

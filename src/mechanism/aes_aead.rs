@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 /// SP 800-38D's limit on the text: 2^39 - 256 bits.
 const MAX_TEXT: u64 = ((1 << 32) - 2) * 16;
 const MIN_TAG: usize = 12;
+/// Keystream made per batch: enough blocks for the block cipher's
+/// parallel path, small enough to live on the stack.
+const STREAM: usize = 32 * BLOCK;
 
 fn xor(dst: &mut [u8], src: &[u8]) {
     for (d, s) in dst.iter_mut().zip(src) {
@@ -110,7 +113,9 @@ impl Gcm {
 
     /// XORs the keystream into `data`, continuing where the last call
     /// stopped. The caller has checked the length against MAX_TEXT, so the
-    /// 32-bit counter cannot come back to J0.
+    /// 32-bit counter cannot come back to J0. The keystream is made a
+    /// stack-sized stretch at a time (never a whole-message buffer) and
+    /// that stretch is zeroized once, at the end.
     fn apply(&mut self, data: &mut [u8]) -> Result<()> {
         let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
         let take = buffered.len().min(data.len());
@@ -120,21 +125,25 @@ impl Gcm {
         if tail.is_empty() {
             return Ok(());
         }
-        let blocks = tail.len().div_ceil(BLOCK);
-        let mut stream = Zeroizing::new(vec![0u8; blocks * BLOCK]);
-        let (chunks, _) = stream.as_chunks_mut::<BLOCK>();
-        for chunk in chunks {
-            let (nonce, count) = chunk.split_at_mut(12);
-            nonce.copy_from_slice(self.j0.get(..12).ok_or(Error::GeneralError)?);
-            count.copy_from_slice(&self.counter.to_be_bytes());
-            self.counter = self.counter.wrapping_add(1);
+        let prefix = self.j0.get(..12).ok_or(Error::GeneralError)?;
+        let mut stream = Zeroizing::new([0u8; STREAM]);
+        for part in tail.chunks_mut(STREAM) {
+            let len = part.len().div_ceil(BLOCK) * BLOCK;
+            let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
+            let (chunks, _) = ks.as_chunks_mut::<BLOCK>();
+            for chunk in chunks {
+                let (nonce, count) = chunk.split_at_mut(12);
+                nonce.copy_from_slice(prefix);
+                count.copy_from_slice(&self.counter.to_be_bytes());
+                self.counter = self.counter.wrapping_add(1);
+            }
+            self.cipher.encrypt_blocks(ks);
+            xor(part, ks);
+            let last_start = len - BLOCK;
+            let last = ks.get(last_start..).ok_or(Error::GeneralError)?;
+            self.keystream.copy_from_slice(last);
+            self.used = part.len() - last_start;
         }
-        self.cipher.encrypt_blocks(&mut stream);
-        xor(tail, &stream);
-        let last_start = stream.len() - BLOCK;
-        let last = stream.get(last_start..).ok_or(Error::GeneralError)?;
-        self.keystream.copy_from_slice(last);
-        self.used = tail.len() - last_start;
         Ok(())
     }
 
@@ -185,15 +194,20 @@ impl Gcm {
 
     fn encrypt_update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         let total = self.check_len(data.len(), 0, Error::DataLenRange)?;
-        let mut out = data.to_vec();
+        // Room for the tag too: a single-part call appends it without
+        // moving the ciphertext again.
+        let mut out = Vec::with_capacity(data.len().saturating_add(self.tag_len));
+        out.extend_from_slice(data);
         self.apply(&mut out)?;
         self.hash(&out)?;
         self.text_len = total;
         Ok(out)
     }
 
+    /// Checks the tag, then decrypts in the buffer that collected the
+    /// ciphertext: the plaintext is never copied.
     fn decrypt_finish(&mut self) -> Result<Vec<u8>> {
-        let input = std::mem::take(&mut self.input);
+        let mut input = std::mem::take(&mut self.input);
         let split = input
             .len()
             .checked_sub(self.tag_len)
@@ -206,9 +220,9 @@ impl Gcm {
         if !bool::from(expected.ct_eq(tag)) {
             return Err(Error::EncryptedDataInvalid);
         }
-        let mut out = ct.to_vec();
-        self.apply(&mut out)?;
-        Ok(out)
+        input.truncate(split);
+        self.apply(&mut input)?;
+        Ok(input)
     }
 }
 
@@ -242,6 +256,61 @@ impl CipherOp for Gcm {
                 .ok_or(Error::GeneralError);
         }
         self.decrypt_finish()
+    }
+
+    /// Single-part straight into `out`: encryption copies the input once
+    /// and works in place; decryption checks the tag over the caller's
+    /// input first, so no plaintext is written unless it verified.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done || self.text_len != 0 || !self.input.is_empty() {
+            return Ok(None);
+        }
+        if self.encrypt {
+            let need = data
+                .len()
+                .checked_add(self.tag_len)
+                .ok_or(Error::DataLenRange)?;
+            let Some(dst) = out.get_mut(..need) else {
+                return Ok(None);
+            };
+            let total = self.check_len(data.len(), 0, Error::DataLenRange)?;
+            self.done = true;
+            let (ct, tag_out) = dst.split_at_mut(data.len());
+            ct.copy_from_slice(data);
+            self.apply(ct)?;
+            self.hash(ct)?;
+            self.text_len = total;
+            let tag = self.full_tag()?;
+            tag_out.copy_from_slice(tag.get(..self.tag_len).ok_or(Error::GeneralError)?);
+            return Ok(Some(need));
+        }
+        self.check_len(data.len(), self.tag_len, Error::EncryptedDataLenRange)?;
+        let split = data
+            .len()
+            .checked_sub(self.tag_len)
+            .ok_or(Error::EncryptedDataLenRange)?;
+        let Some(dst) = out.get_mut(..split) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let (ct, tag) = data.split_at(split);
+        self.hash(ct)?;
+        self.text_len = u64::try_from(ct.len()).map_err(|_| Error::EncryptedDataLenRange)?;
+        let expected = Zeroizing::new(self.full_tag()?);
+        let expected = expected.get(..self.tag_len).ok_or(Error::GeneralError)?;
+        if !bool::from(expected.ct_eq(tag)) {
+            return Err(Error::EncryptedDataInvalid);
+        }
+        dst.copy_from_slice(ct);
+        self.apply(dst)?;
+        Ok(Some(split))
+    }
+
+    /// Encryption of a fresh operation: the text plus the tag. (Decryption
+    /// is not answered early: a bad tag is reported on the query.)
+    fn single_len(&self, len: usize) -> Option<usize> {
+        let fresh = !self.done && self.text_len == 0;
+        (self.encrypt && fresh).then(|| len.checked_add(self.tag_len))?
     }
 
     /// Encryption: the same length. Decryption releases nothing before
@@ -426,7 +495,10 @@ mod tests {
     fn multipart_and_cross_check_with_aes_gcm() {
         let key = [0x5au8; 32];
         let aad = b"associated";
-        for len in [0usize, 1, 15, 16, 17, 31, 33, 100] {
+        // Lengths past one keystream batch (STREAM = 512 bytes) too.
+        for len in [
+            0usize, 1, 15, 16, 17, 31, 33, 100, 511, 512, 513, 1500, 4099,
+        ] {
             let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let iv12 = [7u8; 12];
             let mut reference = plain.clone();

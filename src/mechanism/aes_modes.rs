@@ -18,6 +18,10 @@ fn xor(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+/// Blocks handled per batch: enough for the block cipher's parallel path,
+/// small enough for the stack.
+const BATCH: usize = 32;
+
 /// Bytes in the whole blocks of `len` bytes.
 fn whole_blocks(len: usize) -> usize {
     len - len % BLOCK
@@ -122,15 +126,23 @@ impl BlockModeOp {
                 *chain = *block;
             }
         } else {
-            let previous: Vec<[u8; BLOCK]> = std::iter::once(*chain)
-                .chain(blocks.iter().copied())
-                .collect();
-            if let Some(last) = previous.last() {
-                *chain = *last;
-            }
-            for (block, prev) in blocks.iter_mut().zip(&previous) {
-                self.cipher.decrypt_block(block);
-                xor(block, prev);
+            // A batch of blocks through the cipher's parallel path; only
+            // that batch's ciphertext (public) is kept aside for chaining,
+            // never a copy of the whole input.
+            for group in blocks.chunks_mut(BATCH) {
+                let mut saved = [[0u8; BLOCK]; BATCH];
+                let Some(kept) = saved.get_mut(..group.len()) else {
+                    return;
+                };
+                kept.copy_from_slice(group);
+                self.cipher.decrypt_blocks(group.as_flattened_mut());
+                let previous = std::iter::once(*chain).chain(kept.iter().copied());
+                for (block, prev) in group.iter_mut().zip(previous) {
+                    xor(block, &prev);
+                }
+                if let Some(last) = kept.last() {
+                    *chain = *last;
+                }
             }
         }
     }
@@ -164,15 +176,38 @@ impl CipherOp for BlockModeOp {
         if self.done {
             return Err(Error::OperationNotInitialized);
         }
-        let mut work = Zeroizing::new(std::mem::take(&mut *self.pending));
-        append_secret(&mut work, data)?;
-        let n = self.releasable(work.len());
-        let (out, rest) = work.split_at(n);
-        self.pending = Zeroizing::new(Vec::with_capacity(2 * BLOCK));
-        self.pending.extend_from_slice(rest);
-        let mut out = out.to_vec();
+        let total = self
+            .pending
+            .len()
+            .checked_add(data.len())
+            .ok_or(Error::DataLenRange)?;
+        let n = self.releasable(total);
+        // The released blocks go straight into the output, processed in
+        // place; one block of room is left for what `finish` adds, so a
+        // single-part call appends it without moving the data again.
+        let from_pending = n.min(self.pending.len());
+        let from_data = n - from_pending;
+        let mut out = Zeroizing::new(Vec::with_capacity(n.saturating_add(BLOCK)));
+        out.extend_from_slice(
+            self.pending
+                .get(..from_pending)
+                .ok_or(Error::GeneralError)?,
+        );
+        out.extend_from_slice(data.get(..from_data).ok_or(Error::GeneralError)?);
+        // What stays back is under two blocks: it fits the new buffer's
+        // capacity, so it is never reallocated (and left behind) either.
+        let mut rest = Zeroizing::new(Vec::with_capacity(2 * BLOCK));
+        rest.extend_from_slice(
+            self.pending
+                .get(from_pending..)
+                .ok_or(Error::GeneralError)?,
+        );
+        rest.extend_from_slice(data.get(from_data..).ok_or(Error::GeneralError)?);
+        self.pending = rest;
         self.process(&mut out);
-        Ok(out)
+        // Only output leaves: plaintext (encrypting) was overwritten in
+        // place; the wrapper just covered the early returns above.
+        Ok(std::mem::take(&mut *out))
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
@@ -270,17 +305,21 @@ impl CipherOp for CtrOp {
         if tail.is_empty() {
             return Ok(out);
         }
-        let stream_len = blocks.checked_mul(BLOCK).ok_or(Error::DataLenRange)?;
-        let mut stream = Zeroizing::new(vec![0u8; stream_len]);
-        self.generate(&mut stream);
-        xor(tail, &stream);
-        let last_start = stream_len - BLOCK;
-        let last: [u8; BLOCK] = stream
-            .get(last_start..)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(Error::GeneralError)?;
-        *self.keystream = last;
-        self.used = rest - last_start;
+        // Keystream a stack-sized batch at a time, zeroized once at the end.
+        let mut stream = Zeroizing::new([0u8; BATCH * BLOCK]);
+        for part in tail.chunks_mut(BATCH * BLOCK) {
+            let len = part.len().div_ceil(BLOCK) * BLOCK;
+            let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
+            self.generate(ks);
+            xor(part, ks);
+            let last_start = len - BLOCK;
+            let last: [u8; BLOCK] = ks
+                .get(last_start..)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(Error::GeneralError)?;
+            *self.keystream = last;
+            self.used = part.len() - last_start;
+        }
         Ok(out)
     }
 
@@ -395,6 +434,55 @@ mod tests {
                 single(&mut ctr_op(key, 64, CTR_BLOCK), &ctr).unwrap(),
                 plain
             );
+        }
+    }
+
+    /// Long inputs cross the keystream / decryption batches (BATCH
+    /// blocks); single-part and odd multipart splits must both equal a
+    /// block-at-a-time reference.
+    #[test]
+    fn long_inputs_match_a_block_at_a_time_reference() {
+        let key = unhex(KEY256);
+        let cipher = AesCipher::new(&key).unwrap();
+        let iv: [u8; BLOCK] = unhex(IV).try_into().unwrap();
+        let ctr0: [u8; BLOCK] = unhex(CTR_BLOCK).try_into().unwrap();
+        for blocks in [31usize, 32, 33, 64, 65, 200] {
+            let plain: Vec<u8> = (0..blocks * BLOCK).map(|i| (i * 7) as u8).collect();
+            // CBC reference, one block at a time.
+            let mut cbc = plain.clone();
+            let mut chain = iv;
+            for block in cbc.as_chunks_mut::<BLOCK>().0 {
+                xor(block, &chain);
+                cipher.encrypt_block(block);
+                chain = *block;
+            }
+            // CTR reference (128-bit counter), one block at a time.
+            let mut ctr = plain.clone();
+            let mut counter = u128::from_be_bytes(ctr0);
+            for block in ctr.as_chunks_mut::<BLOCK>().0 {
+                let mut ks = counter.to_be_bytes();
+                cipher.encrypt_block(&mut ks);
+                xor(block, &ks);
+                counter = counter.wrapping_add(1);
+            }
+            for sizes in [&[usize::MAX][..], &[1, 700, 33], &[513]] {
+                let mut op = block_op(KEY256, Some(IV), false, true);
+                assert_eq!(parts(&mut op, &plain, sizes).unwrap(), cbc, "{blocks}");
+                let mut op = block_op(KEY256, Some(IV), false, false);
+                assert_eq!(parts(&mut op, &cbc, sizes).unwrap(), plain, "{blocks}");
+                let mut op = block_op(KEY256, Some(IV), true, true);
+                let padded = parts(&mut op, &plain, sizes).unwrap();
+                assert_eq!(padded.get(..cbc.len()).unwrap(), cbc.as_slice());
+                let mut op = block_op(KEY256, Some(IV), true, false);
+                assert_eq!(parts(&mut op, &padded, sizes).unwrap(), plain);
+                let mut op = ctr_op(KEY256, 128, CTR_BLOCK);
+                assert_eq!(parts(&mut op, &plain, sizes).unwrap(), ctr, "{blocks}");
+                // A CTR stream ending mid-block continues mid-block.
+                let mut op = ctr_op(KEY256, 128, CTR_BLOCK);
+                let odd = plain.get(..plain.len() - 5).unwrap();
+                let want = ctr.get(..ctr.len() - 5).unwrap();
+                assert_eq!(parts(&mut op, odd, sizes).unwrap(), want);
+            }
         }
     }
 

@@ -21,6 +21,19 @@ pub trait CipherOp: Send {
     fn update_len(&self, len: usize) -> usize;
     /// At most how many bytes `finish` returns now.
     fn finish_len(&self) -> usize;
+    /// A whole single-part call written straight into the caller's
+    /// buffer: `Ok(Some(n))` wrote `n` bytes of `out` and ended the
+    /// operation; `Ok(None)` (the default, or `out` too small) consumed
+    /// nothing, and the caller takes the buffered path.
+    fn single_into(&mut self, _data: &[u8], _out: &mut [u8]) -> Result<Option<usize>> {
+        Ok(None)
+    }
+    /// The exact output of a single-part call over `len` bytes, when it
+    /// is known without doing the work (default: not known). A length
+    /// query is then answered without running the operation.
+    fn single_len(&self, _len: usize) -> Option<usize> {
+        None
+    }
     /// Whether C_*Update may be used (RSA is single-part only).
     fn multipart(&self) -> bool {
         true
