@@ -622,9 +622,6 @@ impl OutBuf {
 }
 
 impl OutBuf {
-    /// [`OutBuf::write`] for public output (ciphertext): the same length
-    /// protocol, but the bytes are not zeroized after the copy — on bulk
-    /// data that cost more than the cipher itself (issue 11).
     /// The caller's buffer as a slice, for an operation to write into
     /// directly; None for a length query, or when the buffer overlaps
     /// `input` (an in-place call: a mutable slice may not alias the input,
@@ -658,6 +655,9 @@ impl OutBuf {
         self.set_len(n)
     }
 
+    /// [`OutBuf::write`] for public output (ciphertext): the same length
+    /// protocol, but the bytes are not zeroized after the copy — on bulk
+    /// data that cost more than the cipher itself (issue 11).
     pub(crate) fn write_public(self, out: Out) -> Result<()> {
         let Out::Data(v) = out else {
             return self.write(out);
