@@ -81,26 +81,34 @@ fn run_on_a_terminal(
     let mut child = cmd.spawn().unwrap();
     drop(cmd); // closes this process's copies of the terminal's slave side
     let mut master = master;
-    let mut transcript = String::new();
+    // Raw bytes, decoded only as a whole: a read may end inside a
+    // multi-byte character (the table borders), which a per-read decode
+    // would turn into two replacement characters.
+    let mut raw: Vec<u8> = Vec::new();
     let mut seen = 0;
     let mut buf = [0u8; 1024];
     for (prompt, answer) in dialog {
-        while !transcript[seen..].contains(prompt) {
+        while !String::from_utf8_lossy(&raw[seen..]).contains(prompt) {
             // EIO: the CLI exited (and closed the terminal) before asking.
             let n = master.read(&mut buf).unwrap_or(0);
-            assert!(n > 0, "no prompt {prompt:?} in {transcript:?}");
-            transcript.push_str(&String::from_utf8_lossy(&buf[..n]));
+            assert!(
+                n > 0,
+                "no prompt {prompt:?} in {:?}",
+                String::from_utf8_lossy(&raw)
+            );
+            raw.extend_from_slice(&buf[..n]);
         }
         // Each prompt is matched once: later ones must appear after it.
-        seen = transcript.len();
+        seen = raw.len();
         master.write_all(format!("{answer}\n").as_bytes()).unwrap();
     }
     while let Ok(n) = master.read(&mut buf) {
         if n == 0 {
             break;
         }
-        transcript.push_str(&String::from_utf8_lossy(&buf[..n]));
+        raw.extend_from_slice(&buf[..n]);
     }
+    let transcript = String::from_utf8_lossy(&raw).into_owned();
     let status = child.wait().unwrap();
     (status.code().unwrap_or(-1), transcript)
 }
