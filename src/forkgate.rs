@@ -24,20 +24,26 @@
 //! depth), so nested gated calls never wait for their own fork.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The gate's state. Low 32 bits: threads inside (outermost entries
-/// only). High 32 bits: forks under way (two threads may fork at once).
+/// How many counters the threads inside are spread over. A thread always
+/// uses the same one, so threads on different cores rarely write the same
+/// cache line on their way in and out (every C_* call passes the gate).
+const STRIPES: usize = 32;
+
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
+/// The gate's state: threads inside (outermost entries only), counted in
+/// stripes, and forks under way (two threads may fork at once).
 pub struct Gate {
-    state: AtomicU64,
+    inside: [Stripe; STRIPES],
+    pending: AtomicU64,
     /// Bumped in every child: state made under an older generation belongs
     /// to an ancestor process. An atomic load replaces a getpid() per call.
     generation: AtomicU64,
 }
-
-const INSIDE_MASK: u64 = 0xffff_ffff;
-const PENDING_ONE: u64 = 1 << 32;
 
 /// The process's gate, driven by the pthread_atfork handlers.
 static GATE: Gate = Gate::new();
@@ -52,6 +58,11 @@ thread_local! {
     /// gate: the process has one gate (tests use their own on their own
     /// threads).
     static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// This thread's stripe, given round-robin at its first entry.
+    static STRIPE: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+    };
 }
 
 /// Proof of being inside the gate; leaving is dropping it.
@@ -92,28 +103,45 @@ pub fn generation() -> u64 {
 impl Gate {
     pub const fn new() -> Gate {
         Gate {
-            state: AtomicU64::new(0),
+            inside: [const { Stripe(AtomicU64::new(0)) }; STRIPES],
+            pending: AtomicU64::new(0),
             generation: AtomicU64::new(0),
         }
+    }
+
+    fn stripe(&self) -> &AtomicU64 {
+        // STRIPE is always below STRIPES; a fallback stripe is what the
+        // types need (any fixed stripe would be correct).
+        let [first, ..] = &self.inside;
+        &self.inside.get(STRIPE.with(|s| *s)).unwrap_or(first).0
+    }
+
+    /// Threads inside, over all stripes.
+    fn inside_now(&self) -> u64 {
+        self.inside
+            .iter()
+            .map(|s| s.0.load(Ordering::SeqCst))
+            .fold(0, u64::wrapping_add)
     }
 
     pub fn enter(&self) -> Guard<'_> {
         let depth = DEPTH.with(Cell::get);
         if depth == 0 {
+            let stripe = self.stripe();
             let mut spins = 0u32;
+            // Announce first, then look at the door (both SeqCst, as
+            // `prepare` closes the door first, then counts): a fork closing
+            // it at the same moment either sees us inside and waits, or we
+            // see it closed and step back out until it is over.
             loop {
-                let s = self.state.load(Ordering::SeqCst);
-                if s & !INSIDE_MASK == 0 {
-                    if self
-                        .state
-                        .compare_exchange_weak(s, s + 1, Ordering::SeqCst, Ordering::SeqCst)
-                        .is_ok()
-                    {
-                        break;
-                    }
-                    continue;
+                stripe.fetch_add(1, Ordering::SeqCst);
+                if self.pending.load(Ordering::SeqCst) == 0 {
+                    break;
                 }
-                pause(&mut spins);
+                stripe.fetch_sub(1, Ordering::SeqCst);
+                while self.pending.load(Ordering::SeqCst) != 0 {
+                    pause(&mut spins);
+                }
             }
         }
         DEPTH.with(|d| d.set(depth.saturating_add(1)));
@@ -124,11 +152,11 @@ impl Gate {
     }
 
     pub fn prepare(&self) {
-        self.state.fetch_add(PENDING_ONE, Ordering::SeqCst);
+        self.pending.fetch_add(1, Ordering::SeqCst);
         let own = own_share();
         let start = Instant::now();
         let mut spins = 0u32;
-        while self.state.load(Ordering::SeqCst) & INSIDE_MASK > own {
+        while self.inside_now() > own {
             if start.elapsed() > PREPARE_LIMIT {
                 break;
             }
@@ -137,14 +165,18 @@ impl Gate {
     }
 
     pub fn parent(&self) {
-        self.state.fetch_sub(PENDING_ONE, Ordering::SeqCst);
+        self.pending.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Only the forking thread exists in the child, so nobody else is
     /// inside and no other fork is pending; everything made before belongs
     /// to the parent. Only atomics: this runs in the child of a fork.
     pub fn child(&self) {
-        self.state.store(own_share(), Ordering::SeqCst);
+        for stripe in &self.inside {
+            stripe.0.store(0, Ordering::SeqCst);
+        }
+        self.stripe().store(own_share(), Ordering::SeqCst);
+        self.pending.store(0, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -160,7 +192,7 @@ impl Drop for Guard<'_> {
         let depth = DEPTH.with(Cell::get).saturating_sub(1);
         DEPTH.with(|d| d.set(depth));
         if depth == 0 {
-            self.gate.state.fetch_sub(1, Ordering::SeqCst);
+            self.gate.stripe().fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -188,11 +220,11 @@ mod tests {
     use std::sync::{Arc, Barrier};
 
     fn inside(g: &Gate) -> u64 {
-        g.state.load(Ordering::SeqCst) & INSIDE_MASK
+        g.inside_now()
     }
 
     fn pending(g: &Gate) -> u64 {
-        g.state.load(Ordering::SeqCst) >> 32
+        g.pending.load(Ordering::SeqCst)
     }
 
     // A gate of its own (not the process's, which other tests use), on
@@ -203,7 +235,7 @@ mod tests {
         std::thread::spawn(move || {
             // Nested entry never waits, even with a fork pending.
             let outer = gate.enter();
-            gate.state.fetch_add(PENDING_ONE, Ordering::SeqCst);
+            gate.pending.fetch_add(1, Ordering::SeqCst);
             let inner = gate.enter();
             assert_eq!(inside(gate), 1);
             drop(inner);
@@ -260,7 +292,7 @@ mod tests {
         gate.parent();
         late.join().unwrap();
         assert!(done.load(Ordering::SeqCst));
-        assert_eq!(gate.state.load(Ordering::SeqCst), 0);
+        assert_eq!((inside(gate), pending(gate)), (0, 0));
 
         // Two forks at once: the door stays closed until both are over.
         gate.prepare();
@@ -275,7 +307,7 @@ mod tests {
             let before = gate.generation.load(Ordering::SeqCst);
             gate.prepare();
             gate.child();
-            assert_eq!(gate.state.load(Ordering::SeqCst), 0);
+            assert_eq!((inside(gate), pending(gate)), (0, 0));
             assert_eq!(gate.generation.load(Ordering::SeqCst), before + 1);
         })
         .join()

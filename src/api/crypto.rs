@@ -68,17 +68,62 @@ impl Library {
         usage: CK_ATTRIBUTE_TYPE,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<(Arc<Object>, Arc<Key>)> {
+        // A key this session used before, unchanged since (no commit by
+        // any process, no in-process change): no lock shared with other
+        // sessions. Otherwise the handle table and the token's key cache.
+        let at = token.key_stamp();
+        let remembered = at.and_then(|at| s.keys.borrow().get(h, at));
+        let (r, obj, key) = match remembered {
+            Some(hit) => {
+                if hit.private && token.login_role()? != crate::token::Login::User {
+                    return Err(Error::UserNotLoggedIn);
+                }
+                let r = ObjRef::Token {
+                    token: s.token,
+                    id: hit.id,
+                };
+                (r, hit.object, hit.key)
+            }
+            None => self.lookup_key(s, token, h, at)?,
+        };
+        self.check_use(token, &r, &obj, usage, mech)?;
+        if !obj.flag(usage) {
+            return Err(Error::KeyFunctionNotPermitted);
+        }
+        if !obj.allows_mechanism(mech) {
+            return Err(Error::MechanismInvalid);
+        }
+        Ok((obj, key))
+    }
+
+    /// `use_key`'s path for a key the session does not remember: the
+    /// handle table, then the token's key cache (or the session object's
+    /// own key). A token key is remembered when `at` (taken before this
+    /// lookup) shows no write in flight.
+    fn lookup_key(
+        &self,
+        s: &Session,
+        token: &Token,
+        h: CK_OBJECT_HANDLE,
+        at: Option<crate::session::KeyStamp>,
+    ) -> Result<(ObjRef, Arc<Object>, Arc<Key>)> {
         let r = self
-            .handles()?
+            .handles_read()?
             .get(h)
             .cloned()
             .filter(|r| r.token_index() == s.token)
             .ok_or(Error::KeyHandleInvalid)?;
         let (obj, key) = match &r {
-            ObjRef::Token { id, .. } => token.key(*id).map_err(|e| match e {
-                Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
-                other => other,
-            })?,
+            ObjRef::Token { id, .. } => {
+                let (obj, key) = token.key(*id).map_err(|e| match e {
+                    Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+                    other => other,
+                })?;
+                if let Some(at) = at {
+                    s.keys.borrow_mut().put(h, *id, at, &obj, &key);
+                }
+                (obj, key)
+            }
             ObjRef::Session { object, key, .. } => {
                 if object.is_private() && token.login_role()? != crate::token::Login::User {
                     return Err(Error::UserNotLoggedIn);
@@ -93,14 +138,7 @@ impl Library {
                 (object.clone(), parsed)
             }
         };
-        self.check_use(token, &r, &obj, usage, mech)?;
-        if !obj.flag(usage) {
-            return Err(Error::KeyFunctionNotPermitted);
-        }
-        if !obj.allows_mechanism(mech) {
-            return Err(Error::MechanismInvalid);
-        }
-        Ok((obj, key))
+        Ok((r, obj, key))
     }
 
     pub fn digest_init(&self, h: CK_SESSION_HANDLE, mech: Option<&Mech>) -> Result<()> {

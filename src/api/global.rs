@@ -5,7 +5,9 @@
 //! a child never inherits the slot's lock held. A fork is detected by the
 //! gate's generation (an atomic load), not by a getpid() per call.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::{ArcSwapOption, Guard};
 
 use cryptoki_sys::*;
 
@@ -14,10 +16,41 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::forkgate;
 
-/// The library and the fork generation that initialized it. The lock is
-/// held only to clone or swap the `Arc`, never across a call, and only
-/// inside the fork gate.
-static LIBRARY: RwLock<Option<(u64, Arc<Library>)>> = RwLock::new(None);
+/// The library and the fork generation that initialized it.
+struct Instance {
+    owner: u64,
+    library: Library,
+}
+
+/// The current instance. Every C_* call loads it (`library()`) with no
+/// lock and no reference-count change shared with other threads (arc-swap
+/// keeps a per-thread record of the load instead), so calls on different
+/// threads do not contend here; C_Finalize swaps it out and the last call
+/// still running drops it.
+static LIBRARY: ArcSwapOption<Instance> = ArcSwapOption::const_empty();
+
+/// Serializes C_Initialize and C_Finalize (check and swap), inside the
+/// fork gate only, so a fork never copies it held.
+static WRITERS: Mutex<()> = Mutex::new(());
+
+fn writers() -> Result<std::sync::MutexGuard<'static, ()>> {
+    WRITERS.lock().map_err(|_| Error::GeneralError)
+}
+
+/// The library for the length of one call (see [`library`]).
+pub struct Current(Guard<Option<Arc<Instance>>>);
+
+impl std::ops::Deref for Current {
+    type Target = Library;
+    fn deref(&self) -> &Library {
+        match &*self.0 {
+            Some(instance) => &instance.library,
+            // `library()` makes a `Current` only from a loaded `Some`, and
+            // a guard never changes what it loaded.
+            None => unreachable!("Current holds an instance"),
+        }
+    }
+}
 
 /// Checks `C_Initialize`'s arguments as PKCS#11 3.0 §5.4 requires: we
 /// always use OS locking, so application callbacks are accepted only
@@ -40,28 +73,36 @@ pub fn initialize(args: InitArgs) -> Result<()> {
     check_init_args(&args)?;
     let _gate = forkgate::enter();
     let generation = forkgate::generation();
-    {
-        let current = LIBRARY.read().map_err(|_| Error::GeneralError)?;
-        if matches!(&*current, Some((owner, _)) if *owner == generation) {
-            return Err(Error::CryptokiAlreadyInitialized);
-        }
+    if matches!(&*LIBRARY.load(), Some(i) if i.owner == generation) {
+        return Err(Error::CryptokiAlreadyInitialized);
     }
     warm_up();
-    let library = Arc::new(Library::new(Config::from_env()?)?);
-    let mut slot = LIBRARY.write().map_err(|_| Error::GeneralError)?;
-    match slot.take() {
-        Some((owner, lib)) if owner == generation => {
-            *slot = Some((owner, lib));
-            return Err(Error::CryptokiAlreadyInitialized);
+    let instance = Arc::new(Instance {
+        owner: generation,
+        library: Library::new(Config::from_env()?)?,
+    });
+    let lost = {
+        let _writers = writers()?;
+        if matches!(&*LIBRARY.load(), Some(i) if i.owner == generation) {
+            // Another thread's C_Initialize won meanwhile.
+            Some(instance)
+        } else {
+            // One inherited from a parent across fork(): its locks and
+            // database handles may be mid-use in a thread that no longer
+            // exists, so it is leaked rather than dropped.
+            if let Some(inherited) = LIBRARY.swap(Some(instance)) {
+                std::mem::forget(inherited);
+            }
+            None
         }
-        // Inherited from a parent across fork(): its locks and database
-        // handles may be mid-use in a thread that no longer exists, so it
-        // is leaked rather than dropped.
-        Some((_, inherited)) => std::mem::forget(inherited),
-        None => {}
+    };
+    match lost {
+        Some(unused) => {
+            drop(unused);
+            Err(Error::CryptokiAlreadyInitialized)
+        }
+        None => Ok(()),
     }
-    *slot = Some((generation, library));
-    Ok(())
 }
 
 /// Builds the process-wide lazy tables now, inside the gate: one caught
@@ -78,32 +119,29 @@ fn warm_up() {
 pub fn finalize() -> Result<()> {
     let taken = {
         let _gate = forkgate::enter();
-        let mut slot = LIBRARY.write().map_err(|_| Error::GeneralError)?;
-        match slot.take() {
-            Some((owner, lib)) if owner == forkgate::generation() => lib,
-            Some(inherited) => {
-                // A parent's library, seen in a child: left in place (and
-                // never dropped) for C_Initialize to replace.
-                *slot = Some(inherited);
-                return Err(Error::CryptokiNotInitialized);
-            }
-            None => return Err(Error::CryptokiNotInitialized),
+        let _writers = writers()?;
+        match &*LIBRARY.load() {
+            Some(i) if i.owner == forkgate::generation() => {}
+            // A parent's library, seen in a child: left in place (and
+            // never dropped) for C_Initialize to replace.
+            _ => return Err(Error::CryptokiNotInitialized),
         }
+        LIBRARY.swap(None)
     };
-    // Dropped outside the slot's lock: closing the stores may take a
-    // while. Sessions still running a call keep their own Arc; the
-    // library is dropped when the last one returns.
+    // Dropped outside the gate: closing the stores may take a while.
+    // Calls still running keep their load; the library is dropped when
+    // the last one returns.
     drop(taken);
     Ok(())
 }
 
 /// The initialized library, or CKR_CRYPTOKI_NOT_INITIALIZED (also in a
 /// forked child that has not called C_Initialize itself).
-pub fn library() -> Result<Arc<Library>> {
+pub fn library() -> Result<Current> {
     let _gate = forkgate::enter();
-    let slot = LIBRARY.read().map_err(|_| Error::GeneralError)?;
-    match &*slot {
-        Some((owner, lib)) if *owner == forkgate::generation() => Ok(lib.clone()),
+    let current = LIBRARY.load();
+    match &*current {
+        Some(i) if i.owner == forkgate::generation() => Ok(Current(current)),
         _ => Err(Error::CryptokiNotInitialized),
     }
 }

@@ -31,13 +31,13 @@ mod object;
 mod provenance;
 mod restore;
 mod session;
+mod session_table;
 mod slot_token;
 mod state;
 mod wrap;
 
 use cryptoki_sys::*;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -127,8 +127,10 @@ pub struct InitArgs {
 pub struct Library {
     config: Config,
     tokens: Vec<Token>,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, session::SessionRef>>,
-    handles: Mutex<HandleTable>,
+    sessions: session_table::SessionTable,
+    /// Read-locked to look a handle up (every `C_*Init`), write-locked to
+    /// change the table: lookups on different sessions never wait.
+    handles: RwLock<HandleTable>,
     /// Session and object handles come from one counter and are never
     /// reused while the library lives.
     next_handle: AtomicU64,
@@ -150,8 +152,8 @@ impl Library {
         let library = Library {
             config,
             tokens,
-            sessions: RwLock::new(HashMap::new()),
-            handles: Mutex::new(HandleTable::default()),
+            sessions: session_table::SessionTable::default(),
+            handles: RwLock::new(HandleTable::default()),
             next_handle: AtomicU64::new(1),
             state_key: crate::mechanism::state::StateKey::generate()?,
         };
@@ -202,8 +204,7 @@ impl Library {
 
     /// A session's table entry; the table lock is held only to clone it.
     fn session(&self, h: CK_SESSION_HANDLE) -> Result<session::SessionRef> {
-        let sessions = self.sessions.read().map_err(|_| Error::GeneralError)?;
-        sessions.get(&h).cloned().ok_or(Error::SessionHandleInvalid)
+        self.sessions.get(h)?.ok_or(Error::SessionHandleInvalid)
     }
 
     /// Runs `f` on a locked session and its token. Only this session's
@@ -219,25 +220,62 @@ impl Library {
         f(&mut guard, token)
     }
 
-    fn handles(&self) -> Result<MutexGuard<'_, HandleTable>> {
-        lock(&self.handles)
+    /// The handle table, write-locked; every token's `local` generation
+    /// moves when the guard is dropped (after the change), so no session
+    /// trusts a key it remembered under a handle that changed meanwhile.
+    fn handles(&self) -> Result<HandlesWrite<'_>> {
+        let guard = self.handles.write().map_err(|_| Error::GeneralError)?;
+        Ok(HandlesWrite {
+            guard,
+            tokens: &self.tokens,
+        })
+    }
+
+    fn handles_read(&self) -> Result<std::sync::RwLockReadGuard<'_, HandleTable>> {
+        self.handles.read().map_err(|_| Error::GeneralError)
     }
 
     /// Sessions of one token: (all, read/write). Reads only the table's
     /// fixed facts: no session's lock is taken.
     fn session_counts(&self, token: usize) -> Result<(u64, u64)> {
-        let sessions = self.sessions.read().map_err(|_| Error::GeneralError)?;
         let mut all = 0;
         let mut rw = 0;
-        for s in sessions.values() {
+        self.sessions.for_each(|s| {
             if s.token == token {
                 all += 1;
                 if s.rw {
                     rw += 1;
                 }
             }
-        }
+        })?;
         Ok((all, rw))
+    }
+}
+
+/// The handle table's write guard (see `Library::handles`).
+struct HandlesWrite<'a> {
+    guard: std::sync::RwLockWriteGuard<'a, HandleTable>,
+    tokens: &'a [Token],
+}
+
+impl std::ops::Deref for HandlesWrite<'_> {
+    type Target = HandleTable;
+    fn deref(&self) -> &HandleTable {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for HandlesWrite<'_> {
+    fn deref_mut(&mut self) -> &mut HandleTable {
+        &mut self.guard
+    }
+}
+
+impl Drop for HandlesWrite<'_> {
+    fn drop(&mut self) {
+        for token in self.tokens {
+            token.bump_local();
+        }
     }
 }
 

@@ -25,7 +25,7 @@ impl Library {
         need_secret: bool,
     ) -> Result<(ObjRef, Arc<Object>)> {
         let r = self
-            .handles()?
+            .handles_read()?
             .get(h)
             .cloned()
             .filter(|r| r.token_index() == s.token)
@@ -140,7 +140,7 @@ impl Library {
     /// trusted (CKA_PRIVATE, CKA_DESTROYABLE), so this takes a R/W session
     /// of the logged-in user, who may destroy any object. Audited as such.
     fn destroy_damaged(&self, s: &Session, token: &Token, obj: CK_OBJECT_HANDLE) -> Result<()> {
-        let id = match self.handles()?.get(obj) {
+        let id = match self.handles_read()?.get(obj) {
             Some(ObjRef::Token { id, .. }) => *id,
             _ => return Err(Error::Tampered),
         };

@@ -47,8 +47,7 @@ impl Library {
             rw: session.rw,
             state: Arc::new(Mutex::new(session)),
         };
-        let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-        sessions.insert(h, entry);
+        self.sessions.insert(h, entry)?;
         Ok(h)
     }
 
@@ -57,10 +56,10 @@ impl Library {
     /// taken after the table lock is released), so the session objects it
     /// creates are destroyed with the session rather than left behind.
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let entry = {
-            let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-            sessions.remove(&h).ok_or(Error::SessionHandleInvalid)?
-        };
+        let entry = self
+            .sessions
+            .remove(h)?
+            .ok_or(Error::SessionHandleInvalid)?;
         entry.wait_idle();
         let token = entry.token;
         // O(this session's objects): the handle table indexes them by owner.
@@ -70,18 +69,8 @@ impl Library {
 
     pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
         let (index, _) = self.slot(slot)?;
-        let removed: Vec<(CK_SESSION_HANDLE, SessionRef)> = {
-            let mut sessions = self.sessions.write().map_err(|_| Error::GeneralError)?;
-            let closed: Vec<CK_SESSION_HANDLE> = sessions
-                .iter()
-                .filter(|(_, s)| s.token == index)
-                .map(|(h, _)| *h)
-                .collect();
-            closed
-                .into_iter()
-                .filter_map(|h| sessions.remove(&h).map(|e| (h, e)))
-                .collect()
-        };
+        let removed: Vec<(CK_SESSION_HANDLE, SessionRef)> =
+            self.sessions.remove_where(|s| s.token == index)?;
         // As in close_session: calls still running on these sessions end
         // before their objects go (no table lock is held here).
         let closed: Vec<CK_SESSION_HANDLE> = removed

@@ -34,6 +34,7 @@ mod message;
 pub mod object;
 pub mod random;
 pub mod session;
+pub mod shared_counter;
 pub mod sign;
 pub mod slot_token;
 

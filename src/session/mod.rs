@@ -1,6 +1,9 @@
 //! One session: its slot, read/write flag and the operations active in it
 //! (at most one of each kind, as the spec requires).
 
+mod key_memo;
+pub use key_memo::{KeyMemo, KeyStamp};
+
 use std::sync::Arc;
 
 use cryptoki_sys::*;
@@ -94,6 +97,10 @@ pub struct Session {
     pub decrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
     pub message_encrypt: Option<MessageOp>,
     pub message_decrypt: Option<MessageOp>,
+    /// Token keys this session used last (see `KeyMemo`). A `RefCell`: the
+    /// session is already locked by its caller, and key lookups that take
+    /// it only as `&Session` may still remember what they found.
+    pub keys: std::cell::RefCell<KeyMemo>,
 }
 
 impl Session {
@@ -117,6 +124,7 @@ impl Session {
             decrypt: None,
             message_encrypt: None,
             message_decrypt: None,
+            keys: std::cell::RefCell::new(KeyMemo::default()),
         }
     }
 

@@ -113,11 +113,26 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// See [`TokenDb::stamp`].
+pub type Stamp = u64;
+
 /// Handle on one token file. The connection mutex is held for one
 /// transaction at a time, never across calls, and only inside the fork
 /// gate. The connection is `None` only while `Drop` closes it.
 pub struct TokenDb {
     conn: Mutex<Option<Connection>>,
+    /// The token's change counter shared by every process (see
+    /// [`TokenDb::stamp`]); `None` when it could not be mapped.
+    changes: Option<crate::ffi::shared_counter::SharedCounter>,
+}
+
+/// Whether a write moves the change counter (see [`TokenDb::stamp`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stamped {
+    Yes,
+    /// Only for writes that touch no object, token, PIN or epoch row
+    /// (usage counts): nothing a cached key depends on.
+    No,
 }
 
 impl Drop for TokenDb {
@@ -207,8 +222,11 @@ impl TokenDb {
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let mut gen_path = path.as_os_str().to_owned();
+        gen_path.push("-gen");
         let db = TokenDb {
             conn: Mutex::new(Some(conn)),
+            changes: crate::ffi::shared_counter::SharedCounter::open(Path::new(&gen_path)),
         };
         db.with_conn(|conn| configure(conn))?;
         db.write(create_schema)?;
@@ -244,15 +262,30 @@ impl TokenDb {
     }
 
     /// One transaction of the given kind; rolled back unless `f` succeeds.
+    /// A stamped write marks the change counter (see [`TokenDb::stamp`])
+    /// after `f` and before COMMIT — while `BEGIN IMMEDIATE`'s write lock
+    /// excludes every other writer — and ends the mark after COMMIT. The
+    /// marks are atomic operations on shared memory, no lock, so they may
+    /// sit inside the fork gate's SQLite section.
     fn transaction<T>(
         &self,
         behavior: TransactionBehavior,
+        stamped: Stamped,
         mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
     ) -> Result<T> {
+        let counter = match (behavior, stamped) {
+            (TransactionBehavior::Deferred, _) | (_, Stamped::No) => None,
+            _ => self.changes.as_ref(),
+        };
         self.with_conn(|conn| {
             let tx = conn.transaction_with_behavior(behavior)?;
             let v = f(&tx)?;
-            tx.commit()?;
+            let mark = counter.map(|c| (c, c.begin_write()));
+            let committed = tx.commit();
+            if let Some((c, mark)) = mark {
+                c.end_write(mark);
+            }
+            committed?;
             Ok(v)
         })
     }
@@ -260,12 +293,29 @@ impl TokenDb {
     /// A write: `BEGIN IMMEDIATE` takes the write lock up front, so the
     /// busy timeout applies and no deferred read→write upgrade can fail.
     pub(super) fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
-        self.transaction(TransactionBehavior::Immediate, f)
+        self.transaction(TransactionBehavior::Immediate, Stamped::Yes, f)
     }
 
     /// A multi-statement read from one consistent snapshot.
     pub(super) fn read<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
-        self.transaction(TransactionBehavior::Deferred, f)
+        self.transaction(TransactionBehavior::Deferred, Stamped::No, f)
+    }
+
+    /// The token's change stamp: every process that opens the token maps
+    /// one shared counter (file `<token>-gen`), and every stamped write
+    /// marks it odd before its COMMIT (holding SQLite's write lock) and
+    /// even, and higher, after. One atomic load; no SQLite call, no lock.
+    ///
+    /// `Some(s)` only when no write is marked: then a row read after this
+    /// call reflects every commit up to now, and while `stamp()` still
+    /// returns `Some(s)` nothing has been committed since (a write that
+    /// started after the load moved the counter; one that was committing
+    /// would have shown as odd). A writer killed between its mark and its
+    /// end leaves the counter odd — `None`, "read the row" — until the
+    /// next write. `None` too when the counter could not be mapped.
+    pub fn stamp(&self) -> Option<Stamp> {
+        let s = self.changes.as_ref()?.load();
+        (s % 2 == 0).then_some(s)
     }
 
     /// The token metadata, or `None` if the token was never initialized.
@@ -427,7 +477,9 @@ impl TokenDb {
     /// Adds batched use counts: `(object, uses, last_used_secs)`. Rows of
     /// objects destroyed meanwhile are skipped.
     pub fn add_usage(&self, uses: &[(i64, u64, u64)]) -> Result<()> {
-        self.write(|tx| {
+        // Unstamped: use counts are read from their own table on demand,
+        // never from a cached object, so no cache needs to notice.
+        self.transaction(TransactionBehavior::Immediate, Stamped::No, |tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO usage (object, count, last_used)
                      SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM object WHERE id = ?1)
@@ -550,6 +602,34 @@ mod tests {
             user_failures: 0,
             epoch,
         }
+    }
+
+    /// The stamp contract `Token::key` relies on, across two connections
+    /// (two processes in effect): every commit that can change an object
+    /// moves it, reads and use counts do not, and a writer that died
+    /// between marking and unmarking leaves nothing trusted until the next
+    /// write.
+    #[test]
+    fn stamp_moves_with_commits_and_distrusts_a_dead_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let a = TokenDb::open(&path).unwrap();
+        let b = TokenDb::open(&path).unwrap();
+        b.initialize(&meta(1), b"", &ev()).unwrap();
+        let s0 = a.stamp().unwrap();
+        b.insert_object(&row(1, 3, true, b"l", b"i"), &ev())
+            .unwrap();
+        let s1 = a.stamp().unwrap();
+        assert!(s1 > s0);
+        assert!(a.object(1).unwrap().is_some());
+        b.add_usage(&[(1, 1, 1)]).unwrap();
+        assert_eq!(a.stamp(), Some(s1), "reads and use counts move nothing");
+        let dead = b.changes.as_ref().unwrap().begin_write();
+        assert_eq!(a.stamp(), None, "a marked write is never trusted");
+        b.insert_object(&row(2, 3, true, b"m", b"j"), &ev())
+            .unwrap();
+        let s2 = a.stamp().unwrap();
+        assert!(s2 > dead, "the next writer leaves it even and higher");
     }
 
     fn row(id: i64, class: u64, private: bool, label: &[u8], ckid: &[u8]) -> ObjectRow {

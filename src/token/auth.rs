@@ -167,7 +167,7 @@ impl Token {
         let mut state = self.login_state()?;
         match state.login {
             Login::Public => {
-                state.login = role;
+                self.set_login(&mut state, role);
                 state.master_key = Some(mk);
                 state.epoch = epoch;
                 state.previous = None;

@@ -18,7 +18,8 @@ pub use objects::DamagedRow;
 pub use usage::FLUSH_EVERY;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::{Config, SlotConfig};
 use crate::error::{Error, Result};
@@ -66,6 +67,12 @@ struct Cached {
     /// The object was loaded with its sealed part.
     complete: bool,
     key: Option<Arc<Key>>,
+    /// The store stamp taken just before the row was last read and found
+    /// at `generation`: while `TokenDb::stamp` still returns it, no commit
+    /// can have touched the row, so `Token::key` skips the row read.
+    checked: Option<crate::store::sqlite::Stamp>,
+    /// The row's CKA_PRIVATE column, for the login check on that path.
+    private: bool,
 }
 
 pub struct Token {
@@ -76,11 +83,20 @@ pub struct Token {
     pub path: std::path::PathBuf,
     db: TokenDb,
     login: Mutex<LoginState>,
-    cache: Mutex<HashMap<i64, Cached>>,
+    /// `LoginState::login`, mirrored (written under the login lock) so the
+    /// operation hot path reads who is logged in with one atomic load.
+    role: AtomicU8,
+    /// Read-locked on the hot path (a cached key), write-locked to fill
+    /// or drop entries: threads using cached keys never wait for each other.
+    cache: RwLock<HashMap<i64, Cached>>,
+    /// Moved after every in-process change that no store commit shows (a
+    /// login or logout, a cache entry changed or dropped, a handle table
+    /// change): half of a session's `KeyStamp`.
+    local: AtomicU64,
     /// Damaged rows already reported (id, row fingerprint), so a damaged
     /// row costs one audit write per process, not one per call.
     damage_seen: Mutex<HashSet<(i64, String)>>,
-    usage: Mutex<usage::Pending>,
+    usage: usage::Pending,
     audit_crypto_ops: bool,
     pub lifecycle: crate::lifecycle::policy::Policy,
     /// A destruction committed but its old page versions may still be in
@@ -116,9 +132,11 @@ impl Token {
                 previous: None,
                 audit_key: None,
             }),
-            cache: Mutex::new(HashMap::new()),
+            role: AtomicU8::new(role_byte(Login::Public)),
+            cache: RwLock::new(HashMap::new()),
+            local: AtomicU64::new(0),
             damage_seen: Mutex::new(HashSet::new()),
-            usage: Mutex::new(usage::Pending::default()),
+            usage: usage::Pending::default(),
             audit_crypto_ops: config.audit_crypto_ops,
             lifecycle: config.policy.clone(),
             erase_pending: std::sync::atomic::AtomicBool::new(false),
@@ -129,12 +147,50 @@ impl Token {
         self.login.lock().map_err(|_| Error::GeneralError)
     }
 
-    fn cache(&self) -> Result<MutexGuard<'_, HashMap<i64, Cached>>> {
-        self.cache.lock().map_err(|_| Error::GeneralError)
+    /// The cache, write-locked; `local` moves when the guard is dropped
+    /// (after the change, while still locked), so a session that read the
+    /// old value before it looked a key up never trusts what it found.
+    fn cache(&self) -> Result<CacheWrite<'_>> {
+        let guard = self.cache.write().map_err(|_| Error::GeneralError)?;
+        Ok(CacheWrite {
+            guard,
+            local: &self.local,
+        })
     }
 
+    /// A session's proof of when it looked a token key up (see
+    /// `session::KeyMemo`); `None` while the store shows a write in flight
+    /// (nothing may be remembered then).
+    pub fn key_stamp(&self) -> Option<crate::session::KeyStamp> {
+        let stamp = self.db.stamp()?;
+        Some((stamp, self.local.load(Ordering::SeqCst)))
+    }
+
+    /// Invalidates every session's remembered keys of this token (the
+    /// handle table changed).
+    pub fn bump_local(&self) {
+        self.local.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn cache_read(&self) -> Result<RwLockReadGuard<'_, HashMap<i64, Cached>>> {
+        self.cache.read().map_err(|_| Error::GeneralError)
+    }
+
+    /// Who is logged in: one atomic load (see `Token::role`).
     pub fn login_role(&self) -> Result<Login> {
-        Ok(self.login_state()?.login)
+        Ok(match self.role.load(Ordering::SeqCst) {
+            ROLE_USER => Login::User,
+            ROLE_SO => Login::So,
+            _ => Login::Public,
+        })
+    }
+
+    /// Sets who is logged in; the caller holds the login lock, so the
+    /// mirror and `LoginState::login` always change together.
+    fn set_login(&self, state: &mut LoginState, login: Login) {
+        state.login = login;
+        self.role.store(role_byte(login), Ordering::SeqCst);
+        self.bump_local();
     }
 
     /// The master key while a user or the SO is logged in.
@@ -147,7 +203,7 @@ impl Token {
         let flushed = self.flush_usage();
         {
             let mut state = self.login_state()?;
-            state.login = Login::Public;
+            self.set_login(&mut state, Login::Public);
             state.master_key = None;
             state.previous = None;
             state.audit_key = None;
@@ -156,6 +212,43 @@ impl Token {
         self.cache()?.clear();
         self.retry_erasure();
         Ok(())
+    }
+}
+
+/// The cache's write guard; moves `Token::local` when dropped.
+struct CacheWrite<'a> {
+    guard: RwLockWriteGuard<'a, HashMap<i64, Cached>>,
+    local: &'a AtomicU64,
+}
+
+impl std::ops::Deref for CacheWrite<'_> {
+    type Target = HashMap<i64, Cached>;
+    fn deref(&self) -> &Self::Target {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for CacheWrite<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.guard
+    }
+}
+
+impl Drop for CacheWrite<'_> {
+    fn drop(&mut self) {
+        self.local.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+const ROLE_PUBLIC: u8 = 0;
+const ROLE_USER: u8 = 1;
+const ROLE_SO: u8 = 2;
+
+fn role_byte(login: Login) -> u8 {
+    match login {
+        Login::Public => ROLE_PUBLIC,
+        Login::User => ROLE_USER,
+        Login::So => ROLE_SO,
     }
 }
 

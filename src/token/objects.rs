@@ -339,6 +339,8 @@ impl Token {
                 object: obj.clone(),
                 complete: true,
                 key: None,
+                checked: None,
+                private: row.private,
             },
         );
         Ok(obj)
@@ -452,15 +454,37 @@ impl Token {
     }
 
     /// The typed key of an object, parsed once per generation of its row.
+    ///
+    /// The hot path of every `C_*Init`: a key whose row was read at the
+    /// store stamp that is still current (no commit by any process since,
+    /// see `TokenDb::stamp`) is used without a SQLite read and under no
+    /// exclusive lock — one atomic load and the cache's read lock.
     pub fn key(&self, id: i64) -> Result<(Arc<Object>, Arc<Key>)> {
+        // Taken before the row read, never after: a commit that lands
+        // between the two changes the stamp, so the entry is read again
+        // next time instead of being trusted with a stale row.
+        let stamp = self.db.stamp();
+        if stamp.is_some()
+            && let Some(hit) = self.cache_read()?.get(&id)
+            && hit.checked == stamp
+            && let Some(key) = &hit.key
+        {
+            if hit.private && !self.sees_private()? {
+                return Err(Error::UserNotLoggedIn);
+            }
+            return Ok((hit.object.clone(), key.clone()));
+        }
         let row = self.db.object(id)?.ok_or(Error::KeyHandleInvalid)?;
         if row.private && !self.sees_private()? {
             return Err(Error::UserNotLoggedIn);
         }
-        if let Some(hit) = self.cache()?.get(&row.id)
-            && let (true, Some(key)) = (hit.generation == row.generation, &hit.key)
+        if let Some(hit) = self.cache()?.get_mut(&row.id)
+            && hit.generation == row.generation
+            && let Some(key) = hit.key.clone()
         {
-            return Ok((hit.object.clone(), key.clone()));
+            // The row did not change: trusted again until the next commit.
+            hit.checked = stamp;
+            return Ok((hit.object.clone(), key));
         }
         let mut obj = self.object_of_row(&row, true)?;
         // Trust and key-handling power is honoured only from a row whose
@@ -477,6 +501,7 @@ impl Token {
             && hit.generation == row.generation
         {
             hit.key = Some(key.clone());
+            hit.checked = stamp;
         }
         Ok((obj, key))
     }

@@ -1,9 +1,12 @@
 //! Key usage counters (CKA_KEYWARD_USE_COUNT / LAST_USED), batched in
-//! memory so a signature costs no database write: flushed every
-//! [`FLUSH_EVERY`] operations, at logout, session close and finalize.
-//! A process killed without finalizing loses at most that many counts.
+//! memory so a signature costs no database write: flushed when one of the
+//! per-thread shards holds [`FLUSH_EVERY`] uses, at logout, session close
+//! and finalize. A process killed without finalizing loses at most that
+//! many counts per shard (8 shards).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Token;
 use crate::error::{Error, Result};
@@ -11,11 +14,36 @@ use crate::error::{Error, Result};
 /// Operations counted in memory before they are written.
 pub const FLUSH_EVERY: u64 = 256;
 
+/// Counts of one shard: object id → (uses, last use in seconds), and how
+/// many uses it holds in all.
 #[derive(Default)]
-pub(super) struct Pending {
-    /// object id → (uses, last use in seconds)
+struct Shard {
     uses: HashMap<i64, (u64, u64)>,
     total: u64,
+}
+
+/// How many shards: enough that threads on different sessions rarely
+/// share one; each is padded to its own cache line.
+const SHARDS: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Padded(Mutex<Shard>);
+
+/// Uses counted in memory, in shards so threads counting at the same time
+/// neither wait for one lock nor write one cache line; a shard that holds
+/// [`FLUSH_EVERY`] uses flushes them all.
+#[derive(Default)]
+pub(super) struct Pending {
+    shards: [Padded; SHARDS],
+}
+
+thread_local! {
+    /// This thread's shard, given round-robin at its first count.
+    static SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+    };
 }
 
 pub(super) fn now_secs() -> u64 {
@@ -24,38 +52,46 @@ pub(super) fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-impl Token {
-    fn pending(&self) -> Result<std::sync::MutexGuard<'_, Pending>> {
-        self.usage.lock().map_err(|_| Error::GeneralError)
-    }
+fn lock(shard: &Padded) -> Result<std::sync::MutexGuard<'_, Shard>> {
+    shard.0.lock().map_err(|_| Error::GeneralError)
+}
 
+impl Token {
     /// Counts one use of token object `id`.
     pub fn note_use(&self, id: i64) -> Result<()> {
+        let pending = &self.usage;
         let full = {
-            let mut p = self.pending()?;
-            let entry = p.uses.entry(id).or_insert((0, 0));
+            let [first, ..] = &pending.shards;
+            let mut shard = lock(pending.shards.get(SHARD.with(|s| *s)).unwrap_or(first))?;
+            let entry = shard.uses.entry(id).or_insert((0, 0));
             entry.0 = entry.0.saturating_add(1);
             entry.1 = now_secs();
-            p.total = p.total.saturating_add(1);
-            p.total >= FLUSH_EVERY
+            shard.total = shard.total.saturating_add(1);
+            shard.total >= FLUSH_EVERY
         };
         if full { self.flush_usage() } else { Ok(()) }
     }
 
     /// Writes the counts gathered so far (one transaction), outside the
-    /// counters' lock so other sessions keep counting meanwhile.
+    /// counters' locks so other sessions keep counting meanwhile.
     pub fn flush_usage(&self) -> Result<()> {
-        let uses: Vec<(i64, u64, u64)> = {
-            let mut p = self.pending()?;
-            p.total = 0;
-            p.uses
-                .drain()
-                .map(|(id, (n, last))| (id, n, last))
-                .collect()
-        };
-        if uses.is_empty() {
+        let mut merged: HashMap<i64, (u64, u64)> = HashMap::new();
+        for shard in &self.usage.shards {
+            let mut shard = lock(shard)?;
+            shard.total = 0;
+            for (id, (n, last)) in shard.uses.drain() {
+                let entry = merged.entry(id).or_insert((0, 0));
+                entry.0 = entry.0.saturating_add(n);
+                entry.1 = entry.1.max(last);
+            }
+        }
+        if merged.is_empty() {
             return Ok(());
         }
+        let uses: Vec<(i64, u64, u64)> = merged
+            .into_iter()
+            .map(|(id, (n, last))| (id, n, last))
+            .collect();
         self.db.add_usage(&uses)
     }
 
@@ -63,7 +99,13 @@ impl Token {
     /// stored plus not yet flushed.
     pub fn usage_of(&self, id: i64) -> Result<(u64, u64)> {
         let (stored, last) = self.db.usage(id)?;
-        let (n, l) = self.pending()?.uses.get(&id).copied().unwrap_or((0, 0));
+        let (mut n, mut l) = (0u64, 0u64);
+        for shard in &self.usage.shards {
+            if let Some((count, last)) = lock(shard)?.uses.get(&id) {
+                n = n.saturating_add(*count);
+                l = l.max(*last);
+            }
+        }
         Ok((stored.saturating_add(n), last.max(l)))
     }
 }
