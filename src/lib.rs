@@ -22,6 +22,7 @@ pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 pub mod forkgate;
+pub mod idhash;
 pub mod lifecycle;
 pub mod mechanism;
 pub mod object;

@@ -137,8 +137,11 @@ pub fn finalize() -> Result<()> {
 
 /// The initialized library, or CKR_CRYPTOKI_NOT_INITIALIZED (also in a
 /// forked child that has not called C_Initialize itself).
+///
+/// Outside the fork gate: the load takes no lock (a fork in the middle of
+/// it leaves the child nothing held), and the child tells a parent's
+/// library by its generation.
 pub fn library() -> Result<Current> {
-    let _gate = forkgate::enter();
     let current = LIBRARY.load();
     match &*current {
         Some(i) if i.owner == forkgate::generation() => Ok(Current(current)),

@@ -1,7 +1,7 @@
 //! Object handles: a token object keeps one handle for the library's life
 //! (clients cache handles across logout/login); session objects live here.
 
-use std::collections::{HashMap, HashSet};
+use crate::idhash::{IdMap, IdSet};
 use std::sync::{Arc, OnceLock};
 
 use cryptoki_sys::*;
@@ -34,12 +34,12 @@ impl ObjRef {
 
 #[derive(Default)]
 pub struct HandleTable {
-    by_handle: HashMap<CK_OBJECT_HANDLE, ObjRef>,
-    by_row: HashMap<(usize, i64), CK_OBJECT_HANDLE>,
+    by_handle: IdMap<CK_OBJECT_HANDLE, ObjRef>,
+    by_row: IdMap<(usize, i64), CK_OBJECT_HANDLE>,
     /// The session objects of each session that has any (the profile
     /// objects sit under session 0): closing a session touches only its
     /// own objects, however many others the table holds (issue 11).
-    by_session: HashMap<CK_SESSION_HANDLE, HashSet<CK_OBJECT_HANDLE>>,
+    by_session: IdMap<CK_SESSION_HANDLE, IdSet<CK_OBJECT_HANDLE>>,
     /// Entries looked at by the session-object removals, ever: the work a
     /// close does, observable by tests without a clock.
     visited: u64,
@@ -64,7 +64,7 @@ pub struct HandleStats {
 /// A map whose live entries fell to a quarter of its slots gives memory
 /// back, so a burst of objects or sessions does not pin its peak forever.
 /// Halving keeps the amortised cost of a removal O(1).
-fn shrink<K: std::hash::Hash + Eq, V>(m: &mut HashMap<K, V>) {
+fn shrink<K: std::hash::Hash + Eq, V>(m: &mut IdMap<K, V>) {
     if m.capacity() > 64 && m.len() * 4 < m.capacity() {
         m.shrink_to(m.len() * 2);
     }

@@ -2,13 +2,13 @@
 //! shard's read lock, so threads working on different sessions touch
 //! different locks (and cache lines) instead of one table-wide lock.
 
-use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cryptoki_sys::CK_SESSION_HANDLE;
 
 use super::session::SessionRef;
 use crate::error::{Error, Result};
+use crate::idhash::IdMap;
 
 /// A power of two, more than the cores of most hosts: two busy sessions
 /// rarely share a shard.
@@ -16,7 +16,7 @@ const SHARDS: usize = 16;
 
 #[repr(align(128))]
 #[derive(Default)]
-struct Shard(RwLock<HashMap<CK_SESSION_HANDLE, SessionRef>>);
+struct Shard(RwLock<IdMap<CK_SESSION_HANDLE, SessionRef>>);
 
 #[derive(Default)]
 pub(super) struct SessionTable {
@@ -32,13 +32,11 @@ impl SessionTable {
         self.shards.get(i).ok_or(Error::GeneralError)
     }
 
-    fn read(shard: &Shard) -> Result<RwLockReadGuard<'_, HashMap<CK_SESSION_HANDLE, SessionRef>>> {
+    fn read(shard: &Shard) -> Result<RwLockReadGuard<'_, IdMap<CK_SESSION_HANDLE, SessionRef>>> {
         shard.0.read().map_err(|_| Error::GeneralError)
     }
 
-    fn write(
-        shard: &Shard,
-    ) -> Result<RwLockWriteGuard<'_, HashMap<CK_SESSION_HANDLE, SessionRef>>> {
+    fn write(shard: &Shard) -> Result<RwLockWriteGuard<'_, IdMap<CK_SESSION_HANDLE, SessionRef>>> {
         shard.0.write().map_err(|_| Error::GeneralError)
     }
 

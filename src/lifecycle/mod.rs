@@ -140,13 +140,16 @@ pub fn refusal(obj: &Object, usage: CK_ATTRIBUTE_TYPE) -> Option<String> {
     if !has_lifecycle(obj.class()) {
         return None;
     }
-    let today = dates::today();
+    // The clock is read only for a key that has a date: most have none
+    // (an empty CK_DATE), and this runs at every C_*Init.
+    let today = std::cell::OnceCell::new();
+    let today = || *today.get_or_init(dates::today);
     let state = state(obj);
     if state == CKW_STATE_PRE_ACTIVE {
         return Some("key is pre-active".into());
     }
     if let Some(start) = obj.bytes(CKA_START_DATE).and_then(dates::parse)
-        && today < start
+        && today() < start
     {
         return Some(format!(
             "before the key's start date {}",
@@ -160,7 +163,7 @@ pub fn refusal(obj: &Object, usage: CK_ATTRIBUTE_TYPE) -> Option<String> {
         return Some(format!("key is {}", state_name(state)));
     }
     if let Some(end) = obj.bytes(CKA_END_DATE).and_then(dates::parse)
-        && today > end
+        && today() > end
     {
         return Some(format!("after the key's end date {}", dates::show(end)));
     }

@@ -17,12 +17,13 @@ pub use restore::{ObjectLoss, ROLLBACK_EVENT, RestorePlan};
 pub use objects::DamagedRow;
 pub use usage::FLUSH_EVERY;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::{Config, SlotConfig};
 use crate::error::{Error, Result};
+use crate::idhash::IdMap;
 use crate::mechanism::Key;
 use crate::object::Object;
 use crate::store::seal::{AuditKey, MasterKey};
@@ -88,7 +89,7 @@ pub struct Token {
     role: AtomicU8,
     /// Read-locked on the hot path (a cached key), write-locked to fill
     /// or drop entries: threads using cached keys never wait for each other.
-    cache: RwLock<HashMap<i64, Cached>>,
+    cache: RwLock<IdMap<i64, Cached>>,
     /// Moved after every in-process change that no store commit shows (a
     /// login or logout, a cache entry changed or dropped, a handle table
     /// change): half of a session's `KeyStamp`.
@@ -133,7 +134,7 @@ impl Token {
                 audit_key: None,
             }),
             role: AtomicU8::new(role_byte(Login::Public)),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(IdMap::default()),
             local: AtomicU64::new(0),
             damage_seen: Mutex::new(HashSet::new()),
             usage: usage::Pending::default(),
@@ -172,7 +173,7 @@ impl Token {
         self.local.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn cache_read(&self) -> Result<RwLockReadGuard<'_, HashMap<i64, Cached>>> {
+    fn cache_read(&self) -> Result<RwLockReadGuard<'_, IdMap<i64, Cached>>> {
         self.cache.read().map_err(|_| Error::GeneralError)
     }
 
@@ -217,12 +218,12 @@ impl Token {
 
 /// The cache's write guard; moves `Token::local` when dropped.
 struct CacheWrite<'a> {
-    guard: RwLockWriteGuard<'a, HashMap<i64, Cached>>,
+    guard: RwLockWriteGuard<'a, IdMap<i64, Cached>>,
     local: &'a AtomicU64,
 }
 
 impl std::ops::Deref for CacheWrite<'_> {
-    type Target = HashMap<i64, Cached>;
+    type Target = IdMap<i64, Cached>;
     fn deref(&self) -> &Self::Target {
         &self.guard
     }

@@ -5,6 +5,8 @@
 //! many counts per shard (8 shards).
 
 use std::collections::HashMap;
+
+use crate::idhash::IdMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,7 +20,7 @@ pub const FLUSH_EVERY: u64 = 256;
 /// many uses it holds in all.
 #[derive(Default)]
 struct Shard {
-    uses: HashMap<i64, (u64, u64)>,
+    uses: IdMap<i64, (u64, u64)>,
     total: u64,
 }
 
