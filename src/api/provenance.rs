@@ -103,10 +103,22 @@ impl Library {
             .lifecycle
             .check_use(obj, mech, usage)
             .map_err(|r| refused(token, &op, about, r))?;
+        self.count_use(token, id, obj, mech)
+    }
+
+    /// Counts a permitted use of token row `id` (and records it when
+    /// every crypto operation is audited).
+    pub(super) fn count_use(
+        &self,
+        token: &Token,
+        id: Option<i64>,
+        obj: &Object,
+        mech: CK_MECHANISM_TYPE,
+    ) -> Result<()> {
         if let Some(id) = id {
             token.note_use(id)?;
             if token.audits_crypto_ops() {
-                token.audit(&op, about)?;
+                token.audit(&Event::new("use").mech(mech), Some((id, obj)))?;
             }
         }
         Ok(())

@@ -134,6 +134,15 @@ pub fn stamp(obj: Object, origin: CK_ULONG, state: CK_ULONG, policy: &policy::Po
     Object::from_attrs(attrs)
 }
 
+/// Whether [`refusal`]'s answer for `obj` can change with the date alone
+/// (it has a start or an end date): only such answers may not be reused
+/// while the object is unchanged.
+pub fn depends_on_clock(obj: &Object) -> bool {
+    [CKA_START_DATE, CKA_END_DATE]
+        .iter()
+        .any(|&ty| obj.bytes(ty).and_then(dates::parse).is_some())
+}
+
 /// Why `obj` may not be used for `usage` today, if it may not: state and
 /// dates (the CKA_ flag itself and the policy are checked elsewhere).
 pub fn refusal(obj: &Object, usage: CK_ATTRIBUTE_TYPE) -> Option<String> {

@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Weak};
 
-use cryptoki_sys::CK_OBJECT_HANDLE;
+use cryptoki_sys::{CK_ATTRIBUTE_TYPE, CK_MECHANISM_TYPE, CK_OBJECT_HANDLE};
 
 use crate::mechanism::Key;
 use crate::object::Object;
@@ -30,6 +30,11 @@ struct Entry {
     private: bool,
     object: Weak<Object>,
     key: Weak<Key>,
+    /// The last (mechanism, usage) this key passed every check for — the
+    /// object's flags, its lifecycle and the policy — when none of those
+    /// answers can change without the stamp moving (the key has no start
+    /// or end date, which the clock alone can cross).
+    passed: Option<(CK_MECHANISM_TYPE, CK_ATTRIBUTE_TYPE)>,
 }
 
 /// A remembered token key: its row, whether the object is private (the
@@ -39,6 +44,7 @@ pub struct Remembered {
     pub private: bool,
     pub object: Arc<Object>,
     pub key: Arc<Key>,
+    pub passed: Option<(CK_MECHANISM_TYPE, CK_ATTRIBUTE_TYPE)>,
 }
 
 #[derive(Default)]
@@ -61,7 +67,27 @@ impl KeyMemo {
             private: e.private,
             object: e.object.upgrade()?,
             key: e.key.upgrade()?,
+            passed: e.passed,
         })
+    }
+
+    /// Notes that `handle`'s key (remembered at `at`) passed every check
+    /// for `mech` and `usage`; the caller has made sure no answer depends
+    /// on the clock.
+    pub fn passed(
+        &mut self,
+        handle: CK_OBJECT_HANDLE,
+        at: KeyStamp,
+        mech: CK_MECHANISM_TYPE,
+        usage: CK_ATTRIBUTE_TYPE,
+    ) {
+        if let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.handle == handle && e.at == at)
+        {
+            e.passed = Some((mech, usage));
+        }
     }
 
     /// Remembers a token key looked up with `at` taken before the lookup.
@@ -80,6 +106,7 @@ impl KeyMemo {
             private: object.is_private(),
             object: Arc::downgrade(object),
             key: Arc::downgrade(key),
+            passed: None,
         };
         if let Some(slot) = self.entries.iter_mut().find(|e| e.handle == handle) {
             *slot = entry;
