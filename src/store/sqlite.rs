@@ -130,8 +130,8 @@ pub struct TokenDb {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stamped {
     Yes,
-    /// Only for writes that touch no object, token, PIN or epoch row
-    /// (usage counts): nothing a cached key depends on.
+    /// Only for writes that touch no object, token, PIN or epoch row (use
+    /// counts, audit records): nothing a cached key depends on.
     No,
 }
 
@@ -294,6 +294,17 @@ impl TokenDb {
     /// busy timeout applies and no deferred read→write upgrade can fail.
     pub(super) fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
         self.transaction(TransactionBehavior::Immediate, Stamped::Yes, f)
+    }
+
+    /// A write that touches only tables no cached object depends on (the
+    /// audit trail, use counts): it leaves the change counter alone, so
+    /// an audited operation does not make every process read its keys'
+    /// rows again.
+    pub(super) fn write_unstamped<T>(
+        &self,
+        f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
+    ) -> Result<T> {
+        self.transaction(TransactionBehavior::Immediate, Stamped::No, f)
     }
 
     /// A multi-statement read from one consistent snapshot.
@@ -479,7 +490,7 @@ impl TokenDb {
     pub fn add_usage(&self, uses: &[(i64, u64, u64)]) -> Result<()> {
         // Unstamped: use counts are read from their own table on demand,
         // never from a cached object, so no cache needs to notice.
-        self.transaction(TransactionBehavior::Immediate, Stamped::No, |tx| {
+        self.write_unstamped(|tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO usage (object, count, last_used)
                      SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM object WHERE id = ?1)
