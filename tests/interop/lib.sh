@@ -67,6 +67,8 @@ step() {
 # expect_output PATTERN: the last step's output must match (grep -E).
 expect_output() {
     if ! grep -Eq -- "$1" <<<"$LAST_OUTPUT"; then
+        # The step printed only its last lines: show all of it here.
+        printf -- '-- whole output of the last step:\n%s\n' "$LAST_OUTPUT"
         printf -- '-- FAILED: output does not match /%s/\n' "$1"
         exit 1
     fi
