@@ -277,6 +277,17 @@ impl TokenDb {
         self.write(|tx| append(tx, e))
     }
 
+    /// Appends a record of an event that changed nothing stored (a wrap,
+    /// a refusal, a failed login, a crypto operation): committed, visible
+    /// and crash-safe when this returns, durable against power loss from
+    /// the next fsync of the WAL ([`TokenDb::write_relaxed`]). Records
+    /// that go with a change, or that must outlast power loss on their own
+    /// (a restore), use [`TokenDb::append_audit`] or the change's own
+    /// transaction (docs/AUDIT.md).
+    pub fn append_audit_relaxed(&self, e: &AuditEntry) -> Result<i64> {
+        self.write_relaxed(|tx| append(tx, e))
+    }
+
     /// Appends `e` unless an earlier record already names `mark` for
     /// the same event and object; true if it was written.
     pub fn append_audit_once(&self, e: &AuditEntry, mark: &str) -> Result<bool> {

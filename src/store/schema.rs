@@ -171,15 +171,56 @@ fn set_pragma(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// How a commit reaches the disk, as `PRAGMA synchronous` sets it (in WAL
+/// mode the two differ only at commit: FULL fsyncs the WAL before the
+/// commit returns, NORMAL leaves the new frames in the OS page cache until
+/// the next FULL commit or checkpoint fsyncs the WAL, which makes every
+/// earlier frame durable with it). See docs/AUDIT.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Durability {
+    /// Durable when the commit returns, power loss included.
+    Full,
+    /// Visible to every process (and kept through a process crash) when
+    /// the commit returns; durable against power loss from the next fsync.
+    Normal,
+}
+
+impl Durability {
+    /// The value `PRAGMA synchronous` reports for this setting.
+    pub(super) fn level(self) -> i64 {
+        match self {
+            Durability::Full => 2,
+            Durability::Normal => 1,
+        }
+    }
+}
+
+/// Sets the durability of the connection's next commits. SQLite refuses
+/// the change inside a transaction, so call it between transactions.
+pub(super) fn set_synchronous(conn: &Connection, d: Durability) -> rusqlite::Result<()> {
+    let sql = match d {
+        Durability::Full => "PRAGMA synchronous = FULL",
+        Durability::Normal => "PRAGMA synchronous = NORMAL",
+    };
+    set_pragma(conn, sql)
+}
+
+/// The connection's current `PRAGMA synchronous` value (2 FULL, 1 NORMAL).
+pub(super) fn synchronous(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+}
+
 pub(super) fn configure(conn: &Connection) -> TxResult<()> {
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::DeviceError.into());
     }
-    // FULL: a commit (a new key, a PIN failure count) must survive power
-    // loss; with NORMAL the last WAL commits may roll back, which could
-    // hand an attacker extra PIN guesses.
-    set_pragma(conn, "PRAGMA synchronous = FULL")?;
+    // FULL by default: a commit (a new key, a PIN failure count) must
+    // survive power loss; with NORMAL the last WAL commits may roll back,
+    // which could hand an attacker extra PIN guesses. Only records of
+    // events that change nothing stored commit with NORMAL, one
+    // transaction at a time (`TokenDb::write_relaxed`, docs/AUDIT.md).
+    set_synchronous(conn, Durability::Full)?;
     set_pragma(conn, "PRAGMA secure_delete = ON")?;
     set_pragma(conn, "PRAGMA foreign_keys = ON")?;
     // The file is untrusted input: forbid functions with side effects in
