@@ -4,7 +4,8 @@
 //!
 //! Run by hand: `cargo bench --bench wrap`. Under `cargo test --all-targets`
 //! (no `--bench` argument) it does one quick round as a smoke test.
-//! `KEYWARD_BENCH_ONLY=keyward` skips the other columns (for `perf`).
+//! `KEYWARD_BENCH_ONLY=keyward` skips the other columns, `=keyward-wrap`
+//! runs the wrap row only (for `perf`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -102,6 +103,9 @@ fn module_round(b: &Bench, name: &str, module: &Path, env: &[(&str, &Path)]) -> 
         Attribute::Token(false),
         Attribute::Encrypt(true),
     ];
+    if std::env::var("KEYWARD_BENCH_ONLY").as_deref() == Ok("keyward-wrap") {
+        return (wrap, 0.0);
+    }
     let unwrap = b.run(
         &format!("{name}: C_UnwrapKey AES-256 -> session key (KW)"),
         || {
@@ -125,6 +129,9 @@ fn direct_round(b: &Bench) -> (f64, f64) {
         let kw = aes_kw::KwAes256::new(&kek.into());
         kw.wrap_key(&key, &mut wrapped).expect("wrap");
     });
+    if std::env::var("KEYWARD_BENCH_ONLY").as_deref() == Ok("keyward-wrap") {
+        return (wrap, 0.0);
+    }
     let unwrap = b.run("aes-kw crate: unwrap AES-256 (new+unwrap)", || {
         let kw = aes_kw::KwAes256::new(&kek.into());
         let mut out = [0u8; 32];
@@ -153,7 +160,7 @@ fn main() {
         &module_path(),
         &[("KEYWARD_STORE", dir.path()), ("KEYWARD_CONF", &conf)],
     );
-    if only.as_deref() == Some("keyward") {
+    if only.is_some() {
         return;
     }
     let raw = direct_round(&b);
