@@ -184,17 +184,17 @@ fn main() {
     println!();
     println!("| op | Keyward | SoftHSMv2 | raw crate | Keyward/raw | Keyward/SoftHSMv2 |");
     println!("|---|---|---|---|---|---|");
-    for (i, op) in ["C_WrapKey AES-256 (token key, audited)", "C_UnwrapKey AES-256"]
-        .iter()
-        .enumerate()
+    for (i, op) in [
+        "C_WrapKey AES-256 (token key, audited)",
+        "C_UnwrapKey AES-256",
+    ]
+    .iter()
+    .enumerate()
     {
         let pick = |t: (f64, f64)| if i == 0 { t.0 } else { t.1 };
         let (k, r) = (pick(kw), pick(raw));
         let (p, vs) = match peer {
-            Some(p) => (
-                format!("{:.0}", pick(p)),
-                format!("{:.2}", k / pick(p)),
-            ),
+            Some(p) => (format!("{:.0}", pick(p)), format!("{:.2}", k / pick(p))),
             None => ("—".into(), "—".into()),
         };
         println!("| {op} | {k:.0} | {p} | {r:.0} | {:.3} | {vs} |", k / r);

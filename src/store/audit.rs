@@ -359,3 +359,75 @@ impl TokenDb {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::synchronous;
+
+    fn db() -> (tempfile::TempDir, TokenDb, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        let db = TokenDb::open(&path).unwrap();
+        (dir, db, path)
+    }
+
+    #[test]
+    fn relaxed_writes_commit_with_normal_and_leave_full() {
+        let (_dir, db, path) = db();
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+        let inside = db.write_relaxed(|tx| Ok(synchronous(tx)?)).unwrap();
+        assert_eq!(inside, 1, "a relaxed write runs with NORMAL");
+        assert_eq!(db.synchronous_in_write().unwrap(), 2, "then FULL again");
+
+        // Committed and visible to another connection (another process)
+        // as soon as the append returns.
+        let seq = db.append_audit_relaxed(&test_entry()).unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        let n: i64 = other
+            .query_row("SELECT count(*) FROM audit WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+    }
+
+    #[test]
+    fn failed_relaxed_writes_leave_full_and_nothing_written() {
+        let (_dir, db, _path) = db();
+        // A body that fails after writing a row, and one that fails in SQL.
+        let refused = db.write_relaxed(|tx| -> TxResult<()> {
+            append(tx, &test_entry())?;
+            Err(Error::GeneralError.into())
+        });
+        assert_eq!(refused, Err(Error::GeneralError));
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+        let bad_sql = db.write_relaxed(|tx| Ok(tx.execute("INSERT INTO nowhere VALUES (1)", [])?));
+        assert!(bad_sql.is_err());
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+        assert!(db.audit_trail().unwrap().0.is_empty(), "rolled back");
+    }
+
+    fn record() -> AuditEntry {
+        let ev = crate::audit::Event::new("wrap");
+        crate::token::audit::entry(&ev, 0, "public", None, None)
+    }
+
+    #[test]
+    fn relaxed_appends_extend_one_chain() {
+        let (_dir, db, _path) = db();
+        db.append_audit(&record()).unwrap();
+        for _ in 0..3 {
+            db.append_audit_relaxed(&record()).unwrap();
+        }
+        db.append_audit(&record()).unwrap();
+        let (rows, head) = db.audit_trail().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        let v = crate::audit::verify(&rows, head.as_ref(), None);
+        assert!(v.ok(), "{:?}", v.findings);
+    }
+}
