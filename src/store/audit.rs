@@ -92,10 +92,12 @@ fn head_in(tx: &Transaction<'_>) -> TxResult<Option<AuditHead>> {
 /// authenticated append first checks the chain it extends (see
 /// [`anchor_problem`]): a chain that was cut back or erased is never
 /// silently re-anchored; a `audit_break` record saying what was found is
-/// written (and authenticated) first, so the break stays visible.
+/// written (and authenticated) first, so the break stays visible. The
+/// head is read once and shared by the check and the append.
 pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
+    let mut head = head_in(tx)?;
     if let Some(key) = &e.key
-        && let Some(problem) = anchor_problem(tx, key)?
+        && let Some(problem) = anchor_problem(tx, key, head.as_ref())?
     {
         let body = serde_json::to_vec(&break_record(e, &problem)).unwrap_or_default();
         let record = AuditEntry {
@@ -105,9 +107,10 @@ pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
             body,
             key: Some(key.clone()),
         };
-        append_unchecked(tx, &record)?;
+        append_at(tx, &record, head.as_ref())?;
+        head = head_in(tx)?;
     }
-    append_unchecked(tx, e)
+    append_at(tx, e, head.as_ref())
 }
 
 /// The event of a record the module writes when it finds the chain it
@@ -135,16 +138,23 @@ fn break_record(e: &AuditEntry, problem: &str) -> crate::audit::Record {
 /// What is wrong with the chain an authenticated record would extend, if
 /// anything: on an initialized token the chain must exist and end at or
 /// after an anchor whose MAC verifies and whose record is still there.
-fn anchor_problem(tx: &Transaction<'_>, key: &AuditKey) -> TxResult<Option<String>> {
-    let initialized = tx
-        .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
-        .exists([])?;
-    let Some(h) = head_in(tx)? else {
-        return Ok(initialized
+fn anchor_problem(
+    tx: &Transaction<'_>,
+    key: &AuditKey,
+    head: Option<&AuditHead>,
+) -> TxResult<Option<String>> {
+    // Asked only when there is no chain or anchor to check.
+    let initialized = || -> TxResult<bool> {
+        Ok(tx
+            .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
+            .exists([])?)
+    };
+    let Some(h) = head else {
+        return Ok(initialized()?
             .then(|| "no audit chain on an initialized token: the trail was erased".to_string()));
     };
     if h.anchor_seq == 0 {
-        return Ok(initialized.then(|| {
+        return Ok(initialized()?.then(|| {
             "no authenticated anchor on an initialized token: the trail was erased \
              (or predates the audit trail)"
                 .to_string()
@@ -178,8 +188,12 @@ fn anchor_problem(tx: &Transaction<'_>, key: &AuditKey) -> TxResult<Option<Strin
 /// which proves the SO PIN (or finds no token) and may start the chain
 /// under a new audit key.
 pub(super) fn append_unchecked(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
-    let head = head_in(tx)?;
-    let (seq, previous) = match &head {
+    append_at(tx, e, head_in(tx)?.as_ref())
+}
+
+/// Appends `e` after `head`, the head read in this transaction.
+fn append_at(tx: &Transaction<'_>, e: &AuditEntry, head: Option<&AuditHead>) -> TxResult<i64> {
+    let (seq, previous) = match head {
         Some(h) => (
             h.head_seq.checked_add(1).ok_or(Error::GeneralError)?,
             <[u8; 32]>::try_from(h.head_hash.as_slice()).map_err(|_| Error::Tampered)?,
@@ -196,7 +210,7 @@ pub(super) fn append_unchecked(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult
     .execute(params![
         seq, e.time_ms, e.event, e.object, e.body, hash, mac
     ])?;
-    match (&head, &anchor_mac) {
+    match (head, &anchor_mac) {
         (None, _) => {
             let (anchor_seq, anchor_hash) = if anchor_mac.is_some() {
                 (seq, hash)

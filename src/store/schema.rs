@@ -202,12 +202,17 @@ pub(super) fn set_synchronous(conn: &Connection, d: Durability) -> rusqlite::Res
         Durability::Full => "PRAGMA synchronous = FULL",
         Durability::Normal => "PRAGMA synchronous = NORMAL",
     };
-    set_pragma(conn, sql)
+    // Cached: a relaxed write sets it twice per transaction.
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
 }
 
 /// The connection's current `PRAGMA synchronous` value (2 FULL, 1 NORMAL).
 pub(super) fn synchronous(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+    conn.prepare_cached("PRAGMA synchronous")?
+        .query_row([], |r| r.get(0))
 }
 
 pub(super) fn configure(conn: &Connection) -> TxResult<()> {

@@ -426,9 +426,11 @@ impl TokenDb {
     }
 
     /// Adds batched use counts: `(object, uses, last_used_secs)`. Rows of
-    /// objects destroyed meanwhile are skipped.
+    /// objects destroyed meanwhile are skipped. Relaxed (NORMAL): the
+    /// counts are statistics that a killed process already loses up to
+    /// `usage::FLUSH_EVERY` of, and a power loss may drop the last flushes.
     pub fn add_usage(&self, uses: &[(i64, u64, u64)]) -> Result<()> {
-        self.write(|tx| {
+        self.write_relaxed(|tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO usage (object, count, last_used)
                      SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM object WHERE id = ?1)
