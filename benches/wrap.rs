@@ -5,7 +5,8 @@
 //! Run by hand: `cargo bench --bench wrap`. Under `cargo test --all-targets`
 //! (no `--bench` argument) it does one quick round as a smoke test.
 //! `KEYWARD_BENCH_ONLY=keyward` skips the other columns, `=keyward-wrap`
-//! runs the wrap row only (for `perf`).
+//! runs the wrap row only, `=keyward-unwrap` the unwrap row only (for
+//! `perf`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -92,18 +93,23 @@ fn module_round(b: &Bench, name: &str, module: &Path, env: &[(&str, &Path)]) -> 
     let wrapped = session
         .wrap_key(&Mechanism::AesKeyWrap, kek, target)
         .expect("wrap");
-    let wrap = b.run(&format!("{name}: C_WrapKey AES-256 token key (KW)"), || {
-        session
-            .wrap_key(&Mechanism::AesKeyWrap, kek, target)
-            .expect("wrap");
-    });
+    let only = std::env::var("KEYWARD_BENCH_ONLY").unwrap_or_default();
+    let wrap = if only == "keyward-unwrap" {
+        0.0
+    } else {
+        b.run(&format!("{name}: C_WrapKey AES-256 token key (KW)"), || {
+            session
+                .wrap_key(&Mechanism::AesKeyWrap, kek, target)
+                .expect("wrap");
+        })
+    };
     let template = [
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(cryptoki::object::KeyType::AES),
         Attribute::Token(false),
         Attribute::Encrypt(true),
     ];
-    if std::env::var("KEYWARD_BENCH_ONLY").as_deref() == Ok("keyward-wrap") {
+    if only == "keyward-wrap" {
         return (wrap, 0.0);
     }
     let unwrap = b.run(
@@ -129,9 +135,6 @@ fn direct_round(b: &Bench) -> (f64, f64) {
         let kw = aes_kw::KwAes256::new(&kek.into());
         kw.wrap_key(&key, &mut wrapped).expect("wrap");
     });
-    if std::env::var("KEYWARD_BENCH_ONLY").as_deref() == Ok("keyward-wrap") {
-        return (wrap, 0.0);
-    }
     let unwrap = b.run("aes-kw crate: unwrap AES-256 (new+unwrap)", || {
         let kw = aes_kw::KwAes256::new(&kek.into());
         let mut out = [0u8; 32];
