@@ -217,7 +217,9 @@ fn main() {
     } else if full {
         println!("(SoftHSMv2 not installed at {SOFTHSM}: no peer column)");
     }
-    println!("| op (ops/s, one thread) | Keyward | SoftHSMv2 | raw aes-kw | Keyward/raw | Keyward/SoftHSMv2 |");
+    println!(
+        "| op (ops/s, one thread) | Keyward | SoftHSMv2 | raw aes-kw | Keyward/raw | Keyward/SoftHSMv2 |"
+    );
     println!("|---|---|---|---|---|---|");
     let names = [
         "C_WrapKey AES-256 token key, KW (audited)",
@@ -230,6 +232,9 @@ fn main() {
         } else {
             ("—".into(), "—".into())
         };
-        println!("| {name} | {k:.0} | {peer} | {r:.0} | {:.3} | {vs} |", k / r);
+        println!(
+            "| {name} | {k:.0} | {peer} | {r:.0} | {:.3} | {vs} |",
+            k / r
+        );
     }
 }
