@@ -377,7 +377,7 @@ impl TokenDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::schema::synchronous;
+    use crate::store::durability::synchronous;
 
     fn db() -> (tempfile::TempDir, TokenDb, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();

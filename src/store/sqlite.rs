@@ -17,8 +17,7 @@ use rusqlite::{
 
 use super::audit::{self, AuditEntry};
 use super::schema::{
-    Durability, TxError, TxResult, configure, create_private_dir, create_private_file,
-    create_schema, set_synchronous, synchronous,
+    TxError, TxResult, configure, create_private_dir, create_private_file, create_schema,
 };
 use super::seal::PinRecord;
 use crate::error::{Error, Result};
@@ -509,56 +508,15 @@ impl TokenDb {
     }
 }
 
-/// Writes whose commit may be lazy on disk (docs/AUDIT.md): kept apart
-/// from the FULL writes above.
+/// For `durability.rs` (relaxed writes), which lives apart to keep this
+/// file to the FULL writes.
 impl TokenDb {
-    /// A write committed with `synchronous = NORMAL`, for records of events
-    /// that change nothing stored (a wrap, a refusal, a crypto-operation
-    /// record): once it returns, the commit is in the WAL, visible to every
-    /// process and kept through a crash of this one; only an OS crash or
-    /// power loss before the next fsync of the WAL (any FULL commit, by any
-    /// process, or a checkpoint) can lose it, and then only together with
-    /// every later commit. The connection is set back to FULL before the
-    /// lock is released, whatever happened, so every other write stays
-    /// FULL; if that cannot be done the write fails.
-    pub(super) fn write_relaxed<T>(
+    pub(super) fn with_connection<T>(
         &self,
-        mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
+        f: impl FnMut(&mut Connection) -> TxResult<T>,
     ) -> Result<T> {
-        self.with_conn(|conn| {
-            set_synchronous(conn, Durability::Normal)?;
-            let outcome = (|| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let v = f(&tx)?;
-                tx.commit()?;
-                Ok(v)
-            })();
-            restore_full(conn)?;
-            outcome
-        })
+        self.with_conn(f)
     }
-
-    /// The `PRAGMA synchronous` a FULL write runs under, read inside
-    /// such a write (for the tests that check that relaxed appends leave
-    /// every other write FULL).
-    #[doc(hidden)]
-    pub fn synchronous_in_write(&self) -> Result<i64> {
-        self.write(|tx| Ok(synchronous(tx)?))
-    }
-}
-
-/// Sets the connection back to FULL after a relaxed write. A transaction
-/// left open (a failed rollback) would make SQLite refuse the change, so
-/// it is rolled back first; the setting is read back to be sure.
-fn restore_full(conn: &Connection) -> TxResult<()> {
-    if !conn.is_autocommit() {
-        conn.execute_batch("ROLLBACK")?;
-    }
-    set_synchronous(conn, Durability::Full)?;
-    if synchronous(conn)? != Durability::Full.level() {
-        return Err(Error::DeviceError.into());
-    }
-    Ok(())
 }
 
 fn reset_failures_in(tx: &Transaction<'_>, role: Role) -> TxResult<()> {
