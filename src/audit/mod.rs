@@ -306,6 +306,36 @@ mod tests {
         assert!(!serde_json::to_string(&back).unwrap().contains("\"user\":"));
     }
 
+    /// The kernel's answers name the same user and host as the files read
+    /// before (the real uid of /proc/self/status, the UTS host name), and
+    /// the cached names stay right record after record.
+    #[test]
+    fn identity_matches_proc_and_stays_cached() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let uid: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let want_user = user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
+        let want_host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim()
+            .to_string();
+        for _ in 0..3 {
+            let (user, host, program) = process_identity();
+            assert_eq!(user.as_deref(), Some(want_user.as_str()));
+            assert_eq!(host.as_deref(), Some(want_host.as_str()));
+            assert_eq!(program, program_name());
+        }
+        // A held cache lock means "look it up afresh", never a wait.
+        let held = IDENTITY.lock().unwrap();
+        assert_eq!(process_identity().0.as_deref(), Some(want_user.as_str()));
+        drop(held);
+    }
+
     #[test]
     fn every_event_kind_is_listed_once() {
         let mut sorted = EVENTS.to_vec();
