@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
+use super::handles::ObjRef;
 use super::provenance::{Provenance, refused, row_id};
 use super::{Attr, Library, Mech, Out, OutCap};
 use crate::audit::Event;
@@ -50,10 +51,7 @@ impl Library {
             let (wrap_obj, wrap_key) = self
                 .use_key(s, token, wrapping, CKA_WRAP, mech.ty)
                 .map_err(as_wrapping)?;
-            let (target_ref, target) = self.resolve(s, token, key, true).map_err(|e| match e {
-                Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
-                other => other,
-            })?;
+            let (target_ref, target) = self.wrap_target(s, token, key)?;
             object::wrap_check(&wrap_obj, &target)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let material = object::wrap_encoding(&target)?;
@@ -78,6 +76,34 @@ impl Library {
                 }
                 _ => Out::Len(wrapped.len()),
             })
+        })
+    }
+
+    /// The key to wrap. A token key is taken from the token's key cache
+    /// when it is there and current (no unseal per wrap, and no row read
+    /// once the cache is checked without one); anything else, and every
+    /// failure, goes the general way, so the answers stay those of
+    /// [`Library::resolve`]. The cache returns what `resolve` would: the
+    /// same row, unsealed the same way.
+    fn wrap_target(
+        &self,
+        s: &Session,
+        token: &Token,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<(ObjRef, Arc<Object>)> {
+        let cached = self
+            .handles()?
+            .get(key)
+            .filter(|r| r.token_index() == s.token)
+            .and_then(|r| row_id(r).map(|id| (r.clone(), id)));
+        if let Some((r, id)) = cached
+            && let Ok((obj, _)) = token.key(id)
+        {
+            return Ok((r, obj));
+        }
+        self.resolve(s, token, key, true).map_err(|e| match e {
+            Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+            other => other,
         })
     }
 

@@ -91,37 +91,73 @@ pub struct Record {
 /// Who wrote a record, as the process itself reports it: the user, host
 /// and program are what the OS says of this process, so they are as
 /// trustworthy as the machine (a root user could forge them), and useful
-/// to tell which application did what. Read fresh per record from /proc
-/// and /etc: no cache, so no lock or once-initialization inside the
-/// token's write transactions, and nothing stale after a fork or exec.
+/// to tell which application did what.
+///
+/// The uid (getuid) and host name (uname) are asked of the kernel for
+/// every record, so a setuid or a new host name shows at once. What costs
+/// file reads is kept per process: the account name of a uid (from
+/// /etc/passwd, looked up again when the uid changes) and the
+/// executable's name (fixed until an exec, which reloads this library).
+/// The cache is behind `try_lock` only: a busy or poisoned lock (another
+/// thread, or a fork that copied it held) means "compute afresh", so this
+/// never waits, and may run inside a token write transaction.
 fn process_identity() -> (Option<String>, Option<String>, Option<String>) {
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
-        });
-    let user = uid.map(|uid| user_name(&uid).unwrap_or_else(|| format!("uid {uid}")));
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty());
-    let program = std::env::current_exe()
+    let uid = rustix::process::getuid().as_raw();
+    let host = host_name();
+    let cached = IDENTITY.try_lock().ok().and_then(|guard| {
+        guard
+            .as_ref()
+            .filter(|c| c.uid == uid)
+            .map(|c| (c.user.clone(), c.program.clone()))
+    });
+    let (user, program) = cached.unwrap_or_else(|| {
+        let user = user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
+        let program = program_name();
+        if let Ok(mut guard) = IDENTITY.try_lock() {
+            *guard = Some(Identity {
+                uid,
+                user: user.clone(),
+                program: program.clone(),
+            });
+        }
+        (user, program)
+    });
+    (Some(user), host, program)
+}
+
+/// The per-process part of [`process_identity`].
+struct Identity {
+    uid: u32,
+    user: String,
+    program: Option<String>,
+}
+
+static IDENTITY: std::sync::Mutex<Option<Identity>> = std::sync::Mutex::new(None);
+
+/// The kernel's host name (the same UTS name /proc/sys/kernel/hostname
+/// shows), without opening a file.
+fn host_name() -> Option<String> {
+    let uts = rustix::system::uname();
+    let h = uts.nodename().to_string_lossy();
+    let h = h.trim();
+    (!h.is_empty()).then(|| h.to_string())
+}
+
+/// The executable's file name, else the process's short name.
+fn program_name() -> Option<String> {
+    std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .or_else(|| {
             std::fs::read_to_string("/proc/self/comm")
                 .ok()
                 .map(|c| c.trim().to_string())
-        });
-    (user, host, program)
+        })
 }
 
 /// The local account name of `uid` (from /etc/passwd).
-fn user_name(uid: &str) -> Option<String> {
+fn user_name(uid: u32) -> Option<String> {
+    let uid = uid.to_string();
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let mut fields = line.split(':');
@@ -268,6 +304,36 @@ mod tests {
         let back: Record = serde_json::from_str(old).unwrap();
         assert_eq!(back.user, None);
         assert!(!serde_json::to_string(&back).unwrap().contains("\"user\":"));
+    }
+
+    /// The kernel's answers name the same user and host as the files read
+    /// before (the real uid of /proc/self/status, the UTS host name), and
+    /// the cached names stay right record after record.
+    #[test]
+    fn identity_matches_proc_and_stays_cached() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let uid: u32 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let want_user = user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
+        let want_host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim()
+            .to_string();
+        for _ in 0..3 {
+            let (user, host, program) = process_identity();
+            assert_eq!(user.as_deref(), Some(want_user.as_str()));
+            assert_eq!(host.as_deref(), Some(want_host.as_str()));
+            assert_eq!(program, program_name());
+        }
+        // A held cache lock means "look it up afresh", never a wait.
+        let held = IDENTITY.lock().unwrap();
+        assert_eq!(process_identity().0.as_deref(), Some(want_user.as_str()));
+        drop(held);
     }
 
     #[test]

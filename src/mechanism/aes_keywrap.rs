@@ -22,6 +22,7 @@ use super::Params;
 use super::aes::{AesCipher, BLOCK};
 use super::aes_modes::{append_secret, pkcs7_pad_len, pkcs7_padding};
 use super::cipher::CipherOp;
+use super::keys::Key;
 use crate::error::{Error, Result};
 
 /// Half an AES block, the unit the key wraps work in.
@@ -237,6 +238,57 @@ fn pad_decrypt(cipher: &AesCipher, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let keep = plain.len() - pad;
     plain.truncate(keep);
     Ok(plain)
+}
+
+/// Whether `mech` is one of the key wraps here.
+pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        mech,
+        CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD
+    )
+}
+
+/// C_WrapKey with a key wrap, in one call: the same checks and answers as
+/// the general AES path (`aes::wrap`: wrong key type, then empty
+/// material, then parameters), without an operation object or a copy of
+/// the key material to feed it.
+pub(super) fn wrap_key(mech: &super::Mechanism, key: &Key, material: &[u8]) -> Result<Vec<u8>> {
+    let cipher = AesCipher::for_key(key)?;
+    if material.is_empty() {
+        return Err(Error::KeyNotWrappable);
+    }
+    let out = match WrapKind::new(mech.mech, &mech.params)? {
+        WrapKind::Kw(iv) => kw_encrypt(&cipher, iv, material),
+        WrapKind::Kwp(prefix) => kwp_encrypt(&cipher, prefix, material),
+        WrapKind::Pad => pad_encrypt(&cipher, material),
+    };
+    out.map_err(|e| match e {
+        Error::DataLenRange => Error::KeyNotWrappable,
+        other => other,
+    })
+}
+
+/// C_UnwrapKey with a key wrap, in one call (see [`wrap_key`]): the
+/// plaintext is written once, into the zeroizing buffer returned.
+pub(super) fn unwrap_key(
+    mech: &super::Mechanism,
+    key: &Key,
+    wrapped: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let cipher = AesCipher::for_key(key)?;
+    if wrapped.is_empty() {
+        return Err(Error::WrappedKeyLenRange);
+    }
+    let out = match WrapKind::new(mech.mech, &mech.params)? {
+        WrapKind::Kw(iv) => kw_decrypt(&cipher, iv, wrapped),
+        WrapKind::Kwp(prefix) => kwp_decrypt(&cipher, prefix, wrapped),
+        WrapKind::Pad => pad_decrypt(&cipher, wrapped),
+    };
+    out.map_err(|e| match e {
+        Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
+        Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+        other => other,
+    })
 }
 
 /// A key wrap as C_Encrypt/C_Decrypt: single-part, the input collected in
@@ -536,5 +588,51 @@ mod tests {
         }
         let op = KeyWrapOp::new(cipher(KEK128), WrapKind::Pad, true);
         assert!(!op.multipart());
+    }
+
+    /// The one-call path C_WrapKey/C_UnwrapKey take answers exactly as the
+    /// general AES path (an operation fed once): same bytes, same errors.
+    #[test]
+    fn one_call_path_matches_the_operation_path() {
+        use super::super::Mechanism;
+        use super::super::aes;
+        use super::super::params::Params;
+        let kek = Key::secret(CKK_AES, &unhex(KEK256)).unwrap();
+        let des = Key::secret(CKK_GENERIC_SECRET, &[1; 32]).unwrap();
+        let m = |mech, params| Mechanism { mech, params };
+        let mechs = [
+            m(CKM_AES_KEY_WRAP, Params::None),
+            m(CKM_AES_KEY_WRAP, Params::Iv(vec![7; 8])),
+            m(CKM_AES_KEY_WRAP_KWP, Params::None),
+            m(CKM_AES_KEY_WRAP_KWP, Params::Iv(vec![7; 4])),
+            m(CKM_AES_KEY_WRAP_PAD, Params::None),
+            m(CKM_AES_KEY_WRAP_PAD, Params::Iv(vec![7; 8])),
+        ];
+        for mech in &mechs {
+            for len in [0usize, 1, 7, 8, 16, 20, 24, 32, 40] {
+                let material = vec![0x5a; len];
+                let direct = wrap_key(mech, &kek, &material);
+                assert_eq!(direct, aes::wrap(mech, &kek, &material), "{mech:?} {len}");
+                assert_eq!(
+                    wrap_key(mech, &des, &material),
+                    aes::wrap(mech, &des, &material)
+                );
+                let Ok(wrapped) = direct else { continue };
+                let back = unwrap_key(mech, &kek, &wrapped);
+                assert_eq!(back, aes::unwrap(mech, &kek, &wrapped));
+                assert_eq!(back.unwrap().as_slice(), material.as_slice());
+                let mut bad = wrapped.clone();
+                bad[0] ^= 1;
+                assert_eq!(unwrap_key(mech, &kek, &bad), aes::unwrap(mech, &kek, &bad));
+                for cut in [0, 1, 8, wrapped.len() - 1] {
+                    let short = &wrapped[..cut];
+                    assert_eq!(
+                        unwrap_key(mech, &kek, short),
+                        aes::unwrap(mech, &kek, short),
+                        "{mech:?} cut to {cut}"
+                    );
+                }
+            }
+        }
     }
 }

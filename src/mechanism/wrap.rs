@@ -1,12 +1,13 @@
 //! Key wrapping: the dispatch from a mechanism and a wrapping key to the
-//! AES key-wrap, AES-GCM or RSA-OAEP implementation. What is wrapped is
+//! AES key-wrap (directly, in one call), other AES modes such as AES-GCM,
+//! or RSA-OAEP implementation. What is wrapped is
 //! already encoded (raw secret value or PKCS#8) by the caller.
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 use super::keys::Key;
-use super::{Mechanism, aes, info, rsa_crypt};
+use super::{Mechanism, aes, aes_keywrap, info, rsa_crypt};
 use crate::error::{Error, Result};
 
 /// Wraps `material` under `wrapping`.
@@ -14,7 +15,9 @@ pub fn wrap(mech: &Mechanism, wrapping: &Key, material: &[u8]) -> Result<Vec<u8>
     if (info(mech.mech)?.flags | rsa_crypt::policy_flags(mech.mech)) & CKF_WRAP == 0 {
         return Err(Error::MechanismInvalid);
     }
-    if aes::handles(mech.mech) {
+    if aes_keywrap::handles(mech.mech) {
+        aes_keywrap::wrap_key(mech, wrapping, material)
+    } else if aes::handles(mech.mech) {
         aes::wrap(mech, wrapping, material)
     } else if rsa_crypt::handles(mech.mech) {
         rsa_crypt::wrap(mech, wrapping, material)
@@ -30,7 +33,9 @@ pub fn unwrap(mech: &Mechanism, unwrapping: &Key, wrapped: &[u8]) -> Result<Zero
     if (info(mech.mech)?.flags | rsa_crypt::policy_flags(mech.mech)) & CKF_UNWRAP == 0 {
         return Err(Error::MechanismInvalid);
     }
-    if aes::handles(mech.mech) {
+    if aes_keywrap::handles(mech.mech) {
+        aes_keywrap::unwrap_key(mech, unwrapping, wrapped)
+    } else if aes::handles(mech.mech) {
         aes::unwrap(mech, unwrapping, wrapped)
     } else if rsa_crypt::handles(mech.mech) {
         rsa_crypt::unwrap(mech, unwrapping, wrapped)

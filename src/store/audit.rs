@@ -92,10 +92,12 @@ fn head_in(tx: &Transaction<'_>) -> TxResult<Option<AuditHead>> {
 /// authenticated append first checks the chain it extends (see
 /// [`anchor_problem`]): a chain that was cut back or erased is never
 /// silently re-anchored; a `audit_break` record saying what was found is
-/// written (and authenticated) first, so the break stays visible.
+/// written (and authenticated) first, so the break stays visible. The
+/// head is read once and shared by the check and the append.
 pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
+    let mut head = head_in(tx)?;
     if let Some(key) = &e.key
-        && let Some(problem) = anchor_problem(tx, key)?
+        && let Some(problem) = anchor_problem(tx, key, head.as_ref())?
     {
         let body = serde_json::to_vec(&break_record(e, &problem)).unwrap_or_default();
         let record = AuditEntry {
@@ -105,9 +107,10 @@ pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
             body,
             key: Some(key.clone()),
         };
-        append_unchecked(tx, &record)?;
+        append_at(tx, &record, head.as_ref())?;
+        head = head_in(tx)?;
     }
-    append_unchecked(tx, e)
+    append_at(tx, e, head.as_ref())
 }
 
 /// The event of a record the module writes when it finds the chain it
@@ -135,16 +138,23 @@ fn break_record(e: &AuditEntry, problem: &str) -> crate::audit::Record {
 /// What is wrong with the chain an authenticated record would extend, if
 /// anything: on an initialized token the chain must exist and end at or
 /// after an anchor whose MAC verifies and whose record is still there.
-fn anchor_problem(tx: &Transaction<'_>, key: &AuditKey) -> TxResult<Option<String>> {
-    let initialized = tx
-        .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
-        .exists([])?;
-    let Some(h) = head_in(tx)? else {
-        return Ok(initialized
+fn anchor_problem(
+    tx: &Transaction<'_>,
+    key: &AuditKey,
+    head: Option<&AuditHead>,
+) -> TxResult<Option<String>> {
+    // Asked only when there is no chain or anchor to check.
+    let initialized = || -> TxResult<bool> {
+        Ok(tx
+            .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
+            .exists([])?)
+    };
+    let Some(h) = head else {
+        return Ok(initialized()?
             .then(|| "no audit chain on an initialized token: the trail was erased".to_string()));
     };
     if h.anchor_seq == 0 {
-        return Ok(initialized.then(|| {
+        return Ok(initialized()?.then(|| {
             "no authenticated anchor on an initialized token: the trail was erased \
              (or predates the audit trail)"
                 .to_string()
@@ -178,8 +188,12 @@ fn anchor_problem(tx: &Transaction<'_>, key: &AuditKey) -> TxResult<Option<Strin
 /// which proves the SO PIN (or finds no token) and may start the chain
 /// under a new audit key.
 pub(super) fn append_unchecked(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
-    let head = head_in(tx)?;
-    let (seq, previous) = match &head {
+    append_at(tx, e, head_in(tx)?.as_ref())
+}
+
+/// Appends `e` after `head`, the head read in this transaction.
+fn append_at(tx: &Transaction<'_>, e: &AuditEntry, head: Option<&AuditHead>) -> TxResult<i64> {
+    let (seq, previous) = match head {
         Some(h) => (
             h.head_seq.checked_add(1).ok_or(Error::GeneralError)?,
             <[u8; 32]>::try_from(h.head_hash.as_slice()).map_err(|_| Error::Tampered)?,
@@ -196,7 +210,7 @@ pub(super) fn append_unchecked(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult
     .execute(params![
         seq, e.time_ms, e.event, e.object, e.body, hash, mac
     ])?;
-    match (&head, &anchor_mac) {
+    match (head, &anchor_mac) {
         (None, _) => {
             let (anchor_seq, anchor_hash) = if anchor_mac.is_some() {
                 (seq, hash)
@@ -277,6 +291,17 @@ impl TokenDb {
         self.write(|tx| append(tx, e))
     }
 
+    /// Appends a record of an event that changed nothing stored (a wrap,
+    /// a refusal, a failed login, a crypto operation): committed, visible
+    /// and crash-safe when this returns, durable against power loss from
+    /// the next fsync of the WAL ([`TokenDb::write_relaxed`]). Records
+    /// that go with a change, or that must outlast power loss on their own
+    /// (a restore), use [`TokenDb::append_audit`] or the change's own
+    /// transaction (docs/AUDIT.md).
+    pub fn append_audit_relaxed(&self, e: &AuditEntry) -> Result<i64> {
+        self.write_relaxed(|tx| append(tx, e))
+    }
+
     /// Appends `e` unless an earlier record already names `mark` for
     /// the same event and object; true if it was written.
     pub fn append_audit_once(&self, e: &AuditEntry, mark: &str) -> Result<bool> {
@@ -346,5 +371,77 @@ impl TokenDb {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((rows, head_in(tx)?))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::durability::synchronous;
+
+    fn db() -> (tempfile::TempDir, TokenDb, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        let db = TokenDb::open(&path).unwrap();
+        (dir, db, path)
+    }
+
+    #[test]
+    fn relaxed_writes_commit_with_normal_and_leave_full() {
+        let (_dir, db, path) = db();
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+        let inside = db.write_relaxed(|tx| Ok(synchronous(tx)?)).unwrap();
+        assert_eq!(inside, 1, "a relaxed write runs with NORMAL");
+        assert_eq!(db.synchronous_in_write().unwrap(), 2, "then FULL again");
+
+        // Committed and visible to another connection (another process)
+        // as soon as the append returns.
+        let seq = db.append_audit_relaxed(&test_entry()).unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        let n: i64 = other
+            .query_row("SELECT count(*) FROM audit WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+    }
+
+    #[test]
+    fn failed_relaxed_writes_leave_full_and_nothing_written() {
+        let (_dir, db, _path) = db();
+        // A body that fails after writing a row, and one that fails in SQL.
+        let refused = db.write_relaxed(|tx| -> TxResult<()> {
+            append(tx, &test_entry())?;
+            Err(Error::GeneralError.into())
+        });
+        assert_eq!(refused, Err(Error::GeneralError));
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+        let bad_sql = db.write_relaxed(|tx| Ok(tx.execute("INSERT INTO nowhere VALUES (1)", [])?));
+        assert!(bad_sql.is_err());
+        assert_eq!(db.synchronous_in_write().unwrap(), 2);
+        assert!(db.audit_trail().unwrap().0.is_empty(), "rolled back");
+    }
+
+    fn record() -> AuditEntry {
+        let ev = crate::audit::Event::new("wrap");
+        crate::token::audit::entry(&ev, 0, "public", None, None)
+    }
+
+    #[test]
+    fn relaxed_appends_extend_one_chain() {
+        let (_dir, db, _path) = db();
+        db.append_audit(&record()).unwrap();
+        for _ in 0..3 {
+            db.append_audit_relaxed(&record()).unwrap();
+        }
+        db.append_audit(&record()).unwrap();
+        let (rows, head) = db.audit_trail().unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        let v = crate::audit::verify(&rows, head.as_ref(), None);
+        assert!(v.ok(), "{:?}", v.findings);
     }
 }

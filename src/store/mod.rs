@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backup;
 pub mod codec;
+mod durability;
 mod object_write;
 pub mod pin_attempts;
 pub mod rekey;

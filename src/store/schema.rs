@@ -6,6 +6,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
+use super::durability::{Durability, set_synchronous};
 use crate::error::{Error, Result};
 
 /// Version written to `schema_version`; bump it and add a migration when
@@ -176,10 +177,12 @@ pub(super) fn configure(conn: &Connection) -> TxResult<()> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::DeviceError.into());
     }
-    // FULL: a commit (a new key, a PIN failure count) must survive power
-    // loss; with NORMAL the last WAL commits may roll back, which could
-    // hand an attacker extra PIN guesses.
-    set_pragma(conn, "PRAGMA synchronous = FULL")?;
+    // FULL by default: a commit (a new key, a PIN failure count) must
+    // survive power loss; with NORMAL the last WAL commits may roll back,
+    // which could hand an attacker extra PIN guesses. Only records of
+    // events that change nothing stored commit with NORMAL, one
+    // transaction at a time (`TokenDb::write_relaxed`, docs/AUDIT.md).
+    set_synchronous(conn, Durability::Full)?;
     set_pragma(conn, "PRAGMA secure_delete = ON")?;
     set_pragma(conn, "PRAGMA foreign_keys = ON")?;
     // The file is untrusted input: forbid functions with side effects in

@@ -130,8 +130,9 @@ pub struct TokenDb {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stamped {
     Yes,
-    /// Only for writes that touch no object, token, PIN or epoch row (use
-    /// counts, audit records): nothing a cached key depends on.
+    /// Reads. (Writes that touch no object, token, PIN or epoch row — use
+    /// counts, audit records — go through `write_relaxed`, which does not
+    /// move the counter either.)
     No,
 }
 
@@ -294,17 +295,6 @@ impl TokenDb {
     /// busy timeout applies and no deferred read→write upgrade can fail.
     pub(super) fn write<T>(&self, f: impl FnMut(&Transaction<'_>) -> TxResult<T>) -> Result<T> {
         self.transaction(TransactionBehavior::Immediate, Stamped::Yes, f)
-    }
-
-    /// A write that touches only tables no cached object depends on (the
-    /// audit trail, use counts): it leaves the change counter alone, so
-    /// an audited operation does not make every process read its keys'
-    /// rows again.
-    pub(super) fn write_unstamped<T>(
-        &self,
-        f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
-    ) -> Result<T> {
-        self.transaction(TransactionBehavior::Immediate, Stamped::No, f)
     }
 
     /// A multi-statement read from one consistent snapshot.
@@ -486,11 +476,13 @@ impl TokenDb {
     }
 
     /// Adds batched use counts: `(object, uses, last_used_secs)`. Rows of
-    /// objects destroyed meanwhile are skipped.
+    /// objects destroyed meanwhile are skipped. Relaxed (NORMAL): the
+    /// counts are statistics that a killed process already loses up to
+    /// `usage::FLUSH_EVERY` of, and a power loss may drop the last flushes.
     pub fn add_usage(&self, uses: &[(i64, u64, u64)]) -> Result<()> {
-        // Unstamped: use counts are read from their own table on demand,
-        // never from a cached object, so no cache needs to notice.
-        self.write_unstamped(|tx| {
+        // Relaxed, hence unstamped: use counts are read from their own
+        // table on demand, never from a cached object.
+        self.write_relaxed(|tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO usage (object, count, last_used)
                      SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM object WHERE id = ?1)
@@ -566,6 +558,17 @@ impl TokenDb {
             let ids = stmt.query_map([], |r| r.get(0))?;
             Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
         })
+    }
+}
+
+/// For `durability.rs` (relaxed writes), which lives apart to keep this
+/// file to the FULL writes.
+impl TokenDb {
+    pub(super) fn with_connection<T>(
+        &self,
+        f: impl FnMut(&mut Connection) -> TxResult<T>,
+    ) -> Result<T> {
+        self.with_conn(f)
     }
 }
 

@@ -58,11 +58,14 @@ impl Token {
         entry(ev, self.slot_id, role_name(role), key, object)
     }
 
-    /// Records an event that changes nothing else (a refusal, a failed
-    /// login, a crypto operation when those are audited).
+    /// Records an event that changes nothing stored (a wrap, a refusal, a
+    /// failed login, a backup, a crypto operation when those are audited).
+    /// Committed before this returns, so the caller acts (hands out the
+    /// wrapped bytes) only once the record is in the WAL; it commits with
+    /// `synchronous = NORMAL` (no fsync of its own: docs/AUDIT.md).
     pub fn audit(&self, ev: &Event, object: Option<(i64, &Object)>) -> Result<()> {
         let entry = self.audit_entry(ev, object)?;
-        self.db.append_audit(&entry).map(drop)
+        self.db.append_audit_relaxed(&entry).map(drop)
     }
 
     /// Whether each cryptographic operation is recorded (off by default:
