@@ -40,7 +40,8 @@ pub unsafe extern "C" fn C_Digest(
             ))
         })?;
         let result = lib.digest(hSession, data, out.cap())?;
-        out.write(result)
+        // A digest is a public output: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
@@ -81,6 +82,7 @@ pub unsafe extern "C" fn C_DigestFinal(
             OutBuf::new(pDigest, pulDigestLen)
         })?;
         let result = lib.digest_final(hSession, out.cap())?;
-        out.write(result)
+        // A digest is a public output: not zeroized after the copy.
+        out.write_public(result)
     })
 }

@@ -44,7 +44,9 @@ pub unsafe extern "C" fn C_Sign(
             ))
         })?;
         let result = lib.sign(hSession, data, out.cap())?;
-        out.write(result)
+        // Signatures and MACs are public outputs: not zeroized after the
+        // copy (issue 11).
+        out.write_public(result)
     })
 }
 
@@ -79,7 +81,7 @@ pub unsafe extern "C" fn C_SignFinal(
             OutBuf::new(pSignature, pulSignatureLen)
         })?;
         let result = lib.sign_final(hSession, out.cap())?;
-        out.write(result)
+        out.write_public(result)
     })
 }
 

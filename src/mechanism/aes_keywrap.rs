@@ -298,6 +298,29 @@ impl CipherOp for KeyWrapOp {
         self.kind.out_len(self.encrypt, self.input.len())
     }
 
+    /// Wrapping in one call, straight from the caller's input (no copy
+    /// into `input`, no kept output): only when the output surely fits,
+    /// otherwise the buffered path runs. Unwrapping keeps the buffered
+    /// path, whose plaintext stays in zeroizing buffers.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done || !self.input.is_empty() || !self.encrypt {
+            return Ok(None);
+        }
+        if out.len() < self.kind.out_len(true, data.len()) {
+            return Ok(None);
+        }
+        self.done = true;
+        let c = &self.cipher;
+        let wrapped = match self.kind {
+            WrapKind::Kw(iv) => kw_encrypt(c, iv, data)?,
+            WrapKind::Kwp(prefix) => kwp_encrypt(c, prefix, data)?,
+            WrapKind::Pad => pad_encrypt(c, data)?,
+        };
+        let dst = out.get_mut(..wrapped.len()).ok_or(Error::GeneralError)?;
+        dst.copy_from_slice(&wrapped);
+        Ok(Some(wrapped.len()))
+    }
+
     fn multipart(&self) -> bool {
         false
     }

@@ -147,6 +147,61 @@ impl BlockModeOp {
         }
     }
 
+    /// The exact output of a fresh single-part call over `len` bytes,
+    /// when the length alone tells it (not CBC_PAD decryption, whose
+    /// padding is only known after the work; not a length the mode
+    /// refuses, which the buffered path reports).
+    fn fresh_len(&self, len: usize) -> Option<usize> {
+        if self.done || !self.pending.is_empty() {
+            return None;
+        }
+        match (self.pad, self.encrypt) {
+            (true, true) => whole_blocks(len).checked_add(BLOCK),
+            (false, _) if len % BLOCK == 0 => Some(len),
+            _ => None,
+        }
+    }
+
+    /// CBC_PAD decryption of a whole message into the caller's buffer.
+    /// The last block is decrypted first, on the stack, and its padding
+    /// checked: a failed call writes nothing, and the output needs room
+    /// for the plaintext only.
+    fn single_pad_decrypt(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        let n = data.len();
+        if n == 0 || n % BLOCK != 0 {
+            self.done = true;
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let body_len = n - BLOCK;
+        let prev: [u8; BLOCK] = match body_len {
+            0 => self.chain.ok_or(Error::GeneralError)?,
+            _ => data
+                .get(body_len - BLOCK..body_len)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Error::GeneralError)?,
+        };
+        let mut last = Zeroizing::new(
+            <[u8; BLOCK]>::try_from(data.get(body_len..).ok_or(Error::GeneralError)?)
+                .map_err(|_| Error::GeneralError)?,
+        );
+        self.cipher.decrypt_block(&mut last);
+        xor(last.as_mut_slice(), &prev);
+        let Some(pad) = pkcs7_pad_len(last.as_slice()) else {
+            self.done = true;
+            return Err(Error::EncryptedDataInvalid);
+        };
+        let plain_len = n - pad;
+        let Some(dst) = out.get_mut(..plain_len) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let (body, tail) = dst.split_at_mut(body_len);
+        body.copy_from_slice(data.get(..body_len).ok_or(Error::GeneralError)?);
+        self.process(body);
+        tail.copy_from_slice(last.get(..BLOCK - pad).ok_or(Error::GeneralError)?);
+        Ok(Some(plain_len))
+    }
+
     fn finish_pad_encrypt(&mut self) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(BLOCK);
         out.extend_from_slice(&self.pending);
@@ -223,6 +278,65 @@ impl CipherOp for BlockModeOp {
         }
     }
 
+    /// A fresh single-part call straight into `out`: the input is copied
+    /// once into place and the mode runs over it there (padding appended
+    /// in place too), no intermediate buffer.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done || !self.pending.is_empty() {
+            return Ok(None);
+        }
+        if self.pad && !self.encrypt {
+            return self.single_pad_decrypt(data, out);
+        }
+        let Some(need) = self.fresh_len(data.len()) else {
+            // A length the mode refuses: the buffered path reports it.
+            return Ok(None);
+        };
+        let Some(dst) = out.get_mut(..need) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let (body, padding) = dst.split_at_mut(data.len());
+        body.copy_from_slice(data);
+        if let Some(n) = u8::try_from(padding.len()).ok().filter(|_| self.pad) {
+            padding.fill(n);
+        }
+        self.process(dst);
+        Ok(Some(need))
+    }
+
+    fn single_len(&self, len: usize) -> Option<usize> {
+        self.fresh_len(len)
+    }
+
+    /// The released blocks go from the kept bytes and the caller's input
+    /// straight into the caller's buffer and are processed there; what
+    /// stays back (under two blocks) stays in `pending`, whose capacity
+    /// it fits, so that buffer never moves.
+    fn update_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        let total = self
+            .pending
+            .len()
+            .checked_add(data.len())
+            .ok_or(Error::DataLenRange)?;
+        let n = self.releasable(total);
+        let Some(dst) = out.get_mut(..n) else {
+            return Ok(None);
+        };
+        let from_pending = n.min(self.pending.len());
+        let (head, body) = dst.split_at_mut(from_pending);
+        head.copy_from_slice(self.pending.get(..from_pending).ok_or(Error::GeneralError)?);
+        let (now, later) = data.split_at(body.len());
+        body.copy_from_slice(now);
+        self.pending.drain(..from_pending);
+        self.pending.extend_from_slice(later);
+        self.process(dst);
+        Ok(Some(n))
+    }
+
     /// Everything `len` more bytes can add up to (whole blocks); for
     /// CBC_PAD decryption this also covers what `finish` releases later.
     fn update_len(&self, len: usize) -> usize {
@@ -289,38 +403,82 @@ impl CtrOp {
     }
 }
 
-impl CipherOp for CtrOp {
-    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
-        let from_buffered = buffered.len().min(data.len());
-        let rest = data.len() - from_buffered;
-        let blocks = rest.div_ceil(BLOCK);
+impl CtrOp {
+    /// Refuses input that would take the counter past its last value,
+    /// before any output.
+    fn check_room(&self, len: usize) -> Result<()> {
+        let buffered = BLOCK - self.used;
+        let blocks = len.saturating_sub(buffered).div_ceil(BLOCK);
         if u128::try_from(blocks).map_err(|_| Error::DataLenRange)? > self.left {
             return Err(Error::DataLenRange);
         }
-        let mut out = data.to_vec();
-        let (head, tail) = out.split_at_mut(from_buffered);
-        xor(head, buffered);
-        self.used += from_buffered;
-        if tail.is_empty() {
-            return Ok(out);
+        Ok(())
+    }
+
+    /// `out = input XOR keystream`, continuing the stream: one pass, from
+    /// the caller's input straight to the output (which may be the
+    /// caller's buffer). `out` is as long as `input`.
+    fn apply_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<()> {
+        self.check_room(input.len())?;
+        let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
+        let take = buffered.len().min(input.len());
+        let (in_head, in_tail) = input.split_at(take);
+        let (out_head, out_tail) = out.split_at_mut(take);
+        xor_into(out_head, in_head, buffered);
+        self.used += take;
+        if in_tail.is_empty() {
+            return Ok(());
         }
         // Keystream a stack-sized batch at a time, zeroized once at the end.
         let mut stream = Zeroizing::new([0u8; BATCH * BLOCK]);
-        for part in tail.chunks_mut(BATCH * BLOCK) {
-            let len = part.len().div_ceil(BLOCK) * BLOCK;
+        for (src, dst) in in_tail.chunks(BATCH * BLOCK).zip(out_tail.chunks_mut(BATCH * BLOCK)) {
+            let len = src.len().div_ceil(BLOCK) * BLOCK;
             let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
             self.generate(ks);
-            xor(part, ks);
+            xor_into(dst, src, ks);
             let last_start = len - BLOCK;
             let last: [u8; BLOCK] = ks
                 .get(last_start..)
                 .and_then(|s| s.try_into().ok())
                 .ok_or(Error::GeneralError)?;
             *self.keystream = last;
-            self.used = part.len() - last_start;
+            self.used = src.len() - last_start;
         }
+        Ok(())
+    }
+}
+
+/// `dst = a XOR b` over the shortest of the three.
+fn xor_into(dst: &mut [u8], a: &[u8], b: &[u8]) {
+    for ((d, x), y) in dst.iter_mut().zip(a).zip(b) {
+        *d = x ^ y;
+    }
+}
+
+impl CipherOp for CtrOp {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.check_room(data.len())?;
+        let mut out = vec![0u8; data.len()];
+        self.apply_into(data, &mut out)?;
         Ok(out)
+    }
+
+    /// Straight into the caller's buffer (CTR output is as long as the
+    /// input); a counter that would wrap is refused before any output.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        let Some(dst) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        self.apply_into(data, dst)?;
+        Ok(Some(data.len()))
+    }
+
+    fn single_len(&self, len: usize) -> Option<usize> {
+        self.check_room(len).ok().map(|()| len)
+    }
+
+    fn update_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        self.single_into(data, out)
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {

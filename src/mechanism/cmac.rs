@@ -10,7 +10,7 @@ use cmac::{Cmac, KeyInit, Mac};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::aes::aes_key;
+use super::aes::aes_parts;
 use super::keys::Key;
 use super::mac::{MacOp, MacState};
 use super::sign::{SignOp, VerifyOp};
@@ -36,8 +36,10 @@ pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
     ROWS.iter().any(|r| r.mech == mech)
 }
 
-/// A CMAC in progress for one of the AES key sizes.
-enum State {
+/// A CMAC in progress for one of the AES key sizes. Cloned from a key's
+/// cached state (`Schedules::cmac`): cipher and subkeys are made once.
+#[derive(Clone)]
+pub(super) enum State {
     A128(Cmac<Aes128>),
     A192(Cmac<Aes192>),
     A256(Cmac<Aes256>),
@@ -48,7 +50,7 @@ fn keyed<M: KeyInit>(key: &[u8]) -> Result<M> {
 }
 
 impl State {
-    fn new(key: &[u8]) -> Result<State> {
+    pub(super) fn new(key: &[u8]) -> Result<State> {
         Ok(match key.len() {
             16 => State::A128(keyed(key)?),
             24 => State::A192(keyed(key)?),
@@ -86,15 +88,14 @@ impl MacState for State {
 
 /// Starts a CMAC for `mech` (full 16 bytes, or the GENERAL length).
 fn cmac_op(mech: &Mechanism, key: &Key) -> Result<MacOp<State>> {
-    let value = aes_key(key)?;
-
+    let (value, sched) = aes_parts(key)?;
     let out_len = match (mech.mech, &mech.params) {
         (CKM_AES_CMAC, Params::None) => MAC_LEN,
         (CKM_AES_CMAC_GENERAL, Params::MacLen(n)) if (1..=MAC_LEN).contains(n) => *n,
         _ if handles(mech.mech) => return Err(Error::MechanismParamInvalid),
         _ => return Err(Error::MechanismInvalid),
     };
-    Ok(MacOp::new(State::new(value)?, out_len))
+    Ok(MacOp::new(sched.cmac(value)?.clone(), out_len))
 }
 
 /// Starts a CMAC signature: KeyTypeInconsistent unless the key is an AES

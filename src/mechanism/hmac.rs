@@ -14,7 +14,9 @@ use super::mac::{MacOp, MacState};
 use crate::error::{Error, Result};
 
 /// An HMAC in progress; the enum keeps the state `Send` and free of generics
-/// in the public operation types.
+/// in the public operation types. Cloned from a key's cached state
+/// (`Schedules::hmac`): the padded key is absorbed once per key.
+#[derive(Clone)]
 pub(super) enum State {
     Sha1(Hmac<Sha1>),
     Sha224(Hmac<Sha224>),
@@ -110,7 +112,7 @@ impl MacState for State {
 }
 
 impl State {
-    fn new(hash: HashAlg, key: &[u8]) -> Result<State> {
+    pub(super) fn new(hash: HashAlg, key: &[u8]) -> Result<State> {
         Ok(match hash {
             HashAlg::Sha1 => State::Sha1(keyed(key)?),
             HashAlg::Sha224 => State::Sha224(keyed(key)?),
@@ -171,12 +173,19 @@ impl State {
 /// HMAC as both a sign and a verify operation.
 pub(super) type HmacOp = MacOp<State>;
 
-/// Starts an HMAC of `out_len` bytes (1..=hash length).
-pub(super) fn hmac_op(hash: HashAlg, key: &[u8], out_len: usize) -> Result<HmacOp> {
+/// Starts an HMAC of `out_len` bytes (1..=hash length) from a keyed
+/// state over `hash`.
+pub(super) fn hmac_op_with(hash: HashAlg, state: State, out_len: usize) -> Result<HmacOp> {
     if out_len == 0 || out_len > hash.output_len() {
         return Err(Error::MechanismParamInvalid);
     }
-    Ok(MacOp::new(State::new(hash, key)?, out_len))
+    Ok(MacOp::new(state, out_len))
+}
+
+/// As [`hmac_op_with`], keying a fresh state.
+#[cfg(test)]
+pub(super) fn hmac_op(hash: HashAlg, key: &[u8], out_len: usize) -> Result<HmacOp> {
+    hmac_op_with(hash, State::new(hash, key)?, out_len)
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ mod rsa;
 mod rsa_crypt;
 mod sign;
 pub mod spki;
+pub mod schedule;
 pub mod state;
 mod wrap;
 

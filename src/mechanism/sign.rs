@@ -9,6 +9,7 @@ use super::digest::{DigestOp, HashAlg};
 use super::ec::{EcdsaSign, EcdsaVerify};
 use super::hmac::HmacOp;
 use super::keys::Key;
+use super::schedule::Schedules;
 use super::rsa::{RsaScheme, RsaSign, RsaVerify};
 use super::state::{InputState, Resumable, SavedSig};
 use super::{MechInfo, Mechanism, Params, info};
@@ -182,15 +183,16 @@ fn check_size(row: &MechInfo, key: &Key) -> Result<()> {
     }
 }
 
-/// An HMAC key: a generic secret, or a secret typed for this very hash.
-fn hmac_key(key: &Key, hash: HashAlg) -> Result<&[u8]> {
+/// An HMAC key: a generic secret, or a secret typed for this very hash;
+/// with its cached schedules.
+fn hmac_key(key: &Key, hash: HashAlg) -> Result<(&[u8], &Schedules)> {
     let typed = hash.hmac_key_type();
     match key {
-        Key::Secret { key_type, value }
-            if *key_type == CKK_GENERIC_SECRET || *key_type == typed =>
-        {
-            Ok(value)
-        }
+        Key::Secret {
+            key_type,
+            value,
+            sched,
+        } if *key_type == CKK_GENERIC_SECRET || *key_type == typed => Ok((value, sched)),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
@@ -202,14 +204,16 @@ fn hmac_op(
     hash: HashAlg,
     general: bool,
 ) -> Result<HmacOp> {
-    let value = hmac_key(key, hash)?;
+    let (value, sched) = hmac_key(key, hash)?;
     check_size(row, key)?;
     let out_len = match (&mech.params, general) {
         (Params::MacLen(n), true) => *n,
         (Params::None, false) => hash.output_len(),
         _ => return Err(Error::MechanismParamInvalid),
     };
-    super::hmac::hmac_op(hash, value, out_len)
+    // The padded-key state is made once per key, then copied per init.
+    let state = sched.hmac(hash, value)?.clone();
+    super::hmac::hmac_op_with(hash, state, out_len)
 }
 
 /// The RSA padding scheme of a PKCS#1 or PSS mechanism.
@@ -573,10 +577,7 @@ mod tests {
     #[test]
     fn hmac_sha3_keys_and_lengths() {
         let typed = |key_type| {
-            Arc::new(Key::Secret {
-                key_type,
-                value: zeroize::Zeroizing::new(vec![0x0b; 20]),
-            })
+            Arc::new(Key::secret_unchecked(key_type, &[0x0b; 20]))
         };
         let expected = unhex("ba85192310dffa96e2a3a40e69774351140bb7185e1202cdcc917589f95e16bb");
         for key in [typed(CKK_SHA3_256_HMAC), typed(CKK_GENERIC_SECRET)] {
