@@ -69,12 +69,24 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn generate_pair(&self, mech: CK_MECHANISM_TYPE, mut public: Tmpl, mut private: Tmpl) -> CK_OBJECT_HANDLE {
-        let mut m = CK_MECHANISM { mechanism: mech, pParameter: ptr::null_mut(), ulParameterLen: 0 };
+    fn generate_pair(
+        &self,
+        mech: CK_MECHANISM_TYPE,
+        mut public: Tmpl,
+        mut private: Tmpl,
+    ) -> CK_OBJECT_HANDLE {
+        let mut m = CK_MECHANISM {
+            mechanism: mech,
+            pParameter: ptr::null_mut(),
+            ulParameterLen: 0,
+        };
         let (pp, pn) = public.as_mut();
         let (sp, sn) = private.as_mut();
         let (mut pubk, mut privk) = (0, 0);
-        ck!(self.f, C_GenerateKeyPair(self.h, &mut m, pp, pn, sp, sn, &mut pubk, &mut privk));
+        ck!(
+            self.f,
+            C_GenerateKeyPair(self.h, &mut m, pp, pn, sp, sn, &mut pubk, &mut privk)
+        );
         privk
     }
 
@@ -89,26 +101,57 @@ impl Ctx {
     fn encrypt(&self, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, data: &[u8], out: &mut [u8]) {
         ck!(self.f, C_EncryptInit(self.h, m, k));
         let mut n = out.len() as CK_ULONG;
-        ck!(self.f, C_Encrypt(self.h, data.as_ptr().cast_mut(), data.len() as CK_ULONG, out.as_mut_ptr(), &mut n));
+        ck!(
+            self.f,
+            C_Encrypt(
+                self.h,
+                data.as_ptr().cast_mut(),
+                data.len() as CK_ULONG,
+                out.as_mut_ptr(),
+                &mut n
+            )
+        );
     }
 
     fn sign(&self, m: &mut CK_MECHANISM, k: CK_OBJECT_HANDLE, data: &[u8], out: &mut [u8]) {
         ck!(self.f, C_SignInit(self.h, m, k));
         let mut n = out.len() as CK_ULONG;
-        ck!(self.f, C_Sign(self.h, data.as_ptr().cast_mut(), data.len() as CK_ULONG, out.as_mut_ptr(), &mut n));
+        ck!(
+            self.f,
+            C_Sign(
+                self.h,
+                data.as_ptr().cast_mut(),
+                data.len() as CK_ULONG,
+                out.as_mut_ptr(),
+                &mut n
+            )
+        );
     }
 
     fn digest(&self, m: &mut CK_MECHANISM, data: &[u8], out: &mut [u8]) {
         ck!(self.f, C_DigestInit(self.h, m));
         let mut n = out.len() as CK_ULONG;
-        ck!(self.f, C_Digest(self.h, data.as_ptr().cast_mut(), data.len() as CK_ULONG, out.as_mut_ptr(), &mut n));
+        ck!(
+            self.f,
+            C_Digest(
+                self.h,
+                data.as_ptr().cast_mut(),
+                data.len() as CK_ULONG,
+                out.as_mut_ptr(),
+                &mut n
+            )
+        );
     }
 }
 
 fn mech(ty: CK_MECHANISM_TYPE, param: &mut [u8]) -> CK_MECHANISM {
     CK_MECHANISM {
         mechanism: ty,
-        pParameter: if param.is_empty() { ptr::null_mut() } else { param.as_mut_ptr().cast() },
+        pParameter: if param.is_empty() {
+            ptr::null_mut()
+        } else {
+            param.as_mut_ptr().cast()
+        },
         ulParameterLen: param.len() as CK_ULONG,
     }
 }
@@ -131,7 +174,10 @@ fn row(name: &str, filter: &str, mut ours: impl FnMut(), mut raw: impl FnMut()) 
         return;
     }
     let budget = Duration::from_millis(
-        std::env::var("BULK_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
+        std::env::var("BULK_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(300),
     );
     let (mut a, mut b) = (0f64, 0f64);
     for _ in 0..3 {
@@ -149,7 +195,11 @@ fn module() -> PathBuf {
     let release = exe.parent().and_then(|p| p.parent()).expect("target dir");
     // `cargo build --example` leaves the cdylib in deps/ only.
     let top = release.join("libkeyward.so");
-    if top.exists() { top } else { release.join("deps").join("libkeyward.so") }
+    if top.exists() {
+        top
+    } else {
+        release.join("deps").join("libkeyward.so")
+    }
 }
 
 fn setup() -> (Ctx, tempfile::TempDir, libloading::Library) {
@@ -167,7 +217,9 @@ fn setup() -> (Ctx, tempfile::TempDir, libloading::Library) {
     // SAFETY: the PKCS#11 entry point, valid out-pointer.
     unsafe {
         let get = lib
-            .get::<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV>(b"C_GetFunctionList\0")
+            .get::<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV>(
+                b"C_GetFunctionList\0",
+            )
             .expect("symbol");
         assert_eq!(get(&mut list), CKR_OK);
     }
@@ -178,13 +230,28 @@ fn setup() -> (Ctx, tempfile::TempDir, libloading::Library) {
     let mut user = b"user-pin-1234".to_vec();
     let mut label = [b' '; 32];
     label[..5].copy_from_slice(b"bench");
-    ck!(f, C_InitToken(0, so.as_mut_ptr(), so.len() as CK_ULONG, label.as_mut_ptr()));
+    ck!(
+        f,
+        C_InitToken(0, so.as_mut_ptr(), so.len() as CK_ULONG, label.as_mut_ptr())
+    );
     let mut h = 0;
-    ck!(f, C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, ptr::null_mut(), None, &mut h));
+    ck!(
+        f,
+        C_OpenSession(
+            0,
+            CKF_SERIAL_SESSION | CKF_RW_SESSION,
+            ptr::null_mut(),
+            None,
+            &mut h
+        )
+    );
     ck!(f, C_Login(h, CKU_SO, so.as_mut_ptr(), so.len() as CK_ULONG));
     ck!(f, C_InitPIN(h, user.as_mut_ptr(), user.len() as CK_ULONG));
     ck!(f, C_Logout(h));
-    ck!(f, C_Login(h, CKU_USER, user.as_mut_ptr(), user.len() as CK_ULONG));
+    ck!(
+        f,
+        C_Login(h, CKU_USER, user.as_mut_ptr(), user.len() as CK_ULONG)
+    );
     (Ctx { f, h }, dir, lib)
 }
 
@@ -205,12 +272,27 @@ fn main() {
     let mac = c.create(secret(CKK_GENERIC_SECRET, &MAC_KEY));
     let p256_oid = [0x06u8, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     let ed_oid = [0x06u8, 0x03, 0x2b, 0x65, 0x70];
-    let sign_priv = || Tmpl::default().bool(CKA_TOKEN, true).bool(CKA_SIGN, true).bool(CKA_PRIVATE, true);
-    let ec = c.generate_pair(CKM_EC_KEY_PAIR_GEN, Tmpl::default().bytes(CKA_EC_PARAMS, &p256_oid), sign_priv());
-    let ed = c.generate_pair(CKM_EC_EDWARDS_KEY_PAIR_GEN, Tmpl::default().bytes(CKA_EC_PARAMS, &ed_oid), sign_priv());
+    let sign_priv = || {
+        Tmpl::default()
+            .bool(CKA_TOKEN, true)
+            .bool(CKA_SIGN, true)
+            .bool(CKA_PRIVATE, true)
+    };
+    let ec = c.generate_pair(
+        CKM_EC_KEY_PAIR_GEN,
+        Tmpl::default().bytes(CKA_EC_PARAMS, &p256_oid),
+        sign_priv(),
+    );
+    let ed = c.generate_pair(
+        CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        Tmpl::default().bytes(CKA_EC_PARAMS, &ed_oid),
+        sign_priv(),
+    );
     let rsa = c.generate_pair(
         CKM_RSA_PKCS_KEY_PAIR_GEN,
-        Tmpl::default().ulong(CKA_MODULUS_BITS, 2048).bytes(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
+        Tmpl::default()
+            .ulong(CKA_MODULUS_BITS, 2048)
+            .bytes(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
         sign_priv(),
     );
     println!("| op (init + one-shot) | keyward ops/s | crate ops/s | ratio |");
@@ -231,7 +313,13 @@ fn gcm_param(iv: &mut [u8; 12]) -> Vec<u8> {
         ulTagBits: 128,
     };
     // SAFETY: plain-old-data struct viewed as bytes.
-    unsafe { std::slice::from_raw_parts((&p as *const CK_GCM_PARAMS).cast::<u8>(), size_of::<CK_GCM_PARAMS>()) }.to_vec()
+    unsafe {
+        std::slice::from_raw_parts(
+            (&p as *const CK_GCM_PARAMS).cast::<u8>(),
+            size_of::<CK_GCM_PARAMS>(),
+        )
+    }
+    .to_vec()
 }
 
 fn crypt_rows(c: &Ctx, k: CK_OBJECT_HANDLE, filter: &str, out: &mut [u8]) {
@@ -243,30 +331,42 @@ fn crypt_rows(c: &Ctx, k: CK_OBJECT_HANDLE, filter: &str, out: &mut [u8]) {
         let mut iv = [7u8; 12];
         let mut param = gcm_param(&mut iv);
         let mut raw_out = vec![0u8; len + 16];
-        row(&format!("AES-256-GCM {label}"), filter,
+        row(
+            &format!("AES-256-GCM {label}"),
+            filter,
             || c.encrypt(&mut mech(CKM_AES_GCM, &mut param), k, &data, out),
             || {
                 let g = aes_gcm::Aes256Gcm::new_from_slice(&AES_KEY).expect("key");
                 let (ct, tag) = raw_out.split_at_mut(len);
                 ct.copy_from_slice(&data);
-                let t = g.encrypt_inout_detached(&[7u8; 12].into(), &[], ct.into()).expect("gcm");
+                let t = g
+                    .encrypt_inout_detached(&[7u8; 12].into(), &[], ct.into())
+                    .expect("gcm");
                 tag.copy_from_slice(&t);
-            });
+            },
+        );
         let mut ivp = [9u8; 16];
-        row(&format!("AES-256-CBC {label}"), filter,
+        row(
+            &format!("AES-256-CBC {label}"),
+            filter,
             || c.encrypt(&mut mech(CKM_AES_CBC, &mut ivp.clone()), k, &data, out),
             || {
                 let a = Aes256::new_from_slice(&AES_KEY).expect("key");
                 raw_out[..len].copy_from_slice(&data);
                 let mut chain = ivp;
                 for b in raw_out[..len].chunks_exact_mut(16) {
-                    for (x, y) in b.iter_mut().zip(chain) { *x ^= y; }
+                    for (x, y) in b.iter_mut().zip(chain) {
+                        *x ^= y;
+                    }
                     let blk: &mut aes::Block = b.try_into().expect("block");
                     a.encrypt_block(blk);
                     chain.copy_from_slice(b);
                 }
-            });
-        row(&format!("AES-256-CBC-PAD {label}"), filter,
+            },
+        );
+        row(
+            &format!("AES-256-CBC-PAD {label}"),
+            filter,
             || c.encrypt(&mut mech(CKM_AES_CBC_PAD, &mut ivp), k, &data, out),
             || {
                 let a = Aes256::new_from_slice(&AES_KEY).expect("key");
@@ -274,15 +374,20 @@ fn crypt_rows(c: &Ctx, k: CK_OBJECT_HANDLE, filter: &str, out: &mut [u8]) {
                 raw_out[len..len + 16].fill(16);
                 let mut chain = [9u8; 16];
                 for b in raw_out[..len + 16].chunks_exact_mut(16) {
-                    for (x, y) in b.iter_mut().zip(chain) { *x ^= y; }
+                    for (x, y) in b.iter_mut().zip(chain) {
+                        *x ^= y;
+                    }
                     let blk: &mut aes::Block = b.try_into().expect("block");
                     a.encrypt_block(blk);
                     chain.copy_from_slice(b);
                 }
-            });
+            },
+        );
         let mut ctr = [0u8; 8 + 16];
         ctr[..8].copy_from_slice(&(128 as CK_ULONG).to_ne_bytes());
-        row(&format!("AES-256-CTR {label}"), filter,
+        row(
+            &format!("AES-256-CTR {label}"),
+            filter,
             || c.encrypt(&mut mech(CKM_AES_CTR, &mut ctr), k, &data, out),
             || {
                 let a = Aes256::new_from_slice(&AES_KEY).expect("key");
@@ -296,26 +401,36 @@ fn crypt_rows(c: &Ctx, k: CK_OBJECT_HANDLE, filter: &str, out: &mut [u8]) {
                     }
                     let (blocks, _) = aes::cipher::Array::slice_as_chunks_mut(&mut ks);
                     a.encrypt_blocks(blocks);
-                    for ((o, i), s) in part.0.iter_mut().zip(part.1).zip(ks) { *o = i ^ s; }
+                    for ((o, i), s) in part.0.iter_mut().zip(part.1).zip(ks) {
+                        *o = i ^ s;
+                    }
                 }
-            });
-        row(&format!("AES-256-ECB {label}"), filter,
+            },
+        );
+        row(
+            &format!("AES-256-ECB {label}"),
+            filter,
             || c.encrypt(&mut mech(CKM_AES_ECB, &mut []), k, &data, out),
             || {
                 let a = Aes256::new_from_slice(&AES_KEY).expect("key");
                 raw_out[..len].copy_from_slice(&data);
                 let (blocks, _) = aes::cipher::Array::slice_as_chunks_mut(&mut raw_out[..len]);
                 a.encrypt_blocks(blocks);
-            });
+            },
+        );
     }
     // RFC 3394 wrap of a 32-byte value (as C_Encrypt with CKM_AES_KEY_WRAP).
     let material = [0x33u8; 32];
-    row("AES-256 KEY_WRAP 32 B", filter,
+    row(
+        "AES-256 KEY_WRAP 32 B",
+        filter,
         || c.encrypt(&mut mech(CKM_AES_KEY_WRAP, &mut []), k, &material, out),
         || {
             let a = Aes256::new_from_slice(&AES_KEY).expect("key");
             let mut r = [[0u8; 8]; 4];
-            for (i, x) in r.iter_mut().enumerate() { x.copy_from_slice(&material[i * 8..i * 8 + 8]); }
+            for (i, x) in r.iter_mut().enumerate() {
+                x.copy_from_slice(&material[i * 8..i * 8 + 8]);
+            }
             let mut av = [0xa6u8; 8];
             for j in 0..6u64 {
                 for (i, ri) in r.iter_mut().enumerate() {
@@ -325,12 +440,15 @@ fn crypt_rows(c: &Ctx, k: CK_OBJECT_HANDLE, filter: &str, out: &mut [u8]) {
                     a.encrypt_block((&mut b).into());
                     let t = j * 4 + i as u64 + 1;
                     av.copy_from_slice(&b[..8]);
-                    for (x, y) in av.iter_mut().zip(t.to_be_bytes()) { *x ^= y; }
+                    for (x, y) in av.iter_mut().zip(t.to_be_bytes()) {
+                        *x ^= y;
+                    }
                     ri.copy_from_slice(&b[8..]);
                 }
             }
             std::hint::black_box((av, r));
-        });
+        },
+    );
 }
 
 fn mac_rows(c: &Ctx, mac: CK_OBJECT_HANDLE, aes: CK_OBJECT_HANDLE, filter: &str, out: &mut [u8]) {
@@ -338,57 +456,97 @@ fn mac_rows(c: &Ctx, mac: CK_OBJECT_HANDLE, aes: CK_OBJECT_HANDLE, filter: &str,
     use sha2::Digest;
     for (label, len) in [("64 B", 64usize), ("4 KiB", 4096)] {
         let data = vec![0x5au8; len];
-        row(&format!("HMAC-SHA256 {label}"), filter,
-            || c.sign(&mut mech(CKM_SHA256_HMAC, &mut []), mac, &data, &mut out[..32]),
+        row(
+            &format!("HMAC-SHA256 {label}"),
+            filter,
+            || {
+                c.sign(
+                    &mut mech(CKM_SHA256_HMAC, &mut []),
+                    mac,
+                    &data,
+                    &mut out[..32],
+                )
+            },
             || {
                 let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&MAC_KEY).expect("hmac");
                 m.update(&data);
                 std::hint::black_box(m.finalize());
-            });
-        row(&format!("AES-256-CMAC {label}"), filter,
+            },
+        );
+        row(
+            &format!("AES-256-CMAC {label}"),
+            filter,
             || c.sign(&mut mech(CKM_AES_CMAC, &mut []), aes, &data, &mut out[..16]),
             || {
-                let mut m = <cmac::Cmac<aes::Aes256> as KeyInit>::new_from_slice(&AES_KEY).expect("cmac");
+                let mut m =
+                    <cmac::Cmac<aes::Aes256> as KeyInit>::new_from_slice(&AES_KEY).expect("cmac");
                 m.update(&data);
                 std::hint::black_box(m.finalize());
-            });
-        row(&format!("SHA-256 {label}"), filter,
+            },
+        );
+        row(
+            &format!("SHA-256 {label}"),
+            filter,
             || c.digest(&mut mech(CKM_SHA256, &mut []), &data, &mut out[..32]),
             || {
                 std::hint::black_box(sha2::Sha256::digest(&data));
-            });
+            },
+        );
     }
 }
 
-fn sign_rows(c: &Ctx, ec: CK_OBJECT_HANDLE, ed: CK_OBJECT_HANDLE, rsa_k: CK_OBJECT_HANDLE, filter: &str, out: &mut [u8]) {
+fn sign_rows(
+    c: &Ctx,
+    ec: CK_OBJECT_HANDLE,
+    ed: CK_OBJECT_HANDLE,
+    rsa_k: CK_OBJECT_HANDLE,
+    filter: &str,
+    out: &mut [u8],
+) {
     let hash = [0x3cu8; 32];
     let data = [0x5au8; 64];
     let p256 = {
         use p256::elliptic_curve::Generate;
         p256::ecdsa::SigningKey::try_generate_from_rng(&mut getrandom::SysRng).expect("ec key")
     };
-    row("ECDSA P-256 (hash)", filter,
+    row(
+        "ECDSA P-256 (hash)",
+        filter,
         || c.sign(&mut mech(CKM_ECDSA, &mut []), ec, &hash, &mut out[..64]),
         || {
             use p256::ecdsa::signature::hazmat::PrehashSigner;
             let s: p256::ecdsa::Signature = p256.sign_prehash(&hash).expect("sign");
             std::hint::black_box(s);
-        });
+        },
+    );
     let edk = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
-    row("Ed25519 64 B", filter,
+    row(
+        "Ed25519 64 B",
+        filter,
         || c.sign(&mut mech(CKM_EDDSA, &mut []), ed, &data, &mut out[..64]),
         || {
             use ed25519_dalek::Signer;
             std::hint::black_box(edk.sign(&data));
-        });
+        },
+    );
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let rsa_key = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("rsa key");
     let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa_key);
-    row("RSA-2048 SHA256-PKCS1", filter,
-        || c.sign(&mut mech(CKM_SHA256_RSA_PKCS, &mut []), rsa_k, &data, &mut out[..256]),
+    row(
+        "RSA-2048 SHA256-PKCS1",
+        filter,
+        || {
+            c.sign(
+                &mut mech(CKM_SHA256_RSA_PKCS, &mut []),
+                rsa_k,
+                &data,
+                &mut out[..256],
+            )
+        },
         || {
             use rsa::signature::Signer;
             let s: rsa::pkcs1v15::Signature = signer.sign(&data);
             std::hint::black_box(s);
-        });
+        },
+    );
 }

@@ -56,7 +56,7 @@ fn reference(mode: Mode, plain: &[u8]) -> Option<Vec<u8>> {
         c.encrypt_block(blk);
     };
     match mode {
-        Mode::Ecb | Mode::Cbc if plain.len() % 16 != 0 => None,
+        Mode::Ecb | Mode::Cbc if !plain.len().is_multiple_of(16) => None,
         Mode::Ecb | Mode::Cbc | Mode::CbcPad => {
             let mut data = plain.to_vec();
             if mode == Mode::CbcPad {
@@ -75,12 +75,10 @@ fn reference(mode: Mode, plain: &[u8]) -> Option<Vec<u8>> {
         }
         Mode::Ctr => {
             let mut data = plain.to_vec();
-            let mut counter = u128::from_be_bytes(CTR0);
-            for b in data.chunks_mut(16) {
+            for (counter, b) in (u128::from_be_bytes(CTR0)..).zip(data.chunks_mut(16)) {
                 let mut ks = counter.to_be_bytes();
                 enc(&mut ks);
                 b.iter_mut().zip(ks).for_each(|(x, y)| *x ^= y);
-                counter += 1;
             }
             Some(data)
         }
@@ -167,7 +165,11 @@ fn parts(
     let mut n = ulong(buf.len());
     // SAFETY: a valid buffer of the given length.
     let rv = unsafe {
-        let f = if encrypt { s.f.C_EncryptFinal } else { s.f.C_DecryptFinal };
+        let f = if encrypt {
+            s.f.C_EncryptFinal
+        } else {
+            s.f.C_DecryptFinal
+        };
         (f.unwrap())(s.h, buf.as_mut_ptr(), &mut n)
     };
     assert_rv!(rv, CKR_OK, "final");

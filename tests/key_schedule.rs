@@ -31,7 +31,10 @@ fn use_aes(s: &Sess, k: CK_OBJECT_HANDLE, rounds: usize) {
             "cbc",
         );
         assert_eq!(ct.len(), 16);
-        let ct = ok(s.encrypt_once(&Mech::gcm(&[2; 12], b"", 128), k, b"data"), "gcm");
+        let ct = ok(
+            s.encrypt_once(&Mech::gcm(&[2; 12], b"", 128), k, b"data"),
+            "gcm",
+        );
         assert_eq!(ct.len(), 20);
         ok(s.sign_once(&Mech::new(CKM_AES_CMAC), k, b"data"), "cmac");
     }

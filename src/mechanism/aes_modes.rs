@@ -157,7 +157,7 @@ impl BlockModeOp {
         }
         match (self.pad, self.encrypt) {
             (true, true) => whole_blocks(len).checked_add(BLOCK),
-            (false, _) if len % BLOCK == 0 => Some(len),
+            (false, _) if len.is_multiple_of(BLOCK) => Some(len),
             _ => None,
         }
     }
@@ -168,7 +168,7 @@ impl BlockModeOp {
     /// for the plaintext only.
     fn single_pad_decrypt(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
         let n = data.len();
-        if n == 0 || n % BLOCK != 0 {
+        if n == 0 || !n.is_multiple_of(BLOCK) {
             self.done = true;
             return Err(Error::EncryptedDataLenRange);
         }
@@ -328,7 +328,11 @@ impl CipherOp for BlockModeOp {
         };
         let from_pending = n.min(self.pending.len());
         let (head, body) = dst.split_at_mut(from_pending);
-        head.copy_from_slice(self.pending.get(..from_pending).ok_or(Error::GeneralError)?);
+        head.copy_from_slice(
+            self.pending
+                .get(..from_pending)
+                .ok_or(Error::GeneralError)?,
+        );
         let (now, later) = data.split_at(body.len());
         body.copy_from_slice(now);
         self.pending.drain(..from_pending);
@@ -431,7 +435,10 @@ impl CtrOp {
         }
         // Keystream a stack-sized batch at a time, zeroized once at the end.
         let mut stream = Zeroizing::new([0u8; BATCH * BLOCK]);
-        for (src, dst) in in_tail.chunks(BATCH * BLOCK).zip(out_tail.chunks_mut(BATCH * BLOCK)) {
+        for (src, dst) in in_tail
+            .chunks(BATCH * BLOCK)
+            .zip(out_tail.chunks_mut(BATCH * BLOCK))
+        {
             let len = src.len().div_ceil(BLOCK) * BLOCK;
             let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
             self.generate(ks);

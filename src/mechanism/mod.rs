@@ -32,9 +32,9 @@ pub mod pbes2;
 mod pkcs8;
 mod rsa;
 mod rsa_crypt;
+pub mod schedule;
 mod sign;
 pub mod spki;
-pub mod schedule;
 pub mod state;
 mod wrap;
 

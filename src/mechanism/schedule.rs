@@ -64,7 +64,7 @@ pub struct Schedules {
 
 /// Stores `value` unless another thread got there first (its value is then
 /// dropped, zeroizing itself), and returns the stored one.
-fn install<'a, T>(slot: &'a OnceLock<Box<T>>, value: T) -> Result<&'a T> {
+fn install<T>(slot: &OnceLock<Box<T>>, value: T) -> Result<&T> {
     if slot.set(Box::new(value)).is_ok() {
         BUILT.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(1, Ordering::Relaxed);
@@ -73,7 +73,7 @@ fn install<'a, T>(slot: &'a OnceLock<Box<T>>, value: T) -> Result<&'a T> {
 }
 
 /// The cached state, or one built by `make` and cached.
-fn cached<'a, T>(slot: &'a OnceLock<Box<T>>, make: impl FnOnce() -> Result<T>) -> Result<&'a T> {
+fn cached<T>(slot: &OnceLock<Box<T>>, make: impl FnOnce() -> Result<T>) -> Result<&T> {
     match slot.get() {
         Some(ready) => Ok(ready),
         None => install(slot, make()?),
@@ -160,7 +160,10 @@ mod tests {
         assert_eq!(s.built(), 4);
         assert!(format!("{s:?}").contains("redacted"));
         assert_eq!(s.clone().built(), 0);
-        assert!(s.aes(&[1; 20]).is_ok(), "cached: the value is not looked at again");
+        assert!(
+            s.aes(&[1; 20]).is_ok(),
+            "cached: the value is not looked at again"
+        );
         let fresh = Schedules::default();
         assert_eq!(fresh.aes(&[1; 20]).err(), Some(Error::KeySizeRange));
         assert_eq!(fresh.built(), 0);

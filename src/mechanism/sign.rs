@@ -9,8 +9,8 @@ use super::digest::{DigestOp, HashAlg};
 use super::ec::{EcdsaSign, EcdsaVerify};
 use super::hmac::HmacOp;
 use super::keys::Key;
-use super::schedule::Schedules;
 use super::rsa::{RsaScheme, RsaSign, RsaVerify};
+use super::schedule::Schedules;
 use super::state::{InputState, Resumable, SavedSig};
 use super::{MechInfo, Mechanism, Params, info};
 use crate::error::{Error, Result};
@@ -576,9 +576,7 @@ mod tests {
 
     #[test]
     fn hmac_sha3_keys_and_lengths() {
-        let typed = |key_type| {
-            Arc::new(Key::secret_unchecked(key_type, &[0x0b; 20]))
-        };
+        let typed = |key_type| Arc::new(Key::secret_unchecked(key_type, &[0x0b; 20]));
         let expected = unhex("ba85192310dffa96e2a3a40e69774351140bb7185e1202cdcc917589f95e16bb");
         for key in [typed(CKK_SHA3_256_HMAC), typed(CKK_GENERIC_SECRET)] {
             assert_eq!(sign(CKM_SHA3_256_HMAC, &key, &[b"Hi ", b"There"]), expected);
