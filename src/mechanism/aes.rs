@@ -88,9 +88,9 @@ pub(super) fn aes_parts(key: &Key) -> Result<(&[u8], &Schedules)> {
 }
 
 /// The AES block cipher for one of the three key sizes. The round keys are
-/// zeroized on drop (the `aes` crate's `zeroize` feature). Cloned from a
-/// key's cached schedule by each operation (`Schedules::aes`).
-#[derive(Clone)]
+/// zeroized on drop (the `aes` crate's `zeroize` feature). Shared by a
+/// key's cached schedule and its operations (`Schedules::aes`), never
+/// copied.
 pub(super) enum AesCipher {
     A128(Aes128),
     A192(Aes192),

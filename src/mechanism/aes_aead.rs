@@ -5,12 +5,15 @@
 //! from 1 to 256 bytes and tags of 12 to 16 bytes, which `aes-gcm` only
 //! offers as compile-time sizes. Cross-checked against `aes-gcm` in tests.
 
+use std::sync::Arc;
+
 use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::aes::{AesCipher, BLOCK};
+use super::aes_modes::KeyStream;
 use super::cipher::CipherOp;
 use crate::error::{Error, Result};
 
@@ -19,7 +22,7 @@ const MAX_TEXT: u64 = ((1 << 32) - 2) * 16;
 const MIN_TAG: usize = 12;
 /// Keystream made per batch: enough blocks for the block cipher's
 /// parallel path, small enough to live on the stack.
-const STREAM: usize = 32 * BLOCK;
+const STREAM: usize = KeyStream::LEN;
 
 fn xor(dst: &mut [u8], src: &[u8]) {
     for (d, s) in dst.iter_mut().zip(src) {
@@ -57,7 +60,7 @@ fn lengths_block(a: u64, b: u64) -> ghash::Block {
 
 /// One AES-GCM operation in either direction.
 pub(super) struct Gcm {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     /// GHASH over AAD then ciphertext; taken when the tag is computed.
     ghash: Option<GHash>,
     j0: [u8; BLOCK],
@@ -81,7 +84,7 @@ impl Gcm {
     /// `ghash` is keyed with this cipher's H and has absorbed nothing (a
     /// copy of the key's cached one, `Schedules::ghash`).
     pub(super) fn new(
-        cipher: AesCipher,
+        cipher: Arc<AesCipher>,
         ghash: GHash,
         iv: &[u8],
         aad: &[u8],
@@ -113,7 +116,8 @@ impl Gcm {
             counter: u32::from_be_bytes([c0, c1, c2, c3]).wrapping_add(1),
             keystream: Zeroizing::new([0; BLOCK]),
             used: BLOCK,
-            unhashed: Vec::with_capacity(BLOCK),
+            // Public ciphertext, allocated only if a part ends mid-block.
+            unhashed: Vec::new(),
             aad_bits: bits(aad.len()).map_err(|_| Error::MechanismParamInvalid)?,
             text_len: 0,
             tag_len,
@@ -152,10 +156,10 @@ impl Gcm {
             return Ok(());
         }
         let prefix = self.j0.get(..12).ok_or(Error::GeneralError)?;
-        let mut stream = Zeroizing::new([0u8; STREAM]);
+        let mut stream = KeyStream::new();
         for (i, part) in tail.chunks_mut(STREAM).enumerate() {
             let len = part.len().div_ceil(BLOCK) * BLOCK;
-            let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
+            let ks = stream.get(len)?;
             let (chunks, _) = ks.as_chunks_mut::<BLOCK>();
             for chunk in chunks {
                 let (nonce, count) = chunk.split_at_mut(12);
@@ -394,7 +398,7 @@ mod tests {
     use aes_gcm::{AesGcm, KeyInit as _};
 
     /// A key's schedules, as `aes::make_op` takes them.
-    fn parts(key: &[u8]) -> (AesCipher, GHash) {
+    fn parts(key: &[u8]) -> (Arc<AesCipher>, GHash) {
         let s = crate::mechanism::schedule::Schedules::default();
         (s.aes(key).unwrap().clone(), s.ghash(key).unwrap().clone())
     }

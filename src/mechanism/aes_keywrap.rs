@@ -14,6 +14,8 @@
 //! bytes, which the parameter parser does not take for _PAD, so any
 //! parameter is refused.
 
+use std::sync::Arc;
+
 use cryptoki_sys::*;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
@@ -242,7 +244,7 @@ fn pad_decrypt(cipher: &AesCipher, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
 /// A key wrap as C_Encrypt/C_Decrypt: single-part, the input collected in
 /// `update` and processed in `finish`.
 pub(super) struct KeyWrapOp {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     kind: WrapKind,
     encrypt: bool,
     input: Zeroizing<Vec<u8>>,
@@ -250,7 +252,7 @@ pub(super) struct KeyWrapOp {
 }
 
 impl KeyWrapOp {
-    pub(super) fn new(cipher: AesCipher, kind: WrapKind, encrypt: bool) -> KeyWrapOp {
+    pub(super) fn new(cipher: Arc<AesCipher>, kind: WrapKind, encrypt: bool) -> KeyWrapOp {
         KeyWrapOp {
             cipher,
             kind,
@@ -331,8 +333,8 @@ mod tests {
     use super::*;
     use crate::test_util::unhex;
 
-    fn cipher(hex: &str) -> AesCipher {
-        AesCipher::new(&unhex(hex)).unwrap()
+    fn cipher(hex: &str) -> Arc<AesCipher> {
+        Arc::new(AesCipher::new(&unhex(hex)).unwrap())
     }
 
     fn run(kind: WrapKind, kek: &str, encrypt: bool, data: &[u8]) -> Result<Vec<u8>> {

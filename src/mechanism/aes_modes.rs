@@ -5,6 +5,8 @@
 //! (CK_AES_CTR_PARAMS), and CBC_PAD decryption that keeps its last block
 //! back across updates. Checked against NIST SP 800-38A.
 
+use std::sync::Arc;
+
 use subtle::{ConstantTimeEq, ConstantTimeGreater};
 use zeroize::Zeroizing;
 
@@ -21,6 +23,38 @@ fn xor(dst: &mut [u8], src: &[u8]) {
 /// Blocks handled per batch: enough for the block cipher's parallel path,
 /// small enough for the stack.
 const BATCH: usize = 32;
+
+/// A stack stretch of keystream (CTR, GCM) that zeroizes on drop only the
+/// bytes it handed out: a 64-byte message wipes 64 bytes, not 512.
+pub(super) struct KeyStream {
+    buf: [u8; BATCH * BLOCK],
+    dirty: usize,
+}
+
+impl KeyStream {
+    pub(super) const LEN: usize = BATCH * BLOCK;
+
+    pub(super) fn new() -> KeyStream {
+        KeyStream {
+            buf: [0; BATCH * BLOCK],
+            dirty: 0,
+        }
+    }
+
+    /// The first `len` bytes (at most [`KeyStream::LEN`]).
+    pub(super) fn get(&mut self, len: usize) -> Result<&mut [u8]> {
+        self.dirty = self.dirty.max(len);
+        self.buf.get_mut(..len).ok_or(Error::GeneralError)
+    }
+}
+
+impl Drop for KeyStream {
+    fn drop(&mut self) {
+        if let Some(used) = self.buf.get_mut(..self.dirty) {
+            zeroize::Zeroize::zeroize(used);
+        }
+    }
+}
 
 /// Bytes in the whole blocks of `len` bytes.
 fn whole_blocks(len: usize) -> usize {
@@ -71,7 +105,7 @@ pub(super) fn pkcs7_padding(len: usize, block: u8) -> Vec<u8> {
 /// arrive; CBC_PAD decryption keeps the last block back until `finish`,
 /// where its padding is checked.
 pub(super) struct BlockModeOp {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     /// CBC's chaining value (the IV, then the last ciphertext block).
     chain: Option<[u8; BLOCK]>,
     pad: bool,
@@ -83,7 +117,7 @@ pub(super) struct BlockModeOp {
 impl BlockModeOp {
     /// `iv` None is ECB.
     pub(super) fn new(
-        cipher: AesCipher,
+        cipher: Arc<AesCipher>,
         iv: Option<[u8; BLOCK]>,
         pad: bool,
         encrypt: bool,
@@ -93,7 +127,9 @@ impl BlockModeOp {
             chain: iv,
             pad,
             encrypt,
-            pending: Zeroizing::new(Vec::with_capacity(2 * BLOCK)),
+            // Allocated on first use: a one-shot call into the caller's
+            // buffer never needs it.
+            pending: Zeroizing::new(Vec::new()),
             done: false,
         }
     }
@@ -336,6 +372,11 @@ impl CipherOp for BlockModeOp {
         let (now, later) = data.split_at(body.len());
         body.copy_from_slice(now);
         self.pending.drain(..from_pending);
+        if self.pending.capacity() == 0 {
+            // Room for anything kept back (under two blocks) up front, so
+            // the buffer is never regrown and left behind unzeroized.
+            self.pending.reserve_exact(2 * BLOCK);
+        }
         self.pending.extend_from_slice(later);
         self.process(dst);
         Ok(Some(n))
@@ -362,7 +403,7 @@ impl CipherOp for BlockModeOp {
 /// output, as in RFC 3686 where a counter starting at 1 allows 2^32-1
 /// blocks.
 pub(super) struct CtrOp {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     /// The block's bits above the counter (the nonce), counter bits clear.
     nonce: u128,
     mask: u128,
@@ -376,7 +417,11 @@ pub(super) struct CtrOp {
 }
 
 impl CtrOp {
-    pub(super) fn new(cipher: AesCipher, counter_bits: u32, block: [u8; BLOCK]) -> Result<CtrOp> {
+    pub(super) fn new(
+        cipher: Arc<AesCipher>,
+        counter_bits: u32,
+        block: [u8; BLOCK],
+    ) -> Result<CtrOp> {
         let mask = match counter_bits {
             128 => u128::MAX,
             1..128 => (1u128 << counter_bits) - 1,
@@ -434,13 +479,13 @@ impl CtrOp {
             return Ok(());
         }
         // Keystream a stack-sized batch at a time, zeroized once at the end.
-        let mut stream = Zeroizing::new([0u8; BATCH * BLOCK]);
+        let mut stream = KeyStream::new();
         for (src, dst) in in_tail
             .chunks(BATCH * BLOCK)
             .zip(out_tail.chunks_mut(BATCH * BLOCK))
         {
             let len = src.len().div_ceil(BLOCK) * BLOCK;
-            let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
+            let ks = stream.get(len)?;
             self.generate(ks);
             xor_into(dst, src, ks);
             let last_start = len - BLOCK;
@@ -536,13 +581,13 @@ mod tests {
     ];
 
     fn block_op(key: &str, iv: Option<&str>, pad: bool, encrypt: bool) -> BlockModeOp {
-        let cipher = AesCipher::new(&unhex(key)).unwrap();
+        let cipher = Arc::new(AesCipher::new(&unhex(key)).unwrap());
         let iv = iv.map(|v| unhex(v).try_into().unwrap());
         BlockModeOp::new(cipher, iv, pad, encrypt)
     }
 
     fn ctr_op(key: &str, bits: u32, block: &str) -> CtrOp {
-        let cipher = AesCipher::new(&unhex(key)).unwrap();
+        let cipher = Arc::new(AesCipher::new(&unhex(key)).unwrap());
         CtrOp::new(cipher, bits, unhex(block).try_into().unwrap()).unwrap()
     }
 
@@ -608,7 +653,7 @@ mod tests {
     #[test]
     fn long_inputs_match_a_block_at_a_time_reference() {
         let key = unhex(KEY256);
-        let cipher = AesCipher::new(&key).unwrap();
+        let cipher = Arc::new(AesCipher::new(&key).unwrap());
         let iv: [u8; BLOCK] = unhex(IV).try_into().unwrap();
         let ctr0: [u8; BLOCK] = unhex(CTR_BLOCK).try_into().unwrap();
         for blocks in [31usize, 32, 33, 64, 65, 200] {
@@ -794,7 +839,7 @@ mod tests {
         let mut op = ctr_op(KEY128, 1, "00000000000000000000000000000000");
         assert_eq!(op.update(&[0; 32]).unwrap().len(), 32);
         assert_eq!(op.update(&[0; 1]).err(), Some(Error::DataLenRange));
-        let cipher = AesCipher::new(&unhex(KEY128)).unwrap();
+        let cipher = Arc::new(AesCipher::new(&unhex(KEY128)).unwrap());
         assert!(CtrOp::new(cipher, 0, [0; 16]).is_err());
     }
 

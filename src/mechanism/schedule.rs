@@ -11,8 +11,8 @@
 //! long as the key it was made from. `Debug` never shows them. A cloned
 //! `Key` starts with an empty cache rather than sharing or copying one.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use ghash::GHash;
 
@@ -56,7 +56,7 @@ fn hmac_slot(hash: HashAlg) -> usize {
 /// mechanism pays for that one.
 #[derive(Default)]
 pub struct Schedules {
-    aes: OnceLock<Box<AesCipher>>,
+    aes: OnceLock<Box<Arc<AesCipher>>>,
     ghash: OnceLock<Box<GHash>>,
     cmac: OnceLock<Box<super::cmac::State>>,
     hmac: [OnceLock<Box<super::hmac::State>>; HMAC_SLOTS],
@@ -83,8 +83,10 @@ fn cached<T>(slot: &OnceLock<Box<T>>, make: impl FnOnce() -> Result<T>) -> Resul
 impl Schedules {
     /// The AES block cipher (round keys) for `key`, an AES key value whose
     /// length the caller has checked.
-    pub(super) fn aes(&self, key: &[u8]) -> Result<&AesCipher> {
-        cached(&self.aes, || AesCipher::new(key))
+    /// Shared, not copied, by the operations that use it: the round keys
+    /// are zeroized when the key and the last such operation are gone.
+    pub(super) fn aes(&self, key: &[u8]) -> Result<&Arc<AesCipher>> {
+        cached(&self.aes, || AesCipher::new(key).map(Arc::new))
     }
 
     /// GHASH keyed with H = E(K, 0^128), no data absorbed yet.
@@ -150,9 +152,12 @@ mod tests {
     fn built_once_and_counted_until_dropped() {
         let s = Schedules::default();
         let key = [7u8; 32];
-        let a = s.aes(&key).unwrap() as *const AesCipher;
-        let b = s.aes(&key).unwrap() as *const AesCipher;
-        assert_eq!(a, b, "the second use reuses the first schedule");
+        let a = s.aes(&key).unwrap().clone();
+        let b = s.aes(&key).unwrap().clone();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the second use reuses the first schedule"
+        );
         s.ghash(&key).unwrap();
         s.hmac(HashAlg::Sha256, &key).unwrap();
         s.hmac(HashAlg::Sha256, &key).unwrap();
