@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::aes::{AesCipher, BLOCK};
-use super::aes_modes::KeyStream;
+use super::aes_modes::{KeyStream, xor_into};
 use super::cipher::CipherOp;
 use crate::error::{Error, Result};
 
@@ -24,8 +24,18 @@ const MIN_TAG: usize = 12;
 /// parallel path, small enough to live on the stack.
 const STREAM: usize = KeyStream::LEN;
 
+/// `dst ^= src` over the shorter, 16 bytes at a time where it can.
 fn xor(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
+    let (d16, _) = dst.as_chunks_mut::<16>();
+    let (s16, _) = src.as_chunks::<16>();
+    for (d, s) in d16.iter_mut().zip(s16) {
+        *d = (u128::from_ne_bytes(*d) ^ u128::from_ne_bytes(*s)).to_ne_bytes();
+    }
+    let done = d16.len().min(s16.len()) * 16;
+    let (Some(d_tail), Some(s_tail)) = (dst.get_mut(done..), src.get(done..)) else {
+        return;
+    };
+    for (d, s) in d_tail.iter_mut().zip(s_tail) {
         *d ^= s;
     }
 }
@@ -33,11 +43,7 @@ fn xor(dst: &mut [u8], src: &[u8]) {
 /// `dst = src XOR ks`, or `dst ^= ks` in place, over the shortest.
 fn xor_from(dst: &mut [u8], src: Option<&[u8]>, ks: &[u8]) {
     match src {
-        Some(src) => {
-            for ((d, s), k) in dst.iter_mut().zip(src).zip(ks) {
-                *d = s ^ k;
-            }
-        }
+        Some(src) => xor_into(dst, src, ks),
         None => xor(dst, ks),
     }
 }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use ::aes::{Aes128, Aes192, Aes256};
 use cmac::{Cmac, KeyInit, Mac};
 use cryptoki_sys::*;
-use zeroize::Zeroizing;
 
 use super::aes::aes_parts;
 use super::keys::Key;
@@ -69,12 +68,12 @@ impl MacState for State {
         }
     }
 
-    fn finalize(self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(match self {
+    fn finalize(self) -> Vec<u8> {
+        match self {
             State::A128(m) => m.finalize().into_bytes().to_vec(),
             State::A192(m) => m.finalize().into_bytes().to_vec(),
             State::A256(m) => m.finalize().into_bytes().to_vec(),
-        })
+        }
     }
 
     fn verify_truncated(self, tag: &[u8]) -> bool {

@@ -102,7 +102,7 @@ impl MacState for State {
         State::update_inner(self, data);
     }
 
-    fn finalize(self) -> Zeroizing<Vec<u8>> {
+    fn finalize(self) -> Vec<u8> {
         State::finalize_inner(self)
     }
 
@@ -140,8 +140,8 @@ impl State {
         }
     }
 
-    fn finalize_inner(self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(match self {
+    fn finalize_inner(self) -> Vec<u8> {
+        match self {
             State::Sha1(m) => m.finalize().into_bytes().to_vec(),
             State::Sha224(m) => m.finalize().into_bytes().to_vec(),
             State::Sha256(m) => m.finalize().into_bytes().to_vec(),
@@ -151,7 +151,7 @@ impl State {
             State::Sha3_256(m) => m.finalize().into_bytes().to_vec(),
             State::Sha3_384(m) => m.finalize().into_bytes().to_vec(),
             State::Sha3_512(m) => m.finalize().into_bytes().to_vec(),
-        })
+        }
     }
 
     /// Constant-time comparison of the leftmost `tag.len()` bytes.

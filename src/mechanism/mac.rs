@@ -2,16 +2,14 @@
 //! the requested length, constant-time verification and the one-shot
 //! `finish`, written once over each MAC's own keyed state.
 
-use zeroize::Zeroizing;
-
 use super::sign::{SignOp, VerifyOp};
 use crate::error::{Error, Result};
 
 /// A keyed MAC state in progress.
 pub(super) trait MacState: Send {
     fn update(&mut self, data: &[u8]);
-    /// The full-length tag.
-    fn finalize(self) -> Zeroizing<Vec<u8>>;
+    /// The full-length tag (public output: not zeroized).
+    fn finalize(self) -> Vec<u8>;
     /// Constant-time comparison of the leftmost `tag.len()` bytes.
     fn verify_truncated(self, tag: &[u8]) -> bool;
 }
@@ -51,10 +49,13 @@ impl<S: MacState> SignOp for MacOp<S> {
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let full = self.take()?.finalize();
-        full.get(..self.out_len)
-            .map(<[u8]>::to_vec)
-            .ok_or(Error::GeneralError)
+        // Truncated in place: one allocation per MAC, no copy.
+        let mut tag = self.take()?.finalize();
+        if tag.len() < self.out_len {
+            return Err(Error::GeneralError);
+        }
+        tag.truncate(self.out_len);
+        Ok(tag)
     }
 
     fn sign_len(&self) -> usize {
