@@ -56,7 +56,7 @@ fn hmac_slot(hash: HashAlg) -> usize {
 /// mechanism pays for that one.
 #[derive(Default)]
 pub struct Schedules {
-    aes: OnceLock<Box<Arc<AesCipher>>>,
+    aes: OnceLock<Arc<AesCipher>>,
     ghash: OnceLock<Box<GHash>>,
     cmac: OnceLock<Box<super::cmac::State>>,
     hmac: [OnceLock<Box<super::hmac::State>>; HMAC_SLOTS],
@@ -64,16 +64,16 @@ pub struct Schedules {
 
 /// Stores `value` unless another thread got there first (its value is then
 /// dropped, zeroizing itself), and returns the stored one.
-fn install<T>(slot: &OnceLock<Box<T>>, value: T) -> Result<&T> {
-    if slot.set(Box::new(value)).is_ok() {
+fn install<P>(slot: &OnceLock<P>, value: P) -> Result<&P> {
+    if slot.set(value).is_ok() {
         BUILT.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(1, Ordering::Relaxed);
     }
-    slot.get().map(|b| &**b).ok_or(Error::GeneralError)
+    slot.get().ok_or(Error::GeneralError)
 }
 
 /// The cached state, or one built by `make` and cached.
-fn cached<T>(slot: &OnceLock<Box<T>>, make: impl FnOnce() -> Result<T>) -> Result<&T> {
+fn cached<P>(slot: &OnceLock<P>, make: impl FnOnce() -> Result<P>) -> Result<&P> {
     match slot.get() {
         Some(ready) => Ok(ready),
         None => install(slot, make()?),
@@ -92,24 +92,24 @@ impl Schedules {
     /// GHASH keyed with H = E(K, 0^128), no data absorbed yet.
     pub(super) fn ghash(&self, key: &[u8]) -> Result<&GHash> {
         if let Some(ready) = self.ghash.get() {
-            return Ok(ready);
+            return Ok(&**ready);
         }
         let cipher = self.aes(key)?;
         let mut h = zeroize::Zeroizing::new([0u8; BLOCK]);
         cipher.encrypt_block(&mut h);
         let h = zeroize::Zeroizing::new(ghash::Key::from(*h));
-        install(&self.ghash, GHash::new(&h))
+        install(&self.ghash, Box::new(GHash::new(&h))).map(|b| &**b)
     }
 
     /// The CMAC state (cipher and subkeys) before any data.
     pub(super) fn cmac(&self, key: &[u8]) -> Result<&super::cmac::State> {
-        cached(&self.cmac, || super::cmac::State::new(key))
+        cached(&self.cmac, || super::cmac::State::new(key).map(Box::new)).map(|b| &**b)
     }
 
     /// The HMAC state over `hash` with the padded key absorbed.
     pub(super) fn hmac(&self, hash: HashAlg, key: &[u8]) -> Result<&super::hmac::State> {
         let slot = self.hmac.get(hmac_slot(hash)).ok_or(Error::GeneralError)?;
-        cached(slot, || super::hmac::State::new(hash, key))
+        cached(slot, || super::hmac::State::new(hash, key).map(Box::new)).map(|b| &**b)
     }
 
     fn built(&self) -> usize {
