@@ -39,6 +39,13 @@ pub unsafe extern "C" fn C_Digest(
                 OutBuf::new(pDigest, pulDigestLen)?,
             ))
         })?;
+        // SAFETY: the output buffer's contract, checked in `OutBuf::new`;
+        // the slice lives only for this call.
+        if let Some(buf) = unsafe { out.buffer(data) }
+            && let Some(n) = lib.digest_into(hSession, data, buf)?
+        {
+            return out.written(n);
+        }
         let result = lib.digest(hSession, data, out.cap())?;
         // A digest is a public output: not zeroized after the copy.
         out.write_public(result)

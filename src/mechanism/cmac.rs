@@ -11,7 +11,7 @@ use cryptoki_sys::*;
 
 use super::aes::aes_parts;
 use super::keys::Key;
-use super::mac::{MacOp, MacState};
+use super::mac::{MacOp, MacState, copy_left};
 use super::sign::{SignOp, VerifyOp};
 use super::{MechInfo, Mechanism, Params, row};
 use crate::error::{Error, Result};
@@ -73,6 +73,14 @@ impl MacState for State {
             State::A128(m) => m.finalize().into_bytes().to_vec(),
             State::A192(m) => m.finalize().into_bytes().to_vec(),
             State::A256(m) => m.finalize().into_bytes().to_vec(),
+        }
+    }
+
+    fn finalize_into(self, out: &mut [u8]) -> bool {
+        match self {
+            State::A128(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::A192(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::A256(m) => copy_left(out, &m.finalize().into_bytes()),
         }
     }
 

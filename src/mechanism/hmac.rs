@@ -10,7 +10,7 @@ use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::digest::HashAlg;
-use super::mac::{MacOp, MacState};
+use super::mac::{MacOp, MacState, copy_left};
 use crate::error::{Error, Result};
 
 /// An HMAC in progress; the enum keeps the state `Send` and free of generics
@@ -104,6 +104,20 @@ impl MacState for State {
 
     fn finalize(self) -> Vec<u8> {
         State::finalize_inner(self)
+    }
+
+    fn finalize_into(self, out: &mut [u8]) -> bool {
+        match self {
+            State::Sha1(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha224(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha256(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha384(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha512(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_224(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_256(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_384(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_512(m) => copy_left(out, &m.finalize().into_bytes()),
+        }
     }
 
     fn verify_truncated(self, tag: &[u8]) -> bool {

@@ -10,6 +10,9 @@ pub(super) trait MacState: Send {
     fn update(&mut self, data: &[u8]);
     /// The full-length tag (public output: not zeroized).
     fn finalize(self) -> Vec<u8>;
+    /// The leftmost `out.len()` bytes of the tag into `out` (made on the
+    /// stack); false if `out` is longer than the tag.
+    fn finalize_into(self, out: &mut [u8]) -> bool;
     /// Constant-time comparison of the leftmost `tag.len()` bytes.
     fn verify_truncated(self, tag: &[u8]) -> bool;
 }
@@ -60,6 +63,27 @@ impl<S: MacState> SignOp for MacOp<S> {
 
     fn sign_len(&self) -> usize {
         self.out_len
+    }
+
+    fn finish_into(&mut self, out: &mut [u8]) -> Result<usize> {
+        let dst = out.get_mut(..self.out_len).ok_or(Error::GeneralError)?;
+        if self.take()?.finalize_into(dst) {
+            Ok(dst.len())
+        } else {
+            Err(Error::GeneralError)
+        }
+    }
+}
+
+/// Copies the leftmost `out.len()` bytes of `tag`; false if `tag` is
+/// shorter.
+pub(super) fn copy_left(out: &mut [u8], tag: &[u8]) -> bool {
+    match tag.get(..out.len()) {
+        Some(left) => {
+            out.copy_from_slice(left);
+            true
+        }
+        None => false,
     }
 }
 

@@ -23,6 +23,16 @@ pub trait SignOp: Send {
     fn finish(&mut self) -> Result<Vec<u8>>;
     fn sign_len(&self) -> usize;
 
+    /// `finish` into the caller's buffer, which holds at least
+    /// `sign_len()` bytes; returns the length written. The default goes
+    /// through `finish`; MACs override it to make the tag on the stack.
+    fn finish_into(&mut self, out: &mut [u8]) -> Result<usize> {
+        let sig = self.finish()?;
+        let dst = out.get_mut(..sig.len()).ok_or(Error::GeneralError)?;
+        dst.copy_from_slice(&sig);
+        Ok(sig.len())
+    }
+
     /// What C_GetOperationState saves; operations that cannot be resumed
     /// (MACs, whose state is key material, and buffered EdDSA) refuse.
     fn save(&self) -> Result<SavedSig> {
