@@ -209,6 +209,37 @@ impl Library {
         })
     }
 
+    /// A C_*Update written straight into the caller's buffer; `None`
+    /// sends the caller to the buffered path (kept output, a check that
+    /// path reports, an op without this fast path, or too small a buffer)
+    /// with the operation untouched.
+    fn cipher_update_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+        dir: Dir,
+    ) -> Result<Option<usize>> {
+        self.with_session(h, |s, _| {
+            let slot = slot(s, dir);
+            let active = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+            if active.pending.is_some() || active.needs_context_login || !active.multipart {
+                return Ok(None);
+            }
+            match active.op.update_into(data, out) {
+                Ok(None) => Ok(None),
+                Ok(Some(n)) => {
+                    active.updated = true;
+                    Ok(Some(n))
+                }
+                Err(e) => {
+                    *slot = None;
+                    Err(e)
+                }
+            }
+        })
+    }
+
     fn cipher_final(&self, h: CK_SESSION_HANDLE, out: OutCap, dir: Dir) -> Result<Out> {
         self.with_session(h, |s, _| {
             cipher_step(slot(s, dir), out, true, |a| {
@@ -255,6 +286,26 @@ impl Library {
 
     pub fn encrypt_update(&self, h: CK_SESSION_HANDLE, data: &[u8], out: OutCap) -> Result<Out> {
         self.cipher_update(h, data, out, Dir::Encrypt)
+    }
+
+    /// C_EncryptUpdate into the caller's buffer when possible, see
+    /// `cipher_update_into`.
+    pub fn encrypt_update_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.cipher_update_into(h, data, out, Dir::Encrypt)
+    }
+
+    pub fn decrypt_update_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.cipher_update_into(h, data, out, Dir::Decrypt)
     }
 
     pub fn encrypt_final(&self, h: CK_SESSION_HANDLE, out: OutCap) -> Result<Out> {

@@ -183,6 +183,29 @@ impl Library {
         })
     }
 
+    /// C_Digest straight into the caller's buffer (no allocation): `None`
+    /// when `out` is shorter than the digest, with the operation untouched
+    /// (the caller takes the length-protocol path).
+    pub fn digest_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.with_session(h, |s, _| {
+            let active = s.digest.as_mut().ok_or(Error::OperationNotInitialized)?;
+            if out.len() < active.op.len() {
+                return Ok(None);
+            }
+            let result = check_single(active).and_then(|()| {
+                active.op.update(data);
+                active.op.finish_into(out).ok_or(Error::GeneralError)
+            });
+            s.digest = None;
+            result.map(Some)
+        })
+    }
+
     pub fn digest_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(h, |s, _| {
             step(&mut s.digest, |a| {
@@ -263,6 +286,29 @@ impl Library {
             });
             s.sign = None;
             result.map(Out::Data)
+        })
+    }
+
+    /// C_Sign straight into the caller's buffer (a MAC is made on the
+    /// stack): `None` when `out` is shorter than `sign_len`, with the
+    /// operation untouched (the caller takes the length-protocol path).
+    pub fn sign_into(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>> {
+        self.with_session(h, |s, _| {
+            let active = s.sign.as_mut().ok_or(Error::OperationNotInitialized)?;
+            if out.len() < active.op.sign_len() {
+                return Ok(None);
+            }
+            let result = check_single(active).and_then(|()| {
+                active.op.update(data)?;
+                active.op.finish_into(out)
+            });
+            s.sign = None;
+            result.map(Some)
         })
     }
 

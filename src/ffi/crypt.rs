@@ -81,6 +81,12 @@ pub unsafe extern "C" fn C_EncryptUpdate(
                 OutBuf::new(pEncryptedPart, pulEncryptedPartLen)?,
             ))
         })?;
+        // SAFETY: as in C_Encrypt; the slice lives only for this call.
+        if let Some(buf) = unsafe { out.buffer(input) }
+            && let Some(n) = lib.encrypt_update_into(hSession, input, buf)?
+        {
+            return out.written(n);
+        }
         let result = lib.encrypt_update(hSession, input, out.cap())?;
         // Ciphertext is public: not zeroized after the copy.
         out.write_public(result)
@@ -169,6 +175,13 @@ pub unsafe extern "C" fn C_DecryptUpdate(
                 OutBuf::new(pPart, pulPartLen)?,
             ))
         })?;
+        // SAFETY: as in C_Encrypt. Released plaintext goes straight to
+        // the caller: no copy of it is left in our memory.
+        if let Some(buf) = unsafe { out.buffer(input) }
+            && let Some(n) = lib.decrypt_update_into(hSession, input, buf)?
+        {
+            return out.written(n);
+        }
         let result = lib.decrypt_update(hSession, input, out.cap())?;
         out.write(result)
     })

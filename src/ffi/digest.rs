@@ -39,8 +39,16 @@ pub unsafe extern "C" fn C_Digest(
                 OutBuf::new(pDigest, pulDigestLen)?,
             ))
         })?;
+        // SAFETY: the output buffer's contract, checked in `OutBuf::new`;
+        // the slice lives only for this call.
+        if let Some(buf) = unsafe { out.buffer(data) }
+            && let Some(n) = lib.digest_into(hSession, data, buf)?
+        {
+            return out.written(n);
+        }
         let result = lib.digest(hSession, data, out.cap())?;
-        out.write(result)
+        // A digest is a public output: not zeroized after the copy.
+        out.write_public(result)
     })
 }
 
@@ -81,6 +89,7 @@ pub unsafe extern "C" fn C_DigestFinal(
             OutBuf::new(pDigest, pulDigestLen)
         })?;
         let result = lib.digest_final(hSession, out.cap())?;
-        out.write(result)
+        // A digest is a public output: not zeroized after the copy.
+        out.write_public(result)
     })
 }

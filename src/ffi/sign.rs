@@ -43,8 +43,17 @@ pub unsafe extern "C" fn C_Sign(
                 OutBuf::new(pSignature, pulSignatureLen)?,
             ))
         })?;
+        // SAFETY: the output buffer's contract, checked in `OutBuf::new`;
+        // the slice lives only for this call.
+        if let Some(buf) = unsafe { out.buffer(data) }
+            && let Some(n) = lib.sign_into(hSession, data, buf)?
+        {
+            return out.written(n);
+        }
         let result = lib.sign(hSession, data, out.cap())?;
-        out.write(result)
+        // Signatures and MACs are public outputs: not zeroized after the
+        // copy (issue 11).
+        out.write_public(result)
     })
 }
 
@@ -79,7 +88,7 @@ pub unsafe extern "C" fn C_SignFinal(
             OutBuf::new(pSignature, pulSignatureLen)
         })?;
         let result = lib.sign_final(hSession, out.cap())?;
-        out.write(result)
+        out.write_public(result)
     })
 }
 

@@ -32,6 +32,7 @@ use super::aes_keywrap::{KeyWrapOp, WrapKind};
 use super::aes_modes::{BlockModeOp, CtrOp};
 use super::cipher::CipherOp;
 use super::keys::Key;
+use super::schedule::Schedules;
 use super::{MechInfo, Mechanism, Params, row};
 use crate::error::{Error, Result};
 
@@ -64,10 +65,20 @@ pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
 /// The value of an AES secret key: KeyTypeInconsistent for any other key,
 /// KeySizeRange for a length AES does not have.
 pub(super) fn aes_key(key: &Key) -> Result<&[u8]> {
+    aes_parts(key).map(|(value, _)| value)
+}
+
+/// The value of an AES secret key and its cached schedules (same checks
+/// as [`aes_key`]).
+pub(super) fn aes_parts(key: &Key) -> Result<(&[u8], &Schedules)> {
     match key {
-        Key::Secret { key_type, value } if *key_type == CKK_AES => {
+        Key::Secret {
+            key_type,
+            value,
+            sched,
+        } if *key_type == CKK_AES => {
             if matches!(value.len(), 16 | 24 | 32) {
-                Ok(value)
+                Ok((value, sched))
             } else {
                 Err(Error::KeySizeRange)
             }
@@ -77,7 +88,9 @@ pub(super) fn aes_key(key: &Key) -> Result<&[u8]> {
 }
 
 /// The AES block cipher for one of the three key sizes. The round keys are
-/// zeroized on drop (the `aes` crate's `zeroize` feature).
+/// zeroized on drop (the `aes` crate's `zeroize` feature). Shared by a
+/// key's cached schedule and its operations (`Schedules::aes`), never
+/// copied.
 pub(super) enum AesCipher {
     A128(Aes128),
     A192(Aes192),
@@ -95,11 +108,6 @@ impl AesCipher {
             32 => AesCipher::A256(Aes256::new_from_slice(key).map_err(size)?),
             _ => return Err(Error::KeySizeRange),
         })
-    }
-
-    /// The cipher for an AES key object.
-    pub(super) fn for_key(key: &Key) -> Result<AesCipher> {
-        AesCipher::new(aes_key(key)?)
     }
 
     pub(super) fn encrypt_block(&self, block: &mut [u8; BLOCK]) {
@@ -142,8 +150,11 @@ impl AesCipher {
     }
 }
 
-/// The cipher operation for `mech` in one direction.
-fn make_op(mech: &Mechanism, cipher: AesCipher, encrypt: bool) -> Result<Box<dyn CipherOp>> {
+/// The cipher operation for `mech` in one direction, from the key's cached
+/// schedules.
+fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherOp>> {
+    let (value, sched) = aes_parts(key)?;
+    let cipher = sched.aes(value)?.clone();
     let bad = Error::MechanismParamInvalid;
     let iv16 = |iv: &[u8]| <[u8; BLOCK]>::try_from(iv).map_err(|_| bad);
     Ok(match (mech.mech, &mech.params) {
@@ -162,7 +173,8 @@ fn make_op(mech: &Mechanism, cipher: AesCipher, encrypt: bool) -> Result<Box<dyn
             },
         ) => Box::new(CtrOp::new(cipher, *counter_bits, *block)?),
         (CKM_AES_GCM, Params::Gcm { iv, aad, tag_len }) => {
-            Box::new(Gcm::new(cipher, iv, aad, *tag_len, encrypt)?)
+            let ghash = sched.ghash(value)?.clone();
+            Box::new(Gcm::new(cipher, ghash, iv, aad, *tag_len, encrypt)?)
         }
         (CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, params) => {
             let kind = WrapKind::new(mech.mech, params)?;
@@ -173,11 +185,11 @@ fn make_op(mech: &Mechanism, cipher: AesCipher, encrypt: bool) -> Result<Box<dyn
 }
 
 pub(super) fn encrypt_init(mech: &Mechanism, key: &Arc<Key>) -> Result<Box<dyn CipherOp>> {
-    make_op(mech, AesCipher::for_key(key)?, true)
+    make_op(mech, key, true)
 }
 
 pub(super) fn decrypt_init(mech: &Mechanism, key: &Arc<Key>) -> Result<Box<dyn CipherOp>> {
-    make_op(mech, AesCipher::for_key(key)?, false)
+    make_op(mech, key, false)
 }
 
 /// Runs a whole single-part operation into one zeroizing buffer, sized up
@@ -200,12 +212,12 @@ pub(super) fn wrap(mech: &Mechanism, key: &Key, material: &[u8]) -> Result<Vec<u
     if !handles(mech.mech) || mech.mech == CKM_AES_CTR {
         return Err(Error::MechanismInvalid);
     }
-    let cipher = AesCipher::for_key(key)?;
+    aes_key(key)?;
     let whole_blocks = material.len().is_multiple_of(BLOCK);
     if material.is_empty() || (matches!(mech.mech, CKM_AES_ECB | CKM_AES_CBC) && !whole_blocks) {
         return Err(Error::KeyNotWrappable);
     }
-    let mut op = make_op(mech, cipher, true)?;
+    let mut op = make_op(mech, key, true)?;
     match run(op.as_mut(), material) {
         Ok(out) => Ok(out.to_vec()),
         Err(Error::DataLenRange) => Err(Error::KeyNotWrappable),
@@ -220,11 +232,11 @@ pub(super) fn unwrap(mech: &Mechanism, key: &Key, wrapped: &[u8]) -> Result<Zero
     if !handles(mech.mech) || mech.mech == CKM_AES_CTR {
         return Err(Error::MechanismInvalid);
     }
-    let cipher = AesCipher::for_key(key)?;
+    aes_key(key)?;
     if wrapped.is_empty() {
         return Err(Error::WrappedKeyLenRange);
     }
-    let mut op = make_op(mech, cipher, false)?;
+    let mut op = make_op(mech, key, false)?;
     run(op.as_mut(), wrapped).map_err(|e| match e {
         Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
         Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
@@ -296,10 +308,7 @@ mod tests {
             Some(Error::KeyTypeInconsistent)
         );
         // Key::secret refuses odd AES lengths; build one by hand.
-        let odd = Arc::new(Key::Secret {
-            key_type: CKK_AES,
-            value: Zeroizing::new(vec![0; 20]),
-        });
+        let odd = Arc::new(Key::secret_unchecked(CKK_AES, &[0; 20]));
         assert_eq!(encrypt_init(&ecb, &odd).err(), Some(Error::KeySizeRange));
         for len in [16, 24, 32] {
             assert!(encrypt_init(&ecb, &aes(&vec![7; len])).is_ok());

@@ -5,12 +5,15 @@
 //! from 1 to 256 bytes and tags of 12 to 16 bytes, which `aes-gcm` only
 //! offers as compile-time sizes. Cross-checked against `aes-gcm` in tests.
 
+use std::sync::Arc;
+
 use ghash::GHash;
 use ghash::universal_hash::UniversalHash;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::aes::{AesCipher, BLOCK};
+use super::aes_modes::{KeyStream, xor_into};
 use super::cipher::CipherOp;
 use crate::error::{Error, Result};
 
@@ -19,11 +22,29 @@ const MAX_TEXT: u64 = ((1 << 32) - 2) * 16;
 const MIN_TAG: usize = 12;
 /// Keystream made per batch: enough blocks for the block cipher's
 /// parallel path, small enough to live on the stack.
-const STREAM: usize = 32 * BLOCK;
+const STREAM: usize = KeyStream::LEN;
 
+/// `dst ^= src` over the shorter, 16 bytes at a time where it can.
 fn xor(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
+    let (d16, _) = dst.as_chunks_mut::<16>();
+    let (s16, _) = src.as_chunks::<16>();
+    for (d, s) in d16.iter_mut().zip(s16) {
+        *d = (u128::from_ne_bytes(*d) ^ u128::from_ne_bytes(*s)).to_ne_bytes();
+    }
+    let done = d16.len().min(s16.len()) * 16;
+    let (Some(d_tail), Some(s_tail)) = (dst.get_mut(done..), src.get(done..)) else {
+        return;
+    };
+    for (d, s) in d_tail.iter_mut().zip(s_tail) {
         *d ^= s;
+    }
+}
+
+/// `dst = src XOR ks`, or `dst ^= ks` in place, over the shortest.
+fn xor_from(dst: &mut [u8], src: Option<&[u8]>, ks: &[u8]) {
+    match src {
+        Some(src) => xor_into(dst, src, ks),
+        None => xor(dst, ks),
     }
 }
 
@@ -45,7 +66,7 @@ fn lengths_block(a: u64, b: u64) -> ghash::Block {
 
 /// One AES-GCM operation in either direction.
 pub(super) struct Gcm {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     /// GHASH over AAD then ciphertext; taken when the tag is computed.
     ghash: Option<GHash>,
     j0: [u8; BLOCK],
@@ -66,8 +87,11 @@ pub(super) struct Gcm {
 }
 
 impl Gcm {
+    /// `ghash` is keyed with this cipher's H and has absorbed nothing (a
+    /// copy of the key's cached one, `Schedules::ghash`).
     pub(super) fn new(
-        cipher: AesCipher,
+        cipher: Arc<AesCipher>,
+        ghash: GHash,
         iv: &[u8],
         aad: &[u8],
         tag_len: usize,
@@ -76,9 +100,6 @@ impl Gcm {
         if iv.is_empty() || !(MIN_TAG..=BLOCK).contains(&tag_len) {
             return Err(Error::MechanismParamInvalid);
         }
-        let mut h = Zeroizing::new([0u8; BLOCK]);
-        cipher.encrypt_block(&mut h);
-        let h = Zeroizing::new(ghash::Key::from(*h));
         let j0 = if iv.len() == 12 {
             let mut j0 = [0u8; BLOCK];
             let (nonce, count) = j0.split_at_mut(12);
@@ -86,12 +107,12 @@ impl Gcm {
             count.copy_from_slice(&1u32.to_be_bytes());
             j0
         } else {
-            let mut g = GHash::new(&h);
+            let mut g = ghash.clone();
             g.update_padded(iv);
             g.update(&[lengths_block(0, bits(iv.len())?)]);
             g.finalize().into()
         };
-        let mut ghash = GHash::new(&h);
+        let mut ghash = ghash;
         ghash.update_padded(aad);
         let [.., c0, c1, c2, c3] = j0;
         Ok(Gcm {
@@ -101,7 +122,8 @@ impl Gcm {
             counter: u32::from_be_bytes([c0, c1, c2, c3]).wrapping_add(1),
             keystream: Zeroizing::new([0; BLOCK]),
             used: BLOCK,
-            unhashed: Vec::with_capacity(BLOCK),
+            // Public ciphertext, allocated only if a part ends mid-block.
+            unhashed: Vec::new(),
             aad_bits: bits(aad.len()).map_err(|_| Error::MechanismParamInvalid)?,
             text_len: 0,
             tag_len,
@@ -112,24 +134,38 @@ impl Gcm {
     }
 
     /// XORs the keystream into `data`, continuing where the last call
-    /// stopped. The caller has checked the length against MAX_TEXT, so the
-    /// 32-bit counter cannot come back to J0. The keystream is made a
-    /// stack-sized stretch at a time (never a whole-message buffer) and
-    /// that stretch is zeroized once, at the end.
+    /// stopped (see [`Gcm::apply_from`]).
     fn apply(&mut self, data: &mut [u8]) -> Result<()> {
+        self.apply_from(None, data)
+    }
+
+    /// `dst = src XOR keystream` (or `dst ^= keystream` without `src`),
+    /// continuing where the last call stopped: one pass from the caller's
+    /// input to the output. The caller has checked the length against
+    /// MAX_TEXT, so the 32-bit counter cannot come back to J0. The
+    /// keystream is made a stack-sized stretch at a time (never a
+    /// whole-message buffer) and that stretch is zeroized once, at the end.
+    fn apply_from(&mut self, src: Option<&[u8]>, dst: &mut [u8]) -> Result<()> {
         let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
-        let take = buffered.len().min(data.len());
-        let (head, tail) = data.split_at_mut(take);
-        xor(head, buffered);
+        let take = buffered.len().min(dst.len());
+        let (head, tail) = dst.split_at_mut(take);
+        let (src_head, src_tail) = match src {
+            Some(s) => {
+                let (h, t) = s.split_at(take.min(s.len()));
+                (Some(h), Some(t))
+            }
+            None => (None, None),
+        };
+        xor_from(head, src_head, buffered);
         self.used += take;
         if tail.is_empty() {
             return Ok(());
         }
         let prefix = self.j0.get(..12).ok_or(Error::GeneralError)?;
-        let mut stream = Zeroizing::new([0u8; STREAM]);
-        for part in tail.chunks_mut(STREAM) {
+        let mut stream = KeyStream::new();
+        for (i, part) in tail.chunks_mut(STREAM).enumerate() {
             let len = part.len().div_ceil(BLOCK) * BLOCK;
-            let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
+            let ks = stream.get(len)?;
             let (chunks, _) = ks.as_chunks_mut::<BLOCK>();
             for chunk in chunks {
                 let (nonce, count) = chunk.split_at_mut(12);
@@ -138,7 +174,10 @@ impl Gcm {
                 self.counter = self.counter.wrapping_add(1);
             }
             self.cipher.encrypt_blocks(ks);
-            xor(part, ks);
+            let from = src_tail
+                .map(|t| t.get(i * STREAM..).ok_or(Error::GeneralError))
+                .transpose()?;
+            xor_from(part, from, ks);
             let last_start = len - BLOCK;
             let last = ks.get(last_start..).ok_or(Error::GeneralError)?;
             self.keystream.copy_from_slice(last);
@@ -276,8 +315,7 @@ impl CipherOp for Gcm {
             let total = self.check_len(data.len(), 0, Error::DataLenRange)?;
             self.done = true;
             let (ct, tag_out) = dst.split_at_mut(data.len());
-            ct.copy_from_slice(data);
-            self.apply(ct)?;
+            self.apply_from(Some(data), ct)?;
             self.hash(ct)?;
             self.text_len = total;
             let tag = self.full_tag()?;
@@ -301,9 +339,28 @@ impl CipherOp for Gcm {
         if !bool::from(expected.ct_eq(tag)) {
             return Err(Error::EncryptedDataInvalid);
         }
-        dst.copy_from_slice(ct);
-        self.apply(dst)?;
+        self.apply_from(Some(ct), dst)?;
         Ok(Some(split))
+    }
+
+    /// Encryption straight into the caller's buffer (one pass from the
+    /// input, then GHASH over the ciphertext written). Decryption releases
+    /// nothing before the tag: it keeps the buffered path.
+    fn update_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        if !self.encrypt {
+            return Ok(None);
+        }
+        let Some(dst) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        let total = self.check_len(data.len(), 0, Error::DataLenRange)?;
+        self.apply_from(Some(data), dst)?;
+        self.hash(dst)?;
+        self.text_len = total;
+        Ok(Some(data.len()))
     }
 
     /// Encryption of a fresh operation: the text plus the tag. (Decryption
@@ -346,8 +403,15 @@ mod tests {
     use aes_gcm::aead::consts::{U8, U12};
     use aes_gcm::{AesGcm, KeyInit as _};
 
+    /// A key's schedules, as `aes::make_op` takes them.
+    fn parts(key: &[u8]) -> (Arc<AesCipher>, GHash) {
+        let s = crate::mechanism::schedule::Schedules::default();
+        (s.aes(key).unwrap().clone(), s.ghash(key).unwrap().clone())
+    }
+
     fn op(key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize, encrypt: bool) -> Gcm {
-        Gcm::new(AesCipher::new(key).unwrap(), iv, aad, tag_len, encrypt).unwrap()
+        let (cipher, ghash) = parts(key);
+        Gcm::new(cipher, ghash, iv, aad, tag_len, encrypt).unwrap()
     }
 
     fn single(op: &mut Gcm, data: &[u8]) -> Result<Vec<u8>> {
@@ -572,9 +636,12 @@ mod tests {
 
     #[test]
     fn bad_parameters() {
-        let cipher = || AesCipher::new(&[0; 16]).unwrap();
-        assert!(Gcm::new(cipher(), &[], &[], 16, true).is_err());
-        assert!(Gcm::new(cipher(), &[0; 12], &[], 11, true).is_err());
-        assert!(Gcm::new(cipher(), &[0; 12], &[], 17, true).is_err());
+        let new = |iv: &[u8], tag| {
+            let (cipher, ghash) = parts(&[0; 16]);
+            Gcm::new(cipher, ghash, iv, &[], tag, true)
+        };
+        assert!(new(&[], 16).is_err());
+        assert!(new(&[0; 12], 11).is_err());
+        assert!(new(&[0; 12], 17).is_err());
     }
 }

@@ -14,6 +14,8 @@
 //! bytes, which the parameter parser does not take for _PAD, so any
 //! parameter is refused.
 
+use std::sync::Arc;
+
 use cryptoki_sys::*;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
@@ -294,7 +296,7 @@ pub(super) fn unwrap_key(
 /// A key wrap as C_Encrypt/C_Decrypt: single-part, the input collected in
 /// `update` and processed in `finish`.
 pub(super) struct KeyWrapOp {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     kind: WrapKind,
     encrypt: bool,
     input: Zeroizing<Vec<u8>>,
@@ -302,7 +304,7 @@ pub(super) struct KeyWrapOp {
 }
 
 impl KeyWrapOp {
-    pub(super) fn new(cipher: AesCipher, kind: WrapKind, encrypt: bool) -> KeyWrapOp {
+    pub(super) fn new(cipher: Arc<AesCipher>, kind: WrapKind, encrypt: bool) -> KeyWrapOp {
         KeyWrapOp {
             cipher,
             kind,
@@ -350,6 +352,29 @@ impl CipherOp for KeyWrapOp {
         self.kind.out_len(self.encrypt, self.input.len())
     }
 
+    /// Wrapping in one call, straight from the caller's input (no copy
+    /// into `input`, no kept output): only when the output surely fits,
+    /// otherwise the buffered path runs. Unwrapping keeps the buffered
+    /// path, whose plaintext stays in zeroizing buffers.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done || !self.input.is_empty() || !self.encrypt {
+            return Ok(None);
+        }
+        if out.len() < self.kind.out_len(true, data.len()) {
+            return Ok(None);
+        }
+        self.done = true;
+        let c = &self.cipher;
+        let wrapped = match self.kind {
+            WrapKind::Kw(iv) => kw_encrypt(c, iv, data)?,
+            WrapKind::Kwp(prefix) => kwp_encrypt(c, prefix, data)?,
+            WrapKind::Pad => pad_encrypt(c, data)?,
+        };
+        let dst = out.get_mut(..wrapped.len()).ok_or(Error::GeneralError)?;
+        dst.copy_from_slice(&wrapped);
+        Ok(Some(wrapped.len()))
+    }
+
     fn multipart(&self) -> bool {
         false
     }
@@ -360,8 +385,8 @@ mod tests {
     use super::*;
     use crate::test_util::unhex;
 
-    fn cipher(hex: &str) -> AesCipher {
-        AesCipher::new(&unhex(hex)).unwrap()
+    fn cipher(hex: &str) -> Arc<AesCipher> {
+        Arc::new(AesCipher::new(&unhex(hex)).unwrap())
     }
 
     fn run(kind: WrapKind, kek: &str, encrypt: bool, data: &[u8]) -> Result<Vec<u8>> {

@@ -5,6 +5,8 @@
 //! (CK_AES_CTR_PARAMS), and CBC_PAD decryption that keeps its last block
 //! back across updates. Checked against NIST SP 800-38A.
 
+use std::sync::Arc;
+
 use subtle::{ConstantTimeEq, ConstantTimeGreater};
 use zeroize::Zeroizing;
 
@@ -12,8 +14,18 @@ use super::aes::{AesCipher, BLOCK};
 use super::cipher::CipherOp;
 use crate::error::{Error, Result};
 
+/// `dst ^= src` over the shorter, 16 bytes at a time where it can.
 fn xor(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
+    let (d16, _) = dst.as_chunks_mut::<16>();
+    let (s16, _) = src.as_chunks::<16>();
+    for (d, s) in d16.iter_mut().zip(s16) {
+        *d = (u128::from_ne_bytes(*d) ^ u128::from_ne_bytes(*s)).to_ne_bytes();
+    }
+    let done = d16.len().min(s16.len()) * 16;
+    let (Some(d_tail), Some(s_tail)) = (dst.get_mut(done..), src.get(done..)) else {
+        return;
+    };
+    for (d, s) in d_tail.iter_mut().zip(s_tail) {
         *d ^= s;
     }
 }
@@ -21,6 +33,38 @@ fn xor(dst: &mut [u8], src: &[u8]) {
 /// Blocks handled per batch: enough for the block cipher's parallel path,
 /// small enough for the stack.
 const BATCH: usize = 32;
+
+/// A stack stretch of keystream (CTR, GCM) that zeroizes on drop only the
+/// bytes it handed out: a 64-byte message wipes 64 bytes, not 512.
+pub(super) struct KeyStream {
+    buf: [u8; BATCH * BLOCK],
+    dirty: usize,
+}
+
+impl KeyStream {
+    pub(super) const LEN: usize = BATCH * BLOCK;
+
+    pub(super) fn new() -> KeyStream {
+        KeyStream {
+            buf: [0; BATCH * BLOCK],
+            dirty: 0,
+        }
+    }
+
+    /// The first `len` bytes (at most [`KeyStream::LEN`]).
+    pub(super) fn get(&mut self, len: usize) -> Result<&mut [u8]> {
+        self.dirty = self.dirty.max(len);
+        self.buf.get_mut(..len).ok_or(Error::GeneralError)
+    }
+}
+
+impl Drop for KeyStream {
+    fn drop(&mut self) {
+        if let Some(used) = self.buf.get_mut(..self.dirty) {
+            zeroize::Zeroize::zeroize(used);
+        }
+    }
+}
 
 /// Bytes in the whole blocks of `len` bytes.
 fn whole_blocks(len: usize) -> usize {
@@ -71,7 +115,7 @@ pub(super) fn pkcs7_padding(len: usize, block: u8) -> Vec<u8> {
 /// arrive; CBC_PAD decryption keeps the last block back until `finish`,
 /// where its padding is checked.
 pub(super) struct BlockModeOp {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     /// CBC's chaining value (the IV, then the last ciphertext block).
     chain: Option<[u8; BLOCK]>,
     pad: bool,
@@ -83,7 +127,7 @@ pub(super) struct BlockModeOp {
 impl BlockModeOp {
     /// `iv` None is ECB.
     pub(super) fn new(
-        cipher: AesCipher,
+        cipher: Arc<AesCipher>,
         iv: Option<[u8; BLOCK]>,
         pad: bool,
         encrypt: bool,
@@ -93,7 +137,9 @@ impl BlockModeOp {
             chain: iv,
             pad,
             encrypt,
-            pending: Zeroizing::new(Vec::with_capacity(2 * BLOCK)),
+            // Allocated on first use: a one-shot call into the caller's
+            // buffer never needs it.
+            pending: Zeroizing::new(Vec::new()),
             done: false,
         }
     }
@@ -145,6 +191,61 @@ impl BlockModeOp {
                 }
             }
         }
+    }
+
+    /// The exact output of a fresh single-part call over `len` bytes,
+    /// when the length alone tells it (not CBC_PAD decryption, whose
+    /// padding is only known after the work; not a length the mode
+    /// refuses, which the buffered path reports).
+    fn fresh_len(&self, len: usize) -> Option<usize> {
+        if self.done || !self.pending.is_empty() {
+            return None;
+        }
+        match (self.pad, self.encrypt) {
+            (true, true) => whole_blocks(len).checked_add(BLOCK),
+            (false, _) if len.is_multiple_of(BLOCK) => Some(len),
+            _ => None,
+        }
+    }
+
+    /// CBC_PAD decryption of a whole message into the caller's buffer.
+    /// The last block is decrypted first, on the stack, and its padding
+    /// checked: a failed call writes nothing, and the output needs room
+    /// for the plaintext only.
+    fn single_pad_decrypt(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        let n = data.len();
+        if n == 0 || !n.is_multiple_of(BLOCK) {
+            self.done = true;
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let body_len = n - BLOCK;
+        let prev: [u8; BLOCK] = match body_len {
+            0 => self.chain.ok_or(Error::GeneralError)?,
+            _ => data
+                .get(body_len - BLOCK..body_len)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(Error::GeneralError)?,
+        };
+        let mut last = Zeroizing::new(
+            <[u8; BLOCK]>::try_from(data.get(body_len..).ok_or(Error::GeneralError)?)
+                .map_err(|_| Error::GeneralError)?,
+        );
+        self.cipher.decrypt_block(&mut last);
+        xor(last.as_mut_slice(), &prev);
+        let Some(pad) = pkcs7_pad_len(last.as_slice()) else {
+            self.done = true;
+            return Err(Error::EncryptedDataInvalid);
+        };
+        let plain_len = n - pad;
+        let Some(dst) = out.get_mut(..plain_len) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let (body, tail) = dst.split_at_mut(body_len);
+        body.copy_from_slice(data.get(..body_len).ok_or(Error::GeneralError)?);
+        self.process(body);
+        tail.copy_from_slice(last.get(..BLOCK - pad).ok_or(Error::GeneralError)?);
+        Ok(Some(plain_len))
     }
 
     fn finish_pad_encrypt(&mut self) -> Result<Vec<u8>> {
@@ -223,6 +324,74 @@ impl CipherOp for BlockModeOp {
         }
     }
 
+    /// A fresh single-part call straight into `out`: the input is copied
+    /// once into place and the mode runs over it there (padding appended
+    /// in place too), no intermediate buffer.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done || !self.pending.is_empty() {
+            return Ok(None);
+        }
+        if self.pad && !self.encrypt {
+            return self.single_pad_decrypt(data, out);
+        }
+        let Some(need) = self.fresh_len(data.len()) else {
+            // A length the mode refuses: the buffered path reports it.
+            return Ok(None);
+        };
+        let Some(dst) = out.get_mut(..need) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let (body, padding) = dst.split_at_mut(data.len());
+        body.copy_from_slice(data);
+        if let Some(n) = u8::try_from(padding.len()).ok().filter(|_| self.pad) {
+            padding.fill(n);
+        }
+        self.process(dst);
+        Ok(Some(need))
+    }
+
+    fn single_len(&self, len: usize) -> Option<usize> {
+        self.fresh_len(len)
+    }
+
+    /// The released blocks go from the kept bytes and the caller's input
+    /// straight into the caller's buffer and are processed there; what
+    /// stays back (under two blocks) stays in `pending`, whose capacity
+    /// it fits, so that buffer never moves.
+    fn update_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        let total = self
+            .pending
+            .len()
+            .checked_add(data.len())
+            .ok_or(Error::DataLenRange)?;
+        let n = self.releasable(total);
+        let Some(dst) = out.get_mut(..n) else {
+            return Ok(None);
+        };
+        let from_pending = n.min(self.pending.len());
+        let (head, body) = dst.split_at_mut(from_pending);
+        head.copy_from_slice(
+            self.pending
+                .get(..from_pending)
+                .ok_or(Error::GeneralError)?,
+        );
+        let (now, later) = data.split_at(body.len());
+        body.copy_from_slice(now);
+        self.pending.drain(..from_pending);
+        if self.pending.capacity() == 0 {
+            // Room for anything kept back (under two blocks) up front, so
+            // the buffer is never regrown and left behind unzeroized.
+            self.pending.reserve_exact(2 * BLOCK);
+        }
+        self.pending.extend_from_slice(later);
+        self.process(dst);
+        Ok(Some(n))
+    }
+
     /// Everything `len` more bytes can add up to (whole blocks); for
     /// CBC_PAD decryption this also covers what `finish` releases later.
     fn update_len(&self, len: usize) -> usize {
@@ -244,7 +413,7 @@ impl CipherOp for BlockModeOp {
 /// output, as in RFC 3686 where a counter starting at 1 allows 2^32-1
 /// blocks.
 pub(super) struct CtrOp {
-    cipher: AesCipher,
+    cipher: Arc<AesCipher>,
     /// The block's bits above the counter (the nonce), counter bits clear.
     nonce: u128,
     mask: u128,
@@ -258,7 +427,11 @@ pub(super) struct CtrOp {
 }
 
 impl CtrOp {
-    pub(super) fn new(cipher: AesCipher, counter_bits: u32, block: [u8; BLOCK]) -> Result<CtrOp> {
+    pub(super) fn new(
+        cipher: Arc<AesCipher>,
+        counter_bits: u32,
+        block: [u8; BLOCK],
+    ) -> Result<CtrOp> {
         let mask = match counter_bits {
             128 => u128::MAX,
             1..128 => (1u128 << counter_bits) - 1,
@@ -280,47 +453,110 @@ impl CtrOp {
     /// Fills `stream` (whole blocks) with fresh keystream.
     fn generate(&mut self, stream: &mut [u8]) {
         let (blocks, _) = stream.as_chunks_mut::<BLOCK>();
+        let n = blocks.len();
         for block in blocks {
             *block = (self.nonce | self.next).to_be_bytes();
             self.next = self.next.wrapping_add(1) & self.mask;
-            self.left = self.left.saturating_sub(1);
         }
+        // Once per batch (the caller checked the room beforehand).
+        self.left = self
+            .left
+            .saturating_sub(u128::try_from(n).unwrap_or(u128::MAX));
         self.cipher.encrypt_blocks(stream);
     }
 }
 
-impl CipherOp for CtrOp {
-    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
-        let from_buffered = buffered.len().min(data.len());
-        let rest = data.len() - from_buffered;
-        let blocks = rest.div_ceil(BLOCK);
+impl CtrOp {
+    /// Refuses input that would take the counter past its last value,
+    /// before any output.
+    fn check_room(&self, len: usize) -> Result<()> {
+        let buffered = BLOCK - self.used;
+        let blocks = len.saturating_sub(buffered).div_ceil(BLOCK);
         if u128::try_from(blocks).map_err(|_| Error::DataLenRange)? > self.left {
             return Err(Error::DataLenRange);
         }
-        let mut out = data.to_vec();
-        let (head, tail) = out.split_at_mut(from_buffered);
-        xor(head, buffered);
-        self.used += from_buffered;
-        if tail.is_empty() {
-            return Ok(out);
+        Ok(())
+    }
+
+    /// `out = input XOR keystream`, continuing the stream: one pass, from
+    /// the caller's input straight to the output (which may be the
+    /// caller's buffer). `out` is as long as `input`.
+    fn apply_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<()> {
+        self.check_room(input.len())?;
+        let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
+        let take = buffered.len().min(input.len());
+        let (in_head, in_tail) = input.split_at(take);
+        let (out_head, out_tail) = out.split_at_mut(take);
+        xor_into(out_head, in_head, buffered);
+        self.used += take;
+        if in_tail.is_empty() {
+            return Ok(());
         }
         // Keystream a stack-sized batch at a time, zeroized once at the end.
-        let mut stream = Zeroizing::new([0u8; BATCH * BLOCK]);
-        for part in tail.chunks_mut(BATCH * BLOCK) {
-            let len = part.len().div_ceil(BLOCK) * BLOCK;
-            let ks = stream.get_mut(..len).ok_or(Error::GeneralError)?;
+        let mut stream = KeyStream::new();
+        for (src, dst) in in_tail
+            .chunks(BATCH * BLOCK)
+            .zip(out_tail.chunks_mut(BATCH * BLOCK))
+        {
+            let len = src.len().div_ceil(BLOCK) * BLOCK;
+            let ks = stream.get(len)?;
             self.generate(ks);
-            xor(part, ks);
+            xor_into(dst, src, ks);
             let last_start = len - BLOCK;
             let last: [u8; BLOCK] = ks
                 .get(last_start..)
                 .and_then(|s| s.try_into().ok())
                 .ok_or(Error::GeneralError)?;
             *self.keystream = last;
-            self.used = part.len() - last_start;
+            self.used = src.len() - last_start;
         }
+        Ok(())
+    }
+}
+
+/// `dst = a XOR b` over the shortest of the three, 16 bytes at a time
+/// where it can (the byte loop did not vectorize: CTR spent as long in it
+/// as in AES).
+pub(super) fn xor_into(dst: &mut [u8], a: &[u8], b: &[u8]) {
+    let n = dst.len().min(a.len()).min(b.len());
+    let (Some(dst), Some(a), Some(b)) = (dst.get_mut(..n), a.get(..n), b.get(..n)) else {
+        return;
+    };
+    let (d16, d_rest) = dst.as_chunks_mut::<16>();
+    let (a16, a_rest) = a.as_chunks::<16>();
+    let (b16, b_rest) = b.as_chunks::<16>();
+    for ((d, x), y) in d16.iter_mut().zip(a16).zip(b16) {
+        *d = (u128::from_ne_bytes(*x) ^ u128::from_ne_bytes(*y)).to_ne_bytes();
+    }
+    for ((d, x), y) in d_rest.iter_mut().zip(a_rest).zip(b_rest) {
+        *d = x ^ y;
+    }
+}
+
+impl CipherOp for CtrOp {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.check_room(data.len())?;
+        let mut out = vec![0u8; data.len()];
+        self.apply_into(data, &mut out)?;
         Ok(out)
+    }
+
+    /// Straight into the caller's buffer (CTR output is as long as the
+    /// input); a counter that would wrap is refused before any output.
+    fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        let Some(dst) = out.get_mut(..data.len()) else {
+            return Ok(None);
+        };
+        self.apply_into(data, dst)?;
+        Ok(Some(data.len()))
+    }
+
+    fn single_len(&self, len: usize) -> Option<usize> {
+        self.check_room(len).ok().map(|()| len)
+    }
+
+    fn update_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        self.single_into(data, out)
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
@@ -371,13 +607,13 @@ mod tests {
     ];
 
     fn block_op(key: &str, iv: Option<&str>, pad: bool, encrypt: bool) -> BlockModeOp {
-        let cipher = AesCipher::new(&unhex(key)).unwrap();
+        let cipher = Arc::new(AesCipher::new(&unhex(key)).unwrap());
         let iv = iv.map(|v| unhex(v).try_into().unwrap());
         BlockModeOp::new(cipher, iv, pad, encrypt)
     }
 
     fn ctr_op(key: &str, bits: u32, block: &str) -> CtrOp {
-        let cipher = AesCipher::new(&unhex(key)).unwrap();
+        let cipher = Arc::new(AesCipher::new(&unhex(key)).unwrap());
         CtrOp::new(cipher, bits, unhex(block).try_into().unwrap()).unwrap()
     }
 
@@ -443,7 +679,7 @@ mod tests {
     #[test]
     fn long_inputs_match_a_block_at_a_time_reference() {
         let key = unhex(KEY256);
-        let cipher = AesCipher::new(&key).unwrap();
+        let cipher = Arc::new(AesCipher::new(&key).unwrap());
         let iv: [u8; BLOCK] = unhex(IV).try_into().unwrap();
         let ctr0: [u8; BLOCK] = unhex(CTR_BLOCK).try_into().unwrap();
         for blocks in [31usize, 32, 33, 64, 65, 200] {
@@ -629,7 +865,7 @@ mod tests {
         let mut op = ctr_op(KEY128, 1, "00000000000000000000000000000000");
         assert_eq!(op.update(&[0; 32]).unwrap().len(), 32);
         assert_eq!(op.update(&[0; 1]).err(), Some(Error::DataLenRange));
-        let cipher = AesCipher::new(&unhex(KEY128)).unwrap();
+        let cipher = Arc::new(AesCipher::new(&unhex(KEY128)).unwrap());
         assert!(CtrOp::new(cipher, 0, [0; 16]).is_err());
     }
 

@@ -28,6 +28,13 @@ pub trait CipherOp: Send {
     fn single_into(&mut self, _data: &[u8], _out: &mut [u8]) -> Result<Option<usize>> {
         Ok(None)
     }
+    /// One C_*Update written straight into the caller's buffer:
+    /// `Ok(Some(n))` consumed `data` and wrote the `n` bytes it releases;
+    /// `Ok(None)` (the default, or `out` too small) consumed nothing, and
+    /// the caller takes the buffered path.
+    fn update_into(&mut self, _data: &[u8], _out: &mut [u8]) -> Result<Option<usize>> {
+        Ok(None)
+    }
     /// The exact output of a single-part call over `len` bytes, when it
     /// is known without doing the work (default: not known). A length
     /// query is then answered without running the operation.

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use ::aes::{Aes128, Aes192, Aes256};
 use cmac::{Cmac, KeyInit, Mac};
 use cryptoki_sys::*;
-use zeroize::Zeroizing;
 
-use super::aes::aes_key;
+use super::aes::aes_parts;
 use super::keys::Key;
-use super::mac::{MacOp, MacState};
+use super::mac::{MacOp, MacState, copy_left};
 use super::sign::{SignOp, VerifyOp};
 use super::{MechInfo, Mechanism, Params, row};
 use crate::error::{Error, Result};
@@ -36,8 +35,10 @@ pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
     ROWS.iter().any(|r| r.mech == mech)
 }
 
-/// A CMAC in progress for one of the AES key sizes.
-enum State {
+/// A CMAC in progress for one of the AES key sizes. Cloned from a key's
+/// cached state (`Schedules::cmac`): cipher and subkeys are made once.
+#[derive(Clone)]
+pub(super) enum State {
     A128(Cmac<Aes128>),
     A192(Cmac<Aes192>),
     A256(Cmac<Aes256>),
@@ -48,7 +49,7 @@ fn keyed<M: KeyInit>(key: &[u8]) -> Result<M> {
 }
 
 impl State {
-    fn new(key: &[u8]) -> Result<State> {
+    pub(super) fn new(key: &[u8]) -> Result<State> {
         Ok(match key.len() {
             16 => State::A128(keyed(key)?),
             24 => State::A192(keyed(key)?),
@@ -67,12 +68,20 @@ impl MacState for State {
         }
     }
 
-    fn finalize(self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(match self {
+    fn finalize(self) -> Vec<u8> {
+        match self {
             State::A128(m) => m.finalize().into_bytes().to_vec(),
             State::A192(m) => m.finalize().into_bytes().to_vec(),
             State::A256(m) => m.finalize().into_bytes().to_vec(),
-        })
+        }
+    }
+
+    fn finalize_into(self, out: &mut [u8]) -> bool {
+        match self {
+            State::A128(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::A192(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::A256(m) => copy_left(out, &m.finalize().into_bytes()),
+        }
     }
 
     fn verify_truncated(self, tag: &[u8]) -> bool {
@@ -86,15 +95,14 @@ impl MacState for State {
 
 /// Starts a CMAC for `mech` (full 16 bytes, or the GENERAL length).
 fn cmac_op(mech: &Mechanism, key: &Key) -> Result<MacOp<State>> {
-    let value = aes_key(key)?;
-
+    let (value, sched) = aes_parts(key)?;
     let out_len = match (mech.mech, &mech.params) {
         (CKM_AES_CMAC, Params::None) => MAC_LEN,
         (CKM_AES_CMAC_GENERAL, Params::MacLen(n)) if (1..=MAC_LEN).contains(n) => *n,
         _ if handles(mech.mech) => return Err(Error::MechanismParamInvalid),
         _ => return Err(Error::MechanismInvalid),
     };
-    Ok(MacOp::new(State::new(value)?, out_len))
+    Ok(MacOp::new(sched.cmac(value)?.clone(), out_len))
 }
 
 /// Starts a CMAC signature: KeyTypeInconsistent unless the key is an AES

@@ -178,6 +178,13 @@ impl HashAlg {
 pub trait DigestOp: Send {
     fn update(&mut self, data: &[u8]);
     fn finish(&mut self) -> Vec<u8>;
+    /// `finish` into `out` (at least `len()` bytes) with no allocation;
+    /// returns the length written, None if `out` is too short.
+    fn finish_into(&mut self, out: &mut [u8]) -> Option<usize> {
+        let hash = self.finish();
+        out.get_mut(..hash.len())?.copy_from_slice(&hash);
+        Some(hash.len())
+    }
     /// Output length in bytes.
     fn len(&self) -> usize;
     /// Always false: digests have a fixed, non-zero output length.
@@ -223,6 +230,13 @@ impl<D: Hash> DigestOp for Hashing<D> {
 
     fn finish(&mut self) -> Vec<u8> {
         self.state.finalize_reset().to_vec()
+    }
+
+    fn finish_into(&mut self, out: &mut [u8]) -> Option<usize> {
+        let dst = out.get_mut(..<D as Digest>::output_size())?;
+        // The hash is made on the stack and copied once.
+        dst.copy_from_slice(&self.state.finalize_reset());
+        Some(dst.len())
     }
 
     fn len(&self) -> usize {

@@ -10,11 +10,13 @@ use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::digest::HashAlg;
-use super::mac::{MacOp, MacState};
+use super::mac::{MacOp, MacState, copy_left};
 use crate::error::{Error, Result};
 
 /// An HMAC in progress; the enum keeps the state `Send` and free of generics
-/// in the public operation types.
+/// in the public operation types. Cloned from a key's cached state
+/// (`Schedules::hmac`): the padded key is absorbed once per key.
+#[derive(Clone)]
 pub(super) enum State {
     Sha1(Hmac<Sha1>),
     Sha224(Hmac<Sha224>),
@@ -100,8 +102,22 @@ impl MacState for State {
         State::update_inner(self, data);
     }
 
-    fn finalize(self) -> Zeroizing<Vec<u8>> {
+    fn finalize(self) -> Vec<u8> {
         State::finalize_inner(self)
+    }
+
+    fn finalize_into(self, out: &mut [u8]) -> bool {
+        match self {
+            State::Sha1(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha224(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha256(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha384(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha512(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_224(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_256(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_384(m) => copy_left(out, &m.finalize().into_bytes()),
+            State::Sha3_512(m) => copy_left(out, &m.finalize().into_bytes()),
+        }
     }
 
     fn verify_truncated(self, tag: &[u8]) -> bool {
@@ -110,7 +126,7 @@ impl MacState for State {
 }
 
 impl State {
-    fn new(hash: HashAlg, key: &[u8]) -> Result<State> {
+    pub(super) fn new(hash: HashAlg, key: &[u8]) -> Result<State> {
         Ok(match hash {
             HashAlg::Sha1 => State::Sha1(keyed(key)?),
             HashAlg::Sha224 => State::Sha224(keyed(key)?),
@@ -138,8 +154,8 @@ impl State {
         }
     }
 
-    fn finalize_inner(self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(match self {
+    fn finalize_inner(self) -> Vec<u8> {
+        match self {
             State::Sha1(m) => m.finalize().into_bytes().to_vec(),
             State::Sha224(m) => m.finalize().into_bytes().to_vec(),
             State::Sha256(m) => m.finalize().into_bytes().to_vec(),
@@ -149,7 +165,7 @@ impl State {
             State::Sha3_256(m) => m.finalize().into_bytes().to_vec(),
             State::Sha3_384(m) => m.finalize().into_bytes().to_vec(),
             State::Sha3_512(m) => m.finalize().into_bytes().to_vec(),
-        })
+        }
     }
 
     /// Constant-time comparison of the leftmost `tag.len()` bytes.
@@ -171,12 +187,19 @@ impl State {
 /// HMAC as both a sign and a verify operation.
 pub(super) type HmacOp = MacOp<State>;
 
-/// Starts an HMAC of `out_len` bytes (1..=hash length).
-pub(super) fn hmac_op(hash: HashAlg, key: &[u8], out_len: usize) -> Result<HmacOp> {
+/// Starts an HMAC of `out_len` bytes (1..=hash length) from a keyed
+/// state over `hash`.
+pub(super) fn hmac_op_with(hash: HashAlg, state: State, out_len: usize) -> Result<HmacOp> {
     if out_len == 0 || out_len > hash.output_len() {
         return Err(Error::MechanismParamInvalid);
     }
-    Ok(MacOp::new(State::new(hash, key)?, out_len))
+    Ok(MacOp::new(state, out_len))
+}
+
+/// As [`hmac_op_with`], keying a fresh state.
+#[cfg(test)]
+pub(super) fn hmac_op(hash: HashAlg, key: &[u8], out_len: usize) -> Result<HmacOp> {
+    hmac_op_with(hash, State::new(hash, key)?, out_len)
 }
 
 #[cfg(test)]

@@ -70,14 +70,18 @@ fn in_range(mech: CK_MECHANISM_TYPE, len: usize) -> Result<bool> {
 /// caller hands its CKA_VALUE over as a CKK_GENERIC_SECRET `Key::Secret`.
 fn ikm(mech: CK_MECHANISM_TYPE, base: &Key) -> Result<&[u8]> {
     let value = match (mech, base) {
-        (CKM_HKDF_DERIVE, Key::Secret { key_type, value })
-            if *key_type == CKK_HKDF || *key_type == CKK_GENERIC_SECRET =>
-        {
-            value
-        }
-        (CKM_HKDF_DATA, Key::Secret { key_type, value }) if *key_type == CKK_GENERIC_SECRET => {
-            value
-        }
+        (
+            CKM_HKDF_DERIVE,
+            Key::Secret {
+                key_type, value, ..
+            },
+        ) if *key_type == CKK_HKDF || *key_type == CKK_GENERIC_SECRET => value,
+        (
+            CKM_HKDF_DATA,
+            Key::Secret {
+                key_type, value, ..
+            },
+        ) if *key_type == CKK_GENERIC_SECRET => value,
         (CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => return Err(Error::KeyTypeInconsistent),
         _ => return Err(Error::MechanismInvalid),
     };
@@ -211,10 +215,7 @@ mod tests {
     use crate::test_util::unhex;
 
     fn secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Key {
-        Key::Secret {
-            key_type,
-            value: Zeroizing::new(value.to_vec()),
-        }
+        Key::secret_unchecked(key_type, value)
     }
 
     fn hkdf(

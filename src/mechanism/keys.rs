@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::curve25519::{self, Alg25519};
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
+use super::schedule::Schedules;
 use crate::error::{Error, Result};
 
 /// The supported short-Weierstrass named curves (CKK_EC). Ed25519 and
@@ -96,6 +97,9 @@ pub enum Key {
     Secret {
         key_type: CK_KEY_TYPE,
         value: Zeroizing<Vec<u8>>,
+        /// Round keys and MAC states built from `value` on first use
+        /// (issue 11), dropped and zeroized with the key.
+        sched: Schedules,
     },
     EcPrivate {
         curve: Curve,
@@ -119,7 +123,9 @@ pub enum Key {
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Key::Secret { key_type, value } => write!(
+            Key::Secret {
+                key_type, value, ..
+            } => write!(
                 f,
                 "Key::Secret(type {key_type:#x}, {} bytes, <redacted>)",
                 value.len()
@@ -196,10 +202,17 @@ impl Key {
         if !ok {
             return Err(Error::AttributeValueInvalid);
         }
-        Ok(Key::Secret {
+        Ok(Key::secret_unchecked(key_type, value))
+    }
+
+    /// A secret key whose length the caller has already checked (the
+    /// object layer's rules cover more key types than [`Key::secret`]).
+    pub fn secret_unchecked(key_type: CK_KEY_TYPE, value: &[u8]) -> Key {
+        Key::Secret {
             key_type,
             value: Zeroizing::new(value.to_vec()),
-        })
+            sched: Schedules::default(),
+        }
     }
 
     /// An EC private key from CKA_EC_PARAMS and CKA_VALUE (big-endian

@@ -32,6 +32,7 @@ pub mod pbes2;
 mod pkcs8;
 mod rsa;
 mod rsa_crypt;
+pub mod schedule;
 mod sign;
 pub mod spki;
 pub mod state;

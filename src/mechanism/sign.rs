@@ -10,6 +10,7 @@ use super::ec::{EcdsaSign, EcdsaVerify};
 use super::hmac::HmacOp;
 use super::keys::Key;
 use super::rsa::{RsaScheme, RsaSign, RsaVerify};
+use super::schedule::Schedules;
 use super::state::{InputState, Resumable, SavedSig};
 use super::{MechInfo, Mechanism, Params, info};
 use crate::error::{Error, Result};
@@ -21,6 +22,16 @@ pub trait SignOp: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     fn finish(&mut self) -> Result<Vec<u8>>;
     fn sign_len(&self) -> usize;
+
+    /// `finish` into the caller's buffer, which holds at least
+    /// `sign_len()` bytes; returns the length written. The default goes
+    /// through `finish`; MACs override it to make the tag on the stack.
+    fn finish_into(&mut self, out: &mut [u8]) -> Result<usize> {
+        let sig = self.finish()?;
+        let dst = out.get_mut(..sig.len()).ok_or(Error::GeneralError)?;
+        dst.copy_from_slice(&sig);
+        Ok(sig.len())
+    }
 
     /// What C_GetOperationState saves; operations that cannot be resumed
     /// (MACs, whose state is key material, and buffered EdDSA) refuse.
@@ -182,15 +193,16 @@ fn check_size(row: &MechInfo, key: &Key) -> Result<()> {
     }
 }
 
-/// An HMAC key: a generic secret, or a secret typed for this very hash.
-fn hmac_key(key: &Key, hash: HashAlg) -> Result<&[u8]> {
+/// An HMAC key: a generic secret, or a secret typed for this very hash;
+/// with its cached schedules.
+fn hmac_key(key: &Key, hash: HashAlg) -> Result<(&[u8], &Schedules)> {
     let typed = hash.hmac_key_type();
     match key {
-        Key::Secret { key_type, value }
-            if *key_type == CKK_GENERIC_SECRET || *key_type == typed =>
-        {
-            Ok(value)
-        }
+        Key::Secret {
+            key_type,
+            value,
+            sched,
+        } if *key_type == CKK_GENERIC_SECRET || *key_type == typed => Ok((value, sched)),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
@@ -202,14 +214,16 @@ fn hmac_op(
     hash: HashAlg,
     general: bool,
 ) -> Result<HmacOp> {
-    let value = hmac_key(key, hash)?;
+    let (value, sched) = hmac_key(key, hash)?;
     check_size(row, key)?;
     let out_len = match (&mech.params, general) {
         (Params::MacLen(n), true) => *n,
         (Params::None, false) => hash.output_len(),
         _ => return Err(Error::MechanismParamInvalid),
     };
-    super::hmac::hmac_op(hash, value, out_len)
+    // The padded-key state is made once per key, then copied per init.
+    let state = sched.hmac(hash, value)?.clone();
+    super::hmac::hmac_op_with(hash, state, out_len)
 }
 
 /// The RSA padding scheme of a PKCS#1 or PSS mechanism.
@@ -572,12 +586,7 @@ mod tests {
 
     #[test]
     fn hmac_sha3_keys_and_lengths() {
-        let typed = |key_type| {
-            Arc::new(Key::Secret {
-                key_type,
-                value: zeroize::Zeroizing::new(vec![0x0b; 20]),
-            })
-        };
+        let typed = |key_type| Arc::new(Key::secret_unchecked(key_type, &[0x0b; 20]));
         let expected = unhex("ba85192310dffa96e2a3a40e69774351140bb7185e1202cdcc917589f95e16bb");
         for key in [typed(CKK_SHA3_256_HMAC), typed(CKK_GENERIC_SECRET)] {
             assert_eq!(sign(CKM_SHA3_256_HMAC, &key, &[b"Hi ", b"There"]), expected);

@@ -5,7 +5,6 @@
 //! [`Key`] for an operation.
 
 use cryptoki_sys::*;
-use zeroize::Zeroizing;
 
 use super::Object;
 use super::rules::{self, is_ec_family};
@@ -55,10 +54,7 @@ pub(crate) fn secret_key(key_type: CK_KEY_TYPE, value: &[u8]) -> Result<Key> {
     if !secret_value_ok(key_type, value.len()) {
         return Err(Error::AttributeValueInvalid);
     }
-    Ok(Key::Secret {
-        key_type,
-        value: Zeroizing::new(value.to_vec()),
-    })
+    Ok(Key::secret_unchecked(key_type, value))
 }
 
 /// An EC-family private key from CKA_EC_PARAMS and CKA_VALUE.
