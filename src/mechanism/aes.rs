@@ -110,6 +110,13 @@ impl AesCipher {
         })
     }
 
+    /// The cipher of an AES secret key, from its cached schedule (built
+    /// once per key, shared, never copied).
+    pub(super) fn for_key(key: &Key) -> Result<Arc<AesCipher>> {
+        let (value, sched) = aes_parts(key)?;
+        sched.aes(value).cloned()
+    }
+
     pub(super) fn encrypt_block(&self, block: &mut [u8; BLOCK]) {
         let block: &mut Array<u8, _> = block.into();
         match self {
