@@ -121,7 +121,6 @@ impl Library {
         let r = self
             .handles_read()?
             .get(h)
-            .cloned()
             .filter(|r| r.token_index() == s.token)
             .ok_or(Error::KeyHandleInvalid)?;
         let (obj, key) = match &r {

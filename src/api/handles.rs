@@ -34,6 +34,11 @@ impl ObjRef {
 
 #[derive(Default)]
 pub struct HandleTable {
+    /// Token objects: handle → (token index, row id). Kept apart from the
+    /// session objects so each of the (possibly 100,000s of) entries is 16
+    /// bytes, not the size of a session object's `ObjRef`.
+    tokens: IdMap<CK_OBJECT_HANDLE, (u32, i64)>,
+    /// Session objects (and each token's profile object).
     by_handle: IdMap<CK_OBJECT_HANDLE, ObjRef>,
     by_row: IdMap<(usize, i64), CK_OBJECT_HANDLE>,
     /// The session objects of each session that has any (the profile
@@ -71,8 +76,14 @@ fn shrink<K: std::hash::Hash + Eq, V>(m: &mut IdMap<K, V>) {
 }
 
 impl HandleTable {
-    pub fn get(&self, h: CK_OBJECT_HANDLE) -> Option<&ObjRef> {
-        self.by_handle.get(&h)
+    pub fn get(&self, h: CK_OBJECT_HANDLE) -> Option<ObjRef> {
+        match self.tokens.get(&h) {
+            Some(&(token, id)) => Some(ObjRef::Token {
+                token: token as usize,
+                id,
+            }),
+            None => self.by_handle.get(&h).cloned(),
+        }
     }
 
     /// The handle of a token object, allocating one on first sight.
@@ -87,7 +98,9 @@ impl HandleTable {
         }
         let h = new();
         self.by_row.insert((token, id), h);
-        self.by_handle.insert(h, ObjRef::Token { token, id });
+        // Token indexes are slot positions in the configuration (a few).
+        self.tokens
+            .insert(h, (u32::try_from(token).unwrap_or(u32::MAX), id));
         h
     }
 
@@ -107,6 +120,12 @@ impl HandleTable {
     }
 
     pub fn remove(&mut self, h: CK_OBJECT_HANDLE) {
+        if let Some((token, id)) = self.tokens.remove(&h) {
+            self.by_row.remove(&(token as usize, id));
+            shrink(&mut self.by_row);
+            shrink(&mut self.tokens);
+            return;
+        }
         match self.by_handle.remove(&h) {
             Some(ObjRef::Token { token, id }) => {
                 self.by_row.remove(&(token, id));
@@ -167,8 +186,8 @@ impl HandleTable {
 
     pub fn stats(&self) -> HandleStats {
         HandleStats {
-            handles: self.by_handle.len(),
-            capacity: self.by_handle.capacity(),
+            handles: self.by_handle.len() + self.tokens.len(),
+            capacity: self.by_handle.capacity() + self.tokens.capacity(),
             owning_sessions: self.by_session.len(),
             session_capacity: self.by_session.capacity(),
             visited: self.visited,
@@ -179,6 +198,7 @@ impl HandleTable {
     /// session objects stay: C_InitToken runs only without sessions, so
     /// the only ones left are the token's own profile objects.
     pub fn forget_token(&mut self, token: usize) {
+        self.tokens.retain(|_, (t, _)| *t as usize != token);
         self.by_handle
             .retain(|_, r| !matches!(r, ObjRef::Token { token: t, .. } if *t == token));
         self.by_row.retain(|(t, _), _| *t != token);

@@ -27,7 +27,6 @@ impl Library {
         let r = self
             .handles_read()?
             .get(h)
-            .cloned()
             .filter(|r| r.token_index() == s.token)
             .ok_or(Error::ObjectHandleInvalid)?;
         let obj = match &r {
@@ -141,7 +140,7 @@ impl Library {
     /// of the logged-in user, who may destroy any object. Audited as such.
     fn destroy_damaged(&self, s: &Session, token: &Token, obj: CK_OBJECT_HANDLE) -> Result<()> {
         let id = match self.handles_read()?.get(obj) {
-            Some(ObjRef::Token { id, .. }) => *id,
+            Some(ObjRef::Token { id, .. }) => id,
             _ => return Err(Error::Tampered),
         };
         if !s.rw {

@@ -92,10 +92,10 @@ impl Library {
         key: CK_OBJECT_HANDLE,
     ) -> Result<(ObjRef, Arc<Object>)> {
         let cached = self
-            .handles()?
+            .handles_read()?
             .get(key)
             .filter(|r| r.token_index() == s.token)
-            .and_then(|r| row_id(r).map(|id| (r.clone(), id)));
+            .and_then(|r| row_id(&r).map(|id| (r, id)));
         if let Some((r, id)) = cached
             && let Ok((obj, _)) = token.key(id)
         {
