@@ -1,0 +1,277 @@
+//! The object-count rows: at 1k / 10k / 100k public token CKO_DATA objects
+//! (distinct labels), (a) find one by CKA_LABEL, (b) cold start =
+//! C_Initialize → C_OpenSession → first find (login excluded) and (c) VmRSS
+//! after C_Initialize + login + a find returning every object. Each
+//! measurement runs in a FRESH process: the bench re-executes itself with
+//! [`CHILD`] set, and the child prints `key=value` lines.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cryptoki_sys::*;
+
+use super::ffi::{self, Module, Tmpl, ck, ok};
+use super::timing::{median, thousands};
+use super::{SOFTHSM, Settings};
+
+/// Env var naming the child's job ("populate" or "measure").
+pub const CHILD: &str = "KEYWARD_BENCH_CHILD";
+const MODULE: &str = "KEYWARD_BENCH_MODULE";
+const COUNT: &str = "KEYWARD_BENCH_COUNT";
+const BUDGET: &str = "KEYWARD_BENCH_CHILD_MS";
+const LABEL: &str = "objects";
+/// Longest we let SoftHSMv2 spend making one count's objects.
+const SOFTHSM_LIMIT: Duration = Duration::from_secs(60);
+
+fn label(i: usize) -> Vec<u8> {
+    format!("obj-{i:07}").into_bytes()
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"))
+}
+
+fn vmrss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One C_FindObjectsInit(CKA_LABEL) + C_FindObjects + C_FindObjectsFinal;
+/// exactly one hit expected.
+fn find_one(f: ffi::Funcs, h: CK_SESSION_HANDLE, t: &mut Tmpl) {
+    let (p, n) = t.as_mut();
+    ok(ck!(f, C_FindObjectsInit(h, p, n)), "C_FindObjectsInit");
+    let mut found = [0 as CK_OBJECT_HANDLE; 2];
+    let mut got: CK_ULONG = 0;
+    ok(
+        ck!(f, C_FindObjects(h, found.as_mut_ptr(), 2, &mut got)),
+        "C_FindObjects",
+    );
+    assert_eq!(got, 1, "find by label");
+    ok(ck!(f, C_FindObjectsFinal(h)), "C_FindObjectsFinal");
+}
+
+/// Child jobs. `populate`: init the token and create N objects.
+/// `measure`: cold start, find latency, then login + find-all RSS.
+pub fn child(kind: &str) {
+    let path = PathBuf::from(env(MODULE));
+    let n: usize = env(COUNT).parse().expect("count");
+    match kind {
+        "populate" => {
+            let mut m = Module::load("module", &path);
+            let h = m.init_token(LABEL);
+            let start = Instant::now();
+            let limit = std::env::var("KEYWARD_BENCH_LIMIT_S")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_secs);
+            for i in 0..n {
+                let mut t = Tmpl::new()
+                    .ulong(CKA_CLASS, CKO_DATA)
+                    .bool(CKA_TOKEN, true)
+                    .bool(CKA_PRIVATE, false)
+                    .bytes(CKA_LABEL, &label(i))
+                    .bytes(CKA_VALUE, &[0xa5; 16]);
+                let (p, c) = t.as_mut();
+                let mut o = 0;
+                ok(ck!(m.f, C_CreateObject(h, p, c, &mut o)), "C_CreateObject");
+                if i == 999
+                    && let Some(limit) = limit
+                    && start.elapsed() * (n as u32 / 1000) > limit
+                {
+                    println!("too_slow_ms_per_1000={}", start.elapsed().as_millis());
+                    return;
+                }
+            }
+            println!("create_ms={}", start.elapsed().as_millis());
+        }
+        "measure" => {
+            let budget = Duration::from_millis(env(BUDGET).parse().expect("budget"));
+            let mut m = Module::dlopen("module", &path);
+            let mut t = Tmpl::new().bytes(CKA_LABEL, &label(n / 2));
+            let start = Instant::now();
+            m.initialize();
+            m.slot = m.find_token(LABEL).expect("token");
+            let h = m.open(false);
+            find_one(m.f, h, &mut t);
+            let cold = start.elapsed();
+            println!("cold_us={}", cold.as_micros());
+            let mut lat = Vec::new();
+            let loop_start = Instant::now();
+            while loop_start.elapsed() < budget || lat.len() < 5 {
+                let t0 = Instant::now();
+                find_one(m.f, h, &mut t);
+                lat.push(t0.elapsed().as_secs_f64() * 1e6);
+            }
+            println!("find_us={:.2}", median(&mut lat));
+            m.login(h, CKU_USER, ffi::USER_PIN);
+            let all = ffi::find(m.f, h, &mut Tmpl::new(), 4096);
+            assert!(all.len() >= n, "find-all returned {}", all.len());
+            println!("rss_kib={}", vmrss_kib());
+        }
+        other => panic!("unknown child job {other}"),
+    }
+}
+
+fn run_child(kind: &str, module: &Path, n: usize, vars: &[(String, PathBuf)], extra: &[(&str, String)]) -> Vec<(String, f64)> {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    cmd.env(CHILD, kind)
+        .env(MODULE, module)
+        .env(COUNT, n.to_string());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("spawn child");
+    assert!(
+        out.status.success(),
+        "child {kind} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn get(kv: &[(String, f64)], key: &str) -> Option<f64> {
+    kv.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+}
+
+struct ObjRow {
+    module: &'static str,
+    n: usize,
+    create_s: f64,
+    find_us: f64,
+    cold_ms: f64,
+    rss_mib: f64,
+}
+
+fn measure_module(
+    s: &Settings,
+    module: &'static str,
+    path: &Path,
+    vars: &[(String, PathBuf)],
+    n: usize,
+    limit: Option<Duration>,
+) -> Result<ObjRow, String> {
+    let extra: Vec<(&str, String)> = limit
+        .map(|l| vec![("KEYWARD_BENCH_LIMIT_S", l.as_secs().to_string())])
+        .unwrap_or_default();
+    let made = run_child("populate", path, n, vars, &extra);
+    if let Some(ms) = get(&made, "too_slow_ms_per_1000") {
+        return Err(format!(
+            "- {module} at {} objects skipped: the first 1,000 took {ms:.0} ms (over {} s projected)",
+            thousands(n as f64),
+            limit.map_or(0, |l| l.as_secs())
+        ));
+    }
+    let budget = [(BUDGET, s.budget.as_millis().to_string())];
+    let (mut cold, mut find, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..s.rounds {
+        let kv = run_child("measure", path, n, vars, &budget);
+        cold.push(get(&kv, "cold_us").expect("cold_us") / 1000.0);
+        find.push(get(&kv, "find_us").expect("find_us"));
+        rss.push(get(&kv, "rss_kib").expect("rss_kib") / 1024.0);
+    }
+    Ok(ObjRow {
+        module,
+        n,
+        create_s: get(&made, "create_ms").unwrap_or(f64::NAN) / 1000.0,
+        find_us: median(&mut find),
+        cold_ms: median(&mut cold),
+        rss_mib: median(&mut rss),
+    })
+}
+
+/// Prints the object rows; the stores live in a temp dir removed at the end.
+pub fn rows(s: &Settings, softhsm: bool) {
+    let counts: Vec<usize> = if s.full {
+        std::env::var("KEYWARD_BENCH_OBJECTS")
+            .unwrap_or_else(|_| "1000,10000,100000".into())
+            .split(',')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect()
+    } else {
+        vec![1000]
+    };
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    let mut sh_ms_per_object: Option<f64> = None;
+    for &n in &counts {
+        let dir = tempfile::Builder::new()
+            .prefix("keyward-bench-objects-")
+            .tempdir()
+            .expect("tempdir");
+        let kw = super::keyward_env(&dir.path().join("keyward"));
+        match measure_module(s, "Keyward", &super::keyward_path(), &kw, n, None) {
+            Ok(row) => out.push(row),
+            Err(e) => skipped.push(e),
+        }
+        // SoftHSMv2 writes one file per object: only where making them
+        // is projected under a minute from the previous count's rate.
+        let projected = sh_ms_per_object.map_or(Duration::ZERO, |ms| {
+            Duration::from_secs_f64(ms * n as f64 / 1000.0)
+        });
+        if softhsm && s.full && n <= 10_000 && projected < SOFTHSM_LIMIT {
+            let sh = super::softhsm_env(&dir.path().join("softhsm"));
+            let row = measure_module(
+                s,
+                "SoftHSMv2",
+                Path::new(SOFTHSM),
+                &sh,
+                n,
+                Some(SOFTHSM_LIMIT),
+            );
+            match row {
+                Ok(row) => {
+                    sh_ms_per_object = Some(row.create_s * 1000.0 / n as f64);
+                    out.push(row);
+                }
+                Err(e) => {
+                    sh_ms_per_object = Some(f64::INFINITY);
+                    skipped.push(e);
+                }
+            }
+        } else if softhsm && s.full && n <= 10_000 {
+            skipped.push(format!(
+                "- SoftHSMv2 at {} objects skipped: making them was projected at {:.0} s (over {} s)",
+                thousands(n as f64),
+                projected.as_secs_f64(),
+                SOFTHSM_LIMIT.as_secs()
+            ));
+        }
+    }
+    println!("\n## Objects (public token CKO_DATA objects; each measurement in a fresh process)\n");
+    println!(
+        "| module | objects | create (s, one C_CreateObject each) | find by label (µs) | cold start (ms) | VmRSS after login + find-all (MiB) |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for line in &skipped {
+        println!("{line}");
+    }
+    for r in out {
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.2} | {:.1} |",
+            r.module,
+            thousands(r.n as f64),
+            r.create_s,
+            r.find_us,
+            r.cold_ms,
+            r.rss_mib
+        );
+    }
+}
