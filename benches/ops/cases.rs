@@ -19,6 +19,7 @@ const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 /// separation), every secret token object private and sensitive.
 #[derive(Clone, Copy)]
 pub struct Keys {
+    name: &'static str,
     pub f: Funcs,
     pub slot: CK_SLOT_ID,
     aes: Option<CK_OBJECT_HANDLE>,
@@ -44,7 +45,7 @@ fn secret(flags: &[CK_ATTRIBUTE_TYPE]) -> Tmpl {
 }
 
 fn note<T>(m: &str, what: &str, r: Result<T, CK_RV>) -> Option<T> {
-    r.map_err(|rv| eprintln!("({m}: no {what}: CK_RV {rv:#x})")).ok()
+    r.map_err(|rv| println!("- {m}: no {what} (CK_RV {rv:#x})")).ok()
 }
 
 impl Keys {
@@ -74,6 +75,7 @@ impl Keys {
         };
         let n = m.name;
         Keys {
+            name: m.name,
             f,
             slot: m.slot,
             aes: note(n, "AES key", aes(&[CKA_ENCRYPT, CKA_DECRYPT])),
@@ -168,7 +170,7 @@ impl Keys {
             "open+close session" => Ok(session(f, self.slot)),
             other => panic!("no module case for {other}"),
         };
-        built.map_err(|e| eprintln!("({}: n/a: {e})", NAMES[i])).ok()
+        built.map_err(|e| println!("- {}: {} n/a: {e}", self.name, NAMES[i])).ok()
     }
 }
 

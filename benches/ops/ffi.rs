@@ -95,6 +95,11 @@ impl Module {
         );
     }
 
+    /// C_Finalize(NULL).
+    pub fn finalize(&self) {
+        ok(ck!(self.f, C_Finalize(ptr::null_mut())), "C_Finalize");
+    }
+
     /// Slots with a token present.
     pub fn slots(&self) -> Vec<CK_SLOT_ID> {
         let mut n: CK_ULONG = 0;

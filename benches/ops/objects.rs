@@ -20,6 +20,7 @@ pub const CHILD: &str = "KEYWARD_BENCH_CHILD";
 const MODULE: &str = "KEYWARD_BENCH_MODULE";
 const COUNT: &str = "KEYWARD_BENCH_COUNT";
 const BUDGET: &str = "KEYWARD_BENCH_CHILD_MS";
+const FROM: &str = "KEYWARD_BENCH_FROM";
 const LABEL: &str = "objects";
 /// Longest we let SoftHSMv2 spend making one count's objects.
 const SOFTHSM_LIMIT: Duration = Duration::from_secs(60);
@@ -30,6 +31,16 @@ fn label(i: usize) -> Vec<u8> {
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"))
+}
+
+/// Nanoseconds this process has run on a CPU (not waited for one): on a
+/// machine shared with other work, the cold-start CPU cost apart from the
+/// scheduler's delays.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
 }
 
 fn vmrss_kib() -> u64 {
@@ -66,14 +77,27 @@ pub fn child(kind: &str) {
     let n: usize = env(COUNT).parse().expect("count");
     match kind {
         "populate" => {
+            // Objects [from, n): a store grows from one count to the next
+            // instead of being made again.
+            let from: usize = std::env::var(FROM)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             let mut m = Module::load("module", &path);
-            let h = m.init_token(LABEL);
+            let h = if from == 0 {
+                m.init_token(LABEL)
+            } else {
+                m.slot = m.find_token(LABEL).expect("token");
+                let h = m.open(true);
+                m.login(h, CKU_USER, ffi::USER_PIN);
+                h
+            };
             let start = Instant::now();
             let limit = std::env::var("KEYWARD_BENCH_LIMIT_S")
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .map(Duration::from_secs);
-            for i in 0..n {
+            for i in from..n {
                 let mut t = Tmpl::new()
                     .ulong(CKA_CLASS, CKO_DATA)
                     .bool(CKA_TOKEN, true)
@@ -83,27 +107,41 @@ pub fn child(kind: &str) {
                 let (p, c) = t.as_mut();
                 let mut o = 0;
                 ok(ck!(m.f, C_CreateObject(h, p, c, &mut o)), "C_CreateObject");
-                if i == 999
+                if i == from + 999
                     && let Some(limit) = limit
-                    && start.elapsed() * (n as u32 / 1000) > limit
+                    && start.elapsed() * ((n - from) as u32 / 1000) > limit
                 {
                     println!("too_slow_ms_per_1000={}", start.elapsed().as_millis());
+                    m.finalize();
                     return;
                 }
             }
             println!("create_ms={}", start.elapsed().as_millis());
+            m.finalize();
         }
         "measure" => {
             let budget = Duration::from_millis(env(BUDGET).parse().expect("budget"));
             let mut m = Module::dlopen("module", &path);
             let mut t = Tmpl::new().bytes(CKA_LABEL, &label(n / 2));
+            // What the process holds before the module does anything: the
+            // bench binary links every crate it compares against, so its
+            // own RSS is larger than a small C application's.
+            let base = vmrss_kib();
+            let cpu0 = cpu_ns();
             let start = Instant::now();
             m.initialize();
+            let init = start.elapsed();
             m.slot = m.find_token(LABEL).expect("token");
             let h = m.open(false);
+            let open = start.elapsed();
             find_one(m.f, h, &mut t);
             let cold = start.elapsed();
+            let cold_cpu = cpu_ns().saturating_sub(cpu0);
             println!("cold_us={}", cold.as_micros());
+            println!("cold_cpu_us={}", cold_cpu / 1000);
+            println!("cold_init_us={}", init.as_micros());
+            println!("cold_open_us={}", (open - init).as_micros());
+            println!("cold_find_us={}", (cold - open).as_micros());
             let mut lat = Vec::new();
             let loop_start = Instant::now();
             while loop_start.elapsed() < budget || lat.len() < 5 {
@@ -113,9 +151,15 @@ pub fn child(kind: &str) {
             }
             println!("find_us={:.2}", median(&mut lat));
             m.login(h, CKU_USER, ffi::USER_PIN);
+            println!("rss_login_kib={}", vmrss_kib().saturating_sub(base));
             let all = ffi::find(m.f, h, &mut Tmpl::new(), 4096);
             assert!(all.len() >= n, "find-all returned {}", all.len());
-            println!("rss_kib={}", vmrss_kib());
+            let rss = vmrss_kib();
+            println!("rss_kib={rss}");
+            println!("rss_module_kib={}", rss.saturating_sub(base));
+            // A well-behaved application finalizes: the store's WAL is
+            // checkpointed, so the next cold start does not replay it.
+            m.finalize();
         }
         other => panic!("unknown child job {other}"),
     }

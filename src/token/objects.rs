@@ -35,6 +35,9 @@ fn lookup(
 /// Objects a search found: row id and object.
 pub type Found = Vec<(i64, Arc<Object>)>;
 
+/// Rows a search reads from SQLite at once (see [`Token::find_ids`]).
+const FIND_PAGE: usize = 256;
+
 /// How often a sealing write is redone under a newer master key when
 /// rotations keep committing between its seal and its transaction. Each
 /// retry needs a whole rotation to start in between, so this is never
@@ -280,7 +283,19 @@ impl Token {
     /// [`Error::Tampered`] (CKR_DEVICE_ERROR) and is recorded in the audit
     /// trail, once per version of the row.
     fn object_of_row(&self, row: &ObjectRow, need_secret: bool) -> Result<Arc<Object>> {
-        match self.open_row(row, need_secret) {
+        self.object_of_row_with(row, need_secret, true)
+    }
+
+    /// [`Token::object_of_row`]; `remember: false` leaves the object out
+    /// of the cache (a search reads every candidate row once: caching them
+    /// all would hold the whole token in memory).
+    fn object_of_row_with(
+        &self,
+        row: &ObjectRow,
+        need_secret: bool,
+        remember: bool,
+    ) -> Result<Arc<Object>> {
+        match self.open_row(row, need_secret, remember) {
             Err(Error::Tampered) => {
                 self.report_damage(row);
                 Err(Error::Tampered)
@@ -289,7 +304,7 @@ impl Token {
         }
     }
 
-    fn open_row(&self, row: &ObjectRow, need_secret: bool) -> Result<Arc<Object>> {
+    fn open_row(&self, row: &ObjectRow, need_secret: bool, remember: bool) -> Result<Arc<Object>> {
         if let Some(hit) = self.cache()?.get(&row.id)
             && hit.generation == row.generation
             && (hit.complete || !need_secret)
@@ -332,15 +347,17 @@ impl Token {
         }
         // Keys stored before versions existed read as version 1, primary.
         let obj = Arc::new(versions::with_defaults(obj));
-        self.cache()?.insert(
-            row.id,
-            Cached {
-                generation: row.generation,
-                object: obj.clone(),
-                complete: true,
-                key: None,
-            },
-        );
+        if remember {
+            self.cache()?.insert(
+                row.id,
+                Cached {
+                    generation: row.generation,
+                    object: obj.clone(),
+                    complete: true,
+                    key: None,
+                },
+            );
+        }
         Ok(obj)
     }
 
@@ -496,6 +513,41 @@ impl Token {
     /// CKR_DEVICE_ERROR when it uses them instead of the object silently
     /// vanishing; a damaged row never hides the healthy ones.
     pub fn find_with_damaged(&self, template: &AttrMap) -> Result<(Found, Vec<i64>)> {
+        let mut found = Vec::new();
+        let damaged = self.search(template, true, |id, obj| found.push((id, obj.clone())))?;
+        Ok((found, damaged))
+    }
+
+    /// What C_FindObjectsInit needs: the ids of the matching objects that
+    /// `keep` accepts, and of the damaged rows (as in
+    /// [`Token::find_with_damaged`]). Memory stays flat however large the
+    /// token: rows are read a page at a time, each object is dropped once
+    /// matched and none is added to the cache (issue 11: 100,000 objects
+    /// found in a few MiB).
+    pub fn find_ids(
+        &self,
+        template: &AttrMap,
+        keep: impl Fn(&Object) -> bool,
+    ) -> Result<(Vec<i64>, Vec<i64>)> {
+        let mut found = Vec::new();
+        let damaged = self.search(template, false, |id, obj| {
+            if keep(obj) {
+                found.push(id);
+            }
+        })?;
+        found.shrink_to_fit();
+        Ok((found, damaged))
+    }
+
+    /// Calls `hit` for every healthy object matching `template`, in id
+    /// order; returns the damaged rows the indexed criteria match.
+    /// `remember`: whether the objects read go into the cache.
+    fn search(
+        &self,
+        template: &AttrMap,
+        remember: bool,
+        mut hit: impl FnMut(i64, &Arc<Object>),
+    ) -> Result<Vec<i64>> {
         let include_private = self.sees_private()?;
         let mk = if include_private {
             self.master_key()?
@@ -527,24 +579,40 @@ impl Token {
                 .get(&ty)
                 .is_none_or(|t| t.as_slice() == object::attrs::bool_value(v).as_slice())
         };
-        let mut found = Vec::new();
         let mut damaged = Vec::new();
-        for row in self.db.find(&filter)? {
-            match self.object_of_row(&row, false) {
-                // The version rule: a plain search sees primary versions only.
-                Ok(obj) if obj.matches(template) && versions::visible(template, &obj) => {
-                    found.push((row.id, obj))
-                }
-                Ok(_) => {}
-                Err(Error::Tampered) => {
-                    if wants(CKA_TOKEN, true) && wants(CKA_PRIVATE, row.private) {
-                        damaged.push(row.id);
+        let mut after = i64::MIN;
+        loop {
+            // Each page is read under the connection lock and released
+            // before its rows are opened: opening one may write (damage
+            // is recorded in the audit trail).
+            let page = self.db.find_page(&filter, after, FIND_PAGE)?;
+            for row in &page {
+                match self.object_of_row_with(row, false, remember) {
+                    // The version rule: a plain search sees primary versions only.
+                    Ok(obj) if obj.matches(template) && versions::visible(template, &obj) => {
+                        hit(row.id, &obj)
                     }
+                    Ok(_) => {}
+                    Err(Error::Tampered) => {
+                        if wants(CKA_TOKEN, true) && wants(CKA_PRIVATE, row.private) {
+                            damaged.push(row.id);
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
+            }
+            match page.last() {
+                Some(last) if page.len() == FIND_PAGE => after = last.id,
+                _ => break,
             }
         }
-        Ok((found, damaged))
+        Ok(damaged)
+    }
+
+    /// How many objects the cache holds (tests: a search must not fill it).
+    #[cfg(test)]
+    pub(crate) fn cached_objects(&self) -> usize {
+        self.cache().map_or(0, |c| c.len())
     }
 
     /// Ids of every object row (for handle bookkeeping after a wipe).
