@@ -7,7 +7,8 @@
 //!
 //! Knobs: `KEYWARD_BENCH_ROUNDS` (default 5), `KEYWARD_BENCH_MS` per cell
 //! (default 200), `KEYWARD_BENCH_OBJECTS` (comma list, default
-//! 1000,10000,100000). Under `cargo test --all-targets` (no `--bench`
+//! 1000,10000,100000), `KEYWARD_BENCH_ONLY` (only the operation rows
+//! whose name contains it). Under `cargo test --all-targets` (no `--bench`
 //! argument) it runs one tiny smoke round: every call's CK_RV is still
 //! checked and every row's result verified once.
 
@@ -128,7 +129,10 @@ fn header(s: &Settings) {
     );
     println!(
         "- load average at start: {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "- Keyward and SoftHSMv2 through the raw C function list (C_*Init + one-shot call, preallocated output, no length query); token keys, user logged in, one thread"
@@ -147,11 +151,25 @@ fn module_column(m: &Module, session: CK_SESSION_HANDLE) -> (cases::Keys, Column
     (keys, Column { name: m.name, ops })
 }
 
+/// `KEYWARD_BENCH_ONLY=text`: only the operation rows whose name
+/// contains `text` (e.g. to profile one row under `perf record`); the
+/// thread and object rows are left out.
+fn only() -> Option<String> {
+    std::env::var("KEYWARD_BENCH_ONLY").ok()
+}
+
 fn ops_table(s: &Settings, cols: &mut [Column]) {
     // samples[row][column]
     let mut samples = vec![vec![Vec::new(); cols.len()]; NAMES.len()];
+    let only = only();
     for _ in 0..s.rounds {
         for (i, row) in samples.iter_mut().enumerate() {
+            if only
+                .as_ref()
+                .is_some_and(|o| !NAMES[i].contains(o.as_str()))
+            {
+                continue;
+            }
             for (c, col) in cols.iter_mut().enumerate() {
                 if let Some(op) = col.ops[i].as_mut() {
                     row[c].push(measure(op, s.budget));
@@ -167,6 +185,12 @@ fn ops_table(s: &Settings, cols: &mut [Column]) {
     );
     println!("|---|{}---:|---:|", "---:|".repeat(cols.len()));
     for (i, row) in samples.iter_mut().enumerate() {
+        if only
+            .as_ref()
+            .is_some_and(|o| !NAMES[i].contains(o.as_str()))
+        {
+            continue;
+        }
         let meds: Vec<f64> = row.iter_mut().map(|v| median(v)).collect();
         let cell = |c: usize| meds.get(c).copied().unwrap_or(f64::NAN);
         println!(
@@ -199,10 +223,7 @@ fn threaded(threads: usize, make: Maker<'_>, budget: Duration) -> f64 {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .sum()
+        handles.into_iter().map(|h| h.join().expect("thread")).sum()
     })
 }
 
@@ -291,9 +312,10 @@ fn main() {
         println!("- SoftHSMv2 not installed at {SOFTHSM}: no peer column");
     }
     let (kw_keys, kw_col) = module_column(&kw, kw_session);
+    let rsa = rawcrate::rsa_key();
     let raw_col = Column {
         name: "raw crate",
-        ops: rawcrate::ops(),
+        ops: rawcrate::ops(&rsa),
     };
     let mut cols = vec![kw_col, raw_col];
     let mut sh_keys = None;
@@ -304,7 +326,9 @@ fn main() {
     }
     ops_table(&s, &mut cols);
     drop(cols);
-    let rsa = rawcrate::rsa_key();
+    if only().is_some() {
+        return;
+    }
     thread_rows(&s, &kw_keys, sh_keys.as_ref(), &rsa);
     objects::rows(&s, softhsm.is_some());
 }

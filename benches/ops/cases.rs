@@ -45,7 +45,8 @@ fn secret(flags: &[CK_ATTRIBUTE_TYPE]) -> Tmpl {
 }
 
 fn note<T>(m: &str, what: &str, r: Result<T, CK_RV>) -> Option<T> {
-    r.map_err(|rv| println!("- {m}: no {what} (CK_RV {rv:#x})")).ok()
+    r.map_err(|rv| println!("- {m}: no {what} (CK_RV {rv:#x})"))
+        .ok()
 }
 
 impl Keys {
@@ -87,8 +88,15 @@ impl Keys {
                     f,
                     h,
                     CKM_AES_KEY_GEN,
-                    secret(&[CKA_EXTRACTABLE, CKA_ENCRYPT])
-                        .bool(CKA_WRAP_WITH_TRUSTED, false)
+                    // Not sensitive: Keyward's default policy
+                    // (sensitive_wrap_needs_trusted) lets a sensitive key
+                    // leave only under an SO-trusted key.
+                    Tmpl::new()
+                        .bool(CKA_TOKEN, true)
+                        .bool(CKA_PRIVATE, true)
+                        .bool(CKA_SENSITIVE, false)
+                        .bool(CKA_EXTRACTABLE, true)
+                        .bool(CKA_ENCRYPT, true)
                         .ulong(CKA_VALUE_LEN, 32),
                 ),
             ),
@@ -106,7 +114,12 @@ impl Keys {
             ec: note(
                 n,
                 "P-256 pair",
-                pair(CKM_EC_KEY_PAIR_GEN, Some(P256_OID), &[CKA_VERIFY], &[CKA_SIGN]),
+                pair(
+                    CKM_EC_KEY_PAIR_GEN,
+                    Some(P256_OID),
+                    &[CKA_VERIFY],
+                    &[CKA_SIGN],
+                ),
             ),
             ed: note(
                 n,
@@ -170,7 +183,9 @@ impl Keys {
             "open+close session" => Ok(session(f, self.slot)),
             other => panic!("no module case for {other}"),
         };
-        built.map_err(|e| println!("- {}: {} n/a: {e}", self.name, NAMES[i])).ok()
+        built
+            .map_err(|e| println!("- {}: {} n/a: {e}", self.name, NAMES[i]))
+            .ok()
     }
 }
 
@@ -246,7 +261,13 @@ fn encrypt(
         check(
             ck!(
                 f,
-                C_Encrypt(h, data.as_mut_ptr(), n as CK_ULONG, out.as_mut_ptr(), &mut len)
+                C_Encrypt(
+                    h,
+                    data.as_mut_ptr(),
+                    n as CK_ULONG,
+                    out.as_mut_ptr(),
+                    &mut len
+                )
             ),
             "C_Encrypt",
         )?;
@@ -262,7 +283,13 @@ fn encrypt(
     check(
         ck!(
             f,
-            C_Decrypt(h, out.as_mut_ptr(), len as CK_ULONG, back.as_mut_ptr(), &mut blen)
+            C_Decrypt(
+                h,
+                out.as_mut_ptr(),
+                len as CK_ULONG,
+                back.as_mut_ptr(),
+                &mut blen
+            )
         ),
         "C_Decrypt",
     )?;
@@ -401,7 +428,13 @@ fn digest(f: Funcs, h: CK_SESSION_HANDLE, n: usize) -> Built {
         check(
             ck!(
                 f,
-                C_Digest(h, data.as_mut_ptr(), n as CK_ULONG, out.as_mut_ptr(), &mut len)
+                C_Digest(
+                    h,
+                    data.as_mut_ptr(),
+                    n as CK_ULONG,
+                    out.as_mut_ptr(),
+                    &mut len
+                )
             ),
             "C_Digest",
         )?;
@@ -424,7 +457,10 @@ fn wrap_once(
     let mut m = Mech::new(CKM_AES_KEY_WRAP);
     let mut len = 40 as CK_ULONG;
     check(
-        ck!(f, C_WrapKey(h, m.ptr(), kek, target, out.as_mut_ptr(), &mut len)),
+        ck!(
+            f,
+            C_WrapKey(h, m.ptr(), kek, target, out.as_mut_ptr(), &mut len)
+        ),
         "C_WrapKey",
     )?;
     if len != 40 {
@@ -467,12 +503,7 @@ fn destroy(f: Funcs, h: CK_SESSION_HANDLE, k: CK_OBJECT_HANDLE) {
 
 /// C_WrapKey of a token AES-256 key (the audited path); checked by
 /// unwrapping once.
-fn wrap(
-    f: Funcs,
-    h: CK_SESSION_HANDLE,
-    kek: CK_OBJECT_HANDLE,
-    target: CK_OBJECT_HANDLE,
-) -> Built {
+fn wrap(f: Funcs, h: CK_SESSION_HANDLE, kek: CK_OBJECT_HANDLE, target: CK_OBJECT_HANDLE) -> Built {
     let mut out = [0u8; 40];
     wrap_once(f, h, kek, target, &mut out)?;
     let k = unwrap_once(f, h, kek, &mut out, &mut unwrap_template())?;

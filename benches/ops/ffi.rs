@@ -58,12 +58,13 @@ impl Module {
     pub fn dlopen(name: &'static str, path: &Path) -> Module {
         // SAFETY: loading a PKCS#11 module; its initialisers have no
         // preconditions.
-        let lib: &'static Library =
-            Box::leak(Box::new(unsafe { Library::new(path) }.expect("dlopen module")));
+        let lib: &'static Library = Box::leak(Box::new(
+            unsafe { Library::new(path) }.expect("dlopen module"),
+        ));
         type GetList = unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV;
         // SAFETY: the PKCS#11 symbol has this C type.
-        let get: GetList = *unsafe { lib.get::<GetList>(b"C_GetFunctionList\0") }
-            .expect("C_GetFunctionList");
+        let get: GetList =
+            *unsafe { lib.get::<GetList>(b"C_GetFunctionList\0") }.expect("C_GetFunctionList");
         let mut list: *mut CK_FUNCTION_LIST = ptr::null_mut();
         // SAFETY: valid out-pointer.
         ok(unsafe { get(&mut list) }, "C_GetFunctionList");
@@ -90,7 +91,10 @@ impl Module {
             pReserved: ptr::null_mut(),
         };
         ok(
-            ck!(f, C_Initialize((&mut args as *mut CK_C_INITIALIZE_ARGS).cast())),
+            ck!(
+                f,
+                C_Initialize((&mut args as *mut CK_C_INITIALIZE_ARGS).cast())
+            ),
             "C_Initialize",
         );
     }
@@ -138,7 +142,12 @@ impl Module {
         ok(
             ck!(
                 self.f,
-                C_InitToken(first, so.as_mut_ptr(), so.len() as CK_ULONG, lab.as_mut_ptr())
+                C_InitToken(
+                    first,
+                    so.as_mut_ptr(),
+                    so.len() as CK_ULONG,
+                    lab.as_mut_ptr()
+                )
             ),
             "C_InitToken",
         );
@@ -162,7 +171,10 @@ impl Module {
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &str) {
         let mut p = pin.as_bytes().to_vec();
         ok(
-            ck!(self.f, C_Login(h, user, p.as_mut_ptr(), p.len() as CK_ULONG)),
+            ck!(
+                self.f,
+                C_Login(h, user, p.as_mut_ptr(), p.len() as CK_ULONG)
+            ),
             "C_Login",
         );
     }

@@ -165,7 +165,13 @@ pub fn child(kind: &str) {
     }
 }
 
-fn run_child(kind: &str, module: &Path, n: usize, vars: &[(String, PathBuf)], extra: &[(&str, String)]) -> Vec<(String, f64)> {
+fn run_child(
+    kind: &str,
+    module: &Path,
+    n: usize,
+    vars: &[(String, PathBuf)],
+    extra: &[(&str, String)],
+) -> Vec<(String, f64)> {
     let exe = std::env::current_exe().expect("current exe");
     let mut cmd = Command::new(exe);
     cmd.env(CHILD, kind)
@@ -199,50 +205,65 @@ fn get(kv: &[(String, f64)], key: &str) -> Option<f64> {
 struct ObjRow {
     module: &'static str,
     n: usize,
-    create_s: f64,
+    create_ms_each: f64,
     find_us: f64,
     cold_ms: f64,
+    cold_cpu_ms: f64,
     rss_mib: f64,
+    rss_module_mib: f64,
 }
 
+/// Grows the store from `from` to `n` objects, then measures it in fresh
+/// processes, `s.rounds` times.
 fn measure_module(
     s: &Settings,
     module: &'static str,
     path: &Path,
     vars: &[(String, PathBuf)],
-    n: usize,
+    (from, n): (usize, usize),
     limit: Option<Duration>,
 ) -> Result<ObjRow, String> {
-    let extra: Vec<(&str, String)> = limit
-        .map(|l| vec![("KEYWARD_BENCH_LIMIT_S", l.as_secs().to_string())])
-        .unwrap_or_default();
+    let mut extra: Vec<(&str, String)> = vec![(FROM, from.to_string())];
+    if let Some(l) = limit {
+        extra.push(("KEYWARD_BENCH_LIMIT_S", l.as_secs().to_string()));
+    }
     let made = run_child("populate", path, n, vars, &extra);
     if let Some(ms) = get(&made, "too_slow_ms_per_1000") {
         return Err(format!(
-            "- {module} at {} objects skipped: the first 1,000 took {ms:.0} ms (over {} s projected)",
+            "- {module} at {} objects skipped: 1,000 C_CreateObject took {ms:.0} ms (over {} s projected)",
             thousands(n as f64),
             limit.map_or(0, |l| l.as_secs())
         ));
     }
     let budget = [(BUDGET, s.budget.as_millis().to_string())];
-    let (mut cold, mut find, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cols: [Vec<f64>; 5] = Default::default();
     for _ in 0..s.rounds {
         let kv = run_child("measure", path, n, vars, &budget);
-        cold.push(get(&kv, "cold_us").expect("cold_us") / 1000.0);
-        find.push(get(&kv, "find_us").expect("find_us"));
-        rss.push(get(&kv, "rss_kib").expect("rss_kib") / 1024.0);
+        for (col, (key, scale)) in cols.iter_mut().zip([
+            ("cold_us", 1000.0),
+            ("cold_cpu_us", 1000.0),
+            ("find_us", 1.0),
+            ("rss_kib", 1024.0),
+            ("rss_module_kib", 1024.0),
+        ]) {
+            col.push(get(&kv, key).unwrap_or_else(|| panic!("child printed no {key}")) / scale);
+        }
     }
+    let [cold, cpu, find, rss, share] = &mut cols;
     Ok(ObjRow {
         module,
         n,
-        create_s: get(&made, "create_ms").unwrap_or(f64::NAN) / 1000.0,
-        find_us: median(&mut find),
-        cold_ms: median(&mut cold),
-        rss_mib: median(&mut rss),
+        create_ms_each: get(&made, "create_ms").unwrap_or(f64::NAN) / (n - from) as f64,
+        find_us: median(find),
+        cold_ms: median(cold),
+        cold_cpu_ms: median(cpu),
+        rss_mib: median(rss),
+        rss_module_mib: median(share),
     })
 }
 
-/// Prints the object rows; the stores live in a temp dir removed at the end.
+/// Prints the object rows. Each module's store grows from one count to the
+/// next (1k, then 9k more, then 90k more) in a temp dir removed at the end.
 pub fn rows(s: &Settings, softhsm: bool) {
     let counts: Vec<usize> = if s.full {
         std::env::var("KEYWARD_BENCH_OBJECTS")
@@ -253,69 +274,81 @@ pub fn rows(s: &Settings, softhsm: bool) {
     } else {
         vec![1000]
     };
+    let dir = tempfile::Builder::new()
+        .prefix("keyward-bench-objects-")
+        .tempdir()
+        .expect("tempdir");
+    let kw = super::keyward_env(&dir.path().join("keyward"));
+    let sh = super::softhsm_env(&dir.path().join("softhsm"));
     let mut out = Vec::new();
     let mut skipped = Vec::new();
-    let mut sh_ms_per_object: Option<f64> = None;
+    let (mut kw_from, mut sh_from) = (0, 0);
+    let mut sh_ms_each: Option<f64> = None;
     for &n in &counts {
-        let dir = tempfile::Builder::new()
-            .prefix("keyward-bench-objects-")
-            .tempdir()
-            .expect("tempdir");
-        let kw = super::keyward_env(&dir.path().join("keyward"));
-        match measure_module(s, "Keyward", &super::keyward_path(), &kw, n, None) {
-            Ok(row) => out.push(row),
+        match measure_module(
+            s,
+            "Keyward",
+            &super::keyward_path(),
+            &kw,
+            (kw_from, n),
+            None,
+        ) {
+            Ok(row) => {
+                kw_from = n;
+                out.push(row);
+            }
             Err(e) => skipped.push(e),
+        }
+        if !(softhsm && s.full && n <= 10_000) {
+            continue;
         }
         // SoftHSMv2 writes one file per object: only where making them
         // is projected under a minute from the previous count's rate.
-        let projected = sh_ms_per_object.map_or(Duration::ZERO, |ms| {
-            Duration::from_secs_f64(ms * n as f64 / 1000.0)
+        let projected = sh_ms_each.map_or(Duration::ZERO, |ms| {
+            Duration::from_secs_f64(ms * (n - sh_from) as f64 / 1000.0)
         });
-        if softhsm && s.full && n <= 10_000 && projected < SOFTHSM_LIMIT {
-            let sh = super::softhsm_env(&dir.path().join("softhsm"));
-            let row = measure_module(
-                s,
-                "SoftHSMv2",
-                Path::new(SOFTHSM),
-                &sh,
-                n,
-                Some(SOFTHSM_LIMIT),
-            );
-            match row {
-                Ok(row) => {
-                    sh_ms_per_object = Some(row.create_s * 1000.0 / n as f64);
-                    out.push(row);
-                }
-                Err(e) => {
-                    sh_ms_per_object = Some(f64::INFINITY);
-                    skipped.push(e);
-                }
-            }
-        } else if softhsm && s.full && n <= 10_000 {
+        if projected >= SOFTHSM_LIMIT {
             skipped.push(format!(
                 "- SoftHSMv2 at {} objects skipped: making them was projected at {:.0} s (over {} s)",
                 thousands(n as f64),
                 projected.as_secs_f64(),
                 SOFTHSM_LIMIT.as_secs()
             ));
+            continue;
+        }
+        let limit = Some(SOFTHSM_LIMIT);
+        match measure_module(s, "SoftHSMv2", Path::new(SOFTHSM), &sh, (sh_from, n), limit) {
+            Ok(row) => {
+                sh_ms_each = Some(row.create_ms_each);
+                sh_from = n;
+                out.push(row);
+            }
+            Err(e) => {
+                sh_ms_each = Some(f64::INFINITY);
+                skipped.push(e);
+            }
         }
     }
-    println!("\n## Objects (public token CKO_DATA objects; each measurement in a fresh process)\n");
     println!(
-        "| module | objects | create (s, one C_CreateObject each) | find by label (µs) | cold start (ms) | VmRSS after login + find-all (MiB) |\n|---|---:|---:|---:|---:|---:|"
+        "\n## Objects (public token CKO_DATA objects, distinct labels; each measurement in a fresh process)\n"
     );
-    for line in &skipped {
-        println!("{line}");
-    }
+    println!(
+        "| module | objects | ms per C_CreateObject | find by label (µs) | cold start (ms) | its CPU time (ms) | VmRSS after login + find-all (MiB) | of it added from C_Initialize on (MiB) |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in out {
         println!(
-            "| {} | {} | {:.1} | {:.1} | {:.2} | {:.1} |",
+            "| {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.1} | {:.1} |",
             r.module,
             thousands(r.n as f64),
-            r.create_s,
+            r.create_ms_each,
             r.find_us,
             r.cold_ms,
-            r.rss_mib
+            r.cold_cpu_ms,
+            r.rss_mib,
+            r.rss_module_mib
         );
+    }
+    for line in &skipped {
+        println!("{line}");
     }
 }

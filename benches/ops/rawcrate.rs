@@ -85,8 +85,8 @@ fn hmac(n: usize) -> Op {
 fn cmac() -> Op {
     let data = [0x3cu8; 64];
     Op::new(move || {
-        let mut mac = <cmac::Cmac<aes::Aes256> as cmac::KeyInit>::new_from_slice(&KEY)
-            .expect("key");
+        let mut mac =
+            <cmac::Cmac<aes::Aes256> as cmac::KeyInit>::new_from_slice(&KEY).expect("key");
         cmac::Mac::update(&mut mac, &data);
         std::hint::black_box(cmac::Mac::finalize(mac).into_bytes());
     })
@@ -119,9 +119,7 @@ fn ecdsa_verify() -> Op {
     let sig: p256::ecdsa::Signature = key.sign_prehash(&[0x3cu8; 32]).expect("sign");
     let public = *key.verifying_key();
     Op::new(move || {
-        public
-            .verify_prehash(&[0x3cu8; 32], &sig)
-            .expect("verify");
+        public.verify_prehash(&[0x3cu8; 32], &sig).expect("verify");
     })
 }
 
@@ -156,8 +154,7 @@ fn rsa_verify(key: &rsa::RsaPrivateKey) -> Op {
     let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key.clone());
     let data = [0x3cu8; 64];
     let sig: rsa::pkcs1v15::Signature = signer.sign(&data);
-    let verifier =
-        rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(rsa::RsaPublicKey::from(key));
+    let verifier = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(rsa::RsaPublicKey::from(key));
     Op::new(move || verifier.verify(&data, &sig).expect("verify"))
 }
 
@@ -177,9 +174,8 @@ fn oaep(key: &rsa::RsaPrivateKey) -> Op {
 }
 
 /// Every row of [`NAMES`] done directly (None: no raw equivalent).
-pub fn ops() -> Vec<Option<Op>> {
-    let rsa = rsa_key();
-    NAMES.iter().map(|name| op(name, &rsa)).collect()
+pub fn ops(rsa: &rsa::RsaPrivateKey) -> Vec<Option<Op>> {
+    NAMES.iter().map(|name| op(name, rsa)).collect()
 }
 
 /// One row; `rsa` is reused so RSA key generation happens once.

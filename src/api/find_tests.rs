@@ -13,8 +13,7 @@ const USER_PIN: &[u8] = b"user-pin-1";
 const OBJECTS: usize = 600;
 
 fn library(dir: &std::path::Path) -> Library {
-    let config =
-        Config::build(Some("pin_kdf_iterations = 1000"), Some(dir.to_path_buf())).unwrap();
+    let config = Config::build(Some("pin_kdf_iterations = 1000"), Some(dir.to_path_buf())).unwrap();
     Library::new(config).unwrap()
 }
 
