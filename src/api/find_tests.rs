@@ -1,6 +1,8 @@
 //! C_FindObjects over a token larger than one search page (issue 11):
-//! every object found exactly once, in handle order, and the search leaves
-//! the object cache empty — memory does not grow with the token's size.
+//! every object found exactly once, the search leaves the object cache
+//! empty — memory does not grow with the token's size — and a commit by
+//! another process in the middle of a search never yields a mix of before
+//! and after.
 
 use cryptoki_sys::*;
 
@@ -105,4 +107,57 @@ fn a_search_spans_pages_and_leaves_the_cache_empty() {
         OBJECTS
     );
     assert_eq!(token.cached_objects(), 0);
+}
+
+fn create_data(lib: &Library, h: CK_SESSION_HANDLE, label: &str) {
+    lib.create_object(
+        h,
+        &[
+            attr(CKA_CLASS, &CKO_DATA.to_ne_bytes()),
+            attr(CKA_TOKEN, &[1]),
+            attr(CKA_PRIVATE, &[0]),
+            attr(CKA_LABEL, label.as_bytes()),
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_commit_in_the_middle_of_a_search_is_seen_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(dir.path());
+    let h = user_session(&lib);
+    for i in 0..OBJECTS {
+        create_data(&lib, h, &format!("a-{i}"));
+    }
+    // Another process (its own library and connection on the same file)
+    // adds 300 objects after the search read its first page. Row ids are
+    // random, so about half of them sort before the page boundary: a
+    // search that just went on paging would miss those and return a count
+    // that never existed; the search must see 600 (before) or 900 (after).
+    let other = library(dir.path());
+    let oh = other
+        .open_session(0, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+        .unwrap();
+    other.login(oh, CKU_USER, USER_PIN).unwrap();
+    crate::token::Token::after_first_page(Box::new(move || {
+        for i in 0..300 {
+            create_data(&other, oh, &format!("b-{i}"));
+        }
+    }));
+    let data = CKO_DATA.to_ne_bytes();
+    let found = find_all(&lib, h, &[attr(CKA_CLASS, &data)]);
+    assert!(
+        !crate::token::Token::mid_search_pending(),
+        "the commit ran mid-search"
+    );
+    assert!(
+        found.len() == OBJECTS || found.len() == OBJECTS + 300,
+        "a search saw {} objects: part of another process's commits",
+        found.len()
+    );
+    assert_eq!(
+        find_all(&lib, h, &[attr(CKA_CLASS, &data)]).len(),
+        OBJECTS + 300
+    );
 }

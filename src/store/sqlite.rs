@@ -470,7 +470,7 @@ impl TokenDb {
     /// Rows matching `filter`, ordered by id. Uses the class and lookup
     /// indexes; non-private rows only unless `include_private`.
     pub fn find(&self, filter: &RowFilter) -> Result<Vec<ObjectRow>> {
-        self.find_rows(filter, None)
+        self.find_rows(filter, None, None)
     }
 
     /// At most `limit` rows matching `filter` whose id is above `after`
@@ -478,16 +478,37 @@ impl TokenDb {
     /// ordered by id: a search over a large token reads it a page at a
     /// time (keyset paging on the primary key), so the rows it holds at
     /// once — and the process's memory — do not grow with the token.
+    ///
+    /// `stamped`: also returns the [`ChangeStamp`] read just before the page, under
+    /// the same lock: a search that took several pages compares it with
+    /// [`TokenDb::change_stamp`] afterwards to know whether its pages form
+    /// one consistent view.
     pub fn find_page(
         &self,
         filter: &RowFilter,
         after: i64,
         limit: usize,
-    ) -> Result<Vec<ObjectRow>> {
-        self.find_rows(filter, Some((after, limit)))
+        stamped: bool,
+    ) -> Result<(Vec<ObjectRow>, Option<ChangeStamp>)> {
+        let mut stamp = (0, 0);
+        let rows = self.find_rows(filter, Some((after, limit)), stamped.then_some(&mut stamp))?;
+        Ok((rows, stamped.then_some(stamp)))
     }
 
-    fn find_rows(&self, filter: &RowFilter, page: Option<(i64, usize)>) -> Result<Vec<ObjectRow>> {
+    /// Moves whenever a commit landed since it was last read: SQLite's
+    /// `PRAGMA data_version` counts commits by other connections (other
+    /// processes), `total_changes` the rows written through this one
+    /// (other threads of this process share it).
+    pub fn change_stamp(&self) -> Result<ChangeStamp> {
+        self.with_conn(|conn| Ok(change_stamp(conn)?))
+    }
+
+    fn find_rows(
+        &self,
+        filter: &RowFilter,
+        page: Option<(i64, usize)>,
+        mut stamp: Option<&mut ChangeStamp>,
+    ) -> Result<Vec<ObjectRow>> {
         let mut sql = format!("{SELECT_OBJECT} WHERE 1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(class) = filter.class {
@@ -519,6 +540,9 @@ impl TokenDb {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
         self.with_conn(|conn| {
+            if let Some(stamp) = stamp.as_deref_mut() {
+                *stamp = change_stamp(conn)?;
+            }
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args.iter()), object_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -533,6 +557,16 @@ impl TokenDb {
             Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
         })
     }
+}
+
+/// See [`TokenDb::change_stamp`].
+pub type ChangeStamp = (i64, u64);
+
+fn change_stamp(conn: &Connection) -> rusqlite::Result<ChangeStamp> {
+    let version: i64 = conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?;
+    Ok((version, conn.total_changes()))
 }
 
 fn reset_failures_in(tx: &Transaction<'_>, role: Role) -> TxResult<()> {
@@ -669,7 +703,7 @@ mod tests {
         let mut pages = Vec::new();
         let mut after = i64::MIN;
         loop {
-            let page = ids(&db.find_page(&filter, after, 2).unwrap());
+            let page = ids(&db.find_page(&filter, after, 2, false).unwrap().0);
             assert!(page.len() <= 2, "a page holds at most its limit: {page:?}");
             let Some(&last) = page.last() else { break };
             pages.push(page);
@@ -679,6 +713,27 @@ mod tests {
         // row is seen twice or skipped at a page boundary.
         assert_eq!(pages, vec![vec![-4, 10], vec![20, 30], vec![50]]);
         assert_eq!(pages.concat(), ids(&db.find(&filter).unwrap()));
+    }
+
+    #[test]
+    fn change_stamp_moves_with_any_commit() {
+        let (dir, db) = fresh();
+        let (_, first) = db
+            .find_page(&RowFilter::default(), i64::MIN, 2, true)
+            .unwrap();
+        let first = first.unwrap();
+        assert_eq!(db.change_stamp().unwrap(), first, "reads change nothing");
+        // A commit through this connection (another thread of this process).
+        db.insert_object(&row(1, 3, false, b"L", b"I"), &ev())
+            .unwrap();
+        let after_own = db.change_stamp().unwrap();
+        assert_ne!(after_own, first);
+        // A commit through another connection (another process).
+        let other = TokenDb::open(&dir.path().join("sub/token.db")).unwrap();
+        other
+            .insert_object(&row(2, 3, false, b"L", b"I"), &ev())
+            .unwrap();
+        assert_ne!(db.change_stamp().unwrap(), after_own);
     }
 
     #[test]

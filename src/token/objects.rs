@@ -38,6 +38,19 @@ pub type Found = Vec<(i64, Arc<Object>)>;
 /// Rows a search reads from SQLite at once (see [`Token::find_ids`]).
 const FIND_PAGE: usize = 256;
 
+#[cfg(test)]
+thread_local! {
+    /// Runs once after the next search's first page: tests commit from
+    /// "another process" in the middle of a search.
+    static AFTER_FIRST_PAGE: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Passes a search makes (one optimistic single page, then paged passes
+/// while commits keep landing mid-search) before it reads everything in
+/// one statement (see `Token::search`).
+const SEARCH_ATTEMPTS: usize = 4;
+
 /// How often a sealing write is redone under a newer master key when
 /// rotations keep committing between its seal and its transaction. Each
 /// retry needs a whole rotation to start in between, so this is never
@@ -514,7 +527,9 @@ impl Token {
     /// vanishing; a damaged row never hides the healthy ones.
     pub fn find_with_damaged(&self, template: &AttrMap) -> Result<(Found, Vec<i64>)> {
         let mut found = Vec::new();
-        let damaged = self.search(template, true, |id, obj| found.push((id, obj.clone())))?;
+        let damaged = self.search(template, true, &mut found, |id, obj| {
+            Some((id, obj.clone()))
+        })?;
         Ok((found, damaged))
     }
 
@@ -530,23 +545,29 @@ impl Token {
         keep: impl Fn(&Object) -> bool,
     ) -> Result<(Vec<i64>, Vec<i64>)> {
         let mut found = Vec::new();
-        let damaged = self.search(template, false, |id, obj| {
-            if keep(obj) {
-                found.push(id);
-            }
+        let damaged = self.search(template, false, &mut found, |id, obj| {
+            keep(obj).then_some(id)
         })?;
         found.shrink_to_fit();
         Ok((found, damaged))
     }
 
-    /// Calls `hit` for every healthy object matching `template`, in id
-    /// order; returns the damaged rows the indexed criteria match.
-    /// `remember`: whether the objects read go into the cache.
-    fn search(
+    /// Fills `found` with `hit` of every healthy object matching
+    /// `template` (where it gives `Some`), in id order; returns the damaged
+    /// rows the indexed criteria match. `remember`: whether the objects
+    /// read go into the cache.
+    ///
+    /// A search that needs several pages checks that no commit (by any
+    /// thread or process) landed between its first and last page, so its
+    /// result is one consistent view — e.g. a key rotated mid-search is
+    /// found once, never twice or not at all. If commits keep landing, it
+    /// starts over; the last attempt reads everything in one statement.
+    fn search<T>(
         &self,
         template: &AttrMap,
         remember: bool,
-        mut hit: impl FnMut(i64, &Arc<Object>),
+        found: &mut Vec<T>,
+        mut hit: impl FnMut(i64, &Arc<Object>) -> Option<T>,
     ) -> Result<Vec<i64>> {
         let include_private = self.sees_private()?;
         let mk = if include_private {
@@ -580,33 +601,79 @@ impl Token {
                 .is_none_or(|t| t.as_slice() == object::attrs::bool_value(v).as_slice())
         };
         let mut damaged = Vec::new();
-        let mut after = i64::MIN;
-        loop {
-            // Each page is read under the connection lock and released
-            // before its rows are opened: opening one may write (damage
-            // is recorded in the audit trail).
-            let page = self.db.find_page(&filter, after, FIND_PAGE)?;
-            for row in &page {
-                match self.object_of_row_with(row, false, remember) {
-                    // The version rule: a plain search sees primary versions only.
-                    Ok(obj) if obj.matches(template) && versions::visible(template, &obj) => {
-                        hit(row.id, &obj)
+        let mut visit = |row: &ObjectRow, found: &mut Vec<T>, damaged: &mut Vec<i64>| {
+            match self.object_of_row_with(row, false, remember) {
+                // The version rule: a plain search sees primary versions only.
+                Ok(obj) if obj.matches(template) && versions::visible(template, &obj) => {
+                    found.extend(hit(row.id, &obj));
+                }
+                Ok(_) => {}
+                Err(Error::Tampered) => {
+                    if wants(CKA_TOKEN, true) && wants(CKA_PRIVATE, row.private) {
+                        damaged.push(row.id);
                     }
-                    Ok(_) => {}
-                    Err(Error::Tampered) => {
-                        if wants(CKA_TOKEN, true) && wants(CKA_PRIVATE, row.private) {
-                            damaged.push(row.id);
-                        }
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(())
+        };
+        // The first pass reads one page without a stamp: most searches
+        // (by label or id) end there, and one statement is consistent by
+        // itself. A search that needs more pages starts over, stamped.
+        let mut stamped = false;
+        for _ in 0..SEARCH_ATTEMPTS {
+            found.clear();
+            damaged.clear();
+            let mut after = i64::MIN;
+            let mut first = None;
+            loop {
+                // Each page is read under the connection lock and released
+                // before its rows are opened: opening one may write (damage
+                // is recorded in the audit trail).
+                let (page, stamp) = self.db.find_page(&filter, after, FIND_PAGE, stamped)?;
+                let first = *first.get_or_insert(stamp);
+                for row in &page {
+                    visit(row, found, &mut damaged)?;
+                }
+                #[cfg(test)]
+                if stamped && let Some(f) = AFTER_FIRST_PAGE.with(|h| h.borrow_mut().take()) {
+                    f();
+                }
+                let full = page.len() == FIND_PAGE;
+                if after == i64::MIN && !full {
+                    return Ok(damaged);
+                }
+                if !stamped {
+                    stamped = true;
+                    break;
+                }
+                match page.last() {
+                    Some(last) if full => after = last.id,
+                    _ if first.is_some() && self.db.change_stamp().map(Some)? == first => {
+                        return Ok(damaged);
                     }
-                    Err(e) => return Err(e),
+                    _ => break,
                 }
             }
-            match page.last() {
-                Some(last) if page.len() == FIND_PAGE => after = last.id,
-                _ => break,
-            }
+        }
+        found.clear();
+        damaged.clear();
+        for row in &self.db.find(&filter)? {
+            visit(row, found, &mut damaged)?;
         }
         Ok(damaged)
+    }
+
+    /// Tests: runs `f` once after the next search's first page (on this
+    /// thread); [`Token::mid_search_pending`] tells whether it ran.
+    #[cfg(test)]
+    pub(crate) fn after_first_page(f: Box<dyn FnOnce()>) {
+        AFTER_FIRST_PAGE.with(|h| *h.borrow_mut() = Some(f));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn mid_search_pending() -> bool {
+        AFTER_FIRST_PAGE.with(|h| h.borrow().is_some())
     }
 
     /// How many objects the cache holds (tests: a search must not fill it).
