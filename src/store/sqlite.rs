@@ -581,10 +581,14 @@ fn reset_failures_in(tx: &Transaction<'_>, role: Role) -> TxResult<()> {
 }
 
 #[cfg(test)]
+#[path = "sqlite_find_tests.rs"]
+mod find_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ev() -> AuditEntry {
+    pub(super) fn ev() -> AuditEntry {
         AuditEntry {
             time_ms: 0,
             event: "test".into(),
@@ -615,7 +619,7 @@ mod tests {
         }
     }
 
-    fn row(id: i64, class: u64, private: bool, label: &[u8], ckid: &[u8]) -> ObjectRow {
+    pub(super) fn row(id: i64, class: u64, private: bool, label: &[u8], ckid: &[u8]) -> ObjectRow {
         ObjectRow {
             id,
             generation: 1,
@@ -628,14 +632,14 @@ mod tests {
         }
     }
 
-    fn fresh() -> (tempfile::TempDir, TokenDb) {
+    pub(super) fn fresh() -> (tempfile::TempDir, TokenDb) {
         let dir = tempfile::tempdir().unwrap();
         let db = TokenDb::open(&dir.path().join("sub/token.db")).unwrap();
         db.initialize(&meta(7), b"", &ev()).unwrap();
         (dir, db)
     }
 
-    fn ids(rows: &[ObjectRow]) -> Vec<i64> {
+    pub(super) fn ids(rows: &[ObjectRow]) -> Vec<i64> {
         rows.iter().map(|r| r.id).collect()
     }
 
@@ -683,57 +687,6 @@ mod tests {
         db.initialize(&again, b"", &ev()).unwrap();
         assert_eq!(db.meta().unwrap(), Some(again));
         assert!(db.object_ids().unwrap().is_empty());
-    }
-
-    #[test]
-    fn find_page_walks_the_rows_in_id_order() {
-        let (_dir, db) = fresh();
-        for id in [-4, 30, 10, 20, 50, 40] {
-            db.insert_object(&row(id, 3, id == 40, b"L", b"I"), &ev())
-                .unwrap();
-        }
-        db.insert_object(&row(60, 2, false, b"other", b"I"), &ev())
-            .unwrap();
-        let filter = RowFilter {
-            class: Some(3),
-            label: Some(vec![b"L".to_vec()]),
-            id: None,
-            include_private: false,
-        };
-        let mut pages = Vec::new();
-        let mut after = i64::MIN;
-        loop {
-            let page = ids(&db.find_page(&filter, after, 2, false).unwrap().0);
-            assert!(page.len() <= 2, "a page holds at most its limit: {page:?}");
-            let Some(&last) = page.last() else { break };
-            pages.push(page);
-            after = last;
-        }
-        // Private row 40 and the other class's row 60 are left out; no
-        // row is seen twice or skipped at a page boundary.
-        assert_eq!(pages, vec![vec![-4, 10], vec![20, 30], vec![50]]);
-        assert_eq!(pages.concat(), ids(&db.find(&filter).unwrap()));
-    }
-
-    #[test]
-    fn change_stamp_moves_with_any_commit() {
-        let (dir, db) = fresh();
-        let (_, first) = db
-            .find_page(&RowFilter::default(), i64::MIN, 2, true)
-            .unwrap();
-        let first = first.unwrap();
-        assert_eq!(db.change_stamp().unwrap(), first, "reads change nothing");
-        // A commit through this connection (another thread of this process).
-        db.insert_object(&row(1, 3, false, b"L", b"I"), &ev())
-            .unwrap();
-        let after_own = db.change_stamp().unwrap();
-        assert_ne!(after_own, first);
-        // A commit through another connection (another process).
-        let other = TokenDb::open(&dir.path().join("sub/token.db")).unwrap();
-        other
-            .insert_object(&row(2, 3, false, b"L", b"I"), &ev())
-            .unwrap();
-        assert_ne!(db.change_stamp().unwrap(), after_own);
     }
 
     #[test]
