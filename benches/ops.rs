@@ -1,292 +1,334 @@
-//! Operations per second through the real C ABI of `libkeyward.so`, next
-//! to the same operation done with the crypto crate directly (our layer's
-//! overhead) and, when installed, SoftHSMv2 (a peer, same run).
+//! One command, the whole comparison (issue 11): `cargo bench --bench ops`
+//! prints markdown tables of ops/s per operation for Keyward through its C
+//! ABI, the raw crate doing the same work directly, and SoftHSMv2 (when
+//! installed) — measured interleaved in the same run, median of R rounds —
+//! then the 1/2/4-thread rows and the object-count rows (find latency, cold
+//! start and RSS at 1k/10k/100k token objects, in fresh processes).
 //!
-//! Run by hand: `cargo bench --bench ops`. Under `cargo test --all-targets`
-//! (no `--bench` argument) it does one quick round as a smoke test.
+//! Knobs: `KEYWARD_BENCH_ROUNDS` (default 5), `KEYWARD_BENCH_MS` per cell
+//! (default 200), `KEYWARD_BENCH_OBJECTS` (comma list, default
+//! 1000,10000,100000), `KEYWARD_BENCH_ONLY` (only the operation rows
+//! whose name contains it). Under `cargo test --all-targets` (no `--bench`
+//! argument) it runs one tiny smoke round: every call's CK_RV is still
+//! checked and every row's result verified once.
+
+#[path = "ops/cases.rs"]
+mod cases;
+#[path = "ops/ffi.rs"]
+mod ffi;
+#[path = "ops/objects.rs"]
+mod objects;
+#[path = "ops/rawcrate.rs"]
+mod rawcrate;
+#[path = "ops/timing.rs"]
+mod timing;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Barrier;
+use std::time::Duration;
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, ObjectHandle};
-use cryptoki::session::{Session, UserType};
-use cryptoki::types::AuthPin;
+use cryptoki_sys::CK_SESSION_HANDLE;
 
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const P256_OID: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+use ffi::Module;
+use timing::{NAMES, Op, index, measure, median, ratio, thousands};
 
-struct Bench {
-    budget: Duration,
+pub const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// Run settings: `full` under `cargo bench`, a smoke round otherwise.
+#[derive(Clone, Copy)]
+pub struct Settings {
+    pub full: bool,
+    pub rounds: usize,
+    pub budget: Duration,
 }
 
-impl Bench {
-    fn run(&self, name: &str, mut f: impl FnMut()) -> f64 {
-        f();
-        let start = Instant::now();
-        let mut n = 0u64;
-        while start.elapsed() < self.budget {
-            f();
-            n += 1;
-        }
-        let rate = n as f64 / start.elapsed().as_secs_f64();
-        println!("{name:<44} {rate:>12.0} ops/s");
-        rate
-    }
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The module built with this bench: cargo leaves the cdylib in
 /// `target/<profile>/deps/` (it is copied up only by `cargo build`).
-fn module_path() -> PathBuf {
+pub fn keyward_path() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     exe.parent().expect("deps dir").join("libkeyward.so")
 }
 
-/// Keys on one token: (ec private, rsa private, hmac secret).
-struct Keys {
-    ec: ObjectHandle,
-    rsa: ObjectHandle,
-    hmac: ObjectHandle,
+/// Points the next C_Initialize of Keyward at a fresh store under `dir`.
+pub fn keyward_env(dir: &Path) -> Vec<(String, PathBuf)> {
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).expect("store dir");
+    let conf = dir.join("keyward.toml");
+    // Low PIN KDF cost keeps set-up quick; it does not affect the rows.
+    std::fs::write(&conf, "pin_kdf_iterations = 1000\n").expect("config");
+    vec![
+        ("KEYWARD_STORE".into(), store),
+        ("KEYWARD_CONF".into(), conf),
+    ]
 }
 
-fn setup(session: &Session) -> Keys {
-    let (_, ec) = session
-        .generate_key_pair(
-            &Mechanism::EccKeyPairGen,
-            &[
-                Attribute::EcParams(P256_OID.to_vec()),
-                Attribute::Verify(true),
-            ],
-            &[
-                Attribute::Sign(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-            ],
-        )
-        .expect("ec keygen");
-    let (_, rsa) = session
-        .generate_key_pair(
-            &Mechanism::RsaPkcsKeyPairGen,
-            &[
-                Attribute::ModulusBits(2048.into()),
-                Attribute::PublicExponent(vec![1, 0, 1]),
-                Attribute::Verify(true),
-            ],
-            &[
-                Attribute::Sign(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-            ],
-        )
-        .expect("rsa keygen");
-    let hmac = session
-        .generate_key(
-            &Mechanism::GenericSecretKeyGen,
-            &[
-                Attribute::ValueLen(32.into()),
-                Attribute::Sign(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-            ],
-        )
-        .expect("hmac keygen");
-    Keys { ec, rsa, hmac }
+/// A SoftHSMv2 config with its token directory under `dir`.
+pub fn softhsm_env(dir: &Path) -> Vec<(String, PathBuf)> {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).expect("softhsm dir");
+    let conf = dir.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("softhsm conf");
+    vec![("SOFTHSM2_CONF".into(), conf)]
 }
 
-fn module_round(b: &Bench, name: &str, module: &Path, store_env: &[(&str, &Path)]) {
-    for (k, v) in store_env {
-        // SAFETY: single-threaded; the module reads these at C_Initialize.
+fn set_env(vars: &[(String, PathBuf)]) {
+    for (k, v) in vars {
+        // SAFETY: set before any thread is started; each module reads
+        // these at its C_Initialize.
         unsafe { std::env::set_var(k, v) };
     }
-    let pkcs11 = Pkcs11::new(module).expect("load module");
-    pkcs11
-        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .expect("initialize");
-    let slot = pkcs11.get_slots_with_token().expect("slots")[0];
-    let so = AuthPin::new("so-pin-1234".into());
-    let user = AuthPin::new("user-pin-1234".into());
-    pkcs11.init_token(slot, &so, "bench").expect("init token");
-    let session = pkcs11.open_rw_session(slot).expect("session");
-    session.login(UserType::So, Some(&so)).expect("so login");
-    session.init_pin(&user).expect("init pin");
-    session.logout().expect("logout");
-    session.login(UserType::User, Some(&user)).expect("login");
-    let keys = setup(&session);
-    let data = [0x5au8; 64];
-    // CKM_ECDSA over a SHA-256 hash: the form every peer supports.
-    let hash = [0x3cu8; 32];
-    b.run(&format!("{name}: ECDSA-P256 sign (32-byte hash)"), || {
-        session
-            .sign(&Mechanism::Ecdsa, keys.ec, &hash)
-            .expect("sign");
-    });
-    b.run(&format!("{name}: RSA-2048 PKCS#1 sign (SHA-256)"), || {
-        session
-            .sign(&Mechanism::Sha256RsaPkcs, keys.rsa, &data)
-            .expect("sign");
-    });
-    b.run(&format!("{name}: HMAC-SHA256"), || {
-        session
-            .sign(&Mechanism::Sha256Hmac, keys.hmac, &data)
-            .expect("hmac");
-    });
-    b.run(&format!("{name}: SHA-256 digest (64 B)"), || {
-        session.digest(&Mechanism::Sha256, &data).expect("digest");
-    });
-    drop(session);
-    pkcs11.finalize().expect("finalize");
 }
 
-fn direct_round(b: &Bench) {
-    use hmac::{KeyInit, Mac};
-    use p256::ecdsa::signature::Signer;
-    use sha2::Digest;
-    let data = [0x5au8; 64];
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let ec = {
-        use p256::elliptic_curve::Generate;
-        p256::ecdsa::SigningKey::try_generate_from_rng(&mut getrandom::SysRng).expect("ec key")
+fn header(s: &Settings) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cmd = |c: &str, a: &[&str]| {
+        std::process::Command::new(c)
+            .args(a)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
     };
-    b.run("direct crate: ECDSA-P256 sign (32-byte hash)", || {
-        use p256::ecdsa::signature::hazmat::PrehashSigner;
-        let _: p256::ecdsa::Signature = ec.sign_prehash(&[0x3cu8; 32]).expect("sign");
-    });
-    let rsa_key = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("rsa key");
-    let rsa_signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa_key);
-    b.run("direct crate: RSA-2048 PKCS#1 sign (SHA-256)", || {
-        let _: rsa::pkcs1v15::Signature = rsa_signer.sign(&data);
-    });
-    b.run("direct crate: HMAC-SHA256", || {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&[7u8; 32]).expect("hmac");
-        mac.update(&data);
-        let _ = mac.finalize();
-    });
-    b.run("direct crate: SHA-256 digest (64 B)", || {
-        let _ = sha2::Sha256::digest(data);
-    });
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("# Keyward vs raw crate vs SoftHSMv2\n");
+    println!("- machine: {cpu}, {cores} cores");
+    println!("- date: {}", cmd("date", &["-u", "+%Y-%m-%d %H:%M UTC"]));
+    println!("- rustc: {}", cmd("rustc", &["--version"]));
+    println!(
+        "- profile: {}; {} round(s) of {} ms per cell, interleaved; median shown",
+        if cfg!(debug_assertions) {
+            "debug (smoke)"
+        } else {
+            "release (bench)"
+        },
+        s.rounds,
+        s.budget.as_millis()
+    );
+    println!(
+        "- load average at start: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "- Keyward and SoftHSMv2 through the raw C function list (C_*Init + one-shot call, preallocated output, no length query); token keys, user logged in, one thread"
+    );
+}
+
+/// Keyward, raw crate, SoftHSMv2: the three columns, each a list of ops.
+struct Column {
+    name: &'static str,
+    ops: Vec<Option<Op>>,
+}
+
+fn module_column(m: &Module, session: CK_SESSION_HANDLE) -> (cases::Keys, Column) {
+    let keys = cases::Keys::make(m, session);
+    let ops = (0..NAMES.len()).map(|i| keys.op(i, session)).collect();
+    (keys, Column { name: m.name, ops })
+}
+
+/// `KEYWARD_BENCH_ONLY=text`: only the operation rows whose name
+/// contains `text` (e.g. to profile one row under `perf record`); the
+/// thread and object rows are left out.
+fn only() -> Option<String> {
+    std::env::var("KEYWARD_BENCH_ONLY").ok()
+}
+
+fn ops_table(s: &Settings, cols: &mut [Column]) {
+    // samples[row][column]
+    let mut samples = vec![vec![Vec::new(); cols.len()]; NAMES.len()];
+    let only = only();
+    for _ in 0..s.rounds {
+        for (i, row) in samples.iter_mut().enumerate() {
+            if only
+                .as_ref()
+                .is_some_and(|o| !NAMES[i].contains(o.as_str()))
+            {
+                continue;
+            }
+            for (c, col) in cols.iter_mut().enumerate() {
+                if let Some(op) = col.ops[i].as_mut() {
+                    row[c].push(measure(op, s.budget));
+                }
+            }
+        }
+    }
+    let names: Vec<&str> = cols.iter().map(|c| c.name).collect();
+    println!("\n## Operations (ops/s)\n");
+    println!(
+        "| operation | {} | Keyward/raw | Keyward/SoftHSMv2 |",
+        names.join(" | ")
+    );
+    println!("|---|{}---:|---:|", "---:|".repeat(cols.len()));
+    for (i, row) in samples.iter_mut().enumerate() {
+        if only
+            .as_ref()
+            .is_some_and(|o| !NAMES[i].contains(o.as_str()))
+        {
+            continue;
+        }
+        let meds: Vec<f64> = row.iter_mut().map(|v| median(v)).collect();
+        let cell = |c: usize| meds.get(c).copied().unwrap_or(f64::NAN);
+        println!(
+            "| {} | {} | {} | {} |",
+            NAMES[i],
+            meds.iter()
+                .map(|&m| thousands(m))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            ratio(cell(0), cell(1)),
+            ratio(cell(0), cell(2)),
+        );
+    }
+}
+
+/// Builds one thread's op: (column, row, thread number) -> op.
+type Maker<'a> = &'a (dyn Fn(usize) -> Option<Op> + Sync);
+
+/// Total ops/s of `threads` threads, each with its own op (own session).
+fn threaded(threads: usize, make: Maker<'_>, budget: Duration) -> f64 {
+    let start = Barrier::new(threads);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let start = &start;
+                sc.spawn(move || {
+                    let op = make(0);
+                    start.wait();
+                    op.map_or(f64::NAN, |mut op| measure(&mut op, budget))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).sum()
+    })
+}
+
+fn thread_rows(s: &Settings, kw: &cases::Keys, sh: Option<&cases::Keys>, rsa: &rsa::RsaPrivateKey) {
+    const COUNTS: [usize; 3] = [1, 2, 4];
+    let rows = ["ECDSA P-256 sign (32 B hash)", "AES-256-GCM encrypt 4 KiB"];
+    let module_maker = |k: cases::Keys, i: usize| {
+        move |_: usize| {
+            let h = ffi::open(k.f, k.slot, false);
+            k.op(i, h)
+        }
+    };
+    println!("\n## Threads (total ops/s; each thread its own session)\n");
+    println!(
+        "| operation | threads | Keyward | ×1T | raw | ×1T | SoftHSMv2 | ×1T |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for name in rows {
+        let i = index(name);
+        let kmake = module_maker(*kw, i);
+        let smake = sh.map(|k| module_maker(*k, i));
+        let rmake = |_: usize| rawcrate::op(name, rsa);
+        // samples[count][column]
+        let mut samples = vec![vec![Vec::new(); 3]; COUNTS.len()];
+        for _ in 0..s.rounds {
+            for (ci, &t) in COUNTS.iter().enumerate() {
+                samples[ci][0].push(threaded(t, &kmake, s.budget));
+                samples[ci][1].push(threaded(t, &rmake, s.budget));
+                if let Some(sm) = &smake {
+                    samples[ci][2].push(threaded(t, sm, s.budget));
+                }
+            }
+        }
+        let meds: Vec<Vec<f64>> = samples
+            .iter_mut()
+            .map(|c| c.iter_mut().map(|v| median(v)).collect())
+            .collect();
+        for (ci, &t) in COUNTS.iter().enumerate() {
+            let cells: Vec<String> = (0..3)
+                .map(|col| {
+                    format!(
+                        "{} | {}",
+                        thousands(meds[ci][col]),
+                        ratio(meds[ci][col], meds[0][col])
+                    )
+                })
+                .collect();
+            println!("| {name} | {t} | {} |", cells.join(" | "));
+        }
+    }
 }
 
 fn main() {
+    if let Ok(kind) = std::env::var(objects::CHILD) {
+        objects::child(&kind);
+        return;
+    }
     let full = std::env::args().any(|a| a == "--bench");
-    let b = Bench {
-        budget: if full {
-            Duration::from_secs(2)
+    let s = Settings {
+        full,
+        rounds: if full {
+            env_num("KEYWARD_BENCH_ROUNDS", 5).max(1) as usize
         } else {
-            Duration::from_millis(20)
+            1
         },
+        budget: Duration::from_millis(if full {
+            env_num("KEYWARD_BENCH_MS", 200)
+        } else {
+            3
+        }),
     };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("keyward.toml");
-    // Low KDF cost keeps setup quick; it does not affect the measured ops.
-    std::fs::write(&conf, "pin_kdf_iterations = 1000\n").expect("config");
-    let keyward = module_path();
-    module_round(
-        &b,
-        "keyward",
-        &keyward,
-        &[("KEYWARD_STORE", dir.path()), ("KEYWARD_CONF", &conf)],
-    );
-    direct_round(&b);
-    let bulk_dir = dir.path().join("bulk");
-    std::fs::create_dir_all(&bulk_dir).expect("bulk dir");
-    sessions_and_bulk_round(
-        &b,
-        &keyward,
-        &[("KEYWARD_STORE", &bulk_dir), ("KEYWARD_CONF", &conf)],
-    );
-    if full && Path::new(SOFTHSM).exists() {
-        let tokens = dir.path().join("softhsm-tokens");
-        std::fs::create_dir_all(&tokens).expect("softhsm dir");
-        let softhsm_conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &softhsm_conf,
-            format!("directories.tokendir = {}\n", tokens.display()),
-        )
-        .expect("softhsm conf");
-        module_round(
-            &b,
-            "softhsm2",
-            Path::new(SOFTHSM),
-            &[("SOFTHSM2_CONF", &softhsm_conf)],
-        );
-    } else if full {
-        println!("(SoftHSMv2 not installed at {SOFTHSM}: no peer column)");
-    }
-}
-
-// Sessions and bulk data (issue 11): open+close pairs with 10,000 live
-// session objects held by another session, and AES-256-GCM over 1 MiB
-// (init + one-shot encrypt) through the C ABI next to the `aes-gcm` crate
-// doing the same work (key schedule included, as an init must do it).
-const SESSION_OBJECTS: usize = 10_000;
-const BULK: usize = 1 << 20;
-
-fn sessions_and_bulk_round(b: &Bench, module: &Path, store_env: &[(&str, &Path)]) {
-    for (k, v) in store_env {
-        // SAFETY: single-threaded; the module reads these at C_Initialize.
-        unsafe { std::env::set_var(k, v) };
-    }
-    let pkcs11 = Pkcs11::new(module).expect("load module");
-    pkcs11
-        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .expect("initialize");
-    let slot = pkcs11.get_slots_with_token().expect("slots")[0];
-    let so = AuthPin::new("so-pin-1234".into());
-    let user = AuthPin::new("user-pin-1234".into());
-    pkcs11.init_token(slot, &so, "bulk").expect("init token");
-    let holder = pkcs11.open_rw_session(slot).expect("session");
-    holder.login(UserType::So, Some(&so)).expect("so login");
-    holder.init_pin(&user).expect("init pin");
-    holder.logout().expect("logout");
-    holder.login(UserType::User, Some(&user)).expect("login");
-    for n in 0..SESSION_OBJECTS {
-        holder
-            .create_object(&[
-                Attribute::Class(cryptoki::object::ObjectClass::DATA),
-                Attribute::Token(false),
-                Attribute::Value(n.to_le_bytes().to_vec()),
-            ])
-            .expect("session object");
-    }
-    b.run(
-        "keyward: open+close session (10k live session objects)",
-        || {
-            drop(pkcs11.open_ro_session(slot).expect("open"));
-        },
-    );
-    let key = holder
-        .generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::ValueLen(32.into()),
-                Attribute::Encrypt(true),
-                Attribute::Token(true),
-                Attribute::Sensitive(true),
-            ],
-        )
-        .expect("aes key");
-    let data = vec![0x5au8; BULK];
-    let iv = [7u8; 12];
-    b.run("keyward: AES-256-GCM encrypt 1 MiB (init+one-shot)", || {
-        let mut nonce = iv;
-        let params = cryptoki::mechanism::aead::GcmParams::new(&mut nonce, &[], 128.into())
-            .expect("gcm params");
-        holder
-            .encrypt(&Mechanism::AesGcm(params), key, &data)
-            .expect("encrypt");
+    header(&s);
+    let dir = tempfile::Builder::new()
+        .prefix("keyward-bench-")
+        .tempdir()
+        .expect("tempdir");
+    set_env(&keyward_env(&dir.path().join("keyward")));
+    let mut kw = Module::load("Keyward", &keyward_path());
+    let kw_session = kw.init_token("bench");
+    let softhsm = Path::new(SOFTHSM).exists().then(|| {
+        set_env(&softhsm_env(&dir.path().join("softhsm")));
+        let mut m = Module::load("SoftHSMv2", Path::new(SOFTHSM));
+        let h = m.init_token("bench");
+        (m, h)
     });
-    drop(holder);
-    pkcs11.finalize().expect("finalize");
-
-    use aes_gcm::aead::Aead;
-    use aes_gcm::{Aes256Gcm, KeyInit};
-    let raw_key = [9u8; 32];
-    b.run(
-        "direct crate: AES-256-GCM encrypt 1 MiB (new+encrypt)",
-        || {
-            let c = Aes256Gcm::new_from_slice(&raw_key).expect("key");
-            let _ = c.encrypt(&iv.into(), data.as_slice()).expect("encrypt");
-        },
-    );
+    if softhsm.is_none() {
+        println!("- SoftHSMv2 not installed at {SOFTHSM}: no peer column");
+    }
+    let (kw_keys, kw_col) = module_column(&kw, kw_session);
+    let rsa = rawcrate::rsa_key();
+    let raw_col = Column {
+        name: "raw crate",
+        ops: rawcrate::ops(&rsa),
+    };
+    let mut cols = vec![kw_col, raw_col];
+    let mut sh_keys = None;
+    if let Some((m, h)) = &softhsm {
+        let (k, c) = module_column(m, *h);
+        sh_keys = Some(k);
+        cols.push(c);
+    }
+    ops_table(&s, &mut cols);
+    drop(cols);
+    if only().is_some() {
+        return;
+    }
+    thread_rows(&s, &kw_keys, sh_keys.as_ref(), &rsa);
+    objects::rows(&s, softhsm.is_some());
 }

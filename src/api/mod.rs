@@ -286,3 +286,6 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod find_tests;

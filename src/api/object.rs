@@ -242,13 +242,14 @@ impl Library {
                 return Err(Error::OperationActive);
             }
             let template: AttrMap = object::attrs::parse_template(template)?;
-            let mut found = Vec::new();
             let usable = |obj: &Object| usable_for_search(&template, obj);
-            let (healthy, damaged) = token.find_with_damaged(&template)?;
+            // Ids only, read page by page: memory stays flat with the
+            // token's size (issue 11).
+            let (healthy, damaged) = token.find_ids(&template, usable)?;
+            let mut found = Vec::with_capacity(healthy.len() + damaged.len());
             // Damaged rows are found too: using them answers
             // CKR_DEVICE_ERROR, rather than the object silently vanishing.
-            let healthy = healthy.into_iter().filter(|(_, o)| usable(o));
-            for id in healthy.map(|(id, _)| id).chain(damaged) {
+            for id in healthy.into_iter().chain(damaged) {
                 found.push(
                     self.handles()?
                         .token_handle(s.token, id, || self.new_handle()),

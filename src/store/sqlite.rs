@@ -525,6 +525,45 @@ impl TokenDb {
     /// Rows matching `filter`, ordered by id. Uses the class and lookup
     /// indexes; non-private rows only unless `include_private`.
     pub fn find(&self, filter: &RowFilter) -> Result<Vec<ObjectRow>> {
+        self.find_rows(filter, None, None)
+    }
+
+    /// At most `limit` rows matching `filter` whose id is above `after`
+    /// (`i64::MIN`: from the first),
+    /// ordered by id: a search over a large token reads it a page at a
+    /// time (keyset paging on the primary key), so the rows it holds at
+    /// once — and the process's memory — do not grow with the token.
+    ///
+    /// `stamped`: also returns the [`ChangeStamp`] read just before the page, under
+    /// the same lock: a search that took several pages compares it with
+    /// [`TokenDb::change_stamp`] afterwards to know whether its pages form
+    /// one consistent view.
+    pub fn find_page(
+        &self,
+        filter: &RowFilter,
+        after: i64,
+        limit: usize,
+        stamped: bool,
+    ) -> Result<(Vec<ObjectRow>, Option<ChangeStamp>)> {
+        let mut stamp = (0, 0);
+        let rows = self.find_rows(filter, Some((after, limit)), stamped.then_some(&mut stamp))?;
+        Ok((rows, stamped.then_some(stamp)))
+    }
+
+    /// Moves whenever a commit landed since it was last read: SQLite's
+    /// `PRAGMA data_version` counts commits by other connections (other
+    /// processes), `total_changes` the rows written through this one
+    /// (other threads of this process share it).
+    pub fn change_stamp(&self) -> Result<ChangeStamp> {
+        self.with_conn(|conn| Ok(change_stamp(conn)?))
+    }
+
+    fn find_rows(
+        &self,
+        filter: &RowFilter,
+        page: Option<(i64, usize)>,
+        mut stamp: Option<&mut ChangeStamp>,
+    ) -> Result<Vec<ObjectRow>> {
         let mut sql = format!("{SELECT_OBJECT} WHERE 1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(class) = filter.class {
@@ -543,8 +582,22 @@ impl TokenDb {
             sql.push_str(&format!(" AND {column} IN ({marks})"));
             args.extend(values.iter().map(|v| Value::Blob(v.clone())));
         }
+        // The first page names no lower bound: SQLite re-prepares a
+        // statement whose range bound is a parameter each time the bound
+        // changes (its planner weighs the value), which would tax every
+        // small search; later pages pay it once per page.
+        if let Some((after, _)) = page.filter(|(after, _)| *after != i64::MIN) {
+            sql.push_str(" AND id > ?");
+            args.push(Value::Integer(after));
+        }
         sql.push_str(" ORDER BY id");
+        if let Some((_, limit)) = page {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
         self.with_conn(|conn| {
+            if let Some(stamp) = stamp.as_deref_mut() {
+                *stamp = change_stamp(conn)?;
+            }
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args.iter()), object_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -572,6 +625,16 @@ impl TokenDb {
     }
 }
 
+/// See [`TokenDb::change_stamp`].
+pub type ChangeStamp = (i64, u64);
+
+fn change_stamp(conn: &Connection) -> rusqlite::Result<ChangeStamp> {
+    let version: i64 = conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?;
+    Ok((version, conn.total_changes()))
+}
+
 fn reset_failures_in(tx: &Transaction<'_>, role: Role) -> TxResult<()> {
     let col = role.failures_column();
     let n = tx
@@ -584,10 +647,14 @@ fn reset_failures_in(tx: &Transaction<'_>, role: Role) -> TxResult<()> {
 }
 
 #[cfg(test)]
+#[path = "sqlite_find_tests.rs"]
+mod find_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ev() -> AuditEntry {
+    pub(super) fn ev() -> AuditEntry {
         AuditEntry {
             time_ms: 0,
             event: "test".into(),
@@ -646,7 +713,7 @@ mod tests {
         assert!(s2 > dead, "the next writer leaves it even and higher");
     }
 
-    fn row(id: i64, class: u64, private: bool, label: &[u8], ckid: &[u8]) -> ObjectRow {
+    pub(super) fn row(id: i64, class: u64, private: bool, label: &[u8], ckid: &[u8]) -> ObjectRow {
         ObjectRow {
             id,
             generation: 1,
@@ -659,14 +726,14 @@ mod tests {
         }
     }
 
-    fn fresh() -> (tempfile::TempDir, TokenDb) {
+    pub(super) fn fresh() -> (tempfile::TempDir, TokenDb) {
         let dir = tempfile::tempdir().unwrap();
         let db = TokenDb::open(&dir.path().join("sub/token.db")).unwrap();
         db.initialize(&meta(7), b"", &ev()).unwrap();
         (dir, db)
     }
 
-    fn ids(rows: &[ObjectRow]) -> Vec<i64> {
+    pub(super) fn ids(rows: &[ObjectRow]) -> Vec<i64> {
         rows.iter().map(|r| r.id).collect()
     }
 

@@ -35,6 +35,22 @@ fn lookup(
 /// Objects a search found: row id and object.
 pub type Found = Vec<(i64, Arc<Object>)>;
 
+/// Rows a search reads from SQLite at once (see [`Token::find_ids`]).
+const FIND_PAGE: usize = 256;
+
+#[cfg(test)]
+thread_local! {
+    /// Runs once after the next search's first page: tests commit from
+    /// "another process" in the middle of a search.
+    static AFTER_FIRST_PAGE: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Passes a search makes (one optimistic single page, then paged passes
+/// while commits keep landing mid-search) before it reads everything in
+/// one statement (see `Token::search`).
+const SEARCH_ATTEMPTS: usize = 4;
+
 /// How often a sealing write is redone under a newer master key when
 /// rotations keep committing between its seal and its transaction. Each
 /// retry needs a whole rotation to start in between, so this is never
@@ -280,7 +296,19 @@ impl Token {
     /// [`Error::Tampered`] (CKR_DEVICE_ERROR) and is recorded in the audit
     /// trail, once per version of the row.
     fn object_of_row(&self, row: &ObjectRow, need_secret: bool) -> Result<Arc<Object>> {
-        match self.open_row(row, need_secret) {
+        self.object_of_row_with(row, need_secret, true)
+    }
+
+    /// [`Token::object_of_row`]; `remember: false` leaves the object out
+    /// of the cache (a search reads every candidate row once: caching them
+    /// all would hold the whole token in memory).
+    fn object_of_row_with(
+        &self,
+        row: &ObjectRow,
+        need_secret: bool,
+        remember: bool,
+    ) -> Result<Arc<Object>> {
+        match self.open_row(row, need_secret, remember) {
             Err(Error::Tampered) => {
                 self.report_damage(row);
                 Err(Error::Tampered)
@@ -289,7 +317,7 @@ impl Token {
         }
     }
 
-    fn open_row(&self, row: &ObjectRow, need_secret: bool) -> Result<Arc<Object>> {
+    fn open_row(&self, row: &ObjectRow, need_secret: bool, remember: bool) -> Result<Arc<Object>> {
         if let Some(hit) = self.cache()?.get(&row.id)
             && hit.generation == row.generation
             && (hit.complete || !need_secret)
@@ -332,17 +360,19 @@ impl Token {
         }
         // Keys stored before versions existed read as version 1, primary.
         let obj = Arc::new(versions::with_defaults(obj));
-        self.cache()?.insert(
-            row.id,
-            Cached {
-                generation: row.generation,
-                object: obj.clone(),
-                complete: true,
-                key: None,
-                checked: None,
-                private: row.private,
-            },
-        );
+        if remember {
+            self.cache()?.insert(
+                row.id,
+                Cached {
+                    generation: row.generation,
+                    object: obj.clone(),
+                    complete: true,
+                    key: None,
+                    checked: None,
+                    private: row.private,
+                },
+            );
+        }
         Ok(obj)
     }
 
@@ -521,6 +551,49 @@ impl Token {
     /// CKR_DEVICE_ERROR when it uses them instead of the object silently
     /// vanishing; a damaged row never hides the healthy ones.
     pub fn find_with_damaged(&self, template: &AttrMap) -> Result<(Found, Vec<i64>)> {
+        let mut found = Vec::new();
+        let damaged = self.search(template, true, &mut found, |id, obj| {
+            Some((id, obj.clone()))
+        })?;
+        Ok((found, damaged))
+    }
+
+    /// What C_FindObjectsInit needs: the ids of the matching objects that
+    /// `keep` accepts, and of the damaged rows (as in
+    /// [`Token::find_with_damaged`]). Memory stays flat however large the
+    /// token: rows are read a page at a time, each object is dropped once
+    /// matched and none is added to the cache (issue 11: 100,000 objects
+    /// found in a few MiB).
+    pub fn find_ids(
+        &self,
+        template: &AttrMap,
+        keep: impl Fn(&Object) -> bool,
+    ) -> Result<(Vec<i64>, Vec<i64>)> {
+        let mut found = Vec::new();
+        let damaged = self.search(template, false, &mut found, |id, obj| {
+            keep(obj).then_some(id)
+        })?;
+        found.shrink_to_fit();
+        Ok((found, damaged))
+    }
+
+    /// Fills `found` with `hit` of every healthy object matching
+    /// `template` (where it gives `Some`), in id order; returns the damaged
+    /// rows the indexed criteria match. `remember`: whether the objects
+    /// read go into the cache.
+    ///
+    /// A search that needs several pages checks that no commit (by any
+    /// thread or process) landed between its first and last page, so its
+    /// result is one consistent view — e.g. a key rotated mid-search is
+    /// found once, never twice or not at all. If commits keep landing, it
+    /// starts over; the last attempt reads everything in one statement.
+    fn search<T>(
+        &self,
+        template: &AttrMap,
+        remember: bool,
+        found: &mut Vec<T>,
+        mut hit: impl FnMut(i64, &Arc<Object>) -> Option<T>,
+    ) -> Result<Vec<i64>> {
         let include_private = self.sees_private()?;
         let mk = if include_private {
             self.master_key()?
@@ -552,13 +625,12 @@ impl Token {
                 .get(&ty)
                 .is_none_or(|t| t.as_slice() == object::attrs::bool_value(v).as_slice())
         };
-        let mut found = Vec::new();
         let mut damaged = Vec::new();
-        for row in self.db.find(&filter)? {
-            match self.object_of_row(&row, false) {
+        let mut visit = |row: &ObjectRow, found: &mut Vec<T>, damaged: &mut Vec<i64>| {
+            match self.object_of_row_with(row, false, remember) {
                 // The version rule: a plain search sees primary versions only.
                 Ok(obj) if obj.matches(template) && versions::visible(template, &obj) => {
-                    found.push((row.id, obj))
+                    found.extend(hit(row.id, &obj));
                 }
                 Ok(_) => {}
                 Err(Error::Tampered) => {
@@ -568,8 +640,71 @@ impl Token {
                 }
                 Err(e) => return Err(e),
             }
+            Ok(())
+        };
+        // The first pass reads one page without a stamp: most searches
+        // (by label or id) end there, and one statement is consistent by
+        // itself. A search that needs more pages starts over, stamped.
+        let mut stamped = false;
+        for _ in 0..SEARCH_ATTEMPTS {
+            found.clear();
+            damaged.clear();
+            let mut after = i64::MIN;
+            let mut first = None;
+            loop {
+                // Each page is read under the connection lock and released
+                // before its rows are opened: opening one may write (damage
+                // is recorded in the audit trail).
+                let (page, stamp) = self.db.find_page(&filter, after, FIND_PAGE, stamped)?;
+                let first = *first.get_or_insert(stamp);
+                for row in &page {
+                    visit(row, found, &mut damaged)?;
+                }
+                #[cfg(test)]
+                if stamped && let Some(f) = AFTER_FIRST_PAGE.with(|h| h.borrow_mut().take()) {
+                    f();
+                }
+                let full = page.len() == FIND_PAGE;
+                if after == i64::MIN && !full {
+                    return Ok(damaged);
+                }
+                if !stamped {
+                    stamped = true;
+                    break;
+                }
+                match page.last() {
+                    Some(last) if full => after = last.id,
+                    _ if first.is_some() && self.db.change_stamp().map(Some)? == first => {
+                        return Ok(damaged);
+                    }
+                    _ => break,
+                }
+            }
         }
-        Ok((found, damaged))
+        found.clear();
+        damaged.clear();
+        for row in &self.db.find(&filter)? {
+            visit(row, found, &mut damaged)?;
+        }
+        Ok(damaged)
+    }
+
+    /// Tests: runs `f` once after the next search's first page (on this
+    /// thread); [`Token::mid_search_pending`] tells whether it ran.
+    #[cfg(test)]
+    pub(crate) fn after_first_page(f: Box<dyn FnOnce()>) {
+        AFTER_FIRST_PAGE.with(|h| *h.borrow_mut() = Some(f));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn mid_search_pending() -> bool {
+        AFTER_FIRST_PAGE.with(|h| h.borrow().is_some())
+    }
+
+    /// How many objects the cache holds (tests: a search must not fill it).
+    #[cfg(test)]
+    pub(crate) fn cached_objects(&self) -> usize {
+        self.cache().map_or(0, |c| c.len())
     }
 
     /// Ids of every object row (for handle bookkeeping after a wipe).
