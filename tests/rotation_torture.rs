@@ -324,7 +324,7 @@ fn rotations_lose_no_key() {
             let rotator = scope.spawn(|| {
                 let mut n = 0;
                 // Per writer: lines seen, and the rotation count then.
-                let mut seen = vec![(0usize, 0usize); WRITERS];
+                let mut seen = [(0usize, 0usize); WRITERS];
                 while writing.load(Ordering::SeqCst) && n < MAX_ROTATIONS {
                     // Pacing (see PACE): wait while a live writer has not
                     // finished an operation in the last PACE rotations.
