@@ -181,7 +181,15 @@ fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherO
         ) => Box::new(CtrOp::new(cipher, *counter_bits, *block)?),
         (CKM_AES_GCM, Params::Gcm { iv, aad, tag_len }) => {
             let ghash = sched.ghash(value)?.clone();
-            Box::new(Gcm::new(cipher, ghash, iv, aad, *tag_len, encrypt)?)
+            let gcm = Gcm::new(cipher, ghash, iv, aad, *tag_len, encrypt)?;
+            // The common shape (96-bit IV, full tag) also gets the crate's
+            // fused single-part path.
+            match <&[u8; super::gcm_fast::IV]>::try_from(iv.as_slice()) {
+                Ok(iv) if *tag_len == super::gcm_fast::TAG => {
+                    Box::new(gcm.with_fast(sched.gcm(value)?.clone(), *iv, aad))
+                }
+                _ => Box::new(gcm),
+            }
         }
         (CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, params) => {
             let kind = WrapKind::new(mech.mech, params)?;

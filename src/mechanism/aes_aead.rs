@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use super::aes::{AesCipher, BLOCK};
 use super::aes_modes::{KeyStream, xor_into};
 use super::cipher::CipherOp;
+use super::gcm_fast::{self, GcmFast};
 use crate::error::{Error, Result};
 
 /// SP 800-38D's limit on the text: 2^39 - 256 bits.
@@ -84,6 +85,16 @@ pub(super) struct Gcm {
     /// Decryption: all ciphertext and the tag, until `finish`.
     input: Vec<u8>,
     done: bool,
+    /// The crate's fused path for a single-part call (see gcm_fast.rs).
+    fast: Option<Fast>,
+}
+
+/// What a single-part call needs for the crate's path: its cipher, the IV
+/// and the AAD (a copy; GHASH has absorbed it too, for the other paths).
+struct Fast {
+    cipher: Arc<GcmFast>,
+    iv: [u8; gcm_fast::IV],
+    aad: Vec<u8>,
 }
 
 impl Gcm {
@@ -130,7 +141,57 @@ impl Gcm {
             encrypt,
             input: Vec::new(),
             done: false,
+            fast: None,
         })
+    }
+
+    /// Lets a single-part call go through the crate's fused path; the
+    /// caller has checked the shape (96-bit IV, 16-byte tag).
+    pub(super) fn with_fast(
+        mut self,
+        cipher: Arc<GcmFast>,
+        iv: [u8; gcm_fast::IV],
+        aad: &[u8],
+    ) -> Gcm {
+        self.fast = Some(Fast {
+            cipher,
+            iv,
+            aad: aad.to_vec(),
+        });
+        self
+    }
+
+    /// [`CipherOp::single_into`] through the crate's fused path: the same
+    /// length rules and codes as the path below it.
+    fn single_fast(&mut self, fast: &Fast, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
+        if self.encrypt {
+            let need = data
+                .len()
+                .checked_add(gcm_fast::TAG)
+                .ok_or(Error::DataLenRange)?;
+            let Some(dst) = out.get_mut(..need) else {
+                return Ok(None);
+            };
+            self.check_len(data.len(), 0, Error::DataLenRange)?;
+            self.done = true;
+            let (ct, tag_out) = dst.split_at_mut(data.len());
+            let tag = fast.cipher.encrypt(&fast.iv, &fast.aad, data, ct)?;
+            tag_out.copy_from_slice(&tag);
+            return Ok(Some(need));
+        }
+        self.check_len(data.len(), gcm_fast::TAG, Error::EncryptedDataLenRange)?;
+        let split = data
+            .len()
+            .checked_sub(gcm_fast::TAG)
+            .ok_or(Error::EncryptedDataLenRange)?;
+        let Some(dst) = out.get_mut(..split) else {
+            return Ok(None);
+        };
+        self.done = true;
+        let (ct, tag) = data.split_at(split);
+        let tag: &[u8; gcm_fast::TAG] = tag.try_into().map_err(|_| Error::GeneralError)?;
+        fast.cipher.decrypt(&fast.iv, &fast.aad, ct, dst, tag)?;
+        Ok(Some(split))
     }
 
     /// XORs the keystream into `data`, continuing where the last call
@@ -303,6 +364,14 @@ impl CipherOp for Gcm {
     fn single_into(&mut self, data: &[u8], out: &mut [u8]) -> Result<Option<usize>> {
         if self.done || self.text_len != 0 || !self.input.is_empty() {
             return Ok(None);
+        }
+        if let Some(fast) = self.fast.take() {
+            return self.single_fast(&fast, data, out).inspect(|r| {
+                if r.is_none() {
+                    // Buffer too small: nothing happened, keep the path.
+                    self.fast = Some(fast);
+                }
+            });
         }
         if self.encrypt {
             let need = data

@@ -20,6 +20,7 @@ mod digest;
 mod ec;
 mod ecdh;
 mod eddsa;
+mod gcm_fast;
 mod hmac;
 pub mod kdf;
 pub mod keyfile;

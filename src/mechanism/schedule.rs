@@ -64,6 +64,9 @@ pub struct Schedules {
 struct Slots {
     aes: OnceLock<Arc<AesCipher>>,
     ghash: OnceLock<Box<GHash>>,
+    /// The `aes-gcm` crate's cipher, for single-part GCM with a 96-bit IV
+    /// and a full tag (`gcm_fast.rs`).
+    gcm: OnceLock<Arc<super::gcm_fast::GcmFast>>,
     cmac: OnceLock<Box<super::cmac::State>>,
     hmac: [OnceLock<Box<super::hmac::State>>; HMAC_SLOTS],
 }
@@ -111,6 +114,14 @@ impl Schedules {
         install(&self.slots().ghash, Box::new(GHash::new(&h))).map(|b| &**b)
     }
 
+    /// The `aes-gcm` crate's cipher for `key` (an AES key value whose
+    /// length the caller has checked), shared by the operations using it.
+    pub(super) fn gcm(&self, key: &[u8]) -> Result<&Arc<super::gcm_fast::GcmFast>> {
+        cached(&self.slots().gcm, || {
+            super::gcm_fast::GcmFast::new(key).map(Arc::new)
+        })
+    }
+
     /// The CMAC state (cipher and subkeys) before any data.
     pub(super) fn cmac(&self, key: &[u8]) -> Result<&super::cmac::State> {
         let slot = &self.slots().cmac;
@@ -133,6 +144,7 @@ impl Schedules {
         };
         usize::from(s.aes.get().is_some())
             + usize::from(s.ghash.get().is_some())
+            + usize::from(s.gcm.get().is_some())
             + usize::from(s.cmac.get().is_some())
             + s.hmac.iter().filter(|h| h.get().is_some()).count()
     }
