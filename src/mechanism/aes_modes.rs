@@ -342,6 +342,13 @@ impl CipherOp for BlockModeOp {
             return Ok(None);
         };
         self.done = true;
+        if self.encrypt
+            && data.len() >= FUSED_MIN
+            && let Some(iv) = self.chain
+            && cbc_encrypt_fused(&self.cipher, iv, self.pad, data, dst).is_ok()
+        {
+            return Ok(Some(need));
+        }
         let (body, padding) = dst.split_at_mut(data.len());
         body.copy_from_slice(data);
         if let Some(n) = u8::try_from(padding.len()).ok().filter(|_| self.pad) {
@@ -538,6 +545,46 @@ fn ctr_fused(cipher: &AesCipher, block: [u8; BLOCK], input: &[u8], out: &mut [u8
         }
     }
     .map_err(|_| Error::GeneralError)
+}
+
+/// One-shot CBC encryption from `input` straight into `out` (exactly the
+/// padded length) through the `cbc` crate, whose code is specialised for
+/// the cipher (our per-block path dispatches on the key size every block).
+/// Its copy of the round keys zeroizes on drop.
+fn cbc_encrypt_fused(
+    cipher: &AesCipher,
+    iv: [u8; BLOCK],
+    pad: bool,
+    input: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    use cbc::cipher::block_padding::{NoPadding, Pkcs7};
+    use cbc::cipher::{BlockModeEncrypt, InnerIvInit};
+    fn run<C: cbc::cipher::BlockCipherEncrypt<BlockSize = cbc::cipher::consts::U16> + Clone>(
+        c: &C,
+        iv: [u8; BLOCK],
+        pad: bool,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let mode = cbc::Encryptor::<C>::inner_iv_init(c.clone(), &iv.into());
+        let written = if pad {
+            mode.encrypt_padded_b2b::<Pkcs7>(input, out)
+        } else {
+            mode.encrypt_padded_b2b::<NoPadding>(input, out)
+        }
+        .map_err(|_| Error::GeneralError)?;
+        if written.len() == out.len() {
+            Ok(())
+        } else {
+            Err(Error::GeneralError)
+        }
+    }
+    match cipher {
+        AesCipher::A128(c) => run(c, iv, pad, input, out),
+        AesCipher::A192(c) => run(c, iv, pad, input, out),
+        AesCipher::A256(c) => run(c, iv, pad, input, out),
+    }
 }
 
 /// `dst = a XOR b` over the shortest of the three, 16 bytes at a time
