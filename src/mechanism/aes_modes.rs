@@ -525,22 +525,22 @@ impl CtrOp {
 const FUSED_MIN: usize = 256;
 
 /// `out = input XOR keystream` for whole blocks, the counter starting at
-/// `block` and counting over all 128 bits, through the `ctr` crate (its
-/// copy of the round keys zeroizes on drop).
+/// `block` and counting over all 128 bits, through the `ctr` crate,
+/// borrowing the key's cached round keys (no copy).
 fn ctr_fused(cipher: &AesCipher, block: [u8; BLOCK], input: &[u8], out: &mut [u8]) -> Result<()> {
     use ctr::cipher::{InnerIvInit, StreamCipher};
     let iv = block.into();
     match cipher {
         AesCipher::A128(c) => {
-            ctr::Ctr128BE::<aes::Aes128>::from_core(ctr::CtrCore::inner_iv_init(c.clone(), &iv))
+            ctr::Ctr128BE::<&aes::Aes128>::from_core(ctr::CtrCore::inner_iv_init(c, &iv))
                 .try_apply_keystream_b2b(input, out)
         }
         AesCipher::A192(c) => {
-            ctr::Ctr128BE::<aes::Aes192>::from_core(ctr::CtrCore::inner_iv_init(c.clone(), &iv))
+            ctr::Ctr128BE::<&aes::Aes192>::from_core(ctr::CtrCore::inner_iv_init(c, &iv))
                 .try_apply_keystream_b2b(input, out)
         }
         AesCipher::A256(c) => {
-            ctr::Ctr128BE::<aes::Aes256>::from_core(ctr::CtrCore::inner_iv_init(c.clone(), &iv))
+            ctr::Ctr128BE::<&aes::Aes256>::from_core(ctr::CtrCore::inner_iv_init(c, &iv))
                 .try_apply_keystream_b2b(input, out)
         }
     }
@@ -549,8 +549,8 @@ fn ctr_fused(cipher: &AesCipher, block: [u8; BLOCK], input: &[u8], out: &mut [u8
 
 /// One-shot CBC encryption from `input` straight into `out` (exactly the
 /// padded length) through the `cbc` crate, whose code is specialised for
-/// the cipher (our per-block path dispatches on the key size every block).
-/// Its copy of the round keys zeroizes on drop.
+/// the cipher (our per-block path dispatches on the key size every block),
+/// borrowing the key's cached round keys (no copy).
 fn cbc_encrypt_fused(
     cipher: &AesCipher,
     iv: [u8; BLOCK],
@@ -560,14 +560,14 @@ fn cbc_encrypt_fused(
 ) -> Result<()> {
     use cbc::cipher::block_padding::{NoPadding, Pkcs7};
     use cbc::cipher::{BlockModeEncrypt, InnerIvInit};
-    fn run<C: cbc::cipher::BlockCipherEncrypt<BlockSize = cbc::cipher::consts::U16> + Clone>(
+    fn run<C: cbc::cipher::BlockCipherEncrypt<BlockSize = cbc::cipher::consts::U16>>(
         c: &C,
         iv: [u8; BLOCK],
         pad: bool,
         input: &[u8],
         out: &mut [u8],
     ) -> Result<()> {
-        let mode = cbc::Encryptor::<C>::inner_iv_init(c.clone(), &iv.into());
+        let mode = cbc::Encryptor::<&C>::inner_iv_init(c, &iv.into());
         let written = if pad {
             mode.encrypt_padded_b2b::<Pkcs7>(input, out)
         } else {
@@ -623,8 +623,8 @@ impl CipherOp for CtrOp {
         self.check_room(data.len())?;
         // Whole blocks from a block boundary go through the `ctr` crate's
         // fused path (counter blocks, AES 8 at a time and the XOR in one
-        // pass); the rest, and short inputs (the crate's cipher is a copy
-        // of the round keys), through our own keystream.
+        // pass); the rest, and short inputs (where setting the crate up
+        // costs more than it saves), through our own keystream.
         let whole = if self.used == BLOCK && data.len() >= FUSED_MIN {
             data.len() / BLOCK * BLOCK
         } else {
