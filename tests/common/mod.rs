@@ -10,6 +10,7 @@ pub mod raw;
 pub mod lifecycle;
 pub mod mech;
 pub mod ops;
+pub mod tmpl;
 pub mod tool;
 
 use std::fs;
