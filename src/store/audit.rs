@@ -238,16 +238,25 @@ fn append_at(tx: &Transaction<'_>, e: &AuditEntry, head: Option<&AuditHead>) -> 
     Ok(seq)
 }
 
-/// Appends `e` unless a record of the same event about the same object
+/// The event [`append_once`] deduplicates: the reports of a damaged row,
+/// which alone have an index over their object (`audit_damage`, schema
+/// version 5).
+pub const DAMAGE_EVENT: &str = "object_damaged";
+
+/// Appends the damage report `e` unless a report about the same object
 /// already names `mark` (a row fingerprint): a damaged row is reported
 /// once per version, whichever process finds it first.
 fn append_once(tx: &Transaction<'_>, e: &AuditEntry, mark: &str) -> TxResult<bool> {
+    if e.event != DAMAGE_EVENT {
+        return Err(Error::GeneralError.into());
+    }
+    // The event is a literal so that SQLite can use the partial index.
     let seen = tx
         .prepare_cached(
-            "SELECT 1 FROM audit WHERE event = ?1 AND object IS ?2
-             AND instr(body, CAST(?3 AS BLOB)) > 0",
+            "SELECT 1 FROM audit WHERE event = 'object_damaged' AND object IS ?1
+             AND instr(body, CAST(?2 AS BLOB)) > 0",
         )?
-        .exists(params![e.event, e.object, mark])?;
+        .exists(params![e.object, mark])?;
     if seen {
         return Ok(false);
     }
@@ -302,8 +311,9 @@ impl TokenDb {
         self.write_relaxed(|tx| append(tx, e))
     }
 
-    /// Appends `e` unless an earlier record already names `mark` for
-    /// the same event and object; true if it was written.
+    /// Appends the damage report `e` ([`DAMAGE_EVENT`]) unless an earlier
+    /// report about the same object already names `mark`; true if it was
+    /// written.
     pub fn append_audit_once(&self, e: &AuditEntry, mark: &str) -> Result<bool> {
         self.write(|tx| append_once(tx, e, mark))
     }

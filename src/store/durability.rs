@@ -3,6 +3,8 @@
 //! a record of an event that changed nothing stored (a wrap, a refusal) or
 //! usage counts. The argument is in docs/AUDIT.md.
 
+use std::sync::atomic::Ordering;
+
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::schema::TxResult;
@@ -60,9 +62,11 @@ impl TokenDb {
     /// visible to every process and kept through a crash of this one; only
     /// an OS crash or power loss before the next fsync of the WAL (any FULL
     /// commit, by any process, or a checkpoint) can lose it, and then only
-    /// together with every later commit. The connection is set back to
-    /// FULL before the lock is released, whatever happened, so every other
-    /// write stays FULL; if that cannot be done the write fails.
+    /// together with every later commit. The connection stays at NORMAL
+    /// after it (so a run of audited wraps pays no `PRAGMA` per call:
+    /// SQLite re-prepares that statement each time it runs); every FULL
+    /// write sets it back to FULL first and fails if it cannot
+    /// ([`TokenDb::ensure_full`]), so every other write stays FULL.
     ///
     /// It does not move the token's change counter (`TokenDb::stamp`): what
     /// it writes (audit records, use counts) is nothing a cached key
@@ -73,16 +77,38 @@ impl TokenDb {
         mut f: impl FnMut(&Transaction<'_>) -> TxResult<T>,
     ) -> Result<T> {
         self.with_connection(|conn| {
-            set_synchronous(conn, Durability::Normal)?;
-            let outcome = (|| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let v = f(&tx)?;
-                tx.commit()?;
-                Ok(v)
-            })();
-            restore_full(conn)?;
-            outcome
+            if !self.relaxed.load(Ordering::Relaxed) {
+                // Marked first: if the PRAGMA fails half-way, the next FULL
+                // write still sets FULL again.
+                self.relaxed.store(true, Ordering::Relaxed);
+                set_synchronous(conn, Durability::Normal)?;
+            }
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
         })
+    }
+
+    /// Sets the connection back to FULL if a relaxed write left it at
+    /// NORMAL; called with the connection locked, before every write
+    /// transaction that must be durable when it returns. A transaction
+    /// left open (a failed rollback) would make SQLite refuse the change,
+    /// so it is rolled back first; the setting is read back to be sure,
+    /// and the write fails if it is not FULL.
+    pub(super) fn ensure_full(&self, conn: &Connection) -> TxResult<()> {
+        if !self.relaxed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK")?;
+        }
+        set_synchronous(conn, Durability::Full)?;
+        if synchronous(conn)? != Durability::Full.level() {
+            return Err(Error::DeviceError.into());
+        }
+        self.relaxed.store(false, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The `PRAGMA synchronous` a FULL write runs under, read inside
@@ -92,18 +118,4 @@ impl TokenDb {
     pub fn synchronous_in_write(&self) -> Result<i64> {
         self.write(|tx| Ok(synchronous(tx)?))
     }
-}
-
-/// Sets the connection back to FULL after a relaxed write. A transaction
-/// left open (a failed rollback) would make SQLite refuse the change, so
-/// it is rolled back first; the setting is read back to be sure.
-fn restore_full(conn: &Connection) -> TxResult<()> {
-    if !conn.is_autocommit() {
-        conn.execute_batch("ROLLBACK")?;
-    }
-    set_synchronous(conn, Durability::Full)?;
-    if synchronous(conn)? != Durability::Full.level() {
-        return Err(Error::DeviceError.into());
-    }
-    Ok(())
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Version written to `schema_version`; bump it and add a migration when
 /// the layout changes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// SQLite header `application_id` ("KWRD"), so a foreign database file is
 /// not mistaken for a token.
 pub const APPLICATION_ID: i64 = 0x4B57_5244;
@@ -60,8 +60,6 @@ CREATE TABLE IF NOT EXISTS audit (
     hash   BLOB    NOT NULL CHECK (length(hash) = 32),
     mac    BLOB
 ) STRICT;
-CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
-CREATE INDEX IF NOT EXISTS audit_object ON audit(object);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -123,6 +121,19 @@ CREATE TABLE IF NOT EXISTS mk_rotation (
     previous   BLOB    NOT NULL,
     cursor     INTEGER NOT NULL
 ) STRICT;
+";
+
+/// Version 5: the audit table loses its indexes on `time` and `object`
+/// (version 2 had them). Every audited operation appends a record, and
+/// each index cost that commit one more B-tree page in the WAL: dropping
+/// both made an audited C_WrapKey ~1.5x faster. `keyward audit show
+/// --since/--object` scans the trail instead (a CLI read, linear in the
+/// trail). The one lookup a module makes — has this damaged row been
+/// reported? — keeps a partial index over the damage reports alone.
+const SCHEMA_V5: &str = "
+DROP INDEX IF EXISTS audit_time;
+DROP INDEX IF EXISTS audit_object;
+CREATE INDEX IF NOT EXISTS audit_damage ON audit(object) WHERE event = 'object_damaged';
 ";
 
 /// Failure inside a transaction body: SQL errors stay raw so BUSY can be
@@ -209,6 +220,7 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             tx.execute_batch(SCHEMA_V2)?;
             tx.execute_batch(SCHEMA_V3)?;
             tx.execute_batch(SCHEMA_V4)?;
+            tx.execute_batch(SCHEMA_V5)?;
             tx.execute(
                 "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
                 [SCHEMA_VERSION],
@@ -229,6 +241,9 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             }
             if version < 4 {
                 tx.execute_batch(SCHEMA_V4)?;
+            }
+            if version < 5 {
+                tx.execute_batch(SCHEMA_V5)?;
             }
             if version < SCHEMA_VERSION {
                 tx.execute(
@@ -312,11 +327,61 @@ mod tests {
         let version: i64 = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, SCHEMA_VERSION);
         let n: i64 = conn
             .query_row("SELECT count(*) FROM mk_rotation", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    /// What an audited operation's commit writes: the record's table
+    /// page and the chain head, and no index page (version 5). Files
+    /// made by version 4 lose the two indexes on open.
+    #[test]
+    fn audit_records_update_no_index_but_damage_reports_are_indexed() {
+        let audit_indexes = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'index'
+                     AND tbl_name = 'audit' ORDER BY name",
+                )
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.db");
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(audit_indexes(&conn), ["audit_damage"]);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT 1 FROM audit WHERE event = 'object_damaged'
+                 AND object IS 7 AND instr(body, CAST('x' AS BLOB)) > 0",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("audit_damage"), "{plan}");
+
+        // A version 4 file, as that release left it.
+        conn.execute_batch(
+            "DROP INDEX audit_damage;
+             CREATE INDEX audit_time ON audit(time);
+             CREATE INDEX audit_object ON audit(object);
+             UPDATE schema_version SET version = 4;",
+        )
+        .unwrap();
+        drop(conn);
+        drop(TokenDb::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(audit_indexes(&conn), ["audit_damage"]);
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]

@@ -124,6 +124,10 @@ pub struct TokenDb {
     /// The token's change counter shared by every process (see
     /// [`TokenDb::stamp`]); `None` when it could not be mapped.
     changes: Option<crate::ffi::shared_counter::SharedCounter>,
+    /// The connection is at `synchronous = NORMAL`, left so by the last
+    /// relaxed write (`durability.rs`); a FULL write sets it back first.
+    /// Read and written only with the connection mutex held.
+    pub(super) relaxed: std::sync::atomic::AtomicBool,
 }
 
 /// Whether a write moves the change counter (see [`TokenDb::stamp`]).
@@ -228,6 +232,7 @@ impl TokenDb {
         let db = TokenDb {
             conn: Mutex::new(Some(conn)),
             changes: crate::ffi::shared_counter::SharedCounter::open(Path::new(&gen_path)),
+            relaxed: std::sync::atomic::AtomicBool::new(false),
         };
         db.with_conn(|conn| configure(conn))?;
         db.write(create_schema)?;
@@ -279,6 +284,9 @@ impl TokenDb {
             _ => self.changes.as_ref(),
         };
         self.with_conn(|conn| {
+            if !matches!(behavior, TransactionBehavior::Deferred) {
+                self.ensure_full(conn)?;
+            }
             let tx = conn.transaction_with_behavior(behavior)?;
             let v = f(&tx)?;
             let mark = counter.map(|c| (c, c.begin_write()));

@@ -433,7 +433,7 @@ impl Token {
             return;
         }
         let obj = damaged_stub(row);
-        let ev = Event::new("object_damaged")
+        let ev = Event::new(crate::store::audit::DAMAGE_EVENT)
             .failed(Error::Tampered)
             .detail("the stored row failed its integrity check")
             .fingerprint(fp.clone());
