@@ -7,7 +7,7 @@
 //!
 //! Knobs: `KEYWARD_BENCH_ROUNDS` (default 5), `KEYWARD_BENCH_MS` per cell
 //! (default 200), `KEYWARD_BENCH_OBJECTS` (comma list, default
-//! 1000,10000,100000), `KEYWARD_BENCH_ONLY` (only the operation rows
+//! 1000,10000,100000), `KEYWARD_BENCH_ONLY` (`threads`, or only the operation rows
 //! whose name contains it). Under `cargo test --all-targets` (no `--bench`
 //! argument) it runs one tiny smoke round: every call's CK_RV is still
 //! checked and every row's result verified once.
@@ -153,10 +153,14 @@ fn module_column(m: &Module, session: CK_SESSION_HANDLE) -> (cases::Keys, Column
 
 /// `KEYWARD_BENCH_ONLY=text`: only the operation rows whose name
 /// contains `text` (e.g. to profile one row under `perf record`); the
-/// thread and object rows are left out.
+/// thread and object rows are left out. `KEYWARD_BENCH_ONLY=threads`:
+/// the thread rows alone.
 fn only() -> Option<String> {
     std::env::var("KEYWARD_BENCH_ONLY").ok()
 }
+
+/// The `KEYWARD_BENCH_ONLY` value that selects the thread rows.
+const THREADS_ONLY: &str = "threads";
 
 fn ops_table(s: &Settings, cols: &mut [Column]) {
     // samples[row][column]
@@ -324,11 +328,16 @@ fn main() {
         sh_keys = Some(k);
         cols.push(c);
     }
-    ops_table(&s, &mut cols);
+    let threads_only = only().as_deref() == Some(THREADS_ONLY);
+    if !threads_only {
+        ops_table(&s, &mut cols);
+    }
     drop(cols);
-    if only().is_some() {
+    if only().is_some() && !threads_only {
         return;
     }
     thread_rows(&s, &kw_keys, sh_keys.as_ref(), &rsa);
-    objects::rows(&s, softhsm.is_some());
+    if !threads_only {
+        objects::rows(&s, softhsm.is_some());
+    }
 }

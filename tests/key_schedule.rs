@@ -1,7 +1,8 @@
 //! A secret key's cached schedules (issue 11): the AES round keys, GCM's
 //! GHASH key, CMAC and HMAC states are built on the first init that needs
 //! them and reused by every later one, and they go when the key goes
-//! (C_DestroyObject, session close). Drives the C ABI in process — the
+//! (C_DestroyObject, logout, session close), including the copies that
+//! sessions keep of a token key they use again. Drives the C ABI in process — the
 //! crate's own function table — so the crate's schedule counters are the
 //! ones the calls move; one test per binary keeps the counts exact.
 
@@ -74,23 +75,58 @@ fn schedules_are_built_once_per_key_and_dropped_with_it() {
     ok(s.destroy(mac), "destroy");
     assert_eq!(since(base), (6, 0));
 
-    // A token key: cached with the token's parsed key, same rule.
-    let token_key = ok(
-        s.create(
-            Tmpl::new()
-                .ulong(CKA_CLASS, CKO_SECRET_KEY)
-                .ulong(CKA_KEY_TYPE, CKK_AES)
-                .bytes(CKA_VALUE, &KEY)
-                .bool(CKA_TOKEN, true)
-                .bool(CKA_ENCRYPT, true)
-                .bool(CKA_SIGN, true),
-        ),
-        "token key",
-    );
-    use_aes(&s, token_key, 20);
-    assert_eq!(since(base), (10, 4));
-    ok(s.destroy(token_key), "destroy token key");
-    assert_eq!(since(base), (10, 0));
+    // A token key: cached with the token's parsed key (one set of
+    // schedules), and a session that uses it again gets its own copy of
+    // the key with its own set, so that threads on different sessions
+    // share no reference count. Either set is built once, however many
+    // operations follow.
+    let token_key = |s: &Sess| {
+        ok(
+            s.create(
+                Tmpl::new()
+                    .ulong(CKA_CLASS, CKO_SECRET_KEY)
+                    .ulong(CKA_KEY_TYPE, CKK_AES)
+                    .bytes(CKA_VALUE, &KEY)
+                    .bool(CKA_TOKEN, true)
+                    .bool(CKA_PRIVATE, true)
+                    .bool(CKA_ENCRYPT, true)
+                    .bool(CKA_SIGN, true),
+            ),
+            "token key",
+        )
+    };
+    let key = token_key(&s);
+    let base = schedule_counts();
+    use_aes(&s, key, 20);
+    let one = since(base);
+    // The cache's set holds what ran before the copy was made (at most
+    // the four), the copy's the four.
+    assert!((4..=8).contains(&one.0), "{one:?}");
+    assert_eq!(one.1, one.0 as isize, "all alive");
+    use_aes(&s, key, 20);
+    assert_eq!(since(base), one, "no set is built twice");
+
+    // A second session: its copy, built once (the cache's set ran its
+    // first operation).
+    let s2 = Sess::new(f, open_session(f, true));
+    use_aes(&s2, key, 20);
+    assert_eq!(since(base), (one.0 + 4, one.1 + 4));
+
+    // Destroying the key drops the cache's set and every session's copy.
+    ok(s2.destroy(key), "destroy token key");
+    assert_eq!(since(base).1, 0, "nothing left of the destroyed key");
+
+    // A logout drops them too, though both sessions stay open.
+    let key = token_key(&s);
+    let base = schedule_counts();
+    use_aes(&s, key, 3);
+    use_aes(&s2, key, 3);
+    assert!(since(base).1 >= 8, "{:?}", since(base));
+    ok(s.logout(), "logout");
+    assert_eq!(since(base).1, 0, "no copy outlives the logout");
+    ok(s.login(CKU_USER, common::USER_PIN), "login");
+    use_aes(&s2, key, 1);
+    ok(s.destroy(key), "destroy");
 
     assert_rv!(ck!(f, C_Finalize(std::ptr::null_mut())), CKR_OK);
 }

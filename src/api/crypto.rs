@@ -72,7 +72,7 @@ impl Library {
         // any process, no in-process change): no lock shared with other
         // sessions. Otherwise the handle table and the token's key cache.
         let at = token.key_stamp();
-        let remembered = at.and_then(|at| s.keys.borrow().get(h, at));
+        let remembered = at.and_then(|at| s.memo().get(h, at));
         let (r, obj, key) = match remembered {
             Some(hit) => {
                 if hit.private && token.login_role()? != crate::token::Login::User {
@@ -102,7 +102,7 @@ impl Library {
         if let (Some(at), ObjRef::Token { .. }) = (at, &r)
             && !crate::lifecycle::depends_on_clock(&obj)
         {
-            s.keys.borrow_mut().passed(h, at, mech, usage);
+            s.memo().passed(h, at, mech, usage);
         }
         Ok((obj, key))
     }
@@ -130,7 +130,7 @@ impl Library {
                     other => other,
                 })?;
                 if let Some(at) = at {
-                    s.keys.borrow_mut().put(h, *id, at, &obj, &key);
+                    s.memo().put(h, *id, at, &obj, &key);
                 }
                 (obj, key)
             }

@@ -129,6 +129,7 @@ impl Library {
         }
         if let ObjRef::Token { id, .. } = r {
             token.delete(id, &object, &Event::new("destroy"))?;
+            self.forget_keys(s.token, Some(id))?;
         }
         self.handles()?.remove(obj);
         Ok(())
@@ -152,6 +153,7 @@ impl Library {
         let empty = Object::join(Default::default(), Default::default());
         let ev = Event::new("destroy").detail("damaged row");
         token.delete(id, &empty, &ev)?;
+        self.forget_keys(s.token, Some(id))?;
         self.handles()?.remove(obj);
         Ok(())
     }

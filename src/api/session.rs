@@ -21,6 +21,9 @@ pub(super) struct SessionRef {
     pub token: usize,
     pub rw: bool,
     pub state: Arc<Mutex<Session>>,
+    /// The session's key memo (the same as `Session::keys`), reachable
+    /// without the session's lock: see `Library::forget_keys`.
+    pub keys: Arc<Mutex<crate::session::KeyMemo>>,
 }
 
 impl SessionRef {
@@ -45,6 +48,7 @@ impl Library {
         let entry = SessionRef {
             token: index,
             rw: session.rw,
+            keys: Arc::clone(&session.keys),
             state: Arc::new(Mutex::new(session)),
         };
         self.sessions.insert(h, entry)?;
@@ -87,6 +91,22 @@ impl Library {
             }
         }
         self.logout_if_last(index)
+    }
+
+    /// Drops the key memo entries of every session of token `token`: all
+    /// of them (`None`: a logout), or those of one destroyed row. Takes
+    /// each memo's leaf lock in turn, never a session's lock, so it does
+    /// not wait for operations running on other sessions.
+    pub(super) fn forget_keys(&self, token: usize, id: Option<i64>) -> Result<()> {
+        self.sessions.for_each(|s| {
+            if s.token == token {
+                let mut memo = crate::session::memo_lock(&s.keys);
+                match id {
+                    Some(id) => memo.forget(id),
+                    None => memo.clear(),
+                }
+            }
+        })
     }
 
     /// Closing the last session of a token logs the application out.
@@ -158,6 +178,8 @@ impl Library {
             return Err(Error::UserNotLoggedIn);
         }
         token.logout()?;
+        // No session keeps a copy of a key the logout dropped.
+        self.forget_keys(index, None)?;
         // Private session objects belong to the user's login.
         self.handles()?
             .remove_session_objects(|t, _, obj| t == index && obj.is_private());

@@ -1,9 +1,21 @@
 //! A session's memo of the token keys it used last, so a repeated
-//! `C_*Init` with the same key takes no lock shared with other sessions.
+//! `C_*Init` with the same key takes no lock shared with other sessions
+//! and writes no memory another session's thread touches.
 //!
-//! Entries hold weak references: the token's key cache owns the keys, so
-//! a logout (which empties that cache) destroys them at once even while
-//! a session still remembers them.
+//! An entry first holds weak references: the token's key cache owns the
+//! keys. Used again, an entry of a secret key becomes the session's own
+//! copy of the object and key (its schedules built anew for this session):
+//! every `C_*Init` clones and drops an `Arc`, and on an `Arc` that threads
+//! on other cores share, that read-modify-write of one cache line is what
+//! kept two threads on one AES key at ~1.6–1.9× one thread (issue 11).
+//! Asymmetric keys stay shared (one signature costs ~1,000× more than the
+//! line), as do keys used once per session.
+//!
+//! A copy lives no longer than what it copies: the library drops every
+//! memo entry of a token at logout, a destroyed object's entries at
+//! C_DestroyObject (`Library::forget_keys`), and a memo drops its entries
+//! the moment it sees the token changed (any commit by any process, any
+//! in-process change); a closed session drops its memo.
 
 use std::sync::{Arc, Weak};
 
@@ -28,13 +40,24 @@ struct Entry {
     id: i64,
     at: KeyStamp,
     private: bool,
-    object: Weak<Object>,
-    key: Weak<Key>,
+    held: Held,
     /// The last (mechanism, usage) this key passed every check for — the
     /// object's flags, its lifecycle and the policy — when none of those
     /// answers can change without the stamp moving (the key has no start
     /// or end date, which the clock alone can cross).
     passed: Option<(CK_MECHANISM_TYPE, CK_ATTRIBUTE_TYPE)>,
+}
+
+/// How an entry holds its object and key.
+enum Held {
+    /// The token cache's own, weakly: gone when the cache drops them.
+    Shared {
+        object: Weak<Object>,
+        key: Weak<Key>,
+    },
+    /// This session's copies, whose reference counts no other thread
+    /// touches.
+    Own { object: Arc<Object>, key: Arc<Key> },
 }
 
 /// A remembered token key: its row, whether the object is private (the
@@ -55,18 +78,41 @@ pub struct KeyMemo {
 }
 
 impl KeyMemo {
-    /// What was remembered for `handle` at exactly `at`.
+    /// What was remembered for `handle` at exactly `at`. Entries made at
+    /// another stamp are dropped first: the token changed since, so none
+    /// of them can answer again (and their copies must not outlive it).
     /// Absent also when the key is gone (the token's cache dropped it).
-    pub fn get(&self, handle: CK_OBJECT_HANDLE, at: KeyStamp) -> Option<Remembered> {
-        let e = self
-            .entries
-            .iter()
-            .find(|e| e.handle == handle && e.at == at)?;
+    /// A secret key found a second time becomes this session's own copy.
+    pub fn get(&mut self, handle: CK_OBJECT_HANDLE, at: KeyStamp) -> Option<Remembered> {
+        if self.entries.iter().any(|e| e.at != at) {
+            self.entries.retain(|e| e.at == at);
+            self.next = 0;
+        }
+        let e = self.entries.iter_mut().find(|e| e.handle == handle)?;
+        let (object, key) = match &e.held {
+            Held::Own { object, key } => (Arc::clone(object), Arc::clone(key)),
+            Held::Shared { object, key } => {
+                let (object, key) = (object.upgrade()?, key.upgrade()?);
+                if matches!(*key, Key::Secret { .. }) {
+                    // A clone starts with empty schedules: this session
+                    // builds its own on its next operation.
+                    let own_object = Arc::new(Object::clone(&object));
+                    let own_key = Arc::new(Key::clone(&key));
+                    e.held = Held::Own {
+                        object: Arc::clone(&own_object),
+                        key: Arc::clone(&own_key),
+                    };
+                    (own_object, own_key)
+                } else {
+                    (object, key)
+                }
+            }
+        };
         Some(Remembered {
             id: e.id,
             private: e.private,
-            object: e.object.upgrade()?,
-            key: e.key.upgrade()?,
+            object,
+            key,
             passed: e.passed,
         })
     }
@@ -104,8 +150,10 @@ impl KeyMemo {
             id,
             at,
             private: object.is_private(),
-            object: Arc::downgrade(object),
-            key: Arc::downgrade(key),
+            held: Held::Shared {
+                object: Arc::downgrade(object),
+                key: Arc::downgrade(key),
+            },
             passed: None,
         };
         if let Some(slot) = self.entries.iter_mut().find(|e| e.handle == handle) {
@@ -115,6 +163,14 @@ impl KeyMemo {
         } else if let Some(slot) = self.entries.get_mut(self.next) {
             *slot = entry;
             self.next = (self.next + 1) % ENTRIES;
+        }
+    }
+
+    /// Drops the entries of token row `id` (the object was destroyed).
+    pub fn forget(&mut self, id: i64) {
+        if self.entries.iter().any(|e| e.id == id) {
+            self.entries.retain(|e| e.id != id);
+            self.next = 0;
         }
     }
 

@@ -97,10 +97,13 @@ pub struct Session {
     pub decrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
     pub message_encrypt: Option<MessageOp>,
     pub message_decrypt: Option<MessageOp>,
-    /// Token keys this session used last (see `KeyMemo`). A `RefCell`: the
-    /// session is already locked by its caller, and key lookups that take
-    /// it only as `&Session` may still remember what they found.
-    pub keys: std::cell::RefCell<KeyMemo>,
+    /// Token keys this session used last (see `KeyMemo`). Behind its own
+    /// mutex, shared with the sessions table's entry, so that a logout or
+    /// a destruction can drop other sessions' entries without waiting for
+    /// an operation that holds their session lock: a leaf lock, held only
+    /// for one memo call, and otherwise only ever taken by the thread that
+    /// holds this session (uncontended).
+    pub keys: std::sync::Arc<std::sync::Mutex<KeyMemo>>,
 }
 
 impl Session {
@@ -124,8 +127,14 @@ impl Session {
             decrypt: None,
             message_encrypt: None,
             message_decrypt: None,
-            keys: std::cell::RefCell::new(KeyMemo::default()),
+            keys: std::sync::Arc::default(),
         }
+    }
+
+    /// The session's key memo, locked. A poisoned lock (a panic inside a
+    /// memo call) is taken over: every memo call leaves its entries valid.
+    pub fn memo(&self) -> std::sync::MutexGuard<'_, KeyMemo> {
+        memo_lock(&self.keys)
     }
 
     /// The session state of PKCS#11 3.0 §5.6 table "Session states".
@@ -179,6 +188,12 @@ impl Session {
             || self.verify.as_ref().is_some_and(|o| o.needs_context_login)
             || self.decrypt.as_ref().is_some_and(|o| o.needs_context_login)
     }
+}
+
+/// Locks a session's key memo (see [`Session::memo`]).
+pub fn memo_lock(keys: &std::sync::Mutex<KeyMemo>) -> std::sync::MutexGuard<'_, KeyMemo> {
+    keys.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
