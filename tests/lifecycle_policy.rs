@@ -270,3 +270,51 @@ fn policy_max_cryptoperiod_for_secret_keys() {
     );
     assert_eq!(s.attr_ok(k, CKA_END_DATE), near);
 }
+
+/// One registry answers for the mechanism list, the mechanism info and
+/// the operations (issue 12): `min_rsa_bits` sets the floor that
+/// C_GetMechanismInfo reports for every RSA mechanism, and the same floor
+/// is what generation, signing and verification accept — with 1024 a
+/// 1024-bit key works end to end (the era of python-pkcs11's suite; before
+/// the registry, the list said 2048 whatever the policy and a 1024-bit
+/// key was refused at C_GenerateKeyPair and C_SignInit), with the default
+/// the module says 2048.
+#[test]
+fn min_rsa_bits_is_what_mechanism_info_reports_and_operations_accept() {
+    let rsa_mechs = [
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        CKM_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS_PSS,
+        CKM_RSA_PKCS_OAEP,
+    ];
+    let floor = |s: &Sess| -> Vec<CK_ULONG> {
+        rsa_mechs
+            .iter()
+            .map(|&mech| ok(s.mechanism_info(0, mech), "C_GetMechanismInfo").ulMinKeySize)
+            .collect()
+    };
+    {
+        let m = Module::start("[policy]\nmin_rsa_bits = 1024\n");
+        let s = m.ready();
+        assert_eq!(floor(&s), [1024; 5]);
+        let (public, private) = ok(
+            rsa(&s, 1024, Tmpl::new().bool(CKA_SIGN, true)),
+            "RSA-1024 generation under min_rsa_bits = 1024",
+        );
+        let mech = Mech::new(CKM_SHA256_RSA_PKCS);
+        let sig = ok(s.sign_once(&mech, private, MSG), "RSA-1024 sign");
+        assert_eq!(sig.len(), 128);
+        ok(s.verify_once(&mech, public, MSG, &sig), "RSA-1024 verify");
+    }
+    {
+        let m = Module::start("");
+        let s = m.ready();
+        assert_eq!(floor(&s), [2048; 5]);
+        err(
+            rsa(&s, 1024, Tmpl::new().bool(CKA_SIGN, true)),
+            CKR_KEY_SIZE_RANGE,
+            "RSA-1024 generation under the default policy",
+        );
+    }
+}

@@ -144,6 +144,7 @@ impl Library {
     pub fn new(config: Config) -> Result<Library> {
         // Process-wide: the mechanism table is shared by every slot.
         crate::mechanism::set_legacy_rsa_allowed(config.allow_legacy_rsa_decryption);
+        crate::mechanism::set_min_rsa_bits(config.policy.min_rsa_bits);
         let tokens = config
             .slots
             .iter()

@@ -287,7 +287,7 @@ mod tests {
     fn rows_are_in_the_table() {
         for r in ROWS {
             let info = super::super::info(r.mech).unwrap();
-            assert_eq!(info, r);
+            assert_eq!(&info, r);
             assert_eq!((info.min_key, info.max_key), (16, 32));
             assert_eq!(info.flags & CKF_HW, 0);
             assert!(handles(r.mech));

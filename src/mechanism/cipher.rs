@@ -47,10 +47,10 @@ pub trait CipherOp: Send {
     }
 }
 
-/// The row must claim `flag`, or the RSA policy grant it (legacy RSA
-/// encryption is off unless configured).
+/// The mechanism as offered (the registry applies the policy, e.g.
+/// legacy RSA encryption, off unless configured) must claim `flag`.
 fn check(mech: &Mechanism, flag: CK_FLAGS) -> Result<()> {
-    if (info(mech.mech)?.flags | rsa_crypt::policy_flags(mech.mech)) & flag == 0 {
+    if info(mech.mech)?.flags & flag == 0 {
         return Err(Error::MechanismInvalid);
     }
     Ok(())

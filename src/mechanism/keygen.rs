@@ -140,7 +140,6 @@ impl std::fmt::Debug for RsaKeyPairParts {
     }
 }
 
-const RSA_GEN_BITS: std::ops::RangeInclusive<u64> = 2048..=4096;
 const DEFAULT_EXPONENT: u64 = 65537;
 
 /// The public exponent for generation: 65537 when the attribute is empty,
@@ -166,13 +165,14 @@ fn generation_exponent(public_exponent: &[u8]) -> Result<u64> {
     Ok(e)
 }
 
-/// Generates an RSA key pair of `bits` (any size in 2048..=4096, the
-/// range C_GetMechanismInfo advertises, else KeySizeRange) with the given
+/// Generates an RSA key pair of `bits` (any size the module can make,
+/// `registry::RSA_MIN..=RSA_MAX`, else KeySizeRange; the policy's floor is
+/// the caller's to check) with the given
 /// public exponent. Sizes that are not whole bytes are fine: the rsa crate
 /// draws primes until the modulus has exactly `bits` bits (pkcs11-provider's
 /// suite asks for 3092).
 pub fn generate_rsa(bits: u64, public_exponent: &[u8]) -> Result<RsaKeyPairParts> {
-    if !RSA_GEN_BITS.contains(&bits) {
+    if !super::capability(cryptoki_sys::CKM_RSA_PKCS_KEY_PAIR_GEN)?.key_size_ok(bits) {
         return Err(Error::KeySizeRange);
     }
     let e = generation_exponent(public_exponent)?;
@@ -347,9 +347,9 @@ mod tests {
 
     #[test]
     fn rsa_generation_policy() {
-        assert_eq!(generate_rsa(1024, &[]).unwrap_err(), Error::KeySizeRange);
+        assert_eq!(generate_rsa(1023, &[]).unwrap_err(), Error::KeySizeRange);
         assert_eq!(generate_rsa(8192, &[]).unwrap_err(), Error::KeySizeRange);
-        assert_eq!(generate_rsa(2047, &[]).unwrap_err(), Error::KeySizeRange);
+        assert_eq!(generate_rsa(512, &[]).unwrap_err(), Error::KeySizeRange);
         for bad in [&[1][..], &[2], &[0, 0], &[1, 0, 0], &[1; 9]] {
             assert_eq!(
                 generate_rsa(2048, bad).unwrap_err(),

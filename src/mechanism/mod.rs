@@ -31,6 +31,7 @@ pub mod names;
 mod params;
 pub mod pbes2;
 mod pkcs8;
+pub mod registry;
 mod rsa;
 mod rsa_crypt;
 pub mod schedule;
@@ -51,15 +52,14 @@ pub use self::keygen::{
 pub use self::keys::{Curve, Key};
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, layout};
 pub use self::pkcs8::PrivateAttribute;
-pub use self::rsa_crypt::{legacy_rsa_allowed, policy_flags, set_legacy_rsa_allowed};
+pub use self::registry::{RSA_MAX, RSA_MIN, capability, info, set_min_rsa_bits, table};
+pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::sign::{
     SignOp, VerifyOp, is_multipart, sign_init, sign_resume, verify_init, verify_resume,
 };
 pub use self::wrap::{unwrap, wrap};
 
 use cryptoki_sys::*;
-
-use crate::error::{Error, Result};
 
 /// One row of the mechanism table, as reported by `C_GetMechanismInfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +107,6 @@ impl MechInfo {
     }
 }
 
-const RSA_MIN: u64 = 2048;
-const RSA_MAX: u64 = 4096;
 const EC_MIN: u64 = 256;
 const EC_MAX: u64 = 521;
 /// HMAC keys, in bytes. RFC 2104 and PKCS#11 allow any length; short keys
@@ -134,9 +132,9 @@ const fn row(mech: CK_MECHANISM_TYPE, min_key: u64, max_key: u64, flags: CK_FLAG
     }
 }
 
-/// The rows of the base families (digests, HMAC, ECDSA, RSA signatures,
-/// key generation); every other family file declares its own `ROWS`.
-const BASE_ROWS: &[MechInfo] = &[
+/// The RSA signature and generation rows, at what the module can do;
+/// the registry raises their floor to the policy's `min_rsa_bits`.
+pub(super) const RSA_ROWS: &[MechInfo] = &[
     row(
         CKM_RSA_PKCS_KEY_PAIR_GEN,
         RSA_MIN,
@@ -163,6 +161,11 @@ const BASE_ROWS: &[MechInfo] = &[
     row(CKM_SHA3_512_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_SHA3_224_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_SHA3_224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
+];
+
+/// The rows of the other base families (digests, HMAC, ECDSA, key
+/// generation); every other family file declares its own `ROWS`.
+pub(super) const BASE_ROWS: &[MechInfo] = &[
     row(CKM_SHA3_256, 0, 0, CKF_DIGEST),
     row(CKM_SHA3_256_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA3_256_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
@@ -215,63 +218,13 @@ const BASE_ROWS: &[MechInfo] = &[
     row(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
 ];
 
-/// Every supported mechanism, sorted ascending by type. No row claims
-/// CKF_HW: this is a software token.
-/// Every family's rows, merged and sorted ascending by mechanism type once
-/// (checked unique by a test) so `info` can binary-search.
-static TABLE: once_cell::sync::Lazy<Vec<MechInfo>> = once_cell::sync::Lazy::new(|| {
-    let families: [&[MechInfo]; 7] = [
-        BASE_ROWS,
-        aes::ROWS,
-        cmac::ROWS,
-        rsa_crypt::ROWS,
-        kdf::ROWS,
-        eddsa::ROWS,
-        ecdh::ROWS,
-    ];
-    let mut rows: Vec<MechInfo> = families.concat();
-    rows.sort_by_key(|r| r.mech);
-    rows
-});
-
-pub fn table() -> &'static [MechInfo] {
-    &TABLE
-}
-
-/// The table row for `mech`.
-pub fn info(mech: CK_MECHANISM_TYPE) -> Result<&'static MechInfo> {
-    let rows = table();
-    rows.binary_search_by_key(&mech, |r| r.mech)
-        .ok()
-        .and_then(|i| rows.get(i))
-        .ok_or(Error::MechanismInvalid)
-}
-
-/// A mechanism with its parameter parsed once from the caller's raw bytes.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     fn ulongs(v: &[u64]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_ne_bytes()).collect()
-    }
-
-    #[test]
-    fn table_sorted_unique_and_software() {
-        let t = table();
-        assert!(t.len() >= 37);
-        for w in t.windows(2) {
-            assert!(
-                w[0].mech < w[1].mech,
-                "{:#x} !< {:#x}",
-                w[0].mech,
-                w[1].mech
-            );
-        }
-        assert!(
-            t.iter()
-                .all(|r| r.flags & CKF_HW == 0 && r.min_key <= r.max_key)
-        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::{HashAlg, info};
+use super::HashAlg;
 use crate::error::{Error, Result};
 
 /// Which C structure a mechanism's parameter is, so the ABI layer knows
@@ -186,7 +186,9 @@ fn ulong_at(param: &[u8], index: usize) -> Result<CK_ULONG> {
 impl Mechanism {
     /// Parses the parameter the ABI layer read for this mechanism type.
     pub fn from_raw(mech: CK_MECHANISM_TYPE, raw: &RawParam) -> Result<Mechanism> {
-        info(mech)?;
+        if !super::registry::known(mech) {
+            return Err(Error::MechanismInvalid);
+        }
         let params = match raw {
             RawParam::None => return Mechanism::parse(mech, None),
             RawParam::Bytes(b) => return Mechanism::parse(mech, Some(b)),
@@ -223,7 +225,9 @@ impl Mechanism {
     /// Checks `mech` against the table and parses a flat parameter given
     /// as the caller's bytes. An empty parameter is treated as absent.
     pub fn parse(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Mechanism> {
-        info(mech)?;
+        if !super::registry::known(mech) {
+            return Err(Error::MechanismInvalid);
+        }
         let param = param.filter(|p| !p.is_empty());
         let params = if let Some(hash) = pss_digest(mech) {
             parse_pss(hash, param.ok_or(Error::MechanismParamInvalid)?)?

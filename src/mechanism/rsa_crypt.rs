@@ -37,12 +37,9 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::HashAlg;
 use super::keys::Key;
+use super::registry::{RSA_MAX, RSA_MIN};
 use super::{MechInfo, Mechanism, Params};
 use crate::error::{Error, Result};
-
-/// Moduli in bits, as for the RSA signature mechanisms.
-const RSA_MIN: u64 = 2048;
-const RSA_MAX: u64 = 4096;
 
 /// What the policy adds to CKM_RSA_PKCS and CKM_RSA_X_509 when it allows
 /// the legacy schemes.
@@ -689,7 +686,12 @@ mod tests {
         }
         assert!(handles(CKM_RSA_PKCS_OAEP));
         assert_eq!(policy_flags(CKM_RSA_PKCS_OAEP), 0);
-        assert_eq!(super::super::info(CKM_RSA_X_509).unwrap().flags, 0);
+        // Registered, but with no function left it is not offered.
+        assert_eq!(
+            super::super::info(CKM_RSA_X_509).unwrap_err(),
+            Error::MechanismInvalid
+        );
+        assert!(super::super::registry::known(CKM_RSA_X_509));
     }
 
     #[test]

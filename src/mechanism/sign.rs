@@ -177,7 +177,7 @@ fn kind(mech: CK_MECHANISM_TYPE) -> Result<Kind> {
 }
 
 /// The table row, which must claim `flag`.
-fn row(mech: &Mechanism, flag: CK_FLAGS) -> Result<&'static MechInfo> {
+fn row(mech: &Mechanism, flag: CK_FLAGS) -> Result<MechInfo> {
     let row = info(mech.mech)?;
     if row.flags & flag == 0 {
         return Err(Error::MechanismInvalid);
@@ -284,13 +284,13 @@ fn sign_build(
     match kind {
         Kind::Hmac { hash, general } => {
             not_resumed(input)?;
-            Ok(Box::new(hmac_op(mech, row, &key, hash, general)?))
+            Ok(Box::new(hmac_op(mech, &row, &key, hash, general)?))
         }
         Kind::Ecdsa(hash) => {
             if !matches!(*key, Key::EcPrivate { .. }) {
                 return Err(Error::KeyTypeInconsistent);
             }
-            check_size(row, &key)?;
+            check_size(&row, &key)?;
             let op = EcdsaSign::new(key.clone(), hash)?;
             Ok(Box::new(Resumable::new(mech, key, op, input)?))
         }
@@ -298,7 +298,7 @@ fn sign_build(
             if !matches!(*key, Key::RsaPrivate(_)) {
                 return Err(Error::KeyTypeInconsistent);
             }
-            check_size(row, &key)?;
+            check_size(&row, &key)?;
             let scheme = rsa_scheme(mech, &kind)?;
             let op = RsaSign::new(key.clone(), scheme, prehash(&kind))?;
             Ok(Box::new(Resumable::new(mech, key, op, input)?))
@@ -339,13 +339,13 @@ fn verify_build(
     match kind {
         Kind::Hmac { hash, general } => {
             not_resumed(input)?;
-            Ok(Box::new(hmac_op(mech, row, &key, hash, general)?))
+            Ok(Box::new(hmac_op(mech, &row, &key, hash, general)?))
         }
         Kind::Ecdsa(hash) => {
             if !matches!(*key, Key::EcPublic { .. }) {
                 return Err(Error::KeyTypeInconsistent);
             }
-            check_size(row, &key)?;
+            check_size(&row, &key)?;
             let op = EcdsaVerify::new(key.clone(), hash)?;
             Ok(Box::new(Resumable::new(mech, key, op, input)?))
         }
@@ -353,7 +353,7 @@ fn verify_build(
             if !matches!(*key, Key::RsaPublic(_)) {
                 return Err(Error::KeyTypeInconsistent);
             }
-            check_size(row, &key)?;
+            check_size(&row, &key)?;
             let scheme = rsa_scheme(mech, &kind)?;
             let op = RsaVerify::new(key.clone(), scheme, prehash(&kind))?;
             Ok(Box::new(Resumable::new(mech, key, op, input)?))

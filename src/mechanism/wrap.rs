@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// Wraps `material` under `wrapping`.
 pub fn wrap(mech: &Mechanism, wrapping: &Key, material: &[u8]) -> Result<Vec<u8>> {
-    if (info(mech.mech)?.flags | rsa_crypt::policy_flags(mech.mech)) & CKF_WRAP == 0 {
+    if info(mech.mech)?.flags & CKF_WRAP == 0 {
         return Err(Error::MechanismInvalid);
     }
     if aes_keywrap::handles(mech.mech) {
@@ -30,7 +30,7 @@ pub fn wrap(mech: &Mechanism, wrapping: &Key, material: &[u8]) -> Result<Vec<u8>
 /// `Error::WrappedKeyInvalid`) when it does not authenticate or decode,
 /// CKR_WRAPPED_KEY_LEN_RANGE for an impossible length.
 pub fn unwrap(mech: &Mechanism, unwrapping: &Key, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    if (info(mech.mech)?.flags | rsa_crypt::policy_flags(mech.mech)) & CKF_UNWRAP == 0 {
+    if info(mech.mech)?.flags & CKF_UNWRAP == 0 {
         return Err(Error::MechanismInvalid);
     }
     if aes_keywrap::handles(mech.mech) {

@@ -18,10 +18,6 @@ use super::template::{
 use crate::error::{Error, Result};
 use crate::mechanism::{Alg25519, Curve, EcKeyPairParts, Key, RsaKeyPairParts};
 
-/// RSA modulus sizes we generate, in bits.
-const RSA_MIN_BITS: u64 = 2048;
-const RSA_MAX_BITS: u64 = 4096;
-
 /// F4, the public exponent when the template gives none.
 const DEFAULT_PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
 
@@ -248,7 +244,9 @@ pub fn key_pair_request(
     }
     let bits = tpl_ulong(public, CKA_MODULUS_BITS)?.ok_or(Error::TemplateIncomplete)?;
     let bits = super::attrs::ulong_to_u64(bits);
-    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+    // What the module can generate; the policy's floor was applied
+    // before, as a refusal that names its rule (api/key.rs).
+    if !crate::mechanism::capability(CKM_RSA_PKCS_KEY_PAIR_GEN)?.key_size_ok(bits) {
         return Err(Error::KeySizeRange);
     }
     let public_exponent = match public.get(&CKA_PUBLIC_EXPONENT) {
