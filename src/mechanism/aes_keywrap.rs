@@ -242,14 +242,6 @@ fn pad_decrypt(cipher: &AesCipher, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     Ok(plain)
 }
 
-/// Whether `mech` is one of the key wraps here.
-pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
-    matches!(
-        mech,
-        CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD
-    )
-}
-
 /// C_WrapKey with a key wrap, in one call: the same checks and answers as
 /// the general AES path (`aes::wrap`: wrong key type, then empty
 /// material, then parameters), without an operation object or a copy of

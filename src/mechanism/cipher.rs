@@ -6,8 +6,8 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 
 use super::keys::Key;
-use super::{Mechanism, aes, info, rsa_crypt};
-use crate::error::{Error, Result};
+use super::{Mechanism, registry};
+use crate::error::Result;
 
 /// A cipher operation in progress (either direction). Output lengths are
 /// upper bounds for length queries; the caller keeps output that did not
@@ -47,35 +47,15 @@ pub trait CipherOp: Send {
     }
 }
 
-/// The mechanism as offered (the registry applies the policy, e.g.
-/// legacy RSA encryption, off unless configured) must claim `flag`.
-fn check(mech: &Mechanism, flag: CK_FLAGS) -> Result<()> {
-    if info(mech.mech)?.flags & flag == 0 {
-        return Err(Error::MechanismInvalid);
-    }
-    Ok(())
-}
-
-/// Starts an encryption. KeyTypeInconsistent if the key does not fit.
+/// Starts an encryption through the registry: CKR_MECHANISM_INVALID
+/// unless the mechanism is offered with CKF_ENCRYPT (the registry applies
+/// the policy, e.g. legacy RSA encryption, off unless configured);
+/// KeyTypeInconsistent if the key does not fit.
 pub fn encrypt_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
-    check(mech, CKF_ENCRYPT)?;
-    if aes::handles(mech.mech) {
-        aes::encrypt_init(mech, &key)
-    } else if rsa_crypt::handles(mech.mech) {
-        rsa_crypt::encrypt_init(mech, key)
-    } else {
-        Err(Error::MechanismInvalid)
-    }
+    registry::family(mech.mech, CKF_ENCRYPT)?.encrypt(mech, key)
 }
 
-/// Starts a decryption. KeyTypeInconsistent if the key does not fit.
+/// Starts a decryption through the registry (CKF_DECRYPT).
 pub fn decrypt_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
-    check(mech, CKF_DECRYPT)?;
-    if aes::handles(mech.mech) {
-        aes::decrypt_init(mech, &key)
-    } else if rsa_crypt::handles(mech.mech) {
-        rsa_crypt::decrypt_init(mech, key)
-    } else {
-        Err(Error::MechanismInvalid)
-    }
+    registry::family(mech.mech, CKF_DECRYPT)?.decrypt(mech, key)
 }

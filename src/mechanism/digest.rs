@@ -255,10 +255,10 @@ impl<D: Hash> DigestOp for Hashing<D> {
 }
 
 /// Starts a digest operation for a digest mechanism.
+/// Starts a digest through the registry (CKR_MECHANISM_INVALID unless
+/// the mechanism is offered with CKF_DIGEST).
 pub fn digest_init(mech: &Mechanism) -> Result<Box<dyn DigestOp>> {
-    HashAlg::from_digest_mech(mech.mech)
-        .map(HashAlg::hasher)
-        .ok_or(Error::MechanismInvalid)
+    super::registry::family(mech.mech, CKF_DIGEST)?.digest(mech)
 }
 
 #[cfg(test)]

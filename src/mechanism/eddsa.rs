@@ -36,7 +36,8 @@ pub(super) const ROWS: &[MechInfo] = &[
 
 /// Whether sign/verify of `mech` belongs here (key generation is the
 /// object layer's, via `generate_edwards`).
-pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
+#[cfg(test)]
+fn handles(mech: CK_MECHANISM_TYPE) -> bool {
     mech == CKM_EDDSA
 }
 

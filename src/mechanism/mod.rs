@@ -20,6 +20,7 @@ mod digest;
 mod ec;
 mod ecdh;
 mod eddsa;
+mod families;
 mod gcm_fast;
 mod hmac;
 pub mod kdf;
@@ -80,17 +81,10 @@ pub enum KeySizeUnit {
 }
 
 impl MechInfo {
-    /// The unit of `min_key`/`max_key` for this mechanism.
+    /// The unit of `min_key`/`max_key` for this mechanism (the
+    /// registry's, per family).
     pub fn key_size_unit(&self) -> KeySizeUnit {
-        match self.mech {
-            m if HashAlg::from_digest_mech(m).is_some() => KeySizeUnit::None,
-            CKM_AES_KEY_GEN => KeySizeUnit::Bytes,
-            m if HashAlg::from_hmac_mech(m).is_some() => KeySizeUnit::Bytes,
-            m if aes::handles(m) || cmac::handles(m) || kdf::ROWS.iter().any(|r| r.mech == m) => {
-                KeySizeUnit::Bytes
-            }
-            _ => KeySizeUnit::Bits,
-        }
+        registry::unit(self.mech)
     }
 
     /// Whether a key of `key_bits` bits fits this mechanism's range, after
@@ -132,8 +126,9 @@ const fn row(mech: CK_MECHANISM_TYPE, min_key: u64, max_key: u64, flags: CK_FLAG
     }
 }
 
-/// The RSA signature and generation rows, at what the module can do;
-/// the registry raises their floor to the policy's `min_rsa_bits`.
+/// The RSA signatures (PKCS#1 v1.5 with a hash, PSS) and RSA key-pair
+/// generation, at what the module can do; the registry raises their floor
+/// to the policy's `min_rsa_bits`.
 pub(super) const RSA_ROWS: &[MechInfo] = &[
     row(
         CKM_RSA_PKCS_KEY_PAIR_GEN,
@@ -141,7 +136,6 @@ pub(super) const RSA_ROWS: &[MechInfo] = &[
         RSA_MAX,
         CKF_GENERATE_KEY_PAIR,
     ),
-    row(CKM_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_SHA1_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_SHA1_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
@@ -163,36 +157,61 @@ pub(super) const RSA_ROWS: &[MechInfo] = &[
     row(CKM_SHA3_224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
 ];
 
-/// The rows of the other base families (digests, HMAC, ECDSA, key
-/// generation); every other family file declares its own `ROWS`.
-pub(super) const BASE_ROWS: &[MechInfo] = &[
+/// CKM_RSA_PKCS: signatures over a DigestInfo here; the policy may add
+/// PKCS#1 v1.5 encryption and wrapping (`rsa_crypt::policy_flags`).
+pub(super) const RSA_PKCS_ROWS: &[MechInfo] = &[row(CKM_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN)];
+
+/// The digests.
+pub(super) const DIGEST_ROWS: &[MechInfo] = &[
     row(CKM_SHA3_256, 0, 0, CKF_DIGEST),
+    row(CKM_SHA3_224, 0, 0, CKF_DIGEST),
+    row(CKM_SHA3_384, 0, 0, CKF_DIGEST),
+    row(CKM_SHA3_512, 0, 0, CKF_DIGEST),
+    row(CKM_SHA_1, 0, 0, CKF_DIGEST),
+    row(CKM_SHA256, 0, 0, CKF_DIGEST),
+    row(CKM_SHA224, 0, 0, CKF_DIGEST),
+    row(CKM_SHA384, 0, 0, CKF_DIGEST),
+    row(CKM_SHA512, 0, 0, CKF_DIGEST),
+];
+
+/// HMAC, plain and general (key sizes in bytes).
+pub(super) const HMAC_ROWS: &[MechInfo] = &[
     row(CKM_SHA3_256_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA3_256_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA3_224, 0, 0, CKF_DIGEST),
     row(CKM_SHA3_224_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA3_224_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA3_384, 0, 0, CKF_DIGEST),
     row(CKM_SHA3_384_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA3_384_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA3_512, 0, 0, CKF_DIGEST),
     row(CKM_SHA3_512_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA3_512_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA_1, 0, 0, CKF_DIGEST),
     row(CKM_SHA_1_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA_1_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA256, 0, 0, CKF_DIGEST),
     row(CKM_SHA256_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA256_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA224, 0, 0, CKF_DIGEST),
     row(CKM_SHA224_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA224_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA384, 0, 0, CKF_DIGEST),
     row(CKM_SHA384_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA384_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
-    row(CKM_SHA512, 0, 0, CKF_DIGEST),
     row(CKM_SHA512_HMAC, HMAC_MIN, HMAC_MAX, MAC),
     row(CKM_SHA512_HMAC_GENERAL, HMAC_MIN, HMAC_MAX, MAC),
+];
+
+/// ECDSA, raw and with a hash.
+pub(super) const ECDSA_ROWS: &[MechInfo] = &[
+    row(CKM_ECDSA, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA1, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA224, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA256, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA384, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA512, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_224, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_256, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_384, EC_MIN, EC_MAX, EC_SIGN),
+    row(CKM_ECDSA_SHA3_512, EC_MIN, EC_MAX, EC_SIGN),
+];
+
+/// Generation only, sizes in bits.
+pub(super) const KEYGEN_BITS_ROWS: &[MechInfo] = &[
     row(
         CKM_GENERIC_SECRET_KEY_GEN,
         GENERIC_MIN_BITS,
@@ -205,18 +224,10 @@ pub(super) const BASE_ROWS: &[MechInfo] = &[
         EC_MAX,
         CKF_GENERATE_KEY_PAIR | EC_CAPS,
     ),
-    row(CKM_ECDSA, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA1, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA224, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA256, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA384, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA512, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA3_224, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA3_256, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA3_384, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_ECDSA_SHA3_512, EC_MIN, EC_MAX, EC_SIGN),
-    row(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
 ];
+
+/// Generation only, sizes in bytes.
+pub(super) const KEYGEN_BYTES_ROWS: &[MechInfo] = &[row(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE)];
 
 #[cfg(test)]
 mod tests {

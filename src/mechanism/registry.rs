@@ -1,10 +1,12 @@
-//! The mechanism registry: what this module offers for each mechanism —
-//! its flags and key-size range as `C_GetMechanismInfo` reports them —
-//! gathered once from the family tables, with the deployment's policy
-//! applied in this one place. Every reader (the mechanism list and info,
-//! dispatch's flag checks, size checks at init, key generation) asks
-//! [`info`], so what a client is told and what the module does cannot
-//! drift (issue 12).
+//! The mechanism registry: for each mechanism, its flags, key-size range
+//! and unit, and the family whose constructors build its operations
+//! (`families.rs`) — gathered once from the family tables, with the
+//! deployment's policy applied in this one place. The mechanism list and
+//! info, dispatch (`family`: sign, verify, encrypt, decrypt, digest, wrap,
+//! unwrap, derive), size checks at init and key generation all read it,
+//! so what a client is told and what the module does cannot drift: a test
+//! fails when a registered flag has no constructor behind it, or a family
+//! constructor does not know a mechanism registered with it (issue 12).
 //!
 //! Two facts can differ from the family tables, both set once at
 //! `C_Initialize` from the configuration:
@@ -15,11 +17,22 @@
 //! - PKCS#1 v1.5 and raw RSA encryption and wrapping flags, granted only
 //!   when `allow_legacy_rsa_decryption` is set (`rsa_crypt::policy_flags`).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
 
-use super::{MechInfo, aes, cmac, ecdh, eddsa, kdf, rsa_crypt};
+use super::cipher::CipherOp;
+use super::digest::DigestOp;
+use super::families::{
+    AesKeyWrap, AesModes, Cmac, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt, RsaPkcs,
+    Signatures,
+};
+use super::keys::Key;
+use super::sign::{SignOp, VerifyOp};
+use super::state::InputState;
+use super::{KeySizeUnit, MechInfo, Mechanism, aes, cmac, ecdh, eddsa, kdf, rsa_crypt};
 use crate::error::{Error, Result};
 
 /// The RSA modulus sizes, in bits, the module can generate and use: the
@@ -31,6 +44,61 @@ pub const RSA_MAX: u64 = 4096;
 /// The policy's RSA floor when no configuration set one.
 pub const DEFAULT_MIN_RSA_BITS: u64 = 2048;
 
+/// A family of mechanisms and the constructors of their operations
+/// (`families.rs`). Dispatch reaches a constructor only through
+/// [`family`], after the registry checked that the mechanism is offered
+/// with the flag the call needs; a constructor a family does not have
+/// answers CKR_MECHANISM_INVALID.
+pub trait Family: Sync {
+    /// The operation flags (`families::OPERATION_FLAGS`) this family
+    /// builds; a test checks every registered flag has its constructor.
+    fn ops(&self) -> CK_FLAGS;
+    fn sign(
+        &self,
+        _mech: &Mechanism,
+        _key: Arc<Key>,
+        _input: Option<&InputState>,
+    ) -> Result<Box<dyn SignOp>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn verify(
+        &self,
+        _mech: &Mechanism,
+        _key: Arc<Key>,
+        _input: Option<&InputState>,
+    ) -> Result<Box<dyn VerifyOp>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn encrypt(&self, _mech: &Mechanism, _key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn decrypt(&self, _mech: &Mechanism, _key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn digest(&self, _mech: &Mechanism) -> Result<Box<dyn DigestOp>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn wrap(&self, _mech: &Mechanism, _wrapping: &Key, _material: &[u8]) -> Result<Vec<u8>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn unwrap(
+        &self,
+        _mech: &Mechanism,
+        _unwrapping: &Key,
+        _wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        Err(Error::MechanismInvalid)
+    }
+    fn derive(
+        &self,
+        _mech: &Mechanism,
+        _base: &Key,
+        _len: Option<usize>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        Err(Error::MechanismInvalid)
+    }
+}
+
 /// Which policy hook applies to a family's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hook {
@@ -40,33 +108,74 @@ enum Hook {
     Rsa,
 }
 
-/// One registered mechanism: its row as the module can do it, and the
-/// policy hook that turns it into what is offered.
-#[derive(Debug, Clone, Copy)]
+/// One registered mechanism: its row as the module can do it, the unit of
+/// its key sizes, its family, and the policy hook that turns the row into
+/// what is offered.
 struct Entry {
     row: MechInfo,
+    unit: KeySizeUnit,
+    family: &'static dyn Family,
     hook: Hook,
 }
 
-/// Every family's rows, merged and sorted ascending by mechanism type once
-/// (checked unique by a test) so [`info`] can binary-search.
+/// One registration: a family file's rows, with what they share.
+struct Rows {
+    rows: &'static [MechInfo],
+    unit: KeySizeUnit,
+    family: &'static dyn Family,
+    hook: Hook,
+}
+
+const fn rows(
+    rows: &'static [MechInfo],
+    unit: KeySizeUnit,
+    family: &'static dyn Family,
+    hook: Hook,
+) -> Rows {
+    Rows {
+        rows,
+        unit,
+        family,
+        hook,
+    }
+}
+
+/// Every mechanism the module has, by family. Key-size units follow
+/// PKCS#11 3.0 per mechanism: RSA and EC sizes in bits (modulus / curve
+/// order), AES, HMAC, CMAC and HKDF sizes in bytes,
+/// CKM_GENERIC_SECRET_KEY_GEN in bits (the spec's wording for it,
+/// although CKA_VALUE_LEN is in bytes).
+const REGISTRATIONS: &[Rows] = {
+    use KeySizeUnit::{Bits, Bytes};
+    &[
+        rows(super::DIGEST_ROWS, KeySizeUnit::None, &Digests, Hook::None),
+        rows(super::HMAC_ROWS, Bytes, &Signatures, Hook::None),
+        rows(super::ECDSA_ROWS, Bits, &Signatures, Hook::None),
+        rows(super::KEYGEN_BITS_ROWS, Bits, &KeyGeneration, Hook::None),
+        rows(super::KEYGEN_BYTES_ROWS, Bytes, &KeyGeneration, Hook::None),
+        rows(super::RSA_ROWS, Bits, &Signatures, Hook::Rsa),
+        rows(super::RSA_PKCS_ROWS, Bits, &RsaPkcs, Hook::Rsa),
+        rows(rsa_crypt::ROWS, Bits, &RsaCrypt, Hook::Rsa),
+        rows(aes::ROWS, Bytes, &AesModes, Hook::None),
+        rows(aes::KW_ROWS, Bytes, &AesKeyWrap, Hook::None),
+        rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
+        rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
+        rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
+        rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
+    ]
+};
+
+/// Every registration's rows, merged and sorted ascending by mechanism
+/// type once (checked unique by a test) so lookups can binary-search.
 static REGISTRY: std::sync::LazyLock<Vec<Entry>> = std::sync::LazyLock::new(|| {
-    let families: [(&[MechInfo], Hook); 8] = [
-        (super::BASE_ROWS, Hook::None),
-        (super::RSA_ROWS, Hook::Rsa),
-        (rsa_crypt::ROWS, Hook::Rsa),
-        (aes::ROWS, Hook::None),
-        (cmac::ROWS, Hook::None),
-        (kdf::ROWS, Hook::None),
-        (eddsa::ROWS, Hook::None),
-        (ecdh::ROWS, Hook::None),
-    ];
-    let mut entries: Vec<Entry> = families
+    let mut entries: Vec<Entry> = REGISTRATIONS
         .iter()
-        .flat_map(|(rows, hook)| {
-            rows.iter().map(|row| Entry {
+        .flat_map(|r| {
+            r.rows.iter().map(|row| Entry {
                 row: *row,
-                hook: *hook,
+                unit: r.unit,
+                family: r.family,
+                hook: r.hook,
             })
         })
         .collect();
@@ -150,9 +259,157 @@ pub fn known(mech: CK_MECHANISM_TYPE) -> bool {
     entry(mech).is_ok()
 }
 
+/// The unit of `mech`'s key sizes (`KeySizeUnit::Bits` for a mechanism
+/// not registered, which no size check reaches).
+pub fn unit(mech: CK_MECHANISM_TYPE) -> KeySizeUnit {
+    entry(mech).map_or(KeySizeUnit::Bits, |e| e.unit)
+}
+
+/// The family that builds `mech`'s operations, once the registry has
+/// checked that the mechanism is offered with `flag` (the operation the
+/// caller starts): CKR_MECHANISM_INVALID otherwise.
+pub fn family(mech: CK_MECHANISM_TYPE, flag: CK_FLAGS) -> Result<&'static dyn Family> {
+    let e = entry(mech)?;
+    match offered(e) {
+        Some(row) if row.flags & flag == flag => Ok(e.family),
+        _ => Err(Error::MechanismInvalid),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mechanism::families::OPERATION_FLAGS;
+    use crate::mechanism::{Alg25519, Curve, Params, generate_ec, generate_rsa};
+
+    /// Every operation flag a mechanism is registered with — the policy's
+    /// grants included — is one its family builds.
+    #[test]
+    fn every_registered_flag_has_its_family_constructor() {
+        for e in REGISTRY.iter() {
+            let possible = (e.row.flags | rsa_crypt::grantable_flags(e.row.mech)) & OPERATION_FLAGS;
+            assert_eq!(
+                possible & !e.family.ops(),
+                0,
+                "{:#x} is registered with flags its family does not build",
+                e.row.mech
+            );
+        }
+    }
+
+    /// Keys of every type the families take, to reach their constructors.
+    fn keys() -> Vec<Arc<Key>> {
+        let ec = generate_ec(&Curve::P256.ec_params()).unwrap();
+        let rsa = generate_rsa(1024, &[]).unwrap();
+        let rsa_private = Key::rsa_private(
+            &rsa.modulus,
+            &rsa.public_exponent,
+            &rsa.private_exponent,
+            Some((&rsa.prime_1, &rsa.prime_2)),
+        )
+        .unwrap();
+        let ed = Key::edwards_private(&Alg25519::Ed25519.ec_params(), &[1; 32]).unwrap();
+        let x = Key::montgomery_private(&Alg25519::X25519.ec_params(), &[1; 32]).unwrap();
+        [
+            Key::secret(CKK_AES, &[7; 32]).unwrap(),
+            Key::secret(CKK_GENERIC_SECRET, &[7; 32]).unwrap(),
+            Key::ec_private(&ec.ec_params, &ec.private_value).unwrap(),
+            Key::ec_public(&ec.ec_params, &ec.ec_point_der).unwrap(),
+            rsa_private.to_public().unwrap(),
+            rsa_private,
+            ed.to_public().unwrap(),
+            ed,
+            x.to_public().unwrap(),
+            x,
+        ]
+        .into_iter()
+        .map(Arc::new)
+        .collect()
+    }
+
+    /// The other direction: every operation a family claims for a
+    /// mechanism reaches a constructor that knows the mechanism — with
+    /// some key it answers anything but CKR_MECHANISM_INVALID (a bad
+    /// parameter or key is fine: the constructor was there to say so).
+    #[test]
+    fn every_family_constructor_knows_its_mechanisms() {
+        // The legacy RSA constructors re-check the policy themselves.
+        rsa_crypt::allow_legacy_in_this_thread(true);
+        let keys = keys();
+        for e in REGISTRY.iter() {
+            let m = Mechanism {
+                mech: e.row.mech,
+                params: Params::None,
+            };
+            let f = e.family;
+            let possible = (e.row.flags | rsa_crypt::grantable_flags(e.row.mech)) & OPERATION_FLAGS;
+            // The message-based calls are built by api/message.rs from the
+            // GCM encrypt and decrypt constructors checked here.
+            let mut flag = 1;
+            while flag != 0 {
+                if possible & flag != 0 && flag & (CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT) == 0 {
+                    let reached = keys.iter().any(|k| {
+                        let rv = match flag {
+                            CKF_SIGN => f.sign(&m, k.clone(), None).map(drop),
+                            CKF_VERIFY => f.verify(&m, k.clone(), None).map(drop),
+                            CKF_ENCRYPT => f.encrypt(&m, k.clone()).map(drop),
+                            CKF_DECRYPT => f.decrypt(&m, k.clone()).map(drop),
+                            CKF_DIGEST => f.digest(&m).map(drop),
+                            CKF_WRAP => f.wrap(&m, k, &[1; 32]).map(drop),
+                            CKF_UNWRAP => f.unwrap(&m, k, &[1; 40]).map(drop),
+                            CKF_DERIVE => f.derive(&m, k, Some(32)).map(drop),
+                            other => panic!("no constructor kind for flag {other:#x}"),
+                        };
+                        rv != Err(Error::MechanismInvalid)
+                    });
+                    assert!(
+                        reached,
+                        "{:#x}: no constructor for flag {flag:#x}",
+                        e.row.mech
+                    );
+                }
+                flag <<= 1;
+            }
+        }
+    }
+
+    /// What a family does not build answers CKR_MECHANISM_INVALID, and
+    /// dispatch never reaches a family for a flag the mechanism is not
+    /// offered with.
+    #[test]
+    fn dispatch_refuses_unoffered_operations() {
+        let aes = Arc::new(Key::secret(CKK_AES, &[7; 32]).unwrap());
+        let sha = Mechanism {
+            mech: CKM_SHA256,
+            params: Params::None,
+        };
+        assert_eq!(
+            crate::mechanism::encrypt_init(&sha, aes.clone()).err(),
+            Some(Error::MechanismInvalid)
+        );
+        let ctr = Mechanism {
+            mech: CKM_AES_CTR,
+            params: Params::None,
+        };
+        assert_eq!(
+            crate::mechanism::wrap(&ctr, &aes, &[1; 32]).err(),
+            Some(Error::MechanismInvalid)
+        );
+        assert_eq!(
+            crate::mechanism::digest_init(&ctr).err(),
+            Some(Error::MechanismInvalid)
+        );
+        assert_eq!(
+            family(CKM_MD5, CKF_DIGEST).err(),
+            Some(Error::MechanismInvalid)
+        );
+        // CKM_RSA_PKCS encrypts only when the policy grants it.
+        assert_eq!(
+            family(CKM_RSA_PKCS, CKF_ENCRYPT).err(),
+            Some(Error::MechanismInvalid)
+        );
+        assert!(family(CKM_RSA_PKCS, CKF_SIGN).is_ok());
+    }
 
     #[test]
     fn registry_sorted_unique_and_software() {

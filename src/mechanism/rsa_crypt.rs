@@ -101,6 +101,23 @@ pub fn policy_flags(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
     }
 }
 
+/// Sets the legacy-RSA policy for this test thread only.
+#[cfg(test)]
+pub(super) fn allow_legacy_in_this_thread(allowed: bool) {
+    TEST_POLICY.with(|c| c.set(Some(allowed)));
+}
+
+/// The flags the policy may grant `mech` (what [`policy_flags`] gives
+/// when legacy RSA is allowed), for the registry's drift test.
+#[cfg(test)]
+pub(super) fn grantable_flags(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
+    if matches!(mech, CKM_RSA_PKCS | CKM_RSA_X_509) {
+        LEGACY_FLAGS
+    } else {
+        0
+    }
+}
+
 pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
     mech == CKM_RSA_PKCS_OAEP || policy_flags(mech) != 0
 }

@@ -12,7 +12,7 @@ use super::keys::Key;
 use super::rsa::{RsaScheme, RsaSign, RsaVerify};
 use super::schedule::Schedules;
 use super::state::{InputState, Resumable, SavedSig};
-use super::{MechInfo, Mechanism, Params, info};
+use super::{MechInfo, Mechanism, Params, info, registry};
 use crate::error::{Error, Result};
 
 /// A signing (or MAC) operation in progress. `finish` ends it; `sign_len`
@@ -245,17 +245,18 @@ fn prehash(kind: &Kind) -> Option<HashAlg> {
     }
 }
 
-/// Starts a signature or MAC. KeyTypeInconsistent if the key does not fit
-/// the mechanism (EC/RSA need a private key), KeySizeRange outside the
-/// table's range.
+/// Starts a signature or MAC through the registry (CKR_MECHANISM_INVALID
+/// unless the mechanism is offered with CKF_SIGN). KeyTypeInconsistent if
+/// the key does not fit the mechanism (EC/RSA need a private key),
+/// KeySizeRange outside the offered range.
 pub fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
-    sign_build(mech, key, None)
+    registry::family(mech.mech, CKF_SIGN)?.sign(mech, key, None)
 }
 
 /// A signature rebuilt from a saved state (C_SetOperationState): the same
 /// checks as [`sign_init`], then the saved input is taken over.
 pub fn sign_resume(mech: &Mechanism, key: Arc<Key>, input: &InputState) -> Result<Box<dyn SignOp>> {
-    sign_build(mech, key, Some(input))
+    registry::family(mech.mech, CKF_SIGN)?.sign(mech, key, Some(input))
 }
 
 /// Mechanisms whose operations are not resumable get no saved input.
@@ -266,19 +267,13 @@ fn not_resumed(input: Option<&InputState>) -> Result<()> {
     }
 }
 
-fn sign_build(
+/// The HMAC, ECDSA and RSA signature family's constructor
+/// (`families::Signatures`).
+pub(super) fn sign_build(
     mech: &Mechanism,
     key: Arc<Key>,
     input: Option<&InputState>,
 ) -> Result<Box<dyn SignOp>> {
-    if super::cmac::handles(mech.mech) {
-        not_resumed(input)?;
-        return super::cmac::sign_init(mech, key);
-    }
-    if super::eddsa::handles(mech.mech) {
-        not_resumed(input)?;
-        return super::eddsa::sign_init(mech, key);
-    }
     let row = row(mech, CKF_SIGN)?;
     let kind = kind(mech.mech)?;
     match kind {
@@ -306,10 +301,10 @@ fn sign_build(
     }
 }
 
-/// Starts a verification. HMAC takes the secret key; EC and RSA take public
-/// keys only (KeyTypeInconsistent otherwise).
+/// Starts a verification through the registry. HMAC takes the secret
+/// key; EC and RSA take public keys only (KeyTypeInconsistent otherwise).
 pub fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn VerifyOp>> {
-    verify_build(mech, key, None)
+    registry::family(mech.mech, CKF_VERIFY)?.verify(mech, key, None)
 }
 
 /// As [`sign_resume`], for a verification.
@@ -318,22 +313,15 @@ pub fn verify_resume(
     key: Arc<Key>,
     input: &InputState,
 ) -> Result<Box<dyn VerifyOp>> {
-    verify_build(mech, key, Some(input))
+    registry::family(mech.mech, CKF_VERIFY)?.verify(mech, key, Some(input))
 }
 
-fn verify_build(
+/// The verification constructor of `families::Signatures`.
+pub(super) fn verify_build(
     mech: &Mechanism,
     key: Arc<Key>,
     input: Option<&InputState>,
 ) -> Result<Box<dyn VerifyOp>> {
-    if super::cmac::handles(mech.mech) {
-        not_resumed(input)?;
-        return super::cmac::verify_init(mech, key);
-    }
-    if super::eddsa::handles(mech.mech) {
-        not_resumed(input)?;
-        return super::eddsa::verify_init(mech, key);
-    }
     let row = row(mech, CKF_VERIFY)?;
     let kind = kind(mech.mech)?;
     match kind {
