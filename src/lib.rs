@@ -29,6 +29,7 @@ pub mod object;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod types;
 
 #[cfg(test)]
 mod test_util;
