@@ -32,4 +32,6 @@ pub mod token;
 pub mod types;
 
 #[cfg(test)]
+mod layering_tests;
+#[cfg(test)]
 mod test_util;
