@@ -1,4 +1,5 @@
-//! The layering rules of docs/ARCHITECTURE as a test that reads the source:
+//! The module's layering rules as a test that reads the source (a call
+//! walks down ffi → api → token/session/object → mechanism → store):
 //! `object/` never imports the façade (`api`); `mechanism/` imports no
 //! layer above it (`object`, `api`, `token`, `store`); crypto and key-format
 //! crates are named only in `mechanism/`, the store's sealing
