@@ -29,6 +29,9 @@ pub mod object;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod types;
 
+#[cfg(test)]
+mod layering_tests;
 #[cfg(test)]
 mod test_util;

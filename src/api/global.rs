@@ -108,11 +108,8 @@ pub fn initialize(args: InitArgs) -> Result<()> {
 /// Builds the process-wide lazy tables now, inside the gate: one caught
 /// half-built by a fork would block the child's first use forever.
 fn warm_up() {
-    use p256::elliptic_curve::group::Group as _;
     let _ = crate::mechanism::table();
-    let _ = p256::ProjectivePoint::mul_by_generator(&p256::Scalar::ONE);
-    let _ = p384::ProjectivePoint::mul_by_generator(&p384::Scalar::ONE);
-    let _ = p521::ProjectivePoint::mul_by_generator(&p521::Scalar::ONE);
+    crate::mechanism::Curve::warm_up_all();
 }
 
 /// Tears the library down (CKR_CRYPTOKI_NOT_INITIALIZED if it is not).

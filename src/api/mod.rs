@@ -46,34 +46,8 @@ use crate::error::{Error, Result};
 pub use crate::mechanism::RawParam;
 use crate::session::Session;
 use crate::token::Token;
+pub use crate::types::{Attr, AttrRead};
 use handles::HandleTable;
-
-/// One template entry as the caller gave it: the type and the raw value
-/// bytes in the caller's native layout (CK_ULONG values are
-/// `size_of::<CK_ULONG>()` native-endian bytes, CK_BBOOL one byte).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Attr {
-    pub ty: CK_ATTRIBUTE_TYPE,
-    pub value: Vec<u8>,
-}
-
-impl std::fmt::Debug for Attr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Values may be key material: never printed.
-        write!(f, "Attr({:#x}, {} bytes)", self.ty, self.value.len())
-    }
-}
-
-/// The answer for one entry of `C_GetAttributeValue`.
-#[derive(Clone, PartialEq, Eq)]
-pub enum AttrRead {
-    /// The value, in the caller's native layout.
-    Value(Vec<u8>),
-    /// CKA is sensitive or unextractable: CKR_ATTRIBUTE_SENSITIVE.
-    Sensitive,
-    /// The object has no such attribute: CKR_ATTRIBUTE_TYPE_INVALID.
-    Invalid,
-}
 
 /// A mechanism as the caller gave it: its type and its parameter, read
 /// by the ABI layer according to the mechanism's parameter layout.

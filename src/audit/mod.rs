@@ -231,9 +231,7 @@ impl Event {
         Record {
             time: format_ms(time_ms),
             event: self.kind.to_string(),
-            result: self
-                .result
-                .map_or_else(|| "CKR_OK".to_string(), Error::ckr_name),
+            result: self.result.map_or("CKR_OK", Error::ckr_name).to_string(),
             pid: std::process::id(),
             slot,
             role: role.to_string(),

@@ -47,7 +47,7 @@ use cryptoki_sys::*;
 use once_cell::sync::Lazy;
 
 use crate::api::global::library;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, rv_name};
 
 /// Read once: tracing must not cost an environment lookup per call.
 static TRACE: Lazy<bool> = Lazy::new(|| std::env::var_os("KEYWARD_TRACE").is_some());
@@ -66,14 +66,19 @@ pub(crate) fn entry_rv(name: &'static str, f: impl FnOnce() -> Result<CK_RV>) ->
         Err(_) => CKR_GENERAL_ERROR,
     };
     if *TRACE {
-        // Function name and return code only: never arguments or data.
-        let line = match rv_name(rv) {
-            Some(s) => format!("keyward: {name} -> {s}\n"),
-            None => format!("keyward: {name} -> {rv:#x}\n"),
-        };
-        trace_line(&line);
+        trace_line(&trace_text(name, rv));
     }
     rv
+}
+
+/// One trace line: function name and return code only, never arguments
+/// or data. Names come from `error::rv_name`, the table the audit trail
+/// and the CLI use too.
+fn trace_text(name: &str, rv: CK_RV) -> String {
+    match rv_name(rv) {
+        Some(s) => format!("keyward: {name} -> {s}\n"),
+        None => format!("keyward: {name} -> {rv:#x}\n"),
+    }
 }
 
 /// Writes one trace line straight to fd 2, not through std's stderr lock:
@@ -90,60 +95,4 @@ pub(crate) fn not_supported(name: &'static str) -> CK_RV {
         library()?;
         Err(Error::FunctionNotSupported)
     })
-}
-
-/// Names of the codes this module returns, for the trace.
-fn rv_name(rv: CK_RV) -> Option<&'static str> {
-    const NAMES: &[(CK_RV, &str)] = &[
-        (CKR_OK, "CKR_OK"),
-        (CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD"),
-        (CKR_ATTRIBUTE_READ_ONLY, "CKR_ATTRIBUTE_READ_ONLY"),
-        (CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE"),
-        (CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID"),
-        (CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID"),
-        (CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL"),
-        (CKR_CANT_LOCK, "CKR_CANT_LOCK"),
-        (
-            CKR_CRYPTOKI_ALREADY_INITIALIZED,
-            "CKR_CRYPTOKI_ALREADY_INITIALIZED",
-        ),
-        (CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED"),
-        (CKR_DATA_INVALID, "CKR_DATA_INVALID"),
-        (CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE"),
-        (CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR"),
-        (CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED"),
-        (CKR_FUNCTION_NOT_PARALLEL, "CKR_FUNCTION_NOT_PARALLEL"),
-        (CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED"),
-        (CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR"),
-        (CKR_HOST_MEMORY, "CKR_HOST_MEMORY"),
-        (CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID"),
-        (CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT"),
-        (CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID"),
-        (CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID"),
-        (CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID"),
-        (CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE"),
-        (
-            CKR_OPERATION_NOT_INITIALIZED,
-            "CKR_OPERATION_NOT_INITIALIZED",
-        ),
-        (CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT"),
-        (CKR_PIN_LOCKED, "CKR_PIN_LOCKED"),
-        (CKR_AEAD_DECRYPT_FAILED, "CKR_AEAD_DECRYPT_FAILED"),
-        (CKR_KEY_CHANGED, "CKR_KEY_CHANGED"),
-        (CKR_KEY_NEEDED, "CKR_KEY_NEEDED"),
-        (CKR_KEY_NOT_NEEDED, "CKR_KEY_NOT_NEEDED"),
-        (CKR_SAVED_STATE_INVALID, "CKR_SAVED_STATE_INVALID"),
-        (CKR_STATE_UNSAVEABLE, "CKR_STATE_UNSAVEABLE"),
-        (CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID"),
-        (CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY"),
-        (CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID"),
-        (CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID"),
-        (CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE"),
-        (CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT"),
-        (CKR_TOKEN_NOT_RECOGNIZED, "CKR_TOKEN_NOT_RECOGNIZED"),
-        (CKR_USER_ALREADY_LOGGED_IN, "CKR_USER_ALREADY_LOGGED_IN"),
-        (CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN"),
-        (CKR_USER_PIN_NOT_INITIALIZED, "CKR_USER_PIN_NOT_INITIALIZED"),
-    ];
-    NAMES.iter().find(|(v, _)| *v == rv).map(|(_, s)| *s)
 }

@@ -398,3 +398,29 @@ fn before_initialize() {
         );
     }
 }
+
+/// The trace names every error's code exactly as the audit record does
+/// (both read `error::rv_name`); the trace's old hand-written list named
+/// fewer than half of them (CKR_KEY_SIZE_RANGE came out as 0x62).
+#[test]
+fn trace_names_every_error_as_the_audit_record_does() {
+    for &e in Error::ALL {
+        let audited = crate::audit::Event::new("test")
+            .failed(e)
+            .record(0, 0, "user", None)
+            .result;
+        assert_eq!(
+            super::trace_text("C_Test", e.rv()),
+            format!("keyward: C_Test -> {audited}\n"),
+            "{e:?}"
+        );
+    }
+    assert_eq!(
+        super::trace_text("C_Test", CKR_OK),
+        "keyward: C_Test -> CKR_OK\n"
+    );
+    assert_eq!(
+        super::trace_text("C_Test", CKR_VENDOR_DEFINED),
+        "keyward: C_Test -> 0x80000000\n"
+    );
+}

@@ -194,6 +194,18 @@ impl EcVerifyingKey {
     }
 }
 
+impl Curve {
+    /// Builds every curve's lazily made tables (the generator multiples of
+    /// `precomputed-tables`) now: the façade calls this inside the fork
+    /// gate, so no child inherits a table caught half built.
+    pub fn warm_up_all() {
+        use p256::elliptic_curve::group::Group as _;
+        let _ = p256::ProjectivePoint::mul_by_generator(&p256::Scalar::ONE);
+        let _ = p384::ProjectivePoint::mul_by_generator(&p384::Scalar::ONE);
+        let _ = p521::ProjectivePoint::mul_by_generator(&p521::Scalar::ONE);
+    }
+}
+
 /// Left-pads a big-endian value to `len` bytes; leading zero bytes beyond
 /// `len` are tolerated, a longer significant value is not.
 fn left_pad(value: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {

@@ -13,7 +13,6 @@ use zeroize::Zeroizing;
 
 use super::curve25519::Alg25519;
 use super::keys::{Curve, Key};
-use crate::object::import::ImportError;
 
 /// rsaEncryption (PKCS#1).
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -23,6 +22,63 @@ const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10
 const BEGIN: &str = "-----BEGIN ";
 const DASHES: &str = "-----";
 const CORRUPT_DER: &str = "DER (truncated or corrupt)";
+
+/// Why a file could not be imported. Messages are meant for the CLI's
+/// user and never contain key bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportError {
+    /// Neither PEM nor a DER structure we know.
+    NotRecognized,
+    /// A PEM block or DER structure that does not parse; names what.
+    Malformed(&'static str),
+    /// "ENCRYPTED PRIVATE KEY" (PKCS#8 EncryptedPrivateKeyInfo).
+    EncryptedPkcs8,
+    /// A traditional PEM key with Proc-Type/DEK-Info encryption headers.
+    EncryptedPem,
+    /// A PEM label we do not read.
+    UnsupportedPem(String),
+    /// A key algorithm we do not hold: its OID, and name if known.
+    UnsupportedAlgorithm(String),
+    /// An EC key on a curve we do not offer: its OID, and name if known.
+    UnsupportedCurve(String),
+    /// The structure is fine but the key is not acceptable (a point off
+    /// the curve, an RSA modulus outside 1024–8192 bits, more than two
+    /// primes, a public key that does not match the private one).
+    InvalidKey,
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportError::NotRecognized => f.write_str("not a PEM or DER key or certificate"),
+            ImportError::Malformed(what) => write!(f, "malformed {what}"),
+            ImportError::EncryptedPkcs8 => f.write_str(
+                "encrypted PKCS#8 keys are not supported; decrypt with `openssl pkey` first",
+            ),
+            ImportError::EncryptedPem => f.write_str(
+                "encrypted PEM keys are not supported; decrypt with `openssl pkey` first",
+            ),
+            ImportError::UnsupportedPem(label) => write!(
+                f,
+                "unsupported PEM type \"{label}\" (expected a private key, public key or certificate)"
+            ),
+            ImportError::UnsupportedAlgorithm(oid) => write!(
+                f,
+                "unsupported key algorithm {oid} (RSA, EC, Ed25519 and X25519 are supported)"
+            ),
+            ImportError::UnsupportedCurve(curve) => write!(
+                f,
+                "unsupported elliptic curve {curve} (P-256, P-384 and P-521 are supported)"
+            ),
+            ImportError::InvalidKey => f.write_str(
+                "invalid key: not consistent, or outside what the token holds \
+                 (RSA: two primes, 1024 to 8192 bits)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
 
 /// What a key or certificate file held.
 #[derive(Debug)]
@@ -390,9 +446,13 @@ pub fn certificate(der: &[u8]) -> Result<CertificateFields, ImportError> {
 }
 
 #[cfg(test)]
+#[path = "keyfile_fixtures.rs"]
+pub(crate) mod fixtures;
+
+#[cfg(test)]
 mod tests {
+    use super::fixtures;
     use super::*;
-    use crate::object::import::fixtures;
     use crate::test_util::unhex;
 
     fn pem_der(pem: &str) -> Vec<u8> {

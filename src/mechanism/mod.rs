@@ -41,6 +41,8 @@ pub mod spki;
 pub mod state;
 mod wrap;
 
+pub mod iv_gen;
+
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
 pub use self::curve25519::Alg25519;
 pub use self::derive::derive;

@@ -16,8 +16,8 @@ use cryptoki_sys::*;
 use zeroize::Zeroize;
 
 use super::nested;
-use crate::api::Attr;
 use crate::error::{Error, Result};
+use crate::types::Attr;
 
 /// Attribute type → canonical value.
 pub type AttrMap = BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>;

@@ -193,9 +193,9 @@ pub fn derived_secret_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::AttrRead;
     use crate::object::attrs::{bool_value as b, ulong_value as u};
     use crate::object::{create, key_material};
+    use crate::types::AttrRead;
 
     fn t(entries: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> AttrMap {
         entries.iter().cloned().collect()

@@ -7,66 +7,12 @@
 
 use cryptoki_sys::*;
 
-use crate::api::Attr;
 use crate::mechanism::Key;
 use crate::mechanism::keyfile::{self, CertificateFields, KeyFile};
-
-/// Why a file could not be imported. Messages are meant for the CLI's
-/// user and never contain key bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ImportError {
-    /// Neither PEM nor a DER structure we know.
-    NotRecognized,
-    /// A PEM block or DER structure that does not parse; names what.
-    Malformed(&'static str),
-    /// "ENCRYPTED PRIVATE KEY" (PKCS#8 EncryptedPrivateKeyInfo).
-    EncryptedPkcs8,
-    /// A traditional PEM key with Proc-Type/DEK-Info encryption headers.
-    EncryptedPem,
-    /// A PEM label we do not read.
-    UnsupportedPem(String),
-    /// A key algorithm we do not hold: its OID, and name if known.
-    UnsupportedAlgorithm(String),
-    /// An EC key on a curve we do not offer: its OID, and name if known.
-    UnsupportedCurve(String),
-    /// The structure is fine but the key is not acceptable (a point off
-    /// the curve, an RSA modulus outside 1024–8192 bits, more than two
-    /// primes, a public key that does not match the private one).
-    InvalidKey,
-}
-
-impl std::fmt::Display for ImportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ImportError::NotRecognized => f.write_str("not a PEM or DER key or certificate"),
-            ImportError::Malformed(what) => write!(f, "malformed {what}"),
-            ImportError::EncryptedPkcs8 => f.write_str(
-                "encrypted PKCS#8 keys are not supported; decrypt with `openssl pkey` first",
-            ),
-            ImportError::EncryptedPem => f.write_str(
-                "encrypted PEM keys are not supported; decrypt with `openssl pkey` first",
-            ),
-            ImportError::UnsupportedPem(label) => write!(
-                f,
-                "unsupported PEM type \"{label}\" (expected a private key, public key or certificate)"
-            ),
-            ImportError::UnsupportedAlgorithm(oid) => write!(
-                f,
-                "unsupported key algorithm {oid} (RSA, EC, Ed25519 and X25519 are supported)"
-            ),
-            ImportError::UnsupportedCurve(curve) => write!(
-                f,
-                "unsupported elliptic curve {curve} (P-256, P-384 and P-521 are supported)"
-            ),
-            ImportError::InvalidKey => f.write_str(
-                "invalid key: not consistent, or outside what the token holds \
-                 (RSA: two primes, 1024 to 8192 bits)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ImportError {}
+use crate::types::Attr;
+// Owned by the layer that reads the files; named here too, where the
+// CLI meets it.
+pub use crate::mechanism::keyfile::ImportError;
 
 /// What a file becomes: creation templates in `Library::create_object`'s
 /// form. The values of a private key template are key material: every
@@ -189,8 +135,7 @@ fn certificate_template(fields: CertificateFields) -> Vec<Attr> {
 }
 
 #[cfg(test)]
-#[path = "import_fixtures.rs"]
-pub(crate) mod fixtures;
+pub(crate) use crate::mechanism::keyfile::fixtures;
 
 #[cfg(test)]
 #[path = "import_tests.rs"]

@@ -338,7 +338,7 @@ fn other_encodings_give_the_same_templates() {
     let template = crate::object::parse_template(&ecparam_public).unwrap();
     let obj = crate::object::create(&template, false).unwrap();
     assert_eq!(
-        crate::mechanism::spki::public_key_spki(&obj).unwrap(),
+        crate::object::spki::public_key_spki(&obj).unwrap(),
         unhex(fixtures::P256_ECPARAM_SPKI_HEX)
     );
     // A PKCS#1 RSAPublicKey, in DER.

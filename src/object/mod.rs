@@ -12,13 +12,14 @@ mod material;
 pub mod nested;
 mod profile;
 mod rules;
+pub mod spki;
 pub mod template;
 pub mod unsealed;
 mod wrap;
 
 use cryptoki_sys::*;
 
-use crate::api::AttrRead;
+use crate::types::AttrRead;
 
 pub use attrs::{AttrMap, Kind, kind, parse_template, to_wire};
 pub use template::{

@@ -19,8 +19,8 @@ use zeroize::Zeroize;
 
 use super::Object;
 use super::attrs::{self, AttrMap, Kind};
-use crate::api::Attr;
 use crate::error::{Error, Result};
+use crate::types::Attr;
 
 /// First byte of every encoded list.
 const LIST_VERSION: u8 = 1;

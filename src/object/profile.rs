@@ -28,10 +28,10 @@ pub fn profile_object(profile_id: CK_PROFILE_ID) -> Object {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::AttrRead;
     use crate::error::Error;
     use crate::object::attrs::{AttrMap, bool_value as b, ulong_value as u, wire_ulong};
     use crate::object::{copy, create, set_attributes};
+    use crate::types::AttrRead;
 
     #[test]
     fn baseline_profile() {

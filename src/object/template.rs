@@ -14,12 +14,12 @@
 //! SoftHSM and Kryoptic answer).
 
 use cryptoki_sys::*;
-use sha1::{Digest, Sha1};
 
 use super::attrs::{self, AttrMap};
 use super::rules::{self, Change, Fit, Presence, Rule};
 use super::{Object, material};
 use crate::error::{Error, Result};
+use crate::mechanism::{self, HashAlg};
 
 pub use super::derive::{DeriveRequest, derive_request, derived_secret_key};
 pub use super::keygen::{
@@ -347,7 +347,7 @@ pub(crate) fn check_contributed(
 /// random 128-bit value in hex for every new object, copies included.
 pub(crate) fn assign_unique_id(obj: &mut Object) -> Result<()> {
     let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw).map_err(|_| Error::FunctionFailed)?;
+    mechanism::random(&mut raw)?;
     let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     obj.put(CKA_UNIQUE_ID, hex.into_bytes());
     Ok(())
@@ -364,7 +364,7 @@ fn finish_certificate(obj: &mut Object) -> Result<()> {
         }
         return Ok(());
     }
-    let digest = Sha1::digest(value);
+    let digest = HashAlg::Sha1.hash(value);
     let check = digest.get(..3).ok_or(Error::GeneralError)?.to_vec();
     if obj
         .bytes(CKA_CHECK_VALUE)

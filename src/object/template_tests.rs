@@ -2,9 +2,9 @@
 //! template.rs only to keep that file readable).
 
 use super::*;
-use crate::api::AttrRead;
 use crate::mechanism::{generate_ec, generate_rsa};
 use crate::object::attrs::{bool_value as b, ulong_value as u};
+use crate::types::AttrRead;
 
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 

@@ -160,10 +160,10 @@ pub fn unwrapped_key(template: &AttrMap, material: Zeroizing<Vec<u8>>, so: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::AttrRead;
     use crate::mechanism::{generate_ec, generate_rsa};
     use crate::object::attrs::{bool_value as b, ulong_value as u};
     use crate::object::create;
+    use crate::types::AttrRead;
 
     const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
@@ -348,7 +348,7 @@ mod tests {
     fn list(entries: &[(CK_ATTRIBUTE_TYPE, &[u8])]) -> Vec<u8> {
         let attrs: Vec<_> = entries
             .iter()
-            .map(|(ty, v)| crate::api::Attr {
+            .map(|(ty, v)| crate::types::Attr {
                 ty: *ty,
                 value: v.to_vec(),
             })
