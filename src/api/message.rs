@@ -22,11 +22,8 @@ use cryptoki_sys::*;
 use super::{Library, Mech, Out, OutCap};
 use crate::error::{Error, Result};
 use crate::mechanism::iv_gen::IvGenerator;
-use crate::mechanism::{self, CipherOp, Key, Mechanism, RawParam};
+use crate::mechanism::{self, CipherOp, Key};
 use crate::session::{MessageOp, MessagePart, Session};
-
-/// The longest IV GCM takes here (as for CK_GCM_PARAMS).
-const MAX_IV: usize = 256;
 
 /// CK_GCM_MESSAGE_PARAMS as the caller gave it, pointers followed.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -48,13 +45,8 @@ impl GcmMessage {
     /// pointers: an IV of 1 to 256 bytes, a tag of 96 to 128 bits in whole
     /// bytes. Returns (IV length, tag length) in bytes.
     pub fn lengths(iv_len: CK_ULONG, tag_bits: CK_ULONG) -> Result<(usize, usize)> {
-        let bad = Error::MechanismParamInvalid;
-        let iv = usize::try_from(iv_len).map_err(|_| bad)?;
-        if iv == 0 || iv > MAX_IV || !(96..=128).contains(&tag_bits) || !tag_bits.is_multiple_of(8)
-        {
-            return Err(bad);
-        }
-        Ok((iv, usize::try_from(tag_bits / 8).map_err(|_| bad)?))
+        let iv = usize::try_from(iv_len).map_err(|_| Error::MechanismParamInvalid)?;
+        Ok((iv, mechanism::gcm_lengths(iv, tag_bits)?))
     }
 
     fn tag_len(&self) -> Result<usize> {
@@ -139,24 +131,25 @@ fn end_of_message(flags: CK_FLAGS) -> Result<bool> {
     Ok(flags & CKF_END_OF_MESSAGE != 0)
 }
 
-/// A GCM operation for one message.
+/// The operation for one message of `mech`, from the mechanism's family
+/// in the registry (CKR_MECHANISM_INVALID unless the mechanism is offered
+/// for message-based use in that direction).
 fn gcm(
+    mech: CK_MECHANISM_TYPE,
     dir: Dir,
     key: &Arc<Key>,
     iv: &[u8],
     aad: &[u8],
     tag_bits: CK_ULONG,
 ) -> Result<Box<dyn CipherOp>> {
-    let raw = RawParam::Gcm {
-        iv: iv.to_vec(),
-        aad: aad.to_vec(),
+    mechanism::message_op(
+        mech,
+        dir == Dir::Encrypt,
+        Arc::clone(key),
+        iv,
+        aad,
         tag_bits,
-    };
-    let m = Mechanism::from_raw(CKM_AES_GCM, &raw)?;
-    match dir {
-        Dir::Encrypt => mechanism::encrypt_init(&m, Arc::clone(key)),
-        Dir::Decrypt => mechanism::decrypt_init(&m, Arc::clone(key)),
-    }
+    )
 }
 
 /// The IV of the next encrypted message (see `mechanism::iv_gen`): `None`
@@ -199,18 +192,15 @@ impl Library {
             if slot(s, dir).is_some() {
                 return Err(Error::OperationActive);
             }
-            let (usage, flag) = match dir {
-                Dir::Encrypt => (CKA_ENCRYPT, CKF_MESSAGE_ENCRYPT),
-                Dir::Decrypt => (CKA_DECRYPT, CKF_MESSAGE_DECRYPT),
+            let usage = match dir {
+                Dir::Encrypt => CKA_ENCRYPT,
+                Dir::Decrypt => CKA_DECRYPT,
             };
             // Secret keys have no CKA_ALWAYS_AUTHENTICATE: no context login.
             let (_, key) = self.use_key(s, token, key, usage, mech.ty)?;
-            if mech.ty != CKM_AES_GCM || mechanism::info(mech.ty)?.flags & flag == 0 {
-                return Err(Error::MechanismInvalid);
-            }
-            // The key is judged now, as C_EncryptInit would, rather than
-            // at the first message.
-            gcm(dir, &key, &[0; 12], &[], 128)?;
+            // The mechanism and the key are judged now, as C_EncryptInit
+            // would, rather than at the first message.
+            gcm(mech.ty, dir, &key, &[0; 12], &[], 128)?;
             *slot(s, dir) = Some(MessageOp::new(mech.ty, key));
             Ok(())
         })
@@ -265,6 +255,7 @@ impl Library {
             }
             let iv = next_iv(p, &mut op.counter)?;
             let mut g = gcm(
+                op.mech,
                 Dir::Encrypt,
                 &op.key,
                 iv.as_deref().unwrap_or(&p.iv),
@@ -294,6 +285,7 @@ impl Library {
             p.tag_len()?;
             let iv = next_iv(p, &mut op.counter)?;
             let g = gcm(
+                op.mech,
                 Dir::Encrypt,
                 &op.key,
                 iv.as_deref().unwrap_or(&p.iv),
@@ -389,7 +381,7 @@ impl Library {
             if !fits(out, cipher.len()) {
                 return Ok(Out::Len(cipher.len()));
             }
-            let mut g = gcm(Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
+            let mut g = gcm(op.mech, Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
             g.update(cipher)?;
             g.update(tag)?;
             Ok(Out::Data(g.finish().map_err(aead_failure)?))
@@ -407,7 +399,7 @@ impl Library {
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Decrypt)?;
             p.tag_len()?;
-            let g = gcm(Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
+            let g = gcm(op.mech, Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
             op.part = Some(MessagePart {
                 op: g,
                 tag_bits: p.tag_bits,
@@ -487,6 +479,7 @@ mod tests {
     use super::*;
     use crate::api::Attr;
     use crate::config::Config;
+    use crate::mechanism::RawParam;
 
     fn param(iv: &[u8], fixed: CK_ULONG, generator: CK_GENERATOR_FUNCTION) -> GcmMessage {
         GcmMessage {

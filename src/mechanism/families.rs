@@ -12,10 +12,10 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::{DigestOp, HashAlg};
 use super::keys::Key;
-use super::registry::Family;
+use super::registry::{Family, MessageParams};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
-use super::{Mechanism, aes, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign};
+use super::{Mechanism, RawParam, aes, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign};
 use crate::error::{Error, Result};
 
 /// The operation flags a family's constructors may serve. Generation
@@ -181,6 +181,24 @@ impl Family for AesModes {
         wrapped: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
         aes::unwrap(mech, unwrapping, wrapped)
+    }
+    /// One message of message-based AES-GCM: the same operation as a
+    /// single-part GCM encryption with that message's parameters.
+    fn message(&self, m: &MessageParams<'_>, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        if m.mech != CKM_AES_GCM {
+            return Err(Error::MechanismInvalid);
+        }
+        let raw = RawParam::Gcm {
+            iv: m.iv.to_vec(),
+            aad: m.aad.to_vec(),
+            tag_bits: m.tag_bits,
+        };
+        let mech = Mechanism::from_raw(m.mech, &raw)?;
+        if m.encrypt {
+            aes::encrypt_init(&mech, &key)
+        } else {
+            aes::decrypt_init(&mech, &key)
+        }
     }
 }
 

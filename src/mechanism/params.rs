@@ -290,16 +290,20 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
 /// GCM: IV of 1 to 256 bytes, AAD of any length, tag of 96 to 128 bits
 /// in whole bytes (shorter tags weaken authentication; the spec allows
 /// them, we do not).
-fn parse_gcm(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Result<Params> {
+/// The GCM parameter rule, for C_EncryptInit's CK_GCM_PARAMS and the
+/// message calls' CK_GCM_MESSAGE_PARAMS alike: an IV of 1 to 256 bytes, a
+/// tag of 96 to 128 bits in whole bytes. Returns the tag length in bytes.
+pub fn gcm_lengths(iv_len: usize, tag_bits: CK_ULONG) -> Result<usize> {
     let bad = Error::MechanismParamInvalid;
-    if iv.is_empty()
-        || iv.len() > 256
-        || !(96..=128).contains(&tag_bits)
-        || !tag_bits.is_multiple_of(8)
+    if iv_len == 0 || iv_len > 256 || !(96..=128).contains(&tag_bits) || !tag_bits.is_multiple_of(8)
     {
         return Err(bad);
     }
-    let tag_len = usize::try_from(tag_bits / 8).map_err(|_| bad)?;
+    usize::try_from(tag_bits / 8).map_err(|_| bad)
+}
+
+fn parse_gcm(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Result<Params> {
+    let tag_len = gcm_lengths(iv.len(), tag_bits)?;
     Ok(Params::Gcm {
         iv: iv.to_vec(),
         aad: aad.to_vec(),
