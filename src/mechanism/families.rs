@@ -9,6 +9,7 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+use super::Layout;
 use super::cipher::CipherOp;
 use super::digest::{DigestOp, HashAlg};
 use super::keys::Key;
@@ -60,9 +61,18 @@ impl Family for Digests {
 /// HMAC, ECDSA and the RSA PKCS#1 v1.5 and PSS signatures.
 pub struct Signatures;
 
+/// Raw CKM_ECDSA and CKM_RSA_PKCS_PSS sign a caller-made hash, and
+/// CKM_RSA_PKCS a DigestInfo: single-part only.
+fn signs_a_given_hash(mech: CK_MECHANISM_TYPE) -> bool {
+    matches!(mech, CKM_ECDSA | CKM_RSA_PKCS | CKM_RSA_PKCS_PSS)
+}
+
 impl Family for Signatures {
     fn ops(&self) -> CK_FLAGS {
         CKF_SIGN | CKF_VERIFY
+    }
+    fn multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
+        !signs_a_given_hash(mech)
     }
     fn sign(
         &self,
@@ -89,6 +99,9 @@ pub struct RsaPkcs;
 impl Family for RsaPkcs {
     fn ops(&self) -> CK_FLAGS {
         Signatures.ops() | RsaCrypt.ops()
+    }
+    fn multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
+        Signatures.multipart(mech)
     }
     fn sign(
         &self,
@@ -132,6 +145,12 @@ impl Family for RsaCrypt {
     fn ops(&self) -> CK_FLAGS {
         CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
     }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_RSA_PKCS_OAEP => Layout::Oaep,
+            _ => Layout::Flat,
+        }
+    }
     fn encrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
         rsa_crypt::encrypt_init(mech, key)
     }
@@ -164,6 +183,12 @@ impl Family for AesModes {
             | CKF_UNWRAP
             | CKF_MESSAGE_ENCRYPT
             | CKF_MESSAGE_DECRYPT
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_AES_GCM => Layout::Gcm,
+            _ => Layout::Flat,
+        }
     }
     fn encrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
         aes::encrypt_init(mech, &key)
@@ -263,6 +288,12 @@ impl Family for EdDsa {
     fn ops(&self) -> CK_FLAGS {
         CKF_SIGN | CKF_VERIFY
     }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_EDDSA => Layout::Eddsa,
+            _ => Layout::Flat,
+        }
+    }
     fn sign(
         &self,
         mech: &Mechanism,
@@ -291,6 +322,12 @@ impl Family for Ecdh {
     fn ops(&self) -> CK_FLAGS {
         CKF_DERIVE
     }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => Layout::Ecdh,
+            _ => Layout::Flat,
+        }
+    }
     fn derive(
         &self,
         mech: &Mechanism,
@@ -308,6 +345,13 @@ pub struct Kdf;
 impl Family for Kdf {
     fn ops(&self) -> CK_FLAGS {
         CKF_DERIVE
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_HKDF_DERIVE | CKM_HKDF_DATA => Layout::Hkdf,
+            CKM_PKCS5_PBKD2 => Layout::Pbkdf2,
+            _ => Layout::Flat,
+        }
     }
     fn derive(
         &self,

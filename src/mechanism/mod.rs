@@ -53,15 +53,13 @@ pub use self::keygen::{
     generate_rsa, generate_secret, random,
 };
 pub use self::keys::{Curve, Key};
-pub use self::params::{
-    Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, gcm_lengths, layout,
-};
+pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, gcm_lengths};
 pub use self::pkcs8::PrivateAttribute;
-pub use self::registry::{RSA_MAX, RSA_MIN, capability, info, message_op, set_min_rsa_bits, table};
-pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
-pub use self::sign::{
-    SignOp, VerifyOp, is_multipart, sign_init, sign_resume, verify_init, verify_resume,
+pub use self::registry::{
+    RSA_MAX, RSA_MIN, capability, info, is_multipart, layout, message_op, set_min_rsa_bits, table,
 };
+pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
+pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};
 pub use self::wrap::{unwrap, wrap};
 
 use cryptoki_sys::*;

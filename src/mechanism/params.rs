@@ -22,18 +22,6 @@ pub enum Layout {
     Eddsa,
 }
 
-pub fn layout(mech: CK_MECHANISM_TYPE) -> Layout {
-    match mech {
-        CKM_AES_GCM => Layout::Gcm,
-        CKM_RSA_PKCS_OAEP => Layout::Oaep,
-        CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => Layout::Ecdh,
-        CKM_HKDF_DERIVE | CKM_HKDF_DATA => Layout::Hkdf,
-        CKM_PKCS5_PBKD2 => Layout::Pbkdf2,
-        CKM_EDDSA => Layout::Eddsa,
-        _ => Layout::Flat,
-    }
-}
-
 /// CK_HKDF_PARAMS with its pointers followed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RawHkdf {

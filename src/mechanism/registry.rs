@@ -32,7 +32,7 @@ use super::families::{
 use super::keys::Key;
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
-use super::{KeySizeUnit, MechInfo, Mechanism, aes, cmac, ecdh, eddsa, kdf, rsa_crypt};
+use super::{KeySizeUnit, Layout, MechInfo, Mechanism, aes, cmac, ecdh, eddsa, kdf, rsa_crypt};
 use crate::error::{Error, Result};
 
 /// The RSA modulus sizes, in bits, the module can generate and use: the
@@ -53,6 +53,16 @@ pub trait Family: Sync {
     /// The operation flags (`families::OPERATION_FLAGS`) this family
     /// builds; a test checks every registered flag has its constructor.
     fn ops(&self) -> CK_FLAGS;
+    /// Which C structure `mech`'s parameter is, so the ABI layer knows how
+    /// to read it (pointers are followed there, nowhere else).
+    fn layout(&self, _mech: CK_MECHANISM_TYPE) -> Layout {
+        Layout::Flat
+    }
+    /// Whether `mech`'s signatures may be made in several parts (raw
+    /// mechanisms that sign a caller's hash are single-part).
+    fn multipart(&self, _mech: CK_MECHANISM_TYPE) -> bool {
+        true
+    }
     fn sign(
         &self,
         _mech: &Mechanism,
@@ -307,6 +317,18 @@ pub fn unit(mech: CK_MECHANISM_TYPE) -> KeySizeUnit {
     entry(mech).map_or(KeySizeUnit::Bits, |e| e.unit)
 }
 
+/// The parameter layout of `mech` (`Layout::Flat` for a mechanism not
+/// registered: its parameter is copied as bytes, and the call fails on
+/// the mechanism).
+pub fn layout(mech: CK_MECHANISM_TYPE) -> Layout {
+    entry(mech).map_or(Layout::Flat, |e| e.family.layout(mech))
+}
+
+/// Whether `mech` may be used with the multi-part signature calls.
+pub fn is_multipart(mech: CK_MECHANISM_TYPE) -> bool {
+    entry(mech).is_ok_and(|e| e.family.multipart(mech))
+}
+
 /// The family that builds `mech`'s operations, once the registry has
 /// checked that the mechanism is offered with `flag` (the operation the
 /// caller starts): CKR_MECHANISM_INVALID otherwise.
@@ -422,6 +444,36 @@ mod tests {
                 }
                 flag <<= 1;
             }
+        }
+    }
+
+    /// The parameter layouts and the single-part rule come from the
+    /// families: the structures that carry pointers, and only those.
+    #[test]
+    fn layouts_and_multipart_come_from_the_families() {
+        let structured = [
+            (CKM_AES_GCM, Layout::Gcm),
+            (CKM_RSA_PKCS_OAEP, Layout::Oaep),
+            (CKM_ECDH1_DERIVE, Layout::Ecdh),
+            (CKM_ECDH1_COFACTOR_DERIVE, Layout::Ecdh),
+            (CKM_HKDF_DERIVE, Layout::Hkdf),
+            (CKM_HKDF_DATA, Layout::Hkdf),
+            (CKM_PKCS5_PBKD2, Layout::Pbkdf2),
+            (CKM_EDDSA, Layout::Eddsa),
+        ];
+        for e in REGISTRY.iter() {
+            let want = structured
+                .iter()
+                .find(|(m, _)| *m == e.row.mech)
+                .map_or(Layout::Flat, |(_, l)| *l);
+            assert_eq!(layout(e.row.mech), want, "{:#x}", e.row.mech);
+        }
+        assert_eq!(layout(CKM_MD5), Layout::Flat);
+        for m in [CKM_ECDSA, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_MD5] {
+            assert!(!is_multipart(m), "{m:#x}");
+        }
+        for m in [CKM_ECDSA_SHA256, CKM_SHA256_HMAC, CKM_AES_CMAC, CKM_EDDSA] {
+            assert!(is_multipart(m), "{m:#x}");
         }
     }
 

@@ -52,13 +52,6 @@ pub trait VerifyOp: Send {
     }
 }
 
-/// Whether the mechanism may be used with the multi-part calls. Raw
-/// CKM_ECDSA, CKM_RSA_PKCS and CKM_RSA_PKCS_PSS sign a caller-made hash or
-/// DigestInfo and are single-part only.
-pub fn is_multipart(mech: CK_MECHANISM_TYPE) -> bool {
-    !matches!(mech, CKM_ECDSA | CKM_RSA_PKCS | CKM_RSA_PKCS_PSS)
-}
-
 /// The input of a signature: hashed as it arrives, or buffered whole for
 /// raw mechanisms (the caller decides whether several parts are allowed).
 pub(super) struct Input {
@@ -352,6 +345,7 @@ pub(super) fn verify_build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mechanism::is_multipart;
     use crate::mechanism::{Curve, generate_ec};
     use crate::test_util::unhex;
 
