@@ -13,7 +13,7 @@ use super::Layout;
 use super::cipher::CipherOp;
 use super::digest::{DigestOp, HashAlg};
 use super::keys::Key;
-use super::registry::{Family, MessageParams};
+use super::registry::{Family, Generates, MessageParams};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{Mechanism, RawParam, aes, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign};
@@ -288,6 +288,9 @@ impl Family for EdDsa {
     fn ops(&self) -> CK_FLAGS {
         CKF_SIGN | CKF_VERIFY
     }
+    fn generates(&self, mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        (mech == CKM_EC_EDWARDS_KEY_PAIR_GEN).then_some(Generates::Pair(CKK_EC_EDWARDS))
+    }
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {
             CKM_EDDSA => Layout::Eddsa,
@@ -322,6 +325,9 @@ impl Family for Ecdh {
     fn ops(&self) -> CK_FLAGS {
         CKF_DERIVE
     }
+    fn generates(&self, mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        (mech == CKM_EC_MONTGOMERY_KEY_PAIR_GEN).then_some(Generates::Pair(CKK_EC_MONTGOMERY))
+    }
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {
             CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => Layout::Ecdh,
@@ -345,6 +351,13 @@ pub struct Kdf;
 impl Family for Kdf {
     fn ops(&self) -> CK_FLAGS {
         CKF_DERIVE
+    }
+    fn generates(&self, mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        match mech {
+            CKM_HKDF_KEY_GEN => Some(Generates::Secret(CKK_HKDF)),
+            CKM_PKCS5_PBKD2 => Some(Generates::SecretOfTemplateType),
+            _ => None,
+        }
     }
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {
@@ -371,5 +384,14 @@ pub struct KeyGeneration;
 impl Family for KeyGeneration {
     fn ops(&self) -> CK_FLAGS {
         0
+    }
+    fn generates(&self, mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        match mech {
+            CKM_AES_KEY_GEN => Some(Generates::Secret(CKK_AES)),
+            CKM_GENERIC_SECRET_KEY_GEN => Some(Generates::Secret(CKK_GENERIC_SECRET)),
+            CKM_EC_KEY_PAIR_GEN => Some(Generates::Pair(CKK_EC)),
+            CKM_RSA_PKCS_KEY_PAIR_GEN => Some(Generates::Pair(CKK_RSA)),
+            _ => None,
+        }
     }
 }

@@ -56,7 +56,8 @@ pub use self::keys::{Curve, Key};
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, gcm_lengths};
 pub use self::pkcs8::PrivateAttribute;
 pub use self::registry::{
-    RSA_MAX, RSA_MIN, capability, info, is_multipart, layout, message_op, set_min_rsa_bits, table,
+    Generates, RSA_MAX, RSA_MIN, capability, generates, info, is_multipart, layout, message_op,
+    set_min_rsa_bits, table,
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};
@@ -128,16 +129,19 @@ const fn row(mech: CK_MECHANISM_TYPE, min_key: u64, max_key: u64, flags: CK_FLAG
     }
 }
 
-/// The RSA signatures (PKCS#1 v1.5 with a hash, PSS) and RSA key-pair
-/// generation, at what the module can do; the registry raises their floor
-/// to the policy's `min_rsa_bits`.
+/// RSA key-pair generation, at what the module can do; the registry
+/// raises its floor to the policy's `min_rsa_bits`.
+pub(super) const RSA_GEN_ROWS: &[MechInfo] = &[row(
+    CKM_RSA_PKCS_KEY_PAIR_GEN,
+    RSA_MIN,
+    RSA_MAX,
+    CKF_GENERATE_KEY_PAIR,
+)];
+
+/// The RSA signatures (PKCS#1 v1.5 with a hash, PSS), at what the module
+/// can do; the registry raises their floor to the policy's
+/// `min_rsa_bits`.
 pub(super) const RSA_ROWS: &[MechInfo] = &[
-    row(
-        CKM_RSA_PKCS_KEY_PAIR_GEN,
-        RSA_MIN,
-        RSA_MAX,
-        CKF_GENERATE_KEY_PAIR,
-    ),
     row(CKM_SHA1_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
     row(CKM_SHA1_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),

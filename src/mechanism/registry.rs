@@ -58,6 +58,11 @@ pub trait Family: Sync {
     fn layout(&self, _mech: CK_MECHANISM_TYPE) -> Layout {
         Layout::Flat
     }
+    /// What `mech` generates (C_GenerateKey, C_GenerateKeyPair); `None`
+    /// for a mechanism that generates nothing.
+    fn generates(&self, _mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        None
+    }
     /// Whether `mech`'s signatures may be made in several parts (raw
     /// mechanisms that sign a caller's hash are single-part).
     fn multipart(&self, _mech: CK_MECHANISM_TYPE) -> bool {
@@ -113,6 +118,27 @@ pub trait Family: Sync {
     fn message(&self, _m: &MessageParams<'_>, _key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
         Err(Error::MechanismInvalid)
     }
+}
+
+/// What a generation mechanism makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generates {
+    /// A secret key of this type (C_GenerateKey).
+    Secret(CK_KEY_TYPE),
+    /// A secret key of the type the template names (CKM_PKCS5_PBKD2).
+    SecretOfTemplateType,
+    /// A key pair of this type (C_GenerateKeyPair).
+    Pair(CK_KEY_TYPE),
+}
+
+/// What `mech` generates, once the registry has checked that it is
+/// offered with `flag` (CKF_GENERATE or CKF_GENERATE_KEY_PAIR):
+/// CKR_MECHANISM_INVALID otherwise.
+pub fn generates(mech: CK_MECHANISM_TYPE, flag: CK_FLAGS) -> Result<Generates> {
+    family(mech, flag)?
+        .generates(mech)
+        .filter(|g| matches!(g, Generates::Pair(_)) == (flag == CKF_GENERATE_KEY_PAIR))
+        .ok_or(Error::MechanismInvalid)
 }
 
 /// One message of a message-based operation (see [`Family::message`]).
@@ -205,6 +231,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(super::ECDSA_ROWS, Bits, &Signatures, Hook::None),
         rows(super::KEYGEN_BITS_ROWS, Bits, &KeyGeneration, Hook::None),
         rows(super::KEYGEN_BYTES_ROWS, Bytes, &KeyGeneration, Hook::None),
+        rows(super::RSA_GEN_ROWS, Bits, &KeyGeneration, Hook::Rsa),
         rows(super::RSA_ROWS, Bits, &Signatures, Hook::Rsa),
         rows(super::RSA_PKCS_ROWS, Bits, &RsaPkcs, Hook::Rsa),
         rows(rsa_crypt::ROWS, Bits, &RsaCrypt, Hook::Rsa),
@@ -359,6 +386,45 @@ mod tests {
                 e.row.mech
             );
         }
+    }
+
+    /// Generation the same way: a mechanism registered with CKF_GENERATE
+    /// makes a secret key and one with CKF_GENERATE_KEY_PAIR a pair, as
+    /// its family says, and a family makes nothing it is not registered
+    /// to.
+    #[test]
+    fn generation_flags_and_what_is_generated_agree() {
+        for e in REGISTRY.iter() {
+            let made = e.family.generates(e.row.mech);
+            let secret = matches!(
+                made,
+                Some(Generates::Secret(_) | Generates::SecretOfTemplateType)
+            );
+            let pair = matches!(made, Some(Generates::Pair(_)));
+            assert_eq!(e.row.flags & CKF_GENERATE != 0, secret, "{:#x}", e.row.mech);
+            assert_eq!(
+                e.row.flags & CKF_GENERATE_KEY_PAIR != 0,
+                pair,
+                "{:#x}",
+                e.row.mech
+            );
+        }
+        assert_eq!(
+            generates(CKM_AES_KEY_GEN, CKF_GENERATE),
+            Ok(Generates::Secret(CKK_AES))
+        );
+        assert_eq!(
+            generates(CKM_AES_KEY_GEN, CKF_GENERATE_KEY_PAIR),
+            Err(Error::MechanismInvalid)
+        );
+        assert_eq!(
+            generates(CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR),
+            Ok(Generates::Pair(CKK_RSA))
+        );
+        assert_eq!(
+            generates(CKM_SHA256, CKF_GENERATE),
+            Err(Error::MechanismInvalid)
+        );
     }
 
     /// Keys of every type the families take, to reach their constructors.

@@ -16,7 +16,7 @@ use super::template::{
     tpl_ulong,
 };
 use crate::error::{Error, Result};
-use crate::mechanism::{Alg25519, Curve, EcKeyPairParts, Key, RsaKeyPairParts};
+use crate::mechanism::{Alg25519, Curve, EcKeyPairParts, Generates, Key, RsaKeyPairParts};
 
 /// F4, the public exponent when the template gives none.
 const DEFAULT_PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
@@ -56,11 +56,9 @@ pub enum GeneratedPair {
 /// we do not hold as a secret key is CKR_ATTRIBUTE_VALUE_INVALID, as on
 /// C_CreateObject).
 fn secret_key_type(mech: CK_MECHANISM_TYPE, template: &AttrMap) -> Result<CK_KEY_TYPE> {
-    match mech {
-        CKM_AES_KEY_GEN => Ok(CKK_AES),
-        CKM_GENERIC_SECRET_KEY_GEN => Ok(CKK_GENERIC_SECRET),
-        CKM_HKDF_KEY_GEN => Ok(CKK_HKDF),
-        CKM_PKCS5_PBKD2 => {
+    match crate::mechanism::generates(mech, CKF_GENERATE)? {
+        Generates::Secret(key_type) => Ok(key_type),
+        Generates::SecretOfTemplateType => {
             let key_type = tpl_ulong(template, CKA_KEY_TYPE)?.ok_or(Error::TemplateIncomplete)?;
             if rules::supported_key(CKO_SECRET_KEY, key_type) {
                 Ok(key_type)
@@ -68,7 +66,7 @@ fn secret_key_type(mech: CK_MECHANISM_TYPE, template: &AttrMap) -> Result<CK_KEY
                 Err(Error::AttributeValueInvalid)
             }
         }
-        _ => Err(Error::MechanismInvalid),
+        Generates::Pair(_) => Err(Error::MechanismInvalid),
     }
 }
 
@@ -160,12 +158,11 @@ pub fn generated_secret_key(
     Ok(obj)
 }
 
+/// The key type `mech` makes as a pair, from the registry
+/// (CKR_MECHANISM_INVALID unless offered with CKF_GENERATE_KEY_PAIR).
 fn pair_key_type(mech: CK_MECHANISM_TYPE) -> Result<CK_KEY_TYPE> {
-    match mech {
-        CKM_EC_KEY_PAIR_GEN => Ok(CKK_EC),
-        CKM_EC_EDWARDS_KEY_PAIR_GEN => Ok(CKK_EC_EDWARDS),
-        CKM_EC_MONTGOMERY_KEY_PAIR_GEN => Ok(CKK_EC_MONTGOMERY),
-        CKM_RSA_PKCS_KEY_PAIR_GEN => Ok(CKK_RSA),
+    match crate::mechanism::generates(mech, CKF_GENERATE_KEY_PAIR)? {
+        Generates::Pair(key_type) => Ok(key_type),
         _ => Err(Error::MechanismInvalid),
     }
 }
