@@ -260,14 +260,96 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl From<rusqlite::Error> for Error {
-    fn from(_: rusqlite::Error) -> Self {
-        Error::DeviceError
+    /// CKR_DEVICE_ERROR, keeping SQLite's own words as the cause (see
+    /// [`cause`]): "database is locked", "disk I/O error", "file is not a
+    /// database". Its messages name tables and constraints, never bound
+    /// values, so no secret goes with them.
+    fn from(e: rusqlite::Error) -> Self {
+        Error::DeviceError.because(&e)
+    }
+}
+
+/// Why the current call failed, beyond its CK_RV: the underlying error
+/// (SQLite's, the file system's) that a generic code like
+/// CKR_DEVICE_ERROR would otherwise hide. Kept per thread for the one
+/// call in progress — the C ABI clears it when a call starts and prints
+/// it in the trace (`KEYWARD_TRACE`) when the call fails; the CLI adds it
+/// to its error message. `Error` itself stays a plain code, so the one
+/// `Error → CK_RV` mapping and every comparison of errors are unchanged.
+pub mod cause {
+    use std::cell::RefCell;
+
+    /// Causes are short; a longer one is cut (at a character boundary).
+    const MAX_LEN: usize = 200;
+
+    thread_local! {
+        static CAUSE: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// Records `why` as the current call's cause (the latest recorded one
+    /// wins: an error that was handled is followed by the one that ended
+    /// the call).
+    pub fn note(why: &dyn std::fmt::Display) {
+        let _ = CAUSE.try_with(|c| {
+            if let Ok(mut slot) = c.try_borrow_mut() {
+                let mut text = why.to_string();
+                if text.len() > MAX_LEN {
+                    let mut end = MAX_LEN;
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.truncate(end);
+                }
+                *slot = Some(text);
+            }
+        });
+    }
+
+    /// Takes the current call's cause, leaving none.
+    pub fn take() -> Option<String> {
+        CAUSE
+            .try_with(|c| c.try_borrow_mut().ok().and_then(|mut s| s.take()))
+            .ok()
+            .flatten()
+    }
+
+    /// Forgets any cause (a new call starts).
+    pub fn clear() {
+        let _ = take();
+    }
+}
+
+impl Error {
+    /// This error, with `why` recorded as the current call's cause
+    /// ([`cause`]).
+    pub fn because(self, why: &dyn std::fmt::Display) -> Error {
+        cause::note(why);
+        self
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A generic code keeps what caused it for the trace and the CLI: the
+    /// latest recorded cause, taken once.
+    #[test]
+    fn sqlite_errors_keep_their_cause() {
+        cause::clear();
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let e: Error = conn
+            .execute("INSERT INTO nowhere VALUES (1)", [])
+            .unwrap_err()
+            .into();
+        assert_eq!(e, Error::DeviceError);
+        let why = cause::take().unwrap();
+        assert!(why.contains("no such table: nowhere"), "{why}");
+        assert_eq!(cause::take(), None, "taken once");
+        let _ = Error::GeneralError.because(&"first");
+        let _ = Error::GeneralError.because(&"x".repeat(500));
+        assert_eq!(cause::take().unwrap().len(), 200, "latest wins, cut short");
+    }
 
     /// "PinIncorrect" -> "CKR_PIN_INCORRECT": the naming rule of the
     /// variants.

@@ -47,7 +47,7 @@ use cryptoki_sys::*;
 use once_cell::sync::Lazy;
 
 use crate::api::global::library;
-use crate::error::{Error, Result, rv_name};
+use crate::error::{Error, Result, cause, rv_name};
 
 /// Read once: tracing must not cost an environment lookup per call.
 static TRACE: Lazy<bool> = Lazy::new(|| std::env::var_os("KEYWARD_TRACE").is_some());
@@ -60,24 +60,33 @@ pub(crate) fn entry(name: &'static str, f: impl FnOnce() -> Result<()>) -> CK_RV
 
 /// Like [`entry`] for the few functions whose success code is not CKR_OK.
 pub(crate) fn entry_rv(name: &'static str, f: impl FnOnce() -> Result<CK_RV>) -> CK_RV {
+    if *TRACE {
+        cause::clear();
+    }
     let rv = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(rv)) => rv,
         Ok(Err(e)) => e.rv(),
         Err(_) => CKR_GENERAL_ERROR,
     };
     if *TRACE {
-        trace_line(&trace_text(name, rv));
+        let why = if rv == CKR_OK { None } else { cause::take() };
+        trace_line(&trace_text(name, rv, why.as_deref()));
     }
     rv
 }
 
-/// One trace line: function name and return code only, never arguments
-/// or data. Names come from `error::rv_name`, the table the audit trail
-/// and the CLI use too.
-fn trace_text(name: &str, rv: CK_RV) -> String {
-    match rv_name(rv) {
-        Some(s) => format!("keyward: {name} -> {s}\n"),
-        None => format!("keyward: {name} -> {rv:#x}\n"),
+/// One trace line: function name and return code, and for a failure the
+/// underlying cause when one was recorded (`error::cause`: SQLite's or
+/// the file system's words, never arguments or data). Names come from
+/// `error::rv_name`, the table the audit trail and the CLI use too.
+fn trace_text(name: &str, rv: CK_RV, why: Option<&str>) -> String {
+    let code = match rv_name(rv) {
+        Some(s) => s.to_string(),
+        None => format!("{rv:#x}"),
+    };
+    match why {
+        Some(why) => format!("keyward: {name} -> {code} (cause: {why})\n"),
+        None => format!("keyward: {name} -> {code}\n"),
     }
 }
 

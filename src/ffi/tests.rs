@@ -410,17 +410,21 @@ fn trace_names_every_error_as_the_audit_record_does() {
             .record(0, 0, "user", None)
             .result;
         assert_eq!(
-            super::trace_text("C_Test", e.rv()),
+            super::trace_text("C_Test", e.rv(), None),
             format!("keyward: C_Test -> {audited}\n"),
             "{e:?}"
         );
     }
     assert_eq!(
-        super::trace_text("C_Test", CKR_OK),
+        super::trace_text("C_Test", CKR_OK, None),
         "keyward: C_Test -> CKR_OK\n"
     );
     assert_eq!(
-        super::trace_text("C_Test", CKR_VENDOR_DEFINED),
+        super::trace_text("C_Test", CKR_VENDOR_DEFINED, None),
         "keyward: C_Test -> 0x80000000\n"
+    );
+    assert_eq!(
+        super::trace_text("C_Test", CKR_DEVICE_ERROR, Some("disk I/O error")),
+        "keyward: C_Test -> CKR_DEVICE_ERROR (cause: disk I/O error)\n"
     );
 }

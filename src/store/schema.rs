@@ -162,7 +162,9 @@ pub(super) fn create_private_dir(dir: &Path) -> Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|_| Error::DeviceError)
+    builder.create(dir).map_err(|e| {
+        Error::DeviceError.because(&format_args!("cannot create {}: {e}", dir.display()))
+    })
 }
 
 /// Creates the file owner-only before SQLite opens it; SQLite gives its
@@ -172,7 +174,9 @@ pub(super) fn create_private_file(path: &Path) -> Result<()> {
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map(drop).map_err(|_| Error::DeviceError)
+    options.open(path).map(drop).map_err(|e| {
+        Error::DeviceError.because(&format_args!("cannot open {}: {e}", path.display()))
+    })
 }
 
 /// Runs a PRAGMA and discards whatever rows it reports.

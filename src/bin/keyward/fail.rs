@@ -102,9 +102,14 @@ impl CliError {
             Error::SlotIdInvalid => "no such slot".to_string(),
             _ => "the token refused".to_string(),
         };
+        // The underlying error a generic code stands for (SQLite's or the
+        // file system's words), when the library recorded one.
+        let why = keyward::error::cause::take()
+            .map(|why| format!("; cause: {why}"))
+            .unwrap_or_default();
         CliError::new(
             code_of(err),
-            format!("{context}: {what} ({})", err.ckr_name()),
+            format!("{context}: {what} ({}){why}", err.ckr_name()),
         )
     }
 }
