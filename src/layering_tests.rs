@@ -3,7 +3,7 @@
 //! `object/` never imports the façade (`api`); `mechanism/` imports no
 //! layer above it (`object`, `api`, `token`, `store`); crypto and key-format
 //! crates are named only in `mechanism/`, the store's sealing
-//! (`store/seal*.rs`) and the CLI (`src/bin/`, its own crate). Test code
+//! (`store/seal*.rs`) and the CLI (crates/keyward-cli, its own package). Test code
 //! (`#[cfg(test)]` items and the files declared under one) is exempt: a
 //! test may drive the whole `Library`. Each failure prints `file:line`.
 //!
@@ -63,10 +63,6 @@ const OTHER_CRATES: &[&str] = &[
     "serde",
     "serde_json",
     "time",
-    "clap",
-    "rpassword",
-    "comfy-table",
-    "indicatif",
     "libc",
     "arc-swap",
 ];
@@ -77,7 +73,7 @@ const OTHER_CRATES: &[&str] = &[
 /// warm-up) now go through `mechanism`.
 const CRYPTO_EXCEPTIONS: &[(&str, &str, &str)] = &[];
 
-/// Where crypto crates may be named (the CLI, `src/bin/`, is not scanned:
+/// Where crypto crates may be named (the CLI, crates/keyward-cli, is not scanned:
 /// it is its own crate).
 fn crypto_allowed(rel: &str) -> bool {
     rel.starts_with("src/mechanism/") || rel.starts_with("src/store/seal")
@@ -340,13 +336,12 @@ fn module_path(rel: &str) -> Vec<String> {
     parts
 }
 
-/// Every library source file (not `src/bin/`, not test-only files), test
+/// Every library source file (not test-only files), test
 /// items removed.
 fn library_sources() -> Vec<Source> {
     let root = root();
     let mut files = Vec::new();
     rs_files(&root.join("src"), &mut files);
-    files.retain(|f| !f.starts_with(root.join("src/bin")));
     let texts: Vec<(PathBuf, String)> = files
         .into_iter()
         .map(|f| {
@@ -568,14 +563,15 @@ fn crypto_crates_stay_in_the_mechanism_layer() {
     );
 }
 
-/// A new dependency must be sorted into one list, so the crypto rule
-/// cannot miss it.
-#[test]
-fn every_dependency_is_classified() {
+/// The admin command's crates, which the module must not link: they are
+/// dependencies of crates/keyward-cli only (issue 12).
+const CLI_CRATES: &[&str] = &["clap", "rpassword", "comfy-table", "indicatif"];
+
+/// The module's own dependencies, from the root package's manifest.
+fn module_dependencies() -> Vec<String> {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     let mut in_deps = false;
-    let mut unclassified = Vec::new();
-    let mut seen = 0;
+    let mut names = Vec::new();
     for line in manifest.lines() {
         let line = line.trim();
         if line.starts_with('[') {
@@ -585,13 +581,50 @@ fn every_dependency_is_classified() {
         if !in_deps || line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let name = line.split(['=', ' ', '.']).next().unwrap_or("").trim();
-        seen += 1;
-        if !CRYPTO_CRATES.contains(&name) && !OTHER_CRATES.contains(&name) {
-            unclassified.push(name.to_string());
-        }
+        names.push(
+            line.split(['=', ' ', '.'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        );
     }
-    assert!(seen > 20, "no [dependencies] read from Cargo.toml");
+    names
+}
+
+/// The cdylib links nothing of the CLI: its crates are the CLI package's
+/// alone, and that package depends on the module, never the reverse.
+#[test]
+fn the_module_depends_on_no_cli_crate() {
+    let deps = module_dependencies();
+    assert!(deps.len() > 20, "no [dependencies] read from Cargo.toml");
+    let linked: Vec<&String> = deps
+        .iter()
+        .filter(|d| CLI_CRATES.contains(&d.as_str()))
+        .collect();
+    assert!(
+        linked.is_empty(),
+        "the module depends on CLI crates: {linked:?}"
+    );
+    let cli = std::fs::read_to_string(root().join("crates/keyward-cli/Cargo.toml")).unwrap();
+    for c in CLI_CRATES {
+        assert!(
+            cli.contains(&format!("\n{c} = ")),
+            "{c} is the CLI's dependency"
+        );
+    }
+}
+
+/// A new dependency must be sorted into one list, so the crypto rule
+/// cannot miss it.
+#[test]
+fn every_dependency_is_classified() {
+    let deps = module_dependencies();
+    let unclassified: Vec<&String> = deps
+        .iter()
+        .filter(|d| !CRYPTO_CRATES.contains(&d.as_str()) && !OTHER_CRATES.contains(&d.as_str()))
+        .collect();
+    assert!(deps.len() > 20, "no [dependencies] read from Cargo.toml");
     assert!(
         unclassified.is_empty(),
         "dependencies to add to CRYPTO_CRATES or OTHER_CRATES in src/layering_tests.rs: {unclassified:?}"

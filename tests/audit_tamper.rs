@@ -236,7 +236,7 @@ fn cli_verify(m: &Module, chain_only: bool) -> (Option<i32>, String) {
     if chain_only {
         args.push("--chain-only");
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let out = std::process::Command::new(common::cli_bin::keyward_bin())
         .args(&args)
         .env("KEYWARD_CONF", &m.env.conf)
         .env("KEYWARD_PIN", common::USER_PIN)

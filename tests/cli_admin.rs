@@ -3,6 +3,9 @@
 //! not a terminal, checked by exit code, messages, JSON and, for tampering
 //! and crashes, by reading and editing the token file directly.
 
+#[path = "common/cli_bin.rs"]
+mod cli_bin;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
@@ -63,7 +66,7 @@ impl Store {
 
     /// Runs the CLI with `env` and an empty stdin.
     fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        let mut cmd = Command::new(cli_bin::keyward_bin());
         for name in CLI_ENV {
             cmd.env_remove(name);
         }
@@ -437,7 +440,7 @@ fn master_key_rotation_reseals_everything() {
     assert_eq!(store.keys(), keys);
 
     // The PINs can also come from --pin-fd 0 (stdin): SO PIN, user PIN.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    let mut child = Command::new(cli_bin::keyward_bin());
     for name in CLI_ENV {
         child.env_remove(name);
     }

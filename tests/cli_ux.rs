@@ -6,6 +6,9 @@
 //! the built binary as a script would (stdin not a terminal); the terminal
 //! side (prompts, widths, colours) is in cli_ux_tty.rs.
 
+#[path = "common/cli_bin.rs"]
+mod cli_bin;
+
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
@@ -49,7 +52,7 @@ fn a_closed_pipe_ends_quietly_with_the_sigpipe_status() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        let out = Command::new(cli_bin::keyward_bin())
             .env_clear()
             .env("KEYWARD_CONF", &store.conf)
             .env("KEYWARD_PIN", USER_PIN)

@@ -3,6 +3,9 @@
 //! the first-run dialog, table borders, widths and colours are what a
 //! person sees. Prompts are answered only once they appear: no timing.
 
+#[path = "common/cli_bin.rs"]
+mod cli_bin;
+
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
@@ -60,7 +63,7 @@ fn run_on_a_terminal(
             OwnedFd::from_raw_fd(slave),
         )
     };
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    let mut cmd = Command::new(cli_bin::keyward_bin());
     cmd.env_clear()
         .env("KEYWARD_CONF", &store.conf)
         .envs(env.iter().copied())

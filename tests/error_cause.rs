@@ -73,7 +73,7 @@ fn trace_names_the_cause() {
 fn cli_names_the_cause() {
     let dir = tempfile::tempdir().unwrap();
     let conf = broken_store(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let out = Command::new(common::cli_bin::keyward_bin())
         .args(["token", "info"])
         .env("KEYWARD_CONF", &conf)
         .env_remove("KEYWARD_STORE")

@@ -4,6 +4,9 @@
 //! A script exits 77 to skip when its tool is missing, which it may do only
 //! outside CI (`CI=true` turns a missing tool into a failure).
 
+#[path = "common/cli_bin.rs"]
+mod cli_bin;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -19,7 +22,7 @@ fn run(script: &str) {
     let out = Command::new("bash")
         .arg(&path)
         .env("KEYWARD_MODULE", module())
-        .env("KEYWARD_BIN", env!("CARGO_BIN_EXE_keyward"))
+        .env("KEYWARD_BIN", cli_bin::keyward_bin())
         .env_remove("KEYWARD_CONF")
         .env_remove("KEYWARD_STORE")
         .output()

@@ -104,7 +104,7 @@ fn run_child(env: &TestEnv, role: &str) -> String {
 
 /// The admin CLI as process B.
 fn run_cli(env: &TestEnv, args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let out = Command::new(common::cli_bin::keyward_bin())
         .args(args)
         .env(ENV_CONF, &env.conf)
         .env(ENV_STORE, &env.store)

@@ -2,6 +2,9 @@
 //! written, with the `keyward` this build made first on PATH, so the
 //! documented commands cannot drift from the real ones.
 
+#[path = "common/cli_bin.rs"]
+mod cli_bin;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -25,7 +28,7 @@ fn walkthrough() -> String {
 #[test]
 fn lifecycle_walkthrough_runs_as_written() {
     let script = walkthrough();
-    let bin = Path::new(env!("CARGO_BIN_EXE_keyward"));
+    let bin = &cli_bin::keyward_bin();
     let path = format!(
         "{}:{}",
         bin.parent().unwrap().display(),

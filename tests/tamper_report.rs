@@ -204,7 +204,7 @@ fn rotation_by_another_process_is_not_damage() {
     let id = row_id(&s, k);
     // Another process rotates the master key while we stay logged in
     // under the old one.
-    let out = Command::new(env!("CARGO_BIN_EXE_keyward"))
+    let out = Command::new(common::cli_bin::keyward_bin())
         .args(["master-key", "rotate", "--yes"])
         .env("KEYWARD_CONF", &m.env.conf)
         .env("KEYWARD_SO_PIN", common::SO_PIN)
@@ -320,7 +320,7 @@ fn concurrent_processes_record_the_damage_once() {
     let (store, id) = cli_store_with_damage();
     let children: Vec<_> = (0..4)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_keyward"))
+            Command::new(common::cli_bin::keyward_bin())
                 .args(["token", "check"])
                 .env("KEYWARD_CONF", &store.conf)
                 .env("KEYWARD_PIN", cli::USER_PIN)

@@ -85,7 +85,7 @@ impl Admin {
 
 /// Runs the built `keyward` CLI on the test's store with the user PIN.
 fn kw(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
+    Command::new(common::cli_bin::keyward_bin())
         .args(args)
         .env("KEYWARD_PIN", common::USER_PIN)
         .stdin(Stdio::null())

@@ -1,7 +1,13 @@
 //! Shared by the CLI test files: a temporary store with its config, and
 //! running the built `keyward` on it as a script would (stdin not a
 //! terminal, only the environment given).
+
 #![allow(dead_code)]
+
+// Also loaded by `common` in tests that use both helpers.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/cli_bin.rs"]
+mod cli_bin;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,7 +51,7 @@ impl Store {
 
     /// Runs the CLI with `env` and `stdin` (empty when None).
     pub fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+        let mut cmd = Command::new(cli_bin::keyward_bin());
         for name in CLI_ENV {
             cmd.env_remove(name);
         }

@@ -3,7 +3,7 @@
 //! every rule and audit record applies; this file holds the command line
 //! and the dispatch.
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     warn(
