@@ -502,6 +502,15 @@ mod tests {
                 Err(Error::SignatureInvalid)
             );
         }
+        // aws-lc really ran: both keys hold their parsed form.
+        assert!(matches!(
+            private.aws_lc(|_| None),
+            Some(Parsed::RsaPrivate { .. })
+        ));
+        assert!(matches!(
+            public.aws_lc(|_| None),
+            Some(Parsed::RsaPublic { .. })
+        ));
         // Raw CKM_RSA_PKCS over a caller's DigestInfo (RustCrypto only).
         let raw = RsaScheme::Pkcs1(None);
         let sig = AwsLc.rsa_sign(private, raw, b"any DigestInfo").unwrap();
@@ -524,8 +533,6 @@ mod tests {
         );
     }
 
-    /// An OAEP ciphertext made by RustCrypto decrypts under aws-lc (and
-    /// under RustCrypto), for every OAEP hash; a wrong label fails cleanly.
     /// RustCrypto's OAEP encryption (what rsa_crypt.rs encrypts with).
     fn rc_oaep_encrypt(hash: HashAlg, key: &RsaPublicKey, label: &[u8], msg: &[u8]) -> Vec<u8> {
         use rsa::Oaep;
@@ -542,6 +549,8 @@ mod tests {
         .unwrap()
     }
 
+    /// An OAEP ciphertext made by RustCrypto decrypts under aws-lc (and
+    /// under RustCrypto), for every OAEP hash; a wrong label fails cleanly.
     #[test]
     fn oaep_from_rustcrypto_decrypts_under_aws_lc() {
         let (private, public) = rsa_parts(rsa_keys());
@@ -569,6 +578,30 @@ mod tests {
                 Err(Error::EncryptedDataInvalid)
             );
         }
+    }
+
+    /// A 1024-bit key (importable, below aws-lc-rs's 2048) is never
+    /// handed to aws-lc: every operation falls back and still works.
+    #[test]
+    fn small_rsa_keys_fall_back() {
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let key = RsaPrivateKey::new(&mut rng, 1024).unwrap();
+        let private = Cached::new(key.clone());
+        let public = Cached::new(key.to_public_key());
+        let scheme = RsaScheme::Pkcs1(Some(HashAlg::Sha256));
+        let digest = HashAlg::Sha256.hash(b"small");
+        let sig = AwsLc.rsa_sign(&private, scheme, &digest).unwrap();
+        assert_eq!(sig.len(), 128);
+        assert_eq!(AwsLc.rsa_verify(&public, scheme, &digest, &sig), Ok(()));
+        let ct = rc_oaep_encrypt(HashAlg::Sha256, &public, b"", b"m");
+        assert_eq!(
+            &AwsLc
+                .rsa_oaep_decrypt(&private, HashAlg::Sha256, b"", &ct)
+                .unwrap()[..],
+            b"m"
+        );
+        assert!(private.aws_lc(|_| None).is_none());
+        assert!(public.aws_lc(|_| None).is_none());
     }
 
     /// The aws-lc key is built once per `Key` and reused; a clone of the
