@@ -1,6 +1,8 @@
 //! P-256/P-384/P-521 keys and ECDSA (CKM_ECDSA over a caller-supplied hash, and
 //! CKM_ECDSA_SHAx hashing first). Signatures are raw r||s, as PKCS#11
-//! specifies, not DER.
+//! specifies, not DER. This file keeps the PKCS#11 logic (buffering, hash
+//! normalization, signature length); the crypto provider (provider/) signs
+//! and verifies.
 
 use std::sync::Arc;
 

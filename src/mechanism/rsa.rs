@@ -2,7 +2,8 @@
 //! DigestInfo, or CKM_SHAx_RSA_PKCS hashing and prefixing) and PSS (raw
 //! CKM_RSA_PKCS_PSS over a hash, or CKM_SHAx_RSA_PKCS_PSS). PSS uses MGF1
 //! with the message hash: the rsa crate ties the two, so parameters naming
-//! a different MGF1 hash are refused when the mechanism is parsed.
+//! a different MGF1 hash are refused when the mechanism is parsed. The
+//! padding and signing primitive is the crypto provider's (provider/).
 
 use std::sync::Arc;
 

@@ -6,9 +6,12 @@
 //! and raw RSA has no padding at all, and the `rsa` crate's private-key
 //! arithmetic is not guaranteed constant-time (RUSTSEC-2023-0071, Marvin).
 //! OAEP is exposed to the same timing concern but not to the padding
-//! oracle; it is the scheme to use. The legacy schemes stay off unless the
-//! configuration sets `allow_legacy_rsa_decryption = true`, which the
-//! config layer passes to [`set_legacy_rsa_allowed`] at C_Initialize.
+//! oracle; it is the scheme to use. (OAEP decryption goes through the
+//! crypto provider: in the `aws-lc` build it runs in AWS-LC, whose RSA
+//! private-key operation is constant-time and blinded.) The legacy schemes
+//! stay off unless the configuration sets `allow_legacy_rsa_decryption =
+//! true`, which the config layer passes to [`set_legacy_rsa_allowed`] at
+//! C_Initialize.
 //!
 //! The mechanism table is static, so CKM_RSA_PKCS keeps its sign/verify
 //! row in the base table and CKM_RSA_X_509 has a row with no flags; the

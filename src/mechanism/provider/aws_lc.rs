@@ -64,7 +64,8 @@ pub(in crate::mechanism) enum Parsed {
     RsaPublic {
         /// DER SubjectPublicKeyInfo, what each slot parses.
         spki: Vec<u8>,
-        by_alg: [OnceLock<Option<ParsedPublicKey>>; RSA_VERIFY_SLOTS],
+        /// Boxed: seven parsed keys would make every `Parsed` this big.
+        by_alg: Box<[OnceLock<Option<ParsedPublicKey>>; RSA_VERIFY_SLOTS]>,
     },
 }
 
@@ -315,9 +316,10 @@ impl Provider for AwsLc {
         let Some(Parsed::RsaPublic { spki, by_alg }) = key.aws_lc(rsa_public) else {
             return fallback();
         };
-        let parsed = by_alg
-            .get(slot)
-            .and_then(|s| s.get_or_init(|| ParsedPublicKey::new(params, spki).ok()).as_ref());
+        let parsed = by_alg.get(slot).and_then(|s| {
+            s.get_or_init(|| ParsedPublicKey::new(params, spki).ok())
+                .as_ref()
+        });
         let (Some(parsed), Ok(digest)) = (parsed, Digest::import_less_safe(data, alg)) else {
             return fallback();
         };
@@ -520,7 +522,11 @@ mod tests {
         );
         // PSS salt lengths must match on both sides.
         let sig = AwsLc
-            .rsa_sign(private, pss(HashAlg::Sha256, 32), &HashAlg::Sha256.hash(b"m"))
+            .rsa_sign(
+                private,
+                pss(HashAlg::Sha256, 32),
+                &HashAlg::Sha256.hash(b"m"),
+            )
             .unwrap();
         assert_eq!(
             RustCrypto.rsa_verify(
@@ -540,10 +546,18 @@ mod tests {
         let mut rng = getrandom::SysRng;
         match hash {
             HashAlg::Sha1 => Oaep::<sha1::Sha1>::new_with_label(label).encrypt(&mut rng, key, msg),
-            HashAlg::Sha224 => Oaep::<sha2::Sha224>::new_with_label(label).encrypt(&mut rng, key, msg),
-            HashAlg::Sha256 => Oaep::<sha2::Sha256>::new_with_label(label).encrypt(&mut rng, key, msg),
-            HashAlg::Sha384 => Oaep::<sha2::Sha384>::new_with_label(label).encrypt(&mut rng, key, msg),
-            HashAlg::Sha512 => Oaep::<sha2::Sha512>::new_with_label(label).encrypt(&mut rng, key, msg),
+            HashAlg::Sha224 => {
+                Oaep::<sha2::Sha224>::new_with_label(label).encrypt(&mut rng, key, msg)
+            }
+            HashAlg::Sha256 => {
+                Oaep::<sha2::Sha256>::new_with_label(label).encrypt(&mut rng, key, msg)
+            }
+            HashAlg::Sha384 => {
+                Oaep::<sha2::Sha384>::new_with_label(label).encrypt(&mut rng, key, msg)
+            }
+            HashAlg::Sha512 => {
+                Oaep::<sha2::Sha512>::new_with_label(label).encrypt(&mut rng, key, msg)
+            }
             _ => panic!("no OAEP with {hash:?}"),
         }
         .unwrap()

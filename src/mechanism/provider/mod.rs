@@ -50,8 +50,12 @@ pub(in crate::mechanism) trait Provider: Sync {
 
     /// RSA signature over `data`: the digest for hashed PKCS#1 and PSS
     /// schemes, the caller's DigestInfo for raw PKCS#1 (`Pkcs1(None)`).
-    fn rsa_sign(&self, key: &Cached<RsaPrivateKey>, scheme: RsaScheme, data: &[u8])
-    -> Result<Vec<u8>>;
+    fn rsa_sign(
+        &self,
+        key: &Cached<RsaPrivateKey>,
+        scheme: RsaScheme,
+        data: &[u8],
+    ) -> Result<Vec<u8>>;
 
     /// Checks a k-byte RSA signature over `data` (as for `rsa_sign`).
     fn rsa_verify(
