@@ -636,6 +636,23 @@ mod tests {
         assert_eq!(format!("{copy:?}"), "Cached(<redacted>)");
     }
 
+    /// Through the mechanism layer: operations started on one `Arc<Key>`
+    /// (what the token's key cache hands every C_SignInit) share its
+    /// parsed form, so aws-lc parses a key once, not once per operation.
+    #[test]
+    fn operations_on_one_key_share_its_parsed_form() {
+        use crate::mechanism::{Mechanism, sign_init};
+        let key = Arc::new(Key::ec_private(&Curve::P384.ec_params(), &[0x22u8; 48]).unwrap());
+        let mech = Mechanism::parse(cryptoki_sys::CKM_ECDSA_SHA384, None).unwrap();
+        let before = built_in_this_thread();
+        for _ in 0..4 {
+            let mut op = sign_init(&mech, Arc::clone(&key)).unwrap();
+            op.update(b"data").unwrap();
+            assert_eq!(op.finish().unwrap().len(), 96);
+        }
+        assert_eq!(built_in_this_thread(), before + 1);
+    }
+
     #[test]
     fn the_feature_selects_aws_lc() {
         assert_eq!(crate::mechanism::provider::active_name(), "aws-lc");
