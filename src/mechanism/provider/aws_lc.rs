@@ -14,8 +14,9 @@
 //!   longer than 64 bytes): an imported digest is at most 64 bytes;
 //! - RSA with SHA-1 (signing), SHA-224 or SHA-3, PSS with a salt length
 //!   other than the hash length (aws-lc-rs's salt lengths are compile-time
-//!   constants), and raw CKM_RSA_PKCS over a caller's DigestInfo (no safe
-//!   unprefixed PKCS#1 signing);
+//!   constants), and raw CKM_RSA_PKCS over anything but a canonical
+//!   SHA-256/384/512 DigestInfo (no safe unprefixed PKCS#1 signing: a
+//!   recognized DigestInfo is signed as its hashed scheme, same bytes);
 //! - RSA keys outside 2048..=8192 bits (aws-lc-rs refuses them);
 //! - OAEP with SHA-224.
 //!
@@ -74,6 +75,21 @@ thread_local! {
     /// aws-lc keys built by this thread (the cache test counts its own
     /// builds only; builds run in the calling thread).
     static BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Operations this thread ran in aws-lc (not fallen back), so tests
+    /// can tell which provider served each shape.
+    static RAN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one operation served by aws-lc (tests only; nothing otherwise).
+fn ran() {
+    #[cfg(test)]
+    RAN.with(|c| c.set(c.get().saturating_add(1)));
+}
+
+/// Operations this test thread ran in aws-lc so far.
+#[cfg(test)]
+fn ran_in_this_thread() -> usize {
+    RAN.with(std::cell::Cell::get)
 }
 
 /// aws-lc keys built by this test thread so far.
@@ -176,6 +192,50 @@ fn rsa_public(key: &RsaPublicKey) -> Option<Parsed> {
     })
 }
 
+/// DER DigestInfo prefixes (RFC 8017 §9.2 note 1) of the hashes aws-lc-rs
+/// has PKCS#1 v1.5 encodings for.
+const DIGEST_INFO: [(HashAlg, &[u8]); 3] = [
+    (
+        HashAlg::Sha256,
+        &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ],
+    ),
+    (
+        HashAlg::Sha384,
+        &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
+        ],
+    ),
+    (
+        HashAlg::Sha512,
+        &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
+    ),
+];
+
+/// Raw CKM_RSA_PKCS over a canonical SHA-256/384/512 DigestInfo (what NSS
+/// and OpenSSL send) is the hashed scheme over the bare digest: PKCS#1
+/// v1.5 pads `prefix || digest` either way, so the signature bytes are
+/// identical and aws-lc can make them. Any other input keeps its scheme
+/// (and so stays on RustCrypto when raw).
+fn as_hashed(scheme: RsaScheme, data: &[u8]) -> (RsaScheme, &[u8]) {
+    if scheme == RsaScheme::Pkcs1(None) {
+        for (hash, prefix) in DIGEST_INFO {
+            if let Some(digest) = data.strip_prefix(prefix)
+                && digest.len() == hash.output_len()
+            {
+                return (RsaScheme::Pkcs1(Some(hash)), digest);
+            }
+        }
+    }
+    (scheme, data)
+}
+
 /// The aws-lc-rs signing encoding, verification algorithm (with its
 /// cache slot) and digest algorithm of an RSA scheme; None for the shapes
 /// listed at the top of this file.
@@ -266,6 +326,7 @@ impl Provider for AwsLc {
         else {
             return rustcrypto::ecdsa_sign(key, z);
         };
+        ran();
         pair.sign_digest(&digest)
             .map(|s| s.as_ref().to_vec())
             .map_err(|_| Error::FunctionFailed)
@@ -277,6 +338,7 @@ impl Provider for AwsLc {
         else {
             return rustcrypto::ecdsa_verify(key, z, sig);
         };
+        ran();
         public
             .verify_digest_sig(&digest, sig)
             .map_err(|_| Error::SignatureInvalid)
@@ -288,14 +350,16 @@ impl Provider for AwsLc {
         scheme: RsaScheme,
         data: &[u8],
     ) -> Result<Vec<u8>> {
-        let Some((Some(encoding), _, _, alg)) = rsa_algs(scheme) else {
+        let (hashed, digest) = as_hashed(scheme, data);
+        let Some((Some(encoding), _, _, alg)) = rsa_algs(hashed) else {
             return rustcrypto::rsa_sign(key, scheme, data);
         };
         let Some(Parsed::RsaPrivate { sign, .. }) = key.aws_lc(rsa_private) else {
             return rustcrypto::rsa_sign(key, scheme, data);
         };
         // The family code checked that `data` is one digest of `alg`.
-        let digest = Digest::import_less_safe(data, alg).map_err(|_| Error::DataLenRange)?;
+        let digest = Digest::import_less_safe(digest, alg).map_err(|_| Error::DataLenRange)?;
+        ran();
         let mut out = vec![0u8; sign.public_modulus_len()];
         sign.sign_digest(encoding, &digest, &mut out)
             .map_err(|_| Error::FunctionFailed)?;
@@ -310,7 +374,8 @@ impl Provider for AwsLc {
         sig: &[u8],
     ) -> Result<()> {
         let fallback = || rustcrypto::rsa_verify(key, scheme, data, sig);
-        let Some((_, params, slot, alg)) = rsa_algs(scheme) else {
+        let (hashed, digest) = as_hashed(scheme, data);
+        let Some((_, params, slot, alg)) = rsa_algs(hashed) else {
             return fallback();
         };
         let Some(Parsed::RsaPublic { spki, by_alg }) = key.aws_lc(rsa_public) else {
@@ -320,9 +385,10 @@ impl Provider for AwsLc {
             s.get_or_init(|| ParsedPublicKey::new(params, spki).ok())
                 .as_ref()
         });
-        let (Some(parsed), Ok(digest)) = (parsed, Digest::import_less_safe(data, alg)) else {
+        let (Some(parsed), Ok(digest)) = (parsed, Digest::import_less_safe(digest, alg)) else {
             return fallback();
         };
+        ran();
         parsed
             .verify_digest_sig(&digest, sig)
             .map_err(|_| Error::SignatureInvalid)
@@ -340,6 +406,7 @@ impl Provider for AwsLc {
         else {
             return rustcrypto::oaep_decrypt(key, hash, label, ct);
         };
+        ran();
         let mut out = Zeroizing::new(vec![0u8; oaep.min_output_size()]);
         let len = oaep
             .decrypt(alg, ct, &mut out, Some(label))
@@ -386,13 +453,15 @@ mod tests {
             let (private, public) = ec_pair(curve);
             let z = z_for(curve, b"cross");
             let before = built_in_this_thread();
-            let by_aws = AwsLc.ecdsa_sign(&private, &z).unwrap();
+            let (by_aws, on_aws) = served(|| AwsLc.ecdsa_sign(&private, &z).unwrap());
+            assert!(on_aws, "{curve:?}");
             let by_rc = RustCrypto.ecdsa_sign(&private, &z).unwrap();
             assert_eq!(by_aws.len(), 2 * curve.field_bytes());
             // Both directions, and each provider accepts its own.
             for sig in [&by_aws, &by_rc] {
                 assert_eq!(RustCrypto.ecdsa_verify(&public, &z, sig), Ok(()));
-                assert_eq!(AwsLc.ecdsa_verify(&public, &z, sig), Ok(()));
+                let checked = served(|| AwsLc.ecdsa_verify(&public, &z, sig));
+                assert_eq!(checked, (Ok(()), true), "{curve:?}");
             }
             // aws-lc really ran: the private and the public key were parsed.
             assert_eq!(built_in_this_thread(), before + 2, "{curve:?}");
@@ -419,15 +488,24 @@ mod tests {
         let mut z = vec![0xa5u8; 66];
         z[0] = 0x01;
         assert!(ec_digest(Curve::P521, &z).is_none());
-        let sig = AwsLc.ecdsa_sign(&private, &z).unwrap();
+        let (sig, on_aws) = served(|| AwsLc.ecdsa_sign(&private, &z).unwrap());
+        assert!(!on_aws);
         assert_eq!(RustCrypto.ecdsa_verify(&public, &z, &sig), Ok(()));
-        assert_eq!(AwsLc.ecdsa_verify(&public, &z, &sig), Ok(()));
+        let checked = served(|| AwsLc.ecdsa_verify(&public, &z, &sig));
+        assert_eq!(checked, (Ok(()), false));
         // A different 512-bit tail under the same key does not verify.
         let short = z_for(Curve::P521, b"x");
         assert_eq!(
             AwsLc.ecdsa_verify(&public, &short, &sig),
             Err(Error::SignatureInvalid)
         );
+    }
+
+    /// What `f` returned, and whether aws-lc (not the fallback) served it.
+    fn served<T>(f: impl FnOnce() -> T) -> (T, bool) {
+        let before = ran_in_this_thread();
+        let out = f();
+        (out, ran_in_this_thread() > before)
     }
 
     fn rsa_keys() -> &'static (Arc<Key>, Arc<Key>) {
@@ -457,28 +535,30 @@ mod tests {
     fn rsa_signatures_cross_verify_both_ways() {
         let (private, public) = rsa_parts(rsa_keys());
         let pss = |hash: HashAlg, salt_len| RsaScheme::Pss { hash, salt_len };
+        // (scheme, signed in aws-lc, verified in aws-lc)
         let schemes = [
-            // aws-lc shapes.
-            RsaScheme::Pkcs1(Some(HashAlg::Sha256)),
-            RsaScheme::Pkcs1(Some(HashAlg::Sha384)),
-            RsaScheme::Pkcs1(Some(HashAlg::Sha512)),
-            pss(HashAlg::Sha256, 32),
-            pss(HashAlg::Sha384, 48),
-            pss(HashAlg::Sha512, 64),
-            // Shapes that stay on RustCrypto (all or part).
-            RsaScheme::Pkcs1(Some(HashAlg::Sha1)),
-            RsaScheme::Pkcs1(Some(HashAlg::Sha224)),
-            RsaScheme::Pkcs1(Some(HashAlg::Sha3_256)),
-            pss(HashAlg::Sha256, 20),
-            pss(HashAlg::Sha3_384, 48),
+            (RsaScheme::Pkcs1(Some(HashAlg::Sha256)), true, true),
+            (RsaScheme::Pkcs1(Some(HashAlg::Sha384)), true, true),
+            (RsaScheme::Pkcs1(Some(HashAlg::Sha512)), true, true),
+            (pss(HashAlg::Sha256, 32), true, true),
+            (pss(HashAlg::Sha384, 48), true, true),
+            (pss(HashAlg::Sha512, 64), true, true),
+            // aws-lc-rs verifies SHA-1 PKCS#1 but has no SHA-1 signing.
+            (RsaScheme::Pkcs1(Some(HashAlg::Sha1)), false, true),
+            // Shapes that stay on RustCrypto.
+            (RsaScheme::Pkcs1(Some(HashAlg::Sha224)), false, false),
+            (RsaScheme::Pkcs1(Some(HashAlg::Sha3_256)), false, false),
+            (pss(HashAlg::Sha256, 20), false, false),
+            (pss(HashAlg::Sha3_384, 48), false, false),
         ];
-        for scheme in schemes {
+        for (scheme, aws_signs, aws_verifies) in schemes {
             let hash = match scheme {
                 RsaScheme::Pkcs1(Some(h)) | RsaScheme::Pss { hash: h, .. } => h,
                 RsaScheme::Pkcs1(None) => unreachable!(),
             };
             let digest = hash.hash(b"cross");
-            let by_aws = AwsLc.rsa_sign(private, scheme, &digest).unwrap();
+            let (by_aws, on_aws) = served(|| AwsLc.rsa_sign(private, scheme, &digest).unwrap());
+            assert_eq!(on_aws, aws_signs, "{scheme:?}");
             let by_rc = RustCrypto.rsa_sign(private, scheme, &digest).unwrap();
             assert_eq!(by_aws.len(), 256);
             if let RsaScheme::Pkcs1(_) = scheme {
@@ -491,11 +571,8 @@ mod tests {
                     Ok(()),
                     "{scheme:?}"
                 );
-                assert_eq!(
-                    AwsLc.rsa_verify(public, scheme, &digest, sig),
-                    Ok(()),
-                    "{scheme:?}"
-                );
+                let (ok, on_aws) = served(|| AwsLc.rsa_verify(public, scheme, &digest, sig));
+                assert_eq!((ok, on_aws), (Ok(()), aws_verifies), "{scheme:?}");
             }
             let mut bad = by_rc.clone();
             bad[100] ^= 1;
@@ -513,9 +590,41 @@ mod tests {
             public.aws_lc(|_| None),
             Some(Parsed::RsaPublic { .. })
         ));
-        // Raw CKM_RSA_PKCS over a caller's DigestInfo (RustCrypto only).
+        // Raw CKM_RSA_PKCS over a canonical DigestInfo: aws-lc signs it as
+        // the hashed scheme, byte for byte what RustCrypto's raw signing
+        // and the hashed mechanism give; both verify it both ways.
         let raw = RsaScheme::Pkcs1(None);
-        let sig = AwsLc.rsa_sign(private, raw, b"any DigestInfo").unwrap();
+        for (hash, prefix) in DIGEST_INFO {
+            let digest = hash.hash(b"info");
+            let info = [prefix, &digest[..]].concat();
+            assert_eq!(
+                as_hashed(raw, &info),
+                (RsaScheme::Pkcs1(Some(hash)), &digest[..])
+            );
+            let (by_aws, on_aws) = served(|| AwsLc.rsa_sign(private, raw, &info).unwrap());
+            assert!(on_aws, "{hash:?}");
+            assert_eq!(by_aws, RustCrypto.rsa_sign(private, raw, &info).unwrap());
+            let hashed = RsaScheme::Pkcs1(Some(hash));
+            assert_eq!(
+                by_aws,
+                RustCrypto.rsa_sign(private, hashed, &digest).unwrap()
+            );
+            assert_eq!(RustCrypto.rsa_verify(public, raw, &info, &by_aws), Ok(()));
+            let checked = served(|| AwsLc.rsa_verify(public, raw, &info, &by_aws));
+            assert_eq!(checked, (Ok(()), true), "{hash:?}");
+            let mut other = info.clone();
+            other[prefix.len()] ^= 1;
+            assert_eq!(
+                AwsLc.rsa_verify(public, raw, &other, &by_aws),
+                Err(Error::SignatureInvalid)
+            );
+        }
+        // A truncated digest is not a DigestInfo of that hash.
+        let short = [DIGEST_INFO[0].1, &[7u8; 31][..]].concat();
+        assert_eq!(as_hashed(raw, &short), (raw, &short[..]));
+        // Raw CKM_RSA_PKCS over other data (RustCrypto only).
+        let (sig, on_aws) = served(|| AwsLc.rsa_sign(private, raw, b"any DigestInfo").unwrap());
+        assert!(!on_aws);
         assert_eq!(
             RustCrypto.rsa_verify(public, raw, b"any DigestInfo", &sig),
             Ok(())
@@ -579,8 +688,11 @@ mod tests {
         ];
         let cases = hashes.map(|h| (h, rc_oaep_encrypt(h, public, label, msg)));
         for (hash, ct) in cases {
-            let plain = AwsLc.rsa_oaep_decrypt(private, hash, label, &ct).unwrap();
+            let (plain, on_aws) =
+                served(|| AwsLc.rsa_oaep_decrypt(private, hash, label, &ct).unwrap());
             assert_eq!(&plain[..], &msg[..], "{hash:?}");
+            // aws-lc-rs has no OAEP with SHA-224.
+            assert_eq!(on_aws, hash != HashAlg::Sha224, "{hash:?}");
             assert_eq!(
                 &RustCrypto
                     .rsa_oaep_decrypt(private, hash, label, &ct)
@@ -604,7 +716,8 @@ mod tests {
         let public = Cached::new(key.to_public_key());
         let scheme = RsaScheme::Pkcs1(Some(HashAlg::Sha256));
         let digest = HashAlg::Sha256.hash(b"small");
-        let sig = AwsLc.rsa_sign(&private, scheme, &digest).unwrap();
+        let (sig, on_aws) = served(|| AwsLc.rsa_sign(&private, scheme, &digest).unwrap());
+        assert!(!on_aws);
         assert_eq!(sig.len(), 128);
         assert_eq!(AwsLc.rsa_verify(&public, scheme, &digest, &sig), Ok(()));
         let ct = rc_oaep_encrypt(HashAlg::Sha256, &public, b"", b"m");
