@@ -117,6 +117,14 @@ fn header(s: &Settings) {
     println!("- machine: {cpu}, {cores} cores");
     println!("- date: {}", cmd("date", &["-u", "+%Y-%m-%d %H:%M UTC"]));
     println!("- rustc: {}", cmd("rustc", &["--version"]));
+    // The `aws-lc` feature swaps ECDSA and RSA primitives (src/mechanism/provider/).
+    // This names the provider of the bench's own build; the module it loads
+    // (deps/libkeyward.so) is the one the same `cargo bench` built, so run
+    // it through cargo rather than a binary left from another feature set.
+    println!(
+        "- Keyward crypto provider: {}",
+        keyward::mechanism::provider::active_name()
+    );
     println!(
         "- profile: {}; {} round(s) of {} ms per cell, interleaved; median shown",
         if cfg!(debug_assertions) {

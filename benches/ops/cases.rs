@@ -12,6 +12,8 @@ use super::ffi::{self, Funcs, Mech, Module, Tmpl, ck, ok};
 use super::timing::{NAMES, Op};
 
 const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// secp384r1 (1.3.132.0.34).
+const P384_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 /// id-Ed25519 (RFC 8410), the CKA_EC_PARAMS form both modules accept.
 const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 
@@ -28,6 +30,7 @@ pub struct Keys {
     cmac: Option<CK_OBJECT_HANDLE>,
     hmac: Option<CK_OBJECT_HANDLE>,
     ec: Option<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)>,
+    ec384: Option<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)>,
     ed: Option<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)>,
     rsa: Option<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)>,
     rsa_enc: Option<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)>,
@@ -121,6 +124,16 @@ impl Keys {
                     &[CKA_SIGN],
                 ),
             ),
+            ec384: note(
+                n,
+                "P-384 pair",
+                pair(
+                    CKM_EC_KEY_PAIR_GEN,
+                    Some(P384_OID),
+                    &[CKA_VERIFY],
+                    &[CKA_SIGN],
+                ),
+            ),
             ed: note(
                 n,
                 "Ed25519 pair",
@@ -172,6 +185,8 @@ impl Keys {
             "SHA-256 digest 4 KiB" => digest(f, h, 4096),
             "ECDSA P-256 sign (32 B hash)" => sign(f, h, CKM_ECDSA, self.ec?, 32, 64),
             "ECDSA P-256 verify (32 B hash)" => verify(f, h, CKM_ECDSA, self.ec?, 32, 64),
+            "ECDSA P-384 sign (48 B hash)" => sign(f, h, CKM_ECDSA, self.ec384?, 48, 96),
+            "ECDSA P-384 verify (48 B hash)" => verify(f, h, CKM_ECDSA, self.ec384?, 48, 96),
             "Ed25519 sign 64 B" => sign(f, h, CKM_EDDSA, self.ed?, 64, 64),
             "RSA-2048 PKCS#1 v1.5 SHA-256 sign" => {
                 sign(f, h, CKM_SHA256_RSA_PKCS, self.rsa?, 64, 256)

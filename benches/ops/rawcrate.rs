@@ -123,6 +123,30 @@ fn ecdsa_verify() -> Op {
     })
 }
 
+fn p384_key() -> p384::ecdsa::SigningKey {
+    use p384::elliptic_curve::Generate;
+    p384::ecdsa::SigningKey::try_generate_from_rng(&mut getrandom::SysRng).expect("ec key")
+}
+
+fn ecdsa384_sign() -> Op {
+    use p384::ecdsa::signature::hazmat::PrehashSigner;
+    let key = p384_key();
+    Op::new(move || {
+        let s: p384::ecdsa::Signature = key.sign_prehash(&[0x3cu8; 48]).expect("sign");
+        std::hint::black_box(s);
+    })
+}
+
+fn ecdsa384_verify() -> Op {
+    use p384::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+    let key = p384_key();
+    let sig: p384::ecdsa::Signature = key.sign_prehash(&[0x3cu8; 48]).expect("sign");
+    let public = *key.verifying_key();
+    Op::new(move || {
+        public.verify_prehash(&[0x3cu8; 48], &sig).expect("verify");
+    })
+}
+
 fn ed25519() -> Op {
     use ed25519_dalek::Signer;
     let mut seed = [0u8; 32];
@@ -199,6 +223,8 @@ pub fn op(name: &str, rsa: &rsa::RsaPrivateKey) -> Option<Op> {
         "SHA-256 digest 4 KiB" => sha256(4096),
         "ECDSA P-256 sign (32 B hash)" => ecdsa_sign(),
         "ECDSA P-256 verify (32 B hash)" => ecdsa_verify(),
+        "ECDSA P-384 sign (48 B hash)" => ecdsa384_sign(),
+        "ECDSA P-384 verify (48 B hash)" => ecdsa384_verify(),
         "Ed25519 sign 64 B" => ed25519(),
         "RSA-2048 PKCS#1 v1.5 SHA-256 sign" => rsa_sign(rsa),
         "RSA-2048 PKCS#1 v1.5 SHA-256 verify" => rsa_verify(rsa),

@@ -26,6 +26,8 @@ pub const NAMES: &[&str] = &[
     "SHA-256 digest 4 KiB",
     "ECDSA P-256 sign (32 B hash)",
     "ECDSA P-256 verify (32 B hash)",
+    "ECDSA P-384 sign (48 B hash)",
+    "ECDSA P-384 verify (48 B hash)",
     "Ed25519 sign 64 B",
     "RSA-2048 PKCS#1 v1.5 SHA-256 sign",
     "RSA-2048 PKCS#1 v1.5 SHA-256 verify",

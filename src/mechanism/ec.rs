@@ -1,16 +1,17 @@
 //! P-256/P-384/P-521 keys and ECDSA (CKM_ECDSA over a caller-supplied hash, and
 //! CKM_ECDSA_SHAx hashing first). Signatures are raw r||s, as PKCS#11
-//! specifies, not DER.
+//! specifies, not DER. This file keeps the PKCS#11 logic (buffering, hash
+//! normalization, signature length); the crypto provider (provider/) signs
+//! and verifies.
 
 use std::sync::Arc;
 
-use getrandom::SysRng;
-use p256::ecdsa::signature::hazmat::{PrehashVerifier, RandomizedPrehashSigner};
 use p256::pkcs8::EncodePublicKey;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::digest::HashAlg;
 use super::keys::{Curve, Key};
+use super::provider::{self, Cached};
 use super::sign::{Input, SignOp, VerifyOp};
 use super::state::Resume;
 use crate::error::{Error, Result};
@@ -96,32 +97,6 @@ impl EcSigningKey {
             }
         }
     }
-
-    /// Signs a hash of any length (normalized to the field size first),
-    /// hedged with OS randomness on top of RFC 6979.
-    fn sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>> {
-        let z = normalize_hash(hash, self.curve());
-        match self {
-            EcSigningKey::P256(k) => {
-                let sig: p256::ecdsa::Signature = k
-                    .sign_prehash_with_rng(&mut SysRng, &z)
-                    .map_err(|_| Error::FunctionFailed)?;
-                Ok(sig.to_bytes().to_vec())
-            }
-            EcSigningKey::P384(k) => {
-                let sig: p384::ecdsa::Signature = k
-                    .sign_prehash_with_rng(&mut SysRng, &z)
-                    .map_err(|_| Error::FunctionFailed)?;
-                Ok(sig.to_bytes().to_vec())
-            }
-            EcSigningKey::P521(k) => {
-                let sig: p521::ecdsa::Signature = k
-                    .sign_prehash_with_rng(&mut SysRng, &z)
-                    .map_err(|_| Error::FunctionFailed)?;
-                Ok(sig.to_bytes().to_vec())
-            }
-        }
-    }
 }
 
 impl EcVerifyingKey {
@@ -167,30 +142,6 @@ impl EcVerifyingKey {
         };
         doc.map(|d| d.as_bytes().to_vec())
             .map_err(|_| Error::GeneralError)
-    }
-
-    /// Checks a raw r||s signature over a hash of any length.
-    fn verify_prehash(&self, hash: &[u8], signature: &[u8]) -> Result<()> {
-        if signature.len() != 2 * self.curve().field_bytes() {
-            return Err(Error::SignatureLenRange);
-        }
-        let z = normalize_hash(hash, self.curve());
-        let ok = match self {
-            EcVerifyingKey::P256(k) => p256::ecdsa::Signature::from_slice(signature)
-                .and_then(|sig| k.verify_prehash(&z, &sig))
-                .is_ok(),
-            EcVerifyingKey::P384(k) => p384::ecdsa::Signature::from_slice(signature)
-                .and_then(|sig| k.verify_prehash(&z, &sig))
-                .is_ok(),
-            EcVerifyingKey::P521(k) => p521::ecdsa::Signature::from_slice(signature)
-                .and_then(|sig| k.verify_prehash(&z, &sig))
-                .is_ok(),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::SignatureInvalid)
-        }
     }
 }
 
@@ -289,14 +240,14 @@ pub(super) fn point_from_attr(curve: Curve, attr: &[u8]) -> &[u8] {
     }
 }
 
-fn signing_key(key: &Key) -> Result<&EcSigningKey> {
+fn signing_key(key: &Key) -> Result<&Cached<EcSigningKey>> {
     match key {
         Key::EcPrivate { key, .. } => Ok(key),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
 
-fn verifying_key(key: &Key) -> Result<&EcVerifyingKey> {
+fn verifying_key(key: &Key) -> Result<&Cached<EcVerifyingKey>> {
     match key {
         Key::EcPublic { key, .. } => Ok(key),
         _ => Err(Error::KeyTypeInconsistent),
@@ -338,7 +289,9 @@ impl SignOp for EcdsaSign {
 
     fn finish(&mut self) -> Result<Vec<u8>> {
         let hash = self.input.take()?;
-        signing_key(&self.key)?.sign_prehash(&hash)
+        let key = signing_key(&self.key)?;
+        let z = normalize_hash(&hash, key.curve());
+        provider::active().ecdsa_sign(key, &z)
     }
 
     fn sign_len(&self) -> usize {
@@ -379,7 +332,12 @@ impl VerifyOp for EcdsaVerify {
 
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
         let hash = self.input.take()?;
-        verifying_key(&self.key)?.verify_prehash(&hash, signature)
+        let key = verifying_key(&self.key)?;
+        if signature.len() != 2 * key.curve().field_bytes() {
+            return Err(Error::SignatureLenRange);
+        }
+        let z = normalize_hash(&hash, key.curve());
+        provider::active().ecdsa_verify(key, &z, signature)
     }
 }
 

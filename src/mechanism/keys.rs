@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::curve25519::{self, Alg25519};
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
+use super::provider::Cached;
 use super::schedule::Schedules;
 use crate::error::{Error, Result};
 
@@ -101,16 +102,18 @@ pub enum Key {
         /// (issue 11), dropped and zeroized with the key.
         sched: Schedules,
     },
+    /// The EC and RSA keys carry the crypto provider's parsed form of
+    /// themselves, built on first use (provider/mod.rs [`Cached`]).
     EcPrivate {
         curve: Curve,
-        key: EcSigningKey,
+        key: Cached<EcSigningKey>,
     },
     EcPublic {
         curve: Curve,
-        key: EcVerifyingKey,
+        key: Cached<EcVerifyingKey>,
     },
-    RsaPrivate(Box<RsaPrivateKey>),
-    RsaPublic(Box<RsaPublicKey>),
+    RsaPrivate(Box<Cached<RsaPrivateKey>>),
+    RsaPublic(Box<Cached<RsaPublicKey>>),
     /// Ed25519 private key (CKK_EC_EDWARDS); zeroized on drop by the crate.
     EdPrivate(Box<ed25519_dalek::SigningKey>),
     EdPublic(ed25519_dalek::VerifyingKey),
@@ -219,7 +222,7 @@ impl Key {
     /// scalar).
     pub fn ec_private(ec_params: &[u8], value: &[u8]) -> Result<Key> {
         let curve = Curve::from_ec_params(ec_params)?;
-        let key = EcSigningKey::from_scalar(curve, value)?;
+        let key = EcSigningKey::from_scalar(curve, value)?.into();
         Ok(Key::EcPrivate { curve, key })
     }
 
@@ -227,7 +230,7 @@ impl Key {
     /// STRING or raw SEC1 point, compressed or uncompressed).
     pub fn ec_public(ec_params: &[u8], ec_point: &[u8]) -> Result<Key> {
         let curve = Curve::from_ec_params(ec_params)?;
-        let key = EcVerifyingKey::from_sec1(curve, ec::point_from_attr(curve, ec_point))?;
+        let key = EcVerifyingKey::from_sec1(curve, ec::point_from_attr(curve, ec_point))?.into();
         Ok(Key::EcPublic { curve, key })
     }
 
@@ -294,7 +297,7 @@ impl Key {
         };
         let key = RsaPrivateKey::from_components(n, e, d, primes)
             .map_err(|_| Error::AttributeValueInvalid)?;
-        Ok(Key::RsaPrivate(Box::new(key)))
+        Ok(Key::RsaPrivate(Box::new(key.into())))
     }
 
     /// An RSA public key from big-endian modulus and exponent.
@@ -303,7 +306,7 @@ impl Key {
         check_rsa_bits(&n)?;
         let key = RsaPublicKey::new_with_size_limits(n, e, RSA_IMPORT_BITS)
             .map_err(|_| Error::AttributeValueInvalid)?;
-        Ok(Key::RsaPublic(Box::new(key)))
+        Ok(Key::RsaPublic(Box::new(key.into())))
     }
 
     /// The CKK_* type of this key.
@@ -372,12 +375,12 @@ impl Key {
         match self {
             Key::EcPrivate { curve, key } => Ok(Key::EcPublic {
                 curve: *curve,
-                key: key.verifying_key(),
+                key: key.verifying_key().into(),
             }),
             Key::EcPublic { .. } | Key::RsaPublic(_) | Key::EdPublic(_) | Key::MontPublic(_) => {
                 Ok(self.clone())
             }
-            Key::RsaPrivate(k) => Ok(Key::RsaPublic(Box::new(k.to_public_key()))),
+            Key::RsaPrivate(k) => Ok(Key::RsaPublic(Box::new(k.to_public_key().into()))),
             Key::EdPrivate(k) => Ok(Key::EdPublic(k.verifying_key())),
             Key::MontPrivate(k) => Ok(Key::MontPublic(x25519_dalek::PublicKey::from(&**k))),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
@@ -387,7 +390,7 @@ impl Key {
     fn rsa_public_key(&self) -> Option<&RsaPublicKey> {
         match self {
             Key::RsaPrivate(k) => Some(k.as_public_key()),
-            Key::RsaPublic(k) => Some(&**k),
+            Key::RsaPublic(k) => Some(&***k),
             _ => None,
         }
     }

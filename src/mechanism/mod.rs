@@ -32,6 +32,7 @@ pub mod names;
 mod params;
 pub mod pbes2;
 mod pkcs8;
+pub mod provider;
 pub mod registry;
 mod rsa;
 mod rsa_crypt;

@@ -33,7 +33,7 @@ impl Key {
     /// secret and public keys).
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>> {
         let doc = match self {
-            Key::EcPrivate { key, .. } => match key {
+            Key::EcPrivate { key, .. } => match &**key {
                 EcSigningKey::P256(k) => k.to_pkcs8_der(),
                 EcSigningKey::P384(k) => k.to_pkcs8_der(),
                 EcSigningKey::P521(k) => k.to_pkcs8_der(),
@@ -128,7 +128,10 @@ fn ec_from_pkcs8(info: PrivateKeyInfoRef<'_>) -> Result<Key> {
         Curve::P521 => p521::ecdsa::SigningKey::try_from(info).map(EcSigningKey::P521),
     }
     .map_err(|_| bad)?;
-    Ok(Key::EcPrivate { curve, key })
+    Ok(Key::EcPrivate {
+        curve,
+        key: key.into(),
+    })
 }
 
 /// RSA: the modulus size is checked on the undecoded integers first, so a
@@ -145,7 +148,7 @@ fn rsa_from_pkcs8(info: PrivateKeyInfoRef<'_>) -> Result<Key> {
     if key.primes().len() != 2 {
         return Err(bad);
     }
-    Ok(Key::RsaPrivate(Box::new(key)))
+    Ok(Key::RsaPrivate(Box::new(key.into())))
 }
 
 /// RFC 8410: no algorithm parameters; privateKey holds CurvePrivateKey; a

@@ -2,18 +2,17 @@
 //! DigestInfo, or CKM_SHAx_RSA_PKCS hashing and prefixing) and PSS (raw
 //! CKM_RSA_PKCS_PSS over a hash, or CKM_SHAx_RSA_PKCS_PSS). PSS uses MGF1
 //! with the message hash: the rsa crate ties the two, so parameters naming
-//! a different MGF1 hash are refused when the mechanism is parsed.
+//! a different MGF1 hash are refused when the mechanism is parsed. The
+//! padding and signing primitive is the crypto provider's (provider/).
 
 use std::sync::Arc;
 
 use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
-use sha1::Sha1;
-use sha2::{Sha224, Sha256, Sha384, Sha512};
-use sha3::{Sha3_224, Sha3_256, Sha3_384, Sha3_512};
+use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use super::digest::HashAlg;
 use super::keys::Key;
+use super::provider::{self, Cached};
 use super::sign::{Input, SignOp, VerifyOp};
 use super::state::Resume;
 use crate::error::{Error, Result};
@@ -61,67 +60,16 @@ impl RsaScheme {
     }
 }
 
-fn pkcs1(hash: Option<HashAlg>) -> Pkcs1v15Sign {
-    match hash {
-        None => Pkcs1v15Sign::new_unprefixed(),
-        Some(HashAlg::Sha1) => Pkcs1v15Sign::new::<Sha1>(),
-        Some(HashAlg::Sha224) => Pkcs1v15Sign::new::<Sha224>(),
-        Some(HashAlg::Sha256) => Pkcs1v15Sign::new::<Sha256>(),
-        Some(HashAlg::Sha384) => Pkcs1v15Sign::new::<Sha384>(),
-        Some(HashAlg::Sha512) => Pkcs1v15Sign::new::<Sha512>(),
-        // The DigestInfo prefix comes from the hash's OID (sha3's `oid`
-        // feature: 2.16.840.1.101.3.4.2.7 to .10).
-        Some(HashAlg::Sha3_224) => Pkcs1v15Sign::new::<Sha3_224>(),
-        Some(HashAlg::Sha3_256) => Pkcs1v15Sign::new::<Sha3_256>(),
-        Some(HashAlg::Sha3_384) => Pkcs1v15Sign::new::<Sha3_384>(),
-        Some(HashAlg::Sha3_512) => Pkcs1v15Sign::new::<Sha3_512>(),
-    }
-}
-
-fn sign_raw(key: &RsaPrivateKey, scheme: RsaScheme, data: &[u8]) -> rsa::Result<Vec<u8>> {
-    match scheme {
-        RsaScheme::Pkcs1(hash) => key.sign(pkcs1(hash), data),
-        RsaScheme::Pss { hash, salt_len } => match hash {
-            HashAlg::Sha1 => key.sign(Pss::<Sha1>::new_with_salt(salt_len), data),
-            HashAlg::Sha224 => key.sign(Pss::<Sha224>::new_with_salt(salt_len), data),
-            HashAlg::Sha256 => key.sign(Pss::<Sha256>::new_with_salt(salt_len), data),
-            HashAlg::Sha384 => key.sign(Pss::<Sha384>::new_with_salt(salt_len), data),
-            HashAlg::Sha512 => key.sign(Pss::<Sha512>::new_with_salt(salt_len), data),
-            HashAlg::Sha3_224 => key.sign(Pss::<Sha3_224>::new_with_salt(salt_len), data),
-            HashAlg::Sha3_256 => key.sign(Pss::<Sha3_256>::new_with_salt(salt_len), data),
-            HashAlg::Sha3_384 => key.sign(Pss::<Sha3_384>::new_with_salt(salt_len), data),
-            HashAlg::Sha3_512 => key.sign(Pss::<Sha3_512>::new_with_salt(salt_len), data),
-        },
-    }
-}
-
-fn verify_raw(key: &RsaPublicKey, scheme: RsaScheme, data: &[u8], sig: &[u8]) -> rsa::Result<()> {
-    match scheme {
-        RsaScheme::Pkcs1(hash) => key.verify(pkcs1(hash), data, sig),
-        RsaScheme::Pss { hash, salt_len } => match hash {
-            HashAlg::Sha1 => key.verify(Pss::<Sha1>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha224 => key.verify(Pss::<Sha224>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha256 => key.verify(Pss::<Sha256>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha384 => key.verify(Pss::<Sha384>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha512 => key.verify(Pss::<Sha512>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha3_224 => key.verify(Pss::<Sha3_224>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha3_256 => key.verify(Pss::<Sha3_256>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha3_384 => key.verify(Pss::<Sha3_384>::new_with_salt(salt_len), data, sig),
-            HashAlg::Sha3_512 => key.verify(Pss::<Sha3_512>::new_with_salt(salt_len), data, sig),
-        },
-    }
-}
-
-fn private_key(key: &Key) -> Result<&RsaPrivateKey> {
+fn private_key(key: &Key) -> Result<&Cached<RsaPrivateKey>> {
     match key {
-        Key::RsaPrivate(k) => Ok(k),
+        Key::RsaPrivate(k) => Ok(&**k),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
 
-fn public_key(key: &Key) -> Result<&RsaPublicKey> {
+fn public_key(key: &Key) -> Result<&Cached<RsaPublicKey>> {
     match key {
-        Key::RsaPublic(k) => Ok(k),
+        Key::RsaPublic(k) => Ok(&**k),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
@@ -146,7 +94,7 @@ impl RsaSign {
         prehash: Option<HashAlg>,
     ) -> Result<RsaSign> {
         let private = private_key(&key)?;
-        scheme.check_key(mod_bits(private)?)?;
+        scheme.check_key(mod_bits(&**private)?)?;
         let k = private.size();
         Ok(RsaSign {
             key,
@@ -175,10 +123,7 @@ impl SignOp for RsaSign {
     fn finish(&mut self) -> Result<Vec<u8>> {
         let data = self.input.take()?;
         self.scheme.check_data(&data, self.k)?;
-        sign_raw(private_key(&self.key)?, self.scheme, &data).map_err(|e| match e {
-            rsa::Error::MessageTooLong => Error::DataLenRange,
-            _ => Error::FunctionFailed,
-        })
+        provider::active().rsa_sign(private_key(&self.key)?, self.scheme, &data)
     }
 
     fn sign_len(&self) -> usize {
@@ -201,7 +146,7 @@ impl RsaVerify {
         prehash: Option<HashAlg>,
     ) -> Result<RsaVerify> {
         let public = public_key(&key)?;
-        scheme.check_key(mod_bits(public)?)?;
+        scheme.check_key(mod_bits(&**public)?)?;
         let k = public.size();
         Ok(RsaVerify {
             key,
@@ -233,8 +178,7 @@ impl VerifyOp for RsaVerify {
         if signature.len() != self.k {
             return Err(Error::SignatureLenRange);
         }
-        verify_raw(public_key(&self.key)?, self.scheme, &data, signature)
-            .map_err(|_| Error::SignatureInvalid)
+        provider::active().rsa_verify(public_key(&self.key)?, self.scheme, &data, signature)
     }
 }
 

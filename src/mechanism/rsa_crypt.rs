@@ -6,9 +6,12 @@
 //! and raw RSA has no padding at all, and the `rsa` crate's private-key
 //! arithmetic is not guaranteed constant-time (RUSTSEC-2023-0071, Marvin).
 //! OAEP is exposed to the same timing concern but not to the padding
-//! oracle; it is the scheme to use. The legacy schemes stay off unless the
-//! configuration sets `allow_legacy_rsa_decryption = true`, which the
-//! config layer passes to [`set_legacy_rsa_allowed`] at C_Initialize.
+//! oracle; it is the scheme to use. (OAEP decryption goes through the
+//! crypto provider: in the `aws-lc` build it runs in AWS-LC, whose RSA
+//! private-key operation is constant-time and blinded.) The legacy schemes
+//! stay off unless the configuration sets `allow_legacy_rsa_decryption =
+//! true`, which the config layer passes to [`set_legacy_rsa_allowed`] at
+//! C_Initialize.
 //!
 //! The mechanism table is static, so CKM_RSA_PKCS keeps its sign/verify
 //! row in the base table and CKM_RSA_X_509 has a row with no flags; the
@@ -37,6 +40,7 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::HashAlg;
 use super::keys::Key;
+use super::provider::{self, Cached};
 use super::registry::{RSA_MAX, RSA_MIN};
 use super::{MechInfo, Mechanism, Params};
 use crate::error::{Error, Result};
@@ -181,16 +185,12 @@ impl Padding {
 
     /// Decrypts a ciphertext of exactly `k` bytes (checked by the caller);
     /// EncryptedDataInvalid when it does not decode.
-    fn decrypt(&self, key: &RsaPrivateKey, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    fn decrypt(&self, key: &Cached<RsaPrivateKey>, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let out = match self {
-            Padding::Oaep { hash, label } => match hash {
-                HashAlg::Sha1 => oaep_decrypt::<Sha1>(key, label, ct),
-                HashAlg::Sha224 => oaep_decrypt::<Sha224>(key, label, ct),
-                HashAlg::Sha256 => oaep_decrypt::<Sha256>(key, label, ct),
-                HashAlg::Sha384 => oaep_decrypt::<Sha384>(key, label, ct),
-                HashAlg::Sha512 => oaep_decrypt::<Sha512>(key, label, ct),
-                _ => return Err(Error::MechanismParamInvalid),
-            },
+            // OAEP decryption is the crypto provider's (provider/mod.rs).
+            Padding::Oaep { hash, label } => {
+                return provider::active().rsa_oaep_decrypt(key, *hash, label, ct);
+            }
             Padding::Pkcs1 => Pkcs1v15Encrypt.decrypt(Some(&mut SysRng), key, ct),
             Padding::Raw => return raw_decrypt(key, ct),
         };
@@ -205,15 +205,6 @@ fn oaep_encrypt<D: Digest + FixedOutputReset>(
     msg: &[u8],
 ) -> rsa::Result<Vec<u8>> {
     Oaep::<D>::new_with_label(label).encrypt(&mut SysRng, key, msg)
-}
-
-/// OAEP decryption, blinded with OS randomness.
-fn oaep_decrypt<D: Digest + FixedOutputReset>(
-    key: &RsaPrivateKey,
-    label: &[u8],
-    ct: &[u8],
-) -> rsa::Result<Vec<u8>> {
-    Oaep::<D>::new_with_label(label).decrypt(Some(&mut SysRng), key, ct)
 }
 
 /// The last `k` bytes of a big-endian integer at the modulus precision
@@ -256,14 +247,14 @@ fn raw_decrypt(key: &RsaPrivateKey, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
 
 fn public_key(key: &Key) -> Result<&RsaPublicKey> {
     match key {
-        Key::RsaPublic(k) => Ok(k),
+        Key::RsaPublic(k) => Ok(&***k),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
 
-fn private_key(key: &Key) -> Result<&RsaPrivateKey> {
+fn private_key(key: &Key) -> Result<&Cached<RsaPrivateKey>> {
     match key {
-        Key::RsaPrivate(k) => Ok(k),
+        Key::RsaPrivate(k) => Ok(&**k),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
