@@ -49,6 +49,8 @@ const CRYPTO_CRATES: &[&str] = &[
     "spki",
     "pkcs8",
     "sec1",
+    // The optional aws-lc provider (feature `aws-lc`, mechanism/provider/).
+    "aws-lc-rs",
 ];
 
 /// Dependencies any layer may name (bindings, storage, encoding of our
