@@ -67,6 +67,13 @@ fn python_pykcs11() {
     run("python.sh");
 }
 
+/// python-pkcs11's own test suite (issue 13), under the `compat` policy
+/// profile and the default policy.
+#[test]
+fn python_pkcs11_suite() {
+    run("python_pkcs11.sh");
+}
+
 #[test]
 fn pkcs11_tool_admin_cycle() {
     run("pkcs11_tool.sh");

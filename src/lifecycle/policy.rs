@@ -117,10 +117,46 @@ impl Default for Policy {
     }
 }
 
-/// The `[policy]` section as written; every field optional.
+impl Policy {
+    /// The `compat` profile: what test suites and clients of the PKCS#11
+    /// 2.x era expect of a token (python-pkcs11's suite among them) —
+    /// 1024-bit RSA, SHA-1 signatures, PKCS#1 v1.5 encryption and
+    /// decryption, and none of the key-separation rules that refuse
+    /// templates such suites use (a key that both wraps and encrypts, an
+    /// unwrapped key that is not sensitive, a sensitive key wrapped by an
+    /// untrusted one). Every other rule is the default's. For testing and
+    /// migration: each relaxation is a documented weakening (README,
+    /// "Policy profiles").
+    pub fn compat() -> Policy {
+        Policy {
+            min_rsa_bits: 1024,
+            sha1_signatures: true,
+            rsa_pkcs1v15_decryption: true,
+            wrap_separation: false,
+            sensitive_wrap_needs_trusted: false,
+            unwrapped_keys_sensitive: false,
+            ..Policy::default()
+        }
+    }
+
+    /// The profile a `[policy] profile = "…"` line names.
+    fn profile(name: Option<&str>) -> Result<Policy, String> {
+        match name {
+            None | Some("default") => Ok(Policy::default()),
+            Some("compat") => Ok(Policy::compat()),
+            Some(other) => Err(format!(
+                "policy.profile: unknown profile {other:?} (known: default, compat)"
+            )),
+        }
+    }
+}
+
+/// The `[policy]` section as written; every field optional. `profile`
+/// picks the defaults the other fields then override.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
+    pub profile: Option<String>,
     pub min_rsa_bits: Option<u64>,
     pub allowed_curves: Option<Vec<String>>,
     pub allowed_mechanisms: Option<Vec<String>>,
@@ -138,7 +174,7 @@ pub struct PolicyFile {
 impl PolicyFile {
     /// The effective policy, or a message naming the bad entry.
     pub fn resolve(self, legacy_rsa: Option<bool>) -> Result<Policy, String> {
-        let d = Policy::default();
+        let d = Policy::profile(self.profile.as_deref())?;
         if let Some(curves) = &self.allowed_curves
             && let Some(bad) = curves.iter().find(|c| !names::CURVES.contains(&c.as_str()))
         {
@@ -581,5 +617,35 @@ mod tests {
         let d = Policy::default();
         assert!(d.wrap_separation && d.usage_only_lowered);
         assert!(d.sensitive_wrap_needs_trusted && d.unwrapped_keys_sensitive);
+    }
+
+    #[test]
+    fn the_compat_profile_relaxes_what_it_names_and_fields_override_it() {
+        let parse = |text: &str| toml::from_str::<PolicyFile>(text).unwrap().resolve(None);
+        let c = parse("profile = \"compat\"\n").unwrap();
+        assert_eq!(c, Policy::compat());
+        assert_eq!(c.min_rsa_bits, 1024);
+        assert!(c.sha1_signatures && c.rsa_pkcs1v15_decryption);
+        assert!(
+            !c.wrap_separation && !c.sensitive_wrap_needs_trusted && !c.unwrapped_keys_sensitive
+        );
+        // What compat does not name stays the default's.
+        let d = Policy::default();
+        assert_eq!(
+            (c.usage_only_lowered, c.allow_extractable),
+            (d.usage_only_lowered, d.allow_extractable)
+        );
+        assert_eq!(c.strict_key_separation, d.strict_key_separation);
+        // A field beside the profile wins.
+        let c =
+            parse("profile = \"compat\"\nmin_rsa_bits = 2048\nwrap_separation = true\n").unwrap();
+        assert_eq!(c.min_rsa_bits, 2048);
+        assert!(c.wrap_separation && c.sha1_signatures);
+        assert_eq!(parse("profile = \"default\"\n").unwrap(), d);
+        let err = parse("profile = \"lax\"\n").unwrap_err();
+        assert!(
+            err.contains("policy.profile") && err.contains("lax"),
+            "{err}"
+        );
     }
 }
