@@ -636,10 +636,9 @@ fn find_objects_operation_rules() {
         ck!(f, C_FindObjects(h, handles.as_mut_ptr(), 4, &mut n)),
         CKR_OK
     );
-    // A new token holds nothing but its CKO_PROFILE object.
-    assert_eq!(n, 1, "a new token holds only its profile object");
-    let class = get_attr(f, h, handles[0], CKA_CLASS);
-    assert_eq!(class, CKO_PROFILE.to_ne_bytes().to_vec());
+    // A new token looks empty: its CKO_PROFILE object is found only by a
+    // search for that class (object::profile::found_by).
+    assert_eq!(n, 0, "a new token holds nothing an application made");
     assert_rv!(
         ck!(
             f,
@@ -649,6 +648,20 @@ fn find_objects_operation_rules() {
     );
     assert_rv!(ck!(f, C_FindObjectsFinal(h)), CKR_OK);
     assert_rv!(ck!(f, C_FindObjectsFinal(h)), CKR_OPERATION_NOT_INITIALIZED);
+    // Asked for by class, the profile object is there.
+    let mut class = Tmpl::new().ulong(CKA_CLASS, CKO_PROFILE);
+    let (p, len) = class.as_mut();
+    assert_rv!(ck!(f, C_FindObjectsInit(h, p, len)), CKR_OK);
+    assert_rv!(
+        ck!(f, C_FindObjects(h, handles.as_mut_ptr(), 4, &mut n)),
+        CKR_OK
+    );
+    assert_eq!(n, 1, "one profile object");
+    assert_eq!(
+        get_attr(f, h, handles[0], CKA_CLASS),
+        CKO_PROFILE.to_ne_bytes().to_vec()
+    );
+    assert_rv!(ck!(f, C_FindObjectsFinal(h)), CKR_OK);
 }
 
 #[test]

@@ -264,6 +264,7 @@ impl Library {
                     if (sees_private || !obj.is_private())
                         && obj.matches(&template)
                         && crate::lifecycle::versions::visible(&template, obj)
+                        && crate::object::profile::found_by(&template, obj)
                         && usable(obj)
                     {
                         found.push(oh);

@@ -55,7 +55,17 @@ impl Alg25519 {
                 return Ok(alg);
             }
         }
-        Err(Error::AttributeValueInvalid)
+        match der {
+            // A well-formed curve name or OID of a curve we do not offer
+            // (edwards448, 1.3.101.113 …): CKR_CURVE_NOT_SUPPORTED, as for
+            // the Weierstrass curves (`Curve::from_ec_params`).
+            [PRINTABLE_STRING | 0x06, len, rest @ ..]
+                if usize::from(*len) == rest.len() && !rest.is_empty() =>
+            {
+                Err(Error::CurveNotSupported)
+            }
+            _ => Err(Error::AttributeValueInvalid),
+        }
     }
 
     /// Checks that `ec_params` names this algorithm's curve.
@@ -140,6 +150,29 @@ pub fn curve_private_key(inner: &[u8]) -> Option<Zeroizing<[u8; KEY_LEN]>> {
 mod tests {
     use super::*;
 
+    /// A curve we do not offer, named well, is CKR_CURVE_NOT_SUPPORTED
+    /// (python-pkcs11's Ed448 test); malformed parameters stay
+    /// CKR_ATTRIBUTE_VALUE_INVALID.
+    #[test]
+    fn unsupported_curves_are_named_as_such() {
+        let ed448_oid = [0x06, 0x03, 0x2b, 0x65, 0x71];
+        let mut ed448_name = vec![PRINTABLE_STRING, 10];
+        ed448_name.extend_from_slice(b"edwards448");
+        for der in [&ed448_oid[..], &ed448_name] {
+            assert_eq!(Alg25519::from_ec_params(der), Err(Error::CurveNotSupported));
+            assert_eq!(
+                crate::mechanism::generate_edwards(der).unwrap_err(),
+                Error::CurveNotSupported
+            );
+        }
+        for bad in [&[][..], &[0x06, 0x05, 0x2b][..], &[0x04, 0x01, 0x00][..]] {
+            assert_eq!(
+                Alg25519::from_ec_params(bad),
+                Err(Error::AttributeValueInvalid)
+            );
+        }
+    }
+
     #[test]
     fn params_forms() {
         assert_eq!(
@@ -161,17 +194,17 @@ mod tests {
             Alg25519::Ed25519.expect(&name),
             Err(Error::AttributeValueInvalid)
         );
-        for bad in [
-            &[0x06, 0x03, 0x2b, 0x65, 0x71][..],
-            &[PRINTABLE_STRING, 3, b'a'],
-            &[0x06, 0x03, 0x2b, 0x65],
-            &[],
-        ] {
+        // Well-formed but not ours: unsupported_curves_are_named_as_such.
+        for bad in [&[0x06, 0x03, 0x2b, 0x65][..], &[]] {
             assert_eq!(
                 Alg25519::from_ec_params(bad),
                 Err(Error::AttributeValueInvalid)
             );
         }
+        assert_eq!(
+            Alg25519::from_ec_params(&[PRINTABLE_STRING, 1, b'a']),
+            Err(Error::CurveNotSupported)
+        );
     }
 
     #[test]

@@ -339,9 +339,10 @@ mod tests {
             generate_edwards(&Alg25519::X25519.ec_params()).unwrap_err(),
             Error::AttributeValueInvalid
         );
+        // A Weierstrass curve is not one this mechanism supports.
         assert_eq!(
             generate_montgomery(&Curve::P256.ec_params()).unwrap_err(),
-            Error::AttributeValueInvalid
+            Error::CurveNotSupported
         );
     }
 

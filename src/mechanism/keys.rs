@@ -666,9 +666,10 @@ mod tests {
             Key::edwards_public(&ed, &point[1..]).unwrap_err(),
             Error::AttributeValueInvalid
         );
+        // Not a curve the Edwards key type supports.
         assert_eq!(
             Key::edwards_private(P256_OID, &seed).unwrap_err(),
-            Error::AttributeValueInvalid
+            Error::CurveNotSupported
         );
     }
 

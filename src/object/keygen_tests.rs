@@ -515,7 +515,7 @@ fn edwards_and_montgomery_requests() {
             t(&[(CKA_EC_PARAMS, P256.to_vec())]),
             none.clone()
         ),
-        Error::AttributeValueInvalid
+        Error::CurveNotSupported
     );
     assert_eq!(
         e(CKM_EC_EDWARDS_KEY_PAIR_GEN, ed.clone(), x.clone()),

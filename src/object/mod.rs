@@ -10,7 +10,7 @@ pub mod import;
 mod keygen;
 mod material;
 pub mod nested;
-mod profile;
+pub mod profile;
 mod rules;
 pub mod spki;
 pub mod template;

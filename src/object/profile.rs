@@ -5,6 +5,29 @@
 use cryptoki_sys::*;
 
 use super::Object;
+use super::attrs::{AttrMap, decode_u64};
+
+/// Whether a C_FindObjectsInit template finds the profile object `obj`:
+/// only when it asks for CKA_CLASS = CKO_PROFILE. (Any other object:
+/// yes, this rule does not concern it.)
+///
+/// A profile object is the token's description of itself (§4.13), like
+/// its mechanism list, not an object an application made; the spec's way
+/// to read it is a search for its class, which finds it. A search for
+/// "everything" leaves it out, so a token that holds nothing an
+/// application made looks empty, as every token without profile objects
+/// (SoftHSMv2's among them) does — python-pkcs11's suite and applications
+/// that clean a token up by destroying whatever a search returns expect
+/// exactly that (the object cannot be destroyed). The one deliberate
+/// exception to "a search returns every match", with the key-version rule
+/// (`lifecycle::versions::visible`); README "What is implemented".
+pub fn found_by(template: &AttrMap, obj: &Object) -> bool {
+    obj.class() != CKO_PROFILE
+        || template
+            .get(&CKA_CLASS)
+            .and_then(|v| decode_u64(v))
+            .is_some_and(|class| class == CKO_PROFILE)
+}
 
 /// The CKO_PROFILE object for `profile_id` (CKP_BASELINE_PROVIDER …): a
 /// public token object that cannot be modified, copied or destroyed.

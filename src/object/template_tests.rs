@@ -675,9 +675,10 @@ fn edwards_and_montgomery_import() {
             err(create(&without(&tpl, CKA_EC_PARAMS), false)),
             Error::TemplateIncomplete
         );
+        // A curve the key type does not support (as an unknown EC curve).
         assert_eq!(
             err(create(&with(&tpl, CKA_EC_PARAMS, P256.to_vec()), false)),
-            Error::AttributeValueInvalid
+            Error::CurveNotSupported
         );
         assert_eq!(
             err(create(&with(&tpl, CKA_MODULUS, vec![1]), false)),
