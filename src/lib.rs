@@ -1,8 +1,10 @@
 //! Keyward: a software HSM exposed as a PKCS#11 3.0 module.
 //!
-//! The C ABI lives in [`ffi`] (the only module with `unsafe`); it converts
-//! arguments and calls the safe façade in [`api`], which drives the token,
-//! session and object rules, the mechanism table and the encrypted store.
+//! This crate is the module: the C ABI in [`ffi`] (the `unsafe` shims),
+//! which converts arguments and calls the safe façade in [`api`]. Every
+//! other module is the core crate's (`keyward_core`, which forbids
+//! `unsafe`), re-exported here so `keyward::api`, `keyward::mechanism`…
+//! name the same items for tests, benches and the admin command.
 
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -15,23 +17,7 @@
     )
 )]
 
-pub mod api;
-pub mod audit;
-pub mod config;
-pub mod error;
+pub use keyward_core::*;
+
 #[allow(unsafe_code)]
 pub mod ffi;
-pub mod forkgate;
-pub mod idhash;
-pub mod lifecycle;
-pub mod mechanism;
-pub mod object;
-pub mod session;
-pub mod store;
-pub mod token;
-pub mod types;
-
-#[cfg(test)]
-mod layering_tests;
-#[cfg(test)]
-mod test_util;

@@ -34,7 +34,9 @@ mod message;
 pub mod object;
 pub mod random;
 pub mod session;
-pub mod shared_counter;
+/// The shared change counter (its own crate, `keyward_shm`; the source is
+/// src/ffi/shared_counter.rs).
+pub use keyward_shm as shared_counter;
 pub mod sign;
 pub mod slot_token;
 

@@ -123,7 +123,7 @@ pub struct TokenDb {
     conn: Mutex<Option<Connection>>,
     /// The token's change counter shared by every process (see
     /// [`TokenDb::stamp`]); `None` when it could not be mapped.
-    changes: Option<crate::ffi::shared_counter::SharedCounter>,
+    changes: Option<keyward_shm::SharedCounter>,
     /// The connection is at `synchronous = NORMAL`, left so by the last
     /// relaxed write (`durability.rs`); a FULL write sets it back first.
     /// Read and written only with the connection mutex held.
@@ -231,7 +231,7 @@ impl TokenDb {
         gen_path.push("-gen");
         let db = TokenDb {
             conn: Mutex::new(Some(conn)),
-            changes: crate::ffi::shared_counter::SharedCounter::open(Path::new(&gen_path)),
+            changes: keyward_shm::SharedCounter::open(Path::new(&gen_path)),
             relaxed: std::sync::atomic::AtomicBool::new(false),
         };
         db.with_conn(|conn| configure(conn))?;
