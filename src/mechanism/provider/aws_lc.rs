@@ -40,7 +40,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
 use super::rustcrypto;
-use super::{Cached, Provider};
+use super::{Cached, Provider, fallback_allowed};
 use crate::error::{Error, Result};
 use crate::mechanism::digest::HashAlg;
 use crate::mechanism::ec::{EcSigningKey, EcVerifyingKey};
@@ -324,6 +324,7 @@ impl Provider for AwsLc {
         let (Some(Parsed::EcPrivate(pair)), Some(digest)) =
             (key.aws_lc(ec_private), ec_digest(key.curve(), z))
         else {
+            fallback_allowed()?;
             return rustcrypto::ecdsa_sign(key, z);
         };
         ran();
@@ -336,6 +337,7 @@ impl Provider for AwsLc {
         let (Some(Parsed::EcPublic(public)), Some(digest)) =
             (key.aws_lc(ec_public), ec_digest(key.curve(), z))
         else {
+            fallback_allowed()?;
             return rustcrypto::ecdsa_verify(key, z, sig);
         };
         ran();
@@ -352,9 +354,11 @@ impl Provider for AwsLc {
     ) -> Result<Vec<u8>> {
         let (hashed, digest) = as_hashed(scheme, data);
         let Some((Some(encoding), _, _, alg)) = rsa_algs(hashed) else {
+            fallback_allowed()?;
             return rustcrypto::rsa_sign(key, scheme, data);
         };
         let Some(Parsed::RsaPrivate { sign, .. }) = key.aws_lc(rsa_private) else {
+            fallback_allowed()?;
             return rustcrypto::rsa_sign(key, scheme, data);
         };
         // The family code checked that `data` is one digest of `alg`.
@@ -373,7 +377,10 @@ impl Provider for AwsLc {
         data: &[u8],
         sig: &[u8],
     ) -> Result<()> {
-        let fallback = || rustcrypto::rsa_verify(key, scheme, data, sig);
+        let fallback = || {
+            fallback_allowed()?;
+            rustcrypto::rsa_verify(key, scheme, data, sig)
+        };
         let (hashed, digest) = as_hashed(scheme, data);
         let Some((_, params, slot, alg)) = rsa_algs(hashed) else {
             return fallback();
@@ -404,6 +411,7 @@ impl Provider for AwsLc {
         let (Some(alg), Some(Parsed::RsaPrivate { oaep, .. })) =
             (oaep_alg(hash), key.aws_lc(rsa_private))
         else {
+            fallback_allowed()?;
             return rustcrypto::oaep_decrypt(key, hash, label, ct);
         };
         ran();

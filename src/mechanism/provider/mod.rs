@@ -93,6 +93,24 @@ pub fn active_name() -> &'static str {
     active().name()
 }
 
+/// True in the FIPS build (`--features fips`): the approved-only mode.
+pub const FIPS: bool = cfg!(feature = "fips");
+
+/// The one gate every per-call fallback from aws-lc to RustCrypto passes
+/// (aws_lc.rs and the other aws-lc provider files). The FIPS build never
+/// runs a primitive outside the validated module: its registry offers only
+/// shapes aws-lc serves, so reaching a fallback there is a bug, answered
+/// with CKR_FUNCTION_FAILED rather than silently unapproved crypto.
+#[cfg(feature = "aws-lc")]
+pub(in crate::mechanism) fn fallback_allowed() -> Result<()> {
+    if FIPS {
+        crate::error::cause::note(&"FIPS mode: this shape has no approved aws-lc service");
+        Err(crate::error::Error::FunctionFailed)
+    } else {
+        Ok(())
+    }
+}
+
 /// A key as the RustCrypto crates hold it, plus the slot where another
 /// provider keeps its parsed form of the same key. Derefs to the key, so
 /// family code and the attribute layer use it as before.
