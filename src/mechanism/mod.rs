@@ -21,6 +21,7 @@ mod ec;
 mod ecdh;
 mod eddsa;
 mod families;
+mod fips;
 mod gcm_fast;
 mod hmac;
 pub mod kdf;

@@ -16,6 +16,9 @@
 //!   ceiling leaves RSA not offered at all.
 //! - PKCS#1 v1.5 and raw RSA encryption and wrapping flags, granted only
 //!   when `allow_legacy_rsa_decryption` is set (`rsa_crypt::policy_flags`).
+//!
+//! The FIPS build narrows every row to its approved-only set first
+//! (`fips.rs`), so no policy can grant back what that mode leaves out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -302,6 +305,9 @@ fn entry(mech: CK_MECHANISM_TYPE) -> Result<&'static Entry> {
 /// flag left, or an empty size range).
 fn offered(e: &Entry) -> Option<MechInfo> {
     let mut row = e.row;
+    if super::provider::FIPS {
+        row = super::fips::narrow(row)?;
+    }
     if e.hook == Hook::Rsa {
         row.flags |= rsa_crypt::policy_flags(row.mech);
         row.min_key = row.min_key.max(min_rsa_bits());

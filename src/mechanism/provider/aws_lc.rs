@@ -47,6 +47,11 @@ use crate::mechanism::ec::{EcSigningKey, EcVerifyingKey};
 use crate::mechanism::keys::Curve;
 use crate::mechanism::rsa::RsaScheme;
 
+#[path = "aws_lc_message.rs"]
+mod message;
+#[cfg(feature = "fips")]
+pub(in crate::mechanism) use message::{ecdsa_pairing, rsa_scheme};
+
 /// The aws-lc-rs provider.
 pub(in crate::mechanism) struct AwsLc;
 
@@ -320,6 +325,44 @@ impl Provider for AwsLc {
         "aws-lc"
     }
 
+    fn ecdsa_sign_message(
+        &self,
+        key: &Cached<EcSigningKey>,
+        hash: HashAlg,
+        msg: &[u8],
+    ) -> Result<Vec<u8>> {
+        message::ecdsa_sign(key, hash, msg)
+    }
+
+    fn ecdsa_verify_message(
+        &self,
+        key: &Cached<EcVerifyingKey>,
+        hash: HashAlg,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        message::ecdsa_verify(key, hash, msg, sig)
+    }
+
+    fn rsa_sign_message(
+        &self,
+        key: &Cached<RsaPrivateKey>,
+        scheme: RsaScheme,
+        msg: &[u8],
+    ) -> Result<Vec<u8>> {
+        message::rsa_sign(key, scheme, msg)
+    }
+
+    fn rsa_verify_message(
+        &self,
+        key: &Cached<RsaPublicKey>,
+        scheme: RsaScheme,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        message::rsa_verify(key, scheme, msg, sig)
+    }
+
     fn ecdsa_sign(&self, key: &Cached<EcSigningKey>, z: &[u8]) -> Result<Vec<u8>> {
         let (Some(Parsed::EcPrivate(pair)), Some(digest)) =
             (key.aws_lc(ec_private), ec_digest(key.curve(), z))
@@ -429,14 +472,14 @@ impl Provider for AwsLc {
 /// every signature made by one is checked by the other, and every shape
 /// that stays on RustCrypto is shown to still work through this provider.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, OnceLock};
 
     use super::*;
     use crate::mechanism::provider::rustcrypto::RustCrypto;
     use crate::mechanism::{Key, generate_rsa};
 
-    fn ec_pair(curve: Curve) -> (Cached<EcSigningKey>, Cached<EcVerifyingKey>) {
+    pub(super) fn ec_pair(curve: Curve) -> (Cached<EcSigningKey>, Cached<EcVerifyingKey>) {
         let mut scalar = vec![0x11u8; curve.field_bytes()];
         if curve == Curve::P521 {
             scalar[0] = 0x01;
@@ -510,13 +553,13 @@ mod tests {
     }
 
     /// What `f` returned, and whether aws-lc (not the fallback) served it.
-    fn served<T>(f: impl FnOnce() -> T) -> (T, bool) {
+    pub(super) fn served<T>(f: impl FnOnce() -> T) -> (T, bool) {
         let before = ran_in_this_thread();
         let out = f();
         (out, ran_in_this_thread() > before)
     }
 
-    fn rsa_keys() -> &'static (Arc<Key>, Arc<Key>) {
+    pub(super) fn rsa_keys() -> &'static (Arc<Key>, Arc<Key>) {
         static KEYS: OnceLock<(Arc<Key>, Arc<Key>)> = OnceLock::new();
         KEYS.get_or_init(|| {
             let p = generate_rsa(2048, &[]).unwrap();
@@ -532,7 +575,9 @@ mod tests {
         })
     }
 
-    fn rsa_parts(keys: &(Arc<Key>, Arc<Key>)) -> (&Cached<RsaPrivateKey>, &Cached<RsaPublicKey>) {
+    pub(super) fn rsa_parts(
+        keys: &(Arc<Key>, Arc<Key>),
+    ) -> (&Cached<RsaPrivateKey>, &Cached<RsaPublicKey>) {
         match (&*keys.0, &*keys.1) {
             (Key::RsaPrivate(private), Key::RsaPublic(public)) => (private, public),
             _ => panic!("not an RSA pair"),
