@@ -533,6 +533,7 @@ pub(super) mod tests {
 
     /// P-521 with a `z` above 512 bits (CKM_ECDSA over a long input) has
     /// no aws-lc-rs form: it falls back and still agrees with RustCrypto.
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn p521_long_z_falls_back() {
         let (private, public) = ec_pair(Curve::P521);
@@ -584,6 +585,7 @@ pub(super) mod tests {
         }
     }
 
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn rsa_signatures_cross_verify_both_ways() {
         let (private, public) = rsa_parts(rsa_keys());
@@ -702,6 +704,7 @@ pub(super) mod tests {
     }
 
     /// RustCrypto's OAEP encryption (what rsa_crypt.rs encrypts with).
+    #[cfg(not(feature = "fips"))]
     fn rc_oaep_encrypt(hash: HashAlg, key: &RsaPublicKey, label: &[u8], msg: &[u8]) -> Vec<u8> {
         use rsa::Oaep;
         use rsa::traits::PaddingScheme;
@@ -727,6 +730,7 @@ pub(super) mod tests {
 
     /// An OAEP ciphertext made by RustCrypto decrypts under aws-lc (and
     /// under RustCrypto), for every OAEP hash; a wrong label fails cleanly.
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn oaep_from_rustcrypto_decrypts_under_aws_lc() {
         let (private, public) = rsa_parts(rsa_keys());
@@ -761,6 +765,7 @@ pub(super) mod tests {
 
     /// A 1024-bit key (importable, below aws-lc-rs's 2048) is never
     /// handed to aws-lc: every operation falls back and still works.
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn small_rsa_keys_fall_back() {
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
@@ -817,6 +822,43 @@ pub(super) mod tests {
             assert_eq!(op.finish().unwrap().len(), 96);
         }
         assert_eq!(built_in_this_thread(), before + 1);
+    }
+
+    /// The FIPS build never runs a primitive outside AWS-LC: each shape
+    /// the other aws-lc builds hand to RustCrypto is refused instead.
+    #[cfg(feature = "fips")]
+    #[test]
+    fn fips_refuses_every_fallback() {
+        let refused = Err(Error::FunctionFailed);
+        let (private, public) = ec_pair(Curve::P521);
+        let mut z = vec![0xa5u8; 66];
+        z[0] = 0x01;
+        assert_eq!(AwsLc.ecdsa_sign(&private, &z), refused);
+        assert_eq!(
+            AwsLc.ecdsa_verify(&public, &z, &[0u8; 132]),
+            refused.clone().map(|_: Vec<u8>| ())
+        );
+        let (private, public) = rsa_parts(rsa_keys());
+        let sha224 = RsaScheme::Pkcs1(Some(HashAlg::Sha224));
+        let digest = HashAlg::Sha224.hash(b"x");
+        assert_eq!(AwsLc.rsa_sign(private, sha224, &digest), refused);
+        assert_eq!(
+            AwsLc.rsa_verify(public, sha224, &digest, &[0u8; 256]),
+            Err(Error::FunctionFailed)
+        );
+        assert_eq!(
+            AwsLc
+                .rsa_oaep_decrypt(private, HashAlg::Sha224, b"", &[0u8; 256])
+                .map(|p| p.to_vec()),
+            refused
+        );
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let small = Cached::new(RsaPrivateKey::new(&mut rng, 1024).unwrap());
+        let sha256 = RsaScheme::Pkcs1(Some(HashAlg::Sha256));
+        assert_eq!(
+            AwsLc.rsa_sign(&small, sha256, &HashAlg::Sha256.hash(b"x")),
+            refused
+        );
     }
 
     #[test]
