@@ -317,12 +317,23 @@ fn approved_symmetric_mechanisms_work() {
     let data = vec![0x5au8; 100];
     for mech in [
         Mech::bytes(CKM_AES_CBC_PAD, &[7u8; 16]),
-        Mech::gcm(&[9u8; 12], b"aad", 128),
         Mech::ctr(128, [3u8; 16]),
     ] {
         let ct = ok(s.encrypt_once(&mech, aes_key, &data), "AES encrypt");
         assert_ne!(ct.get(..16), data.get(..16));
         assert_eq!(ok(s.decrypt_once(&mech, aes_key, &ct), "AES decrypt"), data);
+    }
+    // GCM: decryption everywhere; encryption with the caller's IV only
+    // outside FIPS mode (tests/message_gcm.rs covers generated IVs).
+    let gcm = Mech::gcm(&[9u8; 12], b"aad", 128);
+    fips_refuses(
+        s.encrypt_init(&gcm, aes_key),
+        CKR_MECHANISM_INVALID,
+        "GCM C_EncryptInit",
+    );
+    if !FIPS {
+        let ct = ok(s.encrypt(&data), "GCM encrypt");
+        assert_eq!(ok(s.decrypt_once(&gcm, aes_key, &ct), "GCM decrypt"), data);
     }
     let cmac = Mech::new(CKM_AES_CMAC);
     let tag = ok(s.sign_once(&cmac, mac_aes, &data), "CMAC");

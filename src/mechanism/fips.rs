@@ -15,7 +15,8 @@
 //! approved service, so the hashed mechanisms buffer their input and sign
 //! the message in one call); EdDSA, SHA3-224 and the SHA-3 HMACs have no
 //! aws-lc-rs service here; CKM_AES_KEY_WRAP_PAD (PKCS#7 inside KW) is not
-//! a NIST mode. The README's "FIPS mode" section lists the result.
+//! a NIST mode. AES-GCM encrypts only through the message API with an IV
+//! generator (`iv_gen::parse` refuses the caller's IV there). The README's "FIPS mode" section lists the result.
 //!
 //! Nothing outside this table is reachable in the FIPS build, and the
 //! providers' per-call fallbacks to RustCrypto refuse
@@ -32,6 +33,7 @@ const HMAC_MIN: u64 = 14;
 const RSA_MIN: u64 = 2048;
 
 const SIGN: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+const GCM: CK_FLAGS = CKF_DECRYPT | CKF_UNWRAP | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
 /// Every function a row may carry; `Approved::flags` masks it.
 const ALL: CK_FLAGS = CK_FLAGS::MAX;
 
@@ -102,7 +104,10 @@ const APPROVED: &[Approved] = &[
     ok(CKM_AES_CBC, ALL, None),
     ok(CKM_AES_CBC_PAD, ALL, None),
     ok(CKM_AES_CTR, ALL, None),
-    ok(CKM_AES_GCM, ALL, None),
+    // Encryption only with an IV the module makes (SP 800-38D §8.2,
+    // FIPS 140-3 IG C.H): the message API with a generator (iv_gen.rs);
+    // C_EncryptInit and C_WrapKey take the caller's IV.
+    ok(CKM_AES_GCM, GCM, None),
     ok(CKM_AES_CMAC, ALL, None),
     ok(CKM_AES_CMAC_GENERAL, ALL, None),
     ok(CKM_AES_KEY_WRAP, ALL, None),
