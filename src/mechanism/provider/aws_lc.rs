@@ -80,21 +80,18 @@ thread_local! {
     /// aws-lc keys built by this thread (the cache test counts its own
     /// builds only; builds run in the calling thread).
     static BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// Operations this thread ran in aws-lc (not fallen back), so tests
-    /// can tell which provider served each shape.
-    static RAN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Counts one operation served by aws-lc (tests only; nothing otherwise).
+/// Counts one operation served by aws-lc (provider/mod.rs keeps the
+/// count every aws-lc file shares).
 fn ran() {
-    #[cfg(test)]
-    RAN.with(|c| c.set(c.get().saturating_add(1)));
+    super::served_by_aws_lc();
 }
 
 /// Operations this test thread ran in aws-lc so far.
 #[cfg(test)]
 fn ran_in_this_thread() -> usize {
-    RAN.with(std::cell::Cell::get)
+    super::aws_lc_served_in_this_thread()
 }
 
 /// aws-lc keys built by this test thread so far.

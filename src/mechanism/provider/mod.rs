@@ -143,6 +143,27 @@ pub fn active_name() -> &'static str {
     active().name()
 }
 
+#[cfg(all(test, feature = "aws-lc"))]
+thread_local! {
+    /// Operations this thread ran in aws-lc (not fallen back), counted by
+    /// every aws-lc provider file, so tests can tell which provider
+    /// served a shape (and the FIPS tests that nothing ran elsewhere).
+    static SERVED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one operation served by aws-lc (tests only; nothing otherwise).
+#[cfg(feature = "aws-lc")]
+pub(in crate::mechanism) fn served_by_aws_lc() {
+    #[cfg(test)]
+    SERVED.with(|c| c.set(c.get().saturating_add(1)));
+}
+
+/// Operations this test thread ran in aws-lc so far.
+#[cfg(all(test, feature = "aws-lc"))]
+pub(in crate::mechanism) fn aws_lc_served_in_this_thread() -> usize {
+    SERVED.with(std::cell::Cell::get)
+}
+
 /// True in the FIPS build (`--features fips`): the approved-only mode.
 pub const FIPS: bool = cfg!(feature = "fips");
 
