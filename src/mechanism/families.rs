@@ -391,6 +391,15 @@ impl Family for KeyGeneration {
             CKM_GENERIC_SECRET_KEY_GEN => Some(Generates::Secret(CKK_GENERIC_SECRET)),
             CKM_EC_KEY_PAIR_GEN => Some(Generates::Pair(CKK_EC)),
             CKM_RSA_PKCS_KEY_PAIR_GEN => Some(Generates::Pair(CKK_RSA)),
+            CKM_SHA_1_KEY_GEN => Some(Generates::Secret(CKK_SHA_1_HMAC)),
+            CKM_SHA224_KEY_GEN => Some(Generates::Secret(CKK_SHA224_HMAC)),
+            CKM_SHA256_KEY_GEN => Some(Generates::Secret(CKK_SHA256_HMAC)),
+            CKM_SHA384_KEY_GEN => Some(Generates::Secret(CKK_SHA384_HMAC)),
+            CKM_SHA512_KEY_GEN => Some(Generates::Secret(CKK_SHA512_HMAC)),
+            CKM_SHA3_224_KEY_GEN => Some(Generates::Secret(CKK_SHA3_224_HMAC)),
+            CKM_SHA3_256_KEY_GEN => Some(Generates::Secret(CKK_SHA3_256_HMAC)),
+            CKM_SHA3_384_KEY_GEN => Some(Generates::Secret(CKK_SHA3_384_HMAC)),
+            CKM_SHA3_512_KEY_GEN => Some(Generates::Secret(CKK_SHA3_512_HMAC)),
             _ => None,
         }
     }

@@ -234,6 +234,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(super::ECDSA_ROWS, Bits, &Signatures, Hook::None),
         rows(super::KEYGEN_BITS_ROWS, Bits, &KeyGeneration, Hook::None),
         rows(super::KEYGEN_BYTES_ROWS, Bytes, &KeyGeneration, Hook::None),
+        rows(super::HMAC_KEYGEN_ROWS, Bytes, &KeyGeneration, Hook::None),
         rows(super::RSA_GEN_ROWS, Bits, &KeyGeneration, Hook::Rsa),
         rows(super::RSA_ROWS, Bits, &Signatures, Hook::Rsa),
         rows(super::RSA_PKCS_ROWS, Bits, &RsaPkcs, Hook::Rsa),
