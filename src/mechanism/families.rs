@@ -16,7 +16,9 @@ use super::keys::Key;
 use super::registry::{Family, Generates, MessageParams};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
-use super::{Mechanism, RawParam, aes, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign};
+use super::{
+    Mechanism, RawParam, aes, aes_derive, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign,
+};
 use crate::error::{Error, Result};
 
 /// The operation flags a family's constructors may serve. Generation
@@ -373,6 +375,30 @@ impl Family for Kdf {
         len: Option<usize>,
     ) -> Result<Zeroizing<Vec<u8>>> {
         kdf::hkdf_derive(mech, base, len)
+    }
+}
+
+/// Key derivation by AES encryption (CKM_AES_ECB_ENCRYPT_DATA,
+/// CKM_AES_CBC_ENCRYPT_DATA, `aes_derive.rs`).
+pub struct AesEncryptData;
+
+impl Family for AesEncryptData {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_DERIVE
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_AES_CBC_ENCRYPT_DATA => Layout::AesCbcEncryptData,
+            _ => Layout::StringData,
+        }
+    }
+    fn derive(
+        &self,
+        mech: &Mechanism,
+        base: &Key,
+        len: Option<usize>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        aes_derive::derive(mech, base, len)
     }
 }
 

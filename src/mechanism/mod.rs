@@ -10,6 +10,7 @@
 
 mod aes;
 mod aes_aead;
+mod aes_derive;
 mod aes_keywrap;
 mod aes_modes;
 mod cipher;

@@ -29,13 +29,15 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesKeyWrap, AesModes, Cmac, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt, RsaPkcs,
-    Signatures,
+    AesEncryptData, AesKeyWrap, AesModes, Cmac, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
+    RsaPkcs, Signatures,
 };
 use super::keys::Key;
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
-use super::{KeySizeUnit, Layout, MechInfo, Mechanism, aes, cmac, ecdh, eddsa, kdf, rsa_crypt};
+use super::{
+    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, cmac, ecdh, eddsa, kdf, rsa_crypt,
+};
 use crate::error::{Error, Result};
 
 /// The RSA modulus sizes, in bits, the module can generate and use: the
@@ -243,6 +245,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(aes::KW_ROWS, Bytes, &AesKeyWrap, Hook::None),
         rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
         rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
+        rows(aes_derive::ROWS, Bytes, &AesEncryptData, Hook::None),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
     ]
@@ -533,6 +536,8 @@ mod tests {
             (CKM_HKDF_DATA, Layout::Hkdf),
             (CKM_PKCS5_PBKD2, Layout::Pbkdf2),
             (CKM_EDDSA, Layout::Eddsa),
+            (CKM_AES_ECB_ENCRYPT_DATA, Layout::StringData),
+            (CKM_AES_CBC_ENCRYPT_DATA, Layout::AesCbcEncryptData),
         ];
         for e in REGISTRY.iter() {
             let want = structured
