@@ -377,11 +377,7 @@ pub(super) fn unwrap_key(
     })
 }
 
-fn unwrap_own(
-    cipher: &AesCipher,
-    kind: WrapKind,
-    wrapped: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
+fn unwrap_own(cipher: &AesCipher, kind: WrapKind, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     match kind {
         WrapKind::Kw(iv) => kw_decrypt(cipher, iv, wrapped),
         WrapKind::Kwp(prefix) => kwp_decrypt(cipher, prefix, wrapped),

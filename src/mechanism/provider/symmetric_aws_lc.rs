@@ -326,7 +326,9 @@ impl HmacState {
             HashAlg::Sha512 => hmac::HMAC_SHA512,
             _ => return None,
         };
-        Some(HmacState(hmac::Context::with_key(&hmac::Key::new(alg, key))))
+        Some(HmacState(hmac::Context::with_key(&hmac::Key::new(
+            alg, key,
+        ))))
     }
 
     pub(in crate::mechanism) fn update(&mut self, data: &[u8]) {
