@@ -94,8 +94,10 @@ impl GcmKey {
     }
 
     /// `out = D(input)` if `tag` verifies; otherwise
-    /// CKR_ENCRYPTED_DATA_INVALID (AWS-LC then clears `out`: no plaintext
-    /// of a forged message is released).
+    /// CKR_ENCRYPTED_DATA_INVALID with `out` left as it was. AWS-LC
+    /// decrypts before it checks the tag (and then clears its output), so
+    /// it works in a zeroizing scratch buffer and only a verified
+    /// plaintext is copied out.
     pub(in crate::mechanism) fn open(
         &self,
         iv: &[u8; 12],
@@ -105,6 +107,7 @@ impl GcmKey {
         tag: &[u8],
     ) -> Result<()> {
         let dst = out.get_mut(..input.len()).ok_or(Error::GeneralError)?;
+        let mut scratch = Zeroizing::new(vec![0u8; input.len()]);
         ran();
         self.0
             .open_separate_gather(
@@ -112,9 +115,11 @@ impl GcmKey {
                 Aad::from(aad),
                 input,
                 tag,
-                dst,
+                &mut scratch,
             )
-            .map_err(|_| Error::EncryptedDataInvalid)
+            .map_err(|_| Error::EncryptedDataInvalid)?;
+        dst.copy_from_slice(&scratch);
+        Ok(())
     }
 
     /// In place: `in_out` holds the ciphertext and becomes the plaintext
