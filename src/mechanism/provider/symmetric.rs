@@ -95,7 +95,6 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use crate::mechanism::aes::AesCipher;
-    use crate::mechanism::aes_aead::Gcm;
     use crate::mechanism::aes_keywrap::{KeyWrapOp, WrapKind};
     use crate::mechanism::aes_modes::{BlockModeOp, CtrOp};
     use crate::mechanism::cipher::CipherOp;
@@ -144,8 +143,11 @@ mod tests {
         Arc::new(AesCipher::new(k).unwrap())
     }
 
+    // Uses fallback shapes as the reference: see fips_refuses_fallbacks.
+    #[cfg(not(feature = "fips"))]
     #[test]
     fn gcm_cross_provider_both_ways() {
+        use crate::mechanism::aes_aead::Gcm;
         use aes_gcm::aead::AeadInOut;
         use aes_gcm::aead::consts::U12;
         use aes_gcm::{AesGcm, KeyInit};
@@ -207,6 +209,8 @@ mod tests {
     /// Through the mechanism layer: single-part both ways and buffered
     /// multi-part decryption run in aws-lc; multi-part encryption and an
     /// 8-byte IV keep the own code (and still agree).
+    // Uses fallback shapes as the reference: see fips_refuses_fallbacks.
+    #[cfg(not(feature = "fips"))]
     #[test]
     fn gcm_mechanism_shapes() {
         use crate::mechanism::{Key, Mechanism, Params};
@@ -343,6 +347,8 @@ mod tests {
         }
     }
 
+    // Uses fallback shapes as the reference: see fips_refuses_fallbacks.
+    #[cfg(not(feature = "fips"))]
     #[test]
     fn key_wraps_cross_provider_both_ways() {
         let kinds = [
@@ -422,6 +428,8 @@ mod tests {
         );
     }
 
+    // Uses fallback shapes as the reference: see fips_refuses_fallbacks.
+    #[cfg(not(feature = "fips"))]
     #[test]
     fn hmac_cross_provider_and_sha3_falls_back() {
         use crate::mechanism::hmac::State;
@@ -572,6 +580,43 @@ mod tests {
         assert!(mode_in_aws_lc(Mode::Ctr));
         assert!(mode_in_aws_lc(Mode::Cbc));
         assert_eq!(mode_in_aws_lc(Mode::Ecb), super::super::FIPS);
+    }
+
+    /// The FIPS build never runs a fallback shape: each is refused with
+    /// CKR_FUNCTION_FAILED instead of running RustCrypto code.
+    #[cfg(feature = "fips")]
+    #[test]
+    fn fips_refuses_fallbacks() {
+        use crate::mechanism::{Key, Mechanism, Params};
+        let refused = Some(Error::FunctionFailed);
+        let k = Arc::new(Key::secret(CKK_AES, &key(32)).unwrap());
+        let gcm = |iv: &[u8]| Mechanism {
+            mech: CKM_AES_GCM,
+            params: Params::Gcm {
+                iv: iv.to_vec(),
+                aad: Vec::new(),
+                tag_len: 16,
+            },
+        };
+        let m = gcm(&[1; 12]);
+        let enc = || crate::mechanism::aes::encrypt_init(&m, &k).unwrap();
+        let (ct, on_aws) = served(|| run(enc().as_mut(), &data(100), 0).unwrap());
+        assert!(on_aws);
+        assert_eq!(run(enc().as_mut(), &data(100), 10).err(), refused);
+        let mut dec = crate::mechanism::aes::decrypt_init(&m, &k).unwrap();
+        assert_eq!(run(dec.as_mut(), &ct, 10).unwrap(), data(100));
+        let mut op = crate::mechanism::aes::encrypt_init(&gcm(&[1; 8]), &k).unwrap();
+        assert_eq!(run(op.as_mut(), &data(10), 0).err(), refused);
+        let custom = WrapKind::Kw([1; 8]);
+        let lc = aes_keys(&key(32)).unwrap();
+        let mut op = KeyWrapOp::new(rc_cipher(&key(32)), custom, true).with_aws_lc(lc);
+        assert_eq!(run(&mut op, &data(16), 0).err(), refused);
+        let lc192 = aes_keys(&key(24)).unwrap();
+        let kw = WrapKind::Kw([0xA6; 8]);
+        let mut op = KeyWrapOp::new(rc_cipher(&key(24)), kw, true).with_aws_lc(lc192);
+        assert_eq!(run(&mut op, &data(16), 0).err(), refused);
+        let sha3 = crate::mechanism::hmac::State::new(HashAlg::Sha3_256, b"k");
+        assert_eq!(sha3.err(), refused);
     }
 
     /// The FIPS build hashes in AWS-LC, whose state cannot be saved:
