@@ -18,11 +18,11 @@ mod cases;
 mod ffi;
 #[path = "ops/objects.rs"]
 mod objects;
-#[path = "ops/rawcrate.rs"]
-mod rawcrate;
 #[cfg(feature = "aws-lc")]
 #[path = "ops/rawawslc.rs"]
 mod rawawslc;
+#[path = "ops/rawcrate.rs"]
+mod rawcrate;
 #[path = "ops/timing.rs"]
 mod timing;
 

@@ -31,9 +31,10 @@ pub(super) enum State {
     Sha3_256(Sha3Hmac<Sha3_256>),
     Sha3_384(Sha3Hmac<Sha3_384>),
     Sha3_512(Sha3Hmac<Sha3_512>),
-    /// HMAC in AWS-LC (the aws-lc build).
+    /// HMAC in AWS-LC (the aws-lc build); boxed, AWS-LC's context being
+    /// larger than the other states.
     #[cfg(feature = "aws-lc")]
-    AwsLc(crate::mechanism::provider::symmetric::HmacState),
+    AwsLc(Box<crate::mechanism::provider::symmetric::HmacState>),
 }
 
 /// RFC 2104 HMAC over a SHA-3 hash. The hmac crate's `Hmac` needs a hash
@@ -116,7 +117,7 @@ impl MacState for State {
     fn finalize_into(self, out: &mut [u8]) -> bool {
         match self {
             #[cfg(feature = "aws-lc")]
-            State::AwsLc(m) => copy_left(out, m.finalize().as_ref()),
+            State::AwsLc(m) => copy_left(out, (*m).finalize().as_ref()),
             State::Sha1(m) => copy_left(out, &m.finalize().into_bytes()),
             State::Sha224(m) => copy_left(out, &m.finalize().into_bytes()),
             State::Sha256(m) => copy_left(out, &m.finalize().into_bytes()),
@@ -140,7 +141,7 @@ impl State {
         {
             use crate::mechanism::provider::symmetric;
             if let Some(state) = symmetric::HmacState::new(hash, key) {
-                return Ok(State::AwsLc(state));
+                return Ok(State::AwsLc(Box::new(state)));
             }
             symmetric::own_path()?;
         }
@@ -176,7 +177,7 @@ impl State {
     fn finalize_inner(self) -> Vec<u8> {
         match self {
             #[cfg(feature = "aws-lc")]
-            State::AwsLc(m) => m.finalize().as_ref().to_vec(),
+            State::AwsLc(m) => (*m).finalize().as_ref().to_vec(),
             State::Sha1(m) => m.finalize().into_bytes().to_vec(),
             State::Sha224(m) => m.finalize().into_bytes().to_vec(),
             State::Sha256(m) => m.finalize().into_bytes().to_vec(),
@@ -195,7 +196,7 @@ impl State {
             #[cfg(feature = "aws-lc")]
             State::AwsLc(m) => {
                 use subtle::ConstantTimeEq;
-                let full = m.finalize();
+                let full = (*m).finalize();
                 full.as_ref()
                     .get(..tag.len())
                     .is_some_and(|left| bool::from(left.ct_eq(tag)))

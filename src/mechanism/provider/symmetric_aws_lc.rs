@@ -84,13 +84,16 @@ impl GcmKey {
         out: &mut [u8],
     ) -> Result<[u8; BLOCK]> {
         let dst = out.get_mut(..input.len()).ok_or(Error::GeneralError)?;
-        dst.copy_from_slice(input);
         ran();
-        let tag = self
-            .0
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*iv), Aad::from(aad), dst)
+        let nonce = Nonce::assume_unique_for_key(*iv);
+        // One pass from the caller's input to its output. (aws-lc-rs
+        // documents no LessSafeKey sealing as FIPS-approved: GCM
+        // encryption under a caller-chosen IV is not an approved service.)
+        let mut tag = [0u8; BLOCK];
+        self.0
+            .seal_out_of_place_scatter(nonce, Aad::from(aad), input, dst, &[], &mut tag)
             .map_err(|_| Error::DataLenRange)?;
-        tag.as_ref().try_into().map_err(|_| Error::GeneralError)
+        Ok(tag)
     }
 
     /// `out = D(input)` if `tag` verifies; otherwise
