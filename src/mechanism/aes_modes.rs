@@ -168,7 +168,8 @@ impl BlockModeOp {
     fn decrypt_last(&self, prev: [u8; BLOCK], last: &mut [u8; BLOCK]) -> Result<()> {
         #[cfg(feature = "aws-lc")]
         if let Some(lc) = &self.lc {
-            return lc.cbc(false, &mut prev.clone(), last);
+            let mut chain = prev;
+            return lc.cbc(false, &mut chain, last);
         }
         self.cipher.decrypt_block(last);
         xor(last.as_mut_slice(), &prev);

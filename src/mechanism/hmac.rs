@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 /// An HMAC in progress; the enum keeps the state `Send` and free of generics
 /// in the public operation types. Cloned from a key's cached state
 /// (`Schedules::hmac`): the padded key is absorbed once per key.
+// AWS-LC's HMAC context makes the aws-lc build's variant the largest;
+// not boxed: a state is cloned into every operation, which is boxed once
+// already, and a second allocation per HMAC cost more than the size.
+#[cfg_attr(feature = "aws-lc", allow(clippy::large_enum_variant))]
 #[derive(Clone)]
 pub(super) enum State {
     Sha1(Hmac<Sha1>),
@@ -31,10 +35,9 @@ pub(super) enum State {
     Sha3_256(Sha3Hmac<Sha3_256>),
     Sha3_384(Sha3Hmac<Sha3_384>),
     Sha3_512(Sha3Hmac<Sha3_512>),
-    /// HMAC in AWS-LC (the aws-lc build); boxed, AWS-LC's context being
-    /// larger than the other states.
+    /// HMAC in AWS-LC (the aws-lc build).
     #[cfg(feature = "aws-lc")]
-    AwsLc(Box<crate::mechanism::provider::symmetric::HmacState>),
+    AwsLc(crate::mechanism::provider::symmetric::HmacState),
 }
 
 /// RFC 2104 HMAC over a SHA-3 hash. The hmac crate's `Hmac` needs a hash
@@ -117,7 +120,7 @@ impl MacState for State {
     fn finalize_into(self, out: &mut [u8]) -> bool {
         match self {
             #[cfg(feature = "aws-lc")]
-            State::AwsLc(m) => copy_left(out, (*m).finalize().as_ref()),
+            State::AwsLc(m) => copy_left(out, m.finalize().as_ref()),
             State::Sha1(m) => copy_left(out, &m.finalize().into_bytes()),
             State::Sha224(m) => copy_left(out, &m.finalize().into_bytes()),
             State::Sha256(m) => copy_left(out, &m.finalize().into_bytes()),
@@ -141,7 +144,7 @@ impl State {
         {
             use crate::mechanism::provider::symmetric;
             if let Some(state) = symmetric::HmacState::new(hash, key) {
-                return Ok(State::AwsLc(Box::new(state)));
+                return Ok(State::AwsLc(state));
             }
             symmetric::own_path()?;
         }
@@ -177,7 +180,7 @@ impl State {
     fn finalize_inner(self) -> Vec<u8> {
         match self {
             #[cfg(feature = "aws-lc")]
-            State::AwsLc(m) => (*m).finalize().as_ref().to_vec(),
+            State::AwsLc(m) => m.finalize().as_ref().to_vec(),
             State::Sha1(m) => m.finalize().into_bytes().to_vec(),
             State::Sha224(m) => m.finalize().into_bytes().to_vec(),
             State::Sha256(m) => m.finalize().into_bytes().to_vec(),
@@ -196,7 +199,7 @@ impl State {
             #[cfg(feature = "aws-lc")]
             State::AwsLc(m) => {
                 use subtle::ConstantTimeEq;
-                let full = (*m).finalize();
+                let full = m.finalize();
                 full.as_ref()
                     .get(..tag.len())
                     .is_some_and(|left| bool::from(left.ct_eq(tag)))
