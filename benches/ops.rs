@@ -18,6 +18,9 @@ mod cases;
 mod ffi;
 #[path = "ops/objects.rs"]
 mod objects;
+#[cfg(feature = "aws-lc")]
+#[path = "ops/rawawslc.rs"]
+mod rawawslc;
 #[path = "ops/rawcrate.rs"]
 mod rawcrate;
 #[path = "ops/timing.rs"]
@@ -191,11 +194,21 @@ fn ops_table(s: &Settings, cols: &mut [Column]) {
     }
     let names: Vec<&str> = cols.iter().map(|c| c.name).collect();
     println!("\n## Operations (ops/s)\n");
+    let ratios: Vec<String> = names
+        .iter()
+        .skip(1)
+        .map(|n| format!("Keyward/{n}"))
+        .collect();
     println!(
-        "| operation | {} | Keyward/raw | Keyward/SoftHSMv2 |",
-        names.join(" | ")
+        "| operation | {} | {} |",
+        names.join(" | "),
+        ratios.join(" | ")
     );
-    println!("|---|{}---:|---:|", "---:|".repeat(cols.len()));
+    println!(
+        "|---|{}{}",
+        "---:|".repeat(cols.len()),
+        "---:|".repeat(ratios.len())
+    );
     for (i, row) in samples.iter_mut().enumerate() {
         if only
             .as_ref()
@@ -206,14 +219,16 @@ fn ops_table(s: &Settings, cols: &mut [Column]) {
         let meds: Vec<f64> = row.iter_mut().map(|v| median(v)).collect();
         let cell = |c: usize| meds.get(c).copied().unwrap_or(f64::NAN);
         println!(
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} |",
             NAMES[i],
             meds.iter()
                 .map(|&m| thousands(m))
                 .collect::<Vec<_>>()
                 .join(" | "),
-            ratio(cell(0), cell(1)),
-            ratio(cell(0), cell(2)),
+            (1..cols.len())
+                .map(|c| ratio(cell(0), cell(c)))
+                .collect::<Vec<_>>()
+                .join(" | "),
         );
     }
 }
@@ -330,6 +345,11 @@ fn main() {
         ops: rawcrate::ops(&rsa),
     };
     let mut cols = vec![kw_col, raw_col];
+    #[cfg(feature = "aws-lc")]
+    cols.push(Column {
+        name: "raw aws-lc-rs",
+        ops: rawawslc::ops(),
+    });
     let mut sh_keys = None;
     if let Some((m, h)) = &softhsm {
         let (k, c) = module_column(m, *h);

@@ -165,6 +165,7 @@ impl AesCipher {
 
 /// The cipher operation for `mech` in one direction, from the key's cached
 /// schedules.
+#[cfg(not(feature = "aws-lc"))]
 fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherOp>> {
     let (value, sched) = aes_parts(key)?;
     let cipher = sched.aes(value)?.clone();
@@ -205,6 +206,75 @@ fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherO
     })
 }
 
+/// The cipher operation of the aws-lc build: the same operations, holding the
+/// key's aws-lc form where that build runs the mode in aws-lc
+/// (provider/symmetric.rs).
+#[cfg(feature = "aws-lc")]
+fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherOp>> {
+    use super::provider::symmetric::{Mode, mode_in_aws_lc};
+    let (value, sched) = aes_parts(key)?;
+    let cipher = sched.aes(value)?.clone();
+    let bad = Error::MechanismParamInvalid;
+    let iv16 = |iv: &[u8]| <[u8; BLOCK]>::try_from(iv).map_err(|_| bad);
+    let lc = |mode| -> Result<_> {
+        Ok(if mode_in_aws_lc(mode) {
+            Some(sched.aws_lc_aes(value)?.clone())
+        } else {
+            None
+        })
+    };
+    let block_mode = |iv: Option<[u8; BLOCK]>, pad| -> Result<Box<dyn CipherOp>> {
+        let mode = if iv.is_some() { Mode::Cbc } else { Mode::Ecb };
+        let op = BlockModeOp::new(cipher.clone(), iv, pad, encrypt);
+        Ok(match lc(mode)? {
+            Some(lc) => Box::new(op.with_aws_lc(lc)),
+            None => Box::new(op),
+        })
+    };
+    Ok(match (mech.mech, &mech.params) {
+        (CKM_AES_ECB, Params::None) => block_mode(None, false)?,
+        (CKM_AES_CBC, Params::Iv(iv)) => block_mode(Some(iv16(iv)?), false)?,
+        (CKM_AES_CBC_PAD, Params::Iv(iv)) => block_mode(Some(iv16(iv)?), true)?,
+        (
+            CKM_AES_CTR,
+            Params::Ctr {
+                counter_bits,
+                block,
+            },
+        ) => {
+            let op = CtrOp::new(cipher.clone(), *counter_bits, *block)?;
+            match lc(Mode::Ctr)? {
+                Some(lc) => Box::new(op.with_aws_lc(lc)),
+                None => Box::new(op),
+            }
+        }
+        (CKM_AES_GCM, Params::Gcm { iv, aad, tag_len }) => {
+            let fast = <&[u8; super::gcm_fast::IV]>::try_from(iv.as_slice())
+                .ok()
+                .filter(|_| *tag_len == super::gcm_fast::TAG);
+            // The FIPS build never runs the own GCM code (its paths are
+            // refused), so it derives no GHASH key outside AWS-LC: a
+            // placeholder stands in.
+            let ghash = if super::provider::FIPS {
+                ghash::GHash::new(&ghash::Key::default())
+            } else {
+                sched.ghash(value)?.clone()
+            };
+            let gcm = Gcm::new(cipher.clone(), ghash, iv, aad, *tag_len, encrypt)?;
+            match fast {
+                Some(iv) => Box::new(gcm.with_fast(sched.gcm(value)?.clone(), *iv, aad)),
+                None => Box::new(gcm),
+            }
+        }
+        (CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, params) => {
+            let kind = WrapKind::new(mech.mech, params)?;
+            let keys = sched.aws_lc_aes(value)?.clone();
+            Box::new(KeyWrapOp::new(cipher.clone(), kind, encrypt).with_aws_lc(keys))
+        }
+        _ => return Err(bad),
+    })
+}
+
 pub(super) fn encrypt_init(mech: &Mechanism, key: &Arc<Key>) -> Result<Box<dyn CipherOp>> {
     make_op(mech, key, true)
 }
@@ -220,6 +290,16 @@ fn run(op: &mut dyn CipherOp, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         .len()
         .checked_add(2 * BLOCK)
         .ok_or(Error::DataLenRange)?;
+    // The aws-lc build: a fresh operation's one-shot path first (GCM
+    // encryption runs in aws-lc only there).
+    #[cfg(feature = "aws-lc")]
+    if let Some(len) = op.single_len(input.len()) {
+        let mut out = Zeroizing::new(vec![0u8; len]);
+        if let Some(n) = op.single_into(input, &mut out)? {
+            out.truncate(n);
+            return Ok(out);
+        }
+    }
     let mut out = Zeroizing::new(Vec::with_capacity(room));
     let part = Zeroizing::new(op.update(input)?);
     out.extend_from_slice(&part);

@@ -13,6 +13,11 @@
 //! the spec. Its IV is the RFC 3394 default: an alternative IV would be 8
 //! bytes, which the parameter parser does not take for _PAD, so any
 //! parameter is refused.
+//!
+//! In the aws-lc build KW and KWP with the RFC default IVs (and _PAD, our
+//! PKCS#7 padding over KW) run in AWS-LC under AES-128/256 keys
+//! ([`via_aws_lc`]); a caller IV or an AES-192 key takes this file's own
+//! code after the fallback gate (refused in the FIPS build).
 
 use std::sync::Arc;
 
@@ -25,6 +30,8 @@ use super::aes::{AesCipher, BLOCK};
 use super::aes_modes::{append_secret, pkcs7_pad_len, pkcs7_padding};
 use super::cipher::CipherOp;
 use super::keys::Key;
+#[cfg(feature = "aws-lc")]
+use super::provider::symmetric::AesKeys;
 use crate::error::{Error, Result};
 
 /// Half an AES block, the unit the key wraps work in.
@@ -221,6 +228,74 @@ fn kwp_decrypt(cipher: &AesCipher, prefix: [u8; 4], data: &[u8]) -> Result<Zeroi
     Ok(plain)
 }
 
+/// The aws-lc build's key wraps: None when the shape is not served there
+/// (a caller IV or prefix, an AES-192 key). The length rules are this
+/// file's, checked before AWS-LC sees the input.
+#[cfg(feature = "aws-lc")]
+fn via_aws_lc(
+    lc: Option<&AesKeys>,
+    kind: WrapKind,
+    encrypt: bool,
+    data: &[u8],
+) -> Option<Result<Zeroizing<Vec<u8>>>> {
+    let lc = lc.filter(|lc| lc.wraps())?;
+    let default_iv = match kind {
+        WrapKind::Kw(iv) => iv == KW_IV,
+        WrapKind::Kwp(prefix) => prefix == KWP_PREFIX,
+        WrapKind::Pad => true,
+    };
+    if !default_iv {
+        return None;
+    }
+    let kw_len_ok = |n: usize, min: usize| n.is_multiple_of(SEMI) && n >= min && !too_long(n);
+    let public = |v: Vec<u8>| Zeroizing::new(v);
+    Some(match (kind, encrypt) {
+        (WrapKind::Kw(_), true) if kw_len_ok(data.len(), 2 * SEMI) => lc.kw_wrap(data).map(public),
+        (WrapKind::Kw(_), true) => Err(Error::DataLenRange),
+        (WrapKind::Kw(_), false) if kw_len_ok(data.len(), 3 * SEMI) => lc.kw_unwrap(data),
+        (WrapKind::Kwp(_), false) if kw_len_ok(data.len(), 2 * SEMI) => lc.kwp_unwrap(data),
+        (WrapKind::Kw(_) | WrapKind::Kwp(_), false) => Err(Error::EncryptedDataLenRange),
+        (WrapKind::Kwp(_), true) if data.is_empty() || u32::try_from(data.len()).is_err() => {
+            Err(Error::DataLenRange)
+        }
+        (WrapKind::Kwp(_), true) => lc.kwp_wrap(data).map(public),
+        (WrapKind::Pad, true) => {
+            let padding = pkcs7_padding(data.len(), 8);
+            let mut padded = Zeroizing::new(Vec::with_capacity(data.len() + padding.len()));
+            padded.extend_from_slice(data);
+            padded.extend_from_slice(&padding);
+            if kw_len_ok(padded.len(), 2 * SEMI) {
+                lc.kw_wrap(&padded).map(public)
+            } else {
+                Err(Error::DataLenRange)
+            }
+        }
+        (WrapKind::Pad, false) if kw_len_ok(data.len(), 3 * SEMI) => {
+            lc.kw_unwrap(data).and_then(|mut plain| {
+                let tail = plain.get(plain.len().saturating_sub(SEMI)..).unwrap_or(&[]);
+                let pad = pkcs7_pad_len(tail).ok_or(Error::EncryptedDataInvalid)?;
+                let keep = plain.len() - pad;
+                plain.truncate(keep);
+                Ok(plain)
+            })
+        }
+        (WrapKind::Pad, false) => Err(Error::EncryptedDataLenRange),
+    })
+}
+
+/// The aws-lc form of an AES key for [`via_aws_lc`].
+#[cfg(feature = "aws-lc")]
+fn aws_lc_keys(key: &Key) -> Result<Arc<AesKeys>> {
+    let (value, sched) = super::aes::aes_parts(key)?;
+    sched.aws_lc_aes(value).cloned()
+}
+
+/// The gate before this file's own code runs in the aws-lc build.
+#[cfg(feature = "aws-lc")]
+fn own_path() -> Result<()> {
+    super::provider::symmetric::own_path()
+}
+
 fn pad_encrypt(cipher: &AesCipher, data: &[u8]) -> Result<Vec<u8>> {
     let padding = pkcs7_padding(data.len(), 8);
     let len = data
@@ -251,7 +326,18 @@ pub(super) fn wrap_key(mech: &super::Mechanism, key: &Key, material: &[u8]) -> R
     if material.is_empty() {
         return Err(Error::KeyNotWrappable);
     }
-    let out = match WrapKind::new(mech.mech, &mech.params)? {
+    let kind = WrapKind::new(mech.mech, &mech.params)?;
+    #[cfg(feature = "aws-lc")]
+    match via_aws_lc(Some(&*aws_lc_keys(key)?), kind, true, material) {
+        Some(out) => {
+            return out.map(|w| w.to_vec()).map_err(|e| match e {
+                Error::DataLenRange => Error::KeyNotWrappable,
+                other => other,
+            });
+        }
+        None => own_path()?,
+    }
+    let out = match kind {
         WrapKind::Kw(iv) => kw_encrypt(&cipher, iv, material),
         WrapKind::Kwp(prefix) => kwp_encrypt(&cipher, prefix, material),
         WrapKind::Pad => pad_encrypt(&cipher, material),
@@ -273,16 +359,30 @@ pub(super) fn unwrap_key(
     if wrapped.is_empty() {
         return Err(Error::WrappedKeyLenRange);
     }
-    let out = match WrapKind::new(mech.mech, &mech.params)? {
-        WrapKind::Kw(iv) => kw_decrypt(&cipher, iv, wrapped),
-        WrapKind::Kwp(prefix) => kwp_decrypt(&cipher, prefix, wrapped),
-        WrapKind::Pad => pad_decrypt(&cipher, wrapped),
+    let kind = WrapKind::new(mech.mech, &mech.params)?;
+    #[cfg(feature = "aws-lc")]
+    let out = match via_aws_lc(Some(&*aws_lc_keys(key)?), kind, false, wrapped) {
+        Some(out) => out,
+        None => {
+            own_path()?;
+            unwrap_own(&cipher, kind, wrapped)
+        }
     };
+    #[cfg(not(feature = "aws-lc"))]
+    let out = unwrap_own(&cipher, kind, wrapped);
     out.map_err(|e| match e {
         Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
         Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
         other => other,
     })
+}
+
+fn unwrap_own(cipher: &AesCipher, kind: WrapKind, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    match kind {
+        WrapKind::Kw(iv) => kw_decrypt(cipher, iv, wrapped),
+        WrapKind::Kwp(prefix) => kwp_decrypt(cipher, prefix, wrapped),
+        WrapKind::Pad => pad_decrypt(cipher, wrapped),
+    }
 }
 
 /// A key wrap as C_Encrypt/C_Decrypt: single-part, the input collected in
@@ -293,9 +393,18 @@ pub(super) struct KeyWrapOp {
     encrypt: bool,
     input: Zeroizing<Vec<u8>>,
     done: bool,
+    /// The key in aws-lc's form (the aws-lc build).
+    #[cfg(feature = "aws-lc")]
+    lc: Option<Arc<AesKeys>>,
 }
 
 impl KeyWrapOp {
+    #[cfg(feature = "aws-lc")]
+    pub(super) fn with_aws_lc(mut self, lc: Arc<AesKeys>) -> KeyWrapOp {
+        self.lc = Some(lc);
+        self
+    }
+
     pub(super) fn new(cipher: Arc<AesCipher>, kind: WrapKind, encrypt: bool) -> KeyWrapOp {
         KeyWrapOp {
             cipher,
@@ -303,6 +412,8 @@ impl KeyWrapOp {
             encrypt,
             input: Zeroizing::new(Vec::new()),
             done: false,
+            #[cfg(feature = "aws-lc")]
+            lc: None,
         }
     }
 }
@@ -321,6 +432,11 @@ impl CipherOp for KeyWrapOp {
             return Err(Error::OperationNotInitialized);
         }
         let (c, data) = (&self.cipher, self.input.as_slice());
+        #[cfg(feature = "aws-lc")]
+        match via_aws_lc(self.lc.as_deref(), self.kind, self.encrypt, data) {
+            Some(out) => return out.map(|o| o.to_vec()),
+            None => own_path()?,
+        }
         match (self.kind, self.encrypt) {
             (WrapKind::Kw(iv), true) => kw_encrypt(c, iv, data),
             (WrapKind::Kwp(prefix), true) => kwp_encrypt(c, prefix, data),
@@ -356,12 +472,18 @@ impl CipherOp for KeyWrapOp {
             return Ok(None);
         }
         self.done = true;
-        let c = &self.cipher;
-        let wrapped = match self.kind {
-            WrapKind::Kw(iv) => kw_encrypt(c, iv, data)?,
-            WrapKind::Kwp(prefix) => kwp_encrypt(c, prefix, data)?,
-            WrapKind::Pad => pad_encrypt(c, data)?,
+        #[cfg(feature = "aws-lc")]
+        let served = via_aws_lc(self.lc.as_deref(), self.kind, true, data);
+        #[cfg(feature = "aws-lc")]
+        let wrapped = match served {
+            Some(out) => out?.to_vec(),
+            None => {
+                own_path()?;
+                self.own_wrap(data)?
+            }
         };
+        #[cfg(not(feature = "aws-lc"))]
+        let wrapped = self.own_wrap(data)?;
         let dst = out.get_mut(..wrapped.len()).ok_or(Error::GeneralError)?;
         dst.copy_from_slice(&wrapped);
         Ok(Some(wrapped.len()))
@@ -369,6 +491,19 @@ impl CipherOp for KeyWrapOp {
 
     fn multipart(&self) -> bool {
         false
+    }
+}
+
+impl KeyWrapOp {
+    /// Wrapping with this file's code.
+    fn own_wrap(&self, data: &[u8]) -> Result<Vec<u8>> {
+        let c = &self.cipher;
+        let wrapped = match self.kind {
+            WrapKind::Kw(iv) => kw_encrypt(c, iv, data)?,
+            WrapKind::Kwp(prefix) => kwp_encrypt(c, prefix, data)?,
+            WrapKind::Pad => pad_encrypt(c, data)?,
+        };
+        Ok(wrapped)
     }
 }
 

@@ -4,6 +4,11 @@
 //! do not offer: CTR's counter of any width up to 128 bits with wrap refused
 //! (CK_AES_CTR_PARAMS), and CBC_PAD decryption that keeps its last block
 //! back across updates. Checked against NIST SP 800-38A.
+//!
+//! In the aws-lc build an operation may hold the key's aws-lc form
+//! (`lc`, provider/symmetric.rs `mode_in_aws_lc`): its whole blocks and
+//! counter runs then run in AWS-LC; buffering, padding and the counter
+//! rules stay here.
 
 use std::sync::Arc;
 
@@ -12,6 +17,8 @@ use zeroize::Zeroizing;
 
 use super::aes::{AesCipher, BLOCK};
 use super::cipher::CipherOp;
+#[cfg(feature = "aws-lc")]
+use super::provider::symmetric::AesKeys;
 use crate::error::{Error, Result};
 
 /// `dst ^= src` over the shorter, 16 bytes at a time where it can.
@@ -122,6 +129,9 @@ pub(super) struct BlockModeOp {
     encrypt: bool,
     pending: Zeroizing<Vec<u8>>,
     done: bool,
+    /// The key in aws-lc's form, when this mode runs there.
+    #[cfg(feature = "aws-lc")]
+    lc: Option<Arc<AesKeys>>,
 }
 
 impl BlockModeOp {
@@ -141,7 +151,29 @@ impl BlockModeOp {
             // buffer never needs it.
             pending: Zeroizing::new(Vec::new()),
             done: false,
+            #[cfg(feature = "aws-lc")]
+            lc: None,
         }
+    }
+
+    /// Runs the mode's blocks in aws-lc (the aws-lc build).
+    #[cfg(feature = "aws-lc")]
+    pub(super) fn with_aws_lc(mut self, lc: Arc<AesKeys>) -> BlockModeOp {
+        self.lc = Some(lc);
+        self
+    }
+
+    /// The last block of a CBC_PAD message decrypted on its own, `prev`
+    /// the ciphertext block before it.
+    fn decrypt_last(&self, prev: [u8; BLOCK], last: &mut [u8; BLOCK]) -> Result<()> {
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = &self.lc {
+            let mut chain = prev;
+            return lc.cbc(false, &mut chain, last);
+        }
+        self.cipher.decrypt_block(last);
+        xor(last.as_mut_slice(), &prev);
+        Ok(())
     }
 
     /// How many of `len` buffered bytes `update` may release.
@@ -155,14 +187,23 @@ impl BlockModeOp {
     }
 
     /// Runs the mode over whole blocks in place.
-    fn process(&mut self, data: &mut [u8]) {
+    fn process(&mut self, data: &mut [u8]) -> Result<()> {
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = &self.lc {
+            let whole = whole_blocks(data.len());
+            let data = data.get_mut(..whole).ok_or(Error::GeneralError)?;
+            return match self.chain.as_mut() {
+                Some(chain) => lc.cbc(self.encrypt, chain, data),
+                None => lc.ecb(self.encrypt, data),
+            };
+        }
         let Some(chain) = self.chain.as_mut() else {
             if self.encrypt {
                 self.cipher.encrypt_blocks(data);
             } else {
                 self.cipher.decrypt_blocks(data);
             }
-            return;
+            return Ok(());
         };
         let (blocks, _) = data.as_chunks_mut::<BLOCK>();
         if self.encrypt {
@@ -178,7 +219,7 @@ impl BlockModeOp {
             for group in blocks.chunks_mut(BATCH) {
                 let mut saved = [[0u8; BLOCK]; BATCH];
                 let Some(kept) = saved.get_mut(..group.len()) else {
-                    return;
+                    return Err(Error::GeneralError);
                 };
                 kept.copy_from_slice(group);
                 self.cipher.decrypt_blocks(group.as_flattened_mut());
@@ -191,6 +232,7 @@ impl BlockModeOp {
                 }
             }
         }
+        Ok(())
     }
 
     /// The exact output of a fresh single-part call over `len` bytes,
@@ -230,8 +272,7 @@ impl BlockModeOp {
             <[u8; BLOCK]>::try_from(data.get(body_len..).ok_or(Error::GeneralError)?)
                 .map_err(|_| Error::GeneralError)?,
         );
-        self.cipher.decrypt_block(&mut last);
-        xor(last.as_mut_slice(), &prev);
+        self.decrypt_last(prev, &mut last)?;
         let Some(pad) = pkcs7_pad_len(last.as_slice()) else {
             self.done = true;
             return Err(Error::EncryptedDataInvalid);
@@ -243,7 +284,7 @@ impl BlockModeOp {
         self.done = true;
         let (body, tail) = dst.split_at_mut(body_len);
         body.copy_from_slice(data.get(..body_len).ok_or(Error::GeneralError)?);
-        self.process(body);
+        self.process(body)?;
         tail.copy_from_slice(last.get(..BLOCK - pad).ok_or(Error::GeneralError)?);
         Ok(Some(plain_len))
     }
@@ -252,18 +293,18 @@ impl BlockModeOp {
         let mut out = Vec::with_capacity(BLOCK);
         out.extend_from_slice(&self.pending);
         out.extend_from_slice(&pkcs7_padding(self.pending.len(), 16));
-        self.process(&mut out);
+        self.process(&mut out)?;
         Ok(out)
     }
 
     fn finish_pad_decrypt(&mut self) -> Result<Vec<u8>> {
-        let mut block: [u8; BLOCK] = self
+        let block: [u8; BLOCK] = self
             .pending
             .as_slice()
             .try_into()
             .map_err(|_| Error::EncryptedDataLenRange)?;
-        self.process(&mut block);
-        let block = Zeroizing::new(block);
+        let mut block = Zeroizing::new(block);
+        self.process(block.as_mut_slice())?;
         let pad = pkcs7_pad_len(block.as_slice()).ok_or(Error::EncryptedDataInvalid)?;
         block
             .get(..BLOCK - pad)
@@ -305,7 +346,7 @@ impl CipherOp for BlockModeOp {
         );
         rest.extend_from_slice(data.get(from_data..).ok_or(Error::GeneralError)?);
         self.pending = rest;
-        self.process(&mut out);
+        self.process(&mut out)?;
         // Only output leaves: plaintext (encrypting) was overwritten in
         // place; the wrapper just covered the early returns above.
         Ok(std::mem::take(&mut *out))
@@ -342,7 +383,12 @@ impl CipherOp for BlockModeOp {
             return Ok(None);
         };
         self.done = true;
-        if self.encrypt
+        #[cfg(feature = "aws-lc")]
+        let fused_ok = self.lc.is_none();
+        #[cfg(not(feature = "aws-lc"))]
+        let fused_ok = true;
+        if fused_ok
+            && self.encrypt
             && data.len() >= FUSED_MIN
             && let Some(iv) = self.chain
             && cbc_encrypt_fused(&self.cipher, iv, self.pad, data, dst).is_ok()
@@ -354,7 +400,7 @@ impl CipherOp for BlockModeOp {
         if let Some(n) = u8::try_from(padding.len()).ok().filter(|_| self.pad) {
             padding.fill(n);
         }
-        self.process(dst);
+        self.process(dst)?;
         Ok(Some(need))
     }
 
@@ -395,7 +441,7 @@ impl CipherOp for BlockModeOp {
             self.pending.reserve_exact(2 * BLOCK);
         }
         self.pending.extend_from_slice(later);
-        self.process(dst);
+        self.process(dst)?;
         Ok(Some(n))
     }
 
@@ -431,6 +477,9 @@ pub(super) struct CtrOp {
     keystream: Zeroizing<[u8; BLOCK]>,
     /// Bytes of `keystream` already used.
     used: usize,
+    /// The key in aws-lc's form, when CTR runs there.
+    #[cfg(feature = "aws-lc")]
+    lc: Option<Arc<AesKeys>>,
 }
 
 impl CtrOp {
@@ -454,7 +503,53 @@ impl CtrOp {
             left: (mask - next).saturating_add(1),
             keystream: Zeroizing::new([0; BLOCK]),
             used: BLOCK,
+            #[cfg(feature = "aws-lc")]
+            lc: None,
         })
+    }
+
+    /// Runs the counter runs in aws-lc (the aws-lc build).
+    #[cfg(feature = "aws-lc")]
+    pub(super) fn with_aws_lc(mut self, lc: Arc<AesKeys>) -> CtrOp {
+        self.lc = Some(lc);
+        self
+    }
+
+    /// [`CtrOp::apply_into`] in aws-lc: the rest of a started keystream
+    /// block first, then one aws-lc CTR run from the next counter over
+    /// the caller's bytes; a run ending mid-block keeps that block's
+    /// keystream (one more block from aws-lc) for the next call.
+    #[cfg(feature = "aws-lc")]
+    fn apply_lc(&mut self, lc: &AesKeys, input: &[u8], out: &mut [u8]) -> Result<()> {
+        let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
+        let take = buffered.len().min(input.len());
+        let (in_head, in_tail) = input.split_at(take);
+        let (out_head, out_tail) = out.split_at_mut(take);
+        xor_into(out_head, in_head, buffered);
+        self.used += take;
+        if in_tail.is_empty() {
+            return Ok(());
+        }
+        let out_tail = out_tail
+            .get_mut(..in_tail.len())
+            .ok_or(Error::GeneralError)?;
+        out_tail.copy_from_slice(in_tail);
+        lc.ctr((self.nonce | self.next).to_be_bytes(), out_tail)?;
+        let blocks = in_tail.len().div_ceil(BLOCK);
+        let n = u128::try_from(blocks).map_err(|_| Error::GeneralError)?;
+        let rem = in_tail.len() % BLOCK;
+        if rem != 0 {
+            let last = self.next.wrapping_add(n - 1) & self.mask;
+            let mut ks = Zeroizing::new([0u8; BLOCK]);
+            lc.ctr((self.nonce | last).to_be_bytes(), ks.as_mut_slice())?;
+            self.keystream = ks;
+            self.used = rem;
+        } else {
+            self.used = BLOCK;
+        }
+        self.next = self.next.wrapping_add(n) & self.mask;
+        self.left = self.left.saturating_sub(n);
+        Ok(())
     }
 
     /// Fills `stream` (whole blocks) with fresh keystream.
@@ -490,6 +585,10 @@ impl CtrOp {
     /// caller's buffer). `out` is as long as `input`.
     fn apply_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<()> {
         self.check_room(input.len())?;
+        #[cfg(feature = "aws-lc")]
+        if let Some(lc) = self.lc.clone() {
+            return self.apply_lc(&lc, input, out);
+        }
         let buffered = self.keystream.get(self.used..).ok_or(Error::GeneralError)?;
         let take = buffered.len().min(input.len());
         let (in_head, in_tail) = input.split_at(take);
@@ -625,7 +724,11 @@ impl CipherOp for CtrOp {
         // fused path (counter blocks, AES 8 at a time and the XOR in one
         // pass); the rest, and short inputs (where setting the crate up
         // costs more than it saves), through our own keystream.
-        let whole = if self.used == BLOCK && data.len() >= FUSED_MIN {
+        #[cfg(feature = "aws-lc")]
+        let fused_ok = self.lc.is_none();
+        #[cfg(not(feature = "aws-lc"))]
+        let fused_ok = true;
+        let whole = if fused_ok && self.used == BLOCK && data.len() >= FUSED_MIN {
             data.len() / BLOCK * BLOCK
         } else {
             0

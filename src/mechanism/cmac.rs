@@ -2,6 +2,9 @@
 //! CKM_AES_CMAC gives the full 16-byte MAC, CKM_AES_CMAC_GENERAL the
 //! leftmost 1..=16 bytes its parameter asks for. Verification compares in
 //! constant time.
+//!
+//! In the aws-lc build the key's cached state is AWS-LC's CMAC (the
+//! `AwsLc` variant, provider/symmetric.rs) for every AES key size.
 
 use std::sync::Arc;
 
@@ -42,6 +45,10 @@ pub(super) enum State {
     A128(Cmac<Aes128>),
     A192(Cmac<Aes192>),
     A256(Cmac<Aes256>),
+    /// CMAC in AWS-LC (the aws-lc build); `false` once AWS-LC failed an
+    /// update, so the MAC fails rather than covering part of the data.
+    #[cfg(feature = "aws-lc")]
+    AwsLc(crate::mechanism::provider::symmetric::CmacState, bool),
 }
 
 fn keyed<M: KeyInit>(key: &[u8]) -> Result<M> {
@@ -50,6 +57,17 @@ fn keyed<M: KeyInit>(key: &[u8]) -> Result<M> {
 
 impl State {
     pub(super) fn new(key: &[u8]) -> Result<State> {
+        #[cfg(feature = "aws-lc")]
+        {
+            use crate::mechanism::provider::symmetric;
+            if let Some(state) = symmetric::CmacState::new(key) {
+                return Ok(State::AwsLc(state, true));
+            }
+            if !matches!(key.len(), 16 | 24 | 32) {
+                return Err(Error::KeySizeRange);
+            }
+            symmetric::own_path()?;
+        }
         Ok(match key.len() {
             16 => State::A128(keyed(key)?),
             24 => State::A192(keyed(key)?),
@@ -62,6 +80,8 @@ impl State {
 impl MacState for State {
     fn update(&mut self, data: &[u8]) {
         match self {
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m, ok) => *ok &= m.update(data),
             State::A128(m) => m.update(data),
             State::A192(m) => m.update(data),
             State::A256(m) => m.update(data),
@@ -70,6 +90,12 @@ impl MacState for State {
 
     fn finalize(self) -> Vec<u8> {
         match self {
+            // An empty tag: MacOp reports it as a failure.
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m, ok) => match m.finalize() {
+                Ok(tag) if ok => tag.as_ref().to_vec(),
+                _ => Vec::new(),
+            },
             State::A128(m) => m.finalize().into_bytes().to_vec(),
             State::A192(m) => m.finalize().into_bytes().to_vec(),
             State::A256(m) => m.finalize().into_bytes().to_vec(),
@@ -78,6 +104,11 @@ impl MacState for State {
 
     fn finalize_into(self, out: &mut [u8]) -> bool {
         match self {
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m, ok) => match m.finalize() {
+                Ok(tag) => ok && copy_left(out, tag.as_ref()),
+                Err(_) => false,
+            },
             State::A128(m) => copy_left(out, &m.finalize().into_bytes()),
             State::A192(m) => copy_left(out, &m.finalize().into_bytes()),
             State::A256(m) => copy_left(out, &m.finalize().into_bytes()),
@@ -86,6 +117,18 @@ impl MacState for State {
 
     fn verify_truncated(self, tag: &[u8]) -> bool {
         match self {
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m, ok) => match m.finalize() {
+                Ok(full) => {
+                    use subtle::ConstantTimeEq;
+                    let same = full
+                        .as_ref()
+                        .get(..tag.len())
+                        .is_some_and(|left| bool::from(left.ct_eq(tag)));
+                    ok && same
+                }
+                Err(_) => false,
+            },
             State::A128(m) => m.verify_truncated_left(tag).is_ok(),
             State::A192(m) => m.verify_truncated_left(tag).is_ok(),
             State::A256(m) => m.verify_truncated_left(tag).is_ok(),

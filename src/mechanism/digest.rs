@@ -135,8 +135,15 @@ impl HashAlg {
         }
     }
 
-    /// A fresh hashing state.
+    /// A fresh hashing state. The FIPS build hashes in AWS-LC
+    /// (provider/symmetric.rs), whose state cannot be saved; SHA3-224,
+    /// which aws-lc-rs lacks, stays on RustCrypto there (the FIPS
+    /// registry must not offer it).
     pub fn hasher(self) -> Box<dyn DigestOp> {
+        #[cfg(feature = "fips")]
+        if let Some(h) = super::provider::symmetric::hasher(self) {
+            return h;
+        }
         match self {
             HashAlg::Sha1 => Hashing::boxed(self, Sha1::new()),
             HashAlg::Sha224 => Hashing::boxed(self, Sha224::new()),

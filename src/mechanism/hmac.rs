@@ -1,5 +1,9 @@
 //! HMAC sign/verify (CKM_SHAx_HMAC, CKM_SHA3_x_HMAC and the _GENERAL
 //! truncated forms) over secret keys.
+//!
+//! In the aws-lc build, SHA-1/2 HMAC runs in AWS-LC: the key's cached
+//! state is the `AwsLc` variant (provider/symmetric.rs); SHA-3 HMAC keeps
+//! this file's code after the fallback gate (refused in the FIPS build).
 
 use hmac::digest::common::BlockSizeUser;
 use hmac::digest::{Digest, FixedOutput, MacMarker, Output, OutputSizeUser};
@@ -16,6 +20,10 @@ use crate::error::{Error, Result};
 /// An HMAC in progress; the enum keeps the state `Send` and free of generics
 /// in the public operation types. Cloned from a key's cached state
 /// (`Schedules::hmac`): the padded key is absorbed once per key.
+// AWS-LC's HMAC context makes the aws-lc build's variant the largest;
+// not boxed: a state is cloned into every operation, which is boxed once
+// already, and a second allocation per HMAC cost more than the size.
+#[cfg_attr(feature = "aws-lc", allow(clippy::large_enum_variant))]
 #[derive(Clone)]
 pub(super) enum State {
     Sha1(Hmac<Sha1>),
@@ -27,6 +35,9 @@ pub(super) enum State {
     Sha3_256(Sha3Hmac<Sha3_256>),
     Sha3_384(Sha3Hmac<Sha3_384>),
     Sha3_512(Sha3Hmac<Sha3_512>),
+    /// HMAC in AWS-LC (the aws-lc build).
+    #[cfg(feature = "aws-lc")]
+    AwsLc(crate::mechanism::provider::symmetric::HmacState),
 }
 
 /// RFC 2104 HMAC over a SHA-3 hash. The hmac crate's `Hmac` needs a hash
@@ -108,6 +119,8 @@ impl MacState for State {
 
     fn finalize_into(self, out: &mut [u8]) -> bool {
         match self {
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m) => copy_left(out, m.finalize().as_ref()),
             State::Sha1(m) => copy_left(out, &m.finalize().into_bytes()),
             State::Sha224(m) => copy_left(out, &m.finalize().into_bytes()),
             State::Sha256(m) => copy_left(out, &m.finalize().into_bytes()),
@@ -127,6 +140,14 @@ impl MacState for State {
 
 impl State {
     pub(super) fn new(hash: HashAlg, key: &[u8]) -> Result<State> {
+        #[cfg(feature = "aws-lc")]
+        {
+            use crate::mechanism::provider::symmetric;
+            if let Some(state) = symmetric::HmacState::new(hash, key) {
+                return Ok(State::AwsLc(state));
+            }
+            symmetric::own_path()?;
+        }
         Ok(match hash {
             HashAlg::Sha1 => State::Sha1(keyed(key)?),
             HashAlg::Sha224 => State::Sha224(keyed(key)?),
@@ -142,6 +163,8 @@ impl State {
 
     fn update_inner(&mut self, data: &[u8]) {
         match self {
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m) => m.update(data),
             State::Sha1(m) => m.update(data),
             State::Sha224(m) => m.update(data),
             State::Sha256(m) => m.update(data),
@@ -156,6 +179,8 @@ impl State {
 
     fn finalize_inner(self) -> Vec<u8> {
         match self {
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m) => m.finalize().as_ref().to_vec(),
             State::Sha1(m) => m.finalize().into_bytes().to_vec(),
             State::Sha224(m) => m.finalize().into_bytes().to_vec(),
             State::Sha256(m) => m.finalize().into_bytes().to_vec(),
@@ -171,6 +196,14 @@ impl State {
     /// Constant-time comparison of the leftmost `tag.len()` bytes.
     fn verify_inner(self, tag: &[u8]) -> bool {
         match self {
+            #[cfg(feature = "aws-lc")]
+            State::AwsLc(m) => {
+                use subtle::ConstantTimeEq;
+                let full = m.finalize();
+                full.as_ref()
+                    .get(..tag.len())
+                    .is_some_and(|left| bool::from(left.ct_eq(tag)))
+            }
             State::Sha1(m) => m.verify_truncated_left(tag).is_ok(),
             State::Sha224(m) => m.verify_truncated_left(tag).is_ok(),
             State::Sha256(m) => m.verify_truncated_left(tag).is_ok(),

@@ -69,6 +69,10 @@ struct Slots {
     gcm: OnceLock<Arc<super::gcm_fast::GcmFast>>,
     cmac: OnceLock<Box<super::cmac::State>>,
     hmac: [OnceLock<Box<super::hmac::State>>; HMAC_SLOTS],
+    /// aws-lc's forms of the AES key for the block modes and key wraps
+    /// (provider/symmetric.rs), counted with `aes` rather than apart.
+    #[cfg(feature = "aws-lc")]
+    aws_lc_aes: OnceLock<Arc<super::provider::symmetric::AesKeys>>,
 }
 
 /// Stores `value` unless another thread got there first (its value is then
@@ -100,6 +104,25 @@ impl Schedules {
     /// are zeroized when the key and the last such operation are gone.
     pub(super) fn aes(&self, key: &[u8]) -> Result<&Arc<AesCipher>> {
         cached(&self.slots().aes, || AesCipher::new(key).map(Arc::new))
+    }
+
+    /// aws-lc's forms of `key` (an AES key value whose length the caller
+    /// has checked) for the block modes and key wraps, shared by the
+    /// operations using it. Not counted apart: it stands beside (in the
+    /// FIPS build, for) the `aes` schedule.
+    #[cfg(feature = "aws-lc")]
+    pub(super) fn aws_lc_aes(
+        &self,
+        key: &[u8],
+    ) -> Result<&Arc<super::provider::symmetric::AesKeys>> {
+        let slot = &self.slots().aws_lc_aes;
+        match slot.get() {
+            Some(ready) => Ok(ready),
+            None => {
+                let keys = super::provider::symmetric::aes_keys(key)?;
+                Ok(slot.get_or_init(|| keys))
+            }
+        }
     }
 
     /// GHASH keyed with H = E(K, 0^128), no data absorbed yet.

@@ -34,6 +34,10 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 #[cfg(feature = "aws-lc")]
 pub(in crate::mechanism) mod aws_lc;
 pub(in crate::mechanism) mod rustcrypto;
+#[cfg(feature = "aws-lc")]
+pub(in crate::mechanism) mod symmetric;
+#[cfg(feature = "aws-lc")]
+pub(in crate::mechanism) mod symmetric_aws_lc;
 
 /// The primitives a crypto provider supplies. Inputs are already checked
 /// by the family code; a provider only maps its own failures to `Error`.
