@@ -141,7 +141,7 @@ impl MacState for State {
 impl State {
     pub(super) fn new(hash: HashAlg, key: &[u8]) -> Result<State> {
         #[cfg(feature = "aws-lc")]
-        {
+        if crate::mechanism::provider::symmetric::HMAC_IN_AWS_LC {
             use crate::mechanism::provider::symmetric;
             if let Some(state) = symmetric::HmacState::new(hash, key) {
                 return Ok(State::AwsLc(state));

@@ -40,22 +40,16 @@ use crate::mechanism::digest::HashAlg;
 /// AES block length.
 const BLOCK: usize = 16;
 
-#[cfg(test)]
-thread_local! {
-    /// Operations this thread ran in aws-lc (not fallen back).
-    static RAN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Counts one operation served by aws-lc (tests only; nothing otherwise).
+/// Counts one operation served by aws-lc (provider/mod.rs keeps the
+/// count every aws-lc file shares; tests only).
 fn ran() {
-    #[cfg(test)]
-    RAN.with(|c| c.set(c.get().saturating_add(1)));
+    super::served_by_aws_lc();
 }
 
 /// Operations this test thread ran in aws-lc so far.
 #[cfg(test)]
 pub(in crate::mechanism) fn ran_in_this_thread() -> usize {
-    RAN.with(std::cell::Cell::get)
+    super::aws_lc_served_in_this_thread()
 }
 
 /// AES-GCM with a 96-bit nonce and a 16-byte tag.
