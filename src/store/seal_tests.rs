@@ -2,6 +2,7 @@
 //! versions) with tamper and swap cases, key steps, lookup tags, audit key
 //! and backup sealing.
 use super::*;
+use hmac::{Hmac, KeyInit, Mac};
 
 const ITER: u32 = 1000;
 
@@ -248,7 +249,7 @@ fn backup_seal_round_trip_and_failures() {
 fn version_1_pin_records_still_open() {
     let mk = MasterKey::generate().unwrap();
     let salt = vec![7u8; SALT_LEN];
-    let kek = pin_kek(b"pin", &salt, ITER);
+    let kek = pin_kek(b"pin", &salt, ITER).unwrap();
     let wrapped = seal_with(&kek, &mk_aad(1), &mk.key).unwrap();
     assert_eq!(wrapped.len(), WRAPPED_LEN);
     let rec = PinRecord {
