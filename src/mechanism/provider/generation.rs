@@ -532,6 +532,42 @@ mod tests {
         assert!(!hmac_sha256_verify(b"Jefe", &[b"what do ya want for nothing?"], &tag[..31]));
     }
 
+    /// The seam's rule: the files it serves draw no randomness and run no
+    /// generation, agreement, KDF or store-sealing primitive themselves; a
+    /// direct call reintroduced there would bypass the aws-lc build.
+    #[test]
+    fn callers_use_the_seam() {
+        let callers = [
+            ("keygen.rs", include_str!("../keygen.rs")),
+            ("ecdh.rs", include_str!("../ecdh.rs")),
+            ("kdf.rs", include_str!("../kdf.rs")),
+            ("pbes2.rs", include_str!("../pbes2.rs")),
+            ("rsa_crypt.rs", include_str!("../rsa_crypt.rs")),
+            ("rustcrypto.rs", include_str!("rustcrypto.rs")),
+            ("store/seal.rs", include_str!("../../store/seal.rs")),
+        ];
+        let primitives = [
+            "getrandom",
+            "SysRng",
+            "OsRng",
+            "new_with_exp",
+            "diffie_hellman",
+            "pbkdf2_hmac",
+            "Hkdf::",
+            "Aes256Gcm",
+            "Hmac<",
+            "aws_lc_rs",
+        ];
+        for (file, text) in callers {
+            for primitive in primitives {
+                assert!(
+                    !text.contains(primitive),
+                    "{file} calls {primitive} directly: go through provider::generation"
+                );
+            }
+        }
+    }
+
     #[test]
     fn pbkdf2_refuses_zero_rounds() {
         let mut out = [0u8; 16];
