@@ -54,8 +54,8 @@ const INDEX_INFO: &[u8] = b"keyward-index-v1";
 pub struct MasterKey {
     key: [u8; KEY_LEN],
     /// HKDF output (32 bytes) zero-padded to the HMAC block size, which is
-    /// exactly how HMAC treats a 32-byte key (RFC 2104), and lets the HMAC be
-    /// keyed through the infallible fixed-size constructor.
+    /// exactly how HMAC treats a 32-byte key (RFC 2104): either form keys
+    /// the same HMAC in both providers.
     index_key: [u8; HMAC_BLOCK],
 }
 

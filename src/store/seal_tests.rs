@@ -388,5 +388,8 @@ fn blobs_from_before_the_provider_seam_open() {
     // the provider tests seal with one provider and open with the other).
     let rec = wrap_master_key(&mk, b"fixture-pin", 1, ITER).unwrap();
     assert_eq!(rec.wrapped.len(), unhex(f::PIN).len());
-    assert_eq!(unwrap_master_key(b"fixture-pin", 1, &rec).unwrap().key, mk.key);
+    assert_eq!(
+        unwrap_master_key(b"fixture-pin", 1, &rec).unwrap().key,
+        mk.key
+    );
 }

@@ -74,12 +74,22 @@ pub(in crate::mechanism) trait Generation: Sync {
     /// HKDF with HMAC-`hash`.
     fn hkdf(&self, hash: HashAlg, job: &HkdfJob<'_>) -> Result<Zeroizing<Vec<u8>>>;
     /// PBKDF2-HMAC-`hash` into `out`; `rounds` ≥ 1.
-    fn pbkdf2(&self, hash: HashAlg, pw: &[u8], salt: &[u8], rounds: u32, out: &mut [u8])
-    -> Result<()>;
+    fn pbkdf2(
+        &self,
+        hash: HashAlg,
+        pw: &[u8],
+        salt: &[u8],
+        rounds: u32,
+        out: &mut [u8],
+    ) -> Result<()>;
     /// AES-256-GCM: encrypts `in_out` in place and appends the tag; the
     /// nonce is drawn here (random) and returned.
-    fn gcm_seal(&self, key: &[u8; 32], aad: &[u8], in_out: &mut Vec<u8>)
-    -> Result<[u8; GCM_NONCE_LEN]>;
+    fn gcm_seal(
+        &self,
+        key: &[u8; 32],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
+    ) -> Result<[u8; GCM_NONCE_LEN]>;
     /// Reverses `gcm_seal`: `in_out` is ciphertext || tag, left holding
     /// the plaintext. Any failure is `Error::EncryptedDataInvalid`.
     fn gcm_open(
@@ -229,8 +239,11 @@ fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-// The RustCrypto implementation, also called by the aws-lc fallback.
+// The RustCrypto implementation. The aws-lc build calls only the
+// functions its fallbacks need (RSA generation, HKDF, PBKDF2); the others
+// serve the default build and the cross-provider tests.
 
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn os_fill(out: &mut [u8]) -> Result<()> {
     getrandom::fill(out).map_err(|_| Error::FunctionFailed)
 }
@@ -238,6 +251,7 @@ pub(super) fn os_fill(out: &mut [u8]) -> Result<()> {
 /// Rejection sampling of the scalar, with the bits above the order's
 /// length cleared (P-521's top byte holds one bit); a candidate ≥ the order
 /// then has probability < 2^-32, so a few tries suffice.
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_ec_key(curve: Curve) -> Result<EcSigningKey> {
     let mut bytes = Zeroizing::new(vec![0u8; curve.field_bytes()]);
     let surplus = u64::try_from(curve.field_bytes())
@@ -269,12 +283,14 @@ pub(super) fn rc_rsa_key(bits: usize, e: u64) -> Result<RsaPrivateKey> {
     Ok(key)
 }
 
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_ed25519_seed() -> Result<Zeroizing<Vec<u8>>> {
     let mut seed = Zeroizing::new(vec![0u8; 32]);
     fill(&mut seed)?;
     Ok(seed)
 }
 
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_ecdh(key: &EcSigningKey, peer: &EcVerifyingKey) -> Result<Zeroizing<Vec<u8>>> {
     let z = match (key, peer) {
         (EcSigningKey::P256(k), EcVerifyingKey::P256(p)) => {
@@ -294,6 +310,7 @@ pub(super) fn rc_ecdh(key: &EcSigningKey, peer: &EcVerifyingKey) -> Result<Zeroi
     Ok(Zeroizing::new(z))
 }
 
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_x25519(secret: &StaticSecret, peer: &[u8; 32]) -> Result<Zeroizing<Vec<u8>>> {
     let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*peer));
     if !shared.was_contributory() {
@@ -351,6 +368,7 @@ pub(super) fn rc_pbkdf2(
     Ok(())
 }
 
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_gcm_seal(
     key: &[u8; 32],
     aad: &[u8],
@@ -365,6 +383,7 @@ pub(super) fn rc_gcm_seal(
     Ok(nonce)
 }
 
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_gcm_open(
     key: &[u8; 32],
     nonce: &[u8; GCM_NONCE_LEN],
@@ -377,6 +396,7 @@ pub(super) fn rc_gcm_open(
         .map_err(|_| Error::EncryptedDataInvalid)
 }
 
+#[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // Any key length is valid for HMAC: the constructor cannot fail.
     let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
@@ -527,9 +547,21 @@ mod tests {
                 "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
             )
         );
-        assert!(hmac_sha256_verify(b"Jefe", &[b"what do ya want for nothing?"], &tag));
-        assert!(!hmac_sha256_verify(b"Jefe", &[b"what do ya want for nothing!"], &tag));
-        assert!(!hmac_sha256_verify(b"Jefe", &[b"what do ya want for nothing?"], &tag[..31]));
+        assert!(hmac_sha256_verify(
+            b"Jefe",
+            &[b"what do ya want for nothing?"],
+            &tag
+        ));
+        assert!(!hmac_sha256_verify(
+            b"Jefe",
+            &[b"what do ya want for nothing!"],
+            &tag
+        ));
+        assert!(!hmac_sha256_verify(
+            b"Jefe",
+            &[b"what do ya want for nothing?"],
+            &tag[..31]
+        ));
     }
 
     /// The seam's rule: the files it serves draw no randomness and run no

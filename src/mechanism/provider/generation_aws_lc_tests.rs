@@ -166,9 +166,10 @@ fn ecdh_secrets_equal_both_ways() {
 #[test]
 fn x25519_matches_rfc7748_and_rustcrypto() {
     use crate::test_util::unhex;
-    let scalar: [u8; 32] = unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-        .try_into()
-        .unwrap();
+    let scalar: [u8; 32] =
+        unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+            .try_into()
+            .unwrap();
     let peer: [u8; 32] = unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
         .try_into()
         .unwrap();
@@ -181,7 +182,10 @@ fn x25519_matches_rfc7748_and_rustcrypto() {
     );
     assert_eq!(*k, *RustCrypto.x25519(&secret, &peer).unwrap());
     for p in [&AwsLc as &dyn Generation, &RustCrypto] {
-        assert_eq!(p.x25519(&secret, &[0; 32]).unwrap_err(), Error::FunctionFailed);
+        assert_eq!(
+            p.x25519(&secret, &[0; 32]).unwrap_err(),
+            Error::FunctionFailed
+        );
     }
 }
 
@@ -223,7 +227,11 @@ fn hkdf_equal_between_providers() {
                 j.salt = salt;
                 let (aws, on_aws) = served(|| AwsLc.hkdf(hash, &j).unwrap());
                 assert_eq!(on_aws, hash != HashAlg::Sha224, "{hash:?} {mode:?}");
-                assert_eq!(*aws, *RustCrypto.hkdf(hash, &j).unwrap(), "{hash:?} {mode:?}");
+                assert_eq!(
+                    *aws,
+                    *RustCrypto.hkdf(hash, &j).unwrap(),
+                    "{hash:?} {mode:?}"
+                );
                 assert_eq!(aws.len(), len);
             }
         }
@@ -235,9 +243,13 @@ fn hkdf_equal_between_providers() {
     assert_eq!(*aws, *RustCrypto.hkdf(HashAlg::Sha256, &long).unwrap());
     let short = job(&ikm[..31], (false, true), 42);
     for p in [&AwsLc as &dyn Generation, &RustCrypto] {
-        assert_eq!(p.hkdf(HashAlg::Sha256, &short).unwrap_err(), Error::KeySizeRange);
         assert_eq!(
-            p.hkdf(HashAlg::Sha256, &job(&ikm, (true, true), 255 * 32 + 1)).unwrap_err(),
+            p.hkdf(HashAlg::Sha256, &short).unwrap_err(),
+            Error::KeySizeRange
+        );
+        assert_eq!(
+            p.hkdf(HashAlg::Sha256, &job(&ikm, (true, true), 255 * 32 + 1))
+                .unwrap_err(),
             Error::TemplateInconsistent
         );
     }
@@ -259,7 +271,9 @@ fn pbkdf2_equal_between_providers() {
             let (r, on_aws) = served(|| AwsLc.pbkdf2(hash, b"password", b"salt", 3, &mut aws));
             r.unwrap();
             assert_eq!(on_aws, hash != HashAlg::Sha224, "{hash:?}");
-            RustCrypto.pbkdf2(hash, b"password", b"salt", 3, &mut rc).unwrap();
+            RustCrypto
+                .pbkdf2(hash, b"password", b"salt", 3, &mut rc)
+                .unwrap();
             assert_eq!(aws, rc, "{hash:?} {len}");
         }
     }
@@ -280,7 +294,11 @@ fn pbkdf2_equal_between_providers() {
 fn store_gcm_seals_open_across_providers() {
     let key = [0x24u8; 32];
     for (sealer, opener, aws_seals) in [
-        (&AwsLc as &dyn Generation, &RustCrypto as &dyn Generation, true),
+        (
+            &AwsLc as &dyn Generation,
+            &RustCrypto as &dyn Generation,
+            true,
+        ),
         (&RustCrypto, &AwsLc, false),
     ] {
         for plain in [&b""[..], b"x", &[0x5au8; 1000][..]] {
