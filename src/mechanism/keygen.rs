@@ -55,11 +55,11 @@ impl std::fmt::Debug for EcKeyPairParts {
 /// (AttributeValueInvalid for unsupported curves).
 pub fn generate_ec(ec_params: &[u8]) -> Result<EcKeyPairParts> {
     let curve = Curve::from_ec_params(ec_params)?;
-    let key = generation::ec_key(curve)?;
+    let pair = generation::ec_key(curve)?;
     Ok(EcKeyPairParts {
         ec_params: ec_params.to_vec(),
-        private_value: key.scalar_bytes(),
-        ec_point_der: ec::point_to_der(&key.verifying_key().uncompressed_point()),
+        private_value: pair.scalar,
+        ec_point_der: ec::point_to_der(&pair.point),
     })
 }
 

@@ -57,12 +57,19 @@ pub(in crate::mechanism) struct HkdfJob<'a> {
     pub len: usize,
 }
 
+/// A generated EC key pair as the attributes store it: the private
+/// scalar (big-endian, field width) and the uncompressed public point.
+pub(in crate::mechanism) struct EcPair {
+    pub scalar: Zeroizing<Vec<u8>>,
+    pub point: Vec<u8>,
+}
+
 /// The primitives of this seam. Inputs are checked by the caller.
 pub(in crate::mechanism) trait Generation: Sync {
     /// Fills `out` with random bytes.
     fn fill(&self, out: &mut [u8]) -> Result<()>;
-    /// A new EC private key on `curve`.
-    fn ec_key(&self, curve: Curve) -> Result<EcSigningKey>;
+    /// A new EC key pair on `curve`.
+    fn ec_key(&self, curve: Curve) -> Result<EcPair>;
     /// A new RSA key of exactly `bits` bits with public exponent `e`.
     fn rsa_key(&self, bits: usize, e: u64) -> Result<RsaPrivateKey>;
     /// A new Ed25519 private key (its 32-byte seed).
@@ -149,7 +156,7 @@ impl TryRng for Rng {
 
 impl TryCryptoRng for Rng {}
 
-pub(in crate::mechanism) fn ec_key(curve: Curve) -> Result<EcSigningKey> {
+pub(in crate::mechanism) fn ec_key(curve: Curve) -> Result<EcPair> {
     active().ec_key(curve)
 }
 
@@ -413,8 +420,12 @@ impl Generation for RustCrypto {
         os_fill(out)
     }
 
-    fn ec_key(&self, curve: Curve) -> Result<EcSigningKey> {
-        rc_ec_key(curve)
+    fn ec_key(&self, curve: Curve) -> Result<EcPair> {
+        let key = rc_ec_key(curve)?;
+        Ok(EcPair {
+            scalar: key.scalar_bytes(),
+            point: key.verifying_key().uncompressed_point(),
+        })
     }
 
     fn rsa_key(&self, bits: usize, e: u64) -> Result<RsaPrivateKey> {

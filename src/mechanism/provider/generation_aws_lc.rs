@@ -37,7 +37,7 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use super::fallback_allowed;
-use super::generation::{self as g, GCM_NONCE_LEN, Generation, HkdfJob};
+use super::generation::{self as g, EcPair, GCM_NONCE_LEN, Generation, HkdfJob};
 use crate::error::{Error, Result};
 use crate::mechanism::digest::HashAlg;
 use crate::mechanism::ec::{EcSigningKey, EcVerifyingKey};
@@ -150,15 +150,23 @@ impl Generation for AwsLc {
         aws_lc_rs::rand::fill(out).map_err(|_| Error::FunctionFailed)
     }
 
-    fn ec_key(&self, curve: Curve) -> Result<EcSigningKey> {
+    fn ec_key(&self, curve: Curve) -> Result<EcPair> {
         let pair = EcdsaKeyPair::generate(ecdsa_alg(curve)).map_err(|_| Error::FunctionFailed)?;
-        // Big-endian, field width; the buffer zeroizes itself.
+        // Big-endian, field width; the buffer zeroizes itself. The public
+        // point comes from aws-lc too: building the RustCrypto key here
+        // would recompute it (a scalar multiplication per key pair).
         let scalar = pair
             .private_key()
             .as_be_bytes()
             .map_err(|_| Error::FunctionFailed)?;
+        if scalar.as_ref().len() != curve.field_bytes() {
+            return Err(Error::FunctionFailed);
+        }
         ran();
-        EcSigningKey::from_scalar(curve, scalar.as_ref()).map_err(|_| Error::FunctionFailed)
+        Ok(EcPair {
+            scalar: Zeroizing::new(scalar.as_ref().to_vec()),
+            point: sig::KeyPair::public_key(&pair).as_ref().to_vec(),
+        })
     }
 
     fn rsa_key(&self, bits: usize, e: u64) -> Result<RsaPrivateKey> {

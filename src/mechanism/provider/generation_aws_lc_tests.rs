@@ -12,6 +12,14 @@ use crate::mechanism::provider::rustcrypto::RustCrypto as RcSign;
 use crate::mechanism::provider::{Cached, Provider, aws_lc::AwsLc as AwsSign};
 use crate::mechanism::rsa::RsaScheme;
 
+/// The RustCrypto key of a generated pair; its public point must be the
+/// one the generator gave (the object layer stores both).
+fn ec_signing_key(curve: Curve, pair: &EcPair) -> EcSigningKey {
+    let key = EcSigningKey::from_scalar(curve, &pair.scalar).unwrap();
+    assert_eq!(key.verifying_key().uncompressed_point(), pair.point);
+    key
+}
+
 /// What `f` returned, and whether aws-lc (not the fallback) served it.
 fn served<T>(f: impl FnOnce() -> T) -> (T, bool) {
     let before = ran_in_this_thread();
@@ -51,8 +59,14 @@ fn ec_keys_cross_sign_both_ways() {
     for curve in CURVES {
         let (by_aws, on_aws) = served(|| AwsLc.ec_key(curve).unwrap());
         assert!(on_aws, "{curve:?}");
+        assert_eq!(by_aws.scalar.len(), curve.field_bytes());
+        assert_eq!(by_aws.point.len(), 2 * curve.field_bytes() + 1);
         let by_rc = RustCrypto.ec_key(curve).unwrap();
-        assert_ne!(by_aws.scalar_bytes(), by_rc.scalar_bytes());
+        assert_ne!(by_aws.scalar, by_rc.scalar);
+        let (by_aws, by_rc) = (
+            ec_signing_key(curve, &by_aws),
+            ec_signing_key(curve, &by_rc),
+        );
         let z = z_for(curve);
         for (private, signer, checker) in [
             (&by_aws, &RcSign as &dyn Provider, &AwsSign as &dyn Provider),
@@ -143,8 +157,8 @@ fn ed25519_seed_from_aws_lc() {
 #[test]
 fn ecdh_secrets_equal_both_ways() {
     for curve in CURVES {
-        let a = AwsLc.ec_key(curve).unwrap();
-        let b = RustCrypto.ec_key(curve).unwrap();
+        let a = ec_signing_key(curve, &AwsLc.ec_key(curve).unwrap());
+        let b = ec_signing_key(curve, &RustCrypto.ec_key(curve).unwrap());
         let (a_pub, b_pub) = (a.verifying_key(), b.verifying_key());
         let (z_aws, on_aws) = served(|| AwsLc.ecdh(&a, &b_pub).unwrap());
         assert!(on_aws, "{curve:?}");
@@ -153,8 +167,8 @@ fn ecdh_secrets_equal_both_ways() {
         assert_eq!(*z_aws, *RustCrypto.ecdh(&b, &a_pub).unwrap());
         assert_eq!(*z_aws, *AwsLc.ecdh(&b, &a_pub).unwrap());
     }
-    let p256 = AwsLc.ec_key(Curve::P256).unwrap();
-    let p384 = AwsLc.ec_key(Curve::P384).unwrap().verifying_key();
+    let p256 = ec_signing_key(Curve::P256, &AwsLc.ec_key(Curve::P256).unwrap());
+    let p384 = ec_signing_key(Curve::P384, &AwsLc.ec_key(Curve::P384).unwrap()).verifying_key();
     assert_eq!(
         AwsLc.ecdh(&p256, &p384).unwrap_err(),
         Error::MechanismParamInvalid
