@@ -351,7 +351,8 @@ fn a_refused_import_names_the_policy_rule() {
         fails(
             &out,
             6,
-            "keyward: error: import failed: key size refused (CKR_KEY_SIZE_RANGE); refused \
+            "keyward: error: import failed: attribute value refused \
+             (CKR_ATTRIBUTE_VALUE_INVALID); refused \
              by policy rule min_rsa_bits: 1024-bit RSA key, policy needs 2048\n",
         );
     }

@@ -755,3 +755,49 @@ fn multi_part_messages() {
         plain
     );
 }
+
+/// The FIPS build encrypts with GCM only under an IV the module makes
+/// (SP 800-38D §8.2): the caller's IV as is, a random IV under 96 bits or
+/// a counter beside a fixed field under 32 bits are refused at the
+/// message; C_EncryptInit is not offered. Every build decrypts, and
+/// every build accepts the approved constructions.
+#[test]
+fn fips_mode_encrypts_only_with_generated_ivs() {
+    let fips = cfg!(feature = "fips");
+    let (_env, _init, s, k) = setup();
+    let plain = b"approved IVs only".to_vec();
+    ok(message_encrypt_init(&s, &gcm(), k), "C_MessageEncryptInit");
+    let refused_in_fips = [
+        Param::given(&unhex(IV)),
+        Param::new(&[0u8; 8], 0, CKG_GENERATE_RANDOM),
+        Param::new(&[0u8; 12], 16, CKG_GENERATE_COUNTER),
+    ];
+    for mut p in refused_in_fips {
+        let r = encrypt_message(&s, &mut p, b"", &plain);
+        if fips {
+            err(r, CKR_MECHANISM_PARAM_INVALID, "unapproved IV construction");
+        } else {
+            ok(r, "any IV construction outside FIPS mode");
+        }
+    }
+    ok(message_decrypt_init(&s, &gcm(), k), "C_MessageDecryptInit");
+    for (fixed, generator) in [(0, CKG_GENERATE_RANDOM), (32, CKG_GENERATE_COUNTER)] {
+        let mut p = Param::new(&[0x11u8; 12], fixed, generator);
+        let ct = ok(encrypt_message(&s, &mut p, b"", &plain), "approved IV");
+        let mut q = Param::given(&p.iv).with_tag(&p.tag);
+        assert_eq!(ok(decrypt_message(&s, &mut q, b"", &ct), "decrypt"), plain);
+    }
+    assert_eq!(ck!(s.f, C_MessageEncryptFinal(s.h)), CKR_OK);
+    assert_eq!(ck!(s.f, C_MessageDecryptFinal(s.h)), CKR_OK);
+    let single = Mech::gcm(&unhex(IV), b"", 128);
+    let r = s.encrypt_init(&single, k);
+    if fips {
+        err(
+            r,
+            CKR_MECHANISM_INVALID,
+            "C_EncryptInit with the caller's IV",
+        );
+    } else {
+        ok(r, "C_EncryptInit");
+    }
+}

@@ -116,6 +116,9 @@ pub struct Library {
 impl Library {
     /// Opens every configured slot's token store.
     pub fn new(config: Config) -> Result<Library> {
+        // The FIPS build refuses to start unless AWS-LC's module passed its
+        // power-on self-tests and runs in FIPS mode.
+        crate::mechanism::provider::self_test()?;
         // Process-wide: the mechanism table is shared by every slot.
         crate::mechanism::set_legacy_rsa_allowed(config.allow_legacy_rsa_decryption);
         crate::mechanism::set_min_rsa_bits(config.policy.min_rsa_bits);

@@ -9,7 +9,7 @@ use crate::mechanism;
 use crate::token::Login;
 use crate::token::info::{MANUFACTURER, padded};
 
-const LIBRARY_DESCRIPTION: &[u8] = b"Keyward PKCS#11 soft HSM";
+use crate::mechanism::provider::LIBRARY_DESCRIPTION;
 
 impl Library {
     pub fn info(&self) -> CK_INFO {

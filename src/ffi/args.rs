@@ -520,6 +520,17 @@ unsafe fn mechanism_param(
                     context: param_bytes(e.pContextData.cast(), e.ulContextDataLen)?,
                 }
             }
+            Layout::StringData => {
+                let d: CK_KEY_DERIVATION_STRING_DATA = param_struct(ptr, len)?;
+                RawParam::Bytes(param_bytes(d.pData.cast(), d.ulLen)?)
+            }
+            Layout::AesCbcEncryptData => {
+                let d: CK_AES_CBC_ENCRYPT_DATA_PARAMS = param_struct(ptr, len)?;
+                RawParam::AesCbcEncryptData {
+                    iv: d.iv,
+                    data: param_bytes(d.pData.cast(), d.length)?,
+                }
+            }
         }
     };
     Ok(param)

@@ -268,7 +268,17 @@ impl Policy {
     fn check_strength(&self, obj: &Object) -> Result<(), Refusal> {
         match obj.key_type() {
             Some(CKK_RSA) => {
-                self.check_rsa_bits(rsa_bits(obj).unwrap_or(0))?;
+                // A key that arrives with its material (C_CreateObject,
+                // C_UnwrapKey, C_DeriveKey, C_CopyObject): its modulus is
+                // an attribute value this token refuses. CKR_KEY_SIZE_RANGE
+                // is not among those functions' return values (PKCS#11 3.0
+                // §5.7, §5.18); generation requests are refused before
+                // this, by `check_rsa_bits` on CKA_MODULUS_BITS.
+                self.check_rsa_bits(rsa_bits(obj).unwrap_or(0))
+                    .map_err(|r| Refusal {
+                        error: Error::AttributeValueInvalid,
+                        ..r
+                    })?;
             }
             Some(kt @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
                 if let Some(allowed) = &self.allowed_curves {

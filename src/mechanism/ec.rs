@@ -174,7 +174,7 @@ fn left_pad(value: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
 /// over-long input, so the truncation is done here. For P-256/P-384 the
 /// order has a whole number of bytes; for P-521 (66 bytes = 528 bits) a
 /// 66-byte prefix is shifted right by the 7 surplus bits.
-fn normalize_hash(hash: &[u8], curve: Curve) -> Vec<u8> {
+pub(super) fn normalize_hash(hash: &[u8], curve: Curve) -> Vec<u8> {
     let field_bytes = curve.field_bytes();
     let surplus = field_bytes
         .saturating_mul(8)
@@ -263,7 +263,9 @@ pub(super) struct EcdsaSign {
 
 impl EcdsaSign {
     pub(super) fn new(key: Arc<Key>, hash: Option<HashAlg>) -> Result<EcdsaSign> {
-        let sig_len = 2 * signing_key(&key)?.curve().field_bytes();
+        let curve = signing_key(&key)?.curve();
+        provider::check_ecdsa_pairing(curve, hash, true)?;
+        let sig_len = 2 * curve.field_bytes();
         Ok(EcdsaSign {
             key,
             input: Input::new(hash),
@@ -288,8 +290,12 @@ impl SignOp for EcdsaSign {
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
+        let message_hash = self.input.message_hash();
         let hash = self.input.take()?;
         let key = signing_key(&self.key)?;
+        if let Some(alg) = message_hash {
+            return provider::active().ecdsa_sign_message(key, alg, &hash);
+        }
         let z = normalize_hash(&hash, key.curve());
         provider::active().ecdsa_sign(key, &z)
     }
@@ -307,7 +313,7 @@ pub(super) struct EcdsaVerify {
 
 impl EcdsaVerify {
     pub(super) fn new(key: Arc<Key>, hash: Option<HashAlg>) -> Result<EcdsaVerify> {
-        verifying_key(&key)?;
+        provider::check_ecdsa_pairing(verifying_key(&key)?.curve(), hash, false)?;
         Ok(EcdsaVerify {
             key,
             input: Input::new(hash),
@@ -331,10 +337,14 @@ impl VerifyOp for EcdsaVerify {
     }
 
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        let message_hash = self.input.message_hash();
         let hash = self.input.take()?;
         let key = verifying_key(&self.key)?;
         if signature.len() != 2 * key.curve().field_bytes() {
             return Err(Error::SignatureLenRange);
+        }
+        if let Some(alg) = message_hash {
+            return provider::active().ecdsa_verify_message(key, alg, &hash, signature);
         }
         let z = normalize_hash(&hash, key.curve());
         provider::active().ecdsa_verify(key, &z, signature)

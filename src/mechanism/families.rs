@@ -16,7 +16,9 @@ use super::keys::Key;
 use super::registry::{Family, Generates, MessageParams};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
-use super::{Mechanism, RawParam, aes, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign};
+use super::{
+    Mechanism, RawParam, aes, aes_derive, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign,
+};
 use crate::error::{Error, Result};
 
 /// The operation flags a family's constructors may serve. Generation
@@ -376,6 +378,30 @@ impl Family for Kdf {
     }
 }
 
+/// Key derivation by AES encryption (CKM_AES_ECB_ENCRYPT_DATA,
+/// CKM_AES_CBC_ENCRYPT_DATA, `aes_derive.rs`).
+pub struct AesEncryptData;
+
+impl Family for AesEncryptData {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_DERIVE
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_AES_CBC_ENCRYPT_DATA => Layout::AesCbcEncryptData,
+            _ => Layout::StringData,
+        }
+    }
+    fn derive(
+        &self,
+        mech: &Mechanism,
+        base: &Key,
+        len: Option<usize>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        aes_derive::derive(mech, base, len)
+    }
+}
+
 /// Mechanisms that only generate keys (CKM_AES_KEY_GEN,
 /// CKM_GENERIC_SECRET_KEY_GEN, CKM_EC_KEY_PAIR_GEN,
 /// CKM_RSA_PKCS_KEY_PAIR_GEN): no operation constructor.
@@ -391,6 +417,15 @@ impl Family for KeyGeneration {
             CKM_GENERIC_SECRET_KEY_GEN => Some(Generates::Secret(CKK_GENERIC_SECRET)),
             CKM_EC_KEY_PAIR_GEN => Some(Generates::Pair(CKK_EC)),
             CKM_RSA_PKCS_KEY_PAIR_GEN => Some(Generates::Pair(CKK_RSA)),
+            CKM_SHA_1_KEY_GEN => Some(Generates::Secret(CKK_SHA_1_HMAC)),
+            CKM_SHA224_KEY_GEN => Some(Generates::Secret(CKK_SHA224_HMAC)),
+            CKM_SHA256_KEY_GEN => Some(Generates::Secret(CKK_SHA256_HMAC)),
+            CKM_SHA384_KEY_GEN => Some(Generates::Secret(CKK_SHA384_HMAC)),
+            CKM_SHA512_KEY_GEN => Some(Generates::Secret(CKK_SHA512_HMAC)),
+            CKM_SHA3_224_KEY_GEN => Some(Generates::Secret(CKK_SHA3_224_HMAC)),
+            CKM_SHA3_256_KEY_GEN => Some(Generates::Secret(CKK_SHA3_256_HMAC)),
+            CKM_SHA3_384_KEY_GEN => Some(Generates::Secret(CKK_SHA3_384_HMAC)),
+            CKM_SHA3_512_KEY_GEN => Some(Generates::Secret(CKK_SHA3_512_HMAC)),
             _ => None,
         }
     }

@@ -16,6 +16,28 @@ use cryptoki_sys::*;
 use super::keygen::random;
 use crate::error::{Error, Result};
 
+/// The FIPS build encrypts with GCM only under the IV constructions of
+/// SP 800-38D §8.2 (the approved-only mode, `fips.rs`): a random IV of at
+/// least 96 bits, or a 96-bit IV whose counter field sits beside a fixed
+/// field of at least 32 bits; never the caller's IV as is. Other requests
+/// answer CKR_MECHANISM_PARAM_INVALID. Every request passes elsewhere.
+fn fips_construction(kind: Kind, iv_len: usize, fixed_bits: CK_ULONG) -> Result<()> {
+    if !super::provider::FIPS {
+        return Ok(());
+    }
+    let approved = match kind {
+        Kind::Given => false,
+        Kind::Random => iv_len >= 12,
+        Kind::Counter | Kind::CounterXor => iv_len == 12 && fixed_bits >= 32,
+    };
+    if approved {
+        Ok(())
+    } else {
+        crate::error::cause::note(&"FIPS mode: GCM encryption needs an approved IV construction");
+        Err(Error::MechanismParamInvalid)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Given,
@@ -48,6 +70,7 @@ impl<'a> IvGenerator<'a> {
         let bad = Error::MechanismParamInvalid;
         let kind = match generator {
             CKG_NO_GENERATE => {
+                fips_construction(Kind::Given, caller.len(), fixed_bits)?;
                 return Ok(IvGenerator {
                     kind: Kind::Given,
                     caller,
@@ -68,6 +91,7 @@ impl<'a> IvGenerator<'a> {
             .checked_sub(fixed_bits)
             .filter(|&f| f > 0)
             .ok_or(bad)?;
+        fips_construction(kind, caller.len(), fixed_bits)?;
         Ok(IvGenerator {
             kind,
             caller,

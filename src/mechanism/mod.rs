@@ -10,6 +10,7 @@
 
 mod aes;
 mod aes_aead;
+mod aes_derive;
 mod aes_keywrap;
 mod aes_modes;
 mod cipher;
@@ -21,6 +22,7 @@ mod ec;
 mod ecdh;
 mod eddsa;
 mod families;
+mod fips;
 mod gcm_fast;
 mod hmac;
 pub mod kdf;
@@ -235,6 +237,21 @@ pub(super) const KEYGEN_BITS_ROWS: &[MechInfo] = &[
 
 /// Generation only, sizes in bytes.
 pub(super) const KEYGEN_BYTES_ROWS: &[MechInfo] = &[row(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE)];
+
+/// HMAC key generation (PKCS#11 3.0, "SHA-n key generation"): a secret of
+/// the hash's own HMAC key type (CKK_SHA256_HMAC …), sizes in bytes as for
+/// the HMAC mechanisms that use it.
+pub(super) const HMAC_KEYGEN_ROWS: &[MechInfo] = &[
+    row(CKM_SHA3_256_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA3_224_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA3_384_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA3_512_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA_1_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA224_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA256_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA384_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+    row(CKM_SHA512_KEY_GEN, HMAC_MIN, HMAC_MAX, CKF_GENERATE),
+];
 
 #[cfg(test)]
 mod tests {

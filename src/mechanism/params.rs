@@ -20,6 +20,10 @@ pub enum Layout {
     Hkdf,
     Pbkdf2,
     Eddsa,
+    /// CK_KEY_DERIVATION_STRING_DATA: its data, read as `RawParam::Bytes`.
+    StringData,
+    /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
+    AesCbcEncryptData,
 }
 
 /// CK_HKDF_PARAMS with its pointers followed.
@@ -72,6 +76,11 @@ pub enum RawParam {
         prehash: bool,
         context: Vec<u8>,
     },
+    /// CK_AES_CBC_ENCRYPT_DATA_PARAMS with its pointer followed.
+    AesCbcEncryptData {
+        iv: [u8; 16],
+        data: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for RawParam {
@@ -86,6 +95,7 @@ impl std::fmt::Debug for RawParam {
             RawParam::Hkdf(_) => "Hkdf",
             RawParam::Pbkdf2(_) => "Pbkdf2",
             RawParam::Eddsa { .. } => "Eddsa",
+            RawParam::AesCbcEncryptData { .. } => "AesCbcEncryptData",
         };
         write!(f, "RawParam::{kind}(..)")
     }
@@ -151,6 +161,12 @@ pub enum Params {
         prf: HashAlg,
         password: Zeroizing<Vec<u8>>,
     },
+    /// The data CKM_AES_ECB_ENCRYPT_DATA (`iv` None) or
+    /// CKM_AES_CBC_ENCRYPT_DATA encrypts into a key value: whole blocks.
+    EncryptData {
+        iv: Option<[u8; 16]>,
+        data: Zeroizing<Vec<u8>>,
+    },
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -198,6 +214,9 @@ impl Mechanism {
             }
             RawParam::Hkdf(h) if matches!(mech, CKM_HKDF_DERIVE | CKM_HKDF_DATA) => parse_hkdf(h)?,
             RawParam::Pbkdf2(p) if mech == CKM_PKCS5_PBKD2 => parse_pbkdf2(p)?,
+            RawParam::AesCbcEncryptData { iv, data } if mech == CKM_AES_CBC_ENCRYPT_DATA => {
+                encrypt_data(Some(*iv), data)?
+            }
             RawParam::Eddsa { prehash, context } if mech == CKM_EDDSA => {
                 // Pure Ed25519 only: Ed25519ctx and Ed25519ph are not offered.
                 if *prehash || !context.is_empty() {
@@ -271,8 +290,22 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
             return Err(bad);
         }
         (CKM_PKCS5_PBKD2, _) => return Err(bad),
+        (CKM_AES_ECB_ENCRYPT_DATA, Some(data)) => encrypt_data(None, data)?,
+        (CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA, _) => return Err(bad),
         _ => return Ok(None),
     }))
+}
+
+/// The data of the AES encrypt-data derivations: one or more whole blocks
+/// (no padding is defined for them), else CKR_MECHANISM_PARAM_INVALID.
+fn encrypt_data(iv: Option<[u8; 16]>, data: &[u8]) -> Result<Params> {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Params::EncryptData {
+        iv,
+        data: Zeroizing::new(data.to_vec()),
+    })
 }
 
 /// GCM: IV of 1 to 256 bytes, AAD of any length, tag of 96 to 128 bits

@@ -16,6 +16,9 @@
 //!   ceiling leaves RSA not offered at all.
 //! - PKCS#1 v1.5 and raw RSA encryption and wrapping flags, granted only
 //!   when `allow_legacy_rsa_decryption` is set (`rsa_crypt::policy_flags`).
+//!
+//! The FIPS build narrows every row to its approved-only set first
+//! (`fips.rs`), so no policy can grant back what that mode leaves out.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,13 +29,15 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesKeyWrap, AesModes, Cmac, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt, RsaPkcs,
-    Signatures,
+    AesEncryptData, AesKeyWrap, AesModes, Cmac, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
+    RsaPkcs, Signatures,
 };
 use super::keys::Key;
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
-use super::{KeySizeUnit, Layout, MechInfo, Mechanism, aes, cmac, ecdh, eddsa, kdf, rsa_crypt};
+use super::{
+    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, cmac, ecdh, eddsa, kdf, rsa_crypt,
+};
 use crate::error::{Error, Result};
 
 /// The RSA modulus sizes, in bits, the module can generate and use: the
@@ -231,6 +236,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(super::ECDSA_ROWS, Bits, &Signatures, Hook::None),
         rows(super::KEYGEN_BITS_ROWS, Bits, &KeyGeneration, Hook::None),
         rows(super::KEYGEN_BYTES_ROWS, Bytes, &KeyGeneration, Hook::None),
+        rows(super::HMAC_KEYGEN_ROWS, Bytes, &KeyGeneration, Hook::None),
         rows(super::RSA_GEN_ROWS, Bits, &KeyGeneration, Hook::Rsa),
         rows(super::RSA_ROWS, Bits, &Signatures, Hook::Rsa),
         rows(super::RSA_PKCS_ROWS, Bits, &RsaPkcs, Hook::Rsa),
@@ -239,6 +245,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(aes::KW_ROWS, Bytes, &AesKeyWrap, Hook::None),
         rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
         rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
+        rows(aes_derive::ROWS, Bytes, &AesEncryptData, Hook::None),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
     ]
@@ -302,6 +309,9 @@ fn entry(mech: CK_MECHANISM_TYPE) -> Result<&'static Entry> {
 /// flag left, or an empty size range).
 fn offered(e: &Entry) -> Option<MechInfo> {
     let mut row = e.row;
+    if super::provider::FIPS {
+        row = super::fips::narrow(row)?;
+    }
     if e.hook == Hook::Rsa {
         row.flags |= rsa_crypt::policy_flags(row.mech);
         row.min_key = row.min_key.max(min_rsa_bits());
@@ -526,6 +536,8 @@ mod tests {
             (CKM_HKDF_DATA, Layout::Hkdf),
             (CKM_PKCS5_PBKD2, Layout::Pbkdf2),
             (CKM_EDDSA, Layout::Eddsa),
+            (CKM_AES_ECB_ENCRYPT_DATA, Layout::StringData),
+            (CKM_AES_CBC_ENCRYPT_DATA, Layout::AesCbcEncryptData),
         ];
         for e in REGISTRY.iter() {
             let want = structured

@@ -31,6 +31,14 @@ pub(super) enum RsaScheme {
 }
 
 impl RsaScheme {
+    /// The hash a scheme signs (None: raw PKCS#1 over the caller's data).
+    pub(super) fn hash(&self) -> Option<HashAlg> {
+        match self {
+            RsaScheme::Pkcs1(hash) => *hash,
+            RsaScheme::Pss { hash, .. } => Some(*hash),
+        }
+    }
+
     /// Checks the data handed to the padding: raw PKCS#1 must leave room
     /// for the padding, raw PSS must be exactly one hash.
     fn check_data(&self, data: &[u8], k: usize) -> Result<()> {
@@ -95,6 +103,7 @@ impl RsaSign {
     ) -> Result<RsaSign> {
         let private = private_key(&key)?;
         scheme.check_key(mod_bits(&**private)?)?;
+        provider::check_rsa_scheme(scheme, prehash, true)?;
         let k = private.size();
         Ok(RsaSign {
             key,
@@ -121,9 +130,14 @@ impl SignOp for RsaSign {
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
+        let message = self.input.message_hash().is_some();
         let data = self.input.take()?;
+        let key = private_key(&self.key)?;
+        if message {
+            return provider::active().rsa_sign_message(key, self.scheme, &data);
+        }
         self.scheme.check_data(&data, self.k)?;
-        provider::active().rsa_sign(private_key(&self.key)?, self.scheme, &data)
+        provider::active().rsa_sign(key, self.scheme, &data)
     }
 
     fn sign_len(&self) -> usize {
@@ -147,6 +161,7 @@ impl RsaVerify {
     ) -> Result<RsaVerify> {
         let public = public_key(&key)?;
         scheme.check_key(mod_bits(&**public)?)?;
+        provider::check_rsa_scheme(scheme, prehash, false)?;
         let k = public.size();
         Ok(RsaVerify {
             key,
@@ -173,12 +188,19 @@ impl VerifyOp for RsaVerify {
     }
 
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        let message = self.input.message_hash().is_some();
         let data = self.input.take()?;
-        self.scheme.check_data(&data, self.k)?;
+        if !message {
+            self.scheme.check_data(&data, self.k)?;
+        }
         if signature.len() != self.k {
             return Err(Error::SignatureLenRange);
         }
-        provider::active().rsa_verify(public_key(&self.key)?, self.scheme, &data, signature)
+        let key = public_key(&self.key)?;
+        if message {
+            return provider::active().rsa_verify_message(key, self.scheme, &data, signature);
+        }
+        provider::active().rsa_verify(key, self.scheme, &data, signature)
     }
 }
 

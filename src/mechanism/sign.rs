@@ -54,6 +54,9 @@ pub trait VerifyOp: Send {
 
 /// The input of a signature: hashed as it arrives, or buffered whole for
 /// raw mechanisms (the caller decides whether several parts are allowed).
+/// The FIPS build buffers the message of hashed mechanisms too: the
+/// approved service is aws-lc's message signing, which hashes inside the
+/// module (`message_hash` tells the family to sign the message).
 pub(super) struct Input {
     hash: Option<HashAlg>,
     hasher: Option<Box<dyn DigestOp>>,
@@ -65,7 +68,11 @@ impl Input {
     pub(super) fn new(hash: Option<HashAlg>) -> Input {
         Input {
             hash,
-            hasher: hash.map(HashAlg::hasher),
+            hasher: if super::provider::FIPS {
+                None
+            } else {
+                hash.map(HashAlg::hasher)
+            },
             buf: Vec::new(),
             done: false,
         }
@@ -91,6 +98,9 @@ impl Input {
                 self.hasher = Some(alg.restore(&h.bytes)?);
             }
             (None, InputState::Buffer(data)) => self.buf = data.to_vec(),
+            (Some(_), InputState::Buffer(data)) if self.hasher.is_none() => {
+                self.buf = data.to_vec();
+            }
             _ => return Err(Error::SavedStateInvalid),
         }
         Ok(())
@@ -102,9 +112,29 @@ impl Input {
         }
         match &mut self.hasher {
             Some(h) => h.update(data),
-            None => self.buf.extend_from_slice(data),
+            None => {
+                // A message buffered whole (raw mechanisms, FIPS message
+                // signing) grows with the caller's input: refuse cleanly
+                // rather than abort the host when memory runs out.
+                self.buf
+                    .try_reserve(data.len())
+                    .map_err(|_| Error::HostMemory)?;
+                self.buf.extend_from_slice(data);
+            }
         }
         Ok(())
+    }
+
+    /// The hash a family must apply inside the provider's message signing
+    /// (the FIPS build's hashed mechanisms): `take` then returns the
+    /// message, not its digest. None when `take` returns a digest or the
+    /// caller's raw input.
+    pub(super) fn message_hash(&self) -> Option<HashAlg> {
+        if self.hasher.is_none() {
+            self.hash
+        } else {
+            None
+        }
     }
 
     /// The hash, or the raw data; only once.

@@ -145,6 +145,32 @@ impl Mech {
         )
     }
 
+    /// CK_KEY_DERIVATION_STRING_DATA (CKM_AES_ECB_ENCRYPT_DATA …).
+    pub fn string_data(ty: CK_MECHANISM_TYPE, data: &[u8]) -> Self {
+        let mut bufs = Vec::new();
+        let (p, n) = keep(&mut bufs, data);
+        Self::with(
+            ty,
+            CK_KEY_DERIVATION_STRING_DATA { pData: p, ulLen: n },
+            bufs,
+        )
+    }
+
+    /// CK_AES_CBC_ENCRYPT_DATA_PARAMS for CKM_AES_CBC_ENCRYPT_DATA.
+    pub fn aes_cbc_encrypt_data(iv: [u8; 16], data: &[u8]) -> Self {
+        let mut bufs = Vec::new();
+        let (p, n) = keep(&mut bufs, data);
+        Self::with(
+            CKM_AES_CBC_ENCRYPT_DATA,
+            CK_AES_CBC_ENCRYPT_DATA_PARAMS {
+                iv,
+                pData: p,
+                length: n,
+            },
+            bufs,
+        )
+    }
+
     /// CK_HKDF_PARAMS for CKM_HKDF_DERIVE / CKM_HKDF_DATA.
     pub fn hkdf(
         ty: CK_MECHANISM_TYPE,

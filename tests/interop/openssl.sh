@@ -283,4 +283,27 @@ for k in rsa p256; do
     done
 done
 
+# ------------------------------------------------ duplicated contexts
+# OpenSSL duplicates signature contexts mid-operation (EVP_MD_CTX_copy_ex,
+# EVP_DigestSignFinal on a copy); pkcs11-provider clones the token's
+# operation with C_GetOperationState/C_SetOperationState and leaves the
+# clone's session in its pool unfinished. Every signature of the process,
+# the copies' and the fresh ones drawn after them, must verify
+# (docs/CLIENTS.md, "pkcs11-provider").
+require gcc
+step "build the duplicated-context client" -- \
+    gcc -Wall -o "$W/openssl_dup" "$ROOT/tests/interop/openssl_dup.c" -lcrypto
+for k in rsa p256; do
+    step "signatures through duplicated contexts ($k key)" -- \
+        "$W/openssl_dup" "$(uri "$k" private)" 8 "$W/dup-$k"
+    expect_output "16 signatures"
+    printf 'the first part, then the second' >"$W/dup.data"
+    for n in 0 7 15; do
+        step "verify duplicated-context signature $n ($k, default provider)" -- \
+            "${PLAIN[@]}" dgst -sha256 -verify "$W/$k.pub.pem" \
+            -signature "$W/dup-$k.$n.sig" "$W/dup.data"
+        expect_output "Verified OK"
+    done
+done
+
 printf '\nopenssl.sh: all OpenSSL + pkcs11-provider flows passed\n'

@@ -97,6 +97,7 @@ impl CliError {
             Error::Tampered => "stored data failed its integrity check".to_string(),
             Error::KeyFunctionNotPermitted => "not permitted for this key".to_string(),
             Error::KeySizeRange => "key size refused".to_string(),
+            Error::AttributeValueInvalid => "attribute value refused".to_string(),
             Error::TemplateInconsistent => "attributes refused together".to_string(),
             Error::MechanismInvalid => "mechanism refused".to_string(),
             Error::SlotIdInvalid => "no such slot".to_string(),
@@ -152,11 +153,17 @@ pub fn note_start() {
 /// each refusal with the rule's name (e.g. `min_rsa_bits: 1024-bit RSA key,
 /// policy needs 2048`), and a CKR code alone cannot say it. The rule is
 /// read back from this process's latest `policy_refusal` record.
+///
+/// A failure whose code is not one of the refusal codes is still a policy
+/// refusal when this process's latest record says so: a key imported with
+/// a modulus below `min_rsa_bits` is CKR_ATTRIBUTE_VALUE_INVALID from
+/// C_CreateObject (the codes that function may return), and exits 6 too.
 pub fn with_refusal_rule(mut err: CliError) -> CliError {
-    if err.code != EXIT_REFUSED {
+    if err.code != EXIT_REFUSED && err.code != EXIT_FAILURE {
         return err;
     }
     if let Some(rule) = latest_refusal() {
+        err.code = EXIT_REFUSED;
         err.message
             .push_str(&format!("; refused by policy rule {rule}"));
     }

@@ -47,6 +47,11 @@ use crate::mechanism::ec::{EcSigningKey, EcVerifyingKey};
 use crate::mechanism::keys::Curve;
 use crate::mechanism::rsa::RsaScheme;
 
+#[path = "aws_lc_message.rs"]
+mod message;
+#[cfg(feature = "fips")]
+pub(in crate::mechanism) use message::{ecdsa_pairing, rsa_scheme};
+
 /// The aws-lc-rs provider.
 pub(in crate::mechanism) struct AwsLc;
 
@@ -75,21 +80,18 @@ thread_local! {
     /// aws-lc keys built by this thread (the cache test counts its own
     /// builds only; builds run in the calling thread).
     static BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// Operations this thread ran in aws-lc (not fallen back), so tests
-    /// can tell which provider served each shape.
-    static RAN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Counts one operation served by aws-lc (tests only; nothing otherwise).
+/// Counts one operation served by aws-lc (provider/mod.rs keeps the
+/// count every aws-lc file shares).
 fn ran() {
-    #[cfg(test)]
-    RAN.with(|c| c.set(c.get().saturating_add(1)));
+    super::served_by_aws_lc();
 }
 
 /// Operations this test thread ran in aws-lc so far.
 #[cfg(test)]
 fn ran_in_this_thread() -> usize {
-    RAN.with(std::cell::Cell::get)
+    super::aws_lc_served_in_this_thread()
 }
 
 /// aws-lc keys built by this test thread so far.
@@ -320,6 +322,44 @@ impl Provider for AwsLc {
         "aws-lc"
     }
 
+    fn ecdsa_sign_message(
+        &self,
+        key: &Cached<EcSigningKey>,
+        hash: HashAlg,
+        msg: &[u8],
+    ) -> Result<Vec<u8>> {
+        message::ecdsa_sign(key, hash, msg)
+    }
+
+    fn ecdsa_verify_message(
+        &self,
+        key: &Cached<EcVerifyingKey>,
+        hash: HashAlg,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        message::ecdsa_verify(key, hash, msg, sig)
+    }
+
+    fn rsa_sign_message(
+        &self,
+        key: &Cached<RsaPrivateKey>,
+        scheme: RsaScheme,
+        msg: &[u8],
+    ) -> Result<Vec<u8>> {
+        message::rsa_sign(key, scheme, msg)
+    }
+
+    fn rsa_verify_message(
+        &self,
+        key: &Cached<RsaPublicKey>,
+        scheme: RsaScheme,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        message::rsa_verify(key, scheme, msg, sig)
+    }
+
     fn ecdsa_sign(&self, key: &Cached<EcSigningKey>, z: &[u8]) -> Result<Vec<u8>> {
         let (Some(Parsed::EcPrivate(pair)), Some(digest)) =
             (key.aws_lc(ec_private), ec_digest(key.curve(), z))
@@ -429,14 +469,14 @@ impl Provider for AwsLc {
 /// every signature made by one is checked by the other, and every shape
 /// that stays on RustCrypto is shown to still work through this provider.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, OnceLock};
 
     use super::*;
     use crate::mechanism::provider::rustcrypto::RustCrypto;
     use crate::mechanism::{Key, generate_rsa};
 
-    fn ec_pair(curve: Curve) -> (Cached<EcSigningKey>, Cached<EcVerifyingKey>) {
+    pub(super) fn ec_pair(curve: Curve) -> (Cached<EcSigningKey>, Cached<EcVerifyingKey>) {
         let mut scalar = vec![0x11u8; curve.field_bytes()];
         if curve == Curve::P521 {
             scalar[0] = 0x01;
@@ -490,6 +530,7 @@ mod tests {
 
     /// P-521 with a `z` above 512 bits (CKM_ECDSA over a long input) has
     /// no aws-lc-rs form: it falls back and still agrees with RustCrypto.
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn p521_long_z_falls_back() {
         let (private, public) = ec_pair(Curve::P521);
@@ -510,13 +551,13 @@ mod tests {
     }
 
     /// What `f` returned, and whether aws-lc (not the fallback) served it.
-    fn served<T>(f: impl FnOnce() -> T) -> (T, bool) {
+    pub(super) fn served<T>(f: impl FnOnce() -> T) -> (T, bool) {
         let before = ran_in_this_thread();
         let out = f();
         (out, ran_in_this_thread() > before)
     }
 
-    fn rsa_keys() -> &'static (Arc<Key>, Arc<Key>) {
+    pub(super) fn rsa_keys() -> &'static (Arc<Key>, Arc<Key>) {
         static KEYS: OnceLock<(Arc<Key>, Arc<Key>)> = OnceLock::new();
         KEYS.get_or_init(|| {
             let p = generate_rsa(2048, &[]).unwrap();
@@ -532,13 +573,16 @@ mod tests {
         })
     }
 
-    fn rsa_parts(keys: &(Arc<Key>, Arc<Key>)) -> (&Cached<RsaPrivateKey>, &Cached<RsaPublicKey>) {
+    pub(super) fn rsa_parts(
+        keys: &(Arc<Key>, Arc<Key>),
+    ) -> (&Cached<RsaPrivateKey>, &Cached<RsaPublicKey>) {
         match (&*keys.0, &*keys.1) {
             (Key::RsaPrivate(private), Key::RsaPublic(public)) => (private, public),
             _ => panic!("not an RSA pair"),
         }
     }
 
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn rsa_signatures_cross_verify_both_ways() {
         let (private, public) = rsa_parts(rsa_keys());
@@ -657,6 +701,7 @@ mod tests {
     }
 
     /// RustCrypto's OAEP encryption (what rsa_crypt.rs encrypts with).
+    #[cfg(not(feature = "fips"))]
     fn rc_oaep_encrypt(hash: HashAlg, key: &RsaPublicKey, label: &[u8], msg: &[u8]) -> Vec<u8> {
         use rsa::Oaep;
         use rsa::traits::PaddingScheme;
@@ -682,6 +727,7 @@ mod tests {
 
     /// An OAEP ciphertext made by RustCrypto decrypts under aws-lc (and
     /// under RustCrypto), for every OAEP hash; a wrong label fails cleanly.
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn oaep_from_rustcrypto_decrypts_under_aws_lc() {
         let (private, public) = rsa_parts(rsa_keys());
@@ -716,6 +762,7 @@ mod tests {
 
     /// A 1024-bit key (importable, below aws-lc-rs's 2048) is never
     /// handed to aws-lc: every operation falls back and still works.
+    #[cfg(not(feature = "fips"))] // the fallbacks refuse there: see fips_refuses_every_fallback
     #[test]
     fn small_rsa_keys_fall_back() {
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
@@ -772,6 +819,43 @@ mod tests {
             assert_eq!(op.finish().unwrap().len(), 96);
         }
         assert_eq!(built_in_this_thread(), before + 1);
+    }
+
+    /// The FIPS build never runs a primitive outside AWS-LC: each shape
+    /// the other aws-lc builds hand to RustCrypto is refused instead.
+    #[cfg(feature = "fips")]
+    #[test]
+    fn fips_refuses_every_fallback() {
+        let refused = Err(Error::FunctionFailed);
+        let (private, public) = ec_pair(Curve::P521);
+        let mut z = vec![0xa5u8; 66];
+        z[0] = 0x01;
+        assert_eq!(AwsLc.ecdsa_sign(&private, &z), refused);
+        assert_eq!(
+            AwsLc.ecdsa_verify(&public, &z, &[0u8; 132]),
+            refused.clone().map(|_: Vec<u8>| ())
+        );
+        let (private, public) = rsa_parts(rsa_keys());
+        let sha224 = RsaScheme::Pkcs1(Some(HashAlg::Sha224));
+        let digest = HashAlg::Sha224.hash(b"x");
+        assert_eq!(AwsLc.rsa_sign(private, sha224, &digest), refused);
+        assert_eq!(
+            AwsLc.rsa_verify(public, sha224, &digest, &[0u8; 256]),
+            Err(Error::FunctionFailed)
+        );
+        assert_eq!(
+            AwsLc
+                .rsa_oaep_decrypt(private, HashAlg::Sha224, b"", &[0u8; 256])
+                .map(|p| p.to_vec()),
+            refused
+        );
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let small = Cached::new(RsaPrivateKey::new(&mut rng, 1024).unwrap());
+        let sha256 = RsaScheme::Pkcs1(Some(HashAlg::Sha256));
+        assert_eq!(
+            AwsLc.rsa_sign(&small, sha256, &HashAlg::Sha256.hash(b"x")),
+            refused
+        );
     }
 
     #[test]

@@ -48,23 +48,21 @@ pub(in crate::mechanism) struct AwsLc;
 
 #[cfg(test)]
 thread_local! {
-    /// Operations this thread ran in aws-lc (not fallen back).
-    static RAN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// Random fills this thread drew from AWS-LC (counted apart: the
-    /// RustCrypto fallbacks draw their randomness through the seam too).
+    /// Random fills this thread drew from AWS-LC (counted apart from the
+    /// served operations: the RustCrypto fallbacks draw their randomness
+    /// through the seam too).
     static FILLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Counts one operation served by aws-lc (tests only).
+/// Counts one operation served by aws-lc (provider/mod.rs's one counter).
 fn ran() {
-    #[cfg(test)]
-    RAN.with(|c| c.set(c.get().saturating_add(1)));
+    super::served_by_aws_lc();
 }
 
-/// Operations this test thread ran in aws-lc so far.
+/// Operations this test thread ran in aws-lc so far (every aws-lc file).
 #[cfg(test)]
 pub(in crate::mechanism) fn ran_in_this_thread() -> usize {
-    RAN.with(std::cell::Cell::get)
+    super::aws_lc_served_in_this_thread()
 }
 
 /// Random fills this test thread drew from AWS-LC so far.

@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 use super::digest::HashAlg;
 use super::ec::{EcSigningKey, EcVerifyingKey};
 use super::rsa::RsaScheme;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use rsa::{RsaPrivateKey, RsaPublicKey};
 
 #[cfg(feature = "aws-lc")]
@@ -69,6 +69,56 @@ pub(in crate::mechanism) trait Provider: Sync {
         sig: &[u8],
     ) -> Result<()>;
 
+    /// Hashed ECDSA over the whole message (`hash` applied inside the
+    /// provider): the FIPS build's signing, since aws-lc-rs approves
+    /// message signing and not the signing of a digest hashed outside it.
+    /// The default hashes here and signs the digest.
+    fn ecdsa_sign_message(
+        &self,
+        key: &Cached<EcSigningKey>,
+        hash: HashAlg,
+        msg: &[u8],
+    ) -> Result<Vec<u8>> {
+        let z = super::ec::normalize_hash(&hash.hash(msg), key.curve());
+        self.ecdsa_sign(key, &z)
+    }
+
+    /// As [`Provider::ecdsa_sign_message`], for verification.
+    fn ecdsa_verify_message(
+        &self,
+        key: &Cached<EcVerifyingKey>,
+        hash: HashAlg,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        let z = super::ec::normalize_hash(&hash.hash(msg), key.curve());
+        self.ecdsa_verify(key, &z, sig)
+    }
+
+    /// A hashed RSA scheme over the whole message (as
+    /// [`Provider::ecdsa_sign_message`]); `scheme` names the hash.
+    fn rsa_sign_message(
+        &self,
+        key: &Cached<RsaPrivateKey>,
+        scheme: RsaScheme,
+        msg: &[u8],
+    ) -> Result<Vec<u8>> {
+        let hash = scheme.hash().ok_or(Error::MechanismInvalid)?;
+        self.rsa_sign(key, scheme, &hash.hash(msg))
+    }
+
+    /// As [`Provider::rsa_sign_message`], for verification.
+    fn rsa_verify_message(
+        &self,
+        key: &Cached<RsaPublicKey>,
+        scheme: RsaScheme,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        let hash = scheme.hash().ok_or(Error::MechanismInvalid)?;
+        self.rsa_verify(key, scheme, &hash.hash(msg), sig)
+    }
+
     /// RSA-OAEP (MGF1 with the same hash) decryption of a k-byte
     /// ciphertext; EncryptedDataInvalid when it does not decode.
     fn rsa_oaep_decrypt(
@@ -96,6 +146,27 @@ pub fn active_name() -> &'static str {
     active().name()
 }
 
+#[cfg(all(test, feature = "aws-lc"))]
+thread_local! {
+    /// Operations this thread ran in aws-lc (not fallen back), counted by
+    /// every aws-lc provider file, so tests can tell which provider
+    /// served a shape (and the FIPS tests that nothing ran elsewhere).
+    static SERVED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one operation served by aws-lc (tests only; nothing otherwise).
+#[cfg(feature = "aws-lc")]
+pub(in crate::mechanism) fn served_by_aws_lc() {
+    #[cfg(test)]
+    SERVED.with(|c| c.set(c.get().saturating_add(1)));
+}
+
+/// Operations this test thread ran in aws-lc so far.
+#[cfg(all(test, feature = "aws-lc"))]
+pub(in crate::mechanism) fn aws_lc_served_in_this_thread() -> usize {
+    SERVED.with(std::cell::Cell::get)
+}
+
 /// True in the FIPS build (`--features fips`): the approved-only mode.
 pub const FIPS: bool = cfg!(feature = "fips");
 
@@ -112,6 +183,65 @@ pub(in crate::mechanism) fn fallback_allowed() -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The FIPS build's start-up check: AWS-LC's module is in FIPS mode and
+/// passed its power-on self-tests (aws-lc-rs runs them when it first
+/// initializes). CKR_GENERAL_ERROR otherwise, with the cause in the trace:
+/// the module must not serve anything. Always Ok in the other builds.
+pub fn self_test() -> Result<()> {
+    #[cfg(feature = "fips")]
+    if let Err(e) = aws_lc_rs::try_fips_mode() {
+        crate::error::cause::note(&format_args!("AWS-LC is not in FIPS mode: {e}"));
+        return Err(Error::GeneralError);
+    }
+    Ok(())
+}
+
+/// What C_GetInfo's library description says of the build (32 bytes at
+/// most): the FIPS build names its mode.
+pub const LIBRARY_DESCRIPTION: &[u8] = if FIPS {
+    b"Keyward soft HSM (FIPS mode)"
+} else {
+    b"Keyward PKCS#11 soft HSM"
+};
+
+/// The FIPS build's init-time check of a hashed ECDSA mechanism on a key
+/// of `curve`: aws-lc-rs signs only some (curve, hash) pairings, and the
+/// key's curve is its size, so another pairing answers CKR_KEY_SIZE_RANGE
+/// at C_SignInit/C_VerifyInit rather than failing after the data. Every
+/// pairing passes in the other builds.
+pub(in crate::mechanism) fn check_ecdsa_pairing(
+    curve: super::keys::Curve,
+    hash: Option<HashAlg>,
+    signing: bool,
+) -> Result<()> {
+    #[cfg(feature = "fips")]
+    if let Some(hash) = hash
+        && !aws_lc::ecdsa_pairing(curve, hash, signing)
+    {
+        crate::error::cause::note(&"FIPS mode: no approved ECDSA service for this curve and hash");
+        return Err(Error::KeySizeRange);
+    }
+    let _ = (curve, hash, signing);
+    Ok(())
+}
+
+/// As [`check_ecdsa_pairing`] for a hashed RSA scheme: in the FIPS build a
+/// PSS salt length other than the hash length (aws-lc-rs's only one)
+/// answers CKR_MECHANISM_PARAM_INVALID at init.
+pub(in crate::mechanism) fn check_rsa_scheme(
+    scheme: RsaScheme,
+    prehash: Option<HashAlg>,
+    signing: bool,
+) -> Result<()> {
+    #[cfg(feature = "fips")]
+    if prehash.is_some() && !aws_lc::rsa_scheme(scheme, signing) {
+        crate::error::cause::note(&"FIPS mode: no approved RSA service for these parameters");
+        return Err(Error::MechanismParamInvalid);
+    }
+    let _ = (scheme, prehash, signing);
+    Ok(())
 }
 
 /// A key as the RustCrypto crates hold it, plus the slot where another

@@ -1,0 +1,198 @@
+//! The FIPS build's approved-only mode (`--features fips`): which
+//! mechanisms it offers, with which functions and key sizes. The registry
+//! intersects every row with this table in its one policy step
+//! (`registry::offered`), so C_GetMechanismList/Info, dispatch and the
+//! size checks at init all see the same narrowed set.
+//!
+//! A mechanism is listed only when (a) it is approved for that use under
+//! FIPS 140-3 with SP 800-131A (SHA-1 for verification and plain hashing
+//! only, RSA moduli of at least 2048 bits, HMAC keys of at least 112
+//! bits, no PKCS#1 v1.5 encryption, no raw RSA) and (b) every primitive
+//! behind it runs in AWS-LC's validated module through an approved
+//! service of aws-lc-rs. (b) is why some approved algorithms are absent:
+//! raw CKM_ECDSA and CKM_RSA_PKCS_PSS sign a caller's digest, which
+//! aws-lc-rs does not allow in FIPS mode (its message signing is the
+//! approved service, so the hashed mechanisms buffer their input and sign
+//! the message in one call); EdDSA, SHA3-224 and the SHA-3 HMACs have no
+//! aws-lc-rs service here; CKM_AES_KEY_WRAP_PAD (PKCS#7 inside KW) is not
+//! a NIST mode. AES-GCM encrypts only through the message API with an IV
+//! generator (`iv_gen::parse` refuses the caller's IV there). The README's "FIPS mode" section lists the result.
+//!
+//! Nothing outside this table is reachable in the FIPS build, and the
+//! providers' per-call fallbacks to RustCrypto refuse
+//! (`provider::fallback_allowed`), so a shape this table admits but aws-lc
+//! cannot serve fails rather than running unapproved code.
+
+use cryptoki_sys::*;
+
+use super::MechInfo;
+
+/// The smallest HMAC key, in bytes (112 bits, SP 800-131A / SP 800-107).
+const HMAC_MIN: u64 = 14;
+/// RSA moduli: 2048 bits up (SP 800-131A); the module's ceiling applies.
+const RSA_MIN: u64 = 2048;
+
+const SIGN: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+const GCM: CK_FLAGS = CKF_DECRYPT | CKF_UNWRAP | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
+/// Every function a row may carry; `Approved::flags` masks it.
+const ALL: CK_FLAGS = CK_FLAGS::MAX;
+
+/// One approved mechanism: the functions of its row that stay offered,
+/// and the key-size floor it needs (None: the row's own).
+struct Approved {
+    mech: CK_MECHANISM_TYPE,
+    flags: CK_FLAGS,
+    min_key: Option<u64>,
+}
+
+const fn ok(mech: CK_MECHANISM_TYPE, flags: CK_FLAGS, min_key: Option<u64>) -> Approved {
+    Approved {
+        mech,
+        flags,
+        min_key,
+    }
+}
+
+/// The approved-only set, ascending by mechanism type (a test checks it,
+/// and that each entry names a registered mechanism).
+const APPROVED: &[Approved] = &[
+    ok(CKM_RSA_PKCS_KEY_PAIR_GEN, ALL, Some(RSA_MIN)),
+    // SHA-1 signatures: verification of existing ones only.
+    ok(CKM_SHA1_RSA_PKCS, CKF_VERIFY, Some(RSA_MIN)),
+    ok(CKM_RSA_PKCS_OAEP, ALL, Some(RSA_MIN)),
+    ok(CKM_SHA256_RSA_PKCS, SIGN, Some(RSA_MIN)),
+    ok(CKM_SHA384_RSA_PKCS, SIGN, Some(RSA_MIN)),
+    ok(CKM_SHA512_RSA_PKCS, SIGN, Some(RSA_MIN)),
+    ok(CKM_SHA256_RSA_PKCS_PSS, SIGN, Some(RSA_MIN)),
+    ok(CKM_SHA384_RSA_PKCS_PSS, SIGN, Some(RSA_MIN)),
+    ok(CKM_SHA512_RSA_PKCS_PSS, SIGN, Some(RSA_MIN)),
+    ok(CKM_SHA_1, ALL, None),
+    ok(CKM_SHA_1_HMAC, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA_1_HMAC_GENERAL, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA256, ALL, None),
+    ok(CKM_SHA256_HMAC, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA256_HMAC_GENERAL, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA224, ALL, None),
+    ok(CKM_SHA224_HMAC, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA224_HMAC_GENERAL, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA384, ALL, None),
+    ok(CKM_SHA384_HMAC, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA384_HMAC_GENERAL, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA512, ALL, None),
+    ok(CKM_SHA512_HMAC, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA512_HMAC_GENERAL, SIGN, Some(HMAC_MIN)),
+    ok(CKM_SHA3_256, ALL, None),
+    ok(CKM_SHA3_384, ALL, None),
+    ok(CKM_SHA3_512, ALL, None),
+    // 112 bits of generated secret at least.
+    ok(CKM_GENERIC_SECRET_KEY_GEN, ALL, Some(112)),
+    ok(CKM_EC_KEY_PAIR_GEN, ALL, None),
+    // SHA-1 signatures: verification of existing ones only.
+    ok(
+        CKM_ECDSA_SHA1,
+        CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
+        None,
+    ),
+    ok(CKM_ECDSA_SHA224, ALL, None),
+    ok(CKM_ECDSA_SHA256, ALL, None),
+    ok(CKM_ECDSA_SHA384, ALL, None),
+    ok(CKM_ECDSA_SHA512, ALL, None),
+    ok(CKM_ECDH1_DERIVE, ALL, None),
+    ok(CKM_ECDH1_COFACTOR_DERIVE, ALL, None),
+    ok(CKM_AES_KEY_GEN, ALL, None),
+    ok(CKM_AES_ECB, ALL, None),
+    ok(CKM_AES_CBC, ALL, None),
+    ok(CKM_AES_CBC_PAD, ALL, None),
+    ok(CKM_AES_CTR, ALL, None),
+    // Encryption only with an IV the module makes (SP 800-38D §8.2,
+    // FIPS 140-3 IG C.H): the message API with a generator (iv_gen.rs);
+    // C_EncryptInit and C_WrapKey take the caller's IV.
+    ok(CKM_AES_GCM, GCM, None),
+    ok(CKM_AES_CMAC, ALL, None),
+    ok(CKM_AES_CMAC_GENERAL, ALL, None),
+    ok(CKM_AES_KEY_WRAP, ALL, None),
+    ok(CKM_AES_KEY_WRAP_KWP, ALL, None),
+    ok(CKM_SHA_1_KEY_GEN, ALL, Some(HMAC_MIN)),
+    ok(CKM_SHA224_KEY_GEN, ALL, Some(HMAC_MIN)),
+    ok(CKM_SHA256_KEY_GEN, ALL, Some(HMAC_MIN)),
+    ok(CKM_SHA384_KEY_GEN, ALL, Some(HMAC_MIN)),
+    ok(CKM_SHA512_KEY_GEN, ALL, Some(HMAC_MIN)),
+    ok(CKM_HKDF_DERIVE, ALL, None),
+    ok(CKM_HKDF_DATA, ALL, None),
+    ok(CKM_HKDF_KEY_GEN, ALL, None),
+];
+
+fn approved(mech: CK_MECHANISM_TYPE) -> Option<&'static Approved> {
+    APPROVED
+        .binary_search_by_key(&mech, |a| a.mech)
+        .ok()
+        .and_then(|i| APPROVED.get(i))
+}
+
+/// `row` as the approved-only mode offers it: None when the mechanism is
+/// not approved; otherwise its functions masked and its floor raised.
+/// Called by the registry on every row in the FIPS build only.
+#[cfg_attr(not(feature = "fips"), allow(dead_code))]
+pub(super) fn narrow(mut row: MechInfo) -> Option<MechInfo> {
+    let a = approved(row.mech)?;
+    row.flags &= a.flags;
+    if let Some(min) = a.min_key {
+        row.min_key = row.min_key.max(min);
+    }
+    (row.flags & !NOT_FUNCTIONS != 0 && row.min_key <= row.max_key).then_some(row)
+}
+
+/// Flags that describe a mechanism (EC capabilities) rather than a
+/// function: a row left with only these offers nothing.
+const NOT_FUNCTIONS: CK_FLAGS =
+    CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS | CKF_EC_ECPARAMETERS;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_sorted_unique_and_registered() {
+        for pair in APPROVED.windows(2) {
+            if let [a, b] = pair {
+                assert!(a.mech < b.mech, "{:#x} before {:#x}", a.mech, b.mech);
+            }
+        }
+        for a in APPROVED {
+            assert!(
+                super::super::registry::known(a.mech),
+                "{:#x} is approved but not registered",
+                a.mech
+            );
+        }
+    }
+
+    #[test]
+    fn narrowing_masks_functions_and_raises_floors() {
+        let rsa = MechInfo {
+            mech: CKM_SHA1_RSA_PKCS,
+            min_key: 1024,
+            max_key: 4096,
+            flags: SIGN,
+        };
+        let got = narrow(rsa).expect("SHA-1 RSA verification stays");
+        assert_eq!((got.flags, got.min_key), (CKF_VERIFY, 2048));
+        let raw = MechInfo {
+            mech: CKM_ECDSA,
+            min_key: 256,
+            max_key: 521,
+            flags: SIGN,
+        };
+        assert!(narrow(raw).is_none(), "raw ECDSA is not offered");
+        let sha1_ec = MechInfo {
+            mech: CKM_ECDSA_SHA1,
+            min_key: 256,
+            max_key: 521,
+            flags: CKF_SIGN | CKF_EC_F_P,
+        };
+        assert!(
+            narrow(sha1_ec).is_none(),
+            "capability flags alone offer nothing"
+        );
+    }
+}
