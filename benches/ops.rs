@@ -128,6 +128,11 @@ fn header(s: &Settings) {
         "- Keyward crypto provider: {}",
         keyward::mechanism::provider::active_name()
     );
+    if cfg!(feature = "aws-lc") {
+        // The key-generation rows compare with what this build generates
+        // with (benches/ops/rawcrate.rs).
+        println!("- raw column of the key-generation rows: aws-lc-rs");
+    }
     println!(
         "- profile: {}; {} round(s) of {} ms per cell, interleaved; median shown",
         if cfg!(debug_assertions) {

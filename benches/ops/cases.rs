@@ -196,6 +196,9 @@ impl Keys {
             }
             "RSA-2048 OAEP (SHA-256) decrypt" => oaep_decrypt(f, h, self.rsa_enc?),
             "open+close session" => Ok(session(f, self.slot)),
+            "AES-256 key generate (session key)" => keygen(f, h, KeyGen::Aes256),
+            "EC P-256 key pair generate (session keys)" => keygen(f, h, KeyGen::P256),
+            "RSA-2048 key pair generate (session keys)" => keygen(f, h, KeyGen::Rsa2048),
             other => panic!("no module case for {other}"),
         };
         built
@@ -599,5 +602,77 @@ fn session(f: Funcs, slot: CK_SLOT_ID) -> Op {
     Op::new(move || {
         let h = ffi::open(f, slot, false);
         ok(ck!(f, C_CloseSession(h)), "C_CloseSession");
+    })
+}
+
+/// What a key-generation row makes.
+#[derive(Clone, Copy)]
+enum KeyGen {
+    Aes256,
+    P256,
+    Rsa2048,
+}
+
+/// One C_GenerateKey / C_GenerateKeyPair of session keys (templates built
+/// per call, as an application would); the handles made.
+fn generate_once(
+    f: Funcs,
+    h: CK_SESSION_HANDLE,
+    what: KeyGen,
+) -> Result<Vec<CK_OBJECT_HANDLE>, String> {
+    let private = || {
+        Tmpl::new()
+            .bool(CKA_TOKEN, false)
+            .bool(CKA_PRIVATE, true)
+            .bool(CKA_SENSITIVE, true)
+            .bool(CKA_SIGN, true)
+    };
+    let public = || Tmpl::new().bool(CKA_TOKEN, false).bool(CKA_VERIFY, true);
+    let pair = |mech, t: Tmpl| {
+        ffi::generate_pair(f, h, mech, t, private())
+            .map(|(a, b)| vec![a, b])
+            .map_err(|rv| format!("C_GenerateKeyPair: CK_RV {rv:#x}"))
+    };
+    match what {
+        KeyGen::Aes256 => ffi::generate_key(
+            f,
+            h,
+            CKM_AES_KEY_GEN,
+            Tmpl::new()
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_SENSITIVE, true)
+                .bool(CKA_ENCRYPT, true)
+                .ulong(CKA_VALUE_LEN, 32),
+        )
+        .map(|k| vec![k])
+        .map_err(|rv| format!("C_GenerateKey: CK_RV {rv:#x}")),
+        KeyGen::P256 => pair(CKM_EC_KEY_PAIR_GEN, public().bytes(CKA_EC_PARAMS, P256_OID)),
+        KeyGen::Rsa2048 => pair(
+            CKM_RSA_PKCS_KEY_PAIR_GEN,
+            public()
+                .ulong(CKA_MODULUS_BITS, 2048)
+                .bytes(CKA_PUBLIC_EXPONENT, &[1, 0, 1]),
+        ),
+    }
+}
+
+/// Key generation of session keys; the keys made are destroyed after the
+/// timed loop, outside the timing.
+fn keygen(f: Funcs, h: CK_SESSION_HANDLE, what: KeyGen) -> Built {
+    for k in generate_once(f, h, what)? {
+        destroy(f, h, k);
+    }
+    let made = Arc::new(Mutex::new(Vec::new()));
+    let made2 = made.clone();
+    Ok(Op {
+        call: Box::new(move || {
+            let keys = generate_once(f, h, what).expect("generate");
+            made.lock().expect("lock").extend(keys);
+        }),
+        cleanup: Box::new(move || {
+            for k in made2.lock().expect("lock").drain(..) {
+                destroy(f, h, k);
+            }
+        }),
     })
 }

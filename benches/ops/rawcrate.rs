@@ -197,6 +197,62 @@ fn oaep(key: &rsa::RsaPrivateKey) -> Op {
     })
 }
 
+/// Key generation, the raw column: in the default build the RustCrypto
+/// crates the module generates with; in the aws-lc build aws-lc-rs, what
+/// that build's module generates with (the issue's "aws-lc-rs called
+/// directly" comparison).
+#[cfg(not(feature = "aws-lc"))]
+fn keygen_aes() -> Op {
+    Op::new(|| {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("random");
+        std::hint::black_box(key);
+    })
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn keygen_p256() -> Op {
+    Op::new(|| {
+        std::hint::black_box(p256_key());
+    })
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn keygen_rsa() -> Op {
+    Op::new(|| {
+        std::hint::black_box(rsa_key());
+    })
+}
+
+#[cfg(feature = "aws-lc")]
+fn keygen_aes() -> Op {
+    Op::new(|| {
+        let mut key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut key).expect("random");
+        std::hint::black_box(key);
+    })
+}
+
+#[cfg(feature = "aws-lc")]
+fn keygen_p256() -> Op {
+    Op::new(|| {
+        let k = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        )
+        .expect("ec key");
+        std::hint::black_box(k);
+    })
+}
+
+#[cfg(feature = "aws-lc")]
+fn keygen_rsa() -> Op {
+    Op::new(|| {
+        let k =
+            aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa key");
+        std::hint::black_box(k);
+    })
+}
+
 /// Every row of [`NAMES`] done directly (None: no raw equivalent).
 pub fn ops(rsa: &rsa::RsaPrivateKey) -> Vec<Option<Op>> {
     NAMES.iter().map(|name| op(name, rsa)).collect()
@@ -230,6 +286,9 @@ pub fn op(name: &str, rsa: &rsa::RsaPrivateKey) -> Option<Op> {
         "RSA-2048 PKCS#1 v1.5 SHA-256 verify" => rsa_verify(rsa),
         "RSA-2048 OAEP (SHA-256) decrypt" => oaep(rsa),
         "open+close session" => return None,
+        "AES-256 key generate (session key)" => keygen_aes(),
+        "EC P-256 key pair generate (session keys)" => keygen_p256(),
+        "RSA-2048 key pair generate (session keys)" => keygen_rsa(),
         other => panic!("no raw case for {other}"),
     })
 }

@@ -33,6 +33,9 @@ pub const NAMES: &[&str] = &[
     "RSA-2048 PKCS#1 v1.5 SHA-256 verify",
     "RSA-2048 OAEP (SHA-256) decrypt",
     "open+close session",
+    "AES-256 key generate (session key)",
+    "EC P-256 key pair generate (session keys)",
+    "RSA-2048 key pair generate (session keys)",
 ];
 
 /// Index of a row by name (the thread rows reuse two of them).

@@ -18,6 +18,7 @@ use super::curve25519;
 use super::digest::HashAlg;
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
 use super::keys::{CURVE25519_BITS, Curve, Key};
+use super::provider::generation;
 use super::{EC_CAPS, EC_MAX, MechInfo, Mechanism, Params, info, row};
 use crate::error::{Error, Result};
 
@@ -100,22 +101,8 @@ fn kdf_hash(kdf: CK_EC_KDF_TYPE) -> Result<Option<HashAlg>> {
 fn weierstrass_secret(curve: Curve, key: &EcSigningKey, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let peer = EcVerifyingKey::from_sec1(curve, ec::point_from_attr(curve, peer))
         .map_err(|_| Error::MechanismParamInvalid)?;
-    let z = match (key, &peer) {
-        (EcSigningKey::P256(k), EcVerifyingKey::P256(p)) => {
-            let shared = p256::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
-            shared.raw_secret_bytes().to_vec()
-        }
-        (EcSigningKey::P384(k), EcVerifyingKey::P384(p)) => {
-            let shared = p384::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
-            shared.raw_secret_bytes().to_vec()
-        }
-        (EcSigningKey::P521(k), EcVerifyingKey::P521(p)) => {
-            let shared = p521::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
-            shared.raw_secret_bytes().to_vec()
-        }
-        _ => return Err(Error::MechanismParamInvalid),
-    };
-    Ok(Zeroizing::new(z))
+    // The primitive is the provider's (provider/generation.rs).
+    generation::ecdh(key, &peer)
 }
 
 /// Z for X25519 (RFC 7748 §6.1). The peer key is 32 bytes, raw or DER
@@ -123,11 +110,7 @@ fn weierstrass_secret(curve: Curve, key: &EcSigningKey, peer: &[u8]) -> Result<Z
 /// point; RFC 7748 §6.1 lets us abort, and we do.
 fn x25519_secret(secret: &x25519_dalek::StaticSecret, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let peer = curve25519::public_from_attr(peer).ok_or(Error::MechanismParamInvalid)?;
-    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
-    if !shared.was_contributory() {
-        return Err(Error::FunctionFailed);
-    }
-    Ok(Zeroizing::new(shared.as_bytes().to_vec()))
+    generation::x25519(secret, &peer)
 }
 
 /// CKD_NULL: Z itself, or its trailing `len` bytes.

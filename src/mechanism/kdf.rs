@@ -16,14 +16,10 @@
 //! for other generated secrets.
 
 use cryptoki_sys::*;
-use hkdf::Hkdf;
-use hmac::EagerHash;
-use sha1::Sha1;
-use sha2::{Sha224, Sha256, Sha384, Sha512};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
-use super::digest::HashAlg;
 use super::keys::Key;
+use super::provider::generation;
 use super::{MechInfo, Mechanism, Params};
 use crate::error::{Error, Result};
 
@@ -91,36 +87,6 @@ fn ikm(mech: CK_MECHANISM_TYPE, base: &Key) -> Result<&[u8]> {
     Ok(value)
 }
 
-/// One HKDF run: extract and/or expand to `len` bytes (already checked).
-struct HkdfJob<'a> {
-    ikm: &'a [u8],
-    extract: bool,
-    expand: bool,
-    salt: Option<&'a [u8]>,
-    info: &'a [u8],
-    len: usize,
-}
-
-fn run<H: EagerHash>(job: &HkdfJob<'_>) -> Result<Zeroizing<Vec<u8>>> {
-    let hkdf = if job.extract {
-        let (mut prk, hkdf) = Hkdf::<H>::extract(job.salt, job.ikm);
-        if !job.expand {
-            let out = Zeroizing::new(prk.to_vec());
-            prk.as_mut_slice().zeroize();
-            return Ok(out);
-        }
-        prk.as_mut_slice().zeroize();
-        hkdf
-    } else {
-        // RFC 5869 §2.3: a PRK of at least the hash length.
-        Hkdf::<H>::from_prk(job.ikm).map_err(|_| Error::KeySizeRange)?
-    };
-    let mut okm = Zeroizing::new(vec![0u8; job.len]);
-    hkdf.expand(job.info, &mut okm)
-        .map_err(|_| Error::TemplateInconsistent)?;
-    Ok(okm)
-}
-
 /// The output length: the hash length for extract-only (the only length
 /// it has), else the requested length, 1 to 255 × hash length (default:
 /// the hash length).
@@ -158,7 +124,7 @@ pub(super) fn hkdf_derive(
     };
     let ikm = ikm(mech.mech, base)?;
     let len = output_len(*extract && !*expand, prf.output_len(), len)?;
-    let job = HkdfJob {
+    let job = generation::HkdfJob {
         ikm,
         extract: *extract,
         expand: *expand,
@@ -166,15 +132,9 @@ pub(super) fn hkdf_derive(
         info,
         len,
     };
-    match prf {
-        HashAlg::Sha1 => run::<Sha1>(&job),
-        HashAlg::Sha224 => run::<Sha224>(&job),
-        HashAlg::Sha256 => run::<Sha256>(&job),
-        HashAlg::Sha384 => run::<Sha384>(&job),
-        HashAlg::Sha512 => run::<Sha512>(&job),
-        // Refused when the parameter is parsed; kept out here too.
-        _ => Err(Error::MechanismParamInvalid),
-    }
+    // SHA-3 PRFs are refused when the parameter is parsed; the provider
+    // answers MechanismParamInvalid for them too.
+    generation::hkdf(*prf, &job)
 }
 
 /// CKM_PKCS5_PBKD2 with C_GenerateKey: `len` bytes (1 to 512, else
@@ -196,15 +156,7 @@ pub fn pbkdf2(mech: &Mechanism, len: usize) -> Result<Zeroizing<Vec<u8>>> {
         return Err(Error::KeySizeRange);
     }
     let mut out = Zeroizing::new(vec![0u8; len]);
-    let (pw, salt, rounds) = (password.as_slice(), salt.as_slice(), *iterations);
-    match prf {
-        HashAlg::Sha1 => pbkdf2::pbkdf2_hmac::<Sha1>(pw, salt, rounds, &mut out),
-        HashAlg::Sha224 => pbkdf2::pbkdf2_hmac::<Sha224>(pw, salt, rounds, &mut out),
-        HashAlg::Sha256 => pbkdf2::pbkdf2_hmac::<Sha256>(pw, salt, rounds, &mut out),
-        HashAlg::Sha384 => pbkdf2::pbkdf2_hmac::<Sha384>(pw, salt, rounds, &mut out),
-        HashAlg::Sha512 => pbkdf2::pbkdf2_hmac::<Sha512>(pw, salt, rounds, &mut out),
-        _ => return Err(Error::MechanismParamInvalid),
-    }
+    generation::pbkdf2(*prf, password, salt, *iterations, &mut out)?;
     Ok(out)
 }
 

@@ -2,22 +2,20 @@
 //! Ed25519, X25519 and RSA key pairs, returned as the attribute values the
 //! object layer stores.
 
-use std::convert::Infallible;
-
-use rand_core::{TryCryptoRng, TryRng};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
 use super::curve25519::{self, Alg25519};
-use super::digest::HashAlg;
-use super::ec::{self, EcSigningKey};
+use super::ec;
 use super::keys::{Curve, Key};
+use super::provider::generation;
 use crate::error::{Error, Result};
 
-/// Fills `out` from the operating system's RNG.
+/// Fills `out` with random bytes: the provider's one source (the OS RNG in
+/// the default build, AWS-LC's DRBG in the aws-lc build).
 pub fn random(out: &mut [u8]) -> Result<()> {
-    getrandom::fill(out).map_err(|_| Error::FunctionFailed)
+    generation::fill(out)
 }
 
 /// `len` random bytes for a new secret key. The length policy belongs to
@@ -57,44 +55,19 @@ impl std::fmt::Debug for EcKeyPairParts {
 /// (AttributeValueInvalid for unsupported curves).
 pub fn generate_ec(ec_params: &[u8]) -> Result<EcKeyPairParts> {
     let curve = Curve::from_ec_params(ec_params)?;
-    let key = random_ec_key(curve)?;
+    let pair = generation::ec_key(curve)?;
     Ok(EcKeyPairParts {
         ec_params: ec_params.to_vec(),
-        private_value: key.scalar_bytes(),
-        ec_point_der: ec::point_to_der(&key.verifying_key().uncompressed_point()),
+        private_value: pair.scalar,
+        ec_point_der: ec::point_to_der(&pair.point),
     })
-}
-
-/// Rejection sampling of the scalar, with the bits above the order's
-/// length cleared (P-521's top byte holds one bit); a candidate ≥ the order
-/// then has probability < 2^-32, so a few tries suffice.
-fn random_ec_key(curve: Curve) -> Result<EcSigningKey> {
-    let mut bytes = Zeroizing::new(vec![0u8; curve.field_bytes()]);
-    let surplus = u64::try_from(curve.field_bytes())
-        .map_err(|_| Error::GeneralError)?
-        .saturating_mul(8)
-        .saturating_sub(curve.bits());
-    let top_mask = 0xffu8
-        .checked_shr(u32::try_from(surplus).unwrap_or(8))
-        .unwrap_or(0);
-    for _ in 0..16 {
-        random(&mut bytes)?;
-        if let Some(first) = bytes.first_mut() {
-            *first &= top_mask;
-        }
-        if let Ok(key) = EcSigningKey::from_scalar(curve, &bytes) {
-            return Ok(key);
-        }
-    }
-    Err(Error::FunctionFailed)
 }
 
 /// Generates an Ed25519 key pair; `ec_params` must name edwards25519 (OID
 /// or curve name, echoed back as given), else AttributeValueInvalid.
 pub fn generate_edwards(ec_params: &[u8]) -> Result<EcKeyPairParts> {
     Alg25519::Ed25519.expect(ec_params)?;
-    let mut seed = Zeroizing::new(vec![0u8; curve25519::KEY_LEN]);
-    random(&mut seed)?;
+    let seed = generation::ed25519_seed()?;
     let key = Key::edwards_private(ec_params, &seed)?;
     Ok(EcKeyPairParts {
         ec_params: ec_params.to_vec(),
@@ -177,12 +150,7 @@ pub fn generate_rsa(bits: u64, public_exponent: &[u8]) -> Result<RsaKeyPairParts
     }
     let e = generation_exponent(public_exponent)?;
     let bit_size = usize::try_from(bits).map_err(|_| Error::KeySizeRange)?;
-    let mut rng = FlaggedOsRng::default();
-    let key = RsaPrivateKey::new_with_exp(&mut rng, bit_size, BoxedUint::from(e))
-        .map_err(|_| Error::FunctionFailed)?;
-    if rng.failed {
-        return Err(Error::FunctionFailed);
-    }
+    let key = generation::rsa_key(bit_size, e)?;
     rsa_parts(&key)
 }
 
@@ -213,55 +181,6 @@ fn secret_bytes(x: &BoxedUint) -> Zeroizing<Vec<u8>> {
     let first = full.iter().position(|&b| b != 0).unwrap_or(full.len());
     Zeroizing::new(full.get(first..).unwrap_or(&[]).to_vec())
 }
-
-/// The OS RNG behind the infallible interface RSA generation needs. A
-/// failure cannot be reported through that interface, so it is recorded
-/// and the caller discards the result; meanwhile a hash-counter stream
-/// keeps the generator's retry loops terminating.
-#[derive(Default)]
-struct FlaggedOsRng {
-    failed: bool,
-    counter: u64,
-}
-
-impl FlaggedOsRng {
-    fn fill(&mut self, dst: &mut [u8]) {
-        if getrandom::fill(dst).is_ok() {
-            return;
-        }
-        self.failed = true;
-        for chunk in dst.chunks_mut(32) {
-            self.counter = self.counter.wrapping_add(1);
-            let block = HashAlg::Sha256.hash(&self.counter.to_le_bytes());
-            for (d, s) in chunk.iter_mut().zip(block) {
-                *d = s;
-            }
-        }
-    }
-}
-
-impl TryRng for FlaggedOsRng {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> std::result::Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.fill(&mut b);
-        Ok(u32::from_le_bytes(b))
-    }
-
-    fn try_next_u64(&mut self) -> std::result::Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.fill(&mut b);
-        Ok(u64::from_le_bytes(b))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> std::result::Result<(), Infallible> {
-        self.fill(dst);
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for FlaggedOsRng {}
 
 #[cfg(test)]
 mod tests {

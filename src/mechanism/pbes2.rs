@@ -8,11 +8,11 @@
 
 use der::asn1::{AnyRef, ObjectIdentifier};
 use der::{Decode, Reader, SliceReader, Tag, Tagged};
-use sha1::Sha1;
-use sha2::{Sha224, Sha256, Sha384, Sha512};
 use zeroize::Zeroizing;
 
 use super::aes::AesCipher;
+use super::digest::HashAlg;
+use super::provider::generation;
 
 const PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
 const PBKDF2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");
@@ -164,16 +164,19 @@ fn derive(kdf: &AnyRef<'_>, passphrase: &[u8], len: usize) -> Res<Zeroizing<Vec<
             _ => return Err(Pbes2Error::Malformed("PBKDF2 parameters")),
         }
     }
-    let mut out = Zeroizing::new(vec![0u8; len]);
-    let (pw, salt) = (passphrase, salt.value());
-    match prf {
-        o if o == HMAC_SHA1 => pbkdf2::pbkdf2_hmac::<Sha1>(pw, salt, rounds, &mut out),
-        o if o == HMAC_SHA224 => pbkdf2::pbkdf2_hmac::<Sha224>(pw, salt, rounds, &mut out),
-        o if o == HMAC_SHA256 => pbkdf2::pbkdf2_hmac::<Sha256>(pw, salt, rounds, &mut out),
-        o if o == HMAC_SHA384 => pbkdf2::pbkdf2_hmac::<Sha384>(pw, salt, rounds, &mut out),
-        o if o == HMAC_SHA512 => pbkdf2::pbkdf2_hmac::<Sha512>(pw, salt, rounds, &mut out),
+    let hash = match prf {
+        o if o == HMAC_SHA1 => HashAlg::Sha1,
+        o if o == HMAC_SHA224 => HashAlg::Sha224,
+        o if o == HMAC_SHA256 => HashAlg::Sha256,
+        o if o == HMAC_SHA384 => HashAlg::Sha384,
+        o if o == HMAC_SHA512 => HashAlg::Sha512,
         o => return Err(Pbes2Error::Unsupported(format!("PBKDF2 prf {o}"))),
-    }
+    };
+    let mut out = Zeroizing::new(vec![0u8; len]);
+    // The provider's PBKDF2 (provider/generation.rs); it fails only in a
+    // FIPS build asked for a PRF aws-lc does not offer (SHA-224).
+    generation::pbkdf2(hash, passphrase, salt.value(), rounds, &mut out)
+        .map_err(|_| Pbes2Error::Unsupported(format!("PBKDF2 prf {prf} in this build")))?;
     Ok(out)
 }
 

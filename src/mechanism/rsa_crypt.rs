@@ -29,7 +29,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cryptoki_sys::*;
-use getrandom::SysRng;
+// Padding and blinding randomness from the provider's one source.
+use super::provider::generation::Rng;
 use rsa::traits::{PaddingScheme, PublicKeyParts};
 use rsa::{BoxedUint, Oaep, Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
 use sha1::Sha1;
@@ -174,7 +175,7 @@ impl Padding {
                 HashAlg::Sha512 => oaep_encrypt::<Sha512>(key, label, msg),
                 _ => return Err(Error::MechanismParamInvalid),
             },
-            Padding::Pkcs1 => Pkcs1v15Encrypt.encrypt(&mut SysRng, key, msg),
+            Padding::Pkcs1 => Pkcs1v15Encrypt.encrypt(&mut Rng, key, msg),
             Padding::Raw => return raw_encrypt(key, msg),
         };
         out.map_err(|e| match e {
@@ -191,7 +192,7 @@ impl Padding {
             Padding::Oaep { hash, label } => {
                 return provider::active().rsa_oaep_decrypt(key, *hash, label, ct);
             }
-            Padding::Pkcs1 => Pkcs1v15Encrypt.decrypt(Some(&mut SysRng), key, ct),
+            Padding::Pkcs1 => Pkcs1v15Encrypt.decrypt(Some(&mut Rng), key, ct),
             Padding::Raw => return raw_decrypt(key, ct),
         };
         out.map(Zeroizing::new)
@@ -204,7 +205,7 @@ fn oaep_encrypt<D: Digest + FixedOutputReset>(
     label: &[u8],
     msg: &[u8],
 ) -> rsa::Result<Vec<u8>> {
-    Oaep::<D>::new_with_label(label).encrypt(&mut SysRng, key, msg)
+    Oaep::<D>::new_with_label(label).encrypt(&mut Rng, key, msg)
 }
 
 /// The last `k` bytes of a big-endian integer at the modulus precision
@@ -239,7 +240,7 @@ fn raw_decrypt(key: &RsaPrivateKey, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         return Err(Error::EncryptedDataInvalid);
     }
     let m = Zeroizing::new(
-        rsa::hazmat::rsa_decrypt_and_check(key, Some(&mut SysRng), &c)
+        rsa::hazmat::rsa_decrypt_and_check(key, Some(&mut Rng), &c)
             .map_err(|_| Error::FunctionFailed)?,
     );
     to_k_bytes(&m, key.size())

@@ -1,16 +1,19 @@
 //! Crypto at rest: the master key, its PIN wrapping, per-object sealing and
 //! the keyed lookup tags. This is the only cryptography outside
 //! `src/mechanism/`; the key hierarchy is described in `docs/FORMAT.md`.
+//! The primitives (random bytes, AES-256-GCM, HKDF-SHA256, HMAC-SHA256,
+//! PBKDF2-HMAC-SHA256) are the crypto provider's
+//! (`mechanism::provider::generation`), so the aws-lc and FIPS builds seal
+//! stored keys inside AWS-LC; the bytes written are the same in every
+//! build. Only the SHA-256 of public data (digests, fingerprints, the
+//! audit chain) is computed here.
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
-use hkdf::Hkdf;
-use hmac::digest::common::array::Array;
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
+use crate::mechanism::HashAlg;
+use crate::mechanism::provider::generation::{self, GCM_NONCE_LEN};
 
 /// Version byte of the first format: wrapped master keys without their
 /// index key, sealed blobs that do not name the key that sealed them.
@@ -26,8 +29,8 @@ pub const SALT_LEN: usize = 16;
 pub const MAX_ITERATIONS: u32 = 10_000_000;
 
 const KEY_LEN: usize = 32;
-const NONCE_LEN: usize = 12;
-const TAG_LEN: usize = 16;
+const NONCE_LEN: usize = GCM_NONCE_LEN;
+const TAG_LEN: usize = generation::GCM_TAG_LEN;
 /// version || nonce || ciphertext(32) || tag.
 const WRAPPED_LEN: usize = 1 + NONCE_LEN + KEY_LEN + TAG_LEN;
 /// Version 2: version || nonce || ciphertext(master key || index key) || tag.
@@ -51,8 +54,8 @@ const INDEX_INFO: &[u8] = b"keyward-index-v1";
 pub struct MasterKey {
     key: [u8; KEY_LEN],
     /// HKDF output (32 bytes) zero-padded to the HMAC block size, which is
-    /// exactly how HMAC treats a 32-byte key (RFC 2104), and lets the HMAC be
-    /// keyed through the infallible fixed-size constructor.
+    /// exactly how HMAC treats a 32-byte key (RFC 2104): either form keys
+    /// the same HMAC in both providers.
     index_key: [u8; HMAC_BLOCK],
 }
 
@@ -111,9 +114,7 @@ impl MasterKey {
             index_key: [0u8; HMAC_BLOCK],
         };
         let (derived, _) = mk.index_key.split_at_mut(KEY_LEN);
-        Hkdf::<Sha256>::new(None, key)
-            .expand(INDEX_INFO, derived)
-            .map_err(|_| Error::GeneralError)?;
+        generation::hkdf_sha256(key, INDEX_INFO, derived)?;
         Ok(mk)
     }
 }
@@ -140,17 +141,7 @@ impl std::fmt::Debug for PinRecord {
 }
 
 fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|_| Error::FunctionFailed)
-}
-
-fn random_nonce() -> Result<[u8; NONCE_LEN]> {
-    let mut nonce = [0u8; NONCE_LEN];
-    fill_random(&mut nonce)?;
-    Ok(nonce)
-}
-
-fn cipher(key: &[u8; KEY_LEN]) -> Result<Aes256Gcm> {
-    Aes256Gcm::new_from_slice(key).map_err(|_| Error::GeneralError)
+    generation::fill(buf)
 }
 
 /// AES-256-GCM encrypts `plaintext` and returns version || nonce || ct || tag.
@@ -160,21 +151,15 @@ fn seal_with(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8
 
 /// AES-256-GCM encrypts `plaintext` and returns head || nonce || ct || tag.
 fn seal_headed(key: &[u8; KEY_LEN], head: &[u8], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-    let nonce = random_nonce()?;
     // Capacity is exact, so the in-place encryption never reallocates and
     // the plaintext copy is overwritten by ciphertext rather than left behind.
-    let mut out = Vec::with_capacity(
-        plaintext
-            .len()
-            .saturating_add(head.len() + NONCE_LEN + TAG_LEN),
-    );
-    out.extend_from_slice(head);
-    out.extend_from_slice(&nonce);
     let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len().saturating_add(TAG_LEN)));
     body.extend_from_slice(plaintext);
-    cipher(key)?
-        .encrypt_in_place(&Nonce::from(nonce), aad, &mut *body)
-        .map_err(|_| Error::GeneralError)?;
+    // The provider draws the nonce (inside AWS-LC in the aws-lc build).
+    let nonce = generation::gcm_seal(key, aad, &mut body)?;
+    let mut out = Vec::with_capacity(body.len().saturating_add(head.len() + NONCE_LEN));
+    out.extend_from_slice(head);
+    out.extend_from_slice(&nonce);
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -210,10 +195,10 @@ fn open_headed(
         .ok_or(OpenError::Malformed)?;
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| OpenError::Malformed)?;
     let mut buf = Zeroizing::new(ct.to_vec());
-    cipher(key)
-        .map_err(|_| OpenError::Malformed)?
-        .decrypt_in_place(&Nonce::from(nonce), aad, &mut *buf)
-        .map_err(|_| OpenError::Unauthentic)?;
+    generation::gcm_open(key, &nonce, aad, &mut buf).map_err(|e| match e {
+        Error::EncryptedDataInvalid => OpenError::Unauthentic,
+        _ => OpenError::Malformed,
+    })?;
     Ok(buf)
 }
 
@@ -229,10 +214,10 @@ fn mk_aad_v2(role: u8) -> Vec<u8> {
     aad
 }
 
-fn pin_kek(pin: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; KEY_LEN]> {
+fn pin_kek(pin: &[u8], salt: &[u8], iterations: u32) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     let mut kek = Zeroizing::new([0u8; KEY_LEN]);
-    pbkdf2::pbkdf2_hmac::<Sha256>(pin, salt, iterations, kek.as_mut_slice());
-    kek
+    generation::pbkdf2(HashAlg::Sha256, pin, salt, iterations, kek.as_mut_slice())?;
+    Ok(kek)
 }
 
 /// Wraps `mk` under a key derived from `pin` for `role` (the CKU_* value).
@@ -243,7 +228,7 @@ pub fn wrap_master_key(mk: &MasterKey, pin: &[u8], role: u8, iterations: u32) ->
     }
     let mut salt = vec![0u8; SALT_LEN];
     fill_random(&mut salt)?;
-    let kek = pin_kek(pin, &salt, iterations);
+    let kek = pin_kek(pin, &salt, iterations)?;
     // Version 2 carries the index key, which a rotation keeps while the
     // master key changes (see [`MasterKey::rotated`]).
     let wrapped = seal_headed(&kek, &[SEAL_VERSION_2], &mk_aad_v2(role), &mk.to_parts())?;
@@ -268,7 +253,7 @@ pub fn unwrap_master_key(pin: &[u8], role: u8, rec: &PinRecord) -> Result<Master
     if !salt_ok || !iter_ok {
         return Err(Error::Tampered);
     }
-    let kek = pin_kek(pin, &rec.salt, rec.iterations);
+    let kek = pin_kek(pin, &rec.salt, rec.iterations)?;
     let opened = if v2 {
         open_headed(&kek, &[SEAL_VERSION_2], &mk_aad_v2(role), &rec.wrapped)
     } else {
@@ -308,9 +293,7 @@ fn step_aad(dir: StepDirection, from_epoch: i64, to_epoch: i64) -> Vec<u8> {
 
 fn step_key(mk: &MasterKey) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    Hkdf::<Sha256>::new(None, &mk.key)
-        .expand(STEP_INFO, key.as_mut_slice())
-        .map_err(|_| Error::GeneralError)?;
+    generation::hkdf_sha256(&mk.key, STEP_INFO, key.as_mut_slice())?;
     Ok(key)
 }
 
@@ -350,9 +333,7 @@ fn object_key(mk: &MasterKey, object_id: i64) -> Result<Zeroizing<[u8; KEY_LEN]>
     let mut info = OBJECT_INFO_PREFIX.to_vec();
     info.extend_from_slice(&object_id.to_le_bytes());
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    Hkdf::<Sha256>::new(None, &mk.key)
-        .expand(&info, key.as_mut_slice())
-        .map_err(|_| Error::GeneralError)?;
+    generation::hkdf_sha256(&mk.key, &info, key.as_mut_slice())?;
     Ok(key)
 }
 
@@ -495,9 +476,7 @@ impl AuditKey {
 
     fn wrapping_key(mk: &MasterKey) -> Result<Zeroizing<[u8; KEY_LEN]>> {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        Hkdf::<Sha256>::new(None, &mk.key)
-            .expand(AUDIT_WRAP_INFO, key.as_mut_slice())
-            .map_err(|_| Error::GeneralError)?;
+        generation::hkdf_sha256(&mk.key, AUDIT_WRAP_INFO, key.as_mut_slice())?;
         Ok(key)
     }
 
@@ -516,26 +495,14 @@ impl AuditKey {
         Ok(AuditKey(key))
     }
 
-    fn hmac(&self) -> Hmac<Sha256> {
-        let mut block = Zeroizing::new([0u8; HMAC_BLOCK]);
-        if let Some(head) = block.get_mut(..KEY_LEN) {
-            head.copy_from_slice(&self.0);
-        }
-        <Hmac<Sha256> as KeyInit>::new(Array::cast_from_core(&block))
-    }
-
     /// HMAC-SHA256 over a record's chain hash.
     pub fn mac(&self, chain_hash: &[u8; 32]) -> Vec<u8> {
-        let mut mac = self.hmac();
-        mac.update(chain_hash);
-        mac.finalize().into_bytes().to_vec()
+        generation::hmac_sha256(&self.0, &[chain_hash]).to_vec()
     }
 
     /// Constant-time check of [`AuditKey::mac`].
     pub fn verify(&self, chain_hash: &[u8; 32], tag: &[u8]) -> bool {
-        let mut mac = self.hmac();
-        mac.update(chain_hash);
-        mac.verify_slice(tag).is_ok()
+        generation::hmac_sha256_verify(&self.0, &[chain_hash], tag)
     }
 
     /// HMAC-SHA256 of the chain anchor: domain-separated from record MACs
@@ -543,20 +510,14 @@ impl AuditKey {
     /// turn an earlier record's MAC into an anchor for a trail cut back
     /// to that record.
     pub fn anchor_mac(&self, seq: i64, chain_hash: &[u8; 32]) -> Vec<u8> {
-        let mut mac = self.hmac();
-        mac.update(AUDIT_ANCHOR_PREFIX);
-        mac.update(&seq.to_le_bytes());
-        mac.update(chain_hash);
-        mac.finalize().into_bytes().to_vec()
+        let seq = seq.to_le_bytes();
+        generation::hmac_sha256(&self.0, &[AUDIT_ANCHOR_PREFIX, &seq, chain_hash]).to_vec()
     }
 
     /// Constant-time check of [`AuditKey::anchor_mac`].
     pub fn verify_anchor(&self, seq: i64, chain_hash: &[u8; 32], tag: &[u8]) -> bool {
-        let mut mac = self.hmac();
-        mac.update(AUDIT_ANCHOR_PREFIX);
-        mac.update(&seq.to_le_bytes());
-        mac.update(chain_hash);
-        mac.verify_slice(tag).is_ok()
+        let seq = seq.to_le_bytes();
+        generation::hmac_sha256_verify(&self.0, &[AUDIT_ANCHOR_PREFIX, &seq, chain_hash], tag)
     }
 }
 
@@ -620,11 +581,10 @@ pub fn fingerprint(sealed: &[u8]) -> String {
 /// attr_type LE u64 || value). Equal inputs give equal tags under one master
 /// key; nothing about the value is learned without it.
 pub fn lookup_tag(mk: &MasterKey, attr_type: u64, value: &[u8]) -> Vec<u8> {
-    let key = Array::cast_from_core(&mk.index_key);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(key);
-    mac.update(&attr_type.to_le_bytes());
-    mac.update(value);
-    mac.finalize().into_bytes().to_vec()
+    // The 64-byte zero-padded key is exactly HMAC's view of the 32-byte
+    // one (RFC 2104), in either provider.
+    let attr = attr_type.to_le_bytes();
+    generation::hmac_sha256(&mk.index_key, &[&attr, value]).to_vec()
 }
 
 /// Length of the PBKDF2 salt in a backup file header.
@@ -647,7 +607,7 @@ fn backup_key(passphrase: &[u8], iterations: u32, salt: &[u8]) -> Result<Zeroizi
     if iterations == 0 || iterations > MAX_ITERATIONS || salt.len() != BACKUP_SALT_LEN {
         return Err(Error::ArgumentsBad);
     }
-    Ok(pin_kek(passphrase, salt, iterations))
+    pin_kek(passphrase, salt, iterations)
 }
 
 /// Encrypts a backup payload under PBKDF2-HMAC-SHA256(`passphrase`,

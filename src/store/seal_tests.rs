@@ -2,6 +2,7 @@
 //! versions) with tamper and swap cases, key steps, lookup tags, audit key
 //! and backup sealing.
 use super::*;
+use hmac::{Hmac, KeyInit, Mac};
 
 const ITER: u32 = 1000;
 
@@ -248,7 +249,7 @@ fn backup_seal_round_trip_and_failures() {
 fn version_1_pin_records_still_open() {
     let mk = MasterKey::generate().unwrap();
     let salt = vec![7u8; SALT_LEN];
-    let kek = pin_kek(b"pin", &salt, ITER);
+    let kek = pin_kek(b"pin", &salt, ITER).unwrap();
     let wrapped = seal_with(&kek, &mk_aad(1), &mk.key).unwrap();
     assert_eq!(wrapped.len(), WRAPPED_LEN);
     let rec = PinRecord {
@@ -312,4 +313,83 @@ fn version_2_blobs_name_their_key_epoch() {
     assert_eq!(blob_key_epoch(&[3, 0]), Err(Error::Tampered));
     assert_eq!(blob_key_epoch(&[2, 0]), Err(Error::Tampered));
     assert_eq!(blob_key_epoch(&[]), Err(Error::Tampered));
+}
+
+/// Blobs written by the code before the provider seam (RustCrypto called
+/// from this file directly), for master key 0x42…: the on-disk format
+/// did not change, so they open in this build, whichever provider it
+/// has (the aws-lc build runs this test too: a token written by the
+/// default build opens there). The deterministic values (index key,
+/// lookup tag, audit MACs) must be byte-identical.
+mod format_fixtures {
+    pub const SALT: &str = "ee43bf1f40d948bf038f9b2505098601";
+    pub const PIN: &str = "02c48bd74e437065af20986c57f65aaef664f5c64e931ee896770f9029219bca\
+        8672ce2d1f3d8640af10787b8f8f6a1fd160b11d30867aba35a08ee3eaa60fedccc704cb2ab46ae0aad\
+        0752e6679ed62ffeaaab3791be022b61249f4a1";
+    pub const OBJECT: &str = "0203000000000000008f8bfc6300cd2be868d2f6f5b6180b997fad70d203a1de\
+        4f2de5e15fc8d59f4fd64f224bb4d3e6c9";
+    pub const TAG: &str = "efcbadf1adb6e9bb06853734ae9a15f2cd15ed3be5d2f5bc05fc798ffe4ca9f3";
+    pub const INDEX: &str = "102718e79957977b22947836530f7386d4c66095930711969523258707c9533e";
+    pub const AUDIT: &str = "010f4eb7df86bb384e4df1608cbe4bf70728fa72c0b99e07634fe5a2e851fd25\
+        da8922c54d9913d29c2d24ef9c68013042d75e5b985b53bb487f9c48af";
+    pub const MAC: &str = "243afb87a7386e6faec6b8970db0ad5856f58b4440eedc0739db624dc879a156";
+    pub const ANCHOR: &str = "2fc044699f3241187d41797a303d9e0c4385e343d05b56df243f90f98eb9a6ff";
+    pub const STEP: &str = "01fe8dffad440a2c14c619bf03a0f9db9015742ca60f17a4b51c7d73edf4875a\
+        c0b77cf4926d48baa9c453d85cb35757e81e40372f733f2f0a9e7865d8f2fe578ce47142d9250d24b55b\
+        36d506f03a54ce970cac6d61cbc0df741381b5";
+    pub const BACKUP: &str = "010a57e1d255cd421d621445c9dada42496e2375bd11178fab864fa4215ad2a6\
+        d7feeae5";
+}
+
+#[test]
+fn blobs_from_before_the_provider_seam_open() {
+    use crate::test_util::unhex;
+    use format_fixtures as f;
+    let mk = MasterKey::from_bytes(&[0x42; 32]).unwrap();
+    assert_eq!(&mk.index_key[..KEY_LEN], &unhex(f::INDEX)[..]);
+    assert!(mk.index_key[KEY_LEN..].iter().all(|&b| b == 0));
+    let rec = PinRecord {
+        salt: unhex(f::SALT),
+        iterations: ITER,
+        wrapped: unhex(f::PIN),
+    };
+    let opened = unwrap_master_key(b"fixture-pin", 1, &rec).unwrap();
+    assert_eq!(opened.key, mk.key);
+    assert_eq!(opened.index_key, mk.index_key);
+    assert_eq!(
+        unwrap_master_key(b"fixture-pim", 1, &rec).unwrap_err(),
+        Error::PinIncorrect
+    );
+    let object = unhex(f::OBJECT);
+    assert_eq!(blob_key_epoch(&object).unwrap(), Some(3));
+    assert_eq!(
+        &unseal_object(&mk, 17, 3, &[9; 32], &object).unwrap()[..],
+        b"secret attrs"
+    );
+    assert_eq!(
+        unseal_object(&mk, 18, 3, &[9; 32], &object).unwrap_err(),
+        Error::Tampered
+    );
+    assert_eq!(lookup_tag(&mk, 3, b"label"), unhex(f::TAG));
+    let audit = AuditKey::unwrap(&mk, &unhex(f::AUDIT)).unwrap();
+    assert_eq!(audit.0, [5; 32]);
+    assert_eq!(audit.mac(&[6; 32]), unhex(f::MAC));
+    assert!(audit.verify(&[6; 32], &unhex(f::MAC)));
+    assert_eq!(audit.anchor_mac(12, &[6; 32]), unhex(f::ANCHOR));
+    assert!(audit.verify_anchor(12, &[6; 32], &unhex(f::ANCHOR)));
+    assert!(!audit.verify_anchor(13, &[6; 32], &unhex(f::ANCHOR)));
+    let next = unwrap_step(&mk, StepDirection::Next, 1, 2, &unhex(f::STEP)).unwrap();
+    assert_eq!(next.key, [0x43; 32]);
+    assert_eq!(
+        &open_backup(b"passphrase", ITER, &[1; 16], b"header", &unhex(f::BACKUP)).unwrap()[..],
+        b"payload"
+    );
+    // And what this build writes opens again (in the other build too:
+    // the provider tests seal with one provider and open with the other).
+    let rec = wrap_master_key(&mk, b"fixture-pin", 1, ITER).unwrap();
+    assert_eq!(rec.wrapped.len(), unhex(f::PIN).len());
+    assert_eq!(
+        unwrap_master_key(b"fixture-pin", 1, &rec).unwrap().key,
+        mk.key
+    );
 }

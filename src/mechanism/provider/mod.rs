@@ -33,6 +33,9 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 
 #[cfg(feature = "aws-lc")]
 pub(in crate::mechanism) mod aws_lc;
+pub mod generation;
+#[cfg(feature = "aws-lc")]
+pub(in crate::mechanism) mod generation_aws_lc;
 pub(in crate::mechanism) mod rustcrypto;
 #[cfg(feature = "aws-lc")]
 pub(in crate::mechanism) mod symmetric;

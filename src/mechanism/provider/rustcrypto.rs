@@ -3,7 +3,8 @@
 //! from the p256/p384/p521 crates, RSA from the `rsa` crate. The parsed key
 //! is the RustCrypto key itself, so this provider never uses the cache.
 
-use getrandom::SysRng;
+// Hedging and blinding randomness from the provider's one source.
+use super::generation::Rng;
 use p256::ecdsa::signature::hazmat::{PrehashVerifier, RandomizedPrehashSigner};
 use rsa::traits::PaddingScheme;
 use rsa::{Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
@@ -73,19 +74,19 @@ pub(super) fn ecdsa_sign(key: &EcSigningKey, z: &[u8]) -> Result<Vec<u8>> {
     match key {
         EcSigningKey::P256(k) => {
             let sig: p256::ecdsa::Signature = k
-                .sign_prehash_with_rng(&mut SysRng, z)
+                .sign_prehash_with_rng(&mut Rng, z)
                 .map_err(|_| Error::FunctionFailed)?;
             Ok(sig.to_bytes().to_vec())
         }
         EcSigningKey::P384(k) => {
             let sig: p384::ecdsa::Signature = k
-                .sign_prehash_with_rng(&mut SysRng, z)
+                .sign_prehash_with_rng(&mut Rng, z)
                 .map_err(|_| Error::FunctionFailed)?;
             Ok(sig.to_bytes().to_vec())
         }
         EcSigningKey::P521(k) => {
             let sig: p521::ecdsa::Signature = k
-                .sign_prehash_with_rng(&mut SysRng, z)
+                .sign_prehash_with_rng(&mut Rng, z)
                 .map_err(|_| Error::FunctionFailed)?;
             Ok(sig.to_bytes().to_vec())
         }
@@ -184,7 +185,7 @@ fn oaep<D: Digest + FixedOutputReset>(
     label: &[u8],
     ct: &[u8],
 ) -> rsa::Result<Vec<u8>> {
-    Oaep::<D>::new_with_label(label).decrypt(Some(&mut SysRng), key, ct)
+    Oaep::<D>::new_with_label(label).decrypt(Some(&mut Rng), key, ct)
 }
 
 pub(super) fn oaep_decrypt(
