@@ -780,6 +780,22 @@ fn fips_mode_encrypts_only_with_generated_ivs() {
             ok(r, "any IV construction outside FIPS mode");
         }
     }
+    // One message in parts: AWS-LC's approved sealing has no such form.
+    let mut p = Param::new(&[0x11u8; 12], 0, CKG_GENERATE_RANDOM);
+    let begin = encrypt_begin(&s, &mut p, b"");
+    if fips {
+        err(
+            begin,
+            CKR_FUNCTION_NOT_SUPPORTED,
+            "C_EncryptMessageBegin in FIPS mode",
+        );
+    } else {
+        ok(begin, "C_EncryptMessageBegin");
+        ok(
+            encrypt_next(&s, Some(&mut p), &plain, CKF_END_OF_MESSAGE),
+            "C_EncryptMessageNext (last)",
+        );
+    }
     ok(message_decrypt_init(&s, &gcm(), k), "C_MessageDecryptInit");
     for (fixed, generator) in [(0, CKG_GENERATE_RANDOM), (32, CKG_GENERATE_COUNTER)] {
         let mut p = Param::new(&[0x11u8; 12], fixed, generator);

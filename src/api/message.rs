@@ -262,8 +262,25 @@ impl Library {
                 aad,
                 p.tag_bits,
             )?;
-            let data = g.update(plain)?;
-            let tag = g.finish()?;
+            // One message in one call: the operation's single-part path,
+            // which the aws-lc builds run in AWS-LC (the FIPS build has
+            // no other: its multi-part GCM encryption is refused).
+            let tag_len = p.tag_len()?;
+            let mut sealed = vec![
+                0u8;
+                plain
+                    .len()
+                    .checked_add(tag_len)
+                    .ok_or(Error::DataLenRange)?
+            ];
+            let (data, tag) = match g.single_into(plain, &mut sealed)? {
+                Some(n) if n == sealed.len() => {
+                    let tag = sealed.split_off(plain.len());
+                    (sealed, tag)
+                }
+                Some(_) => return Err(Error::GeneralError),
+                None => (g.update(plain)?, g.finish()?),
+            };
             Ok(Sealed {
                 out: Out::Data(data),
                 iv,
@@ -279,6 +296,12 @@ impl Library {
         p: &GcmMessage,
         aad: &[u8],
     ) -> Result<Option<Vec<u8>>> {
+        // The FIPS build encrypts a GCM message only in one call
+        // (AWS-LC's approved sealing has no multi-part form).
+        if crate::mechanism::provider::FIPS {
+            crate::error::cause::note(&"FIPS mode: encrypt each message with C_EncryptMessage");
+            return Err(Error::FunctionNotSupported);
+        }
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Encrypt)?;
             // The tag comes with the last C_EncryptMessageNext.

@@ -196,3 +196,175 @@ mod tests {
         );
     }
 }
+
+/// The FIPS build's proof that each approved family runs in AWS-LC: one
+/// operation per family and per function, through the mechanism layer
+/// (the code C_* calls reach), must count an aws-lc service. A family that
+/// still ran its own RustCrypto code in this build would count none, and
+/// a per-call fallback would fail (`provider::fallback_allowed`).
+#[cfg(all(test, feature = "fips"))]
+mod in_module {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::mechanism::provider::aws_lc_served_in_this_thread as served;
+    use crate::mechanism::{
+        Curve, Key, Mechanism, Params, decrypt_init, derive, digest_init, encrypt_init,
+        generate_ec, generate_rsa, generate_secret, sign_init, unwrap, verify_init, wrap,
+    };
+
+    /// `f`'s result, after checking AWS-LC served it.
+    #[track_caller]
+    fn in_aws_lc<T>(what: &str, f: impl FnOnce() -> T) -> T {
+        let before = served();
+        let out = f();
+        assert!(served() > before, "{what} did not run in AWS-LC");
+        out
+    }
+
+    fn mech(ty: CK_MECHANISM_TYPE, params: Params) -> Mechanism {
+        Mechanism { mech: ty, params }
+    }
+
+    #[test]
+    fn digests_and_macs() {
+        for m in [
+            CKM_SHA_1,
+            CKM_SHA224,
+            CKM_SHA256,
+            CKM_SHA384,
+            CKM_SHA512,
+            CKM_SHA3_256,
+            CKM_SHA3_384,
+            CKM_SHA3_512,
+        ] {
+            in_aws_lc(&format!("digest {m:#x}"), || {
+                let mut op = digest_init(&mech(m, Params::None)).unwrap();
+                op.update(b"abc");
+                op.finish()
+            });
+        }
+        let secret = Arc::new(Key::secret(CKK_GENERIC_SECRET, &[7; 32]).unwrap());
+        for m in [
+            CKM_SHA_1_HMAC,
+            CKM_SHA224_HMAC,
+            CKM_SHA256_HMAC,
+            CKM_SHA384_HMAC,
+            CKM_SHA512_HMAC,
+        ] {
+            let tag = in_aws_lc(&format!("HMAC {m:#x}"), || {
+                let mut op = sign_init(&mech(m, Params::None), secret.clone()).unwrap();
+                op.update(b"abc").unwrap();
+                op.finish().unwrap()
+            });
+            in_aws_lc(&format!("HMAC verify {m:#x}"), || {
+                let mut op = verify_init(&mech(m, Params::None), secret.clone()).unwrap();
+                op.update(b"abc").unwrap();
+                op.finish(&tag).unwrap()
+            });
+        }
+        let aes = Arc::new(Key::secret(CKK_AES, &[9; 32]).unwrap());
+        in_aws_lc("CMAC", || {
+            let mut op = sign_init(&mech(CKM_AES_CMAC, Params::None), aes.clone()).unwrap();
+            op.update(b"abc").unwrap();
+            op.finish().unwrap()
+        });
+    }
+
+    #[test]
+    fn aes_modes_and_wraps() {
+        let aes = Arc::new(Key::secret(CKK_AES, &[9; 32]).unwrap());
+        let iv = Params::Iv(vec![3; 16]);
+        let ctr = Params::Ctr {
+            counter_bits: 128,
+            block: [5; 16],
+        };
+        for (m, p, data) in [
+            (CKM_AES_ECB, Params::None, vec![1u8; 32]),
+            (CKM_AES_CBC, iv.clone(), vec![1u8; 32]),
+            (CKM_AES_CBC_PAD, iv.clone(), vec![1u8; 20]),
+            (CKM_AES_CTR, ctr, vec![1u8; 20]),
+        ] {
+            let m = mech(m, p);
+            let ct = in_aws_lc(&format!("encrypt {:#x}", m.mech), || {
+                let mut op = encrypt_init(&m, aes.clone()).unwrap();
+                let mut out = op.update(&data).unwrap();
+                out.extend(op.finish().unwrap());
+                out
+            });
+            let pt = in_aws_lc(&format!("decrypt {:#x}", m.mech), || {
+                let mut op = decrypt_init(&m, aes.clone()).unwrap();
+                let mut out = op.update(&ct).unwrap();
+                out.extend(op.finish().unwrap());
+                out
+            });
+            assert_eq!(pt, data);
+        }
+        for m in [CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP] {
+            let m = mech(m, Params::None);
+            let wrapped = in_aws_lc("wrap", || wrap(&m, &aes, &[4; 32]).unwrap());
+            let back = in_aws_lc("unwrap", || unwrap(&m, &aes, &wrapped).unwrap());
+            assert_eq!(&back[..], &[4; 32]);
+        }
+    }
+
+    #[test]
+    fn generation_signatures_and_agreement() {
+        // Randomness is counted apart (a fallback draws through the seam
+        // too): the fills must come from AWS-LC's DRBG.
+        let fills = crate::mechanism::provider::generation_aws_lc::fills_in_this_thread;
+        let before = fills();
+        generate_secret(32).unwrap();
+        assert!(fills() > before, "random bytes did not come from AWS-LC");
+        let ec = in_aws_lc("EC key pair", || {
+            generate_ec(&Curve::P256.ec_params()).unwrap()
+        });
+        let private = Arc::new(Key::ec_private(&ec.ec_params, &ec.private_value).unwrap());
+        let public = Arc::new(private.to_public().unwrap());
+        let sig = in_aws_lc("ECDSA-SHA256 sign", || {
+            let mut op = sign_init(&mech(CKM_ECDSA_SHA256, Params::None), private.clone()).unwrap();
+            op.update(b"abc").unwrap();
+            op.finish().unwrap()
+        });
+        in_aws_lc("ECDSA-SHA256 verify", || {
+            let mut op =
+                verify_init(&mech(CKM_ECDSA_SHA256, Params::None), public.clone()).unwrap();
+            op.update(b"abc").unwrap();
+            op.finish(&sig).unwrap()
+        });
+        let peer = generate_ec(&Curve::P256.ec_params()).unwrap();
+        let ecdh = mech(
+            CKM_ECDH1_DERIVE,
+            Params::Ecdh {
+                kdf: CKD_NULL,
+                shared_data: vec![],
+                public_data: peer.ec_point_der.clone(),
+            },
+        );
+        in_aws_lc("ECDH", || derive(&ecdh, &private, None).unwrap());
+        let rsa = in_aws_lc("RSA-2048 key pair", || {
+            generate_rsa(2048, &[1, 0, 1]).unwrap()
+        });
+        let rsa = Arc::new(
+            Key::rsa_private(
+                &rsa.modulus,
+                &rsa.public_exponent,
+                &rsa.private_exponent,
+                Some((&rsa.prime_1, &rsa.prime_2)),
+            )
+            .unwrap(),
+        );
+        let sig = in_aws_lc("RSA SHA-256 sign", || {
+            let mut op = sign_init(&mech(CKM_SHA256_RSA_PKCS, Params::None), rsa.clone()).unwrap();
+            op.update(b"abc").unwrap();
+            op.finish().unwrap()
+        });
+        let rsa_public = Arc::new(rsa.to_public().unwrap());
+        in_aws_lc("RSA SHA-256 verify", || {
+            let mut op =
+                verify_init(&mech(CKM_SHA256_RSA_PKCS, Params::None), rsa_public.clone()).unwrap();
+            op.update(b"abc").unwrap();
+            op.finish(&sig).unwrap()
+        });
+    }
+}

@@ -314,10 +314,17 @@ fn encrypt_data(iv: Option<[u8; 16]>, data: &[u8]) -> Result<Params> {
 /// The GCM parameter rule, for C_EncryptInit's CK_GCM_PARAMS and the
 /// message calls' CK_GCM_MESSAGE_PARAMS alike: an IV of 1 to 256 bytes, a
 /// tag of 96 to 128 bits in whole bytes. Returns the tag length in bytes.
+///
+/// The FIPS build takes only what AWS-LC's approved GCM serves: a 96-bit
+/// IV and a 128-bit tag.
 pub fn gcm_lengths(iv_len: usize, tag_bits: CK_ULONG) -> Result<usize> {
     let bad = Error::MechanismParamInvalid;
     if iv_len == 0 || iv_len > 256 || !(96..=128).contains(&tag_bits) || !tag_bits.is_multiple_of(8)
     {
+        return Err(bad);
+    }
+    if super::provider::FIPS && (iv_len != 12 || tag_bits != 128) {
+        crate::error::cause::note(&"FIPS mode: GCM takes a 96-bit IV and a 128-bit tag");
         return Err(bad);
     }
     usize::try_from(tag_bits / 8).map_err(|_| bad)

@@ -686,18 +686,18 @@ mod tests {
             HashAlg::Sha256.hash(b"abc"),
             sha2::Sha256::digest(b"abc").to_vec()
         );
-        // A hash-then-sign operation embeds such a hasher: unsaveable too
-        // (a raw CKM_ECDSA buffer still saves).
+        // A hashed signature does not embed such a hasher in the FIPS
+        // build: it keeps the message for AWS-LC's message signing
+        // (sign.rs `Input`), so its state saves like a raw one.
         use crate::mechanism::keys::Curve;
         use crate::mechanism::{Key, Mechanism, sign_init};
         let key = Arc::new(Key::ec_private(&Curve::P256.ec_params(), &[0x22u8; 32]).unwrap());
         let mech = Mechanism::parse(CKM_ECDSA_SHA256, None).unwrap();
         let mut op = sign_init(&mech, Arc::clone(&key)).unwrap();
         op.update(b"data").unwrap();
-        assert_eq!(op.save().err(), Some(Error::StateUnsaveable));
-        let raw = Mechanism::parse(CKM_ECDSA, None).unwrap();
-        let mut op = sign_init(&raw, key).unwrap();
-        op.update(&[1; 32]).unwrap();
         assert!(op.save().is_ok());
+        // Raw CKM_ECDSA (a digest made outside the module) is not offered.
+        let raw = Mechanism::parse(CKM_ECDSA, None).unwrap();
+        assert_eq!(sign_init(&raw, key).err(), Some(Error::MechanismInvalid));
     }
 }
