@@ -285,6 +285,30 @@ fn approved_signatures_work_and_unapproved_pairings_are_refused_at_init() {
     if !FIPS {
         ok(s.sign(msg), "finish the empty-salt PSS signature");
     }
+    // RSA generation: FIPS makes 2048/3072/4096-bit keys with e = 65537.
+    if FIPS {
+        let rsa_gen = |bits: CK_ULONG, e: &[u8]| {
+            s.generate_pair(
+                &Mech::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
+                Tmpl::new()
+                    .ulong(CKA_MODULUS_BITS, bits)
+                    .bytes(CKA_PUBLIC_EXPONENT, e)
+                    .bool(CKA_TOKEN, false)
+                    .bool(CKA_VERIFY, true),
+                Tmpl::new().bool(CKA_TOKEN, false).bool(CKA_SIGN, true),
+            )
+        };
+        err(
+            rsa_gen(2560, &[1, 0, 1]),
+            CKR_KEY_SIZE_RANGE,
+            "a 2560-bit RSA key in FIPS mode",
+        );
+        err(
+            rsa_gen(2048, &[3]),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            "e = 3 in FIPS mode",
+        );
+    }
     // OAEP with SHA-256.
     let oaep = Mech::oaep(CKM_SHA256, CKG_MGF1_SHA256, b"");
     let ct = ok(s.encrypt_once(&oaep, rsa_pub, b"secret"), "OAEP encrypt");

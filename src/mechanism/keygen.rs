@@ -149,6 +149,19 @@ pub fn generate_rsa(bits: u64, public_exponent: &[u8]) -> Result<RsaKeyPairParts
         return Err(Error::KeySizeRange);
     }
     let e = generation_exponent(public_exponent)?;
+    // The FIPS build generates only what AWS-LC's approved generation
+    // makes; other requests are refused here, with the request's codes,
+    // rather than reaching a refused fallback.
+    if super::provider::FIPS {
+        if !matches!(bits, 2048 | 3072 | 4096) {
+            crate::error::cause::note(&"FIPS mode: RSA keys of 2048, 3072 or 4096 bits");
+            return Err(Error::KeySizeRange);
+        }
+        if e != DEFAULT_EXPONENT {
+            crate::error::cause::note(&"FIPS mode: RSA public exponent 65537");
+            return Err(Error::AttributeValueInvalid);
+        }
+    }
     let bit_size = usize::try_from(bits).map_err(|_| Error::KeySizeRange)?;
     let key = generation::rsa_key(bit_size, e)?;
     rsa_parts(&key)

@@ -147,9 +147,19 @@ fn rsa_generation_fallbacks() {
     let (parts, on_aws) = served(|| crate::mechanism::generate_rsa(2048, &[1, 0, 1]).unwrap());
     assert!(on_aws);
     assert_eq!(parts.public_exponent, vec![1, 0, 1]);
-    let (parts, on_aws) = served(|| fallback(crate::mechanism::generate_rsa(2048, &[0x11])));
-    assert!(!on_aws);
-    if let Some(parts) = parts {
+    if crate::mechanism::provider::FIPS {
+        // The family refuses the request itself in the FIPS build, with
+        // the request's code, before any provider is asked.
+        let (r, on_aws) = served(|| crate::mechanism::generate_rsa(2048, &[0x11]));
+        assert!(!on_aws);
+        assert_eq!(r.err(), Some(Error::AttributeValueInvalid));
+        assert_eq!(
+            crate::mechanism::generate_rsa(2560, &[1, 0, 1]).err(),
+            Some(Error::KeySizeRange)
+        );
+    } else {
+        let (parts, on_aws) = served(|| crate::mechanism::generate_rsa(2048, &[0x11]).unwrap());
+        assert!(!on_aws);
         assert_eq!(parts.public_exponent, vec![0x11]);
     }
 }
