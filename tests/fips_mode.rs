@@ -478,6 +478,22 @@ fn approved_derivations_work() {
         s.verify_once(&hmac, ba, b"agree", &mac),
         "same secret on b's side",
     );
+    // The SP 800-56C one-step KDF over the agreed secret, both sides.
+    let kdf =
+        |peer: Vec<u8>| Mech::ecdh(CKM_ECDH1_DERIVE, CKD_SHA256_KDF_SP800, b"fixed info", &peer);
+    let ab2 = ok(
+        s.derive(&kdf(point(b_pub)), a, secret()),
+        "ECDH + SP 800-56C, a",
+    );
+    let ba2 = ok(
+        s.derive(&kdf(point(a_pub)), b, secret()),
+        "ECDH + SP 800-56C, b",
+    );
+    let mac = ok(s.sign_once(&hmac, ab2, b"kdf"), "MAC under a's KDF key");
+    ok(
+        s.verify_once(&hmac, ba2, b"kdf", &mac),
+        "same KDF key on b's side",
+    );
     // HKDF-SHA-256 from the agreed secret.
     let hkdf = Mech::hkdf(
         CKM_HKDF_DERIVE,

@@ -1,6 +1,8 @@
 //! ECDH key agreement (CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE) on
-//! P-256/P-384/P-521 and X25519, with the NULL KDF and the ANSI X9.63 SHA-1
-//! and SHA-2 KDFs; and the CKM_EC_MONTGOMERY_KEY_PAIR_GEN row.
+//! P-256/P-384/P-521 and X25519, with the NULL KDF, the ANSI X9.63 KDFs
+//! (CKD_SHA*_KDF, CKD_SHA3_*_KDF) and the SP 800-56C one-step KDFs
+//! (CKD_SHA*_KDF_SP800, CKD_SHA3_*_KDF_SP800); and the
+//! CKM_EC_MONTGOMERY_KEY_PAIR_GEN row.
 //!
 //! Length rules (`len` is the derived key's CKA_VALUE_LEN or its type's
 //! fixed length; None means "natural length"):
@@ -10,6 +12,11 @@
 //!   CKR_KEY_SIZE_RANGE, since no more secret exists.
 //! - CKD_SHAx_KDF: Hash(Z || counter_be32 || shared_data) for counter = 1,
 //!   2, … concatenated and cut to `len`; None gives one hash output.
+//! - CKD_SHAx_KDF_SP800: the same with the counter first,
+//!   Hash(counter_be32 || Z || shared_data) (SP 800-56C rev. 2 §4.1,
+//!   option 1, the shared data as FixedInfo).
+//! - The FIPS build refuses the SHA3-224 KDFs (CKR_MECHANISM_PARAM_INVALID):
+//!   AWS-LC has no SHA3-224 to run them on.
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -77,22 +84,57 @@ pub(super) fn derive(
     };
     match kdf_hash(*kdf)? {
         None => null_kdf(z, len),
-        Some(hash) => x963_kdf(hash, &z, shared_data, len.unwrap_or(hash.output_len())),
+        Some((hash, order)) => hash_kdf(
+            hash,
+            order,
+            &z,
+            shared_data,
+            len.unwrap_or(hash.output_len()),
+        ),
     }
 }
 
-/// The hash of a CKD_* value (None for CKD_NULL). Other KDFs never get
-/// past parameter parsing; MechanismParamInvalid guards anyway.
-fn kdf_hash(kdf: CK_EC_KDF_TYPE) -> Result<Option<HashAlg>> {
-    Ok(match kdf {
-        CKD_NULL => None,
-        CKD_SHA1_KDF => Some(HashAlg::Sha1),
-        CKD_SHA224_KDF => Some(HashAlg::Sha224),
-        CKD_SHA256_KDF => Some(HashAlg::Sha256),
-        CKD_SHA384_KDF => Some(HashAlg::Sha384),
-        CKD_SHA512_KDF => Some(HashAlg::Sha512),
+/// Where a hash KDF puts its counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CounterAt {
+    /// ANSI X9.63: after Z.
+    AfterZ,
+    /// SP 800-56C one-step: before Z.
+    First,
+}
+
+/// The hash and counter position of a CKD_* value (None for CKD_NULL);
+/// MechanismParamInvalid for a KDF this module does not have (parameter
+/// parsing asks here too, so the two cannot disagree).
+pub(super) fn kdf_hash(kdf: CK_EC_KDF_TYPE) -> Result<Option<(HashAlg, CounterAt)>> {
+    use CounterAt::{AfterZ, First};
+    use HashAlg::*;
+    let (hash, order) = match kdf {
+        CKD_NULL => return Ok(None),
+        CKD_SHA1_KDF => (Sha1, AfterZ),
+        CKD_SHA224_KDF => (Sha224, AfterZ),
+        CKD_SHA256_KDF => (Sha256, AfterZ),
+        CKD_SHA384_KDF => (Sha384, AfterZ),
+        CKD_SHA512_KDF => (Sha512, AfterZ),
+        CKD_SHA3_224_KDF => (Sha3_224, AfterZ),
+        CKD_SHA3_256_KDF => (Sha3_256, AfterZ),
+        CKD_SHA3_384_KDF => (Sha3_384, AfterZ),
+        CKD_SHA3_512_KDF => (Sha3_512, AfterZ),
+        CKD_SHA1_KDF_SP800 => (Sha1, First),
+        CKD_SHA224_KDF_SP800 => (Sha224, First),
+        CKD_SHA256_KDF_SP800 => (Sha256, First),
+        CKD_SHA384_KDF_SP800 => (Sha384, First),
+        CKD_SHA512_KDF_SP800 => (Sha512, First),
+        CKD_SHA3_224_KDF_SP800 => (Sha3_224, First),
+        CKD_SHA3_256_KDF_SP800 => (Sha3_256, First),
+        CKD_SHA3_384_KDF_SP800 => (Sha3_384, First),
+        CKD_SHA3_512_KDF_SP800 => (Sha3_512, First),
         _ => return Err(Error::MechanismParamInvalid),
-    })
+    };
+    if super::provider::FIPS && hash == Sha3_224 {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(Some((hash, order)))
 }
 
 /// Z for P-256/P-384/P-521. The peer point is a SEC1 point (compressed or
@@ -127,9 +169,16 @@ fn null_kdf(z: Zeroizing<Vec<u8>>, len: Option<usize>) -> Result<Zeroizing<Vec<u
     ))
 }
 
-/// ANSI X9.63 KDF (SEC1 §3.6.1): Hash(Z || counter || shared_data) with a
-/// 32-bit big-endian counter from 1.
-fn x963_kdf(hash: HashAlg, z: &[u8], shared_data: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
+/// The hash KDFs: ANSI X9.63 (SEC1 §3.6.1), Hash(Z || counter ||
+/// shared_data), or SP 800-56C one-step, Hash(counter || Z || shared_data),
+/// with a 32-bit big-endian counter from 1.
+fn hash_kdf(
+    hash: HashAlg,
+    order: CounterAt,
+    z: &[u8],
+    shared_data: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
     if len == 0 {
         return Err(Error::KeySizeRange);
     }
@@ -137,8 +186,16 @@ fn x963_kdf(hash: HashAlg, z: &[u8], shared_data: &[u8], len: usize) -> Result<Z
     let mut counter: u32 = 1;
     while out.len() < len {
         let mut h = hash.hasher();
-        h.update(z);
-        h.update(&counter.to_be_bytes());
+        match order {
+            CounterAt::AfterZ => {
+                h.update(z);
+                h.update(&counter.to_be_bytes());
+            }
+            CounterAt::First => {
+                h.update(&counter.to_be_bytes());
+                h.update(z);
+            }
+        }
         h.update(shared_data);
         let block = Zeroizing::new(h.finish());
         let take = block.len().min(len.saturating_sub(out.len()));
@@ -250,7 +307,10 @@ mod tests {
             let kb = derive(&ecdh(CKD_SHA256_KDF, b"info", &raw), &b, Some(48)).unwrap();
             assert_eq!(ka.len(), 48);
             assert_eq!(*ka, *kb);
-            assert_eq!(*ka, *x963_kdf(HashAlg::Sha256, &za, b"info", 48).unwrap());
+            assert_eq!(
+                *ka,
+                *hash_kdf(HashAlg::Sha256, CounterAt::AfterZ, &za, b"info", 48).unwrap()
+            );
         }
     }
 
@@ -285,7 +345,7 @@ mod tests {
     fn x963_known_answers() {
         let z = unhex("96c05619d56c328ab95fe84b18264b08725b85e33fd34f08");
         assert_eq!(
-            *x963_kdf(HashAlg::Sha256, &z, &[], 16).unwrap(),
+            *hash_kdf(HashAlg::Sha256, CounterAt::AfterZ, &z, &[], 16).unwrap(),
             unhex("443024c3dae66b95e6f5670601558f71")
         );
         let z = unhex("22518b10e70f2a3f243810ae3254139efbee04aa57c7af7d");
@@ -297,7 +357,7 @@ mod tests {
              142d43525a78e5bc79a17f59676a5706dc54d54d4d1f0bd7e386128ec26afc21",
         );
         assert_eq!(
-            *x963_kdf(HashAlg::Sha256, &z, &info, 128).unwrap(),
+            *hash_kdf(HashAlg::Sha256, CounterAt::AfterZ, &z, &info, 128).unwrap(),
             expected
         );
     }
@@ -351,6 +411,50 @@ mod tests {
         assert_eq!(
             info(CKM_EC_MONTGOMERY_KEY_PAIR_GEN).unwrap().flags & CKF_GENERATE_KEY_PAIR,
             CKF_GENERATE_KEY_PAIR
+        );
+    }
+
+    /// The SP 800-56C one-step KDF and the SHA-3 X9.63 KDF against an
+    /// independent implementation (Python `cryptography` 46: ConcatKDFHash
+    /// and X963KDF over Z = 00 01 … 1f).
+    #[test]
+    fn sp800_and_sha3_kdfs_match_an_independent_implementation() {
+        let z: Vec<u8> = (0u8..32).collect();
+        let cases: [(CK_EC_KDF_TYPE, &[u8], usize, &str); 3] = [
+            (
+                CKD_SHA256_KDF_SP800,
+                b"info",
+                48,
+                "c3d6e2a35ac18f4771d72ff4a7e577ea7b98ae7fa6b6f165bbd17d7c1a24b91f\
+                 4660044d61757df590f5fbb2b7094ed3",
+            ),
+            (
+                CKD_SHA3_256_KDF_SP800,
+                b"",
+                40,
+                "65f9d9f138c02e35f978c6e3dffc28f13da778cca96321db6cf37c6f31bf70d7\
+                 c2f967133709c9e0",
+            ),
+            (
+                CKD_SHA3_384_KDF,
+                b"shared",
+                50,
+                "397d04aa0b3a711ea36e7f2e597fb93ac41bb35765070b22ddff7b13c8ccf0ab\
+                 93b9dfceb60e9d9269ee0f62c5a7c20b4c60",
+            ),
+        ];
+        for (kdf, shared, len, want) in cases {
+            let (hash, order) = kdf_hash(kdf).unwrap().unwrap();
+            let got = hash_kdf(hash, order, &z, shared, len).unwrap();
+            assert_eq!(*got, unhex(want), "{kdf:#x}");
+        }
+        assert_eq!(
+            kdf_hash(CKD_SHA1_KDF_ASN1).err(),
+            Some(Error::MechanismParamInvalid)
+        );
+        assert_eq!(
+            kdf_hash(CKD_BLAKE2B_256_KDF).err(),
+            Some(Error::MechanismParamInvalid)
         );
     }
 }

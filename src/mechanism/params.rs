@@ -364,10 +364,7 @@ fn parse_oaep(
 
 fn parse_ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Result<Params> {
     let bad = Error::MechanismParamInvalid;
-    let known = matches!(
-        kdf,
-        CKD_NULL | CKD_SHA1_KDF | CKD_SHA224_KDF | CKD_SHA256_KDF | CKD_SHA384_KDF | CKD_SHA512_KDF
-    );
+    let known = super::ecdh::kdf_hash(kdf).is_ok();
     if !known || public.is_empty() || (kdf == CKD_NULL && !shared.is_empty()) {
         return Err(bad);
     }
