@@ -6,12 +6,11 @@
 
 use std::sync::Arc;
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 use super::sign::{Input, SignOp, VerifyOp};
+use super::provider::generation::{self, GCM_NONCE_LEN as NONCE_LEN};
 use super::{HashAlg, Key, Mechanism, Params, random};
 use crate::error::{Error, Result};
 
@@ -19,7 +18,6 @@ use crate::error::{Error, Result};
 const STATE_VERSION: u8 = 1;
 const AAD_PREFIX: &[u8] = b"keyward-opstate-v1";
 const KEY_LEN: usize = 32;
-const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 /// Domain separation of [`key_id`] from any other SHA-256 use.
 const KEY_ID_PREFIX: &[u8] = b"keyward-opstate-key";
@@ -34,9 +32,6 @@ impl StateKey {
         Ok(StateKey(key))
     }
 
-    fn cipher(&self) -> Result<Aes256Gcm> {
-        Aes256Gcm::new_from_slice(self.0.as_slice()).map_err(|_| Error::GeneralError)
-    }
 }
 
 impl std::fmt::Debug for StateKey {
@@ -53,17 +48,16 @@ fn aad(slot: CK_SLOT_ID) -> Vec<u8> {
     aad
 }
 
-/// version || nonce || AES-256-GCM(plaintext) || tag.
+/// version || nonce || AES-256-GCM(plaintext) || tag. The AEAD is the
+/// store's (provider/generation.rs): AWS-LC's in the aws-lc builds, with
+/// the nonce drawn inside it, so the FIPS build seals states in the module
+/// too.
 pub fn seal_state(key: &StateKey, slot: CK_SLOT_ID, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let mut nonce = [0u8; NONCE_LEN];
-    random(&mut nonce)?;
     // Exact capacity: encryption in place never reallocates and leaves no
     // plaintext copy behind.
     let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len().saturating_add(TAG_LEN)));
     body.extend_from_slice(plaintext);
-    key.cipher()?
-        .encrypt_in_place(&Nonce::from(nonce), &aad(slot), &mut *body)
-        .map_err(|_| Error::GeneralError)?;
+    let nonce = generation::gcm_seal(&key.0, &aad(slot), &mut body)?;
     let mut out = Vec::with_capacity(body.len().saturating_add(1 + NONCE_LEN));
     out.push(STATE_VERSION);
     out.extend_from_slice(&nonce);
@@ -81,9 +75,7 @@ pub fn open_state(key: &StateKey, slot: CK_SLOT_ID, blob: &[u8]) -> Result<Zeroi
     let (nonce, ct) = rest.split_at_checked(NONCE_LEN).ok_or(bad)?;
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| bad)?;
     let mut buf = Zeroizing::new(ct.to_vec());
-    key.cipher()?
-        .decrypt_in_place(&Nonce::from(nonce), &aad(slot), &mut *buf)
-        .map_err(|_| bad)?;
+    generation::gcm_open(&key.0, &nonce, &aad(slot), &mut buf).map_err(|_| bad)?;
     Ok(buf)
 }
 

@@ -588,6 +588,7 @@ mod tests {
             ("rsa_crypt.rs", include_str!("../rsa_crypt.rs")),
             ("rustcrypto.rs", include_str!("rustcrypto.rs")),
             ("store/seal.rs", include_str!("../../store/seal.rs")),
+            ("state.rs", include_str!("../state.rs")),
         ];
         let primitives = [
             "getrandom",
