@@ -144,6 +144,47 @@ fn ed25519_rfc8032_known_answers() {
     }
 }
 
+/// Ed25519ph through CK_EDDSA_PARAMS (RFC 8032 §7.3, "abc"), signed in
+/// parts; Ed25519ctx (a context without prehash) is refused.
+#[test]
+fn ed25519ph_rfc8032_known_answer() {
+    let (_env, _init, s) = setup();
+    let privk = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+                .bytes(CKA_EC_PARAMS, ED25519_OID)
+                .bytes(
+                    CKA_VALUE,
+                    &unhex("833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42"),
+                )
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_SIGN, true),
+        ),
+        "import the RFC 8032 Ed25519ph key",
+    );
+    let ph = Mech::eddsa(true, b"");
+    ok(s.sign_init(&ph, privk), "C_SignInit Ed25519ph");
+    ok(s.sign_update(b"a"), "C_SignUpdate");
+    ok(s.sign_update(b"bc"), "C_SignUpdate");
+    let sig = ok(s.sign_final(), "C_SignFinal");
+    assert_eq!(
+        hex(&sig),
+        "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41\
+         31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
+    );
+    err(
+        s.sign_init(&Mech::eddsa(false, b"context"), privk),
+        CKR_MECHANISM_PARAM_INVALID,
+        "Ed25519ctx",
+    );
+    ok(
+        s.sign_init(&Mech::eddsa(false, b""), privk),
+        "pure Ed25519 by parameter",
+    );
+}
+
 #[test]
 fn eddsa_and_ecdsa_keys_do_not_mix() {
     let (_env, _init, s) = setup();

@@ -1,12 +1,15 @@
-//! EdDSA: CKM_EDDSA as pure Ed25519 (RFC 8032 §5.1; no context, no
-//! prehash) and the CKM_EC_EDWARDS_KEY_PAIR_GEN row. Pure Ed25519 hashes
-//! the message twice, so multi-part input is buffered and signed in
-//! `finish`.
+//! EdDSA: CKM_EDDSA as pure Ed25519 (RFC 8032 §5.1; no parameter, or
+//! CK_EDDSA_PARAMS without prehash or context) or Ed25519ph (phFlag set,
+//! with a context of up to 255 bytes), and the CKM_EC_EDWARDS_KEY_PAIR_GEN
+//! row. Pure Ed25519 hashes the message twice, so multi-part input is
+//! buffered and signed in `finish`; Ed25519ph hashes it with SHA-512 as it
+//! arrives. Ed25519ctx is refused when the parameter is read (params.rs).
 
 use std::sync::Arc;
 
 use cryptoki_sys::*;
 use ed25519_dalek::Signer;
+use sha2::{Digest, Sha512};
 
 use super::keys::{CURVE25519_BITS, Key};
 use super::sign::{Input, SignOp, VerifyOp};
@@ -41,55 +44,87 @@ fn handles(mech: CK_MECHANISM_TYPE) -> bool {
     mech == CKM_EDDSA
 }
 
-/// Pure Ed25519 takes no parameter (the ABI layer already refused
-/// Ed25519ctx/ph parameters).
-fn check_params(mech: &Mechanism) -> Result<()> {
-    match (mech.mech, &mech.params) {
-        (CKM_EDDSA, Params::None) => Ok(()),
-        (CKM_EDDSA, _) => Err(Error::MechanismParamInvalid),
-        _ => Err(Error::MechanismInvalid),
+/// The message as the variant needs it: buffered whole (pure Ed25519) or
+/// hashed as it arrives (Ed25519ph, with its context).
+enum Message {
+    Pure(Input),
+    Prehashed { hash: Sha512, context: Vec<u8> },
+}
+
+impl Message {
+    /// The variant `mech`'s parameter asks for (params.rs checked it).
+    fn for_mechanism(mech: &Mechanism) -> Result<Message> {
+        match (mech.mech, &mech.params) {
+            (CKM_EDDSA, Params::None) => Ok(Message::Pure(Input::new(None))),
+            (CKM_EDDSA, Params::Ed25519ph { context }) => Ok(Message::Prehashed {
+                hash: Sha512::new(),
+                context: context.clone(),
+            }),
+            (CKM_EDDSA, _) => Err(Error::MechanismParamInvalid),
+            _ => Err(Error::MechanismInvalid),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            Message::Pure(input) => input.update(data),
+            Message::Prehashed { hash, .. } => {
+                hash.update(data);
+                Ok(())
+            }
+        }
     }
 }
 
 /// Starts an Ed25519 signature; the key must be an Ed25519 private key.
 pub(super) fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
-    check_params(mech)?;
+    let message = Message::for_mechanism(mech)?;
     if !matches!(*key, Key::EdPrivate(_)) {
         return Err(Error::KeyTypeInconsistent);
     }
     Ok(Box::new(EddsaSign {
         key,
-        input: Input::new(None),
+        message: Some(message),
     }))
 }
 
 /// Starts an Ed25519 verification; the key must be an Ed25519 public key.
 pub(super) fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn VerifyOp>> {
-    check_params(mech)?;
+    let message = Message::for_mechanism(mech)?;
     if !matches!(*key, Key::EdPublic(_)) {
         return Err(Error::KeyTypeInconsistent);
     }
     Ok(Box::new(EddsaVerify {
         key,
-        input: Input::new(None),
+        message: Some(message),
     }))
+}
+
+/// The operation's message; None once the operation ended.
+fn message(slot: &mut Option<Message>) -> Result<&mut Message> {
+    slot.as_mut().ok_or(Error::OperationNotInitialized)
 }
 
 struct EddsaSign {
     key: Arc<Key>,
-    input: Input,
+    message: Option<Message>,
 }
 
 impl SignOp for EddsaSign {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.input.update(data)
+        message(&mut self.message)?.update(data)
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let message = self.input.take()?;
-        match &*self.key {
-            Key::EdPrivate(k) => Ok(k.sign(&message).to_bytes().to_vec()),
-            _ => Err(Error::KeyTypeInconsistent),
+        let Key::EdPrivate(k) = &*self.key else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        match self.message.take().ok_or(Error::OperationNotInitialized)? {
+            Message::Pure(mut input) => Ok(k.sign(&input.take()?).to_bytes().to_vec()),
+            Message::Prehashed { hash, context } => k
+                .sign_prehashed(hash, Some(&context))
+                .map(|s| s.to_bytes().to_vec())
+                .map_err(|_| Error::FunctionFailed),
         }
     }
 
@@ -100,26 +135,30 @@ impl SignOp for EddsaSign {
 
 struct EddsaVerify {
     key: Arc<Key>,
-    input: Input,
+    message: Option<Message>,
 }
 
 impl VerifyOp for EddsaVerify {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.input.update(data)
+        message(&mut self.message)?.update(data)
     }
 
     /// Strict verification (RFC 8032 §5.1.7 with canonical S and no
     /// small-order keys), as libsodium and OpenSSL behave.
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        let message = self.input.take()?;
+        let message = self.message.take().ok_or(Error::OperationNotInitialized)?;
         let bytes: &[u8; SIG_LEN] = signature.try_into().map_err(|_| Error::SignatureLenRange)?;
         let sig = ed25519_dalek::Signature::from_bytes(bytes);
-        match &*self.key {
-            Key::EdPublic(k) => k
-                .verify_strict(&message, &sig)
-                .map_err(|_| Error::SignatureInvalid),
-            _ => Err(Error::KeyTypeInconsistent),
-        }
+        let Key::EdPublic(k) = &*self.key else {
+            return Err(Error::KeyTypeInconsistent);
+        };
+        let checked = match message {
+            Message::Pure(mut input) => k.verify_strict(&input.take()?, &sig),
+            Message::Prehashed { hash, context } => {
+                k.verify_prehashed_strict(hash, Some(&context), &sig)
+            }
+        };
+        checked.map_err(|_| Error::SignatureInvalid)
     }
 }
 
@@ -242,5 +281,66 @@ mod tests {
             Mechanism::parse(CKM_EDDSA, Some(&[1])).unwrap_err(),
             Error::MechanismParamInvalid
         );
+    }
+
+    fn ph(context: &[u8]) -> Mechanism {
+        let raw = crate::mechanism::RawParam::Eddsa {
+            prehash: true,
+            context: context.to_vec(),
+        };
+        Mechanism::from_raw(CKM_EDDSA, &raw).unwrap()
+    }
+
+    /// RFC 8032 §7.3 (Ed25519ph, "abc"), signed in parts; a context
+    /// changes the signature, and each verifies only under its own.
+    #[test]
+    fn ed25519ph_rfc8032_vector() {
+        let (private, public) =
+            pair("833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42");
+        let mut op = sign_init(&ph(b""), private.clone()).unwrap();
+        op.update(b"a").unwrap();
+        op.update(b"bc").unwrap();
+        let sig = op.finish().unwrap();
+        assert_eq!(
+            sig,
+            unhex(
+                "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41\
+                 31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
+            )
+        );
+        let mut v = verify_init(&ph(b""), public.clone()).unwrap();
+        v.update(b"abc").unwrap();
+        assert_eq!(v.finish(&sig), Ok(()));
+        // Pure Ed25519 over the same message is another signature.
+        let mut v = verify_init(&mech(), public.clone()).unwrap();
+        v.update(b"abc").unwrap();
+        assert_eq!(v.finish(&sig), Err(Error::SignatureInvalid));
+        let mut op = sign_init(&ph(b"ctx"), private).unwrap();
+        op.update(b"abc").unwrap();
+        let with_ctx = op.finish().unwrap();
+        assert_ne!(with_ctx, sig);
+        for (context, ok) in [(&b"ctx"[..], true), (&b"other"[..], false)] {
+            let mut v = verify_init(&ph(context), public.clone()).unwrap();
+            v.update(b"abc").unwrap();
+            assert_eq!(v.finish(&with_ctx).is_ok(), ok);
+        }
+    }
+
+    /// Ed25519ctx (context without prehash) and contexts over 255 bytes
+    /// are refused when the parameter is read.
+    #[test]
+    fn ed25519ctx_and_long_contexts_refused() {
+        let raw = |prehash, context: &[u8]| crate::mechanism::RawParam::Eddsa {
+            prehash,
+            context: context.to_vec(),
+        };
+        for (prehash, context) in [(false, &b"ctx"[..]), (true, &[0u8; 256][..])] {
+            assert_eq!(
+                Mechanism::from_raw(CKM_EDDSA, &raw(prehash, context)).unwrap_err(),
+                Error::MechanismParamInvalid
+            );
+        }
+        assert!(Mechanism::from_raw(CKM_EDDSA, &raw(false, b"")).is_ok());
+        assert!(Mechanism::from_raw(CKM_EDDSA, &raw(true, &[0u8; 255])).is_ok());
     }
 }

@@ -161,6 +161,11 @@ pub enum Params {
         prf: HashAlg,
         password: Zeroizing<Vec<u8>>,
     },
+    /// CK_EDDSA_PARAMS asking for Ed25519ph (RFC 8032 §5.1) with a context
+    /// (possibly empty).
+    Ed25519ph {
+        context: Vec<u8>,
+    },
     /// The data CKM_AES_ECB_ENCRYPT_DATA (`iv` None) or
     /// CKM_AES_CBC_ENCRYPT_DATA encrypts into a key value: whole blocks.
     EncryptData {
@@ -218,11 +223,17 @@ impl Mechanism {
                 encrypt_data(Some(*iv), data)?
             }
             RawParam::Eddsa { prehash, context } if mech == CKM_EDDSA => {
-                // Pure Ed25519 only: Ed25519ctx and Ed25519ph are not offered.
-                if *prehash || !context.is_empty() {
-                    return Err(Error::MechanismParamInvalid);
+                // Pure Ed25519 (no prehash, no context) or Ed25519ph with a
+                // context of up to 255 bytes (RFC 8032 §5.1). Ed25519ctx
+                // (a context without prehash) is not offered: its crate has
+                // no such signing.
+                match (*prehash, context.len()) {
+                    (false, 0) => Params::None,
+                    (true, n) if n <= 255 => Params::Ed25519ph {
+                        context: context.clone(),
+                    },
+                    _ => return Err(Error::MechanismParamInvalid),
                 }
-                Params::None
             }
             _ => return Err(Error::MechanismParamInvalid),
         };

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::sign::{Input, SignOp, VerifyOp};
 use super::provider::generation::{self, GCM_NONCE_LEN as NONCE_LEN};
+use super::sign::{Input, SignOp, VerifyOp};
 use super::{HashAlg, Key, Mechanism, Params, random};
 use crate::error::{Error, Result};
 
@@ -31,7 +31,6 @@ impl StateKey {
         random(key.as_mut_slice())?;
         Ok(StateKey(key))
     }
-
 }
 
 impl std::fmt::Debug for StateKey {

@@ -145,6 +145,21 @@ impl Mech {
         )
     }
 
+    /// CK_EDDSA_PARAMS for CKM_EDDSA (Ed25519ph when `prehash`).
+    pub fn eddsa(prehash: bool, context: &[u8]) -> Self {
+        let mut bufs = Vec::new();
+        let (p, n) = keep(&mut bufs, context);
+        Self::with(
+            CKM_EDDSA,
+            CK_EDDSA_PARAMS {
+                phFlag: CK_BBOOL::from(prehash),
+                ulContextDataLen: n,
+                pContextData: p,
+            },
+            bufs,
+        )
+    }
+
     /// CK_KEY_DERIVATION_STRING_DATA (CKM_AES_ECB_ENCRYPT_DATA …).
     pub fn string_data(ty: CK_MECHANISM_TYPE, data: &[u8]) -> Self {
         let mut bufs = Vec::new();
