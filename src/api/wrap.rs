@@ -150,6 +150,11 @@ impl Library {
             super::object::default_private(token, &mut template)?;
             let p = Provenance::new("derive", CKW_ORIGIN_DERIVED, Some(mech.ty), &mut template)?;
             let template = object::with_derive_template(&base_obj, &template)?;
+            let template = if mechanism::keeps_base_material(mech.ty) {
+                object::protect_like_base(&base_obj, template)
+            } else {
+                template
+            };
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let request = object::derive_request(m.mech, &template)?;
             let value = mechanism::derive(&m, &base_key, request.len)?;

@@ -18,6 +18,7 @@ use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
     Mechanism, RawParam, aes, aes_derive, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign,
+    simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -399,6 +400,27 @@ impl Family for AesEncryptData {
         len: Option<usize>,
     ) -> Result<Zeroizing<Vec<u8>>> {
         aes_derive::derive(mech, base, len)
+    }
+}
+
+/// The simple data derivations (`simple_derive.rs`), offered only when
+/// the policy turns key separation off.
+pub struct SimpleDerive;
+
+impl Family for SimpleDerive {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_DERIVE
+    }
+    fn layout(&self, _mech: CK_MECHANISM_TYPE) -> Layout {
+        Layout::StringData
+    }
+    fn derive(
+        &self,
+        mech: &Mechanism,
+        base: &Key,
+        len: Option<usize>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        simple_derive::derive(mech, base, len)
     }
 }
 

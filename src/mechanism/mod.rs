@@ -40,6 +40,7 @@ mod rsa;
 mod rsa_crypt;
 pub mod schedule;
 mod sign;
+mod simple_derive;
 pub mod spki;
 pub mod state;
 mod wrap;
@@ -64,6 +65,9 @@ pub use self::registry::{
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};
+pub use self::simple_derive::{
+    keeps_base_material, set_simple_derive_allowed, simple_derive_allowed,
+};
 pub use self::wrap::{unwrap, wrap};
 
 use cryptoki_sys::*;

@@ -161,6 +161,9 @@ pub enum Params {
         prf: HashAlg,
         password: Zeroizing<Vec<u8>>,
     },
+    /// CK_KEY_DERIVATION_STRING_DATA of the simple data derivations
+    /// (simple_derive.rs).
+    StringData(Zeroizing<Vec<u8>>),
     /// CK_EDDSA_PARAMS asking for Ed25519ph (RFC 8032 §5.1) with a context
     /// (possibly empty).
     Ed25519ph {
@@ -302,6 +305,14 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
         }
         (CKM_PKCS5_PBKD2, _) => return Err(bad),
         (CKM_AES_ECB_ENCRYPT_DATA, Some(data)) => encrypt_data(None, data)?,
+        (
+            CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_DATA_AND_BASE | CKM_XOR_BASE_AND_DATA,
+            Some(data),
+        ) => Params::StringData(Zeroizing::new(data.to_vec())),
+        (
+            CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_DATA_AND_BASE | CKM_XOR_BASE_AND_DATA,
+            None,
+        ) => return Err(bad),
         (CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA, _) => return Err(bad),
         _ => return Ok(None),
     }))

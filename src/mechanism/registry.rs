@@ -30,13 +30,14 @@ use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
     AesEncryptData, AesKeyWrap, AesModes, Cmac, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
-    RsaPkcs, Signatures,
+    RsaPkcs, Signatures, SimpleDerive,
 };
 use super::keys::Key;
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
     KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, cmac, ecdh, eddsa, kdf, rsa_crypt,
+    simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -189,6 +190,9 @@ enum Hook {
     /// An RSA mechanism: the policy's floor applies, and the legacy
     /// encryption flags may be granted.
     Rsa,
+    /// A simple data derivation: offered only without key separation
+    /// (simple_derive.rs).
+    SimpleDerive,
 }
 
 /// One registered mechanism: its row as the module can do it, the unit of
@@ -246,6 +250,12 @@ const REGISTRATIONS: &[Rows] = {
         rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
         rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
         rows(aes_derive::ROWS, Bytes, &AesEncryptData, Hook::None),
+        rows(
+            simple_derive::ROWS,
+            Bytes,
+            &SimpleDerive,
+            Hook::SimpleDerive,
+        ),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
     ]
@@ -311,6 +321,9 @@ fn offered(e: &Entry) -> Option<MechInfo> {
     let mut row = e.row;
     if super::provider::FIPS {
         row = super::fips::narrow(row)?;
+    }
+    if e.hook == Hook::SimpleDerive && !simple_derive::simple_derive_allowed() {
+        return None;
     }
     if e.hook == Hook::Rsa {
         row.flags |= rsa_crypt::policy_flags(row.mech);
@@ -538,6 +551,9 @@ mod tests {
             (CKM_EDDSA, Layout::Eddsa),
             (CKM_AES_ECB_ENCRYPT_DATA, Layout::StringData),
             (CKM_AES_CBC_ENCRYPT_DATA, Layout::AesCbcEncryptData),
+            (CKM_CONCATENATE_BASE_AND_DATA, Layout::StringData),
+            (CKM_CONCATENATE_DATA_AND_BASE, Layout::StringData),
+            (CKM_XOR_BASE_AND_DATA, Layout::StringData),
         ];
         for e in REGISTRY.iter() {
             let want = structured

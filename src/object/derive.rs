@@ -122,6 +122,24 @@ pub fn derive_request(mech: CK_MECHANISM_TYPE, template: &AttrMap) -> Result<Der
     request(derived_class(mech, template)?, template, true)
 }
 
+/// The simple data derivations (CKM_CONCATENATE_*_DATA,
+/// CKM_XOR_BASE_AND_DATA) put the base key's own bytes in the new key, so
+/// the new key stays at least as protected, whatever the template says
+/// (PKCS#11 3.0, "if the original key has its CKA_SENSITIVE attribute set
+/// to CK_TRUE, so does the derived key … if the original key has its
+/// CKA_EXTRACTABLE attribute set to CK_FALSE, so does the derived key").
+/// Otherwise one byte of data and a CKA_VALUE_LEN of the base's length
+/// would make a readable copy of a sensitive key.
+pub fn protect_like_base(base: &Object, mut template: AttrMap) -> AttrMap {
+    if base.flag(CKA_SENSITIVE) {
+        template.insert(CKA_SENSITIVE, super::attrs::bool_value(true));
+    }
+    if !base.flag(CKA_EXTRACTABLE) {
+        template.insert(CKA_EXTRACTABLE, super::attrs::bool_value(false));
+    }
+    template
+}
+
 /// §5.18.5: a derived key is sensitive "always" only if its base was and
 /// it is, and never extractable only if its base never was and it is not.
 fn inherit_history(obj: &mut Object, base: &Object) {
