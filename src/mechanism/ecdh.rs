@@ -74,6 +74,12 @@ pub(super) fn derive(
     if !matches!(base, Key::EcPrivate { .. } | Key::MontPrivate(_)) {
         return Err(Error::KeyTypeInconsistent);
     }
+    // X25519 is not an approved curve: the FIPS build agrees on P-curves
+    // only (an imported Montgomery key cannot bring it back).
+    if super::provider::FIPS && matches!(base, Key::MontPrivate(_)) {
+        crate::error::cause::note(&"FIPS mode: ECDH on P-256, P-384 or P-521 only");
+        return Err(Error::KeyTypeInconsistent);
+    }
     if !info(mech.mech)?.key_size_ok(base.bits()) {
         return Err(Error::KeySizeRange);
     }

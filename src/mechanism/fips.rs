@@ -342,6 +342,22 @@ mod in_module {
             },
         );
         in_aws_lc("ECDH", || derive(&ecdh, &private, None).unwrap());
+        // An imported X25519 key does not bring the curve back.
+        let x25519 =
+            Key::montgomery_private(&crate::mechanism::Alg25519::X25519.ec_params(), &[1; 32])
+                .unwrap();
+        let peer_x = mech(
+            CKM_ECDH1_DERIVE,
+            Params::Ecdh {
+                kdf: CKD_NULL,
+                shared_data: vec![],
+                public_data: vec![9; 32],
+            },
+        );
+        assert_eq!(
+            derive(&peer_x, &x25519, None).err(),
+            Some(crate::error::Error::KeyTypeInconsistent)
+        );
         let rsa = in_aws_lc("RSA-2048 key pair", || {
             generate_rsa(2048, &[1, 0, 1]).unwrap()
         });
