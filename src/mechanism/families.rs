@@ -379,11 +379,13 @@ impl Family for Kdf {
     }
 }
 
-/// Key derivation by AES encryption (CKM_AES_ECB_ENCRYPT_DATA,
-/// CKM_AES_CBC_ENCRYPT_DATA, `aes_derive.rs`).
-pub struct AesEncryptData;
+/// The derivations whose parameter is data: by AES encryption
+/// (CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_CBC_ENCRYPT_DATA, `aes_derive.rs`)
+/// and the simple data derivations (`simple_derive.rs`, registered with
+/// their own policy hook).
+pub struct DataDerive;
 
-impl Family for AesEncryptData {
+impl Family for DataDerive {
     fn ops(&self) -> CK_FLAGS {
         CKF_DERIVE
     }
@@ -399,28 +401,12 @@ impl Family for AesEncryptData {
         base: &Key,
         len: Option<usize>,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        aes_derive::derive(mech, base, len)
-    }
-}
-
-/// The simple data derivations (`simple_derive.rs`), offered only when
-/// the policy turns key separation off.
-pub struct SimpleDerive;
-
-impl Family for SimpleDerive {
-    fn ops(&self) -> CK_FLAGS {
-        CKF_DERIVE
-    }
-    fn layout(&self, _mech: CK_MECHANISM_TYPE) -> Layout {
-        Layout::StringData
-    }
-    fn derive(
-        &self,
-        mech: &Mechanism,
-        base: &Key,
-        len: Option<usize>,
-    ) -> Result<Zeroizing<Vec<u8>>> {
-        simple_derive::derive(mech, base, len)
+        match mech.mech {
+            CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA => {
+                aes_derive::derive(mech, base, len)
+            }
+            _ => simple_derive::derive(mech, base, len),
+        }
     }
 }
 

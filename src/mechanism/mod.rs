@@ -39,6 +39,7 @@ pub mod registry;
 mod rsa;
 mod rsa_crypt;
 pub mod schedule;
+mod setting;
 mod sign;
 mod simple_derive;
 pub mod spki;

@@ -21,7 +21,6 @@
 //! (`fips.rs`), so no policy can grant back what that mode leaves out.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -29,10 +28,11 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesEncryptData, AesKeyWrap, AesModes, Cmac, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
-    RsaPkcs, Signatures, SimpleDerive,
+    AesKeyWrap, AesModes, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
+    RsaPkcs, Signatures,
 };
 use super::keys::Key;
+use super::setting::{self, Setting};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
@@ -249,13 +249,8 @@ const REGISTRATIONS: &[Rows] = {
         rows(aes::KW_ROWS, Bytes, &AesKeyWrap, Hook::None),
         rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
         rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
-        rows(aes_derive::ROWS, Bytes, &AesEncryptData, Hook::None),
-        rows(
-            simple_derive::ROWS,
-            Bytes,
-            &SimpleDerive,
-            Hook::SimpleDerive,
-        ),
+        rows(aes_derive::ROWS, Bytes, &DataDerive, Hook::None),
+        rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
     ]
@@ -279,31 +274,17 @@ static REGISTRY: std::sync::LazyLock<Vec<Entry>> = std::sync::LazyLock::new(|| {
     entries
 });
 
-static MIN_RSA_BITS: AtomicU64 = AtomicU64::new(DEFAULT_MIN_RSA_BITS);
-
-#[cfg(test)]
-thread_local! {
-    /// Unit tests set the floor for their own thread only (tests run in
-    /// parallel in one process).
-    static TEST_MIN_RSA_BITS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
-}
+static MIN_RSA_BITS: Setting = Setting::new(setting::MIN_RSA_BITS, DEFAULT_MIN_RSA_BITS);
 
 /// Sets the policy's RSA floor for the process (the configuration's
 /// `policy.min_rsa_bits`, already checked to lie in 1024..=16384).
 pub fn set_min_rsa_bits(bits: u64) {
-    #[cfg(test)]
-    TEST_MIN_RSA_BITS.with(|c| c.set(Some(bits)));
-    #[cfg(not(test))]
-    MIN_RSA_BITS.store(bits, Ordering::Relaxed);
+    MIN_RSA_BITS.set(bits);
 }
 
 /// The policy's RSA floor in force.
 pub fn min_rsa_bits() -> u64 {
-    #[cfg(test)]
-    if let Some(bits) = TEST_MIN_RSA_BITS.with(std::cell::Cell::get) {
-        return bits;
-    }
-    MIN_RSA_BITS.load(Ordering::Relaxed)
+    MIN_RSA_BITS.get()
 }
 
 fn entry(mech: CK_MECHANISM_TYPE) -> Result<&'static Entry> {

@@ -25,8 +25,8 @@
 //! never reports CKR_ENCRYPTED_DATA_INVALID (nor CKR_WRAPPED_KEY_INVALID on
 //! unwrap: the synthetic material then fails where the key is built).
 
+use super::setting::{self, Setting};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use cryptoki_sys::*;
 // Padding and blinding randomness from the provider's one source.
@@ -71,28 +71,17 @@ pub(super) const ROWS: &[MechInfo] = &[
     },
 ];
 
-static LEGACY_RSA: AtomicBool = AtomicBool::new(false);
-
-#[cfg(test)]
-thread_local! {
-    /// Lets a unit test set the policy for its own thread only, so tests
-    /// running in parallel never see each other's setting.
-    static TEST_POLICY: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
-}
+static LEGACY_RSA: Setting = Setting::new(setting::LEGACY_RSA, 0);
 
 /// Sets the process-wide policy for PKCS#1 v1.5 and raw RSA encryption,
 /// decryption, wrapping and unwrapping (off until set).
 pub fn set_legacy_rsa_allowed(allowed: bool) {
-    LEGACY_RSA.store(allowed, Ordering::SeqCst);
+    LEGACY_RSA.set(u64::from(allowed));
 }
 
 /// Whether the policy allows PKCS#1 v1.5 and raw RSA encryption.
 pub fn legacy_rsa_allowed() -> bool {
-    #[cfg(test)]
-    if let Some(allowed) = TEST_POLICY.with(std::cell::Cell::get) {
-        return allowed;
-    }
-    LEGACY_RSA.load(Ordering::SeqCst)
+    LEGACY_RSA.get() != 0
 }
 
 /// The flags the policy grants `mech` on top of its table row: the
@@ -109,7 +98,7 @@ pub fn policy_flags(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
 /// Sets the legacy-RSA policy for this test thread only.
 #[cfg(test)]
 pub(super) fn allow_legacy_in_this_thread(allowed: bool) {
-    TEST_POLICY.with(|c| c.set(Some(allowed)));
+    set_legacy_rsa_allowed(allowed);
 }
 
 /// The flags the policy may grant `mech` (what [`policy_flags`] gives
@@ -490,7 +479,7 @@ mod tests {
 
     /// Sets the policy for this test's thread only.
     fn policy(allowed: bool) {
-        TEST_POLICY.with(|c| c.set(Some(allowed)));
+        set_legacy_rsa_allowed(allowed);
     }
 
     fn oaep(hash: CK_MECHANISM_TYPE, label: &[u8]) -> Mechanism {

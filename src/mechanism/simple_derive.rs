@@ -19,12 +19,11 @@
 //! key (CKR_KEY_TYPE_INCONSISTENT otherwise). CKM_CONCATENATE_BASE_AND_KEY
 //! and CKM_EXTRACT_KEY_FROM_KEY are not offered.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
 use super::keys::Key;
+use super::setting::{self, Setting};
 use super::{MechInfo, Mechanism, Params, row};
 use crate::error::{Error, Result};
 
@@ -35,30 +34,17 @@ pub(super) const ROWS: &[MechInfo] = &[
     row(CKM_XOR_BASE_AND_DATA, 1, 512, CKF_DERIVE),
 ];
 
-static ALLOWED: AtomicBool = AtomicBool::new(false);
-
-#[cfg(test)]
-thread_local! {
-    /// Unit tests set the policy for their own thread only.
-    static TEST_ALLOWED: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
-}
+static ALLOWED: Setting = Setting::new(setting::SIMPLE_DERIVE, 0);
 
 /// Sets, at C_Initialize, whether the policy allows these mechanisms
 /// (`!policy.wrap_separation`).
 pub fn set_simple_derive_allowed(allowed: bool) {
-    #[cfg(test)]
-    TEST_ALLOWED.with(|c| c.set(Some(allowed)));
-    #[cfg(not(test))]
-    ALLOWED.store(allowed, Ordering::SeqCst);
+    ALLOWED.set(u64::from(allowed));
 }
 
 /// Whether the policy offers the simple data derivations.
 pub fn simple_derive_allowed() -> bool {
-    #[cfg(test)]
-    if let Some(allowed) = TEST_ALLOWED.with(std::cell::Cell::get) {
-        return allowed;
-    }
-    ALLOWED.load(Ordering::SeqCst)
+    ALLOWED.get() != 0
 }
 
 /// Whether `mech` copies the base key's bytes into the new key (the
