@@ -150,16 +150,40 @@ impl Library {
             super::object::default_private(token, &mut template)?;
             let p = Provenance::new("derive", CKW_ORIGIN_DERIVED, Some(mech.ty), &mut template)?;
             let template = object::with_derive_template(&base_obj, &template)?;
-            let template = if mechanism::keeps_base_material(mech.ty) {
-                object::protect_like_base(&base_obj, template)
-            } else {
-                template
+            let mut m = Mechanism::from_raw(mech.ty, &mech.param)?;
+            // CKM_CONCATENATE_BASE_AND_KEY: the other key is used like the
+            // base (same session checks, CKA_DERIVE, lifecycle state).
+            let other = match mechanism::second_key(&m) {
+                Some(h) => {
+                    let (obj, key) = self.use_key(s, token, h, CKA_DERIVE, mech.ty)?;
+                    mechanism::bind_second_key(&mut m, &key)?;
+                    Some(obj)
+                }
+                None => None,
             };
-            let m = Mechanism::from_raw(mech.ty, &mech.param)?;
+            let mut template = template;
+            if mechanism::keeps_base_material(mech.ty) {
+                // CKM_EXTRACT_KEY_FROM_KEY: "if the original key … is
+                // sensitive, then the derived key must also be sensitive
+                // for the derivation to succeed" — a template asking
+                // otherwise is refused, not overridden.
+                if mech.ty == CKM_EXTRACT_KEY_FROM_KEY
+                    && base_obj.flag(CKA_SENSITIVE)
+                    && object::template::tpl_bool(&template, CKA_SENSITIVE)? == Some(false)
+                {
+                    return Err(Error::TemplateInconsistent);
+                }
+                for source in std::iter::once(&base_obj).chain(other.as_ref()) {
+                    template = object::protect_like_base(source, template);
+                }
+            }
             let request = object::derive_request(m.mech, &template)?;
             let value = mechanism::derive(&m, &base_key, request.len)?;
             let so = token.login_role()? == Login::So;
-            let obj = object::derived_secret_key(&template, &request, value, &base_obj, so)?;
+            let bases: Vec<&Object> = std::iter::once(&*base_obj)
+                .chain(other.as_deref())
+                .collect();
+            let obj = object::derived_from_keys(&template, &request, value, &bases, so)?;
             self.add_object(s, token, obj, &p)
         })
     }

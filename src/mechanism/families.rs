@@ -392,6 +392,8 @@ impl Family for DataDerive {
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {
             CKM_AES_CBC_ENCRYPT_DATA => Layout::AesCbcEncryptData,
+            // A CK_OBJECT_HANDLE and a CK_EXTRACT_PARAMS: one CK_ULONG.
+            CKM_CONCATENATE_BASE_AND_KEY | CKM_EXTRACT_KEY_FROM_KEY => Layout::Flat,
             _ => Layout::StringData,
         }
     }

@@ -67,7 +67,8 @@ pub use self::registry::{
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};
 pub use self::simple_derive::{
-    keeps_base_material, set_simple_derive_allowed, simple_derive_allowed,
+    bind_second_key, keeps_base_material, second_key, set_simple_derive_allowed,
+    simple_derive_allowed,
 };
 pub use self::wrap::{unwrap, wrap};
 

@@ -169,6 +169,13 @@ pub enum Params {
     Ed25519ph {
         context: Vec<u8>,
     },
+    /// CKM_CONCATENATE_BASE_AND_KEY's parameter: the other key's handle,
+    /// resolved by the API layer (simple_derive::bind_second_key).
+    OtherKey(CK_OBJECT_HANDLE),
+    /// The resolved other key's value.
+    SecondKeyValue(Zeroizing<Vec<u8>>),
+    /// CK_EXTRACT_PARAMS: the first bit CKM_EXTRACT_KEY_FROM_KEY takes.
+    ExtractFrom(CK_ULONG),
     /// The data CKM_AES_ECB_ENCRYPT_DATA (`iv` None) or
     /// CKM_AES_CBC_ENCRYPT_DATA encrypts into a key value: whole blocks.
     EncryptData {
@@ -314,6 +321,13 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
             None,
         ) => return Err(bad),
         (CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA, _) => return Err(bad),
+        (CKM_CONCATENATE_BASE_AND_KEY, Some(p)) if p.len() == ULONG => {
+            Params::OtherKey(ulong_at(p, 0)?)
+        }
+        (CKM_EXTRACT_KEY_FROM_KEY, Some(p)) if p.len() == ULONG => {
+            Params::ExtractFrom(ulong_at(p, 0)?)
+        }
+        (CKM_CONCATENATE_BASE_AND_KEY | CKM_EXTRACT_KEY_FROM_KEY, _) => return Err(bad),
         _ => return Ok(None),
     }))
 }

@@ -2,7 +2,12 @@
 //! derivation mechanisms"): CKM_CONCATENATE_BASE_AND_DATA (base || data),
 //! CKM_CONCATENATE_DATA_AND_BASE (data || base) and CKM_XOR_BASE_AND_DATA
 //! (base ⊕ data, as long as the shorter), each with
-//! CK_KEY_DERIVATION_STRING_DATA, on any secret key.
+//! CK_KEY_DERIVATION_STRING_DATA, on any secret key;
+//! CKM_CONCATENATE_BASE_AND_KEY (base || another secret key, named by the
+//! CK_OBJECT_HANDLE parameter, which the API layer resolves and checks for
+//! CKA_DERIVE before [`bind_second_key`] puts its value in the parameter);
+//! CKM_EXTRACT_KEY_FROM_KEY (CK_EXTRACT_PARAMS: the bits of the base from
+//! that bit on, wrapping around its end).
 //!
 //! They are offered only when the policy turns key separation off
 //! (`wrap_separation = false`, e.g. the `compat` profile): a key derived
@@ -15,9 +20,10 @@
 //!
 //! Lengths: the new key takes the leading CKA_VALUE_LEN bytes (or its
 //! type's fixed length) of the result; without one it takes all of it; more
-//! than the result is CKR_TEMPLATE_INCONSISTENT. The base must be a secret
-//! key (CKR_KEY_TYPE_INCONSISTENT otherwise). CKM_CONCATENATE_BASE_AND_KEY
-//! and CKM_EXTRACT_KEY_FROM_KEY are not offered.
+//! than the result is CKR_TEMPLATE_INCONSISTENT. CKM_EXTRACT_KEY_FROM_KEY
+//! needs a length (CKR_TEMPLATE_INCOMPLETE without one: the spec's "an
+//! error will be returned"). The base (and the other key) must be secret
+//! keys (CKR_KEY_TYPE_INCONSISTENT otherwise).
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
@@ -32,6 +38,8 @@ pub(super) const ROWS: &[MechInfo] = &[
     row(CKM_CONCATENATE_BASE_AND_DATA, 1, 512, CKF_DERIVE),
     row(CKM_CONCATENATE_DATA_AND_BASE, 1, 512, CKF_DERIVE),
     row(CKM_XOR_BASE_AND_DATA, 1, 512, CKF_DERIVE),
+    row(CKM_CONCATENATE_BASE_AND_KEY, 1, 512, CKF_DERIVE),
+    row(CKM_EXTRACT_KEY_FROM_KEY, 1, 512, CKF_DERIVE),
 ];
 
 static ALLOWED: Setting = Setting::new(setting::SIMPLE_DERIVE, 0);
@@ -54,21 +62,49 @@ pub fn keeps_base_material(mech: CK_MECHANISM_TYPE) -> bool {
     ROWS.iter().any(|r| r.mech == mech)
 }
 
+/// The other key CKM_CONCATENATE_BASE_AND_KEY names, which the caller
+/// must resolve (with the session's access checks and CKA_DERIVE) and give
+/// to [`bind_second_key`]; `None` for every other mechanism.
+pub fn second_key(mech: &Mechanism) -> Option<CK_OBJECT_HANDLE> {
+    match mech.params {
+        Params::OtherKey(h) => Some(h),
+        _ => None,
+    }
+}
+
+/// Puts the value of the resolved other key of
+/// CKM_CONCATENATE_BASE_AND_KEY into the parameter: a secret key, else
+/// CKR_KEY_TYPE_INCONSISTENT.
+pub fn bind_second_key(mech: &mut Mechanism, other: &Key) -> Result<()> {
+    let Key::Secret { value, .. } = other else {
+        return Err(Error::KeyTypeInconsistent);
+    };
+    mech.params = Params::SecondKeyValue(value.clone());
+    Ok(())
+}
+
 /// The derived value: the mechanism's result, cut to `len` leading bytes.
 pub(super) fn derive(
     mech: &Mechanism,
     base: &Key,
     len: Option<usize>,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let Params::StringData(data) = &mech.params else {
-        return Err(Error::MechanismParamInvalid);
-    };
     let Key::Secret { value, .. } = base else {
         return Err(Error::KeyTypeInconsistent);
     };
+    let data = match (&mech.params, mech.mech) {
+        (Params::ExtractFrom(first_bit), CKM_EXTRACT_KEY_FROM_KEY) => {
+            return extract(value, *first_bit, len);
+        }
+        (Params::SecondKeyValue(other), CKM_CONCATENATE_BASE_AND_KEY) => other,
+        // The handle was never resolved: the caller skipped bind_second_key.
+        (Params::OtherKey(_), _) => return Err(Error::GeneralError),
+        (Params::StringData(data), _) => data,
+        _ => return Err(Error::MechanismParamInvalid),
+    };
     let mut out = Zeroizing::new(Vec::with_capacity(value.len().saturating_add(data.len())));
     match mech.mech {
-        CKM_CONCATENATE_BASE_AND_DATA => {
+        CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_BASE_AND_KEY => {
             out.extend_from_slice(value);
             out.extend_from_slice(data);
         }
@@ -88,6 +124,35 @@ pub(super) fn derive(
             Ok(out)
         }
     }
+}
+
+/// CKM_EXTRACT_KEY_FROM_KEY: `len` bytes made of the base's bits from bit
+/// `first_bit` on, bits numbered from the most significant bit of the first
+/// byte (b0) and wrapping around the end, as the spec's example has it
+/// (0x329F84A9 from bit 21, two bytes: 0x9526). A length longer than the
+/// base is CKR_TEMPLATE_INCONSISTENT; a first bit past its end
+/// CKR_MECHANISM_PARAM_INVALID.
+fn extract(value: &[u8], first_bit: CK_ULONG, len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
+    let len = len.ok_or(Error::TemplateIncomplete)?;
+    if len == 0 || len > value.len() {
+        return Err(Error::TemplateInconsistent);
+    }
+    let total = value
+        .len()
+        .checked_mul(8)
+        .ok_or(Error::TemplateInconsistent)?;
+    let first = usize::try_from(first_bit)
+        .ok()
+        .filter(|b| *b < total)
+        .ok_or(Error::MechanismParamInvalid)?;
+    let bit = |i: usize| -> u8 {
+        let i = (first + i) % total;
+        value.get(i / 8).map_or(0, |b| (b >> (7 - i % 8)) & 1)
+    };
+    let out = (0..len)
+        .map(|byte| (0..8).fold(0u8, |acc, j| (acc << 1) | bit(byte * 8 + j)))
+        .collect();
+    Ok(Zeroizing::new(out))
 }
 
 #[cfg(test)]
@@ -124,11 +189,53 @@ mod tests {
             derive(&mech(CKM_XOR_BASE_AND_DATA, &[1]), &ec, None).unwrap_err(),
             Error::KeyTypeInconsistent
         );
-        for ty in [CKM_CONCATENATE_BASE_AND_DATA, CKM_XOR_BASE_AND_DATA] {
+        for ty in [
+            CKM_CONCATENATE_BASE_AND_DATA,
+            CKM_XOR_BASE_AND_DATA,
+            CKM_CONCATENATE_BASE_AND_KEY,
+            CKM_EXTRACT_KEY_FROM_KEY,
+        ] {
             assert_eq!(
                 Mechanism::parse(ty, None).unwrap_err(),
                 Error::MechanismParamInvalid
             );
         }
+    }
+
+    /// The spec's own example, and the wrap-around at the end.
+    #[test]
+    fn extract_follows_the_spec_example() {
+        let base = Key::secret(CKK_GENERIC_SECRET, &[0x32, 0x9f, 0x84, 0xa9]).unwrap();
+        let ext = |bit: CK_ULONG, len| {
+            let m = Mechanism::parse(CKM_EXTRACT_KEY_FROM_KEY, Some(&bit.to_ne_bytes())).unwrap();
+            derive(&m, &base, len).map(|v| v.to_vec())
+        };
+        assert_eq!(ext(21, Some(2)), Ok(vec![0x95, 0x26]));
+        assert_eq!(ext(0, Some(4)), Ok(vec![0x32, 0x9f, 0x84, 0xa9]));
+        assert_eq!(ext(8, Some(4)), Ok(vec![0x9f, 0x84, 0xa9, 0x32]));
+        assert_eq!(ext(4, Some(1)), Ok(vec![0x29]));
+        assert_eq!(ext(0, None), Err(Error::TemplateIncomplete));
+        assert_eq!(ext(0, Some(5)), Err(Error::TemplateInconsistent));
+        assert_eq!(ext(32, Some(1)), Err(Error::MechanismParamInvalid));
+    }
+
+    #[test]
+    fn base_and_key_appends_the_bound_key() {
+        let base = Key::secret(CKK_GENERIC_SECRET, &[1, 2]).unwrap();
+        let other = Key::secret(CKK_AES, &[9; 16]).unwrap();
+        let handle: CK_OBJECT_HANDLE = 7;
+        let mut m =
+            Mechanism::parse(CKM_CONCATENATE_BASE_AND_KEY, Some(&handle.to_ne_bytes())).unwrap();
+        assert_eq!(second_key(&m), Some(7));
+        assert_eq!(derive(&m, &base, None).unwrap_err(), Error::GeneralError);
+        bind_second_key(&mut m, &other).unwrap();
+        let mut want = vec![1, 2];
+        want.extend([9; 16]);
+        assert_eq!(derive(&m, &base, None).unwrap().to_vec(), want);
+        let ec = Key::ec_private(&crate::mechanism::Curve::P256.ec_params(), &[7; 32]).unwrap();
+        assert_eq!(
+            bind_second_key(&mut m, &ec).unwrap_err(),
+            Error::KeyTypeInconsistent
+        );
     }
 }

@@ -140,18 +140,17 @@ pub fn protect_like_base(base: &Object, mut template: AttrMap) -> AttrMap {
     template
 }
 
-/// §5.18.5: a derived key is sensitive "always" only if its base was and
-/// it is, and never extractable only if its base never was and it is not.
-fn inherit_history(obj: &mut Object, base: &Object) {
+/// §5.18.5: a derived key is sensitive "always" only if its bases were
+/// (every one: CKM_CONCATENATE_BASE_AND_KEY has two) and it is, and never
+/// extractable only if its bases never were and it is not.
+fn inherit_history(obj: &mut Object, bases: &[&Object]) {
     let sensitive = obj.flag(CKA_SENSITIVE);
     let extractable = obj.flag(CKA_EXTRACTABLE);
-    obj.put_bool(
-        CKA_ALWAYS_SENSITIVE,
-        base.flag(CKA_ALWAYS_SENSITIVE) && sensitive,
-    );
+    let all = |a| bases.iter().all(|b| b.flag(a));
+    obj.put_bool(CKA_ALWAYS_SENSITIVE, all(CKA_ALWAYS_SENSITIVE) && sensitive);
     obj.put_bool(
         CKA_NEVER_EXTRACTABLE,
-        base.flag(CKA_NEVER_EXTRACTABLE) && !extractable,
+        all(CKA_NEVER_EXTRACTABLE) && !extractable,
     );
 }
 
@@ -183,6 +182,19 @@ pub fn derived_secret_key(
     base: &Object,
     so: bool,
 ) -> Result<Object> {
+    derived_from_keys(template, req, value, &[base], so)
+}
+
+/// [`derived_secret_key`] from several keys' material (the base and the
+/// other key of CKM_CONCATENATE_BASE_AND_KEY): the history of every one
+/// counts.
+pub fn derived_from_keys(
+    template: &AttrMap,
+    req: &DeriveRequest,
+    value: Zeroizing<Vec<u8>>,
+    bases: &[&Object],
+    so: bool,
+) -> Result<Object> {
     if req.len.is_some_and(|n| n != value.len()) || request(req.class, template, true)? != *req {
         return Err(Error::GeneralError);
     }
@@ -202,7 +214,7 @@ pub fn derived_secret_key(
     obj.put(CKA_VALUE, value.to_vec());
     let len = CK_ULONG::try_from(value.len()).map_err(|_| Error::GeneralError)?;
     obj.put_ulong(CKA_VALUE_LEN, len);
-    inherit_history(&mut obj, base);
+    inherit_history(&mut obj, bases);
     check_contributed(&obj, template, key_type, Mode::Derive)?;
     assign_unique_id(&mut obj)?;
     Ok(obj)
