@@ -17,8 +17,8 @@ use super::registry::{Family, Generates, MessageParams};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    Mechanism, RawParam, aes, aes_derive, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign,
-    simple_derive,
+    Mechanism, RawParam, aes, aes_derive, aes_feedback, aes_keywrap, cmac, ecdh, eddsa, kdf,
+    rsa_crypt, sign, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -227,6 +227,21 @@ impl Family for AesModes {
         } else {
             aes::decrypt_init(&mech, &key)
         }
+    }
+}
+
+/// AES-OFB, AES-CFB8, AES-CFB128 and AES-CTS (aes_feedback.rs).
+pub struct AesFeedback;
+
+impl Family for AesFeedback {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_ENCRYPT | CKF_DECRYPT
+    }
+    fn encrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_feedback::init(mech, &key, true)
+    }
+    fn decrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_feedback::init(mech, &key, false)
     }
 }
 

@@ -11,6 +11,7 @@
 mod aes;
 mod aes_aead;
 mod aes_derive;
+mod aes_feedback;
 mod aes_keywrap;
 mod aes_modes;
 mod cipher;

@@ -281,6 +281,10 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
     Ok(Some(match (mech, param) {
         (CKM_AES_CBC | CKM_AES_CBC_PAD, Some(iv)) if iv.len() == 16 => Params::Iv(iv.to_vec()),
         (CKM_AES_CBC | CKM_AES_CBC_PAD, _) => return Err(bad),
+        (CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB128 | CKM_AES_CTS, Some(iv)) if iv.len() == 16 => {
+            Params::Iv(iv.to_vec())
+        }
+        (CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB128 | CKM_AES_CTS, _) => return Err(bad),
         (CKM_AES_CTR, Some(p)) if p.len() == ULONG + 16 => {
             let bits = ulong_at(p, 0)?;
             let counter_bits = u32::try_from(bits).map_err(|_| bad)?;

@@ -28,16 +28,16 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesKeyWrap, AesModes, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
-    RsaPkcs, Signatures,
+    AesFeedback, AesKeyWrap, AesModes, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf, KeyGeneration,
+    RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
 use super::setting::{self, Setting};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, cmac, ecdh, eddsa, kdf, rsa_crypt,
-    simple_derive,
+    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, aes_feedback, cmac, ecdh, eddsa,
+    kdf, rsa_crypt, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -247,6 +247,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(rsa_crypt::ROWS, Bits, &RsaCrypt, Hook::Rsa),
         rows(aes::ROWS, Bytes, &AesModes, Hook::None),
         rows(aes::KW_ROWS, Bytes, &AesKeyWrap, Hook::None),
+        rows(aes_feedback::ROWS, Bytes, &AesFeedback, Hook::None),
         rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
         rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
         rows(aes_derive::ROWS, Bytes, &DataDerive, Hook::None),
