@@ -123,6 +123,7 @@ impl Library {
         crate::mechanism::set_legacy_rsa_allowed(config.allow_legacy_rsa_decryption);
         crate::mechanism::set_min_rsa_bits(config.policy.min_rsa_bits);
         crate::mechanism::set_simple_derive_allowed(!config.policy.wrap_separation);
+        crate::mechanism::set_cbc_mac_allowed(config.policy.cbc_mac);
         let tokens = config
             .slots
             .iter()

@@ -56,6 +56,9 @@ pub struct Policy {
     /// docs/KEY-SEPARATION.md rule 1: no secret key may both wrap/unwrap
     /// and encrypt/decrypt (Tookan A1, A3).
     pub wrap_separation: bool,
+    /// Whether CBC-MAC (CKM_AES_MAC, CKM_AES_MAC_GENERAL) is offered: it
+    /// forges on messages of varying length; CMAC is its fix.
+    pub cbc_mac: bool,
     /// Rule 2: C_SetAttributeValue and C_CopyObject may clear a usage
     /// flag (CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP), never set
     /// one, so rule 1 cannot be dodged by toggling flags in turn.
@@ -109,6 +112,7 @@ impl Default for Policy {
             allow_extractable: true,
             rsa_pkcs1v15_decryption: false,
             wrap_separation: true,
+            cbc_mac: false,
             usage_only_lowered: true,
             sensitive_wrap_needs_trusted: true,
             unwrapped_keys_sensitive: true,
@@ -121,7 +125,7 @@ impl Policy {
     /// The `compat` profile: what test suites and clients of the PKCS#11
     /// 2.x era expect of a token (python-pkcs11's suite among them) —
     /// 1024-bit RSA, SHA-1 signatures, PKCS#1 v1.5 encryption and
-    /// decryption, and none of the key-separation rules that refuse
+    /// decryption, CBC-MAC, and none of the key-separation rules that refuse
     /// templates such suites use (a key that both wraps and encrypts, an
     /// unwrapped key that is not sensitive, a sensitive key wrapped by an
     /// untrusted one). Every other rule is the default's. For testing and
@@ -133,6 +137,7 @@ impl Policy {
             sha1_signatures: true,
             rsa_pkcs1v15_decryption: true,
             wrap_separation: false,
+            cbc_mac: true,
             sensitive_wrap_needs_trusted: false,
             unwrapped_keys_sensitive: false,
             ..Policy::default()
@@ -166,6 +171,7 @@ pub struct PolicyFile {
     pub allow_extractable: Option<bool>,
     pub rsa_pkcs1v15_decryption: Option<bool>,
     pub wrap_separation: Option<bool>,
+    pub cbc_mac: Option<bool>,
     pub usage_only_lowered: Option<bool>,
     pub sensitive_wrap_needs_trusted: Option<bool>,
     pub unwrapped_keys_sensitive: Option<bool>,
@@ -209,6 +215,7 @@ impl PolicyFile {
                 .or(legacy_rsa)
                 .unwrap_or(d.rsa_pkcs1v15_decryption),
             wrap_separation: self.wrap_separation.unwrap_or(d.wrap_separation),
+            cbc_mac: self.cbc_mac.unwrap_or(d.cbc_mac),
             usage_only_lowered: self.usage_only_lowered.unwrap_or(d.usage_only_lowered),
             sensitive_wrap_needs_trusted: self
                 .sensitive_wrap_needs_trusted

@@ -17,8 +17,8 @@ use super::registry::{Family, Generates, MessageParams};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    Mechanism, RawParam, aes, aes_derive, aes_feedback, aes_keywrap, cmac, ecdh, eddsa, kdf,
-    rsa_crypt, sign, simple_derive,
+    Mechanism, RawParam, aes, aes_derive, aes_feedback, aes_keywrap, cbc_mac, cmac, ecdh, eddsa,
+    kdf, rsa_crypt, sign, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -296,6 +296,33 @@ impl Family for Cmac {
     ) -> Result<Box<dyn VerifyOp>> {
         not_resumed(input)?;
         cmac::verify_init(mech, key)
+    }
+}
+
+/// AES CBC-MAC (CKM_AES_MAC, CKM_AES_MAC_GENERAL; cbc_mac.rs).
+pub struct CbcMac;
+
+impl Family for CbcMac {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_SIGN | CKF_VERIFY
+    }
+    fn sign(
+        &self,
+        mech: &Mechanism,
+        key: Arc<Key>,
+        input: Option<&InputState>,
+    ) -> Result<Box<dyn SignOp>> {
+        not_resumed(input)?;
+        cbc_mac::sign_init(mech, key)
+    }
+    fn verify(
+        &self,
+        mech: &Mechanism,
+        key: Arc<Key>,
+        input: Option<&InputState>,
+    ) -> Result<Box<dyn VerifyOp>> {
+        not_resumed(input)?;
+        cbc_mac::verify_init(mech, key)
     }
 }
 

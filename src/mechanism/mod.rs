@@ -14,6 +14,7 @@ mod aes_derive;
 mod aes_feedback;
 mod aes_keywrap;
 mod aes_modes;
+mod cbc_mac;
 mod cipher;
 mod cmac;
 mod curve25519;
@@ -49,6 +50,7 @@ mod wrap;
 
 pub mod iv_gen;
 
+pub use self::cbc_mac::{cbc_mac_allowed, set_cbc_mac_allowed};
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
 pub use self::curve25519::Alg25519;
 pub use self::derive::derive;

@@ -303,14 +303,16 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
         (CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_KEY_WRAP_PAD, Some(_)) => {
             return Err(bad);
         }
-        (CKM_AES_CMAC_GENERAL, Some(p)) if p.len() == ULONG => {
+        (CKM_AES_CMAC_GENERAL | CKM_AES_MAC_GENERAL, Some(p)) if p.len() == ULONG => {
             let len = usize::try_from(ulong_at(p, 0)?).map_err(|_| bad)?;
             if !(1..=16).contains(&len) {
                 return Err(bad);
             }
             Params::MacLen(len)
         }
-        (CKM_AES_CMAC_GENERAL | CKM_AES_GCM | CKM_RSA_PKCS_OAEP, _) => return Err(bad),
+        (CKM_AES_CMAC_GENERAL | CKM_AES_MAC_GENERAL | CKM_AES_GCM | CKM_RSA_PKCS_OAEP, _) => {
+            return Err(bad);
+        }
         (CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE | CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => {
             return Err(bad);
         }

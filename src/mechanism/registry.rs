@@ -28,16 +28,16 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesFeedback, AesKeyWrap, AesModes, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf, KeyGeneration,
-    RsaCrypt, RsaPkcs, Signatures,
+    AesFeedback, AesKeyWrap, AesModes, CbcMac, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf,
+    KeyGeneration, RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
 use super::setting::{self, Setting};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, aes_feedback, cmac, ecdh, eddsa,
-    kdf, rsa_crypt, simple_derive,
+    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, aes_feedback, cbc_mac, cmac, ecdh,
+    eddsa, kdf, rsa_crypt, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -193,6 +193,8 @@ enum Hook {
     /// A simple data derivation: offered only without key separation
     /// (simple_derive.rs).
     SimpleDerive,
+    /// CBC-MAC: offered only when the policy allows it (cbc_mac.rs).
+    CbcMac,
 }
 
 /// One registered mechanism: its row as the module can do it, the unit of
@@ -249,6 +251,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(aes::KW_ROWS, Bytes, &AesKeyWrap, Hook::None),
         rows(aes_feedback::ROWS, Bytes, &AesFeedback, Hook::None),
         rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
+        rows(cbc_mac::ROWS, Bytes, &CbcMac, Hook::CbcMac),
         rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
         rows(aes_derive::ROWS, Bytes, &DataDerive, Hook::None),
         rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
@@ -305,6 +308,9 @@ fn offered(e: &Entry) -> Option<MechInfo> {
         row = super::fips::narrow(row)?;
     }
     if e.hook == Hook::SimpleDerive && !simple_derive::simple_derive_allowed() {
+        return None;
+    }
+    if e.hook == Hook::CbcMac && !cbc_mac::cbc_mac_allowed() {
         return None;
     }
     if e.hook == Hook::Rsa {

@@ -1,17 +1,18 @@
 //! Process-wide settings the configuration sets once at C_Initialize and
 //! the registry's policy step reads (the RSA floor, legacy RSA
-//! encryption, the simple data derivations). Unit tests run in parallel
+//! encryption, the simple data derivations, CBC-MAC). Unit tests run in parallel
 //! in one process, so under `cfg(test)` a setting is per thread: a test
 //! sets and sees its own value, never another test's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many settings exist (each takes one test slot).
-const SLOTS: usize = 3;
+const SLOTS: usize = 4;
 
 pub(super) const MIN_RSA_BITS: usize = 0;
 pub(super) const LEGACY_RSA: usize = 1;
 pub(super) const SIMPLE_DERIVE: usize = 2;
+pub(super) const CBC_MAC: usize = 3;
 
 #[cfg(test)]
 thread_local! {
@@ -57,4 +58,5 @@ impl Setting {
     }
 }
 
-const _: () = assert!(MIN_RSA_BITS < SLOTS && LEGACY_RSA < SLOTS && SIMPLE_DERIVE < SLOTS);
+const _: () =
+    assert!(MIN_RSA_BITS < SLOTS && LEGACY_RSA < SLOTS && SIMPLE_DERIVE < SLOTS && CBC_MAC < SLOTS);
