@@ -140,6 +140,19 @@ pub fn protect_like_base(base: &Object, mut template: AttrMap) -> AttrMap {
     template
 }
 
+/// The SP 800-108 KDFs (PKCS#11 3.0 §2.42, "Key Derivation Attribute
+/// Rules"): CKA_SENSITIVE and CKA_EXTRACTABLE the template leaves out take
+/// the base key's values, so an unspecified derived key is no easier to
+/// read than its base. Given values stay as given.
+pub fn protection_defaults_from_base(base: &Object, mut template: AttrMap) -> AttrMap {
+    for ty in [CKA_SENSITIVE, CKA_EXTRACTABLE] {
+        template
+            .entry(ty)
+            .or_insert_with(|| super::attrs::bool_value(base.flag(ty)));
+    }
+    template
+}
+
 /// §5.18.5: a derived key is sensitive "always" only if its base was and
 /// it is, and never extractable only if its base never was and it is not.
 fn inherit_history(obj: &mut Object, base: &Object) {

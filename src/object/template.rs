@@ -21,7 +21,10 @@ use super::{Object, material};
 use crate::error::{Error, Result};
 use crate::mechanism::{self, HashAlg};
 
-pub use super::derive::{DeriveRequest, derive_request, derived_secret_key, protect_like_base};
+pub use super::derive::{
+    DeriveRequest, derive_request, derived_secret_key, protect_like_base,
+    protection_defaults_from_base,
+};
 pub use super::keygen::{
     GeneratedPair, KeyPairRequest, SecretKeyRequest, generated_key_pair, generated_secret_key,
     key_pair_request, secret_key_request,
