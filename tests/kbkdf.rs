@@ -528,10 +528,21 @@ fn a_bad_additional_template_leaves_no_key() {
             .ulong(CKA_CLASS, CKO_SECRET_KEY)
             .bytes(CKA_LABEL, b"kbkdf-bad")
     };
-    let bads: [(Rc<dyn Fn() -> Tmpl>, CK_RV); 3] = [
+    // Refused only once the key is built (the role, and the base key's
+    // history, are checked then): by that time the keys before it exist
+    // as objects, and must not reach the store.
+    let trusted = move || labelled("kbkdf-bad", true).bool(CKA_TRUSTED, true);
+    let never_extractable = move || {
+        labelled("kbkdf-bad", true)
+            .bool(CKA_EXTRACTABLE, false)
+            .bool(CKA_NEVER_EXTRACTABLE, true)
+    };
+    let bads: [(Rc<dyn Fn() -> Tmpl>, CK_RV); 5] = [
         (Rc::new(bad_aes), CKR_ATTRIBUTE_VALUE_INVALID),
         (Rc::new(with_value), CKR_ATTRIBUTE_READ_ONLY),
         (Rc::new(no_len), CKR_TEMPLATE_INCOMPLETE),
+        (Rc::new(trusted), CKR_ATTRIBUTE_READ_ONLY),
+        (Rc::new(never_extractable), CKR_ATTRIBUTE_READ_ONLY),
     ];
     for (bad, want) in bads {
         let mut kdf = Kdf::new(CTR, CKM_SHA256_HMAC, vec![Data::Iter(Some(8))])

@@ -260,6 +260,19 @@ mod tests {
     }
 
     #[test]
+    fn sp800_108_protection_defaults() {
+        let mut key = base(true, true);
+        key.put_bool(CKA_SENSITIVE, true);
+        key.put_bool(CKA_EXTRACTABLE, false);
+        let got = protection_defaults_from_base(&key, AttrMap::new());
+        assert_eq!(tpl_bool(&got, CKA_SENSITIVE), Ok(Some(true)));
+        assert_eq!(tpl_bool(&got, CKA_EXTRACTABLE), Ok(Some(false)));
+        // Given values stay as given.
+        let got = protection_defaults_from_base(&key, t(&[(CKA_SENSITIVE, b(false))]));
+        assert_eq!(tpl_bool(&got, CKA_SENSITIVE), Ok(Some(false)));
+    }
+
+    #[test]
     fn requests() {
         let r = derive_request(CKM_ECDH1_DERIVE, &AttrMap::new()).unwrap();
         assert_eq!(
