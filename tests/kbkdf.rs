@@ -345,6 +345,33 @@ fn feedback_mode_cavp() {
              9d334952509c44d7e7bc16627a1e7177b80157a3c56ac21b"
         )
     );
+    // KDFFeedback_gen.rsp (FeedbackModeNOzeroiv) [PRF=HMAC_SHA256]
+    // [CTRLOCATION=BEFORE_ITER] [RLEN=8_BITS] COUNT=0, L = 512.
+    let k = base(
+        &s,
+        CKK_GENERIC_SECRET,
+        &unhex("92932c30ddc5694519d12f9736244adbaa7f7a67bd4700351cfb790f5ee87629"),
+        true,
+    );
+    let fixed = unhex(
+        "976cb98760e2345780697150186ba5bc9844c366cf2f6e0c5091862433353509155f5250e8ae00397e25\
+         5ce2d2dc2a11a2c496",
+    );
+    let mut kdf = Kdf::new(
+        FB,
+        CKM_SHA256_HMAC,
+        vec![Data::Ctr(8), Data::Iter(None), Data::Bytes(fixed)],
+    )
+    .iv(&unhex(
+        "244cf150553ce64742b326b94909cba60d957837bdde2b027f16cd054ec5462d",
+    ));
+    assert_eq!(
+        ok(kdf.value(&s, k, 64), "feedback with counter, HMAC"),
+        unhex(
+            "78b4f43b362c4de5ad320f3dbbaa1e36b4caa306eeffe58070195fceb6f9a3a1144e62ebbe28ed0c\
+             09e672ccf2a84d3ce436ee94db62f60a5079e37f767af35a"
+        )
+    );
     // KDFFeedback_gen.rsp (FeedbackModenocounter) [PRF=CMAC_AES128]
     // COUNT=0 (with an IV) and COUNT=5 (IVlen = 0), L = 512.
     let cases = [
@@ -403,6 +430,29 @@ fn double_pipeline_cavp() {
              370cab0d24cc77ea8a309ed0ccde326110b7bc58b07a7f82f2016df6433e",
         ),
     ];
+    // [PRF=HMAC_SHA256] [CTRLOCATION=BEFORE_ITER] [RLEN=16_BITS] COUNT=0.
+    let k = base(
+        &s,
+        CKK_GENERIC_SECRET,
+        &unhex("ca265112c6ac7a5d83adf805dc6783bd33cef03a97494f6384657d1ac1503a6c"),
+        true,
+    );
+    let fixed = unhex(
+        "3cb92312196576ba8c936ed792851a0de8c184f26ae359323b47583abeeb7b46687ad068be8999158d1a\
+         554c86ead8af294600",
+    );
+    let mut kdf = Kdf::new(
+        DP,
+        CKM_SHA256_HMAC,
+        vec![Data::Ctr(16), Data::Iter(None), Data::Bytes(fixed)],
+    );
+    assert_eq!(
+        ok(kdf.value(&s, k, 64), "double pipeline, HMAC"),
+        unhex(
+            "77dc175bbb95e259304b17ca3ea8ab79f99e22d0095537a46b347efe26699a50dc03072630400677\
+             a954fcca1abdfb8f89568db4338ea21115165076e7b8ab2b"
+        )
+    );
     for (ki, fixed, ko) in cases {
         let k = base(&s, CKK_AES, &unhex(ki), true);
         let mut kdf = Kdf::new(
