@@ -23,6 +23,7 @@ mod crypto;
 pub mod global;
 mod handles;
 mod key;
+mod key_set;
 mod lifecycle;
 pub use handles::HandleStats;
 pub use lifecycle::Rotation;

@@ -13,7 +13,7 @@ use super::{Attr, Library, Mech, Out, OutCap};
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::lifecycle::vendor::{CKW_ORIGIN_DERIVED, CKW_ORIGIN_UNWRAPPED};
-use crate::mechanism::{self, Key, Mechanism};
+use crate::mechanism::{self, Key, Mechanism, RawParam};
 use crate::object::{self, Object};
 use crate::session::Session;
 use crate::token::{Login, Token};
@@ -144,6 +144,15 @@ impl Library {
         base: CK_OBJECT_HANDLE,
         template: &[Attr],
     ) -> Result<CK_OBJECT_HANDLE> {
+        // A derivation of a key set (SP 800-108) has its own path; here,
+        // with no way to report more handles, only a set of one.
+        if mechanism::derives_key_set(mech.ty) {
+            if matches!(&mech.param, RawParam::Kbkdf(k) if !k.additional.is_empty()) {
+                return Err(Error::MechanismParamInvalid);
+            }
+            let set = self.derive_key_set(h, mech, base, template)?;
+            return set.first().copied().ok_or(Error::GeneralError);
+        }
         self.with_session(h, |s, token| {
             let (base_obj, base_key) = self.derive_base(s, token, base, mech.ty)?;
             let mut template = object::attrs::parse_template(template)?;

@@ -16,7 +16,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::api::{Attr, AttrRead, InitArgs, Mech, Out, OutCap};
 use crate::error::{Error, Result};
-use crate::mechanism::{Layout, RawHkdf, RawParam, RawPbkdf2, layout};
+use crate::mechanism::{
+    Layout, RawCounterFormat, RawDkmFormat, RawHkdf, RawKbkdf, RawParam, RawPbkdf2, RawPrfData,
+    layout,
+};
 use crate::object::nested::{self, AttrList};
 
 /// A caller's length as a host size; one the host cannot address is bad.
@@ -531,9 +534,164 @@ unsafe fn mechanism_param(
                     data: param_bytes(d.pData.cast(), d.length)?,
                 }
             }
+            Layout::Kbkdf => {
+                let k: CK_SP800_108_KDF_PARAMS = param_struct(ptr, len)?;
+                RawParam::Kbkdf(RawKbkdf {
+                    prf: k.prfType,
+                    data: prf_data(k.pDataParams, k.ulNumberOfDataParams)?,
+                    iv: None,
+                    additional: derived_templates(
+                        k.pAdditionalDerivedKeys,
+                        k.ulAdditionalDerivedKeys,
+                    )?,
+                })
+            }
+            Layout::KbkdfFeedback => {
+                let k: CK_SP800_108_FEEDBACK_KDF_PARAMS = param_struct(ptr, len)?;
+                // pIV and ulIVLen are NULL and 0 together (§2.42).
+                if k.pIV.is_null() != (k.ulIVLen == 0) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                RawParam::Kbkdf(RawKbkdf {
+                    prf: k.prfType,
+                    data: prf_data(k.pDataParams, k.ulNumberOfDataParams)?,
+                    iv: Some(param_bytes(k.pIV.cast(), k.ulIVLen)?),
+                    additional: derived_templates(
+                        k.pAdditionalDerivedKeys,
+                        k.ulAdditionalDerivedKeys,
+                    )?,
+                })
+            }
         }
     };
     Ok(param)
+}
+
+/// The CK_PRF_DATA_PARAM array of an SP 800-108 parameter, each value
+/// read as its type's structure: a counter or DKM-length format must be
+/// exactly its structure's size, an iteration variable may instead be
+/// NULL_PTR/0 (feedback and double pipeline), a byte array is copied.
+/// Any other type (CK_SP800_108_KEY_HANDLE is not offered), or a value of
+/// another size, is CKR_MECHANISM_PARAM_INVALID.
+///
+/// # Safety
+/// `ptr` is NULL or valid for `count` entries, each `pValue` NULL or valid
+/// for `ulValueLen` bytes.
+unsafe fn prf_data(ptr: *const CK_PRF_DATA_PARAM, count: CK_ULONG) -> Result<Vec<RawPrfData>> {
+    // SAFETY: forwarded contract.
+    let entries = unsafe { read_array(ptr, count) }.map_err(|_| Error::MechanismParamInvalid)?;
+    let mut out = try_vec(entries.len())?;
+    for e in entries {
+        let counter = || -> Result<RawCounterFormat> {
+            // SAFETY: the caller vouches for each entry's value.
+            let f: CK_SP800_108_COUNTER_FORMAT = unsafe { param_struct(e.pValue, e.ulValueLen) }?;
+            Ok(RawCounterFormat {
+                little_endian: f.bLittleEndian != 0,
+                width_bits: f.ulWidthInBits,
+            })
+        };
+        out.push(match e.type_ {
+            CK_SP800_108_ITERATION_VARIABLE if e.pValue.is_null() && e.ulValueLen == 0 => {
+                RawPrfData::Iteration(None)
+            }
+            CK_SP800_108_ITERATION_VARIABLE => RawPrfData::Iteration(Some(counter()?)),
+            CK_SP800_108_OPTIONAL_COUNTER => RawPrfData::Counter(counter()?),
+            CK_SP800_108_DKM_LENGTH => {
+                // SAFETY: as above.
+                let f: CK_SP800_108_DKM_LENGTH_FORMAT =
+                    unsafe { param_struct(e.pValue, e.ulValueLen) }?;
+                RawPrfData::Dkm(RawDkmFormat {
+                    method: f.dkmLengthMethod,
+                    little_endian: f.bLittleEndian != 0,
+                    width_bits: f.ulWidthInBits,
+                })
+            }
+            CK_SP800_108_BYTE_ARRAY => {
+                // SAFETY: as above.
+                let bytes = unsafe { param_bytes(e.pValue, e.ulValueLen) }?;
+                RawPrfData::Bytes(bytes)
+            }
+            _ => return Err(Error::MechanismParamInvalid),
+        });
+    }
+    Ok(out)
+}
+
+/// The CK_DERIVED_KEY array of an SP 800-108 parameter, checked and read
+/// once with its handle pointers (NULL array with a count, a count of 0
+/// with an array, or a NULL phKey: CKR_MECHANISM_PARAM_INVALID).
+///
+/// # Safety
+/// `ptr` is NULL or valid for `count` entries, each holding a template as
+/// for [`template`] and a `phKey` valid for one write.
+unsafe fn derived_keys(ptr: *const CK_DERIVED_KEY, count: CK_ULONG) -> Result<Vec<CK_DERIVED_KEY>> {
+    if ptr.is_null() != (count == 0) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    // SAFETY: forwarded contract.
+    let entries = unsafe { read_array(ptr, count) }.map_err(|_| Error::MechanismParamInvalid)?;
+    if entries.iter().any(|e| e.phKey.is_null()) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    Ok(entries)
+}
+
+/// The templates of the CK_DERIVED_KEY array.
+///
+/// # Safety
+/// As for [`derived_keys`].
+unsafe fn derived_templates(ptr: *const CK_DERIVED_KEY, count: CK_ULONG) -> Result<Vec<Vec<Attr>>> {
+    // SAFETY: forwarded contract.
+    let entries = unsafe { derived_keys(ptr, count) }?;
+    let mut out = try_vec(entries.len())?;
+    for e in entries {
+        // SAFETY: the caller vouches for each entry's template.
+        let t = unsafe { template(e.pTemplate, e.ulAttributeCount) }.map_err(|e| match e {
+            Error::ArgumentsBad => Error::MechanismParamInvalid,
+            other => other,
+        })?;
+        out.push(t.to_vec());
+    }
+    Ok(out)
+}
+
+/// Where the handles of a derivation's additional keys go: the phKey of
+/// each CK_DERIVED_KEY of an SP 800-108 parameter, in order (none for any
+/// other mechanism). Read after [`mechanism`] accepted the same structure.
+///
+/// # Safety
+/// As for [`mechanism`]; each `phKey` valid for one write until the
+/// returned pointers are dropped.
+pub(crate) unsafe fn derived_key_outputs(
+    ptr: *const CK_MECHANISM,
+) -> Result<Vec<OutPtr<CK_OBJECT_HANDLE>>> {
+    // SAFETY: forwarded contract.
+    let Some(m) = (unsafe { read_opt(ptr) }) else {
+        return Ok(Vec::new());
+    };
+    // SAFETY: forwarded contract: the parameter is this mechanism's structure.
+    let (keys, count) = unsafe {
+        match layout(m.mechanism) {
+            Layout::Kbkdf => {
+                let k: CK_SP800_108_KDF_PARAMS = param_struct(m.pParameter, m.ulParameterLen)?;
+                (k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys)
+            }
+            Layout::KbkdfFeedback => {
+                let k: CK_SP800_108_FEEDBACK_KDF_PARAMS =
+                    param_struct(m.pParameter, m.ulParameterLen)?;
+                (k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys)
+            }
+            _ => return Ok(Vec::new()),
+        }
+    };
+    // SAFETY: forwarded contract.
+    let entries = unsafe { derived_keys(keys, count) }?;
+    let mut out = try_vec(entries.len())?;
+    for e in entries {
+        // SAFETY: checked non-NULL; the caller vouches for the write.
+        out.push(unsafe { OutPtr::new(e.phKey) }.map_err(|_| Error::MechanismParamInvalid)?);
+    }
+    Ok(out)
 }
 
 /// A mechanism where NULL has no meaning (key generation): NULL is bad.

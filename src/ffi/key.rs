@@ -6,6 +6,7 @@ use cryptoki_sys::*;
 use super::args::{self, OutBuf, OutPtr};
 use super::entry;
 use crate::api::global::library;
+use crate::error::Error;
 
 /// Generates a secret key.
 #[unsafe(no_mangle)]
@@ -127,15 +128,36 @@ pub unsafe extern "C" fn C_DeriveKey(
 ) -> CK_RV {
     entry("C_DeriveKey", || {
         let lib = library()?;
-        // SAFETY: mechanism, template and handle pointers valid.
-        let (mech, template, out) = unsafe {
+        // SAFETY: mechanism, template and handle pointers valid (for the
+        // SP 800-108 KDFs also each CK_DERIVED_KEY's phKey).
+        let (mech, template, out, more) = unsafe {
             (
                 args::mechanism_required(pMechanism)?,
                 args::template(pTemplate, ulAttributeCount)?,
                 OutPtr::new(phKey)?,
+                args::derived_key_outputs(pMechanism)?,
             )
         };
-        out.write(lib.derive_key(hSession, &mech, hBaseKey, &template)?);
-        Ok(())
+        match lib.derive_key_set(hSession, &mech, hBaseKey, &template) {
+            Ok(handles) => {
+                let (main, rest) = handles.split_first().ok_or(Error::GeneralError)?;
+                if rest.len() != more.len() {
+                    return Err(Error::GeneralError);
+                }
+                out.write(*main);
+                for (o, h) in more.into_iter().zip(rest) {
+                    o.write(*h);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // §2.42: no key of the set exists; no additional handle
+                // is left looking valid.
+                for o in more {
+                    o.write(CK_INVALID_HANDLE);
+                }
+                Err(e)
+            }
+        }
     })
 }

@@ -15,3 +15,29 @@ use crate::error::Result;
 pub fn derive(mech: &Mechanism, base: &Key, len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
     registry::family(mech.mech, CKF_DERIVE)?.derive(mech, base, len)
 }
+
+/// Derives several keys in one call, `lens[i]` bytes each, in order (the
+/// SP 800-108 KDFs with CK_DERIVED_KEY entries). A family without
+/// multi-key derivation takes exactly one length.
+pub fn derive_keys(
+    mech: &Mechanism,
+    base: &Key,
+    lens: &[usize],
+) -> Result<Vec<Zeroizing<Vec<u8>>>> {
+    registry::family(mech.mech, CKF_DERIVE)?.derive_keys(mech, base, lens)
+}
+
+/// Whether `mech` derives a set of keys (the main key and the additional
+/// keys its parameter names), so C_DeriveKey must take the multi-key path.
+pub fn derives_key_set(mech: CK_MECHANISM_TYPE) -> bool {
+    super::kbkdf::handles(mech)
+}
+
+/// The templates of the additional keys a parsed parameter names, in
+/// order (none for a one-key derivation).
+pub fn additional_templates(mech: &Mechanism) -> &[Vec<crate::types::Attr>] {
+    match &mech.params {
+        super::Params::Kbkdf(p) => p.additional(),
+        _ => &[],
+    }
+}

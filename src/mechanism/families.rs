@@ -18,7 +18,7 @@ use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
     Mechanism, RawParam, aes, aes_derive, aes_feedback, aes_keywrap, cbc_mac, cmac, ecdh, eddsa,
-    kdf, rsa_crypt, sign, simple_derive,
+    kbkdf, kdf, rsa_crypt, sign, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -418,6 +418,38 @@ impl Family for Kdf {
         len: Option<usize>,
     ) -> Result<Zeroizing<Vec<u8>>> {
         kdf::hkdf_derive(mech, base, len)
+    }
+}
+
+/// The NIST SP 800-108 KDFs (`kbkdf.rs`): one call may derive several
+/// keys (the main key and the CK_DERIVED_KEY entries of the parameter).
+pub struct Kbkdf;
+
+impl Family for Kbkdf {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_DERIVE
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_SP800_108_FEEDBACK_KDF => Layout::KbkdfFeedback,
+            _ => Layout::Kbkdf,
+        }
+    }
+    fn derive(
+        &self,
+        mech: &Mechanism,
+        base: &Key,
+        len: Option<usize>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        kbkdf::derive(mech, base, len)
+    }
+    fn derive_keys(
+        &self,
+        mech: &Mechanism,
+        base: &Key,
+        lens: &[usize],
+    ) -> Result<Vec<Zeroizing<Vec<u8>>>> {
+        kbkdf::derive_keys(mech, base, lens)
     }
 }
 

@@ -27,6 +27,7 @@ mod families;
 mod fips;
 mod gcm_fast;
 mod hmac;
+mod kbkdf;
 pub mod kdf;
 pub mod keyfile;
 mod keygen;
@@ -53,9 +54,10 @@ pub mod iv_gen;
 pub use self::cbc_mac::{cbc_mac_allowed, set_cbc_mac_allowed};
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
 pub use self::curve25519::Alg25519;
-pub use self::derive::derive;
+pub use self::derive::{additional_templates, derive, derive_keys, derives_key_set};
 pub use self::digest::{DigestOp, HashAlg, digest_init};
 pub use self::ec::{EcSigningKey, EcVerifyingKey};
+pub use self::kbkdf::{RawCounterFormat, RawDkmFormat, RawKbkdf, RawPrfData};
 pub use self::keygen::{
     EcKeyPairParts, RsaKeyPairParts, generate_ec, generate_edwards, generate_montgomery,
     generate_rsa, generate_secret, random,

@@ -24,6 +24,10 @@ pub enum Layout {
     StringData,
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     AesCbcEncryptData,
+    /// CK_SP800_108_KDF_PARAMS (counter and double-pipeline KDFs).
+    Kbkdf,
+    /// CK_SP800_108_FEEDBACK_KDF_PARAMS.
+    KbkdfFeedback,
 }
 
 /// CK_HKDF_PARAMS with its pointers followed.
@@ -81,6 +85,8 @@ pub enum RawParam {
         iv: [u8; 16],
         data: Vec<u8>,
     },
+    /// An SP 800-108 KDF structure with its pointers followed.
+    Kbkdf(super::kbkdf::RawKbkdf),
 }
 
 impl std::fmt::Debug for RawParam {
@@ -96,6 +102,7 @@ impl std::fmt::Debug for RawParam {
             RawParam::Pbkdf2(_) => "Pbkdf2",
             RawParam::Eddsa { .. } => "Eddsa",
             RawParam::AesCbcEncryptData { .. } => "AesCbcEncryptData",
+            RawParam::Kbkdf(_) => "Kbkdf",
         };
         write!(f, "RawParam::{kind}(..)")
     }
@@ -182,6 +189,8 @@ pub enum Params {
         iv: Option<[u8; 16]>,
         data: Zeroizing<Vec<u8>>,
     },
+    /// The checked SP 800-108 parameter (kbkdf.rs).
+    Kbkdf(Box<super::kbkdf::KbkdfParams>),
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -231,6 +240,9 @@ impl Mechanism {
             RawParam::Pbkdf2(p) if mech == CKM_PKCS5_PBKD2 => parse_pbkdf2(p)?,
             RawParam::AesCbcEncryptData { iv, data } if mech == CKM_AES_CBC_ENCRYPT_DATA => {
                 encrypt_data(Some(*iv), data)?
+            }
+            RawParam::Kbkdf(k) if super::kbkdf::handles(mech) => {
+                Params::Kbkdf(Box::new(super::kbkdf::parse(mech, k)?))
             }
             RawParam::Eddsa { prehash, context } if mech == CKM_EDDSA => {
                 // Pure Ed25519 (no prehash, no context) or Ed25519ph with a
@@ -552,6 +564,7 @@ fn params_kind(p: &Params) -> &'static str {
         Params::Oaep { .. } => "Oaep(..)",
         Params::Ecdh { .. } => "Ecdh(..)",
         Params::Hkdf { .. } => "Hkdf(..)",
+        Params::Kbkdf(_) => "Kbkdf(..)",
         _ => "Params(..)",
     }
 }

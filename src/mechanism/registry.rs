@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesFeedback, AesKeyWrap, AesModes, CbcMac, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf,
+    AesFeedback, AesKeyWrap, AesModes, CbcMac, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kbkdf, Kdf,
     KeyGeneration, RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
@@ -37,7 +37,7 @@ use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
     KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, aes_feedback, cbc_mac, cmac, ecdh,
-    eddsa, kdf, rsa_crypt, simple_derive,
+    eddsa, kbkdf, kdf, rsa_crypt, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -117,6 +117,19 @@ pub trait Family: Sync {
         _len: Option<usize>,
     ) -> Result<Zeroizing<Vec<u8>>> {
         Err(Error::MechanismInvalid)
+    }
+    /// Several keys from one derivation, `lens[i]` bytes each, in order;
+    /// a family that derives one key at a time takes exactly one length.
+    fn derive_keys(
+        &self,
+        mech: &Mechanism,
+        base: &Key,
+        lens: &[usize],
+    ) -> Result<Vec<Zeroizing<Vec<u8>>>> {
+        match lens {
+            [len] => Ok(vec![self.derive(mech, base, Some(*len))?]),
+            _ => Err(Error::MechanismParamInvalid),
+        }
     }
     /// The operation for one message of the message-based calls
     /// (C_EncryptMessage …): the message's IV, associated data and tag
@@ -253,6 +266,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(cmac::ROWS, Bytes, &Cmac, Hook::None),
         rows(cbc_mac::ROWS, Bytes, &CbcMac, Hook::CbcMac),
         rows(kdf::ROWS, Bytes, &Kdf, Hook::None),
+        rows(kbkdf::ROWS, Bits, &Kbkdf, Hook::None),
         rows(aes_derive::ROWS, Bytes, &DataDerive, Hook::None),
         rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
@@ -542,6 +556,9 @@ mod tests {
             (CKM_CONCATENATE_BASE_AND_DATA, Layout::StringData),
             (CKM_CONCATENATE_DATA_AND_BASE, Layout::StringData),
             (CKM_XOR_BASE_AND_DATA, Layout::StringData),
+            (CKM_SP800_108_COUNTER_KDF, Layout::Kbkdf),
+            (CKM_SP800_108_FEEDBACK_KDF, Layout::KbkdfFeedback),
+            (CKM_SP800_108_DOUBLE_PIPELINE_KDF, Layout::Kbkdf),
         ];
         for e in REGISTRY.iter() {
             let want = structured

@@ -140,6 +140,19 @@ pub fn protect_like_base(base: &Object, mut template: AttrMap) -> AttrMap {
     template
 }
 
+/// The SP 800-108 KDFs (PKCS#11 3.0 §2.42, "Key Derivation Attribute
+/// Rules"): CKA_SENSITIVE and CKA_EXTRACTABLE the template leaves out take
+/// the base key's values, so an unspecified derived key is no easier to
+/// read than its base. Given values stay as given.
+pub fn protection_defaults_from_base(base: &Object, mut template: AttrMap) -> AttrMap {
+    for ty in [CKA_SENSITIVE, CKA_EXTRACTABLE] {
+        template
+            .entry(ty)
+            .or_insert_with(|| super::attrs::bool_value(base.flag(ty)));
+    }
+    template
+}
+
 /// §5.18.5: a derived key is sensitive "always" only if its bases were
 /// (every one: CKM_CONCATENATE_BASE_AND_KEY has two) and it is, and never
 /// extractable only if its bases never were and it is not.
@@ -256,6 +269,19 @@ mod tests {
 
     fn value(n: usize) -> Zeroizing<Vec<u8>> {
         Zeroizing::new(vec![9u8; n])
+    }
+
+    #[test]
+    fn sp800_108_protection_defaults() {
+        let mut key = base(true, true);
+        key.put_bool(CKA_SENSITIVE, true);
+        key.put_bool(CKA_EXTRACTABLE, false);
+        let got = protection_defaults_from_base(&key, AttrMap::new());
+        assert_eq!(tpl_bool(&got, CKA_SENSITIVE), Ok(Some(true)));
+        assert_eq!(tpl_bool(&got, CKA_EXTRACTABLE), Ok(Some(false)));
+        // Given values stay as given.
+        let got = protection_defaults_from_base(&key, t(&[(CKA_SENSITIVE, b(false))]));
+        assert_eq!(tpl_bool(&got, CKA_SENSITIVE), Ok(Some(false)));
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub use attrs::{AttrMap, Kind, kind, parse_template, to_wire};
 pub use template::{
     DeriveRequest, GeneratedPair, KeyPairRequest, SecretKeyRequest, copy, create, derive_request,
     derived_from_keys, derived_secret_key, generated_key_pair, generated_secret_key, key_material,
-    key_pair_request, profile_object, protect_like_base, secret_key_request, set_attributes,
-    unwrap_check, unwrapped_key, with_derive_template, with_unwrap_template, wrap_check,
-    wrap_encoding,
+    key_pair_request, profile_object, protect_like_base, protection_defaults_from_base,
+    secret_key_request, set_attributes, unwrap_check, unwrapped_key, with_derive_template,
+    with_unwrap_template, wrap_check, wrap_encoding,
 };
 
 /// Per-attribute bookkeeping counted by [`Object::size`].

@@ -23,6 +23,7 @@ use crate::mechanism::{self, HashAlg};
 
 pub use super::derive::{
     DeriveRequest, derive_request, derived_from_keys, derived_secret_key, protect_like_base,
+    protection_defaults_from_base,
 };
 pub use super::keygen::{
     GeneratedPair, KeyPairRequest, SecretKeyRequest, generated_key_pair, generated_secret_key,
