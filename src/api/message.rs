@@ -49,6 +49,13 @@ impl GcmMessage {
         Ok((iv, mechanism::gcm_lengths(iv, tag_bits)?))
     }
 
+    /// The nonce length in bytes of a CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS
+    /// whose ulNonceLen (in bits) is `bits`: 12 or 24, else
+    /// CKR_MECHANISM_PARAM_INVALID.
+    pub fn chacha_nonce_len(bits: CK_ULONG) -> Result<usize> {
+        mechanism::chacha_nonce_len(bits)
+    }
+
     fn tag_len(&self) -> Result<usize> {
         let iv_len = CK_ULONG::try_from(self.iv.len()).map_err(|_| Error::MechanismParamInvalid)?;
         Ok(GcmMessage::lengths(iv_len, self.tag_bits)?.1)
@@ -304,6 +311,15 @@ impl Library {
         }
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Encrypt)?;
+            // ChaCha20-Poly1305 seals a message in one call
+            // (`chacha_poly.rs`: the crate's AEAD is one-shot), so its
+            // ciphertext cannot come part by part.
+            if op.mech == CKM_CHACHA20_POLY1305 {
+                crate::error::cause::note(
+                    &"ChaCha20-Poly1305: encrypt each message with C_EncryptMessage",
+                );
+                return Err(Error::FunctionNotSupported);
+            }
             // The tag comes with the last C_EncryptMessageNext.
             p.tag_len()?;
             let iv = next_iv(p, &mut op.counter)?;

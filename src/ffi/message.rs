@@ -56,6 +56,10 @@ impl GcmParam {
         if ptr.is_null() {
             return Err(Error::ArgumentsBad);
         }
+        if to_usize(len)? == std::mem::size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>() {
+            // SAFETY: forwarded contract (the ChaCha20-Poly1305 form).
+            return unsafe { GcmParam::chacha(ptr, read_tag) };
+        }
         if to_usize(len)? != std::mem::size_of::<CK_GCM_MESSAGE_PARAMS>() {
             return Err(bad);
         }
@@ -84,6 +88,51 @@ impl GcmParam {
                 iv_fixed_bits: raw.ulIvFixedBits,
                 generator: raw.ivGenerator,
                 tag_bits: raw.ulTagBits,
+                tag: tag.map(|_| tag_bytes),
+            },
+        })
+    }
+
+    /// CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS (told from the GCM structure
+    /// by its size), carried as the GCM form the façade takes: the nonce
+    /// as a caller-given IV (CKG_NO_GENERATE: this structure has no
+    /// generator) and a 128-bit tag. ulNonceLen is in bits and is judged
+    /// (96 or 192) before `pNonce` is followed.
+    ///
+    /// # Safety
+    /// `ptr` is non-NULL and valid for one such structure whose `pNonce`
+    /// is valid for reads of `ulNonceLen / 8` bytes and whose `pTag` is
+    /// NULL or valid for reads and writes of 16 bytes, for as long as this
+    /// lives.
+    unsafe fn chacha(ptr: *mut c_void, read_tag: bool) -> Result<Self> {
+        let bad = Error::MechanismParamInvalid;
+        // SAFETY: non-NULL and the size of one structure (checked by `new`).
+        let raw = unsafe { read_opt(ptr.cast::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>()) }
+            .ok_or(bad)?;
+        let iv_len = GcmMessage::chacha_nonce_len(raw.ulNonceLen)?;
+        let tag_len = 16;
+        let iv = NonNull::new(raw.pNonce).ok_or(bad)?;
+        let tag = NonNull::new(raw.pTag);
+        let iv_ulong = CK_ULONG::try_from(iv_len).map_err(|_| bad)?;
+        // SAFETY: `pNonce` is readable for `ulNonceLen / 8` bytes.
+        let iv_bytes = unsafe { in_bytes(iv.as_ptr(), iv_ulong) }?.to_vec();
+        let tag_bytes = match tag {
+            Some(t) if read_tag => {
+                // SAFETY: `pTag` is readable for 16 bytes per the contract.
+                unsafe { std::slice::from_raw_parts(t.as_ptr(), tag_len) }.to_vec()
+            }
+            _ => Vec::new(),
+        };
+        Ok(GcmParam {
+            iv,
+            iv_len,
+            tag,
+            tag_len,
+            value: GcmMessage {
+                iv: iv_bytes,
+                iv_fixed_bits: 0,
+                generator: CKG_NO_GENERATE,
+                tag_bits: 128,
                 tag: tag.map(|_| tag_bytes),
             },
         })

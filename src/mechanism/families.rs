@@ -17,8 +17,8 @@ use super::registry::{Family, Generates, MessageParams};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    Mechanism, RawParam, aes, aes_derive, aes_keywrap, cmac, ecdh, eddsa, kdf, rsa_crypt, sign,
-    simple_derive,
+    Mechanism, RawParam, aes, aes_ccm, aes_derive, aes_keywrap, chacha_poly, cmac, ecdh, eddsa,
+    kdf, rsa_crypt, sign, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -227,6 +227,83 @@ impl Family for AesModes {
         } else {
             aes::decrypt_init(&mech, &key)
         }
+    }
+}
+
+/// CKM_CHACHA20_POLY1305 (`chacha_poly.rs`): encryption, wrapping as an
+/// encryption (as GCM), message-based calls; its rows also register
+/// CKM_CHACHA20_KEY_GEN.
+pub struct ChaChaPoly;
+
+impl Family for ChaChaPoly {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_ENCRYPT
+            | CKF_DECRYPT
+            | CKF_WRAP
+            | CKF_UNWRAP
+            | CKF_MESSAGE_ENCRYPT
+            | CKF_MESSAGE_DECRYPT
+    }
+    fn generates(&self, mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        (mech == CKM_CHACHA20_KEY_GEN).then_some(Generates::Secret(CKK_CHACHA20))
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_CHACHA20_POLY1305 => Layout::ChaChaPoly,
+            _ => Layout::Flat,
+        }
+    }
+    fn encrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        chacha_poly::encrypt_init(mech, key)
+    }
+    fn decrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        chacha_poly::decrypt_init(mech, key)
+    }
+    fn wrap(&self, mech: &Mechanism, wrapping: &Key, material: &[u8]) -> Result<Vec<u8>> {
+        chacha_poly::wrap(mech, wrapping, material)
+    }
+    fn unwrap(
+        &self,
+        mech: &Mechanism,
+        unwrapping: &Key,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        chacha_poly::unwrap(mech, unwrapping, wrapped)
+    }
+    fn message(&self, m: &MessageParams<'_>, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        chacha_poly::message(m, key)
+    }
+}
+
+/// CKM_AES_CCM (`aes_ccm.rs`): encryption, wrapping as an encryption.
+pub struct AesCcm;
+
+impl Family for AesCcm {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_AES_CCM => Layout::Ccm,
+            _ => Layout::Flat,
+        }
+    }
+    fn encrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_ccm::encrypt_init(mech, key)
+    }
+    fn decrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_ccm::decrypt_init(mech, key)
+    }
+    fn wrap(&self, mech: &Mechanism, wrapping: &Key, material: &[u8]) -> Result<Vec<u8>> {
+        aes_ccm::wrap(mech, wrapping, material)
+    }
+    fn unwrap(
+        &self,
+        mech: &Mechanism,
+        unwrapping: &Key,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        aes_ccm::unwrap(mech, unwrapping, wrapped)
     }
 }
 

@@ -8,11 +8,14 @@
 //! that mechanism, although CKA_VALUE_LEN itself is in bytes). Use
 //! [`MechInfo::key_size_ok`] rather than comparing the raw numbers.
 
+mod aead_oneshot;
 mod aes;
 mod aes_aead;
+mod aes_ccm;
 mod aes_derive;
 mod aes_keywrap;
 mod aes_modes;
+mod chacha_poly;
 mod cipher;
 mod cmac;
 mod curve25519;
@@ -48,6 +51,7 @@ mod wrap;
 
 pub mod iv_gen;
 
+pub use self::chacha_poly::nonce_len as chacha_nonce_len;
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
 pub use self::curve25519::Alg25519;
 pub use self::derive::derive;

@@ -24,6 +24,10 @@ pub enum Layout {
     StringData,
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     AesCbcEncryptData,
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS.
+    ChaChaPoly,
+    /// CK_CCM_PARAMS.
+    Ccm,
 }
 
 /// CK_HKDF_PARAMS with its pointers followed.
@@ -81,6 +85,20 @@ pub enum RawParam {
         iv: [u8; 16],
         data: Vec<u8>,
     },
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS with its pointers followed
+    /// (`nonce_bits` is ulNonceLen, which the spec gives in bits).
+    ChaChaPoly {
+        nonce: Vec<u8>,
+        nonce_bits: CK_ULONG,
+        aad: Vec<u8>,
+    },
+    /// CK_CCM_PARAMS with its pointers followed.
+    Ccm {
+        data_len: CK_ULONG,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        mac_len: CK_ULONG,
+    },
 }
 
 impl std::fmt::Debug for RawParam {
@@ -96,6 +114,8 @@ impl std::fmt::Debug for RawParam {
             RawParam::Pbkdf2(_) => "Pbkdf2",
             RawParam::Eddsa { .. } => "Eddsa",
             RawParam::AesCbcEncryptData { .. } => "AesCbcEncryptData",
+            RawParam::ChaChaPoly { .. } => "ChaChaPoly",
+            RawParam::Ccm { .. } => "Ccm",
         };
         write!(f, "RawParam::{kind}(..)")
     }
@@ -175,6 +195,20 @@ pub enum Params {
         iv: Option<[u8; 16]>,
         data: Zeroizing<Vec<u8>>,
     },
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS: a 96-bit (RFC 8439) or
+    /// 192-bit (XChaCha20) nonce, checked by `chacha_poly::nonce_len`.
+    ChaChaPoly {
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+    },
+    /// CK_CCM_PARAMS, checked by `aes_ccm::check`: the text length the
+    /// MAC commits to, a 7..=13-byte nonce, the MAC length in bytes.
+    Ccm {
+        data_len: usize,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        mac_len: usize,
+    },
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -225,6 +259,19 @@ impl Mechanism {
             RawParam::AesCbcEncryptData { iv, data } if mech == CKM_AES_CBC_ENCRYPT_DATA => {
                 encrypt_data(Some(*iv), data)?
             }
+            RawParam::ChaChaPoly {
+                nonce,
+                nonce_bits,
+                aad,
+            } if mech == CKM_CHACHA20_POLY1305 => {
+                super::chacha_poly::parse(nonce, *nonce_bits, aad)?
+            }
+            RawParam::Ccm {
+                data_len,
+                nonce,
+                aad,
+                mac_len,
+            } if mech == CKM_AES_CCM => super::aes_ccm::parse(*data_len, nonce, aad, *mac_len)?,
             RawParam::Eddsa { prehash, context } if mech == CKM_EDDSA => {
                 // Pure Ed25519 (no prehash, no context) or Ed25519ph with a
                 // context of up to 255 bytes (RFC 8032 §5.1). Ed25519ctx
@@ -300,6 +347,7 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
             Params::MacLen(len)
         }
         (CKM_AES_CMAC_GENERAL | CKM_AES_GCM | CKM_RSA_PKCS_OAEP, _) => return Err(bad),
+        (CKM_CHACHA20_POLY1305 | CKM_AES_CCM, _) => return Err(bad),
         (CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE | CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => {
             return Err(bad);
         }
@@ -532,6 +580,8 @@ fn params_kind(p: &Params) -> &'static str {
         Params::Oaep { .. } => "Oaep(..)",
         Params::Ecdh { .. } => "Ecdh(..)",
         Params::Hkdf { .. } => "Hkdf(..)",
+        Params::ChaChaPoly { .. } => "ChaChaPoly(..)",
+        Params::Ccm { .. } => "Ccm(..)",
         _ => "Params(..)",
     }
 }

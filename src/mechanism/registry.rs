@@ -28,16 +28,16 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesKeyWrap, AesModes, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
-    RsaPkcs, Signatures,
+    AesCcm, AesKeyWrap, AesModes, ChaChaPoly, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf,
+    KeyGeneration, RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
 use super::setting::{self, Setting};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, cmac, ecdh, eddsa, kdf, rsa_crypt,
-    simple_derive,
+    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_ccm, aes_derive, chacha_poly, cmac, ecdh,
+    eddsa, kdf, rsa_crypt, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -253,6 +253,8 @@ const REGISTRATIONS: &[Rows] = {
         rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
+        rows(chacha_poly::ROWS, Bytes, &ChaChaPoly, Hook::None),
+        rows(aes_ccm::ROWS, Bytes, &AesCcm, Hook::None),
     ]
 };
 
@@ -535,6 +537,8 @@ mod tests {
             (CKM_CONCATENATE_BASE_AND_DATA, Layout::StringData),
             (CKM_CONCATENATE_DATA_AND_BASE, Layout::StringData),
             (CKM_XOR_BASE_AND_DATA, Layout::StringData),
+            (CKM_CHACHA20_POLY1305, Layout::ChaChaPoly),
+            (CKM_AES_CCM, Layout::Ccm),
         ];
         for e in REGISTRY.iter() {
             let want = structured
