@@ -29,6 +29,7 @@ pub use lifecycle::Rotation;
 pub mod message;
 mod object;
 mod provenance;
+mod recover;
 mod restore;
 mod session;
 mod session_table;

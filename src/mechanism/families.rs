@@ -14,6 +14,7 @@ use super::cipher::CipherOp;
 use super::digest::{DigestOp, HashAlg};
 use super::keys::Key;
 use super::registry::{Family, Generates, MessageParams};
+use super::rsa_recover::{self, RecoverOp};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
@@ -36,7 +37,9 @@ pub const OPERATION_FLAGS: CK_FLAGS = CKF_ENCRYPT
     | CKF_UNWRAP
     | CKF_DERIVE
     | CKF_MESSAGE_ENCRYPT
-    | CKF_MESSAGE_DECRYPT;
+    | CKF_MESSAGE_DECRYPT
+    | CKF_SIGN_RECOVER
+    | CKF_VERIFY_RECOVER;
 
 /// Operations saved with C_GetOperationState are resumed only by the
 /// families whose signatures hash as they go.
@@ -103,6 +106,12 @@ impl Family for RsaPkcs {
     fn ops(&self) -> CK_FLAGS {
         Signatures.ops() | RsaCrypt.ops()
     }
+    fn sign_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::sign_recover_init(mech, key)
+    }
+    fn verify_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::verify_recover_init(mech, key)
+    }
     fn multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
         Signatures.multipart(mech)
     }
@@ -146,7 +155,15 @@ pub struct RsaCrypt;
 
 impl Family for RsaCrypt {
     fn ops(&self) -> CK_FLAGS {
-        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
+        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER
+    }
+    /// Raw RSA's signature with recovery (CKM_RSA_X_509, with the legacy
+    /// policy's grant).
+    fn sign_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::sign_recover_init(mech, key)
+    }
+    fn verify_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::verify_recover_init(mech, key)
     }
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {

@@ -41,6 +41,7 @@ pub mod provider;
 pub mod registry;
 mod rsa;
 mod rsa_crypt;
+mod rsa_recover;
 pub mod schedule;
 mod setting;
 mod sign;
@@ -69,6 +70,7 @@ pub use self::registry::{
     set_min_rsa_bits, table,
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
+pub use self::rsa_recover::RecoverOp;
 pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};
 pub use self::simple_derive::{
     keeps_base_material, set_simple_derive_allowed, simple_derive_allowed,
@@ -175,9 +177,15 @@ pub(super) const RSA_ROWS: &[MechInfo] = &[
     row(CKM_SHA3_224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
 ];
 
-/// CKM_RSA_PKCS: signatures over a DigestInfo here; the policy may add
+/// CKM_RSA_PKCS: signatures over a DigestInfo here, and signatures with
+/// data recovery (`rsa_recover.rs`); the policy may add
 /// PKCS#1 v1.5 encryption and wrapping (`rsa_crypt::policy_flags`).
-pub(super) const RSA_PKCS_ROWS: &[MechInfo] = &[row(CKM_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN)];
+pub(super) const RSA_PKCS_ROWS: &[MechInfo] = &[row(
+    CKM_RSA_PKCS,
+    RSA_MIN,
+    RSA_MAX,
+    RSA_SIGN | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
+)];
 
 /// The digests.
 pub(super) const DIGEST_ROWS: &[MechInfo] = &[

@@ -32,6 +32,7 @@ use super::families::{
     KeyGeneration, RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
+use super::rsa_recover::RecoverOp;
 use super::setting::{self, Setting};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
@@ -124,6 +125,25 @@ pub trait Family: Sync {
     fn message(&self, _m: &MessageParams<'_>, _key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
         Err(Error::MechanismInvalid)
     }
+    /// C_SignRecoverInit's operation (`rsa_recover.rs`).
+    fn sign_recover(&self, _mech: &Mechanism, _key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_VerifyRecoverInit's operation (`rsa_recover.rs`).
+    fn verify_recover(&self, _mech: &Mechanism, _key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        Err(Error::MechanismInvalid)
+    }
+}
+
+/// Starts a signature with data recovery through the registry:
+/// CKR_MECHANISM_INVALID unless `mech` is offered with CKF_SIGN_RECOVER.
+pub fn sign_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+    family(mech.mech, CKF_SIGN_RECOVER)?.sign_recover(mech, key)
+}
+
+/// Starts a verification with data recovery (CKF_VERIFY_RECOVER).
+pub fn verify_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+    family(mech.mech, CKF_VERIFY_RECOVER)?.verify_recover(mech, key)
 }
 
 /// What a generation mechanism makes.
@@ -504,6 +524,8 @@ mod tests {
                             CKF_DERIVE => f.derive(&m, k, Some(32)).map(drop),
                             CKF_MESSAGE_ENCRYPT => message(true, k),
                             CKF_MESSAGE_DECRYPT => message(false, k),
+                            CKF_SIGN_RECOVER => f.sign_recover(&m, k.clone()).map(drop),
+                            CKF_VERIFY_RECOVER => f.verify_recover(&m, k.clone()).map(drop),
                             other => panic!("no constructor kind for flag {other:#x}"),
                         };
                         rv != Err(Error::MechanismInvalid)
