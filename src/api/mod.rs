@@ -20,6 +20,7 @@
 mod certs;
 mod cipher;
 mod crypto;
+mod dual;
 pub mod global;
 mod handles;
 mod key;
