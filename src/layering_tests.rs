@@ -26,6 +26,7 @@ const CRYPTO_CRATES: &[&str] = &[
     "ctr",
     "cbc",
     "ghash",
+    "chacha20poly1305",
     "cmac",
     "subtle",
     "p256",
