@@ -27,6 +27,8 @@ const CRYPTO_CRATES: &[&str] = &[
     "cbc",
     "ghash",
     "chacha20poly1305",
+    "chacha20",
+    "poly1305",
     "cmac",
     "subtle",
     "p256",

@@ -125,6 +125,14 @@ fn rfc8439_known_answers_single_and_multi_part() {
         ok(s.encrypt_parts(&m, k, PLAIN, &[1, 63, 64]), "parts"),
         want
     );
+    // Encryption streams: each part's ciphertext comes with it.
+    ok(s.encrypt_init(&m, k), "C_EncryptInit");
+    assert_eq!(
+        ok(s.encrypt_update(&PLAIN[..10]), "C_EncryptUpdate"),
+        unhex(CIPHER)[..10]
+    );
+    ok(s.encrypt_update(&PLAIN[10..]), "C_EncryptUpdate");
+    assert_eq!(ok(s.encrypt_final(), "C_EncryptFinal"), unhex(TAG));
     // Decryption, single and multi-part (nothing before the final part).
     assert_eq!(ok(s.decrypt_once(&m, k, &want), "C_Decrypt"), PLAIN);
     ok(s.decrypt_init(&m, k), "C_DecryptInit");
@@ -337,16 +345,46 @@ fn message_based_calls() {
     out.truncate(usize_of(n));
     assert_eq!(out, unhex(CIPHER));
     assert_eq!(p.tag, unhex(TAG), "the tag is written through pTag");
-    // Multi-part message encryption is not offered (one-shot AEAD).
-    let mut p2 = MsgParam::new(&[1; 12], &[0; 16]);
+    // The same message in parts (C_EncryptMessageBegin, then Next; the
+    // tag comes with the last part).
+    let mut p2 = MsgParam::new(&unhex(NONCE), &[0; 16]);
     let (pp, pl) = p2.ptr();
-    assert_eq!(
-        ck!(
+    ok(
+        rv(ck!(
             s.f,
             C_EncryptMessageBegin(s.h, pp, pl, aad.as_mut_ptr(), ulong(aad.len()))
-        ),
-        CKR_FUNCTION_NOT_SUPPORTED
+        )),
+        "C_EncryptMessageBegin",
     );
+    let mut parts_out = Vec::new();
+    let pieces: Vec<&[u8]> = vec![&PLAIN[..20], &PLAIN[20..70], &PLAIN[70..]];
+    for (i, piece) in pieces.iter().enumerate() {
+        let last = i == pieces.len() - 1;
+        let (pp, pl) = p2.ptr();
+        let mut d = piece.to_vec();
+        let mut o = vec![0u8; piece.len() + 16];
+        let mut n = ulong(o.len());
+        ok(
+            rv(ck!(
+                s.f,
+                C_EncryptMessageNext(
+                    s.h,
+                    pp,
+                    pl,
+                    d.as_mut_ptr(),
+                    ulong(d.len()),
+                    o.as_mut_ptr(),
+                    &mut n,
+                    if last { CKF_END_OF_MESSAGE } else { 0 }
+                )
+            )),
+            "C_EncryptMessageNext",
+        );
+        o.truncate(usize_of(n));
+        parts_out.extend(o);
+    }
+    assert_eq!(parts_out, unhex(CIPHER));
+    assert_eq!(p2.tag, unhex(TAG));
     ok(rv(ck!(s.f, C_MessageEncryptFinal(s.h))), "final");
 
     ok(

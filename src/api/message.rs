@@ -311,15 +311,6 @@ impl Library {
         }
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Encrypt)?;
-            // ChaCha20-Poly1305 seals a message in one call
-            // (`chacha_poly.rs`: the crate's AEAD is one-shot), so its
-            // ciphertext cannot come part by part.
-            if op.mech == CKM_CHACHA20_POLY1305 {
-                crate::error::cause::note(
-                    &"ChaCha20-Poly1305: encrypt each message with C_EncryptMessage",
-                );
-                return Err(Error::FunctionNotSupported);
-            }
             // The tag comes with the last C_EncryptMessageNext.
             p.tag_len()?;
             let iv = next_iv(p, &mut op.counter)?;

@@ -1,18 +1,24 @@
 //! CKM_CHACHA20_POLY1305 (PKCS#11 3.0 "ChaCha20/Poly1305", RFC 8439) and
-//! its key type CKK_CHACHA20 with CKM_CHACHA20_KEY_GEN: encryption and
-//! decryption single- and multi-part (`aead_oneshot.rs`: the text is
-//! collected, the tag checked before any plaintext is released), the
-//! message-based calls, and wrapping as a single-part encryption (as
-//! CKM_AES_GCM wraps). ulNonceLen is in bits: 96 is RFC 8439's AEAD, 192
+//! its key type CKK_CHACHA20 with CKM_CHACHA20_KEY_GEN: encryption streams
+//! (ChaCha20 and Poly1305 as RFC 8439 §2.8 composes them, cross-checked
+//! against the `chacha20poly1305` crate) and appends the tag at the end;
+//! decryption collects the text and opens it with the crate
+//! (`aead_oneshot.rs`), so no plaintext is released before the tag
+//! verified. Also the message-based calls, and wrapping as a single-part
+//! encryption (as CKM_AES_GCM wraps). ulNonceLen is in bits: 96 is RFC 8439's AEAD, 192
 //! XChaCha20-Poly1305; 64 (the original ChaCha20 construction, another
 //! MAC input layout) is not offered by the crate and answers
 //! CKR_MECHANISM_PARAM_INVALID. The tag is always 16 bytes.
 
 use std::sync::Arc;
 
+use chacha20::cipher::{KeyIvInit as _, StreamCipher as _};
+use chacha20::{ChaCha20, XChaCha20};
 use chacha20poly1305::aead::AeadInOut as _;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit as _, XChaCha20Poly1305};
 use cryptoki_sys::*;
+use poly1305::Poly1305;
+use poly1305::universal_hash::UniversalHash as _;
 use zeroize::Zeroizing;
 
 use super::aead_oneshot::{Buffered, OneShot};
@@ -146,6 +152,134 @@ impl OneShot for ChaChaPoly {
     }
 }
 
+/// The keystream of one message, from block 1 on (block 0 keyed the MAC).
+enum Stream {
+    Ietf(ChaCha20),
+    X(XChaCha20),
+}
+
+impl Stream {
+    fn apply(&mut self, buf: &mut [u8]) {
+        match self {
+            Stream::Ietf(c) => c.apply_keystream(buf),
+            Stream::X(c) => c.apply_keystream(buf),
+        }
+    }
+}
+
+/// Streaming encryption (RFC 8439 §2.8): the Poly1305 key is the first 32
+/// bytes of keystream block 0; the text is XORed with the keystream from
+/// block 1; the MAC runs over the AAD and the ciphertext, each padded to
+/// 16 bytes, then both lengths as 64-bit little-endian integers.
+struct SealStream {
+    stream: Stream,
+    mac: Option<Poly1305>,
+    /// Ciphertext not yet MACed (less than one block).
+    unhashed: Vec<u8>,
+    aad_len: u64,
+    text_len: u64,
+    done: bool,
+}
+
+impl SealStream {
+    fn new(key: &Key, nonce: &[u8], aad: &[u8]) -> Result<SealStream> {
+        let k = chacha_key(key)?;
+        let mut stream = match nonce.len() {
+            12 => {
+                let n: [u8; 12] = nonce.try_into().map_err(|_| Error::MechanismParamInvalid)?;
+                Stream::Ietf(ChaCha20::new(&(*k).into(), &n.into()))
+            }
+            24 => {
+                let n: [u8; 24] = nonce.try_into().map_err(|_| Error::MechanismParamInvalid)?;
+                Stream::X(XChaCha20::new(&(*k).into(), &n.into()))
+            }
+            _ => return Err(Error::MechanismParamInvalid),
+        };
+        let mut block0 = Zeroizing::new([0u8; 64]);
+        stream.apply(&mut *block0);
+        let mut poly_key = Zeroizing::new([0u8; 32]);
+        poly_key.copy_from_slice(block0.get(..32).ok_or(Error::GeneralError)?);
+        let mut mac = Poly1305::new(&(*poly_key).into());
+        mac.update_padded(aad);
+        Ok(SealStream {
+            stream,
+            mac: Some(mac),
+            unhashed: Vec::new(),
+            aad_len: u64::try_from(aad.len()).map_err(|_| Error::MechanismParamInvalid)?,
+            text_len: 0,
+            done: false,
+        })
+    }
+
+    /// MACs ciphertext, a whole block at a time.
+    fn hash(&mut self, mut ct: &[u8]) -> Result<()> {
+        let mac = self.mac.as_mut().ok_or(Error::OperationNotInitialized)?;
+        if !self.unhashed.is_empty() {
+            let take = (16 - self.unhashed.len()).min(ct.len());
+            let (now, rest) = ct.split_at(take);
+            self.unhashed.extend_from_slice(now);
+            ct = rest;
+            if self.unhashed.len() < 16 {
+                return Ok(());
+            }
+            mac.update_padded(&self.unhashed);
+            self.unhashed.clear();
+        }
+        let whole = ct.len() - ct.len() % 16;
+        let (blocks, rest) = ct.split_at(whole);
+        mac.update_padded(blocks);
+        self.unhashed.extend_from_slice(rest);
+        Ok(())
+    }
+}
+
+impl CipherOp for SealStream {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        let total = u64::try_from(data.len())
+            .ok()
+            .and_then(|n| self.text_len.checked_add(n))
+            .filter(|t| *t <= MAX_TEXT)
+            .ok_or(Error::DataLenRange)?;
+        // Room for the tag: a single-part call appends it in place.
+        let mut out = Vec::with_capacity(data.len().saturating_add(TAG));
+        out.extend_from_slice(data);
+        self.stream.apply(&mut out);
+        self.hash(&out)?;
+        self.text_len = total;
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        if std::mem::replace(&mut self.done, true) {
+            return Err(Error::OperationNotInitialized);
+        }
+        let mut mac = self.mac.take().ok_or(Error::OperationNotInitialized)?;
+        mac.update_padded(&self.unhashed);
+        let mut lengths = [0u8; 16];
+        let (a, c) = lengths.split_at_mut(8);
+        a.copy_from_slice(&self.aad_len.to_le_bytes());
+        c.copy_from_slice(&self.text_len.to_le_bytes());
+        mac.update_padded(&lengths);
+        Ok(mac.finalize().to_vec())
+    }
+
+    fn update_len(&self, len: usize) -> usize {
+        len
+    }
+
+    fn finish_len(&self) -> usize {
+        TAG
+    }
+
+    fn single_len(&self, len: usize) -> Option<usize> {
+        let fresh = !self.done && self.text_len == 0;
+        fresh.then(|| len.checked_add(TAG))?
+    }
+}
+
 fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherOp>> {
     if mech.mech != CKM_CHACHA20_POLY1305 {
         return Err(Error::MechanismInvalid);
@@ -156,6 +290,9 @@ fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherO
     let Params::ChaChaPoly { nonce, aad } = &mech.params else {
         return Err(Error::MechanismParamInvalid);
     };
+    if encrypt {
+        return Ok(Box::new(SealStream::new(key, nonce, aad)?));
+    }
     Ok(Box::new(Buffered::new(
         ChaChaPoly::new(key, nonce, aad)?,
         encrypt,
@@ -180,20 +317,25 @@ pub(super) fn message(m: &MessageParams<'_>, key: Arc<Key>) -> Result<Box<dyn Ci
     if m.tag_bits != 128 {
         return Err(Error::MechanismParamInvalid);
     }
+    if m.encrypt {
+        return Ok(Box::new(SealStream::new(&key, m.iv, m.aad)?));
+    }
     Ok(Box::new(Buffered::new(
         ChaChaPoly::new(&key, m.iv, m.aad)?,
         m.encrypt,
     )))
 }
 
-/// Runs one whole message through `op`.
+/// Runs one whole message through `op` (the update's buffer has room for
+/// the final part: no regrowth leaves a copy behind).
 fn run(mut op: Box<dyn CipherOp>, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let head = Zeroizing::new(op.update(input)?);
-    let mut out = Zeroizing::new(op.finish()?);
-    if !head.is_empty() {
-        return Err(Error::GeneralError);
+    let mut out = Zeroizing::new(op.update(input)?);
+    let tail = Zeroizing::new(op.finish()?);
+    if out.is_empty() {
+        return Ok(tail);
     }
-    Ok(Zeroizing::new(std::mem::take(&mut *out)))
+    out.extend_from_slice(&tail);
+    Ok(out)
 }
 
 /// Wraps `material` as one encryption (ciphertext and tag).
@@ -318,6 +460,39 @@ mod tests {
             unwrap(&m, &k, &wrapped[..16]).err(),
             Some(Error::WrappedKeyLenRange)
         );
+    }
+
+    /// The streaming encryption against the crate's one-shot AEAD, over
+    /// lengths around the 16-byte MAC blocks and the 64-byte keystream
+    /// blocks, cut into parts of every size from 1 to 17, both nonce sizes.
+    #[test]
+    fn streaming_matches_the_crate() {
+        let k = key(&[0x42; 32]);
+        for nonce in [vec![1u8; 12], vec![2u8; 24]] {
+            for aad in [&b""[..], b"a", b"sixteen bytes!!!", b"seventeen bytes!!"] {
+                let m = mech(&nonce, aad);
+                for len in [0usize, 1, 15, 16, 17, 63, 64, 65, 200] {
+                    let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                    let reference = {
+                        let mut sealed = plain.clone();
+                        let aead = ChaChaPoly::new(&k, &nonce, aad).unwrap();
+                        let tag = aead.seal(&mut sealed).unwrap();
+                        [sealed, tag].concat()
+                    };
+                    for step in 1..=17 {
+                        let mut enc = encrypt_init(&m, k.clone()).unwrap();
+                        let mut out = Vec::new();
+                        for part in plain.chunks(step) {
+                            out.extend(enc.update(part).unwrap());
+                        }
+                        out.extend(enc.finish().unwrap());
+                        assert_eq!(out, reference, "len {len} step {step}");
+                    }
+                    let back = single(&mut decrypt_init(&m, k.clone()).unwrap(), &reference);
+                    assert_eq!(back.unwrap(), plain);
+                }
+            }
+        }
     }
 
     #[test]
