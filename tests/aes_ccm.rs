@@ -1,7 +1,8 @@
 //! CKM_AES_CCM through the C ABI: NIST SP 800-38C Appendix C examples 1-3
 //! and RFC 3610 packet vector #1, single- and multi-part with the
 //! output-length protocol, ulDataLen held to (CKR_DATA_LEN_RANGE /
-//! CKR_ENCRYPTED_DATA_LEN_RANGE), wrapping, C_GetMechanismInfo, and the
+//! CKR_ENCRYPTED_DATA_LEN_RANGE), wrapping, the message-based calls with
+//! CK_CCM_MESSAGE_PARAMS (one C_EncryptMessage per message), and the
 //! refusals (nonce and MAC lengths, altered MAC, wrong key type).
 
 #[macro_use]
@@ -55,7 +56,12 @@ fn mechanism_info() {
     assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (16, 32));
     assert_eq!(
         info.flags,
-        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
+        CKF_ENCRYPT
+            | CKF_DECRYPT
+            | CKF_WRAP
+            | CKF_UNWRAP
+            | CKF_MESSAGE_ENCRYPT
+            | CKF_MESSAGE_DECRYPT
     );
 }
 
@@ -196,4 +202,175 @@ fn wrapping() {
         CKR_WRAPPED_KEY_INVALID,
         "altered",
     );
+}
+
+/// CK_CCM_MESSAGE_PARAMS owning its nonce and MAC.
+struct MsgParam {
+    data_len: usize,
+    nonce: Vec<u8>,
+    fixed_bits: CK_ULONG,
+    generator: CK_GENERATOR_FUNCTION,
+    mac: Vec<u8>,
+    raw: CK_CCM_MESSAGE_PARAMS,
+}
+
+impl MsgParam {
+    fn new(data_len: usize, nonce: &[u8], mac: &[u8]) -> Self {
+        MsgParam {
+            data_len,
+            nonce: nonce.to_vec(),
+            fixed_bits: 0,
+            generator: CKG_NO_GENERATE,
+            mac: mac.to_vec(),
+            raw: CK_CCM_MESSAGE_PARAMS {
+                ulDataLen: 0,
+                pNonce: std::ptr::null_mut(),
+                ulNonceLen: 0,
+                ulNonceFixedBits: 0,
+                nonceGenerator: 0,
+                pMAC: std::ptr::null_mut(),
+                ulMACLen: 0,
+            },
+        }
+    }
+
+    fn ptr(&mut self) -> (*mut std::ffi::c_void, CK_ULONG) {
+        self.raw = CK_CCM_MESSAGE_PARAMS {
+            ulDataLen: ulong(self.data_len),
+            pNonce: self.nonce.as_mut_ptr(),
+            ulNonceLen: ulong(self.nonce.len()),
+            ulNonceFixedBits: self.fixed_bits,
+            nonceGenerator: self.generator,
+            pMAC: self.mac.as_mut_ptr(),
+            ulMACLen: ulong(self.mac.len()),
+        };
+        let size = std::mem::size_of::<CK_CCM_MESSAGE_PARAMS>();
+        ((&raw mut self.raw).cast(), ulong(size))
+    }
+}
+
+fn rv(r: CK_RV) -> Rv<()> {
+    if r == CKR_OK { Ok(()) } else { Err(r) }
+}
+
+fn encrypt_message(s: &Sess, p: &mut MsgParam, aad: &[u8], plain: &[u8]) -> Rv<Vec<u8>> {
+    let (pp, pl) = p.ptr();
+    let mut a = aad.to_vec();
+    let mut d = plain.to_vec();
+    let mut out = vec![0u8; plain.len() + 32];
+    let mut n = ulong(out.len());
+    rv(ck!(
+        s.f,
+        C_EncryptMessage(
+            s.h,
+            pp,
+            pl,
+            a.as_mut_ptr(),
+            ulong(a.len()),
+            d.as_mut_ptr(),
+            ulong(d.len()),
+            out.as_mut_ptr(),
+            &mut n
+        )
+    ))?;
+    out.truncate(usize_of(n));
+    Ok(out)
+}
+
+fn decrypt_message(s: &Sess, p: &mut MsgParam, aad: &[u8], cipher: &[u8]) -> Rv<Vec<u8>> {
+    let (pp, pl) = p.ptr();
+    let mut a = aad.to_vec();
+    let mut d = cipher.to_vec();
+    let mut out = vec![0u8; cipher.len() + 32];
+    let mut n = ulong(out.len());
+    rv(ck!(
+        s.f,
+        C_DecryptMessage(
+            s.h,
+            pp,
+            pl,
+            a.as_mut_ptr(),
+            ulong(a.len()),
+            d.as_mut_ptr(),
+            ulong(d.len()),
+            out.as_mut_ptr(),
+            &mut n
+        )
+    ))?;
+    out.truncate(usize_of(n));
+    Ok(out)
+}
+
+#[test]
+fn message_based_calls() {
+    let (_env, _init, s, k) = setup();
+    let info = ok(s.mechanism_info(0, CKM_AES_CCM), "info");
+    let both = CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
+    assert_eq!(info.flags & both, both);
+    let mut ck = Mech::new(CKM_AES_CCM).ck();
+    ok(
+        rv(ck!(s.f, C_MessageEncryptInit(s.h, &mut ck, k))),
+        "C_MessageEncryptInit",
+    );
+    ok(
+        rv(ck!(s.f, C_MessageDecryptInit(s.h, &mut ck, k))),
+        "C_MessageDecryptInit",
+    );
+    // SP 800-38C example 2, the MAC written through pMAC.
+    let (n, a, p, c, t) = EXAMPLES[1];
+    let (n, a, p, c) = (unhex(n), unhex(a), unhex(p), unhex(c));
+    let mac_len = t as usize;
+    let (want_ct, want_mac) = c.split_at(p.len());
+    let mut mp = MsgParam::new(p.len(), &n, &vec![0; mac_len]);
+    assert_eq!(ok(encrypt_message(&s, &mut mp, &a, &p), "encrypt"), want_ct);
+    assert_eq!(mp.mac, want_mac);
+    let mut dp = MsgParam::new(p.len(), &n, want_mac);
+    assert_eq!(ok(decrypt_message(&s, &mut dp, &a, want_ct), "decrypt"), p);
+    // An altered MAC; a text of another length than ulDataLen.
+    let mut bad = want_mac.to_vec();
+    bad[0] ^= 1;
+    let mut dp = MsgParam::new(p.len(), &n, &bad);
+    err(
+        decrypt_message(&s, &mut dp, &a, want_ct),
+        CKR_AEAD_DECRYPT_FAILED,
+        "altered MAC",
+    );
+    let mut mp = MsgParam::new(p.len() + 1, &n, &vec![0; mac_len]);
+    err(
+        encrypt_message(&s, &mut mp, &a, &p),
+        CKR_DATA_LEN_RANGE,
+        "ulDataLen",
+    );
+    // A nonce from the counter generator: written back, and it opens.
+    let mut gp = MsgParam::new(5, &[0xa5; 12], &[0; 16]);
+    gp.fixed_bits = 32;
+    gp.generator = CKG_GENERATE_COUNTER;
+    let sealed = ok(encrypt_message(&s, &mut gp, b"", b"hello"), "generated");
+    assert_eq!(gp.nonce[..4], [0xa5; 4]);
+    let mut dp = MsgParam::new(5, &gp.nonce, &gp.mac);
+    assert_eq!(
+        ok(decrypt_message(&s, &mut dp, b"", &sealed), "open"),
+        b"hello"
+    );
+    // MAC and nonce lengths CCM does not have.
+    for (nonce_len, mac) in [(12, 5), (6, 16), (14, 16)] {
+        let mut bp = MsgParam::new(5, &vec![0; nonce_len], &vec![0; mac]);
+        err(
+            encrypt_message(&s, &mut bp, b"", b"hello"),
+            CKR_MECHANISM_PARAM_INVALID,
+            "lengths",
+        );
+    }
+    // One call per message when encrypting.
+    let mut bp = MsgParam::new(5, &[1; 12], &[0; 16]);
+    let (pp, pl) = bp.ptr();
+    assert_eq!(
+        ck!(
+            s.f,
+            C_EncryptMessageBegin(s.h, pp, pl, std::ptr::null_mut(), 0)
+        ),
+        CKR_FUNCTION_NOT_SUPPORTED
+    );
+    ok(rv(ck!(s.f, C_MessageEncryptFinal(s.h))), "final");
+    ok(rv(ck!(s.f, C_MessageDecryptFinal(s.h))), "final");
 }

@@ -35,6 +35,11 @@ pub struct GcmMessage {
     pub iv_fixed_bits: CK_ULONG,
     pub generator: CK_GENERATOR_FUNCTION,
     pub tag_bits: CK_ULONG,
+    /// CK_CCM_MESSAGE_PARAMS's ulDataLen: the text length a CCM message
+    /// commits to (`None` for the GCM and ChaCha20-Poly1305 forms). The
+    /// CCM form rides in this structure too: its nonce as the IV, its MAC
+    /// as the tag.
+    pub data_len: Option<usize>,
     /// `pTag`: `None` when NULL. Decryption: the tag bytes read there;
     /// encryption: empty, a place the tag will be written to.
     pub tag: Option<Vec<u8>>,
@@ -56,8 +61,22 @@ impl GcmMessage {
         mechanism::chacha_nonce_len(bits)
     }
 
+    /// Checks a CK_CCM_MESSAGE_PARAMS's ulNonceLen and ulMACLen (bytes)
+    /// before the ABI layer follows the pointers: CCM's lengths.
+    pub fn ccm_lengths(nonce_len: CK_ULONG, mac_len: CK_ULONG) -> Result<(usize, usize)> {
+        let bad = Error::MechanismParamInvalid;
+        let nonce = usize::try_from(nonce_len).map_err(|_| bad)?;
+        let mac = usize::try_from(mac_len).map_err(|_| bad)?;
+        mechanism::ccm_message_lengths(nonce, mac)?;
+        Ok((nonce, mac))
+    }
+
     fn tag_len(&self) -> Result<usize> {
         let iv_len = CK_ULONG::try_from(self.iv.len()).map_err(|_| Error::MechanismParamInvalid)?;
+        if self.data_len.is_some() {
+            let bytes = self.tag_bits / 8;
+            return Ok(GcmMessage::ccm_lengths(iv_len, bytes)?.1);
+        }
         Ok(GcmMessage::lengths(iv_len, self.tag_bits)?.1)
     }
 }
@@ -148,14 +167,21 @@ fn gcm(
     iv: &[u8],
     aad: &[u8],
     tag_bits: CK_ULONG,
+    data_len: Option<usize>,
 ) -> Result<Box<dyn CipherOp>> {
-    mechanism::message_op(
+    // CK_CCM_MESSAGE_PARAMS (which alone brings a data length) for CCM,
+    // and only for CCM.
+    if data_len.is_some() != (mech == CKM_AES_CCM) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    mechanism::message_op_with_len(
         mech,
         dir == Dir::Encrypt,
         Arc::clone(key),
         iv,
         aad,
         tag_bits,
+        data_len,
     )
 }
 
@@ -207,7 +233,9 @@ impl Library {
             let (_, key) = self.use_key(s, token, key, usage, mech.ty)?;
             // The mechanism and the key are judged now, as C_EncryptInit
             // would, rather than at the first message.
-            gcm(mech.ty, dir, &key, &[0; 12], &[], 128)?;
+            // (For CCM, a message of no text.)
+            let data_len = (mech.ty == CKM_AES_CCM).then_some(0);
+            gcm(mech.ty, dir, &key, &[0; 12], &[], 128, data_len)?;
             *slot(s, dir) = Some(MessageOp::new(mech.ty, key));
             Ok(())
         })
@@ -268,6 +296,7 @@ impl Library {
                 iv.as_deref().unwrap_or(&p.iv),
                 aad,
                 p.tag_bits,
+                p.data_len,
             )?;
             // One message in one call: the operation's single-part path,
             // which the aws-lc builds run in AWS-LC (the FIPS build has
@@ -311,6 +340,12 @@ impl Library {
         }
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Encrypt)?;
+            // CCM's MAC covers the whole text before any of it is
+            // encrypted (`aes_ccm.rs` collects it): one call per message.
+            if op.mech == CKM_AES_CCM {
+                crate::error::cause::note(&"AES-CCM: encrypt each message with C_EncryptMessage");
+                return Err(Error::FunctionNotSupported);
+            }
             // The tag comes with the last C_EncryptMessageNext.
             p.tag_len()?;
             let iv = next_iv(p, &mut op.counter)?;
@@ -321,6 +356,7 @@ impl Library {
                 iv.as_deref().unwrap_or(&p.iv),
                 aad,
                 p.tag_bits,
+                p.data_len,
             )?;
             op.part = Some(MessagePart {
                 op: g,
@@ -411,7 +447,15 @@ impl Library {
             if !fits(out, cipher.len()) {
                 return Ok(Out::Len(cipher.len()));
             }
-            let mut g = gcm(op.mech, Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
+            let mut g = gcm(
+                op.mech,
+                Dir::Decrypt,
+                &op.key,
+                &p.iv,
+                aad,
+                p.tag_bits,
+                p.data_len,
+            )?;
             g.update(cipher)?;
             g.update(tag)?;
             Ok(Out::Data(g.finish().map_err(aead_failure)?))
@@ -429,7 +473,15 @@ impl Library {
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Decrypt)?;
             p.tag_len()?;
-            let g = gcm(op.mech, Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
+            let g = gcm(
+                op.mech,
+                Dir::Decrypt,
+                &op.key,
+                &p.iv,
+                aad,
+                p.tag_bits,
+                p.data_len,
+            )?;
             op.part = Some(MessagePart {
                 op: g,
                 tag_bits: p.tag_bits,
@@ -517,6 +569,7 @@ mod tests {
             iv_fixed_bits: fixed,
             generator,
             tag_bits: 128,
+            data_len: None,
             tag: Some(Vec::new()),
         }
     }

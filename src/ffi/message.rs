@@ -56,6 +56,10 @@ impl GcmParam {
         if ptr.is_null() {
             return Err(Error::ArgumentsBad);
         }
+        if to_usize(len)? == std::mem::size_of::<CK_CCM_MESSAGE_PARAMS>() {
+            // SAFETY: forwarded contract (the AES-CCM form).
+            return unsafe { GcmParam::ccm(ptr, read_tag) };
+        }
         if to_usize(len)? == std::mem::size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>() {
             // SAFETY: forwarded contract (the ChaCha20-Poly1305 form).
             return unsafe { GcmParam::chacha(ptr, read_tag) };
@@ -88,6 +92,7 @@ impl GcmParam {
                 iv_fixed_bits: raw.ulIvFixedBits,
                 generator: raw.ivGenerator,
                 tag_bits: raw.ulTagBits,
+                data_len: None,
                 tag: tag.map(|_| tag_bytes),
             },
         })
@@ -133,6 +138,51 @@ impl GcmParam {
                 iv_fixed_bits: 0,
                 generator: CKG_NO_GENERATE,
                 tag_bits: 128,
+                data_len: None,
+                tag: tag.map(|_| tag_bytes),
+            },
+        })
+    }
+
+    /// CK_CCM_MESSAGE_PARAMS (told apart by its size), carried as the GCM
+    /// form with its ulDataLen: the nonce as the IV (with its generator),
+    /// the MAC as the tag. The nonce and MAC lengths are judged before
+    /// `pNonce` and `pMAC` are followed.
+    ///
+    /// # Safety
+    /// `ptr` is non-NULL and valid for one such structure whose `pNonce`
+    /// is valid for reads and writes of `ulNonceLen` bytes and whose `pMAC`
+    /// is NULL or valid for reads and writes of `ulMACLen` bytes, for as
+    /// long as this lives.
+    unsafe fn ccm(ptr: *mut c_void, read_tag: bool) -> Result<Self> {
+        let bad = Error::MechanismParamInvalid;
+        // SAFETY: non-NULL and the size of one structure (checked by `new`).
+        let raw = unsafe { read_opt(ptr.cast::<CK_CCM_MESSAGE_PARAMS>()) }.ok_or(bad)?;
+        let (iv_len, tag_len) = GcmMessage::ccm_lengths(raw.ulNonceLen, raw.ulMACLen)?;
+        let data_len = usize::try_from(raw.ulDataLen).map_err(|_| bad)?;
+        let iv = NonNull::new(raw.pNonce).ok_or(bad)?;
+        let tag = NonNull::new(raw.pMAC);
+        // SAFETY: `pNonce` is readable for `ulNonceLen` bytes.
+        let iv_bytes = unsafe { in_bytes(iv.as_ptr(), raw.ulNonceLen) }?.to_vec();
+        let tag_bytes = match tag {
+            Some(t) if read_tag => {
+                // SAFETY: `pMAC` is readable for `ulMACLen` bytes.
+                unsafe { std::slice::from_raw_parts(t.as_ptr(), tag_len) }.to_vec()
+            }
+            _ => Vec::new(),
+        };
+        let tag_bits = raw.ulMACLen.checked_mul(8).ok_or(bad)?;
+        Ok(GcmParam {
+            iv,
+            iv_len,
+            tag,
+            tag_len,
+            value: GcmMessage {
+                iv: iv_bytes,
+                iv_fixed_bits: raw.ulNonceFixedBits,
+                generator: raw.nonceGenerator,
+                tag_bits,
+                data_len: Some(data_len),
                 tag: tag.map(|_| tag_bytes),
             },
         })

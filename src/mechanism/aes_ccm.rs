@@ -21,6 +21,7 @@ use super::aead_oneshot::{Buffered, OneShot};
 use super::aes::{AesCipher, BLOCK};
 use super::cipher::CipherOp;
 use super::keys::Key;
+use super::registry::MessageParams;
 use super::{MechInfo, Mechanism, Params, row};
 use crate::error::{Error, Result};
 
@@ -29,12 +30,23 @@ pub(super) const ROWS: &[MechInfo] = &[row(
     CKM_AES_CCM,
     16,
     32,
-    CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP,
+    CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
 )];
 
 /// SP 800-38C A.1: nonces of 7 to 13 bytes, MACs of 4 to 16 even bytes.
 fn lengths_ok(nonce: usize, mac: usize) -> bool {
     (7..=13).contains(&nonce) && (4..=16).contains(&mac) && mac.is_multiple_of(2)
+}
+
+/// The CCM length rule for CK_CCM_MESSAGE_PARAMS, judged before the ABI
+/// layer follows its pointers: CKR_MECHANISM_PARAM_INVALID unless the
+/// nonce (ulNonceLen) and MAC (ulMACLen) lengths are CCM's.
+pub fn message_lengths(nonce: usize, mac: usize) -> Result<()> {
+    if lengths_ok(nonce, mac) {
+        Ok(())
+    } else {
+        Err(Error::MechanismParamInvalid)
+    }
 }
 
 /// Whether `data_len` fits the length field a nonce of `nonce` bytes
@@ -242,6 +254,26 @@ fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherO
 
 pub(super) fn encrypt_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
     make_op(mech, &key, true)
+}
+
+/// One message of the message-based calls (CK_CCM_MESSAGE_PARAMS): its
+/// ulDataLen, nonce and MAC length (`tag_bits` / 8), and the AAD the call
+/// brings.
+pub(super) fn message(m: &MessageParams<'_>, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+    if m.mech != CKM_AES_CCM {
+        return Err(Error::MechanismInvalid);
+    }
+    AesCipher::for_key(&key)?;
+    let data_len = m.data_len.ok_or(Error::MechanismParamInvalid)?;
+    let data_len = CK_ULONG::try_from(data_len).map_err(|_| Error::MechanismParamInvalid)?;
+    if !m.tag_bits.is_multiple_of(8) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    let mech = Mechanism {
+        mech: CKM_AES_CCM,
+        params: parse(data_len, m.iv, m.aad, m.tag_bits / 8)?,
+    };
+    make_op(&mech, &key, m.encrypt)
 }
 
 pub(super) fn decrypt_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {

@@ -292,12 +292,21 @@ impl Family for ChaChaPoly {
     }
 }
 
-/// CKM_AES_CCM (`aes_ccm.rs`): encryption, wrapping as an encryption.
+/// CKM_AES_CCM (`aes_ccm.rs`): encryption, wrapping as an encryption,
+/// message-based calls.
 pub struct AesCcm;
 
 impl Family for AesCcm {
     fn ops(&self) -> CK_FLAGS {
-        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
+        CKF_ENCRYPT
+            | CKF_DECRYPT
+            | CKF_WRAP
+            | CKF_UNWRAP
+            | CKF_MESSAGE_ENCRYPT
+            | CKF_MESSAGE_DECRYPT
+    }
+    fn message(&self, m: &MessageParams<'_>, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_ccm::message(m, key)
     }
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {

@@ -52,6 +52,7 @@ mod wrap;
 
 pub mod iv_gen;
 
+pub use self::aes_ccm::message_lengths as ccm_message_lengths;
 pub use self::chacha_poly::nonce_len as chacha_nonce_len;
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
 pub use self::curve25519::Alg25519;
@@ -67,7 +68,7 @@ pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, 
 pub use self::pkcs8::PrivateAttribute;
 pub use self::registry::{
     Generates, RSA_MAX, RSA_MIN, capability, generates, info, is_multipart, layout, message_op,
-    set_min_rsa_bits, table,
+    message_op_with_len, set_min_rsa_bits, table,
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::rsa_recover::RecoverOp;

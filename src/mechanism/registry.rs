@@ -174,6 +174,8 @@ pub struct MessageParams<'a> {
     pub iv: &'a [u8],
     pub aad: &'a [u8],
     pub tag_bits: CK_ULONG,
+    /// CK_CCM_MESSAGE_PARAMS's ulDataLen (`None` for the other forms).
+    pub data_len: Option<usize>,
 }
 
 /// The operation for one message of `mech` (C_EncryptMessage,
@@ -188,6 +190,19 @@ pub fn message_op(
     aad: &[u8],
     tag_bits: CK_ULONG,
 ) -> Result<Box<dyn CipherOp>> {
+    message_op_with_len(mech, encrypt, key, iv, aad, tag_bits, None)
+}
+
+/// [`message_op`] with the text length a CCM message announces.
+pub fn message_op_with_len(
+    mech: CK_MECHANISM_TYPE,
+    encrypt: bool,
+    key: Arc<Key>,
+    iv: &[u8],
+    aad: &[u8],
+    tag_bits: CK_ULONG,
+    data_len: Option<usize>,
+) -> Result<Box<dyn CipherOp>> {
     let flag = if encrypt {
         CKF_MESSAGE_ENCRYPT
     } else {
@@ -199,6 +214,7 @@ pub fn message_op(
         iv,
         aad,
         tag_bits,
+        data_len,
     };
     family(mech, flag)?.message(&m, key)
 }
@@ -506,6 +522,7 @@ mod tests {
                     iv: &[0; 12],
                     aad: &[],
                     tag_bits: 128,
+                    data_len: None,
                 };
                 f.message(&p, k.clone()).map(drop)
             };
