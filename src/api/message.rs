@@ -1,7 +1,11 @@
 //! Message-based encryption and decryption (PKCS#11 3.0 §5.10, §5.11) with
 //! CKM_AES_GCM: one C_Message*Init for any number of messages, each with its
 //! own CK_GCM_MESSAGE_PARAMS (IV, IV generator, tag) and associated data,
-//! in one call or as Begin followed by Next calls.
+//! in one call or as Begin followed by Next calls. CKM_CHACHA20_POLY1305
+//! (CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS: a caller's nonce, a 128-bit
+//! tag) and CKM_AES_CCM (CK_CCM_MESSAGE_PARAMS: its data length, nonce and
+//! generator, MAC; encrypted one message per call, as CCM's MAC covers the
+//! whole text first) ride in the same [`GcmMessage`] form.
 //!
 //! Rules kept here, and the choices made where the spec leaves one:
 //! - The init takes no mechanism parameter (one given is ignored): the

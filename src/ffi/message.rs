@@ -1,7 +1,9 @@
 //! The caller's side of message-based AES-GCM: the mechanism of
 //! C_Message*Init (its parameter ignored) and CK_GCM_MESSAGE_PARAMS, read
 //! with its pointers followed, then the generated IV and the tag written
-//! back through `pIv` and `pTag`.
+//! back through `pIv` and `pTag`. The ChaCha20-Poly1305 and AES-CCM
+//! per-message structures are told apart by their sizes and read into the
+//! same form.
 //!
 //! Reads and writes are unaligned, as everywhere in the ABI layer. The
 //! lengths are judged by the façade ([`GcmMessage::lengths`]) before any

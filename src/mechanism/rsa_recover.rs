@@ -13,6 +13,8 @@ use rsa::traits::PublicKeyParts as _;
 use zeroize::Zeroizing;
 
 use super::keys::Key;
+use super::provider;
+use super::rsa::RsaScheme;
 use super::rsa_crypt::{check_size, private_key, public_key, raw_decrypt, raw_encrypt};
 use super::{Mechanism, Params};
 use crate::error::{Error, Result};
@@ -69,20 +71,12 @@ impl RecoverOp for SignRecover {
                 if data.len() > room {
                     return Err(Error::DataLenRange);
                 }
-                // EM = 00 01 FF..FF 00 data, k bytes (RFC 8017 9.2 step 5
-                // with the data in place of T), then RSASP1.
-                let mut em = Zeroizing::new(vec![0xffu8; self.k]);
-                let pad_end = self.k - data.len() - 1;
-                if let Some(first) = em.get_mut(..2) {
-                    first.copy_from_slice(&[0x00, 0x01]);
-                }
-                if let Some(sep) = em.get_mut(pad_end) {
-                    *sep = 0;
-                }
-                em.get_mut(pad_end + 1..)
-                    .ok_or(Error::GeneralError)?
-                    .copy_from_slice(data);
-                raw_decrypt(key, &em).map_err(|_| Error::FunctionFailed)
+                // EM = 00 01 FF..FF 00 data (RFC 8017 9.2 step 5 with the
+                // data in place of T), then RSASP1: the provider's raw
+                // PKCS#1 v1.5 signature, as C_Sign with CKM_RSA_PKCS.
+                provider::active()
+                    .rsa_sign(key, RsaScheme::Pkcs1(None), data)
+                    .map(Zeroizing::new)
             }
             Scheme::Raw => {
                 if data.len() > self.k {
