@@ -259,6 +259,19 @@ fn refusals() {
         CKR_OPERATION_ACTIVE,
         "C_SignRecover active",
     );
+    // A single-part operation with recovery is not saved.
+    let mut n: CK_ULONG = 0;
+    assert_eq!(
+        ck!(s.f, C_GetOperationState(s.h, std::ptr::null_mut(), &mut n)),
+        CKR_STATE_UNSAVEABLE
+    );
+    // C_SessionCancel ends it.
+    assert_eq!(ck!(s.f, C_SessionCancel(s.h, CKF_SIGN_RECOVER)), CKR_OK);
+    err(
+        sign_recover(&s, b"x"),
+        CKR_OPERATION_NOT_INITIALIZED,
+        "cancelled",
+    );
 }
 
 fn sign_recover_init_null(s: &Sess) -> Rv<()> {
