@@ -14,8 +14,9 @@
 //!   ([`RSA_MIN`]..[`RSA_MAX`] bits); the policy's `min_rsa_bits` raises
 //!   the floor of every RSA mechanism (default 2048). A floor above the
 //!   ceiling leaves RSA not offered at all.
-//! - PKCS#1 v1.5 and raw RSA encryption and wrapping flags, granted only
-//!   when `allow_legacy_rsa_decryption` is set (`rsa_crypt::policy_flags`).
+//! - PKCS#1 v1.5 and raw RSA encryption and wrapping flags (and raw RSA's
+//!   signatures with recovery), granted only when
+//!   `allow_legacy_rsa_decryption` is set (`rsa_crypt::policy_flags`).
 //!
 //! The FIPS build narrows every row to its approved-only set first
 //! (`fips.rs`), so no policy can grant back what that mode leaves out.

@@ -85,8 +85,9 @@ pub fn legacy_rsa_allowed() -> bool {
 }
 
 /// The flags the policy grants `mech` on top of its table row: the
-/// encryption and wrapping flags for CKM_RSA_PKCS and CKM_RSA_X_509 when
-/// legacy RSA is allowed, else 0.
+/// encryption and wrapping flags for CKM_RSA_PKCS and CKM_RSA_X_509 (and
+/// CKM_RSA_X_509's signatures with recovery) when legacy RSA is allowed,
+/// else 0.
 pub fn policy_flags(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
     if legacy_rsa_allowed() {
         legacy_grant(mech)
