@@ -2,7 +2,7 @@
 //! and RFC 3610 packet vector #1, single- and multi-part with the
 //! output-length protocol, ulDataLen held to (CKR_DATA_LEN_RANGE /
 //! CKR_ENCRYPTED_DATA_LEN_RANGE), wrapping, the message-based calls with
-//! CK_CCM_MESSAGE_PARAMS (one C_EncryptMessage per message), and the
+//! CK_CCM_MESSAGE_PARAMS (in one call or in parts), and the
 //! refusals (nonce and MAC lengths, altered MAC, wrong key type).
 
 #[macro_use]
@@ -79,6 +79,11 @@ fn sp800_38c_examples_single_and_multi_part() {
         assert_eq!(pr.queried, c.len());
         assert_protocol(&pr, &c, "C_Encrypt");
         assert_eq!(ok(s.encrypt_parts(&m, k, &p, &[1, 2]), "parts"), c);
+        // Encryption streams: the first part's ciphertext comes with it.
+        ok(s.encrypt_init(&m, k), "C_EncryptInit");
+        assert_eq!(ok(s.encrypt_update(&p[..3]), "C_EncryptUpdate"), c[..3]);
+        ok(s.encrypt_update(&p[3..]), "C_EncryptUpdate");
+        assert_eq!(ok(s.encrypt_final(), "C_EncryptFinal"), c[p.len()..]);
         assert_eq!(ok(s.decrypt_once(&m, k, &c), "C_Decrypt"), p);
         ok(s.decrypt_init(&m, k), "C_DecryptInit");
         for part in c.chunks(3) {
@@ -361,16 +366,47 @@ fn message_based_calls() {
             "lengths",
         );
     }
-    // One call per message when encrypting.
-    let mut bp = MsgParam::new(5, &[1; 12], &[0; 16]);
+    // Example 2 again in parts: C_EncryptMessageBegin, then Next calls,
+    // the MAC with the last.
+    let mut bp = MsgParam::new(p.len(), &n, &vec![0; mac_len]);
     let (pp, pl) = bp.ptr();
-    assert_eq!(
-        ck!(
+    let mut aad = a.clone();
+    ok(
+        rv(ck!(
             s.f,
-            C_EncryptMessageBegin(s.h, pp, pl, std::ptr::null_mut(), 0)
-        ),
-        CKR_FUNCTION_NOT_SUPPORTED
+            C_EncryptMessageBegin(s.h, pp, pl, aad.as_mut_ptr(), ulong(aad.len()))
+        )),
+        "C_EncryptMessageBegin",
     );
+    let mut parts = Vec::new();
+    for (i, piece) in p.chunks(5).enumerate() {
+        let last = (i + 1) * 5 >= p.len();
+        let (pp, pl) = bp.ptr();
+        let mut d = piece.to_vec();
+        let mut o = vec![0u8; piece.len() + 16];
+        let mut len = ulong(o.len());
+        ok(
+            rv(ck!(
+                s.f,
+                C_EncryptMessageNext(
+                    s.h,
+                    pp,
+                    pl,
+                    d.as_mut_ptr(),
+                    ulong(d.len()),
+                    o.as_mut_ptr(),
+                    &mut len,
+                    if last { CKF_END_OF_MESSAGE } else { 0 }
+                )
+            )),
+            "C_EncryptMessageNext",
+        );
+        o.truncate(usize_of(len));
+        assert_eq!(o.len(), piece.len(), "each part's ciphertext comes with it");
+        parts.extend(o);
+    }
+    assert_eq!(parts, want_ct);
+    assert_eq!(bp.mac, want_mac);
     ok(rv(ck!(s.f, C_MessageEncryptFinal(s.h))), "final");
     ok(rv(ck!(s.f, C_MessageDecryptFinal(s.h))), "final");
 }

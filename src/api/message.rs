@@ -4,8 +4,7 @@
 //! in one call or as Begin followed by Next calls. CKM_CHACHA20_POLY1305
 //! (CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS: a caller's nonce, a 128-bit
 //! tag) and CKM_AES_CCM (CK_CCM_MESSAGE_PARAMS: its data length, nonce and
-//! generator, MAC; encrypted one message per call, as CCM's MAC covers the
-//! whole text first) ride in the same [`GcmMessage`] form.
+//! generator, MAC) ride in the same [`GcmMessage`] form.
 //!
 //! Rules kept here, and the choices made where the spec leaves one:
 //! - The init takes no mechanism parameter (one given is ignored): the
@@ -344,12 +343,6 @@ impl Library {
         }
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Encrypt)?;
-            // CCM's MAC covers the whole text before any of it is
-            // encrypted (`aes_ccm.rs` collects it): one call per message.
-            if op.mech == CKM_AES_CCM {
-                crate::error::cause::note(&"AES-CCM: encrypt each message with C_EncryptMessage");
-                return Err(Error::FunctionNotSupported);
-            }
             // The tag comes with the last C_EncryptMessageNext.
             p.tag_len()?;
             let iv = next_iv(p, &mut op.counter)?;

@@ -1,7 +1,7 @@
 //! A one-shot AEAD (the `aead` crates' detached seal and open, or CCM's
-//! own) as a cipher operation: CKM_AES_CCM in both directions and
-//! CKM_CHACHA20_POLY1305 decryption (its encryption streams,
-//! `chacha_poly.rs`). The text is collected and the work done in
+//! own) as a cipher operation: CKM_AES_CCM and CKM_CHACHA20_POLY1305
+//! decryption (their encryption streams, `aes_ccm.rs`, `chacha_poly.rs`).
+//! The text is collected and the work done in
 //! `finish`, so decryption releases plaintext only once the tag has
 //! verified (as the spec asks of these AEADs) and CCM, whose MAC covers
 //! the length first, sees the whole message. Wrapping is a single-part

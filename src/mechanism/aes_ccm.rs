@@ -1,7 +1,9 @@
-//! CKM_AES_CCM (NIST SP 800-38C, RFC 3610) with CK_CCM_PARAMS: encryption
-//! and decryption single- and multi-part through `aead_oneshot.rs` (the
-//! text is collected; CCM's MAC covers the length first, and no plaintext
-//! is released before the MAC verified), and wrapping as one encryption.
+//! CKM_AES_CCM (NIST SP 800-38C, RFC 3610) with CK_CCM_PARAMS (and, per
+//! message, CK_CCM_MESSAGE_PARAMS): encryption streams (ulDataLen is known
+//! up front, so B0 starts the CBC-MAC at once; each part is MACed and
+//! encrypted as it comes, the MAC given at the end); decryption collects
+//! the text through `aead_oneshot.rs`, so no plaintext is released before
+//! the MAC verified. Wrapping is one encryption.
 //! Built on the `aes` block cipher (the key's cached schedule) rather than
 //! the `ccm` crate, which fixes the nonce and MAC lengths at compile time
 //! (7 x 7 types per key size) where CK_CCM_PARAMS chooses them per call,
@@ -106,9 +108,28 @@ impl Ccm {
         block
     }
 
-    /// The CBC-MAC of B0, the encoded AAD and the payload (SP 800-38C
-    /// A.2), before it is masked with S0.
-    fn cbc_mac(&self, payload: &[u8]) -> Result<Zeroizing<[u8; BLOCK]>> {
+    /// One CBC-MAC step: `mac = E(mac XOR block)`.
+    fn absorb(&self, mac: &mut [u8; BLOCK], block: &[u8]) {
+        for (m, b) in mac.iter_mut().zip(block) {
+            *m ^= b;
+        }
+        self.cipher.encrypt_block(mac);
+    }
+
+    /// `block` zero-padded to a whole block, absorbed.
+    fn absorb_padded(&self, mac: &mut [u8; BLOCK], part: &[u8]) -> Result<()> {
+        let mut block = Zeroizing::new([0u8; BLOCK]);
+        block
+            .get_mut(..part.len())
+            .ok_or(Error::GeneralError)?
+            .copy_from_slice(part);
+        self.absorb(mac, &*block);
+        Ok(())
+    }
+
+    /// The CBC-MAC state after B0 (which commits to the text length
+    /// `plen`) and the encoded AAD (SP 800-38C A.2.1, A.2.2).
+    fn mac_start(&self, plen: usize) -> Result<Zeroizing<[u8; BLOCK]>> {
         let q = 15 - self.nonce.len();
         let mut b0 = [0u8; BLOCK];
         let [flags, rest @ ..] = &mut b0;
@@ -118,7 +139,7 @@ impl Ccm {
         *flags = adata | t | qf;
         let (n, len) = rest.split_at_mut(self.nonce.len());
         n.copy_from_slice(&self.nonce);
-        let plen = u64::try_from(payload.len()).map_err(|_| Error::DataLenRange)?;
+        let plen = u64::try_from(plen).map_err(|_| Error::DataLenRange)?;
         let be = plen.to_be_bytes();
         let take = len.len().min(8);
         let (_, low) = be.split_at(8 - take);
@@ -128,13 +149,7 @@ impl Ccm {
             .copy_from_slice(low);
 
         let mut mac = Zeroizing::new([0u8; BLOCK]);
-        let mut absorb = |block: &[u8]| {
-            for (m, b) in mac.iter_mut().zip(block) {
-                *m ^= b;
-            }
-            self.cipher.encrypt_block(&mut mac);
-        };
-        absorb(&b0);
+        self.absorb(&mut mac, &b0);
         if !self.aad.is_empty() {
             // A.2.2: the AAD's length, encoded by its size, then the AAD,
             // zero-padded to whole blocks.
@@ -151,23 +166,31 @@ impl Ccm {
             };
             encoded.extend_from_slice(&self.aad);
             for chunk in encoded.chunks(BLOCK) {
-                let mut block = [0u8; BLOCK];
-                block
-                    .get_mut(..chunk.len())
-                    .ok_or(Error::GeneralError)?
-                    .copy_from_slice(chunk);
-                absorb(&block);
+                self.absorb_padded(&mut mac, chunk)?;
             }
         }
+        Ok(mac)
+    }
+
+    /// The CBC-MAC of B0, the encoded AAD and the payload (SP 800-38C
+    /// A.2), before it is masked with S0.
+    fn cbc_mac(&self, payload: &[u8]) -> Result<Zeroizing<[u8; BLOCK]>> {
+        let mut mac = self.mac_start(payload.len())?;
         for chunk in payload.chunks(BLOCK) {
-            let mut block = Zeroizing::new([0u8; BLOCK]);
-            block
-                .get_mut(..chunk.len())
-                .ok_or(Error::GeneralError)?
-                .copy_from_slice(chunk);
-            absorb(&*block);
+            self.absorb_padded(&mut mac, chunk)?;
         }
         Ok(mac)
+    }
+
+    /// The MAC from a finished CBC-MAC: masked with S0, truncated.
+    fn masked(&self, mac: &[u8; BLOCK]) -> Vec<u8> {
+        let mut s0 = Zeroizing::new(self.counter(0));
+        self.cipher.encrypt_block(&mut s0);
+        mac.iter()
+            .zip(s0.iter())
+            .take(self.mac_len)
+            .map(|(m, s)| m ^ s)
+            .collect()
     }
 
     /// XORs the keystream of counters 1, 2, ... into `text`.
@@ -184,14 +207,123 @@ impl Ccm {
     /// The MAC over `payload`: the CBC-MAC masked with S0, truncated.
     fn tag(&self, payload: &[u8]) -> Result<Vec<u8>> {
         let mac = self.cbc_mac(payload)?;
-        let mut s0 = Zeroizing::new(self.counter(0));
-        self.cipher.encrypt_block(&mut s0);
-        Ok(mac
-            .iter()
-            .zip(s0.iter())
-            .take(self.mac_len)
-            .map(|(m, s)| m ^ s)
-            .collect())
+        Ok(self.masked(&mac))
+    }
+}
+
+/// Streaming encryption: ulDataLen is known up front, so B0 can start the
+/// CBC-MAC at once; each part is MACed (as plaintext) and encrypted (CTR
+/// from counter 1) as it comes, and the MAC is given at the end, when the
+/// text must have been exactly ulDataLen bytes.
+struct CcmSeal {
+    ccm: Ccm,
+    mac: Zeroizing<[u8; BLOCK]>,
+    /// Plaintext not yet MACed (less than one block).
+    partial: Zeroizing<Vec<u8>>,
+    /// The counter of the next keystream block.
+    next: u64,
+    keystream: Zeroizing<[u8; BLOCK]>,
+    /// Bytes of `keystream` already used.
+    used: usize,
+    text_len: usize,
+    done: bool,
+}
+
+impl CcmSeal {
+    fn new(ccm: Ccm) -> Result<CcmSeal> {
+        let mac = ccm.mac_start(ccm.data_len)?;
+        Ok(CcmSeal {
+            ccm,
+            mac,
+            partial: Zeroizing::new(Vec::with_capacity(BLOCK)),
+            next: 1,
+            keystream: Zeroizing::new([0; BLOCK]),
+            used: BLOCK,
+            text_len: 0,
+            done: false,
+        })
+    }
+
+    fn mac_more(&mut self, mut data: &[u8]) -> Result<()> {
+        if !self.partial.is_empty() {
+            let take = (BLOCK - self.partial.len()).min(data.len());
+            let (now, rest) = data.split_at(take);
+            self.partial.extend_from_slice(now);
+            data = rest;
+            if self.partial.len() < BLOCK {
+                return Ok(());
+            }
+            self.ccm.absorb(&mut self.mac, &self.partial);
+            self.partial.clear();
+        }
+        let (blocks, rest) = data.as_chunks::<BLOCK>();
+        for block in blocks {
+            self.ccm.absorb(&mut self.mac, block);
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn encrypt_more(&mut self, text: &mut [u8]) {
+        for byte in text.iter_mut() {
+            if self.used == BLOCK {
+                *self.keystream = self.ccm.counter(self.next);
+                self.ccm.cipher.encrypt_block(&mut self.keystream);
+                self.next = self.next.wrapping_add(1);
+                self.used = 0;
+            }
+            if let Some(k) = self.keystream.get(self.used) {
+                *byte ^= k;
+            }
+            self.used += 1;
+        }
+    }
+}
+
+impl CipherOp for CcmSeal {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.done {
+            return Err(Error::OperationNotInitialized);
+        }
+        let total = self
+            .text_len
+            .checked_add(data.len())
+            .filter(|t| *t <= self.ccm.data_len)
+            .ok_or(Error::DataLenRange)?;
+        self.mac_more(data)?;
+        let mut out = Vec::with_capacity(data.len().saturating_add(self.ccm.mac_len));
+        out.extend_from_slice(data);
+        self.encrypt_more(&mut out);
+        self.text_len = total;
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        if std::mem::replace(&mut self.done, true) {
+            return Err(Error::OperationNotInitialized);
+        }
+        if self.text_len != self.ccm.data_len {
+            return Err(Error::DataLenRange);
+        }
+        if !self.partial.is_empty() {
+            self.ccm.absorb_padded(&mut self.mac, &self.partial)?;
+        }
+        Ok(self.ccm.masked(&self.mac))
+    }
+
+    fn update_len(&self, len: usize) -> usize {
+        len
+    }
+
+    fn finish_len(&self) -> usize {
+        self.ccm.mac_len
+    }
+
+    /// The announced length only: another is left to the work, which
+    /// reports it.
+    fn single_len(&self, len: usize) -> Option<usize> {
+        let fresh = !self.done && self.text_len == 0;
+        (fresh && len == self.ccm.data_len).then(|| len.checked_add(self.ccm.mac_len))?
     }
 }
 
@@ -240,16 +372,17 @@ fn make_op(mech: &Mechanism, key: &Key, encrypt: bool) -> Result<Box<dyn CipherO
     else {
         return Err(Error::MechanismParamInvalid);
     };
-    Ok(Box::new(Buffered::new(
-        Ccm {
-            cipher,
-            data_len: *data_len,
-            nonce: nonce.clone(),
-            aad: aad.clone(),
-            mac_len: *mac_len,
-        },
-        encrypt,
-    )))
+    let ccm = Ccm {
+        cipher,
+        data_len: *data_len,
+        nonce: nonce.clone(),
+        aad: aad.clone(),
+        mac_len: *mac_len,
+    };
+    if encrypt {
+        return Ok(Box::new(CcmSeal::new(ccm)?));
+    }
+    Ok(Box::new(Buffered::new(ccm, false)))
 }
 
 pub(super) fn encrypt_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
@@ -430,6 +563,45 @@ mod tests {
             check!(U4, U7, 7, 4);
             check!(U16, U13, 13, 16);
             check!(U10, U10, 10, 10);
+        }
+    }
+
+    /// The streaming encryption against the one-shot one (whose answers
+    /// the vectors above check), every part size from 1 to 17, lengths
+    /// around the block, with and without AAD.
+    #[test]
+    fn streaming_matches_one_shot() {
+        let k = aes(&[0x24; 16]);
+        for aad in [&b""[..], b"header", &[9u8; 40][..]] {
+            for len in [0usize, 1, 15, 16, 17, 33, 100] {
+                let plain: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+                let m = mech(len, &[5; 11], aad, 10);
+                let reference = {
+                    let mut one = Buffered::new(
+                        Ccm {
+                            cipher: AesCipher::for_key(&k).unwrap(),
+                            data_len: len,
+                            nonce: vec![5; 11],
+                            aad: aad.to_vec(),
+                            mac_len: 10,
+                        },
+                        true,
+                    );
+                    one.update(&plain).unwrap();
+                    one.finish().unwrap()
+                };
+                for step in 1..=17 {
+                    let mut enc = encrypt_init(&m, k.clone()).unwrap();
+                    let mut out = Vec::new();
+                    for part in plain.chunks(step) {
+                        let ct = enc.update(part).unwrap();
+                        assert_eq!(ct.len(), part.len(), "streams");
+                        out.extend(ct);
+                    }
+                    out.extend(enc.finish().unwrap());
+                    assert_eq!(out, reference, "len {len} step {step}");
+                }
+            }
         }
     }
 
