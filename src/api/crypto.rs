@@ -261,7 +261,7 @@ impl Library {
                 s.sign = None;
                 return Ok(());
             };
-            if s.sign.is_some() {
+            if s.sign.is_some() || s.sign_recover.is_some() {
                 return Err(Error::OperationActive);
             }
             let (obj, key) = self.use_key(s, token, key, CKA_SIGN, mech.ty)?;
@@ -347,7 +347,7 @@ impl Library {
                 s.verify = None;
                 return Ok(());
             };
-            if s.verify.is_some() {
+            if s.verify.is_some() || s.verify_recover.is_some() {
                 return Err(Error::OperationActive);
             }
             let (_, key) = self.use_key(s, token, key, CKA_VERIFY, mech.ty)?;

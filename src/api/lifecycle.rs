@@ -93,6 +93,13 @@ fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)>
             vec![],
             vec![wire(CKA_VALUE_LEN, &len(obj).to_le_bytes())],
         ),
+        // A ChaCha20 key by its own generation (its key type is not a
+        // generic secret's).
+        Some(CKK_CHACHA20) => (
+            CKM_CHACHA20_KEY_GEN,
+            vec![],
+            vec![wire(CKA_VALUE_LEN, &len(obj).to_le_bytes())],
+        ),
         Some(kt) if obj.class() == CKO_SECRET_KEY => (
             CKM_GENERIC_SECRET_KEY_GEN,
             vec![],
@@ -504,5 +511,29 @@ impl Library {
     ) -> std::result::Result<crate::store::BackupInfo, crate::store::BackupError> {
         let token = self.slot(slot).map_err(crate::store::BackupError::Store)?.1;
         token.backup(out, passphrase, self.config.pin_kdf_iterations, progress)
+    }
+}
+
+#[cfg(test)]
+mod generation_tests {
+    use super::*;
+    use crate::object::attrs::ulong_value;
+
+    /// A rotated ChaCha20 key is made by CKM_CHACHA20_KEY_GEN, 32 bytes.
+    #[test]
+    fn chacha20_keys_are_made_by_their_own_generation() {
+        let mut m = object::AttrMap::new();
+        m.insert(CKA_CLASS, ulong_value(CKO_SECRET_KEY));
+        m.insert(CKA_KEY_TYPE, ulong_value(CKK_CHACHA20));
+        m.insert(CKA_VALUE_LEN, ulong_value(32));
+        let (mech, public, extra) = generation(&Object::from_attrs(m)).unwrap();
+        assert_eq!(mech, CKM_CHACHA20_KEY_GEN);
+        assert!(public.is_empty());
+        assert_eq!(extra.len(), 1);
+        assert_eq!(extra[0].ty, CKA_VALUE_LEN);
+        assert_eq!(
+            extra[0].value,
+            object::to_wire(CKA_VALUE_LEN, &ulong_value(32))
+        );
     }
 }

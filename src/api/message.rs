@@ -1,7 +1,10 @@
 //! Message-based encryption and decryption (PKCS#11 3.0 §5.10, §5.11) with
 //! CKM_AES_GCM: one C_Message*Init for any number of messages, each with its
 //! own CK_GCM_MESSAGE_PARAMS (IV, IV generator, tag) and associated data,
-//! in one call or as Begin followed by Next calls.
+//! in one call or as Begin followed by Next calls. CKM_CHACHA20_POLY1305
+//! (CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS: a caller's nonce, a 128-bit
+//! tag) and CKM_AES_CCM (CK_CCM_MESSAGE_PARAMS: its data length, nonce and
+//! generator, MAC) ride in the same [`GcmMessage`] form.
 //!
 //! Rules kept here, and the choices made where the spec leaves one:
 //! - The init takes no mechanism parameter (one given is ignored): the
@@ -35,6 +38,11 @@ pub struct GcmMessage {
     pub iv_fixed_bits: CK_ULONG,
     pub generator: CK_GENERATOR_FUNCTION,
     pub tag_bits: CK_ULONG,
+    /// CK_CCM_MESSAGE_PARAMS's ulDataLen: the text length a CCM message
+    /// commits to (`None` for the GCM and ChaCha20-Poly1305 forms). The
+    /// CCM form rides in this structure too: its nonce as the IV, its MAC
+    /// as the tag.
+    pub data_len: Option<usize>,
     /// `pTag`: `None` when NULL. Decryption: the tag bytes read there;
     /// encryption: empty, a place the tag will be written to.
     pub tag: Option<Vec<u8>>,
@@ -49,8 +57,29 @@ impl GcmMessage {
         Ok((iv, mechanism::gcm_lengths(iv, tag_bits)?))
     }
 
+    /// The nonce length in bytes of a CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS
+    /// whose ulNonceLen (in bits) is `bits`: 12 or 24, else
+    /// CKR_MECHANISM_PARAM_INVALID.
+    pub fn chacha_nonce_len(bits: CK_ULONG) -> Result<usize> {
+        mechanism::chacha_nonce_len(bits)
+    }
+
+    /// Checks a CK_CCM_MESSAGE_PARAMS's ulNonceLen and ulMACLen (bytes)
+    /// before the ABI layer follows the pointers: CCM's lengths.
+    pub fn ccm_lengths(nonce_len: CK_ULONG, mac_len: CK_ULONG) -> Result<(usize, usize)> {
+        let bad = Error::MechanismParamInvalid;
+        let nonce = usize::try_from(nonce_len).map_err(|_| bad)?;
+        let mac = usize::try_from(mac_len).map_err(|_| bad)?;
+        mechanism::ccm_message_lengths(nonce, mac)?;
+        Ok((nonce, mac))
+    }
+
     fn tag_len(&self) -> Result<usize> {
         let iv_len = CK_ULONG::try_from(self.iv.len()).map_err(|_| Error::MechanismParamInvalid)?;
+        if self.data_len.is_some() {
+            let bytes = self.tag_bits / 8;
+            return Ok(GcmMessage::ccm_lengths(iv_len, bytes)?.1);
+        }
         Ok(GcmMessage::lengths(iv_len, self.tag_bits)?.1)
     }
 }
@@ -141,14 +170,21 @@ fn gcm(
     iv: &[u8],
     aad: &[u8],
     tag_bits: CK_ULONG,
+    data_len: Option<usize>,
 ) -> Result<Box<dyn CipherOp>> {
-    mechanism::message_op(
+    // CK_CCM_MESSAGE_PARAMS (which alone brings a data length) for CCM,
+    // and only for CCM.
+    if data_len.is_some() != (mech == CKM_AES_CCM) {
+        return Err(Error::MechanismParamInvalid);
+    }
+    mechanism::message_op_with_len(
         mech,
         dir == Dir::Encrypt,
         Arc::clone(key),
         iv,
         aad,
         tag_bits,
+        data_len,
     )
 }
 
@@ -200,7 +236,9 @@ impl Library {
             let (_, key) = self.use_key(s, token, key, usage, mech.ty)?;
             // The mechanism and the key are judged now, as C_EncryptInit
             // would, rather than at the first message.
-            gcm(mech.ty, dir, &key, &[0; 12], &[], 128)?;
+            // (For CCM, a message of no text.)
+            let data_len = (mech.ty == CKM_AES_CCM).then_some(0);
+            gcm(mech.ty, dir, &key, &[0; 12], &[], 128, data_len)?;
             *slot(s, dir) = Some(MessageOp::new(mech.ty, key));
             Ok(())
         })
@@ -261,6 +299,7 @@ impl Library {
                 iv.as_deref().unwrap_or(&p.iv),
                 aad,
                 p.tag_bits,
+                p.data_len,
             )?;
             // One message in one call: the operation's single-part path,
             // which the aws-lc builds run in AWS-LC (the FIPS build has
@@ -314,6 +353,7 @@ impl Library {
                 iv.as_deref().unwrap_or(&p.iv),
                 aad,
                 p.tag_bits,
+                p.data_len,
             )?;
             op.part = Some(MessagePart {
                 op: g,
@@ -404,7 +444,15 @@ impl Library {
             if !fits(out, cipher.len()) {
                 return Ok(Out::Len(cipher.len()));
             }
-            let mut g = gcm(op.mech, Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
+            let mut g = gcm(
+                op.mech,
+                Dir::Decrypt,
+                &op.key,
+                &p.iv,
+                aad,
+                p.tag_bits,
+                p.data_len,
+            )?;
             g.update(cipher)?;
             g.update(tag)?;
             Ok(Out::Data(g.finish().map_err(aead_failure)?))
@@ -422,7 +470,15 @@ impl Library {
         self.with_session(h, |s, _| {
             let op = idle(s, Dir::Decrypt)?;
             p.tag_len()?;
-            let g = gcm(op.mech, Dir::Decrypt, &op.key, &p.iv, aad, p.tag_bits)?;
+            let g = gcm(
+                op.mech,
+                Dir::Decrypt,
+                &op.key,
+                &p.iv,
+                aad,
+                p.tag_bits,
+                p.data_len,
+            )?;
             op.part = Some(MessagePart {
                 op: g,
                 tag_bits: p.tag_bits,
@@ -510,6 +566,7 @@ mod tests {
             iv_fixed_bits: fixed,
             generator,
             tag_bits: 128,
+            data_len: None,
             tag: Some(Vec::new()),
         }
     }

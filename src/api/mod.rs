@@ -20,6 +20,7 @@
 mod certs;
 mod cipher;
 mod crypto;
+mod dual;
 pub mod global;
 mod handles;
 mod key;
@@ -30,6 +31,7 @@ pub use lifecycle::Rotation;
 pub mod message;
 mod object;
 mod provenance;
+mod recover;
 mod restore;
 mod session;
 mod session_table;

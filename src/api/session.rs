@@ -212,6 +212,12 @@ impl Library {
             if flags & CKF_FIND_OBJECTS != 0 {
                 s.find = None;
             }
+            if flags & CKF_SIGN_RECOVER != 0 {
+                s.sign_recover = None;
+            }
+            if flags & CKF_VERIFY_RECOVER != 0 {
+                s.verify_recover = None;
+            }
             Ok(())
         })
     }

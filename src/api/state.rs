@@ -31,11 +31,15 @@ impl Restored {
         if let Some(op) = self.digest {
             s.digest = Some(op);
         }
+        // A restored signature or verification is the session's one
+        // operation of its kind: one with recovery gives way to it.
         if let Some(op) = self.sign {
             s.sign = Some(op);
+            s.sign_recover = None;
         }
         if let Some(op) = self.verify {
             s.verify = Some(op);
+            s.verify_recover = None;
         }
     }
 }
@@ -64,7 +68,9 @@ fn save_session(s: &Session) -> Result<Vec<Saved>> {
         || s.encrypt.is_some()
         || s.decrypt.is_some()
         || s.message_encrypt.is_some()
-        || s.message_decrypt.is_some();
+        || s.message_decrypt.is_some()
+        || s.sign_recover.is_some()
+        || s.verify_recover.is_some();
     let saveable = s.digest.is_some() || s.sign.is_some() || s.verify.is_some();
     if !saveable && !unsaveable {
         return Err(Error::OperationNotInitialized);

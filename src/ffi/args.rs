@@ -516,6 +516,32 @@ unsafe fn mechanism_param(
                     password: Zeroizing::new(param_bytes(p.pPassword.cast(), p.ulPasswordLen)?),
                 })
             }
+            Layout::ChaChaPoly => {
+                let c: CK_SALSA20_CHACHA20_POLY1305_PARAMS = param_struct(ptr, len)?;
+                // ulNonceLen is in bits; a length no variant has is refused
+                // before the pointer is followed (the core checks it too).
+                if !matches!(c.ulNonceLen, 64 | 96 | 192) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                RawParam::ChaChaPoly {
+                    nonce: param_bytes(c.pNonce.cast(), c.ulNonceLen / 8)?,
+                    nonce_bits: c.ulNonceLen,
+                    aad: param_bytes(c.pAAD.cast(), c.ulAADLen)?,
+                }
+            }
+            Layout::Ccm => {
+                let c: CK_CCM_PARAMS = param_struct(ptr, len)?;
+                // A nonce CCM cannot have is refused before it is followed.
+                if !(7..=13).contains(&c.ulNonceLen) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                RawParam::Ccm {
+                    data_len: c.ulDataLen,
+                    nonce: param_bytes(c.pNonce.cast(), c.ulNonceLen)?,
+                    aad: param_bytes(c.pAAD.cast(), c.ulAADLen)?,
+                    mac_len: c.ulMACLen,
+                }
+            }
             Layout::Eddsa => {
                 let e: CK_EDDSA_PARAMS = param_struct(ptr, len)?;
                 RawParam::Eddsa {

@@ -9,8 +9,8 @@ use std::ffi::c_void;
 use cryptoki_sys::*;
 
 use super::args::{self, OutBuf};
+use super::entry;
 use super::message::{self, GcmParam};
-use super::{entry, not_supported};
 use crate::api::global::library;
 use crate::error::{Error, Result};
 
@@ -205,52 +205,100 @@ pub unsafe extern "C" fn C_DecryptFinal(
     })
 }
 
-/// Dual function: digest and encrypt.
+/// Dual function: digests and encrypts a part (both operations active).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DigestEncryptUpdate(
-    _hSession: CK_SESSION_HANDLE,
-    _pPart: CK_BYTE_PTR,
-    _ulPartLen: CK_ULONG,
-    _pEncryptedPart: CK_BYTE_PTR,
-    _pulEncryptedPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pPart: CK_BYTE_PTR,
+    ulPartLen: CK_ULONG,
+    pEncryptedPart: CK_BYTE_PTR,
+    pulEncryptedPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_DigestEncryptUpdate")
+    entry("C_DigestEncryptUpdate", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = args::ending(&lib, hSession, CKF_DIGEST | CKF_ENCRYPT, || unsafe {
+            Ok((
+                args::in_bytes(pPart, ulPartLen)?,
+                OutBuf::new(pEncryptedPart, pulEncryptedPartLen)?,
+            ))
+        })?;
+        let result = lib.digest_encrypt_update(hSession, input, out.cap())?;
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
+    })
 }
 
-/// Dual function: decrypt and digest.
+/// Dual function: decrypts a part and digests the plaintext.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptDigestUpdate(
-    _hSession: CK_SESSION_HANDLE,
-    _pEncryptedPart: CK_BYTE_PTR,
-    _ulEncryptedPartLen: CK_ULONG,
-    _pPart: CK_BYTE_PTR,
-    _pulPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pEncryptedPart: CK_BYTE_PTR,
+    ulEncryptedPartLen: CK_ULONG,
+    pPart: CK_BYTE_PTR,
+    pulPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_DecryptDigestUpdate")
+    entry("C_DecryptDigestUpdate", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = args::ending(&lib, hSession, CKF_DECRYPT | CKF_DIGEST, || unsafe {
+            Ok((
+                args::in_bytes(pEncryptedPart, ulEncryptedPartLen)?,
+                OutBuf::new(pPart, pulPartLen)?,
+            ))
+        })?;
+        let result = lib.decrypt_digest_update(hSession, input, out.cap())?;
+        // Plaintext: zeroized after the copy.
+        out.write(result)
+    })
 }
 
-/// Dual function: sign and encrypt.
+/// Dual function: signs (or MACs) and encrypts a part.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_SignEncryptUpdate(
-    _hSession: CK_SESSION_HANDLE,
-    _pPart: CK_BYTE_PTR,
-    _ulPartLen: CK_ULONG,
-    _pEncryptedPart: CK_BYTE_PTR,
-    _pulEncryptedPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pPart: CK_BYTE_PTR,
+    ulPartLen: CK_ULONG,
+    pEncryptedPart: CK_BYTE_PTR,
+    pulEncryptedPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_SignEncryptUpdate")
+    entry("C_SignEncryptUpdate", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = args::ending(&lib, hSession, CKF_SIGN | CKF_ENCRYPT, || unsafe {
+            Ok((
+                args::in_bytes(pPart, ulPartLen)?,
+                OutBuf::new(pEncryptedPart, pulEncryptedPartLen)?,
+            ))
+        })?;
+        let result = lib.sign_encrypt_update(hSession, input, out.cap())?;
+        // Ciphertext is public: not zeroized after the copy.
+        out.write_public(result)
+    })
 }
 
-/// Dual function: decrypt and verify.
+/// Dual function: decrypts a part and verifies the plaintext.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecryptVerifyUpdate(
-    _hSession: CK_SESSION_HANDLE,
-    _pEncryptedPart: CK_BYTE_PTR,
-    _ulEncryptedPartLen: CK_ULONG,
-    _pPart: CK_BYTE_PTR,
-    _pulPartLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pEncryptedPart: CK_BYTE_PTR,
+    ulEncryptedPartLen: CK_ULONG,
+    pPart: CK_BYTE_PTR,
+    pulPartLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_DecryptVerifyUpdate")
+    entry("C_DecryptVerifyUpdate", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (input, out) = args::ending(&lib, hSession, CKF_DECRYPT | CKF_VERIFY, || unsafe {
+            Ok((
+                args::in_bytes(pEncryptedPart, ulEncryptedPartLen)?,
+                OutBuf::new(pPart, pulPartLen)?,
+            ))
+        })?;
+        let result = lib.decrypt_verify_update(hSession, input, out.cap())?;
+        // Plaintext: zeroized after the copy.
+        out.write(result)
+    })
 }
 
 /// The arguments of C_EncryptMessageNext / C_DecryptMessageNext: the

@@ -1,7 +1,9 @@
 //! The caller's side of message-based AES-GCM: the mechanism of
 //! C_Message*Init (its parameter ignored) and CK_GCM_MESSAGE_PARAMS, read
 //! with its pointers followed, then the generated IV and the tag written
-//! back through `pIv` and `pTag`.
+//! back through `pIv` and `pTag`. The ChaCha20-Poly1305 and AES-CCM
+//! per-message structures are told apart by their sizes and read into the
+//! same form.
 //!
 //! Reads and writes are unaligned, as everywhere in the ABI layer. The
 //! lengths are judged by the façade ([`GcmMessage::lengths`]) before any
@@ -56,6 +58,14 @@ impl GcmParam {
         if ptr.is_null() {
             return Err(Error::ArgumentsBad);
         }
+        if to_usize(len)? == std::mem::size_of::<CK_CCM_MESSAGE_PARAMS>() {
+            // SAFETY: forwarded contract (the AES-CCM form).
+            return unsafe { GcmParam::ccm(ptr, read_tag) };
+        }
+        if to_usize(len)? == std::mem::size_of::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>() {
+            // SAFETY: forwarded contract (the ChaCha20-Poly1305 form).
+            return unsafe { GcmParam::chacha(ptr, read_tag) };
+        }
         if to_usize(len)? != std::mem::size_of::<CK_GCM_MESSAGE_PARAMS>() {
             return Err(bad);
         }
@@ -84,6 +94,97 @@ impl GcmParam {
                 iv_fixed_bits: raw.ulIvFixedBits,
                 generator: raw.ivGenerator,
                 tag_bits: raw.ulTagBits,
+                data_len: None,
+                tag: tag.map(|_| tag_bytes),
+            },
+        })
+    }
+
+    /// CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS (told from the GCM structure
+    /// by its size), carried as the GCM form the façade takes: the nonce
+    /// as a caller-given IV (CKG_NO_GENERATE: this structure has no
+    /// generator) and a 128-bit tag. ulNonceLen is in bits and is judged
+    /// (96 or 192) before `pNonce` is followed.
+    ///
+    /// # Safety
+    /// `ptr` is non-NULL and valid for one such structure whose `pNonce`
+    /// is valid for reads of `ulNonceLen / 8` bytes and whose `pTag` is
+    /// NULL or valid for reads and writes of 16 bytes, for as long as this
+    /// lives.
+    unsafe fn chacha(ptr: *mut c_void, read_tag: bool) -> Result<Self> {
+        let bad = Error::MechanismParamInvalid;
+        // SAFETY: non-NULL and the size of one structure (checked by `new`).
+        let raw = unsafe { read_opt(ptr.cast::<CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS>()) }
+            .ok_or(bad)?;
+        let iv_len = GcmMessage::chacha_nonce_len(raw.ulNonceLen)?;
+        let tag_len = 16;
+        let iv = NonNull::new(raw.pNonce).ok_or(bad)?;
+        let tag = NonNull::new(raw.pTag);
+        let iv_ulong = CK_ULONG::try_from(iv_len).map_err(|_| bad)?;
+        // SAFETY: `pNonce` is readable for `ulNonceLen / 8` bytes.
+        let iv_bytes = unsafe { in_bytes(iv.as_ptr(), iv_ulong) }?.to_vec();
+        let tag_bytes = match tag {
+            Some(t) if read_tag => {
+                // SAFETY: `pTag` is readable for 16 bytes per the contract.
+                unsafe { std::slice::from_raw_parts(t.as_ptr(), tag_len) }.to_vec()
+            }
+            _ => Vec::new(),
+        };
+        Ok(GcmParam {
+            iv,
+            iv_len,
+            tag,
+            tag_len,
+            value: GcmMessage {
+                iv: iv_bytes,
+                iv_fixed_bits: 0,
+                generator: CKG_NO_GENERATE,
+                tag_bits: 128,
+                data_len: None,
+                tag: tag.map(|_| tag_bytes),
+            },
+        })
+    }
+
+    /// CK_CCM_MESSAGE_PARAMS (told apart by its size), carried as the GCM
+    /// form with its ulDataLen: the nonce as the IV (with its generator),
+    /// the MAC as the tag. The nonce and MAC lengths are judged before
+    /// `pNonce` and `pMAC` are followed.
+    ///
+    /// # Safety
+    /// `ptr` is non-NULL and valid for one such structure whose `pNonce`
+    /// is valid for reads and writes of `ulNonceLen` bytes and whose `pMAC`
+    /// is NULL or valid for reads and writes of `ulMACLen` bytes, for as
+    /// long as this lives.
+    unsafe fn ccm(ptr: *mut c_void, read_tag: bool) -> Result<Self> {
+        let bad = Error::MechanismParamInvalid;
+        // SAFETY: non-NULL and the size of one structure (checked by `new`).
+        let raw = unsafe { read_opt(ptr.cast::<CK_CCM_MESSAGE_PARAMS>()) }.ok_or(bad)?;
+        let (iv_len, tag_len) = GcmMessage::ccm_lengths(raw.ulNonceLen, raw.ulMACLen)?;
+        let data_len = usize::try_from(raw.ulDataLen).map_err(|_| bad)?;
+        let iv = NonNull::new(raw.pNonce).ok_or(bad)?;
+        let tag = NonNull::new(raw.pMAC);
+        // SAFETY: `pNonce` is readable for `ulNonceLen` bytes.
+        let iv_bytes = unsafe { in_bytes(iv.as_ptr(), raw.ulNonceLen) }?.to_vec();
+        let tag_bytes = match tag {
+            Some(t) if read_tag => {
+                // SAFETY: `pMAC` is readable for `ulMACLen` bytes.
+                unsafe { std::slice::from_raw_parts(t.as_ptr(), tag_len) }.to_vec()
+            }
+            _ => Vec::new(),
+        };
+        let tag_bits = raw.ulMACLen.checked_mul(8).ok_or(bad)?;
+        Ok(GcmParam {
+            iv,
+            iv_len,
+            tag,
+            tag_len,
+            value: GcmMessage {
+                iv: iv_bytes,
+                iv_fixed_bits: raw.ulNonceFixedBits,
+                generator: raw.nonceGenerator,
+                tag_bits,
+                data_len: Some(data_len),
                 tag: tag.map(|_| tag_bytes),
             },
         })

@@ -1,6 +1,6 @@
 //! Signing and verification (PKCS#11 3.0 §5.13, §5.15): one-part and
-//! multi-part calls. Recovery variants and message-based signing are not
-//! offered yet.
+//! multi-part calls, and the recovery variants (single part). Message-based
+//! signing is not offered yet.
 
 use std::ffi::c_void;
 
@@ -163,48 +163,84 @@ pub unsafe extern "C" fn C_VerifyFinal(
     })
 }
 
-/// Signing with data recovery is not offered.
+/// Starts a signature with data recovery (CKM_RSA_PKCS, and CKM_RSA_X_509
+/// under the legacy RSA policy); a NULL mechanism cancels the active one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_SignRecoverInit(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hKey: CK_OBJECT_HANDLE,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    not_supported("C_SignRecoverInit")
+    entry("C_SignRecoverInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { args::mechanism(pMechanism) }?;
+        lib.sign_recover_init(hSession, mech.as_ref(), hKey)
+    })
 }
 
-/// See [`C_SignRecoverInit`].
+/// Signs `pData` with recovery, with the length protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_SignRecover(
-    _hSession: CK_SESSION_HANDLE,
-    _pData: CK_BYTE_PTR,
-    _ulDataLen: CK_ULONG,
-    _pSignature: CK_BYTE_PTR,
-    _pulSignatureLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pData: CK_BYTE_PTR,
+    ulDataLen: CK_ULONG,
+    pSignature: CK_BYTE_PTR,
+    pulSignatureLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_SignRecover")
+    entry("C_SignRecover", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (data, out) = args::ending(&lib, hSession, CKF_SIGN_RECOVER, || unsafe {
+            Ok((
+                args::in_bytes(pData, ulDataLen)?,
+                OutBuf::new(pSignature, pulSignatureLen)?,
+            ))
+        })?;
+        let result = lib.sign_recover(hSession, data, out.cap())?;
+        // A signature is a public output.
+        out.write_public(result)
+    })
 }
 
-/// Verification with data recovery is not offered.
+/// Starts a verification with data recovery; a NULL mechanism cancels
+/// the active one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_VerifyRecoverInit(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hKey: CK_OBJECT_HANDLE,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    not_supported("C_VerifyRecoverInit")
+    entry("C_VerifyRecoverInit", || {
+        let lib = library()?;
+        // SAFETY: NULL or a valid CK_MECHANISM, per the contract.
+        let mech = unsafe { args::mechanism(pMechanism) }?;
+        lib.verify_recover_init(hSession, mech.as_ref(), hKey)
+    })
 }
 
-/// See [`C_VerifyRecoverInit`].
+/// Verifies `pSignature` and returns the data it carries, with the length
+/// protocol.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_VerifyRecover(
-    _hSession: CK_SESSION_HANDLE,
-    _pSignature: CK_BYTE_PTR,
-    _ulSignatureLen: CK_ULONG,
-    _pData: CK_BYTE_PTR,
-    _pulDataLen: CK_ULONG_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pSignature: CK_BYTE_PTR,
+    ulSignatureLen: CK_ULONG,
+    pData: CK_BYTE_PTR,
+    pulDataLen: CK_ULONG_PTR,
 ) -> CK_RV {
-    not_supported("C_VerifyRecover")
+    entry("C_VerifyRecover", || {
+        let lib = library()?;
+        // SAFETY: input and output buffers valid per the contract.
+        let (sig, out) = args::ending(&lib, hSession, CKF_VERIFY_RECOVER, || unsafe {
+            Ok((
+                args::in_bytes(pSignature, ulSignatureLen)?,
+                OutBuf::new(pData, pulDataLen)?,
+            ))
+        })?;
+        let result = lib.verify_recover(hSession, sig, out.cap())?;
+        out.write(result)
+    })
 }
 
 /// Message-based signing (3.0) is not offered yet.

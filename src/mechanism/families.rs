@@ -14,11 +14,12 @@ use super::cipher::CipherOp;
 use super::digest::{DigestOp, HashAlg};
 use super::keys::Key;
 use super::registry::{Family, Generates, MessageParams};
+use super::rsa_recover::{self, RecoverOp};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    Mechanism, RawParam, aes, aes_derive, aes_feedback, aes_keywrap, cbc_mac, cmac, ecdh, eddsa,
-    kbkdf, kdf, rsa_crypt, sign, simple_derive,
+    Mechanism, RawParam, aes, aes_ccm, aes_derive, aes_feedback, aes_keywrap, cbc_mac, chacha_poly,
+    cmac, ecdh, eddsa, kbkdf, kdf, rsa_crypt, sign, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -36,7 +37,9 @@ pub const OPERATION_FLAGS: CK_FLAGS = CKF_ENCRYPT
     | CKF_UNWRAP
     | CKF_DERIVE
     | CKF_MESSAGE_ENCRYPT
-    | CKF_MESSAGE_DECRYPT;
+    | CKF_MESSAGE_DECRYPT
+    | CKF_SIGN_RECOVER
+    | CKF_VERIFY_RECOVER;
 
 /// Operations saved with C_GetOperationState are resumed only by the
 /// families whose signatures hash as they go.
@@ -103,6 +106,12 @@ impl Family for RsaPkcs {
     fn ops(&self) -> CK_FLAGS {
         Signatures.ops() | RsaCrypt.ops()
     }
+    fn sign_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::sign_recover_init(mech, key)
+    }
+    fn verify_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::verify_recover_init(mech, key)
+    }
     fn multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
         Signatures.multipart(mech)
     }
@@ -146,7 +155,15 @@ pub struct RsaCrypt;
 
 impl Family for RsaCrypt {
     fn ops(&self) -> CK_FLAGS {
-        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP
+        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER
+    }
+    /// Raw RSA's signature with recovery (CKM_RSA_X_509, with the legacy
+    /// policy's grant).
+    fn sign_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::sign_recover_init(mech, key)
+    }
+    fn verify_recover(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        rsa_recover::verify_recover_init(mech, key)
     }
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {
@@ -242,6 +259,92 @@ impl Family for AesFeedback {
     }
     fn decrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
         aes_feedback::init(mech, &key, false)
+    }
+}
+
+/// CKM_CHACHA20_POLY1305 (`chacha_poly.rs`): encryption, wrapping as an
+/// encryption (as GCM), message-based calls; its rows also register
+/// CKM_CHACHA20_KEY_GEN.
+pub struct ChaChaPoly;
+
+impl Family for ChaChaPoly {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_ENCRYPT
+            | CKF_DECRYPT
+            | CKF_WRAP
+            | CKF_UNWRAP
+            | CKF_MESSAGE_ENCRYPT
+            | CKF_MESSAGE_DECRYPT
+    }
+    fn generates(&self, mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        (mech == CKM_CHACHA20_KEY_GEN).then_some(Generates::Secret(CKK_CHACHA20))
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_CHACHA20_POLY1305 => Layout::ChaChaPoly,
+            _ => Layout::Flat,
+        }
+    }
+    fn encrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        chacha_poly::encrypt_init(mech, key)
+    }
+    fn decrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        chacha_poly::decrypt_init(mech, key)
+    }
+    fn wrap(&self, mech: &Mechanism, wrapping: &Key, material: &[u8]) -> Result<Vec<u8>> {
+        chacha_poly::wrap(mech, wrapping, material)
+    }
+    fn unwrap(
+        &self,
+        mech: &Mechanism,
+        unwrapping: &Key,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        chacha_poly::unwrap(mech, unwrapping, wrapped)
+    }
+    fn message(&self, m: &MessageParams<'_>, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        chacha_poly::message(m, key)
+    }
+}
+
+/// CKM_AES_CCM (`aes_ccm.rs`): encryption, wrapping as an encryption,
+/// message-based calls.
+pub struct AesCcm;
+
+impl Family for AesCcm {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_ENCRYPT
+            | CKF_DECRYPT
+            | CKF_WRAP
+            | CKF_UNWRAP
+            | CKF_MESSAGE_ENCRYPT
+            | CKF_MESSAGE_DECRYPT
+    }
+    fn message(&self, m: &MessageParams<'_>, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_ccm::message(m, key)
+    }
+    fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
+        match mech {
+            CKM_AES_CCM => Layout::Ccm,
+            _ => Layout::Flat,
+        }
+    }
+    fn encrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_ccm::encrypt_init(mech, key)
+    }
+    fn decrypt(&self, mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
+        aes_ccm::decrypt_init(mech, key)
+    }
+    fn wrap(&self, mech: &Mechanism, wrapping: &Key, material: &[u8]) -> Result<Vec<u8>> {
+        aes_ccm::wrap(mech, wrapping, material)
+    }
+    fn unwrap(
+        &self,
+        mech: &Mechanism,
+        unwrapping: &Key,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        aes_ccm::unwrap(mech, unwrapping, wrapped)
     }
 }
 

@@ -8,13 +8,16 @@
 //! that mechanism, although CKA_VALUE_LEN itself is in bytes). Use
 //! [`MechInfo::key_size_ok`] rather than comparing the raw numbers.
 
+mod aead_oneshot;
 mod aes;
 mod aes_aead;
+mod aes_ccm;
 mod aes_derive;
 mod aes_feedback;
 mod aes_keywrap;
 mod aes_modes;
 mod cbc_mac;
+mod chacha_poly;
 mod cipher;
 mod cmac;
 mod curve25519;
@@ -41,6 +44,7 @@ pub mod provider;
 pub mod registry;
 mod rsa;
 mod rsa_crypt;
+mod rsa_recover;
 pub mod schedule;
 mod setting;
 mod sign;
@@ -51,7 +55,9 @@ mod wrap;
 
 pub mod iv_gen;
 
+pub use self::aes_ccm::message_lengths as ccm_message_lengths;
 pub use self::cbc_mac::{cbc_mac_allowed, set_cbc_mac_allowed};
+pub use self::chacha_poly::nonce_len as chacha_nonce_len;
 pub use self::cipher::{CipherOp, decrypt_init, encrypt_init};
 pub use self::curve25519::Alg25519;
 pub use self::derive::{additional_templates, derive, derive_keys, derives_key_set};
@@ -67,9 +73,10 @@ pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, 
 pub use self::pkcs8::PrivateAttribute;
 pub use self::registry::{
     Generates, RSA_MAX, RSA_MIN, capability, generates, info, is_multipart, layout, message_op,
-    set_min_rsa_bits, table,
+    message_op_with_len, set_min_rsa_bits, table,
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
+pub use self::rsa_recover::RecoverOp;
 pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};
 pub use self::simple_derive::{
     bind_second_key, keeps_base_material, second_key, set_simple_derive_allowed,
@@ -177,9 +184,15 @@ pub(super) const RSA_ROWS: &[MechInfo] = &[
     row(CKM_SHA3_224_RSA_PKCS_PSS, RSA_MIN, RSA_MAX, RSA_SIGN),
 ];
 
-/// CKM_RSA_PKCS: signatures over a DigestInfo here; the policy may add
+/// CKM_RSA_PKCS: signatures over a DigestInfo here, and signatures with
+/// data recovery (`rsa_recover.rs`); the policy may add
 /// PKCS#1 v1.5 encryption and wrapping (`rsa_crypt::policy_flags`).
-pub(super) const RSA_PKCS_ROWS: &[MechInfo] = &[row(CKM_RSA_PKCS, RSA_MIN, RSA_MAX, RSA_SIGN)];
+pub(super) const RSA_PKCS_ROWS: &[MechInfo] = &[row(
+    CKM_RSA_PKCS,
+    RSA_MIN,
+    RSA_MAX,
+    RSA_SIGN | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
+)];
 
 /// The digests.
 pub(super) const DIGEST_ROWS: &[MechInfo] = &[

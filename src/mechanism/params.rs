@@ -28,6 +28,10 @@ pub enum Layout {
     Kbkdf,
     /// CK_SP800_108_FEEDBACK_KDF_PARAMS.
     KbkdfFeedback,
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS.
+    ChaChaPoly,
+    /// CK_CCM_PARAMS.
+    Ccm,
 }
 
 /// CK_HKDF_PARAMS with its pointers followed.
@@ -87,6 +91,20 @@ pub enum RawParam {
     },
     /// An SP 800-108 KDF structure with its pointers followed.
     Kbkdf(super::kbkdf::RawKbkdf),
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS with its pointers followed
+    /// (`nonce_bits` is ulNonceLen, which the spec gives in bits).
+    ChaChaPoly {
+        nonce: Vec<u8>,
+        nonce_bits: CK_ULONG,
+        aad: Vec<u8>,
+    },
+    /// CK_CCM_PARAMS with its pointers followed.
+    Ccm {
+        data_len: CK_ULONG,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        mac_len: CK_ULONG,
+    },
 }
 
 impl std::fmt::Debug for RawParam {
@@ -103,6 +121,8 @@ impl std::fmt::Debug for RawParam {
             RawParam::Eddsa { .. } => "Eddsa",
             RawParam::AesCbcEncryptData { .. } => "AesCbcEncryptData",
             RawParam::Kbkdf(_) => "Kbkdf",
+            RawParam::ChaChaPoly { .. } => "ChaChaPoly",
+            RawParam::Ccm { .. } => "Ccm",
         };
         write!(f, "RawParam::{kind}(..)")
     }
@@ -191,6 +211,20 @@ pub enum Params {
     },
     /// The checked SP 800-108 parameter (kbkdf.rs).
     Kbkdf(Box<super::kbkdf::KbkdfParams>),
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS: a 96-bit (RFC 8439) or
+    /// 192-bit (XChaCha20) nonce, checked by `chacha_poly::nonce_len`.
+    ChaChaPoly {
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+    },
+    /// CK_CCM_PARAMS, checked by `aes_ccm::check`: the text length the
+    /// MAC commits to, a 7..=13-byte nonce, the MAC length in bytes.
+    Ccm {
+        data_len: usize,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        mac_len: usize,
+    },
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -244,6 +278,19 @@ impl Mechanism {
             RawParam::Kbkdf(k) if super::kbkdf::handles(mech) => {
                 Params::Kbkdf(Box::new(super::kbkdf::parse(mech, k)?))
             }
+            RawParam::ChaChaPoly {
+                nonce,
+                nonce_bits,
+                aad,
+            } if mech == CKM_CHACHA20_POLY1305 => {
+                super::chacha_poly::parse(nonce, *nonce_bits, aad)?
+            }
+            RawParam::Ccm {
+                data_len,
+                nonce,
+                aad,
+                mac_len,
+            } if mech == CKM_AES_CCM => super::aes_ccm::parse(*data_len, nonce, aad, *mac_len)?,
             RawParam::Eddsa { prehash, context } if mech == CKM_EDDSA => {
                 // Pure Ed25519 (no prehash, no context) or Ed25519ph with a
                 // context of up to 255 bytes (RFC 8032 §5.1). Ed25519ctx
@@ -325,6 +372,7 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
         (CKM_AES_CMAC_GENERAL | CKM_AES_MAC_GENERAL | CKM_AES_GCM | CKM_RSA_PKCS_OAEP, _) => {
             return Err(bad);
         }
+        (CKM_CHACHA20_POLY1305 | CKM_AES_CCM, _) => return Err(bad),
         (CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE | CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => {
             return Err(bad);
         }
@@ -565,6 +613,8 @@ fn params_kind(p: &Params) -> &'static str {
         Params::Ecdh { .. } => "Ecdh(..)",
         Params::Hkdf { .. } => "Hkdf(..)",
         Params::Kbkdf(_) => "Kbkdf(..)",
+        Params::ChaChaPoly { .. } => "ChaChaPoly(..)",
+        Params::Ccm { .. } => "Ccm(..)",
         _ => "Params(..)",
     }
 }

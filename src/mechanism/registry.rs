@@ -14,8 +14,9 @@
 //!   ([`RSA_MIN`]..[`RSA_MAX`] bits); the policy's `min_rsa_bits` raises
 //!   the floor of every RSA mechanism (default 2048). A floor above the
 //!   ceiling leaves RSA not offered at all.
-//! - PKCS#1 v1.5 and raw RSA encryption and wrapping flags, granted only
-//!   when `allow_legacy_rsa_decryption` is set (`rsa_crypt::policy_flags`).
+//! - PKCS#1 v1.5 and raw RSA encryption and wrapping flags (and raw RSA's
+//!   signatures with recovery), granted only when
+//!   `allow_legacy_rsa_decryption` is set (`rsa_crypt::policy_flags`).
 //!
 //! The FIPS build narrows every row to its approved-only set first
 //! (`fips.rs`), so no policy can grant back what that mode leaves out.
@@ -28,16 +29,17 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesFeedback, AesKeyWrap, AesModes, CbcMac, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kbkdf, Kdf,
-    KeyGeneration, RsaCrypt, RsaPkcs, Signatures,
+    AesCcm, AesFeedback, AesKeyWrap, AesModes, CbcMac, ChaChaPoly, Cmac, DataDerive, Digests, Ecdh,
+    EdDsa, Kbkdf, Kdf, KeyGeneration, RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
+use super::rsa_recover::RecoverOp;
 use super::setting::{self, Setting};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, aes_feedback, cbc_mac, cmac, ecdh,
-    eddsa, kbkdf, kdf, rsa_crypt, simple_derive,
+    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_ccm, aes_derive, aes_feedback, cbc_mac,
+    chacha_poly, cmac, ecdh, eddsa, kbkdf, kdf, rsa_crypt, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -137,6 +139,25 @@ pub trait Family: Sync {
     fn message(&self, _m: &MessageParams<'_>, _key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
         Err(Error::MechanismInvalid)
     }
+    /// C_SignRecoverInit's operation (`rsa_recover.rs`).
+    fn sign_recover(&self, _mech: &Mechanism, _key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_VerifyRecoverInit's operation (`rsa_recover.rs`).
+    fn verify_recover(&self, _mech: &Mechanism, _key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+        Err(Error::MechanismInvalid)
+    }
+}
+
+/// Starts a signature with data recovery through the registry:
+/// CKR_MECHANISM_INVALID unless `mech` is offered with CKF_SIGN_RECOVER.
+pub fn sign_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+    family(mech.mech, CKF_SIGN_RECOVER)?.sign_recover(mech, key)
+}
+
+/// Starts a verification with data recovery (CKF_VERIFY_RECOVER).
+pub fn verify_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
+    family(mech.mech, CKF_VERIFY_RECOVER)?.verify_recover(mech, key)
 }
 
 /// What a generation mechanism makes.
@@ -167,6 +188,8 @@ pub struct MessageParams<'a> {
     pub iv: &'a [u8],
     pub aad: &'a [u8],
     pub tag_bits: CK_ULONG,
+    /// CK_CCM_MESSAGE_PARAMS's ulDataLen (`None` for the other forms).
+    pub data_len: Option<usize>,
 }
 
 /// The operation for one message of `mech` (C_EncryptMessage,
@@ -181,6 +204,19 @@ pub fn message_op(
     aad: &[u8],
     tag_bits: CK_ULONG,
 ) -> Result<Box<dyn CipherOp>> {
+    message_op_with_len(mech, encrypt, key, iv, aad, tag_bits, None)
+}
+
+/// [`message_op`] with the text length a CCM message announces.
+pub fn message_op_with_len(
+    mech: CK_MECHANISM_TYPE,
+    encrypt: bool,
+    key: Arc<Key>,
+    iv: &[u8],
+    aad: &[u8],
+    tag_bits: CK_ULONG,
+    data_len: Option<usize>,
+) -> Result<Box<dyn CipherOp>> {
     let flag = if encrypt {
         CKF_MESSAGE_ENCRYPT
     } else {
@@ -192,6 +228,7 @@ pub fn message_op(
         iv,
         aad,
         tag_bits,
+        data_len,
     };
     family(mech, flag)?.message(&m, key)
 }
@@ -271,6 +308,8 @@ const REGISTRATIONS: &[Rows] = {
         rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
+        rows(chacha_poly::ROWS, Bytes, &ChaChaPoly, Hook::None),
+        rows(aes_ccm::ROWS, Bytes, &AesCcm, Hook::None),
     ]
 };
 
@@ -505,6 +544,7 @@ mod tests {
                     iv: &[0; 12],
                     aad: &[],
                     tag_bits: 128,
+                    data_len: None,
                 };
                 f.message(&p, k.clone()).map(drop)
             };
@@ -523,6 +563,8 @@ mod tests {
                             CKF_DERIVE => f.derive(&m, k, Some(32)).map(drop),
                             CKF_MESSAGE_ENCRYPT => message(true, k),
                             CKF_MESSAGE_DECRYPT => message(false, k),
+                            CKF_SIGN_RECOVER => f.sign_recover(&m, k.clone()).map(drop),
+                            CKF_VERIFY_RECOVER => f.verify_recover(&m, k.clone()).map(drop),
                             other => panic!("no constructor kind for flag {other:#x}"),
                         };
                         rv != Err(Error::MechanismInvalid)
@@ -559,6 +601,8 @@ mod tests {
             (CKM_SP800_108_COUNTER_KDF, Layout::Kbkdf),
             (CKM_SP800_108_FEEDBACK_KDF, Layout::KbkdfFeedback),
             (CKM_SP800_108_DOUBLE_PIPELINE_KDF, Layout::Kbkdf),
+            (CKM_CHACHA20_POLY1305, Layout::ChaChaPoly),
+            (CKM_AES_CCM, Layout::Ccm),
         ];
         for e in REGISTRY.iter() {
             let want = structured

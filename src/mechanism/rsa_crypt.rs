@@ -85,13 +85,26 @@ pub fn legacy_rsa_allowed() -> bool {
 }
 
 /// The flags the policy grants `mech` on top of its table row: the
-/// encryption and wrapping flags for CKM_RSA_PKCS and CKM_RSA_X_509 when
-/// legacy RSA is allowed, else 0.
+/// encryption and wrapping flags for CKM_RSA_PKCS and CKM_RSA_X_509 (and
+/// CKM_RSA_X_509's signatures with recovery) when legacy RSA is allowed,
+/// else 0.
 pub fn policy_flags(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
-    if matches!(mech, CKM_RSA_PKCS | CKM_RSA_X_509) && legacy_rsa_allowed() {
-        LEGACY_FLAGS
+    if legacy_rsa_allowed() {
+        legacy_grant(mech)
     } else {
         0
+    }
+}
+
+/// What the legacy policy grants `mech`: raw RSA's signatures with
+/// recovery are raw private-key operations too (`rsa_recover.rs`), so they
+/// come with the same grant (CKM_RSA_PKCS's are always offered: its
+/// type-1 padding is a signature's, no decryption oracle).
+fn legacy_grant(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
+    match mech {
+        CKM_RSA_PKCS => LEGACY_FLAGS,
+        CKM_RSA_X_509 => LEGACY_FLAGS | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
+        _ => 0,
     }
 }
 
@@ -105,15 +118,11 @@ pub(super) fn allow_legacy_in_this_thread(allowed: bool) {
 /// when legacy RSA is allowed), for the registry's drift test.
 #[cfg(test)]
 pub(super) fn grantable_flags(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
-    if matches!(mech, CKM_RSA_PKCS | CKM_RSA_X_509) {
-        LEGACY_FLAGS
-    } else {
-        0
-    }
+    legacy_grant(mech)
 }
 
 pub(super) fn handles(mech: CK_MECHANISM_TYPE) -> bool {
-    mech == CKM_RSA_PKCS_OAEP || policy_flags(mech) != 0
+    mech == CKM_RSA_PKCS_OAEP || policy_flags(mech) & LEGACY_FLAGS != 0
 }
 
 /// The padding of an encryption mechanism, from its parameters.
@@ -209,7 +218,7 @@ fn to_k_bytes(x: &BoxedUint, k: usize) -> Result<Zeroizing<Vec<u8>>> {
 
 /// RSAEP on the message as a big-endian integer (up to `k` bytes): it
 /// must be below the modulus (DataInvalid otherwise).
-fn raw_encrypt(key: &RsaPublicKey, msg: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn raw_encrypt(key: &RsaPublicKey, msg: &[u8]) -> Result<Vec<u8>> {
     let m = Zeroizing::new(
         BoxedUint::from_be_slice(msg, key.n_bits_precision()).map_err(|_| Error::DataLenRange)?,
     );
@@ -222,7 +231,7 @@ fn raw_encrypt(key: &RsaPublicKey, msg: &[u8]) -> Result<Vec<u8>> {
 
 /// RSADP (blinded, with the CRT fault check); the result is `k` bytes,
 /// leading zeros kept, as PKCS#11 specifies for CKM_RSA_X_509.
-fn raw_decrypt(key: &RsaPrivateKey, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub(super) fn raw_decrypt(key: &RsaPrivateKey, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let c = BoxedUint::from_be_slice(ct, key.n_bits_precision())
         .map_err(|_| Error::EncryptedDataLenRange)?;
     if c >= *key.n().as_ref() {
@@ -235,14 +244,14 @@ fn raw_decrypt(key: &RsaPrivateKey, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     to_k_bytes(&m, key.size())
 }
 
-fn public_key(key: &Key) -> Result<&RsaPublicKey> {
+pub(super) fn public_key(key: &Key) -> Result<&RsaPublicKey> {
     match key {
         Key::RsaPublic(k) => Ok(&***k),
         _ => Err(Error::KeyTypeInconsistent),
     }
 }
 
-fn private_key(key: &Key) -> Result<&Cached<RsaPrivateKey>> {
+pub(super) fn private_key(key: &Key) -> Result<&Cached<RsaPrivateKey>> {
     match key {
         Key::RsaPrivate(k) => Ok(&**k),
         _ => Err(Error::KeyTypeInconsistent),
@@ -250,7 +259,7 @@ fn private_key(key: &Key) -> Result<&Cached<RsaPrivateKey>> {
 }
 
 /// The modulus must be within the table row's range (KeySizeRange).
-fn check_size(mech: &Mechanism, key: &Key) -> Result<()> {
+pub(super) fn check_size(mech: &Mechanism, key: &Key) -> Result<()> {
     if super::info(mech.mech)?.key_size_ok(key.bits()) {
         Ok(())
     } else {

@@ -14,6 +14,9 @@ use crate::mechanism::Key;
 /// AES key lengths in bytes.
 pub(crate) const AES_LENGTHS: [usize; 3] = [16, 24, 32];
 
+/// The ChaCha20 key length in bytes (fixed at 256 bits by the spec).
+pub(crate) const CHACHA20_LEN: usize = 32;
+
 /// Longest generic, HKDF or HMAC secret we generate, in bytes (4096 bits,
 /// the mechanism table's CKM_GENERIC_SECRET_KEY_GEN maximum).
 pub(crate) const GENERIC_SECRET_MAX_LEN: usize = 512;
@@ -27,6 +30,7 @@ pub(crate) const SECRET_VALUE_MAX_LEN: usize = 4096;
 pub(crate) fn secret_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
     match key_type {
         CKK_AES => AES_LENGTHS.contains(&len),
+        CKK_CHACHA20 => len == CHACHA20_LEN,
         _ if rules::supported_key(CKO_SECRET_KEY, key_type) => {
             (1..=GENERIC_SECRET_MAX_LEN).contains(&len)
         }
@@ -39,6 +43,7 @@ pub(crate) fn secret_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
 pub(crate) fn secret_value_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
     match key_type {
         CKK_AES => AES_LENGTHS.contains(&len),
+        CKK_CHACHA20 => len == CHACHA20_LEN,
         _ if rules::supported_key(CKO_SECRET_KEY, key_type) => {
             (1..=SECRET_VALUE_MAX_LEN).contains(&len)
         }

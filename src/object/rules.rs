@@ -362,8 +362,10 @@ pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bo
     match class {
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => key_type == CKK_RSA || is_ec_family(key_type),
         CKO_SECRET_KEY => {
-            matches!(key_type, CKK_AES | CKK_GENERIC_SECRET | CKK_HKDF)
-                || is_hmac_key_type(key_type)
+            matches!(
+                key_type,
+                CKK_AES | CKK_GENERIC_SECRET | CKK_HKDF | CKK_CHACHA20
+            ) || is_hmac_key_type(key_type)
         }
         _ => false,
     }

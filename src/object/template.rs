@@ -160,7 +160,9 @@ pub(crate) fn check_template(
 fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> bool {
     let mac_key = key_type == CKK_GENERIC_SECRET || rules::is_hmac_key_type(key_type);
     match ty {
-        CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP => matches!(key_type, CKK_RSA | CKK_AES),
+        CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP => {
+            matches!(key_type, CKK_RSA | CKK_AES | CKK_CHACHA20)
+        }
         CKA_SIGN | CKA_VERIFY => matches!(key_type, CKK_RSA | CKK_EC | CKK_EC_EDWARDS) || mac_key,
         CKA_DERIVE => match class {
             CKO_PRIVATE_KEY => matches!(key_type, CKK_EC | CKK_EC_MONTGOMERY),

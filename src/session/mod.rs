@@ -11,7 +11,7 @@ use cryptoki_sys::*;
 use crate::error::{Error, Result};
 use zeroize::Zeroizing;
 
-use crate::mechanism::{CipherOp, DigestOp, Key, SignOp, VerifyOp};
+use crate::mechanism::{CipherOp, DigestOp, Key, RecoverOp, SignOp, VerifyOp};
 use crate::token::Login;
 
 /// A cryptographic operation in progress plus what the spec tracks about
@@ -97,6 +97,11 @@ pub struct Session {
     pub decrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
     pub message_encrypt: Option<MessageOp>,
     pub message_decrypt: Option<MessageOp>,
+    /// C_SignRecoverInit's operation (a signing operation: it and `sign`
+    /// exclude each other).
+    pub sign_recover: Option<ActiveOp<Box<dyn RecoverOp>>>,
+    /// C_VerifyRecoverInit's operation (excludes `verify` likewise).
+    pub verify_recover: Option<ActiveOp<Box<dyn RecoverOp>>>,
     /// Token keys this session used last (see `KeyMemo`). Behind its own
     /// mutex, shared with the sessions table's entry, so that a logout or
     /// a destruction can drop other sessions' entries without waiting for
@@ -127,6 +132,8 @@ impl Session {
             decrypt: None,
             message_encrypt: None,
             message_decrypt: None,
+            sign_recover: None,
+            verify_recover: None,
             keys: std::sync::Arc::default(),
         }
     }
@@ -159,6 +166,8 @@ impl Session {
         self.decrypt = None;
         self.message_encrypt = None;
         self.message_decrypt = None;
+        self.sign_recover = None;
+        self.verify_recover = None;
     }
 
     /// A context-specific login satisfies the operation waiting for it.
@@ -176,6 +185,10 @@ impl Session {
             op.needs_context_login = false;
             any = true;
         }
+        if let Some(op) = self.sign_recover.as_mut().filter(|o| o.needs_context_login) {
+            op.needs_context_login = false;
+            any = true;
+        }
         if any {
             Ok(())
         } else {
@@ -187,6 +200,10 @@ impl Session {
         self.sign.as_ref().is_some_and(|o| o.needs_context_login)
             || self.verify.as_ref().is_some_and(|o| o.needs_context_login)
             || self.decrypt.as_ref().is_some_and(|o| o.needs_context_login)
+            || self
+                .sign_recover
+                .as_ref()
+                .is_some_and(|o| o.needs_context_login)
     }
 }
 

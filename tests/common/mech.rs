@@ -110,6 +110,43 @@ impl Mech {
         )
     }
 
+    /// CK_SALSA20_CHACHA20_POLY1305_PARAMS for CKM_CHACHA20_POLY1305
+    /// (`nonce_bits` is ulNonceLen, in bits per the spec).
+    pub fn chacha20_poly1305(nonce: &[u8], nonce_bits: CK_ULONG, aad: &[u8]) -> Self {
+        let mut bufs = Vec::new();
+        let (pn, _) = keep(&mut bufs, nonce);
+        let (paad, naad) = keep(&mut bufs, aad);
+        Self::with(
+            CKM_CHACHA20_POLY1305,
+            CK_SALSA20_CHACHA20_POLY1305_PARAMS {
+                pNonce: pn,
+                ulNonceLen: nonce_bits,
+                pAAD: paad,
+                ulAADLen: naad,
+            },
+            bufs,
+        )
+    }
+
+    /// CK_CCM_PARAMS for CKM_AES_CCM.
+    pub fn ccm(data_len: usize, nonce: &[u8], aad: &[u8], mac_len: CK_ULONG) -> Self {
+        let mut bufs = Vec::new();
+        let (pn, nn) = keep(&mut bufs, nonce);
+        let (paad, naad) = keep(&mut bufs, aad);
+        Self::with(
+            CKM_AES_CCM,
+            CK_CCM_PARAMS {
+                ulDataLen: ulong(data_len),
+                pNonce: pn,
+                ulNonceLen: nn,
+                pAAD: paad,
+                ulAADLen: naad,
+                ulMACLen: mac_len,
+            },
+            bufs,
+        )
+    }
+
     /// CK_RSA_PKCS_OAEP_PARAMS with CKZ_DATA_SPECIFIED and `label`.
     pub fn oaep(hash: CK_MECHANISM_TYPE, mgf: CK_RSA_PKCS_MGF_TYPE, label: &[u8]) -> Self {
         let mut bufs = Vec::new();
