@@ -531,6 +531,13 @@ unsafe fn mechanism_param(
                     data: param_bytes(d.pData.cast(), d.length)?,
                 }
             }
+            Layout::SignAdditionalContext => {
+                let c: CK_SIGN_ADDITIONAL_CONTEXT = param_struct(ptr, len)?;
+                RawParam::SignContext {
+                    hedge: c.hedgeVariant,
+                    context: param_bytes(c.pContext.cast(), c.ulContextLen)?,
+                }
+            }
         }
     };
     Ok(param)

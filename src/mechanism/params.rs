@@ -24,6 +24,8 @@ pub enum Layout {
     StringData,
     /// CK_AES_CBC_ENCRYPT_DATA_PARAMS.
     AesCbcEncryptData,
+    /// CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
+    SignAdditionalContext,
 }
 
 /// CK_HKDF_PARAMS with its pointers followed.
@@ -81,6 +83,11 @@ pub enum RawParam {
         iv: [u8; 16],
         data: Vec<u8>,
     },
+    /// CK_SIGN_ADDITIONAL_CONTEXT with its pointer followed.
+    SignContext {
+        hedge: CK_ULONG,
+        context: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for RawParam {
@@ -96,6 +103,7 @@ impl std::fmt::Debug for RawParam {
             RawParam::Pbkdf2(_) => "Pbkdf2",
             RawParam::Eddsa { .. } => "Eddsa",
             RawParam::AesCbcEncryptData { .. } => "AesCbcEncryptData",
+            RawParam::SignContext { .. } => "SignContext",
         };
         write!(f, "RawParam::{kind}(..)")
     }
@@ -175,6 +183,12 @@ pub enum Params {
         iv: Option<[u8; 16]>,
         data: Zeroizing<Vec<u8>>,
     },
+    /// CK_SIGN_ADDITIONAL_CONTEXT of CKM_ML_DSA: the hedge variant and a
+    /// context of up to 255 bytes (ml_dsa.rs).
+    SignContext {
+        hedge: super::ml_dsa::Hedge,
+        context: Vec<u8>,
+    },
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -237,6 +251,9 @@ impl Mechanism {
                     },
                     _ => return Err(Error::MechanismParamInvalid),
                 }
+            }
+            RawParam::SignContext { hedge, context } if mech == CKM_ML_DSA => {
+                super::ml_dsa::parse_context(*hedge, context)?
             }
             _ => return Err(Error::MechanismParamInvalid),
         };

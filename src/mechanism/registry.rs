@@ -36,8 +36,8 @@ use super::setting::{self, Setting};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
-    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, cmac, ecdh, eddsa, kdf, rsa_crypt,
-    simple_derive,
+    KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_derive, cmac, ecdh, eddsa, kdf, ml_dsa,
+    rsa_crypt, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -253,6 +253,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
+        rows(ml_dsa::ROWS, Bytes, &ml_dsa::MlDsaFamily, Hook::None),
     ]
 };
 
@@ -535,6 +536,7 @@ mod tests {
             (CKM_CONCATENATE_BASE_AND_DATA, Layout::StringData),
             (CKM_CONCATENATE_DATA_AND_BASE, Layout::StringData),
             (CKM_XOR_BASE_AND_DATA, Layout::StringData),
+            (CKM_ML_DSA, Layout::SignAdditionalContext),
         ];
         for e in REGISTRY.iter() {
             let want = structured
