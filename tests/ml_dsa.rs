@@ -536,3 +536,101 @@ fn token_keys_survive_a_restart_in_seed_form() {
         "verify",
     );
 }
+
+/// C_WrapKey / C_UnwrapKey as PKCS#8 in the IETF seed form: the
+/// Wycheproof key (seed 2a…2a) wraps to its `privateKeyPkcs8`
+/// (C2SP/wycheproof testvectors_v1/mldsa_44_sign_seed_test.json), read
+/// back by decrypting the AES-KWP wrapping with the same AES key; and that
+/// PKCS#8, encrypted the same way, unwraps to a key that signs the known
+/// answer.
+#[test]
+fn pkcs8_wrap_and_unwrap_in_seed_form() {
+    let m = Module::start("");
+    let s = m.ready();
+    let kek_value =
+        common::unhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4");
+    let kek = ok(
+        s.create(
+            secret(CKK_AES, &kek_value)
+                .bool(CKA_WRAP, true)
+                .bool(CKA_UNWRAP, true),
+        ),
+        "KEK",
+    );
+    let same = ok(
+        s.create(aes_crypt(&kek_value)),
+        "the KEK's value, to decrypt",
+    );
+    let kwp = Mech::new(CKM_AES_KEY_WRAP_KWP);
+    let pkcs8 = common::unhex(&format!(
+        "3034020100300b0609608648016503040311042280202a{}",
+        "2a".repeat(31)
+    ));
+    let key = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
+                .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44)
+                .bytes(CKA_SEED, &[0x2a; 32])
+                .bool(CKA_EXTRACTABLE, true)
+                // The default policy wraps sensitive keys only under a
+                // CKA_TRUSTED key.
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_TOKEN, false),
+        ),
+        "extractable ML-DSA key",
+    );
+    let wrapped = ok(s.wrap(&kwp, kek, key), "C_WrapKey(KWP, ML-DSA key)");
+    let plain = ok(s.decrypt_once(&kwp, same, &wrapped), "decrypt the wrapping");
+    assert_eq!(common::hex(&plain), common::hex(&pkcs8));
+
+    let encrypted = ok(s.encrypt_once(&kwp, same, &pkcs8), "encrypt the PKCS#8");
+    let unwrap = |t: Tmpl| s.unwrap(&kwp, kek, &encrypted, t);
+    let base = || {
+        Tmpl::new()
+            .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+            .bool(CKA_TOKEN, false)
+            .bool(CKA_SIGN, true)
+    };
+    let moved = ok(
+        unwrap(
+            base()
+                .ulong(CKA_KEY_TYPE, CKK_ML_DSA)
+                .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44),
+        ),
+        "C_UnwrapKey(ML-DSA PKCS#8)",
+    );
+    assert_eq!(s.attr_ulong(moved, CKA_KEY_TYPE), CKK_ML_DSA);
+    assert_eq!(s.attr_ulong(moved, CKA_PARAMETER_SET), CKP_ML_DSA_44);
+    assert!(!s.attr_bool(moved, CKA_LOCAL));
+    let det = Mech::sign_context(CKM_ML_DSA, CKH_DETERMINISTIC_REQUIRED, &[]);
+    let sig = ok(
+        s.sign_once(&det, moved, b"Hello world"),
+        "sign with the unwrapped key",
+    );
+    assert_eq!(
+        common::hex(&sig[..32]),
+        "1aa69cb5ed35204534f25f40a17eb0d767f8981f5e7cec46d3bf3252bfc78e09"
+    );
+    err(
+        unwrap(base().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_65)),
+        CKR_TEMPLATE_INCONSISTENT,
+        "a parameter set the encoding contradicts",
+    );
+    err(
+        unwrap(base().ulong(CKA_KEY_TYPE, CKK_EC)),
+        CKR_TEMPLATE_INCONSISTENT,
+        "a key type the encoding contradicts",
+    );
+    // The expanded-only form cannot be kept as a seed.
+    let mut expanded_only = common::unhex("30820a3a020100300b060960864801650304031104820a24");
+    expanded_only.extend_from_slice(&[0x04, 0x82, 0x0a, 0x00]);
+    expanded_only.extend_from_slice(&[0; 2560]);
+    let encrypted = ok(s.encrypt_once(&kwp, same, &expanded_only), "encrypt");
+    err(
+        s.unwrap(&kwp, kek, &encrypted, base()),
+        CKR_WRAPPED_KEY_INVALID,
+        "expanded-only ML-DSA private key",
+    );
+}

@@ -121,6 +121,14 @@ impl ParamSet {
             .find(|p| p.algorithm_identifier().as_slice() == der)
     }
 
+    /// The parameter set whose id-ml-dsa-* OID (DER, tag and length
+    /// included) is `der`.
+    pub fn from_oid_der(der: &[u8]) -> Option<ParamSet> {
+        ParamSet::ALL
+            .into_iter()
+            .find(|p| p.algorithm_identifier().get(2..) == Some(der))
+    }
+
     /// The name the CLI and logs use.
     pub fn name(self) -> &'static str {
         match self {
@@ -356,18 +364,27 @@ pub fn from_pkcs8(set: ParamSet, private_key: &[u8]) -> Result<MlDsaPrivate> {
     match private_key {
         [0x80, 0x20, xi @ ..] => MlDsaPrivate::from_seed(set, xi),
         // both SEQUENCE { seed OCTET STRING, expandedKey OCTET STRING }
-        [0x30, 0x82, _, _, 0x04, 0x20, rest @ ..] => {
+        [0x30, 0x82, hi, lo, 0x04, 0x20, rest @ ..] if long_len(*hi, *lo) == rest.len() + 2 => {
             let (xi, expanded) = rest
                 .split_at_checked(SEED_LEN)
                 .ok_or(Error::WrappedKeyInvalid)?;
             let key = MlDsaPrivate::from_seed(set, xi)?;
             match expanded {
-                [0x04, 0x82, _, _, sk @ ..] if *key.expanded() == *sk => Ok(key),
+                [0x04, 0x82, hi, lo, sk @ ..]
+                    if long_len(*hi, *lo) == sk.len() && *key.expanded() == *sk =>
+                {
+                    Ok(key)
+                }
                 _ => Err(Error::WrappedKeyInvalid),
             }
         }
         _ => Err(Error::WrappedKeyInvalid),
     }
+}
+
+/// A two-byte DER length (the 0x82 form).
+fn long_len(hi: u8, lo: u8) -> usize {
+    usize::from(u16::from_be_bytes([hi, lo]))
 }
 
 /// A fresh key pair's private key (ξ from the module's RNG).
@@ -697,6 +714,54 @@ mod tests {
             assert_eq!(*back.seed(), *k.seed());
             assert!(from_pkcs8(set, &rest[3..]).is_err());
         }
+    }
+
+    /// Wycheproof mldsa_44_sign_seed_test.json (C2SP/wycheproof,
+    /// commit 022eeaf): privateKeyPkcs8 of the seed 2a…2a, the IETF seed
+    /// form; it reads back and we write the same bytes.
+    #[test]
+    fn wycheproof_pkcs8_seed_form() {
+        let der = crate::test_util::unhex(&format!(
+            "3034020100300b0609608648016503040311042280202a{}",
+            "2a".repeat(31)
+        ));
+        let key = Key::from_pkcs8(&der).unwrap();
+        assert_eq!(key.key_type(), CKK_ML_DSA);
+        assert_eq!(key.ml_dsa_parameter_set(), Some(CKP_ML_DSA_44));
+        assert_eq!(*key.to_pkcs8().unwrap(), der);
+        assert_eq!(*key.ml_dsa_seed().unwrap(), [0x2a; 32]);
+        // Parameters present, or a public key field: refused.
+        let mut with_null = der.clone();
+        with_null.splice(
+            5..18,
+            [0x30, 0x0d, 0x06, 0x09]
+                .into_iter()
+                .chain(der[9..18].iter().copied())
+                .chain([0x05, 0x00]),
+        );
+        with_null[1] += 2;
+        assert_eq!(
+            Key::from_pkcs8(&with_null).unwrap_err(),
+            Error::WrappedKeyInvalid
+        );
+        // The "both" form, consistent and not.
+        let k = MlDsaPrivate::from_seed(ParamSet::P44, &[0x2a; 32]).unwrap();
+        let sk = k.expanded();
+        let mut both = vec![0x30, 0x82, 0x0a, 0x26, 0x04, 0x20];
+        both.extend_from_slice(&[0x2a; 32]);
+        both.extend_from_slice(&[0x04, 0x82, 0x0a, 0x00]);
+        both.extend_from_slice(&sk);
+        assert_eq!(
+            *from_pkcs8(ParamSet::P44, &both).unwrap().seed(),
+            [0x2a; 32]
+        );
+        let last = both.len() - 1;
+        both[last] ^= 1;
+        assert!(from_pkcs8(ParamSet::P44, &both).is_err());
+        // Expanded only: refused (kept in seed form).
+        let mut expanded = vec![0x04, 0x82, 0x0a, 0x00];
+        expanded.extend_from_slice(&sk);
+        assert!(from_pkcs8(ParamSet::P44, &expanded).is_err());
     }
 
     #[test]
