@@ -634,3 +634,112 @@ fn pkcs8_wrap_and_unwrap_in_seed_form() {
         "expanded-only ML-DSA private key",
     );
 }
+
+/// Runs tests/interop/ml_dsa_cryptography.py (pyca/cryptography's
+/// ML-DSA); `None` when it is not available, which fails under CI=true.
+fn python_mldsa(args: &[String]) -> Option<std::process::Output> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/ml_dsa_cryptography.py"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output();
+    let missing = match &out {
+        Ok(o) => o.status.code() == Some(77),
+        Err(_) => true,
+    };
+    if missing {
+        let why = match &out {
+            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+            Err(e) => format!("python3: {e}"),
+        };
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: the ML-DSA interop needs python3 with cryptography >= 48: {why}"
+        );
+        eprintln!("SKIP: {why}");
+        return None;
+    }
+    out.ok()
+}
+
+/// Cross-check with an independent implementation (pyca/cryptography,
+/// OpenSSL's ML-DSA): the token's signatures (with and without context)
+/// verify there, a key built there from a seed has the same public key
+/// here, and its signatures verify through the token.
+#[test]
+fn interop_with_pyca_cryptography() {
+    let m = Module::start("");
+    let s = m.ready();
+    let msg = b"interop message".to_vec();
+    for (set, level) in [
+        (CKP_ML_DSA_44, "44"),
+        (CKP_ML_DSA_65, "65"),
+        (CKP_ML_DSA_87, "87"),
+    ] {
+        let (public, private) = pair(&s, set);
+        let pk = s.attr_ok(public, CKA_VALUE);
+        for ctx in [&b""[..], b"interop context"] {
+            let mech = Mech::sign_context(CKM_ML_DSA, CKH_HEDGE_REQUIRED, ctx);
+            let sig = ok(s.sign_once(&mech, private, &msg), "token sign");
+            let args = |sig: &[u8]| {
+                ["verify", level]
+                    .iter()
+                    .map(|a| a.to_string())
+                    .chain([&pk[..], &msg, ctx, sig].iter().map(|b| common::hex(b)))
+                    .collect::<Vec<_>>()
+            };
+            let Some(out) = python_mldsa(&args(&sig)) else {
+                return;
+            };
+            assert!(
+                out.status.success(),
+                "ML-DSA-{level}: cryptography rejects the token's signature: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // And the check there can fail: an altered signature.
+            let mut bad = sig.clone();
+            bad[0] ^= 0x80;
+            let out = python_mldsa(&args(&bad)).expect("python ran once already");
+            assert_eq!(out.status.code(), Some(1), "ML-DSA-{level}: altered");
+        }
+
+        // The other way: a key and signature made there.
+        let seed: Vec<u8> = (0u8..32).map(|i| i ^ 0x5a).collect();
+        let ctx = b"from python";
+        let args: Vec<String> = ["sign", level]
+            .iter()
+            .map(|a| a.to_string())
+            .chain([&seed[..], &msg, ctx].iter().map(|b| common::hex(b)))
+            .collect();
+        let out = python_mldsa(&args).expect("python ran once already");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        let their_pk = common::unhex(lines.next().unwrap());
+        let their_sig = common::unhex(lines.next().unwrap());
+        let ours = ok(private_from_seed(&s, set, &seed), "the same seed here");
+        assert_eq!(
+            common::hex(&public_of(&s, ours)),
+            common::hex(&their_pk),
+            "ML-DSA-{level}: the same seed makes the same public key"
+        );
+        let theirs = ok(public_from_value(&s, set, &their_pk), "their public key");
+        let mech = Mech::sign_context(CKM_ML_DSA, CKH_HEDGE_PREFERRED, ctx);
+        ok(
+            s.verify_once(&mech, theirs, &msg, &their_sig),
+            "the token verifies cryptography's signature",
+        );
+        err(
+            s.verify_once(&Mech::new(CKM_ML_DSA), theirs, &msg, &their_sig),
+            CKR_SIGNATURE_INVALID,
+            "without its context",
+        );
+    }
+}
