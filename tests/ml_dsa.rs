@@ -743,3 +743,88 @@ fn interop_with_pyca_cryptography() {
         );
     }
 }
+
+/// HashML-DSA (FIPS 204 §5.4): CKM_HASH_ML_DSA over the caller's hash
+/// (CK_HASH_SIGN_ADDITIONAL_CONTEXT, single-part) and
+/// CKM_HASH_ML_DSA_SHA256 hashing on the token (multi-part) make the same
+/// deterministic signature; each verifies the other's; a pure ML-DSA
+/// signature is not a HashML-DSA one; the refusals.
+#[test]
+fn hash_ml_dsa_through_the_c_abi() {
+    use sha2::Digest as _;
+    let m = Module::start("");
+    let s = m.ready();
+    for mech in [
+        CKM_HASH_ML_DSA,
+        CKM_HASH_ML_DSA_SHA256,
+        CKM_HASH_ML_DSA_SHA3_512,
+        CKM_HASH_ML_DSA_SHAKE256,
+    ] {
+        let i = ok(s.mechanism_info(0, mech), "info");
+        assert_eq!(i.flags, CKF_SIGN | CKF_VERIFY, "{mech:#x}");
+        assert_eq!((i.ulMinKeySize, i.ulMaxKeySize), (1312, 2592));
+    }
+    let (public, private) = pair(&s, CKP_ML_DSA_65);
+    let msg = b"a message hashed with SHA-256";
+    let ph = sha2::Sha256::digest(msg).to_vec();
+    let given = Mech::hash_sign_context(CKH_DETERMINISTIC_REQUIRED, b"ctx", CKM_SHA256);
+    let sig = ok(s.sign_once(&given, private, &ph), "CKM_HASH_ML_DSA");
+    assert_eq!(sig.len(), 3309);
+    ok(s.verify_once(&given, public, &ph, &sig), "verify");
+
+    let here = Mech::sign_context(CKM_HASH_ML_DSA_SHA256, CKH_DETERMINISTIC_REQUIRED, b"ctx");
+    ok(s.sign_init(&here, private), "C_SignInit");
+    for part in split(msg, &[3, 10]) {
+        ok(s.sign_update(part), "C_SignUpdate");
+    }
+    let parts = ok(s.sign_final(), "C_SignFinal");
+    assert_eq!(
+        common::hex(&parts),
+        common::hex(&sig),
+        "hashed here or there"
+    );
+    ok(s.verify_init(&here, public), "C_VerifyInit");
+    for part in split(msg, &[7]) {
+        ok(s.verify_update(part), "C_VerifyUpdate");
+    }
+    ok(s.verify_final(&sig), "C_VerifyFinal");
+    err(
+        s.verify_once(&Mech::new(CKM_ML_DSA), public, msg, &sig),
+        CKR_SIGNATURE_INVALID,
+        "a HashML-DSA signature as ML-DSA",
+    );
+    err(
+        s.verify_once(&Mech::new(CKM_HASH_ML_DSA_SHA384), public, msg, &sig),
+        CKR_SIGNATURE_INVALID,
+        "another hash",
+    );
+
+    // Refusals: no parameter for CKM_HASH_ML_DSA, an unknown hash, a
+    // pre-hash of the wrong length, a long context.
+    err(
+        s.sign_init(&Mech::new(CKM_HASH_ML_DSA), private),
+        CKR_MECHANISM_PARAM_INVALID,
+        "CKM_HASH_ML_DSA without its parameter",
+    );
+    err(
+        s.sign_init(
+            &Mech::hash_sign_context(CKH_HEDGE_PREFERRED, b"", CKM_MD5),
+            private,
+        ),
+        CKR_MECHANISM_PARAM_INVALID,
+        "MD5 as the pre-hash",
+    );
+    err(
+        s.sign_once(&given, private, &ph[1..]),
+        CKR_DATA_LEN_RANGE,
+        "a 31-byte SHA-256 pre-hash",
+    );
+    err(
+        s.sign_init(
+            &Mech::sign_context(CKM_HASH_ML_DSA_SHA256, CKH_HEDGE_PREFERRED, &[0; 256]),
+            private,
+        ),
+        CKR_MECHANISM_PARAM_INVALID,
+        "256-byte context",
+    );
+}

@@ -139,11 +139,157 @@ impl ParamSet {
     }
 }
 
-/// Key generation and signatures. Key sizes are public key bytes.
+const SIGN: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
+
+/// Key generation and signatures (ML-DSA, HashML-DSA on a caller's hash,
+/// HashML-DSA hashing here). Key sizes are public key bytes.
 pub(super) const ROWS: &[MechInfo] = &[
     row(CKM_ML_DSA_KEY_PAIR_GEN, PK_44, PK_87, CKF_GENERATE_KEY_PAIR),
-    row(CKM_ML_DSA, PK_44, PK_87, CKF_SIGN | CKF_VERIFY),
+    row(CKM_ML_DSA, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA224, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA256, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA384, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA512, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA3_224, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA3_256, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA3_384, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHA3_512, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHAKE128, PK_44, PK_87, SIGN),
+    row(CKM_HASH_ML_DSA_SHAKE256, PK_44, PK_87, SIGN),
 ];
+
+/// The pre-hash functions of HashML-DSA (FIPS 204 §5.4) the 3.2 spec
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreHash {
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+    /// SHAKE128 with 256 bits of output, SHAKE256 with 512 (FIPS 204
+    /// §5.4.1).
+    Shake128,
+    Shake256,
+}
+
+impl PreHash {
+    /// The hash of CKM_HASH_ML_DSA_<hash>.
+    fn of_mechanism(mech: CK_MECHANISM_TYPE) -> Option<PreHash> {
+        Some(match mech {
+            CKM_HASH_ML_DSA_SHA224 => PreHash::Sha224,
+            CKM_HASH_ML_DSA_SHA256 => PreHash::Sha256,
+            CKM_HASH_ML_DSA_SHA384 => PreHash::Sha384,
+            CKM_HASH_ML_DSA_SHA512 => PreHash::Sha512,
+            CKM_HASH_ML_DSA_SHA3_224 => PreHash::Sha3_224,
+            CKM_HASH_ML_DSA_SHA3_256 => PreHash::Sha3_256,
+            CKM_HASH_ML_DSA_SHA3_384 => PreHash::Sha3_384,
+            CKM_HASH_ML_DSA_SHA3_512 => PreHash::Sha3_512,
+            CKM_HASH_ML_DSA_SHAKE128 => PreHash::Shake128,
+            CKM_HASH_ML_DSA_SHAKE256 => PreHash::Shake256,
+            _ => return None,
+        })
+    }
+
+    /// The hash CK_HASH_SIGN_ADDITIONAL_CONTEXT.hash names (a digest
+    /// mechanism). PKCS#11 has no SHAKE digest mechanism to name.
+    fn of_digest(mech: CK_MECHANISM_TYPE) -> Option<PreHash> {
+        Some(match mech {
+            CKM_SHA224 => PreHash::Sha224,
+            CKM_SHA256 => PreHash::Sha256,
+            CKM_SHA384 => PreHash::Sha384,
+            CKM_SHA512 => PreHash::Sha512,
+            CKM_SHA3_224 => PreHash::Sha3_224,
+            CKM_SHA3_256 => PreHash::Sha3_256,
+            CKM_SHA3_384 => PreHash::Sha3_384,
+            CKM_SHA3_512 => PreHash::Sha3_512,
+            _ => return None,
+        })
+    }
+
+    /// The last arc of the hash's OID, 2.16.840.1.101.3.4.2.x (NIST CSOR).
+    fn oid_last_arc(self) -> u8 {
+        match self {
+            PreHash::Sha256 => 1,
+            PreHash::Sha384 => 2,
+            PreHash::Sha512 => 3,
+            PreHash::Sha224 => 4,
+            PreHash::Sha3_224 => 7,
+            PreHash::Sha3_256 => 8,
+            PreHash::Sha3_384 => 9,
+            PreHash::Sha3_512 => 10,
+            PreHash::Shake128 => 11,
+            PreHash::Shake256 => 12,
+        }
+    }
+
+    /// The DER OID that HashML-DSA puts before the hash.
+    fn oid_der(self) -> [u8; 11] {
+        [
+            0x06,
+            0x09,
+            0x60,
+            0x86,
+            0x48,
+            0x01,
+            0x65,
+            0x03,
+            0x04,
+            0x02,
+            self.oid_last_arc(),
+        ]
+    }
+
+    /// Output length in bytes.
+    fn len(self) -> usize {
+        match self {
+            PreHash::Sha224 | PreHash::Sha3_224 => 28,
+            PreHash::Sha256 | PreHash::Sha3_256 | PreHash::Shake128 => 32,
+            PreHash::Sha384 | PreHash::Sha3_384 => 48,
+            PreHash::Sha512 | PreHash::Sha3_512 | PreHash::Shake256 => 64,
+        }
+    }
+
+    fn digest(self, m: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        match self {
+            PreHash::Sha224 => sha2::Sha224::digest(m).to_vec(),
+            PreHash::Sha256 => sha2::Sha256::digest(m).to_vec(),
+            PreHash::Sha384 => sha2::Sha384::digest(m).to_vec(),
+            PreHash::Sha512 => sha2::Sha512::digest(m).to_vec(),
+            PreHash::Sha3_224 => sha3::Sha3_224::digest(m).to_vec(),
+            PreHash::Sha3_256 => sha3::Sha3_256::digest(m).to_vec(),
+            PreHash::Sha3_384 => sha3::Sha3_384::digest(m).to_vec(),
+            PreHash::Sha3_512 => sha3::Sha3_512::digest(m).to_vec(),
+            PreHash::Shake128 => shake::<shake::Shake128>(&[m], 32),
+            PreHash::Shake256 => shake::<shake::Shake256>(&[m], 64),
+        }
+    }
+}
+
+/// `len` bytes of a SHAKE over the concatenation of `parts`.
+fn shake<X>(parts: &[&[u8]], len: usize) -> Vec<u8>
+where
+    X: Default + shake::digest::Update + shake::digest::ExtendableOutput,
+{
+    use shake::digest::XofReader as _;
+    let mut h = X::default();
+    for p in parts {
+        h.update(p);
+    }
+    let mut out = vec![0u8; len];
+    h.finalize_xof().read(&mut out);
+    out
+}
+
+/// Whether `mech` takes CK_SIGN_ADDITIONAL_CONTEXT.
+pub(super) fn takes_sign_context(mech: CK_MECHANISM_TYPE) -> bool {
+    mech == CKM_ML_DSA || PreHash::of_mechanism(mech).is_some()
+}
 
 /// The expanded signing key of one parameter set; the crate keeps the
 /// seed beside it and zeroizes both on drop.
@@ -251,7 +397,83 @@ impl MlDsaPrivate {
     }
 }
 
+/// μ, the 64-byte message representative.
+type Mu = ::ml_dsa::common::array::Array<u8, ::ml_dsa::common::typenum::U64>;
+
+/// HashML-DSA's μ (FIPS 204 Algorithms 4, 5 and 7): H(tr ‖ M′, 64) with
+/// tr = H(pk, 64) and M′ = 1 ‖ |ctx| ‖ ctx ‖ OID(PH) ‖ PH(M).
+fn hash_mu(pk: &[u8], hash: PreHash, ph: &[u8], context: &[u8]) -> Result<Mu> {
+    mu_of(pk, 1, context, &[&hash.oid_der(), ph])
+}
+
+/// H(tr ‖ domain ‖ |ctx| ‖ ctx ‖ tail…, 64), tr = H(pk, 64): μ of
+/// FIPS 204 Algorithm 7 line 6 over M′ of Algorithm 2 (domain 0) or 4
+/// (domain 1).
+fn mu_of(pk: &[u8], domain: u8, context: &[u8], tail: &[&[u8]]) -> Result<Mu> {
+    let ctx_len = u8::try_from(context.len()).map_err(|_| Error::MechanismParamInvalid)?;
+    let tr = shake::<shake::Shake256>(&[pk], 64);
+    let head: [&[u8]; 3] = [&tr, &[domain, ctx_len], context];
+    let parts: Vec<&[u8]> = head.into_iter().chain(tail.iter().copied()).collect();
+    let mu = shake::<shake::Shake256>(&parts, 64);
+    Mu::try_from(mu.as_slice()).map_err(|_| Error::GeneralError)
+}
+
+impl MlDsaPrivate {
+    /// HashML-DSA.Sign (Algorithm 4) of the pre-hash `ph`, hedged or
+    /// deterministic (rnd = 0^32) as ML-DSA.Sign.
+    fn sign_prehashed(
+        &self,
+        hash: PreHash,
+        ph: &[u8],
+        context: &[u8],
+        deterministic: bool,
+    ) -> Result<Vec<u8>> {
+        fn one<P: MlDsaParams>(k: &SigningKey<P>, mu: &Mu, deterministic: bool) -> Result<Vec<u8>> {
+            let sig = if deterministic {
+                k.expanded_key().sign_mu_randomized(mu, &mut ZeroRng)
+            } else {
+                k.expanded_key().sign_mu_randomized(mu, &mut ModuleRng)
+            };
+            sig.map(|s| s.encode().to_vec())
+                .map_err(|_| Error::FunctionFailed)
+        }
+        let mu = hash_mu(&self.public().to_bytes(), hash, ph, context)?;
+        match &self.key {
+            Signer::P44(k) => one(k, &mu, deterministic),
+            Signer::P65(k) => one(k, &mu, deterministic),
+            Signer::P87(k) => one(k, &mu, deterministic),
+        }
+    }
+}
+
 impl MlDsaPublic {
+    /// HashML-DSA.Verify (Algorithm 5) of the pre-hash `ph`.
+    fn verify_prehashed(
+        &self,
+        hash: PreHash,
+        ph: &[u8],
+        context: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        fn one<P: MlDsaParams>(k: &VerifyingKey<P>, mu: &Mu, s: &[u8]) -> bool {
+            Signature::<P>::try_from(s).is_ok_and(|sig| k.verify_mu(mu, &sig))
+        }
+        if signature.len() != self.param_set().signature_len() {
+            return Err(Error::SignatureLenRange);
+        }
+        let mu = hash_mu(&self.to_bytes(), hash, ph, context)?;
+        let ok = match &self.key {
+            Verifier::P44(k) => one(k, &mu, signature),
+            Verifier::P65(k) => one(k, &mu, signature),
+            Verifier::P87(k) => one(k, &mu, signature),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::SignatureInvalid)
+        }
+    }
+
     /// pkDecode (FIPS 204 Algorithm 23) of CKA_VALUE; a wrong length is
     /// CKR_ATTRIBUTE_VALUE_INVALID.
     pub fn from_bytes(set: ParamSet, pk: &[u8]) -> Result<MlDsaPublic> {
@@ -426,6 +648,28 @@ impl rand_core::TryRng for ModuleRng {
 
 impl rand_core::TryCryptoRng for ModuleRng {}
 
+/// rnd = 0^32: the deterministic variant (FIPS 204 Algorithm 2, line 5).
+struct ZeroRng;
+
+impl rand_core::TryRng for ZeroRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> std::result::Result<u32, Self::Error> {
+        Ok(0)
+    }
+
+    fn try_next_u64(&mut self) -> std::result::Result<u64, Self::Error> {
+        Ok(0)
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> std::result::Result<(), Self::Error> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for ZeroRng {}
+
 /// How a signature is to be made (CK_SIGN_ADDITIONAL_CONTEXT.hedgeVariant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hedge {
@@ -459,18 +703,64 @@ pub(super) fn parse_context(hedge: CK_ULONG, context: &[u8]) -> Result<Params> {
     })
 }
 
-/// The hedge and context of `mech` (defaults without a parameter).
-fn settings(mech: &Mechanism) -> Result<(Hedge, Vec<u8>)> {
-    match (mech.mech, &mech.params) {
-        (CKM_ML_DSA, Params::None) => Ok((Hedge::Preferred, Vec::new())),
-        (CKM_ML_DSA, Params::SignContext { hedge, context }) => Ok((*hedge, context.clone())),
-        (CKM_ML_DSA, _) => Err(Error::MechanismParamInvalid),
-        _ => Err(Error::MechanismInvalid),
+/// Parses CK_HASH_SIGN_ADDITIONAL_CONTEXT as the ABI layer read it; a
+/// hash HashML-DSA does not name is CKR_MECHANISM_PARAM_INVALID.
+pub(super) fn parse_hash_context(
+    hedge: CK_ULONG,
+    context: &[u8],
+    hash: CK_MECHANISM_TYPE,
+) -> Result<Params> {
+    let Params::SignContext { hedge, context } = parse_context(hedge, context)? else {
+        return Err(Error::GeneralError);
+    };
+    let hash = PreHash::of_digest(hash).ok_or(Error::MechanismParamInvalid)?;
+    Ok(Params::HashSignContext {
+        hedge,
+        context,
+        hash,
+    })
+}
+
+/// What the data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The message, for ML-DSA (CKM_ML_DSA).
+    Pure,
+    /// A hash the caller made (CKM_HASH_ML_DSA): exactly its length.
+    PreHashed(PreHash),
+    /// The message, hashed here (CKM_HASH_ML_DSA_<hash>).
+    Hashing(PreHash),
+}
+
+/// The variant, hedge and context of `mech` (defaults without a
+/// parameter; CKM_HASH_ML_DSA needs its parameter, to name the hash).
+fn settings(mech: &Mechanism) -> Result<(Variant, Hedge, Vec<u8>)> {
+    let hashing = PreHash::of_mechanism(mech.mech);
+    let variant = match (mech.mech, hashing) {
+        (CKM_ML_DSA, _) => Variant::Pure,
+        (_, Some(h)) => Variant::Hashing(h),
+        (CKM_HASH_ML_DSA, None) => {
+            return match &mech.params {
+                Params::HashSignContext {
+                    hedge,
+                    context,
+                    hash,
+                } => Ok((Variant::PreHashed(*hash), *hedge, context.clone())),
+                _ => Err(Error::MechanismParamInvalid),
+            };
+        }
+        _ => return Err(Error::MechanismInvalid),
+    };
+    match &mech.params {
+        Params::None => Ok((variant, Hedge::Preferred, Vec::new())),
+        Params::SignContext { hedge, context } => Ok((variant, *hedge, context.clone())),
+        _ => Err(Error::MechanismParamInvalid),
     }
 }
 
 struct MlDsaSign {
     key: Arc<Key>,
+    variant: Variant,
     deterministic: bool,
     context: Vec<u8>,
     message: Option<Vec<u8>>,
@@ -490,7 +780,15 @@ impl SignOp for MlDsaSign {
         let Key::MlDsaPrivate(k) = &*self.key else {
             return Err(Error::KeyTypeInconsistent);
         };
-        k.sign(&message, &self.context, self.deterministic)
+        let (ctx, det) = (&self.context, self.deterministic);
+        match self.variant {
+            Variant::Pure => k.sign(&message, ctx, det),
+            Variant::PreHashed(h) if message.len() == h.len() => {
+                k.sign_prehashed(h, &message, ctx, det)
+            }
+            Variant::PreHashed(_) => Err(Error::DataLenRange),
+            Variant::Hashing(h) => k.sign_prehashed(h, &h.digest(&message), ctx, det),
+        }
     }
 
     fn sign_len(&self) -> usize {
@@ -503,6 +801,7 @@ impl SignOp for MlDsaSign {
 
 struct MlDsaVerify {
     key: Arc<Key>,
+    variant: Variant,
     context: Vec<u8>,
     message: Option<Vec<u8>>,
 }
@@ -521,18 +820,27 @@ impl VerifyOp for MlDsaVerify {
         let Key::MlDsaPublic(k) = &*self.key else {
             return Err(Error::KeyTypeInconsistent);
         };
-        k.verify(&message, &self.context, signature)
+        let ctx = &self.context;
+        match self.variant {
+            Variant::Pure => k.verify(&message, ctx, signature),
+            Variant::PreHashed(h) if message.len() == h.len() => {
+                k.verify_prehashed(h, &message, ctx, signature)
+            }
+            Variant::PreHashed(_) => Err(Error::DataLenRange),
+            Variant::Hashing(h) => k.verify_prehashed(h, &h.digest(&message), ctx, signature),
+        }
     }
 }
 
 /// Starts an ML-DSA signature; the key must be an ML-DSA private key.
 fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
-    let (hedge, context) = settings(mech)?;
+    let (variant, hedge, context) = settings(mech)?;
     if !matches!(*key, Key::MlDsaPrivate(_)) {
         return Err(Error::KeyTypeInconsistent);
     }
     Ok(Box::new(MlDsaSign {
         key,
+        variant,
         deterministic: hedge == Hedge::Deterministic,
         context,
         message: Some(Vec::new()),
@@ -541,12 +849,13 @@ fn sign_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn SignOp>> {
 
 /// Starts an ML-DSA verification; the hedge variant is ignored (§6.67).
 fn verify_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn VerifyOp>> {
-    let (_, context) = settings(mech)?;
+    let (variant, _, context) = settings(mech)?;
     if !matches!(*key, Key::MlDsaPublic(_)) {
         return Err(Error::KeyTypeInconsistent);
     }
     Ok(Box::new(MlDsaVerify {
         key,
+        variant,
         context,
         message: Some(Vec::new()),
     }))
@@ -564,12 +873,15 @@ impl Family for MlDsaFamily {
     }
     fn layout(&self, mech: CK_MECHANISM_TYPE) -> Layout {
         match mech {
-            CKM_ML_DSA => Layout::SignAdditionalContext,
+            CKM_HASH_ML_DSA => Layout::HashSignAdditionalContext,
+            _ if takes_sign_context(mech) => Layout::SignAdditionalContext,
             _ => Layout::Flat,
         }
     }
-    fn multipart(&self, _mech: CK_MECHANISM_TYPE) -> bool {
-        false
+    /// CKM_ML_DSA and CKM_HASH_ML_DSA are single-part here (see the
+    /// module note); the mechanisms that hash on the token are not.
+    fn multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
+        PreHash::of_mechanism(mech).is_some()
     }
     fn sign(
         &self,
@@ -762,6 +1074,96 @@ mod tests {
         let mut expanded = vec![0x04, 0x82, 0x0a, 0x00];
         expanded.extend_from_slice(&sk);
         assert!(from_pkcs8(ParamSet::P44, &expanded).is_err());
+    }
+
+    /// μ as built here, with ML-DSA's domain byte 0, gives the crate's own
+    /// deterministic ML-DSA signature: tr, the framing of M′ and the
+    /// zero-rnd path are right, so HashML-DSA differs only where FIPS 204
+    /// Algorithm 4 says (domain 1, OID ‖ PH(M)).
+    #[test]
+    fn mu_framing_matches_pure_ml_dsa() {
+        for set in ParamSet::ALL {
+            let k = MlDsaPrivate::from_seed(set, &[9; SEED_LEN]).unwrap();
+            let pk = k.public().to_bytes();
+            let mu = mu_of(&pk, 0, b"ctx", &[b"message"]).unwrap();
+            fn via_mu<P: MlDsaParams>(k: &SigningKey<P>, mu: &Mu) -> Vec<u8> {
+                let s = k.expanded_key().sign_mu_randomized(mu, &mut ZeroRng);
+                s.unwrap().encode().to_vec()
+            }
+            let ours = match &k.key {
+                Signer::P44(k) => via_mu(k, &mu),
+                Signer::P65(k) => via_mu(k, &mu),
+                Signer::P87(k) => via_mu(k, &mu),
+            };
+            assert_eq!(ours, k.sign(b"message", b"ctx", true).unwrap());
+        }
+    }
+
+    /// HashML-DSA: each hash, pre-hashed by the caller or here, signs and
+    /// verifies; a pure ML-DSA signature is not a HashML-DSA one; the
+    /// pre-hash must have the hash's length.
+    #[test]
+    fn hash_ml_dsa_variants() {
+        let (private, public) = pair(ParamSet::P44);
+        let hashes = [
+            (CKM_HASH_ML_DSA_SHA224, Some(CKM_SHA224)),
+            (CKM_HASH_ML_DSA_SHA256, Some(CKM_SHA256)),
+            (CKM_HASH_ML_DSA_SHA384, Some(CKM_SHA384)),
+            (CKM_HASH_ML_DSA_SHA512, Some(CKM_SHA512)),
+            (CKM_HASH_ML_DSA_SHA3_224, Some(CKM_SHA3_224)),
+            (CKM_HASH_ML_DSA_SHA3_256, Some(CKM_SHA3_256)),
+            (CKM_HASH_ML_DSA_SHA3_384, Some(CKM_SHA3_384)),
+            (CKM_HASH_ML_DSA_SHA3_512, Some(CKM_SHA3_512)),
+            (CKM_HASH_ML_DSA_SHAKE128, None),
+            (CKM_HASH_ML_DSA_SHAKE256, None),
+        ];
+        let det = |context: &[u8]| Params::SignContext {
+            hedge: Hedge::Deterministic,
+            context: context.to_vec(),
+        };
+        let run_sign = |m: CK_MECHANISM_TYPE, p: Params, data: &[u8]| {
+            let mut op = sign_init(&Mechanism { mech: m, params: p }, private.clone())?;
+            op.update(data)?;
+            op.finish()
+        };
+        let run_verify = |m: CK_MECHANISM_TYPE, p: Params, data: &[u8], sig: &[u8]| {
+            let mut op = verify_init(&Mechanism { mech: m, params: p }, public.clone())?;
+            op.update(data)?;
+            op.finish(sig)
+        };
+        let pure = run_sign(CKM_ML_DSA, det(b"c"), b"msg").unwrap();
+        for (mech, digest) in hashes {
+            let sig = run_sign(mech, det(b"c"), b"msg").unwrap();
+            assert_ne!(sig, pure);
+            run_verify(mech, det(b"c"), b"msg", &sig).unwrap();
+            assert_eq!(
+                run_verify(mech, det(b""), b"msg", &sig),
+                Err(Error::SignatureInvalid)
+            );
+            assert_eq!(
+                run_verify(CKM_ML_DSA, det(b"c"), b"msg", &sig),
+                Err(Error::SignatureInvalid)
+            );
+            let Some(digest) = digest else { continue };
+            let h = PreHash::of_digest(digest).unwrap();
+            let ph = h.digest(b"msg");
+            let given = parse_hash_context(CKH_DETERMINISTIC_REQUIRED, b"c", digest).unwrap();
+            let sig2 = run_sign(CKM_HASH_ML_DSA, given.clone(), &ph).unwrap();
+            assert_eq!(sig2, sig, "{mech:#x}: the caller's hash or ours");
+            run_verify(CKM_HASH_ML_DSA, given.clone(), &ph, &sig).unwrap();
+            assert_eq!(
+                run_sign(CKM_HASH_ML_DSA, given.clone(), &ph[1..]),
+                Err(Error::DataLenRange)
+            );
+        }
+        assert_eq!(
+            run_sign(CKM_HASH_ML_DSA, Params::None, &[0; 32]),
+            Err(Error::MechanismParamInvalid)
+        );
+        assert_eq!(
+            parse_hash_context(CKH_HEDGE_PREFERRED, b"", CKM_MD5).unwrap_err(),
+            Error::MechanismParamInvalid
+        );
     }
 
     #[test]

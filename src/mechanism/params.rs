@@ -26,6 +26,8 @@ pub enum Layout {
     AesCbcEncryptData,
     /// CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
     SignAdditionalContext,
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (HashML-DSA).
+    HashSignAdditionalContext,
 }
 
 /// CK_HKDF_PARAMS with its pointers followed.
@@ -88,6 +90,12 @@ pub enum RawParam {
         hedge: CK_ULONG,
         context: Vec<u8>,
     },
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT with its pointer followed.
+    HashSignContext {
+        hedge: CK_ULONG,
+        context: Vec<u8>,
+        hash: CK_MECHANISM_TYPE,
+    },
 }
 
 impl std::fmt::Debug for RawParam {
@@ -104,6 +112,7 @@ impl std::fmt::Debug for RawParam {
             RawParam::Eddsa { .. } => "Eddsa",
             RawParam::AesCbcEncryptData { .. } => "AesCbcEncryptData",
             RawParam::SignContext { .. } => "SignContext",
+            RawParam::HashSignContext { .. } => "HashSignContext",
         };
         write!(f, "RawParam::{kind}(..)")
     }
@@ -189,6 +198,13 @@ pub enum Params {
         hedge: super::ml_dsa::Hedge,
         context: Vec<u8>,
     },
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT of CKM_HASH_ML_DSA: as above, and
+    /// the hash that made the pre-hashed message.
+    HashSignContext {
+        hedge: super::ml_dsa::Hedge,
+        context: Vec<u8>,
+        hash: super::ml_dsa::PreHash,
+    },
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -252,8 +268,15 @@ impl Mechanism {
                     _ => return Err(Error::MechanismParamInvalid),
                 }
             }
-            RawParam::SignContext { hedge, context } if mech == CKM_ML_DSA => {
+            RawParam::SignContext { hedge, context } if super::ml_dsa::takes_sign_context(mech) => {
                 super::ml_dsa::parse_context(*hedge, context)?
+            }
+            RawParam::HashSignContext {
+                hedge,
+                context,
+                hash,
+            } if mech == CKM_HASH_ML_DSA => {
+                super::ml_dsa::parse_hash_context(*hedge, context, *hash)?
             }
             _ => return Err(Error::MechanismParamInvalid),
         };

@@ -537,6 +537,17 @@ mod tests {
             (CKM_CONCATENATE_DATA_AND_BASE, Layout::StringData),
             (CKM_XOR_BASE_AND_DATA, Layout::StringData),
             (CKM_ML_DSA, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA, Layout::HashSignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA224, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA256, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA384, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA512, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_224, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_256, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_384, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_512, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHAKE128, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHAKE256, Layout::SignAdditionalContext),
         ];
         for e in REGISTRY.iter() {
             let want = structured
