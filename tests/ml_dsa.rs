@@ -581,6 +581,13 @@ fn pkcs8_wrap_and_unwrap_in_seed_form() {
         ),
         "extractable ML-DSA key",
     );
+    // Not sensitive: the seed reads back; the expanded key is not kept.
+    assert_eq!(s.attr_ok(key, CKA_SEED), [0x2a; 32]);
+    err(
+        s.attr(key, CKA_VALUE),
+        CKR_ATTRIBUTE_TYPE_INVALID,
+        "the expanded private key",
+    );
     let wrapped = ok(s.wrap(&kwp, kek, key), "C_WrapKey(KWP, ML-DSA key)");
     let plain = ok(s.decrypt_once(&kwp, same, &wrapped), "decrypt the wrapping");
     assert_eq!(common::hex(&plain), common::hex(&pkcs8));
