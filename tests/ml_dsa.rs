@@ -217,6 +217,26 @@ fn bad_parameters_and_key_types() {
         "truncated parameter",
     );
 
+    // Single-part here (multi-part verification is the spec's only
+    // through C_VerifySignature*; see src/mechanism/ml_dsa.rs).
+    ok(s.sign_init(&Mech::new(CKM_ML_DSA), private), "C_SignInit");
+    err(
+        s.sign_update(b"x"),
+        CKR_FUNCTION_NOT_SUPPORTED,
+        "C_SignUpdate",
+    );
+    ok(
+        s.verify_init(&Mech::new(CKM_ML_DSA), public),
+        "C_VerifyInit",
+    );
+    err(
+        s.verify_update(b"x"),
+        CKR_FUNCTION_NOT_SUPPORTED,
+        "C_VerifyUpdate",
+    );
+    m.restart();
+    let s = m.ready();
+    let (public, private) = pair(&s, CKP_ML_DSA_65);
     // The halves of the pair for the other operation: they do not carry
     // the usage attribute.
     err(
