@@ -86,6 +86,9 @@ impl Library {
                     bits,
                     public_exponent,
                 } => GeneratedPair::Rsa(mechanism::generate_rsa(bits, &public_exponent)?),
+                KeyPairRequest::MlDsa { parameter_set } => {
+                    GeneratedPair::MlDsa(mechanism::generate_ml_dsa(parameter_set)?)
+                }
             };
             let so = token.login_role()? == Login::So;
             let (pub_obj, priv_obj) =

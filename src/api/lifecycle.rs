@@ -72,6 +72,14 @@ fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)>
         Some(CKK_EC) => (CKM_EC_KEY_PAIR_GEN, vec![params()], vec![]),
         Some(CKK_EC_EDWARDS) => (CKM_EC_EDWARDS_KEY_PAIR_GEN, vec![params()], vec![]),
         Some(CKK_EC_MONTGOMERY) => (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, vec![params()], vec![]),
+        Some(CKK_ML_DSA) => (
+            CKM_ML_DSA_KEY_PAIR_GEN,
+            vec![wire(
+                CKA_PARAMETER_SET,
+                obj.bytes(CKA_PARAMETER_SET).unwrap_or_default(),
+            )],
+            vec![],
+        ),
         Some(CKK_RSA) => {
             let bits = obj.bytes(CKA_MODULUS).map_or(0, |n| {
                 let skip = n.iter().take_while(|b| **b == 0).count();
@@ -534,6 +542,35 @@ mod generation_tests {
         assert_eq!(
             extra[0].value,
             object::to_wire(CKA_VALUE_LEN, &ulong_value(32))
+        );
+    }
+}
+
+#[cfg(test)]
+mod ml_dsa_tests {
+    use super::*;
+
+    /// Rotation regenerates an ML-DSA key in its own parameter set
+    /// (CKA_PARAMETER_SET in the public template, PKCS#11 3.2 §6.67).
+    #[test]
+    fn ml_dsa_rotates_with_its_parameter_set() {
+        let attrs = [
+            (CKA_CLASS, object::attrs::ulong_value(CKO_PRIVATE_KEY)),
+            (CKA_KEY_TYPE, object::attrs::ulong_value(CKK_ML_DSA)),
+            (CKA_PARAMETER_SET, object::attrs::ulong_value(CKP_ML_DSA_87)),
+        ];
+        let obj = Object::from_attrs(attrs.into_iter().collect());
+        let (mech, public, private) = generation(&obj).unwrap();
+        assert_eq!(mech, CKM_ML_DSA_KEY_PAIR_GEN);
+        assert!(private.is_empty());
+        let [set] = &public[..] else {
+            panic!("one public attribute expected")
+        };
+        assert_eq!(set.ty, CKA_PARAMETER_SET);
+        assert_eq!(
+            set.value,
+            CKP_ML_DSA_87.to_ne_bytes().to_vec(),
+            "a CK_ULONG as the caller's ABI has it"
         );
     }
 }

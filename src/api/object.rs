@@ -307,7 +307,7 @@ fn usable_for_search(template: &AttrMap, obj: &Object) -> bool {
 }
 
 /// Attributes that may sit in an object's sealed half.
-const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 7] = [
+const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 8] = [
     CKA_VALUE,
     CKA_PRIVATE_EXPONENT,
     CKA_PRIME_1,
@@ -315,6 +315,7 @@ const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 7] = [
     CKA_EXPONENT_1,
     CKA_EXPONENT_2,
     CKA_COEFFICIENT,
+    CKA_SEED,
 ];
 
 /// The CKA_PRIVATE default for a new object (docs/KEY-SEPARATION.md,

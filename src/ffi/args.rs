@@ -588,6 +588,21 @@ unsafe fn mechanism_param(
                     )?,
                 })
             }
+            Layout::HashSignAdditionalContext => {
+                let c: CK_HASH_SIGN_ADDITIONAL_CONTEXT = param_struct(ptr, len)?;
+                RawParam::HashSignContext {
+                    hedge: c.hedgeVariant,
+                    context: param_bytes(c.pContext.cast(), c.ulContextLen)?,
+                    hash: c.hash,
+                }
+            }
+            Layout::SignAdditionalContext => {
+                let c: CK_SIGN_ADDITIONAL_CONTEXT = param_struct(ptr, len)?;
+                RawParam::SignContext {
+                    hedge: c.hedgeVariant,
+                    context: param_bytes(c.pContext.cast(), c.ulContextLen)?,
+                }
+            }
         }
     };
     Ok(param)

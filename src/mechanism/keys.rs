@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::curve25519::{self, Alg25519};
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
+use super::ml_dsa::{MlDsaPrivate, MlDsaPublic, ParamSet};
 use super::provider::Cached;
 use super::schedule::Schedules;
 use crate::error::{Error, Result};
@@ -121,6 +122,10 @@ pub enum Key {
     /// crate.
     MontPrivate(Box<x25519_dalek::StaticSecret>),
     MontPublic(x25519_dalek::PublicKey),
+    /// ML-DSA private key (CKK_ML_DSA): built from its seed, expanded once
+    /// per load; zeroized on drop by the crate.
+    MlDsaPrivate(Box<MlDsaPrivate>),
+    MlDsaPublic(Box<MlDsaPublic>),
 }
 
 impl std::fmt::Debug for Key {
@@ -141,6 +146,10 @@ impl std::fmt::Debug for Key {
             Key::EdPublic(_) => write!(f, "Key::EdPublic(Ed25519)"),
             Key::MontPrivate(_) => write!(f, "Key::MontPrivate(X25519, <redacted>)"),
             Key::MontPublic(_) => write!(f, "Key::MontPublic(X25519)"),
+            Key::MlDsaPrivate(k) => {
+                write!(f, "Key::MlDsaPrivate({}, <redacted>)", k.param_set().name())
+            }
+            Key::MlDsaPublic(k) => write!(f, "Key::MlDsaPublic({})", k.param_set().name()),
         }
     }
 }
@@ -310,6 +319,56 @@ impl Key {
         Ok(Key::RsaPublic(Box::new(key.into())))
     }
 
+    /// An ML-DSA private key from CKA_PARAMETER_SET and CKA_SEED (ξ).
+    pub fn ml_dsa_private(parameter_set: CK_ULONG, seed: &[u8]) -> Result<Key> {
+        let set = ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::MlDsaPrivate(Box::new(MlDsaPrivate::from_seed(
+            set, seed,
+        )?)))
+    }
+
+    /// An ML-DSA public key from CKA_PARAMETER_SET and CKA_VALUE.
+    pub fn ml_dsa_public(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
+        let set = ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::MlDsaPublic(Box::new(MlDsaPublic::from_bytes(
+            set, value,
+        )?)))
+    }
+
+    /// The ML-DSA parameter set (CKP_ML_DSA_*) of a CKK_ML_DSA key.
+    pub fn ml_dsa_parameter_set(&self) -> Option<CK_ULONG> {
+        match self {
+            Key::MlDsaPrivate(k) => Some(k.param_set().ckp()),
+            Key::MlDsaPublic(k) => Some(k.param_set().ckp()),
+            _ => None,
+        }
+    }
+
+    /// The encoded ML-DSA public key (CKA_VALUE of the public object).
+    pub fn ml_dsa_public_value(&self) -> Result<Vec<u8>> {
+        match self {
+            Key::MlDsaPrivate(k) => Ok(k.public().to_bytes()),
+            Key::MlDsaPublic(k) => Ok(k.to_bytes()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// The ML-DSA seed ξ (CKA_SEED; key material).
+    pub fn ml_dsa_seed(&self) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Key::MlDsaPrivate(k) => Ok(k.seed()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// The expanded ML-DSA private key sk (FIPS 204 skEncode).
+    pub fn ml_dsa_expanded(&self) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Key::MlDsaPrivate(k) => Ok(k.expanded()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
     /// The CKK_* type of this key.
     pub fn key_type(&self) -> CK_KEY_TYPE {
         match self {
@@ -318,6 +377,7 @@ impl Key {
             Key::RsaPrivate(_) | Key::RsaPublic(_) => CKK_RSA,
             Key::EdPrivate(_) | Key::EdPublic(_) => CKK_EC_EDWARDS,
             Key::MontPrivate(_) | Key::MontPublic(_) => CKK_EC_MONTGOMERY,
+            Key::MlDsaPrivate(_) | Key::MlDsaPublic(_) => CKK_ML_DSA,
         }
     }
 
@@ -330,6 +390,7 @@ impl Key {
                 | Key::RsaPrivate(_)
                 | Key::EdPrivate(_)
                 | Key::MontPrivate(_)
+                | Key::MlDsaPrivate(_)
         )
     }
 
@@ -384,6 +445,8 @@ impl Key {
             Key::RsaPrivate(k) => Ok(Key::RsaPublic(Box::new(k.to_public_key().into()))),
             Key::EdPrivate(k) => Ok(Key::EdPublic(k.verifying_key())),
             Key::MontPrivate(k) => Ok(Key::MontPublic(x25519_dalek::PublicKey::from(&**k))),
+            Key::MlDsaPrivate(k) => Ok(Key::MlDsaPublic(Box::new(k.public()))),
+            Key::MlDsaPublic(_) => Ok(self.clone()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -420,6 +483,8 @@ impl Key {
                 let public = self.public_25519().ok_or(Error::GeneralError)?;
                 Ok(alg.spki(&public))
             }
+            Key::MlDsaPrivate(k) => Ok(k.public().spki()),
+            Key::MlDsaPublic(k) => Ok(k.spki()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -452,6 +517,16 @@ impl Key {
                 .map_or(0, |k| u64::from(k.n().bits_vartime())),
             Key::EdPrivate(_) | Key::EdPublic(_) | Key::MontPrivate(_) | Key::MontPublic(_) => {
                 CURVE25519_BITS
+            }
+            // The public key's length in bits: ML-DSA key sizes are given
+            // in public key bytes (PKCS#11 3.2 §6.67).
+            Key::MlDsaPrivate(_) | Key::MlDsaPublic(_) => {
+                let set = match self {
+                    Key::MlDsaPrivate(k) => k.param_set(),
+                    Key::MlDsaPublic(k) => k.param_set(),
+                    _ => return 0,
+                };
+                u64::try_from(set.public_len()).map_or(0, |n| n.saturating_mul(8))
             }
         }
     }

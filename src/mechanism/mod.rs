@@ -36,6 +36,7 @@ pub mod keyfile;
 mod keygen;
 mod keys;
 mod mac;
+pub mod ml_dsa;
 pub mod names;
 mod params;
 pub mod pbes2;
@@ -69,6 +70,7 @@ pub use self::keygen::{
     generate_rsa, generate_secret, random,
 };
 pub use self::keys::{Curve, Key};
+pub use self::ml_dsa::generate_ml_dsa;
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, gcm_lengths};
 pub use self::pkcs8::PrivateAttribute;
 pub use self::registry::{

@@ -32,6 +32,10 @@ pub enum Layout {
     ChaChaPoly,
     /// CK_CCM_PARAMS.
     Ccm,
+    /// CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
+    SignAdditionalContext,
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (HashML-DSA).
+    HashSignAdditionalContext,
 }
 
 /// CK_HKDF_PARAMS with its pointers followed.
@@ -105,6 +109,17 @@ pub enum RawParam {
         aad: Vec<u8>,
         mac_len: CK_ULONG,
     },
+    /// CK_SIGN_ADDITIONAL_CONTEXT with its pointer followed.
+    SignContext {
+        hedge: CK_ULONG,
+        context: Vec<u8>,
+    },
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT with its pointer followed.
+    HashSignContext {
+        hedge: CK_ULONG,
+        context: Vec<u8>,
+        hash: CK_MECHANISM_TYPE,
+    },
 }
 
 impl std::fmt::Debug for RawParam {
@@ -123,6 +138,8 @@ impl std::fmt::Debug for RawParam {
             RawParam::Kbkdf(_) => "Kbkdf",
             RawParam::ChaChaPoly { .. } => "ChaChaPoly",
             RawParam::Ccm { .. } => "Ccm",
+            RawParam::SignContext { .. } => "SignContext",
+            RawParam::HashSignContext { .. } => "HashSignContext",
         };
         write!(f, "RawParam::{kind}(..)")
     }
@@ -225,6 +242,19 @@ pub enum Params {
         aad: Vec<u8>,
         mac_len: usize,
     },
+    /// CK_SIGN_ADDITIONAL_CONTEXT of CKM_ML_DSA: the hedge variant and a
+    /// context of up to 255 bytes (ml_dsa.rs).
+    SignContext {
+        hedge: super::ml_dsa::Hedge,
+        context: Vec<u8>,
+    },
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT of CKM_HASH_ML_DSA: as above, and
+    /// the hash that made the pre-hashed message.
+    HashSignContext {
+        hedge: super::ml_dsa::Hedge,
+        context: Vec<u8>,
+        hash: super::ml_dsa::PreHash,
+    },
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -303,6 +333,16 @@ impl Mechanism {
                     },
                     _ => return Err(Error::MechanismParamInvalid),
                 }
+            }
+            RawParam::SignContext { hedge, context } if super::ml_dsa::takes_sign_context(mech) => {
+                super::ml_dsa::parse_context(*hedge, context)?
+            }
+            RawParam::HashSignContext {
+                hedge,
+                context,
+                hash,
+            } if mech == CKM_HASH_ML_DSA => {
+                super::ml_dsa::parse_hash_context(*hedge, context, *hash)?
             }
             _ => return Err(Error::MechanismParamInvalid),
         };

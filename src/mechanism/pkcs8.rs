@@ -16,6 +16,7 @@ use super::curve25519::{self, Alg25519};
 use super::ec::EcSigningKey;
 use super::keygen::rsa_parts;
 use super::keys::{Curve, Key, RSA_IMPORT_BITS, check_rsa_bits};
+use super::ml_dsa;
 use crate::error::{Error, Result};
 
 /// DER OBJECT IDENTIFIER 1.2.840.113549.1.1.1 (rsaEncryption, PKCS#1).
@@ -41,6 +42,7 @@ impl Key {
             Key::RsaPrivate(k) => k.to_pkcs8_der(),
             Key::EdPrivate(k) => return Ok(Alg25519::Ed25519.pkcs8(k.as_bytes())),
             Key::MontPrivate(k) => return Ok(Alg25519::X25519.pkcs8(k.as_bytes())),
+            Key::MlDsaPrivate(k) => return Ok(ml_dsa::pkcs8(k)),
             _ => return Err(Error::KeyTypeInconsistent),
         };
         doc.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
@@ -59,6 +61,9 @@ impl Key {
         }
         if oid == RSA_ENCRYPTION {
             return rsa_from_pkcs8(info);
+        }
+        if let Some(set) = ml_dsa::ParamSet::from_oid_der(&oid) {
+            return ml_dsa_from_pkcs8(set, info);
         }
         match Alg25519::from_oid_der(&oid) {
             Some(alg) => curve25519_from_pkcs8(alg, info),
@@ -91,6 +96,9 @@ impl Key {
                 (CKA_EC_PARAMS, params()?),
                 (CKA_VALUE, Zeroizing::new(k.as_bytes().to_vec())),
             ]),
+            // CKA_PARAMETER_SET is the object layer's to add (a CK_ULONG in
+            // its canonical form).
+            Key::MlDsaPrivate(k) => Ok(vec![(CKA_SEED, k.seed())]),
             Key::RsaPrivate(k) => {
                 let p = rsa_parts(k)?;
                 Ok(vec![
@@ -172,6 +180,18 @@ fn curve25519_from_pkcs8(alg: Alg25519, info: PrivateKeyInfoRef<'_>) -> Result<K
         }
     }
     Ok(key)
+}
+
+/// ML-DSA (draft-ietf-lamps-dilithium-certificates): no parameters, the
+/// privateKey in the seed or both form (ml_dsa.rs), no public key field
+/// (ML-DSA-PrivateKey has none).
+fn ml_dsa_from_pkcs8(set: ml_dsa::ParamSet, info: PrivateKeyInfoRef<'_>) -> Result<Key> {
+    let bad = Error::WrappedKeyInvalid;
+    if info.algorithm.parameters.is_some() || info.public_key.is_some() {
+        return Err(bad);
+    }
+    let key = ml_dsa::from_pkcs8(set, info.private_key.as_bytes()).map_err(|_| bad)?;
+    Ok(Key::MlDsaPrivate(Box::new(key)))
 }
 
 #[cfg(test)]

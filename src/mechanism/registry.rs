@@ -39,7 +39,7 @@ use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{
     KeySizeUnit, Layout, MechInfo, Mechanism, aes, aes_ccm, aes_derive, aes_feedback, cbc_mac,
-    chacha_poly, cmac, ecdh, eddsa, kbkdf, kdf, rsa_crypt, simple_derive,
+    chacha_poly, cmac, ecdh, eddsa, kbkdf, kdf, ml_dsa, rsa_crypt, simple_derive,
 };
 use crate::error::{Error, Result};
 
@@ -310,6 +310,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
         rows(chacha_poly::ROWS, Bytes, &ChaChaPoly, Hook::None),
         rows(aes_ccm::ROWS, Bytes, &AesCcm, Hook::None),
+        rows(ml_dsa::ROWS, Bytes, &ml_dsa::MlDsaFamily, Hook::None),
     ]
 };
 
@@ -603,6 +604,18 @@ mod tests {
             (CKM_SP800_108_DOUBLE_PIPELINE_KDF, Layout::Kbkdf),
             (CKM_CHACHA20_POLY1305, Layout::ChaChaPoly),
             (CKM_AES_CCM, Layout::Ccm),
+            (CKM_ML_DSA, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA, Layout::HashSignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA224, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA256, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA384, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA512, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_224, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_256, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_384, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHA3_512, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHAKE128, Layout::SignAdditionalContext),
+            (CKM_HASH_ML_DSA_SHAKE256, Layout::SignAdditionalContext),
         ];
         for e in REGISTRY.iter() {
             let want = structured

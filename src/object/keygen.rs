@@ -37,10 +37,23 @@ pub struct SecretKeyRequest {
 /// `mechanism::generate_rsa`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyPairRequest {
-    Ec { ec_params: Vec<u8> },
-    Edwards { ec_params: Vec<u8> },
-    Montgomery { ec_params: Vec<u8> },
-    Rsa { bits: u64, public_exponent: Vec<u8> },
+    Ec {
+        ec_params: Vec<u8>,
+    },
+    Edwards {
+        ec_params: Vec<u8>,
+    },
+    Montgomery {
+        ec_params: Vec<u8>,
+    },
+    Rsa {
+        bits: u64,
+        public_exponent: Vec<u8>,
+    },
+    /// `mechanism::generate_ml_dsa` with CKA_PARAMETER_SET (checked).
+    MlDsa {
+        parameter_set: CK_ULONG,
+    },
 }
 
 /// The material the mechanism module generated for a key pair.
@@ -49,6 +62,8 @@ pub enum GeneratedPair {
     Edwards(EcKeyPairParts),
     Montgomery(EcKeyPairParts),
     Rsa(RsaKeyPairParts),
+    /// The generated ML-DSA private key (its seed and public key).
+    MlDsa(Key),
 }
 
 /// The key type `mech` makes. CKM_PKCS5_PBKD2 makes whatever secret type
@@ -204,6 +219,44 @@ fn ec_pair_request(
     })
 }
 
+/// The ML-DSA part of [`key_pair_request`] (PKCS#11 3.2 §6.67):
+/// CKA_PARAMETER_SET from the public template (required, else
+/// CKR_TEMPLATE_INCOMPLETE; a set we do not know is
+/// CKR_ATTRIBUTE_VALUE_INVALID). The private key's is contributed: its
+/// template may repeat it but not contradict it.
+fn ml_dsa_pair_request(
+    mech: CK_MECHANISM_TYPE,
+    public: &AttrMap,
+    private: &AttrMap,
+) -> Result<KeyPairRequest> {
+    let parameter_set = tpl_ulong(public, CKA_PARAMETER_SET)?.ok_or(Error::TemplateIncomplete)?;
+    crate::mechanism::ml_dsa::ParamSet::from_ckp(parameter_set)?;
+    let encoded = super::attrs::ulong_value(parameter_set);
+    preview(CKO_PUBLIC_KEY, CKK_ML_DSA, public, mech, &[])?;
+    preview(
+        CKO_PRIVATE_KEY,
+        CKK_ML_DSA,
+        private,
+        mech,
+        &[(CKA_PARAMETER_SET, &encoded)],
+    )?;
+    Ok(KeyPairRequest::MlDsa { parameter_set })
+}
+
+/// Fills a generated ML-DSA pair: both halves name the parameter set and
+/// carry CKA_PUBLIC_KEY_INFO, the public key its encoding (CKA_VALUE), the
+/// private key its seed (CKA_SEED) — the form it is kept in.
+fn fill_ml_dsa_pair(public: &mut Object, private: &mut Object, key: &Key) -> Result<()> {
+    let parameter_set = key.ml_dsa_parameter_set().ok_or(Error::GeneralError)?;
+    for obj in [&mut *public, &mut *private] {
+        obj.put_ulong(CKA_PARAMETER_SET, parameter_set);
+        put_public_key_info(obj, key)?;
+    }
+    public.put(CKA_VALUE, key.ml_dsa_public_value()?);
+    private.put(CKA_SEED, key.ml_dsa_seed()?.to_vec());
+    Ok(())
+}
+
 fn check_pair_templates(
     key_type: CK_KEY_TYPE,
     public: &AttrMap,
@@ -238,6 +291,9 @@ pub fn key_pair_request(
     check_pair_templates(key_type, public, private, true)?;
     if rules::is_ec_family(key_type) {
         return ec_pair_request(key_type, mech, public, private);
+    }
+    if key_type == CKK_ML_DSA {
+        return ml_dsa_pair_request(mech, public, private);
     }
     let bits = tpl_ulong(public, CKA_MODULUS_BITS)?.ok_or(Error::TemplateIncomplete)?;
     let bits = super::attrs::ulong_to_u64(bits);
@@ -307,6 +363,7 @@ fn fill_pair(public: &mut Object, private: &mut Object, parts: &GeneratedPair) -
         GeneratedPair::Edwards(p) => fill_ec_pair(public, private, CKK_EC_EDWARDS, p),
         GeneratedPair::Montgomery(p) => fill_ec_pair(public, private, CKK_EC_MONTGOMERY, p),
         GeneratedPair::Rsa(p) => fill_rsa_pair(public, private, p),
+        GeneratedPair::MlDsa(k) => fill_ml_dsa_pair(public, private, k),
     }
 }
 
@@ -323,6 +380,11 @@ fn pair_matches(request: &KeyPairRequest, parts: &GeneratedPair) -> Option<CK_KE
             Some(CKK_EC_MONTGOMERY)
         }
         (R::Rsa { .. }, G::Rsa(_)) => Some(CKK_RSA),
+        (R::MlDsa { parameter_set }, G::MlDsa(k))
+            if k.ml_dsa_parameter_set() == Some(*parameter_set) && k.is_secret() =>
+        {
+            Some(CKK_ML_DSA)
+        }
         _ => None,
     }
 }

@@ -89,6 +89,12 @@ fn need(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Result<&[u8]> {
     obj.bytes(ty).ok_or(Error::TemplateIncomplete)
 }
 
+/// A required CK_ULONG attribute of a key object being imported.
+fn need_ulong(obj: &Object, ty: CK_ATTRIBUTE_TYPE) -> Result<CK_ULONG> {
+    need(obj, ty)?;
+    obj.ck_ulong(ty).ok_or(Error::AttributeValueInvalid)
+}
+
 /// The RSA primes, if the object has both; one without the other is
 /// inconsistent.
 fn primes(obj: &Object) -> Result<Option<(&[u8], &[u8])>> {
@@ -183,6 +189,24 @@ pub(crate) fn import_key(
             obj.put(CKA_EC_POINT, key.ec_point_der()?);
             put_public_key_info(obj, &key)
         }
+        (CKO_PRIVATE_KEY, CKK_ML_DSA) => {
+            let set = need_ulong(obj, CKA_PARAMETER_SET)?;
+            let key = Key::ml_dsa_private(set, need(obj, CKA_SEED)?)?;
+            // An expanded key given beside the seed must be the seed's; it
+            // is not kept (the seed is the stored form).
+            if let Some(value) = obj.bytes(CKA_VALUE) {
+                if *key.ml_dsa_expanded()? != *value {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                obj.remove(CKA_VALUE);
+            }
+            put_public_key_info(obj, &key)
+        }
+        (CKO_PUBLIC_KEY, CKK_ML_DSA) => {
+            let set = need_ulong(obj, CKA_PARAMETER_SET)?;
+            let key = Key::ml_dsa_public(set, need(obj, CKA_VALUE)?)?;
+            put_public_key_info(obj, &key)
+        }
         (CKO_PRIVATE_KEY, CKK_RSA) => {
             let key = Key::rsa_private(
                 need(obj, CKA_MODULUS)?,
@@ -220,6 +244,14 @@ pub fn key_material(obj: &Object) -> Result<Key> {
         }
         CKO_PUBLIC_KEY if is_ec_family(key_type) => {
             ec_family_public(key_type, get(CKA_EC_PARAMS)?, get(CKA_EC_POINT)?)
+        }
+        CKO_PRIVATE_KEY if key_type == CKK_ML_DSA => {
+            let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
+            Key::ml_dsa_private(set, get(CKA_SEED)?)
+        }
+        CKO_PUBLIC_KEY if key_type == CKK_ML_DSA => {
+            let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
+            Key::ml_dsa_public(set, get(CKA_VALUE)?)
         }
         CKO_PRIVATE_KEY => Key::rsa_private(
             get(CKA_MODULUS)?,

@@ -76,6 +76,7 @@ pub fn is_secret_component(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> boo
                 | CKA_EXPONENT_1
                 | CKA_EXPONENT_2
                 | CKA_COEFFICIENT
+                | CKA_SEED
         ),
         _ => false,
     }
@@ -261,6 +262,14 @@ impl Object {
     /// Sets one canonical value, wiping the one it replaces.
     fn put(&mut self, ty: CK_ATTRIBUTE_TYPE, value: Vec<u8>) {
         if let Some(mut old) = self.attrs.insert(ty, value) {
+            zeroize::Zeroize::zeroize(&mut old);
+        }
+    }
+
+    /// Drops one value, wiping it (key material a template gave that the
+    /// object does not keep).
+    fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) {
+        if let Some(mut old) = self.attrs.remove(&ty) {
             zeroize::Zeroize::zeroize(&mut old);
         }
     }

@@ -256,6 +256,9 @@ pub(crate) fn is_ec_family(key_type: CK_KEY_TYPE) -> bool {
 /// Mechanisms spec: RSA public key (CKA_MODULUS_BITS is computed on import,
 /// required on generation) and the EC-family public keys.
 fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    if key_type == CKK_ML_DSA {
+        return ml_dsa_public(ty);
+    }
     if is_ec_family(key_type) {
         return match ty {
             CKA_EC_PARAMS => Some(rule(P::Required, P::Required, C::No, C::No)),
@@ -277,6 +280,9 @@ fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule>
 /// addition (clients look for the public half there); on import it may be
 /// given if it matches.
 fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    if key_type == CKK_ML_DSA {
+        return ml_dsa_private(ty);
+    }
     if is_ec_family(key_type) {
         return match ty {
             CKA_EC_PARAMS | CKA_VALUE => Some(MATERIAL),
@@ -294,6 +300,30 @@ fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule
     })
 }
 
+/// PKCS#11 3.2 §6.67: an ML-DSA public key names its parameter set
+/// (also on generation, where it chooses the pair's) and holds the
+/// encoded key in CKA_VALUE.
+fn ml_dsa_public(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_PARAMETER_SET => rule(P::Required, P::Required, C::No, C::No),
+        CKA_VALUE => MATERIAL,
+        _ => return None,
+    })
+}
+
+/// PKCS#11 3.2 §6.67: an ML-DSA private key. The spec lets a token
+/// refuse a key given in only one form; we hold the seed (CKA_SEED,
+/// required on import) and rebuild the expanded key from it, so an
+/// expanded CKA_VALUE may come beside the seed (checked against it) but
+/// is not kept. The parameter set is contributed on generation.
+fn ml_dsa_private(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_PARAMETER_SET | CKA_SEED => MATERIAL,
+        CKA_VALUE => MATERIAL_OPT,
+        _ => return None,
+    })
+}
+
 /// Mechanisms spec: secret keys (AES, generic, HKDF, HMAC-typed).
 /// CKA_VALUE_LEN must not be given on import (footnote 2) and must be on
 /// generation (footnote 3).
@@ -307,7 +337,7 @@ fn secret_material(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
 
 /// Every attribute type some object type requires; [`required`] filters it
 /// through the table (a test checks nothing is missing).
-const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 12] = [
+const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 14] = [
     CKA_CLASS,
     CKA_CERTIFICATE_TYPE,
     CKA_SUBJECT,
@@ -320,6 +350,8 @@ const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 12] = [
     CKA_EC_PARAMS,
     CKA_EC_POINT,
     CKA_VALUE_LEN,
+    CKA_PARAMETER_SET,
+    CKA_SEED,
 ];
 
 /// The attributes a template must give to create (`create`) or generate an
@@ -360,7 +392,9 @@ pub(crate) fn is_hmac_key_type(key_type: CK_KEY_TYPE) -> bool {
 /// The key object types we can hold.
 pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
     match class {
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => key_type == CKK_RSA || is_ec_family(key_type),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => {
+            matches!(key_type, CKK_RSA | CKK_ML_DSA) || is_ec_family(key_type)
+        }
         CKO_SECRET_KEY => {
             matches!(
                 key_type,
@@ -516,6 +550,38 @@ mod tests {
         assert_eq!(classify(CKO_PROFILE, NO_TYPE, CKA_VALUE), Fit::NotForClass);
         assert_eq!(
             classify(CKO_DATA, NO_TYPE, CKA_PROFILE_ID),
+            Fit::NotForClass
+        );
+    }
+
+    #[test]
+    fn ml_dsa_attributes() {
+        assert!(supported_key(CKO_PUBLIC_KEY, CKK_ML_DSA));
+        assert!(supported_key(CKO_PRIVATE_KEY, CKK_ML_DSA));
+        assert!(!supported_key(CKO_SECRET_KEY, CKK_ML_DSA));
+        assert_eq!(
+            required(CKO_PUBLIC_KEY, CKK_ML_DSA, true),
+            vec![CKA_CLASS, CKA_VALUE, CKA_KEY_TYPE, CKA_PARAMETER_SET]
+        );
+        assert_eq!(
+            required(CKO_PUBLIC_KEY, CKK_ML_DSA, false),
+            vec![CKA_PARAMETER_SET]
+        );
+        assert_eq!(
+            required(CKO_PRIVATE_KEY, CKK_ML_DSA, true),
+            vec![CKA_CLASS, CKA_KEY_TYPE, CKA_PARAMETER_SET, CKA_SEED]
+        );
+        assert!(required(CKO_PRIVATE_KEY, CKK_ML_DSA, false).is_empty());
+        assert_eq!(
+            classify(CKO_PRIVATE_KEY, CKK_ML_DSA, CKA_VALUE),
+            Fit::Rule(MATERIAL_OPT)
+        );
+        assert_eq!(
+            classify(CKO_PUBLIC_KEY, CKK_ML_DSA, CKA_SEED),
+            Fit::NotForClass
+        );
+        assert_eq!(
+            classify(CKO_PRIVATE_KEY, CKK_ML_DSA, CKA_EC_PARAMS),
             Fit::NotForClass
         );
     }

@@ -95,7 +95,7 @@ fn deferred(mode: Mode, ty: CK_ATTRIBUTE_TYPE) -> bool {
     match ty {
         CKA_LOCAL | CKA_KEY_GEN_MECHANISM | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => true,
         CKA_VALUE_LEN | CKA_MODULUS_BITS => mode == Mode::Create,
-        CKA_EC_PARAMS => matches!(mode, Mode::Generate | Mode::Unwrap),
+        CKA_EC_PARAMS | CKA_PARAMETER_SET => matches!(mode, Mode::Generate | Mode::Unwrap),
         _ => false,
     }
 }
@@ -163,7 +163,9 @@ fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE
         CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP => {
             matches!(key_type, CKK_RSA | CKK_AES | CKK_CHACHA20)
         }
-        CKA_SIGN | CKA_VERIFY => matches!(key_type, CKK_RSA | CKK_EC | CKK_EC_EDWARDS) || mac_key,
+        CKA_SIGN | CKA_VERIFY => {
+            matches!(key_type, CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA) || mac_key
+        }
         CKA_DERIVE => match class {
             CKO_PRIVATE_KEY => matches!(key_type, CKK_EC | CKK_EC_MONTGOMERY),
             CKO_SECRET_KEY => key_type == CKK_HKDF,
@@ -340,7 +342,9 @@ pub(crate) fn check_contributed(
         );
         if contributed && obj.bytes(*ty) != Some(v.as_slice()) {
             return Err(match *ty {
-                CKA_VALUE_LEN | CKA_MODULUS_BITS | CKA_EC_PARAMS => Error::TemplateInconsistent,
+                CKA_VALUE_LEN | CKA_MODULUS_BITS | CKA_EC_PARAMS | CKA_PARAMETER_SET => {
+                    Error::TemplateInconsistent
+                }
                 _ => Error::AttributeReadOnly,
             });
         }

@@ -131,6 +131,9 @@ fn unwrapped_private(template: &AttrMap, material: &[u8], so: bool) -> Result<Ob
     for (ty, value) in key.private_attributes()? {
         obj.put(ty, value.to_vec());
     }
+    if let Some(set) = key.ml_dsa_parameter_set() {
+        obj.put_ulong(CKA_PARAMETER_SET, set);
+    }
     put_public_parts(&mut obj, key_type, &key)?;
     check_contributed(&obj, template, key_type, Mode::Unwrap)?;
     Ok(obj)

@@ -197,6 +197,37 @@ impl Mech {
         )
     }
 
+    /// CK_SIGN_ADDITIONAL_CONTEXT (CKM_ML_DSA): hedge variant and context.
+    pub fn sign_context(ty: CK_MECHANISM_TYPE, hedge: CK_ULONG, context: &[u8]) -> Self {
+        let mut bufs = Vec::new();
+        let (p, n) = keep(&mut bufs, context);
+        Self::with(
+            ty,
+            CK_SIGN_ADDITIONAL_CONTEXT {
+                hedgeVariant: hedge,
+                pContext: p,
+                ulContextLen: n,
+            },
+            bufs,
+        )
+    }
+
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (CKM_HASH_ML_DSA).
+    pub fn hash_sign_context(hedge: CK_ULONG, context: &[u8], hash: CK_MECHANISM_TYPE) -> Self {
+        let mut bufs = Vec::new();
+        let (p, n) = keep(&mut bufs, context);
+        Self::with(
+            CKM_HASH_ML_DSA,
+            CK_HASH_SIGN_ADDITIONAL_CONTEXT {
+                hedgeVariant: hedge,
+                pContext: p,
+                ulContextLen: n,
+                hash,
+            },
+            bufs,
+        )
+    }
+
     /// CK_KEY_DERIVATION_STRING_DATA (CKM_AES_ECB_ENCRYPT_DATA …).
     pub fn string_data(ty: CK_MECHANISM_TYPE, data: &[u8]) -> Self {
         let mut bufs = Vec::new();

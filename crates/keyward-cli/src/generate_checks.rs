@@ -20,7 +20,7 @@ fn possible_uses(t: KeyTypeArg) -> &'static [UseArg] {
     use UseArg::*;
     match t {
         EcP256 | EcP384 | EcP521 => &[Sign, Verify, Derive],
-        Ed25519 => &[Sign, Verify],
+        Ed25519 | MlDsa44 | MlDsa65 | MlDsa87 => &[Sign, Verify],
         X25519 => &[Derive],
         Rsa2048 | Rsa3072 | Rsa4096 => &[Sign, Verify, Encrypt, Decrypt, Wrap, Unwrap],
         Aes128 | Aes192 | Aes256 => &[Encrypt, Decrypt, Wrap, Unwrap, Derive],

@@ -51,6 +51,12 @@ pub enum KeyTypeArg {
     Aes256,
     #[value(name = "hmac-sha256")]
     HmacSha256,
+    #[value(name = "ml-dsa-44")]
+    MlDsa44,
+    #[value(name = "ml-dsa-65")]
+    MlDsa65,
+    #[value(name = "ml-dsa-87")]
+    MlDsa87,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -312,6 +318,7 @@ enum Plan {
 fn plan(t: KeyTypeArg) -> Plan {
     use KeyTypeArg::*;
     let ec = |oid: &[u8]| Plan::Pair(CKM_EC_KEY_PAIR_GEN, vec![bytes(CKA_EC_PARAMS, oid)]);
+    let ml_dsa = |set| Plan::Pair(CKM_ML_DSA_KEY_PAIR_GEN, vec![ulong(CKA_PARAMETER_SET, set)]);
     let rsa = |bits| {
         Plan::Pair(
             CKM_RSA_PKCS_KEY_PAIR_GEN,
@@ -341,6 +348,10 @@ fn plan(t: KeyTypeArg) -> Plan {
         Aes192 => Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 24),
         Aes256 => Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 32),
         HmacSha256 => Plan::Secret(CKM_GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, 32),
+        // FIPS 204 parameter sets (PKCS#11 3.2 CKA_PARAMETER_SET).
+        MlDsa44 => ml_dsa(CKP_ML_DSA_44),
+        MlDsa65 => ml_dsa(CKP_ML_DSA_65),
+        MlDsa87 => ml_dsa(CKP_ML_DSA_87),
     }
 }
 
