@@ -34,6 +34,7 @@ mod session;
 mod session_table;
 mod slot_token;
 mod state;
+mod verify_signature;
 mod wrap;
 
 use cryptoki_sys::*;
