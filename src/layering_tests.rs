@@ -33,6 +33,7 @@ const CRYPTO_CRATES: &[&str] = &[
     "p521",
     "ed25519-dalek",
     "x25519-dalek",
+    "ml-kem",
     "ecdsa",
     "rsa",
     "sha1",

@@ -86,6 +86,10 @@ impl Library {
                     bits,
                     public_exponent,
                 } => GeneratedPair::Rsa(mechanism::generate_rsa(bits, &public_exponent)?),
+                KeyPairRequest::MlKem { set } => {
+                    let (seed, ek) = mechanism::ml_kem::generate(set)?;
+                    GeneratedPair::MlKem { set, seed, ek }
+                }
             };
             let so = token.login_role()? == Login::So;
             let (pub_obj, priv_obj) =

@@ -22,6 +22,7 @@ mod cipher;
 mod crypto;
 pub mod global;
 mod handles;
+mod kem;
 mod key;
 mod lifecycle;
 pub use handles::HandleStats;

@@ -307,8 +307,9 @@ fn usable_for_search(template: &AttrMap, obj: &Object) -> bool {
 }
 
 /// Attributes that may sit in an object's sealed half.
-const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 7] = [
+const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 8] = [
     CKA_VALUE,
+    CKA_SEED,
     CKA_PRIVATE_EXPONENT,
     CKA_PRIME_1,
     CKA_PRIME_2,

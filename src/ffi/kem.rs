@@ -3,34 +3,71 @@
 
 use cryptoki_sys::*;
 
-use super::not_supported;
+use super::args::{self, OutBuf, OutPtr};
+use super::entry;
+use crate::api::global::library;
 
-/// Not offered yet.
+/// Encapsulates a new secret key to a public key: the ciphertext with
+/// the length protocol (a query or a short buffer makes no key), and the
+/// new key's handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_EncapsulateKey(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hPublicKey: CK_OBJECT_HANDLE,
-    _pTemplate: CK_ATTRIBUTE_PTR,
-    _ulAttributeCount: CK_ULONG,
-    _pCiphertext: CK_BYTE_PTR,
-    _pulCiphertextLen: CK_ULONG_PTR,
-    _phKey: CK_OBJECT_HANDLE_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hPublicKey: CK_OBJECT_HANDLE,
+    pTemplate: CK_ATTRIBUTE_PTR,
+    ulAttributeCount: CK_ULONG,
+    pCiphertext: CK_BYTE_PTR,
+    pulCiphertextLen: CK_ULONG_PTR,
+    phKey: CK_OBJECT_HANDLE_PTR,
 ) -> CK_RV {
-    not_supported("C_EncapsulateKey")
+    entry("C_EncapsulateKey", || {
+        let lib = library()?;
+        // SAFETY: mechanism, template, buffer, length and handle pointers
+        // NULL or valid per the contract.
+        let (mech, template, out, handle) = unsafe {
+            (
+                args::mechanism_required(pMechanism)?,
+                args::template(pTemplate, ulAttributeCount)?,
+                OutBuf::new(pCiphertext, pulCiphertextLen)?,
+                OutPtr::new(phKey)?,
+            )
+        };
+        let (ciphertext, key) =
+            lib.encapsulate_key(hSession, &mech, hPublicKey, &template, out.cap())?;
+        if let Some(key) = key {
+            handle.write(key);
+        }
+        // The ciphertext is public.
+        out.write_public(ciphertext)
+    })
 }
 
-/// Not offered yet.
+/// Decapsulates a ciphertext with a private key into a new secret key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DecapsulateKey(
-    _hSession: CK_SESSION_HANDLE,
-    _pMechanism: CK_MECHANISM_PTR,
-    _hPrivateKey: CK_OBJECT_HANDLE,
-    _pTemplate: CK_ATTRIBUTE_PTR,
-    _ulAttributeCount: CK_ULONG,
-    _pCiphertext: CK_BYTE_PTR,
-    _ulCiphertextLen: CK_ULONG,
-    _phKey: CK_OBJECT_HANDLE_PTR,
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: CK_MECHANISM_PTR,
+    hPrivateKey: CK_OBJECT_HANDLE,
+    pTemplate: CK_ATTRIBUTE_PTR,
+    ulAttributeCount: CK_ULONG,
+    pCiphertext: CK_BYTE_PTR,
+    ulCiphertextLen: CK_ULONG,
+    phKey: CK_OBJECT_HANDLE_PTR,
 ) -> CK_RV {
-    not_supported("C_DecapsulateKey")
+    entry("C_DecapsulateKey", || {
+        let lib = library()?;
+        // SAFETY: mechanism, template, ciphertext and handle pointers NULL
+        // or valid per the contract.
+        let (mech, template, ciphertext, handle) = unsafe {
+            (
+                args::mechanism_required(pMechanism)?,
+                args::template(pTemplate, ulAttributeCount)?,
+                args::in_bytes(pCiphertext, ulCiphertextLen)?,
+                OutPtr::new(phKey)?,
+            )
+        };
+        handle.write(lib.decapsulate_key(hSession, &mech, hPrivateKey, &template, ciphertext)?);
+        Ok(())
+    })
 }

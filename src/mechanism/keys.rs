@@ -121,6 +121,9 @@ pub enum Key {
     /// crate.
     MontPrivate(Box<x25519_dalek::StaticSecret>),
     MontPublic(x25519_dalek::PublicKey),
+    /// ML-KEM private key (CKK_ML_KEM): its seed and expansion.
+    MlKemPrivate(Box<super::ml_kem::MlKemPrivate>),
+    MlKemPublic(Box<super::ml_kem::MlKemPublic>),
 }
 
 impl std::fmt::Debug for Key {
@@ -141,6 +144,8 @@ impl std::fmt::Debug for Key {
             Key::EdPublic(_) => write!(f, "Key::EdPublic(Ed25519)"),
             Key::MontPrivate(_) => write!(f, "Key::MontPrivate(X25519, <redacted>)"),
             Key::MontPublic(_) => write!(f, "Key::MontPublic(X25519)"),
+            Key::MlKemPrivate(k) => write!(f, "Key::MlKemPrivate({:?}, <redacted>)", k.set()),
+            Key::MlKemPublic(k) => write!(f, "Key::MlKemPublic({:?})", k.set()),
         }
     }
 }
@@ -317,6 +322,7 @@ impl Key {
             Key::RsaPrivate(_) | Key::RsaPublic(_) => CKK_RSA,
             Key::EdPrivate(_) | Key::EdPublic(_) => CKK_EC_EDWARDS,
             Key::MontPrivate(_) | Key::MontPublic(_) => CKK_EC_MONTGOMERY,
+            Key::MlKemPrivate(_) | Key::MlKemPublic(_) => CKK_ML_KEM,
         }
     }
 
@@ -329,6 +335,7 @@ impl Key {
                 | Key::RsaPrivate(_)
                 | Key::EdPrivate(_)
                 | Key::MontPrivate(_)
+                | Key::MlKemPrivate(_)
         )
     }
 
@@ -383,6 +390,8 @@ impl Key {
             Key::RsaPrivate(k) => Ok(Key::RsaPublic(Box::new(k.to_public_key().into()))),
             Key::EdPrivate(k) => Ok(Key::EdPublic(k.verifying_key())),
             Key::MontPrivate(k) => Ok(Key::MontPublic(x25519_dalek::PublicKey::from(&**k))),
+            Key::MlKemPrivate(k) => Ok(Key::MlKemPublic(Box::new(k.to_public()))),
+            Key::MlKemPublic(_) => Ok(self.clone()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -419,6 +428,8 @@ impl Key {
                 let public = self.public_25519().ok_or(Error::GeneralError)?;
                 Ok(alg.spki(&public))
             }
+            Key::MlKemPrivate(k) => Ok(super::ml_kem::spki(k.set(), &k.ek())),
+            Key::MlKemPublic(k) => Ok(super::ml_kem::spki(k.set(), k.ek())),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -452,8 +463,17 @@ impl Key {
             Key::EdPrivate(_) | Key::EdPublic(_) | Key::MontPrivate(_) | Key::MontPublic(_) => {
                 CURVE25519_BITS
             }
+            // The mechanism table's unit for ML-KEM: the public key's
+            // length in bytes (here in bits, as every `bits` is).
+            Key::MlKemPrivate(k) => ek_bits(k.set()),
+            Key::MlKemPublic(k) => ek_bits(k.set()),
         }
     }
+}
+
+/// An ML-KEM key's size as the mechanism table counts it.
+fn ek_bits(set: super::ml_kem::ParamSet) -> u64 {
+    u64::try_from(set.ek_len()).unwrap_or(0).saturating_mul(8)
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod keyfile;
 mod keygen;
 mod keys;
 mod mac;
+pub mod ml_kem;
 pub mod names;
 mod params;
 pub mod pbes2;
@@ -61,8 +62,8 @@ pub use self::keys::{Curve, Key};
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, gcm_lengths};
 pub use self::pkcs8::PrivateAttribute;
 pub use self::registry::{
-    Generates, RSA_MAX, RSA_MIN, capability, generates, info, is_multipart, layout, message_op,
-    set_min_rsa_bits, table,
+    Generates, RSA_MAX, RSA_MIN, capability, ciphertext_len, decapsulate, encapsulate, generates,
+    info, is_multipart, layout, message_op, set_min_rsa_bits, table,
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};

@@ -28,8 +28,8 @@ use zeroize::Zeroizing;
 use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
-    AesKeyWrap, AesModes, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, RsaCrypt,
-    RsaPkcs, Signatures,
+    AesKeyWrap, AesModes, Cmac, DataDerive, Digests, Ecdh, EdDsa, Kdf, KeyGeneration, MlKem,
+    RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
 use super::setting::{self, Setting};
@@ -124,6 +124,41 @@ pub trait Family: Sync {
     fn message(&self, _m: &MessageParams<'_>, _key: Arc<Key>) -> Result<Box<dyn CipherOp>> {
         Err(Error::MechanismInvalid)
     }
+    /// C_EncapsulateKey (PKCS#11 3.2): the ciphertext's length for
+    /// `key`, for the length query, before anything is made.
+    fn ciphertext_len(&self, _mech: &Mechanism, _key: &Key) -> Result<usize> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_EncapsulateKey: (ciphertext, shared secret) for the public `key`.
+    fn encapsulate(&self, _mech: &Mechanism, _key: &Key) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_DecapsulateKey: the shared secret of `ciphertext` for the
+    /// private `key`.
+    fn decapsulate(
+        &self,
+        _mech: &Mechanism,
+        _key: &Key,
+        _ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        Err(Error::MechanismInvalid)
+    }
+}
+
+/// C_EncapsulateKey's ciphertext length (CKR_MECHANISM_INVALID unless
+/// `mech` is offered with CKF_ENCAPSULATE).
+pub fn ciphertext_len(mech: &Mechanism, key: &Key) -> Result<usize> {
+    family(mech.mech, CKF_ENCAPSULATE)?.ciphertext_len(mech, key)
+}
+
+/// C_EncapsulateKey through the registry.
+pub fn encapsulate(mech: &Mechanism, key: &Key) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+    family(mech.mech, CKF_ENCAPSULATE)?.encapsulate(mech, key)
+}
+
+/// C_DecapsulateKey through the registry.
+pub fn decapsulate(mech: &Mechanism, key: &Key, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    family(mech.mech, CKF_DECAPSULATE)?.decapsulate(mech, key, ciphertext)
 }
 
 /// What a generation mechanism makes.
@@ -253,6 +288,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
+        rows(super::ml_kem::ROWS, Bytes, &MlKem, Hook::None),
     ]
 };
 
@@ -455,6 +491,13 @@ mod tests {
             ed,
             x.to_public().unwrap(),
             x,
+            Key::MlKemPrivate(Box::new(
+                crate::mechanism::ml_kem::MlKemPrivate::from_seed(
+                    crate::mechanism::ml_kem::ParamSet::MlKem768,
+                    &[3; 64],
+                )
+                .unwrap(),
+            )),
         ]
         .into_iter()
         .map(Arc::new)
@@ -502,6 +545,8 @@ mod tests {
                             CKF_DERIVE => f.derive(&m, k, Some(32)).map(drop),
                             CKF_MESSAGE_ENCRYPT => message(true, k),
                             CKF_MESSAGE_DECRYPT => message(false, k),
+                            CKF_ENCAPSULATE => f.encapsulate(&m, k).map(drop),
+                            CKF_DECAPSULATE => f.decapsulate(&m, k, &[0; 1088]).map(drop),
                             other => panic!("no constructor kind for flag {other:#x}"),
                         };
                         rv != Err(Error::MechanismInvalid)

@@ -61,6 +61,8 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_KEYWARD_STATE_CHANGED
         | CKA_KEYWARD_VERSION => Some(Kind::Ulong),
         CKA_TOKEN
+        | CKA_ENCAPSULATE
+        | CKA_DECAPSULATE
         | CKA_PRIVATE
         | CKA_TRUSTED
         | CKA_SENSITIVE
@@ -114,7 +116,8 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_CHAR_ROWS
         | CKA_CHAR_COLUMNS
         | CKA_BITS_PER_PIXEL
-        | CKA_AUTH_PIN_FLAGS => Some(Kind::Ulong),
+        | CKA_AUTH_PIN_FLAGS
+        | CKA_PARAMETER_SET => Some(Kind::Ulong),
         CKA_START_DATE | CKA_END_DATE => Some(Kind::Date),
         CKA_ALLOWED_MECHANISMS => Some(Kind::UlongArray),
         CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Some(Kind::Template),
@@ -162,7 +165,8 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_MIME_TYPES
         | CKA_REQUIRED_CMS_ATTRIBUTES
         | CKA_DEFAULT_CMS_ATTRIBUTES
-        | CKA_SUPPORTED_CMS_ATTRIBUTES => Some(Kind::Bytes),
+        | CKA_SUPPORTED_CMS_ATTRIBUTES
+        | CKA_SEED => Some(Kind::Bytes),
         _ => None,
     }
 }

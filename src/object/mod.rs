@@ -69,6 +69,7 @@ pub fn is_secret_component(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> boo
         CKO_PRIVATE_KEY => matches!(
             ty,
             CKA_VALUE
+                | CKA_SEED
                 | CKA_PRIVATE_EXPONENT
                 | CKA_PRIME_1
                 | CKA_PRIME_2
@@ -114,6 +115,12 @@ impl Object {
 
     pub fn bytes(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
         self.attrs.get(&ty).map(Vec::as_slice)
+    }
+
+    /// Drops an attribute (an ML-KEM dk given on import, which the token
+    /// does not keep: the seed is the key).
+    pub(crate) fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) {
+        self.attrs.remove(&ty);
     }
 
     pub fn is_token(&self) -> bool {

@@ -256,6 +256,9 @@ pub(crate) fn is_ec_family(key_type: CK_KEY_TYPE) -> bool {
 /// Mechanisms spec: RSA public key (CKA_MODULUS_BITS is computed on import,
 /// required on generation) and the EC-family public keys.
 fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    if key_type == CKK_ML_KEM {
+        return ml_kem_material(CKO_PUBLIC_KEY, ty);
+    }
     if is_ec_family(key_type) {
         return match ty {
             CKA_EC_PARAMS => Some(rule(P::Required, P::Required, C::No, C::No)),
@@ -277,6 +280,9 @@ fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule>
 /// addition (clients look for the public half there); on import it may be
 /// given if it matches.
 fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    if key_type == CKK_ML_KEM {
+        return ml_kem_material(CKO_PRIVATE_KEY, ty);
+    }
     if is_ec_family(key_type) {
         return match ty {
             CKA_EC_PARAMS | CKA_VALUE => Some(MATERIAL),
@@ -294,6 +300,27 @@ fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule
     })
 }
 
+/// PKCS#11 3.2 "ML-KEM": CKA_PARAMETER_SET is given with a public key
+/// (on import and in the generation template; footnotes 1, 3) and is
+/// contributed to the private key on generation. The public key is
+/// CKA_VALUE (ek). A private key is imported from CKA_SEED (d||z), the
+/// form the token keeps; CKA_VALUE (the expanded dk) may come with it
+/// and must then match the seed's expansion (the spec lets a token
+/// refuse a dk-only import). CKA_ENCAPSULATE / CKA_DECAPSULATE are the
+/// keys' usage flags (footnote 8).
+fn ml_kem_material(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match (class, ty) {
+        (CKO_PUBLIC_KEY, CKA_PARAMETER_SET) => rule(P::Required, P::Required, C::No, C::No),
+        (CKO_PUBLIC_KEY, CKA_VALUE) => MATERIAL,
+        (CKO_PUBLIC_KEY, CKA_ENCAPSULATE) => MUTABLE,
+        (CKO_PRIVATE_KEY, CKA_PARAMETER_SET) => rule(P::Required, P::Forbidden, C::No, C::No),
+        (CKO_PRIVATE_KEY, CKA_SEED) => MATERIAL,
+        (CKO_PRIVATE_KEY, CKA_VALUE) => MATERIAL_OPT,
+        (CKO_PRIVATE_KEY, CKA_DECAPSULATE) => MUTABLE,
+        _ => return None,
+    })
+}
+
 /// Mechanisms spec: secret keys (AES, generic, HKDF, HMAC-typed).
 /// CKA_VALUE_LEN must not be given on import (footnote 2) and must be on
 /// generation (footnote 3).
@@ -307,7 +334,9 @@ fn secret_material(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
 
 /// Every attribute type some object type requires; [`required`] filters it
 /// through the table (a test checks nothing is missing).
-const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 12] = [
+const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 14] = [
+    CKA_PARAMETER_SET,
+    CKA_SEED,
     CKA_CLASS,
     CKA_CERTIFICATE_TYPE,
     CKA_SUBJECT,
@@ -360,7 +389,9 @@ pub(crate) fn is_hmac_key_type(key_type: CK_KEY_TYPE) -> bool {
 /// The key object types we can hold.
 pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
     match class {
-        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => key_type == CKK_RSA || is_ec_family(key_type),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => {
+            key_type == CKK_RSA || key_type == CKK_ML_KEM || is_ec_family(key_type)
+        }
         CKO_SECRET_KEY => {
             matches!(key_type, CKK_AES | CKK_GENERIC_SECRET | CKK_HKDF)
                 || is_hmac_key_type(key_type)
