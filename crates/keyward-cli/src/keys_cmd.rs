@@ -51,6 +51,13 @@ pub enum KeyTypeArg {
     Aes256,
     #[value(name = "hmac-sha256")]
     HmacSha256,
+    /// ML-KEM (FIPS 203) key pairs: key encapsulation only.
+    #[value(name = "ml-kem-512")]
+    MlKem512,
+    #[value(name = "ml-kem-768")]
+    MlKem768,
+    #[value(name = "ml-kem-1024")]
+    MlKem1024,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -295,6 +302,9 @@ fn default_uses(t: KeyTypeArg) -> Vec<UseArg> {
     use KeyTypeArg::*;
     match t {
         X25519 => vec![UseArg::Derive],
+        // Encapsulation is their one use (CKA_ENCAPSULATE/CKA_DECAPSULATE,
+        // on by default); none of the --usage flags applies.
+        MlKem512 | MlKem768 | MlKem1024 => vec![],
         // Not wrap/unwrap too: one key may not both wrap and encrypt
         // (docs/KEY-SEPARATION.md); ask for `--usage wrap,unwrap`.
         Aes128 | Aes192 | Aes256 => vec![UseArg::Encrypt, UseArg::Decrypt],
@@ -321,6 +331,7 @@ fn plan(t: KeyTypeArg) -> Plan {
             ],
         )
     };
+    let ml_kem = |set| Plan::Pair(CKM_ML_KEM_KEY_PAIR_GEN, vec![ulong(CKA_PARAMETER_SET, set)]);
     match t {
         EcP256 => ec(&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
         EcP384 => ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]),
@@ -341,6 +352,9 @@ fn plan(t: KeyTypeArg) -> Plan {
         Aes192 => Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 24),
         Aes256 => Plan::Secret(CKM_AES_KEY_GEN, CKK_AES, 32),
         HmacSha256 => Plan::Secret(CKM_GENERIC_SECRET_KEY_GEN, CKK_GENERIC_SECRET, 32),
+        MlKem512 => ml_kem(CKP_ML_KEM_512),
+        MlKem768 => ml_kem(CKP_ML_KEM_768),
+        MlKem1024 => ml_kem(CKP_ML_KEM_1024),
     }
 }
 
