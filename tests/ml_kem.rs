@@ -347,6 +347,42 @@ fn token_keys_survive_restart() {
 }
 
 #[test]
+fn seed_sealed_at_rest() {
+    let m = Module::start("");
+    let s = m.ready();
+    let seed = unhex(WP_768_SEED);
+    let private = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+                .ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768)
+                .bool(CKA_TOKEN, true)
+                // Not private: its other attributes stay in the clear, so
+                // only the seed's own rule keeps it sealed.
+                .bool(CKA_PRIVATE, false)
+                .bytes(CKA_SEED, &seed),
+        ),
+        "token key from seed",
+    );
+    assert_eq!(hex(&spki_ek(&s, private, 1184)), WP_768_EK);
+    for (path, bytes) in m.file_bytes() {
+        assert!(
+            !contains(&bytes, &seed[..32]),
+            "{} holds the seed in the clear",
+            path.display()
+        );
+    }
+    // The scan can see: the public key info (not secret) is in the clear.
+    assert!(
+        m.file_bytes()
+            .iter()
+            .any(|(_, b)| contains(b, &unhex(WP_768_EK)[..64])),
+        "the ek is in the store"
+    );
+}
+
+#[test]
 fn mechanism_info() {
     let m = Module::start("");
     let s = m.ready();
