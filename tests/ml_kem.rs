@@ -383,6 +383,72 @@ fn seed_sealed_at_rest() {
 }
 
 #[test]
+fn wrap_and_unwrap_as_pkcs8_seed() {
+    let m = Module::start("");
+    let s = m.ready();
+    let kek = ok(
+        s.generate_key(
+            &Mech::new(CKM_AES_KEY_GEN),
+            Tmpl::new()
+                .ulong(CKA_VALUE_LEN, 32)
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_WRAP, true)
+                .bool(CKA_UNWRAP, true),
+        ),
+        "KEK",
+    );
+    let private = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+                .ulong(CKA_PARAMETER_SET, CKP_ML_KEM_1024)
+                .bool(CKA_TOKEN, false)
+                // The default policy wraps a sensitive key only with a
+                // CKA_TRUSTED key (set by the SO); not what this tests.
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true)
+                .bytes(CKA_SEED, &unhex(WP_1024_SEED)),
+        ),
+        "import seed",
+    );
+    let kwp = Mech::new(CKM_AES_KEY_WRAP_KWP);
+    let wrapped = ok(s.wrap(&kwp, kek, private), "C_WrapKey");
+    // PKCS#8 of the seed choice is 86 bytes; KWP pads to 88 and adds 8.
+    assert_eq!(wrapped.len(), 96);
+    let template = || {
+        Tmpl::new()
+            .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+            .bool(CKA_TOKEN, false)
+    };
+    let back = ok(s.unwrap(&kwp, kek, &wrapped, template()), "C_UnwrapKey");
+    assert_eq!(s.attr_ulong(back, CKA_PARAMETER_SET), CKP_ML_KEM_1024);
+    assert!(s.attr_bool(back, CKA_DECAPSULATE));
+    assert_eq!(hex(&spki_ek(&s, back, 1568)), WP_1024_EK);
+    let k = ok(
+        decapsulate(&s, back, readable(), &unhex(WP_1024_C)),
+        "decapsulate with the unwrapped key",
+    );
+    assert_eq!(hex(&s.attr_ok(k, CKA_VALUE)), WP_1024_K);
+    // The encoding says the key type: another one in the template is
+    // inconsistent.
+    err(
+        s.unwrap(
+            &kwp,
+            kek,
+            &wrapped,
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC)
+                .bool(CKA_TOKEN, false),
+        ),
+        CKR_TEMPLATE_INCONSISTENT,
+        "EC template for an ML-KEM key",
+    );
+}
+
+#[test]
 fn mechanism_info() {
     let m = Module::start("");
     let s = m.ready();

@@ -297,6 +297,92 @@ pub fn spki(set: ParamSet, ek: &[u8]) -> Vec<u8> {
     tlv(0x30, &body)
 }
 
+/// The set an AlgorithmIdentifier OID (DER, tag and length included)
+/// names, if it is id-alg-ml-kem-512/768/1024.
+pub fn set_of_oid(oid_der: &[u8]) -> Option<ParamSet> {
+    let (prefix, last) = oid_der.split_at_checked(OID_PREFIX.len())?;
+    if prefix != OID_PREFIX {
+        return None;
+    }
+    match last {
+        [1] => Some(ParamSet::MlKem512),
+        [2] => Some(ParamSet::MlKem768),
+        [3] => Some(ParamSet::MlKem1024),
+        _ => None,
+    }
+}
+
+/// CKA_PARAMETER_SET in the object layer's canonical CK_ULONG form (u64,
+/// little-endian).
+pub fn ckp_canonical(set: ParamSet) -> Vec<u8> {
+    ulong_u64(set.ckp()).to_le_bytes().to_vec()
+}
+
+/// PKCS#8 PrivateKeyInfo (version 1, no public key) of a private key in
+/// the IETF ML-KEM private key format's seed choice:
+/// `seed [0] IMPLICIT OCTET STRING (SIZE (64))`, the form the token keeps.
+pub fn pkcs8_seed(key: &MlKemPrivate) -> Zeroizing<Vec<u8>> {
+    let mut oid = OID_PREFIX.to_vec();
+    oid.push(oid_arc(key.set));
+    let seed = Zeroizing::new(tlv(0x80, key.seed()));
+    let inner = Zeroizing::new(tlv(0x04, &seed));
+    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x00]);
+    body.extend(tlv(0x30, &oid));
+    body.extend_from_slice(&inner);
+    Zeroizing::new(tlv(0x30, &body))
+}
+
+/// Splits one DER TLV off `der`: (tag, contents, rest). Definite lengths
+/// up to four length bytes.
+fn take_tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at_checked(n)?;
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, rest)
+    };
+    let (body, rest) = rest.split_at_checked(len)?;
+    Some((tag, body, rest))
+}
+
+/// The private key in a PKCS#8 privateKey OCTET STRING's contents (the
+/// IETF ML-KEM-PrivateKey CHOICE): the seed, or both seed and expanded
+/// key, which must then agree. The expanded key alone is refused: the
+/// token keeps keys as seeds. Anything else is AttributeValueInvalid
+/// (the caller reports CKR_WRAPPED_KEY_INVALID).
+pub fn private_from_pkcs8(set: ParamSet, inner: &[u8]) -> Result<MlKemPrivate> {
+    let bad = Error::AttributeValueInvalid;
+    let (tag, body, rest) = take_tlv(inner).ok_or(bad)?;
+    if !rest.is_empty() {
+        return Err(bad);
+    }
+    match tag {
+        0x80 => MlKemPrivate::from_seed(set, body),
+        0x30 => {
+            let (t1, seed, rest) = take_tlv(body).ok_or(bad)?;
+            let (t2, dk, rest) = take_tlv(rest).ok_or(bad)?;
+            if t1 != 0x04 || t2 != 0x04 || !rest.is_empty() {
+                return Err(bad);
+            }
+            let key = MlKemPrivate::from_seed(set, seed)?;
+            if key.expanded_dk().as_slice() != dk {
+                return Err(bad);
+            }
+            Ok(key)
+        }
+        _ => Err(bad),
+    }
+}
+
 /// A new key pair: (seed d||z, encapsulation key).
 pub fn generate(set: ParamSet) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>)> {
     let mut seed = Zeroizing::new(vec![0u8; SEED_LEN]);
@@ -388,6 +474,40 @@ mod tests {
         assert_eq!(&d[4..17], &unhex("300b0609608648016503040402")[..]);
         assert_eq!(&d[17..22], &[0x03, 0x82, 0x04, 0xa1, 0x00]);
         assert_eq!(d.len(), 4 + 0x4b2);
+    }
+
+    #[test]
+    fn pkcs8_forms() {
+        let key = MlKemPrivate::from_seed(ParamSet::MlKem768, &[9; 64]).unwrap();
+        let der = pkcs8_seed(&key);
+        // 30 54 | 02 01 00 | 30 0b 06 09 ..04 04 02 | 04 42 80 40 <seed>
+        assert_eq!(der.len(), 86);
+        assert_eq!(&der[..5], &[0x30, 0x54, 0x02, 0x01, 0x00]);
+        assert_eq!(&der[5..18], &unhex("300b0609608648016503040402")[..]);
+        assert_eq!(&der[18..22], &[0x04, 0x42, 0x80, 0x40]);
+        assert_eq!(&der[22..], &[9; 64][..]);
+        assert_eq!(set_of_oid(&der[7..18]), Some(ParamSet::MlKem768));
+        let inner = &der[20..];
+        let back = private_from_pkcs8(ParamSet::MlKem768, inner).unwrap();
+        assert_eq!(back.seed(), key.seed());
+        // "both": seed and the matching expanded key; a wrong one refused.
+        let dk = key.expanded_dk();
+        let mut both = tlv(0x04, key.seed());
+        both.extend(tlv(0x04, &dk));
+        let both = tlv(0x30, &both);
+        assert!(private_from_pkcs8(ParamSet::MlKem768, &both).is_ok());
+        let mut bad_dk = dk.to_vec();
+        bad_dk[0] ^= 1;
+        let mut wrong = tlv(0x04, key.seed());
+        wrong.extend(tlv(0x04, &bad_dk));
+        let wrong = tlv(0x30, &wrong);
+        assert!(private_from_pkcs8(ParamSet::MlKem768, &wrong).is_err());
+        // The expanded key alone, trailing bytes, a short seed: refused.
+        assert!(private_from_pkcs8(ParamSet::MlKem768, &tlv(0x04, &dk)).is_err());
+        let mut trailing = inner.to_vec();
+        trailing.push(0);
+        assert!(private_from_pkcs8(ParamSet::MlKem768, &trailing).is_err());
+        assert!(private_from_pkcs8(ParamSet::MlKem768, &tlv(0x80, &[1; 63])).is_err());
     }
 
     #[test]
