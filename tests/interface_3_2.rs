@@ -345,6 +345,30 @@ fn verify_signature_ed25519() {
     verify_signature_cases(&s, &mech, public, &sig, true);
 }
 
+/// A signature-first verification is neither saved by
+/// C_GetOperationState nor left behind by C_SessionCancel(CKF_VERIFY).
+#[test]
+fn verify_signature_state_and_cancel() {
+    let m = Module::start("");
+    let s = m.ready();
+    let (public, private) = ok(ec(&s, P256_PARAMS, "p256", false, |t| t), "P-256 pair");
+    let mech = Mech::new(CKM_ECDSA_SHA256);
+    let sig = ok(s.sign_once(&mech, private, b"data"), "sign");
+    ok(vs_init(&s, &mech, public, &sig), "init");
+    ok(vs_update(&s, b"da"), "update");
+    let mut len: CK_ULONG = 0;
+    let f = m.f().C_GetOperationState.expect("C_GetOperationState");
+    // SAFETY: NULL buffer asks for the length.
+    let r = unsafe { f(s.h, ptr::null_mut(), &mut len) };
+    assert_eq!(r, CKR_STATE_UNSAVEABLE);
+    ok(vs_update(&s, b"ta"), "still active after the refusal");
+    ok(s.session_cancel(CKF_VERIFY), "C_SessionCancel(CKF_VERIFY)");
+    err(vs_final(&s), CKR_OPERATION_NOT_INITIALIZED, "cancelled");
+    ok(vs_init(&s, &mech, public, &sig), "init again");
+    ok(vs_update(&s, b"data"), "update");
+    ok(vs_final(&s), "good");
+}
+
 #[test]
 fn session_validation_flags() {
     let m = Module::start("");

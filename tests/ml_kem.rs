@@ -538,13 +538,13 @@ fn refusals() {
     // The wrong half of the pair.
     err(
         encapsulate(&s, private, readable()),
-        CKR_KEY_FUNCTION_NOT_PERMITTED,
-        "private key has no CKA_ENCAPSULATE",
+        CKR_KEY_TYPE_INCONSISTENT,
+        "a private key cannot encapsulate",
     );
     err(
         decapsulate(&s, public, readable(), &ct),
-        CKR_KEY_FUNCTION_NOT_PERMITTED,
-        "public key has no CKA_DECAPSULATE",
+        CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+        "a public key cannot decapsulate",
     );
     // A key of another type, allowed the use.
     let (ec_pub, _) = ok(
@@ -559,8 +559,8 @@ fn refusals() {
     );
     err(
         encapsulate(&s, ec_pub, readable()),
-        CKR_KEY_FUNCTION_NOT_PERMITTED,
-        "EC key without CKA_ENCAPSULATE",
+        CKR_KEY_TYPE_INCONSISTENT,
+        "an EC key cannot encapsulate",
     );
     // CKA_ENCAPSULATE switched off.
     ok(

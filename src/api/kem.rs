@@ -39,6 +39,39 @@ fn kem_template(mut template: AttrMap) -> AttrMap {
 }
 
 impl Library {
+    /// The key of an encapsulation (`usage` CKA_ENCAPSULATE, a public
+    /// key) or decapsulation (CKA_DECAPSULATE, a private key), with
+    /// C_EncryptInit's checks. A key of the other class (or a secret
+    /// key), which has no such flag at all, is the wrong type for the
+    /// call: CKR_KEY_TYPE_INCONSISTENT rather than
+    /// CKR_KEY_FUNCTION_NOT_PERMITTED, which the 3.2 lists of these two
+    /// functions do not name.
+    fn kem_use(
+        &self,
+        s: &Session,
+        token: &Token,
+        h: CK_OBJECT_HANDLE,
+        usage: CK_ATTRIBUTE_TYPE,
+        mech: CK_MECHANISM_TYPE,
+    ) -> Result<(std::sync::Arc<Object>, std::sync::Arc<mechanism::Key>)> {
+        let class = if usage == CKA_ENCAPSULATE {
+            CKO_PUBLIC_KEY
+        } else {
+            CKO_PRIVATE_KEY
+        };
+        self.use_key(s, token, h, usage, mech).map_err(|e| {
+            if e != Error::KeyFunctionNotPermitted {
+                return e;
+            }
+            match self.resolve(s, token, h, false) {
+                Ok((_, obj)) if obj.class() != class || obj.key_type() != Some(CKK_ML_KEM) => {
+                    Error::KeyTypeInconsistent
+                }
+                _ => e,
+            }
+        })
+    }
+
     /// The new key object around `secret`, as C_DeriveKey would make it,
     /// then given the KEM history (never "always sensitive" nor "never
     /// extractable": the secret left the token as a ciphertext).
@@ -88,7 +121,7 @@ impl Library {
         out: OutCap,
     ) -> Result<(Out, Option<CK_OBJECT_HANDLE>)> {
         self.with_session(h, |s, token| {
-            let (obj, key) = self.use_key(s, token, public, CKA_ENCAPSULATE, mech.ty)?;
+            let (obj, key) = self.kem_use(s, token, public, CKA_ENCAPSULATE, mech.ty)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let len = mechanism::ciphertext_len(&m, &key)?;
             match out {
@@ -116,7 +149,7 @@ impl Library {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_session(h, |s, token| {
             let (obj, key) = self
-                .use_key(s, token, private, CKA_DECAPSULATE, mech.ty)
+                .kem_use(s, token, private, CKA_DECAPSULATE, mech.ty)
                 .map_err(as_decapsulating)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             self.kem_key(s, token, "decapsulate", m.mech, &obj, template, |_| {
