@@ -448,6 +448,56 @@ fn wrap_and_unwrap_as_pkcs8_seed() {
     );
 }
 
+/// CKA_VALUE of a private key is the expanded dk, computed from the seed
+/// (the token keeps the seed only), hidden like any secret when the key
+/// is sensitive, and accepted back on import together with the seed.
+#[test]
+fn private_value_is_the_expanded_key() {
+    let m = Module::start("");
+    let s = m.ready();
+    let seed = unhex(WP_768_SEED);
+    let open = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+                .ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768)
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true)
+                .bytes(CKA_SEED, &seed),
+        ),
+        "readable key",
+    );
+    let dk = s.attr_ok(open, CKA_VALUE);
+    // FIPS 203: dk = dk_pke || ek || H(ek) || z (2400 bytes for 768).
+    assert_eq!(dk.len(), 2400);
+    assert_eq!(hex(&dk[1152..1152 + 1184]), WP_768_EK);
+    assert_eq!(&dk[2400 - 32..], &seed[32..], "z ends dk");
+    let both = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_ML_KEM)
+                .ulong(CKA_PARAMETER_SET, CKP_ML_KEM_768)
+                .bool(CKA_TOKEN, false)
+                .bytes(CKA_SEED, &seed)
+                .bytes(CKA_VALUE, &dk),
+        ),
+        "seed and its dk",
+    );
+    err(
+        s.attr(both, CKA_VALUE),
+        CKR_ATTRIBUTE_SENSITIVE,
+        "sensitive dk",
+    );
+    let k = ok(
+        decapsulate(&s, both, readable(), &unhex(WP_768_C)),
+        "decapsulate",
+    );
+    assert_eq!(hex(&s.attr_ok(k, CKA_VALUE)), WP_768_K);
+}
+
 #[test]
 fn mechanism_info() {
     let m = Module::start("");

@@ -236,6 +236,20 @@ fn ml_kem_public(obj: &Object) -> Result<Key> {
     Ok(Key::MlKemPublic(Box::new(public)))
 }
 
+/// Whether `obj` is an ML-KEM private key.
+pub(crate) fn is_ml_kem_private(obj: &Object) -> bool {
+    obj.class() == CKO_PRIVATE_KEY && obj.key_type() == Some(CKK_ML_KEM)
+}
+
+/// The expanded decapsulation key of an ML-KEM private key object (its
+/// CKA_VALUE), from the stored seed.
+pub(crate) fn ml_kem_dk(obj: &Object) -> Option<Vec<u8>> {
+    match ml_kem_private(obj).ok()? {
+        Key::MlKemPrivate(k) => Some(k.expanded_dk().to_vec()),
+        _ => None,
+    }
+}
+
 /// Whether `dk` is the expanded decapsulation key of `key`.
 fn ml_kem_dk_matches(key: &Key, dk: &[u8]) -> bool {
     match key {

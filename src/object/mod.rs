@@ -191,6 +191,16 @@ impl Object {
             // read as an empty list (clients such as pkcs11-provider take
             // CKR_ATTRIBUTE_TYPE_INVALID to mean the token lacks it).
             None if ty == CKA_ALLOWED_MECHANISMS && self.is_key() => AttrRead::Value(Vec::new()),
+            // An ML-KEM private key keeps its seed; its CKA_VALUE (the
+            // expanded dk) is computed when asked, under the same rule
+            // as a stored secret.
+            None if ty == CKA_VALUE && material::is_ml_kem_private(self) => {
+                if self.hides(ty) {
+                    AttrRead::Sensitive
+                } else {
+                    material::ml_kem_dk(self).map_or(AttrRead::Invalid, AttrRead::Value)
+                }
+            }
             None => AttrRead::Invalid,
             Some(_) if self.hides(ty) => AttrRead::Sensitive,
             Some(v) => AttrRead::Value(attrs::to_wire(ty, v)),
