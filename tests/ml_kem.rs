@@ -498,6 +498,73 @@ fn private_value_is_the_expanded_key() {
     assert_eq!(hex(&s.attr_ok(k, CKA_VALUE)), WP_768_K);
 }
 
+/// A nested template's CK_ATTRIBUTE array bytes (what an outer
+/// attribute's pValue points to), with the values it points into.
+fn nested(entries: &mut [(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Vec<u8> {
+    let raw: Vec<CK_ATTRIBUTE> = entries
+        .iter_mut()
+        .map(|(ty, v)| CK_ATTRIBUTE {
+            type_: *ty,
+            pValue: v.as_mut_ptr().cast(),
+            ulValueLen: ulong(v.len()),
+        })
+        .collect();
+    // SAFETY: reading our own initialized array (two CK_ULONG fields
+    // around a pointer: no padding on this target).
+    unsafe {
+        std::slice::from_raw_parts(
+            raw.as_ptr().cast::<u8>(),
+            raw.len() * std::mem::size_of::<CK_ATTRIBUTE>(),
+        )
+    }
+    .to_vec()
+}
+
+/// CKA_ENCAPSULATE_TEMPLATE / CKA_DECAPSULATE_TEMPLATE join the caller's
+/// template; a conflict is CKR_KEY_HANDLE_INVALID on encapsulation and
+/// CKR_TEMPLATE_INCONSISTENT on decapsulation (PKCS#11 3.2 §5.18).
+#[test]
+fn encapsulate_and_decapsulate_templates() {
+    let m = Module::start("");
+    let s = m.ready();
+    let mut locked = vec![(CKA_EXTRACTABLE, vec![CK_FALSE])];
+    let inner = nested(&mut locked);
+    let (public, private) = ok(
+        s.generate_pair(
+            &Mech::new(CKM_ML_KEM_KEY_PAIR_GEN),
+            Tmpl::new()
+                .ulong(CKA_PARAMETER_SET, CKP_ML_KEM_512)
+                .bool(CKA_TOKEN, false)
+                .bytes(CKA_ENCAPSULATE_TEMPLATE, &inner),
+            Tmpl::new()
+                .bool(CKA_TOKEN, false)
+                .bytes(CKA_DECAPSULATE_TEMPLATE, &inner),
+        ),
+        "pair with templates",
+    );
+    let plain = || {
+        Tmpl::new()
+            .ulong(CKA_CLASS, CKO_SECRET_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+            .bool(CKA_TOKEN, false)
+    };
+    let (ct, k1) = ok(encapsulate(&s, public, plain()), "encapsulate");
+    assert!(!s.attr_bool(k1, CKA_EXTRACTABLE), "the key's template wins");
+    let k2 = ok(decapsulate(&s, private, plain(), &ct), "decapsulate");
+    assert!(!s.attr_bool(k2, CKA_EXTRACTABLE));
+    err(
+        encapsulate(&s, public, plain().bool(CKA_EXTRACTABLE, true)),
+        CKR_KEY_HANDLE_INVALID,
+        "conflict with CKA_ENCAPSULATE_TEMPLATE",
+    );
+    err(
+        decapsulate(&s, private, plain().bool(CKA_EXTRACTABLE, true), &ct),
+        CKR_TEMPLATE_INCONSISTENT,
+        "conflict with CKA_DECAPSULATE_TEMPLATE",
+    );
+    drop(locked);
+}
+
 #[test]
 fn mechanism_info() {
     let m = Module::start("");

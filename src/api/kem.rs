@@ -92,6 +92,24 @@ impl Library {
         let mut template = object::attrs::parse_template(template)?;
         super::object::default_private(token, &mut template)?;
         let p = Provenance::new(kind, CKW_ORIGIN_DERIVED, Some(mech), &mut template)?;
+        // The key's CKA_ENCAPSULATE_TEMPLATE / CKA_DECAPSULATE_TEMPLATE
+        // joins the caller's: a conflict is CKR_KEY_HANDLE_INVALID for
+        // encapsulation and CKR_TEMPLATE_INCONSISTENT for decapsulation
+        // (PKCS#11 3.2 §5.18).
+        let nested = if kind == "encapsulate" {
+            CKA_ENCAPSULATE_TEMPLATE
+        } else {
+            CKA_DECAPSULATE_TEMPLATE
+        };
+        let template =
+            object::nested::with_key_template(key_obj, nested, &template).map_err(|e| {
+                match (e, nested) {
+                    (Error::TemplateInconsistent, CKA_ENCAPSULATE_TEMPLATE) => {
+                        Error::KeyHandleInvalid
+                    }
+                    (e, _) => e,
+                }
+            })?;
         let template = kem_template(template);
         let request = object::derive_request(mech, &template)?;
         // The mechanism makes a 32-byte secret; a CKA_VALUE_LEN asking for

@@ -120,7 +120,11 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_PARAMETER_SET => Some(Kind::Ulong),
         CKA_START_DATE | CKA_END_DATE => Some(Kind::Date),
         CKA_ALLOWED_MECHANISMS => Some(Kind::UlongArray),
-        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Some(Kind::Template),
+        CKA_WRAP_TEMPLATE
+        | CKA_UNWRAP_TEMPLATE
+        | CKA_DERIVE_TEMPLATE
+        | CKA_ENCAPSULATE_TEMPLATE
+        | CKA_DECAPSULATE_TEMPLATE => Some(Kind::Template),
         CKA_LABEL
         | CKA_UNIQUE_ID
         | CKA_APPLICATION

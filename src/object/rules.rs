@@ -307,16 +307,20 @@ fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule
 /// form the token keeps; CKA_VALUE (the expanded dk) may come with it
 /// and must then match the seed's expansion (the spec lets a token
 /// refuse a dk-only import). CKA_ENCAPSULATE / CKA_DECAPSULATE are the
-/// keys' usage flags (footnote 8).
+/// keys' usage flags (footnote 8); CKA_ENCAPSULATE_TEMPLATE /
+/// CKA_DECAPSULATE_TEMPLATE restrict the keys they make, fixed once given
+/// (as the wrap/unwrap/derive templates).
 fn ml_kem_material(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     Some(match (class, ty) {
         (CKO_PUBLIC_KEY, CKA_PARAMETER_SET) => rule(P::Required, P::Required, C::No, C::No),
         (CKO_PUBLIC_KEY, CKA_VALUE) => MATERIAL,
         (CKO_PUBLIC_KEY, CKA_ENCAPSULATE) => MUTABLE,
+        (CKO_PUBLIC_KEY, CKA_ENCAPSULATE_TEMPLATE) => FIXED,
         (CKO_PRIVATE_KEY, CKA_PARAMETER_SET) => rule(P::Required, P::Forbidden, C::No, C::No),
         (CKO_PRIVATE_KEY, CKA_SEED) => MATERIAL,
         (CKO_PRIVATE_KEY, CKA_VALUE) => MATERIAL_OPT,
         (CKO_PRIVATE_KEY, CKA_DECAPSULATE) => MUTABLE,
+        (CKO_PRIVATE_KEY, CKA_DECAPSULATE_TEMPLATE) => FIXED,
         _ => return None,
     })
 }
