@@ -1,6 +1,6 @@
 /*
  * keyward.h - public header of Keyward, a software HSM exposed as a
- * PKCS#11 3.0 module (libkeyward.so).
+ * PKCS#11 3.2 module (libkeyward.so).
  *
  * The module implements the standard PKCS#11 interface: applications use
  * the OASIS PKCS#11 headers for every type, function and constant. This
@@ -11,8 +11,11 @@
  *     #include <keyward.h>
  *
  * Discovery: C_GetFunctionList returns the 2.40 table; C_GetInterfaceList
- * and C_GetInterface offer the "PKCS 11" interface in versions 3.0 and
- * 2.40 (C_GetInterface with a NULL name and version returns 3.0).
+ * and C_GetInterface offer the "PKCS 11" interface in versions 3.2, 3.0
+ * and 2.40 (C_GetInterface with a NULL name and version returns 3.2,
+ * whose table begins with the 3.0 table: a caller built against 3.0
+ * headers may use it as a CK_FUNCTION_LIST_3_0). CK_INFO.cryptokiVersion
+ * is 3.2.
  */
 #ifndef KEYWARD_H
 #define KEYWARD_H

@@ -111,6 +111,8 @@ errors! {
     /// An AEAD tag did not verify in the message-based API (3.0).
     AeadDecryptFailed => CKR_AEAD_DECRYPT_FAILED,
     KeyChanged => CKR_KEY_CHANGED,
+    /// A CKA_PARAMETER_SET value the module does not offer (3.2).
+    ParameterSetNotSupported => CKR_PARAMETER_SET_NOT_SUPPORTED,
     /// Stored data failed its integrity check (tampered, swapped or
     /// sealed under another master key).
     Tampered => CKR_DEVICE_ERROR,

@@ -38,6 +38,7 @@ const CRYPTO_CRATES: &[&str] = &[
     "x25519-dalek",
     "ml-dsa",
     "shake",
+    "ml-kem",
     "ecdsa",
     "rsa",
     "sha1",

@@ -39,6 +39,14 @@ fn assert_table_30_complete(list: *const c_void) {
     assert_eq!(nulls, 0, "3.0 table has {nulls} NULL function pointers");
 }
 
+fn assert_table_32_complete(list: *const c_void) {
+    // SAFETY: the caller checked that the table's version is 3.2.
+    let t = unsafe { &*(list as *const CK_FUNCTION_LIST_3_2) };
+    let (n, nulls) = count_null_slots(t, offset_of!(CK_FUNCTION_LIST_3_2, C_Initialize));
+    assert_eq!(n, 104, "a 3.2 table holds 104 functions");
+    assert_eq!(nulls, 0, "3.2 table has {nulls} NULL function pointers");
+}
+
 fn assert_table_240_complete(list: *const c_void) {
     // SAFETY: the caller checked that the table's version is 2.40.
     let t = unsafe { &*(list as *const CK_FUNCTION_LIST) };
@@ -101,12 +109,14 @@ fn get_interface_list_length_protocol_and_versions() {
         assert!(!iface.pFunctionList.is_null());
         let v = version_of(iface.pFunctionList);
         match v {
+            (3, 2) => assert_table_32_complete(iface.pFunctionList),
             (3, 0) => assert_table_30_complete(iface.pFunctionList),
             (2, 40) => assert_table_240_complete(iface.pFunctionList),
             other => panic!("unexpected interface version {other:?}"),
         }
         versions.push(v);
     }
+    assert!(versions.contains(&(3, 2)), "3.2 not offered: {versions:?}");
     assert!(versions.contains(&(3, 0)), "3.0 not offered: {versions:?}");
     assert!(
         versions.contains(&(2, 40)),
@@ -151,11 +161,11 @@ fn get_interface_selects_by_name_version_and_flags() {
     let _env = TestEnv::new();
     let (rv, t) = get_interface(None, None, 0);
     assert_rv!(rv, CKR_OK, "default interface");
-    assert_eq!(version_of(t), (3, 0), "default interface must be 3.0");
+    assert_eq!(version_of(t), (3, 2), "default interface must be 3.2");
 
     let (rv, t) = get_interface(Some("PKCS 11"), None, 0);
     assert_rv!(rv, CKR_OK);
-    assert_eq!(version_of(t), (3, 0));
+    assert_eq!(version_of(t), (3, 2));
 
     let (rv, t) = get_interface(Some("PKCS 11"), Some((3, 0)), 0);
     assert_rv!(rv, CKR_OK);
@@ -419,7 +429,7 @@ fn initialize_argument_rules() {
 }
 
 #[test]
-fn get_info_reports_version_3_0() {
+fn get_info_reports_version_3_2() {
     let _env = TestEnv::new();
     let init = Init::new();
     let f = init.f;
@@ -427,7 +437,7 @@ fn get_info_reports_version_3_0() {
     assert_rv!(ck!(f, C_GetInfo(&mut info)), CKR_OK);
     assert_eq!(
         (info.cryptokiVersion.major, info.cryptokiVersion.minor),
-        (3, 0)
+        (3, 2)
     );
     assert_eq!(info.flags, 0, "CK_INFO.flags is reserved (zero)");
     assert_padded(&info.manufacturerID, "CK_INFO.manufacturerID");

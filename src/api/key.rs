@@ -89,6 +89,10 @@ impl Library {
                 KeyPairRequest::MlDsa { parameter_set } => {
                     GeneratedPair::MlDsa(mechanism::generate_ml_dsa(parameter_set)?)
                 }
+                KeyPairRequest::MlKem { set } => {
+                    let (seed, ek) = mechanism::ml_kem::generate(set)?;
+                    GeneratedPair::MlKem { set, seed, ek }
+                }
             };
             let so = token.login_role()? == Login::So;
             let (pub_obj, priv_obj) =

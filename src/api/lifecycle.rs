@@ -80,6 +80,14 @@ fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)>
             )],
             vec![],
         ),
+        Some(CKK_ML_KEM) => {
+            let set = obj.bytes(CKA_PARAMETER_SET).unwrap_or_default();
+            (
+                CKM_ML_KEM_KEY_PAIR_GEN,
+                vec![wire(CKA_PARAMETER_SET, set)],
+                vec![],
+            )
+        }
         Some(CKK_RSA) => {
             let bits = obj.bytes(CKA_MODULUS).map_or(0, |n| {
                 let skip = n.iter().take_while(|b| **b == 0).count();

@@ -23,6 +23,7 @@ mod crypto;
 mod dual;
 pub mod global;
 mod handles;
+mod kem;
 mod key;
 mod key_set;
 mod lifecycle;
@@ -37,6 +38,7 @@ mod session;
 mod session_table;
 mod slot_token;
 mod state;
+mod verify_signature;
 mod wrap;
 
 use cryptoki_sys::*;

@@ -309,13 +309,13 @@ fn usable_for_search(template: &AttrMap, obj: &Object) -> bool {
 /// Attributes that may sit in an object's sealed half.
 const SECRET_TYPES: [CK_ATTRIBUTE_TYPE; 8] = [
     CKA_VALUE,
+    CKA_SEED,
     CKA_PRIVATE_EXPONENT,
     CKA_PRIME_1,
     CKA_PRIME_2,
     CKA_EXPONENT_1,
     CKA_EXPONENT_2,
     CKA_COEFFICIENT,
-    CKA_SEED,
 ];
 
 /// The CKA_PRIVATE default for a new object (docs/KEY-SEPARATION.md,

@@ -186,6 +186,19 @@ impl Library {
         Ok(())
     }
 
+    /// C_GetSessionValidationFlags (PKCS#11 3.2 §4.15.3.1): the module
+    /// has no validation objects, so no operation ever meets a
+    /// validation's requirements and the flags are 0. The one defined
+    /// flags type is CKS_LAST_VALIDATION_OK; any other is a bad argument.
+    pub fn session_validation_flags(&self, h: CK_SESSION_HANDLE, ty: CK_ULONG) -> Result<CK_FLAGS> {
+        self.with_session(h, |_, _| {
+            if ty != CKS_LAST_VALIDATION_OK {
+                return Err(Error::ArgumentsBad);
+            }
+            Ok(0)
+        })
+    }
+
     pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
         self.with_session(h, |s, _| {
             if flags & CKF_DIGEST != 0 {
@@ -196,6 +209,7 @@ impl Library {
             }
             if flags & CKF_VERIFY != 0 {
                 s.verify = None;
+                s.verify_signature = None;
             }
             if flags & CKF_ENCRYPT != 0 {
                 s.encrypt = None;

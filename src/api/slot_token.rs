@@ -15,7 +15,8 @@ impl Library {
     pub fn info(&self) -> CK_INFO {
         CK_INFO {
             // The 3.0 table is what C_GetInterface offers first.
-            cryptokiVersion: CK_VERSION { major: 3, minor: 0 },
+            // The newest interface the module offers ("PKCS 11" 3.2).
+            cryptokiVersion: CK_VERSION { major: 3, minor: 2 },
             manufacturerID: padded::<32>(MANUFACTURER),
             flags: 0,
             libraryDescription: padded::<32>(LIBRARY_DESCRIPTION),

@@ -70,7 +70,8 @@ fn save_session(s: &Session) -> Result<Vec<Saved>> {
         || s.message_encrypt.is_some()
         || s.message_decrypt.is_some()
         || s.sign_recover.is_some()
-        || s.verify_recover.is_some();
+        || s.verify_recover.is_some()
+        || s.verify_signature.is_some();
     let saveable = s.digest.is_some() || s.sign.is_some() || s.verify.is_some();
     if !saveable && !unsaveable {
         return Err(Error::OperationNotInitialized);

@@ -29,9 +29,11 @@ pub mod crypt;
 pub mod digest;
 pub mod function_list;
 pub mod general;
+pub mod kem;
 pub mod key;
 mod message;
 pub mod object;
+pub mod pkcs11_3_2;
 pub mod random;
 pub mod session;
 /// The shared change counter (its own crate, `keyward_shm`; the source is

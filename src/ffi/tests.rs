@@ -8,7 +8,9 @@ use cryptoki_sys::*;
 
 use super::args::{self, ArrayOut, ListOut, OutBuf, OutBytes, OutPtr};
 use super::function_list::{C_GetFunctionList, C_GetInterface, C_GetInterfaceList};
-use super::function_list::{FUNCTION_LIST, FUNCTION_LIST_3_0, INTERFACES, select_interface};
+use super::function_list::{
+    FUNCTION_LIST, FUNCTION_LIST_3_0, FUNCTION_LIST_3_2, INTERFACES, select_interface,
+};
 use super::general::{C_Finalize, C_GetFunctionStatus, C_GetInfo};
 use super::{entry, entry_rv};
 use crate::api::{AttrRead, Out, OutCap, RawParam};
@@ -283,6 +285,7 @@ fn function_tables() {
     );
     // Every slot is filled: the Debug form shows `None` for an empty one.
     assert!(!format!("{FUNCTION_LIST_3_0:?}").contains("None"));
+    assert!(!format!("{FUNCTION_LIST_3_2:?}").contains("None"));
     assert!(!format!("{FUNCTION_LIST:?}").contains("None"));
     let slots = |size: usize| (size - 8) / size_of::<usize>();
     assert_eq!(slots(size_of::<CK_FUNCTION_LIST_3_0>()), 92);
@@ -304,8 +307,9 @@ fn get_function_list() {
 fn interface_selection() {
     let v = |major, minor| Some(CK_VERSION { major, minor });
     assert_eq!(select_interface(None, None, 0), Some(0));
-    assert_eq!(select_interface(Some(b"PKCS 11"), v(3, 0), 0), Some(0));
-    assert_eq!(select_interface(Some(b"PKCS 11"), v(2, 40), 0), Some(1));
+    assert_eq!(select_interface(Some(b"PKCS 11"), v(3, 2), 0), Some(0));
+    assert_eq!(select_interface(Some(b"PKCS 11"), v(3, 0), 0), Some(1));
+    assert_eq!(select_interface(Some(b"PKCS 11"), v(2, 40), 0), Some(2));
     assert_eq!(select_interface(None, v(3, 1), 0), None);
     assert_eq!(select_interface(Some(b"Vendor"), None, 0), None);
     assert_eq!(select_interface(None, None, CKF_INTERFACE_FORK_SAFE), None);
@@ -335,7 +339,7 @@ fn get_interface() {
             C_GetInterface(name.as_mut_ptr(), &mut v240, &mut out, 0),
             CKR_OK
         );
-        assert_eq!(out.cast_const(), &raw const INTERFACES.0[1]);
+        assert_eq!(out.cast_const(), &raw const INTERFACES.0[2]);
         let rv = C_GetInterface(name.as_mut_ptr(), &mut v31, &mut out, 0);
         assert_eq!(rv, CKR_ARGUMENTS_BAD);
         let rv = C_GetInterface(wrong.as_mut_ptr(), null_mut(), &mut out, 0);
@@ -349,7 +353,7 @@ fn get_interface() {
 #[test]
 fn get_interface_list() {
     let mut count: CK_ULONG = 0;
-    let mut list = [CK_INTERFACE::default(); 2];
+    let mut list = [CK_INTERFACE::default(); 3];
     // SAFETY: NULL or live locals; `list` holds `count` entries.
     unsafe {
         assert_eq!(
@@ -357,16 +361,20 @@ fn get_interface_list() {
             CKR_ARGUMENTS_BAD
         );
         assert_eq!(C_GetInterfaceList(null_mut(), &mut count), CKR_OK);
-        assert_eq!(count, 2);
+        assert_eq!(count, 3);
         count = 1;
         let rv = C_GetInterfaceList(list.as_mut_ptr(), &mut count);
-        assert_eq!((rv, count), (CKR_BUFFER_TOO_SMALL, 2));
+        assert_eq!((rv, count), (CKR_BUFFER_TOO_SMALL, 3));
         assert_eq!(C_GetInterfaceList(list.as_mut_ptr(), &mut count), CKR_OK);
-        let name = std::ffi::CStr::from_ptr(list[1].pInterfaceName.cast());
+        let name = std::ffi::CStr::from_ptr(list[2].pInterfaceName.cast());
         assert_eq!(name.to_bytes(), b"PKCS 11");
         assert_eq!(
-            list[1].pFunctionList.cast_const(),
+            list[2].pFunctionList.cast_const(),
             (&raw const FUNCTION_LIST).cast()
+        );
+        assert_eq!(
+            list[0].pFunctionList.cast_const(),
+            (&raw const FUNCTION_LIST_3_2).cast()
         );
     }
 }

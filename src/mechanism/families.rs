@@ -39,7 +39,9 @@ pub const OPERATION_FLAGS: CK_FLAGS = CKF_ENCRYPT
     | CKF_MESSAGE_ENCRYPT
     | CKF_MESSAGE_DECRYPT
     | CKF_SIGN_RECOVER
-    | CKF_VERIFY_RECOVER;
+    | CKF_VERIFY_RECOVER
+    | CKF_ENCAPSULATE
+    | CKF_DECAPSULATE;
 
 /// Operations saved with C_GetOperationState are resumed only by the
 /// families whose signatures hash as they go.
@@ -615,5 +617,78 @@ impl Family for KeyGeneration {
             CKM_SHA3_512_KEY_GEN => Some(Generates::Secret(CKK_SHA3_512_HMAC)),
             _ => None,
         }
+    }
+}
+
+/// ML-KEM (PKCS#11 3.2): key encapsulation with CKM_ML_KEM; its rows also
+/// register CKM_ML_KEM_KEY_PAIR_GEN.
+pub struct MlKem;
+
+impl Family for MlKem {
+    fn ops(&self) -> CK_FLAGS {
+        CKF_ENCAPSULATE | CKF_DECAPSULATE
+    }
+    fn generates(&self, mech: CK_MECHANISM_TYPE) -> Option<Generates> {
+        (mech == CKM_ML_KEM_KEY_PAIR_GEN).then_some(Generates::Pair(CKK_ML_KEM))
+    }
+    fn ciphertext_len(&self, mech: &Mechanism, key: &Key) -> Result<usize> {
+        match (mech.mech, key) {
+            (CKM_ML_KEM, Key::MlKemPublic(k)) => Ok(k.set().ct_len()),
+            (CKM_ML_KEM, _) => Err(Error::KeyTypeInconsistent),
+            _ => Err(Error::MechanismInvalid),
+        }
+    }
+    fn encapsulate(&self, mech: &Mechanism, key: &Key) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        match (mech.mech, key) {
+            (CKM_ML_KEM, Key::MlKemPublic(k)) => k.encapsulate(),
+            (CKM_ML_KEM, _) => Err(Error::KeyTypeInconsistent),
+            _ => Err(Error::MechanismInvalid),
+        }
+    }
+    fn decapsulate(
+        &self,
+        mech: &Mechanism,
+        key: &Key,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        match (mech.mech, key) {
+            (CKM_ML_KEM, Key::MlKemPrivate(k)) => k.decapsulate(ciphertext),
+            (CKM_ML_KEM, _) => Err(Error::KeyTypeInconsistent),
+            _ => Err(Error::MechanismInvalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod ml_kem_family_tests {
+    use super::*;
+    use crate::mechanism::Params;
+    use crate::mechanism::ml_kem::{MlKemPrivate, ParamSet};
+
+    #[test]
+    fn dispatch() {
+        let m = Mechanism {
+            mech: CKM_ML_KEM,
+            params: Params::None,
+        };
+        let private = MlKemPrivate::from_seed(ParamSet::MlKem512, &[5; 64]).unwrap();
+        let public = Key::MlKemPublic(Box::new(private.to_public()));
+        let private = Key::MlKemPrivate(Box::new(private));
+        assert_eq!(MlKem.ciphertext_len(&m, &public), Ok(768));
+        let (ct, k) = MlKem.encapsulate(&m, &public).unwrap();
+        assert_eq!(MlKem.decapsulate(&m, &private, &ct).unwrap(), k);
+        assert_eq!(
+            MlKem.encapsulate(&m, &private).unwrap_err(),
+            Error::KeyTypeInconsistent
+        );
+        assert_eq!(
+            MlKem.decapsulate(&m, &public, &ct).unwrap_err(),
+            Error::KeyTypeInconsistent
+        );
+        let aes = Key::secret(CKK_AES, &[1; 16]).unwrap();
+        assert_eq!(
+            MlKem.encapsulate(&m, &aes).unwrap_err(),
+            Error::KeyTypeInconsistent
+        );
     }
 }

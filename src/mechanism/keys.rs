@@ -126,6 +126,9 @@ pub enum Key {
     /// per load; zeroized on drop by the crate.
     MlDsaPrivate(Box<MlDsaPrivate>),
     MlDsaPublic(Box<MlDsaPublic>),
+    /// ML-KEM private key (CKK_ML_KEM): its seed and expansion.
+    MlKemPrivate(Box<super::ml_kem::MlKemPrivate>),
+    MlKemPublic(Box<super::ml_kem::MlKemPublic>),
 }
 
 impl std::fmt::Debug for Key {
@@ -150,6 +153,8 @@ impl std::fmt::Debug for Key {
                 write!(f, "Key::MlDsaPrivate({}, <redacted>)", k.param_set().name())
             }
             Key::MlDsaPublic(k) => write!(f, "Key::MlDsaPublic({})", k.param_set().name()),
+            Key::MlKemPrivate(k) => write!(f, "Key::MlKemPrivate({:?}, <redacted>)", k.set()),
+            Key::MlKemPublic(k) => write!(f, "Key::MlKemPublic({:?})", k.set()),
         }
     }
 }
@@ -378,6 +383,7 @@ impl Key {
             Key::EdPrivate(_) | Key::EdPublic(_) => CKK_EC_EDWARDS,
             Key::MontPrivate(_) | Key::MontPublic(_) => CKK_EC_MONTGOMERY,
             Key::MlDsaPrivate(_) | Key::MlDsaPublic(_) => CKK_ML_DSA,
+            Key::MlKemPrivate(_) | Key::MlKemPublic(_) => CKK_ML_KEM,
         }
     }
 
@@ -391,6 +397,7 @@ impl Key {
                 | Key::EdPrivate(_)
                 | Key::MontPrivate(_)
                 | Key::MlDsaPrivate(_)
+                | Key::MlKemPrivate(_)
         )
     }
 
@@ -447,6 +454,8 @@ impl Key {
             Key::MontPrivate(k) => Ok(Key::MontPublic(x25519_dalek::PublicKey::from(&**k))),
             Key::MlDsaPrivate(k) => Ok(Key::MlDsaPublic(Box::new(k.public()))),
             Key::MlDsaPublic(_) => Ok(self.clone()),
+            Key::MlKemPrivate(k) => Ok(Key::MlKemPublic(Box::new(k.to_public()))),
+            Key::MlKemPublic(_) => Ok(self.clone()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -485,6 +494,8 @@ impl Key {
             }
             Key::MlDsaPrivate(k) => Ok(k.public().spki()),
             Key::MlDsaPublic(k) => Ok(k.spki()),
+            Key::MlKemPrivate(k) => Ok(super::ml_kem::spki(k.set(), &k.ek())),
+            Key::MlKemPublic(k) => Ok(super::ml_kem::spki(k.set(), k.ek())),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -528,8 +539,17 @@ impl Key {
                 };
                 u64::try_from(set.public_len()).map_or(0, |n| n.saturating_mul(8))
             }
+            // The mechanism table's unit for ML-KEM: the public key's
+            // length in bytes (here in bits, as every `bits` is).
+            Key::MlKemPrivate(k) => ek_bits(k.set()),
+            Key::MlKemPublic(k) => ek_bits(k.set()),
         }
     }
+}
+
+/// An ML-KEM key's size as the mechanism table counts it.
+fn ek_bits(set: super::ml_kem::ParamSet) -> u64 {
+    u64::try_from(set.ek_len()).unwrap_or(0).saturating_mul(8)
 }
 
 #[cfg(test)]

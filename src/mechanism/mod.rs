@@ -37,6 +37,7 @@ mod keygen;
 mod keys;
 mod mac;
 pub mod ml_dsa;
+pub mod ml_kem;
 pub mod names;
 mod params;
 pub mod pbes2;
@@ -74,8 +75,8 @@ pub use self::ml_dsa::generate_ml_dsa;
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, gcm_lengths};
 pub use self::pkcs8::PrivateAttribute;
 pub use self::registry::{
-    Generates, RSA_MAX, RSA_MIN, capability, generates, info, is_multipart, layout, message_op,
-    message_op_with_len, set_min_rsa_bits, table,
+    Generates, RSA_MAX, RSA_MIN, capability, ciphertext_len, decapsulate, encapsulate, generates,
+    info, is_multipart, layout, message_op, message_op_with_len, set_min_rsa_bits, table,
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::rsa_recover::RecoverOp;

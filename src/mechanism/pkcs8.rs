@@ -43,6 +43,7 @@ impl Key {
             Key::EdPrivate(k) => return Ok(Alg25519::Ed25519.pkcs8(k.as_bytes())),
             Key::MontPrivate(k) => return Ok(Alg25519::X25519.pkcs8(k.as_bytes())),
             Key::MlDsaPrivate(k) => return Ok(ml_dsa::pkcs8(k)),
+            Key::MlKemPrivate(k) => return Ok(super::ml_kem::pkcs8_seed(k)),
             _ => return Err(Error::KeyTypeInconsistent),
         };
         doc.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
@@ -64,6 +65,15 @@ impl Key {
         }
         if let Some(set) = ml_dsa::ParamSet::from_oid_der(&oid) {
             return ml_dsa_from_pkcs8(set, info);
+        }
+        if let Some(set) = super::ml_kem::set_of_oid(&oid) {
+            if info.public_key.is_some() {
+                return Err(bad);
+            }
+            let inner = info.private_key.as_bytes();
+            return super::ml_kem::private_from_pkcs8(set, inner)
+                .map(|k| Key::MlKemPrivate(Box::new(k)))
+                .map_err(|_| bad);
         }
         match Alg25519::from_oid_der(&oid) {
             Some(alg) => curve25519_from_pkcs8(alg, info),
@@ -99,6 +109,14 @@ impl Key {
             // CKA_PARAMETER_SET is the object layer's to add (a CK_ULONG in
             // its canonical form).
             Key::MlDsaPrivate(k) => Ok(vec![(CKA_SEED, k.seed())]),
+            // ML-KEM: the parameter set (canonical CK_ULONG) and the seed.
+            Key::MlKemPrivate(k) => Ok(vec![
+                (
+                    CKA_PARAMETER_SET,
+                    Zeroizing::new(super::ml_kem::ckp_canonical(k.set())),
+                ),
+                (CKA_SEED, Zeroizing::new(k.seed().to_vec())),
+            ]),
             Key::RsaPrivate(k) => {
                 let p = rsa_parts(k)?;
                 Ok(vec![

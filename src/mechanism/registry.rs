@@ -30,7 +30,7 @@ use super::cipher::CipherOp;
 use super::digest::DigestOp;
 use super::families::{
     AesCcm, AesFeedback, AesKeyWrap, AesModes, CbcMac, ChaChaPoly, Cmac, DataDerive, Digests, Ecdh,
-    EdDsa, Kbkdf, Kdf, KeyGeneration, RsaCrypt, RsaPkcs, Signatures,
+    EdDsa, Kbkdf, Kdf, KeyGeneration, MlKem, RsaCrypt, RsaPkcs, Signatures,
 };
 use super::keys::Key;
 use super::rsa_recover::RecoverOp;
@@ -147,6 +147,25 @@ pub trait Family: Sync {
     fn verify_recover(&self, _mech: &Mechanism, _key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
         Err(Error::MechanismInvalid)
     }
+    /// C_EncapsulateKey (PKCS#11 3.2): the ciphertext's length for
+    /// `key`, for the length query, before anything is made.
+    fn ciphertext_len(&self, _mech: &Mechanism, _key: &Key) -> Result<usize> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_EncapsulateKey: (ciphertext, shared secret) for the public `key`.
+    fn encapsulate(&self, _mech: &Mechanism, _key: &Key) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        Err(Error::MechanismInvalid)
+    }
+    /// C_DecapsulateKey: the shared secret of `ciphertext` for the
+    /// private `key`.
+    fn decapsulate(
+        &self,
+        _mech: &Mechanism,
+        _key: &Key,
+        _ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        Err(Error::MechanismInvalid)
+    }
 }
 
 /// Starts a signature with data recovery through the registry:
@@ -158,6 +177,22 @@ pub fn sign_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn Reco
 /// Starts a verification with data recovery (CKF_VERIFY_RECOVER).
 pub fn verify_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
     family(mech.mech, CKF_VERIFY_RECOVER)?.verify_recover(mech, key)
+}
+
+/// C_EncapsulateKey's ciphertext length (CKR_MECHANISM_INVALID unless
+/// `mech` is offered with CKF_ENCAPSULATE).
+pub fn ciphertext_len(mech: &Mechanism, key: &Key) -> Result<usize> {
+    family(mech.mech, CKF_ENCAPSULATE)?.ciphertext_len(mech, key)
+}
+
+/// C_EncapsulateKey through the registry.
+pub fn encapsulate(mech: &Mechanism, key: &Key) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+    family(mech.mech, CKF_ENCAPSULATE)?.encapsulate(mech, key)
+}
+
+/// C_DecapsulateKey through the registry.
+pub fn decapsulate(mech: &Mechanism, key: &Key, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    family(mech.mech, CKF_DECAPSULATE)?.decapsulate(mech, key, ciphertext)
 }
 
 /// What a generation mechanism makes.
@@ -311,6 +346,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(chacha_poly::ROWS, Bytes, &ChaChaPoly, Hook::None),
         rows(aes_ccm::ROWS, Bytes, &AesCcm, Hook::None),
         rows(ml_dsa::ROWS, Bytes, &ml_dsa::MlDsaFamily, Hook::None),
+        rows(super::ml_kem::ROWS, Bytes, &MlKem, Hook::None),
     ]
 };
 
@@ -516,6 +552,13 @@ mod tests {
             ed,
             x.to_public().unwrap(),
             x,
+            Key::MlKemPrivate(Box::new(
+                crate::mechanism::ml_kem::MlKemPrivate::from_seed(
+                    crate::mechanism::ml_kem::ParamSet::MlKem768,
+                    &[3; 64],
+                )
+                .unwrap(),
+            )),
         ]
         .into_iter()
         .map(Arc::new)
@@ -566,6 +609,8 @@ mod tests {
                             CKF_MESSAGE_DECRYPT => message(false, k),
                             CKF_SIGN_RECOVER => f.sign_recover(&m, k.clone()).map(drop),
                             CKF_VERIFY_RECOVER => f.verify_recover(&m, k.clone()).map(drop),
+                            CKF_ENCAPSULATE => f.encapsulate(&m, k).map(drop),
+                            CKF_DECAPSULATE => f.decapsulate(&m, k, &[0; 1088]).map(drop),
                             other => panic!("no constructor kind for flag {other:#x}"),
                         };
                         rv != Err(Error::MechanismInvalid)

@@ -61,6 +61,8 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_KEYWARD_STATE_CHANGED
         | CKA_KEYWARD_VERSION => Some(Kind::Ulong),
         CKA_TOKEN
+        | CKA_ENCAPSULATE
+        | CKA_DECAPSULATE
         | CKA_PRIVATE
         | CKA_TRUSTED
         | CKA_SENSITIVE
@@ -118,7 +120,11 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
         | CKA_PARAMETER_SET => Some(Kind::Ulong),
         CKA_START_DATE | CKA_END_DATE => Some(Kind::Date),
         CKA_ALLOWED_MECHANISMS => Some(Kind::UlongArray),
-        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Some(Kind::Template),
+        CKA_WRAP_TEMPLATE
+        | CKA_UNWRAP_TEMPLATE
+        | CKA_DERIVE_TEMPLATE
+        | CKA_ENCAPSULATE_TEMPLATE
+        | CKA_DECAPSULATE_TEMPLATE => Some(Kind::Template),
         CKA_LABEL
         | CKA_UNIQUE_ID
         | CKA_APPLICATION

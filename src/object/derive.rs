@@ -233,6 +233,14 @@ pub fn derived_from_keys(
     Ok(obj)
 }
 
+/// PKCS#11 3.2 C_EncapsulateKey / C_DecapsulateKey: the new key is
+/// never "always sensitive" nor "never extractable", whatever the key
+/// that made it (its secret crossed the token boundary as a ciphertext).
+pub fn kem_history(obj: &mut Object) {
+    obj.put_bool(CKA_ALWAYS_SENSITIVE, false);
+    obj.put_bool(CKA_NEVER_EXTRACTABLE, false);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use super::template::{
     tpl_ulong,
 };
 use crate::error::{Error, Result};
+use crate::mechanism::ml_kem::{MlKemPublic, ParamSet};
 use crate::mechanism::{Alg25519, Curve, EcKeyPairParts, Generates, Key, RsaKeyPairParts};
 
 /// F4, the public exponent when the template gives none.
@@ -54,6 +55,11 @@ pub enum KeyPairRequest {
     MlDsa {
         parameter_set: CK_ULONG,
     },
+    /// ML-KEM by `mechanism::ml_kem::generate`, the set from the public
+    /// template's CKA_PARAMETER_SET.
+    MlKem {
+        set: ParamSet,
+    },
 }
 
 /// The material the mechanism module generated for a key pair.
@@ -64,6 +70,12 @@ pub enum GeneratedPair {
     Rsa(RsaKeyPairParts),
     /// The generated ML-DSA private key (its seed and public key).
     MlDsa(Key),
+    /// ML-KEM: the set, the seed d||z and the encapsulation key.
+    MlKem {
+        set: ParamSet,
+        seed: Zeroizing<Vec<u8>>,
+        ek: Vec<u8>,
+    },
 }
 
 /// The key type `mech` makes. CKM_PKCS5_PBKD2 makes whatever secret type
@@ -257,6 +269,51 @@ fn fill_ml_dsa_pair(public: &mut Object, private: &mut Object, key: &Key) -> Res
     Ok(())
 }
 
+/// The ML-KEM part of [`key_pair_request`] (PKCS#11 3.2 "ML-KEM key
+/// pair generation"): CKA_PARAMETER_SET from the public template
+/// (required; a set we do not offer is CKR_PARAMETER_SET_NOT_SUPPORTED).
+/// The mechanism contributes it to the private key: the private template
+/// may repeat it but not contradict it (CKR_TEMPLATE_INCONSISTENT), as
+/// for ML-DSA.
+fn ml_kem_pair_request(
+    mech: CK_MECHANISM_TYPE,
+    public: &AttrMap,
+    private: &AttrMap,
+) -> Result<KeyPairRequest> {
+    let set = tpl_ulong(public, CKA_PARAMETER_SET)?.ok_or(Error::TemplateIncomplete)?;
+    let set = ParamSet::from_ckp(super::attrs::ulong_to_u64(set))?;
+    preview(CKO_PUBLIC_KEY, CKK_ML_KEM, public, mech, &[])?;
+    let ckp = super::attrs::ulong_value(set.ckp());
+    preview(
+        CKO_PRIVATE_KEY,
+        CKK_ML_KEM,
+        private,
+        mech,
+        &[(CKA_PARAMETER_SET, &ckp)],
+    )?;
+    Ok(KeyPairRequest::MlKem { set })
+}
+
+/// Fills the material of a generated ML-KEM pair: the public key's
+/// CKA_VALUE (ek), the private key's CKA_SEED, both keys' parameter set
+/// and CKA_PUBLIC_KEY_INFO.
+fn fill_ml_kem_pair(
+    public: &mut Object,
+    private: &mut Object,
+    set: ParamSet,
+    seed: &[u8],
+    ek: &[u8],
+) -> Result<()> {
+    let key = Key::MlKemPublic(Box::new(MlKemPublic::new(set, ek)?));
+    for obj in [&mut *public, &mut *private] {
+        obj.put_ulong(CKA_PARAMETER_SET, set.ckp());
+        put_public_key_info(obj, &key)?;
+    }
+    public.put(CKA_VALUE, ek.to_vec());
+    private.put(CKA_SEED, seed.to_vec());
+    Ok(())
+}
+
 fn check_pair_templates(
     key_type: CK_KEY_TYPE,
     public: &AttrMap,
@@ -294,6 +351,9 @@ pub fn key_pair_request(
     }
     if key_type == CKK_ML_DSA {
         return ml_dsa_pair_request(mech, public, private);
+    }
+    if key_type == CKK_ML_KEM {
+        return ml_kem_pair_request(mech, public, private);
     }
     let bits = tpl_ulong(public, CKA_MODULUS_BITS)?.ok_or(Error::TemplateIncomplete)?;
     let bits = super::attrs::ulong_to_u64(bits);
@@ -364,6 +424,7 @@ fn fill_pair(public: &mut Object, private: &mut Object, parts: &GeneratedPair) -
         GeneratedPair::Montgomery(p) => fill_ec_pair(public, private, CKK_EC_MONTGOMERY, p),
         GeneratedPair::Rsa(p) => fill_rsa_pair(public, private, p),
         GeneratedPair::MlDsa(k) => fill_ml_dsa_pair(public, private, k),
+        GeneratedPair::MlKem { set, seed, ek } => fill_ml_kem_pair(public, private, *set, seed, ek),
     }
 }
 
@@ -385,6 +446,7 @@ fn pair_matches(request: &KeyPairRequest, parts: &GeneratedPair) -> Option<CK_KE
         {
             Some(CKK_ML_DSA)
         }
+        (R::MlKem { set }, G::MlKem { set: made, .. }) if set == made => Some(CKK_ML_KEM),
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ use super::Object;
 use super::rules::{self, is_ec_family};
 use crate::error::{Error, Result};
 use crate::mechanism::Key;
+use crate::mechanism::ml_kem::{MlKemPrivate, MlKemPublic, ParamSet};
 
 /// AES key lengths in bytes.
 pub(crate) const AES_LENGTHS: [usize; 3] = [16, 24, 32];
@@ -216,6 +217,22 @@ pub(crate) fn import_key(
             )?;
             put_public_key_info(obj, &key)
         }
+        (CKO_PRIVATE_KEY, CKK_ML_KEM) => {
+            let key = ml_kem_private(obj)?;
+            // A dk given with the seed must be the seed's; the token keeps
+            // the seed only and expands it on load.
+            if let Some(dk) = obj.bytes(CKA_VALUE) {
+                if !ml_kem_dk_matches(&key, dk) {
+                    return Err(Error::AttributeValueInvalid);
+                }
+                obj.remove(CKA_VALUE);
+            }
+            put_public_key_info(obj, &key)
+        }
+        (CKO_PUBLIC_KEY, CKK_ML_KEM) => {
+            let key = ml_kem_public(obj)?;
+            put_public_key_info(obj, &key)
+        }
         (CKO_PUBLIC_KEY, CKK_RSA) => {
             let key = Key::rsa_public(need(obj, CKA_MODULUS)?, need(obj, CKA_PUBLIC_EXPONENT)?)?;
             let bits = CK_ULONG::try_from(key.bits()).map_err(|_| Error::AttributeValueInvalid)?;
@@ -223,6 +240,50 @@ pub(crate) fn import_key(
             put_public_key_info(obj, &key)
         }
         _ => Err(Error::AttributeValueInvalid),
+    }
+}
+
+/// CKA_PARAMETER_SET of an ML-KEM key object.
+fn ml_kem_set(obj: &Object) -> Result<ParamSet> {
+    let v = obj
+        .ulong(CKA_PARAMETER_SET)
+        .ok_or(Error::TemplateIncomplete)?;
+    ParamSet::from_ckp(v)
+}
+
+/// An ML-KEM private key object's key, from CKA_PARAMETER_SET and
+/// CKA_SEED.
+fn ml_kem_private(obj: &Object) -> Result<Key> {
+    let private = MlKemPrivate::from_seed(ml_kem_set(obj)?, need(obj, CKA_SEED)?)?;
+    Ok(Key::MlKemPrivate(Box::new(private)))
+}
+
+/// An ML-KEM public key object's key, from CKA_PARAMETER_SET and
+/// CKA_VALUE.
+fn ml_kem_public(obj: &Object) -> Result<Key> {
+    let public = MlKemPublic::new(ml_kem_set(obj)?, need(obj, CKA_VALUE)?)?;
+    Ok(Key::MlKemPublic(Box::new(public)))
+}
+
+/// Whether `obj` is an ML-KEM private key.
+pub(crate) fn is_ml_kem_private(obj: &Object) -> bool {
+    obj.class() == CKO_PRIVATE_KEY && obj.key_type() == Some(CKK_ML_KEM)
+}
+
+/// The expanded decapsulation key of an ML-KEM private key object (its
+/// CKA_VALUE), from the stored seed.
+pub(crate) fn ml_kem_dk(obj: &Object) -> Option<Vec<u8>> {
+    match ml_kem_private(obj).ok()? {
+        Key::MlKemPrivate(k) => Some(k.expanded_dk().to_vec()),
+        _ => None,
+    }
+}
+
+/// Whether `dk` is the expanded decapsulation key of `key`.
+fn ml_kem_dk_matches(key: &Key, dk: &[u8]) -> bool {
+    match key {
+        Key::MlKemPrivate(k) => k.expanded_dk().as_slice() == dk,
+        _ => false,
     }
 }
 
@@ -236,6 +297,12 @@ pub fn key_material(obj: &Object) -> Result<Key> {
     let class = obj.class();
     if !rules::supported_key(class, key_type) {
         return Err(Error::KeyTypeInconsistent);
+    }
+    if key_type == CKK_ML_KEM {
+        return match class {
+            CKO_PRIVATE_KEY => ml_kem_private(obj).map_err(|_| Error::GeneralError),
+            _ => ml_kem_public(obj).map_err(|_| Error::GeneralError),
+        };
     }
     match class {
         CKO_SECRET_KEY => secret_key(key_type, get(CKA_VALUE)?),

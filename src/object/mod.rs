@@ -70,13 +70,13 @@ pub fn is_secret_component(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> boo
         CKO_PRIVATE_KEY => matches!(
             ty,
             CKA_VALUE
+                | CKA_SEED
                 | CKA_PRIVATE_EXPONENT
                 | CKA_PRIME_1
                 | CKA_PRIME_2
                 | CKA_EXPONENT_1
                 | CKA_EXPONENT_2
                 | CKA_COEFFICIENT
-                | CKA_SEED
         ),
         _ => false,
     }
@@ -186,6 +186,16 @@ impl Object {
             // read as an empty list (clients such as pkcs11-provider take
             // CKR_ATTRIBUTE_TYPE_INVALID to mean the token lacks it).
             None if ty == CKA_ALLOWED_MECHANISMS && self.is_key() => AttrRead::Value(Vec::new()),
+            // An ML-KEM private key keeps its seed; its CKA_VALUE (the
+            // expanded dk) is computed when asked, under the same rule
+            // as a stored secret.
+            None if ty == CKA_VALUE && material::is_ml_kem_private(self) => {
+                if self.hides(ty) {
+                    AttrRead::Sensitive
+                } else {
+                    material::ml_kem_dk(self).map_or(AttrRead::Invalid, AttrRead::Value)
+                }
+            }
             None => AttrRead::Invalid,
             Some(_) if self.hides(ty) => AttrRead::Sensitive,
             Some(v) => AttrRead::Value(attrs::to_wire(ty, v)),
@@ -267,8 +277,9 @@ impl Object {
     }
 
     /// Drops one value, wiping it (key material a template gave that the
-    /// object does not keep).
-    fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) {
+    /// object does not keep: an ML-DSA or ML-KEM expanded key given beside
+    /// its seed).
+    pub(crate) fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) {
         if let Some(mut old) = self.attrs.remove(&ty) {
             zeroize::Zeroize::zeroize(&mut old);
         }

@@ -259,6 +259,9 @@ fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule>
     if key_type == CKK_ML_DSA {
         return ml_dsa_public(ty);
     }
+    if key_type == CKK_ML_KEM {
+        return ml_kem_material(CKO_PUBLIC_KEY, ty);
+    }
     if is_ec_family(key_type) {
         return match ty {
             CKA_EC_PARAMS => Some(rule(P::Required, P::Required, C::No, C::No)),
@@ -282,6 +285,9 @@ fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule>
 fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     if key_type == CKK_ML_DSA {
         return ml_dsa_private(ty);
+    }
+    if key_type == CKK_ML_KEM {
+        return ml_kem_material(CKO_PRIVATE_KEY, ty);
     }
     if is_ec_family(key_type) {
         return match ty {
@@ -320,6 +326,31 @@ fn ml_dsa_private(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     Some(match ty {
         CKA_PARAMETER_SET | CKA_SEED => MATERIAL,
         CKA_VALUE => MATERIAL_OPT,
+        _ => return None,
+    })
+}
+
+/// PKCS#11 3.2 "ML-KEM": CKA_PARAMETER_SET is given with a public key
+/// (on import and in the generation template; footnotes 1, 3) and is
+/// contributed to the private key on generation. The public key is
+/// CKA_VALUE (ek). A private key is imported from CKA_SEED (d||z), the
+/// form the token keeps; CKA_VALUE (the expanded dk) may come with it
+/// and must then match the seed's expansion (the spec lets a token
+/// refuse a dk-only import). CKA_ENCAPSULATE / CKA_DECAPSULATE are the
+/// keys' usage flags (footnote 8); CKA_ENCAPSULATE_TEMPLATE /
+/// CKA_DECAPSULATE_TEMPLATE restrict the keys they make, fixed once given
+/// (as the wrap/unwrap/derive templates).
+fn ml_kem_material(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match (class, ty) {
+        (CKO_PUBLIC_KEY, CKA_PARAMETER_SET) => rule(P::Required, P::Required, C::No, C::No),
+        (CKO_PUBLIC_KEY, CKA_VALUE) => MATERIAL,
+        (CKO_PUBLIC_KEY, CKA_ENCAPSULATE) => MUTABLE,
+        (CKO_PUBLIC_KEY, CKA_ENCAPSULATE_TEMPLATE) => FIXED,
+        (CKO_PRIVATE_KEY, CKA_PARAMETER_SET) => rule(P::Required, P::Forbidden, C::No, C::No),
+        (CKO_PRIVATE_KEY, CKA_SEED) => MATERIAL,
+        (CKO_PRIVATE_KEY, CKA_VALUE) => MATERIAL_OPT,
+        (CKO_PRIVATE_KEY, CKA_DECAPSULATE) => MUTABLE,
+        (CKO_PRIVATE_KEY, CKA_DECAPSULATE_TEMPLATE) => FIXED,
         _ => return None,
     })
 }
@@ -393,7 +424,7 @@ pub(crate) fn is_hmac_key_type(key_type: CK_KEY_TYPE) -> bool {
 pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
     match class {
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => {
-            matches!(key_type, CKK_RSA | CKK_ML_DSA) || is_ec_family(key_type)
+            matches!(key_type, CKK_RSA | CKK_ML_DSA | CKK_ML_KEM) || is_ec_family(key_type)
         }
         CKO_SECRET_KEY => {
             matches!(

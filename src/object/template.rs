@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::mechanism::{self, HashAlg};
 
 pub use super::derive::{
-    DeriveRequest, derive_request, derived_from_keys, derived_secret_key, protect_like_base,
-    protection_defaults_from_base,
+    DeriveRequest, derive_request, derived_from_keys, derived_secret_key, kem_history,
+    protect_like_base, protection_defaults_from_base,
 };
 pub use super::keygen::{
     GeneratedPair, KeyPairRequest, SecretKeyRequest, generated_key_pair, generated_secret_key,
@@ -257,6 +257,14 @@ fn key_defaults(o: &mut Object, class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) {
     };
     for ty in usage {
         o.put_bool(*ty, usage_default(class, key_type, *ty));
+    }
+    // PKCS#11 3.2: an ML-KEM key's one use, on by default.
+    if key_type == CKK_ML_KEM {
+        match class {
+            CKO_PUBLIC_KEY => o.put_bool(CKA_ENCAPSULATE, true),
+            CKO_PRIVATE_KEY => o.put_bool(CKA_DECAPSULATE, true),
+            _ => {}
+        }
     }
     if class == CKO_PUBLIC_KEY {
         o.put(CKA_SUBJECT, Vec::new());

@@ -81,6 +81,13 @@ pub struct MessagePart {
     pub len: usize,
 }
 
+/// A verification started by C_VerifySignatureInit: the verify operation
+/// and the signature it will be checked against at the end.
+pub struct SignatureFirst {
+    pub op: Box<dyn VerifyOp>,
+    pub signature: Vec<u8>,
+}
+
 pub struct Session {
     pub handle: CK_SESSION_HANDLE,
     /// Index of the slot's token in the library's token list.
@@ -93,6 +100,9 @@ pub struct Session {
     pub digest: Option<ActiveOp<Box<dyn DigestOp>>>,
     pub sign: Option<ActiveOp<Box<dyn SignOp>>>,
     pub verify: Option<ActiveOp<Box<dyn VerifyOp>>>,
+    /// A PKCS#11 3.2 verification whose signature came with its init
+    /// (C_VerifySignatureInit); see `api/verify_signature.rs`.
+    pub verify_signature: Option<ActiveOp<SignatureFirst>>,
     pub encrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
     pub decrypt: Option<ActiveOp<Box<dyn CipherOp>>>,
     pub message_encrypt: Option<MessageOp>,
@@ -128,6 +138,7 @@ impl Session {
             digest: None,
             sign: None,
             verify: None,
+            verify_signature: None,
             encrypt: None,
             decrypt: None,
             message_encrypt: None,
@@ -162,6 +173,7 @@ impl Session {
         self.digest = None;
         self.sign = None;
         self.verify = None;
+        self.verify_signature = None;
         self.encrypt = None;
         self.decrypt = None;
         self.message_encrypt = None;

@@ -87,7 +87,9 @@ pub fn symbol<T: Copy>(name: &[u8]) -> T {
     *sym
 }
 
-/// The default (3.0) function table via C_GetInterface(NULL, NULL, ..).
+/// The default function table via C_GetInterface(NULL, NULL, ..), used as
+/// a 3.0 table (the default is 3.2, whose table begins with the 3.0 one:
+/// this is how a client built against 3.0 headers sees it).
 pub fn f30() -> &'static CK_FUNCTION_LIST_3_0 {
     let get: GetInterface = symbol(b"C_GetInterface\0");
     let mut iface: *mut CK_INTERFACE = ptr::null_mut();

@@ -25,6 +25,7 @@ fn possible_uses(t: KeyTypeArg) -> &'static [UseArg] {
         Rsa2048 | Rsa3072 | Rsa4096 => &[Sign, Verify, Encrypt, Decrypt, Wrap, Unwrap],
         Aes128 | Aes192 | Aes256 => &[Encrypt, Decrypt, Wrap, Unwrap, Derive],
         HmacSha256 => &[Sign, Verify, Derive],
+        MlKem512 | MlKem768 | MlKem1024 => &[],
     }
 }
 

@@ -70,7 +70,7 @@ pub struct KeyInfo {
     pub id: String,
     /// private, public, secret, cert or other.
     pub class: &'static str,
-    /// ec, ed25519, x25519, ml-dsa, rsa, aes, generic-secret, x509 or other.
+    /// ec, ed25519, x25519, ml-dsa, ml-kem, rsa, aes, generic-secret, x509 or other.
     pub key_type: &'static str,
     /// Bits: modulus, curve order or secret length.
     pub size: Option<u64>,
@@ -245,6 +245,7 @@ fn kind(
         Some(CKK_EC_EDWARDS) => ("ed25519", Some(256), None),
         Some(CKK_EC_MONTGOMERY) => ("x25519", Some(256), None),
         Some(CKK_ML_DSA) => ("ml-dsa", None, None),
+        Some(CKK_ML_KEM) => ("ml-kem", None, None),
         Some(CKK_RSA) => {
             let bits = modulus.map(modulus_bits);
             ("rsa", bits, None)

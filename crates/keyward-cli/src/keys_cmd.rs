@@ -57,6 +57,13 @@ pub enum KeyTypeArg {
     MlDsa65,
     #[value(name = "ml-dsa-87")]
     MlDsa87,
+    /// ML-KEM (FIPS 203) key pairs: key encapsulation only.
+    #[value(name = "ml-kem-512")]
+    MlKem512,
+    #[value(name = "ml-kem-768")]
+    MlKem768,
+    #[value(name = "ml-kem-1024")]
+    MlKem1024,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -301,6 +308,9 @@ fn default_uses(t: KeyTypeArg) -> Vec<UseArg> {
     use KeyTypeArg::*;
     match t {
         X25519 => vec![UseArg::Derive],
+        // Encapsulation is their one use (CKA_ENCAPSULATE/CKA_DECAPSULATE,
+        // on by default); none of the --usage flags applies.
+        MlKem512 | MlKem768 | MlKem1024 => vec![],
         // Not wrap/unwrap too: one key may not both wrap and encrypt
         // (docs/KEY-SEPARATION.md); ask for `--usage wrap,unwrap`.
         Aes128 | Aes192 | Aes256 => vec![UseArg::Encrypt, UseArg::Decrypt],
@@ -328,6 +338,7 @@ fn plan(t: KeyTypeArg) -> Plan {
             ],
         )
     };
+    let ml_kem = |set| Plan::Pair(CKM_ML_KEM_KEY_PAIR_GEN, vec![ulong(CKA_PARAMETER_SET, set)]);
     match t {
         EcP256 => ec(&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
         EcP384 => ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]),
@@ -352,6 +363,9 @@ fn plan(t: KeyTypeArg) -> Plan {
         MlDsa44 => ml_dsa(CKP_ML_DSA_44),
         MlDsa65 => ml_dsa(CKP_ML_DSA_65),
         MlDsa87 => ml_dsa(CKP_ML_DSA_87),
+        MlKem512 => ml_kem(CKP_ML_KEM_512),
+        MlKem768 => ml_kem(CKP_ML_KEM_768),
+        MlKem1024 => ml_kem(CKP_ML_KEM_1024),
     }
 }
 
