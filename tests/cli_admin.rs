@@ -494,7 +494,7 @@ fn a_crash_during_rotation_leaves_the_token_usable() {
 
 /// The policy's fields, in order; a new field must be added here (and to
 /// docs) on purpose.
-const POLICY_FIELDS: [&str; 12] = [
+const POLICY_FIELDS: [&str; 13] = [
     "min_rsa_bits",
     "allowed_curves",
     "allowed_mechanisms",
@@ -504,6 +504,7 @@ const POLICY_FIELDS: [&str; 12] = [
     "allow_extractable",
     "rsa_pkcs1v15_decryption",
     "wrap_separation",
+    "cbc_mac",
     "usage_only_lowered",
     "sensitive_wrap_needs_trusted",
     "unwrapped_keys_sensitive",
