@@ -713,10 +713,28 @@ fn refusals() {
     );
     // A template the 32-byte secret cannot meet.
     err(
-        encapsulate(&s, public, readable().ulong(CKA_VALUE_LEN, 16)),
+        encapsulate(&s, public, readable().ulong(CKA_VALUE_LEN, 48)),
         CKR_TEMPLATE_INCONSISTENT,
+        "48-byte key",
+    );
+    // A shorter key takes the secret's leading bytes, on both sides (an
+    // AES-128 key, as python-pkcs11's suite asks).
+    let (ct16, k16) = ok(
+        encapsulate(&s, public, readable().ulong(CKA_VALUE_LEN, 16)),
         "16-byte key",
     );
+    let d16 = ok(
+        decapsulate(&s, private, readable().ulong(CKA_VALUE_LEN, 16), &ct16),
+        "16-byte key decapsulated",
+    );
+    let full = ok(
+        decapsulate(&s, private, readable(), &ct16),
+        "the whole secret",
+    );
+    let v16 = s.attr_ok(k16, CKA_VALUE);
+    assert_eq!(v16.len(), 16);
+    assert_eq!(v16, s.attr_ok(d16, CKA_VALUE));
+    assert_eq!(v16, s.attr_ok(full, CKA_VALUE)[..16]);
     err(
         encapsulate(&s, public, readable().bytes(CKA_VALUE, &[0; 32])),
         CKR_ATTRIBUTE_READ_ONLY,

@@ -112,15 +112,20 @@ impl Library {
             })?;
         let template = kem_template(template);
         let request = object::derive_request(mech, &template)?;
-        // The mechanism makes a 32-byte secret; a CKA_VALUE_LEN asking for
-        // another length cannot be met.
+        // The mechanism makes a 32-byte secret. A shorter CKA_VALUE_LEN (an
+        // AES-128 key, as python-pkcs11 and SoftHSMv2 make) takes its
+        // leading bytes, as C_DeriveKey does with an ECDH secret and
+        // CKD_NULL; a longer one cannot be met.
         if request
             .len
-            .is_some_and(|n| n != mechanism::ml_kem::SHARED_LEN)
+            .is_some_and(|n| n > mechanism::ml_kem::SHARED_LEN)
         {
             return Err(Error::TemplateInconsistent);
         }
-        let value = secret(request.len)?;
+        let mut value = secret(request.len)?;
+        if let Some(n) = request.len {
+            value.truncate(n);
+        }
         let so = token.login_role()? == Login::So;
         let mut obj = object::derived_secret_key(&template, &request, value, key_obj, so)?;
         object::template::kem_history(&mut obj);

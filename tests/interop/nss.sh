@@ -77,7 +77,7 @@ step "create an NSS database" -- certutil -N -d "$DB" --empty-password
 # should not be running while the database changes).
 step "register the module" -- modutil -add keyward -libfile "$MODULE" -dbdir "$DB" -force
 step "modutil lists the module and its token" -- modutil -list keyward -dbdir "$DB"
-expect_output "PKCS #11 Version 3\.0"
+expect_output "PKCS #11 Version 3\.2"
 expect_output "Token Name: $TOKEN"
 expect_output "Status: Enabled"
 expect_output "User Pin: Initialized"

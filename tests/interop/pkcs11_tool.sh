@@ -54,7 +54,7 @@ step "list PKCS#11 3.0 interfaces (--list-interfaces)" -- "${TOOL[@]}" --list-in
 expect_output "Interface 'PKCS 11'"
 expect_output "version: 3\.0"
 step "library information (-I)" -- "${TOOL[@]}" -I
-expect_output "Cryptoki version 3\.0"
+expect_output "Cryptoki version 3\.2"
 expect_output "Manufacturer +Keyward"
 
 # ------------------------------------------------------ token and PIN cycle
