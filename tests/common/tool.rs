@@ -121,7 +121,7 @@ pub fn read(p: &str) -> Vec<u8> {
 }
 
 pub fn setup_token(t: &Tool) {
-    assert_has(&t.ok(&["-I"]), "Cryptoki version 3.0");
+    assert_has(&t.ok(&["-I"]), "Cryptoki version 3.2");
     assert_has(&t.ok(&["--list-interfaces"]), "PKCS 11");
     assert_has(
         &t.ok(&["--init-token", "--label", "test", "--so-pin", SO_PIN]),
