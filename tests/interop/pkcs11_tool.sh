@@ -50,7 +50,7 @@ reject_output() {
 step "list slots before initialization (-L)" -- "${TOOL[@]}" -L
 expect_output "Keyward slot 0"
 expect_output "token state: +uninitialized"
-step "list PKCS#11 3.0 interfaces (--list-interfaces)" -- "${TOOL[@]}" --list-interfaces
+step "list the PKCS#11 interfaces (--list-interfaces)" -- "${TOOL[@]}" --list-interfaces
 expect_output "Interface 'PKCS 11'"
 expect_output "version: 3\.0"
 step "library information (-I)" -- "${TOOL[@]}" -I
