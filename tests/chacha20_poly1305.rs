@@ -444,3 +444,43 @@ fn message_based_calls() {
     );
     ok(rv(ck!(s.f, C_MessageDecryptFinal(s.h))), "final");
 }
+
+/// Each message operation takes its own mechanism's structure: the
+/// ChaCha20-Poly1305 one given to an AES-GCM operation (whose 96-bit nonce
+/// and 128-bit tag a GCM message could have) is refused, not read as GCM.
+#[test]
+fn message_structure_must_match_the_operation() {
+    let (_env, _init, s, _) = setup();
+    let aes = ok(
+        s.create(common::ops::aes_crypt(&[7; 32])),
+        "an AES key for GCM",
+    );
+    let mut ck = Mech::new(CKM_AES_GCM).ck();
+    ok(
+        rv(ck!(s.f, C_MessageEncryptInit(s.h, &mut ck, aes))),
+        "C_MessageEncryptInit (GCM)",
+    );
+    let mut p = MsgParam::new(&unhex(NONCE), &[0; 16]);
+    let (pp, pl) = p.ptr();
+    let mut data = PLAIN.to_vec();
+    let mut out = vec![0u8; PLAIN.len() + 32];
+    let mut n = ulong(out.len());
+    err(
+        rv(ck!(
+            s.f,
+            C_EncryptMessage(
+                s.h,
+                pp,
+                pl,
+                std::ptr::null_mut(),
+                0,
+                data.as_mut_ptr(),
+                ulong(data.len()),
+                out.as_mut_ptr(),
+                &mut n
+            )
+        )),
+        CKR_MECHANISM_PARAM_INVALID,
+        "a ChaCha20-Poly1305 structure for a GCM message",
+    );
+}

@@ -43,12 +43,30 @@ pub struct GcmMessage {
     /// CCM form rides in this structure too: its nonce as the IV, its MAC
     /// as the tag.
     pub data_len: Option<usize>,
+    /// Whether the caller gave CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS
+    /// (only a ChaCha20-Poly1305 operation takes it, and only it).
+    pub chacha: bool,
     /// `pTag`: `None` when NULL. Decryption: the tag bytes read there;
     /// encryption: empty, a place the tag will be written to.
     pub tag: Option<Vec<u8>>,
 }
 
+/// Which message structure the caller gave, judged against the
+/// operation's mechanism by [`gcm`].
+#[derive(Clone, Copy)]
+struct Form {
+    data_len: Option<usize>,
+    chacha: bool,
+}
+
 impl GcmMessage {
+    fn form(&self) -> Form {
+        Form {
+            data_len: self.data_len,
+            chacha: self.chacha,
+        }
+    }
+
     /// Checks `ulIvLen` and `ulTagBits` before the ABI layer follows the
     /// pointers: an IV of 1 to 256 bytes, a tag of 96 to 128 bits in whole
     /// bytes. Returns (IV length, tag length) in bytes.
@@ -170,13 +188,16 @@ fn gcm(
     iv: &[u8],
     aad: &[u8],
     tag_bits: CK_ULONG,
-    data_len: Option<usize>,
+    form: Form,
 ) -> Result<Box<dyn CipherOp>> {
     // CK_CCM_MESSAGE_PARAMS (which alone brings a data length) for CCM,
-    // and only for CCM.
-    if data_len.is_some() != (mech == CKM_AES_CCM) {
+    // and only for CCM; the ChaCha20-Poly1305 structure for it alone.
+    if form.data_len.is_some() != (mech == CKM_AES_CCM)
+        || form.chacha != (mech == CKM_CHACHA20_POLY1305)
+    {
         return Err(Error::MechanismParamInvalid);
     }
+    let data_len = form.data_len;
     mechanism::message_op_with_len(
         mech,
         dir == Dir::Encrypt,
@@ -237,8 +258,11 @@ impl Library {
             // The mechanism and the key are judged now, as C_EncryptInit
             // would, rather than at the first message.
             // (For CCM, a message of no text.)
-            let data_len = (mech.ty == CKM_AES_CCM).then_some(0);
-            gcm(mech.ty, dir, &key, &[0; 12], &[], 128, data_len)?;
+            let form = Form {
+                data_len: (mech.ty == CKM_AES_CCM).then_some(0),
+                chacha: mech.ty == CKM_CHACHA20_POLY1305,
+            };
+            gcm(mech.ty, dir, &key, &[0; 12], &[], 128, form)?;
             *slot(s, dir) = Some(MessageOp::new(mech.ty, key));
             Ok(())
         })
@@ -299,7 +323,7 @@ impl Library {
                 iv.as_deref().unwrap_or(&p.iv),
                 aad,
                 p.tag_bits,
-                p.data_len,
+                p.form(),
             )?;
             // One message in one call: the operation's single-part path,
             // which the aws-lc builds run in AWS-LC (the FIPS build has
@@ -353,7 +377,7 @@ impl Library {
                 iv.as_deref().unwrap_or(&p.iv),
                 aad,
                 p.tag_bits,
-                p.data_len,
+                p.form(),
             )?;
             op.part = Some(MessagePart {
                 op: g,
@@ -451,7 +475,7 @@ impl Library {
                 &p.iv,
                 aad,
                 p.tag_bits,
-                p.data_len,
+                p.form(),
             )?;
             g.update(cipher)?;
             g.update(tag)?;
@@ -477,7 +501,7 @@ impl Library {
                 &p.iv,
                 aad,
                 p.tag_bits,
-                p.data_len,
+                p.form(),
             )?;
             op.part = Some(MessagePart {
                 op: g,
@@ -567,6 +591,7 @@ mod tests {
             generator,
             tag_bits: 128,
             data_len: None,
+            chacha: false,
             tag: Some(Vec::new()),
         }
     }

@@ -95,6 +95,7 @@ impl GcmParam {
                 generator: raw.ivGenerator,
                 tag_bits: raw.ulTagBits,
                 data_len: None,
+                chacha: false,
                 tag: tag.map(|_| tag_bytes),
             },
         })
@@ -141,6 +142,7 @@ impl GcmParam {
                 generator: CKG_NO_GENERATE,
                 tag_bits: 128,
                 data_len: None,
+                chacha: true,
                 tag: tag.map(|_| tag_bytes),
             },
         })
@@ -185,6 +187,7 @@ impl GcmParam {
                 generator: raw.nonceGenerator,
                 tag_bits,
                 data_len: Some(data_len),
+                chacha: false,
                 tag: tag.map(|_| tag_bytes),
             },
         })
