@@ -63,6 +63,18 @@ fn flag(ty: CK_ATTRIBUTE_TYPE, v: bool) -> Attr {
     }
 }
 
+/// The offered mechanism that generates secret keys of type `kt` (e.g.
+/// CKM_SHA256_KEY_GEN for CKK_SHA256_HMAC), if one does.
+fn own_generation(kt: CK_KEY_TYPE) -> Option<CK_MECHANISM_TYPE> {
+    crate::mechanism::table()
+        .into_iter()
+        .map(|i| i.mech)
+        .find(|m| {
+            crate::mechanism::generates(*m, CKF_GENERATE)
+                == Ok(crate::mechanism::Generates::Secret(kt))
+        })
+}
+
 /// The generation mechanism and key-specific template entries that make
 /// a key like `obj`.
 fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)> {
@@ -116,14 +128,24 @@ fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)>
             vec![],
             vec![wire(CKA_VALUE_LEN, &len(obj).to_le_bytes())],
         ),
-        Some(kt) if obj.class() == CKO_SECRET_KEY => (
-            CKM_GENERIC_SECRET_KEY_GEN,
-            vec![],
-            vec![
-                wire(CKA_VALUE_LEN, &len(obj).to_le_bytes()),
-                wire(CKA_KEY_TYPE, &kt.to_le_bytes()),
-            ],
-        ),
+        // A typed secret (an HMAC key type, CKK_HKDF) by the generation
+        // that makes that type: CKM_GENERIC_SECRET_KEY_GEN makes only
+        // generic secrets (a typed template is CKR_TEMPLATE_INCONSISTENT).
+        Some(kt) if obj.class() == CKO_SECRET_KEY => match own_generation(kt) {
+            Some(mech) => (
+                mech,
+                vec![],
+                vec![wire(CKA_VALUE_LEN, &len(obj).to_le_bytes())],
+            ),
+            None => (
+                CKM_GENERIC_SECRET_KEY_GEN,
+                vec![],
+                vec![
+                    wire(CKA_VALUE_LEN, &len(obj).to_le_bytes()),
+                    wire(CKA_KEY_TYPE, &kt.to_le_bytes()),
+                ],
+            ),
+        },
         _ => return Err(Error::KeyTypeInconsistent),
     })
 }
@@ -534,6 +556,26 @@ impl Library {
 mod generation_tests {
     use super::*;
     use crate::object::attrs::ulong_value;
+
+    /// Typed secrets rotate through their own generation; a generic
+    /// secret through the generic one.
+    #[test]
+    fn typed_secrets_are_made_by_their_own_generation() {
+        for (kt, want) in [
+            (CKK_SHA256_HMAC, CKM_SHA256_KEY_GEN),
+            (CKK_SHA3_512_HMAC, CKM_SHA3_512_KEY_GEN),
+            (CKK_HKDF, CKM_HKDF_KEY_GEN),
+            (CKK_GENERIC_SECRET, CKM_GENERIC_SECRET_KEY_GEN),
+        ] {
+            let mut m = object::AttrMap::new();
+            m.insert(CKA_CLASS, ulong_value(CKO_SECRET_KEY));
+            m.insert(CKA_KEY_TYPE, ulong_value(kt));
+            m.insert(CKA_VALUE_LEN, ulong_value(32));
+            let (mech, _, extra) = generation(&Object::from_attrs(m)).unwrap();
+            assert_eq!(mech, want, "{kt:#x}");
+            assert!(extra.iter().all(|a| a.ty == CKA_VALUE_LEN), "{kt:#x}");
+        }
+    }
 
     /// A rotated ChaCha20 key is made by CKM_CHACHA20_KEY_GEN, 32 bytes.
     #[test]
