@@ -275,6 +275,15 @@ fn verify_signature_ecdsa_p256_sha256() {
         CKR_OPERATION_ACTIVE,
         "signature-first active",
     );
+    // Nor may a verification with recovery start beside it (the busy
+    // check comes before the key is looked at), nor it beside one.
+    let mut rsa_pkcs = Mech::new(CKM_RSA_PKCS).ck();
+    err(
+        // SAFETY: a live session and an owned mechanism.
+        rv(unsafe { f32().C_VerifyRecoverInit.expect("slot")(s.h, &mut rsa_pkcs, public) }),
+        CKR_OPERATION_ACTIVE,
+        "C_VerifyRecoverInit beside C_VerifySignatureInit",
+    );
     // C_Verify does not continue a C_VerifySignatureInit operation.
     err(
         s.verify(b"x", &sig),

@@ -78,7 +78,9 @@ impl Library {
             };
             let busy = match dir {
                 Dir::Sign => s.sign.is_some() || s.sign_recover.is_some(),
-                Dir::Verify => s.verify.is_some() || s.verify_recover.is_some(),
+                Dir::Verify => {
+                    s.verify.is_some() || s.verify_recover.is_some() || s.verify_signature.is_some()
+                }
             };
             if busy {
                 return Err(Error::OperationActive);

@@ -26,7 +26,7 @@ impl Library {
                 return Ok(());
             };
             // One verification at a time, whichever call started it.
-            if s.verify.is_some() || s.verify_signature.is_some() {
+            if s.verify.is_some() || s.verify_recover.is_some() || s.verify_signature.is_some() {
                 return Err(Error::OperationActive);
             }
             let (_, key) = self.use_key(s, token, key, CKA_VERIFY, mech.ty)?;
