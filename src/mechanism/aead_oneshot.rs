@@ -111,18 +111,10 @@ impl<A: OneShot> CipherOp for Buffered<A> {
             return Err(Error::OperationNotInitialized);
         }
         self.check_more(data.len())?;
-        let need = self.input.len().saturating_add(data.len());
-        if need > self.input.capacity() {
-            // Growing in place would free the old bytes unzeroized (the
-            // plaintext when encrypting): move into a larger buffer, the
-            // old one is zeroized as it drops.
-            let mut grown = Zeroizing::new(Vec::with_capacity(
-                need.max(self.input.capacity().saturating_mul(2)),
-            ));
-            grown.extend_from_slice(&self.input);
-            self.input = grown;
-        }
-        self.input.extend_from_slice(data);
+        // Growing in place would free the old bytes unzeroized (the
+        // plaintext when encrypting): append_secret moves them into a
+        // larger buffer, reserved fallibly (CKR_HOST_MEMORY).
+        super::aes_modes::append_secret(&mut self.input, data)?;
         Ok(Vec::new())
     }
 

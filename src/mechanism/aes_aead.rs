@@ -361,6 +361,11 @@ impl CipherOp for Gcm {
             self.tag_len,
             Error::EncryptedDataLenRange,
         )?;
+        // The ciphertext waits for its tag; memory for it is reserved
+        // fallibly (CKR_HOST_MEMORY rather than an aborted host).
+        self.input
+            .try_reserve(data.len())
+            .map_err(|_| Error::HostMemory)?;
         self.input.extend_from_slice(data);
         Ok(Vec::new())
     }

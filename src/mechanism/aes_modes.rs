@@ -80,17 +80,35 @@ fn whole_blocks(len: usize) -> usize {
 
 /// Appends to a secret buffer; when it must grow, the old allocation is
 /// zeroized (by `Zeroizing`'s drop) instead of being freed with its bytes.
+/// Memory is reserved fallibly: a caller feeding more than the host can
+/// hold gets CKR_HOST_MEMORY, not an aborted process.
 pub(super) fn append_secret(buf: &mut Zeroizing<Vec<u8>>, data: &[u8]) -> Result<()> {
     let need = buf
         .len()
         .checked_add(data.len())
         .ok_or(Error::DataLenRange)?;
-    if need > buf.capacity() {
-        let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(2 * buf.capacity())));
-        bigger.extend_from_slice(buf);
-        *buf = bigger;
-    }
+    grow_secret(buf, need)?;
     buf.extend_from_slice(data);
+    Ok(())
+}
+
+/// Makes room for `need` bytes in all (doubling where it can), moving the
+/// contents to a new allocation so the old one is zeroized as it drops.
+fn grow_secret(buf: &mut Zeroizing<Vec<u8>>, need: usize) -> Result<()> {
+    if need <= buf.capacity() {
+        return Ok(());
+    }
+    let mut bigger: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
+    if bigger
+        .try_reserve_exact(need.max(buf.capacity().saturating_mul(2)))
+        .is_err()
+    {
+        bigger
+            .try_reserve_exact(need)
+            .map_err(|_| Error::HostMemory)?;
+    }
+    bigger.extend_from_slice(buf);
+    *buf = bigger;
     Ok(())
 }
 
@@ -1066,6 +1084,16 @@ mod tests {
         assert_eq!(op.update(&[0; 1]).err(), Some(Error::DataLenRange));
         let cipher = Arc::new(AesCipher::new(&unhex(KEY128)).unwrap());
         assert!(CtrOp::new(cipher, 0, [0; 16]).is_err());
+    }
+
+    #[test]
+    fn growth_beyond_the_host_is_host_memory() {
+        let mut buf = Zeroizing::new(vec![1u8; 3]);
+        assert_eq!(
+            grow_secret(&mut buf, usize::MAX / 2),
+            Err(Error::HostMemory)
+        );
+        assert_eq!(*buf, vec![1, 1, 1], "the buffer is left as it was");
     }
 
     #[test]
