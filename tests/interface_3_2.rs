@@ -465,3 +465,41 @@ fn before_initialize() {
     let r = c32!(C_AsyncGetID(1, ptr::null_mut(), ptr::null_mut()));
     assert_eq!(r, CKR_CRYPTOKI_NOT_INITIALIZED);
 }
+
+/// ML-DSA verifies in parts only through C_VerifySignature* (PKCS#11 3.2
+/// §6.67): parts here succeed where C_VerifyUpdate is refused.
+#[test]
+fn verify_signature_ml_dsa_in_parts() {
+    let m = Module::start("");
+    let s = m.ready();
+    let (public, private) = ok(
+        s.generate_pair(
+            &Mech::new(CKM_ML_DSA_KEY_PAIR_GEN),
+            Tmpl::new()
+                .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44)
+                .bool(CKA_VERIFY, true)
+                .bool(CKA_TOKEN, false),
+            Tmpl::new().bool(CKA_SIGN, true).bool(CKA_TOKEN, false),
+        ),
+        "ML-DSA-44 pair",
+    );
+    let mech = Mech::new(CKM_ML_DSA);
+    let message = b"verified in parts through the 3.2 calls";
+    let sig = ok(s.sign_once(&mech, private, message), "sign");
+    ok(vs_init(&s, &mech, public, &sig), "C_VerifySignatureInit");
+    for part in [&message[..9], &message[9..20], &message[20..]] {
+        ok(vs_update(&s, part), "C_VerifySignatureUpdate");
+    }
+    ok(vs_final(&s), "C_VerifySignatureFinal");
+    let mut bad = sig.clone();
+    bad[10] ^= 1;
+    ok(vs_init(&s, &mech, public, &bad), "C_VerifySignatureInit");
+    ok(vs_update(&s, message), "C_VerifySignatureUpdate");
+    err(vs_final(&s), CKR_SIGNATURE_INVALID, "altered signature");
+    ok(s.verify_init(&mech, public), "C_VerifyInit");
+    err(
+        s.verify_update(message),
+        CKR_FUNCTION_NOT_SUPPORTED,
+        "C_VerifyUpdate",
+    );
+}

@@ -217,13 +217,20 @@ fn bad_parameters_and_key_types() {
         "truncated parameter",
     );
 
-    // Single-part here (multi-part verification is the spec's only
-    // through C_VerifySignature*; see src/mechanism/ml_dsa.rs).
-    ok(s.sign_init(&Mech::new(CKM_ML_DSA), private), "C_SignInit");
-    err(
-        s.sign_update(b"x"),
-        CKR_FUNCTION_NOT_SUPPORTED,
-        "C_SignUpdate",
+    // PKCS#11 3.2 §6.67: C_Sign in parts, C_Verify single-part only (in
+    // parts through C_VerifySignature*, tests/interface_3_2.rs's kind).
+    let message = b"signed in three parts";
+    let det = Mech::sign_context(CKM_ML_DSA, CKH_DETERMINISTIC_REQUIRED, b"");
+    let whole = ok(s.sign_once(&det, private, message), "C_Sign");
+    ok(s.sign_init(&det, private), "C_SignInit");
+    for part in [&message[..6], &message[6..11], &message[11..]] {
+        ok(s.sign_update(part), "C_SignUpdate");
+    }
+    let parts = ok(s.sign_final(), "C_SignFinal");
+    assert_eq!(parts, whole, "deterministic: the same signature in parts");
+    ok(
+        s.verify_once(&Mech::new(CKM_ML_DSA), public, message, &parts),
+        "verifies",
     );
     ok(
         s.verify_init(&Mech::new(CKM_ML_DSA), public),

@@ -354,7 +354,11 @@ impl Library {
             let (_, key) = self.use_key(s, token, key, CKA_VERIFY, mech.ty)?;
             let m = Mechanism::from_raw(mech.ty, &mech.param)?;
             let op = mechanism::verify_init(&m, key)?;
-            s.verify = Some(ActiveOp::new(op, mechanism::is_multipart(m.mech), false));
+            s.verify = Some(ActiveOp::new(
+                op,
+                mechanism::is_verify_multipart(m.mech),
+                false,
+            ));
             Ok(())
         })
     }

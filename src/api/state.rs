@@ -186,7 +186,7 @@ impl Library {
                 let m = sig.mechanism()?;
                 let (_, key) = self.resume_key(s, token, key, CKA_VERIFY, &m, &sig)?;
                 let op = mechanism::verify_resume(&m, key, &sig.input)?;
-                let multipart = mechanism::is_multipart(m.mech);
+                let multipart = mechanism::is_verify_multipart(m.mech);
                 into.verify = Some(active(op, multipart, false, entry.updated));
             }
         }

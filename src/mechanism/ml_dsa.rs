@@ -4,9 +4,9 @@
 //! optional CK_SIGN_ADDITIONAL_CONTEXT (hedge variant and context), and
 //! the SPKI / PKCS#8 (seed choice) encodings of the IETF LAMPS drafts.
 //!
-//! CKM_ML_DSA is offered single-part: the spec allows multi-part
-//! verification only through C_VerifySignature*, which this module's
-//! dispatch does not tell apart from C_VerifyUpdate.
+//! CKM_ML_DSA signs in parts (C_SignUpdate) and verifies in parts only
+//! through C_VerifySignature*, as the spec's table says: C_VerifyUpdate
+//! answers CKR_FUNCTION_NOT_SUPPORTED (`Family::verify_multipart`).
 
 use std::sync::Arc;
 
@@ -768,10 +768,15 @@ struct MlDsaSign {
 
 impl SignOp for MlDsaSign {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.message
+        let message = self
+            .message
             .as_mut()
-            .ok_or(Error::OperationNotInitialized)?
-            .extend_from_slice(data);
+            .ok_or(Error::OperationNotInitialized)?;
+        // The whole message waits for the end: reserved fallibly.
+        message
+            .try_reserve(data.len())
+            .map_err(|_| Error::HostMemory)?;
+        message.extend_from_slice(data);
         Ok(())
     }
 
@@ -808,10 +813,15 @@ struct MlDsaVerify {
 
 impl VerifyOp for MlDsaVerify {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.message
+        let message = self
+            .message
             .as_mut()
-            .ok_or(Error::OperationNotInitialized)?
-            .extend_from_slice(data);
+            .ok_or(Error::OperationNotInitialized)?;
+        // The whole message waits for the end: reserved fallibly.
+        message
+            .try_reserve(data.len())
+            .map_err(|_| Error::HostMemory)?;
+        message.extend_from_slice(data);
         Ok(())
     }
 
@@ -878,9 +888,14 @@ impl Family for MlDsaFamily {
             _ => Layout::Flat,
         }
     }
-    /// CKM_ML_DSA and CKM_HASH_ML_DSA are single-part here (see the
-    /// module note); the mechanisms that hash on the token are not.
+    /// PKCS#11 3.2 §6.67: CKM_HASH_ML_DSA (a caller's hash) is
+    /// single-part; CKM_ML_DSA signs in parts (the message is kept until
+    /// the end) but verifies in parts only through C_VerifySignature*; the
+    /// mechanisms that hash on the token do both.
     fn multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
+        mech == CKM_ML_DSA || PreHash::of_mechanism(mech).is_some()
+    }
+    fn verify_multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
         PreHash::of_mechanism(mech).is_some()
     }
     fn sign(

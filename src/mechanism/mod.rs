@@ -76,7 +76,8 @@ pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, 
 pub use self::pkcs8::PrivateAttribute;
 pub use self::registry::{
     Generates, RSA_MAX, RSA_MIN, capability, ciphertext_len, decapsulate, encapsulate, generates,
-    info, is_multipart, layout, message_op, message_op_with_len, set_min_rsa_bits, table,
+    info, is_multipart, is_verify_multipart, layout, message_op, message_op_with_len,
+    set_min_rsa_bits, table,
 };
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::rsa_recover::RecoverOp;

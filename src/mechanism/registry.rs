@@ -76,6 +76,12 @@ pub trait Family: Sync {
     fn multipart(&self, _mech: CK_MECHANISM_TYPE) -> bool {
         true
     }
+    /// Whether C_VerifyUpdate may be used with `mech`: as for signing,
+    /// unless the mechanism allows multi-part verification only through
+    /// C_VerifySignature* (PKCS#11 3.2: CKM_ML_DSA).
+    fn verify_multipart(&self, mech: CK_MECHANISM_TYPE) -> bool {
+        self.multipart(mech)
+    }
     fn sign(
         &self,
         _mech: &Mechanism,
@@ -457,6 +463,12 @@ pub fn is_multipart(mech: CK_MECHANISM_TYPE) -> bool {
     entry(mech).is_ok_and(|e| e.family.multipart(mech))
 }
 
+/// Whether C_VerifyUpdate may be used with `mech` (C_VerifySignature*
+/// follows [`is_multipart`]).
+pub fn is_verify_multipart(mech: CK_MECHANISM_TYPE) -> bool {
+    entry(mech).is_ok_and(|e| e.family.verify_multipart(mech))
+}
+
 /// The family that builds `mech`'s operations, once the registry has
 /// checked that the mechanism is offered with `flag` (the operation the
 /// caller starts): CKR_MECHANISM_INVALID otherwise.
@@ -675,7 +687,15 @@ mod tests {
         }
         for m in [CKM_ECDSA_SHA256, CKM_SHA256_HMAC, CKM_AES_CMAC, CKM_EDDSA] {
             assert!(is_multipart(m), "{m:#x}");
+            assert!(is_verify_multipart(m), "{m:#x}");
         }
+        // ML-DSA signs in parts and verifies in parts only through
+        // C_VerifySignature* (PKCS#11 3.2 §6.67).
+        assert!(is_multipart(CKM_ML_DSA) && !is_verify_multipart(CKM_ML_DSA));
+        assert!(!is_multipart(CKM_HASH_ML_DSA) && !is_verify_multipart(CKM_HASH_ML_DSA));
+        assert!(
+            is_multipart(CKM_HASH_ML_DSA_SHA256) && is_verify_multipart(CKM_HASH_ML_DSA_SHA256)
+        );
     }
 
     /// What a family does not build answers CKR_MECHANISM_INVALID, and
