@@ -758,6 +758,17 @@ fn settings(mech: &Mechanism) -> Result<(Variant, Hedge, Vec<u8>)> {
     }
 }
 
+/// Appends a part to the message kept for the end (ML-DSA signs the
+/// whole message), reserving fallibly: CKR_HOST_MEMORY, not an abort.
+fn append_message(message: &mut Option<Vec<u8>>, data: &[u8]) -> Result<()> {
+    let message = message.as_mut().ok_or(Error::OperationNotInitialized)?;
+    message
+        .try_reserve(data.len())
+        .map_err(|_| Error::HostMemory)?;
+    message.extend_from_slice(data);
+    Ok(())
+}
+
 struct MlDsaSign {
     key: Arc<Key>,
     variant: Variant,
@@ -768,16 +779,7 @@ struct MlDsaSign {
 
 impl SignOp for MlDsaSign {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        let message = self
-            .message
-            .as_mut()
-            .ok_or(Error::OperationNotInitialized)?;
-        // The whole message waits for the end: reserved fallibly.
-        message
-            .try_reserve(data.len())
-            .map_err(|_| Error::HostMemory)?;
-        message.extend_from_slice(data);
-        Ok(())
+        append_message(&mut self.message, data)
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
@@ -813,16 +815,7 @@ struct MlDsaVerify {
 
 impl VerifyOp for MlDsaVerify {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        let message = self
-            .message
-            .as_mut()
-            .ok_or(Error::OperationNotInitialized)?;
-        // The whole message waits for the end: reserved fallibly.
-        message
-            .try_reserve(data.len())
-            .map_err(|_| Error::HostMemory)?;
-        message.extend_from_slice(data);
-        Ok(())
+        append_message(&mut self.message, data)
     }
 
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
