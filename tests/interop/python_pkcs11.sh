@@ -9,7 +9,10 @@
 # cleanly.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-require python3 "$KEYWARD_BIN"
+# The suite's multi-library test loads a second module beside ours in one
+# process (PKCS11_MODULE2): SoftHSMv2, the peer, with an empty token dir.
+SOFTHSM_LIB=/usr/lib/softhsm/libsofthsm2.so
+require python3 "$KEYWARD_BIN" "$SOFTHSM_LIB"
 
 VERSION=0.10.1
 KNOWN="$(cd "$(dirname "$0")" && pwd)/python_pkcs11_known.txt"
@@ -18,6 +21,10 @@ step "a virtualenv with python-pkcs11 $VERSION, pytest and the suite's helpers" 
     bash -c "python3 -m venv '$VENV' && '$VENV/bin/pip' install -q python-pkcs11==$VERSION pytest cryptography parameterized"
 step "the suite from the source distribution" -- \
     bash -c "'$VENV/bin/pip' download -q --no-binary :all: --no-deps python-pkcs11==$VERSION -d '$WORK/sdist' && tar -xzf '$WORK'/sdist/*.tar.gz -C '$WORK/sdist' && mkdir -p '$WORK/suite' && cp -r '$WORK'/sdist/python_pkcs11-$VERSION/tests '$WORK/suite/'"
+
+mkdir -p "$WORK/softhsm-tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$WORK/softhsm-tokens" >"$WORK/softhsm2.conf"
+export SOFTHSM2_CONF="$WORK/softhsm2.conf" PKCS11_MODULE2="$SOFTHSM_LIB"
 
 # run_suite PROFILE: a fresh token under that policy, then the suite; the
 # failing test ids land in $WORK/failed-PROFILE.
