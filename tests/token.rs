@@ -214,6 +214,41 @@ fn pin_errors() {
         .expect("back to a short PIN");
 }
 
+/// A PIN no PIN of this token can be (empty, too long) is a wrong PIN:
+/// C_Login's list of codes has no CKR_PIN_LEN_RANGE, and C_SetPIN keeps
+/// that code for the new PIN (python-pkcs11's test_set_pin asks both).
+/// Such a try is not counted towards the lockout: it cannot be the PIN.
+#[test]
+fn impossible_pin_is_incorrect_and_not_counted() {
+    let h = Harness::with_config("max_pin_failures = 3");
+    h.ready();
+    let s = h.rw_session();
+    for _ in 0..5 {
+        expect_rv(
+            s.login(UserType::User, Some(&pin(""))),
+            RvError::PinIncorrect,
+        );
+        expect_rv(
+            s.login(UserType::User, Some(&pin(&"1".repeat(65)))),
+            RvError::PinIncorrect,
+        );
+        expect_rv(
+            s.login(UserType::So, Some(&pin("12"))),
+            RvError::PinIncorrect,
+        );
+    }
+    let ti = h.token_info();
+    assert!(!ti.user_pin_count_low() && !ti.user_pin_locked() && !ti.so_pin_count_low());
+
+    s.login(UserType::User, Some(&pin(USER_PIN)))
+        .expect("login");
+    expect_rv(s.set_pin(&pin(USER_PIN), &pin("")), RvError::PinLenRange);
+    expect_rv(s.set_pin(&pin(""), &pin("99999")), RvError::PinIncorrect);
+    expect_rv(s.set_pin(&pin("1"), &pin("99999")), RvError::PinIncorrect);
+    s.set_pin(&pin(USER_PIN), &pin("99999"))
+        .expect("the real PIN still works");
+}
+
 #[test]
 fn user_pin_lockout_and_so_unlock() {
     let h = Harness::with_config("max_pin_failures = 3");

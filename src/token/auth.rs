@@ -115,9 +115,14 @@ impl Token {
                     }
                 }
             };
+            // A PIN of a length no PIN here can have is simply wrong:
+            // C_Login may not answer CKR_PIN_LEN_RANGE (that code is for a
+            // PIN being set), and C_SetPIN keeps it for the new PIN. It is
+            // not counted: it cannot be the PIN, so it teaches a guesser
+            // nothing and must not bring a lockout nearer.
             if pin.len() < self.policy.min_len || pin.len() > self.policy.max_len {
                 self.db.abandon_pin_attempt(&attempt)?;
-                return Err(Error::PinLenRange);
+                return Err(Error::PinIncorrect);
             }
             let unwrapped = seal::unwrap_master_key(pin, role.byte(), &attempt.record);
             let correct = match &unwrapped {
