@@ -218,6 +218,7 @@ fn pin_errors() {
 /// C_Login's list of codes has no CKR_PIN_LEN_RANGE, and C_SetPIN keeps
 /// that code for the new PIN (python-pkcs11's test_set_pin asks both).
 /// Such a try is not counted towards the lockout: it cannot be the PIN.
+/// A NULL PIN is CKR_ARGUMENTS_BAD (PyKCS11's test_pin.test_null).
 #[test]
 fn impossible_pin_is_incorrect_and_not_counted() {
     let h = Harness::with_config("max_pin_failures = 3");
@@ -237,6 +238,8 @@ fn impossible_pin_is_incorrect_and_not_counted() {
             RvError::PinIncorrect,
         );
     }
+    // NULL asks for a PIN pad this token does not have.
+    expect_rv(s.login(UserType::User, None), RvError::ArgumentsBad);
     let ti = h.token_info();
     assert!(!ti.user_pin_count_low() && !ti.user_pin_locked() && !ti.so_pin_count_low());
 

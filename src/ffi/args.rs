@@ -97,11 +97,17 @@ pub(crate) unsafe fn in_bytes<'a>(ptr: *const u8, len: CK_ULONG) -> Result<&'a [
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
-/// A PIN: same rules as [`in_bytes`]; borrowed, never copied.
+/// A PIN: same rules as [`in_bytes`], except that NULL is always
+/// CKR_ARGUMENTS_BAD: a NULL PIN asks for the token's protected
+/// authentication path (a PIN pad), and this token has none (its
+/// CKF_PROTECTED_AUTHENTICATION_PATH is clear). Borrowed, never copied.
 ///
 /// # Safety
 /// As for [`in_bytes`].
 pub(crate) unsafe fn pin<'a>(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<&'a [u8]> {
+    if ptr.is_null() {
+        return Err(Error::ArgumentsBad);
+    }
     // SAFETY: forwarded contract.
     unsafe { in_bytes(ptr, len) }
 }

@@ -41,7 +41,8 @@ fn in_bytes_null_rules() {
         let data = [1u8, 2, 3];
         assert_eq!(args::in_bytes(data.as_ptr(), 0).unwrap(), b"");
         assert_eq!(args::in_bytes(data.as_ptr(), 3).unwrap(), &data);
-        assert_eq!(args::pin(null(), 0).unwrap(), b"");
+        assert_eq!(args::pin(null(), 0), Err(Error::ArgumentsBad));
+        assert_eq!(args::pin(b"".as_ptr(), 0).unwrap(), b"");
         assert_eq!(args::pin(null(), 4), Err(Error::ArgumentsBad));
     }
 }
