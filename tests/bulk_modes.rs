@@ -155,7 +155,16 @@ fn parts(
             assert_rv!(call(std::ptr::null_mut(), &mut n), CKR_OK, "query");
             if n > 0 {
                 let mut short = n - 1;
-                assert_rv!(call(buf.as_mut_ptr(), &mut short), CKR_BUFFER_TOO_SMALL);
+                let rv = call(buf.as_mut_ptr(), &mut short);
+                if rv == CKR_OK {
+                    // Only an empty output fits one byte less than the
+                    // answer: a query never answers 0 (src/api/mod.rs
+                    // `query_len`), so an empty output is answered 1 and
+                    // this call delivered it.
+                    assert_eq!((n, short), (1, 0), "an empty output");
+                    continue;
+                }
+                assert_rv!(rv, CKR_BUFFER_TOO_SMALL);
             }
         }
         let mut n = ulong(buf.len());

@@ -688,3 +688,83 @@ fn rsa_pkcs1_decryption_with_the_policy_switch() {
         "PKCS#1 v1.5 plaintext too long",
     );
 }
+
+/// One output call made the way a client built on a growable buffer makes
+/// it (PyKCS11's C++ layer, any `std::vector` or `malloc(n)` user): a
+/// length query, then a buffer of the answered size — and a buffer of
+/// size 0 is a NULL pointer again. Such a client never sees output that a
+/// query reported as 0 bytes, so a 0 answer must only mean "done".
+fn vector_client(mut call: impl FnMut(*mut u8, *mut CK_ULONG) -> CK_RV) -> Vec<u8> {
+    let mut n: CK_ULONG = 0;
+    assert_eq!(call(std::ptr::null_mut(), &mut n), CKR_OK, "length query");
+    let mut buf = vec![0u8; n as usize];
+    let ptr = if buf.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        buf.as_mut_ptr()
+    };
+    assert_eq!(call(ptr, &mut n), CKR_OK, "the call with the buffer");
+    buf.truncate(n as usize);
+    buf
+}
+
+/// A length query never answers 0 for a call that still has something to
+/// hand over (if only the end of the operation): with 0, the client above
+/// queried twice, its GCM tag went into the kept empty output of the first
+/// update and was dropped, and C_DecryptFinal succeeded with no plaintext
+/// and no tag check (PyKCS11 1.5.20's test_multi_part_aead). Answered with
+/// 1, every call reaches the module with a real buffer.
+#[test]
+fn length_queries_of_empty_outputs_bring_the_client_back() {
+    let (_env, _init, s) = setup();
+    let k = ok(s.create(aes_crypt(&unhex(GCM_KEY))), "import");
+    let (iv, aad, pt) = (unhex(GCM_IV), unhex(GCM_AAD), unhex(GCM_PLAIN));
+    let m = Mech::gcm(&iv, &aad, 128);
+    let ct = ok(s.encrypt_once(&m, k, &pt), "GCM encrypt");
+    let (body, tag) = ct.split_at(ct.len() - 16);
+    let update = |data: &[u8]| {
+        let mut d = data.to_vec();
+        vector_client(|p, n| {
+            // SAFETY: valid input; output NULL (query) or `*n` writable bytes.
+            unsafe {
+                (s.f.C_DecryptUpdate.unwrap())(s.h, d.as_mut_ptr(), d.len() as CK_ULONG, p, n)
+            }
+        })
+    };
+    let finish = || {
+        vector_client(|p, n| {
+            // SAFETY: as above.
+            unsafe { (s.f.C_DecryptFinal.unwrap())(s.h, p, n) }
+        })
+    };
+
+    ok(s.decrypt_init(&m, k), "init");
+    assert!(
+        update(body).is_empty(),
+        "GCM releases nothing before the tag"
+    );
+    assert!(update(tag).is_empty());
+    assert_eq!(finish(), pt, "the plaintext, after the tag check");
+    err(s.decrypt_final(), CKR_OPERATION_NOT_INITIALIZED, "ended");
+
+    // A wrong tag is still found by a client of this kind: C_DecryptFinal
+    // fails (the length query already checks the tag).
+    let mut bad = tag.to_vec();
+    bad[0] ^= 1;
+    ok(s.decrypt_init(&m, k), "init");
+    assert!(update(body).is_empty());
+    assert!(update(&bad).is_empty());
+    err(s.decrypt_final(), CKR_ENCRYPTED_DATA_INVALID, "bad tag");
+
+    // CBC: an update shorter than a block has no output yet, and the
+    // final of an exact-block message none either; neither is lost.
+    let cbc = Mech::bytes(CKM_AES_CBC, &unhex(SP_CBC_IV));
+    let kc = ok(s.create(aes_crypt(&unhex(SP_KEY128))), "import");
+    let ct = unhex(SP_CBC128);
+    ok(s.decrypt_init(&cbc, kc), "init");
+    let mut out = update(&ct[..5]);
+    out.extend(update(&ct[5..]));
+    out.extend(finish());
+    assert_eq!(hex(&out), SP_PLAIN);
+    err(s.decrypt_final(), CKR_OPERATION_NOT_INITIALIZED, "ended");
+}

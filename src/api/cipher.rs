@@ -1,12 +1,13 @@
 //! Encryption and decryption (PKCS#11 3.0 §5.8–5.9). An output that does
 //! not fit the caller's buffer (or a length query) is computed once and
 //! kept in the operation until a call with room for it, so an exact length
-//! is reported and no input is processed twice.
+//! is reported (never 0: see [`query_len`]) and no input is
+//! processed twice.
 
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::{Library, Mech, Out, OutCap};
+use super::{Library, Mech, Out, OutCap, query_len};
 use crate::error::{Error, Result};
 use crate::mechanism::{self, CipherOp, Mechanism};
 use crate::session::{ActiveOp, Session};
@@ -27,7 +28,8 @@ fn slot(s: &mut Session, dir: Dir) -> &mut CipherSlot {
 }
 
 /// Hands out `data` if it fits; otherwise keeps it for the next call and
-/// reports its length. A finishing call that delivers ends the operation.
+/// reports its length (never 0: [`query_len`]). A finishing
+/// call that delivers ends the operation.
 fn deliver(
     slot: &mut CipherSlot,
     mut data: Zeroizing<Vec<u8>>,
@@ -49,7 +51,7 @@ fn deliver(
     if let Some(active) = slot.as_mut() {
         active.pending = Some(data);
     }
-    Ok(Out::Len(len))
+    Ok(query_len(len))
 }
 
 /// One step of a cipher: a kept output first, otherwise `run`; an error
@@ -125,6 +127,7 @@ impl Library {
                 && !active.needs_context_login
                 && !active.updated
                 && let Some(len) = active.op.single_len(data.len())
+                && len > 0
                 && !matches!(out, OutCap::Cap(cap) if cap >= len)
             {
                 return Ok(Out::Len(len));

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
-use super::{Library, Mech, Out, OutCap};
+use super::{Library, Mech, Out, OutCap, query_len};
 use crate::error::{Error, Result};
 use crate::mechanism::iv_gen::IvGenerator;
 use crate::mechanism::{self, CipherOp, Key};
@@ -116,7 +116,7 @@ pub struct Sealed {
 impl Sealed {
     fn len(n: usize) -> Sealed {
         Sealed {
-            out: Out::Len(n),
+            out: query_len(n),
             iv: None,
             tag: None,
         }
@@ -466,7 +466,7 @@ impl Library {
             let op = idle(s, Dir::Decrypt)?;
             let tag = decrypt_tag(p.tag.as_ref(), p.tag_len()?)?;
             if !fits(out, cipher.len()) {
-                return Ok(Out::Len(cipher.len()));
+                return Ok(query_len(cipher.len()));
             }
             let mut g = gcm(
                 op.mech,
@@ -532,7 +532,7 @@ impl Library {
                 let total = total.ok_or(Error::EncryptedDataLenRange)?;
                 if !end {
                     if !fits(out, 0) {
-                        return Ok(Out::Len(0));
+                        return Ok(query_len(0));
                     }
                     msg.op.update(part)?;
                     msg.len = total;
@@ -545,7 +545,7 @@ impl Library {
                 }
                 let tag = decrypt_tag(given.or(msg.tag.as_ref()), tag_len)?.to_vec();
                 if !fits(out, total) {
-                    return Ok(Out::Len(total));
+                    return Ok(query_len(total));
                 }
                 msg.op.update(part)?;
                 msg.op.update(&tag)?;

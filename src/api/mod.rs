@@ -81,6 +81,23 @@ pub enum Out {
     Data(Vec<u8>),
 }
 
+/// What a length query answers when the output is empty. The spec lets a
+/// length query report more than is needed, and 0 would be read by many
+/// clients as "nothing to fetch": a C++ vector or a malloc(0) of that size
+/// hands back NULL again, which is one more length query, so the kept
+/// (empty) output is never collected — the operation never ends, and
+/// under GCM the next C_DecryptUpdate's input (the tag) was taken for that
+/// collection and dropped (PyKCS11's test_multi_part_aead; SoftHSMv2
+/// answers the input's length). With 1, the client comes back with a real
+/// buffer and receives the empty output.
+const EMPTY_OUTPUT_QUERY_LEN: usize = 1;
+
+/// The length answer for an output of `n` bytes in the cipher calls, where
+/// an output can be empty: never 0 ([`EMPTY_OUTPUT_QUERY_LEN`]).
+pub(crate) fn query_len(n: usize) -> Out {
+    Out::Len(n.max(EMPTY_OUTPUT_QUERY_LEN))
+}
+
 impl std::fmt::Debug for Out {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Output may be plaintext or a MAC: only its length is printed.
