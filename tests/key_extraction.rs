@@ -571,3 +571,48 @@ fn rules_are_switches() {
     let value = ok(s.decrypt_once(&kw(), k2, &blob), "decrypt");
     assert_eq!(value, TARGET_VALUE, "A1 works with every rule off");
 }
+
+/// With `wrap_separation` off (the compat profile), a template that leaves
+/// the usage flags out gets every use its key type has, as SoftHSMv2's
+/// and 2.x-era clients expect (PyKCS11's test_wrapKey wraps with a key
+/// made for CKA_ENCRYPT), and `usage_only_lowered` is off too, so a usage
+/// flag may be set on an existing key (its
+/// test_setAttributeValue_with_a_list_of_attributes). Under the default
+/// policy the same template gives a key that encrypts but cannot wrap,
+/// and setting CKA_WRAP is refused.
+#[test]
+fn usage_defaults_follow_wrap_separation() {
+    let t = || Tmpl::new().bool(CKA_ENCRYPT, true).bool(CKA_DECRYPT, true);
+    {
+        let m = Module::start("[policy]\nprofile = \"compat\"\n");
+        let s = m.ready();
+        let k1 = victim(&s);
+        let kek = ok(generate(&s, t()), "encrypting key, usage left out");
+        assert!(s.attr_bool(kek, CKA_WRAP) && s.attr_bool(kek, CKA_UNWRAP));
+        ok(s.wrap(&kw(), kek, k1), "wraps under the default flags");
+        let k = ok(
+            generate(&s, Tmpl::new().bool(CKA_WRAP, false).bool(CKA_SIGN, false)),
+            "key with CKA_WRAP false",
+        );
+        ok(
+            s.set_attr(k, Tmpl::new().bool(CKA_WRAP, true).bool(CKA_SIGN, true)),
+            "flags raised under compat",
+        );
+        assert!(s.attr_bool(k, CKA_WRAP) && s.attr_bool(k, CKA_SIGN));
+    }
+    let m = Module::start("");
+    let s = m.ready();
+    let k1 = victim(&s);
+    let kek = ok(generate(&s, t()), "encrypting key, usage left out");
+    assert!(!s.attr_bool(kek, CKA_WRAP) && !s.attr_bool(kek, CKA_UNWRAP));
+    err(
+        s.wrap(&kw(), kek, k1),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+        "no CKA_WRAP by default",
+    );
+    err(
+        s.set_attr(kek, Tmpl::new().bool(CKA_WRAP, true)),
+        CKR_ATTRIBUTE_READ_ONLY,
+        "usage_only_lowered",
+    );
+}

@@ -126,9 +126,10 @@ impl Policy {
     /// 2.x era expect of a token (python-pkcs11's suite among them) —
     /// 1024-bit RSA, SHA-1 signatures, PKCS#1 v1.5 encryption and
     /// decryption, CBC-MAC, and none of the key-separation rules that refuse
-    /// templates such suites use (a key that both wraps and encrypts, an
-    /// unwrapped key that is not sensitive, a sensitive key wrapped by an
-    /// untrusted one). Every other rule is the default's. For testing and
+    /// templates such suites use (a key that both wraps and encrypts, a
+    /// usage flag set on an existing key, an unwrapped key that is not
+    /// sensitive, a sensitive key wrapped by an untrusted one). Every other
+    /// rule is the default's. For testing and
     /// migration: each relaxation is a documented weakening (README,
     /// "Policy profiles").
     pub fn compat() -> Policy {
@@ -138,6 +139,7 @@ impl Policy {
             rsa_pkcs1v15_decryption: true,
             wrap_separation: false,
             cbc_mac: true,
+            usage_only_lowered: false,
             sensitive_wrap_needs_trusted: false,
             unwrapped_keys_sensitive: false,
             ..Policy::default()
@@ -646,12 +648,10 @@ mod tests {
         assert!(
             !c.wrap_separation && !c.sensitive_wrap_needs_trusted && !c.unwrapped_keys_sensitive
         );
+        assert!(!c.usage_only_lowered);
         // What compat does not name stays the default's.
         let d = Policy::default();
-        assert_eq!(
-            (c.usage_only_lowered, c.allow_extractable),
-            (d.usage_only_lowered, d.allow_extractable)
-        );
+        assert_eq!(c.allow_extractable, d.allow_extractable);
         assert_eq!(c.strict_key_separation, d.strict_key_separation);
         // A field beside the profile wins.
         let c =

@@ -313,7 +313,15 @@ pub(crate) fn apply(obj: &mut Object, template: &AttrMap, key_type: CK_KEY_TYPE,
 /// default to false; any other key gets CKA_WRAP/CKA_UNWRAP false unless
 /// the template gives them. Footnote 9 leaves these defaults to the token.
 /// A template that asks for both is left as given, for the policy to judge.
+/// They hold while the policy's `wrap_separation` does: without it (the
+/// `compat` profile) a key gets every use its type has unless the template
+/// says otherwise, as SoftHSMv2 and the 2.x-era clients that expect it do
+/// (PyKCS11's test_wrapKey wraps with a key made for CKA_ENCRYPT). The
+/// simple data derivations are offered exactly when that rule is off.
 fn one_purpose_defaults(obj: &mut Object, template: &AttrMap) {
+    if crate::mechanism::simple_derive_allowed() {
+        return;
+    }
     let asks = |tys: [CK_ATTRIBUTE_TYPE; 2]| {
         tys.iter()
             .any(|ty| template.get(ty).and_then(|v| attrs::decode_bool(v)) == Some(true))
