@@ -2,8 +2,9 @@
 //! C_SignRecover, C_VerifyRecoverInit, C_VerifyRecover): CKM_RSA_PKCS
 //! always, CKM_RSA_X_509 only under the legacy RSA policy; the key's
 //! CKA_SIGN_RECOVER / CKA_VERIFY_RECOVER; the length protocol; a
-//! sign-recover over a DigestInfo verifies with C_Verify; and the
-//! refusals (data too long, bad or short signature, operation state).
+//! sign-recover over a DigestInfo verifies with C_Verify; C_Sign and
+//! C_Verify with raw RSA; and the refusals (data too long, bad or short
+//! signature, operation state).
 
 #[macro_use]
 mod common;
@@ -109,6 +110,11 @@ fn mechanism_info_follows_the_policy() {
         sign_recover_init(&s, CKM_RSA_X_509, privk),
         CKR_MECHANISM_INVALID,
         "raw RSA sign-recover without the policy",
+    );
+    err(
+        s.sign_init(&Mech::new(CKM_RSA_X_509), privk),
+        CKR_MECHANISM_INVALID,
+        "raw RSA C_Sign without the policy",
     );
     let info = ok(s.mechanism_info(0, CKM_SHA256_RSA_PKCS), "hashed");
     assert_eq!(info.flags & RECOVER, 0);
@@ -298,4 +304,38 @@ fn raw_rsa_under_the_legacy_policy() {
     assert!(back[..253].iter().all(|b| *b == 0));
     ok(sign_recover_init(&s, CKM_RSA_X_509, privk), "init");
     err(sign_recover(&s, &[1; 257]), CKR_DATA_LEN_RANGE, "too long");
+
+    // C_Sign / C_Verify with CKM_RSA_X_509 (PyKCS11's test_sign_X509):
+    // the same raw value as the signature with recovery, checked against
+    // the data left-padded to k bytes.
+    assert_eq!(info.flags & (CKF_SIGN | CKF_VERIFY), CKF_SIGN | CKF_VERIFY);
+    let raw = Mech::new(CKM_RSA_X_509);
+    let signed = ok(s.sign_once(&raw, privk, &[1, 2, 3]), "C_Sign");
+    assert_eq!(signed, sig, "C_Sign equals C_SignRecover");
+    ok(s.verify_once(&raw, pubk, &[1, 2, 3], &signed), "C_Verify");
+    ok(
+        s.verify_once(&raw, pubk, &[0, 0, 1, 2, 3], &signed),
+        "leading zeros are the same integer",
+    );
+    err(
+        s.verify_once(&raw, pubk, &[1, 2, 4], &signed),
+        CKR_SIGNATURE_INVALID,
+        "other data",
+    );
+    err(
+        s.verify_once(&raw, pubk, &[1, 2, 3], &signed[1..]),
+        CKR_SIGNATURE_LEN_RANGE,
+        "short signature",
+    );
+    err(
+        s.sign_once(&raw, privk, &[1; 257]),
+        CKR_DATA_LEN_RANGE,
+        "data longer than the modulus",
+    );
+    ok(s.sign_init(&raw, privk), "init");
+    err(
+        s.sign_update(&[1]),
+        CKR_FUNCTION_NOT_SUPPORTED,
+        "single-part",
+    );
 }

@@ -157,7 +157,35 @@ pub struct RsaCrypt;
 
 impl Family for RsaCrypt {
     fn ops(&self) -> CK_FLAGS {
-        CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER
+        CKF_ENCRYPT
+            | CKF_DECRYPT
+            | CKF_WRAP
+            | CKF_UNWRAP
+            | CKF_SIGN_RECOVER
+            | CKF_VERIFY_RECOVER
+            | CKF_SIGN
+            | CKF_VERIFY
+    }
+    /// Raw RSA signs the caller's data as one integer: single-part.
+    fn multipart(&self, _mech: CK_MECHANISM_TYPE) -> bool {
+        false
+    }
+    /// C_Sign / C_Verify with CKM_RSA_X_509 (the legacy policy's grant).
+    fn sign(
+        &self,
+        mech: &Mechanism,
+        key: Arc<Key>,
+        input: Option<&InputState>,
+    ) -> Result<Box<dyn SignOp>> {
+        rsa_recover::raw_sign_init(mech, key, input)
+    }
+    fn verify(
+        &self,
+        mech: &Mechanism,
+        key: Arc<Key>,
+        input: Option<&InputState>,
+    ) -> Result<Box<dyn VerifyOp>> {
+        rsa_recover::raw_verify_init(mech, key, input)
     }
     /// Raw RSA's signature with recovery (CKM_RSA_X_509, with the legacy
     /// policy's grant).

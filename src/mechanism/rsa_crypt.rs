@@ -96,14 +96,16 @@ pub fn policy_flags(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
     }
 }
 
-/// What the legacy policy grants `mech`: raw RSA's signatures with
-/// recovery are raw private-key operations too (`rsa_recover.rs`), so they
-/// come with the same grant (CKM_RSA_PKCS's are always offered: its
+/// What the legacy policy grants `mech`: raw RSA's signatures (with
+/// recovery or not) are raw private-key operations too (`rsa_recover.rs`),
+/// so they come with the same grant (CKM_RSA_PKCS's are always offered: its
 /// type-1 padding is a signature's, no decryption oracle).
 fn legacy_grant(mech: CK_MECHANISM_TYPE) -> CK_FLAGS {
     match mech {
         CKM_RSA_PKCS => LEGACY_FLAGS,
-        CKM_RSA_X_509 => LEGACY_FLAGS | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
+        CKM_RSA_X_509 => {
+            LEGACY_FLAGS | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | CKF_SIGN | CKF_VERIFY
+        }
         _ => 0,
     }
 }

@@ -4,7 +4,8 @@
 //! k bytes; offered only with the legacy RSA policy, `rsa_crypt.rs`).
 //! Both are single-part: the signature is k bytes. A CKM_RSA_PKCS
 //! signature with recovery over a DigestInfo is the same value C_Sign
-//! with CKM_RSA_PKCS makes.
+//! with CKM_RSA_PKCS makes; C_Sign and C_Verify with CKM_RSA_X_509 (raw
+//! RSA, legacy policy) are built here from the same raw operations.
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use super::keys::Key;
 use super::provider;
 use super::rsa::RsaScheme;
 use super::rsa_crypt::{check_size, private_key, public_key, raw_decrypt, raw_encrypt};
+use super::sign::{SignOp, VerifyOp};
+use super::state::InputState;
 use super::{Mechanism, Params};
 use crate::error::{Error, Result};
 
@@ -148,6 +151,118 @@ pub(super) fn verify_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box
     let k = public_key(&key)?.size();
     check_size(mech, &key)?;
     Ok(Box::new(VerifyRecover { key, scheme, k }))
+}
+
+/// C_Sign with CKM_RSA_X_509 (legacy policy only): the raw RSA private
+/// operation on the data as a k-byte integer, the same value
+/// C_SignRecover makes. Single-part: the data (at most k bytes) is kept
+/// until `finish`.
+struct RawSign {
+    inner: SignRecover,
+    data: Zeroizing<Vec<u8>>,
+}
+
+impl SignOp for RawSign {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        if self.data.len().saturating_add(data.len()) > self.inner.k {
+            return Err(Error::DataLenRange);
+        }
+        self.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        let data = std::mem::take(&mut self.data);
+        let mut sig = self.inner.run(&data)?;
+        Ok(std::mem::take(&mut *sig))
+    }
+
+    fn sign_len(&self) -> usize {
+        self.inner.k
+    }
+}
+
+/// C_Verify with CKM_RSA_X_509: the raw public operation on the k-byte
+/// signature must give the data, left-padded with zeros to k bytes (the
+/// data as an integer, as the signer took it).
+struct RawVerify {
+    inner: VerifyRecover,
+    data: Vec<u8>,
+}
+
+impl VerifyOp for RawVerify {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        if self.data.len().saturating_add(data.len()) > self.inner.k {
+            return Err(Error::DataLenRange);
+        }
+        self.data.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        let recovered = self.inner.run(signature)?;
+        let pad = self.inner.k.saturating_sub(self.data.len());
+        let (zeros, value) = recovered
+            .split_at_checked(pad)
+            .ok_or(Error::SignatureInvalid)?;
+        if zeros.iter().all(|b| *b == 0) && value == self.data.as_slice() {
+            Ok(())
+        } else {
+            Err(Error::SignatureInvalid)
+        }
+    }
+}
+
+/// C_SignInit with CKM_RSA_X_509: an RSA private key within the sizes
+/// (the policy's grant decides whether the mechanism signs at all).
+pub(super) fn raw_sign_init(
+    mech: &Mechanism,
+    key: Arc<Key>,
+    input: Option<&InputState>,
+) -> Result<Box<dyn SignOp>> {
+    if input.is_some() {
+        // Raw RSA's buffered data is not saved (C_GetOperationState refuses).
+        return Err(Error::SavedStateInvalid);
+    }
+    if scheme(mech)? != Scheme::Raw {
+        return Err(Error::MechanismInvalid);
+    }
+    let k = private_key(&key)?.size();
+    check_size(mech, &key)?;
+    let inner = SignRecover {
+        key,
+        scheme: Scheme::Raw,
+        k,
+    };
+    Ok(Box::new(RawSign {
+        inner,
+        data: Zeroizing::new(Vec::new()),
+    }))
+}
+
+/// C_VerifyInit with CKM_RSA_X_509: an RSA public key within the sizes.
+pub(super) fn raw_verify_init(
+    mech: &Mechanism,
+    key: Arc<Key>,
+    input: Option<&InputState>,
+) -> Result<Box<dyn VerifyOp>> {
+    if input.is_some() {
+        return Err(Error::SavedStateInvalid);
+    }
+    if scheme(mech)? != Scheme::Raw {
+        return Err(Error::MechanismInvalid);
+    }
+    let k = public_key(&key)?.size();
+    check_size(mech, &key)?;
+    let inner = VerifyRecover {
+        key,
+        scheme: Scheme::Raw,
+        k,
+    };
+    Ok(Box::new(RawVerify {
+        inner,
+        data: Vec::new(),
+    }))
 }
 
 #[cfg(test)]
