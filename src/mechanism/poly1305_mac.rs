@@ -6,9 +6,9 @@
 //!
 //! A Poly1305 key authenticates ONE message: two tags under the same key
 //! let anyone forge tags for other messages. The token cannot know whether
-//! a caller keeps to that, so the mechanism is offered only when the
-//! policy says so (`poly1305 = true`); the registry applies that
-//! (`Hook::Poly1305`).
+//! a caller keeps to that, so the mechanism and its key generation are
+//! offered only when the policy says so (`poly1305 = true`); the registry
+//! applies that (`Hook::Poly1305`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

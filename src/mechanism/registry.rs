@@ -286,8 +286,8 @@ enum Hook {
     SimpleDerive,
     /// CBC-MAC: offered only when the policy allows it (cbc_mac.rs).
     CbcMac,
-    /// CKM_POLY1305: offered only when the policy allows it
-    /// (poly1305_mac.rs: a one-time key).
+    /// CKM_POLY1305 and its key generation: offered only when the policy
+    /// allows it (poly1305_mac.rs: a one-time key).
     Poly1305,
 }
 
@@ -424,10 +424,7 @@ fn offered(e: &Entry) -> Option<MechInfo> {
     if e.hook == Hook::CbcMac && !cbc_mac::cbc_mac_allowed() {
         return None;
     }
-    if e.hook == Hook::Poly1305
-        && e.row.mech == CKM_POLY1305
-        && !super::poly1305_mac::poly1305_allowed()
-    {
+    if e.hook == Hook::Poly1305 && !super::poly1305_mac::poly1305_allowed() {
         return None;
     }
     if e.hook == Hook::Rsa {
