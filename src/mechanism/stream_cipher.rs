@@ -339,6 +339,19 @@ mod tests {
         assert_eq!(run(&x, CKK_SALSA20, &[1; 32], &ct, 3), b"hello");
     }
 
+    /// The FIPS build offers none of these (nor Poly1305, nor the
+    /// ChaCha20-Poly1305 AEAD): none is an approved algorithm.
+    #[test]
+    fn fips_offers_none() {
+        let rows = ROWS
+            .iter()
+            .chain(super::super::poly1305_mac::ROWS)
+            .chain(super::super::chacha_poly::ROWS);
+        for r in rows {
+            assert!(super::super::fips::narrow(*r).is_none(), "{:#x}", r.mech);
+        }
+    }
+
     #[test]
     fn refusals() {
         for (nb, cb) in [(96, 64), (64, 32), (192, 32), (128, 32), (0, 0)] {
