@@ -329,26 +329,62 @@ fn poly1305_vectors() {
         CKR_SIGNATURE_LEN_RANGE,
         "short tag",
     );
-    // Appendix A.3 #1 to #6.
-    let r_only = [unhex("36e5f6b5c5e06070f0efca96227a863e"), vec![0; 16]].concat();
-    let s_only = [vec![0; 16], unhex("36e5f6b5c5e06070f0efca96227a863e")].concat();
-    let mut two = [0u8; 32];
-    two[0] = 2;
-    let mut two_ff = [0xffu8; 32];
-    two_ff[..16].copy_from_slice(&two[..16]);
-    let mut two_msg = [0u8; 16];
-    two_msg[0] = 2;
-    let cases: [(&[u8], &[u8], &str); 6] = [
-        (&[0; 32], &[0; 64], "00000000000000000000000000000000"),
-        (&s_only, IETF, "36e5f6b5c5e06070f0efca96227a863e"),
-        (&r_only, IETF, "f3477e7cd95417af89a6b8794c310cf0"),
+    // Appendix A.3 #1 to #11 (#5 to #11: the edge cases of the
+    // arithmetic; keys are r || s, 16 bytes each).
+    let r_s = |r: &str, s: &str| [unhex(r), unhex(s)].concat();
+    let z = "00000000000000000000000000000000";
+    let r1 = "01000000000000000000000000000000";
+    let r2 = "02000000000000000000000000000000";
+    let r10 = "01000000000000000400000000000000";
+    let ff = "ffffffffffffffffffffffffffffffff";
+    let m10 = unhex(
+        "e33594d7505e43b900000000000000003394d7505e4379cd0100000000000000\
+         0000000000000000000000000000000001000000000000000000000000000000",
+    );
+    let cases: Vec<(Vec<u8>, Vec<u8>, &str)> = vec![
+        (vec![0; 32], vec![0; 64], z),
         (
-            &unhex(K_A2_3),
-            JABBERWOCK,
+            r_s(z, "36e5f6b5c5e06070f0efca96227a863e"),
+            IETF.to_vec(),
+            "36e5f6b5c5e06070f0efca96227a863e",
+        ),
+        (
+            r_s("36e5f6b5c5e06070f0efca96227a863e", z),
+            IETF.to_vec(),
+            "f3477e7cd95417af89a6b8794c310cf0",
+        ),
+        (
+            unhex(K_A2_3),
+            JABBERWOCK.to_vec(),
             "4541669a7eaaee61e708dc7cbcc5eb62",
         ),
-        (&two, &[0xff; 16], "03000000000000000000000000000000"),
-        (&two_ff, &two_msg, "03000000000000000000000000000000"),
+        (r_s(r2, z), unhex(ff), "03000000000000000000000000000000"),
+        (r_s(r2, ff), unhex(r2), "03000000000000000000000000000000"),
+        (
+            r_s(r1, z),
+            unhex(&format!(
+                "{ff}f0ffffffffffffffffffffffffffffff11000000000000000000000000000000"
+            )),
+            "05000000000000000000000000000000",
+        ),
+        (
+            r_s(r1, z),
+            unhex(&format!(
+                "{ff}fbfefefefefefefefefefefefefefefe01010101010101010101010101010101"
+            )),
+            z,
+        ),
+        (
+            r_s(r2, z),
+            unhex("fdffffffffffffffffffffffffffffff"),
+            "faffffffffffffffffffffffffffffff",
+        ),
+        (r_s(r10, z), m10.clone(), "14000000000000005500000000000000"),
+        (
+            r_s(r10, z),
+            m10[..48].to_vec(),
+            "13000000000000000000000000000000",
+        ),
     ];
     for (i, (key, msg, tag)) in cases.iter().enumerate() {
         let k = mac_key(&s, key);
@@ -358,6 +394,7 @@ fn poly1305_vectors() {
             "A.3 #{}",
             i + 1
         );
+        ok(s.verify_once(&mech, k, msg, &unhex(tag)), "A.3 verify");
     }
     // CKM_POLY1305_KEY_GEN makes a key that MACs.
     let t = Tmpl::new()
