@@ -59,9 +59,9 @@ pub struct Policy {
     /// Whether CBC-MAC (CKM_AES_MAC, CKM_AES_MAC_GENERAL) is offered: it
     /// forges on messages of varying length; CMAC is its fix.
     pub cbc_mac: bool,
-    /// Whether CKM_POLY1305 is offered: a Poly1305 key authenticates one
-    /// message only (a second tag under it lets anyone forge), which the
-    /// token cannot enforce for a stored key.
+    /// Whether CKM_POLY1305 (and CKM_POLY1305_KEY_GEN) is offered: a
+    /// Poly1305 key authenticates one message only (a second tag under it
+    /// lets anyone forge), which the token cannot enforce for a stored key.
     pub poly1305: bool,
     /// Rule 2: C_SetAttributeValue and C_CopyObject may clear a usage
     /// flag (CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP), never set
