@@ -28,6 +28,7 @@ const CRYPTO_CRATES: &[&str] = &[
     "ghash",
     "chacha20poly1305",
     "chacha20",
+    "salsa20",
     "poly1305",
     "cmac",
     "subtle",

@@ -494,7 +494,7 @@ fn a_crash_during_rotation_leaves_the_token_usable() {
 
 /// The policy's fields, in order; a new field must be added here (and to
 /// docs) on purpose.
-const POLICY_FIELDS: [&str; 13] = [
+const POLICY_FIELDS: [&str; 14] = [
     "min_rsa_bits",
     "allowed_curves",
     "allowed_mechanisms",
@@ -505,6 +505,7 @@ const POLICY_FIELDS: [&str; 13] = [
     "rsa_pkcs1v15_decryption",
     "wrap_separation",
     "cbc_mac",
+    "poly1305",
     "usage_only_lowered",
     "sensitive_wrap_needs_trusted",
     "unwrapped_keys_sensitive",

@@ -146,6 +146,7 @@ impl Library {
         crate::mechanism::set_min_rsa_bits(config.policy.min_rsa_bits);
         crate::mechanism::set_simple_derive_allowed(!config.policy.wrap_separation);
         crate::mechanism::set_cbc_mac_allowed(config.policy.cbc_mac);
+        crate::mechanism::set_poly1305_allowed(config.policy.poly1305);
         let tokens = config
             .slots
             .iter()

@@ -535,6 +535,34 @@ unsafe fn mechanism_param(
                     aad: param_bytes(c.pAAD.cast(), c.ulAADLen)?,
                 }
             }
+            Layout::ChaCha20 => {
+                let c: CK_CHACHA20_PARAMS = param_struct(ptr, len)?;
+                // Lengths (in bits) no variant has are refused before the
+                // pointers are followed (the core checks the pairs).
+                if !matches!(c.ulNonceBits, 64 | 96 | 192) || !matches!(c.blockCounterBits, 32 | 64)
+                {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                RawParam::StreamCipher {
+                    counter: param_bytes(c.pBlockCounter.cast(), c.blockCounterBits / 8)?,
+                    counter_bits: c.blockCounterBits,
+                    nonce: param_bytes(c.pNonce.cast(), c.ulNonceBits / 8)?,
+                    nonce_bits: c.ulNonceBits,
+                }
+            }
+            Layout::Salsa20 => {
+                let c: CK_SALSA20_PARAMS = param_struct(ptr, len)?;
+                if !matches!(c.ulNonceBits, 64 | 192) {
+                    return Err(Error::MechanismParamInvalid);
+                }
+                // The block counter is 64 bits (§6.59).
+                RawParam::StreamCipher {
+                    counter: param_bytes(c.pBlockCounter.cast(), 8)?,
+                    counter_bits: 64,
+                    nonce: param_bytes(c.pNonce.cast(), c.ulNonceBits / 8)?,
+                    nonce_bits: c.ulNonceBits,
+                }
+            }
             Layout::Ccm => {
                 let c: CK_CCM_PARAMS = param_struct(ptr, len)?;
                 // A nonce CCM cannot have is refused before it is followed.

@@ -59,6 +59,10 @@ pub struct Policy {
     /// Whether CBC-MAC (CKM_AES_MAC, CKM_AES_MAC_GENERAL) is offered: it
     /// forges on messages of varying length; CMAC is its fix.
     pub cbc_mac: bool,
+    /// Whether CKM_POLY1305 (and CKM_POLY1305_KEY_GEN) is offered: a
+    /// Poly1305 key authenticates one message only (a second tag under it
+    /// lets anyone forge), which the token cannot enforce for a stored key.
+    pub poly1305: bool,
     /// Rule 2: C_SetAttributeValue and C_CopyObject may clear a usage
     /// flag (CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP), never set
     /// one, so rule 1 cannot be dodged by toggling flags in turn.
@@ -113,6 +117,7 @@ impl Default for Policy {
             rsa_pkcs1v15_decryption: false,
             wrap_separation: true,
             cbc_mac: false,
+            poly1305: false,
             usage_only_lowered: true,
             sensitive_wrap_needs_trusted: true,
             unwrapped_keys_sensitive: true,
@@ -140,6 +145,8 @@ impl Policy {
             wrap_separation: false,
             cbc_mac: true,
             usage_only_lowered: false,
+            // Not a 2.x-era need, and a one-time key: as the default.
+            poly1305: false,
             sensitive_wrap_needs_trusted: false,
             unwrapped_keys_sensitive: false,
             ..Policy::default()
@@ -174,6 +181,7 @@ pub struct PolicyFile {
     pub rsa_pkcs1v15_decryption: Option<bool>,
     pub wrap_separation: Option<bool>,
     pub cbc_mac: Option<bool>,
+    pub poly1305: Option<bool>,
     pub usage_only_lowered: Option<bool>,
     pub sensitive_wrap_needs_trusted: Option<bool>,
     pub unwrapped_keys_sensitive: Option<bool>,
@@ -218,6 +226,7 @@ impl PolicyFile {
                 .unwrap_or(d.rsa_pkcs1v15_decryption),
             wrap_separation: self.wrap_separation.unwrap_or(d.wrap_separation),
             cbc_mac: self.cbc_mac.unwrap_or(d.cbc_mac),
+            poly1305: self.poly1305.unwrap_or(d.poly1305),
             usage_only_lowered: self.usage_only_lowered.unwrap_or(d.usage_only_lowered),
             sensitive_wrap_needs_trusted: self
                 .sensitive_wrap_needs_trusted

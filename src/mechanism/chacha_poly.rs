@@ -6,24 +6,32 @@
 //! (`aead_oneshot.rs`), so no plaintext is released before the tag
 //! verified. Also the message-based calls, and wrapping as a single-part
 //! encryption (as CKM_AES_GCM wraps). ulNonceLen is in bits: 96 is RFC 8439's AEAD, 192
-//! XChaCha20-Poly1305; 64 (the original ChaCha20 construction, another
-//! MAC input layout) is not offered by the crate and answers
-//! CKR_MECHANISM_PARAM_INVALID. The tag is always 16 bytes.
+//! XChaCha20-Poly1305, 64 the original ChaCha20-Poly1305 (the spec's
+//! "original" variant): ChaCha20 with a 64-bit nonce and 64-bit block
+//! counter, the Poly1305 key from block 0 and the text from block 1 as in
+//! RFC 8439, and the MAC input of that original construction
+//! (draft-agl-tls-chacha20poly1305, libsodium's
+//! crypto_aead_chacha20poly1305_*): AAD, its length as 8 bytes
+//! little-endian, ciphertext, its length, with no padding. The
+//! `chacha20poly1305` crate has no such AEAD: this one is built here from
+//! `chacha20`'s ChaCha20Legacy and `poly1305`, and checked against
+//! libsodium (tests/chacha20_raw.rs, through PyNaCl). The tag is always 16
+//! bytes.
 
 use std::sync::Arc;
 
 use chacha20::cipher::{KeyIvInit as _, StreamCipher as _};
-use chacha20::{ChaCha20, XChaCha20};
+use chacha20::{ChaCha20, ChaCha20Legacy, XChaCha20};
 use chacha20poly1305::aead::AeadInOut as _;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit as _, XChaCha20Poly1305};
 use cryptoki_sys::*;
-use poly1305::Poly1305;
-use poly1305::universal_hash::UniversalHash as _;
+use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use super::aead_oneshot::{Buffered, OneShot};
 use super::cipher::CipherOp;
 use super::keys::Key;
+use super::poly1305_mac::PolyStream;
 use super::registry::MessageParams;
 use super::{MechInfo, Mechanism, Params, row};
 use crate::error::{Error, Result};
@@ -53,10 +61,12 @@ pub(super) const ROWS: &[MechInfo] = &[
     ),
 ];
 
-/// The nonce length in bytes for ulNonceLen `bits`: 12 (RFC 8439) or 24
-/// (XChaCha20); anything else is CKR_MECHANISM_PARAM_INVALID.
+/// The nonce length in bytes for ulNonceLen `bits`: 8 (the original
+/// construction), 12 (RFC 8439) or 24 (XChaCha20); anything else is
+/// CKR_MECHANISM_PARAM_INVALID.
 pub fn nonce_len(bits: CK_ULONG) -> Result<usize> {
     match bits {
+        64 => Ok(8),
         96 => Ok(12),
         192 => Ok(24),
         _ => Err(Error::MechanismParamInvalid),
@@ -91,11 +101,40 @@ fn chacha_key(key: &Key) -> Result<&[u8; 32]> {
 enum Variant {
     Ietf(ChaCha20Poly1305, [u8; 12]),
     X(XChaCha20Poly1305, [u8; 24]),
+    /// The original construction: no crate AEAD, so the key and nonce,
+    /// for [`SealStream`].
+    Legacy(Zeroizing<[u8; 32]>, [u8; 8]),
 }
 
 struct ChaChaPoly {
     variant: Variant,
     aad: Vec<u8>,
+}
+
+/// The original construction in one call: the tag of `text` (encrypted in
+/// place), or `text` opened in place when `tag` verifies.
+fn legacy_seal(key: &[u8; 32], nonce: &[u8; 8], aad: &[u8], text: &mut [u8]) -> Result<Vec<u8>> {
+    let mut s = SealStream::with_key(key, nonce, aad, false)?;
+    let ct = s.update(text)?;
+    text.copy_from_slice(&ct);
+    s.finish()
+}
+
+fn legacy_open(
+    key: &[u8; 32],
+    nonce: &[u8; 8],
+    aad: &[u8],
+    text: &mut [u8],
+    tag: &[u8],
+) -> Result<()> {
+    let mut s = SealStream::with_key(key, nonce, aad, true)?;
+    let plain = Zeroizing::new(s.update(text)?);
+    let want = s.finish()?;
+    if !bool::from(want.ct_eq(tag)) {
+        return Err(Error::EncryptedDataInvalid);
+    }
+    text.copy_from_slice(&plain);
+    Ok(())
 }
 
 impl ChaChaPoly {
@@ -108,6 +147,10 @@ impl ChaChaPoly {
             ),
             24 => Variant::X(
                 XChaCha20Poly1305::new(k.into()),
+                nonce.try_into().map_err(|_| Error::MechanismParamInvalid)?,
+            ),
+            8 => Variant::Legacy(
+                Zeroizing::new(*k),
                 nonce.try_into().map_err(|_| Error::MechanismParamInvalid)?,
             ),
             _ => return Err(Error::MechanismParamInvalid),
@@ -128,6 +171,7 @@ impl OneShot for ChaChaPoly {
         let tag = match &self.variant {
             Variant::Ietf(c, n) => c.encrypt_inout_detached(n.into(), &self.aad, text.into()),
             Variant::X(c, n) => c.encrypt_inout_detached(n.into(), &self.aad, text.into()),
+            Variant::Legacy(k, n) => return legacy_seal(k, n, &self.aad, text),
         };
         tag.map(|t| t.to_vec()).map_err(|_| Error::DataLenRange)
     }
@@ -141,13 +185,17 @@ impl OneShot for ChaChaPoly {
             Variant::X(c, n) => {
                 c.decrypt_inout_detached(n.into(), &self.aad, text.into(), tag.into())
             }
+            Variant::Legacy(k, n) => return legacy_open(k, n, &self.aad, text, tag),
         };
         opened.map_err(|_| Error::EncryptedDataInvalid)
     }
 
     fn max_len(&self) -> usize {
         // XChaCha20 runs the same 32-bit-counter construction after
-        // HChaCha20: the same bound.
+        // HChaCha20: the same bound. The original's counter is 64 bits.
+        if matches!(self.variant, Variant::Legacy(..)) {
+            return usize::MAX;
+        }
         usize::try_from(MAX_TEXT).unwrap_or(usize::MAX)
     }
 }
@@ -156,6 +204,7 @@ impl OneShot for ChaChaPoly {
 enum Stream {
     Ietf(ChaCha20),
     X(XChaCha20),
+    Legacy(ChaCha20Legacy),
 }
 
 impl Stream {
@@ -163,6 +212,7 @@ impl Stream {
         match self {
             Stream::Ietf(c) => c.apply_keystream(buf),
             Stream::X(c) => c.apply_keystream(buf),
+            Stream::Legacy(c) => c.apply_keystream(buf),
         }
     }
 }
@@ -170,20 +220,31 @@ impl Stream {
 /// Streaming encryption (RFC 8439 §2.8): the Poly1305 key is the first 32
 /// bytes of keystream block 0; the text is XORed with the keystream from
 /// block 1; the MAC runs over the AAD and the ciphertext, each padded to
-/// 16 bytes, then both lengths as 64-bit little-endian integers.
+/// 16 bytes, then both lengths as 64-bit little-endian integers. The
+/// original construction (64-bit nonce) MACs AAD, its length, ciphertext,
+/// its length, without padding. With `open`, the input is ciphertext: it
+/// is MACed before the XOR (the one-shot decryption of the original
+/// construction compares the tag, then releases the text).
 struct SealStream {
     stream: Stream,
-    mac: Option<Poly1305>,
-    /// Ciphertext not yet MACed (less than one block).
-    unhashed: Vec<u8>,
+    mac: Option<PolyStream>,
+    /// The original construction's MAC layout (no padding).
+    original: bool,
+    open: bool,
     aad_len: u64,
     text_len: u64,
+    /// The most text one message may have (the 32-bit counter's bound for
+    /// RFC 8439 and XChaCha20; the 64-bit counter's is out of reach).
+    max_text: u64,
     done: bool,
 }
 
 impl SealStream {
     fn new(key: &Key, nonce: &[u8], aad: &[u8]) -> Result<SealStream> {
-        let k = chacha_key(key)?;
+        SealStream::with_key(chacha_key(key)?, nonce, aad, false)
+    }
+
+    fn with_key(k: &[u8; 32], nonce: &[u8], aad: &[u8], open: bool) -> Result<SealStream> {
         let mut stream = match nonce.len() {
             12 => {
                 let n: [u8; 12] = nonce.try_into().map_err(|_| Error::MechanismParamInvalid)?;
@@ -193,43 +254,35 @@ impl SealStream {
                 let n: [u8; 24] = nonce.try_into().map_err(|_| Error::MechanismParamInvalid)?;
                 Stream::X(XChaCha20::new(&(*k).into(), &n.into()))
             }
+            8 => {
+                let n: [u8; 8] = nonce.try_into().map_err(|_| Error::MechanismParamInvalid)?;
+                Stream::Legacy(ChaCha20Legacy::new(&(*k).into(), &n.into()))
+            }
             _ => return Err(Error::MechanismParamInvalid),
         };
+        let original = matches!(stream, Stream::Legacy(_));
         let mut block0 = Zeroizing::new([0u8; 64]);
         stream.apply(&mut *block0);
         let mut poly_key = Zeroizing::new([0u8; 32]);
         poly_key.copy_from_slice(block0.get(..32).ok_or(Error::GeneralError)?);
-        let mut mac = Poly1305::new(&(*poly_key).into());
-        mac.update_padded(aad);
+        let mut mac = PolyStream::new(&poly_key);
+        let aad_len = u64::try_from(aad.len()).map_err(|_| Error::MechanismParamInvalid)?;
+        mac.update(aad);
+        if original {
+            mac.update(&aad_len.to_le_bytes());
+        } else {
+            mac.pad();
+        }
         Ok(SealStream {
             stream,
             mac: Some(mac),
-            unhashed: Vec::new(),
-            aad_len: u64::try_from(aad.len()).map_err(|_| Error::MechanismParamInvalid)?,
+            original,
+            open,
+            aad_len,
             text_len: 0,
+            max_text: if original { u64::MAX } else { MAX_TEXT },
             done: false,
         })
-    }
-
-    /// MACs ciphertext, a whole block at a time.
-    fn hash(&mut self, mut ct: &[u8]) -> Result<()> {
-        let mac = self.mac.as_mut().ok_or(Error::OperationNotInitialized)?;
-        if !self.unhashed.is_empty() {
-            let take = (16 - self.unhashed.len()).min(ct.len());
-            let (now, rest) = ct.split_at(take);
-            self.unhashed.extend_from_slice(now);
-            ct = rest;
-            if self.unhashed.len() < 16 {
-                return Ok(());
-            }
-            mac.update_padded(&self.unhashed);
-            self.unhashed.clear();
-        }
-        let whole = ct.len() - ct.len() % 16;
-        let (blocks, rest) = ct.split_at(whole);
-        mac.update_padded(blocks);
-        self.unhashed.extend_from_slice(rest);
-        Ok(())
     }
 }
 
@@ -241,13 +294,19 @@ impl CipherOp for SealStream {
         let total = u64::try_from(data.len())
             .ok()
             .and_then(|n| self.text_len.checked_add(n))
-            .filter(|t| *t <= MAX_TEXT)
+            .filter(|t| *t <= self.max_text)
             .ok_or(Error::DataLenRange)?;
+        let mac = self.mac.as_mut().ok_or(Error::OperationNotInitialized)?;
         // Room for the tag: a single-part call appends it in place.
         let mut out = Vec::with_capacity(data.len().saturating_add(TAG));
         out.extend_from_slice(data);
-        self.stream.apply(&mut out);
-        self.hash(&out)?;
+        if self.open {
+            mac.update(&out);
+            self.stream.apply(&mut out);
+        } else {
+            self.stream.apply(&mut out);
+            mac.update(&out);
+        }
         self.text_len = total;
         Ok(out)
     }
@@ -257,12 +316,13 @@ impl CipherOp for SealStream {
             return Err(Error::OperationNotInitialized);
         }
         let mut mac = self.mac.take().ok_or(Error::OperationNotInitialized)?;
-        mac.update_padded(&self.unhashed);
-        let mut lengths = [0u8; 16];
-        let (a, c) = lengths.split_at_mut(8);
-        a.copy_from_slice(&self.aad_len.to_le_bytes());
-        c.copy_from_slice(&self.text_len.to_le_bytes());
-        mac.update_padded(&lengths);
+        if self.original {
+            mac.update(&self.text_len.to_le_bytes());
+        } else {
+            mac.pad();
+            mac.update(&self.aad_len.to_le_bytes());
+            mac.update(&self.text_len.to_le_bytes());
+        }
         Ok(mac.finalize().to_vec())
     }
 
@@ -434,6 +494,50 @@ mod tests {
         );
     }
 
+    /// The original construction (64-bit nonce) against libsodium's
+    /// crypto_aead_chacha20poly1305_encrypt (PyNaCl 1.6.2,
+    /// nacl.bindings): the §2.8.2 key, AAD and text, nonce 4041…47.
+    const ORIG_N: &str = "4041424344454647";
+    const ORIG_SEALED: &str = "a479cb54628946d6f4042a8e384ef4bd2fbc7330b8be55eb2d8dc18aaa51d66a\
+                               8ec1f8d3619a258db0ac56956015b7b4937e9b8e6aa957b3dc0214d803d77660\
+                               aabc913092971da8f207171ce7843608162e2e759d8efc25d8d0936990af63c8\
+                               20ba87e8a955b5c8274ef7d10f6fafd046470f54ae6c8d92023fbb151b4206ee\
+                               8e95";
+    /// The same with no AAD and no text: the tag alone.
+    const ORIG_EMPTY: &str = "5a700f88e787fe1c1ef664e601ba935f";
+
+    #[test]
+    fn original_construction_matches_libsodium() {
+        let k = key(&unhex(K));
+        let m = mech(&unhex(ORIG_N), &unhex(A));
+        let want = unhex(ORIG_SEALED);
+        for step in [1, 15, 16, 17, 64, 200] {
+            let mut enc = encrypt_init(&m, k.clone()).unwrap();
+            let mut out = Vec::new();
+            for part in P.chunks(step) {
+                out.extend(enc.update(part).unwrap());
+            }
+            out.extend(enc.finish().unwrap());
+            assert_eq!(out, want, "step {step}");
+        }
+        let mut dec = decrypt_init(&m, k.clone()).unwrap();
+        assert_eq!(single(&mut dec, &want).unwrap(), P);
+        let empty = mech(&unhex(ORIG_N), &[]);
+        let tag = single(&mut encrypt_init(&empty, k.clone()).unwrap(), &[]).unwrap();
+        assert_eq!(tag, unhex(ORIG_EMPTY));
+        for i in [0, 60, want.len() - 1] {
+            let mut bad = want.clone();
+            bad[i] ^= 0x80;
+            let mut dec = decrypt_init(&m, k.clone()).unwrap();
+            assert_eq!(
+                single(&mut dec, &bad).err(),
+                Some(Error::EncryptedDataInvalid)
+            );
+        }
+        let wrapped = wrap(&m, &k, &[5; 32]).unwrap();
+        assert_eq!(*unwrap(&m, &k, &wrapped).unwrap(), [5; 32]);
+    }
+
     #[test]
     fn xchacha_round_trip_and_wrap() {
         let k = key(&[9; 32]);
@@ -498,6 +602,7 @@ mod tests {
     #[test]
     fn bad_parameters_and_keys() {
         for bits in [0, 64, 95, 128, 256] {
+            // (64 is the original construction's: an 8-byte nonce.)
             assert_eq!(
                 parse(&[0; 12], bits, &[]).err(),
                 Some(Error::MechanismParamInvalid)

@@ -211,7 +211,7 @@ impl Key {
     pub fn secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Result<Key> {
         let ok = match key_type {
             CKK_AES => matches!(value.len(), 16 | 24 | 32),
-            CKK_CHACHA20 => value.len() == 32,
+            CKK_CHACHA20 | CKK_POLY1305 | CKK_SALSA20 => value.len() == 32,
             CKK_GENERIC_SECRET | CKK_HKDF | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
             | CKK_SHA384_HMAC | CKK_SHA512_HMAC | CKK_SHA3_224_HMAC | CKK_SHA3_256_HMAC
             | CKK_SHA3_384_HMAC | CKK_SHA3_512_HMAC => (1..=MAX_SECRET_LEN).contains(&value.len()),

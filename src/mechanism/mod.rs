@@ -42,6 +42,7 @@ pub mod names;
 mod params;
 pub mod pbes2;
 mod pkcs8;
+mod poly1305_mac;
 pub mod provider;
 pub mod registry;
 mod rsa;
@@ -53,6 +54,7 @@ mod sign;
 mod simple_derive;
 pub mod spki;
 pub mod state;
+mod stream_cipher;
 mod wrap;
 
 pub mod iv_gen;
@@ -74,6 +76,7 @@ pub use self::keys::{Curve, Key};
 pub use self::ml_dsa::generate_ml_dsa;
 pub use self::params::{Layout, Mechanism, Params, RawHkdf, RawParam, RawPbkdf2, gcm_lengths};
 pub use self::pkcs8::PrivateAttribute;
+pub use self::poly1305_mac::{poly1305_allowed, set_poly1305_allowed};
 pub use self::registry::{
     Generates, RSA_MAX, RSA_MIN, capability, ciphertext_len, decapsulate, encapsulate, generates,
     info, is_multipart, is_verify_multipart, layout, message_op, message_op_with_len,

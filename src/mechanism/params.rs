@@ -30,6 +30,10 @@ pub enum Layout {
     KbkdfFeedback,
     /// CK_SALSA20_CHACHA20_POLY1305_PARAMS.
     ChaChaPoly,
+    /// CK_CHACHA20_PARAMS (CKM_CHACHA20).
+    ChaCha20,
+    /// CK_SALSA20_PARAMS (CKM_SALSA20).
+    Salsa20,
     /// CK_CCM_PARAMS.
     Ccm,
     /// CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA).
@@ -102,6 +106,14 @@ pub enum RawParam {
         nonce_bits: CK_ULONG,
         aad: Vec<u8>,
     },
+    /// CK_CHACHA20_PARAMS or CK_SALSA20_PARAMS with their pointers
+    /// followed (lengths in bits; CK_SALSA20_PARAMS's counter is 64 bits).
+    StreamCipher {
+        counter: Vec<u8>,
+        counter_bits: CK_ULONG,
+        nonce: Vec<u8>,
+        nonce_bits: CK_ULONG,
+    },
     /// CK_CCM_PARAMS with its pointers followed.
     Ccm {
         data_len: CK_ULONG,
@@ -137,6 +149,7 @@ impl std::fmt::Debug for RawParam {
             RawParam::AesCbcEncryptData { .. } => "AesCbcEncryptData",
             RawParam::Kbkdf(_) => "Kbkdf",
             RawParam::ChaChaPoly { .. } => "ChaChaPoly",
+            RawParam::StreamCipher { .. } => "StreamCipher",
             RawParam::Ccm { .. } => "Ccm",
             RawParam::SignContext { .. } => "SignContext",
             RawParam::HashSignContext { .. } => "HashSignContext",
@@ -234,6 +247,13 @@ pub enum Params {
         nonce: Vec<u8>,
         aad: Vec<u8>,
     },
+    /// CK_CHACHA20_PARAMS / CK_SALSA20_PARAMS, checked by
+    /// `stream_cipher::parse`: the nonce (8, 12 or 24 bytes) and the first
+    /// block's counter.
+    StreamCipher {
+        nonce: Vec<u8>,
+        counter: u64,
+    },
     /// CK_CCM_PARAMS, checked by `aes_ccm::check`: the text length the
     /// MAC commits to, a 7..=13-byte nonce, the MAC length in bytes.
     Ccm {
@@ -314,6 +334,14 @@ impl Mechanism {
                 aad,
             } if mech == CKM_CHACHA20_POLY1305 => {
                 super::chacha_poly::parse(nonce, *nonce_bits, aad)?
+            }
+            RawParam::StreamCipher {
+                counter,
+                counter_bits,
+                nonce,
+                nonce_bits,
+            } if matches!(mech, CKM_CHACHA20 | CKM_SALSA20) => {
+                super::stream_cipher::parse(mech, counter, *counter_bits, nonce, *nonce_bits)?
             }
             RawParam::Ccm {
                 data_len,
@@ -412,7 +440,9 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
         (CKM_AES_CMAC_GENERAL | CKM_AES_MAC_GENERAL | CKM_AES_GCM | CKM_RSA_PKCS_OAEP, _) => {
             return Err(bad);
         }
-        (CKM_CHACHA20_POLY1305 | CKM_AES_CCM, _) => return Err(bad),
+        (CKM_CHACHA20_POLY1305 | CKM_AES_CCM | CKM_CHACHA20 | CKM_SALSA20, _) => {
+            return Err(bad);
+        }
         (CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE | CKM_HKDF_DERIVE | CKM_HKDF_DATA, _) => {
             return Err(bad);
         }
@@ -654,6 +684,7 @@ fn params_kind(p: &Params) -> &'static str {
         Params::Hkdf { .. } => "Hkdf(..)",
         Params::Kbkdf(_) => "Kbkdf(..)",
         Params::ChaChaPoly { .. } => "ChaChaPoly(..)",
+        Params::StreamCipher { .. } => "StreamCipher(..)",
         Params::Ccm { .. } => "Ccm(..)",
         _ => "Params(..)",
     }

@@ -286,6 +286,9 @@ enum Hook {
     SimpleDerive,
     /// CBC-MAC: offered only when the policy allows it (cbc_mac.rs).
     CbcMac,
+    /// CKM_POLY1305 and its key generation: offered only when the policy
+    /// allows it (poly1305_mac.rs: a one-time key).
+    Poly1305,
 }
 
 /// One registered mechanism: its row as the module can do it, the unit of
@@ -351,6 +354,18 @@ const REGISTRATIONS: &[Rows] = {
         rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
         rows(chacha_poly::ROWS, Bytes, &ChaChaPoly, Hook::None),
         rows(aes_ccm::ROWS, Bytes, &AesCcm, Hook::None),
+        rows(
+            super::stream_cipher::ROWS,
+            Bytes,
+            &super::stream_cipher::StreamCiphers,
+            Hook::None,
+        ),
+        rows(
+            super::poly1305_mac::ROWS,
+            Bytes,
+            &super::poly1305_mac::Poly1305Mac,
+            Hook::Poly1305,
+        ),
         rows(ml_dsa::ROWS, Bytes, &ml_dsa::MlDsaFamily, Hook::None),
         rows(super::ml_kem::ROWS, Bytes, &MlKem, Hook::None),
     ]
@@ -407,6 +422,9 @@ fn offered(e: &Entry) -> Option<MechInfo> {
         return None;
     }
     if e.hook == Hook::CbcMac && !cbc_mac::cbc_mac_allowed() {
+        return None;
+    }
+    if e.hook == Hook::Poly1305 && !super::poly1305_mac::poly1305_allowed() {
         return None;
     }
     if e.hook == Hook::Rsa {
@@ -661,6 +679,8 @@ mod tests {
             (CKM_SP800_108_DOUBLE_PIPELINE_KDF, Layout::Kbkdf),
             (CKM_CHACHA20_POLY1305, Layout::ChaChaPoly),
             (CKM_AES_CCM, Layout::Ccm),
+            (CKM_CHACHA20, Layout::ChaCha20),
+            (CKM_SALSA20, Layout::Salsa20),
             (CKM_ML_DSA, Layout::SignAdditionalContext),
             (CKM_HASH_ML_DSA, Layout::HashSignAdditionalContext),
             (CKM_HASH_ML_DSA_SHA224, Layout::SignAdditionalContext),

@@ -15,7 +15,8 @@ use crate::mechanism::ml_kem::{MlKemPrivate, MlKemPublic, ParamSet};
 /// AES key lengths in bytes.
 pub(crate) const AES_LENGTHS: [usize; 3] = [16, 24, 32];
 
-/// The ChaCha20 key length in bytes (fixed at 256 bits by the spec).
+/// The ChaCha20 key length in bytes (fixed at 256 bits by the spec; so
+/// are Poly1305 and Salsa20 keys).
 pub(crate) const CHACHA20_LEN: usize = 32;
 
 /// Longest generic, HKDF or HMAC secret we generate, in bytes (4096 bits,
@@ -31,7 +32,7 @@ pub(crate) const SECRET_VALUE_MAX_LEN: usize = 4096;
 pub(crate) fn secret_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
     match key_type {
         CKK_AES => AES_LENGTHS.contains(&len),
-        CKK_CHACHA20 => len == CHACHA20_LEN,
+        CKK_CHACHA20 | CKK_POLY1305 | CKK_SALSA20 => len == CHACHA20_LEN,
         _ if rules::supported_key(CKO_SECRET_KEY, key_type) => {
             (1..=GENERIC_SECRET_MAX_LEN).contains(&len)
         }
@@ -44,7 +45,7 @@ pub(crate) fn secret_len_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
 pub(crate) fn secret_value_ok(key_type: CK_KEY_TYPE, len: usize) -> bool {
     match key_type {
         CKK_AES => AES_LENGTHS.contains(&len),
-        CKK_CHACHA20 => len == CHACHA20_LEN,
+        CKK_CHACHA20 | CKK_POLY1305 | CKK_SALSA20 => len == CHACHA20_LEN,
         _ if rules::supported_key(CKO_SECRET_KEY, key_type) => {
             (1..=SECRET_VALUE_MAX_LEN).contains(&len)
         }

@@ -429,7 +429,7 @@ pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bo
         CKO_SECRET_KEY => {
             matches!(
                 key_type,
-                CKK_AES | CKK_GENERIC_SECRET | CKK_HKDF | CKK_CHACHA20
+                CKK_AES | CKK_GENERIC_SECRET | CKK_HKDF | CKK_CHACHA20 | CKK_POLY1305 | CKK_SALSA20
             ) || is_hmac_key_type(key_type)
         }
         _ => false,

@@ -161,10 +161,13 @@ fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE
     let mac_key = key_type == CKK_GENERIC_SECRET || rules::is_hmac_key_type(key_type);
     match ty {
         CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP => {
-            matches!(key_type, CKK_RSA | CKK_AES | CKK_CHACHA20)
+            matches!(key_type, CKK_RSA | CKK_AES | CKK_CHACHA20 | CKK_SALSA20)
         }
         CKA_SIGN | CKA_VERIFY => {
-            matches!(key_type, CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA) || mac_key
+            matches!(
+                key_type,
+                CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA | CKK_POLY1305
+            ) || mac_key
         }
         CKA_DERIVE => match class {
             CKO_PRIVATE_KEY => matches!(key_type, CKK_EC | CKK_EC_MONTGOMERY),

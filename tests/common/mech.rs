@@ -128,6 +128,45 @@ impl Mech {
         )
     }
 
+    /// CK_CHACHA20_PARAMS for CKM_CHACHA20 (lengths in bits, given apart
+    /// from the buffers so a test can make them disagree).
+    pub fn chacha20(
+        counter: &[u8],
+        counter_bits: CK_ULONG,
+        nonce: &[u8],
+        nonce_bits: CK_ULONG,
+    ) -> Self {
+        let mut bufs = Vec::new();
+        let (pc, _) = keep(&mut bufs, counter);
+        let (pn, _) = keep(&mut bufs, nonce);
+        Self::with(
+            CKM_CHACHA20,
+            CK_CHACHA20_PARAMS {
+                pBlockCounter: pc,
+                blockCounterBits: counter_bits,
+                pNonce: pn,
+                ulNonceBits: nonce_bits,
+            },
+            bufs,
+        )
+    }
+
+    /// CK_SALSA20_PARAMS for CKM_SALSA20 (the counter is 8 bytes).
+    pub fn salsa20(counter: &[u8], nonce: &[u8], nonce_bits: CK_ULONG) -> Self {
+        let mut bufs = Vec::new();
+        let (pc, _) = keep(&mut bufs, counter);
+        let (pn, _) = keep(&mut bufs, nonce);
+        Self::with(
+            CKM_SALSA20,
+            CK_SALSA20_PARAMS {
+                pBlockCounter: pc,
+                pNonce: pn,
+                ulNonceBits: nonce_bits,
+            },
+            bufs,
+        )
+    }
+
     /// CK_CCM_PARAMS for CKM_AES_CCM.
     pub fn ccm(data_len: usize, nonce: &[u8], aad: &[u8], mac_len: CK_ULONG) -> Self {
         let mut bufs = Vec::new();
