@@ -74,6 +74,13 @@ fn python_pkcs11_suite() {
     run("python_pkcs11.sh");
 }
 
+/// PyKCS11's own test suite (1.5.20, from PyPI), as its project runs it
+/// against SoftHSMv2.
+#[test]
+fn pykcs11_suite() {
+    run("pykcs11_suite.sh");
+}
+
 #[test]
 fn pkcs11_tool_admin_cycle() {
     run("pkcs11_tool.sh");
