@@ -201,15 +201,16 @@ pub fn x448_public(scalar: &[u8]) -> Result<[u8; X448_LEN]> {
 
 /// The X448 shared secret (RFC 7748 §6.2). The crate refuses a
 /// small-order peer point, and an all-zero result is refused too: RFC 7748
-/// §6.2 lets us abort, as X25519 does (MechanismParamInvalid: the peer
-/// value is in the parameter).
+/// §6.2 lets us abort. Both answer CKR_FUNCTION_FAILED, as X25519's
+/// non-contributory exchange does (provider/generation.rs); a peer value
+/// of the wrong length is MechanismParamInvalid.
 pub fn x448_shared(scalar: &[u8], peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let k =
         Zeroizing::new(<[u8; X448_LEN]>::try_from(scalar).map_err(|_| Error::KeyTypeInconsistent)?);
     let u: [u8; X448_LEN] = peer.try_into().map_err(|_| Error::MechanismParamInvalid)?;
-    let z = Zeroizing::new(x448::x448(*k, u).ok_or(Error::MechanismParamInvalid)?);
+    let z = Zeroizing::new(x448::x448(*k, u).ok_or(Error::FunctionFailed)?);
     if z.iter().all(|&b| b == 0) {
-        return Err(Error::MechanismParamInvalid);
+        return Err(Error::FunctionFailed);
     }
     Ok(Zeroizing::new(z.to_vec()))
 }
@@ -300,10 +301,7 @@ mod tests {
         let mut one = [0u8; X448_LEN];
         one[0] = 1;
         for peer in [[0u8; X448_LEN], one] {
-            assert_eq!(
-                x448_shared(&a, &peer).unwrap_err(),
-                Error::MechanismParamInvalid
-            );
+            assert_eq!(x448_shared(&a, &peer).unwrap_err(), Error::FunctionFailed);
         }
         assert_eq!(
             x448_shared(&a, &[5; 55]).unwrap_err(),

@@ -21,7 +21,7 @@
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-use super::curve448::Alg448;
+use super::curve448::{Alg448, CURVE448_BITS};
 use super::curve25519;
 use super::digest::HashAlg;
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
@@ -30,7 +30,8 @@ use super::provider::generation;
 use super::{EC_CAPS, EC_MAX, MechInfo, Mechanism, Params, info, row};
 use crate::error::{Error, Result};
 
-/// Key sizes in bits: X25519 (255) up to P-521.
+/// Key sizes in bits: X25519 (255) up to P-521; Montgomery key pairs are
+/// X25519 (255) or X448 (448).
 pub(super) const ROWS: &[MechInfo] = &[
     row(
         CKM_ECDH1_DERIVE,
@@ -47,7 +48,7 @@ pub(super) const ROWS: &[MechInfo] = &[
     row(
         CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
         CURVE25519_BITS,
-        CURVE25519_BITS,
+        CURVE448_BITS,
         CKF_GENERATE_KEY_PAIR | CKF_EC_NAMEDCURVE | CKF_EC_CURVENAME,
     ),
 ];

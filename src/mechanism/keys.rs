@@ -271,7 +271,7 @@ impl Key {
                 &seed,
             )?)));
         }
-        Alg25519::Ed25519.expect(ec_params)?;
+        curve448::expect_edwards(ec_params)?;
         let seed = curve25519::private_value(value)?;
         Ok(Key::EdPrivate(Box::new(
             ed25519_dalek::SigningKey::from_bytes(&seed),
@@ -290,7 +290,7 @@ impl Key {
                 &bytes,
             )?)));
         }
-        Alg25519::Ed25519.expect(ec_params)?;
+        curve448::expect_edwards(ec_params)?;
         let bytes = curve25519::public_from_attr(ec_point).ok_or(Error::AttributeValueInvalid)?;
         let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
             .map_err(|_| Error::AttributeValueInvalid)?;
@@ -304,7 +304,7 @@ impl Key {
         if Alg448::from_ec_params(ec_params) == Some(Alg448::X448) {
             return Ok(Key::X448Private(Alg448::X448.private_value(value)?));
         }
-        Alg25519::X25519.expect(ec_params)?;
+        curve448::expect_montgomery(ec_params)?;
         let scalar = curve25519::private_value(value)?;
         Ok(Key::MontPrivate(Box::new(
             x25519_dalek::StaticSecret::from(*scalar),
@@ -321,7 +321,7 @@ impl Key {
                 .ok_or(Error::AttributeValueInvalid)?;
             return Ok(Key::X448Public(bytes));
         }
-        Alg25519::X25519.expect(ec_params)?;
+        curve448::expect_montgomery(ec_params)?;
         let bytes = curve25519::public_from_attr(ec_point).ok_or(Error::AttributeValueInvalid)?;
         Ok(Key::MontPublic(x25519_dalek::PublicKey::from(bytes)))
     }
