@@ -701,3 +701,35 @@ fn interop_with_pyca_cryptography() {
     );
     assert_eq!(hex(&z), their_secret, "the same X448 secret on both sides");
 }
+
+/// The policy names the curves "Ed448" and "X448" in `allowed_curves`:
+/// with only Ed448 allowed, Ed448 generates and X448 (or Ed25519) is
+/// CKR_CURVE_NOT_SUPPORTED.
+#[test]
+fn policy_allowed_curves_names_ed448_and_x448() {
+    let m = common::lifecycle::Module::start("[policy]\nallowed_curves = [\"Ed448\"]\n");
+    let s = m.ready();
+    let pair = |mech, params: &[u8]| {
+        s.generate_pair(
+            &Mech::new(mech),
+            Tmpl::new()
+                .bytes(CKA_EC_PARAMS, params)
+                .bool(CKA_TOKEN, false),
+            Tmpl::new().bool(CKA_TOKEN, false),
+        )
+    };
+    ok(
+        pair(CKM_EC_EDWARDS_KEY_PAIR_GEN, ED448_OID),
+        "Ed448 allowed",
+    );
+    err(
+        pair(CKM_EC_MONTGOMERY_KEY_PAIR_GEN, X448_OID),
+        CKR_CURVE_NOT_SUPPORTED,
+        "X448 not allowed",
+    );
+    err(
+        pair(CKM_EC_EDWARDS_KEY_PAIR_GEN, ED25519_OID),
+        CKR_CURVE_NOT_SUPPORTED,
+        "Ed25519 not allowed",
+    );
+}
