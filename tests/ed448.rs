@@ -733,3 +733,52 @@ fn policy_allowed_curves_names_ed448_and_x448() {
         "Ed25519 not allowed",
     );
 }
+
+/// A token Ed448 key keeps its 57-byte seed sealed: the seed is in no
+/// store file after C_Finalize, and after a restart the key signs the RFC
+/// 8032 §7.4 answer again.
+#[test]
+fn ed448_token_key_sealed_at_rest() {
+    let (env, init, s) = setup();
+    let v = &ED448[2];
+    let seed = unhex(v.secret);
+    ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+                .bytes(CKA_EC_PARAMS, ED448_OID)
+                .bytes(CKA_VALUE, &seed)
+                .bytes(CKA_LABEL, b"ed448-at-rest")
+                .bool(CKA_TOKEN, true)
+                .bool(CKA_SIGN, true),
+        ),
+        "token Ed448 key",
+    );
+    drop(init);
+    let files = env.store_files();
+    assert!(!files.is_empty());
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes.windows(seed.len()).any(|w| w == seed.as_slice()),
+            "the Ed448 seed is in {} in the clear",
+            f.display()
+        );
+    }
+    let init = Init::new();
+    // Log in again (user_session would re-initialize the token).
+    let h = open_session(init.f, true);
+    assert_eq!(login(init.f, h, CKU_USER, common::USER_PIN), CKR_OK);
+    let s = Sess::new(init.f, h);
+    let found = ok(
+        s.find(Tmpl::new().bytes(CKA_LABEL, b"ed448-at-rest")),
+        "C_FindObjects",
+    );
+    assert_eq!(found.len(), 1);
+    let sig = ok(
+        s.sign_once(&eddsa(false, &unhex(v.ctx)), found[0], &unhex(v.msg)),
+        "sign after the restart",
+    );
+    assert_eq!(hex(&sig), v.sig);
+}
