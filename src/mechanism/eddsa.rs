@@ -1,10 +1,12 @@
 //! EdDSA: CKM_EDDSA as pure Ed25519 (RFC 8032 §5.1; no parameter, or
 //! CK_EDDSA_PARAMS without prehash or context) or Ed25519ph (phFlag set,
-//! with a context of up to 255 bytes), and the CKM_EC_EDWARDS_KEY_PAIR_GEN
-//! row. Pure Ed25519 hashes the message twice, so multi-part input is
-//! buffered and signed in `finish`; Ed25519ph hashes it with SHA-512 as it
-//! arrives. Ed25519ctx is refused when the parameter is read (params.rs).
-
+//! with a context of up to 255 bytes); on edwards448 keys Ed448 (§5.2; no
+//! parameter, or phFlag clear with a context of up to 255 bytes) or
+//! Ed448ph (phFlag set); and the CKM_EC_EDWARDS_KEY_PAIR_GEN row. Pure
+//! EdDSA hashes the message twice, so multi-part input is buffered and
+//! signed in `finish`; the prehash variants hash it as it arrives (SHA-512,
+//! SHAKE256 to 64 bytes). Ed25519ctx (a context without prehash on an
+//! Ed25519 key) is refused at init: ed25519-dalek has no such signing.
 use std::sync::Arc;
 
 use cryptoki_sys::*;
