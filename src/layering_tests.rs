@@ -37,6 +37,8 @@ const CRYPTO_CRATES: &[&str] = &[
     "p521",
     "ed25519-dalek",
     "x25519-dalek",
+    "ed448-goldilocks",
+    "x448",
     "ml-dsa",
     "shake",
     "ml-kem",

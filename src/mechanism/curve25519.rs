@@ -56,8 +56,9 @@ impl Alg25519 {
             }
         }
         match der {
-            // A well-formed curve name or OID of a curve we do not offer
-            // (edwards448, 1.3.101.113 …): CKR_CURVE_NOT_SUPPORTED, as for
+            // A well-formed curve name or OID of a curve this file does not
+            // offer (1.3.101.114 …; edwards448 and curve448 are
+            // curve448.rs's, asked first): CKR_CURVE_NOT_SUPPORTED, as for
             // the Weierstrass curves (`Curve::from_ec_params`).
             [PRINTABLE_STRING | 0x06, len, rest @ ..]
                 if usize::from(*len) == rest.len() && !rest.is_empty() =>
@@ -150,15 +151,15 @@ pub fn curve_private_key(inner: &[u8]) -> Option<Zeroizing<[u8; KEY_LEN]>> {
 mod tests {
     use super::*;
 
-    /// A curve we do not offer, named well, is CKR_CURVE_NOT_SUPPORTED
-    /// (python-pkcs11's Ed448 test); malformed parameters stay
-    /// CKR_ATTRIBUTE_VALUE_INVALID.
+    /// A curve we do not offer, named well, is CKR_CURVE_NOT_SUPPORTED;
+    /// malformed parameters stay CKR_ATTRIBUTE_VALUE_INVALID. (Ed448,
+    /// which python-pkcs11's test asks for, is curve448.rs's now.)
     #[test]
     fn unsupported_curves_are_named_as_such() {
-        let ed448_oid = [0x06, 0x03, 0x2b, 0x65, 0x71];
-        let mut ed448_name = vec![PRINTABLE_STRING, 10];
-        ed448_name.extend_from_slice(b"edwards448");
-        for der in [&ed448_oid[..], &ed448_name] {
+        let other_oid = [0x06, 0x03, 0x2b, 0x65, 0x72];
+        let mut other_name = vec![PRINTABLE_STRING, 10];
+        other_name.extend_from_slice(b"edwards449");
+        for der in [&other_oid[..], &other_name] {
             assert_eq!(Alg25519::from_ec_params(der), Err(Error::CurveNotSupported));
             assert_eq!(
                 crate::mechanism::generate_edwards(der).unwrap_err(),

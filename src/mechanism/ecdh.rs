@@ -21,6 +21,7 @@
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+use super::curve448::{Alg448, CURVE448_BITS};
 use super::curve25519;
 use super::digest::HashAlg;
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
@@ -29,7 +30,8 @@ use super::provider::generation;
 use super::{EC_CAPS, EC_MAX, MechInfo, Mechanism, Params, info, row};
 use crate::error::{Error, Result};
 
-/// Key sizes in bits: X25519 (255) up to P-521.
+/// Key sizes in bits: X25519 (255) up to P-521; Montgomery key pairs are
+/// X25519 (255) or X448 (448).
 pub(super) const ROWS: &[MechInfo] = &[
     row(
         CKM_ECDH1_DERIVE,
@@ -46,7 +48,7 @@ pub(super) const ROWS: &[MechInfo] = &[
     row(
         CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
         CURVE25519_BITS,
-        CURVE25519_BITS,
+        CURVE448_BITS,
         CKF_GENERATE_KEY_PAIR | CKF_EC_NAMEDCURVE | CKF_EC_CURVENAME,
     ),
 ];
@@ -71,12 +73,15 @@ pub(super) fn derive(
     else {
         return Err(Error::MechanismParamInvalid);
     };
-    if !matches!(base, Key::EcPrivate { .. } | Key::MontPrivate(_)) {
+    if !matches!(
+        base,
+        Key::EcPrivate { .. } | Key::MontPrivate(_) | Key::X448Private(_)
+    ) {
         return Err(Error::KeyTypeInconsistent);
     }
-    // X25519 is not an approved curve: the FIPS build agrees on P-curves
-    // only (an imported Montgomery key cannot bring it back).
-    if super::provider::FIPS && matches!(base, Key::MontPrivate(_)) {
+    // X25519 and X448 are not approved curves: the FIPS build agrees on
+    // P-curves only (an imported Montgomery key cannot bring them back).
+    if super::provider::FIPS && matches!(base, Key::MontPrivate(_) | Key::X448Private(_)) {
         crate::error::cause::note(&"FIPS mode: ECDH on P-256, P-384 or P-521 only");
         return Err(Error::KeyTypeInconsistent);
     }
@@ -86,6 +91,14 @@ pub(super) fn derive(
     let z = match base {
         Key::EcPrivate { curve, key } => weierstrass_secret(*curve, key, public_data)?,
         Key::MontPrivate(secret) => x25519_secret(secret, public_data)?,
+        // X448 (RFC 7748 §6.2): the peer's 56 bytes, raw or DER OCTET
+        // STRING; small-order peers and an all-zero Z are refused.
+        Key::X448Private(secret) => {
+            let peer = Alg448::X448
+                .public_from_attr(public_data)
+                .ok_or(Error::MechanismParamInvalid)?;
+            super::curve448::x448_shared(secret, &peer)?
+        }
         _ => return Err(Error::KeyTypeInconsistent),
     };
     match kdf_hash(*kdf)? {

@@ -459,7 +459,8 @@ impl Family for CbcMac {
     }
 }
 
-/// EdDSA (Ed25519); its row family also registers Edwards key generation.
+/// EdDSA (Ed25519, Ed448); its row family also registers Edwards key
+/// generation.
 pub struct EdDsa;
 
 impl Family for EdDsa {

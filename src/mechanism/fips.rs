@@ -358,6 +358,21 @@ mod in_module {
             derive(&peer_x, &x25519, None).err(),
             Some(crate::error::Error::KeyTypeInconsistent)
         );
+        // Nor does an imported X448 key.
+        let x448 =
+            Key::montgomery_private(&crate::mechanism::Alg448::X448.ec_params(), &[1; 56]).unwrap();
+        let peer_x448 = mech(
+            CKM_ECDH1_DERIVE,
+            Params::Ecdh {
+                kdf: CKD_NULL,
+                shared_data: vec![],
+                public_data: vec![9; 56],
+            },
+        );
+        assert_eq!(
+            derive(&peer_x448, &x448, None).err(),
+            Some(crate::error::Error::KeyTypeInconsistent)
+        );
         let rsa = in_aws_lc("RSA-2048 key pair", || {
             generate_rsa(2048, &[1, 0, 1]).unwrap()
         });

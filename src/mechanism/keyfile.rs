@@ -11,6 +11,7 @@ use rsa::pkcs1::{RsaPrivateKeyRef, RsaPublicKeyRef};
 use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
 use zeroize::Zeroizing;
 
+use super::curve448::Alg448;
 use super::curve25519::Alg25519;
 use super::keys::{Curve, Key};
 
@@ -64,7 +65,7 @@ impl std::fmt::Display for ImportError {
             ),
             ImportError::UnsupportedAlgorithm(oid) => write!(
                 f,
-                "unsupported key algorithm {oid} (RSA, EC, Ed25519 and X25519 are supported)"
+                "unsupported key algorithm {oid} (RSA, EC, Ed25519, X25519, Ed448 and X448 are supported)"
             ),
             ImportError::UnsupportedCurve(curve) => write!(
                 f,
@@ -107,6 +108,7 @@ enum Algorithm {
     Rsa,
     Ec(Curve),
     Curve25519(Alg25519),
+    Curve448(Alg448),
 }
 
 /// The DER structure a file holds, told apart by the tags of the outer
@@ -306,6 +308,14 @@ fn algorithm(alg: &AlgorithmIdentifierRef<'_>) -> Result<Algorithm, ImportError>
         .oid
         .to_der()
         .map_err(|_| ImportError::Malformed("key algorithm"))?;
+    if let Some(a) = Alg448::from_oid_der(&oid_der) {
+        // RFC 8410 §3: the parameters must be absent.
+        return if alg.parameters.is_some() {
+            Err(ImportError::Malformed("key algorithm"))
+        } else {
+            Ok(Algorithm::Curve448(a))
+        };
+    }
     match Alg25519::from_oid_der(&oid_der) {
         // RFC 8410 §3: the parameters must be absent.
         Some(_) if alg.parameters.is_some() => Err(ImportError::Malformed("key algorithm")),
@@ -391,6 +401,8 @@ pub fn public_key(der: &[u8]) -> Result<Key, ImportError> {
         Algorithm::Curve25519(alg @ Alg25519::X25519) => {
             Key::montgomery_public(&alg.ec_params(), raw)
         }
+        Algorithm::Curve448(alg @ Alg448::Ed448) => Key::edwards_public(&alg.ec_params(), raw),
+        Algorithm::Curve448(alg @ Alg448::X448) => Key::montgomery_public(&alg.ec_params(), raw),
     };
     key.map_err(|_| ImportError::InvalidKey)
 }

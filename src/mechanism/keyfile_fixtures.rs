@@ -230,7 +230,7 @@ J/5Us6jLpaRa/Rv/blzIHGYdsnmG1qcu+36tQfUpxLcaZkwLkzkF
 -----END PRIVATE KEY-----
 ";
 
-/// An Ed448 key (an algorithm we do not offer).
+/// An Ed448 key in OpenSSL's PKCS#8 (RFC 8410) form.
 pub const ED448: &str = r"-----BEGIN PRIVATE KEY-----
 MEcCAQAwBQYDK2VxBDsEOSFzM3BzlG78DcP0d3HGI6CiD77pKlsjvSmwgG/e3k6/
 jysjC8qlfhv0iG3t6am30z1anJ/i6NFdUQ==

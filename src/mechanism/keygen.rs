@@ -6,7 +6,8 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use super::curve25519::{self, Alg25519};
+use super::curve448::Alg448;
+use super::curve25519;
 use super::ec;
 use super::keys::{Curve, Key};
 use super::provider::generation;
@@ -66,8 +67,15 @@ pub fn generate_ec(ec_params: &[u8]) -> Result<EcKeyPairParts> {
 /// Generates an Ed25519 key pair; `ec_params` must name edwards25519 (OID
 /// or curve name, echoed back as given), else AttributeValueInvalid.
 pub fn generate_edwards(ec_params: &[u8]) -> Result<EcKeyPairParts> {
-    Alg25519::Ed25519.expect(ec_params)?;
-    let seed = generation::ed25519_seed()?;
+    super::curve448::expect_edwards(ec_params)?;
+    let seed = if Alg448::from_ec_params(ec_params) == Some(Alg448::Ed448) {
+        // Ed448: the 57-byte seed is all the key is (RFC 8032 §5.2.5).
+        let mut seed = Zeroizing::new(vec![0u8; Alg448::Ed448.key_len()]);
+        random(&mut seed)?;
+        seed
+    } else {
+        generation::ed25519_seed()?
+    };
     let key = Key::edwards_private(ec_params, &seed)?;
     Ok(EcKeyPairParts {
         ec_params: ec_params.to_vec(),
@@ -80,8 +88,13 @@ pub fn generate_edwards(ec_params: &[u8]) -> Result<EcKeyPairParts> {
 /// curve name, echoed back as given), else AttributeValueInvalid. The
 /// scalar is stored as drawn; X25519 clamps it at use (RFC 7748 §5).
 pub fn generate_montgomery(ec_params: &[u8]) -> Result<EcKeyPairParts> {
-    Alg25519::X25519.expect(ec_params)?;
-    let mut scalar = Zeroizing::new(vec![0u8; curve25519::KEY_LEN]);
+    super::curve448::expect_montgomery(ec_params)?;
+    let len = if Alg448::from_ec_params(ec_params) == Some(Alg448::X448) {
+        Alg448::X448.key_len()
+    } else {
+        curve25519::KEY_LEN
+    };
+    let mut scalar = Zeroizing::new(vec![0u8; len]);
     random(&mut scalar)?;
     let key = Key::montgomery_private(ec_params, &scalar)?;
     Ok(EcKeyPairParts {
@@ -198,6 +211,7 @@ fn secret_bytes(x: &BoxedUint) -> Zeroizing<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mechanism::Alg25519;
 
     #[test]
     fn random_and_secret() {
@@ -274,6 +288,49 @@ mod tests {
         // A Weierstrass curve is not one this mechanism supports.
         assert_eq!(
             generate_montgomery(&Curve::P256.ec_params()).unwrap_err(),
+            Error::CurveNotSupported
+        );
+    }
+
+    /// Ed448 (57-byte seed and point) and X448 (56 bytes), by OID and by
+    /// curve name; the other curve's parameters are refused.
+    #[test]
+    fn curve448_generation() {
+        let mut name = vec![0x13, 10];
+        name.extend_from_slice(b"edwards448");
+        for params in [Alg448::Ed448.ec_params().to_vec(), name] {
+            let parts = generate_edwards(&params).unwrap();
+            assert_eq!(parts.private_value.len(), 57);
+            assert_eq!(&parts.ec_point_der[..2], &[0x04, 57]);
+            let private = Key::edwards_private(&params, &parts.private_value).unwrap();
+            let public = Key::edwards_public(&params, &parts.ec_point_der).unwrap();
+            assert_eq!(private.ec_point_der().unwrap(), parts.ec_point_der);
+            assert_eq!(public.bits(), 448);
+            assert_eq!(
+                private.public_key_info().unwrap(),
+                public.public_key_info().unwrap()
+            );
+        }
+        let mut name = vec![0x13, 8];
+        name.extend_from_slice(b"curve448");
+        for params in [Alg448::X448.ec_params().to_vec(), name] {
+            let parts = generate_montgomery(&params).unwrap();
+            assert_eq!(parts.private_value.len(), 56);
+            assert_eq!(&parts.ec_point_der[..2], &[0x04, 56]);
+            let private = Key::montgomery_private(&params, &parts.private_value).unwrap();
+            assert_eq!(private.ec_point_der().unwrap(), parts.ec_point_der);
+            assert_eq!(private.bits(), 448);
+        }
+        assert_eq!(
+            generate_edwards(&Alg448::X448.ec_params()).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            generate_montgomery(&Alg448::Ed448.ec_params()).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            generate_ec(&Alg448::Ed448.ec_params()).unwrap_err(),
             Error::CurveNotSupported
         );
     }

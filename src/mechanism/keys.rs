@@ -9,6 +9,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
+use super::curve448::{self, Alg448, CURVE448_BITS};
 use super::curve25519::{self, Alg25519};
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
 use super::ml_dsa::{MlDsaPrivate, MlDsaPublic, ParamSet};
@@ -122,6 +123,14 @@ pub enum Key {
     /// crate.
     MontPrivate(Box<x25519_dalek::StaticSecret>),
     MontPublic(x25519_dalek::PublicKey),
+    /// Ed448 private key (CKK_EC_EDWARDS on edwards448); zeroized on drop
+    /// by the crate.
+    Ed448Private(Box<ed448_goldilocks::SigningKey>),
+    Ed448Public(Box<ed448_goldilocks::VerifyingKey>),
+    /// X448 private key (CKK_EC_MONTGOMERY on curve448): the 56-byte
+    /// scalar as stored (clamped at use, RFC 7748 §5).
+    X448Private(Zeroizing<Vec<u8>>),
+    X448Public(Vec<u8>),
     /// ML-DSA private key (CKK_ML_DSA): built from its seed, expanded once
     /// per load; zeroized on drop by the crate.
     MlDsaPrivate(Box<MlDsaPrivate>),
@@ -149,6 +158,10 @@ impl std::fmt::Debug for Key {
             Key::EdPublic(_) => write!(f, "Key::EdPublic(Ed25519)"),
             Key::MontPrivate(_) => write!(f, "Key::MontPrivate(X25519, <redacted>)"),
             Key::MontPublic(_) => write!(f, "Key::MontPublic(X25519)"),
+            Key::Ed448Private(_) => write!(f, "Key::Ed448Private(<redacted>)"),
+            Key::Ed448Public(_) => write!(f, "Key::Ed448Public"),
+            Key::X448Private(_) => write!(f, "Key::X448Private(<redacted>)"),
+            Key::X448Public(_) => write!(f, "Key::X448Public"),
             Key::MlDsaPrivate(k) => {
                 write!(f, "Key::MlDsaPrivate({}, <redacted>)", k.param_set().name())
             }
@@ -252,7 +265,13 @@ impl Key {
     /// An Ed25519 private key from CKA_EC_PARAMS (id-Ed25519 or
     /// "edwards25519") and CKA_VALUE (the 32-byte seed).
     pub fn edwards_private(ec_params: &[u8], value: &[u8]) -> Result<Key> {
-        Alg25519::Ed25519.expect(ec_params)?;
+        if Alg448::from_ec_params(ec_params) == Some(Alg448::Ed448) {
+            let seed = Alg448::Ed448.private_value(value)?;
+            return Ok(Key::Ed448Private(Box::new(curve448::ed448_signing_key(
+                &seed,
+            )?)));
+        }
+        curve448::expect_edwards(ec_params)?;
         let seed = curve25519::private_value(value)?;
         Ok(Key::EdPrivate(Box::new(
             ed25519_dalek::SigningKey::from_bytes(&seed),
@@ -263,7 +282,15 @@ impl Key {
     /// 32-byte key, raw or in a DER OCTET STRING). A point that does not
     /// decompress is AttributeValueInvalid.
     pub fn edwards_public(ec_params: &[u8], ec_point: &[u8]) -> Result<Key> {
-        Alg25519::Ed25519.expect(ec_params)?;
+        if Alg448::from_ec_params(ec_params) == Some(Alg448::Ed448) {
+            let bytes = Alg448::Ed448
+                .public_from_attr(ec_point)
+                .ok_or(Error::AttributeValueInvalid)?;
+            return Ok(Key::Ed448Public(Box::new(curve448::ed448_verifying_key(
+                &bytes,
+            )?)));
+        }
+        curve448::expect_edwards(ec_params)?;
         let bytes = curve25519::public_from_attr(ec_point).ok_or(Error::AttributeValueInvalid)?;
         let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
             .map_err(|_| Error::AttributeValueInvalid)?;
@@ -274,7 +301,10 @@ impl Key {
     /// "curve25519") and CKA_VALUE (the 32-byte scalar as RFC 7748 encodes
     /// it; clamping happens at use).
     pub fn montgomery_private(ec_params: &[u8], value: &[u8]) -> Result<Key> {
-        Alg25519::X25519.expect(ec_params)?;
+        if Alg448::from_ec_params(ec_params) == Some(Alg448::X448) {
+            return Ok(Key::X448Private(Alg448::X448.private_value(value)?));
+        }
+        curve448::expect_montgomery(ec_params)?;
         let scalar = curve25519::private_value(value)?;
         Ok(Key::MontPrivate(Box::new(
             x25519_dalek::StaticSecret::from(*scalar),
@@ -285,7 +315,13 @@ impl Key {
     /// DER-wrapped). Every 32-byte string is a valid u-coordinate
     /// (RFC 7748 §5).
     pub fn montgomery_public(ec_params: &[u8], ec_point: &[u8]) -> Result<Key> {
-        Alg25519::X25519.expect(ec_params)?;
+        if Alg448::from_ec_params(ec_params) == Some(Alg448::X448) {
+            let bytes = Alg448::X448
+                .public_from_attr(ec_point)
+                .ok_or(Error::AttributeValueInvalid)?;
+            return Ok(Key::X448Public(bytes));
+        }
+        curve448::expect_montgomery(ec_params)?;
         let bytes = curve25519::public_from_attr(ec_point).ok_or(Error::AttributeValueInvalid)?;
         Ok(Key::MontPublic(x25519_dalek::PublicKey::from(bytes)))
     }
@@ -382,6 +418,8 @@ impl Key {
             Key::RsaPrivate(_) | Key::RsaPublic(_) => CKK_RSA,
             Key::EdPrivate(_) | Key::EdPublic(_) => CKK_EC_EDWARDS,
             Key::MontPrivate(_) | Key::MontPublic(_) => CKK_EC_MONTGOMERY,
+            Key::Ed448Private(_) | Key::Ed448Public(_) => CKK_EC_EDWARDS,
+            Key::X448Private(_) | Key::X448Public(_) => CKK_EC_MONTGOMERY,
             Key::MlDsaPrivate(_) | Key::MlDsaPublic(_) => CKK_ML_DSA,
             Key::MlKemPrivate(_) | Key::MlKemPublic(_) => CKK_ML_KEM,
         }
@@ -396,6 +434,8 @@ impl Key {
                 | Key::RsaPrivate(_)
                 | Key::EdPrivate(_)
                 | Key::MontPrivate(_)
+                | Key::Ed448Private(_)
+                | Key::X448Private(_)
                 | Key::MlDsaPrivate(_)
                 | Key::MlKemPrivate(_)
         )
@@ -419,12 +459,36 @@ impl Key {
         }
     }
 
+    /// The Ed448/X448 algorithm of a CKK_EC_EDWARDS or CKK_EC_MONTGOMERY
+    /// key.
+    pub fn alg_448(&self) -> Option<Alg448> {
+        match self {
+            Key::Ed448Private(_) | Key::Ed448Public(_) => Some(Alg448::Ed448),
+            Key::X448Private(_) | Key::X448Public(_) => Some(Alg448::X448),
+            _ => None,
+        }
+    }
+
     /// CKA_EC_PARAMS in its DER OID form, for any EC-family key.
     pub fn ec_params(&self) -> Option<Vec<u8>> {
+        if let Some(alg) = self.alg_448() {
+            return Some(alg.ec_params().to_vec());
+        }
         match (self.curve(), self.alg_25519()) {
             (Some(curve), _) => Some(curve.ec_params()),
             (None, Some(alg)) => Some(alg.ec_params().to_vec()),
             (None, None) => None,
+        }
+    }
+
+    /// The raw public key of an Ed448 (57 bytes) or X448 (56 bytes) key.
+    fn public_448(&self) -> Option<Vec<u8>> {
+        match self {
+            Key::Ed448Private(k) => Some(k.verifying_key().to_bytes().to_vec()),
+            Key::Ed448Public(k) => Some(k.to_bytes().to_vec()),
+            Key::X448Private(k) => curve448::x448_public(k).ok().map(|p| p.to_vec()),
+            Key::X448Public(k) => Some(k.clone()),
+            _ => None,
         }
     }
 
@@ -449,6 +513,9 @@ impl Key {
             Key::EcPublic { .. } | Key::RsaPublic(_) | Key::EdPublic(_) | Key::MontPublic(_) => {
                 Ok(self.clone())
             }
+            Key::Ed448Public(_) | Key::X448Public(_) => Ok(self.clone()),
+            Key::Ed448Private(k) => Ok(Key::Ed448Public(Box::new(k.verifying_key()))),
+            Key::X448Private(k) => Ok(Key::X448Public(curve448::x448_public(k)?.to_vec())),
             Key::RsaPrivate(k) => Ok(Key::RsaPublic(Box::new(k.to_public_key().into()))),
             Key::EdPrivate(k) => Ok(Key::EdPublic(k.verifying_key())),
             Key::MontPrivate(k) => Ok(Key::MontPublic(x25519_dalek::PublicKey::from(&**k))),
@@ -492,6 +559,14 @@ impl Key {
                 let public = self.public_25519().ok_or(Error::GeneralError)?;
                 Ok(alg.spki(&public))
             }
+            Key::Ed448Private(_)
+            | Key::Ed448Public(_)
+            | Key::X448Private(_)
+            | Key::X448Public(_) => {
+                let alg = self.alg_448().ok_or(Error::GeneralError)?;
+                let public = self.public_448().ok_or(Error::GeneralError)?;
+                Ok(alg.spki(&public))
+            }
             Key::MlDsaPrivate(k) => Ok(k.public().spki()),
             Key::MlDsaPublic(k) => Ok(k.spki()),
             Key::MlKemPrivate(k) => Ok(super::ml_kem::spki(k.set(), &k.ek())),
@@ -507,6 +582,7 @@ impl Key {
         let point = match self {
             Key::EcPrivate { key, .. } => key.verifying_key().uncompressed_point(),
             Key::EcPublic { key, .. } => key.uncompressed_point(),
+            _ if self.alg_448().is_some() => self.public_448().ok_or(Error::KeyTypeInconsistent)?,
             _ => self
                 .public_25519()
                 .ok_or(Error::KeyTypeInconsistent)?
@@ -529,6 +605,10 @@ impl Key {
             Key::EdPrivate(_) | Key::EdPublic(_) | Key::MontPrivate(_) | Key::MontPublic(_) => {
                 CURVE25519_BITS
             }
+            Key::Ed448Private(_)
+            | Key::Ed448Public(_)
+            | Key::X448Private(_)
+            | Key::X448Public(_) => CURVE448_BITS,
             // The public key's length in bits: ML-DSA key sizes are given
             // in public key bytes (PKCS#11 3.2 §6.67).
             Key::MlDsaPrivate(_) | Key::MlDsaPublic(_) => {

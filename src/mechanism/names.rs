@@ -203,12 +203,22 @@ pub fn class_name(class: CK_OBJECT_CLASS) -> String {
 }
 
 /// The curves a policy may name.
-pub const CURVES: &[&str] = &["P-256", "P-384", "P-521", "Ed25519", "X25519"];
+pub const CURVES: &[&str] = &[
+    "P-256", "P-384", "P-521", "Ed25519", "X25519", "Ed448", "X448",
+];
 
 /// The policy name of an elliptic-curve key's curve ("P-256", "Ed25519",
 /// "X25519"), or `None` for other key types or unknown parameters.
 pub fn curve_name(key_type: CK_KEY_TYPE, ec_params: &[u8]) -> Option<&'static str> {
-    use super::{Alg25519, Curve};
+    use super::{Alg448, Alg25519, Curve};
+    if matches!(key_type, CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)
+        && let Some(alg) = Alg448::from_ec_params(ec_params)
+    {
+        return Some(match alg {
+            Alg448::Ed448 => "Ed448",
+            Alg448::X448 => "X448",
+        });
+    }
     match key_type {
         CKK_EC => match Curve::from_ec_params(ec_params).ok()? {
             Curve::P256 => Some("P-256"),
@@ -241,6 +251,14 @@ mod tests {
         assert_eq!(
             curve_name(CKK_EC_EDWARDS, b"\x13\x0cedwards25519"),
             Some("Ed25519")
+        );
+        assert_eq!(
+            curve_name(CKK_EC_EDWARDS, &[0x06, 0x03, 0x2b, 0x65, 0x71]),
+            Some("Ed448")
+        );
+        assert_eq!(
+            curve_name(CKK_EC_MONTGOMERY, b"\x13\x08curve448"),
+            Some("X448")
         );
     }
 

@@ -222,8 +222,14 @@ pub enum Params {
     /// (simple_derive.rs).
     StringData(Zeroizing<Vec<u8>>),
     /// CK_EDDSA_PARAMS asking for Ed25519ph (RFC 8032 §5.1) with a context
-    /// (possibly empty).
+    /// (possibly empty); on an Ed448 key, Ed448ph (§5.2).
     Ed25519ph {
+        context: Vec<u8>,
+    },
+    /// CK_EDDSA_PARAMS without prehash and with a non-empty context: Ed448
+    /// with that context (RFC 8032 §5.2); Ed25519ctx on an Ed25519 key,
+    /// which the EdDSA family refuses at init (eddsa.rs).
+    EddsaContext {
         context: Vec<u8>,
     },
     /// CKM_CONCATENATE_BASE_AND_KEY's parameter: the other key's handle,
@@ -350,12 +356,15 @@ impl Mechanism {
                 mac_len,
             } if mech == CKM_AES_CCM => super::aes_ccm::parse(*data_len, nonce, aad, *mac_len)?,
             RawParam::Eddsa { prehash, context } if mech == CKM_EDDSA => {
-                // Pure Ed25519 (no prehash, no context) or Ed25519ph with a
-                // context of up to 255 bytes (RFC 8032 §5.1). Ed25519ctx
-                // (a context without prehash) is not offered: its crate has
-                // no such signing.
+                // Pure EdDSA (no prehash, no context), a context without
+                // prehash (Ed448; Ed25519ctx, refused at init for Ed25519
+                // keys: the key decides) or the prehash variants, with a
+                // context of up to 255 bytes (RFC 8032 §5).
                 match (*prehash, context.len()) {
                     (false, 0) => Params::None,
+                    (false, n) if n <= 255 => Params::EddsaContext {
+                        context: context.clone(),
+                    },
                     (true, n) if n <= 255 => Params::Ed25519ph {
                         context: context.clone(),
                     },

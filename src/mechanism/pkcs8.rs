@@ -12,6 +12,7 @@ use rsa::pkcs8::{EncodePrivateKey, ObjectIdentifier, PrivateKeyInfoRef};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use zeroize::Zeroizing;
 
+use super::curve448::Alg448;
 use super::curve25519::{self, Alg25519};
 use super::ec::EcSigningKey;
 use super::keygen::rsa_parts;
@@ -42,6 +43,8 @@ impl Key {
             Key::RsaPrivate(k) => k.to_pkcs8_der(),
             Key::EdPrivate(k) => return Ok(Alg25519::Ed25519.pkcs8(k.as_bytes())),
             Key::MontPrivate(k) => return Ok(Alg25519::X25519.pkcs8(k.as_bytes())),
+            Key::Ed448Private(k) => return Ok(Alg448::Ed448.pkcs8(k.as_bytes())),
+            Key::X448Private(k) => return Ok(Alg448::X448.pkcs8(k)),
             Key::MlDsaPrivate(k) => return Ok(ml_dsa::pkcs8(k)),
             Key::MlKemPrivate(k) => return Ok(super::ml_kem::pkcs8_seed(k)),
             _ => return Err(Error::KeyTypeInconsistent),
@@ -75,6 +78,9 @@ impl Key {
                 .map(|k| Key::MlKemPrivate(Box::new(k)))
                 .map_err(|_| bad);
         }
+        if let Some(alg) = Alg448::from_oid_der(&oid) {
+            return curve448_from_pkcs8(alg, info);
+        }
         match Alg25519::from_oid_der(&oid) {
             Some(alg) => curve25519_from_pkcs8(alg, info),
             None => Err(bad),
@@ -106,6 +112,11 @@ impl Key {
                 (CKA_EC_PARAMS, params()?),
                 (CKA_VALUE, Zeroizing::new(k.as_bytes().to_vec())),
             ]),
+            Key::Ed448Private(k) => Ok(vec![
+                (CKA_EC_PARAMS, params()?),
+                (CKA_VALUE, Zeroizing::new(k.as_bytes().to_vec())),
+            ]),
+            Key::X448Private(k) => Ok(vec![(CKA_EC_PARAMS, params()?), (CKA_VALUE, k.clone())]),
             // CKA_PARAMETER_SET is the object layer's to add (a CK_ULONG in
             // its canonical form).
             Key::MlDsaPrivate(k) => Ok(vec![(CKA_SEED, k.seed())]),
@@ -175,6 +186,30 @@ fn rsa_from_pkcs8(info: PrivateKeyInfoRef<'_>) -> Result<Key> {
         return Err(bad);
     }
     Ok(Key::RsaPrivate(Box::new(key.into())))
+}
+
+/// RFC 8410 for Ed448 / X448, as `curve25519_from_pkcs8`.
+fn curve448_from_pkcs8(alg: Alg448, info: PrivateKeyInfoRef<'_>) -> Result<Key> {
+    let bad = Error::WrappedKeyInvalid;
+    if info.algorithm.parameters.is_some() {
+        return Err(bad);
+    }
+    let value = alg
+        .curve_private_key(info.private_key.as_bytes())
+        .ok_or(bad)?;
+    let params = alg.ec_params();
+    let key = match alg {
+        Alg448::Ed448 => Key::edwards_private(&params, &value),
+        Alg448::X448 => Key::montgomery_private(&params, &value),
+    }
+    .map_err(|_| bad)?;
+    if let Some(public) = info.public_key {
+        let ours = key.ec_point_der().map_err(|_| bad)?;
+        if public.as_bytes() != ours.get(2..) {
+            return Err(bad);
+        }
+    }
+    Ok(key)
 }
 
 /// RFC 8410: no algorithm parameters; privateKey holds CurvePrivateKey; a

@@ -17,7 +17,7 @@ use super::template::{
 };
 use crate::error::{Error, Result};
 use crate::mechanism::ml_kem::{MlKemPublic, ParamSet};
-use crate::mechanism::{Alg25519, Curve, EcKeyPairParts, Generates, Key, RsaKeyPairParts};
+use crate::mechanism::{Curve, EcKeyPairParts, Generates, Key, RsaKeyPairParts};
 
 /// F4, the public exponent when the template gives none.
 const DEFAULT_PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
@@ -209,8 +209,8 @@ fn ec_pair_request(
         return Err(Error::TemplateInconsistent);
     }
     match key_type {
-        CKK_EC_EDWARDS => Alg25519::Ed25519.expect(ec_params)?,
-        CKK_EC_MONTGOMERY => Alg25519::X25519.expect(ec_params)?,
+        CKK_EC_EDWARDS => crate::mechanism::expect_edwards(ec_params)?,
+        CKK_EC_MONTGOMERY => crate::mechanism::expect_montgomery(ec_params)?,
         _ => {
             Curve::from_ec_params(ec_params)?;
         }

@@ -20,8 +20,8 @@ fn possible_uses(t: KeyTypeArg) -> &'static [UseArg] {
     use UseArg::*;
     match t {
         EcP256 | EcP384 | EcP521 => &[Sign, Verify, Derive],
-        Ed25519 | MlDsa44 | MlDsa65 | MlDsa87 => &[Sign, Verify],
-        X25519 => &[Derive],
+        Ed25519 | Ed448 | MlDsa44 | MlDsa65 | MlDsa87 => &[Sign, Verify],
+        X25519 | X448 => &[Derive],
         Rsa2048 | Rsa3072 | Rsa4096 => &[Sign, Verify, Encrypt, Decrypt, Wrap, Unwrap],
         Aes128 | Aes192 | Aes256 => &[Encrypt, Decrypt, Wrap, Unwrap, Derive],
         HmacSha256 => &[Sign, Verify, Derive],

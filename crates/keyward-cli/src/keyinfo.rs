@@ -70,7 +70,8 @@ pub struct KeyInfo {
     pub id: String,
     /// private, public, secret, cert or other.
     pub class: &'static str,
-    /// ec, ed25519, x25519, ml-dsa, ml-kem, rsa, aes, generic-secret, x509 or other.
+    /// ec, ed25519, x25519, ed448, x448, ml-dsa, ml-kem, rsa, aes,
+    /// generic-secret, x509 or other.
     pub key_type: &'static str,
     /// Bits: modulus, curve order or secret length.
     pub size: Option<u64>,
@@ -228,6 +229,16 @@ fn curve_of(params: &[u8]) -> Option<(&'static str, u64)> {
     }
 }
 
+/// CKA_EC_PARAMS naming edwards448 (id-Ed448 or "edwards448").
+fn is_ed448(params: &[u8]) -> bool {
+    params == [0x06, 0x03, 0x2b, 0x65, 0x71] || params == b"\x13\x0aedwards448"
+}
+
+/// CKA_EC_PARAMS naming curve448 (id-X448 or "curve448").
+fn is_x448(params: &[u8]) -> bool {
+    params == [0x06, 0x03, 0x2b, 0x65, 0x6f] || params == b"\x13\x08curve448"
+}
+
 /// Key type name, size in bits and curve.
 fn kind(
     class: &str,
@@ -242,6 +253,9 @@ fn kind(
             let curve = ec_params.and_then(curve_of);
             ("ec", curve.map(|c| c.1), curve.map(|c| c.0))
         }
+        // RFC 8410 OIDs or the PKCS#11 curve names of the 448 curves.
+        Some(CKK_EC_EDWARDS) if ec_params.is_some_and(is_ed448) => ("ed448", Some(448), None),
+        Some(CKK_EC_MONTGOMERY) if ec_params.is_some_and(is_x448) => ("x448", Some(448), None),
         Some(CKK_EC_EDWARDS) => ("ed25519", Some(256), None),
         Some(CKK_EC_MONTGOMERY) => ("x25519", Some(256), None),
         Some(CKK_ML_DSA) => ("ml-dsa", None, None),
@@ -556,6 +570,26 @@ mod tests {
         assert_eq!(
             kind("secret", Some(CKK_AES), None, None, Some(16)),
             ("aes", Some(128), None)
+        );
+        let ed448 = [0x06, 0x03, 0x2b, 0x65, 0x71];
+        assert_eq!(
+            kind("private", Some(CKK_EC_EDWARDS), Some(&ed448), None, None),
+            ("ed448", Some(448), None)
+        );
+        assert_eq!(
+            kind(
+                "public",
+                Some(CKK_EC_MONTGOMERY),
+                Some(b"\x13\x08curve448"),
+                None,
+                None
+            ),
+            ("x448", Some(448), None)
+        );
+        let ed25519 = [0x06, 0x03, 0x2b, 0x65, 0x70];
+        assert_eq!(
+            kind("private", Some(CKK_EC_EDWARDS), Some(&ed25519), None, None),
+            ("ed25519", Some(256), None)
         );
         let mut k = info("a", "01", "private");
         assert_eq!(k.type_and_size(), "ec-p256");

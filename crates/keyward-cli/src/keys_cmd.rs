@@ -37,6 +37,8 @@ pub enum KeyTypeArg {
     EcP521,
     Ed25519,
     X25519,
+    Ed448,
+    X448,
     #[value(name = "rsa-2048")]
     Rsa2048,
     #[value(name = "rsa-3072")]
@@ -102,8 +104,8 @@ pub struct GenerateArgs {
     /// CKA_ID in hex; 16 random bytes when absent.
     #[arg(long, value_parser = parse_id)]
     pub id: Option<Bytes>,
-    /// Allowed uses, comma-separated; default per type (EC, Ed25519, RSA and
-    /// HMAC: sign,verify; X25519: derive; AES: encrypt,decrypt).
+    /// Allowed uses, comma-separated; default per type (EC, Ed25519, Ed448,
+    /// RSA and HMAC: sign,verify; X25519, X448: derive; AES: encrypt,decrypt).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub usage: Vec<UseArg>,
     /// CKA_START_DATE, YYYY-MM-DD.
@@ -307,7 +309,7 @@ pub fn show(ctx: &mut Ctx, key: &str) -> CliResult<()> {
 fn default_uses(t: KeyTypeArg) -> Vec<UseArg> {
     use KeyTypeArg::*;
     match t {
-        X25519 => vec![UseArg::Derive],
+        X25519 | X448 => vec![UseArg::Derive],
         // Encapsulation is their one use (CKA_ENCAPSULATE/CKA_DECAPSULATE,
         // on by default); none of the --usage flags applies.
         MlKem512 | MlKem768 | MlKem1024 => vec![],
@@ -351,6 +353,15 @@ fn plan(t: KeyTypeArg) -> Plan {
         X25519 => Plan::Pair(
             CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
             vec![bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x6e])],
+        ),
+        // RFC 8410 OIDs 1.3.101.113 and 1.3.101.111.
+        Ed448 => Plan::Pair(
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            vec![bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x71])],
+        ),
+        X448 => Plan::Pair(
+            CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+            vec![bytes(CKA_EC_PARAMS, &[0x06, 0x03, 0x2b, 0x65, 0x6f])],
         ),
         Rsa2048 => rsa(2048),
         Rsa3072 => rsa(3072),
