@@ -36,6 +36,7 @@ const CRYPTO_CRATES: &[&str] = &[
     "p384",
     "p521",
     "ed25519-dalek",
+    "curve25519-dalek",
     "x25519-dalek",
     "ed448-goldilocks",
     "x448",

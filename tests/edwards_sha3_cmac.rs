@@ -145,7 +145,7 @@ fn ed25519_rfc8032_known_answers() {
 }
 
 /// Ed25519ph through CK_EDDSA_PARAMS (RFC 8032 §7.3, "abc"), signed in
-/// parts; Ed25519ctx (a context without prehash) is refused.
+/// parts.
 #[test]
 fn ed25519ph_rfc8032_known_answer() {
     let (_env, _init, s) = setup();
@@ -174,15 +174,72 @@ fn ed25519ph_rfc8032_known_answer() {
         "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41\
          31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
     );
-    err(
-        s.sign_init(&Mech::eddsa(false, b"context"), privk),
-        CKR_MECHANISM_PARAM_INVALID,
-        "Ed25519ctx",
-    );
     ok(
         s.sign_init(&Mech::eddsa(false, b""), privk),
         "pure Ed25519 by parameter",
     );
+}
+
+/// Ed25519ctx through CK_EDDSA_PARAMS (phFlag false, a context): RFC 8032
+/// §7.2's first vector (context "foo"), signed in parts and verified with
+/// the RFC's public key; another context, or none, does not verify.
+#[test]
+fn ed25519ctx_rfc8032_known_answer() {
+    let (_env, _init, s) = setup();
+    let privk = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+                .bytes(CKA_EC_PARAMS, ED25519_OID)
+                .bytes(
+                    CKA_VALUE,
+                    &unhex("0305334e381af78f141cb666f6199f57bc3495335a256a95bd2a55bf546663f6"),
+                )
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_SIGN, true),
+        ),
+        "import the RFC 8032 Ed25519ctx key",
+    );
+    let mut point = vec![0x04, 0x20];
+    point.extend(unhex(
+        "dfc9425e4f968f7f0c29f0259cf5f9aed6851c2bb4ad8bfb860cfee0ab248292",
+    ));
+    let pubk = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+                .bytes(CKA_EC_PARAMS, ED25519_OID)
+                .bytes(CKA_EC_POINT, &point)
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_VERIFY, true),
+        ),
+        "import the RFC 8032 Ed25519ctx public key",
+    );
+    let message = unhex("f726936d19c800494e3fdaff20b276a8");
+    let ctx = Mech::eddsa(false, b"foo");
+    ok(s.sign_init(&ctx, privk), "C_SignInit Ed25519ctx");
+    ok(s.sign_update(&message[..5]), "C_SignUpdate");
+    ok(s.sign_update(&message[5..]), "C_SignUpdate");
+    let sig = ok(s.sign_final(), "C_SignFinal");
+    assert_eq!(
+        hex(&sig),
+        "55a4cc2f70a54e04288c5f4cd1e45a7bb520b36292911876cada7323198dd87a\
+         8b36950b95130022907a7fb7c4e9b2d5f6cca685a587b4b21f4b888e4e7edb0d"
+    );
+    ok(s.verify_once(&ctx, pubk, &message, &sig), "C_Verify");
+    for other in [
+        Mech::eddsa(false, b"bar"),
+        Mech::eddsa(false, b""),
+        Mech::new(CKM_EDDSA),
+    ] {
+        err(
+            s.verify_once(&other, pubk, &message, &sig),
+            CKR_SIGNATURE_INVALID,
+            "another context, or none",
+        );
+    }
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! EdDSA hashes the message twice, so multi-part input is buffered and
 //! signed in `finish`; the prehash variants hash it as it arrives (SHA-512,
 //! SHAKE256 to 64 bytes). Ed25519ctx (a context without prehash on an
-//! Ed25519 key) is refused at init: ed25519-dalek has no such signing.
+//! Ed25519 key) is signed by `ed25519ctx.rs`, buffered as pure Ed25519.
+
 use std::sync::Arc;
 
 use cryptoki_sys::*;
@@ -17,6 +18,7 @@ use shake::Shake256;
 use shake::digest::Update;
 
 use super::curve448::{CURVE448_BITS, ED448_SIG_LEN};
+use super::ed25519ctx;
 use super::keys::{CURVE25519_BITS, Key};
 use super::sign::{Input, SignOp, VerifyOp};
 use super::{MechInfo, Mechanism, Params, row};
@@ -65,9 +67,8 @@ impl Message {
     /// a key of edwards448 (`ed448`) or edwards25519. PKCS#11 3.2 §6.3.14
     /// lists CK_EDDSA_PARAMS as "Required" for Ed448; without it the only
     /// Ed448 there is, pure with an empty context, is what we sign (RFC
-    /// 8410 keys imply pure mode). Ed25519ctx (a context without prehash
-    /// on edwards25519) is refused: ed25519-dalek has no such signing, and
-    /// ignoring the context would sign something else than asked.
+    /// 8410 keys imply pure mode). A context without prehash on
+    /// edwards25519 is Ed25519ctx (`ed25519ctx.rs`).
     fn for_key(mech: &Mechanism, ed448: bool) -> Result<Message> {
         if mech.mech != CKM_EDDSA {
             return Err(Error::MechanismInvalid);
@@ -77,7 +78,7 @@ impl Message {
                 input: Input::new(None),
                 context: Vec::new(),
             }),
-            (Params::EddsaContext { context }, true) => Ok(Message::Pure {
+            (Params::EddsaContext { context }, _) => Ok(Message::Pure {
                 input: Input::new(None),
                 context: context.clone(),
             }),
@@ -161,8 +162,12 @@ impl SignOp for EddsaSign {
     fn finish(&mut self) -> Result<Vec<u8>> {
         let message = self.message.take().ok_or(Error::OperationNotInitialized)?;
         match (&*self.key, message) {
-            (Key::EdPrivate(k), Message::Pure { mut input, .. }) => {
-                Ok(k.sign(&input.take()?).to_bytes().to_vec())
+            (Key::EdPrivate(k), Message::Pure { mut input, context }) => {
+                if context.is_empty() {
+                    Ok(k.sign(&input.take()?).to_bytes().to_vec())
+                } else {
+                    ed25519ctx::sign(k, &context, &input.take()?)
+                }
             }
             (Key::EdPrivate(k), Message::Sha512 { hash, context }) => k
                 .sign_prehashed(hash, Some(&context))
@@ -227,6 +232,9 @@ impl VerifyOp for EddsaVerify {
             return Err(Error::KeyTypeInconsistent);
         };
         let checked = match message {
+            Message::Pure { mut input, context } if !context.is_empty() => {
+                return ed25519ctx::verify(k, &context, &input.take()?, bytes);
+            }
             Message::Pure { mut input, .. } => k.verify_strict(&input.take()?, &sig),
             Message::Sha512 { hash, context } => {
                 k.verify_prehashed_strict(hash, Some(&context), &sig)
@@ -401,11 +409,12 @@ mod tests {
         }
     }
 
-    /// Ed25519ctx (context without prehash on an Ed25519 key) is refused
-    /// at init, never signed as plain Ed25519; contexts over 255 bytes are
-    /// refused when the parameter is read.
+    /// Ed25519ctx (context without prehash on an Ed25519 key) signs with
+    /// its context (multi-part input buffered as pure Ed25519's), never as
+    /// plain Ed25519; contexts over 255 bytes are refused when the
+    /// parameter is read.
     #[test]
-    fn ed25519ctx_and_long_contexts_refused() {
+    fn ed25519ctx_and_long_contexts() {
         let raw = |prehash, context: &[u8]| crate::mechanism::RawParam::Eddsa {
             prehash,
             context: context.to_vec(),
@@ -419,16 +428,21 @@ mod tests {
         assert!(Mechanism::from_raw(CKM_EDDSA, &raw(false, b"")).is_ok());
         assert!(Mechanism::from_raw(CKM_EDDSA, &raw(true, &[0u8; 255])).is_ok());
         let ctx = Mechanism::from_raw(CKM_EDDSA, &raw(false, b"ctx")).unwrap();
+        let pure = Mechanism::from_raw(CKM_EDDSA, &raw(false, b"")).unwrap();
         let (private, public) =
             pair("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
-        assert_eq!(
-            sign_init(&ctx, private).err(),
-            Some(Error::MechanismParamInvalid)
-        );
-        assert_eq!(
-            verify_init(&ctx, public).err(),
-            Some(Error::MechanismParamInvalid)
-        );
+        let mut op = sign_init(&ctx, private.clone()).unwrap();
+        op.update(b"ab").unwrap();
+        op.update(b"c").unwrap();
+        let sig = op.finish().unwrap();
+        let mut op = sign_init(&pure, private).unwrap();
+        op.update(b"abc").unwrap();
+        assert_ne!(op.finish().unwrap(), sig, "not plain Ed25519");
+        for (m, ok) in [(&ctx, true), (&pure, false)] {
+            let mut v = verify_init(m, public.clone()).unwrap();
+            v.update(b"abc").unwrap();
+            assert_eq!(v.finish(&sig).is_ok(), ok);
+        }
     }
 
     fn ed448_pair(seed: &str) -> (Arc<Key>, Arc<Key>) {

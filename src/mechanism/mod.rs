@@ -26,6 +26,7 @@ mod derive;
 mod digest;
 mod ec;
 mod ecdh;
+mod ed25519ctx;
 mod eddsa;
 mod families;
 mod fips;
