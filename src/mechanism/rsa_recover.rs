@@ -15,7 +15,9 @@ use zeroize::Zeroizing;
 use super::keys::Key;
 use super::provider;
 use super::rsa::RsaScheme;
-use super::rsa_crypt::{check_size, private_key, public_key, raw_decrypt, raw_encrypt};
+use super::rsa_crypt::{
+    check_size, check_verify_size, private_key, public_key, raw_decrypt, raw_encrypt,
+};
 use super::{Mechanism, Params};
 use crate::error::{Error, Result};
 
@@ -146,7 +148,7 @@ pub(super) fn sign_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<d
 pub(super) fn verify_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
     let scheme = scheme(mech)?;
     let k = public_key(&key)?.size();
-    check_size(mech, &key)?;
+    check_verify_size(mech, &key)?;
     Ok(Box::new(VerifyRecover { key, scheme, k }))
 }
 

@@ -106,15 +106,18 @@ fn built(parsed: Parsed) -> Option<Parsed> {
     Some(parsed)
 }
 
-/// The one aws-lc-rs algorithm per curve and the digest it expects.
+/// The one aws-lc-rs algorithm per curve and the digest it expects; None
+/// for P-192 and P-224, which aws-lc-rs does not serve (they stay on
+/// RustCrypto in this build, and are not offered in the FIPS build).
 fn ec_algs(
     curve: Curve,
-) -> (
+) -> Option<(
     &'static sig::EcdsaSigningAlgorithm,
     &'static sig::EcdsaVerificationAlgorithm,
     &'static digest::Algorithm,
-) {
-    match curve {
+)> {
+    Some(match curve {
+        Curve::P192 | Curve::P224 => return None,
         Curve::P256 => (
             &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
             &sig::ECDSA_P256_SHA256_FIXED,
@@ -130,7 +133,7 @@ fn ec_algs(
             &sig::ECDSA_P521_SHA512_FIXED,
             &digest::SHA512,
         ),
-    }
+    })
 }
 
 /// `z` (field width, from ec.rs `normalize_hash`) as the digest the
@@ -139,8 +142,9 @@ fn ec_algs(
 /// when its top two bytes are zero (AWS-LC does not truncate 512 bits for
 /// a 521-bit order, so the value is unchanged). None: fall back.
 fn ec_digest(curve: Curve, z: &[u8]) -> Option<Digest> {
-    let (_, _, alg) = ec_algs(curve);
+    let (_, _, alg) = ec_algs(curve)?;
     let value = match curve {
+        Curve::P192 | Curve::P224 => return None,
         Curve::P256 | Curve::P384 => z,
         Curve::P521 => match z {
             [0, 0, rest @ ..] => rest,
@@ -151,7 +155,7 @@ fn ec_digest(curve: Curve, z: &[u8]) -> Option<Digest> {
 }
 
 fn ec_private(key: &EcSigningKey) -> Option<Parsed> {
-    let (alg, _, _) = ec_algs(key.curve());
+    let (alg, _, _) = ec_algs(key.curve())?;
     let scalar = key.scalar_bytes();
     let point = key.verifying_key().uncompressed_point();
     EcdsaKeyPair::from_private_key_and_public_key(alg, &scalar, &point)
@@ -160,7 +164,7 @@ fn ec_private(key: &EcSigningKey) -> Option<Parsed> {
 }
 
 fn ec_public(key: &EcVerifyingKey) -> Option<Parsed> {
-    let (_, alg, _) = ec_algs(key.curve());
+    let (_, alg, _) = ec_algs(key.curve())?;
     ParsedPublicKey::new(alg, key.uncompressed_point())
         .ok()
         .and_then(|k| built(Parsed::EcPublic(k)))
