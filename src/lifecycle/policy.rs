@@ -371,14 +371,12 @@ impl Policy {
             return Ok(());
         }
         let rule = if floor < self.min_rsa_bits {
-            "min_rsa_verify_bits"
+            format!("min_rsa_verify_bits: {bits}-bit RSA public key, policy needs {floor}")
         } else {
-            "min_rsa_bits"
+            // The same words as for any other RSA key.
+            format!("min_rsa_bits: {bits}-bit RSA key, policy needs {floor}")
         };
-        Err(refuse(
-            Error::AttributeValueInvalid,
-            format!("{rule}: {bits}-bit RSA public key, policy needs {floor}"),
-        ))
+        Err(refuse(Error::AttributeValueInvalid, rule))
     }
 
     /// `min_ec_bits` on a CKK_EC key's curve (other key types and unknown
@@ -788,14 +786,17 @@ mod tests {
         let c = Policy::compat();
         let (e, r) = rule(d.check_new_key(&public, None)).unwrap();
         assert_eq!(e, Error::AttributeValueInvalid);
-        assert!(r.starts_with("min_rsa_bits: 512-bit RSA public key"), "{r}");
+        assert_eq!(r, "min_rsa_bits: 512-bit RSA key, policy needs 2048");
         assert!(c.check_new_key(&public, None).is_ok());
         let (e, r) = rule(c.check_new_key(&private, None)).unwrap();
         assert_eq!(e, Error::AttributeValueInvalid);
         assert!(r.starts_with("min_rsa_bits"), "{r}");
         let tiny = key(CKO_PUBLIC_KEY, CKK_RSA, &[(CKA_MODULUS, modulus(504))]);
         let (_, r) = rule(c.check_new_key(&tiny, None)).unwrap();
-        assert!(r.starts_with("min_rsa_verify_bits: 504-bit"), "{r}");
+        assert_eq!(
+            r,
+            "min_rsa_verify_bits: 504-bit RSA public key, policy needs 512"
+        );
         assert!(c.check_use(&public, CKM_SHA1_RSA_PKCS, CKA_VERIFY).is_ok());
         assert!(
             c.check_use(&public, CKM_RSA_PKCS, CKA_VERIFY_RECOVER)

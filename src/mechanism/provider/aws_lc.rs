@@ -493,6 +493,9 @@ pub(super) mod tests {
     /// A field-width `z` of the shape the hashed mechanisms produce.
     fn z_for(curve: Curve, msg: &[u8]) -> Vec<u8> {
         match curve {
+            Curve::P192 | Curve::P224 => {
+                crate::mechanism::ec::normalize_hash(&HashAlg::Sha256.hash(msg), curve)
+            }
             Curve::P256 => HashAlg::Sha256.hash(msg),
             Curve::P384 => HashAlg::Sha384.hash(msg),
             Curve::P521 => [vec![0, 0], HashAlg::Sha512.hash(msg)].concat(),
@@ -529,6 +532,36 @@ pub(super) mod tests {
                 AwsLc.ecdsa_verify(&public, &other, &by_aws),
                 Err(Error::SignatureInvalid)
             );
+        }
+    }
+
+    /// P-192 and P-224 have no aws-lc-rs algorithm: signing, verifying,
+    /// generation and ECDH on them stay on RustCrypto in this build (the
+    /// FIPS build does not know the curves), and still work.
+    #[test]
+    fn small_curves_stay_on_rustcrypto() {
+        use crate::mechanism::provider::generation::{self as g, Generation};
+        for curve in [Curve::P192, Curve::P224] {
+            let (private, public) = ec_pair(curve);
+            let z = z_for(curve, b"small");
+            let (sig, on_aws) = served(|| AwsLc.ecdsa_sign(&private, &z).unwrap());
+            assert!(!on_aws, "{curve:?}");
+            assert_eq!(sig.len(), 2 * curve.field_bytes());
+            assert_eq!(RustCrypto.ecdsa_verify(&public, &z, &sig), Ok(()));
+            assert_eq!(
+                served(|| AwsLc.ecdsa_verify(&public, &z, &sig)),
+                (Ok(()), false)
+            );
+            let pair = crate::mechanism::provider::generation_aws_lc::AwsLc
+                .ec_key(curve)
+                .unwrap();
+            assert_eq!(pair.scalar.len(), curve.field_bytes());
+            let peer = EcSigningKey::from_scalar(curve, &pair.scalar).unwrap();
+            let z_ab = crate::mechanism::provider::generation_aws_lc::AwsLc
+                .ecdh(&private, &peer.verifying_key())
+                .unwrap();
+            let z_ba = g::RustCrypto.ecdh(&peer, &private.verifying_key()).unwrap();
+            assert_eq!(*z_ab, *z_ba);
         }
     }
 
