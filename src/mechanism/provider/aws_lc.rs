@@ -535,9 +535,27 @@ pub(super) mod tests {
         }
     }
 
+    /// The FIPS build never gets a P-192/P-224 key (`Curve::from_ec_params`
+    /// does not know them there); if one reached the provider anyway, the
+    /// fallback gate refuses it.
+    #[cfg(feature = "fips")]
+    #[test]
+    fn small_curves_are_refused_in_fips_mode() {
+        for curve in [Curve::P192, Curve::P224] {
+            assert_eq!(
+                Curve::from_ec_params(&curve.ec_params()),
+                Err(Error::CurveNotSupported)
+            );
+            let (private, _) = ec_pair(curve);
+            let z = z_for(curve, b"small");
+            assert_eq!(AwsLc.ecdsa_sign(&private, &z), Err(Error::FunctionFailed));
+        }
+    }
+
     /// P-192 and P-224 have no aws-lc-rs algorithm: signing, verifying,
     /// generation and ECDH on them stay on RustCrypto in this build (the
     /// FIPS build does not know the curves), and still work.
+    #[cfg(not(feature = "fips"))]
     #[test]
     fn small_curves_stay_on_rustcrypto() {
         use crate::mechanism::provider::generation::{self as g, Generation};
