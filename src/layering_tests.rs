@@ -35,6 +35,8 @@ const CRYPTO_CRATES: &[&str] = &[
     "p256",
     "p384",
     "p521",
+    "p192",
+    "p224",
     "ed25519-dalek",
     "curve25519-dalek",
     "x25519-dalek",

@@ -180,14 +180,22 @@ fn the_policy_cannot_widen_the_fips_set() {
     let gen_rsa = mechanism_info(f, CKM_RSA_PKCS_KEY_PAIR_GEN).unwrap();
     let pkcs1 = mechanism_info(f, CKM_RSA_PKCS);
     let sha1 = mechanism_info(f, CKM_SHA1_RSA_PKCS).unwrap();
+    // Nor compat's P-192/P-224 (`min_ec_bits`) and 512-bit RSA public keys
+    // for verification (`min_rsa_verify_bits`).
+    let ec_gen = mechanism_info(f, CKM_EC_KEY_PAIR_GEN).unwrap();
+    let ecdh = mechanism_info(f, CKM_ECDH1_DERIVE).unwrap();
     if FIPS {
         assert_eq!(gen_rsa.ulMinKeySize, 2048);
         assert_eq!(pkcs1.err(), Some(CKR_MECHANISM_INVALID));
         assert_eq!(sha1.flags & CKF_SIGN, 0);
+        assert_eq!(sha1.ulMinKeySize, 2048);
+        assert_eq!((ec_gen.ulMinKeySize, ecdh.ulMinKeySize), (256, 256));
     } else {
         assert_eq!(gen_rsa.ulMinKeySize, 1024);
         assert_ne!(pkcs1.unwrap().flags & CKF_DECRYPT, 0);
         assert_ne!(sha1.flags & CKF_SIGN, 0);
+        assert_eq!(sha1.ulMinKeySize, 512);
+        assert_eq!((ec_gen.ulMinKeySize, ecdh.ulMinKeySize), (192, 192));
     }
 }
 

@@ -144,6 +144,8 @@ impl Library {
         // Process-wide: the mechanism table is shared by every slot.
         crate::mechanism::set_legacy_rsa_allowed(config.allow_legacy_rsa_decryption);
         crate::mechanism::set_min_rsa_bits(config.policy.min_rsa_bits);
+        crate::mechanism::set_min_ec_bits(config.policy.min_ec_bits);
+        crate::mechanism::set_min_rsa_verify_bits(config.policy.min_rsa_verify_bits);
         crate::mechanism::set_simple_derive_allowed(!config.policy.wrap_separation);
         crate::mechanism::set_cbc_mac_allowed(config.policy.cbc_mac);
         crate::mechanism::set_poly1305_allowed(config.policy.poly1305);

@@ -74,11 +74,28 @@ pub struct Policy {
     /// Rule 4: keys made by C_UnwrapKey are sensitive (Tookan A2's
     /// re-import as non-sensitive).
     pub unwrapped_keys_sensitive: bool,
+    /// The smallest short-Weierstrass curve (order bits) a key may be on:
+    /// 256 refuses P-192 and P-224 for generation, import, unwrapping,
+    /// derivation of new keys, signing and key agreement; 192 (compat)
+    /// admits them. It is also the `ulMinKeySize` of the EC mechanisms.
+    pub min_ec_bits: u64,
+    /// The smallest RSA *public* key that may be imported, for
+    /// C_Verify/C_VerifyRecover only (512 in compat: certificates of the
+    /// 1990s). Never above `min_rsa_bits`; equal to it by default, so
+    /// nothing below `min_rsa_bits` gets in. A key below `min_rsa_bits`
+    /// never encrypts or wraps (CKR_KEY_SIZE_RANGE), and no private key
+    /// or generated key may be below `min_rsa_bits`.
+    pub min_rsa_verify_bits: u64,
     /// Size ceilings from the top-level config (`max_attribute_size`,
     /// `max_object_size`); not a `[policy]` entry.
     #[serde(skip)]
     pub limits: ObjectLimits,
 }
+
+/// The smallest `min_ec_bits` (P-192) and the largest (P-521).
+pub const EC_BITS_RANGE: std::ops::RangeInclusive<u64> = 192..=521;
+/// The smallest `min_rsa_verify_bits` the module can import.
+pub const MIN_RSA_VERIFY_FLOOR: u64 = 512;
 
 /// The largest attribute value and object the token stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +138,8 @@ impl Default for Policy {
             usage_only_lowered: true,
             sensitive_wrap_needs_trusted: true,
             unwrapped_keys_sensitive: true,
+            min_ec_bits: 256,
+            min_rsa_verify_bits: 2048,
             limits: ObjectLimits::default(),
         }
     }
@@ -149,6 +168,8 @@ impl Policy {
             poly1305: false,
             sensitive_wrap_needs_trusted: false,
             unwrapped_keys_sensitive: false,
+            min_ec_bits: 192,
+            min_rsa_verify_bits: MIN_RSA_VERIFY_FLOOR,
             ..Policy::default()
         }
     }
@@ -185,6 +206,8 @@ pub struct PolicyFile {
     pub usage_only_lowered: Option<bool>,
     pub sensitive_wrap_needs_trusted: Option<bool>,
     pub unwrapped_keys_sensitive: Option<bool>,
+    pub min_ec_bits: Option<u64>,
+    pub min_rsa_verify_bits: Option<u64>,
 }
 
 impl PolicyFile {
@@ -210,6 +233,25 @@ impl PolicyFile {
         if !(1024..=16384).contains(&min_rsa_bits) {
             return Err("policy.min_rsa_bits must be between 1024 and 16384".into());
         }
+        let min_ec_bits = self.min_ec_bits.unwrap_or(d.min_ec_bits);
+        if !EC_BITS_RANGE.contains(&min_ec_bits) {
+            return Err("policy.min_ec_bits must be between 192 and 521".into());
+        }
+        // Unset, it follows the profile where the profile lowers it
+        // (compat), and `min_rsa_bits` otherwise: raising min_rsa_bits
+        // alone never lets a smaller public key in.
+        let min_rsa_verify_bits = match self.min_rsa_verify_bits {
+            Some(bits) => bits,
+            None if d.min_rsa_verify_bits < d.min_rsa_bits => {
+                d.min_rsa_verify_bits.min(min_rsa_bits)
+            }
+            None => min_rsa_bits,
+        };
+        if !(MIN_RSA_VERIFY_FLOOR..=min_rsa_bits).contains(&min_rsa_verify_bits) {
+            return Err(format!(
+                "policy.min_rsa_verify_bits must be between {MIN_RSA_VERIFY_FLOOR} and min_rsa_bits ({min_rsa_bits})"
+            ));
+        }
         Ok(Policy {
             min_rsa_bits,
             allowed_curves: self.allowed_curves,
@@ -234,6 +276,8 @@ impl PolicyFile {
             unwrapped_keys_sensitive: self
                 .unwrapped_keys_sensitive
                 .unwrap_or(d.unwrapped_keys_sensitive),
+            min_ec_bits,
+            min_rsa_verify_bits,
             limits: d.limits,
         })
     }
@@ -282,9 +326,16 @@ impl Policy {
         Ok(())
     }
 
-    /// Size and curve rules on a key's material.
+    /// Size and curve rules on a new key's material.
     fn check_strength(&self, obj: &Object) -> Result<(), Refusal> {
         match obj.key_type() {
+            Some(CKK_RSA) if obj.class() == CKO_PUBLIC_KEY => {
+                // A public key may be smaller, for verification only
+                // (`min_rsa_verify_bits`); `check_use` keeps it from
+                // encrypting and wrapping. Refused as for other keys
+                // (the modulus is a value this token does not take).
+                self.check_rsa_public_bits(rsa_bits(obj).unwrap_or(0))?;
+            }
             Some(CKK_RSA) => {
                 // A key that arrives with its material (C_CreateObject,
                 // C_UnwrapKey, C_DeriveKey, C_CopyObject): its modulus is
@@ -299,6 +350,12 @@ impl Policy {
                     })?;
             }
             Some(kt @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
+                // A curve below the floor is one this token does not
+                // support, as before P-192 and P-224 were offered at all.
+                self.check_ec_bits(obj).map_err(|r| Refusal {
+                    error: Error::CurveNotSupported,
+                    ..r
+                })?;
                 if let Some(allowed) = &self.allowed_curves {
                     let params = obj.bytes(CKA_EC_PARAMS).unwrap_or_default();
                     let curve = names::curve_name(kt, params);
@@ -313,6 +370,63 @@ impl Policy {
             _ => {}
         }
         Ok(())
+    }
+
+    /// `min_rsa_verify_bits` (never above `min_rsa_bits`) on an imported
+    /// RSA public key's modulus: CKR_ATTRIBUTE_VALUE_INVALID, the code
+    /// C_CreateObject has for a modulus this token refuses. The rule named
+    /// is `min_rsa_bits` while the two floors are the same.
+    fn check_rsa_public_bits(&self, bits: u64) -> Result<(), Refusal> {
+        let floor = self.min_rsa_verify_bits.min(self.min_rsa_bits);
+        if bits >= floor {
+            return Ok(());
+        }
+        let rule = if floor < self.min_rsa_bits {
+            format!("min_rsa_verify_bits: {bits}-bit RSA public key, policy needs {floor}")
+        } else {
+            // The same words as for any other RSA key.
+            format!("min_rsa_bits: {bits}-bit RSA key, policy needs {floor}")
+        };
+        Err(refuse(Error::AttributeValueInvalid, rule))
+    }
+
+    /// `min_ec_bits` on a CKK_EC key's curve (other key types and unknown
+    /// parameters pass: the material check has its own answer).
+    fn check_ec_bits(&self, obj: &Object) -> Result<(), Refusal> {
+        if obj.key_type() != Some(CKK_EC) {
+            return Ok(());
+        }
+        let params = obj.bytes(CKA_EC_PARAMS).unwrap_or_default();
+        let Ok(curve) = crate::mechanism::Curve::from_ec_params(params) else {
+            return Ok(());
+        };
+        if curve.bits() >= self.min_ec_bits {
+            return Ok(());
+        }
+        let name = names::curve_name(CKK_EC, params).unwrap_or("curve");
+        Err(refuse(
+            Error::KeySizeRange,
+            format!(
+                "min_ec_bits: {name} ({}-bit curve), policy needs {}",
+                curve.bits(),
+                self.min_ec_bits
+            ),
+        ))
+    }
+
+    /// The size and curve rules when a key signs, encrypts, wraps or
+    /// derives: a key below `min_rsa_bits` or `min_ec_bits` (an RSA public
+    /// key imported for verification, or a key made under a looser
+    /// policy) is CKR_KEY_SIZE_RANGE, the code C_SignInit, C_EncryptInit,
+    /// C_WrapKey (as CKR_WRAPPING_KEY_SIZE_RANGE) and C_DeriveKey have for
+    /// a key whose size the mechanism does not take here. A curve outside
+    /// `allowed_curves` keeps its CKR_CURVE_NOT_SUPPORTED.
+    fn check_strength_for_use(&self, obj: &Object) -> Result<(), Refusal> {
+        if obj.key_type() == Some(CKK_RSA) {
+            return self.check_rsa_bits(rsa_bits(obj).unwrap_or(0));
+        }
+        self.check_ec_bits(obj)?;
+        self.check_strength(obj)
     }
 
     /// A new key object (made by `mech`, if any): its size, curve,
@@ -514,7 +628,7 @@ impl Policy {
             ));
         }
         if super::protects(usage) {
-            self.check_strength(obj)?;
+            self.check_strength_for_use(obj)?;
         }
         // A CKA_TRUSTED key that also encrypts/decrypts (made before this
         // rule, or by the SO with the rule off) would decrypt what it
@@ -608,6 +722,125 @@ mod tests {
             .0;
         assert_eq!(e, Error::KeyFunctionNotPermitted);
         assert!(p.check_use(&legacy, CKM_AES_KEY_WRAP, CKA_WRAP).is_ok());
+    }
+
+    fn key(
+        class: CK_OBJECT_CLASS,
+        kt: CK_KEY_TYPE,
+        attrs: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> Object {
+        let mut map = AttrMap::new();
+        map.insert(CKA_CLASS, ulong_value(class));
+        map.insert(CKA_KEY_TYPE, ulong_value(kt));
+        for (t, v) in attrs {
+            map.insert(*t, v.clone());
+        }
+        Object::from_attrs(map)
+    }
+
+    /// `min_ec_bits`: P-192/P-224 keys are refused when made (as a curve
+    /// not supported) and when they sign or derive (a key size out of
+    /// range); verification stays, as for every key the rules outgrew.
+    #[test]
+    fn min_ec_bits_rule() {
+        let p192 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+        let p224 = vec![0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21];
+        let d = Policy::default();
+        let c = Policy::compat();
+        for (params, name) in [(p192, "P-192"), (p224, "P-224")] {
+            let private = key(CKO_PRIVATE_KEY, CKK_EC, &[(CKA_EC_PARAMS, params.clone())]);
+            let public = key(CKO_PUBLIC_KEY, CKK_EC, &[(CKA_EC_PARAMS, params)]);
+            for obj in [&private, &public] {
+                let (e, r) = rule(d.check_new_key(obj, None)).unwrap();
+                assert_eq!(e, Error::CurveNotSupported);
+                assert!(r.starts_with("min_ec_bits: ") && r.contains(name), "{r}");
+                assert!(c.check_new_key(obj, None).is_ok());
+            }
+            for usage in [CKA_SIGN, CKA_DERIVE] {
+                let (e, r) = rule(d.check_use(&private, CKM_ECDSA, usage)).unwrap();
+                assert_eq!(e, Error::KeySizeRange);
+                assert!(r.starts_with("min_ec_bits"));
+                assert!(c.check_use(&private, CKM_ECDSA, usage).is_ok());
+            }
+            assert!(d.check_use(&public, CKM_ECDSA, CKA_VERIFY).is_ok());
+        }
+        // allowed_curves names them too.
+        let only = Policy {
+            allowed_curves: Some(vec!["P-224".into()]),
+            ..Policy::compat()
+        };
+        let p256 = key(
+            CKO_PUBLIC_KEY,
+            CKK_EC,
+            &[(CKA_EC_PARAMS, crate::mechanism::Curve::P256.ec_params())],
+        );
+        assert_eq!(
+            rule(only.check_new_key(&p256, None)).unwrap().0,
+            Error::CurveNotSupported
+        );
+        let p224 = key(
+            CKO_PUBLIC_KEY,
+            CKK_EC,
+            &[(CKA_EC_PARAMS, crate::mechanism::Curve::P224.ec_params())],
+        );
+        assert!(only.check_new_key(&p224, None).is_ok());
+    }
+
+    /// `min_rsa_verify_bits`: a small RSA public key is imported where the
+    /// policy allows it, and then only verifies.
+    #[test]
+    fn min_rsa_verify_bits_rule() {
+        let modulus = |bits: usize| vec![0xc3u8; bits / 8];
+        let public = key(CKO_PUBLIC_KEY, CKK_RSA, &[(CKA_MODULUS, modulus(512))]);
+        let private = key(CKO_PRIVATE_KEY, CKK_RSA, &[(CKA_MODULUS, modulus(512))]);
+        let d = Policy::default();
+        let c = Policy::compat();
+        let (e, r) = rule(d.check_new_key(&public, None)).unwrap();
+        assert_eq!(e, Error::AttributeValueInvalid);
+        assert_eq!(r, "min_rsa_bits: 512-bit RSA key, policy needs 2048");
+        assert!(c.check_new_key(&public, None).is_ok());
+        let (e, r) = rule(c.check_new_key(&private, None)).unwrap();
+        assert_eq!(e, Error::AttributeValueInvalid);
+        assert!(r.starts_with("min_rsa_bits"), "{r}");
+        let tiny = key(CKO_PUBLIC_KEY, CKK_RSA, &[(CKA_MODULUS, modulus(504))]);
+        let (_, r) = rule(c.check_new_key(&tiny, None)).unwrap();
+        assert_eq!(
+            r,
+            "min_rsa_verify_bits: 504-bit RSA public key, policy needs 512"
+        );
+        assert!(c.check_use(&public, CKM_SHA1_RSA_PKCS, CKA_VERIFY).is_ok());
+        assert!(
+            c.check_use(&public, CKM_RSA_PKCS, CKA_VERIFY_RECOVER)
+                .is_ok()
+        );
+        for usage in [CKA_ENCRYPT, CKA_WRAP] {
+            let (e, r) = rule(c.check_use(&public, CKM_RSA_PKCS, usage)).unwrap();
+            assert_eq!(e, Error::KeySizeRange);
+            assert!(r.starts_with("min_rsa_bits: 512-bit"), "{r}");
+        }
+    }
+
+    #[test]
+    fn small_key_fields_resolve() {
+        let parse = |text: &str| toml::from_str::<PolicyFile>(text).unwrap().resolve(None);
+        let d = parse("").unwrap();
+        assert_eq!((d.min_ec_bits, d.min_rsa_verify_bits), (256, 2048));
+        // Unset, the verification floor follows min_rsa_bits.
+        let raised = parse("min_rsa_bits = 3072\n").unwrap();
+        assert_eq!(raised.min_rsa_verify_bits, 3072);
+        let c = parse("profile = \"compat\"\n").unwrap();
+        assert_eq!((c.min_ec_bits, c.min_rsa_verify_bits), (192, 512));
+        let set = parse("min_ec_bits = 224\nmin_rsa_verify_bits = 1024\n").unwrap();
+        assert_eq!((set.min_ec_bits, set.min_rsa_verify_bits), (224, 1024));
+        for bad in [
+            "min_ec_bits = 128\n",
+            "min_ec_bits = 1024\n",
+            "min_rsa_verify_bits = 256\n",
+            "min_rsa_verify_bits = 4096\n",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(err.contains(bad.split(' ').next().unwrap()), "{err}");
+        }
     }
 
     #[test]

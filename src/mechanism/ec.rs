@@ -1,4 +1,4 @@
-//! P-256/P-384/P-521 keys and ECDSA (CKM_ECDSA over a caller-supplied hash, and
+//! P-192/P-224/P-256/P-384/P-521 keys and ECDSA (CKM_ECDSA over a caller-supplied hash, and
 //! CKM_ECDSA_SHAx hashing first). Signatures are raw r||s, as PKCS#11
 //! specifies, not DER. This file keeps the PKCS#11 logic (buffering, hash
 //! normalization, signature length); the crypto provider (provider/) signs
@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 /// by the underlying crate).
 #[derive(Clone)]
 pub enum EcSigningKey {
+    /// p192 has no signing key alias (the crate verifies only): ecdsa's
+    /// generic key, signed through its hazmat RFC 6979 function.
+    P192(ecdsa::SigningKey<p192::NistP192>),
+    P224(p224::ecdsa::SigningKey),
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
     P521(p521::ecdsa::SigningKey),
@@ -28,6 +32,8 @@ pub enum EcSigningKey {
 /// An ECDSA public key on one of the supported curves.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum EcVerifyingKey {
+    P192(p192::ecdsa::VerifyingKey),
+    P224(p224::ecdsa::VerifyingKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
@@ -51,6 +57,10 @@ impl EcSigningKey {
     pub fn from_scalar(curve: Curve, value: &[u8]) -> Result<EcSigningKey> {
         let padded = left_pad(value, curve.field_bytes()).ok_or(Error::AttributeValueInvalid)?;
         let key = match curve {
+            Curve::P192 => {
+                ecdsa::SigningKey::<p192::NistP192>::from_slice(&padded).map(EcSigningKey::P192)
+            }
+            Curve::P224 => p224::ecdsa::SigningKey::from_slice(&padded).map(EcSigningKey::P224),
             Curve::P256 => p256::ecdsa::SigningKey::from_slice(&padded).map(EcSigningKey::P256),
             Curve::P384 => p384::ecdsa::SigningKey::from_slice(&padded).map(EcSigningKey::P384),
             Curve::P521 => p521::ecdsa::SigningKey::from_slice(&padded).map(EcSigningKey::P521),
@@ -60,6 +70,8 @@ impl EcSigningKey {
 
     pub fn curve(&self) -> Curve {
         match self {
+            EcSigningKey::P192(_) => Curve::P192,
+            EcSigningKey::P224(_) => Curve::P224,
             EcSigningKey::P256(_) => Curve::P256,
             EcSigningKey::P384(_) => Curve::P384,
             EcSigningKey::P521(_) => Curve::P521,
@@ -68,6 +80,8 @@ impl EcSigningKey {
 
     pub fn verifying_key(&self) -> EcVerifyingKey {
         match self {
+            EcSigningKey::P192(k) => EcVerifyingKey::P192(*k.verifying_key()),
+            EcSigningKey::P224(k) => EcVerifyingKey::P224(*k.verifying_key()),
             EcSigningKey::P256(k) => EcVerifyingKey::P256(*k.verifying_key()),
             EcSigningKey::P384(k) => EcVerifyingKey::P384(*k.verifying_key()),
             EcSigningKey::P521(k) => EcVerifyingKey::P521(*k.verifying_key()),
@@ -77,6 +91,18 @@ impl EcSigningKey {
     /// The private scalar, big-endian, full field width.
     pub fn scalar_bytes(&self) -> Zeroizing<Vec<u8>> {
         match self {
+            EcSigningKey::P192(k) => {
+                let mut b = k.to_bytes();
+                let out = Zeroizing::new(b.to_vec());
+                b.as_mut_slice().zeroize();
+                out
+            }
+            EcSigningKey::P224(k) => {
+                let mut b = k.to_bytes();
+                let out = Zeroizing::new(b.to_vec());
+                b.as_mut_slice().zeroize();
+                out
+            }
             EcSigningKey::P256(k) => {
                 let mut b = k.to_bytes();
                 let out = Zeroizing::new(b.to_vec());
@@ -103,6 +129,12 @@ impl EcVerifyingKey {
     /// A key from a raw SEC1 point (compressed or uncompressed).
     pub fn from_sec1(curve: Curve, point: &[u8]) -> Result<EcVerifyingKey> {
         let key = match curve {
+            Curve::P192 => {
+                p192::ecdsa::VerifyingKey::from_sec1_bytes(point).map(EcVerifyingKey::P192)
+            }
+            Curve::P224 => {
+                p224::ecdsa::VerifyingKey::from_sec1_bytes(point).map(EcVerifyingKey::P224)
+            }
             Curve::P256 => {
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map(EcVerifyingKey::P256)
             }
@@ -118,6 +150,8 @@ impl EcVerifyingKey {
 
     pub fn curve(&self) -> Curve {
         match self {
+            EcVerifyingKey::P192(_) => Curve::P192,
+            EcVerifyingKey::P224(_) => Curve::P224,
             EcVerifyingKey::P256(_) => Curve::P256,
             EcVerifyingKey::P384(_) => Curve::P384,
             EcVerifyingKey::P521(_) => Curve::P521,
@@ -127,6 +161,8 @@ impl EcVerifyingKey {
     /// The uncompressed SEC1 point 04||X||Y.
     pub fn uncompressed_point(&self) -> Vec<u8> {
         match self {
+            EcVerifyingKey::P192(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+            EcVerifyingKey::P224(k) => k.to_sec1_point(false).as_bytes().to_vec(),
             EcVerifyingKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
             EcVerifyingKey::P384(k) => k.to_sec1_point(false).as_bytes().to_vec(),
             EcVerifyingKey::P521(k) => k.to_sec1_point(false).as_bytes().to_vec(),
@@ -136,6 +172,8 @@ impl EcVerifyingKey {
     /// DER SubjectPublicKeyInfo (id-ecPublicKey, named curve, uncompressed).
     pub fn spki_der(&self) -> Result<Vec<u8>> {
         let doc = match self {
+            EcVerifyingKey::P192(k) => k.to_public_key_der(),
+            EcVerifyingKey::P224(k) => k.to_public_key_der(),
             EcVerifyingKey::P256(k) => k.to_public_key_der(),
             EcVerifyingKey::P384(k) => k.to_public_key_der(),
             EcVerifyingKey::P521(k) => k.to_public_key_der(),
@@ -151,6 +189,8 @@ impl Curve {
     /// gate, so no child inherits a table caught half built.
     pub fn warm_up_all() {
         use p256::elliptic_curve::group::Group as _;
+        let _ = p192::ProjectivePoint::mul_by_generator(&p192::Scalar::ONE);
+        let _ = p224::ProjectivePoint::mul_by_generator(&p224::Scalar::ONE);
         let _ = p256::ProjectivePoint::mul_by_generator(&p256::Scalar::ONE);
         let _ = p384::ProjectivePoint::mul_by_generator(&p384::Scalar::ONE);
         let _ = p521::ProjectivePoint::mul_by_generator(&p521::Scalar::ONE);
@@ -474,6 +514,78 @@ mod tests {
         assert_eq!(
             verify(&public, None, &changed, &openssl_long),
             Err(Error::SignatureInvalid)
+        );
+    }
+
+    /// RFC 6979 A.2.3 (P-192) and A.2.4 (P-224): the key x, and the
+    /// deterministic signatures of "sample" with SHA-256 and SHA-224 (our
+    /// signer hedges its nonce, so it is checked by verification; the
+    /// public keys are x·G as the RFC lists them).
+    #[test]
+    fn small_curves_rfc6979_known_answers() {
+        let cases = [
+            (
+                Curve::P192,
+                "6FAB034934E4C0FC9AE67F5B5659A9D7D1FEFD187EE09FD4",
+                "04AC2C77F529F91689FEA0EA5EFEC7F210D8EEA0B9E047ED56
+                 3BC723E57670BD4887EBC732C523063D0A7C957BC97C1C43",
+                HashAlg::Sha256,
+                "4B0B8CE98A92866A2820E20AA6B75B56382E0F9BFD5ECB55
+                 CCDB006926EA9565CBADC840829D8C384E06DE1F1E381B85",
+            ),
+            (
+                Curve::P224,
+                "F220266E1105BFE3083E03EC7A3A654651F45E37167E88600BF257C1",
+                "0400CF08DA5AD719E42707FA431292DEA11244D64FC51610D94B130D6C
+                 EEAB6F3DEBE455E3DBF85416F7030CBD94F34F2D6F232C69F3C1385A",
+                HashAlg::Sha224,
+                "1CDFE6662DDE1E4A1EC4CDEDF6A1F5A2FB7FBD9145C12113E6ABFD3E
+                 A6694FD7718A21053F225D3F46197CA699D45006C06F871808F43EBC",
+            ),
+        ];
+        for (curve, x, point, hash, sig) in cases {
+            let private = Arc::new(Key::ec_private(&curve.ec_params(), &unhex(x)).unwrap());
+            let public = Arc::new(private.to_public().unwrap());
+            assert_eq!(public.ec_point_der().unwrap()[2..], unhex(point)[..]);
+            let sig = unhex(sig);
+            assert_eq!(verify(&public, Some(hash), b"sample", &sig), Ok(()));
+            assert_eq!(verify(&public, None, &hash.hash(b"sample"), &sig), Ok(()));
+            assert_eq!(
+                verify(&public, Some(hash), b"samplf", &sig),
+                Err(Error::SignatureInvalid)
+            );
+            for h in [None, Some(HashAlg::Sha1), Some(HashAlg::Sha512)] {
+                let data = [0x5au8; 70];
+                let made = sign(&private, h, &data);
+                assert_eq!(made.len(), 2 * curve.field_bytes());
+                assert_eq!(verify(&public, h, &data, &made), Ok(()));
+                // A hedged signer: two signatures of the same data differ.
+                assert_ne!(made, sign(&private, h, &data));
+            }
+        }
+    }
+
+    /// FIPS 186-2 SigGen, P-192 with SHA-1, the first vector (the crate's
+    /// copy of NIST's file): `m` is the SHA-1 hash left-padded to the
+    /// field width, signed by raw CKM_ECDSA.
+    #[test]
+    fn p192_nist_vector() {
+        let q = unhex(
+            "0414f69738599689f5706ab71343becc886ef1569a2d1137fe
+             0cf5a433909e33217fb4df6b9593f71d43fb1c2a5653b763",
+        );
+        let public = Arc::new(Key::ec_public(&Curve::P192.ec_params(), &q).unwrap());
+        let m = unhex("000000005c8190e87adb631bb5537f3f5f478888bd002ff5");
+        let sig = unhex(
+            "af1f749e3df6220ff04efd178618a977e0838b1b9dc126e3
+             8990a04c6cc0ff26264ecf8f7831381a9dbc6e53cc8cc860",
+        );
+        assert_eq!(verify(&public, None, &m, &sig), Ok(()));
+        // The 20-byte hash alone is the same integer.
+        assert_eq!(verify(&public, None, &m[4..], &sig), Ok(()));
+        assert_eq!(
+            verify(&public, None, &m, &sig[..47]),
+            Err(Error::SignatureLenRange)
         );
     }
 

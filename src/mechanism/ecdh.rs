@@ -27,21 +27,19 @@ use super::digest::HashAlg;
 use super::ec::{self, EcSigningKey, EcVerifyingKey};
 use super::keys::{CURVE25519_BITS, Curve, Key};
 use super::provider::generation;
-use super::{EC_CAPS, EC_MAX, MechInfo, Mechanism, Params, info, row};
+use super::{EC_CAPS, EC_MAX, EC_MIN, MechInfo, Mechanism, Params, info, row};
 use crate::error::{Error, Result};
 
-/// Key sizes in bits: X25519 (255) up to P-521; Montgomery key pairs are
-/// X25519 (255) or X448 (448).
+/// Key sizes in bits: P-192 (192) up to P-521, X25519 (255) and X448
+/// (448) among them; the registry raises the floor to the policy's
+/// `min_ec_bits` or 255, whichever is lower (X25519 is not a
+/// short-Weierstrass curve). Montgomery key pairs are X25519 (255) or
+/// X448 (448).
 pub(super) const ROWS: &[MechInfo] = &[
-    row(
-        CKM_ECDH1_DERIVE,
-        CURVE25519_BITS,
-        EC_MAX,
-        CKF_DERIVE | EC_CAPS,
-    ),
+    row(CKM_ECDH1_DERIVE, EC_MIN, EC_MAX, CKF_DERIVE | EC_CAPS),
     row(
         CKM_ECDH1_COFACTOR_DERIVE,
-        CURVE25519_BITS,
+        EC_MIN,
         EC_MAX,
         CKF_DERIVE | EC_CAPS,
     ),
@@ -298,6 +296,67 @@ mod tests {
             derive(&ecdh(CKD_NULL, &[], &[1; 31]), &alice, None).unwrap_err(),
             Error::MechanismParamInvalid
         );
+    }
+
+    /// NIST CAVS KAS ECC CDH primitive test vectors (SP 800-56A §5.7.1.2,
+    /// ecccdhtestvectors.zip), COUNT = 0 of P-192 and of P-224: dIUT with
+    /// the peer's QCAVS gives ZIUT. The floor follows the policy: refused
+    /// under the default `min_ec_bits` (256), done at 192.
+    #[test]
+    fn small_curves_cavs_cdh() {
+        let cases = [
+            (
+                Curve::P192,
+                "f17d3fea367b74d340851ca4270dcb24c271f445bed9d527",
+                "0442ea6dd9969dd2a61fea1aac7f8e98edcc896c6e55857cc0
+                 dfbe5d7c61fac88b11811bde328e8a0d12bf01a9d204b523",
+                "04b15053401f57285637ec324c1cd2139e3a67de3739234b37
+                 f269c158637482aad644cd692dd1d3ef2c8a7c49e389f7f6",
+                "803d8ab2e5b6e6fca715737c3a82f7ce3c783124f6d51cd0",
+            ),
+            (
+                Curve::P224,
+                "8346a60fc6f293ca5a0d2af68ba71d1dd389e5e40837942df3e43cbd",
+                "04af33cd0629bc7e996320a3f40368f74de8704fa37b8fab69abaae280
+                 882092ccbba7930f419a8a4f9bb16978bbc3838729992559a6f2e2d7",
+                "048de2e26adf72c582d6568ef638c4fd59b18da171bdf501f1d929e048
+                 4a68a1c2b0fb22930d120555c1ece50ea98dea8407f71be36efac0de",
+                "7d96f9a3bd3c05cf5cc37feb8b9d5209d5c2597464dec3e9983743e8",
+            ),
+        ];
+        for (curve, d, qcavs, qiut, z) in cases {
+            let key = Key::ec_private(&curve.ec_params(), &unhex(d)).unwrap();
+            assert_eq!(key.ec_point_der().unwrap()[2..], unhex(qiut)[..]);
+            let qcavs = unhex(qcavs);
+            crate::mechanism::set_min_ec_bits(256);
+            assert_eq!(
+                derive(&ecdh(CKD_NULL, &[], &qcavs), &key, None).unwrap_err(),
+                Error::KeySizeRange
+            );
+            crate::mechanism::set_min_ec_bits(192);
+            assert_eq!(
+                *derive(&ecdh(CKD_NULL, &[], &qcavs), &key, None).unwrap(),
+                unhex(z)
+            );
+            let cof = ecdh_mech(CKM_ECDH1_COFACTOR_DERIVE, CKD_NULL, &[], &qcavs);
+            assert_eq!(*derive(&cof, &key, None).unwrap(), unhex(z));
+            // The SP 800-56C one-step KDF over the same Z.
+            let mut input = vec![0, 0, 0, 1];
+            input.extend_from_slice(&unhex(z));
+            input.extend_from_slice(b"info");
+            let sp800 = ecdh(CKD_SHA256_KDF_SP800, b"info", &qcavs);
+            assert_eq!(
+                *derive(&sp800, &key, Some(32)).unwrap(),
+                HashAlg::Sha256.hash(&input)
+            );
+            // A point of another curve is not the peer's.
+            let other = ec_key(Curve::P256).ec_point_der().unwrap();
+            assert_eq!(
+                derive(&ecdh(CKD_NULL, &[], &other), &key, None).unwrap_err(),
+                Error::MechanismParamInvalid
+            );
+        }
+        crate::mechanism::set_min_ec_bits(256);
     }
 
     #[test]

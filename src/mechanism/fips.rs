@@ -31,6 +31,10 @@ use super::MechInfo;
 const HMAC_MIN: u64 = 14;
 /// RSA moduli: 2048 bits up (SP 800-131A); the module's ceiling applies.
 const RSA_MIN: u64 = 2048;
+/// EC keys: P-256 up. P-192 and P-224 (the compat profile's) have no
+/// aws-lc-rs service, so this build does not know them at all
+/// (`Curve::from_ec_params`); the floor keeps the mechanism info honest.
+const EC_MIN: u64 = 256;
 
 const SIGN: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 const GCM: CK_FLAGS = CKF_DECRYPT | CKF_UNWRAP | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT;
@@ -86,19 +90,19 @@ const APPROVED: &[Approved] = &[
     ok(CKM_SHA3_512, ALL, None),
     // 112 bits of generated secret at least.
     ok(CKM_GENERIC_SECRET_KEY_GEN, ALL, Some(112)),
-    ok(CKM_EC_KEY_PAIR_GEN, ALL, None),
+    ok(CKM_EC_KEY_PAIR_GEN, ALL, Some(EC_MIN)),
     // SHA-1 signatures: verification of existing ones only.
     ok(
         CKM_ECDSA_SHA1,
         CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-        None,
+        Some(EC_MIN),
     ),
-    ok(CKM_ECDSA_SHA224, ALL, None),
-    ok(CKM_ECDSA_SHA256, ALL, None),
-    ok(CKM_ECDSA_SHA384, ALL, None),
-    ok(CKM_ECDSA_SHA512, ALL, None),
-    ok(CKM_ECDH1_DERIVE, ALL, None),
-    ok(CKM_ECDH1_COFACTOR_DERIVE, ALL, None),
+    ok(CKM_ECDSA_SHA224, ALL, Some(EC_MIN)),
+    ok(CKM_ECDSA_SHA256, ALL, Some(EC_MIN)),
+    ok(CKM_ECDSA_SHA384, ALL, Some(EC_MIN)),
+    ok(CKM_ECDSA_SHA512, ALL, Some(EC_MIN)),
+    ok(CKM_ECDH1_DERIVE, ALL, Some(EC_MIN)),
+    ok(CKM_ECDH1_COFACTOR_DERIVE, ALL, Some(EC_MIN)),
     ok(CKM_AES_KEY_GEN, ALL, None),
     ok(CKM_AES_ECB, ALL, None),
     ok(CKM_AES_CBC, ALL, None),
@@ -194,6 +198,14 @@ mod tests {
             narrow(sha1_ec).is_none(),
             "capability flags alone offer nothing"
         );
+        // P-192 and P-224 are below this build's EC floor.
+        let ecdh = MechInfo {
+            mech: CKM_ECDH1_DERIVE,
+            min_key: 192,
+            max_key: 521,
+            flags: CKF_DERIVE,
+        };
+        assert_eq!(narrow(ecdh).map(|r| r.min_key), Some(256));
     }
 }
 

@@ -224,7 +224,13 @@ mod tests {
 
     #[test]
     fn ec_generation_round_trips() {
-        for curve in [Curve::P256, Curve::P384, Curve::P521] {
+        for curve in [
+            Curve::P192,
+            Curve::P224,
+            Curve::P256,
+            Curve::P384,
+            Curve::P521,
+        ] {
             let parts = generate_ec(&curve.ec_params()).unwrap();
             assert_eq!(parts.private_value.len(), curve.field_bytes());
             let private = Key::ec_private(&parts.ec_params, &parts.private_value).unwrap();

@@ -21,11 +21,19 @@ use crate::error::{Error, Result};
 /// X25519 keys have their own `Key` variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Curve {
+    /// P-192 and P-224: offered only where the policy's `min_ec_bits`
+    /// allows them (the compat profile), never in the FIPS build.
+    P192,
+    P224,
     P256,
     P384,
     P521,
 }
 
+/// DER OBJECT IDENTIFIER 1.2.840.10045.3.1.1 (prime192v1 / secp192r1).
+const P192_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+/// DER OBJECT IDENTIFIER 1.3.132.0.33 (secp224r1).
+const P224_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21];
 /// DER OBJECT IDENTIFIER 1.2.840.10045.3.1.7 (prime256v1 / secp256r1).
 const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// DER OBJECT IDENTIFIER 1.3.132.0.34 (secp384r1).
@@ -41,6 +49,22 @@ impl Curve {
     /// AttributeValueInvalid; callers map it to CKR_CURVE_NOT_SUPPORTED
     /// where the spec asks for that.
     pub fn from_ec_params(der: &[u8]) -> Result<Curve> {
+        let curve = Curve::parse_ec_params(der)?;
+        // The FIPS build offers none of the small curves (aws-lc-rs has
+        // no P-192/P-224 service): they stay unknown there.
+        if super::provider::FIPS && curve.bits() < 256 {
+            return Err(Error::CurveNotSupported);
+        }
+        Ok(curve)
+    }
+
+    fn parse_ec_params(der: &[u8]) -> Result<Curve> {
+        if der == P192_OID {
+            return Ok(Curve::P192);
+        }
+        if der == P224_OID {
+            return Ok(Curve::P224);
+        }
         if der == P256_OID {
             return Ok(Curve::P256);
         }
@@ -52,6 +76,8 @@ impl Curve {
         }
         match der {
             [PRINTABLE_STRING, len, name @ ..] if usize::from(*len) == name.len() => match name {
+                b"prime192v1" | b"secp192r1" => Ok(Curve::P192),
+                b"secp224r1" => Ok(Curve::P224),
                 b"prime256v1" | b"secp256r1" => Ok(Curve::P256),
                 b"secp384r1" => Ok(Curve::P384),
                 b"secp521r1" => Ok(Curve::P521),
@@ -68,6 +94,8 @@ impl Curve {
     /// The DER namedCurve OID.
     pub fn ec_params(&self) -> Vec<u8> {
         match self {
+            Curve::P192 => P192_OID.to_vec(),
+            Curve::P224 => P224_OID.to_vec(),
             Curve::P256 => P256_OID.to_vec(),
             Curve::P384 => P384_OID.to_vec(),
             Curve::P521 => P521_OID.to_vec(),
@@ -77,6 +105,8 @@ impl Curve {
     /// Bit length of the group order.
     pub fn bits(&self) -> u64 {
         match self {
+            Curve::P192 => 192,
+            Curve::P224 => 224,
             Curve::P256 => 256,
             Curve::P384 => 384,
             Curve::P521 => 521,
@@ -86,6 +116,8 @@ impl Curve {
     /// Bytes in one field element or scalar.
     pub fn field_bytes(&self) -> usize {
         match self {
+            Curve::P192 => 24,
+            Curve::P224 => 28,
             Curve::P256 => 32,
             Curve::P384 => 48,
             Curve::P521 => 66,
@@ -179,6 +211,11 @@ pub const CURVE25519_BITS: u64 = 255;
 /// Moduli accepted on import. Generation policy (2048–4096) is enforced by
 /// the mechanism table and `generate_rsa`, not here.
 pub(super) const RSA_IMPORT_BITS: std::ops::RangeInclusive<usize> = 1024..=8192;
+/// Moduli accepted for an RSA *public* key: down to 512 bits, for the
+/// verification of old signatures where the policy's
+/// `min_rsa_verify_bits` allows it (the policy decides; a key below
+/// `min_rsa_bits` never encrypts, wraps or signs).
+pub(super) const RSA_PUBLIC_IMPORT_BITS: std::ops::RangeInclusive<usize> = 512..=8192;
 /// Largest secret value accepted on import (bytes).
 const MAX_SECRET_LEN: usize = 4096;
 
@@ -354,8 +391,11 @@ impl Key {
     /// An RSA public key from big-endian modulus and exponent.
     pub fn rsa_public(n: &[u8], e: &[u8]) -> Result<Key> {
         let (n, e) = rsa_n_e(n, e)?;
-        check_rsa_bits(&n)?;
-        let key = RsaPublicKey::new_with_size_limits(n, e, RSA_IMPORT_BITS)
+        let bits = usize::try_from(n.bits_vartime()).map_err(|_| Error::AttributeValueInvalid)?;
+        if !RSA_PUBLIC_IMPORT_BITS.contains(&bits) {
+            return Err(Error::AttributeValueInvalid);
+        }
+        let key = RsaPublicKey::new_with_size_limits(n, e, RSA_PUBLIC_IMPORT_BITS)
             .map_err(|_| Error::AttributeValueInvalid)?;
         Ok(Key::RsaPublic(Box::new(key.into())))
     }
@@ -669,6 +709,42 @@ mod tests {
         );
     }
 
+    /// P-192 and P-224 by OID and by name; SEC1 points of their widths.
+    #[test]
+    fn small_curve_params() {
+        assert_eq!(Curve::from_ec_params(P192_OID), Ok(Curve::P192));
+        assert_eq!(Curve::from_ec_params(P224_OID), Ok(Curve::P224));
+        assert_eq!(
+            Curve::from_ec_params(b"\x13\x0aprime192v1"),
+            Ok(Curve::P192)
+        );
+        assert_eq!(Curve::from_ec_params(b"\x13\x09secp192r1"), Ok(Curve::P192));
+        assert_eq!(Curve::from_ec_params(b"\x13\x09secp224r1"), Ok(Curve::P224));
+        for (curve, bits, fb) in [(Curve::P192, 192, 24), (Curve::P224, 224, 28)] {
+            assert_eq!(Curve::from_ec_params(&curve.ec_params()), Ok(curve));
+            assert_eq!((curve.bits(), curve.field_bytes()), (bits, fb));
+            let k = Key::ec_private(&curve.ec_params(), &[9]).unwrap();
+            assert_eq!(k.bits(), bits);
+            let der = k.ec_point_der().unwrap();
+            assert_eq!(der.len(), 2 + 1 + 2 * fb);
+            let public = Key::ec_public(&curve.ec_params(), &der).unwrap();
+            assert_eq!(public.ec_point_der().unwrap(), der);
+            assert_eq!(
+                Key::ec_public(&curve.ec_params(), &der[2..])
+                    .unwrap()
+                    .ec_point_der()
+                    .unwrap(),
+                der
+            );
+            assert_eq!(
+                public.public_key_info().unwrap(),
+                k.public_key_info().unwrap()
+            );
+            assert_eq!(k.curve(), Some(curve));
+            assert!(!format!("{k:?}").contains("09"));
+        }
+    }
+
     #[test]
     fn secret_lengths() {
         assert!(Key::secret(CKK_AES, &[1; 16]).is_ok());
@@ -750,9 +826,19 @@ mod tests {
             Key::rsa_public(&[], &[1, 0, 1]).unwrap_err(),
             Error::AttributeValueInvalid
         );
-        // Too small and even.
+        // Too small (public keys go down to 512 bits, for the policy's
+        // `min_rsa_verify_bits`) and even.
         assert_eq!(
-            Key::rsa_public(&[0xff; 64], &[1, 0, 1]).unwrap_err(),
+            Key::rsa_public(&[0xff; 63], &[1, 0, 1]).unwrap_err(),
+            Error::AttributeValueInvalid
+        );
+        assert_eq!(
+            Key::rsa_public(&[0xff; 64], &[1, 0, 1]).unwrap().bits(),
+            512
+        );
+        // Private keys keep the 1024-bit floor.
+        assert_eq!(
+            Key::rsa_private(&[0xff; 64], &[1, 0, 1], &[3; 63], None).unwrap_err(),
             Error::AttributeValueInvalid
         );
         assert_eq!(

@@ -85,6 +85,9 @@ pub use self::registry::{
     info, is_multipart, is_verify_multipart, layout, message_op, message_op_with_len,
     set_min_rsa_bits, table,
 };
+pub use self::registry::{
+    check_rsa_size, min_ec_bits, min_rsa_verify_bits, set_min_ec_bits, set_min_rsa_verify_bits,
+};
 pub use self::rsa_crypt::{legacy_rsa_allowed, set_legacy_rsa_allowed};
 pub use self::rsa_recover::RecoverOp;
 pub use self::sign::{SignOp, VerifyOp, sign_init, sign_resume, verify_init, verify_resume};
@@ -135,7 +138,9 @@ impl MechInfo {
     }
 }
 
-const EC_MIN: u64 = 256;
+/// P-192 up: the registry raises the floor to the policy's `min_ec_bits`
+/// (default 256).
+const EC_MIN: u64 = 192;
 const EC_MAX: u64 = 521;
 /// HMAC keys, in bytes. RFC 2104 and PKCS#11 allow any length; short keys
 /// are the key creator's choice, so the floor is one byte. The ceiling keeps
@@ -254,20 +259,21 @@ pub(super) const ECDSA_ROWS: &[MechInfo] = &[
 ];
 
 /// Generation only, sizes in bits.
-pub(super) const KEYGEN_BITS_ROWS: &[MechInfo] = &[
-    row(
-        CKM_GENERIC_SECRET_KEY_GEN,
-        GENERIC_MIN_BITS,
-        GENERIC_MAX_BITS,
-        CKF_GENERATE,
-    ),
-    row(
-        CKM_EC_KEY_PAIR_GEN,
-        EC_MIN,
-        EC_MAX,
-        CKF_GENERATE_KEY_PAIR | EC_CAPS,
-    ),
-];
+pub(super) const KEYGEN_BITS_ROWS: &[MechInfo] = &[row(
+    CKM_GENERIC_SECRET_KEY_GEN,
+    GENERIC_MIN_BITS,
+    GENERIC_MAX_BITS,
+    CKF_GENERATE,
+)];
+
+/// EC key-pair generation, at what the module can do (P-192 to P-521);
+/// the registry raises its floor to the policy's `min_ec_bits`.
+pub(super) const EC_GEN_ROWS: &[MechInfo] = &[row(
+    CKM_EC_KEY_PAIR_GEN,
+    EC_MIN,
+    EC_MAX,
+    CKF_GENERATE_KEY_PAIR | EC_CAPS,
+)];
 
 /// Generation only, sizes in bytes.
 pub(super) const KEYGEN_BYTES_ROWS: &[MechInfo] = &[row(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE)];

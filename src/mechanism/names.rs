@@ -204,7 +204,7 @@ pub fn class_name(class: CK_OBJECT_CLASS) -> String {
 
 /// The curves a policy may name.
 pub const CURVES: &[&str] = &[
-    "P-256", "P-384", "P-521", "Ed25519", "X25519", "Ed448", "X448",
+    "P-192", "P-224", "P-256", "P-384", "P-521", "Ed25519", "X25519", "Ed448", "X448",
 ];
 
 /// The policy name of an elliptic-curve key's curve ("P-256", "Ed25519",
@@ -221,6 +221,8 @@ pub fn curve_name(key_type: CK_KEY_TYPE, ec_params: &[u8]) -> Option<&'static st
     }
     match key_type {
         CKK_EC => match Curve::from_ec_params(ec_params).ok()? {
+            Curve::P192 => Some("P-192"),
+            Curve::P224 => Some("P-224"),
             Curve::P256 => Some("P-256"),
             Curve::P384 => Some("P-384"),
             Curve::P521 => Some("P-521"),

@@ -36,6 +36,8 @@ impl Key {
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>> {
         let doc = match self {
             Key::EcPrivate { key, .. } => match &**key {
+                EcSigningKey::P192(k) => k.to_pkcs8_der(),
+                EcSigningKey::P224(k) => k.to_pkcs8_der(),
                 EcSigningKey::P256(k) => k.to_pkcs8_der(),
                 EcSigningKey::P384(k) => k.to_pkcs8_der(),
                 EcSigningKey::P521(k) => k.to_pkcs8_der(),
@@ -160,6 +162,8 @@ fn ec_from_pkcs8(info: PrivateKeyInfoRef<'_>) -> Result<Key> {
     let curve_oid = info.algorithm.parameters_oid().map_err(|_| bad)?;
     let curve = Curve::from_ec_params(&oid_der(&curve_oid)?).map_err(|_| bad)?;
     let key = match curve {
+        Curve::P192 => ecdsa::SigningKey::<p192::NistP192>::try_from(info).map(EcSigningKey::P192),
+        Curve::P224 => p224::ecdsa::SigningKey::try_from(info).map(EcSigningKey::P224),
         Curve::P256 => p256::ecdsa::SigningKey::try_from(info).map(EcSigningKey::P256),
         Curve::P384 => p384::ecdsa::SigningKey::try_from(info).map(EcSigningKey::P384),
         Curve::P521 => p521::ecdsa::SigningKey::try_from(info).map(EcSigningKey::P521),
@@ -271,7 +275,13 @@ mod tests {
 
     #[test]
     fn ec_round_trips() {
-        for curve in [Curve::P256, Curve::P384, Curve::P521] {
+        for curve in [
+            Curve::P192,
+            Curve::P224,
+            Curve::P256,
+            Curve::P384,
+            Curve::P521,
+        ] {
             let parts = generate_ec(&curve.ec_params()).unwrap();
             let key = Key::ec_private(&parts.ec_params, &parts.private_value).unwrap();
             let back = round_trip(&key);

@@ -289,6 +289,8 @@ enum Hook {
     /// CKM_POLY1305 and its key generation: offered only when the policy
     /// allows it (poly1305_mac.rs: a one-time key).
     Poly1305,
+    /// An EC mechanism: the policy's `min_ec_bits` raises the floor.
+    Ec,
 }
 
 /// One registered mechanism: its row as the module can do it, the unit of
@@ -333,8 +335,9 @@ const REGISTRATIONS: &[Rows] = {
     &[
         rows(super::DIGEST_ROWS, KeySizeUnit::None, &Digests, Hook::None),
         rows(super::HMAC_ROWS, Bytes, &Signatures, Hook::None),
-        rows(super::ECDSA_ROWS, Bits, &Signatures, Hook::None),
+        rows(super::ECDSA_ROWS, Bits, &Signatures, Hook::Ec),
         rows(super::KEYGEN_BITS_ROWS, Bits, &KeyGeneration, Hook::None),
+        rows(super::EC_GEN_ROWS, Bits, &KeyGeneration, Hook::Ec),
         rows(super::KEYGEN_BYTES_ROWS, Bytes, &KeyGeneration, Hook::None),
         rows(super::HMAC_KEYGEN_ROWS, Bytes, &KeyGeneration, Hook::None),
         rows(super::RSA_GEN_ROWS, Bits, &KeyGeneration, Hook::Rsa),
@@ -351,7 +354,7 @@ const REGISTRATIONS: &[Rows] = {
         rows(aes_derive::ROWS, Bytes, &DataDerive, Hook::None),
         rows(simple_derive::ROWS, Bytes, &DataDerive, Hook::SimpleDerive),
         rows(eddsa::ROWS, Bits, &EdDsa, Hook::None),
-        rows(ecdh::ROWS, Bits, &Ecdh, Hook::None),
+        rows(ecdh::ROWS, Bits, &Ecdh, Hook::Ec),
         rows(chacha_poly::ROWS, Bytes, &ChaChaPoly, Hook::None),
         rows(aes_ccm::ROWS, Bytes, &AesCcm, Hook::None),
         rows(
@@ -402,6 +405,70 @@ pub fn min_rsa_bits() -> u64 {
     MIN_RSA_BITS.get()
 }
 
+/// The smallest RSA public key any policy may admit for verification.
+pub const RSA_VERIFY_MIN: u64 = 512;
+
+/// 0: verification follows `min_rsa_bits` (no configuration said
+/// otherwise).
+static MIN_RSA_VERIFY_BITS: Setting = Setting::new(setting::MIN_RSA_VERIFY_BITS, 0);
+
+/// Sets the policy's floor for RSA verification (`policy.min_rsa_verify_bits`,
+/// already checked to lie in 512..=min_rsa_bits).
+pub fn set_min_rsa_verify_bits(bits: u64) {
+    MIN_RSA_VERIFY_BITS.set(bits);
+}
+
+/// The RSA floor for C_Verify and C_VerifyRecover: `min_rsa_verify_bits`,
+/// never above `min_rsa_bits`.
+pub fn min_rsa_verify_bits() -> u64 {
+    match MIN_RSA_VERIFY_BITS.get() {
+        0 => min_rsa_bits(),
+        bits => bits.min(min_rsa_bits()),
+    }
+}
+
+/// The RSA size rule of one function: a key of `bits` fits `mech`'s
+/// offered range, and unless the function verifies (`verifying`), is at
+/// least `min_rsa_bits` — a row that verifies reports the lower
+/// verification floor as its minimum, which its other functions do not
+/// take. KeySizeRange otherwise.
+pub fn check_rsa_size(mech: CK_MECHANISM_TYPE, bits: u64, verifying: bool) -> Result<()> {
+    if info(mech)?.key_size_ok(bits) && (verifying || bits >= min_rsa_bits()) {
+        Ok(())
+    } else {
+        Err(Error::KeySizeRange)
+    }
+}
+
+/// The policy's EC floor (order bits) when no configuration set one.
+pub const DEFAULT_MIN_EC_BITS: u64 = 256;
+
+static MIN_EC_BITS: Setting = Setting::new(setting::MIN_EC_BITS, DEFAULT_MIN_EC_BITS);
+
+/// Sets the policy's EC floor for the process (`policy.min_ec_bits`,
+/// already checked to lie in 192..=521).
+pub fn set_min_ec_bits(bits: u64) {
+    MIN_EC_BITS.set(bits);
+}
+
+/// The policy's EC floor in force.
+pub fn min_ec_bits() -> u64 {
+    MIN_EC_BITS.get()
+}
+
+/// The floor `min_ec_bits` puts on an EC row: ECDH also takes X25519
+/// (255 bits), which that floor does not govern, and the Montgomery key
+/// generation row (in the same family table) none at all.
+fn ec_floor(mech: CK_MECHANISM_TYPE) -> u64 {
+    match mech {
+        CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => {
+            min_ec_bits().min(super::keys::CURVE25519_BITS)
+        }
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN => 0,
+        _ => min_ec_bits(),
+    }
+}
+
 fn entry(mech: CK_MECHANISM_TYPE) -> Result<&'static Entry> {
     let entries: &[Entry] = &REGISTRY;
     entries
@@ -429,7 +496,26 @@ fn offered(e: &Entry) -> Option<MechInfo> {
     }
     if e.hook == Hook::Rsa {
         row.flags |= rsa_crypt::policy_flags(row.mech);
-        row.min_key = row.min_key.max(min_rsa_bits());
+        // A row that verifies reports the verification floor (public
+        // keys down to `min_rsa_verify_bits` verify with it); its other
+        // functions still need `min_rsa_bits` (`check_rsa_size`).
+        // The FIPS build's floor (fips.rs) stays whatever the policy says.
+        let fips_floor = if super::provider::FIPS {
+            row.min_key
+        } else {
+            0
+        };
+        row.min_key = if row.flags & (CKF_VERIFY | CKF_VERIFY_RECOVER) != 0 {
+            min_rsa_verify_bits().max(RSA_VERIFY_MIN).max(fips_floor)
+        } else {
+            row.min_key.max(min_rsa_bits())
+        };
+        if row.min_key > row.max_key {
+            return None;
+        }
+    }
+    if e.hook == Hook::Ec {
+        row.min_key = row.min_key.max(ec_floor(row.mech));
         if row.min_key > row.max_key {
             return None;
         }
@@ -807,6 +893,51 @@ mod tests {
         assert!(known(CKM_RSA_PKCS));
         // Other families keep their ranges.
         assert_eq!(info(CKM_ECDSA).unwrap().min_key, 256);
+        set_min_rsa_bits(DEFAULT_MIN_RSA_BITS);
+    }
+
+    /// `min_ec_bits` is the EC mechanisms' floor (ECDH keeps X25519's 255
+    /// when the floor is above it), and `min_rsa_verify_bits` the floor of
+    /// the RSA rows that verify, which their other functions do not take.
+    #[test]
+    fn the_ec_and_rsa_verify_floors_follow_the_policy() {
+        let ec = [CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, CKM_ECDSA_SHA256];
+        for m in ec {
+            assert_eq!(info(m).unwrap().min_key, DEFAULT_MIN_EC_BITS, "{m:#x}");
+            assert_eq!(capability(m).unwrap().min_key, 192, "{m:#x}");
+        }
+        assert_eq!(info(CKM_ECDH1_DERIVE).unwrap().min_key, 255);
+        assert_eq!(info(CKM_EC_MONTGOMERY_KEY_PAIR_GEN).unwrap().min_key, 255);
+        set_min_ec_bits(192);
+        for m in ec {
+            assert!(info(m).unwrap().key_size_ok(192), "{m:#x}");
+        }
+        assert_eq!(info(CKM_ECDH1_DERIVE).unwrap().min_key, 192);
+        assert_eq!(info(CKM_EC_MONTGOMERY_KEY_PAIR_GEN).unwrap().min_key, 255);
+        set_min_ec_bits(384);
+        assert_eq!(info(CKM_ECDSA).unwrap().min_key, 384);
+        assert_eq!(info(CKM_ECDH1_DERIVE).unwrap().min_key, 255);
+        set_min_ec_bits(DEFAULT_MIN_EC_BITS);
+
+        // Unset, verification follows min_rsa_bits.
+        assert_eq!(min_rsa_verify_bits(), DEFAULT_MIN_RSA_BITS);
+        set_min_rsa_bits(1024);
+        set_min_rsa_verify_bits(512);
+        for m in [CKM_SHA1_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, CKM_RSA_PKCS] {
+            assert_eq!(info(m).unwrap().min_key, 512, "{m:#x}");
+            assert_eq!(check_rsa_size(m, 512, true), Ok(()));
+            assert_eq!(check_rsa_size(m, 512, false), Err(Error::KeySizeRange));
+            assert_eq!(check_rsa_size(m, 1024, false), Ok(()));
+            assert_eq!(check_rsa_size(m, 511, true), Err(Error::KeySizeRange));
+        }
+        for m in [CKM_RSA_PKCS_OAEP, CKM_RSA_PKCS_KEY_PAIR_GEN] {
+            assert_eq!(info(m).unwrap().min_key, 1024, "{m:#x}");
+        }
+        // Never above min_rsa_bits.
+        set_min_rsa_bits(2048);
+        set_min_rsa_verify_bits(3072);
+        assert_eq!(min_rsa_verify_bits(), 2048);
+        set_min_rsa_verify_bits(0);
         set_min_rsa_bits(DEFAULT_MIN_RSA_BITS);
     }
 }

@@ -260,13 +260,17 @@ pub(super) fn private_key(key: &Key) -> Result<&Cached<RsaPrivateKey>> {
     }
 }
 
-/// The modulus must be within the table row's range (KeySizeRange).
+/// The modulus must be within the table row's range and at least the
+/// policy's `min_rsa_bits` (KeySizeRange): a public key imported for
+/// verification below it never encrypts or wraps.
 pub(super) fn check_size(mech: &Mechanism, key: &Key) -> Result<()> {
-    if super::info(mech.mech)?.key_size_ok(key.bits()) {
-        Ok(())
-    } else {
-        Err(Error::KeySizeRange)
-    }
+    super::registry::check_rsa_size(mech.mech, key.bits(), false)
+}
+
+/// As [`check_size`] for verification with recovery: down to the policy's
+/// `min_rsa_verify_bits`.
+pub(super) fn check_verify_size(mech: &Mechanism, key: &Key) -> Result<()> {
+    super::registry::check_rsa_size(mech.mech, key.bits(), true)
 }
 
 /// A single-part RSA encryption or decryption: `update` collects the

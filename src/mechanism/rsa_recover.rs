@@ -16,7 +16,9 @@ use zeroize::Zeroizing;
 use super::keys::Key;
 use super::provider;
 use super::rsa::RsaScheme;
-use super::rsa_crypt::{check_size, private_key, public_key, raw_decrypt, raw_encrypt};
+use super::rsa_crypt::{
+    check_size, check_verify_size, private_key, public_key, raw_decrypt, raw_encrypt,
+};
 use super::sign::{SignOp, VerifyOp};
 use super::state::InputState;
 use super::{Mechanism, Params};
@@ -149,7 +151,7 @@ pub(super) fn sign_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<d
 pub(super) fn verify_recover_init(mech: &Mechanism, key: Arc<Key>) -> Result<Box<dyn RecoverOp>> {
     let scheme = scheme(mech)?;
     let k = public_key(&key)?.size();
-    check_size(mech, &key)?;
+    check_verify_size(mech, &key)?;
     Ok(Box::new(VerifyRecover { key, scheme, k }))
 }
 
@@ -253,7 +255,7 @@ pub(super) fn raw_verify_init(
         return Err(Error::MechanismInvalid);
     }
     let k = public_key(&key)?.size();
-    check_size(mech, &key)?;
+    check_verify_size(mech, &key)?;
     let inner = VerifyRecover {
         key,
         scheme: Scheme::Raw,

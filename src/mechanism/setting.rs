@@ -7,12 +7,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many settings exist (each takes one test slot).
-const SLOTS: usize = 4;
+const SLOTS: usize = 6;
 
 pub(super) const MIN_RSA_BITS: usize = 0;
 pub(super) const LEGACY_RSA: usize = 1;
 pub(super) const SIMPLE_DERIVE: usize = 2;
 pub(super) const CBC_MAC: usize = 3;
+pub(super) const MIN_EC_BITS: usize = 4;
+pub(super) const MIN_RSA_VERIFY_BITS: usize = 5;
 
 #[cfg(test)]
 thread_local! {
@@ -60,3 +62,4 @@ impl Setting {
 
 const _: () =
     assert!(MIN_RSA_BITS < SLOTS && LEGACY_RSA < SLOTS && SIMPLE_DERIVE < SLOTS && CBC_MAC < SLOTS);
+const _: () = assert!(MIN_EC_BITS < SLOTS && MIN_RSA_VERIFY_BITS < SLOTS);

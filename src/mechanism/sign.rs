@@ -316,7 +316,7 @@ pub(super) fn sign_build(
             if !matches!(*key, Key::RsaPrivate(_)) {
                 return Err(Error::KeyTypeInconsistent);
             }
-            check_size(&row, &key)?;
+            registry::check_rsa_size(row.mech, key.bits(), false)?;
             let scheme = rsa_scheme(mech, &kind)?;
             let op = RsaSign::new(key.clone(), scheme, prehash(&kind))?;
             Ok(Box::new(Resumable::new(mech, key, op, input)?))
@@ -364,7 +364,8 @@ pub(super) fn verify_build(
             if !matches!(*key, Key::RsaPublic(_)) {
                 return Err(Error::KeyTypeInconsistent);
             }
-            check_size(&row, &key)?;
+            // Down to `min_rsa_verify_bits`: the row's own floor.
+            registry::check_rsa_size(row.mech, key.bits(), true)?;
             let scheme = rsa_scheme(mech, &kind)?;
             let op = RsaVerify::new(key.clone(), scheme, prehash(&kind))?;
             Ok(Box::new(Resumable::new(mech, key, op, input)?))

@@ -75,7 +75,7 @@ pub struct KeyInfo {
     pub key_type: &'static str,
     /// Bits: modulus, curve order or secret length.
     pub size: Option<u64>,
-    /// p256, p384 or p521 for EC keys.
+    /// p192, p224 (compat profile), p256, p384 or p521 for EC keys.
     pub curve: Option<&'static str>,
     pub uses: Vec<&'static str>,
     pub state: Option<&'static str>,
@@ -215,11 +215,18 @@ fn curve_of(params: &[u8]) -> Option<(&'static str, u64)> {
     const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
     const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+    // The compat profile's legacy curves (`min_ec_bits`).
+    const P192: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+    const P224: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21];
     match params {
+        P192 => Some(("p192", 192)),
+        P224 => Some(("p224", 224)),
         P256 => Some(("p256", 256)),
         P384 => Some(("p384", 384)),
         P521 => Some(("p521", 521)),
         [0x13, _, name @ ..] => match name {
+            b"prime192v1" | b"secp192r1" => Some(("p192", 192)),
+            b"secp224r1" => Some(("p224", 224)),
             b"prime256v1" | b"secp256r1" => Some(("p256", 256)),
             b"secp384r1" => Some(("p384", 384)),
             b"secp521r1" => Some(("p521", 521)),
@@ -566,6 +573,11 @@ mod tests {
         assert_eq!(
             kind("private", Some(CKK_EC), Some(&p384), None, None),
             ("ec", Some(384), Some("p384"))
+        );
+        let p192 = b"\x13\x0aprime192v1";
+        assert_eq!(
+            kind("public", Some(CKK_EC), Some(p192), None, None),
+            ("ec", Some(192), Some("p192"))
         );
         assert_eq!(
             kind("secret", Some(CKK_AES), None, None, Some(16)),

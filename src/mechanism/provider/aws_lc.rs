@@ -106,15 +106,18 @@ fn built(parsed: Parsed) -> Option<Parsed> {
     Some(parsed)
 }
 
-/// The one aws-lc-rs algorithm per curve and the digest it expects.
+/// The one aws-lc-rs algorithm per curve and the digest it expects; None
+/// for P-192 and P-224, which aws-lc-rs does not serve (they stay on
+/// RustCrypto in this build, and are not offered in the FIPS build).
 fn ec_algs(
     curve: Curve,
-) -> (
+) -> Option<(
     &'static sig::EcdsaSigningAlgorithm,
     &'static sig::EcdsaVerificationAlgorithm,
     &'static digest::Algorithm,
-) {
-    match curve {
+)> {
+    Some(match curve {
+        Curve::P192 | Curve::P224 => return None,
         Curve::P256 => (
             &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
             &sig::ECDSA_P256_SHA256_FIXED,
@@ -130,7 +133,7 @@ fn ec_algs(
             &sig::ECDSA_P521_SHA512_FIXED,
             &digest::SHA512,
         ),
-    }
+    })
 }
 
 /// `z` (field width, from ec.rs `normalize_hash`) as the digest the
@@ -139,8 +142,9 @@ fn ec_algs(
 /// when its top two bytes are zero (AWS-LC does not truncate 512 bits for
 /// a 521-bit order, so the value is unchanged). None: fall back.
 fn ec_digest(curve: Curve, z: &[u8]) -> Option<Digest> {
-    let (_, _, alg) = ec_algs(curve);
+    let (_, _, alg) = ec_algs(curve)?;
     let value = match curve {
+        Curve::P192 | Curve::P224 => return None,
         Curve::P256 | Curve::P384 => z,
         Curve::P521 => match z {
             [0, 0, rest @ ..] => rest,
@@ -151,7 +155,7 @@ fn ec_digest(curve: Curve, z: &[u8]) -> Option<Digest> {
 }
 
 fn ec_private(key: &EcSigningKey) -> Option<Parsed> {
-    let (alg, _, _) = ec_algs(key.curve());
+    let (alg, _, _) = ec_algs(key.curve())?;
     let scalar = key.scalar_bytes();
     let point = key.verifying_key().uncompressed_point();
     EcdsaKeyPair::from_private_key_and_public_key(alg, &scalar, &point)
@@ -160,7 +164,7 @@ fn ec_private(key: &EcSigningKey) -> Option<Parsed> {
 }
 
 fn ec_public(key: &EcVerifyingKey) -> Option<Parsed> {
-    let (_, alg, _) = ec_algs(key.curve());
+    let (_, alg, _) = ec_algs(key.curve())?;
     ParsedPublicKey::new(alg, key.uncompressed_point())
         .ok()
         .and_then(|k| built(Parsed::EcPublic(k)))
@@ -489,6 +493,9 @@ pub(super) mod tests {
     /// A field-width `z` of the shape the hashed mechanisms produce.
     fn z_for(curve: Curve, msg: &[u8]) -> Vec<u8> {
         match curve {
+            Curve::P192 | Curve::P224 => {
+                crate::mechanism::ec::normalize_hash(&HashAlg::Sha256.hash(msg), curve)
+            }
             Curve::P256 => HashAlg::Sha256.hash(msg),
             Curve::P384 => HashAlg::Sha384.hash(msg),
             Curve::P521 => [vec![0, 0], HashAlg::Sha512.hash(msg)].concat(),
@@ -525,6 +532,54 @@ pub(super) mod tests {
                 AwsLc.ecdsa_verify(&public, &other, &by_aws),
                 Err(Error::SignatureInvalid)
             );
+        }
+    }
+
+    /// The FIPS build never gets a P-192/P-224 key (`Curve::from_ec_params`
+    /// does not know them there); if one reached the provider anyway, the
+    /// fallback gate refuses it.
+    #[cfg(feature = "fips")]
+    #[test]
+    fn small_curves_are_refused_in_fips_mode() {
+        for curve in [Curve::P192, Curve::P224] {
+            assert_eq!(
+                Curve::from_ec_params(&curve.ec_params()),
+                Err(Error::CurveNotSupported)
+            );
+            let (private, _) = ec_pair(curve);
+            let z = z_for(curve, b"small");
+            assert_eq!(AwsLc.ecdsa_sign(&private, &z), Err(Error::FunctionFailed));
+        }
+    }
+
+    /// P-192 and P-224 have no aws-lc-rs algorithm: signing, verifying,
+    /// generation and ECDH on them stay on RustCrypto in this build (the
+    /// FIPS build does not know the curves), and still work.
+    #[cfg(not(feature = "fips"))]
+    #[test]
+    fn small_curves_stay_on_rustcrypto() {
+        use crate::mechanism::provider::generation::{self as g, Generation};
+        for curve in [Curve::P192, Curve::P224] {
+            let (private, public) = ec_pair(curve);
+            let z = z_for(curve, b"small");
+            let (sig, on_aws) = served(|| AwsLc.ecdsa_sign(&private, &z).unwrap());
+            assert!(!on_aws, "{curve:?}");
+            assert_eq!(sig.len(), 2 * curve.field_bytes());
+            assert_eq!(RustCrypto.ecdsa_verify(&public, &z, &sig), Ok(()));
+            assert_eq!(
+                served(|| AwsLc.ecdsa_verify(&public, &z, &sig)),
+                (Ok(()), false)
+            );
+            let pair = crate::mechanism::provider::generation_aws_lc::AwsLc
+                .ec_key(curve)
+                .unwrap();
+            assert_eq!(pair.scalar.len(), curve.field_bytes());
+            let peer = EcSigningKey::from_scalar(curve, &pair.scalar).unwrap();
+            let z_ab = crate::mechanism::provider::generation_aws_lc::AwsLc
+                .ecdh(&private, &peer.verifying_key())
+                .unwrap();
+            let z_ba = g::RustCrypto.ecdh(&peer, &private.verifying_key()).unwrap();
+            assert_eq!(*z_ab, *z_ba);
         }
     }
 

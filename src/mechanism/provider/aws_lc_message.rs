@@ -29,11 +29,13 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 /// The hash of a curve's own algorithm in aws_lc.rs `ec_algs`, whose key
 /// is cached with the `Key` (aws-lc-rs's algorithms are consts, so they
 /// are told apart by pairing, not by address).
-fn native_hash(curve: Curve) -> HashAlg {
+/// None for P-192 and P-224, which have no aws-lc-rs algorithm at all.
+fn native_hash(curve: Curve) -> Option<HashAlg> {
     match curve {
-        Curve::P256 => HashAlg::Sha256,
-        Curve::P384 => HashAlg::Sha384,
-        Curve::P521 => HashAlg::Sha512,
+        Curve::P192 | Curve::P224 => None,
+        Curve::P256 => Some(HashAlg::Sha256),
+        Curve::P384 => Some(HashAlg::Sha384),
+        Curve::P521 => Some(HashAlg::Sha512),
     }
 }
 
@@ -108,7 +110,7 @@ pub(super) fn ecdsa_sign(key: &Cached<EcSigningKey>, hash: HashAlg, msg: &[u8]) 
         return RustCrypto.ecdsa_sign_message(key, hash, msg);
     };
     let rng = SystemRandom::new();
-    let signature = if hash == native_hash(curve) {
+    let signature = if Some(hash) == native_hash(curve) {
         let Some(Parsed::EcPrivate(pair)) = key.aws_lc(ec_private) else {
             fallback_allowed()?;
             return RustCrypto.ecdsa_sign_message(key, hash, msg);
@@ -139,7 +141,7 @@ pub(super) fn ecdsa_verify(
         fallback_allowed()?;
         return RustCrypto.ecdsa_verify_message(key, hash, msg, signature);
     };
-    let checked = if hash == native_hash(curve) {
+    let checked = if Some(hash) == native_hash(curve) {
         let Some(Parsed::EcPublic(public)) = key.aws_lc(ec_public) else {
             fallback_allowed()?;
             return RustCrypto.ecdsa_verify_message(key, hash, msg, signature);

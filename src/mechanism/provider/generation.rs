@@ -1,6 +1,6 @@
 //! The provider seam for everything that makes or derives secrets: the
-//! module's one source of random bytes, key generation (EC P-256/384/521,
-//! RSA, Ed25519 seeds), ECDH (P-256/384/521, X25519), HKDF and PBKDF2, and
+//! module's one source of random bytes, key generation (EC P-192/224/256/384/521,
+//! RSA, Ed25519 seeds), ECDH (P-192/224/256/384/521, X25519), HKDF and PBKDF2, and
 //! the primitives of the store's sealing (AES-256-GCM, HKDF-SHA256,
 //! HMAC-SHA256, PBKDF2-HMAC-SHA256; src/store/seal.rs).
 //!
@@ -300,6 +300,18 @@ pub(super) fn rc_ed25519_seed() -> Result<Zeroizing<Vec<u8>>> {
 #[cfg_attr(all(feature = "aws-lc", not(test)), allow(dead_code))]
 pub(super) fn rc_ecdh(key: &EcSigningKey, peer: &EcVerifyingKey) -> Result<Zeroizing<Vec<u8>>> {
     let z = match (key, peer) {
+        (EcSigningKey::P192(k), EcVerifyingKey::P192(p)) => {
+            // p192 has no ecdh module: elliptic-curve's generic one.
+            let shared = p224::elliptic_curve::ecdh::diffie_hellman::<p192::NistP192>(
+                k.as_nonzero_scalar(),
+                p.as_affine(),
+            );
+            shared.raw_secret_bytes().to_vec()
+        }
+        (EcSigningKey::P224(k), EcVerifyingKey::P224(p)) => {
+            let shared = p224::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
+            shared.raw_secret_bytes().to_vec()
+        }
         (EcSigningKey::P256(k), EcVerifyingKey::P256(p)) => {
             let shared = p256::ecdh::diffie_hellman(k.as_nonzero_scalar(), p.as_affine());
             shared.raw_secret_bytes().to_vec()

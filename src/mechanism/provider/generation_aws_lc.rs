@@ -83,19 +83,24 @@ fn rsa_size(bits: usize) -> Option<KeySize> {
     }
 }
 
-fn ecdsa_alg(curve: Curve) -> &'static sig::EcdsaSigningAlgorithm {
+/// None for P-192 and P-224: aws-lc-rs has neither, so they fall back
+/// to RustCrypto (refused in the FIPS build, which does not offer them).
+fn ecdsa_alg(curve: Curve) -> Option<&'static sig::EcdsaSigningAlgorithm> {
     match curve {
-        Curve::P256 => &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
-        Curve::P384 => &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
-        Curve::P521 => &sig::ECDSA_P521_SHA512_FIXED_SIGNING,
+        Curve::P192 | Curve::P224 => None,
+        Curve::P256 => Some(&sig::ECDSA_P256_SHA256_FIXED_SIGNING),
+        Curve::P384 => Some(&sig::ECDSA_P384_SHA384_FIXED_SIGNING),
+        Curve::P521 => Some(&sig::ECDSA_P521_SHA512_FIXED_SIGNING),
     }
 }
 
-fn ecdh_alg(curve: Curve) -> &'static agreement::Algorithm {
+/// As [`ecdsa_alg`], for ECDH.
+fn ecdh_alg(curve: Curve) -> Option<&'static agreement::Algorithm> {
     match curve {
-        Curve::P256 => &ECDH_P256,
-        Curve::P384 => &ECDH_P384,
-        Curve::P521 => &ECDH_P521,
+        Curve::P192 | Curve::P224 => None,
+        Curve::P256 => Some(&ECDH_P256),
+        Curve::P384 => Some(&ECDH_P384),
+        Curve::P521 => Some(&ECDH_P521),
     }
 }
 
@@ -149,7 +154,11 @@ impl Generation for AwsLc {
     }
 
     fn ec_key(&self, curve: Curve) -> Result<EcPair> {
-        let pair = EcdsaKeyPair::generate(ecdsa_alg(curve)).map_err(|_| Error::FunctionFailed)?;
+        let Some(alg) = ecdsa_alg(curve) else {
+            fallback_allowed()?;
+            return g::RustCrypto.ec_key(curve);
+        };
+        let pair = EcdsaKeyPair::generate(alg).map_err(|_| Error::FunctionFailed)?;
         // Big-endian, field width; the buffer zeroizes itself. The public
         // point comes from aws-lc too: building the RustCrypto key here
         // would recompute it (a scalar multiplication per key pair).
@@ -193,7 +202,10 @@ impl Generation for AwsLc {
         if peer.curve() != curve {
             return Err(Error::MechanismParamInvalid);
         }
-        let alg = ecdh_alg(curve);
+        let Some(alg) = ecdh_alg(curve) else {
+            fallback_allowed()?;
+            return g::rc_ecdh(key, peer);
+        };
         let private = agreement::PrivateKey::from_private_key(alg, &key.scalar_bytes())
             .map_err(|_| Error::FunctionFailed)?;
         let point = peer.uncompressed_point();

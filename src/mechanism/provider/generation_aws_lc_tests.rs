@@ -43,6 +43,9 @@ const CURVES: [Curve; 3] = [Curve::P256, Curve::P384, Curve::P521];
 
 fn z_for(curve: Curve) -> Vec<u8> {
     match curve {
+        Curve::P192 | Curve::P224 => {
+            crate::mechanism::ec::normalize_hash(&HashAlg::Sha256.hash(b"gen"), curve)
+        }
         Curve::P256 => HashAlg::Sha256.hash(b"gen"),
         Curve::P384 => HashAlg::Sha384.hash(b"gen"),
         Curve::P521 => [vec![0, 0], HashAlg::Sha512.hash(b"gen")].concat(),

@@ -1,6 +1,6 @@
 //! The RustCrypto provider (the default build, and the fallback of the
 //! aws-lc provider for shapes aws-lc-rs's safe API cannot express): ECDSA
-//! from the p256/p384/p521 crates, RSA from the `rsa` crate. The parsed key
+//! from the p192/p224/p256/p384/p521 crates, RSA from the `rsa` crate. The parsed key
 //! is the RustCrypto key itself, so this provider never uses the cache.
 
 // Hedging and blinding randomness from the provider's one source.
@@ -72,6 +72,25 @@ impl Provider for RustCrypto {
 /// RFC 6979.
 pub(super) fn ecdsa_sign(key: &EcSigningKey, z: &[u8]) -> Result<Vec<u8>> {
     match key {
+        EcSigningKey::P192(k) => {
+            // p192 names no digest for RFC 6979 (its crate only verifies):
+            // the nonce's HMAC-DRBG runs on SHA-256, hedged like the others
+            // with field-width random bytes as the additional data.
+            let mut ad = Zeroizing::new([0u8; 24]);
+            super::generation::fill(ad.as_mut_slice())?;
+            let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<p192::NistP192, Sha256>(
+                k.as_nonzero_scalar(),
+                z,
+                ad.as_slice(),
+            );
+            Ok(sig.to_bytes().to_vec())
+        }
+        EcSigningKey::P224(k) => {
+            let sig: p224::ecdsa::Signature = k
+                .sign_prehash_with_rng(&mut Rng, z)
+                .map_err(|_| Error::FunctionFailed)?;
+            Ok(sig.to_bytes().to_vec())
+        }
         EcSigningKey::P256(k) => {
             let sig: p256::ecdsa::Signature = k
                 .sign_prehash_with_rng(&mut Rng, z)
@@ -95,6 +114,12 @@ pub(super) fn ecdsa_sign(key: &EcSigningKey, z: &[u8]) -> Result<Vec<u8>> {
 
 pub(super) fn ecdsa_verify(key: &EcVerifyingKey, z: &[u8], signature: &[u8]) -> Result<()> {
     let ok = match key {
+        EcVerifyingKey::P192(k) => p192::ecdsa::Signature::from_slice(signature)
+            .and_then(|sig| k.verify_prehash(z, &sig))
+            .is_ok(),
+        EcVerifyingKey::P224(k) => p224::ecdsa::Signature::from_slice(signature)
+            .and_then(|sig| k.verify_prehash(z, &sig))
+            .is_ok(),
         EcVerifyingKey::P256(k) => p256::ecdsa::Signature::from_slice(signature)
             .and_then(|sig| k.verify_prehash(z, &sig))
             .is_ok(),
