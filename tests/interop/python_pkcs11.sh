@@ -61,7 +61,7 @@ PY
 }
 
 run_suite compat
-grep -v '^#' "$KNOWN" | sed 's/ *#.*//' | sed '/^$/d' | sort >"$WORK/known"
+{ grep -v '^#' "$KNOWN" || true; } | sed 's/ *#.*//' | sed '/^$/d' | sort >"$WORK/known"
 sort "$WORK/failed-compat" >"$WORK/failed"
 unexpected="$(comm -23 "$WORK/failed" "$WORK/known")"
 fixed="$(comm -13 "$WORK/failed" "$WORK/known")"
@@ -74,7 +74,20 @@ if [ -n "$fixed" ]; then
     printf -- '-- FAILED: these now pass; remove them from %s:\n%s\n' "$KNOWN" "$fixed"
     exit 1
 fi
-echo "-- ok: compat: only the $(wc -l <"$WORK/known") known failures"
+# The issue's bar: fewer skips than SoftHSMv2 2.6 has on this suite (18).
+# Skips left: DES/3DES (refused on purpose) and the tests the suite runs
+# only when the module's file is named libsofthsm2.so.
+skipped="$("$VENV/bin/python" - "$WORK/junit-compat.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+print(sum(1 for c in ET.parse(sys.argv[1]).iter("testcase") if c.find("skipped") is not None))
+PY
+)"
+if [ "$skipped" -ge 18 ]; then
+    grep -i skip "$WORK/pytest-compat.log" || true
+    echo "-- FAILED: compat: $skipped tests skipped; SoftHSMv2 skips 18"
+    exit 1
+fi
+echo "-- ok: compat: only the $(wc -l <"$WORK/known") known failures, $skipped skipped"
 
 # The default policy refuses what the suite's era takes for granted (a
 # key that both wraps and encrypts, 1024-bit RSA, SHA-1 signatures…), and
