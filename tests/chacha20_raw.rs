@@ -653,28 +653,8 @@ fn original_chacha20_poly1305() {
 /// Runs tests/interop/nacl_chacha.py; `None` when PyNaCl is missing,
 /// which fails under CI=true.
 fn nacl(args: &[&str]) -> Option<Vec<u8>> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/nacl_chacha.py");
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output();
-    let missing = match &out {
-        Ok(o) => o.status.code() == Some(77),
-        Err(_) => true,
-    };
-    if missing {
-        let why = match &out {
-            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-            Err(e) => format!("python3: {e}"),
-        };
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: the libsodium cross-check needs python3 with PyNaCl: {why}"
-        );
-        eprintln!("SKIP: {why}");
-        return None;
-    }
-    let out = out.ok()?;
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = common::cross_check::run_script("nacl_chacha.py", &args, "python3 with PyNaCl")?;
     assert!(
         out.status.success(),
         "nacl_chacha.py: {}",

@@ -620,31 +620,7 @@ fn x448_rfc7748_and_generated_pairs() {
 /// Runs tests/interop/ed448_cryptography.py; `None` when pyca/cryptography
 /// is not available, which fails under CI=true.
 fn python(args: &[String]) -> Option<std::process::Output> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/ed448_cryptography.py"
-    );
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output();
-    let missing = match &out {
-        Ok(o) => o.status.code() == Some(77),
-        Err(_) => true,
-    };
-    if missing {
-        let why = match &out {
-            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-            Err(e) => format!("python3: {e}"),
-        };
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: the Ed448 interop needs python3 with cryptography: {why}"
-        );
-        eprintln!("SKIP: {why}");
-        return None;
-    }
-    out.ok()
+    common::cross_check::run_script("ed448_cryptography.py", args, "python3 with cryptography")
 }
 
 /// A generated Ed448 key's signature verifies in pyca/cryptography (and an

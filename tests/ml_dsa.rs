@@ -672,31 +672,11 @@ fn pkcs8_wrap_and_unwrap_in_seed_form() {
 /// Runs tests/interop/ml_dsa_cryptography.py (pyca/cryptography's
 /// ML-DSA); `None` when it is not available, which fails under CI=true.
 fn python_mldsa(args: &[String]) -> Option<std::process::Output> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/interop/ml_dsa_cryptography.py"
-    );
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output();
-    let missing = match &out {
-        Ok(o) => o.status.code() == Some(77),
-        Err(_) => true,
-    };
-    if missing {
-        let why = match &out {
-            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-            Err(e) => format!("python3: {e}"),
-        };
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: the ML-DSA interop needs python3 with cryptography >= 48: {why}"
-        );
-        eprintln!("SKIP: {why}");
-        return None;
-    }
-    out.ok()
+    common::cross_check::run_script(
+        "ml_dsa_cryptography.py",
+        args,
+        "python3 with cryptography >= 48",
+    )
 }
 
 /// Cross-check with an independent implementation (pyca/cryptography,

@@ -12,6 +12,7 @@ pub mod raw;
 // Also loaded by `cli_support` in tests that use both helpers.
 #[allow(clippy::duplicate_mod)]
 pub mod cli_bin;
+pub mod cross_check;
 pub mod lifecycle;
 pub mod mech;
 pub mod ops;
