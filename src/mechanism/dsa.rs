@@ -178,7 +178,7 @@ pub fn components(p: &[u8], q: &[u8], g: &[u8]) -> Result<Components> {
     // g generates the subgroup of order q (FIPS 186-4 A.2.2's check
     // g^q = 1 mod p; the crate checks only 2 <= g < p).
     let one = BoxedUint::one().resize_unchecked(p_prec);
-    if modpow(c.g(), c.q(), c.p()) != one {
+    if **c.g() <= one || modpow(c.g(), c.q(), c.p()) != one {
         return Err(bad);
     }
     Ok(c)
