@@ -494,7 +494,7 @@ fn a_crash_during_rotation_leaves_the_token_usable() {
 
 /// The policy's fields, in order; a new field must be added here (and to
 /// docs) on purpose.
-const POLICY_FIELDS: [&str; 13] = [
+const POLICY_FIELDS: [&str; 15] = [
     "min_rsa_bits",
     "allowed_curves",
     "allowed_mechanisms",
@@ -508,6 +508,8 @@ const POLICY_FIELDS: [&str; 13] = [
     "usage_only_lowered",
     "sensitive_wrap_needs_trusted",
     "unwrapped_keys_sensitive",
+    "dsa_signatures",
+    "min_dh_bits",
 ];
 
 #[test]

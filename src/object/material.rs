@@ -10,8 +10,9 @@ use super::Object;
 use super::rules::{self, is_ec_family};
 use crate::error::{Error, Result};
 use crate::mechanism::Key;
+use crate::mechanism::dh;
+use crate::mechanism::dsa as dsa_mech;
 use crate::mechanism::ml_kem::{MlKemPrivate, MlKemPublic, ParamSet};
-use crate::mechanism::{dh, dsa};
 
 /// AES key lengths in bytes.
 pub(crate) const AES_LENGTHS: [usize; 3] = [16, 24, 32];
@@ -235,7 +236,7 @@ pub(crate) fn import_key(
             put_public_key_info(obj, &key)
         }
         (CKO_PRIVATE_KEY, CKK_DSA) => {
-            let k = dsa::private(
+            let k = dsa_mech::private(
                 need(obj, CKA_PRIME)?,
                 need(obj, CKA_SUBPRIME)?,
                 need(obj, CKA_BASE)?,
@@ -244,7 +245,7 @@ pub(crate) fn import_key(
             put_public_key_info(obj, &Key::Dsa(Box::new(k)))
         }
         (CKO_PUBLIC_KEY, CKK_DSA) => {
-            let k = dsa::public(
+            let k = dsa_mech::public(
                 need(obj, CKA_PRIME)?,
                 need(obj, CKA_SUBPRIME)?,
                 need(obj, CKA_BASE)?,
@@ -294,14 +295,14 @@ pub(crate) fn import_domain_parameters(obj: &mut Object, key_type: CK_KEY_TYPE) 
     let p = need(obj, CKA_PRIME)?;
     match key_type {
         CKK_DSA => {
-            let _checked = dsa::components(p, need(obj, CKA_SUBPRIME)?, need(obj, CKA_BASE)?)?;
+            let _checked = dsa_mech::components(p, need(obj, CKA_SUBPRIME)?, need(obj, CKA_BASE)?)?;
         }
         CKK_DH => {
             dh::domain(p, need(obj, CKA_BASE)?)?;
         }
         _ => return Err(Error::AttributeValueInvalid),
     }
-    let bits = u64::from(dsa::bit_len(p));
+    let bits = u64::from(dsa_mech::bit_len(p));
     put_ulong_derived(obj, CKA_PRIME_BITS, bits)
 }
 
@@ -368,7 +369,7 @@ pub fn key_material(obj: &Object) -> Result<Key> {
     }
     match (class, key_type) {
         (CKO_PRIVATE_KEY, CKK_DSA) => {
-            let k = dsa::private(
+            let k = dsa_mech::private(
                 get(CKA_PRIME)?,
                 get(CKA_SUBPRIME)?,
                 get(CKA_BASE)?,
@@ -378,7 +379,7 @@ pub fn key_material(obj: &Object) -> Result<Key> {
             return Ok(Key::Dsa(Box::new(k)));
         }
         (CKO_PUBLIC_KEY, CKK_DSA) => {
-            let k = dsa::public(
+            let k = dsa_mech::public(
                 get(CKA_PRIME)?,
                 get(CKA_SUBPRIME)?,
                 get(CKA_BASE)?,
