@@ -580,3 +580,86 @@ fn interop_with_pyca_cryptography() {
         assert_eq!(code, Some(0), "raw DSA verifies there");
     }
 }
+
+/// C_WrapKey of a DSA private key gives its PKCS#8 PrivateKeyInfo
+/// (id-dsa); C_UnwrapKey brings it back as a key that signs for the
+/// original public key; a DH private key is not wrappable.
+#[test]
+fn pkcs8_wrap_and_unwrap() {
+    let m = Module::start(COMPAT);
+    let s = m.ready();
+    let kek_value =
+        common::unhex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4");
+    let kek = ok(
+        s.create(
+            secret(CKK_AES, &kek_value)
+                .bool(CKA_WRAP, true)
+                .bool(CKA_UNWRAP, true),
+        ),
+        "KEK",
+    );
+    let same = ok(s.create(aes_crypt(&kek_value)), "the KEK's value");
+    let kwp = Mech::new(CKM_AES_KEY_WRAP_KWP);
+    let (p, q, g) = (p1024(), unhex(Q160), unhex(G1024));
+    let (public, private) = ok(
+        s.generate_pair(
+            &Mech::new(CKM_DSA_KEY_PAIR_GEN),
+            Tmpl::new()
+                .bytes(CKA_PRIME, &p)
+                .bytes(CKA_SUBPRIME, &q)
+                .bytes(CKA_BASE, &g)
+                .bool(CKA_TOKEN, false),
+            Tmpl::new()
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true),
+        ),
+        "extractable DSA pair",
+    );
+    let x = s.attr_ok(private, CKA_VALUE);
+    let wrapped = ok(s.wrap(&kwp, kek, private), "C_WrapKey(DSA key)");
+    let plain = ok(s.decrypt_once(&kwp, same, &wrapped), "decrypt the wrapping");
+    assert!(
+        hex(&plain).contains("06072a8648ce380401"),
+        "id-dsa PrivateKeyInfo"
+    );
+    let back = ok(
+        s.unwrap(
+            &kwp,
+            kek,
+            &wrapped,
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_DSA)
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true)
+                .bool(CKA_SIGN, true),
+        ),
+        "C_UnwrapKey(DSA key)",
+    );
+    assert_eq!(s.attr_ok(back, CKA_VALUE), x);
+    assert_eq!(s.attr_ok(back, CKA_PRIME), p);
+    let sha256 = Mech::new(CKM_DSA_SHA256);
+    let sig = ok(s.sign_once(&sha256, back, b"unwrapped"), "sign");
+    ok(s.verify_once(&sha256, public, b"unwrapped", &sig), "verify");
+    // DH private keys have no PKCS#8 form here (RFC 2409 group 2).
+    let modp = unhex(
+        "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF",
+    );
+    let dh = ok(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_DH)
+                .bytes(CKA_PRIME, &modp)
+                .bytes(CKA_BASE, &[2])
+                .bytes(CKA_VALUE, &[0x55; 32])
+                .bool(CKA_TOKEN, false)
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true),
+        ),
+        "DH private key",
+    );
+    err(s.wrap(&kwp, kek, dh), CKR_KEY_NOT_WRAPPABLE, "DH key");
+}

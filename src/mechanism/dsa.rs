@@ -113,6 +113,31 @@ impl DsaKey {
         }
     }
 
+    /// DER PrivateKeyInfo (id-dsa, Dss-Parms, x as an INTEGER) of a
+    /// private key.
+    pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>> {
+        use pkcs8::EncodePrivateKey;
+        match self {
+            DsaKey::Private(k) => k
+                .to_pkcs8_der()
+                .map(|d| Zeroizing::new(d.as_bytes().to_vec()))
+                .map_err(|_| Error::GeneralError),
+            DsaKey::Public(_) => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// The attributes of a private key object: CKA_PRIME, CKA_SUBPRIME,
+    /// CKA_BASE and CKA_VALUE (x).
+    pub fn private_attributes(&self) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Zeroizing<Vec<u8>>)>> {
+        let [p, q, g, _] = self.public_parts();
+        Ok(vec![
+            (CKA_PRIME, Zeroizing::new(p)),
+            (CKA_SUBPRIME, Zeroizing::new(q)),
+            (CKA_BASE, Zeroizing::new(g)),
+            (CKA_VALUE, self.private_value()?),
+        ])
+    }
+
     pub fn to_public(&self) -> DsaKey {
         DsaKey::Public(self.verifying().clone())
     }
@@ -209,6 +234,20 @@ pub fn private(p: &[u8], q: &[u8], g: &[u8], x: &[u8]) -> Result<DsaKey> {
     SigningKey::from_components(vk, x_nz.get())
         .map(DsaKey::Private)
         .map_err(|_| Error::AttributeValueInvalid)
+}
+
+/// A DSA private key from DER PrivateKeyInfo (id-dsa), rebuilt through
+/// [`private`] so an unwrapped key meets the same checks as an imported
+/// one.
+pub fn from_pkcs8(der: &[u8]) -> Result<Key> {
+    use pkcs8::DecodePrivateKey;
+    let k = SigningKey::from_pkcs8_der(der).map_err(|_| Error::WrappedKeyInvalid)?;
+    let parts = DsaKey::Private(k);
+    let [p, q, g, _] = parts.public_parts();
+    let x = parts.private_value()?;
+    private(&p, &q, &g, &x)
+        .map(|k| Key::Dsa(Box::new(k)))
+        .map_err(|_| Error::WrappedKeyInvalid)
 }
 
 /// base^exp mod p with crypto-bigint's constant-time Montgomery form.
