@@ -83,7 +83,7 @@ fn mechanism_info() {
     let list = ok(s.mechanism_list(0), "C_GetMechanismList");
     for (mech, flags, max) in [
         (CKM_DH_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, 8192),
-        (CKM_DH_PKCS_PARAMETER_GEN, CKF_GENERATE, 4096),
+        (CKM_DH_PKCS_PARAMETER_GEN, CKF_GENERATE, 3072),
         (CKM_DH_PKCS_DERIVE, CKF_DERIVE, 8192),
     ] {
         assert!(list.contains(&mech), "{mech:#x} listed");

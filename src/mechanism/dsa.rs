@@ -474,6 +474,17 @@ mod tests {
         }
     }
 
+    /// How long parameter generation takes (random).
+    #[test]
+    #[ignore]
+    fn parameter_timing() {
+        for bits in [1024, 2048, 3072] {
+            let t = std::time::Instant::now();
+            generate_parameters(bits).unwrap();
+            eprintln!("{bits}-bit DSA parameters: {:?}", t.elapsed());
+        }
+    }
+
     /// A generated 1024-bit pair signs and verifies with every hash, and
     /// a changed message or signature fails.
     #[test]
