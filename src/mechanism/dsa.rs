@@ -528,6 +528,11 @@ mod tests {
         // The private key rebuilt from its parts is the same key.
         let Key::Dsa(k) = &*private else { panic!() };
         let x = k.private_value().unwrap();
+        // Debug shows no secret.
+        let shown = format!("{private:?}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        let x_hex: String = x.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!shown.to_lowercase().contains(&x_hex));
         let again = super::private(&p, &q, &g, &x).unwrap();
         assert_eq!(again.public_parts(), k.public_parts());
         // Bad domain parameters.
