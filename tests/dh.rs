@@ -355,6 +355,37 @@ fn refusals() {
         CKR_ATTRIBUTE_VALUE_INVALID,
         "g = 1",
     );
+    // An odd composite "prime": refused for generation and import.
+    let mut composite = p.clone();
+    *composite.last_mut().unwrap() -= 2;
+    err(
+        pair(&s, &composite, &[2], Tmpl::new()),
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        "composite p, generation",
+    );
+    err(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_DOMAIN_PARAMETERS)
+                .ulong(CKA_KEY_TYPE, CKK_DH)
+                .bytes(CKA_PRIME, &composite)
+                .bytes(CKA_BASE, &[2]),
+        ),
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        "composite p, domain parameters",
+    );
+    err(
+        s.create(
+            Tmpl::new()
+                .ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+                .ulong(CKA_KEY_TYPE, CKK_DH)
+                .bytes(CKA_PRIME, &composite)
+                .bytes(CKA_BASE, &[2])
+                .bytes(CKA_VALUE, &[5]),
+        ),
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        "composite p, public key",
+    );
 }
 
 /// The default profile's `min_dh_bits` (2048): a 1024-bit group is

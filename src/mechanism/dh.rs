@@ -110,6 +110,26 @@ pub fn domain(p: &[u8], g: &[u8]) -> Result<(Odd<BoxedUint>, BoxedUint)> {
     Ok((p, g))
 }
 
+/// Whether a big-endian integer is (probably: Baillie-PSW) prime. Run
+/// when domain parameters enter the token (import, the generation
+/// template), not on every use of a stored key.
+pub fn is_prime(n: &[u8]) -> bool {
+    let bits = bit_len(n);
+    if bits < 2 {
+        return false;
+    }
+    uint(n, precision(bits)).is_ok_and(|v| crypto_primes::is_prime(Flavor::Any, &v))
+}
+
+/// `p` is prime (CKR_ATTRIBUTE_VALUE_INVALID otherwise).
+pub fn check_prime(p: &[u8]) -> Result<()> {
+    if is_prime(p) {
+        Ok(())
+    } else {
+        Err(Error::AttributeValueInvalid)
+    }
+}
+
 /// 1 < v < p - 1 (PKCS #3's public values; SP 800-56A's partial check).
 fn in_open_range(v: &BoxedUint, p: &Odd<BoxedUint>) -> bool {
     let one = BoxedUint::one().resize_unchecked(p.bits_precision());
@@ -332,6 +352,11 @@ mod tests {
             Err(Error::KeyTypeInconsistent)
         );
         assert!(domain(&p, &[1]).is_err());
+        assert!(is_prime(&p));
+        assert!(check_prime(&p_minus_1).is_err());
+        let mut composite = p.clone();
+        *composite.last_mut().unwrap() -= 2;
+        assert!(check_prime(&composite).is_err());
         assert!(domain(&[0xff; 64], &[2]).is_err());
     }
 

@@ -417,6 +417,8 @@ fn ff_pair_request(
     let (request, known) = if key_type == CKK_DSA {
         let q = get(CKA_SUBPRIME)?;
         let _checked = crate::mechanism::dsa::components(&p, &q, &g)?;
+        crate::mechanism::dh::check_prime(&p)?;
+        crate::mechanism::dh::check_prime(&q)?;
         let known = vec![
             (CKA_PRIME, p.clone()),
             (CKA_SUBPRIME, q.clone()),
@@ -425,6 +427,7 @@ fn ff_pair_request(
         (KeyPairRequest::Dsa { p, q, g }, known)
     } else {
         crate::mechanism::dh::domain(&p, &g)?;
+        crate::mechanism::dh::check_prime(&p)?;
         let value_bits = tpl_ulong(private, CKA_VALUE_BITS)?.map(super::attrs::ulong_to_u64);
         let known = vec![(CKA_PRIME, p.clone()), (CKA_BASE, g.clone())];
         (KeyPairRequest::Dh { p, g, value_bits }, known)

@@ -235,6 +235,9 @@ pub(crate) fn import_key(
             let key = ml_kem_public(obj)?;
             put_public_key_info(obj, &key)
         }
+        (CKO_PRIVATE_KEY | CKO_PUBLIC_KEY, CKK_DSA | CKK_DH) if !primes_ok(obj, key_type)? => {
+            Err(Error::AttributeValueInvalid)
+        }
         (CKO_PRIVATE_KEY, CKK_DSA) => {
             let k = dsa_mech::private(
                 need(obj, CKA_PRIME)?,
@@ -289,6 +292,16 @@ fn put_ulong_derived(obj: &mut Object, ty: CK_ATTRIBUTE_TYPE, v: u64) -> Result<
     Ok(())
 }
 
+/// Whether the prime(s) of DSA or DH domain parameters (p; and q for
+/// DSA) are prime: checked when parameters enter the token.
+fn primes_ok(obj: &Object, key_type: CK_KEY_TYPE) -> Result<bool> {
+    let p_ok = dh::is_prime(need(obj, CKA_PRIME)?);
+    Ok(match key_type {
+        CKK_DSA => p_ok && dh::is_prime(need(obj, CKA_SUBPRIME)?),
+        _ => p_ok,
+    })
+}
+
 /// Checks a C_CreateObject domain parameter object (CKK_DSA: a FIPS
 /// 186-4 (p, q, g); CKK_DH: p and 1 < g < p - 1) and fills CKA_PRIME_BITS.
 pub(crate) fn import_domain_parameters(obj: &mut Object, key_type: CK_KEY_TYPE) -> Result<()> {
@@ -301,6 +314,9 @@ pub(crate) fn import_domain_parameters(obj: &mut Object, key_type: CK_KEY_TYPE) 
             dh::domain(p, need(obj, CKA_BASE)?)?;
         }
         _ => return Err(Error::AttributeValueInvalid),
+    }
+    if !primes_ok(obj, key_type)? {
+        return Err(Error::AttributeValueInvalid);
     }
     let bits = u64::from(dsa_mech::bit_len(p));
     put_ulong_derived(obj, CKA_PRIME_BITS, bits)
