@@ -494,7 +494,7 @@ fn a_crash_during_rotation_leaves_the_token_usable() {
 
 /// The policy's fields, in order; a new field must be added here (and to
 /// docs) on purpose.
-const POLICY_FIELDS: [&str; 16] = [
+const POLICY_FIELDS: [&str; 18] = [
     "min_rsa_bits",
     "allowed_curves",
     "allowed_mechanisms",
@@ -511,6 +511,8 @@ const POLICY_FIELDS: [&str; 16] = [
     "unwrapped_keys_sensitive",
     "min_ec_bits",
     "min_rsa_verify_bits",
+    "dsa_signatures",
+    "min_dh_bits",
 ];
 
 #[test]

@@ -30,6 +30,9 @@ impl Library {
                 Some(m.mech),
                 &mut template,
             )?;
+            if object::domain::domain_key_type(m.mech).is_some() {
+                return self.generate_domain_parameters(s, token, &m, &template, &p);
+            }
             let request = object::template::secret_key_request(m.mech, &template)?;
             // PBKDF2 "generates" the key from the password in its parameter.
             let value = if m.mech == CKM_PKCS5_PBKD2 {
@@ -72,6 +75,14 @@ impl Library {
                     .check_rsa_bits(bits)
                     .map_err(|r| refused(token, &priv_p.event, None, r))?;
             }
+            // DSA generation and the DH prime floor are policy too.
+            let prime_bits = public
+                .get(&CKA_PRIME)
+                .map(|p| u64::from(mechanism::dsa::bit_len(p)));
+            token
+                .lifecycle
+                .check_generation(m.mech, prime_bits)
+                .map_err(|r| refused(token, &priv_p.event, None, r))?;
             let parts = match object::template::key_pair_request(m.mech, &public, &private)? {
                 KeyPairRequest::Ec { ec_params } => {
                     GeneratedPair::Ec(mechanism::generate_ec(&ec_params)?)
@@ -93,6 +104,12 @@ impl Library {
                     let (seed, ek) = mechanism::ml_kem::generate(set)?;
                     GeneratedPair::MlKem { set, seed, ek }
                 }
+                KeyPairRequest::Dsa { p, q, g } => {
+                    GeneratedPair::FiniteField(mechanism::dsa::generate_pair(&p, &q, &g)?)
+                }
+                KeyPairRequest::Dh { p, g, value_bits } => {
+                    GeneratedPair::FiniteField(mechanism::dh::generate_pair(&p, &g, value_bits)?)
+                }
             };
             let so = token.login_role()? == Login::So;
             let (pub_obj, priv_obj) =
@@ -104,6 +121,35 @@ impl Library {
             let priv_obj = self.prepare(token, priv_obj, &priv_p)?;
             self.store_pair(s, token, (pub_obj, &pub_p.event), (priv_obj, &priv_p.event))
         })
+    }
+
+    /// C_GenerateKey with CKM_DSA_PARAMETER_GEN or
+    /// CKM_DH_PKCS_PARAMETER_GEN: a domain parameter object.
+    fn generate_domain_parameters(
+        &self,
+        s: &Session,
+        token: &Token,
+        m: &Mechanism,
+        template: &object::AttrMap,
+        p: &Provenance,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let bits = template
+            .get(&CKA_PRIME_BITS)
+            .and_then(|v| object::attrs::decode_u64(v));
+        token
+            .lifecycle
+            .check_generation(m.mech, bits)
+            .map_err(|r| refused(token, &p.event, None, r))?;
+        let request = object::domain::domain_request(m.mech, template)?;
+        let values: Vec<Vec<u8>> = if request.key_type == CKK_DSA {
+            mechanism::dsa::generate_parameters(request.bits)?.to_vec()
+        } else {
+            mechanism::dh::generate_parameters(request.bits)?.to_vec()
+        };
+        let so = token.login_role()? == Login::So;
+        let obj =
+            object::domain::generated_domain_parameters(template, &request, m.mech, &values, so)?;
+        self.add_object(s, token, obj, p)
     }
 
     /// Stores a generated pair. Two token objects go in ONE transaction

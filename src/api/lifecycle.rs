@@ -116,6 +116,23 @@ fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)>
                 vec![],
             )
         }
+        // DSA and DH: a new pair on the same domain parameters.
+        Some(CKK_DSA) => (
+            CKM_DSA_KEY_PAIR_GEN,
+            [CKA_PRIME, CKA_SUBPRIME, CKA_BASE]
+                .into_iter()
+                .map(|ty| wire(ty, obj.bytes(ty).unwrap_or_default()))
+                .collect(),
+            vec![],
+        ),
+        Some(CKK_DH) => (
+            CKM_DH_PKCS_KEY_PAIR_GEN,
+            [CKA_PRIME, CKA_BASE]
+                .into_iter()
+                .map(|ty| wire(ty, obj.bytes(ty).unwrap_or_default()))
+                .collect(),
+            vec![],
+        ),
         Some(CKK_AES) => (
             CKM_AES_KEY_GEN,
             vec![],
@@ -622,5 +639,41 @@ mod ml_dsa_tests {
             CKP_ML_DSA_87.to_ne_bytes().to_vec(),
             "a CK_ULONG as the caller's ABI has it"
         );
+    }
+}
+
+#[cfg(test)]
+mod ffdh_tests {
+    use super::*;
+
+    /// Rotation regenerates a DSA or DH key on its own domain parameters
+    /// (given in the public template, as the mechanisms take them).
+    #[test]
+    fn dsa_and_dh_rotate_on_their_domain_parameters() {
+        for (kt, mech, names) in [
+            (
+                CKK_DSA,
+                CKM_DSA_KEY_PAIR_GEN,
+                &[CKA_PRIME, CKA_SUBPRIME, CKA_BASE][..],
+            ),
+            (CKK_DH, CKM_DH_PKCS_KEY_PAIR_GEN, &[CKA_PRIME, CKA_BASE][..]),
+        ] {
+            let mut attrs = object::AttrMap::new();
+            attrs.insert(CKA_CLASS, object::attrs::ulong_value(CKO_PRIVATE_KEY));
+            attrs.insert(CKA_KEY_TYPE, object::attrs::ulong_value(kt));
+            for (i, ty) in names.iter().enumerate() {
+                attrs.insert(*ty, vec![u8::try_from(i + 2).unwrap(); 4]);
+            }
+            let (m, public, private) = generation(&Object::from_attrs(attrs)).unwrap();
+            assert_eq!(m, mech);
+            assert!(private.is_empty());
+            let got: Vec<_> = public.iter().map(|a| (a.ty, a.value.clone())).collect();
+            let want: Vec<_> = names
+                .iter()
+                .enumerate()
+                .map(|(i, ty)| (*ty, vec![u8::try_from(i + 2).unwrap(); 4]))
+                .collect();
+            assert_eq!(got, want);
+        }
     }
 }

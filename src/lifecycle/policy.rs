@@ -86,6 +86,12 @@ pub struct Policy {
     /// never encrypts or wraps (CKR_KEY_SIZE_RANGE), and no private key
     /// or generated key may be below `min_rsa_bits`.
     pub min_rsa_verify_bits: u64,
+    /// DSA signatures and DSA key/parameter generation (FIPS 186-5
+    /// approves DSA for verifying legacy signatures only).
+    pub dsa_signatures: bool,
+    /// Smallest finite-field Diffie-Hellman prime, in bits (SP 800-131A:
+    /// 2048).
+    pub min_dh_bits: u64,
     /// Size ceilings from the top-level config (`max_attribute_size`,
     /// `max_object_size`); not a `[policy]` entry.
     #[serde(skip)]
@@ -140,6 +146,8 @@ impl Default for Policy {
             unwrapped_keys_sensitive: true,
             min_ec_bits: 256,
             min_rsa_verify_bits: 2048,
+            dsa_signatures: false,
+            min_dh_bits: 2048,
             limits: ObjectLimits::default(),
         }
     }
@@ -170,6 +178,8 @@ impl Policy {
             unwrapped_keys_sensitive: false,
             min_ec_bits: 192,
             min_rsa_verify_bits: MIN_RSA_VERIFY_FLOOR,
+            dsa_signatures: true,
+            min_dh_bits: 1024,
             ..Policy::default()
         }
     }
@@ -208,6 +218,8 @@ pub struct PolicyFile {
     pub unwrapped_keys_sensitive: Option<bool>,
     pub min_ec_bits: Option<u64>,
     pub min_rsa_verify_bits: Option<u64>,
+    pub dsa_signatures: Option<bool>,
+    pub min_dh_bits: Option<u64>,
 }
 
 impl PolicyFile {
@@ -252,8 +264,14 @@ impl PolicyFile {
                 "policy.min_rsa_verify_bits must be between {MIN_RSA_VERIFY_FLOOR} and min_rsa_bits ({min_rsa_bits})"
             ));
         }
+        let min_dh_bits = self.min_dh_bits.unwrap_or(d.min_dh_bits);
+        if !(1024..=8192).contains(&min_dh_bits) {
+            return Err("policy.min_dh_bits must be between 1024 and 8192".into());
+        }
         Ok(Policy {
             min_rsa_bits,
+            dsa_signatures: self.dsa_signatures.unwrap_or(d.dsa_signatures),
+            min_dh_bits,
             allowed_curves: self.allowed_curves,
             allowed_mechanisms: self.allowed_mechanisms,
             sha1_signatures: self.sha1_signatures.unwrap_or(d.sha1_signatures),
@@ -284,8 +302,12 @@ impl PolicyFile {
 }
 
 /// Signature mechanisms that hash with SHA-1.
-const SHA1_SIGNATURES: &[CK_MECHANISM_TYPE] =
-    &[CKM_SHA1_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_ECDSA_SHA1];
+const SHA1_SIGNATURES: &[CK_MECHANISM_TYPE] = &[
+    CKM_SHA1_RSA_PKCS,
+    CKM_SHA1_RSA_PKCS_PSS,
+    CKM_ECDSA_SHA1,
+    CKM_DSA_SHA1,
+];
 
 const SIGNING: &[CK_ATTRIBUTE_TYPE] = &[CKA_SIGN, CKA_VERIFY, CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER];
 const CONFIDENTIALITY: &[CK_ATTRIBUTE_TYPE] = &[CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP];
@@ -326,7 +348,47 @@ impl Policy {
         Ok(())
     }
 
-    /// Size and curve rules on a new key's material.
+    /// A generation request: with `dsa_signatures` off, no DSA key pair or
+    /// parameters (CKR_MECHANISM_INVALID, as for `sha1_signatures`); a DH
+    /// prime (`prime_bits`: the template's CKA_PRIME or CKA_PRIME_BITS)
+    /// under `min_dh_bits` is CKR_KEY_SIZE_RANGE, as `min_rsa_bits`.
+    pub fn check_generation(
+        &self,
+        mech: CK_MECHANISM_TYPE,
+        prime_bits: Option<u64>,
+    ) -> Result<(), Refusal> {
+        if !self.dsa_signatures && matches!(mech, CKM_DSA_KEY_PAIR_GEN | CKM_DSA_PARAMETER_GEN) {
+            return Err(refuse(
+                Error::MechanismInvalid,
+                "dsa_signatures: DSA may verify, not sign or generate (FIPS 186-5)",
+            ));
+        }
+        if matches!(mech, CKM_DH_PKCS_KEY_PAIR_GEN | CKM_DH_PKCS_PARAMETER_GEN)
+            && let Some(bits) = prime_bits
+        {
+            self.check_dh_bits(bits).map_err(|r| Refusal {
+                error: Error::KeySizeRange,
+                ..r
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `min_dh_bits` on a DH prime.
+    fn check_dh_bits(&self, bits: u64) -> Result<(), Refusal> {
+        if bits < self.min_dh_bits {
+            return Err(refuse(
+                Error::AttributeValueInvalid,
+                format!(
+                    "min_dh_bits: {bits}-bit DH prime, policy needs {}",
+                    self.min_dh_bits
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Size and curve rules on a key's material.
     fn check_strength(&self, obj: &Object) -> Result<(), Refusal> {
         match obj.key_type() {
             Some(CKK_RSA) if obj.class() == CKO_PUBLIC_KEY => {
@@ -348,6 +410,14 @@ impl Policy {
                         error: Error::AttributeValueInvalid,
                         ..r
                     })?;
+            }
+            // A DH key or domain parameters that arrive with their prime:
+            // an attribute value this token refuses (as for RSA above).
+            Some(CKK_DH) => {
+                let bits = obj
+                    .bytes(CKA_PRIME)
+                    .map_or(0, |p| u64::from(crate::mechanism::dsa::bit_len(p)));
+                self.check_dh_bits(bits)?;
             }
             Some(kt @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
                 // A curve below the floor is one this token does not
@@ -448,6 +518,9 @@ impl Policy {
             ));
         }
         self.check_size(obj)?;
+        if obj.class() == CKO_DOMAIN_PARAMETERS {
+            return self.check_strength(obj);
+        }
         if !matches!(
             obj.class(),
             CKO_PRIVATE_KEY | CKO_PUBLIC_KEY | CKO_SECRET_KEY
@@ -619,6 +692,15 @@ impl Policy {
                     "allowed_mechanisms: {} not allowed",
                     names::mechanism_name(mech)
                 ),
+            ));
+        }
+        if usage == CKA_SIGN
+            && !self.dsa_signatures
+            && crate::mechanism::dsa::SIGNATURE_MECHANISMS.contains(&mech)
+        {
+            return Err(refuse(
+                Error::MechanismInvalid,
+                "dsa_signatures: DSA may verify, not sign (FIPS 186-5)",
             ));
         }
         if usage == CKA_SIGN && !self.sha1_signatures && SHA1_SIGNATURES.contains(&mech) {

@@ -170,6 +170,10 @@ pub enum Key {
     /// ML-KEM private key (CKK_ML_KEM): its seed and expansion.
     MlKemPrivate(Box<super::ml_kem::MlKemPrivate>),
     MlKemPublic(Box<super::ml_kem::MlKemPublic>),
+    /// DSA key (CKK_DSA), private or public (dsa.rs).
+    Dsa(Box<super::dsa::DsaKey>),
+    /// Finite-field Diffie-Hellman key (CKK_DH), private or public (dh.rs).
+    Dh(Box<super::dh::DhKey>),
 }
 
 impl std::fmt::Debug for Key {
@@ -200,6 +204,12 @@ impl std::fmt::Debug for Key {
             Key::MlDsaPublic(k) => write!(f, "Key::MlDsaPublic({})", k.param_set().name()),
             Key::MlKemPrivate(k) => write!(f, "Key::MlKemPrivate({:?}, <redacted>)", k.set()),
             Key::MlKemPublic(k) => write!(f, "Key::MlKemPublic({:?})", k.set()),
+            Key::Dsa(k) if k.is_private() => {
+                write!(f, "Key::Dsa({} bits, <redacted>)", k.bits())
+            }
+            Key::Dsa(k) => write!(f, "Key::Dsa({} bits, public)", k.bits()),
+            Key::Dh(k) if k.is_private() => write!(f, "Key::Dh({} bits, <redacted>)", k.bits()),
+            Key::Dh(k) => write!(f, "Key::Dh({} bits, public)", k.bits()),
         }
     }
 }
@@ -462,6 +472,8 @@ impl Key {
             Key::X448Private(_) | Key::X448Public(_) => CKK_EC_MONTGOMERY,
             Key::MlDsaPrivate(_) | Key::MlDsaPublic(_) => CKK_ML_DSA,
             Key::MlKemPrivate(_) | Key::MlKemPublic(_) => CKK_ML_KEM,
+            Key::Dsa(_) => CKK_DSA,
+            Key::Dh(_) => CKK_DH,
         }
     }
 
@@ -478,7 +490,8 @@ impl Key {
                 | Key::X448Private(_)
                 | Key::MlDsaPrivate(_)
                 | Key::MlKemPrivate(_)
-        )
+        ) || matches!(self, Key::Dsa(k) if k.is_private())
+            || matches!(self, Key::Dh(k) if k.is_private())
     }
 
     /// The curve of a CKK_EC key.
@@ -563,6 +576,8 @@ impl Key {
             Key::MlDsaPublic(_) => Ok(self.clone()),
             Key::MlKemPrivate(k) => Ok(Key::MlKemPublic(Box::new(k.to_public()))),
             Key::MlKemPublic(_) => Ok(self.clone()),
+            Key::Dsa(k) => Ok(Key::Dsa(Box::new(k.to_public()))),
+            Key::Dh(k) => Ok(Key::Dh(Box::new(k.to_public()))),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -611,6 +626,10 @@ impl Key {
             Key::MlDsaPublic(k) => Ok(k.spki()),
             Key::MlKemPrivate(k) => Ok(super::ml_kem::spki(k.set(), &k.ek())),
             Key::MlKemPublic(k) => Ok(super::ml_kem::spki(k.set(), k.ek())),
+            Key::Dsa(k) => k.spki(),
+            // PKCS #3 keys have no SubjectPublicKeyInfo this module
+            // encodes: CKA_PUBLIC_KEY_INFO stays empty, as the spec allows.
+            Key::Dh(_) => Ok(Vec::new()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -663,6 +682,9 @@ impl Key {
             // length in bytes (here in bits, as every `bits` is).
             Key::MlKemPrivate(k) => ek_bits(k.set()),
             Key::MlKemPublic(k) => ek_bits(k.set()),
+            // The prime's length, the DSA and DH rows' unit.
+            Key::Dsa(k) => k.bits(),
+            Key::Dh(k) => k.bits(),
         }
     }
 }

@@ -281,6 +281,9 @@ pub enum Params {
         context: Vec<u8>,
         hash: super::ml_dsa::PreHash,
     },
+    /// CKM_DH_PKCS_DERIVE's parameter: the other party's public value
+    /// (big-endian), range-checked by dh.rs.
+    PeerValue(Vec<u8>),
 }
 
 /// Size of one CK_ULONG in the caller's layout.
@@ -456,6 +459,8 @@ fn parse_flat(mech: CK_MECHANISM_TYPE, param: Option<&[u8]>) -> Result<Option<Pa
             return Err(bad);
         }
         (CKM_PKCS5_PBKD2, _) => return Err(bad),
+        (CKM_DH_PKCS_DERIVE, Some(y)) => Params::PeerValue(y.to_vec()),
+        (CKM_DH_PKCS_DERIVE, None) => return Err(bad),
         (CKM_AES_ECB_ENCRYPT_DATA, Some(data)) => encrypt_data(None, data)?,
         (
             CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_DATA_AND_BASE | CKM_XOR_BASE_AND_DATA,

@@ -49,6 +49,7 @@ impl Key {
             Key::X448Private(k) => return Ok(Alg448::X448.pkcs8(k)),
             Key::MlDsaPrivate(k) => return Ok(ml_dsa::pkcs8(k)),
             Key::MlKemPrivate(k) => return Ok(super::ml_kem::pkcs8_seed(k)),
+            Key::Dsa(k) => return k.to_pkcs8(),
             _ => return Err(Error::KeyTypeInconsistent),
         };
         doc.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
@@ -85,7 +86,8 @@ impl Key {
         }
         match Alg25519::from_oid_der(&oid) {
             Some(alg) => curve25519_from_pkcs8(alg, info),
-            None => Err(bad),
+            // id-dsa (1.2.840.10040.4.1); the crate checks the OID.
+            None => super::dsa::from_pkcs8(der).map_err(|_| bad),
         }
     }
 
@@ -122,6 +124,7 @@ impl Key {
             // CKA_PARAMETER_SET is the object layer's to add (a CK_ULONG in
             // its canonical form).
             Key::MlDsaPrivate(k) => Ok(vec![(CKA_SEED, k.seed())]),
+            Key::Dsa(k) => k.private_attributes(),
             // ML-KEM: the parameter set (canonical CK_ULONG) and the seed.
             Key::MlKemPrivate(k) => Ok(vec![
                 (

@@ -210,6 +210,9 @@ pub enum Generates {
     SecretOfTemplateType,
     /// A key pair of this type (C_GenerateKeyPair).
     Pair(CK_KEY_TYPE),
+    /// A domain parameters object of this key type (C_GenerateKey with
+    /// CKM_DSA_PARAMETER_GEN, CKM_DH_PKCS_PARAMETER_GEN).
+    DomainParameters(CK_KEY_TYPE),
 }
 
 /// What `mech` generates, once the registry has checked that it is
@@ -371,6 +374,8 @@ const REGISTRATIONS: &[Rows] = {
         ),
         rows(ml_dsa::ROWS, Bytes, &ml_dsa::MlDsaFamily, Hook::None),
         rows(super::ml_kem::ROWS, Bytes, &MlKem, Hook::None),
+        rows(super::dsa::ROWS, Bits, &super::dsa::DsaFamily, Hook::None),
+        rows(super::dh::ROWS, Bits, &super::dh::DhFamily, Hook::None),
     ]
 };
 
@@ -615,7 +620,11 @@ mod tests {
             let made = e.family.generates(e.row.mech);
             let secret = matches!(
                 made,
-                Some(Generates::Secret(_) | Generates::SecretOfTemplateType)
+                Some(
+                    Generates::Secret(_)
+                        | Generates::SecretOfTemplateType
+                        | Generates::DomainParameters(_)
+                )
             );
             let pair = matches!(made, Some(Generates::Pair(_)));
             assert_eq!(e.row.flags & CKF_GENERATE != 0, secret, "{:#x}", e.row.mech);

@@ -60,6 +60,20 @@ pub enum KeyPairRequest {
     MlKem {
         set: ParamSet,
     },
+    /// DSA by `mechanism::dsa::generate_pair` on the public template's
+    /// (checked) CKA_PRIME, CKA_SUBPRIME, CKA_BASE.
+    Dsa {
+        p: Vec<u8>,
+        q: Vec<u8>,
+        g: Vec<u8>,
+    },
+    /// DH by `mechanism::dh::generate_pair` on the public template's
+    /// CKA_PRIME, CKA_BASE, with the private template's CKA_VALUE_BITS.
+    Dh {
+        p: Vec<u8>,
+        g: Vec<u8>,
+        value_bits: Option<u64>,
+    },
 }
 
 /// The material the mechanism module generated for a key pair.
@@ -76,6 +90,8 @@ pub enum GeneratedPair {
         seed: Zeroizing<Vec<u8>>,
         ek: Vec<u8>,
     },
+    /// A generated DSA or DH private key.
+    FiniteField(Key),
 }
 
 /// The key type `mech` makes. CKM_PKCS5_PBKD2 makes whatever secret type
@@ -93,7 +109,7 @@ fn secret_key_type(mech: CK_MECHANISM_TYPE, template: &AttrMap) -> Result<CK_KEY
                 Err(Error::AttributeValueInvalid)
             }
         }
-        Generates::Pair(_) => Err(Error::MechanismInvalid),
+        Generates::Pair(_) | Generates::DomainParameters(_) => Err(Error::MechanismInvalid),
     }
 }
 
@@ -355,6 +371,9 @@ pub fn key_pair_request(
     if key_type == CKK_ML_KEM {
         return ml_kem_pair_request(mech, public, private);
     }
+    if matches!(key_type, CKK_DSA | CKK_DH) {
+        return ff_pair_request(key_type, mech, public, private);
+    }
     let bits = tpl_ulong(public, CKA_MODULUS_BITS)?.ok_or(Error::TemplateIncomplete)?;
     let bits = super::attrs::ulong_to_u64(bits);
     // What the module can generate; the policy's floor was applied
@@ -374,6 +393,92 @@ pub fn key_pair_request(
         bits,
         public_exponent,
     })
+}
+
+/// The DSA and DH part of [`key_pair_request`]: the domain parameters
+/// from the public template (required, checked: a bad one is
+/// CKR_ATTRIBUTE_VALUE_INVALID), which the private template may repeat
+/// but not contradict; a DH private template's CKA_VALUE_BITS.
+fn ff_pair_request(
+    key_type: CK_KEY_TYPE,
+    mech: CK_MECHANISM_TYPE,
+    public: &AttrMap,
+    private: &AttrMap,
+) -> Result<KeyPairRequest> {
+    // Stored without leading zeros, as the generated key gives them back.
+    let get = |ty| {
+        public
+            .get(&ty)
+            .map(|v| crate::mechanism::dsa::trim(v).to_vec())
+            .ok_or(Error::TemplateIncomplete)
+    };
+    let p = get(CKA_PRIME)?;
+    let g = get(CKA_BASE)?;
+    let (request, known) = if key_type == CKK_DSA {
+        let q = get(CKA_SUBPRIME)?;
+        let _checked = crate::mechanism::dsa::components(&p, &q, &g)?;
+        crate::mechanism::dh::check_prime(&p)?;
+        crate::mechanism::dh::check_prime(&q)?;
+        let known = vec![
+            (CKA_PRIME, p.clone()),
+            (CKA_SUBPRIME, q.clone()),
+            (CKA_BASE, g.clone()),
+        ];
+        (KeyPairRequest::Dsa { p, q, g }, known)
+    } else {
+        crate::mechanism::dh::domain(&p, &g)?;
+        crate::mechanism::dh::check_prime(&p)?;
+        let value_bits = tpl_ulong(private, CKA_VALUE_BITS)?.map(super::attrs::ulong_to_u64);
+        let known = vec![(CKA_PRIME, p.clone()), (CKA_BASE, g.clone())];
+        (KeyPairRequest::Dh { p, g, value_bits }, known)
+    };
+    preview(CKO_PUBLIC_KEY, key_type, public, mech, &[])?;
+    let known: Vec<(CK_ATTRIBUTE_TYPE, &[u8])> =
+        known.iter().map(|(t, v)| (*t, v.as_slice())).collect();
+    preview(CKO_PRIVATE_KEY, key_type, private, mech, &known)?;
+    Ok(request)
+}
+
+/// A generated DSA/DH key's domain parameters, y and x.
+type FfParts = (
+    Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>,
+    Vec<u8>,
+    Zeroizing<Vec<u8>>,
+);
+
+/// Fills a generated DSA or DH pair: both halves carry the domain
+/// parameters and CKA_PUBLIC_KEY_INFO, the public key y, the private key
+/// x (and a DH key CKA_VALUE_BITS).
+fn fill_ff_pair(public: &mut Object, private: &mut Object, key: &Key) -> Result<()> {
+    let (domain, y, x): FfParts = match key {
+        Key::Dsa(k) => {
+            let [p, q, g, y] = k.public_parts();
+            (
+                vec![(CKA_PRIME, p), (CKA_SUBPRIME, q), (CKA_BASE, g)],
+                y,
+                k.private_value()?,
+            )
+        }
+        Key::Dh(k) => {
+            let [p, g, y] = k.public_parts();
+            let bits = k.value_bits().ok_or(Error::GeneralError)?;
+            private.put_ulong(
+                CKA_VALUE_BITS,
+                CK_ULONG::try_from(bits).map_err(|_| Error::GeneralError)?,
+            );
+            (vec![(CKA_PRIME, p), (CKA_BASE, g)], y, k.private_value()?)
+        }
+        _ => return Err(Error::GeneralError),
+    };
+    for obj in [&mut *public, &mut *private] {
+        for (ty, v) in &domain {
+            obj.put(*ty, v.clone());
+        }
+        put_public_key_info(obj, key)?;
+    }
+    public.put(CKA_VALUE, y);
+    private.put(CKA_VALUE, x.to_vec());
+    Ok(())
 }
 
 /// Fills the material of a generated EC-family pair into the two objects.
@@ -425,6 +530,7 @@ fn fill_pair(public: &mut Object, private: &mut Object, parts: &GeneratedPair) -
         GeneratedPair::Rsa(p) => fill_rsa_pair(public, private, p),
         GeneratedPair::MlDsa(k) => fill_ml_dsa_pair(public, private, k),
         GeneratedPair::MlKem { set, seed, ek } => fill_ml_kem_pair(public, private, *set, seed, ek),
+        GeneratedPair::FiniteField(k) => fill_ff_pair(public, private, k),
     }
 }
 
@@ -447,6 +553,17 @@ fn pair_matches(request: &KeyPairRequest, parts: &GeneratedPair) -> Option<CK_KE
             Some(CKK_ML_DSA)
         }
         (R::MlKem { set }, G::MlKem { set: made, .. }) if set == made => Some(CKK_ML_KEM),
+        (R::Dsa { p, q, g }, G::FiniteField(Key::Dsa(k)))
+            if k.is_private()
+                && k.public_parts().get(..3) == Some(&[p.clone(), q.clone(), g.clone()][..]) =>
+        {
+            Some(CKK_DSA)
+        }
+        (R::Dh { p, g, .. }, G::FiniteField(Key::Dh(k)))
+            if k.is_private() && k.public_parts().get(..2) == Some(&[p.clone(), g.clone()][..]) =>
+        {
+            Some(CKK_DH)
+        }
         _ => None,
     }
 }

@@ -10,6 +10,8 @@ use super::Object;
 use super::rules::{self, is_ec_family};
 use crate::error::{Error, Result};
 use crate::mechanism::Key;
+use crate::mechanism::dh;
+use crate::mechanism::dsa as dsa_mech;
 use crate::mechanism::ml_kem::{MlKemPrivate, MlKemPublic, ParamSet};
 
 /// AES key lengths in bytes.
@@ -234,6 +236,44 @@ pub(crate) fn import_key(
             let key = ml_kem_public(obj)?;
             put_public_key_info(obj, &key)
         }
+        (CKO_PRIVATE_KEY | CKO_PUBLIC_KEY, CKK_DSA | CKK_DH) if !primes_ok(obj, key_type)? => {
+            Err(Error::AttributeValueInvalid)
+        }
+        (CKO_PRIVATE_KEY, CKK_DSA) => {
+            let k = dsa_mech::private(
+                need(obj, CKA_PRIME)?,
+                need(obj, CKA_SUBPRIME)?,
+                need(obj, CKA_BASE)?,
+                need(obj, CKA_VALUE)?,
+            )?;
+            put_public_key_info(obj, &Key::Dsa(Box::new(k)))
+        }
+        (CKO_PUBLIC_KEY, CKK_DSA) => {
+            let k = dsa_mech::public(
+                need(obj, CKA_PRIME)?,
+                need(obj, CKA_SUBPRIME)?,
+                need(obj, CKA_BASE)?,
+                need(obj, CKA_VALUE)?,
+            )?;
+            put_public_key_info(obj, &Key::Dsa(Box::new(k)))
+        }
+        (CKO_PRIVATE_KEY, CKK_DH) => {
+            let k = dh::private(
+                need(obj, CKA_PRIME)?,
+                need(obj, CKA_BASE)?,
+                need(obj, CKA_VALUE)?,
+            )?;
+            put_ulong_derived(obj, CKA_VALUE_BITS, k.value_bits().unwrap_or(0))?;
+            put_public_key_info(obj, &Key::Dh(Box::new(k)))
+        }
+        (CKO_PUBLIC_KEY, CKK_DH) => {
+            let k = dh::public(
+                need(obj, CKA_PRIME)?,
+                need(obj, CKA_BASE)?,
+                need(obj, CKA_VALUE)?,
+            )?;
+            put_public_key_info(obj, &Key::Dh(Box::new(k)))
+        }
         (CKO_PUBLIC_KEY, CKK_RSA) => {
             let key = Key::rsa_public(need(obj, CKA_MODULUS)?, need(obj, CKA_PUBLIC_EXPONENT)?)?;
             let bits = CK_ULONG::try_from(key.bits()).map_err(|_| Error::AttributeValueInvalid)?;
@@ -242,6 +282,45 @@ pub(crate) fn import_key(
         }
         _ => Err(Error::AttributeValueInvalid),
     }
+}
+
+/// A CK_ULONG attribute the value determines (CKA_PRIME_BITS,
+/// CKA_VALUE_BITS); a value the template gave must agree (checked with
+/// the other contributed ones, as CKR_TEMPLATE_INCONSISTENT).
+fn put_ulong_derived(obj: &mut Object, ty: CK_ATTRIBUTE_TYPE, v: u64) -> Result<()> {
+    let v = CK_ULONG::try_from(v).map_err(|_| Error::AttributeValueInvalid)?;
+    obj.put_ulong(ty, v);
+    Ok(())
+}
+
+/// Whether the prime(s) of DSA or DH domain parameters (p; and q for
+/// DSA) are prime: checked when parameters enter the token.
+fn primes_ok(obj: &Object, key_type: CK_KEY_TYPE) -> Result<bool> {
+    let p_ok = dh::is_prime(need(obj, CKA_PRIME)?);
+    Ok(match key_type {
+        CKK_DSA => p_ok && dh::is_prime(need(obj, CKA_SUBPRIME)?),
+        _ => p_ok,
+    })
+}
+
+/// Checks a C_CreateObject domain parameter object (CKK_DSA: a FIPS
+/// 186-4 (p, q, g); CKK_DH: p and 1 < g < p - 1) and fills CKA_PRIME_BITS.
+pub(crate) fn import_domain_parameters(obj: &mut Object, key_type: CK_KEY_TYPE) -> Result<()> {
+    let p = need(obj, CKA_PRIME)?;
+    match key_type {
+        CKK_DSA => {
+            let _checked = dsa_mech::components(p, need(obj, CKA_SUBPRIME)?, need(obj, CKA_BASE)?)?;
+        }
+        CKK_DH => {
+            dh::domain(p, need(obj, CKA_BASE)?)?;
+        }
+        _ => return Err(Error::AttributeValueInvalid),
+    }
+    if !primes_ok(obj, key_type)? {
+        return Err(Error::AttributeValueInvalid);
+    }
+    let bits = u64::from(dsa_mech::bit_len(p));
+    put_ulong_derived(obj, CKA_PRIME_BITS, bits)
 }
 
 /// CKA_PARAMETER_SET of an ML-KEM key object.
@@ -304,6 +383,39 @@ pub fn key_material(obj: &Object) -> Result<Key> {
             CKO_PRIVATE_KEY => ml_kem_private(obj).map_err(|_| Error::GeneralError),
             _ => ml_kem_public(obj).map_err(|_| Error::GeneralError),
         };
+    }
+    match (class, key_type) {
+        (CKO_PRIVATE_KEY, CKK_DSA) => {
+            let k = dsa_mech::private(
+                get(CKA_PRIME)?,
+                get(CKA_SUBPRIME)?,
+                get(CKA_BASE)?,
+                get(CKA_VALUE)?,
+            )
+            .map_err(|_| Error::GeneralError)?;
+            return Ok(Key::Dsa(Box::new(k)));
+        }
+        (CKO_PUBLIC_KEY, CKK_DSA) => {
+            let k = dsa_mech::public(
+                get(CKA_PRIME)?,
+                get(CKA_SUBPRIME)?,
+                get(CKA_BASE)?,
+                get(CKA_VALUE)?,
+            )
+            .map_err(|_| Error::GeneralError)?;
+            return Ok(Key::Dsa(Box::new(k)));
+        }
+        (CKO_PRIVATE_KEY, CKK_DH) => {
+            let k = dh::private(get(CKA_PRIME)?, get(CKA_BASE)?, get(CKA_VALUE)?)
+                .map_err(|_| Error::GeneralError)?;
+            return Ok(Key::Dh(Box::new(k)));
+        }
+        (CKO_PUBLIC_KEY, CKK_DH) => {
+            let k = dh::public(get(CKA_PRIME)?, get(CKA_BASE)?, get(CKA_VALUE)?)
+                .map_err(|_| Error::GeneralError)?;
+            return Ok(Key::Dh(Box::new(k)));
+        }
+        _ => {}
     }
     match class {
         CKO_SECRET_KEY => secret_key(key_type, get(CKA_VALUE)?),

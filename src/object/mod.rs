@@ -6,6 +6,7 @@
 
 pub mod attrs;
 mod derive;
+pub mod domain;
 pub mod import;
 mod keygen;
 mod material;

@@ -140,8 +140,55 @@ fn rule_for(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE
             .or_else(|| secret_key(ty))
             .or_else(|| secret_material(ty)),
         CKO_PROFILE => profile(ty),
+        CKO_DOMAIN_PARAMETERS => domain_parameters(key_type, ty),
         _ => None,
     }
+}
+
+/// §4.12 and the DSA / DH sections: domain parameter objects. The key
+/// type is given on creation and contributed by the generating mechanism
+/// (which CKA_PRIME_BITS drives); the values are given on creation and
+/// contributed by generation (footnotes 1, 4), CKA_PRIME_BITS the other
+/// way round (footnotes 2, 3). Nothing changes afterwards.
+fn domain_parameters(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    let bits = rule(P::Forbidden, P::Required, C::No, C::No);
+    Some(match (key_type, ty) {
+        (_, CKA_KEY_TYPE) => rule(P::Required, P::Optional, C::No, C::No),
+        (_, CKA_LOCAL) => CONTRIBUTED,
+        (CKK_DSA, CKA_PRIME | CKA_SUBPRIME | CKA_BASE) => MATERIAL,
+        (CKK_DH, CKA_PRIME | CKA_BASE) => MATERIAL,
+        (CKK_DSA | CKK_DH, CKA_PRIME_BITS) => bits,
+        _ => return None,
+    })
+}
+
+/// The domain parameter object types we hold.
+pub(crate) fn supported_domain_parameters(key_type: CK_KEY_TYPE) -> bool {
+    matches!(key_type, CKK_DSA | CKK_DH)
+}
+
+/// DSA and DH public keys: the domain parameters are given on import and
+/// in the generation template (footnotes 1, 3), y on import only.
+fn ff_public(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    let domain = rule(P::Required, P::Required, C::No, C::No);
+    Some(match (key_type, ty) {
+        (CKK_DSA, CKA_PRIME | CKA_SUBPRIME | CKA_BASE) => domain,
+        (CKK_DH, CKA_PRIME | CKA_BASE) => domain,
+        (CKK_DSA | CKK_DH, CKA_VALUE) => MATERIAL,
+        _ => return None,
+    })
+}
+
+/// DSA and DH private keys: everything given on import and contributed
+/// on generation (footnotes 1, 4, 6). A DH key's CKA_VALUE_BITS is
+/// computed on import and may be asked for on generation (footnote 2).
+fn ff_private(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match (key_type, ty) {
+        (CKK_DSA, CKA_PRIME | CKA_SUBPRIME | CKA_BASE | CKA_VALUE) => MATERIAL,
+        (CKK_DH, CKA_PRIME | CKA_BASE | CKA_VALUE) => MATERIAL,
+        (CKK_DH, CKA_VALUE_BITS) => rule(P::Forbidden, P::Optional, C::No, C::No),
+        _ => return None,
+    })
 }
 
 /// §4.4: CKA_TOKEN, CKA_PRIVATE and CKA_MODIFIABLE change only by copying;
@@ -262,6 +309,9 @@ fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule>
     if key_type == CKK_ML_KEM {
         return ml_kem_material(CKO_PUBLIC_KEY, ty);
     }
+    if matches!(key_type, CKK_DSA | CKK_DH) {
+        return ff_public(key_type, ty);
+    }
     if is_ec_family(key_type) {
         return match ty {
             CKA_EC_PARAMS => Some(rule(P::Required, P::Required, C::No, C::No)),
@@ -288,6 +338,9 @@ fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule
     }
     if key_type == CKK_ML_KEM {
         return ml_kem_material(CKO_PRIVATE_KEY, ty);
+    }
+    if matches!(key_type, CKK_DSA | CKK_DH) {
+        return ff_private(key_type, ty);
     }
     if is_ec_family(key_type) {
         return match ty {
@@ -368,7 +421,7 @@ fn secret_material(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
 
 /// Every attribute type some object type requires; [`required`] filters it
 /// through the table (a test checks nothing is missing).
-const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 14] = [
+const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 18] = [
     CKA_CLASS,
     CKA_CERTIFICATE_TYPE,
     CKA_SUBJECT,
@@ -383,6 +436,10 @@ const MAYBE_REQUIRED: [CK_ATTRIBUTE_TYPE; 14] = [
     CKA_VALUE_LEN,
     CKA_PARAMETER_SET,
     CKA_SEED,
+    CKA_PRIME,
+    CKA_SUBPRIME,
+    CKA_BASE,
+    CKA_PRIME_BITS,
 ];
 
 /// The attributes a template must give to create (`create`) or generate an
@@ -424,7 +481,10 @@ pub(crate) fn is_hmac_key_type(key_type: CK_KEY_TYPE) -> bool {
 pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bool {
     match class {
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => {
-            matches!(key_type, CKK_RSA | CKK_ML_DSA | CKK_ML_KEM) || is_ec_family(key_type)
+            matches!(
+                key_type,
+                CKK_RSA | CKK_ML_DSA | CKK_ML_KEM | CKK_DSA | CKK_DH
+            ) || is_ec_family(key_type)
         }
         CKO_SECRET_KEY => {
             matches!(
@@ -531,7 +591,9 @@ mod tests {
     fn supported() {
         assert!(supported_key(CKO_SECRET_KEY, CKK_AES));
         assert!(!supported_key(CKO_SECRET_KEY, CKK_RSA));
-        assert!(!supported_key(CKO_PRIVATE_KEY, CKK_DSA));
+        assert!(supported_key(CKO_PRIVATE_KEY, CKK_DSA));
+        assert!(!supported_key(CKO_PRIVATE_KEY, CKK_X9_42_DH));
+        assert!(!supported_key(CKO_SECRET_KEY, CKK_DH));
         for kt in [
             CKK_HKDF,
             CKK_SHA256_HMAC,

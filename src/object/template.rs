@@ -95,7 +95,13 @@ fn deferred(mode: Mode, ty: CK_ATTRIBUTE_TYPE) -> bool {
     match ty {
         CKA_LOCAL | CKA_KEY_GEN_MECHANISM | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => true,
         CKA_VALUE_LEN | CKA_MODULUS_BITS => mode == Mode::Create,
+        // Computed from the values on creation (domain parameters, DH
+        // private keys): may be repeated if right.
+        CKA_PRIME_BITS | CKA_VALUE_BITS => mode == Mode::Create,
         CKA_EC_PARAMS | CKA_PARAMETER_SET => matches!(mode, Mode::Generate | Mode::Unwrap),
+        // A DSA/DH private template may repeat the public template's
+        // domain parameters.
+        CKA_PRIME | CKA_SUBPRIME | CKA_BASE => mode == Mode::Generate,
         _ => false,
     }
 }
@@ -166,11 +172,11 @@ fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE
         CKA_SIGN | CKA_VERIFY => {
             matches!(
                 key_type,
-                CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA | CKK_POLY1305
+                CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA | CKK_POLY1305 | CKK_DSA
             ) || mac_key
         }
         CKA_DERIVE => match class {
-            CKO_PRIVATE_KEY => matches!(key_type, CKK_EC | CKK_EC_MONTGOMERY),
+            CKO_PRIVATE_KEY => matches!(key_type, CKK_EC | CKK_EC_MONTGOMERY | CKK_DH),
             CKO_SECRET_KEY => key_type == CKK_HKDF,
             _ => false,
         },
@@ -233,6 +239,12 @@ pub(crate) fn base_object(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> Obje
             }
         }
         _ if rules::is_key_class(class) => key_defaults(&mut o, class, key_type),
+        // §4.12: domain parameters are public; CKA_LOCAL says whether the
+        // token generated them.
+        CKO_DOMAIN_PARAMETERS => {
+            o.put_ulong(CKA_KEY_TYPE, key_type);
+            o.put_bool(CKA_LOCAL, false);
+        }
         _ => {}
     }
     o
@@ -361,7 +373,8 @@ pub(crate) fn check_contributed(
         );
         if contributed && obj.bytes(*ty) != Some(v.as_slice()) {
             return Err(match *ty {
-                CKA_VALUE_LEN | CKA_MODULUS_BITS | CKA_EC_PARAMS | CKA_PARAMETER_SET => {
+                CKA_VALUE_LEN | CKA_MODULUS_BITS | CKA_EC_PARAMS | CKA_PARAMETER_SET
+                | CKA_PRIME_BITS | CKA_VALUE_BITS | CKA_PRIME | CKA_SUBPRIME | CKA_BASE => {
                     Error::TemplateInconsistent
                 }
                 _ => Error::AttributeReadOnly,
@@ -421,6 +434,13 @@ fn object_type(template: &AttrMap) -> Result<(CK_OBJECT_CLASS, CK_KEY_TYPE)> {
             }
             Ok((class, key_type))
         }
+        CKO_DOMAIN_PARAMETERS => {
+            let key_type = tpl_ulong(template, CKA_KEY_TYPE)?.ok_or(Error::TemplateIncomplete)?;
+            if !rules::supported_domain_parameters(key_type) {
+                return Err(Error::AttributeValueInvalid);
+            }
+            Ok((class, key_type))
+        }
         // Profiles describe the token itself: only the token makes them
         // (see `profile_object`). Other classes we do not hold.
         _ => Err(Error::AttributeValueInvalid),
@@ -440,6 +460,7 @@ pub fn create(template: &AttrMap, so: bool) -> Result<Object> {
     match class {
         CKO_CERTIFICATE => finish_certificate(&mut obj)?,
         CKO_DATA => {}
+        CKO_DOMAIN_PARAMETERS => material::import_domain_parameters(&mut obj, key_type)?,
         _ => material::import_key(&mut obj, class, key_type)?,
     }
     check_contributed(&obj, template, key_type, Mode::Create)?;

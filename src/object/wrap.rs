@@ -54,12 +54,14 @@ pub fn wrap_encoding(target: &Object) -> Result<Zeroizing<Vec<u8>>> {
             .bytes(CKA_VALUE)
             .map(|v| Zeroizing::new(v.to_vec()))
             .ok_or(Error::GeneralError),
+        // A private key type without a PKCS#8 form here (DH) is not
+        // wrappable, as one we do not hold at all.
         CKO_PRIVATE_KEY => key_material(target)
+            .and_then(|k| k.to_pkcs8())
             .map_err(|e| match e {
                 Error::KeyTypeInconsistent => Error::KeyNotWrappable,
                 other => other,
-            })?
-            .to_pkcs8(),
+            }),
         _ => Err(Error::KeyNotWrappable),
     }
 }

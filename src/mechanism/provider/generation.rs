@@ -500,12 +500,18 @@ impl Generation for RustCrypto {
 /// and the caller discards the result; meanwhile a hash-counter stream
 /// keeps the generator's retry loops terminating.
 #[derive(Default)]
-struct FlaggedRng {
+pub(in crate::mechanism) struct FlaggedRng {
     failed: bool,
     counter: u64,
 }
 
 impl FlaggedRng {
+    /// Whether the provider's RNG failed while this one was in use (the
+    /// result made with it must then be discarded).
+    pub(in crate::mechanism) fn failed(&self) -> bool {
+        self.failed
+    }
+
     fn fill(&mut self, dst: &mut [u8]) {
         if fill(dst).is_ok() {
             return;
