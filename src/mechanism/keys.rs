@@ -15,6 +15,7 @@ use super::ec::{self, EcSigningKey, EcVerifyingKey};
 use super::ml_dsa::{MlDsaPrivate, MlDsaPublic, ParamSet};
 use super::provider::Cached;
 use super::schedule::Schedules;
+use super::slh_dsa::{self, SlhDsaPrivate, SlhDsaPublic};
 use crate::error::{Error, Result};
 
 /// The supported short-Weierstrass named curves (CKK_EC). Ed25519 and
@@ -138,6 +139,10 @@ pub enum Key {
     /// ML-KEM private key (CKK_ML_KEM): its seed and expansion.
     MlKemPrivate(Box<super::ml_kem::MlKemPrivate>),
     MlKemPublic(Box<super::ml_kem::MlKemPublic>),
+    /// SLH-DSA private key (CKK_SLH_DSA): SK.seed, SK.prf and the public
+    /// key; zeroized on drop by the crate.
+    SlhDsaPrivate(Box<SlhDsaPrivate>),
+    SlhDsaPublic(Box<SlhDsaPublic>),
 }
 
 impl std::fmt::Debug for Key {
@@ -168,6 +173,14 @@ impl std::fmt::Debug for Key {
             Key::MlDsaPublic(k) => write!(f, "Key::MlDsaPublic({})", k.param_set().name()),
             Key::MlKemPrivate(k) => write!(f, "Key::MlKemPrivate({:?}, <redacted>)", k.set()),
             Key::MlKemPublic(k) => write!(f, "Key::MlKemPublic({:?})", k.set()),
+            Key::SlhDsaPrivate(k) => {
+                write!(
+                    f,
+                    "Key::SlhDsaPrivate({}, <redacted>)",
+                    k.param_set().name()
+                )
+            }
+            Key::SlhDsaPublic(k) => write!(f, "Key::SlhDsaPublic({})", k.param_set().name()),
         }
     }
 }
@@ -410,6 +423,50 @@ impl Key {
         }
     }
 
+    /// An SLH-DSA private key from CKA_PARAMETER_SET and CKA_VALUE (SK.seed
+    /// ‖ SK.prf ‖ PK.seed ‖ PK.root; PK.root is checked against the seeds).
+    pub fn slh_dsa_private(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
+        let set = slh_dsa::ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::SlhDsaPrivate(Box::new(SlhDsaPrivate::from_bytes(
+            set, value,
+        )?)))
+    }
+
+    /// An SLH-DSA public key from CKA_PARAMETER_SET and CKA_VALUE.
+    pub fn slh_dsa_public(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
+        let set = slh_dsa::ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::SlhDsaPublic(Box::new(SlhDsaPublic::from_bytes(
+            set, value,
+        )?)))
+    }
+
+    /// The SLH-DSA parameter set (CKP_SLH_DSA_*) of a CKK_SLH_DSA key.
+    pub fn slh_dsa_parameter_set(&self) -> Option<CK_ULONG> {
+        match self {
+            Key::SlhDsaPrivate(k) => Some(k.param_set().ckp()),
+            Key::SlhDsaPublic(k) => Some(k.param_set().ckp()),
+            _ => None,
+        }
+    }
+
+    /// The SLH-DSA public key (CKA_VALUE of the public object).
+    pub fn slh_dsa_public_value(&self) -> Result<Vec<u8>> {
+        match self {
+            Key::SlhDsaPrivate(k) => Ok(k.public().to_bytes()),
+            Key::SlhDsaPublic(k) => Ok(k.to_bytes()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// The SLH-DSA private key (CKA_VALUE of the private object; key
+    /// material).
+    pub fn slh_dsa_private_value(&self) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Key::SlhDsaPrivate(k) => Ok(k.to_bytes()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
     /// The CKK_* type of this key.
     pub fn key_type(&self) -> CK_KEY_TYPE {
         match self {
@@ -422,6 +479,7 @@ impl Key {
             Key::X448Private(_) | Key::X448Public(_) => CKK_EC_MONTGOMERY,
             Key::MlDsaPrivate(_) | Key::MlDsaPublic(_) => CKK_ML_DSA,
             Key::MlKemPrivate(_) | Key::MlKemPublic(_) => CKK_ML_KEM,
+            Key::SlhDsaPrivate(_) | Key::SlhDsaPublic(_) => CKK_SLH_DSA,
         }
     }
 
@@ -438,6 +496,7 @@ impl Key {
                 | Key::X448Private(_)
                 | Key::MlDsaPrivate(_)
                 | Key::MlKemPrivate(_)
+                | Key::SlhDsaPrivate(_)
         )
     }
 
@@ -523,6 +582,8 @@ impl Key {
             Key::MlDsaPublic(_) => Ok(self.clone()),
             Key::MlKemPrivate(k) => Ok(Key::MlKemPublic(Box::new(k.to_public()))),
             Key::MlKemPublic(_) => Ok(self.clone()),
+            Key::SlhDsaPrivate(k) => Ok(Key::SlhDsaPublic(Box::new(k.public()))),
+            Key::SlhDsaPublic(_) => Ok(self.clone()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -571,6 +632,8 @@ impl Key {
             Key::MlDsaPublic(k) => Ok(k.spki()),
             Key::MlKemPrivate(k) => Ok(super::ml_kem::spki(k.set(), &k.ek())),
             Key::MlKemPublic(k) => Ok(super::ml_kem::spki(k.set(), k.ek())),
+            Key::SlhDsaPrivate(k) => Ok(k.public().spki()),
+            Key::SlhDsaPublic(k) => Ok(k.spki()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -623,8 +686,20 @@ impl Key {
             // length in bytes (here in bits, as every `bits` is).
             Key::MlKemPrivate(k) => ek_bits(k.set()),
             Key::MlKemPublic(k) => ek_bits(k.set()),
+            // As for ML-DSA: the public key's length (2n bytes), here in
+            // bits.
+            Key::SlhDsaPrivate(k) => slh_dsa_bits(k.param_set()),
+            Key::SlhDsaPublic(k) => slh_dsa_bits(k.param_set()),
         }
     }
+}
+
+/// An SLH-DSA key's size as the mechanism table counts it (public key
+/// bytes), in bits.
+fn slh_dsa_bits(set: slh_dsa::ParamSet) -> u64 {
+    u64::try_from(set.public_len())
+        .unwrap_or(0)
+        .saturating_mul(8)
 }
 
 /// An ML-KEM key's size as the mechanism table counts it.

@@ -47,6 +47,7 @@ impl Key {
             Key::X448Private(k) => return Ok(Alg448::X448.pkcs8(k)),
             Key::MlDsaPrivate(k) => return Ok(ml_dsa::pkcs8(k)),
             Key::MlKemPrivate(k) => return Ok(super::ml_kem::pkcs8_seed(k)),
+            Key::SlhDsaPrivate(k) => return Ok(super::slh_dsa::pkcs8(k)),
             _ => return Err(Error::KeyTypeInconsistent),
         };
         doc.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
@@ -68,6 +69,9 @@ impl Key {
         }
         if let Some(set) = ml_dsa::ParamSet::from_oid_der(&oid) {
             return ml_dsa_from_pkcs8(set, info);
+        }
+        if let Some(set) = super::slh_dsa::ParamSet::from_oid_der(&oid) {
+            return slh_dsa_from_pkcs8(set, info);
         }
         if let Some(set) = super::ml_kem::set_of_oid(&oid) {
             if info.public_key.is_some() {
@@ -120,6 +124,8 @@ impl Key {
             // CKA_PARAMETER_SET is the object layer's to add (a CK_ULONG in
             // its canonical form).
             Key::MlDsaPrivate(k) => Ok(vec![(CKA_SEED, k.seed())]),
+            // SLH-DSA: the private key itself (CKA_PARAMETER_SET as above).
+            Key::SlhDsaPrivate(k) => Ok(vec![(CKA_VALUE, k.to_bytes())]),
             // ML-KEM: the parameter set (canonical CK_ULONG) and the seed.
             Key::MlKemPrivate(k) => Ok(vec![
                 (
@@ -245,6 +251,17 @@ fn ml_dsa_from_pkcs8(set: ml_dsa::ParamSet, info: PrivateKeyInfoRef<'_>) -> Resu
     }
     let key = ml_dsa::from_pkcs8(set, info.private_key.as_bytes()).map_err(|_| bad)?;
     Ok(Key::MlDsaPrivate(Box::new(key)))
+}
+
+/// SLH-DSA (the IETF LAMPS profile): no parameters, privateKey holding
+/// the 4n-byte private key (checked as on import), no public key field.
+fn slh_dsa_from_pkcs8(set: super::slh_dsa::ParamSet, info: PrivateKeyInfoRef<'_>) -> Result<Key> {
+    let bad = Error::WrappedKeyInvalid;
+    if info.algorithm.parameters.is_some() || info.public_key.is_some() {
+        return Err(bad);
+    }
+    let key = super::slh_dsa::from_pkcs8(set, info.private_key.as_bytes()).map_err(|_| bad)?;
+    Ok(Key::SlhDsaPrivate(Box::new(key)))
 }
 
 #[cfg(test)]

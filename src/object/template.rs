@@ -166,7 +166,7 @@ fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE
         CKA_SIGN | CKA_VERIFY => {
             matches!(
                 key_type,
-                CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA | CKK_POLY1305
+                CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA | CKK_SLH_DSA | CKK_POLY1305
             ) || mac_key
         }
         CKA_DERIVE => match class {
