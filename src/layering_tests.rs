@@ -42,6 +42,7 @@ const CRYPTO_CRATES: &[&str] = &[
     "x448",
     "ml-dsa",
     "shake",
+    "slh-dsa",
     "ml-kem",
     "ecdsa",
     "rsa",

@@ -302,7 +302,7 @@ fn hedged_and_deterministic_signatures() {
 fn bad_parameters_parts_and_key_types() {
     let m = Module::start("");
     let s = m.ready();
-    let (public, private) = pair(&s, CKP_SLH_DSA_SHAKE_128F);
+    let (public, private) = pair(&s, CKP_SLH_DSA_SHA2_128F);
     let long = Mech::sign_context(CKM_SLH_DSA, CKH_HEDGE_PREFERRED, &[1; 256]);
     err(
         s.sign_init(&long, private),
@@ -463,7 +463,8 @@ fn generation_template_rules() {
 /// rebuilds PK.root from the seeds on import (slh_keygen_internal) and
 /// refuses a key whose root differs, so the import succeeding and showing
 /// `pk` is the known answer; one altered root byte is refused. The
-/// imported key then signs, and its public half verifies.
+/// imported SHA2-128f and SHA2-256f keys then sign, and their public
+/// halves verify.
 #[test]
 fn acvp_key_generation_known_answers() {
     let cases: [(CK_ULONG, &str, &str); 6] = [
@@ -538,8 +539,8 @@ fn acvp_key_generation_known_answers() {
             CKR_ATTRIBUTE_VALUE_INVALID,
             "an SK.seed that does not make its PK.root",
         );
-        if matches!(set, CKP_SLH_DSA_SHA2_128S | CKP_SLH_DSA_SHAKE_128S) {
-            continue; // slow to sign; the 's' sets sign elsewhere once
+        if set != CKP_SLH_DSA_SHA2_128F && set != CKP_SLH_DSA_SHA2_256F {
+            continue; // slow to sign: the other sets sign elsewhere once
         }
         let public = ok(public_from_value(&s, set, &pk), "import the public key");
         assert_eq!(s.attr_ok(public, CKA_VALUE), pk);
@@ -598,8 +599,8 @@ fn import_rules() {
     );
     assert_eq!(s.attr_ok(ok_public, CKA_VALUE), pk);
     // A key of one set against a signature of another: a wrong length.
-    let (_, private) = pair(&s, CKP_SLH_DSA_SHAKE_128F);
-    let (public256, _) = pair(&s, CKP_SLH_DSA_SHAKE_256F);
+    let (_, private) = pair(&s, CKP_SLH_DSA_SHA2_128F);
+    let (public256, _) = pair(&s, CKP_SLH_DSA_SHA2_256F);
     let sig = ok(
         sign_once(&s, &Mech::new(CKM_SLH_DSA), private, b"m"),
         "sign",
@@ -647,7 +648,7 @@ fn token_keys_survive_a_restart_sealed() {
         s.generate_pair(
             &Mech::new(CKM_SLH_DSA_KEY_PAIR_GEN),
             Tmpl::new()
-                .ulong(CKA_PARAMETER_SET, CKP_SLH_DSA_SHAKE_128F)
+                .ulong(CKA_PARAMETER_SET, CKP_SLH_DSA_SHA2_192F)
                 .bool(CKA_TOKEN, true)
                 .bytes(CKA_LABEL, b"slhdsa-token"),
             Tmpl::new()
@@ -881,5 +882,63 @@ fn hash_slh_dsa_through_the_c_abi() {
         ),
         CKR_MECHANISM_PARAM_INVALID,
         "256-byte context",
+    );
+}
+
+/// The module's 3.2 function table (C_GetInterface "PKCS 11" 3.2).
+fn f32() -> &'static CK_FUNCTION_LIST_3_2 {
+    let get: common::raw::GetInterface = common::raw::symbol(b"C_GetInterface\0");
+    let mut name = *b"PKCS 11\0";
+    let mut version = CK_VERSION { major: 3, minor: 2 };
+    let mut out: *mut CK_INTERFACE = std::ptr::null_mut();
+    // SAFETY: valid pointers for the call.
+    let rv = unsafe { get(name.as_mut_ptr(), &mut version, &mut out, 0) };
+    assert_eq!(rv, CKR_OK);
+    // SAFETY: CKR_OK gives the module's static 3.2 interface and table.
+    unsafe { &*((*out).pFunctionList as *const CK_FUNCTION_LIST_3_2) }
+}
+
+/// CKM_SLH_DSA verifies in parts only through C_VerifySignature* (the
+/// spec's table, footnote 1): parts there succeed where C_VerifyUpdate is
+/// refused, and an altered signature fails at the end.
+#[test]
+fn verify_signature_in_parts() {
+    let m = Module::start("");
+    let s = m.ready();
+    let (public, private) = pair(&s, CKP_SLH_DSA_SHA2_128F);
+    let mech = Mech::new(CKM_SLH_DSA);
+    let message = b"verified in parts through the 3.2 calls";
+    let sig = ok(sign_once(&s, &mech, private, message), "sign");
+    let f = f32();
+    let run = |sig: &[u8]| -> CK_RV {
+        let mut ck = mech.ck();
+        let mut sig = sig.to_vec();
+        // SAFETY: valid session, mechanism and buffers for each call.
+        unsafe {
+            let rv = f.C_VerifySignatureInit.unwrap()(
+                s.h,
+                &mut ck,
+                public,
+                sig.as_mut_ptr(),
+                ulong(sig.len()),
+            );
+            assert_eq!(rv, CKR_OK, "C_VerifySignatureInit");
+            for part in [&message[..9], &message[9..20], &message[20..]] {
+                let mut p = part.to_vec();
+                let rv = f.C_VerifySignatureUpdate.unwrap()(s.h, p.as_mut_ptr(), ulong(p.len()));
+                assert_eq!(rv, CKR_OK, "C_VerifySignatureUpdate");
+            }
+            f.C_VerifySignatureFinal.unwrap()(s.h)
+        }
+    };
+    assert_eq!(run(&sig), CKR_OK, "C_VerifySignatureFinal");
+    let mut bad = sig.clone();
+    bad[10] ^= 1;
+    assert_eq!(run(&bad), CKR_SIGNATURE_INVALID, "altered signature");
+    ok(s.verify_init(&mech, public), "C_VerifyInit");
+    err(
+        s.verify_update(message),
+        CKR_FUNCTION_NOT_SUPPORTED,
+        "C_VerifyUpdate",
     );
 }
