@@ -432,6 +432,15 @@ impl Key {
         )?)))
     }
 
+    /// An SLH-DSA private key the object layer stored after
+    /// [`Key::slh_dsa_private`] checked it: loaded as it is.
+    pub fn slh_dsa_private_stored(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
+        let set = slh_dsa::ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::SlhDsaPrivate(Box::new(
+            SlhDsaPrivate::from_stored_bytes(set, value)?,
+        )))
+    }
+
     /// An SLH-DSA public key from CKA_PARAMETER_SET and CKA_VALUE.
     pub fn slh_dsa_public(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
         let set = slh_dsa::ParamSet::from_ckp(parameter_set)?;

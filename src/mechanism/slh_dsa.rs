@@ -112,6 +112,16 @@ macro_rules! parameter_sets {
                 }
             }
 
+            /// A stored private key, taken as it is (4n bytes, else
+            /// None): no PK.root recomputation.
+            fn from_stored(set: ParamSet, sk: &[u8]) -> Option<Signer> {
+                match set {
+                    $(ParamSet::$v => SigningKey::<$t>::try_from(sk)
+                        .ok()
+                        .map(|k| Signer::$v(Box::new(k))),)*
+                }
+            }
+
             fn param_set(&self) -> ParamSet {
                 match self {
                     $(Signer::$v(_) => ParamSet::$v,)*
@@ -336,6 +346,14 @@ impl SlhDsaPrivate {
         if public.get(set.n()..) != Some(pk_root) {
             return Err(Error::AttributeValueInvalid);
         }
+        Ok(SlhDsaPrivate { key })
+    }
+
+    /// A private key the token stored after checking it as above: loaded
+    /// without rebuilding PK.root (a top XMSS tree: about 20 s for the
+    /// SHAKE 's' sets in a debug build, on every load otherwise).
+    pub fn from_stored_bytes(set: ParamSet, sk: &[u8]) -> Result<SlhDsaPrivate> {
+        let key = Signer::from_stored(set, sk).ok_or(Error::AttributeValueInvalid)?;
         Ok(SlhDsaPrivate { key })
     }
 
@@ -821,6 +839,9 @@ mod tests {
         assert_eq!(sk.len(), 64);
         let back = SlhDsaPrivate::from_bytes(ParamSet::Shake128f, &sk).unwrap();
         assert_eq!(*back.to_bytes(), *sk);
+        let stored = SlhDsaPrivate::from_stored_bytes(ParamSet::Shake128f, &sk).unwrap();
+        assert_eq!(*stored.to_bytes(), *sk);
+        assert!(SlhDsaPrivate::from_stored_bytes(ParamSet::Shake128f, &sk[1..]).is_err());
         // Wrong length, wrong set, a PK.root that does not match.
         assert!(SlhDsaPrivate::from_bytes(ParamSet::Shake128f, &sk[1..]).is_err());
         assert!(SlhDsaPrivate::from_bytes(ParamSet::Sha2_192f, &sk).is_err());

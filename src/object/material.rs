@@ -333,9 +333,10 @@ pub fn key_material(obj: &Object) -> Result<Key> {
             let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
             Key::ml_dsa_public(set, get(CKA_VALUE)?)
         }
+        // Checked (PK.root against the seeds) when the object was made.
         CKO_PRIVATE_KEY if key_type == CKK_SLH_DSA => {
             let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
-            Key::slh_dsa_private(set, get(CKA_VALUE)?)
+            Key::slh_dsa_private_stored(set, get(CKA_VALUE)?)
         }
         CKO_PUBLIC_KEY if key_type == CKK_SLH_DSA => {
             let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
