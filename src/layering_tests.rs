@@ -44,6 +44,7 @@ const CRYPTO_CRATES: &[&str] = &[
     "x448",
     "ml-dsa",
     "shake",
+    "slh-dsa",
     "ml-kem",
     "ecdsa",
     "dsa",

@@ -100,6 +100,9 @@ impl Library {
                 KeyPairRequest::MlDsa { parameter_set } => {
                     GeneratedPair::MlDsa(mechanism::generate_ml_dsa(parameter_set)?)
                 }
+                KeyPairRequest::SlhDsa { parameter_set } => {
+                    GeneratedPair::SlhDsa(mechanism::generate_slh_dsa(parameter_set)?)
+                }
                 KeyPairRequest::MlKem { set } => {
                     let (seed, ek) = mechanism::ml_kem::generate(set)?;
                     GeneratedPair::MlKem { set, seed, ek }

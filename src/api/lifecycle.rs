@@ -92,6 +92,14 @@ fn generation(obj: &Object) -> Result<(CK_MECHANISM_TYPE, Vec<Attr>, Vec<Attr>)>
             )],
             vec![],
         ),
+        Some(CKK_SLH_DSA) => (
+            CKM_SLH_DSA_KEY_PAIR_GEN,
+            vec![wire(
+                CKA_PARAMETER_SET,
+                obj.bytes(CKA_PARAMETER_SET).unwrap_or_default(),
+            )],
+            vec![],
+        ),
         Some(CKK_ML_KEM) => {
             let set = obj.bytes(CKA_PARAMETER_SET).unwrap_or_default();
             (

@@ -15,6 +15,7 @@ use super::ec::{self, EcSigningKey, EcVerifyingKey};
 use super::ml_dsa::{MlDsaPrivate, MlDsaPublic, ParamSet};
 use super::provider::Cached;
 use super::schedule::Schedules;
+use super::slh_dsa::{self, SlhDsaPrivate, SlhDsaPublic};
 use crate::error::{Error, Result};
 
 /// The supported short-Weierstrass named curves (CKK_EC). Ed25519 and
@@ -174,6 +175,10 @@ pub enum Key {
     Dsa(Box<super::dsa::DsaKey>),
     /// Finite-field Diffie-Hellman key (CKK_DH), private or public (dh.rs).
     Dh(Box<super::dh::DhKey>),
+    /// SLH-DSA private key (CKK_SLH_DSA): SK.seed, SK.prf and the public
+    /// key; zeroized on drop by the crate.
+    SlhDsaPrivate(Box<SlhDsaPrivate>),
+    SlhDsaPublic(Box<SlhDsaPublic>),
 }
 
 impl std::fmt::Debug for Key {
@@ -210,6 +215,14 @@ impl std::fmt::Debug for Key {
             Key::Dsa(k) => write!(f, "Key::Dsa({} bits, public)", k.bits()),
             Key::Dh(k) if k.is_private() => write!(f, "Key::Dh({} bits, <redacted>)", k.bits()),
             Key::Dh(k) => write!(f, "Key::Dh({} bits, public)", k.bits()),
+            Key::SlhDsaPrivate(k) => {
+                write!(
+                    f,
+                    "Key::SlhDsaPrivate({}, <redacted>)",
+                    k.param_set().name()
+                )
+            }
+            Key::SlhDsaPublic(k) => write!(f, "Key::SlhDsaPublic({})", k.param_set().name()),
         }
     }
 }
@@ -460,6 +473,59 @@ impl Key {
         }
     }
 
+    /// An SLH-DSA private key from CKA_PARAMETER_SET and CKA_VALUE (SK.seed
+    /// ‖ SK.prf ‖ PK.seed ‖ PK.root; PK.root is checked against the seeds).
+    pub fn slh_dsa_private(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
+        let set = slh_dsa::ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::SlhDsaPrivate(Box::new(SlhDsaPrivate::from_bytes(
+            set, value,
+        )?)))
+    }
+
+    /// An SLH-DSA private key the object layer stored after
+    /// [`Key::slh_dsa_private`] checked it: loaded as it is.
+    pub fn slh_dsa_private_stored(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
+        let set = slh_dsa::ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::SlhDsaPrivate(Box::new(
+            SlhDsaPrivate::from_stored_bytes(set, value)?,
+        )))
+    }
+
+    /// An SLH-DSA public key from CKA_PARAMETER_SET and CKA_VALUE.
+    pub fn slh_dsa_public(parameter_set: CK_ULONG, value: &[u8]) -> Result<Key> {
+        let set = slh_dsa::ParamSet::from_ckp(parameter_set)?;
+        Ok(Key::SlhDsaPublic(Box::new(SlhDsaPublic::from_bytes(
+            set, value,
+        )?)))
+    }
+
+    /// The SLH-DSA parameter set (CKP_SLH_DSA_*) of a CKK_SLH_DSA key.
+    pub fn slh_dsa_parameter_set(&self) -> Option<CK_ULONG> {
+        match self {
+            Key::SlhDsaPrivate(k) => Some(k.param_set().ckp()),
+            Key::SlhDsaPublic(k) => Some(k.param_set().ckp()),
+            _ => None,
+        }
+    }
+
+    /// The SLH-DSA public key (CKA_VALUE of the public object).
+    pub fn slh_dsa_public_value(&self) -> Result<Vec<u8>> {
+        match self {
+            Key::SlhDsaPrivate(k) => Ok(k.public().to_bytes()),
+            Key::SlhDsaPublic(k) => Ok(k.to_bytes()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
+    /// The SLH-DSA private key (CKA_VALUE of the private object; key
+    /// material).
+    pub fn slh_dsa_private_value(&self) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Key::SlhDsaPrivate(k) => Ok(k.to_bytes()),
+            _ => Err(Error::KeyTypeInconsistent),
+        }
+    }
+
     /// The CKK_* type of this key.
     pub fn key_type(&self) -> CK_KEY_TYPE {
         match self {
@@ -474,6 +540,7 @@ impl Key {
             Key::MlKemPrivate(_) | Key::MlKemPublic(_) => CKK_ML_KEM,
             Key::Dsa(_) => CKK_DSA,
             Key::Dh(_) => CKK_DH,
+            Key::SlhDsaPrivate(_) | Key::SlhDsaPublic(_) => CKK_SLH_DSA,
         }
     }
 
@@ -490,6 +557,7 @@ impl Key {
                 | Key::X448Private(_)
                 | Key::MlDsaPrivate(_)
                 | Key::MlKemPrivate(_)
+                | Key::SlhDsaPrivate(_)
         ) || matches!(self, Key::Dsa(k) if k.is_private())
             || matches!(self, Key::Dh(k) if k.is_private())
     }
@@ -578,6 +646,8 @@ impl Key {
             Key::MlKemPublic(_) => Ok(self.clone()),
             Key::Dsa(k) => Ok(Key::Dsa(Box::new(k.to_public()))),
             Key::Dh(k) => Ok(Key::Dh(Box::new(k.to_public()))),
+            Key::SlhDsaPrivate(k) => Ok(Key::SlhDsaPublic(Box::new(k.public()))),
+            Key::SlhDsaPublic(_) => Ok(self.clone()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -630,6 +700,8 @@ impl Key {
             // PKCS #3 keys have no SubjectPublicKeyInfo this module
             // encodes: CKA_PUBLIC_KEY_INFO stays empty, as the spec allows.
             Key::Dh(_) => Ok(Vec::new()),
+            Key::SlhDsaPrivate(k) => Ok(k.public().spki()),
+            Key::SlhDsaPublic(k) => Ok(k.spki()),
             Key::Secret { .. } => Err(Error::KeyTypeInconsistent),
         }
     }
@@ -685,8 +757,20 @@ impl Key {
             // The prime's length, the DSA and DH rows' unit.
             Key::Dsa(k) => k.bits(),
             Key::Dh(k) => k.bits(),
+            // As for ML-DSA: the public key's length (2n bytes), here in
+            // bits.
+            Key::SlhDsaPrivate(k) => slh_dsa_bits(k.param_set()),
+            Key::SlhDsaPublic(k) => slh_dsa_bits(k.param_set()),
         }
     }
+}
+
+/// An SLH-DSA key's size as the mechanism table counts it (public key
+/// bytes), in bits.
+fn slh_dsa_bits(set: slh_dsa::ParamSet) -> u64 {
+    u64::try_from(set.public_len())
+        .unwrap_or(0)
+        .saturating_mul(8)
 }
 
 /// An ML-KEM key's size as the mechanism table counts it.

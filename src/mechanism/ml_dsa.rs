@@ -197,7 +197,7 @@ impl PreHash {
 
     /// The hash CK_HASH_SIGN_ADDITIONAL_CONTEXT.hash names (a digest
     /// mechanism). PKCS#11 has no SHAKE digest mechanism to name.
-    fn of_digest(mech: CK_MECHANISM_TYPE) -> Option<PreHash> {
+    pub(super) fn of_digest(mech: CK_MECHANISM_TYPE) -> Option<PreHash> {
         Some(match mech {
             CKM_SHA224 => PreHash::Sha224,
             CKM_SHA256 => PreHash::Sha256,
@@ -228,7 +228,7 @@ impl PreHash {
     }
 
     /// The DER OID that HashML-DSA puts before the hash.
-    fn oid_der(self) -> [u8; 11] {
+    pub(super) fn oid_der(self) -> [u8; 11] {
         [
             0x06,
             0x09,
@@ -245,7 +245,7 @@ impl PreHash {
     }
 
     /// Output length in bytes.
-    fn len(self) -> usize {
+    pub(super) fn len(self) -> usize {
         match self {
             PreHash::Sha224 | PreHash::Sha3_224 => 28,
             PreHash::Sha256 | PreHash::Sha3_256 | PreHash::Shake128 => 32,
@@ -254,7 +254,7 @@ impl PreHash {
         }
     }
 
-    fn digest(self, m: &[u8]) -> Vec<u8> {
+    pub(super) fn digest(self, m: &[u8]) -> Vec<u8> {
         use sha2::Digest as _;
         match self {
             PreHash::Sha224 => sha2::Sha224::digest(m).to_vec(),

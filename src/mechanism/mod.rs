@@ -56,6 +56,7 @@ pub mod schedule;
 mod setting;
 mod sign;
 mod simple_derive;
+pub mod slh_dsa;
 pub mod spki;
 pub mod state;
 mod stream_cipher;
@@ -97,6 +98,7 @@ pub use self::simple_derive::{
     bind_second_key, keeps_base_material, second_key, set_simple_derive_allowed,
     simple_derive_allowed,
 };
+pub use self::slh_dsa::generate_slh_dsa;
 pub use self::wrap::{unwrap, wrap};
 
 use cryptoki_sys::*;

@@ -384,6 +384,21 @@ impl Mechanism {
             } if mech == CKM_HASH_ML_DSA => {
                 super::ml_dsa::parse_hash_context(*hedge, context, *hash)?
             }
+            // SLH-DSA takes the same structures with the same rules
+            // (hedge variant, context of up to 255 bytes, the hashes
+            // HashSLH-DSA names: those of HashML-DSA).
+            RawParam::SignContext { hedge, context }
+                if super::slh_dsa::takes_sign_context(mech) =>
+            {
+                super::ml_dsa::parse_context(*hedge, context)?
+            }
+            RawParam::HashSignContext {
+                hedge,
+                context,
+                hash,
+            } if mech == CKM_HASH_SLH_DSA => {
+                super::ml_dsa::parse_hash_context(*hedge, context, *hash)?
+            }
             _ => return Err(Error::MechanismParamInvalid),
         };
         Ok(Mechanism { mech, params })

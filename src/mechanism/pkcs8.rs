@@ -50,6 +50,7 @@ impl Key {
             Key::MlDsaPrivate(k) => return Ok(ml_dsa::pkcs8(k)),
             Key::MlKemPrivate(k) => return Ok(super::ml_kem::pkcs8_seed(k)),
             Key::Dsa(k) => return k.to_pkcs8(),
+            Key::SlhDsaPrivate(k) => return Ok(super::slh_dsa::pkcs8(k)),
             _ => return Err(Error::KeyTypeInconsistent),
         };
         doc.map(|d| Zeroizing::new(d.as_bytes().to_vec()))
@@ -71,6 +72,9 @@ impl Key {
         }
         if let Some(set) = ml_dsa::ParamSet::from_oid_der(&oid) {
             return ml_dsa_from_pkcs8(set, info);
+        }
+        if let Some(set) = super::slh_dsa::ParamSet::from_oid_der(&oid) {
+            return slh_dsa_from_pkcs8(set, info);
         }
         if let Some(set) = super::ml_kem::set_of_oid(&oid) {
             if info.public_key.is_some() {
@@ -125,6 +129,8 @@ impl Key {
             // its canonical form).
             Key::MlDsaPrivate(k) => Ok(vec![(CKA_SEED, k.seed())]),
             Key::Dsa(k) => k.private_attributes(),
+            // SLH-DSA: the private key itself (CKA_PARAMETER_SET as above).
+            Key::SlhDsaPrivate(k) => Ok(vec![(CKA_VALUE, k.to_bytes())]),
             // ML-KEM: the parameter set (canonical CK_ULONG) and the seed.
             Key::MlKemPrivate(k) => Ok(vec![
                 (
@@ -252,6 +258,17 @@ fn ml_dsa_from_pkcs8(set: ml_dsa::ParamSet, info: PrivateKeyInfoRef<'_>) -> Resu
     }
     let key = ml_dsa::from_pkcs8(set, info.private_key.as_bytes()).map_err(|_| bad)?;
     Ok(Key::MlDsaPrivate(Box::new(key)))
+}
+
+/// SLH-DSA (the IETF LAMPS profile): no parameters, privateKey holding
+/// the 4n-byte private key (checked as on import), no public key field.
+fn slh_dsa_from_pkcs8(set: super::slh_dsa::ParamSet, info: PrivateKeyInfoRef<'_>) -> Result<Key> {
+    let bad = Error::WrappedKeyInvalid;
+    if info.algorithm.parameters.is_some() || info.public_key.is_some() {
+        return Err(bad);
+    }
+    let key = super::slh_dsa::from_pkcs8(set, info.private_key.as_bytes()).map_err(|_| bad)?;
+    Ok(Key::SlhDsaPrivate(Box::new(key)))
 }
 
 #[cfg(test)]

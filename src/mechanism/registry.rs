@@ -376,6 +376,12 @@ const REGISTRATIONS: &[Rows] = {
         rows(super::ml_kem::ROWS, Bytes, &MlKem, Hook::None),
         rows(super::dsa::ROWS, Bits, &super::dsa::DsaFamily, Hook::None),
         rows(super::dh::ROWS, Bits, &super::dh::DhFamily, Hook::None),
+        rows(
+            super::slh_dsa::ROWS,
+            Bytes,
+            &super::slh_dsa::SlhDsaFamily,
+            Hook::None,
+        ),
     ]
 };
 
@@ -788,6 +794,18 @@ mod tests {
             (CKM_HASH_ML_DSA_SHA3_512, Layout::SignAdditionalContext),
             (CKM_HASH_ML_DSA_SHAKE128, Layout::SignAdditionalContext),
             (CKM_HASH_ML_DSA_SHAKE256, Layout::SignAdditionalContext),
+            (CKM_SLH_DSA, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA, Layout::HashSignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA224, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA256, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA384, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA512, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA3_224, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA3_256, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA3_384, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHA3_512, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHAKE128, Layout::SignAdditionalContext),
+            (CKM_HASH_SLH_DSA_SHAKE256, Layout::SignAdditionalContext),
         ];
         for e in REGISTRY.iter() {
             let want = structured
@@ -807,6 +825,13 @@ mod tests {
         // ML-DSA signs in parts and verifies in parts only through
         // C_VerifySignature* (PKCS#11 3.2 §6.67).
         assert!(is_multipart(CKM_ML_DSA) && !is_verify_multipart(CKM_ML_DSA));
+        // So does SLH-DSA (the 3.2 spec's SLH-DSA table, footnotes 1 and 2).
+        assert!(is_multipart(CKM_SLH_DSA) && !is_verify_multipart(CKM_SLH_DSA));
+        assert!(!is_multipart(CKM_HASH_SLH_DSA) && !is_verify_multipart(CKM_HASH_SLH_DSA));
+        assert!(
+            is_multipart(CKM_HASH_SLH_DSA_SHAKE256)
+                && is_verify_multipart(CKM_HASH_SLH_DSA_SHAKE256)
+        );
         assert!(!is_multipart(CKM_HASH_ML_DSA) && !is_verify_multipart(CKM_HASH_ML_DSA));
         assert!(
             is_multipart(CKM_HASH_ML_DSA_SHA256) && is_verify_multipart(CKM_HASH_ML_DSA_SHA256)

@@ -55,6 +55,10 @@ pub enum KeyPairRequest {
     MlDsa {
         parameter_set: CK_ULONG,
     },
+    /// `mechanism::generate_slh_dsa` with CKA_PARAMETER_SET (checked).
+    SlhDsa {
+        parameter_set: CK_ULONG,
+    },
     /// ML-KEM by `mechanism::ml_kem::generate`, the set from the public
     /// template's CKA_PARAMETER_SET.
     MlKem {
@@ -84,6 +88,8 @@ pub enum GeneratedPair {
     Rsa(RsaKeyPairParts),
     /// The generated ML-DSA private key (its seed and public key).
     MlDsa(Key),
+    /// The generated SLH-DSA private key.
+    SlhDsa(Key),
     /// ML-KEM: the set, the seed d||z and the encapsulation key.
     MlKem {
         set: ParamSet,
@@ -285,6 +291,43 @@ fn fill_ml_dsa_pair(public: &mut Object, private: &mut Object, key: &Key) -> Res
     Ok(())
 }
 
+/// The SLH-DSA part of [`key_pair_request`] (PKCS#11 3.2 "SLH-DSA key
+/// pair generation"), as for ML-DSA: CKA_PARAMETER_SET from the public
+/// template (required; a set we do not know is
+/// CKR_ATTRIBUTE_VALUE_INVALID), contributed to the private key.
+fn slh_dsa_pair_request(
+    mech: CK_MECHANISM_TYPE,
+    public: &AttrMap,
+    private: &AttrMap,
+) -> Result<KeyPairRequest> {
+    let parameter_set = tpl_ulong(public, CKA_PARAMETER_SET)?.ok_or(Error::TemplateIncomplete)?;
+    crate::mechanism::slh_dsa::ParamSet::from_ckp(parameter_set)?;
+    let encoded = super::attrs::ulong_value(parameter_set);
+    preview(CKO_PUBLIC_KEY, CKK_SLH_DSA, public, mech, &[])?;
+    preview(
+        CKO_PRIVATE_KEY,
+        CKK_SLH_DSA,
+        private,
+        mech,
+        &[(CKA_PARAMETER_SET, &encoded)],
+    )?;
+    Ok(KeyPairRequest::SlhDsa { parameter_set })
+}
+
+/// Fills a generated SLH-DSA pair: both halves name the parameter set and
+/// carry CKA_PUBLIC_KEY_INFO; CKA_VALUE is the public key (PK.seed ‖
+/// PK.root) and the private key (SK.seed ‖ SK.prf ‖ PK.seed ‖ PK.root).
+fn fill_slh_dsa_pair(public: &mut Object, private: &mut Object, key: &Key) -> Result<()> {
+    let parameter_set = key.slh_dsa_parameter_set().ok_or(Error::GeneralError)?;
+    for obj in [&mut *public, &mut *private] {
+        obj.put_ulong(CKA_PARAMETER_SET, parameter_set);
+        put_public_key_info(obj, key)?;
+    }
+    public.put(CKA_VALUE, key.slh_dsa_public_value()?);
+    private.put(CKA_VALUE, key.slh_dsa_private_value()?.to_vec());
+    Ok(())
+}
+
 /// The ML-KEM part of [`key_pair_request`] (PKCS#11 3.2 "ML-KEM key
 /// pair generation"): CKA_PARAMETER_SET from the public template
 /// (required; a set we do not offer is CKR_PARAMETER_SET_NOT_SUPPORTED).
@@ -367,6 +410,9 @@ pub fn key_pair_request(
     }
     if key_type == CKK_ML_DSA {
         return ml_dsa_pair_request(mech, public, private);
+    }
+    if key_type == CKK_SLH_DSA {
+        return slh_dsa_pair_request(mech, public, private);
     }
     if key_type == CKK_ML_KEM {
         return ml_kem_pair_request(mech, public, private);
@@ -529,6 +575,7 @@ fn fill_pair(public: &mut Object, private: &mut Object, parts: &GeneratedPair) -
         GeneratedPair::Montgomery(p) => fill_ec_pair(public, private, CKK_EC_MONTGOMERY, p),
         GeneratedPair::Rsa(p) => fill_rsa_pair(public, private, p),
         GeneratedPair::MlDsa(k) => fill_ml_dsa_pair(public, private, k),
+        GeneratedPair::SlhDsa(k) => fill_slh_dsa_pair(public, private, k),
         GeneratedPair::MlKem { set, seed, ek } => fill_ml_kem_pair(public, private, *set, seed, ek),
         GeneratedPair::FiniteField(k) => fill_ff_pair(public, private, k),
     }
@@ -551,6 +598,11 @@ fn pair_matches(request: &KeyPairRequest, parts: &GeneratedPair) -> Option<CK_KE
             if k.ml_dsa_parameter_set() == Some(*parameter_set) && k.is_secret() =>
         {
             Some(CKK_ML_DSA)
+        }
+        (R::SlhDsa { parameter_set }, G::SlhDsa(k))
+            if k.slh_dsa_parameter_set() == Some(*parameter_set) && k.is_secret() =>
+        {
+            Some(CKK_SLH_DSA)
         }
         (R::MlKem { set }, G::MlKem { set: made, .. }) if set == made => Some(CKK_ML_KEM),
         (R::Dsa { p, q, g }, G::FiniteField(Key::Dsa(k)))

@@ -211,6 +211,18 @@ pub(crate) fn import_key(
             let key = Key::ml_dsa_public(set, need(obj, CKA_VALUE)?)?;
             put_public_key_info(obj, &key)
         }
+        // SLH-DSA: CKA_VALUE is the key (a private key's PK.root is
+        // checked against its seeds).
+        (CKO_PRIVATE_KEY, CKK_SLH_DSA) => {
+            let set = need_ulong(obj, CKA_PARAMETER_SET)?;
+            let key = Key::slh_dsa_private(set, need(obj, CKA_VALUE)?)?;
+            put_public_key_info(obj, &key)
+        }
+        (CKO_PUBLIC_KEY, CKK_SLH_DSA) => {
+            let set = need_ulong(obj, CKA_PARAMETER_SET)?;
+            let key = Key::slh_dsa_public(set, need(obj, CKA_VALUE)?)?;
+            put_public_key_info(obj, &key)
+        }
         (CKO_PRIVATE_KEY, CKK_RSA) => {
             let key = Key::rsa_private(
                 need(obj, CKA_MODULUS)?,
@@ -432,6 +444,15 @@ pub fn key_material(obj: &Object) -> Result<Key> {
         CKO_PUBLIC_KEY if key_type == CKK_ML_DSA => {
             let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
             Key::ml_dsa_public(set, get(CKA_VALUE)?)
+        }
+        // Checked (PK.root against the seeds) when the object was made.
+        CKO_PRIVATE_KEY if key_type == CKK_SLH_DSA => {
+            let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
+            Key::slh_dsa_private_stored(set, get(CKA_VALUE)?)
+        }
+        CKO_PUBLIC_KEY if key_type == CKK_SLH_DSA => {
+            let set = obj.ck_ulong(CKA_PARAMETER_SET).ok_or(Error::GeneralError)?;
+            Key::slh_dsa_public(set, get(CKA_VALUE)?)
         }
         CKO_PRIVATE_KEY => Key::rsa_private(
             get(CKA_MODULUS)?,

@@ -306,6 +306,9 @@ fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule>
     if key_type == CKK_ML_DSA {
         return ml_dsa_public(ty);
     }
+    if key_type == CKK_SLH_DSA {
+        return slh_dsa_material(ty);
+    }
     if key_type == CKK_ML_KEM {
         return ml_kem_material(CKO_PUBLIC_KEY, ty);
     }
@@ -335,6 +338,9 @@ fn public_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule>
 fn private_material(key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     if key_type == CKK_ML_DSA {
         return ml_dsa_private(ty);
+    }
+    if key_type == CKK_SLH_DSA {
+        return slh_dsa_private(ty);
     }
     if key_type == CKK_ML_KEM {
         return ml_kem_material(CKO_PRIVATE_KEY, ty);
@@ -379,6 +385,22 @@ fn ml_dsa_private(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
     Some(match ty {
         CKA_PARAMETER_SET | CKA_SEED => MATERIAL,
         CKA_VALUE => MATERIAL_OPT,
+        _ => return None,
+    })
+}
+
+/// PKCS#11 3.2 "SLH-DSA public key objects": the parameter set (also on
+/// generation, where it chooses the pair's) and the key in CKA_VALUE.
+fn slh_dsa_material(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    ml_dsa_public(ty)
+}
+
+/// PKCS#11 3.2 "SLH-DSA private key objects": CKA_PARAMETER_SET and
+/// CKA_VALUE (the FIPS 205 private key, the form kept), both required on
+/// import and contributed on generation (footnotes 1, 4, 6, 7).
+fn slh_dsa_private(ty: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+    Some(match ty {
+        CKA_PARAMETER_SET | CKA_VALUE => MATERIAL,
         _ => return None,
     })
 }
@@ -483,7 +505,7 @@ pub(crate) fn supported_key(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> bo
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY => {
             matches!(
                 key_type,
-                CKK_RSA | CKK_ML_DSA | CKK_ML_KEM | CKK_DSA | CKK_DH
+                CKK_RSA | CKK_ML_DSA | CKK_ML_KEM | CKK_SLH_DSA | CKK_DSA | CKK_DH
             ) || is_ec_family(key_type)
         }
         CKO_SECRET_KEY => {

@@ -172,7 +172,13 @@ fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, ty: CK_ATTRIBUTE
         CKA_SIGN | CKA_VERIFY => {
             matches!(
                 key_type,
-                CKK_RSA | CKK_EC | CKK_EC_EDWARDS | CKK_ML_DSA | CKK_POLY1305 | CKK_DSA
+                CKK_RSA
+                    | CKK_EC
+                    | CKK_EC_EDWARDS
+                    | CKK_ML_DSA
+                    | CKK_SLH_DSA
+                    | CKK_POLY1305
+                    | CKK_DSA
             ) || mac_key
         }
         CKA_DERIVE => match class {

@@ -136,6 +136,9 @@ fn unwrapped_private(template: &AttrMap, material: &[u8], so: bool) -> Result<Ob
     if let Some(set) = key.ml_dsa_parameter_set() {
         obj.put_ulong(CKA_PARAMETER_SET, set);
     }
+    if let Some(set) = key.slh_dsa_parameter_set() {
+        obj.put_ulong(CKA_PARAMETER_SET, set);
+    }
     put_public_parts(&mut obj, key_type, &key)?;
     check_contributed(&obj, template, key_type, Mode::Unwrap)?;
     Ok(obj)

@@ -267,6 +267,19 @@ impl Mech {
         )
     }
 
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT for another mechanism than
+    /// CKM_HASH_ML_DSA (CKM_HASH_SLH_DSA).
+    pub fn hash_sign_context_for(
+        ty: CK_MECHANISM_TYPE,
+        hedge: CK_ULONG,
+        context: &[u8],
+        hash: CK_MECHANISM_TYPE,
+    ) -> Self {
+        let mut m = Self::hash_sign_context(hedge, context, hash);
+        m.ty = ty;
+        m
+    }
+
     /// CK_KEY_DERIVATION_STRING_DATA (CKM_AES_ECB_ENCRYPT_DATA …).
     pub fn string_data(ty: CK_MECHANISM_TYPE, data: &[u8]) -> Self {
         let mut bufs = Vec::new();

@@ -26,6 +26,9 @@ fn possible_uses(t: KeyTypeArg) -> &'static [UseArg] {
         Aes128 | Aes192 | Aes256 => &[Encrypt, Decrypt, Wrap, Unwrap, Derive],
         HmacSha256 => &[Sign, Verify, Derive],
         MlKem512 | MlKem768 | MlKem1024 => &[],
+        SlhDsaSha2128s | SlhDsaSha2128f | SlhDsaSha2192s | SlhDsaSha2192f | SlhDsaSha2256s
+        | SlhDsaSha2256f | SlhDsaShake128s | SlhDsaShake128f | SlhDsaShake192s
+        | SlhDsaShake192f | SlhDsaShake256s | SlhDsaShake256f => &[Sign, Verify],
     }
 }
 

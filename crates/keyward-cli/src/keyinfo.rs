@@ -267,6 +267,7 @@ fn kind(
         Some(CKK_EC_MONTGOMERY) => ("x25519", Some(256), None),
         Some(CKK_ML_DSA) => ("ml-dsa", None, None),
         Some(CKK_ML_KEM) => ("ml-kem", None, None),
+        Some(CKK_SLH_DSA) => ("slh-dsa", None, None),
         Some(CKK_RSA) => {
             let bits = modulus.map(modulus_bits);
             ("rsa", bits, None)

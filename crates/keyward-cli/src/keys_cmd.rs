@@ -66,6 +66,31 @@ pub enum KeyTypeArg {
     MlKem768,
     #[value(name = "ml-kem-1024")]
     MlKem1024,
+    /// SLH-DSA (FIPS 205) key pairs: the twelve parameter sets.
+    #[value(name = "slh-dsa-sha2-128s")]
+    SlhDsaSha2128s,
+    #[value(name = "slh-dsa-sha2-128f")]
+    SlhDsaSha2128f,
+    #[value(name = "slh-dsa-sha2-192s")]
+    SlhDsaSha2192s,
+    #[value(name = "slh-dsa-sha2-192f")]
+    SlhDsaSha2192f,
+    #[value(name = "slh-dsa-sha2-256s")]
+    SlhDsaSha2256s,
+    #[value(name = "slh-dsa-sha2-256f")]
+    SlhDsaSha2256f,
+    #[value(name = "slh-dsa-shake-128s")]
+    SlhDsaShake128s,
+    #[value(name = "slh-dsa-shake-128f")]
+    SlhDsaShake128f,
+    #[value(name = "slh-dsa-shake-192s")]
+    SlhDsaShake192s,
+    #[value(name = "slh-dsa-shake-192f")]
+    SlhDsaShake192f,
+    #[value(name = "slh-dsa-shake-256s")]
+    SlhDsaShake256s,
+    #[value(name = "slh-dsa-shake-256f")]
+    SlhDsaShake256f,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -341,6 +366,12 @@ fn plan(t: KeyTypeArg) -> Plan {
         )
     };
     let ml_kem = |set| Plan::Pair(CKM_ML_KEM_KEY_PAIR_GEN, vec![ulong(CKA_PARAMETER_SET, set)]);
+    let slh_dsa = |set| {
+        Plan::Pair(
+            CKM_SLH_DSA_KEY_PAIR_GEN,
+            vec![ulong(CKA_PARAMETER_SET, set)],
+        )
+    };
     match t {
         EcP256 => ec(&[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
         EcP384 => ec(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]),
@@ -377,6 +408,19 @@ fn plan(t: KeyTypeArg) -> Plan {
         MlKem512 => ml_kem(CKP_ML_KEM_512),
         MlKem768 => ml_kem(CKP_ML_KEM_768),
         MlKem1024 => ml_kem(CKP_ML_KEM_1024),
+        // FIPS 205 parameter sets (PKCS#11 3.2 CKA_PARAMETER_SET).
+        SlhDsaSha2128s => slh_dsa(CKP_SLH_DSA_SHA2_128S),
+        SlhDsaSha2128f => slh_dsa(CKP_SLH_DSA_SHA2_128F),
+        SlhDsaSha2192s => slh_dsa(CKP_SLH_DSA_SHA2_192S),
+        SlhDsaSha2192f => slh_dsa(CKP_SLH_DSA_SHA2_192F),
+        SlhDsaSha2256s => slh_dsa(CKP_SLH_DSA_SHA2_256S),
+        SlhDsaSha2256f => slh_dsa(CKP_SLH_DSA_SHA2_256F),
+        SlhDsaShake128s => slh_dsa(CKP_SLH_DSA_SHAKE_128S),
+        SlhDsaShake128f => slh_dsa(CKP_SLH_DSA_SHAKE_128F),
+        SlhDsaShake192s => slh_dsa(CKP_SLH_DSA_SHAKE_192S),
+        SlhDsaShake192f => slh_dsa(CKP_SLH_DSA_SHAKE_192F),
+        SlhDsaShake256s => slh_dsa(CKP_SLH_DSA_SHAKE_256S),
+        SlhDsaShake256f => slh_dsa(CKP_SLH_DSA_SHAKE_256F),
     }
 }
 
