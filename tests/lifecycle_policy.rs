@@ -135,6 +135,17 @@ fn policy_allowed_mechanisms() {
         s.sign_once(&Mech::new(CKM_ECDSA_SHA256), privk, MSG),
         "CKM_ECDSA_SHA256",
     );
+    // What the policy does not name is not offered either: the list holds
+    // exactly the two, and C_GetMechanismInfo knows no other.
+    let mut list = ok(s.mechanism_list(0), "C_GetMechanismList");
+    list.sort_unstable();
+    assert_eq!(list, vec![CKM_EC_KEY_PAIR_GEN, CKM_ECDSA_SHA256]);
+    ok(s.mechanism_info(0, CKM_ECDSA_SHA256), "allowed");
+    err(
+        s.mechanism_info(0, CKM_ECDSA_SHA384),
+        CKR_MECHANISM_INVALID,
+        "not named by allowed_mechanisms",
+    );
 }
 
 #[test]

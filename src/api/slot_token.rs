@@ -47,9 +47,15 @@ impl Library {
     }
 
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
-        self.slot(slot)?;
-        // The registry leaves out what the policy switched off.
-        Ok(mechanism::table().iter().map(|m| m.mech).collect())
+        let (_, token) = self.slot(slot)?;
+        // The registry leaves out what the policy switched off, and the
+        // token's `allowed_mechanisms` what it does not name: a client
+        // sees only what it may use.
+        Ok(mechanism::table()
+            .iter()
+            .map(|m| m.mech)
+            .filter(|m| token.lifecycle.mechanism_allowed(*m))
+            .collect())
     }
 
     pub fn mechanism_info(
@@ -57,7 +63,10 @@ impl Library {
         slot: CK_SLOT_ID,
         mech: CK_MECHANISM_TYPE,
     ) -> Result<CK_MECHANISM_INFO> {
-        self.slot(slot)?;
+        let (_, token) = self.slot(slot)?;
+        if !token.lifecycle.mechanism_allowed(mech) {
+            return Err(Error::MechanismInvalid);
+        }
         let info = mechanism::info(mech)?;
         Ok(CK_MECHANISM_INFO {
             ulMinKeySize: info.min_key,

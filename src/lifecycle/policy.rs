@@ -325,7 +325,9 @@ fn rsa_bits(obj: &Object) -> Option<u64> {
 }
 
 impl Policy {
-    fn mechanism_allowed(&self, mech: CK_MECHANISM_TYPE) -> bool {
+    /// Whether `allowed_mechanisms` (when set) names `mech`; what it does
+    /// not name is refused at use and left out of C_GetMechanismList.
+    pub fn mechanism_allowed(&self, mech: CK_MECHANISM_TYPE) -> bool {
         match &self.allowed_mechanisms {
             None => true,
             Some(list) => list
