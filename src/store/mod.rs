@@ -4,15 +4,18 @@
 //! rotation. The on-disk formats are specified in `docs/FORMAT.md`.
 
 pub mod audit;
+pub mod backend;
 pub mod backup;
 pub mod codec;
 mod durability;
 mod object_write;
 pub mod pin_attempts;
 pub mod rekey;
-mod schema;
+pub mod rows;
+pub mod schema;
 pub mod seal;
 pub mod sqlite;
+mod sqlite_tx;
 
 pub use backup::{BackupError, BackupInfo};
 pub use codec::{AttrMap, decode_attrs, encode_attrs, encode_attrs_secret};

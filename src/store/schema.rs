@@ -138,7 +138,7 @@ CREATE INDEX IF NOT EXISTS audit_damage ON audit(object) WHERE event = 'object_d
 
 /// Failure inside a transaction body: SQL errors stay raw so BUSY can be
 /// recognised and retried; everything else is already final.
-pub(super) enum TxError {
+pub enum TxError {
     Sql(rusqlite::Error),
     Ck(Error),
 }
@@ -155,7 +155,7 @@ impl From<Error> for TxError {
     }
 }
 
-pub(super) type TxResult<T> = std::result::Result<T, TxError>;
+pub type TxResult<T> = std::result::Result<T, TxError>;
 
 pub(super) fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
