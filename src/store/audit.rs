@@ -3,9 +3,7 @@
 //! `keyward audit show/verify/export`. What a record says is built by
 //! `crate::audit`; this file only stores bytes.
 
-use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
-
+use super::rows::{Dialect, Row, Tx, Val, vals};
 use super::schema::TxResult;
 use super::seal::{self, AuditKey};
 use super::sqlite::TokenDb;
@@ -70,22 +68,25 @@ pub fn test_entry() -> AuditEntry {
     }
 }
 
-fn head_in(tx: &Transaction<'_>) -> TxResult<Option<AuditHead>> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT head_seq, head_hash, anchor_seq, anchor_hash, anchor_mac
-             FROM audit_state WHERE id = 1",
-        )?
-        .query_row([], |r| {
-            Ok(AuditHead {
-                head_seq: r.get(0)?,
-                head_hash: r.get(1)?,
-                anchor_seq: r.get(2)?,
-                anchor_hash: r.get(3)?,
-                anchor_mac: r.get(4)?,
-            })
-        })
-        .optional()?)
+fn head_from_row(r: &Row) -> TxResult<AuditHead> {
+    Ok(AuditHead {
+        head_seq: r.get(0)?,
+        head_hash: r.get(1)?,
+        anchor_seq: r.get(2)?,
+        anchor_hash: r.get(3)?,
+        anchor_mac: r.get(4)?,
+    })
+}
+
+fn head_in(tx: &dyn Tx) -> TxResult<Option<AuditHead>> {
+    tx.query_opt(
+        "SELECT head_seq, head_hash, anchor_seq, anchor_hash, anchor_mac
+         FROM audit_state WHERE id = 1",
+        vals![],
+    )?
+    .as_ref()
+    .map(head_from_row)
+    .transpose()
 }
 
 /// Appends `e` after the current head, in the caller's transaction. An
@@ -94,7 +95,7 @@ fn head_in(tx: &Transaction<'_>) -> TxResult<Option<AuditHead>> {
 /// silently re-anchored; a `audit_break` record saying what was found is
 /// written (and authenticated) first, so the break stays visible. The
 /// head is read once and shared by the check and the append.
-pub(super) fn append(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
+pub(super) fn append(tx: &dyn Tx, e: &AuditEntry) -> TxResult<i64> {
     let mut head = head_in(tx)?;
     if let Some(key) = &e.key
         && let Some(problem) = anchor_problem(tx, key, head.as_ref())?
@@ -139,16 +140,12 @@ fn break_record(e: &AuditEntry, problem: &str) -> crate::audit::Record {
 /// anything: on an initialized token the chain must exist and end at or
 /// after an anchor whose MAC verifies and whose record is still there.
 fn anchor_problem(
-    tx: &Transaction<'_>,
+    tx: &dyn Tx,
     key: &AuditKey,
     head: Option<&AuditHead>,
 ) -> TxResult<Option<String>> {
     // Asked only when there is no chain or anchor to check.
-    let initialized = || -> TxResult<bool> {
-        Ok(tx
-            .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
-            .exists([])?)
-    };
+    let initialized = || tx.exists("SELECT 1 FROM token WHERE id = 1", vals![]);
     let Some(h) = head else {
         return Ok(initialized()?
             .then(|| "no audit chain on an initialized token: the trail was erased".to_string()));
@@ -172,9 +169,9 @@ fn anchor_problem(
         )));
     }
     let stored: Option<Vec<u8>> = tx
-        .prepare_cached("SELECT hash FROM audit WHERE seq = ?1")?
-        .query_row([h.anchor_seq], |r| r.get(0))
-        .optional()?;
+        .query_opt("SELECT hash FROM audit WHERE seq = ?1", vals![h.anchor_seq])?
+        .map(|r| r.get(0))
+        .transpose()?;
     if stored.as_deref() != Some(h.anchor_hash.as_slice()) || h.head_seq < h.anchor_seq {
         return Ok(Some(format!(
             "authenticated record {} is gone: the trail was truncated (head was at {})",
@@ -187,12 +184,12 @@ fn anchor_problem(
 /// Appends `e` without checking the chain: for token initialization,
 /// which proves the SO PIN (or finds no token) and may start the chain
 /// under a new audit key.
-pub(super) fn append_unchecked(tx: &Transaction<'_>, e: &AuditEntry) -> TxResult<i64> {
+pub(super) fn append_unchecked(tx: &dyn Tx, e: &AuditEntry) -> TxResult<i64> {
     append_at(tx, e, head_in(tx)?.as_ref())
 }
 
 /// Appends `e` after `head`, the head read in this transaction.
-fn append_at(tx: &Transaction<'_>, e: &AuditEntry, head: Option<&AuditHead>) -> TxResult<i64> {
+fn append_at(tx: &dyn Tx, e: &AuditEntry, head: Option<&AuditHead>) -> TxResult<i64> {
     let (seq, previous) = match head {
         Some(h) => (
             h.head_seq.checked_add(1).ok_or(Error::GeneralError)?,
@@ -203,13 +200,11 @@ fn append_at(tx: &Transaction<'_>, e: &AuditEntry, head: Option<&AuditHead>) -> 
     let hash = seal::audit_chain(&previous, seq.cast_unsigned(), &e.body);
     let mac = e.key.as_ref().map(|k| k.mac(&hash));
     let anchor_mac = e.key.as_ref().map(|k| k.anchor_mac(seq, &hash));
-    tx.prepare_cached(
+    tx.exec(
         "INSERT INTO audit (seq, time, event, object, body, hash, mac)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        seq, e.time_ms, e.event, e.object, e.body, hash, mac
-    ])?;
+        vals![seq, e.time_ms, &e.event, e.object, &e.body, hash, &mac],
+    )?;
     match (head, &anchor_mac) {
         (None, _) => {
             let (anchor_seq, anchor_hash) = if anchor_mac.is_some() {
@@ -217,22 +212,24 @@ fn append_at(tx: &Transaction<'_>, e: &AuditEntry, head: Option<&AuditHead>) -> 
             } else {
                 (0, GENESIS)
             };
-            tx.prepare_cached(
+            tx.exec(
                 "INSERT INTO audit_state (id, head_seq, head_hash, anchor_seq, anchor_hash, anchor_mac)
                  VALUES (1, ?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![seq, hash, anchor_seq, anchor_hash, anchor_mac])?;
+                vals![seq, hash, anchor_seq, anchor_hash, &anchor_mac],
+            )?;
         }
         (Some(_), Some(anchor_mac)) => {
-            tx.prepare_cached(
+            tx.exec(
                 "UPDATE audit_state SET head_seq = ?1, head_hash = ?2,
                      anchor_seq = ?1, anchor_hash = ?2, anchor_mac = ?3 WHERE id = 1",
-            )?
-            .execute(params![seq, hash, anchor_mac])?;
+                vals![seq, hash, anchor_mac],
+            )?;
         }
         (Some(_), None) => {
-            tx.prepare_cached("UPDATE audit_state SET head_seq = ?1, head_hash = ?2 WHERE id = 1")?
-                .execute(params![seq, hash])?;
+            tx.exec(
+                "UPDATE audit_state SET head_seq = ?1, head_hash = ?2 WHERE id = 1",
+                vals![seq, hash],
+            )?;
         }
     }
     Ok(seq)
@@ -246,17 +243,25 @@ pub const DAMAGE_EVENT: &str = "object_damaged";
 /// Appends the damage report `e` unless a report about the same object
 /// already names `mark` (a row fingerprint): a damaged row is reported
 /// once per version, whichever process finds it first.
-fn append_once(tx: &Transaction<'_>, e: &AuditEntry, mark: &str) -> TxResult<bool> {
+fn append_once(tx: &dyn Tx, e: &AuditEntry, mark: &str) -> TxResult<bool> {
     if e.event != DAMAGE_EVENT {
         return Err(Error::GeneralError.into());
     }
     // The event is a literal so that SQLite can use the partial index.
-    let seen = tx
-        .prepare_cached(
-            "SELECT 1 FROM audit WHERE event = 'object_damaged' AND object IS ?1
-             AND instr(body, CAST(?2 AS BLOB)) > 0",
-        )?
-        .exists(params![e.object, mark])?;
+    // `IS NOT DISTINCT FROM` is SQLite's `IS` (a NULL object matches a
+    // NULL object); the mark is passed as its bytes, searched for as a
+    // byte string in the body (SQLite's CAST of a blob is the blob).
+    let sql = match tx.dialect() {
+        Dialect::Sqlite => {
+            "SELECT 1 FROM audit WHERE event = 'object_damaged' AND object IS NOT DISTINCT FROM ?1
+             AND instr(body, CAST(?2 AS BLOB)) > 0"
+        }
+        Dialect::Postgres => {
+            "SELECT 1 FROM audit WHERE event = 'object_damaged' AND object IS NOT DISTINCT FROM ?1
+             AND position(CAST(?2 AS BYTEA) in body) > 0"
+        }
+    };
+    let seen = tx.exists(sql, vals![e.object, mark.as_bytes()])?;
     if seen {
         return Ok(false);
     }
@@ -265,21 +270,22 @@ fn append_once(tx: &Transaction<'_>, e: &AuditEntry, mark: &str) -> TxResult<boo
 }
 
 /// Stores the audit key wrapped under the (new) master key.
-pub(super) fn set_key(tx: &Transaction<'_>, wrapped: &[u8]) -> TxResult<()> {
-    let n = tx
-        .prepare_cached("UPDATE audit_state SET key_wrapped = ?1 WHERE id = 1")?
-        .execute([wrapped])?;
+pub(super) fn set_key(tx: &dyn Tx, wrapped: &[u8]) -> TxResult<()> {
+    let n = tx.exec(
+        "UPDATE audit_state SET key_wrapped = ?1 WHERE id = 1",
+        vals![wrapped],
+    )?;
     if n == 0 {
-        tx.prepare_cached(
+        tx.exec(
             "INSERT INTO audit_state (id, head_seq, head_hash, anchor_seq, anchor_hash, key_wrapped)
              VALUES (1, 0, ?1, 0, ?1, ?2)",
-        )?
-        .execute(params![GENESIS, wrapped])?;
+            vals![GENESIS, wrapped],
+        )?;
     }
     Ok(())
 }
 
-fn audit_from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
+fn audit_from_row(r: &Row) -> TxResult<AuditRow> {
     Ok(AuditRow {
         seq: r.get(0)?,
         time_ms: r.get(1)?,
@@ -321,11 +327,7 @@ impl TokenDb {
     /// Whether the token row exists (the token was initialized): the
     /// witness that an audit chain must exist too.
     pub fn initialized(&self) -> Result<bool> {
-        self.read(|tx| {
-            Ok(tx
-                .prepare_cached("SELECT 1 FROM token WHERE id = 1")?
-                .exists([])?)
-        })
+        self.read(|tx| tx.exists("SELECT 1 FROM token WHERE id = 1", vals![]))
     }
 
     /// Stores the audit key wrapped under the master key.
@@ -337,48 +339,55 @@ impl TokenDb {
     pub fn audit_key_wrapped(&self) -> Result<Option<Vec<u8>>> {
         self.read(|tx| {
             Ok(tx
-                .prepare_cached("SELECT key_wrapped FROM audit_state WHERE id = 1")?
-                .query_row([], |r| r.get::<_, Option<Vec<u8>>>(0))
-                .optional()?
+                .query_opt("SELECT key_wrapped FROM audit_state WHERE id = 1", vals![])?
+                .map(|r| r.get::<Option<Vec<u8>>>(0))
+                .transpose()?
                 .flatten())
         })
     }
 
     /// Records matching `filter`, oldest first.
     pub fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>> {
-        let mut sql = format!("{SELECT_AUDIT} WHERE 1");
-        let mut args: Vec<Value> = Vec::new();
+        let mut conditions: Vec<&str> = Vec::new();
+        let mut args: Vec<Val> = Vec::new();
         if let Some(t) = filter.since_ms {
-            sql.push_str(" AND time >= ?");
-            args.push(Value::Integer(t));
+            conditions.push("time >= ?");
+            args.push(Val::Int(t));
         }
         if let Some(t) = filter.until_ms {
-            sql.push_str(" AND time <= ?");
-            args.push(Value::Integer(t));
+            conditions.push("time <= ?");
+            args.push(Val::Int(t));
         }
         if let Some(o) = filter.object {
-            sql.push_str(" AND object = ?");
-            args.push(Value::Integer(o));
+            conditions.push("object = ?");
+            args.push(Val::Int(o));
         }
         if let Some(ev) = &filter.event {
-            sql.push_str(" AND event = ?");
-            args.push(Value::Text(ev.clone()));
+            conditions.push("event = ?");
+            args.push(Val::Text(ev.clone()));
+        }
+        let mut sql = SELECT_AUDIT.to_string();
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
         }
         sql.push_str(" ORDER BY seq");
         self.read(|tx| {
-            let mut stmt = tx.prepare(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args.iter()), audit_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            tx.query(&sql, &args)?
+                .iter()
+                .map(audit_from_row)
+                .collect::<TxResult<Vec<_>>>()
         })
     }
 
     /// Every record and the head, read in one transaction so they agree.
     pub fn audit_trail(&self) -> Result<(Vec<AuditRow>, Option<AuditHead>)> {
         self.read(|tx| {
-            let mut stmt = tx.prepare(&format!("{SELECT_AUDIT} ORDER BY seq"))?;
-            let rows = stmt
-                .query_map([], audit_from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = tx
+                .query(&format!("{SELECT_AUDIT} ORDER BY seq"), vals![])?
+                .iter()
+                .map(audit_from_row)
+                .collect::<TxResult<Vec<_>>>()?;
             Ok((rows, head_in(tx)?))
         })
     }
@@ -427,10 +436,105 @@ mod tests {
         });
         assert_eq!(refused, Err(Error::GeneralError));
         assert_eq!(db.synchronous_in_write().unwrap(), 2);
-        let bad_sql = db.write_relaxed(|tx| Ok(tx.execute("INSERT INTO nowhere VALUES (1)", [])?));
+        let bad_sql = db.write_relaxed(|tx| tx.exec("INSERT INTO nowhere VALUES (1)", vals![]));
         assert!(bad_sql.is_err());
         assert_eq!(db.synchronous_in_write().unwrap(), 2);
         assert!(db.audit_trail().unwrap().0.is_empty(), "rolled back");
+    }
+
+    fn damage(object: Option<i64>, mark: &str) -> AuditEntry {
+        AuditEntry {
+            time_ms: 0,
+            event: DAMAGE_EVENT.into(),
+            object,
+            body: format!("{{\"detail\":\"row {mark}\"}}").into_bytes(),
+            key: None,
+        }
+    }
+
+    /// A damaged row is reported once per object and fingerprint; a
+    /// report with no object matches only reports with no object (SQL
+    /// `IS`, not `=`).
+    #[test]
+    fn damage_reports_are_appended_once() {
+        let (_dir, db, _path) = db();
+        assert_eq!(
+            db.append_audit_once(&damage(Some(5), "ab:cd"), "ab:cd"),
+            Ok(true)
+        );
+        assert_eq!(
+            db.append_audit_once(&damage(Some(5), "ab:cd"), "ab:cd"),
+            Ok(false)
+        );
+        assert_eq!(
+            db.append_audit_once(&damage(Some(5), "ef:01"), "ef:01"),
+            Ok(true)
+        );
+        assert_eq!(
+            db.append_audit_once(&damage(Some(6), "ab:cd"), "ab:cd"),
+            Ok(true)
+        );
+        assert_eq!(
+            db.append_audit_once(&damage(None, "ab:cd"), "ab:cd"),
+            Ok(true)
+        );
+        assert_eq!(
+            db.append_audit_once(&damage(None, "ab:cd"), "ab:cd"),
+            Ok(false)
+        );
+        // A mark the earlier bodies do not hold is new.
+        assert_eq!(db.append_audit_once(&damage(Some(5), "x"), "zz"), Ok(true));
+        // Only damage reports are deduplicated.
+        assert_eq!(
+            db.append_audit_once(&test_entry(), "ab:cd"),
+            Err(Error::GeneralError)
+        );
+        assert_eq!(db.audit_trail().unwrap().0.len(), 5);
+    }
+
+    /// `audit show`'s filters, alone and together, and none.
+    #[test]
+    fn audit_rows_filter() {
+        let (_dir, db, _path) = db();
+        for (t, object, event) in [(10, Some(1), "a"), (20, Some(2), "b"), (30, None, "a")] {
+            db.append_audit(&AuditEntry {
+                time_ms: t,
+                event: event.into(),
+                object,
+                body: b"{}".to_vec(),
+                key: None,
+            })
+            .unwrap();
+        }
+        let seqs = |f: AuditFilter| -> Vec<i64> {
+            db.audit_rows(&f).unwrap().iter().map(|r| r.seq).collect()
+        };
+        assert_eq!(seqs(AuditFilter::default()), [1, 2, 3]);
+        let since = AuditFilter {
+            since_ms: Some(20),
+            ..Default::default()
+        };
+        assert_eq!(seqs(since.clone()), [2, 3]);
+        let until = AuditFilter {
+            until_ms: Some(20),
+            ..Default::default()
+        };
+        assert_eq!(seqs(until), [1, 2]);
+        let object = AuditFilter {
+            object: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(seqs(object), [2]);
+        let both = AuditFilter {
+            event: Some("a".into()),
+            ..since
+        };
+        assert_eq!(seqs(both), [3]);
+        let row = &db.audit_rows(&AuditFilter::default()).unwrap()[0];
+        assert_eq!(
+            (row.time_ms, row.object, row.event.as_str()),
+            (10, Some(1), "a")
+        );
     }
 
     fn record() -> AuditEntry {

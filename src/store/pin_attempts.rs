@@ -14,8 +14,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
+use super::rows::{Row, Tx, vals};
 use super::schema::TxResult;
 use super::seal::PinRecord;
 use super::sqlite::{Role, TokenDb, load_pin};
@@ -132,27 +131,29 @@ fn lease_ms() -> i64 {
     i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// One `pin_attempt` row: id, pid, started, host, expires.
+type Reservation = (i64, i64, Option<i64>, Option<String>, i64);
+
+fn reservation_from_row(r: &Row) -> TxResult<Reservation> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
 /// Drops the role's stale reservations and counts the live ones.
-fn live_reservations(tx: &Transaction<'_>, role: Role, ours: &Owner) -> TxResult<u32> {
+fn live_reservations(tx: &dyn Tx, role: Role, ours: &Owner) -> TxResult<u32> {
     let rows = tx
-        .prepare_cached("SELECT id, pid, started, host, expires FROM pin_attempt WHERE role = ?1")?
-        .query_map([role.byte()], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Option<i64>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query(
+            "SELECT id, pid, started, host, expires FROM pin_attempt WHERE role = ?1",
+            vals![role.byte()],
+        )?
+        .iter()
+        .map(reservation_from_row)
+        .collect::<TxResult<Vec<_>>>()?;
     let now = now_ms();
     let mut live = 0u32;
     for (id, pid, started, host, expires) in rows {
         let dead = Owner::alive(pid, started, host.as_deref(), ours) == Some(false);
         if dead || expires <= now {
-            tx.prepare_cached("DELETE FROM pin_attempt WHERE id = ?1")?
-                .execute([id])?;
+            tx.exec("DELETE FROM pin_attempt WHERE id = ?1", vals![id])?;
         } else {
             live = live.saturating_add(1);
         }
@@ -160,26 +161,31 @@ fn live_reservations(tx: &Transaction<'_>, role: Role, ours: &Owner) -> TxResult
     Ok(live)
 }
 
-fn failures(tx: &Transaction<'_>, role: Role) -> TxResult<(u32, i64)> {
+fn failures(tx: &dyn Tx, role: Role) -> TxResult<(u32, i64)> {
     let sql = match role {
         Role::So => "SELECT so_failures, epoch FROM token WHERE id = 1",
         Role::User => "SELECT user_failures, epoch FROM token WHERE id = 1",
     };
     let row = tx
-        .prepare_cached(sql)?
-        .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-        .optional()?;
-    let (f, epoch) = row.ok_or(Error::UserPinNotInitialized)?;
+        .query_opt(sql, vals![])?
+        .ok_or(Error::UserPinNotInitialized)?;
+    let (f, epoch): (i64, i64) = (row.get(0)?, row.get(1)?);
     Ok((u32::try_from(f).map_err(|_| Error::Tampered)?, epoch))
 }
 
-fn set_failures(tx: &Transaction<'_>, role: Role, value: Option<u32>) -> TxResult<u32> {
+fn set_failures(tx: &dyn Tx, role: Role, value: Option<u32>) -> TxResult<u32> {
+    // Saturating at u32::MAX; a CASE (not SQLite's two-argument min())
+    // so that PostgreSQL runs it too, and no `+ 1` at the limit.
     let sql = match (role, value) {
         (Role::So, None) => {
-            "UPDATE token SET so_failures = min(so_failures + 1, 4294967295) WHERE id = 1 RETURNING so_failures"
+            "UPDATE token SET so_failures = CASE WHEN so_failures < 4294967295
+                 THEN so_failures + 1 ELSE 4294967295 END
+             WHERE id = 1 RETURNING so_failures"
         }
         (Role::User, None) => {
-            "UPDATE token SET user_failures = min(user_failures + 1, 4294967295) WHERE id = 1 RETURNING user_failures"
+            "UPDATE token SET user_failures = CASE WHEN user_failures < 4294967295
+                 THEN user_failures + 1 ELSE 4294967295 END
+             WHERE id = 1 RETURNING user_failures"
         }
         (Role::So, Some(_)) => {
             "UPDATE token SET so_failures = 0 WHERE id = 1 RETURNING so_failures"
@@ -188,8 +194,18 @@ fn set_failures(tx: &Transaction<'_>, role: Role, value: Option<u32>) -> TxResul
             "UPDATE token SET user_failures = 0 WHERE id = 1 RETURNING user_failures"
         }
     };
-    let n: i64 = tx.prepare_cached(sql)?.query_row([], |r| r.get(0))?;
+    // No token row: `failures` found it in this transaction, so this is
+    // a store not as written (DEVICE_ERROR, as SQLite's "no rows" was).
+    let n: i64 = tx
+        .query_opt(sql, vals![])?
+        .ok_or_else(|| no_row("the token row"))?
+        .get(0)?;
     Ok(u32::try_from(n).map_err(|_| Error::Tampered)?)
+}
+
+/// A statement that must return a row returned none.
+fn no_row(what: &str) -> Error {
+    Error::DeviceError.because(&format_args!("{what} was not returned"))
 }
 
 impl TokenDb {
@@ -207,19 +223,24 @@ impl TokenDb {
             if f.saturating_add(live) >= max {
                 return Ok(Begin::Full);
             }
-            tx.prepare_cached(
-                "INSERT INTO pin_attempt (role, token, pid, started, host, expires)
-                 VALUES (?1, 1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                role.byte(),
-                ours.pid,
-                ours.started,
-                ours.host,
-                now_ms().saturating_add(lease_ms())
-            ])?;
+            // The new row's id from RETURNING: what last_insert_rowid()
+            // said, in SQL both engines run.
+            let id: i64 = tx
+                .query_opt(
+                    "INSERT INTO pin_attempt (role, token, pid, started, host, expires)
+                     VALUES (?1, 1, ?2, ?3, ?4, ?5) RETURNING id",
+                    vals![
+                        role.byte(),
+                        ours.pid,
+                        ours.started,
+                        &ours.host,
+                        now_ms().saturating_add(lease_ms())
+                    ],
+                )?
+                .ok_or_else(|| no_row("the new reservation"))?
+                .get(0)?;
             Ok(Begin::Started(PinAttempt {
-                id: tx.last_insert_rowid(),
+                id,
                 record: record.clone(),
                 epoch,
             }))
@@ -239,9 +260,7 @@ impl TokenDb {
         self.write(|tx| {
             let (f, _) = failures(tx, role)?;
             let current = load_pin(tx, role)?;
-            let removed = tx
-                .prepare_cached("DELETE FROM pin_attempt WHERE id = ?1")?
-                .execute([attempt.id])?;
+            let removed = tx.exec("DELETE FROM pin_attempt WHERE id = ?1", vals![attempt.id])?;
             if current.as_ref() != Some(&attempt.record) {
                 return Ok(Finish::Stale);
             }
@@ -263,8 +282,7 @@ impl TokenDb {
     /// Gives a reservation back uncounted (the check could not be made).
     pub fn abandon_pin_attempt(&self, attempt: &PinAttempt) -> Result<()> {
         self.write(|tx| {
-            tx.prepare_cached("DELETE FROM pin_attempt WHERE id = ?1")?
-                .execute([attempt.id])?;
+            tx.exec("DELETE FROM pin_attempt WHERE id = ?1", vals![attempt.id])?;
             Ok(())
         })
     }
@@ -371,10 +389,10 @@ mod tests {
         db.write(|tx| {
             // A dead process on this host (pid 0 never has a /proc entry),
             // and a foreign host whose lease ran out.
-            tx.execute(
+            tx.exec(
                 "INSERT INTO pin_attempt (role, token, pid, started, host, expires)
                  VALUES (1, 1, 0, 5, ?1, ?2), (1, 1, 42, 5, 'elsewhere', 0)",
-                params![ours.host, now_ms() + lease_ms()],
+                vals![&ours.host, now_ms() + lease_ms()],
             )?;
             Ok(())
         })
@@ -384,10 +402,10 @@ mod tests {
         }
         // A live foreign owner within its lease holds its slot.
         db.write(|tx| {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO pin_attempt (role, token, pid, started, host, expires)
                  VALUES (1, 1, 42, 5, 'elsewhere', ?1)",
-                [now_ms() + lease_ms()],
+                vals![now_ms() + lease_ms()],
             )?;
             Ok(())
         })
@@ -428,6 +446,37 @@ mod tests {
             Finish::Stale
         );
         assert_eq!(db.meta().unwrap().unwrap().user_failures, 0);
+    }
+
+    /// The failure count saturates at u32::MAX (the CASE that replaced
+    /// SQLite's two-argument min()), also from a count stored beyond it.
+    #[test]
+    fn failures_saturate_at_u32_max() {
+        let (_d, db) = fresh();
+        for (stored, after) in [
+            (4_294_967_293i64, 4_294_967_294u32),
+            (4_294_967_294, 4_294_967_295),
+            (4_294_967_295, 4_294_967_295),
+            (4_294_967_296, 4_294_967_295),
+            (i64::MAX, 4_294_967_295),
+        ] {
+            let n = db
+                .write(|tx| {
+                    tx.exec(
+                        "UPDATE token SET user_failures = ?1 WHERE id = 1",
+                        vals![stored],
+                    )?;
+                    set_failures(tx, Role::User, None)
+                })
+                .unwrap();
+            assert_eq!(n, after, "from {stored}");
+        }
+        let so = db.write(|tx| set_failures(tx, Role::So, None)).unwrap();
+        assert_eq!(so, 1);
+        let reset = db
+            .write(|tx| set_failures(tx, Role::User, Some(0)))
+            .unwrap();
+        assert_eq!(reset, 0);
     }
 
     #[test]

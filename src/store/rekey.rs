@@ -9,12 +9,11 @@
 //! the token holds, and the rotation resumable. docs/FORMAT.md has the
 //! details.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
 use super::audit::{self, AuditEntry};
+use super::rows::{Dialect, Row, Tx, Val, vals};
 use super::schema::TxResult;
 use super::seal::{self, MasterKey, PinRecord};
-use super::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, object_from_row, store_pin};
+use super::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, store_pin};
 use crate::error::{Error, Result};
 
 /// Environment variable read by the test hooks in [`TokenDb::run_rotation`].
@@ -150,37 +149,69 @@ fn failpoint() -> Failpoint {
         .map_or(Failpoint::None, Failpoint::AfterBatches)
 }
 
-fn load_rotation(tx: &Transaction<'_>) -> TxResult<Option<RotationState>> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT from_epoch, to_epoch, previous, cursor FROM mk_rotation WHERE id = 1",
-        )?
-        .query_row([], |r| {
-            Ok(RotationState {
-                from: r.get(0)?,
-                to: r.get(1)?,
-                previous: r.get(2)?,
-                cursor: r.get(3)?,
-            })
-        })
-        .optional()?)
+/// An object row as [`SELECT_OBJECT`] lists its columns (the same
+/// mapping as `sqlite::object_from_row`, for rows read through [`Tx`]).
+fn object_from_tx_row(r: &Row) -> TxResult<ObjectRow> {
+    Ok(ObjectRow {
+        id: r.get(0)?,
+        generation: r.get(1)?,
+        // Stored as the same 64 bits read as signed (a u64 class may exceed
+        // i64::MAX).
+        class: r.get::<i64>(2)?.cast_unsigned(),
+        private: r.get::<i64>(3)? != 0,
+        lookup_label: r.get(4)?,
+        lookup_id: r.get(5)?,
+        public: r.get(6)?,
+        sealed: r.get(7)?,
+    })
 }
 
-fn token_epoch(tx: &Transaction<'_>) -> TxResult<Option<i64>> {
-    Ok(tx
-        .prepare_cached("SELECT epoch FROM token WHERE id = 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?)
+fn rotation_from_row(r: &Row) -> TxResult<RotationState> {
+    Ok(RotationState {
+        from: r.get(0)?,
+        to: r.get(1)?,
+        previous: r.get(2)?,
+        cursor: r.get(3)?,
+    })
+}
+
+fn step_from_row(r: &Row) -> TxResult<KeyStep> {
+    Ok(KeyStep {
+        from: r.get(0)?,
+        to: r.get(1)?,
+        wrapped: r.get(2)?,
+    })
+}
+
+fn load_rotation(tx: &dyn Tx) -> TxResult<Option<RotationState>> {
+    tx.query_opt(
+        "SELECT from_epoch, to_epoch, previous, cursor FROM mk_rotation WHERE id = 1",
+        vals![],
+    )?
+    .as_ref()
+    .map(rotation_from_row)
+    .transpose()
+}
+
+fn token_epoch(tx: &dyn Tx) -> TxResult<Option<i64>> {
+    tx.query_opt("SELECT epoch FROM token WHERE id = 1", vals![])?
+        .map(|r| r.get(0))
+        .transpose()
+}
+
+/// The integer a query returns in its one row (a count, a next seq).
+fn one_int(tx: &dyn Tx, sql: &str, args: &[Val]) -> TxResult<i64> {
+    match tx.query_opt(sql, args)? {
+        Some(r) => r.get(0),
+        None => Err(Error::DeviceError
+            .because(&"an aggregate returned no row")
+            .into()),
+    }
 }
 
 /// Whether `rot` is the rotation from `from` to `to` and the token is at
 /// `to` (a re-initialization removes the rotation with the token row).
-fn is_rotation(
-    tx: &Transaction<'_>,
-    rot: Option<&RotationState>,
-    from: i64,
-    to: i64,
-) -> TxResult<bool> {
+fn is_rotation(tx: &dyn Tx, rot: Option<&RotationState>, from: i64, to: i64) -> TxResult<bool> {
     Ok(rot.is_some_and(|r| r.from == from && r.to == to) && token_epoch(tx)? == Some(to))
 }
 
@@ -209,19 +240,14 @@ impl TokenDb {
     pub fn key_state(&self) -> Result<KeyState> {
         self.read(|tx| {
             let epoch = token_epoch(tx)?;
-            let steps = {
-                let mut stmt = tx.prepare_cached(
+            let steps = tx
+                .query(
                     "SELECT from_epoch, to_epoch, wrapped FROM mk_step ORDER BY seq",
-                )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok(KeyStep {
-                        from: r.get(0)?,
-                        to: r.get(1)?,
-                        wrapped: r.get(2)?,
-                    })
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
+                    vals![],
+                )?
+                .iter()
+                .map(step_from_row)
+                .collect::<TxResult<Vec<_>>>()?;
             let rotation = load_rotation(tx)?;
             Ok(KeyState {
                 epoch,
@@ -238,12 +264,13 @@ impl TokenDb {
     /// [`Error::Tampered`].
     pub fn check_sealed_under(&self, mk: &MasterKey, epoch: i64) -> Result<u64> {
         self.read(|tx| {
-            let mut stmt =
-                tx.prepare_cached(&format!("{SELECT_OBJECT} WHERE length(sealed) > 0"))?;
-            let rows = stmt.query_map([], object_from_row)?;
+            let rows = tx.query(
+                &format!("{SELECT_OBJECT} WHERE length(sealed) > 0"),
+                vals![],
+            )?;
             let mut n = 0u64;
-            for row in rows {
-                let row = row?;
+            for row in &rows {
+                let row = object_from_tx_row(row)?;
                 if seal::blob_key_epoch(&row.sealed)?.is_some_and(|e| e != epoch) {
                     return Err(Error::Tampered.into());
                 }
@@ -268,11 +295,10 @@ impl TokenDb {
             if load_rotation(tx)?.is_some() {
                 return Err(Error::OperationActive.into());
             }
-            let n = tx
-                .prepare_cached(
-                    "UPDATE token SET epoch = ?1, so_failures = 0, user_failures = 0 WHERE id = 1",
-                )?
-                .execute([start.new_epoch])?;
+            let n = tx.exec(
+                "UPDATE token SET epoch = ?1, so_failures = 0, user_failures = 0 WHERE id = 1",
+                vals![start.new_epoch],
+            )?;
             if n == 0 {
                 return Err(Error::TokenNotRecognized.into());
             }
@@ -280,42 +306,43 @@ impl TokenDb {
             match start.user_pin {
                 Some(rec) => store_pin(tx, Role::User, rec)?,
                 None => {
-                    tx.prepare_cached("DELETE FROM pin WHERE role = ?1")?
-                        .execute([Role::User.byte()])?;
+                    tx.exec("DELETE FROM pin WHERE role = ?1", vals![Role::User.byte()])?;
                 }
             }
             match &start.next {
                 Some(next) => {
-                    let seq: i64 = tx
-                        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM mk_step")?
-                        .query_row([], |r| r.get(0))?;
-                    tx.prepare_cached(
-                        "INSERT OR REPLACE INTO mk_step (from_epoch, token, seq, to_epoch, wrapped)
-                         VALUES (?1, 1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![
-                        start.old_epoch,
-                        seq,
-                        start.new_epoch,
-                        next
-                    ])?;
-                    tx.prepare_cached("DELETE FROM mk_step WHERE seq <= ?1")?
-                        .execute([seq.saturating_sub(MAX_STEPS)])?;
+                    let seq =
+                        one_int(tx, "SELECT coalesce(max(seq), 0) + 1 FROM mk_step", vals![])?;
+                    // The primary key (from_epoch) is mk_step's only
+                    // unique constraint, so this upsert replaces exactly
+                    // the row SQLite's INSERT OR REPLACE replaced.
+                    tx.exec(
+                        "INSERT INTO mk_step (from_epoch, token, seq, to_epoch, wrapped)
+                         VALUES (?1, 1, ?2, ?3, ?4)
+                         ON CONFLICT(from_epoch) DO UPDATE SET token = excluded.token,
+                             seq = excluded.seq, to_epoch = excluded.to_epoch,
+                             wrapped = excluded.wrapped",
+                        vals![start.old_epoch, seq, start.new_epoch, next],
+                    )?;
+                    tx.exec(
+                        "DELETE FROM mk_step WHERE seq <= ?1",
+                        vals![seq.saturating_sub(MAX_STEPS)],
+                    )?;
                 }
                 None => {
-                    tx.prepare_cached("DELETE FROM mk_step")?.execute([])?;
+                    tx.exec("DELETE FROM mk_step", vals![])?;
                 }
             }
-            tx.prepare_cached(
+            tx.exec(
                 "INSERT INTO mk_rotation (id, token, from_epoch, to_epoch, previous, cursor)
                  VALUES (1, 1, ?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                start.old_epoch,
-                start.new_epoch,
-                start.previous,
-                CURSOR_START
-            ])?;
+                vals![
+                    start.old_epoch,
+                    start.new_epoch,
+                    &start.previous,
+                    CURSOR_START
+                ],
+            )?;
             // The audit key, re-wrapped under the new master key, and the
             // record of the rotation commit with it.
             audit::set_key(tx, start.audit_key)?;
@@ -340,13 +367,14 @@ impl TokenDb {
                 return Ok(Batch::Gone);
             }
             let cursor = rot.map_or(CURSOR_START, |r| r.cursor);
-            let rows = {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "{SELECT_OBJECT} WHERE id > ?1 ORDER BY id LIMIT ?2"
-                ))?;
-                let rows = stmt.query_map(params![cursor, limit], object_from_row)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
+            let rows = tx
+                .query(
+                    &format!("{SELECT_OBJECT} WHERE id > ?1 ORDER BY id LIMIT ?2"),
+                    vals![cursor, limit],
+                )?
+                .iter()
+                .map(object_from_tx_row)
+                .collect::<TxResult<Vec<_>>>()?;
             let Some(last) = rows.last().map(|r| r.id) else {
                 return Ok(Batch::End);
             };
@@ -354,10 +382,10 @@ impl TokenDb {
             let (mut visited, mut resealed) = (0u64, 0u64);
             for row in &sealed {
                 if let Some(blob) = resealed_row(old, old_epoch, new, new_epoch, row)? {
-                    tx.prepare_cached(
+                    tx.exec(
                         "UPDATE object SET generation = generation + 1, sealed = ?2 WHERE id = ?1",
-                    )?
-                    .execute(params![row.id, blob])?;
+                        vals![row.id, blob],
+                    )?;
                     resealed = resealed.saturating_add(1);
                 }
                 visited = visited.saturating_add(1);
@@ -368,8 +396,10 @@ impl TokenDb {
                     std::process::abort();
                 }
             }
-            tx.prepare_cached("UPDATE mk_rotation SET cursor = ?1 WHERE id = 1")?
-                .execute([last])?;
+            tx.exec(
+                "UPDATE mk_rotation SET cursor = ?1 WHERE id = 1",
+                vals![last],
+            )?;
             Ok(Batch::Done { visited, resealed })
         })
     }
@@ -390,19 +420,28 @@ impl TokenDb {
             if !is_rotation(tx, rot.as_ref(), old_epoch, new_epoch)? {
                 return Ok(None);
             }
-            let left: i64 = tx
-                .prepare_cached(
+            // The head is compared as bytes: PostgreSQL is told the
+            // parameter's type (BYTEA: it has no BLOB); SQLite compares a
+            // blob parameter as bytes as it is.
+            let sql = match tx.dialect() {
+                Dialect::Sqlite => {
                     "SELECT count(*) FROM object
-                     WHERE length(sealed) > 0 AND substr(sealed, 1, 9) != ?1",
-                )?
-                .query_row([&head[..]], |r| r.get(0))?;
+                     WHERE length(sealed) > 0 AND substr(sealed, 1, 9) != ?1"
+                }
+                Dialect::Postgres => {
+                    "SELECT count(*) FROM object
+                     WHERE length(sealed) > 0 AND substr(sealed, 1, 9) != CAST(?1 AS BYTEA)"
+                }
+            };
+            let left = one_int(tx, sql, vals![&head[..]])?;
             if left > 0 {
-                tx.prepare_cached("UPDATE mk_rotation SET cursor = ?1 WHERE id = 1")?
-                    .execute([CURSOR_START])?;
+                tx.exec(
+                    "UPDATE mk_rotation SET cursor = ?1 WHERE id = 1",
+                    vals![CURSOR_START],
+                )?;
                 return Ok(Some(false));
             }
-            tx.prepare_cached("DELETE FROM mk_rotation WHERE id = 1")?
-                .execute([])?;
+            tx.exec("DELETE FROM mk_rotation WHERE id = 1", vals![])?;
             audit::append(tx, record)?;
             Ok(Some(true))
         })
@@ -425,9 +464,11 @@ impl TokenDb {
     ) -> Result<u64> {
         let failpoint = failpoint();
         let total: i64 = self.read(|tx| {
-            Ok(tx
-                .prepare_cached("SELECT count(*) FROM object WHERE length(sealed) > 0")?
-                .query_row([], |r| r.get(0))?)
+            one_int(
+                tx,
+                "SELECT count(*) FROM object WHERE length(sealed) > 0",
+                vals![],
+            )
         })?;
         let total = u64::try_from(total).map_err(|_| Error::GeneralError)?;
         let RotationKeys {

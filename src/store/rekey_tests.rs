@@ -445,3 +445,26 @@ fn reinitialization_drops_steps_and_the_rotation() {
         "no way from the erased keys to the new one"
     );
 }
+
+/// A step from an epoch that already has one (the token came back to an
+/// earlier epoch) replaces it, as SQLite's INSERT OR REPLACE did: one step
+/// per `from_epoch`, the newest `seq` last.
+#[test]
+fn a_step_from_a_known_epoch_replaces_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, k11) = token(&dir.path().join("t.db"), 2);
+    let k12 = begin(&db, &k11, EPOCH, 12).unwrap();
+    assert_eq!(run(&db, &k11, EPOCH, &k12, 12, 64), Ok(2));
+    let back = begin(&db, &k12, 12, EPOCH).unwrap();
+    assert_eq!(run(&db, &k12, 12, &back, EPOCH, 64), Ok(2));
+    let k13 = begin(&db, &back, EPOCH, 13).unwrap();
+    assert_eq!(run(&db, &back, EPOCH, &k13, 13, 64), Ok(2));
+    let steps: Vec<(i64, i64)> = db
+        .key_state()
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| (s.from, s.to))
+        .collect();
+    assert_eq!(steps, vec![(12, EPOCH), (EPOCH, 13)]);
+}
