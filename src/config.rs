@@ -17,6 +17,9 @@ pub const MIN_PIN_KDF_ITERATIONS: u32 = 1_000;
 pub struct SlotConfig {
     pub id: u64,
     pub description: String,
+    /// A PostgreSQL store shared by many hosts; `None`: the embedded
+    /// SQLite file under `store_dir`.
+    pub store: Option<crate::config_store::SharedStore>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +70,10 @@ struct FileAudit {
 struct FileSlot {
     id: u64,
     description: Option<String>,
+    store: Option<String>,
+    store_password_file: Option<PathBuf>,
+    store_schema: Option<String>,
+    store_offline_grace_secs: Option<u64>,
 }
 
 impl Config {
@@ -101,16 +108,29 @@ impl Config {
         let slots = match parsed.slot {
             Some(slots) if !slots.is_empty() => slots
                 .into_iter()
-                .map(|s| SlotConfig {
-                    id: s.id,
-                    description: s
-                        .description
-                        .unwrap_or_else(|| format!("Keyward slot {}", s.id)),
+                .map(|s| {
+                    Ok(SlotConfig {
+                        id: s.id,
+                        description: s
+                            .description
+                            .unwrap_or_else(|| format!("Keyward slot {}", s.id)),
+                        store: crate::config_store::SharedStore::from_file(
+                            s.id,
+                            crate::config_store::FileStore {
+                                store: s.store,
+                                store_password_file: s.store_password_file,
+                                store_schema: s.store_schema,
+                                store_offline_grace_secs: s.store_offline_grace_secs,
+                            },
+                        )
+                        .map_err(|e| report(&e))?,
+                    })
                 })
-                .collect(),
+                .collect::<Result<Vec<_>>>()?,
             _ => vec![SlotConfig {
                 id: 0,
                 description: "Keyward slot 0".into(),
+                store: None,
             }],
         };
         let config = Config {

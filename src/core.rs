@@ -23,6 +23,7 @@
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod config_store;
 pub mod error;
 pub mod forkgate;
 pub mod idhash;

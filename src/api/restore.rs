@@ -47,4 +47,20 @@ impl Library {
         let token = self.slot(slot).map_err(BackupError::Store)?.1;
         token.apply_restore(plan)
     }
+
+    /// See [`crate::token::Token::migrate`].
+    pub fn migrate(
+        &self,
+        slot: CK_SLOT_ID,
+        target: &crate::store::TokenDb,
+        so_pin: &[u8],
+    ) -> Result<crate::token::Migrated> {
+        self.slot(slot)?.1.migrate(target, so_pin)
+    }
+
+    /// Where the slot's rows live (a file path, or a database without its
+    /// password), for messages.
+    pub fn store_description(&self, slot: CK_SLOT_ID) -> Result<String> {
+        Ok(self.slot(slot)?.1.store_description())
+    }
 }

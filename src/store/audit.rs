@@ -396,7 +396,6 @@ impl TokenDb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::durability::synchronous;
 
     fn db() -> (tempfile::TempDir, TokenDb, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -409,7 +408,12 @@ mod tests {
     fn relaxed_writes_commit_with_normal_and_leave_full() {
         let (_dir, db, path) = db();
         assert_eq!(db.synchronous_in_write().unwrap(), 2);
-        let inside = db.write_relaxed(|tx| Ok(synchronous(tx)?)).unwrap();
+        let inside: i64 = db
+            .write_relaxed(|tx| {
+                let row = tx.query_opt("PRAGMA synchronous", vals![])?;
+                row.ok_or(Error::GeneralError)?.get(0)
+            })
+            .unwrap();
         assert_eq!(inside, 1, "a relaxed write runs with NORMAL");
         assert_eq!(db.synchronous_in_write().unwrap(), 2, "then FULL again");
 

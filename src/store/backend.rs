@@ -22,6 +22,9 @@ pub enum TxKind {
     Relaxed,
     /// Several reads from one consistent snapshot; writes nothing.
     Read,
+    /// Reads outside any explicit transaction, each statement its own
+    /// snapshot (a single-row read on a hot path: no BEGIN/COMMIT round).
+    Statement,
 }
 
 /// See [`Backend::stamp`].

@@ -7,20 +7,25 @@ pub mod audit;
 pub mod backend;
 pub mod backup;
 pub mod codec;
+pub mod db;
 mod durability;
+pub mod migrate;
 mod object_write;
 pub mod pin_attempts;
 pub mod rekey;
 pub mod rows;
 pub mod schema;
 pub mod seal;
-pub mod sqlite;
+mod shared;
+/// The token database's old name: most of the crate still says `store::sqlite::TokenDb`.
+pub use db as sqlite;
+mod sqlite_backend;
 mod sqlite_tx;
 
 pub use backup::{BackupError, BackupInfo};
 pub use codec::{AttrMap, decode_attrs, encode_attrs, encode_attrs_secret};
+pub use db::{ObjectRow, Role, RowFilter, TokenDb, TokenMeta};
 pub use seal::{
     MasterKey, PinRecord, lookup_tag, public_digest, seal_object, unseal_object, unwrap_master_key,
     wrap_master_key,
 };
-pub use sqlite::{ObjectRow, Role, RowFilter, TokenDb, TokenMeta};

@@ -4,11 +4,10 @@
 //! with a master-key rotation in another process: the row would be sealed
 //! under a key that no longer opens anything, and committed anyway.
 
-use rusqlite::{OptionalExtension, Transaction, params};
-
 use super::audit::{self, AuditEntry};
+use super::db::{ObjectRow, TokenDb};
+use super::rows::{Tx, vals};
 use super::schema::TxResult;
-use super::sqlite::{ObjectRow, TokenDb};
 use crate::error::{Error, Result};
 
 /// Fails with [`Error::UserNotLoggedIn`] unless the token's epoch is
@@ -17,14 +16,14 @@ use crate::error::{Error, Result};
 /// key (an unsealed public object stored without a login). Must run inside
 /// the write transaction, after `BEGIN IMMEDIATE` took the lock, so no
 /// rotation can commit between the check and the write.
-pub(super) fn check_epoch_in(tx: &Transaction<'_>, expected: Option<i64>) -> TxResult<()> {
+pub(super) fn check_epoch_in(tx: &dyn Tx, expected: Option<i64>) -> TxResult<()> {
     let Some(expected) = expected else {
         return Ok(());
     };
     let current: Option<i64> = tx
-        .prepare_cached("SELECT epoch FROM token WHERE id = 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
+        .query_opt("SELECT epoch FROM token WHERE id = 1", vals![])?
+        .map(|r| r.get(0))
+        .transpose()?;
     if current == Some(expected) {
         Ok(())
     } else {
@@ -32,22 +31,22 @@ pub(super) fn check_epoch_in(tx: &Transaction<'_>, expected: Option<i64>) -> TxR
     }
 }
 
-fn insert_row(tx: &Transaction<'_>, row: &ObjectRow) -> TxResult<()> {
-    tx.prepare_cached(
+fn insert_row(tx: &dyn Tx, row: &ObjectRow) -> TxResult<()> {
+    tx.exec(
         "INSERT INTO object
              (id, generation, class, private, lookup_label, lookup_id, public, sealed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        row.id,
-        row.generation,
-        row.class.cast_signed(),
-        row.private,
-        row.lookup_label,
-        row.lookup_id,
-        row.public,
-        row.sealed
-    ])?;
+        vals![
+            row.id,
+            row.generation,
+            row.class.cast_signed(),
+            row.private,
+            &row.lookup_label,
+            &row.lookup_id,
+            &row.public,
+            &row.sealed
+        ],
+    )?;
     Ok(())
 }
 
@@ -100,24 +99,22 @@ impl TokenDb {
         self.write(|tx| {
             check_epoch_in(tx, epoch)?;
             let generation: Option<i64> = tx
-                .prepare_cached(
+                .query_opt(
                     "UPDATE object SET generation = generation + 1, class = ?2, private = ?3,
                          lookup_label = ?4, lookup_id = ?5, public = ?6, sealed = ?7
                      WHERE id = ?1 RETURNING generation",
-                )?
-                .query_row(
-                    params![
+                    vals![
                         row.id,
                         row.class.cast_signed(),
                         row.private,
-                        row.lookup_label,
-                        row.lookup_id,
-                        row.public,
-                        row.sealed
+                        &row.lookup_label,
+                        &row.lookup_id,
+                        &row.public,
+                        &row.sealed
                     ],
-                    |r| r.get(0),
-                )
-                .optional()?;
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
             let generation = generation.ok_or(Error::ObjectHandleInvalid)?;
             audit::append(tx, record)?;
             Ok(generation)
@@ -139,22 +136,21 @@ impl TokenDb {
         self.write(|tx| {
             check_epoch_in(tx, epoch)?;
             for (row, expected, record) in updates {
-                let n = tx
-                    .prepare_cached(
-                        "UPDATE object SET generation = generation + 1, class = ?2, private = ?3,
-                             lookup_label = ?4, lookup_id = ?5, public = ?6, sealed = ?7
-                         WHERE id = ?1 AND generation = ?8",
-                    )?
-                    .execute(params![
+                let n = tx.exec(
+                    "UPDATE object SET generation = generation + 1, class = ?2, private = ?3,
+                         lookup_label = ?4, lookup_id = ?5, public = ?6, sealed = ?7
+                     WHERE id = ?1 AND generation = ?8",
+                    vals![
                         row.id,
                         row.class.cast_signed(),
                         row.private,
-                        row.lookup_label,
-                        row.lookup_id,
-                        row.public,
-                        row.sealed,
-                        expected
-                    ])?;
+                        &row.lookup_label,
+                        &row.lookup_id,
+                        &row.public,
+                        &row.sealed,
+                        *expected
+                    ],
+                )?;
                 if n != 1 {
                     return Err(Error::ActionProhibited.into());
                 }
@@ -175,9 +171,7 @@ impl TokenDb {
     /// for that: see [`TokenDb::try_checkpoint`].
     pub fn delete_object(&self, id: i64, record: &AuditEntry) -> Result<bool> {
         self.write(|tx| {
-            let n = tx
-                .prepare_cached("DELETE FROM object WHERE id = ?1")?
-                .execute([id])?;
+            let n = tx.exec("DELETE FROM object WHERE id = ?1", vals![id])?;
             if n > 0 {
                 audit::append(tx, record)?;
             }

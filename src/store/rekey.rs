@@ -13,7 +13,7 @@ use super::audit::{self, AuditEntry};
 use super::rows::{Dialect, Row, Tx, Val, vals};
 use super::schema::TxResult;
 use super::seal::{self, MasterKey, PinRecord};
-use super::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, store_pin};
+use super::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, object_from_row, store_pin};
 use crate::error::{Error, Result};
 
 /// Environment variable read by the test hooks in [`TokenDb::run_rotation`].
@@ -151,21 +151,6 @@ fn failpoint() -> Failpoint {
 
 /// An object row as [`SELECT_OBJECT`] lists its columns (the same
 /// mapping as `sqlite::object_from_row`, for rows read through [`Tx`]).
-fn object_from_tx_row(r: &Row) -> TxResult<ObjectRow> {
-    Ok(ObjectRow {
-        id: r.get(0)?,
-        generation: r.get(1)?,
-        // Stored as the same 64 bits read as signed (a u64 class may exceed
-        // i64::MAX).
-        class: r.get::<i64>(2)?.cast_unsigned(),
-        private: r.get::<i64>(3)? != 0,
-        lookup_label: r.get(4)?,
-        lookup_id: r.get(5)?,
-        public: r.get(6)?,
-        sealed: r.get(7)?,
-    })
-}
-
 fn rotation_from_row(r: &Row) -> TxResult<RotationState> {
     Ok(RotationState {
         from: r.get(0)?,
@@ -270,7 +255,7 @@ impl TokenDb {
             )?;
             let mut n = 0u64;
             for row in &rows {
-                let row = object_from_tx_row(row)?;
+                let row = object_from_row(row)?;
                 if seal::blob_key_epoch(&row.sealed)?.is_some_and(|e| e != epoch) {
                     return Err(Error::Tampered.into());
                 }
@@ -373,7 +358,7 @@ impl TokenDb {
                     vals![cursor, limit],
                 )?
                 .iter()
-                .map(object_from_tx_row)
+                .map(object_from_row)
                 .collect::<TxResult<Vec<_>>>()?;
             let Some(last) = rows.last().map(|r| r.id) else {
                 return Ok(Batch::End);

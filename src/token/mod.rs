@@ -7,6 +7,7 @@ mod auth;
 
 pub use admin::restore as restore_backup;
 pub mod info;
+mod migrate;
 mod objects;
 mod presence;
 mod restore;
@@ -14,6 +15,7 @@ mod usage;
 
 pub use restore::{ObjectLoss, ROLLBACK_EVENT, RestorePlan};
 
+pub use migrate::Migrated;
 pub use objects::DamagedRow;
 pub use usage::FLUSH_EVERY;
 
@@ -112,7 +114,10 @@ pub struct Token {
 impl Token {
     pub fn open(config: &Config, slot: &SlotConfig) -> Result<Token> {
         let path = config.token_path(slot.id);
-        let db = TokenDb::open(&path)?;
+        let db = match &slot.store {
+            Some(shared) => TokenDb::open_shared(shared)?,
+            None => TokenDb::open(&path)?,
+        };
         let presence = presence::Presence::announce(&path);
         Ok(Token {
             presence,

@@ -24,8 +24,13 @@ pub struct Client {
 /// Checks the configured store before the library opens it (which would
 /// create whatever is missing): its directory must be a readable
 /// directory, and unless `create`, every slot's token file must exist.
-/// The messages name the path and the OS error.
+/// The messages name the path and the OS error. Slots whose rows live in
+/// a shared PostgreSQL store (`store = "postgres://…"`) have no file: the
+/// library names a database it cannot reach when it opens the token.
 pub fn check_store(config: &Config, create: bool) -> CliResult<()> {
+    if config.slots.iter().all(|s| s.store.is_some()) {
+        return Ok(());
+    }
     let dir = &config.store_dir;
     let hint = "(KEYWARD_STORE, or store_dir in the KEYWARD_CONF file)";
     match std::fs::read_dir(dir) {
@@ -50,7 +55,7 @@ pub fn check_store(config: &Config, create: bool) -> CliResult<()> {
     if create {
         return Ok(());
     }
-    for slot in &config.slots {
+    for slot in config.slots.iter().filter(|s| s.store.is_none()) {
         let path = config.token_path(slot.id);
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => {}

@@ -26,6 +26,7 @@ mod key_passphrase;
 mod keyinfo;
 mod keys_cmd;
 mod lifecycle_cmd;
+mod migrate_cmd;
 mod output;
 mod pin_cmd;
 mod pins;
@@ -126,6 +127,25 @@ enum TokenCmd {
     /// damaged row is listed and recorded in the audit trail, and any
     /// damage ends with exit code 5.
     Check,
+    /// Copy the token into another store — a directory (its SQLite file)
+    /// or a PostgreSQL database shared by many hosts — as sealed bytes,
+    /// verify every object opens there, and record the move on both audit
+    /// trails. Needs the SO PIN (KEYWARD_SO_PIN). The source stays as it
+    /// was; point the slot at the target with the printed configuration.
+    Migrate {
+        /// A directory, or postgres://user@host[:port]/db[?sslmode=…&sslrootcert=…]
+        /// (no password in the URL).
+        #[arg(long)]
+        to: String,
+        /// The PostgreSQL schema to create the token in (default
+        /// keyward_slot_<id>).
+        #[arg(long)]
+        schema: Option<String>,
+        /// A file (mode 0600) holding the database password (default:
+        /// KEYWARD_STORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +255,18 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Token(TokenCmd::Info) => token_cmd::info(ctx),
         Command::Token(TokenCmd::List) => token_cmd::list(ctx),
         Command::Token(TokenCmd::Check) => token_cmd::check(ctx),
+        Command::Token(TokenCmd::Migrate {
+            to,
+            schema,
+            password_file,
+        }) => migrate_cmd::migrate(
+            ctx,
+            &migrate_cmd::Target {
+                to,
+                schema,
+                password_file,
+            },
+        ),
         Command::Pin(PinCmd::Change { so }) => pin_cmd::change(ctx, so),
         Command::Pin(PinCmd::Init) => pin_cmd::init(ctx),
         Command::Pin(PinCmd::Unlock) => pin_cmd::unlock(ctx),

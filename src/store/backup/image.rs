@@ -6,12 +6,12 @@
 //! processes that have the token open see the restored token on their
 //! next call instead of writing on into an unlinked file.
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, Transaction, params};
 
 use super::{BResult, BackupError, BackupInfo};
 use crate::error::{Error, Result};
 use crate::store::audit::{self, AuditEntry};
+use crate::store::rows::{Dialect, Tx, Val, vals};
 use crate::store::schema::{TxResult, create_schema};
 use crate::store::seal::PinRecord;
 use crate::store::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, load_pin, object_from_row};
@@ -34,12 +34,12 @@ const TABLES: [&str; 10] = [
 /// The append-only triggers of `audit` (as in the schema): dropped for the
 /// one statement that replaces the trail, re-created in the same
 /// transaction.
-const AUDIT_TRIGGERS: &str = "
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-";
+const AUDIT_TRIGGERS: [&str; 2] = [
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+];
 
 /// What a restore must find unchanged in the live token, inside its write
 /// transaction: the audit head the loss report was computed against.
@@ -50,7 +50,7 @@ pub struct LiveHead {
 }
 
 /// A table's name and every row of it.
-type TableRows = (&'static str, Vec<Vec<Value>>);
+type TableRows = (&'static str, Vec<Vec<Val>>);
 
 /// A decrypted, writable, schema-current backup database.
 pub struct Image {
@@ -114,12 +114,10 @@ impl Image {
 
     /// Every object row, ordered by id.
     pub fn objects(&self) -> Result<Vec<ObjectRow>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("{SELECT_OBJECT} ORDER BY id"))
-            .map_err(sql)?;
-        let rows = stmt.query_map([], object_from_row).map_err(sql)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)
+        self.conn
+            .query(&format!("{SELECT_OBJECT} ORDER BY id"), vals![])
+            .and_then(|rows| rows.iter().map(object_from_row).collect())
+            .map_err(tx_error)
     }
 
     /// The stored PIN record of `role`.
@@ -179,18 +177,11 @@ impl Image {
     fn dump(&self) -> Result<Vec<TableRows>> {
         let mut out = Vec::with_capacity(TABLES.len());
         for table in TABLES {
-            let mut stmt = self
+            let rows = self
                 .conn
-                .prepare(&format!("SELECT * FROM {table}"))
-                .map_err(sql)?;
-            let n = stmt.column_count();
-            let rows = stmt
-                .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
-                .map_err(sql)?;
-            out.push((
-                table,
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?,
-            ));
+                .query(&format!("SELECT * FROM {table}"), vals![])
+                .map_err(tx_error)?;
+            out.push((table, rows.into_iter().map(|r| r.0).collect()));
         }
         Ok(out)
     }
@@ -257,21 +248,21 @@ fn amend_in(
 }
 
 /// The live audit head as read inside a transaction.
-fn live_head_in(tx: &Transaction<'_>) -> TxResult<LiveHead> {
-    let head = tx
-        .query_row(
-            "SELECT head_seq, head_hash FROM audit_state WHERE id = 1",
-            [],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
-        )
-        .optional()?;
-    Ok(head.map_or(
-        LiveHead {
+fn live_head_in(tx: &dyn Tx) -> TxResult<LiveHead> {
+    let head = tx.query_opt(
+        "SELECT head_seq, head_hash FROM audit_state WHERE id = 1",
+        vals![],
+    )?;
+    Ok(match head {
+        Some(r) => LiveHead {
+            seq: r.get(0)?,
+            hash: r.get(1)?,
+        },
+        None => LiveHead {
             seq: 0,
             hash: Vec::new(),
         },
-        |(seq, hash)| LiveHead { seq, hash },
-    ))
+    })
 }
 
 impl TokenDb {
@@ -288,51 +279,56 @@ impl TokenDb {
     pub fn replace_with(&self, image: &Image, expected: &LiveHead) -> Result<()> {
         let dump = image.dump()?;
         self.write(|tx| {
+            // The copy below names SQLite's catalog and triggers.
+            if tx.dialect() != Dialect::Sqlite {
+                return Err(Error::FunctionNotSupported.into());
+            }
             if &live_head_in(tx)? != expected {
                 return Err(Error::FunctionFailed.into());
             }
-            let live: Vec<String> = {
-                let mut stmt = tx.prepare(
+            let live = tx
+                .query(
                     "SELECT name FROM sqlite_master WHERE type = 'table'
                      AND name NOT LIKE 'sqlite_%' ORDER BY name",
-                )?;
-                let names = stmt.query_map([], |r| r.get(0))?;
-                names.collect::<rusqlite::Result<Vec<_>>>()?
-            };
+                    vals![],
+                )?
+                .iter()
+                .map(|r| r.get::<String>(0))
+                .collect::<TxResult<Vec<_>>>()?;
             if live != expected_tables() {
                 return Err(Error::TokenNotRecognized.into());
             }
             // Read here, under the write lock: a failure counted by another
             // process after the plan was made is kept too.
-            let failures: Option<(i64, i64)> = tx
-                .query_row(
-                    "SELECT so_failures, user_failures FROM token WHERE id = 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            tx.execute_batch(
-                "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;",
+            let failures = tx.query_opt(
+                "SELECT so_failures, user_failures FROM token WHERE id = 1",
+                vals![],
             )?;
+            tx.exec("DROP TRIGGER IF EXISTS audit_no_update", vals![])?;
+            tx.exec("DROP TRIGGER IF EXISTS audit_no_delete", vals![])?;
             for table in TABLES.iter().rev() {
-                tx.execute(&format!("DELETE FROM {table}"), [])?;
+                tx.exec(&format!("DELETE FROM {table}"), vals![])?;
             }
             for (table, rows) in &dump {
                 let Some(first) = rows.first() else { continue };
                 let marks = vec!["?"; first.len()].join(", ");
-                let mut stmt = tx.prepare(&format!("INSERT INTO {table} VALUES ({marks})"))?;
+                let insert = format!("INSERT INTO {table} VALUES ({marks})");
                 for row in rows {
-                    stmt.execute(rusqlite::params_from_iter(row.iter()))?;
+                    tx.exec(&insert, row)?;
                 }
             }
-            if let Some((so, user)) = failures {
-                tx.execute(
-                    "UPDATE token SET so_failures = max(so_failures, ?1),
-                         user_failures = max(user_failures, ?2) WHERE id = 1",
-                    params![so, user],
+            if let Some(r) = failures {
+                tx.exec(
+                    "UPDATE token SET
+                         so_failures = CASE WHEN so_failures > ?1 THEN so_failures ELSE ?1 END,
+                         user_failures = CASE WHEN user_failures > ?2 THEN user_failures ELSE ?2 END
+                     WHERE id = 1",
+                    vals![r.get::<i64>(0)?, r.get::<i64>(1)?],
                 )?;
             }
-            tx.execute_batch(AUDIT_TRIGGERS)?;
+            for trigger in AUDIT_TRIGGERS {
+                tx.exec(trigger, vals![])?;
+            }
             Ok(())
         })?;
         self.checkpoint();
