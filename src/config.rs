@@ -17,6 +17,11 @@ pub const MIN_PIN_KDF_ITERATIONS: u32 = 1_000;
 pub struct SlotConfig {
     pub id: u64,
     pub description: String,
+    /// `user_pin_file`: where C_Login with a NULL PIN (the protected
+    /// authentication path) finds the user PIN, so an application (or a
+    /// p11-kit client on another host) logs in without holding it. Read
+    /// at each such login; see `token/pin_file.rs` for the rules.
+    pub user_pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +72,7 @@ struct FileAudit {
 struct FileSlot {
     id: u64,
     description: Option<String>,
+    user_pin_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -106,11 +112,13 @@ impl Config {
                     description: s
                         .description
                         .unwrap_or_else(|| format!("Keyward slot {}", s.id)),
+                    user_pin_file: s.user_pin_file,
                 })
                 .collect(),
             _ => vec![SlotConfig {
                 id: 0,
                 description: "Keyward slot 0".into(),
+                user_pin_file: None,
             }],
         };
         let config = Config {
@@ -174,6 +182,18 @@ impl Config {
         if self.slots.iter().any(|s| s.description.len() > 64) {
             return Err(report("slot descriptions are at most 64 bytes"));
         }
+        // A relative path would depend on the application's working
+        // directory, which differs between the programs loading us.
+        if let Some(s) = self
+            .slots
+            .iter()
+            .find(|s| s.user_pin_file.as_ref().is_some_and(|p| !p.is_absolute()))
+        {
+            return Err(report(&format!(
+                "slot {}: user_pin_file must be an absolute path",
+                s.id
+            )));
+        }
         Ok(())
     }
 
@@ -230,6 +250,16 @@ mod tests {
         assert!(c.allow_legacy_rsa_decryption);
         assert_eq!(c.slots.iter().map(|s| s.id).collect::<Vec<_>>(), vec![7, 9]);
         assert_eq!(c.slots[1].description, "hsm");
+        assert_eq!(c.slots[1].user_pin_file, None);
+        let c = Config::build(
+            Some("[[slot]]\nid = 2\nuser_pin_file = \"/etc/keyward/user.pin\""),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.slots[0].user_pin_file.as_deref(),
+            Some(Path::new("/etc/keyward/user.pin"))
+        );
         let c = Config::build(Some(text), Some("/b".into())).unwrap();
         assert_eq!(c.store_dir, PathBuf::from("/b"));
         let c = Config::build(Some("max_attribute_size = 10\nmax_object_size = 20"), None);
@@ -253,6 +283,8 @@ mod tests {
             "max_attribute_size = 0",
             "max_attribute_size = 2000\nmax_object_size = 1000",
             "store_dir = 5",
+            "[[slot]]\nid = 1\nuser_pin_file = \"relative.pin\"",
+            "[[slot]]\nid = 1\nso_pin_file = \"/x\"",
         ] {
             assert!(
                 Config::build(Some(text), Some("/t".into())).is_err(),
