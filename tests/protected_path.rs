@@ -160,6 +160,22 @@ fn null_pin_login_uses_the_file() {
         s.login(7, USER_PIN).err().unwrap_or(CKR_OK),
         CKR_USER_TYPE_INVALID
     );
+
+    // The audit trail tells the file's login from the typed ones.
+    let out = Command::new(common::cli_bin::keyward_bin())
+        .args(["audit", "show", "--event", "login", "--json"])
+        .env("KEYWARD_PIN", USER_PIN)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let via = "protected authentication path (user_pin_file)";
+    assert_eq!(text.matches(via).count(), 1, "one NULL-PIN login: {text}");
 }
 
 #[test]

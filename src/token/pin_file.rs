@@ -12,6 +12,9 @@ use zeroize::Zeroizing;
 use super::{Login, Token};
 use crate::error::{Error, Result};
 
+/// What the audit trail says about a login whose PIN came from the file.
+const VIA: &str = "protected authentication path (user_pin_file)";
+
 /// A PIN file is small: more than this is not a PIN file (and is not
 /// read into memory whole).
 const MAX_FILE_LEN: u64 = 4096;
@@ -28,7 +31,7 @@ impl Token {
     /// no protected path: CKR_ARGUMENTS_BAD, as before.
     pub fn login_protected(&self, role: Login) -> Result<()> {
         let pin = self.protected_pin(role)?;
-        self.login(role, &pin)
+        self.login_via(role, &pin, Some(VIA))
     }
 
     /// CKU_CONTEXT_SPECIFIC with a NULL PIN: the file's PIN again.

@@ -242,7 +242,7 @@ expect_output "SO login with NULL PIN: CKR_ARGUMENTS_BAD"
 # The token host's audit trail has the remote logins, by p11-kit-remote.
 step "token host: the audit trail records the remote logins" -- \
     "$KEYWARD_BIN" --pin-file "$PIN_FILE" audit show --event login
-expect_output "login +CKR_OK +user .*p11-kit-remote"
+expect_output "login +CKR_OK +user .*p11-kit-remote .*protected authentication path \(user_pin_file\)"
 
 # ------------------------------------------------- over ssh (optional part)
 if [ "$MODE" = ssh ]; then
