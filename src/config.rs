@@ -20,6 +20,11 @@ pub struct SlotConfig {
     /// A PostgreSQL store shared by many hosts; `None`: the embedded
     /// SQLite file under `store_dir`.
     pub store: Option<crate::config_store::SharedStore>,
+    /// `user_pin_file`: where C_Login with a NULL PIN (the protected
+    /// authentication path) finds the user PIN, so an application (or a
+    /// p11-kit client on another host) logs in without holding it. Read
+    /// at each such login; see `token/pin_file.rs` for the rules.
+    pub user_pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +79,7 @@ struct FileSlot {
     store_password_file: Option<PathBuf>,
     store_schema: Option<String>,
     store_offline_grace_secs: Option<u64>,
+    user_pin_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -124,6 +130,7 @@ impl Config {
                             },
                         )
                         .map_err(|e| report(&e))?,
+                        user_pin_file: s.user_pin_file,
                     })
                 })
                 .collect::<Result<Vec<_>>>()?,
@@ -131,6 +138,7 @@ impl Config {
                 id: 0,
                 description: "Keyward slot 0".into(),
                 store: None,
+                user_pin_file: None,
             }],
         };
         let config = Config {
@@ -194,6 +202,18 @@ impl Config {
         if self.slots.iter().any(|s| s.description.len() > 64) {
             return Err(report("slot descriptions are at most 64 bytes"));
         }
+        // A relative path would depend on the application's working
+        // directory, which differs between the programs loading us.
+        if let Some(s) = self
+            .slots
+            .iter()
+            .find(|s| s.user_pin_file.as_ref().is_some_and(|p| !p.is_absolute()))
+        {
+            return Err(report(&format!(
+                "slot {}: user_pin_file must be an absolute path",
+                s.id
+            )));
+        }
         Ok(())
     }
 
@@ -250,6 +270,16 @@ mod tests {
         assert!(c.allow_legacy_rsa_decryption);
         assert_eq!(c.slots.iter().map(|s| s.id).collect::<Vec<_>>(), vec![7, 9]);
         assert_eq!(c.slots[1].description, "hsm");
+        assert_eq!(c.slots[1].user_pin_file, None);
+        let c = Config::build(
+            Some("[[slot]]\nid = 2\nuser_pin_file = \"/etc/keyward/user.pin\""),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.slots[0].user_pin_file.as_deref(),
+            Some(Path::new("/etc/keyward/user.pin"))
+        );
         let c = Config::build(Some(text), Some("/b".into())).unwrap();
         assert_eq!(c.store_dir, PathBuf::from("/b"));
         let c = Config::build(Some("max_attribute_size = 10\nmax_object_size = 20"), None);
@@ -273,6 +303,8 @@ mod tests {
             "max_attribute_size = 0",
             "max_attribute_size = 2000\nmax_object_size = 1000",
             "store_dir = 5",
+            "[[slot]]\nid = 1\nuser_pin_file = \"relative.pin\"",
+            "[[slot]]\nid = 1\nso_pin_file = \"/x\"",
         ] {
             assert!(
                 Config::build(Some(text), Some("/t".into())).is_err(),

@@ -16,11 +16,17 @@ fn module() -> PathBuf {
 }
 
 fn run(script: &str) {
+    run_args(script, &[]);
+}
+
+/// [`run`] with arguments for the script.
+fn run_args(script: &str, args: &[&str]) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/interop")
         .join(script);
     let out = Command::new("bash")
         .arg(&path)
+        .args(args)
         .env("KEYWARD_MODULE", module())
         .env("KEYWARD_BIN", cli_bin::keyward_bin())
         .env_remove("KEYWARD_CONF")
@@ -55,6 +61,19 @@ fn nss_certutil() {
 #[test]
 fn gnutls_and_p11_kit() {
     run("gnutls_p11kit.sh");
+}
+
+/// Issue 14: a token served to another host by `p11-kit server`, used
+/// through p11-kit-client.so without the PIN (the slot's user_pin_file).
+#[test]
+fn p11kit_remote_unix_socket() {
+    run_args("p11kit_remote.sh", &["unix"]);
+}
+
+/// The same, then with the socket forwarded over ssh (sshd on loopback).
+#[test]
+fn p11kit_remote_over_ssh() {
+    run_args("p11kit_remote.sh", &["ssh"]);
 }
 
 #[test]

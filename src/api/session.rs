@@ -139,9 +139,26 @@ impl Library {
     }
 
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+        self.login_as(h, user, Some(pin))
+    }
+
+    /// C_Login with a NULL PIN: the protected authentication path, which
+    /// a token has when its slot names a `user_pin_file`; for the user
+    /// (and the user's context-specific login) only. Anything else is
+    /// CKR_ARGUMENTS_BAD, as a NULL PIN always was.
+    pub fn login_protected(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> Result<()> {
+        self.login_as(h, user, None)
+    }
+
+    fn login_as(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: Option<&[u8]>) -> Result<()> {
         let session = self.session(h)?;
         let index = session.token;
         let token = self.token(index)?;
+        if pin.is_none()
+            && !(token.protected_path() && matches!(user, CKU_USER | CKU_CONTEXT_SPECIFIC))
+        {
+            return Err(Error::ArgumentsBad);
+        }
         let role = match user {
             CKU_SO => Login::So,
             CKU_USER => Login::User,
@@ -152,7 +169,10 @@ impl Library {
                 if !lock(&session.state)?.wants_context_login() {
                     return Err(Error::OperationNotInitialized);
                 }
-                token.reauthenticate(pin)?;
+                match pin {
+                    Some(pin) => token.reauthenticate(pin)?,
+                    None => token.reauthenticate_protected()?,
+                }
                 return lock(&session.state)?.context_login_done();
             }
             _ => return Err(Error::UserTypeInvalid),
@@ -163,7 +183,10 @@ impl Library {
         {
             return Err(Error::SessionReadOnlyExists);
         }
-        token.login(role, pin)
+        match pin {
+            Some(pin) => token.login(role, pin),
+            None => token.login_protected(role),
+        }
     }
 
     fn has_ro_session(&self, token: usize) -> Result<bool> {

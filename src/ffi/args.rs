@@ -99,8 +99,8 @@ pub(crate) unsafe fn in_bytes<'a>(ptr: *const u8, len: CK_ULONG) -> Result<&'a [
 
 /// A PIN: same rules as [`in_bytes`], except that NULL is always
 /// CKR_ARGUMENTS_BAD: a NULL PIN asks for the token's protected
-/// authentication path (a PIN pad), and this token has none (its
-/// CKF_PROTECTED_AUTHENTICATION_PATH is clear). Borrowed, never copied.
+/// authentication path, which only C_Login offers (see [`login_pin`]).
+/// Borrowed, never copied.
 ///
 /// # Safety
 /// As for [`in_bytes`].
@@ -110,6 +110,26 @@ pub(crate) unsafe fn pin<'a>(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<&
     }
     // SAFETY: forwarded contract.
     unsafe { in_bytes(ptr, len) }
+}
+
+/// C_Login's PIN: `None` for a NULL `pPin` with `ulPinLen` 0, the
+/// protected authentication path (PKCS#11 3.0 §5.6.8: "the pPin
+/// parameter to C_Login should be NULL_PTR"), which the API layer takes
+/// only when the slot has one; otherwise as [`pin`]. A NULL pointer with
+/// a non-zero length is CKR_ARGUMENTS_BAD: no caller asking for the
+/// protected path passes a length.
+///
+/// # Safety
+/// As for [`in_bytes`].
+pub(crate) unsafe fn login_pin<'a>(
+    ptr: *const CK_UTF8CHAR,
+    len: CK_ULONG,
+) -> Result<Option<&'a [u8]>> {
+    if ptr.is_null() && len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { pin(ptr, len) }.map(Some)
 }
 
 /// The 32-byte, blank-padded token label of `C_InitToken`.

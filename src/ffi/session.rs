@@ -101,8 +101,11 @@ pub unsafe extern "C" fn C_Login(
     entry("C_Login", || {
         let lib = library()?;
         // SAFETY: NULL or ulPinLen readable bytes, per the contract.
-        let pin = unsafe { args::pin(pPin, ulPinLen) }?;
-        lib.login(hSession, userType, pin)
+        match unsafe { args::login_pin(pPin, ulPinLen) }? {
+            Some(pin) => lib.login(hSession, userType, pin),
+            // The protected authentication path (the slot's user_pin_file).
+            None => lib.login_protected(hSession, userType),
+        }
     })
 }
 

@@ -44,6 +44,9 @@ fn in_bytes_null_rules() {
         assert_eq!(args::pin(null(), 0), Err(Error::ArgumentsBad));
         assert_eq!(args::pin(b"".as_ptr(), 0).unwrap(), b"");
         assert_eq!(args::pin(null(), 4), Err(Error::ArgumentsBad));
+        assert_eq!(args::login_pin(null(), 0), Ok(None));
+        assert_eq!(args::login_pin(null(), 4), Err(Error::ArgumentsBad));
+        assert_eq!(args::login_pin(b"1234".as_ptr(), 4), Ok(Some(&b"1234"[..])));
     }
 }
 

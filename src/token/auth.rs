@@ -148,6 +148,13 @@ impl Token {
 
     /// C_Login for CKU_SO or CKU_USER; the caller has checked sessions.
     pub fn login(&self, role: Login, pin: &[u8]) -> Result<()> {
+        self.login_via(role, pin, None)
+    }
+
+    /// [`Token::login`]; `via` says where the PIN came from when not from
+    /// the caller (the protected authentication path), for the audit
+    /// trail.
+    pub(super) fn login_via(&self, role: Login, pin: &[u8], via: Option<&str>) -> Result<()> {
         let store_role = match role {
             Login::So => Role::So,
             Login::User => Role::User,
@@ -165,9 +172,17 @@ impl Token {
             current if current == role => Err(Error::UserAlreadyLoggedIn),
             _ => Err(Error::UserAnotherAlreadyLoggedIn),
         };
-        let (mk, epoch) = self.verify_pin_unless(store_role, pin, "login", &moot)?;
+        let purpose = match via {
+            Some(via) => format!("login, {via}"),
+            None => "login".to_string(),
+        };
+        let (mk, epoch) = self.verify_pin_unless(store_role, pin, &purpose, &moot)?;
         let audit_key = self.load_audit_key(&mk)?;
-        let entry = self.entry_as(role, audit_key.clone(), &Event::new("login"), None);
+        let event = match via {
+            Some(via) => Event::new("login").detail(via),
+            None => Event::new("login"),
+        };
+        let entry = self.entry_as(role, audit_key.clone(), &event, None);
         self.db.append_audit(&entry)?;
         let mut state = self.login_state()?;
         match state.login {

@@ -22,6 +22,10 @@ impl Token {
     pub fn info(&self, sessions: u64, rw_sessions: u64) -> Result<CK_TOKEN_INFO> {
         let meta = self.db.meta()?;
         let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_RESTORE_KEY_NOT_NEEDED;
+        if self.protected_path() {
+            // C_Login takes a NULL PIN: the slot's user_pin_file holds it.
+            flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+        }
         let mut label = padded::<32>(b"");
         let mut serial = padded::<16>(format!("KW-SLOT-{}", self.slot_id).as_bytes());
         if let Some(meta) = &meta {

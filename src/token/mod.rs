@@ -9,6 +9,7 @@ pub use admin::restore as restore_backup;
 pub mod info;
 mod migrate;
 mod objects;
+mod pin_file;
 mod presence;
 mod restore;
 mod usage;
@@ -109,6 +110,8 @@ pub struct Token {
     /// This instance's shared lock on the token's `-users` file, which
     /// tells a restore that the token is in use (see presence.rs).
     presence: presence::Presence,
+    /// The slot's `user_pin_file` (the protected authentication path).
+    user_pin_file: Option<std::path::PathBuf>,
 }
 
 impl Token {
@@ -146,6 +149,7 @@ impl Token {
             audit_crypto_ops: config.audit_crypto_ops,
             lifecycle: config.policy.clone(),
             erase_pending: std::sync::atomic::AtomicBool::new(false),
+            user_pin_file: slot.user_pin_file.clone(),
         })
     }
 
