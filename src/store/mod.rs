@@ -10,6 +10,8 @@ pub mod codec;
 mod durability;
 mod object_write;
 pub mod pin_attempts;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod rekey;
 pub mod rows;
 pub mod schema;
