@@ -261,12 +261,19 @@ fn tls_config(mode: TlsMode, root_file: Option<&Path>) -> Result<rustls::ClientC
         TlsMode::VerifyCa => Arc::new(AnyName(webpki)),
         TlsMode::VerifyFull | TlsMode::Disable => webpki,
     };
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| bad_target(&e))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+        .with_no_client_auth();
+    // No session resumption: its cache sits behind a mutex shared by every
+    // connection made with this config, which a fork could copy held by a
+    // parent thread mid-handshake; the child's first connection would then
+    // wait forever. Connections are long-lived, so a full handshake each
+    // costs nothing that matters.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(config)
 }
 
 /// `verify-ca`: the whole web-PKI check (chain to a trusted root,

@@ -204,9 +204,10 @@ impl PgBackend {
             ),
             TxKind::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
         };
+        conn.in_tx = true;
         if let Err(e) = conn.client.batch_execute(&begin) {
             // The BEGIN may have been taken: leave no transaction open.
-            let _ = conn.client.batch_execute("ROLLBACK");
+            rollback(conn);
             return Err(pg_error(&e));
         }
         let outcome = f(&PgTx::new(conn));
@@ -220,13 +221,16 @@ impl PgBackend {
                     TxKind::Relaxed | TxKind::Read => "COMMIT".to_string(),
                 };
                 if let Err(e) = conn.client.batch_execute(&commit) {
-                    let _ = conn.client.batch_execute("ROLLBACK");
+                    // A statement of the batch failed: the server aborted
+                    // the transaction; end it.
+                    rollback(conn);
                     return Err(pg_error(&e));
                 }
+                conn.in_tx = false;
                 Ok(())
             }
             Err(e) => {
-                let _ = conn.client.batch_execute("ROLLBACK");
+                rollback(conn);
                 Err(match e {
                     TxError::Ck(e) => e,
                     TxError::Sql(e) => e.into(),
@@ -236,14 +240,27 @@ impl PgBackend {
     }
 }
 
+/// Ends the open transaction; if even that fails, `in_tx` stays set and
+/// the next call drops the connection.
+fn rollback(conn: &mut Conn) {
+    if conn.client.batch_execute("ROLLBACK").is_ok() {
+        conn.in_tx = false;
+    }
+}
+
 impl Backend for PgBackend {
     fn run(&self, kind: TxKind, f: &mut dyn FnMut(&dyn Tx) -> TxResult<()>) -> Result<()> {
         let proc = self.proc();
         self.ensure_listener(&proc);
         let mut slot = proc.conn.lock().unwrap_or_else(PoisonError::into_inner);
         // A connection that broke in an earlier call is replaced now (that
-        // call answered DEVICE_ERROR; this one is not a retry of it).
-        if slot.as_ref().is_some_and(|c| c.client.is_closed()) {
+        // call answered DEVICE_ERROR; this one is not a retry of it), and
+        // so is one an earlier call left inside its transaction (its body
+        // panicked: the mutex may be poisoned, the data it guards is not).
+        if slot
+            .as_ref()
+            .is_some_and(|c| c.client.is_closed() || c.in_tx)
+        {
             *slot = None;
         }
         let conn = match &mut *slot {
@@ -251,7 +268,7 @@ impl Backend for PgBackend {
             empty => empty.insert(Conn::new(self.spec.connect()?)),
         };
         let result = self.run_on(conn, kind, f);
-        if conn.client.is_closed() {
+        if conn.client.is_closed() || conn.in_tx {
             *slot = None;
         }
         drop(slot);

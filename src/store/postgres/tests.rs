@@ -187,6 +187,28 @@ fn run_commits_rolls_back_and_keeps_the_schema_rules() {
     assert!(b.try_erase().expect("erase"));
 }
 
+/// A body that panics leaves its transaction open on the connection; the
+/// next call must not run (and commit) inside it.
+#[test]
+fn a_panicking_body_commits_nothing() {
+    let Some(c) = pg::cluster() else { return };
+    let _up = c.up();
+    let b = open(c, &pg::fresh_schema());
+    write(&b, |tx| {
+        tx.exec("CREATE TABLE p (id BIGINT)", &[]).map(drop)
+    })
+    .expect("table");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = write(&b, |tx| {
+            tx.exec("INSERT INTO p VALUES (1)", &[])?;
+            panic!("a body's bug");
+        });
+    }));
+    assert!(panicked.is_err());
+    write(&b, |tx| tx.exec("SELECT 1", &[]).map(drop)).expect("the next write");
+    assert_eq!(query_int(&b, "SELECT count(*) FROM p"), 0);
+}
+
 #[test]
 fn writers_on_four_hosts_are_serialized() {
     let Some(c) = pg::cluster() else { return };

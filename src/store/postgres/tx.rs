@@ -25,6 +25,12 @@ const STATEMENT_CACHE: usize = 512;
 pub(super) struct Conn {
     pub(super) client: Client,
     stmts: HashMap<String, Statement>,
+    /// Between BEGIN and a COMMIT or ROLLBACK that succeeded. Still set at
+    /// the start of a call, it means the last one ended inside its
+    /// transaction (a body panicked, or ROLLBACK failed): the connection
+    /// is closed rather than reused, which makes the server roll back,
+    /// and the next BEGIN never lands inside that old transaction.
+    pub(super) in_tx: bool,
 }
 
 impl Conn {
@@ -32,6 +38,7 @@ impl Conn {
         Conn {
             client,
             stmts: HashMap::new(),
+            in_tx: false,
         }
     }
 
