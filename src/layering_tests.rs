@@ -83,6 +83,13 @@ const OTHER_CRATES: &[&str] = &[
     "time",
     "libc",
     "arc-swap",
+    // The PostgreSQL row store (feature `postgres`, store/postgres/):
+    // the client and its TLS (certificate checks, no key material).
+    "postgres",
+    "tokio-postgres-rustls",
+    "rustls",
+    "rustls-native-certs",
+    "bytes",
     // The module's own crates.
     "keyward-core",
     "keyward-shm",

@@ -12,6 +12,8 @@ mod durability;
 pub mod migrate;
 mod object_write;
 pub mod pin_attempts;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod rekey;
 pub mod rows;
 pub mod schema;
