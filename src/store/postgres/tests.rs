@@ -3,7 +3,6 @@
 //! under CI=true). The fork test is in tests/pg_backend.rs: fork() needs
 //! unsafe, which this crate forbids.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
@@ -475,5 +474,4 @@ fn a_newer_store_version_is_not_recognized() {
         PgBackend::open(&target(c, &schema)).err(),
         Some(Error::TokenNotRecognized)
     );
-    let _ = Arc::new(b);
 }
