@@ -441,6 +441,20 @@ fn tls_verifies_the_server_certificate() {
         Some(Error::DeviceError)
     );
 
+    // No sslmode, no root file: verify-full against the system's roots,
+    // which do not hold the throw-away CA.
+    cause::clear();
+    let default = PgTarget {
+        url: format!("postgresql://{}@localhost:{}/{}", c.role, c.port, c.db),
+        ..target(c, &schema)
+    };
+    assert_eq!(PgBackend::open(&default).err(), Some(Error::DeviceError));
+    let why = cause::take().unwrap_or_default();
+    assert!(
+        why.contains("UnknownIssuer") || why.contains("no trusted root"),
+        "{why}"
+    );
+
     // No plaintext over TCP, and no downgradable modes.
     for mode in ["disable", "prefer", "allow"] {
         let t = PgTarget {
