@@ -34,10 +34,18 @@ pub struct Cluster {
 const BIN_DIRS: &[&str] = &["/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"];
 
 fn find_bin() -> Option<PathBuf> {
+    // Through a symlink (/usr/local/bin here) to the real directory,
+    // which also holds psql.
     BIN_DIRS
         .iter()
         .map(PathBuf::from)
         .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+        .map(|d| {
+            std::fs::canonicalize(d.join("initdb"))
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .unwrap_or(d)
+        })
 }
 
 /// The process's cluster, started on first use; None (and SKIP printed)
@@ -270,7 +278,13 @@ impl Cluster {
         cluster.pg_ctl(&["start", "-w", "-t", "60"]);
         cluster.watchdog();
         let psql = |sql: &str| {
-            run(Command::new(cluster.bin.join("psql"))
+            let psql = cluster.bin.join("psql");
+            let psql = if psql.is_file() {
+                psql
+            } else {
+                PathBuf::from("psql")
+            };
+            run(Command::new(psql)
                 .args([
                     "-X",
                     "-q",

@@ -56,6 +56,7 @@ use super::schema::{TxError, TxResult};
 use crate::error::{Error, Result};
 
 /// Where a token's rows live in PostgreSQL.
+#[derive(Clone)]
 pub struct PgTarget {
     /// `postgres://` or `postgresql://` URL. `sslmode` is `disable` (unix
     /// sockets only), `require`/`verify-ca` (the chain is verified, not

@@ -3,7 +3,6 @@
 //! under CI=true). The fork test is in tests/pg_backend.rs: fork() needs
 //! unsafe, which this crate forbids.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
@@ -185,6 +184,60 @@ fn run_commits_rolls_back_and_keeps_the_schema_rules() {
     assert_eq!(query_int(&b, "SELECT count(*) FROM pin_attempt"), 0);
     assert_eq!(query_int(&b, "SELECT count(*) FROM audit"), 1);
     assert!(b.try_erase().expect("erase"));
+}
+
+/// Values go to whatever type the server inferred for the placeholder,
+/// and come back by column type; a value that does not fit is refused.
+#[test]
+fn values_take_the_inferred_parameter_types() {
+    let Some(c) = pg::cluster() else { return };
+    let _up = c.up();
+    let b = open(c, &pg::fresh_schema());
+    write(&b, |tx| {
+        tx.exec(
+            "CREATE TABLE v (a INT4, b INT2, c BOOLEAN, d VARCHAR(9), e TEXT, f BYTEA, g INT8)",
+            &[],
+        )?;
+        tx.exec(
+            "INSERT INTO v VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7), (NULL, NULL, ?8, NULL, NULL, NULL, ?9)",
+            vals![-7i64, 300i64, true, "vc", "t", vec![0u8, 255], i64::MIN, Val::Null, Val::Null],
+        )?;
+        Ok(())
+    })
+    .expect("insert");
+    let mut rows = Vec::new();
+    b.run(TxKind::Read, &mut |tx| {
+        rows = tx.query("SELECT * FROM v ORDER BY g NULLS LAST", &[])?;
+        Ok(())
+    })
+    .expect("read");
+    let got: Vec<Vec<Val>> = rows.into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        got,
+        vec![
+            vec![
+                Val::Int(-7),
+                Val::Int(300),
+                Val::Int(1),
+                Val::Text("vc".into()),
+                Val::Text("t".into()),
+                Val::Blob(vec![0, 255]),
+                Val::Int(i64::MIN)
+            ],
+            vec![Val::Null; 7],
+        ]
+    );
+    for (sql, v) in [
+        ("INSERT INTO v (b) VALUES (?1)", Val::Int(40_000)),
+        ("INSERT INTO v (a) VALUES (?1)", Val::Text("1".into())),
+        ("INSERT INTO v (f) VALUES (?1)", Val::Int(1)),
+        ("INSERT INTO v (e) VALUES (?1)", Val::Blob(vec![1])),
+    ] {
+        cause::clear();
+        let r = write(&b, |tx| tx.exec(sql, std::slice::from_ref(&v)).map(drop));
+        assert_eq!(r, Err(Error::DeviceError), "{sql} {v:?}");
+        assert!(cause::take().is_some());
+    }
 }
 
 /// A body that panics leaves its transaction open on the connection; the
@@ -388,6 +441,20 @@ fn tls_verifies_the_server_certificate() {
         Some(Error::DeviceError)
     );
 
+    // No sslmode, no root file: verify-full against the system's roots,
+    // which do not hold the throw-away CA.
+    cause::clear();
+    let default = PgTarget {
+        url: format!("postgresql://{}@localhost:{}/{}", c.role, c.port, c.db),
+        ..target(c, &schema)
+    };
+    assert_eq!(PgBackend::open(&default).err(), Some(Error::DeviceError));
+    let why = cause::take().unwrap_or_default();
+    assert!(
+        why.contains("UnknownIssuer") || why.contains("no trusted root"),
+        "{why}"
+    );
+
     // No plaintext over TCP, and no downgradable modes.
     for mode in ["disable", "prefer", "allow"] {
         let t = PgTarget {
@@ -475,5 +542,4 @@ fn a_newer_store_version_is_not_recognized() {
         PgBackend::open(&target(c, &schema)).err(),
         Some(Error::TokenNotRecognized)
     );
-    let _ = Arc::new(b);
 }
