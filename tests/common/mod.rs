@@ -10,12 +10,14 @@
 pub mod raw;
 
 // Also loaded by `cli_support` in tests that use both helpers.
+pub mod backend;
 #[allow(clippy::duplicate_mod)]
 pub mod cli_bin;
 pub mod cross_check;
 pub mod lifecycle;
 pub mod mech;
 pub mod ops;
+pub mod pg;
 pub mod tmpl;
 pub mod tool;
 
@@ -137,7 +139,8 @@ impl TestEnv {
         let store = root.join("store");
         fs::create_dir_all(&store).expect("create store dir");
         let conf = root.join("keyward.toml");
-        fs::write(&conf, config_text(&store, extra)).expect("write config");
+        let extra = backend::with_backend(extra);
+        fs::write(&conf, config_text(&store, &extra)).expect("write config");
         set_env(&conf, &store);
         TestEnv {
             root,

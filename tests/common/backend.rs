@@ -1,0 +1,88 @@
+//! Which store the C-ABI suites run against: the embedded SQLite file
+//! (the default), or — with `KEYWARD_TEST_BACKEND=postgres` — a fresh
+//! schema per test in a PostgreSQL server reached over TLS with
+//! certificate verification. The same tests, unchanged, run on both
+//! (`tests/postgres_suites.rs` runs them the second way).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use super::pg;
+
+/// `postgres` puts slot 0 of every test config in PostgreSQL.
+pub const ENV_BACKEND: &str = "KEYWARD_TEST_BACKEND";
+/// A server started by the runner, shared by the suites it runs.
+pub const ENV_PG_URL: &str = "KEYWARD_TEST_PG_URL";
+pub const ENV_PG_PASSWORD_FILE: &str = "KEYWARD_TEST_PG_PASSWORD_FILE";
+
+pub fn postgres() -> bool {
+    std::env::var(ENV_BACKEND).as_deref() == Ok("postgres")
+}
+
+/// Where test slots point: a URL with no password, and a password file.
+pub struct Server {
+    pub url: String,
+    pub password_file: PathBuf,
+}
+
+/// The runner's server (environment), else this process's own throw-away
+/// cluster over TLS (`verify-full` against its own CA); `None` when
+/// PostgreSQL is not installed outside CI (under CI=true that panics).
+pub fn server() -> Option<&'static Server> {
+    static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            if let (Ok(url), Ok(file)) = (
+                std::env::var(ENV_PG_URL),
+                std::env::var(ENV_PG_PASSWORD_FILE),
+            ) {
+                return Some(Server {
+                    url,
+                    password_file: PathBuf::from(file),
+                });
+            }
+            let c = pg::cluster()?;
+            let dir = tempfile::Builder::new()
+                .prefix("keyward-pgpass-")
+                .tempdir()
+                .expect("tempdir");
+            let password_file = dir.path().join("password");
+            std::fs::write(&password_file, format!("{}\n", c.password)).expect("write password");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod password");
+            // Kept for the process's life: every config written names it.
+            std::mem::forget(dir);
+            Some(Server {
+                url: c.tls_url("localhost", "verify-full", &c.ca_file()),
+                password_file,
+            })
+        })
+        .as_ref()
+}
+
+/// The TOML of a slot whose token lives in `schema` on `server`.
+pub fn slot_toml(id: u64, schema: &str, server: &Server) -> String {
+    format!(
+        "\n[[slot]]\nid = {id}\nstore = {}\nstore_schema = {}\nstore_password_file = {}\n",
+        super::toml_str(&server.url),
+        super::toml_str(schema),
+        super::toml_str(&server.password_file.to_string_lossy()),
+    )
+}
+
+/// A test's extra config, with slot 0 moved to PostgreSQL when the suite
+/// runs there (a test that lays out its own slots keeps them).
+pub fn with_backend(extra: &str) -> String {
+    if !postgres() || extra.contains("[[slot]]") {
+        return extra.to_string();
+    }
+    let server = server().expect("KEYWARD_TEST_BACKEND=postgres needs PostgreSQL");
+    format!("{extra}{}", slot_toml(0, &pg::fresh_schema(), server))
+}
+
+/// Whether the token is an SQLite file under the store directory (tests
+/// that read or damage that file directly hold only then).
+pub fn sqlite() -> bool {
+    !postgres()
+}
