@@ -418,6 +418,22 @@ const AUDIT_WRONG_PIN: &str = "wrong-PIN-1b7c6";
 
 /// Every byte of every audit row.
 fn audit_table_bytes(m: &Module) -> Vec<u8> {
+    if !common::backend::sqlite() {
+        let rows = common::backend::token_db()
+            .audit_rows(&Default::default())
+            .unwrap();
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend(r.seq.to_string().bytes());
+            out.extend(r.time_ms.to_string().bytes());
+            out.extend(r.event.bytes());
+            out.extend(r.object.map(|o| o.to_string()).unwrap_or_default().bytes());
+            out.extend(r.body);
+            out.extend(r.hash);
+            out.extend(r.mac.unwrap_or_default());
+        }
+        return out;
+    }
     let db = m.snapshot();
     let mut stmt = db
         .prepare("SELECT seq, time, event, object, body, hash, mac FROM audit ORDER BY seq")

@@ -94,8 +94,7 @@ fn use_keys(s: &Session, secrets: &[String], pairs: &[String]) {
 }
 
 fn db() -> TokenDb {
-    let path = Config::from_env().expect("config").token_path(0);
-    TokenDb::open(&path).expect("open token file")
+    common::backend::token_db()
 }
 
 fn epoch() -> i64 {

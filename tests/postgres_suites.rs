@@ -5,8 +5,10 @@
 //! against one throw-away cluster (TLS, verify-full) started here; the
 //! harness (tests/common/backend.rs) then puts slot 0 of every test's
 //! config in a fresh schema. Suites that read or damage the SQLite file
-//! itself (store_at_rest, tamper_report, backup_restore …) are not run
-//! here: they test the file. One suite at a time.
+//! itself are not run here — they test the file: store_at_rest,
+//! tamper_report, unsealed_rows, audit_tamper, audit_durability (SQLite's
+//! WAL and fsync levels), destruction (WAL erasure), backup_restore
+//! (restore over a live file). One suite at a time.
 
 #![cfg(feature = "postgres")]
 
@@ -87,9 +89,6 @@ suites!(
     aes_ccm,
     aes_encrypt_data,
     aes_feedback,
-    audit_durability,
-    audit_tamper,
-    backup_restore,
     bulk_cipher,
     bulk_modes,
     cbc_mac,
@@ -107,7 +106,6 @@ suites!(
     cli_token_reset,
     cli_ux,
     cli_ux_tty,
-    destruction,
     dh,
     direct_outputs,
     dsa,
@@ -145,11 +143,8 @@ suites!(
     sign_recover,
     simple_derive,
     slh_dsa,
-    store_at_rest,
-    tamper_report,
     token,
     token_objects,
-    unsealed_rows,
     versions,
     wrap_derive,
     wrap_templates,

@@ -28,7 +28,7 @@ use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use keyward::api::Library;
 use keyward::config::Config;
-use keyward::store::{TokenDb, public_digest, unseal_object, unwrap_master_key};
+use keyward::store::{public_digest, unseal_object, unwrap_master_key};
 
 const ROLE: &str = "KEYWARD_TORTURE_WRITER";
 const OUT: &str = "KEYWARD_TORTURE_OUT";
@@ -132,8 +132,7 @@ fn writer_child() {
     let s = h.rw_session();
     login(&s);
     let epoch = || {
-        let path = Config::from_env().expect("config").token_path(0);
-        let db = TokenDb::open(&path).expect("open token file");
+        let db = common::backend::token_db();
         db.meta().unwrap().expect("initialized").epoch
     };
     let mut secrets = Vec::new();
@@ -252,8 +251,8 @@ fn expected(logs: &[PathBuf]) -> (Vec<String>, Vec<String>) {
 
 /// Every stored row opens under the current master key (unwrapped from
 /// the user PIN record): the full integrity check after the kills.
-fn assert_every_row_unseals(path: &Path) -> usize {
-    let db = TokenDb::open(path).expect("open token file");
+fn assert_every_row_unseals(_path: &Path) -> usize {
+    let db = common::backend::token_db();
     let meta = db.meta().unwrap().expect("initialized");
     let mk = unwrap_master_key(USER_PIN.as_bytes(), 1, meta.user_pin.as_ref().unwrap())
         .expect("user PIN unwraps the current master key");

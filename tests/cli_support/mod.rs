@@ -8,6 +8,13 @@
 #[allow(clippy::duplicate_mod)]
 #[path = "../common/cli_bin.rs"]
 mod cli_bin;
+// The backend switch of the C-ABI suites (KEYWARD_TEST_BACKEND=postgres).
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/backend.rs"]
+pub mod backend;
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/pg.rs"]
+pub mod pg;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,8 +49,9 @@ impl Store {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("keyward.toml");
         let text = format!(
-            "store_dir = {:?}\npin_kdf_iterations = 1000\n",
-            dir.path().join("store")
+            "store_dir = {:?}\npin_kdf_iterations = 1000\n{}",
+            dir.path().join("store"),
+            backend::with_backend("")
         );
         std::fs::write(&conf, text).unwrap();
         Store { dir, conf }

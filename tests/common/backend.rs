@@ -61,14 +61,31 @@ pub fn server() -> Option<&'static Server> {
         .as_ref()
 }
 
-/// The TOML of a slot whose token lives in `schema` on `server`.
+/// The TOML of a slot whose token lives in `schema` on `server`, as an
+/// `[[slot]]` table (for a config that lays out its own slots).
 pub fn slot_toml(id: u64, schema: &str, server: &Server) -> String {
     format!(
         "\n[[slot]]\nid = {id}\nstore = {}\nstore_schema = {}\nstore_password_file = {}\n",
-        super::toml_str(&server.url),
-        super::toml_str(schema),
-        super::toml_str(&server.password_file.to_string_lossy()),
+        quoted(&server.url),
+        quoted(schema),
+        quoted(&server.password_file.to_string_lossy()),
     )
+}
+
+/// The same slot as one top-level line (`slot = [{ … }]`), which a test
+/// may follow with more top-level keys or tables.
+fn slot_line(schema: &str, server: &Server) -> String {
+    format!(
+        "slot = [{{ id = 0, store = {}, store_schema = {}, store_password_file = {} }}]\n",
+        quoted(&server.url),
+        quoted(schema),
+        quoted(&server.password_file.to_string_lossy()),
+    )
+}
+
+/// A TOML basic string.
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// A test's extra config, with slot 0 moved to PostgreSQL when the suite
@@ -78,11 +95,28 @@ pub fn with_backend(extra: &str) -> String {
         return extra.to_string();
     }
     let server = server().expect("KEYWARD_TEST_BACKEND=postgres needs PostgreSQL");
-    format!("{extra}{}", slot_toml(0, &pg::fresh_schema(), server))
+    // First: the line must come before any table the test's lines open.
+    format!("{}{extra}", slot_line(&pg::fresh_schema(), server))
 }
 
 /// Whether the token is an SQLite file under the store directory (tests
 /// that read or damage that file directly hold only then).
 pub fn sqlite() -> bool {
     !postgres()
+}
+
+/// The token database of slot 0 as the config in the environment names
+/// it (`KEYWARD_CONF`): the SQLite file, or the PostgreSQL schema.
+pub fn token_db() -> keyward::store::TokenDb {
+    let config = keyward::config::Config::from_env().expect("config");
+    let slot = config
+        .slots
+        .iter()
+        .find(|s| s.id == 0)
+        .expect("slot 0 is configured");
+    match &slot.store {
+        Some(shared) => keyward::store::TokenDb::open_shared(shared),
+        None => keyward::store::TokenDb::open(&config.token_path(0)),
+    }
+    .expect("open the token store")
 }

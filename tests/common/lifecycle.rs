@@ -134,7 +134,21 @@ impl Module {
 
     /// Every audit record: (seq, JSON body, MAC present).
     pub fn audit(&self) -> Vec<AuditRec> {
-        audit_records(&self.snapshot())
+        if super::backend::sqlite() {
+            return audit_records(&self.snapshot());
+        }
+        // A shared store: read through the store's own code (a second
+        // connection is harmless there).
+        let rows = super::backend::token_db()
+            .audit_rows(&keyward::store::audit::AuditFilter::default())
+            .expect("read the audit trail");
+        rows.into_iter()
+            .map(|r| AuditRec {
+                seq: r.seq,
+                body: serde_json::from_slice(&r.body).expect("audit body is JSON"),
+                has_mac: r.mac.is_some(),
+            })
+            .collect()
     }
 
     /// The newest audit record.
@@ -146,6 +160,16 @@ impl Module {
     /// The `usage` row of object `id`: (count, last_used), if any.
     pub fn usage_row(&self, id: CK_ULONG) -> Option<(i64, i64)> {
         let id = i64::try_from(id).expect("object id fits i64");
+        if !super::backend::sqlite() {
+            let db = super::backend::token_db();
+            let (count, last) = db.usage(id).expect("read the usage table");
+            return (count > 0 || last > 0).then(|| {
+                (
+                    i64::try_from(count).expect("count"),
+                    i64::try_from(last).expect("last"),
+                )
+            });
+        }
         self.snapshot()
             .query_row(
                 "SELECT count, last_used FROM usage WHERE object = ?1",
