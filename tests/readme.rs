@@ -12,17 +12,7 @@ const START: &str = "<!-- lifecycle-walkthrough:start -->";
 const END: &str = "<!-- lifecycle-walkthrough:end -->";
 
 fn walkthrough() -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let start = readme.find(START).expect("walk-through start marker") + START.len();
-    let end = readme.find(END).expect("walk-through end marker");
-    let block = &readme[start..end];
-    let body = block
-        .trim()
-        .strip_prefix("```bash")
-        .and_then(|b| b.strip_suffix("```"))
-        .expect("one ```bash block between the markers");
-    body.to_string()
+    block(START, END)
 }
 
 #[test]
@@ -90,4 +80,74 @@ fn has_pkcs11_provider() -> bool {
     text.split('"')
         .nth(1)
         .is_some_and(|dir| Path::new(dir).join("pkcs11.so").exists())
+}
+
+#[cfg(feature = "postgres")]
+#[path = "common/backend.rs"]
+mod backend;
+#[cfg(feature = "postgres")]
+#[path = "common/pg.rs"]
+mod pg;
+
+fn block(start: &str, end: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let from = readme.find(start).expect("start marker") + start.len();
+    let to = readme.find(end).expect("end marker");
+    readme[from..to]
+        .trim()
+        .strip_prefix("```bash")
+        .and_then(|b| b.strip_suffix("```"))
+        .expect("one ```bash block between the markers")
+        .to_string()
+}
+
+/// "One token for many hosts": the shared-store walk-through against a
+/// throw-away PostgreSQL (TLS, verify-full), as written.
+#[cfg(feature = "postgres")]
+#[test]
+fn fleet_walkthrough_runs_as_written() {
+    let Some(server) = backend::server() else {
+        return;
+    };
+    let script = block(
+        "<!-- fleet-walkthrough:start -->",
+        "<!-- fleet-walkthrough:end -->",
+    );
+    let bin = &cli_bin::keyward_bin();
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let module = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("libkeyward.so");
+    let cwd = tempfile::tempdir().unwrap();
+    // This process's own cluster (or the runner's): the script's token
+    // takes slot 0's default schema, the migrated one `single_host`.
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(cwd.path())
+        .env("PATH", path)
+        .env_remove("KEYWARD_CONF")
+        .env_remove("KEYWARD_STORE")
+        .env("KEYWARD_MODULE", &module)
+        .env("DB_URL", &server.url)
+        .env("DB_PASSWORD_FILE", &server.password_file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "fleet walk-through failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("web-tls"), "{stdout}");
+    assert!(stdout.contains("audit trail OK"), "{stdout}");
+    assert!(stdout.contains("migrated slot 0"), "{stdout}");
 }

@@ -4,6 +4,8 @@
 //! certificate verification. The same tests, unchanged, run on both
 //! (`tests/postgres_suites.rs` runs them the second way).
 
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
