@@ -113,6 +113,10 @@ pub struct PgBackend {
     channel: String,
     grace: Duration,
     proc: ArcSwap<Proc>,
+    /// The schema and its tables were created or checked. False only
+    /// when the server could not be reached at open: the first connection
+    /// made later does it first.
+    ready: AtomicBool,
 }
 
 impl std::fmt::Debug for PgBackend {
@@ -133,7 +137,12 @@ fn fnv1a(data: &[u8]) -> u64 {
 
 impl PgBackend {
     /// Connects, creates the schema and its tables if missing (or checks
-    /// their version), and starts the change listener.
+    /// their version), and starts the change listener. A server that
+    /// cannot be reached (or refuses the login) does not fail the open —
+    /// a host that starts while the database is down still loads the
+    /// module, and every call on the token answers CKR_DEVICE_ERROR with
+    /// the cause until the server answers; a schema of another version
+    /// does fail it (CKR_TOKEN_NOT_RECOGNIZED).
     pub fn open(target: &PgTarget) -> Result<PgBackend> {
         check_schema(&target.schema)?;
         let spec = ConnSpec::new(
@@ -149,13 +158,29 @@ impl PgBackend {
             channel: format!("keyward_{key:016x}"),
             grace: target.offline_grace,
             proc: ArcSwap::from_pointee(Proc::new(std::process::id(), target.offline_grace)),
+            ready: AtomicBool::new(false),
         };
-        let mut client = backend.spec.connect()?;
-        schema::create(&mut client, &backend.schema, backend.lock_key)?;
         let proc = backend.proc();
-        *proc.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some(Conn::new(client));
+        match backend.connect_ready() {
+            Ok(client) => {
+                *proc.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some(Conn::new(client));
+            }
+            Err(Error::DeviceError) => {}
+            Err(e) => return Err(e),
+        }
         backend.ensure_listener(&proc);
         Ok(backend)
+    }
+
+    /// A new connection, on which the schema is created or checked first
+    /// if that has not been done yet.
+    fn connect_ready(&self) -> Result<postgres::Client> {
+        let mut client = self.spec.connect()?;
+        if !self.ready.load(Ordering::Acquire) {
+            schema::create(&mut client, &self.schema, self.lock_key)?;
+            self.ready.store(true, Ordering::Release);
+        }
+        Ok(client)
     }
 
     /// This process's state. In a forked child (the pid differs) the
@@ -272,7 +297,7 @@ impl Backend for PgBackend {
         }
         let conn = match &mut *slot {
             Some(conn) => conn,
-            empty => empty.insert(Conn::new(self.spec.connect()?)),
+            empty => empty.insert(Conn::new(self.connect_ready()?)),
         };
         let result = self.run_on(conn, kind, f);
         if conn.client.is_closed() || conn.in_tx {
