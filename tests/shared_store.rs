@@ -43,11 +43,13 @@ fn signal(dir: &Path, name: &str) {
     fs::write(dir.join(name), b"1").expect("write sync file");
 }
 
-fn now_ms() -> u128 {
+/// Wall-clock microseconds: the hosts are processes of one machine, so
+/// their clocks agree.
+fn now_us() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
-        .as_millis()
+        .as_micros()
 }
 
 /// Waits for a sync file; fails fast (with the child's output) if `child`
@@ -310,6 +312,7 @@ fn child_process() {
         "propagation" => child_propagation(&sync),
         "pin" => child_pin(&sync),
         "offline" => child_offline(&sync),
+        "uses" => child_uses(&sync),
         "torture" => child_torture(&sync, index),
         "kill9" => child_kill9(&sync, index),
         other => panic!("unknown role {other}"),
@@ -341,7 +344,7 @@ fn child_propagation(sync: &Path) {
         sign_once(&s, k[0]).expect("B signs with the cached key");
         signal(sync, &format!("polling-{change}"));
         let (rv, _) = poll_until_refused(&s, k[0], Duration::from_millis(1), PROPAGATION_BOUND * 2);
-        let at = now_ms();
+        let at = now_us();
         assert_eq!(rv, want, "B's C_SignInit after `{change}` on another host");
         fs::write(sync.join(format!("refused-{change}")), at.to_string()).expect("write");
     }
@@ -422,31 +425,87 @@ fn child_offline(sync: &Path) {
     )
     .expect("write");
 
-    // A new login cannot be checked against the store.
+    // C_Logout flushes the usage counts gathered since the login: with
+    // the server down it answers DEVICE_ERROR (see the report), yet the
+    // token is logged out; a new C_Login cannot be checked against the
+    // store and answers DEVICE_ERROR.
     let logout = s.logout();
     eprintln!("C_Logout while the server is down: {logout:?}");
-    if logout.is_ok() {
-        expect_rv(
-            s.login(UserType::User, Some(&pin(USER_PIN))),
-            RvError::DeviceError,
-        );
-    } else {
-        expect_rv(logout, RvError::DeviceError);
+    if let Err(e) = logout {
+        assert_eq!(rv_of::<()>(Err(e)), RvError::DeviceError, "C_Logout");
     }
+    assert_eq!(
+        s.get_session_info().expect("session info").session_state(),
+        cryptoki::session::SessionState::RwPublic,
+        "logged out"
+    );
+    expect_rv(
+        s.login(UserType::User, Some(&pin(USER_PIN))),
+        RvError::DeviceError,
+    );
     signal(sync, "down-checked");
 
     wait_for(sync, "up", None);
     // Back: log in (again), sign, generate.
-    match s.login(UserType::User, Some(&pin(USER_PIN))) {
-        Ok(()) | Err(cryptoki::error::Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-        Err(e) => panic!("login after the restart: {e}"),
-    }
+    s.login(UserType::User, Some(&pin(USER_PIN)))
+        .expect("login after the restart");
     sign_once(&s, cached).expect("cached key signs after the restart");
     let (_, private) =
         token_ec_pair(&s, P256_PARAMS, "pair-after").expect("key pair after the restart");
     s.sign(&Mechanism::Ecdsa, private, &[1; 32])
         .expect("ECDSA with the new pair");
     signal(sync, "recovered");
+}
+
+/// The host of `cached_key_outlives_256_uses_in_the_outage`.
+fn child_uses(sync: &Path) {
+    const USES: u64 = 300;
+    let h = Harness::from_env();
+    let s = h.user_session();
+    let cached = hmac_key(&s, "cached");
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_secs(1) {
+        sign_once(&s, cached).expect("sign: the key is cached");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = match attr(
+        &s,
+        cached,
+        AttributeType::VendorDefined(lifecycle::CKA_KEYWARD_USE_COUNT),
+    ) {
+        Some(Attribute::VendorDefined((_, v))) => {
+            u64::from_ne_bytes(v.try_into().expect("CK_ULONG"))
+        }
+        other => panic!("use count: {other:?}"),
+    };
+    signal(sync, "cached");
+    wait_for(sync, "down", None);
+    let down_at = Instant::now();
+    for i in 0..USES {
+        sign_once(&s, cached).unwrap_or_else(|e| {
+            panic!(
+                "use {i} of the cached key, {} into the 3 s grace: {e}",
+                ms(down_at.elapsed())
+            )
+        });
+    }
+    assert!(
+        down_at.elapsed() < Duration::from_secs(3),
+        "still within the grace"
+    );
+    signal(sync, "used");
+    wait_for(sync, "up", None);
+    let after = match attr(
+        &s,
+        cached,
+        AttributeType::VendorDefined(lifecycle::CKA_KEYWARD_USE_COUNT),
+    ) {
+        Some(Attribute::VendorDefined((_, v))) => {
+            u64::from_ne_bytes(v.try_into().expect("CK_ULONG"))
+        }
+        other => panic!("use count: {other:?}"),
+    };
+    assert_eq!(after, before + USES, "no use lost to the outage");
 }
 
 /// One of the hosts of `torture_four_hosts_with_rotation`.
@@ -555,13 +614,13 @@ fn changes_propagate_between_hosts() {
                 assert!(ok, "keyward keys deactivate: {out}{err}");
             }
         }
-        let done = now_ms();
+        let done = now_us();
         wait_for(&root, &format!("refused-{change}"), Some(&mut b));
         let refused: u128 = fs::read_to_string(root.join(format!("refused-{change}")))
             .expect("read")
             .parse()
-            .expect("millis");
-        let delay = Duration::from_millis(u64::try_from(refused.saturating_sub(done)).expect("ms"));
+            .expect("micros");
+        let delay = Duration::from_micros(u64::try_from(refused.saturating_sub(done)).expect("us"));
         eprintln!("propagation of `{change}` to host B: {}", ms(delay));
         assert!(delay < PROPAGATION_BOUND, "`{change}` took {delay:?}");
         delays.push(delay);
@@ -665,6 +724,37 @@ fn server_down_then_back() {
     assert!(ok, "audit verify after the outage: {out}{err}");
 }
 
+/// The offline grace holds for any number of uses: during an outage a
+/// cached key signs 300 times within the 3 s grace, and none of those
+/// uses is lost from CKA_KEYWARD_USE_COUNT.
+#[test]
+#[ignore = "bug in src/token/usage.rs: the usage-counter flush every 256 uses \
+            (a database write) fails while the server is down, so that C_Sign* \
+            answers CKR_DEVICE_ERROR within the offline grace, and the drained \
+            counts are dropped, not kept for the next flush"]
+fn cached_key_outlives_256_uses_in_the_outage() {
+    if std::env::var_os(backend::ENV_PG_URL).is_some() {
+        eprintln!("SKIP: the server is the runner's, not this process's to stop");
+        return;
+    }
+    let Some(conf) = pg_config("", "store_offline_grace_secs = 3") else {
+        return;
+    };
+    let cluster = pg::cluster().expect("cluster");
+    let _exclusive = cluster.exclusive();
+    let h = Harness::with_config(&conf);
+    h.ready();
+    let root = h.env.root.clone();
+    let mut host = spawn(&h.env, "uses", 0, &[]);
+    wait_for(&root, "cached", Some(&mut host));
+    let down = cluster.stop();
+    signal(&root, "down");
+    wait_for(&root, "used", Some(&mut host));
+    down.start();
+    signal(&root, "up");
+    host.finish();
+}
+
 /// Four hosts at once: login, 20 × (generate a token AES key, encrypt,
 /// destroy every other one), logging out and in again every fifth, while
 /// this process rotates the master key with the CLI. Then every kept key
@@ -693,11 +783,15 @@ fn torture_four_hosts_with_rotation() {
     wait_for(&root, "t0-quarter", Some(&mut kids[0]));
     let (ok, out, err) = cli(
         &h.env,
-        &["master-key", "rotate"],
+        &["master-key", "rotate", "--yes"],
         &[("KEYWARD_SO_PIN", SO_PIN), ("KEYWARD_PIN", USER_PIN)],
     );
     assert!(ok, "keyward master-key rotate mid-run: {out}{err}");
     let rotated_at = started.elapsed();
+    let running = (0..HOSTS)
+        .filter(|i| !root.join(format!("t{i}-kept")).exists())
+        .count();
+    eprintln!("hosts still running when the rotation ended: {running} of {HOSTS}");
     for k in kids {
         k.finish();
     }
@@ -751,7 +845,7 @@ fn kill9_writers_lose_nothing_committed() {
     h.ready();
     let root = h.env.root.clone();
     // A small LCG: random enough for kill points, no dependency.
-    let mut seed = u64::try_from(now_ms() % 1_000_003).expect("seed") | 1;
+    let mut seed = u64::try_from(now_us() % 1_000_003).expect("seed") | 1;
     let mut rand_ms = move || {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
