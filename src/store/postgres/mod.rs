@@ -216,15 +216,23 @@ impl PgBackend {
         }
     }
 
+    /// Runs `f` in one transaction of `kind`; `commit_sent` is set once
+    /// the COMMIT went out (from then on the write may have landed, even
+    /// if its answer is lost).
     fn run_on(
         &self,
         conn: &mut Conn,
         kind: TxKind,
         f: &mut dyn FnMut(&dyn Tx) -> TxResult<()>,
+        began: &mut bool,
+        commit_sent: &mut bool,
     ) -> Result<()> {
         let begin = match kind {
             // Autocommit: each statement its own snapshot, one round trip.
-            TxKind::Statement => return f(&PgTx::new(conn)).map_err(final_error),
+            TxKind::Statement => {
+                *began = true;
+                return f(&PgTx::new(conn)).map_err(final_error);
+            }
             TxKind::Write => format!("BEGIN; SELECT pg_advisory_xact_lock({})", self.lock_key),
             TxKind::Relaxed => format!(
                 "BEGIN; SELECT pg_advisory_xact_lock({}); SET LOCAL synchronous_commit = off",
@@ -238,6 +246,7 @@ impl PgBackend {
             rollback(conn);
             return Err(pg_error(&e));
         }
+        *began = true;
         let outcome = f(&PgTx::new(conn));
         match outcome {
             Ok(()) => {
@@ -248,6 +257,7 @@ impl PgBackend {
                     ),
                     TxKind::Relaxed | TxKind::Read | TxKind::Statement => "COMMIT".to_string(),
                 };
+                *commit_sent = true;
                 if let Err(e) = conn.client.batch_execute(&commit) {
                     // A statement of the batch failed: the server aborted
                     // the transaction; end it.
@@ -295,19 +305,40 @@ impl Backend for PgBackend {
         {
             *slot = None;
         }
-        let conn = match &mut *slot {
-            Some(conn) => conn,
-            empty => empty.insert(Conn::new(self.connect_ready()?)),
-        };
-        let result = self.run_on(conn, kind, f);
-        if conn.client.is_closed() || conn.in_tx {
-            *slot = None;
+        let mut commit_sent = false;
+        let mut result;
+        let mut reused = slot.is_some();
+        loop {
+            let conn = match &mut *slot {
+                Some(conn) => conn,
+                empty => empty.insert(Conn::new(self.connect_ready()?)),
+            };
+            let mut began = false;
+            result = self.run_on(conn, kind, f, &mut began, &mut commit_sent);
+            let closed = conn.client.is_closed();
+            if closed || conn.in_tx {
+                *slot = None;
+            }
+            // A kept connection that the server closed while it was idle
+            // (a restart, a failover, an idle timeout) fails at its first
+            // use: the BEGIN, before anything of the body ran. Once, on a
+            // new connection, the call is made again — not a retry of
+            // anything that may have landed.
+            if result.is_err() && reused && !began && closed {
+                reused = false;
+                continue;
+            }
+            break;
         }
         drop(slot);
-        if kind == TxKind::Write {
+        if kind == TxKind::Write && commit_sent {
             // This process's own readers see the write at once, before
-            // the notification comes back. Also after a failure: a COMMIT
-            // whose answer was lost may have landed.
+            // the notification comes back. Also after a failure at the
+            // COMMIT: one whose answer was lost may have landed. A write
+            // that failed before its COMMIT (the server down, a refused
+            // body) changed nothing, so it must not move the stamp: that
+            // would end the offline grace of every cached key at the
+            // first write tried during an outage.
             proc.listen.bump();
         }
         result
