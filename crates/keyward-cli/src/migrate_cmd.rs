@@ -34,7 +34,44 @@ struct Shown {
     config: String,
 }
 
-fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String)> {
+/// The files a directory target gained: removed again unless the
+/// migration succeeds, so that a refused one leaves the directory as it
+/// was (and a retry is not refused as "already exists").
+struct Created {
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+}
+
+impl Created {
+    fn nothing() -> Created {
+        Created {
+            dir: None,
+            file: None,
+        }
+    }
+
+    /// Removes the token file with its SQLite side files (`-wal`, `-shm`,
+    /// `-journal`, …: every name it begins), then the directory if this
+    /// migration made it and it is empty.
+    fn undo(self) {
+        if let Some(file) = &self.file
+            && let (Some(parent), Some(name)) = (file.parent(), file.file_name())
+            && let Ok(entries) = std::fs::read_dir(parent)
+        {
+            let name = name.to_string_lossy().into_owned();
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&name) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String, Created)> {
     let ck = |what: &str, e| CliError::ck(what, "", e);
     if t.to.contains("://") {
         let store = SharedStore::from_file(
@@ -55,7 +92,7 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String)> {
         if let Some(p) = &store.password_file {
             config.push_str(&format!("store_password_file = \"{}\"\n", p.display()));
         }
-        return Ok((db, config));
+        return Ok((db, config, Created::nothing()));
     }
     if t.schema.is_some() || t.password_file.is_some() {
         return Err(CliError::usage(
@@ -73,25 +110,37 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String)> {
             path.display()
         )));
     }
-    let db =
-        TokenDb::open(&path).map_err(|e| ck(&format!("cannot create {}", path.display()), e))?;
-    Ok((db, format!("store_dir = \"{}\"\n", dir.display())))
+    let created = Created {
+        dir: (!dir.exists()).then(|| dir.clone()),
+        file: Some(path.clone()),
+    };
+    match TokenDb::open(&path) {
+        Ok(db) => Ok((db, format!("store_dir = \"{}\"\n", dir.display()), created)),
+        Err(e) => {
+            created.undo();
+            Err(ck(&format!("cannot create {}", path.display()), e))
+        }
+    }
 }
 
 /// Copies the slot's token to `target` and checks it there (SO PIN).
 pub fn migrate(ctx: &mut Ctx, target: &Target) -> CliResult<()> {
     let client = Client::new(ctx.slot)?;
     let slot = client.slot();
-    let (db, config) = open_target(slot, target)?;
     let so_pin = ctx.secrets.get(Secret::SoPin)?;
     let from = client
         .lib()
         .store_description(slot)
         .map_err(|e| CliError::ck("cannot read the slot", "", e))?;
-    let done = client
-        .lib()
-        .migrate(slot, &db, so_pin.as_bytes())
-        .map_err(|e| CliError::ck("migration failed", "SO", e))?;
+    let (db, config, created) = open_target(slot, target)?;
+    let done = match client.lib().migrate(slot, &db, so_pin.as_bytes()) {
+        Ok(done) => done,
+        Err(e) => {
+            drop(db);
+            created.undo();
+            return Err(CliError::ck("migration failed", "SO", e));
+        }
+    };
     let shown = Shown {
         slot,
         from,
