@@ -539,3 +539,115 @@ fn migrates_while_another_process_signs() {
     let on_target = use_count(&keys(&pg_conf), "sig", "private");
     assert!(on_target <= on_source, "{on_target} > {on_source}");
 }
+
+const PASSPHRASE: &str = "correct horse battery";
+
+fn backup_temp_dirs() -> usize {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref().is_ok_and(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("keyward-backup-")
+            })
+        })
+        .count()
+}
+
+/// A PostgreSQL token's backup has the format of any other: it verifies,
+/// and restores into a directory whose token is the same; a restore over
+/// the PostgreSQL token itself is refused with the way round it.
+#[test]
+fn backs_up_a_postgres_token() {
+    let Some(server) = backend::server() else {
+        return;
+    };
+    let _up = pg::cluster().map(|c| c.up());
+    let dir = tempfile::tempdir().unwrap();
+    let schema = pg::fresh_schema();
+    let conf = write_conf(
+        dir.path(),
+        "pg.toml",
+        &backend::slot_toml(0, &schema, server),
+    );
+    ok(&cli(
+        &conf,
+        &["token", "init", "--label", "pg-backup"],
+        &[
+            ("KEYWARD_NEW_SO_PIN", SO_PIN),
+            ("KEYWARD_NEW_PIN", USER_PIN),
+        ],
+    ));
+    for args in [
+        &["--type", "ec-p256", "--label", "sig"][..],
+        &["--type", "aes-256", "--label", "kek"],
+    ] {
+        ok(&user(&conf, &[&["keys", "generate"], args].concat()));
+    }
+    let before = keys(&conf);
+    let pass = [("KEYWARD_BACKUP_PASSPHRASE", PASSPHRASE)];
+
+    let temps = backup_temp_dirs();
+    let file = dir.path().join("pg.kwbackup");
+    let f = file.to_str().unwrap();
+    let made = json_of(&cli(
+        &conf,
+        &["backup", "create", "--out", f, "--json"],
+        &pass,
+    ));
+    assert_eq!(made["objects"], 3, "{made}");
+    assert_eq!(made["label"], "pg-backup", "{made}");
+    assert_eq!(backup_temp_dirs(), temps, "the temporary copy is removed");
+    assert_eq!(&std::fs::read(&file).unwrap()[..8], b"KWBACKUP");
+    let checked = json_of(&cli(&conf, &["backup", "verify", f, "--json"], &pass));
+    assert_eq!(checked["objects"], 3, "{checked}");
+    // Refused again over an existing file, before any copy.
+    fails(
+        &cli(&conf, &["backup", "create", "--out", f], &pass),
+        1,
+        "already exists",
+    );
+
+    // Over the PostgreSQL token itself: refused, the token untouched.
+    let out = cli(
+        &conf,
+        &["backup", "restore", f, "--yes"],
+        &[
+            ("KEYWARD_BACKUP_PASSPHRASE", PASSPHRASE),
+            ("KEYWARD_SO_PIN", SO_PIN),
+        ],
+    );
+    fails(&out, 1, "not supported; restore it into a directory");
+    assert!(stderr(&out).contains("token migrate"), "{}", stderr(&out));
+    assert_eq!(keys(&conf), before);
+
+    // Into a directory: the same token, its trail verified, the backup
+    // and the restore recorded on it.
+    let restored = dir.path().join("restored");
+    ok(&cli(
+        &conf,
+        &[
+            "backup",
+            "restore",
+            "--store",
+            restored.to_str().unwrap(),
+            f,
+        ],
+        &pass,
+    ));
+    let dir_conf = dir.path().join("dir.toml");
+    std::fs::write(&dir_conf, config_text(&restored, "")).unwrap();
+    assert_eq!(keys(&dir_conf), before);
+    ok(&user(&dir_conf, &["token", "check"]));
+    ok(&user(&dir_conf, &["audit", "verify"]));
+    let events: Vec<String> = json_of(&user(&dir_conf, &["audit", "show", "--json"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap().to_string())
+        .collect();
+    let at = |e: &str| events.iter().position(|x| x == e);
+    assert!(at("backup").is_some(), "{events:?}");
+    assert!(at("backup") < at("restore"), "{events:?}");
+}
