@@ -245,8 +245,31 @@ fn migrates_to_postgres_and_back() {
     h.finalize();
     let root = h.env.root.clone();
     let sqlite_conf = h.env.conf.clone();
+    // A key out of use, with the reason on it.
+    ok(&user(
+        &sqlite_conf,
+        &["keys", "generate", "--type", "aes-128", "--label", "old"],
+    ));
+    ok(&user(
+        &sqlite_conf,
+        &[
+            "keys",
+            "deactivate",
+            "old",
+            "--reason",
+            "retired before the move",
+        ],
+    ));
     let before = keys(&sqlite_conf);
     assert_eq!(use_count(&before, "sig", "private"), 3, "{before}");
+    let old = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "old")
+        .unwrap();
+    assert_eq!(old["state"], "deactivated", "{old}");
+    assert_eq!(old["state_reason"], "retired before the move", "{old}");
 
     // SQLite → PostgreSQL.
     let schema = pg::fresh_schema();
@@ -254,16 +277,22 @@ fn migrates_to_postgres_and_back() {
         &sqlite_conf,
         &[&to_pg(server, &schema)[..], &["--json"]].concat(),
     ));
-    // The EC pair's two halves, the AES key, the data object: every
+    // The EC pair's two halves, two AES keys, the data object: every
     // row is sealed, so every one is opened on the target.
-    assert_eq!(shown["objects"], 4, "{shown}");
-    assert_eq!(shown["verified"], 4, "{shown}");
+    assert_eq!(shown["objects"], 5, "{shown}");
+    assert_eq!(shown["verified"], 5, "{shown}");
     let config = shown["config"].as_str().unwrap();
     assert!(config.contains(&schema), "{config}");
     assert!(!config.contains(&pg_password()), "{config}");
     let pg_conf = write_conf(&root, "pg.toml", config);
     assert_eq!(keys(&pg_conf), before, "the inventory moved unchanged");
-    assert_eq!(migrations(&sqlite_conf).len(), 1);
+    let on_source = migrations(&sqlite_conf);
+    assert_eq!(on_source.len(), 1, "{on_source:?}");
+    assert!(
+        on_source[0].contains("copied to postgresql://"),
+        "{on_source:?}"
+    );
+    assert!(on_source[0].contains(&schema), "{on_source:?}");
     let on_pg = migrations(&pg_conf);
     assert_eq!(on_pg.len(), 1, "{on_pg:?}");
     assert!(on_pg[0].contains("copied from"), "{on_pg:?}");
@@ -274,12 +303,13 @@ fn migrates_to_postgres_and_back() {
     assert_eq!(use_count(&after_use, "sig", "private"), 4, "{after_use}");
 
     // PostgreSQL → a new directory.
-    let back = root.join("back");
+    // A quote in the name: the printed configuration must still parse.
+    let back = root.join("back \"dir\"");
     let shown = json_of(&so(
         &pg_conf,
         &["token", "migrate", "--to", back.to_str().unwrap(), "--json"],
     ));
-    assert_eq!(shown["objects"], 4, "{shown}");
+    assert_eq!(shown["objects"], 5, "{shown}");
     let config = shown["config"].as_str().unwrap();
     let dir_conf = root.join("dir.toml");
     std::fs::write(&dir_conf, format!("pin_kdf_iterations = 1000\n{config}")).unwrap();

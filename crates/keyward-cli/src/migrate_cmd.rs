@@ -16,6 +16,22 @@ use crate::fail::{CliError, CliResult};
 use crate::output::print_json;
 use crate::pins::Secret;
 
+/// `s` as a TOML basic string (the printed configuration must parse
+/// whatever the path or URL holds).
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Where `--to` points.
 pub struct Target {
     pub to: String,
@@ -87,10 +103,13 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String, Created)> {
         .ok_or_else(|| CliError::usage("--to names no store"))?;
         let db = TokenDb::open_shared(&store)
             .map_err(|e| ck(&format!("cannot open the target store {}", t.to), e))?;
-        let mut config = format!("[[slot]]\nid = {slot}\nstore = \"{}\"\n", store.url);
-        config.push_str(&format!("store_schema = \"{}\"\n", store.schema));
+        let mut config = format!("[[slot]]\nid = {slot}\nstore = {}\n", toml_str(&store.url));
+        config.push_str(&format!("store_schema = {}\n", toml_str(&store.schema)));
         if let Some(p) = &store.password_file {
-            config.push_str(&format!("store_password_file = \"{}\"\n", p.display()));
+            config.push_str(&format!(
+                "store_password_file = {}\n",
+                toml_str(&p.to_string_lossy())
+            ));
         }
         return Ok((db, config, Created::nothing()));
     }
@@ -115,7 +134,10 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String, Created)> {
         file: Some(path.clone()),
     };
     match TokenDb::open(&path) {
-        Ok(db) => Ok((db, format!("store_dir = \"{}\"\n", dir.display()), created)),
+        Ok(db) => {
+            let config = format!("store_dir = {}\n", toml_str(&dir.to_string_lossy()));
+            Ok((db, config, created))
+        }
         Err(e) => {
             created.undo();
             Err(ck(&format!("cannot create {}", path.display()), e))
