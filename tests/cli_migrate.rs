@@ -397,6 +397,7 @@ fn refusals_write_nothing() {
     fails(&out, 3, "wrong SO PIN");
     assert_eq!(so_failures(&conf), 1);
     assert!(audit_len(&conf) > audit, "the failed login is audited");
+    assert_eq!(schema_exists(&schema), Some(false), "no schema was created");
     let target = root_dir(dir.path(), "dir-target");
     let out = cli(
         &conf,
@@ -412,6 +413,7 @@ fn refusals_write_nothing() {
 
     // The same schema twice: the second is refused, nothing changes.
     ok(&so(&conf, &to_pg(server, &schema)));
+    assert_eq!(schema_exists(&schema), Some(true));
     assert_eq!(so_failures(&conf), 0, "a good SO PIN resets the count");
     let (src_len, pg_len) = (audit_len(&conf), audit_len(&pg_conf));
     let out = so(&conf, &to_pg(server, &schema));
@@ -484,6 +486,28 @@ fn refusals_write_nothing() {
     fails(&out, 1, "already exists");
     assert_eq!(audit_len(&conf), src_len);
     assert_eq!(migrations(&conf).len(), 2);
+}
+
+/// Whether the test cluster has `schema` (None: the cluster is not this
+/// process's own, or psql is missing).
+fn schema_exists(schema: &str) -> Option<bool> {
+    let cluster = pg::cluster()?;
+    let psql = ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())?;
+    let out = Command::new(psql)
+        .args(["-X", "-tA", "-U", "pgadmin", "-d", "keyward_test", "-h"])
+        .arg(cluster.socket_dir())
+        .arg("-p")
+        .arg(cluster.port.to_string())
+        .arg("-c")
+        .arg(format!(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = '{schema}'"
+        ))
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    Some(String::from_utf8_lossy(&out.stdout).trim() == "1")
 }
 
 fn root_dir(root: &Path, name: &str) -> PathBuf {

@@ -87,7 +87,15 @@ impl Created {
     }
 }
 
-fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String, Created)> {
+/// A checked `--to`, not yet opened (opening creates the schema or file).
+enum Planned {
+    Shared(SharedStore),
+    Dir { dir: PathBuf, path: PathBuf },
+}
+
+/// Checks `--to` and its options without touching the target; the
+/// configuration that will point the slot at it.
+fn plan_target(slot: u64, t: &Target) -> CliResult<(Planned, String)> {
     let ck = |what: &str, e| CliError::ck(what, "", e);
     if t.to.contains("://") {
         let store = SharedStore::from_file(
@@ -101,8 +109,6 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String, Created)> {
         )
         .map_err(CliError::usage)?
         .ok_or_else(|| CliError::usage("--to names no store"))?;
-        let db = TokenDb::open_shared(&store)
-            .map_err(|e| ck(&format!("cannot open the target store {}", t.to), e))?;
         let mut config = format!("[[slot]]\nid = {slot}\nstore = {}\n", toml_str(&store.url));
         config.push_str(&format!("store_schema = {}\n", toml_str(&store.schema)));
         if let Some(p) = &store.password_file {
@@ -111,7 +117,7 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String, Created)> {
                 toml_str(&p.to_string_lossy())
             ));
         }
-        return Ok((db, config, Created::nothing()));
+        return Ok((Planned::Shared(store), config));
     }
     if t.schema.is_some() || t.password_file.is_some() {
         return Err(CliError::usage(
@@ -129,18 +135,33 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String, Created)> {
             path.display()
         )));
     }
-    let created = Created {
-        dir: (!dir.exists()).then(|| dir.clone()),
-        file: Some(path.clone()),
-    };
-    match TokenDb::open(&path) {
-        Ok(db) => {
-            let config = format!("store_dir = {}\n", toml_str(&dir.to_string_lossy()));
-            Ok((db, config, created))
-        }
-        Err(e) => {
-            created.undo();
-            Err(ck(&format!("cannot create {}", path.display()), e))
+    let config = format!("store_dir = {}\n", toml_str(&dir.to_string_lossy()));
+    Ok((Planned::Dir { dir, path }, config))
+}
+
+/// Opens (creating) the planned target; what it created goes to
+/// `created`, a failure's message to `failed`.
+fn open_target(
+    planned: &Planned,
+    created: &mut Created,
+    failed: &mut Option<CliError>,
+) -> keyward::error::Result<TokenDb> {
+    let ck = |what: &str, e| CliError::ck(what, "", e);
+    match planned {
+        Planned::Shared(store) => TokenDb::open_shared(store).inspect_err(|&e| {
+            *failed = Some(ck(
+                &format!("cannot open the target store {}", store.url),
+                e,
+            ));
+        }),
+        Planned::Dir { dir, path } => {
+            *created = Created {
+                dir: (!dir.exists()).then(|| dir.clone()),
+                file: Some(path.clone()),
+            };
+            TokenDb::open(path).inspect_err(|&e| {
+                *failed = Some(ck(&format!("cannot create {}", path.display()), e));
+            })
         }
     }
 }
@@ -154,13 +175,19 @@ pub fn migrate(ctx: &mut Ctx, target: &Target) -> CliResult<()> {
         .lib()
         .store_description(slot)
         .map_err(|e| CliError::ck("cannot read the slot", "", e))?;
-    let (db, config, created) = open_target(slot, target)?;
-    let done = match client.lib().migrate(slot, &db, so_pin.as_bytes()) {
+    let (planned, config) = plan_target(slot, target)?;
+    let mut created = Created::nothing();
+    let mut failed = None;
+    let opened = client.lib().migrate(
+        slot,
+        &mut || open_target(&planned, &mut created, &mut failed),
+        so_pin.as_bytes(),
+    );
+    let (done, db) = match opened {
         Ok(done) => done,
         Err(e) => {
-            drop(db);
             created.undo();
-            return Err(CliError::ck("migration failed", "SO", e));
+            return Err(failed.unwrap_or_else(|| CliError::ck("migration failed", "SO", e)));
         }
     };
     let shown = Shown {
