@@ -460,7 +460,8 @@ fn refusals_write_nothing() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let url = format!("postgresql://keyward_test@127.0.0.1:{port}/keyward_test?sslmode=disable");
+    // TLS required (a plain TCP URL is refused before any connection).
+    let url = format!("postgresql://keyward_test@localhost:{port}/keyward_test?sslmode=require");
     let started = Instant::now();
     let out = cli(
         &conf,
@@ -470,7 +471,11 @@ fn refusals_write_nothing() {
     let took = started.elapsed();
     assert_ne!(out.status.code(), Some(0));
     let err = stderr(&out);
-    assert!(err.contains("refused"), "the cause is named: {err}");
+    assert!(
+        err.contains("cannot open the target store") && err.contains("Connection refused"),
+        "the cause is named: {err}"
+    );
+    assert!(!err.contains("the token refused"), "{err}");
     assert!(took < Duration::from_secs(20), "took {took:?}");
 
     // A directory that already holds the slot's token file.

@@ -149,10 +149,15 @@ fn open_target(
     let ck = |what: &str, e| CliError::ck(what, "", e);
     match planned {
         Planned::Shared(store) => TokenDb::open_shared(store).inspect_err(|&e| {
-            *failed = Some(ck(
-                &format!("cannot open the target store {}", store.url),
-                e,
-            ));
+            // The cause (the server's or the network's words) names the
+            // store, without its password.
+            *failed = Some(match keyward::error::cause::take() {
+                Some(why) => CliError::failure(format!(
+                    "cannot open the target store: {why} ({})",
+                    e.ckr_name()
+                )),
+                None => ck(&format!("cannot open the target store {}", store.url), e),
+            });
         }),
         Planned::Dir { dir, path } => {
             *created = Created {
