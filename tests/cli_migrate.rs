@@ -538,7 +538,19 @@ fn child_signer() {
         let sig = s.sign(&Mechanism::Ecdsa, private, &HASH).unwrap();
         s.verify(&Mechanism::Ecdsa, public, &HASH, &sig).unwrap();
         n += 1;
-        if n == 5 {
+        // A write now and then: it waits while the migration holds the
+        // token's write lock (well under SQLite's 10 s busy timeout).
+        if n.is_multiple_of(10) {
+            s.create_object(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Token(true),
+                Attribute::Label(format!("child-{n}").into_bytes()),
+                Attribute::Value(vec![1]),
+            ])
+            .unwrap();
+        }
+        // After two writes: the copy has the child's objects to carry.
+        if n == 25 {
             std::fs::write(&started, "").unwrap();
         }
     }
@@ -574,7 +586,9 @@ fn migrates_while_another_process_signs() {
         &conf,
         &[&to_pg(server, &schema)[..], &["--json"]].concat(),
     ));
-    assert_eq!(shown["verified"], 3, "{shown}");
+    assert_eq!(shown["verified"], shown["objects"], "{shown}");
+    let copied = shown["objects"].as_u64().unwrap();
+    assert!(copied >= 5, "{shown}");
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(&stop, "").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -597,6 +611,16 @@ fn migrates_while_another_process_signs() {
     assert_eq!(on_source, signed);
     let on_target = use_count(&keys(&pg_conf), "sig", "private");
     assert!(on_target <= on_source, "{on_target} > {on_source}");
+    // Every object the child made is on the source; the target has those
+    // made before the copy.
+    let file = conf.with_extension("toml.d").join("slot-0.sqlite");
+    let db = rusqlite::Connection::open(file).unwrap();
+    let on_file: i64 = db
+        .query_row("SELECT count(*) FROM object", [], |r| r.get(0))
+        .unwrap();
+    let on_file = u64::try_from(on_file).unwrap();
+    assert_eq!(on_file, 3 + signed / 10);
+    assert!(copied <= on_file, "{copied} > {on_file}");
 }
 
 const PASSPHRASE: &str = "correct horse battery";
