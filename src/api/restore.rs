@@ -52,10 +52,10 @@ impl Library {
     pub fn migrate(
         &self,
         slot: CK_SLOT_ID,
-        target: &crate::store::TokenDb,
+        open_target: &mut dyn FnMut() -> Result<crate::store::TokenDb>,
         so_pin: &[u8],
-    ) -> Result<crate::token::Migrated> {
-        self.slot(slot)?.1.migrate(target, so_pin)
+    ) -> Result<(crate::token::Migrated, crate::store::TokenDb)> {
+        self.slot(slot)?.1.migrate(open_target, so_pin)
     }
 
     /// Where the slot's rows live (a file path, or a database without its

@@ -11,9 +11,12 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, MAIN_DB, OpenFlags, OptionalExtension};
 use zeroize::Zeroizing;
 
+mod from_rows;
 mod header;
 mod image;
 mod place;
+
+pub use from_rows::create_of;
 
 pub use image::{Image, LiveHead};
 

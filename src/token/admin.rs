@@ -140,7 +140,9 @@ impl Token {
     }
 
     /// An encrypted snapshot of this token, taken while others use it. The
-    /// record of the backup is written first, so the backup holds it.
+    /// record of the backup is written first, so the backup holds it. A
+    /// token in PostgreSQL is copied into a temporary SQLite file first,
+    /// so its backup has the same format.
     pub fn backup(
         &self,
         out: &std::path::Path,
@@ -150,7 +152,14 @@ impl Token {
     ) -> std::result::Result<BackupInfo, BackupError> {
         let ev = Event::new("backup").detail(format!("to {}", out.display()));
         self.audit(&ev, None).map_err(BackupError::Store)?;
-        backup::create(&self.path, out, passphrase, kdf_iterations, progress)
+        backup::create_of(
+            &self.db,
+            &self.path,
+            out,
+            passphrase,
+            kdf_iterations,
+            progress,
+        )
     }
 }
 

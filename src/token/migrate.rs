@@ -25,12 +25,29 @@ impl Token {
         self.db.describe()
     }
 
-    /// Copies this token into `target` (which must hold no token and no
-    /// audit trail), recording the move on both audit chains, and
-    /// verifies the copy. Needs the SO PIN (counted like any login).
-    pub fn migrate(&self, target: &TokenDb, so_pin: &[u8]) -> Result<Migrated> {
+    /// Copies this token into the store `open_target` opens (which must
+    /// hold no token and no audit trail), recording the move on both audit
+    /// chains, and verifies the copy. Needs the SO PIN (counted like any
+    /// login), checked before the target is opened, so that a wrong one
+    /// creates nothing there. Returns the target with what was done.
+    pub fn migrate(
+        &self,
+        open_target: &mut dyn FnMut() -> Result<TokenDb>,
+        so_pin: &[u8],
+    ) -> Result<(Migrated, TokenDb)> {
         let (mk, _) = self.verify_pin(Role::So, so_pin, "token migration")?;
-        let key = self.load_audit_key(&mk)?;
+        let target = open_target()?;
+        let done = self.migrate_into(&mk, &target, so_pin)?;
+        Ok((done, target))
+    }
+
+    fn migrate_into(
+        &self,
+        mk: &crate::store::seal::MasterKey,
+        target: &TokenDb,
+        so_pin: &[u8],
+    ) -> Result<Migrated> {
+        let key = self.load_audit_key(mk)?;
         let to = Event::new("token_migrated").detail(format!("copied to {}", target.describe()));
         let from =
             Event::new("token_migrated").detail(format!("copied from {}", self.db.describe()));

@@ -212,10 +212,12 @@ fn backup_restore(
 ) -> CliResult<()> {
     let mut config =
         Config::from_env().map_err(|e| CliError::ck("cannot load the configuration", "", e))?;
+    let to_dir = store.is_some();
     if let Some(dir) = store {
         config.store_dir = dir;
     }
     let slot = config_slot(&config, ctx.slot)?;
+    crate::restore_cmd::shared_slot_target(&mut config, slot, to_dir)?;
     let dest = config.token_path(slot);
     if dest.exists() {
         return crate::restore_cmd::over_existing(ctx, config, slot, file, force, keep);

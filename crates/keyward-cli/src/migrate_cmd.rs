@@ -16,6 +16,22 @@ use crate::fail::{CliError, CliResult};
 use crate::output::print_json;
 use crate::pins::Secret;
 
+/// `s` as a TOML basic string (the printed configuration must parse
+/// whatever the path or URL holds).
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Where `--to` points.
 pub struct Target {
     pub to: String,
@@ -34,7 +50,52 @@ struct Shown {
     config: String,
 }
 
-fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String)> {
+/// The files a directory target gained: removed again unless the
+/// migration succeeds, so that a refused one leaves the directory as it
+/// was (and a retry is not refused as "already exists").
+struct Created {
+    dir: Option<PathBuf>,
+    file: Option<PathBuf>,
+}
+
+impl Created {
+    fn nothing() -> Created {
+        Created {
+            dir: None,
+            file: None,
+        }
+    }
+
+    /// Removes the token file with its SQLite side files (`-wal`, `-shm`,
+    /// `-journal`, …: every name it begins), then the directory if this
+    /// migration made it and it is empty.
+    fn undo(self) {
+        if let Some(file) = &self.file
+            && let (Some(parent), Some(name)) = (file.parent(), file.file_name())
+            && let Ok(entries) = std::fs::read_dir(parent)
+        {
+            let name = name.to_string_lossy().into_owned();
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&name) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// A checked `--to`, not yet opened (opening creates the schema or file).
+enum Planned {
+    Shared(SharedStore),
+    Dir { dir: PathBuf, path: PathBuf },
+}
+
+/// Checks `--to` and its options without touching the target; the
+/// configuration that will point the slot at it.
+fn plan_target(slot: u64, t: &Target) -> CliResult<(Planned, String)> {
     let ck = |what: &str, e| CliError::ck(what, "", e);
     if t.to.contains("://") {
         let store = SharedStore::from_file(
@@ -48,14 +109,15 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String)> {
         )
         .map_err(CliError::usage)?
         .ok_or_else(|| CliError::usage("--to names no store"))?;
-        let db = TokenDb::open_shared(&store)
-            .map_err(|e| ck(&format!("cannot open the target store {}", t.to), e))?;
-        let mut config = format!("[[slot]]\nid = {slot}\nstore = \"{}\"\n", store.url);
-        config.push_str(&format!("store_schema = \"{}\"\n", store.schema));
+        let mut config = format!("[[slot]]\nid = {slot}\nstore = {}\n", toml_str(&store.url));
+        config.push_str(&format!("store_schema = {}\n", toml_str(&store.schema)));
         if let Some(p) = &store.password_file {
-            config.push_str(&format!("store_password_file = \"{}\"\n", p.display()));
+            config.push_str(&format!(
+                "store_password_file = {}\n",
+                toml_str(&p.to_string_lossy())
+            ));
         }
-        return Ok((db, config));
+        return Ok((Planned::Shared(store), config));
     }
     if t.schema.is_some() || t.password_file.is_some() {
         return Err(CliError::usage(
@@ -73,25 +135,66 @@ fn open_target(slot: u64, t: &Target) -> CliResult<(TokenDb, String)> {
             path.display()
         )));
     }
-    let db =
-        TokenDb::open(&path).map_err(|e| ck(&format!("cannot create {}", path.display()), e))?;
-    Ok((db, format!("store_dir = \"{}\"\n", dir.display())))
+    let config = format!("store_dir = {}\n", toml_str(&dir.to_string_lossy()));
+    Ok((Planned::Dir { dir, path }, config))
+}
+
+/// Opens (creating) the planned target; what it created goes to
+/// `created`, a failure's message to `failed`.
+fn open_target(
+    planned: &Planned,
+    created: &mut Created,
+    failed: &mut Option<CliError>,
+) -> keyward::error::Result<TokenDb> {
+    let ck = |what: &str, e| CliError::ck(what, "", e);
+    match planned {
+        Planned::Shared(store) => TokenDb::open_shared(store).inspect_err(|&e| {
+            // The cause (the server's or the network's words) names the
+            // store, without its password.
+            *failed = Some(match keyward::error::cause::take() {
+                Some(why) => CliError::failure(format!(
+                    "cannot open the target store: {why} ({})",
+                    e.ckr_name()
+                )),
+                None => ck(&format!("cannot open the target store {}", store.url), e),
+            });
+        }),
+        Planned::Dir { dir, path } => {
+            *created = Created {
+                dir: (!dir.exists()).then(|| dir.clone()),
+                file: Some(path.clone()),
+            };
+            TokenDb::open(path).inspect_err(|&e| {
+                *failed = Some(ck(&format!("cannot create {}", path.display()), e));
+            })
+        }
+    }
 }
 
 /// Copies the slot's token to `target` and checks it there (SO PIN).
 pub fn migrate(ctx: &mut Ctx, target: &Target) -> CliResult<()> {
     let client = Client::new(ctx.slot)?;
     let slot = client.slot();
-    let (db, config) = open_target(slot, target)?;
     let so_pin = ctx.secrets.get(Secret::SoPin)?;
     let from = client
         .lib()
         .store_description(slot)
         .map_err(|e| CliError::ck("cannot read the slot", "", e))?;
-    let done = client
-        .lib()
-        .migrate(slot, &db, so_pin.as_bytes())
-        .map_err(|e| CliError::ck("migration failed", "SO", e))?;
+    let (planned, config) = plan_target(slot, target)?;
+    let mut created = Created::nothing();
+    let mut failed = None;
+    let opened = client.lib().migrate(
+        slot,
+        &mut || open_target(&planned, &mut created, &mut failed),
+        so_pin.as_bytes(),
+    );
+    let (done, db) = match opened {
+        Ok(done) => done,
+        Err(e) => {
+            created.undo();
+            return Err(failed.unwrap_or_else(|| CliError::ck("migration failed", "SO", e)));
+        }
+    };
     let shown = Shown {
         slot,
         from,

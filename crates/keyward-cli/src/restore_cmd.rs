@@ -215,3 +215,26 @@ pub fn over_existing(
     println!("restored slot {slot} from {}", file.display());
     Ok(())
 }
+
+/// A slot whose token is in PostgreSQL: a restore replaces only SQLite
+/// files, so without `--store DIR` it is refused with the way round it;
+/// with it, the slot is restored as a file in DIR (its shared store set
+/// aside for this command).
+pub fn shared_slot_target(config: &mut Config, slot: CK_SLOT_ID, to_dir: bool) -> CliResult<()> {
+    let Some(entry) = config.slots.iter_mut().find(|s| s.id == slot) else {
+        return Ok(());
+    };
+    let Some(shared) = &entry.store else {
+        return Ok(());
+    };
+    if to_dir {
+        entry.store = None;
+        return Ok(());
+    }
+    Err(CliError::failure(format!(
+        "slot {slot} keeps its token in {} (schema {}): a restore over a PostgreSQL token is not \
+         supported; restore it into a directory (`keyward backup restore --store DIR FILE`) \
+         and `keyward token migrate --to postgres://…` it from there",
+        shared.url, shared.schema
+    )))
+}
