@@ -401,9 +401,8 @@ fn child_offline(sync: &Path) {
     sign_once(&s, cached).expect("cached key still signs within the grace");
 
     // After the grace (3 s): the cached key is refused too. Polled every
-    // 25 ms: fewer than 256 uses in all, so no usage-counter flush falls
-    // in the outage (that one fails the operation — the bug shown by the
-    // ignored `cached_key_outlives_256_uses_in_the_outage`).
+    // 25 ms (`cached_key_outlives_256_uses_in_the_outage` checks that a
+    // usage flush falling in the outage fails no operation).
     let (rv, _) = poll_until_refused(
         &s,
         cached,
@@ -763,10 +762,6 @@ fn server_down_then_back() {
 /// cached key signs 300 times within the 3 s grace, and none of those
 /// uses is lost from CKA_KEYWARD_USE_COUNT.
 #[test]
-#[ignore = "bug in src/token/usage.rs: the usage-counter flush every 256 uses \
-            (a database write) fails while the server is down, so that C_Sign* \
-            answers CKR_DEVICE_ERROR within the offline grace, and the drained \
-            counts are dropped, not kept for the next flush"]
 fn cached_key_outlives_256_uses_in_the_outage() {
     if std::env::var_os(backend::ENV_PG_URL).is_some() {
         eprintln!("SKIP: the server is the runner's, not this process's to stop");
@@ -794,12 +789,6 @@ fn cached_key_outlives_256_uses_in_the_outage() {
 /// public afterwards) and so must destroy the user's private session
 /// objects, as a logout does.
 #[test]
-#[ignore = "bug in src/token/mod.rs and src/api/session.rs: Token::logout sets the \
-            role to public, then returns the failed usage flush (the server is down) \
-            before clearing the key cache, and Library::logout returns on that error \
-            before forget_keys and remove_session_objects: the private session \
-            objects (and unsealed keys) outlive the logout and show again at the \
-            next login"]
 fn logout_in_the_outage_drops_private_session_objects() {
     if std::env::var_os(backend::ENV_PG_URL).is_some() {
         eprintln!("SKIP: the server is the runner's, not this process's to stop");

@@ -112,8 +112,9 @@ impl Library {
     /// Closing the last session of a token logs the application out.
     fn logout_if_last(&self, token: usize) -> Result<()> {
         // Closing a session is one of the points where batched usage
-        // counts reach the database.
-        self.token(token)?.flush_usage()?;
+        // counts reach the database (kept for later if they cannot: the
+        // close and the logout below go on).
+        let _ = self.token(token)?.flush_usage();
         if self.session_counts(token)?.0 == 0 {
             self.token(token)?.logout()?;
         }

@@ -208,9 +208,12 @@ impl Token {
         Ok(self.login_state()?.master_key.clone())
     }
 
-    /// Forgets the login and every unsealed secret.
+    /// Forgets the login and every unsealed secret. The batched use
+    /// counts are written first; if that fails (the store out of reach)
+    /// they stay in memory for a later flush — a logout never fails, or
+    /// stops half-way, because a statistic could not be written.
     pub fn logout(&self) -> Result<()> {
-        let flushed = self.flush_usage();
+        let _ = self.flush_usage();
         {
             let mut state = self.login_state()?;
             self.set_login(&mut state, Login::Public);
@@ -218,7 +221,6 @@ impl Token {
             state.previous = None;
             state.audit_key = None;
         }
-        flushed?;
         self.cache()?.clear();
         self.retry_erasure();
         Ok(())

@@ -71,11 +71,20 @@ impl Token {
             shard.total = shard.total.saturating_add(1);
             shard.total >= FLUSH_EVERY
         };
-        if full { self.flush_usage() } else { Ok(()) }
+        if full {
+            // Counts are statistics: a write that fails (the store out of
+            // reach, a full disk) keeps them for the next flush and never
+            // fails the operation that was counted.
+            let _ = self.flush_usage();
+        }
+        Ok(())
     }
 
     /// Writes the counts gathered so far (one transaction), outside the
-    /// counters' locks so other sessions keep counting meanwhile.
+    /// counters' locks so other sessions keep counting meanwhile. If the
+    /// write fails, the counts go back into memory (the next flush point
+    /// tries again: after another [`FLUSH_EVERY`] uses, at logout, session
+    /// close or finalize) and the error is returned.
     pub fn flush_usage(&self) -> Result<()> {
         let mut merged: HashMap<i64, (u64, u64)> = HashMap::new();
         for shard in &self.usage.shards {
@@ -94,7 +103,25 @@ impl Token {
             .into_iter()
             .map(|(id, (n, last))| (id, n, last))
             .collect();
-        self.db.add_usage(&uses)
+        let written = self.db.add_usage(&uses);
+        if written.is_err() {
+            self.keep_unwritten(&uses)?;
+        }
+        written
+    }
+
+    /// Puts counts whose write failed back into a shard, to be written
+    /// with the next flush. The shard's total stays as it is, so the next
+    /// try comes after another [`FLUSH_EVERY`] uses, not at every use.
+    fn keep_unwritten(&self, uses: &[(i64, u64, u64)]) -> Result<()> {
+        let [first, ..] = &self.usage.shards;
+        let mut shard = lock(first)?;
+        for (id, n, last) in uses {
+            let entry = shard.uses.entry(*id).or_insert((0, 0));
+            entry.0 = entry.0.saturating_add(*n);
+            entry.1 = entry.1.max(*last);
+        }
+        Ok(())
     }
 
     /// Use count and last use (seconds; 0 = never) of token object `id`,
