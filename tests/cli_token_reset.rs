@@ -18,10 +18,6 @@ const LABEL: &str = "cli-test";
 
 /// Every file of the store (token file, -wal, -shm), as raw bytes.
 fn raw_files(store: &Store) -> Vec<(PathBuf, Vec<u8>)> {
-    // A token in PostgreSQL has no file here: only the SQLite run scans.
-    if !cli_support::backend::sqlite() {
-        return Vec::new();
-    }
     let dir = store.dir.path().join("store");
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {

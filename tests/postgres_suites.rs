@@ -7,8 +7,9 @@
 //! config in a fresh schema. Suites that read or damage the SQLite file
 //! itself are not run here — they test the file: store_at_rest,
 //! tamper_report, unsealed_rows, audit_tamper, audit_durability (SQLite's
-//! WAL and fsync levels), destruction (WAL erasure), backup_restore
-//! (restore over a live file). One suite at a time.
+//! WAL and fsync levels), destruction and cli_token_reset (no byte of an
+//! erased key left in the file or its WAL), backup_restore (restore over a
+//! live file). One suite at a time.
 
 #![cfg(feature = "postgres")]
 
@@ -103,7 +104,6 @@ suites!(
     cli_ml_dsa,
     cli_ml_kem,
     cli_slh_dsa,
-    cli_token_reset,
     cli_ux,
     cli_ux_tty,
     dh,

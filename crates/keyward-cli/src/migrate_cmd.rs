@@ -148,17 +148,21 @@ fn open_target(
 ) -> keyward::error::Result<TokenDb> {
     let ck = |what: &str, e| CliError::ck(what, "", e);
     match planned {
-        Planned::Shared(store) => TokenDb::open_shared(store).inspect_err(|&e| {
-            // The cause (the server's or the network's words) names the
-            // store, without its password.
-            *failed = Some(match keyward::error::cause::take() {
-                Some(why) => CliError::failure(format!(
-                    "cannot open the target store: {why} ({})",
-                    e.ckr_name()
-                )),
-                None => ck(&format!("cannot open the target store {}", store.url), e),
-            });
-        }),
+        // The module opens a shared store lazily (a host may start while
+        // the database is down); a migration needs the server now.
+        Planned::Shared(store) => TokenDb::open_shared(store)
+            .and_then(|db| db.meta().map(|_| db))
+            .inspect_err(|&e| {
+                // The cause (the server's or the network's words) names the
+                // store, without its password.
+                *failed = Some(match keyward::error::cause::take() {
+                    Some(why) => CliError::failure(format!(
+                        "cannot open the target store: {why} ({})",
+                        e.ckr_name()
+                    )),
+                    None => ck(&format!("cannot open the target store {}", store.url), e),
+                });
+            }),
         Planned::Dir { dir, path } => {
             *created = Created {
                 dir: (!dir.exists()).then(|| dir.clone()),

@@ -18,6 +18,45 @@ use crate::vals;
 #[path = "../../../tests/common/pg.rs"]
 mod pg;
 
+/// Opens and makes one round trip: the module opens lazily (a host may
+/// start while the database is down), so a refusal shows at first use.
+fn open_now(t: &PgTarget) -> crate::error::Result<PgBackend> {
+    let b = PgBackend::open(t)?;
+    b.run(TxKind::Read, &mut |_| Ok(()))?;
+    Ok(b)
+}
+
+/// A server that cannot be reached when the token opens fails no open:
+/// the first call answers DEVICE_ERROR with the network's words, and the
+/// schema is created by the first connection that succeeds.
+#[test]
+fn an_unreachable_server_fails_the_first_call_not_the_open() {
+    let Some(c) = pg::cluster() else { return };
+    let _up = c.up();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let closed = PgTarget {
+        url: format!(
+            "postgresql://{}@localhost:{port}/{}?sslmode=verify-full&sslrootcert={}",
+            c.role,
+            c.db,
+            c.ca_file().display()
+        ),
+        ..target(c, &pg::fresh_schema())
+    };
+    let b = PgBackend::open(&closed).expect("opens without the server");
+    cause::clear();
+    assert_eq!(
+        b.run(TxKind::Read, &mut |_| Ok(())).err(),
+        Some(Error::DeviceError)
+    );
+    let why = cause::take().unwrap_or_default();
+    assert!(why.contains("Connection refused"), "{why}");
+    assert_eq!(b.stamp(), None, "nothing cached without a listener");
+}
+
 fn target(c: &pg::Cluster, schema: &str) -> PgTarget {
     PgTarget {
         url: c.url(),
@@ -437,17 +476,13 @@ fn tls_verifies_the_server_certificate() {
         url: c.tls_url(host, mode, root),
         ..target(c, &schema)
     };
-    let b = opened(PgBackend::open(&tls(
-        "localhost",
-        "verify-full",
-        &c.ca_file(),
-    )));
+    let b = opened(open_now(&tls("localhost", "verify-full", &c.ca_file())));
     b.run(TxKind::Read, &mut |_| Ok(())).expect("read over TLS");
-    PgBackend::open(&tls("127.0.0.1", "verify-full", &c.ca_file())).expect("IP SAN");
-    PgBackend::open(&tls("localhost", "require", &c.ca_file())).expect("require");
+    open_now(&tls("127.0.0.1", "verify-full", &c.ca_file())).expect("IP SAN");
+    open_now(&tls("localhost", "require", &c.ca_file())).expect("require");
 
     cause::clear();
-    let err = PgBackend::open(&tls("localhost", "verify-full", &c.wrong_ca_file()));
+    let err = open_now(&tls("localhost", "verify-full", &c.wrong_ca_file()));
     assert_eq!(
         err.err(),
         Some(Error::DeviceError),
@@ -459,12 +494,12 @@ fn tls_verifies_the_server_certificate() {
     // 127.0.0.2 is the same server, but not a name its certificate has:
     // refused by verify-full, accepted by verify-ca (chain only).
     assert_eq!(
-        PgBackend::open(&tls("127.0.0.2", "verify-full", &c.ca_file())).err(),
+        open_now(&tls("127.0.0.2", "verify-full", &c.ca_file())).err(),
         Some(Error::DeviceError)
     );
-    PgBackend::open(&tls("127.0.0.2", "verify-ca", &c.ca_file())).expect("verify-ca");
+    open_now(&tls("127.0.0.2", "verify-ca", &c.ca_file())).expect("verify-ca");
     assert_eq!(
-        PgBackend::open(&tls("127.0.0.2", "verify-ca", &c.wrong_ca_file())).err(),
+        open_now(&tls("127.0.0.2", "verify-ca", &c.wrong_ca_file())).err(),
         Some(Error::DeviceError)
     );
 
@@ -475,7 +510,7 @@ fn tls_verifies_the_server_certificate() {
         url: format!("postgresql://{}@localhost:{}/{}", c.role, c.port, c.db),
         ..target(c, &schema)
     };
-    assert_eq!(PgBackend::open(&default).err(), Some(Error::DeviceError));
+    assert_eq!(open_now(&default).err(), Some(Error::DeviceError));
     let why = cause::take().unwrap_or_default();
     assert!(
         why.contains("UnknownIssuer") || why.contains("no trusted root"),
@@ -491,11 +526,7 @@ fn tls_verifies_the_server_certificate() {
             ),
             ..target(c, &schema)
         };
-        assert_eq!(
-            PgBackend::open(&t).err(),
-            Some(Error::DeviceError),
-            "{mode}"
-        );
+        assert_eq!(open_now(&t).err(), Some(Error::DeviceError), "{mode}");
     }
 }
 
@@ -531,7 +562,7 @@ fn the_password_is_never_shown() {
         password: Some(Zeroizing::new("wrong-pw-4711".into())),
         ..target(c, &pg::fresh_schema())
     };
-    assert_eq!(PgBackend::open(&bad).err(), Some(Error::DeviceError));
+    assert_eq!(open_now(&bad).err(), Some(Error::DeviceError));
     let why = cause::take().unwrap_or_default();
     assert!(why.contains("password authentication failed"), "{why}");
     assert!(!why.contains("wrong-pw-4711"), "{why}");
@@ -566,7 +597,7 @@ fn a_newer_store_version_is_not_recognized() {
     })
     .expect("bump version");
     assert_eq!(
-        PgBackend::open(&target(c, &schema)).err(),
+        open_now(&target(c, &schema)).err(),
         Some(Error::TokenNotRecognized)
     );
 }
