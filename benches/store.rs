@@ -5,7 +5,8 @@
 //! interleaved (both slots' cells in every round), median of R rounds.
 //!
 //! Knobs: `KEYWARD_BENCH_ROUNDS` (default 5), `KEYWARD_BENCH_MS` per cell
-//! (default 200). Under `cargo test --all-targets` (no `--bench` argument)
+//! (default 200), `KEYWARD_BENCH_ONLY` (only the rows whose name contains
+//! it, e.g. to profile one row under `perf record`). Under `cargo test --all-targets` (no `--bench` argument)
 //! it runs one tiny smoke round that still checks every CK_RV. Without the
 //! `postgres` feature, or without PostgreSQL installed, it prints SKIP and
 //! exits 0 (under CI=true a missing PostgreSQL panics in the cluster

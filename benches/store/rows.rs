@@ -390,6 +390,12 @@ fn header(s: &Settings, full: bool) {
     );
 }
 
+/// `KEYWARD_BENCH_ONLY=text`: only the rows whose name contains `text`
+/// (e.g. to profile one row under `perf record`).
+fn selected(row: &str) -> bool {
+    std::env::var("KEYWARD_BENCH_ONLY").map_or(true, |o| row.contains(o.as_str()))
+}
+
 pub fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let s = Settings {
@@ -424,6 +430,9 @@ pub fn main() {
     let mut samples = vec![[Vec::new(), Vec::new()]; ROWS.len()];
     for round in 0..s.rounds {
         for (row, cells) in ops.iter_mut().enumerate() {
+            if !selected(ROWS[row]) {
+                continue;
+            }
             for i in 0..2 {
                 // Alternate which slot goes first, so neither always runs
                 // on the heels of the other's writes.
@@ -436,6 +445,9 @@ pub fn main() {
     println!("| operation | SQLite (slot 0) | PostgreSQL (slot 1) | PostgreSQL/SQLite |");
     println!("|---|---:|---:|---:|");
     for (row, name) in ROWS.iter().enumerate() {
+        if !selected(name) {
+            continue;
+        }
         let [a, b] = &mut samples[row];
         let (sq, pgm) = (median(a), median(b));
         println!(
