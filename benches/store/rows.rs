@@ -386,7 +386,9 @@ fn header(s: &Settings, full: bool) {
     );
     println!(
         "- no database round trip is measured on its own (the module offers no SELECT 1); \
-         the write rows include one loopback round trip per statement batch"
+         a PostgreSQL write is a few loopback round trips (BEGIN + advisory lock, the \
+         statements, change bump + NOTIFY + COMMIT); the cached-key rows also pay, every 256 \
+         uses, the flush of the use counters (one Relaxed write transaction)"
     );
 }
 
