@@ -24,7 +24,7 @@
 //! depth), so nested gated calls never wait for their own fork.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How many counters the threads inside are spread over. A thread always
@@ -98,6 +98,22 @@ pub fn child() {
 /// The current fork generation of the process.
 pub fn generation() -> u64 {
     GATE.generation.load(Ordering::SeqCst)
+}
+
+/// Set once the handlers above are registered with pthread_atfork (by
+/// `ffi::atfork`), for good: registrations outlive forks. Until then a fork
+/// does not move [`generation`], and only the pid tells a child apart.
+static ARMED: AtomicBool = AtomicBool::new(false);
+
+/// Records that every later fork runs [`child`] (call it only after a
+/// successful pthread_atfork registration of these handlers).
+pub fn arm() {
+    ARMED.store(true, Ordering::SeqCst);
+}
+
+/// Whether every fork from now on moves [`generation`] in the child.
+pub fn armed() -> bool {
+    ARMED.load(Ordering::SeqCst)
 }
 
 impl Gate {

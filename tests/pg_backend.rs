@@ -83,10 +83,45 @@ fn child(b: &PgBackend) -> i32 {
     0
 }
 
+extern "C" fn gate_prepare() {
+    keyward::forkgate::prepare();
+}
+
+extern "C" fn gate_parent() {
+    keyward::forkgate::parent();
+}
+
+extern "C" fn gate_child() {
+    keyward::forkgate::child();
+}
+
+/// Registers the fork gate's handlers as `C_Initialize` does
+/// (src/ffi/atfork.rs), and marks the gate armed.
+fn arm_fork_gate() {
+    // SAFETY: plain functions without arguments touching only atomics and
+    // thread-locals, as in src/ffi/atfork.rs.
+    let rc =
+        unsafe { libc::pthread_atfork(Some(gate_prepare), Some(gate_parent), Some(gate_child)) };
+    assert_eq!(rc, 0, "pthread_atfork");
+    keyward::forkgate::arm();
+}
+
+/// Both ways a backend tells a forked child from its parent, one after
+/// the other in this process (arming is for good): by the pid alone (no
+/// atfork handlers: the CLI, this test's first half), then by the fork
+/// generation the handlers move (the module after C_Initialize), which
+/// `stamp()` reads instead of calling getpid().
 #[test]
 fn a_forked_child_uses_its_own_connection_and_the_parents_keeps_working() {
     let Some(c) = pg::cluster() else { return };
     let _up = c.up();
+    assert!(!keyward::forkgate::armed());
+    fork_while_a_thread_writes(c);
+    arm_fork_gate();
+    fork_while_a_thread_writes(c);
+}
+
+fn fork_while_a_thread_writes(c: &pg::Cluster) {
     let b = Arc::new(
         PgBackend::open(&PgTarget {
             url: c.url(),

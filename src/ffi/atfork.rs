@@ -36,5 +36,9 @@ pub fn register() {
     if rc != 0 {
         // Only ENOMEM is possible: try again at the next C_Initialize.
         REGISTERED.store(false, Ordering::SeqCst);
+    } else {
+        // From now on a fork moves the generation in the child, so state
+        // tagged with it may check it instead of calling getpid().
+        forkgate::arm();
     }
 }

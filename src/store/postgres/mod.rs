@@ -54,6 +54,7 @@ use super::backend::{Backend, ChangeStamp, Stamp, TxKind};
 use super::rows::Tx;
 use super::schema::{TxError, TxResult};
 use crate::error::{Error, Result};
+use crate::forkgate;
 
 /// Where a token's rows live in PostgreSQL.
 #[derive(Clone)]
@@ -86,6 +87,13 @@ impl std::fmt::Debug for PgTarget {
 /// What one process of the backend owns: its connection and its listener.
 struct Proc {
     pid: u32,
+    /// The fork generation this state was made in, when the pthread_atfork
+    /// handlers were registered by then (`forkgate::armed`): every later
+    /// fork moves the generation in the child, so an equal generation
+    /// proves this is still the process that made it, with one atomic load
+    /// instead of a getpid() syscall per `stamp()` (the hot path of every
+    /// cached key's use). None: only the pid can tell.
+    generation: Option<u64>,
     /// The connection's own mutex, held across its network waits (one
     /// transaction at a time per connection). None until the first call,
     /// and after a call found the connection broken.
@@ -98,6 +106,7 @@ impl Proc {
     fn new(pid: u32, grace: Duration) -> Proc {
         Proc {
             pid,
+            generation: forkgate::armed().then(forkgate::generation),
             conn: Mutex::new(None),
             listen: Arc::new(ListenState::new(grace)),
             listener_started: AtomicBool::new(false),
@@ -346,7 +355,9 @@ impl Backend for PgBackend {
 
     fn stamp(&self) -> Option<Stamp> {
         let proc = self.proc.load();
-        if proc.pid != std::process::id() {
+        let same_process =
+            proc.generation == Some(forkgate::generation()) || proc.pid == std::process::id();
+        if !same_process {
             drop(proc);
             // A forked child: its own state and listener, started now;
             // until the listener runs, None.
