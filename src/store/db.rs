@@ -352,8 +352,8 @@ impl TokenDb {
 
     /// Adds batched use counts: `(object, uses, last_used_secs)`. Rows of
     /// objects destroyed meanwhile are skipped. Relaxed: the counts are
-    /// statistics that a killed process already loses up to
-    /// `usage::FLUSH_EVERY` of, and a power loss may drop the last flushes.
+    /// statistics that a killed process already loses the last second of
+    /// (`token/usage.rs`), and a power loss may drop the last flushes.
     /// Counts from every process and host add up (the update adds to the
     /// stored count inside the serialized write).
     pub fn add_usage(&self, uses: &[(i64, u64, u64)]) -> Result<()> {

@@ -1,20 +1,26 @@
 //! Key usage counters (CKA_KEYWARD_USE_COUNT / LAST_USED), batched in
 //! memory so a signature costs no database write: flushed when one of the
-//! per-thread shards holds [`FLUSH_EVERY`] uses, at logout, session close
-//! and finalize. A process killed without finalizing loses at most that
-//! many counts per shard (8 shards).
+//! per-thread shards holds [`FLUSH_EVERY`] uses and the last flush is at
+//! least [`FLUSH_INTERVAL_MS`] old, and at logout, session close and
+//! finalize. A process killed without finalizing loses the uses of the
+//! last [`FLUSH_INTERVAL_MS`], or [`FLUSH_EVERY`] per shard (8 shards),
+//! whichever is more. The interval keeps fast operations (an HMAC takes
+//! under a microsecond) from paying a write per 256 uses — a network round
+//! trip, and the token's writer lock, on a shared PostgreSQL store.
 
 use std::collections::HashMap;
 
 use crate::idhash::IdMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::Token;
 use crate::error::{Error, Result};
 
 /// Operations counted in memory before they are written.
 pub const FLUSH_EVERY: u64 = 256;
+/// The shortest time between two flushes made because a shard is full.
+pub const FLUSH_INTERVAL_MS: u64 = 1000;
 
 /// Counts of one shard: object id → (uses, last use in seconds), and how
 /// many uses it holds in all.
@@ -38,6 +44,28 @@ struct Padded(Mutex<Shard>);
 #[derive(Default)]
 pub(super) struct Pending {
     shards: [Padded; SHARDS],
+    /// When a full shard last started a flush (Unix ms; 0: never).
+    last_flush_ms: AtomicU64,
+}
+
+impl Pending {
+    /// Whether a full shard may flush now: [`FLUSH_INTERVAL_MS`] passed
+    /// since the last such flush. One thread wins the slot.
+    fn flush_due(&self) -> bool {
+        let now = now_ms();
+        let last = self.last_flush_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= FLUSH_INTERVAL_MS
+            && self
+                .last_flush_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 thread_local! {
@@ -69,9 +97,14 @@ impl Token {
             entry.0 = entry.0.saturating_add(1);
             entry.1 = now_secs();
             shard.total = shard.total.saturating_add(1);
-            shard.total >= FLUSH_EVERY
+            // Counted again from zero either way: the clock is read once
+            // per FLUSH_EVERY uses, not at every use.
+            shard.total >= FLUSH_EVERY && {
+                shard.total = 0;
+                true
+            }
         };
-        if full {
+        if full && pending.flush_due() {
             // Counts are statistics: a write that fails (the store out of
             // reach, a full disk) keeps them for the next flush and never
             // fails the operation that was counted.
@@ -136,5 +169,24 @@ impl Token {
             }
         }
         Ok((stored.saturating_add(n), last.max(l)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full shard flushes at most once per interval: the first one at
+    /// once, the next not before the interval has passed.
+    #[test]
+    fn full_shards_flush_at_most_once_per_interval() {
+        let pending = Pending::default();
+        assert!(pending.flush_due(), "the first flush is due at once");
+        assert!(!pending.flush_due(), "not again within the interval");
+        pending.last_flush_ms.store(
+            now_ms().saturating_sub(FLUSH_INTERVAL_MS),
+            Ordering::Relaxed,
+        );
+        assert!(pending.flush_due(), "due once the interval has passed");
     }
 }
