@@ -214,9 +214,7 @@ fn resealed_row(
         Some(e) if e != old_epoch => return Err(Error::Tampered),
         _ => {}
     }
-    let digest = seal::public_digest(&row.public);
-    let plain = seal::unseal_object(old, row.id, row.class, &digest, &row.sealed)?;
-    seal::seal_object_at(new, new_epoch, row.id, row.class, &digest, &plain).map(Some)
+    seal::reseal_row(old, new, new_epoch, row).map(Some)
 }
 
 impl TokenDb {
@@ -259,8 +257,7 @@ impl TokenDb {
                 if seal::blob_key_epoch(&row.sealed)?.is_some_and(|e| e != epoch) {
                     return Err(Error::Tampered.into());
                 }
-                let digest = seal::public_digest(&row.public);
-                seal::unseal_object(mk, row.id, row.class, &digest, &row.sealed)?;
+                seal::open_row(mk, &row)?;
                 n = n.saturating_add(1);
             }
             Ok(n)

@@ -447,6 +447,33 @@ pub fn unseal_object(
     .map_err(|_| Error::Tampered)
 }
 
+/// The sealed part of a stored row, opened under `mk`: the one way every
+/// layer (the token's reads, rotation, the pre-rotation check, migration's
+/// verification) opens a row, bound to the row's id, class and public
+/// attributes.
+pub fn open_row(mk: &MasterKey, row: &super::db::ObjectRow) -> Result<Zeroizing<Vec<u8>>> {
+    unseal_object(
+        mk,
+        row.id,
+        row.class,
+        &public_digest(&row.public),
+        &row.sealed,
+    )
+}
+
+/// `row`'s sealed part opened under `old` and sealed again under `new`
+/// (of `new_epoch`), bound to the same id, class and public attributes.
+pub fn reseal_row(
+    old: &MasterKey,
+    new: &MasterKey,
+    new_epoch: i64,
+    row: &super::db::ObjectRow,
+) -> Result<Vec<u8>> {
+    let plain = open_row(old, row)?;
+    let digest = public_digest(&row.public);
+    seal_object_at(new, new_epoch, row.id, row.class, &digest, &plain)
+}
+
 /// SHA-256 of the encoded public attributes, bound into each sealed blob.
 pub fn public_digest(encoded_public: &[u8]) -> [u8; 32] {
     Sha256::digest(encoded_public).into()

@@ -7,7 +7,7 @@ use super::{Login, Token};
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::store::db::{Role, TokenDb};
-use crate::store::seal::{public_digest, unseal_object, unwrap_master_key};
+use crate::store::seal::{open_row, unwrap_master_key};
 
 /// What a migration did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +65,7 @@ impl Token {
             if row.sealed.is_empty() {
                 continue;
             }
-            let digest = public_digest(&row.public);
-            unseal_object(&target_mk, row.id, row.class, &digest, &row.sealed).map_err(|_| {
+            open_row(&target_mk, &row).map_err(|_| {
                 Error::DeviceError.because(&format_args!("copied object {id} does not unseal"))
             })?;
             verified += 1;

@@ -383,7 +383,6 @@ impl Token {
     /// rotation is never mistaken for damage and never logs us out.
     fn unseal_row(&self, row: &ObjectRow) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         let named = seal::blob_key_epoch(&row.sealed)?;
-        let digest = seal::public_digest(&row.public);
         for attempt in 0..2 {
             let keys: Vec<MasterKey> = {
                 let state = self.login_state()?;
@@ -400,8 +399,7 @@ impl Token {
                 keys
             };
             for mk in &keys {
-                if let Ok(plain) = seal::unseal_object(mk, row.id, row.class, &digest, &row.sealed)
-                {
+                if let Ok(plain) = seal::open_row(mk, row) {
                     return Ok(plain);
                 }
             }
