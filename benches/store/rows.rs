@@ -387,8 +387,8 @@ fn header(s: &Settings, full: bool) {
     println!(
         "- no database round trip is measured on its own (the module offers no SELECT 1); \
          a PostgreSQL write is a few loopback round trips (BEGIN + advisory lock, the \
-         statements, change bump + NOTIFY + COMMIT); the cached-key rows also pay, every 256 \
-         uses, the flush of the use counters (one Relaxed write transaction)"
+         statements, change bump + NOTIFY + COMMIT); the cached-key rows also pay the flush \
+         of the use counters (one record-only write) at most once a second"
     );
 }
 
