@@ -368,6 +368,42 @@ impl Cluster {
         self.pg_ctl(&["start", "-w", "-t", "60"]);
     }
 
+    /// Runs `sql` in database `db` as the cluster's superuser (what a
+    /// database operator can do); its output, tuples only.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let psql = self.bin.join("psql");
+        let psql = if psql.is_file() {
+            psql
+        } else {
+            PathBuf::from("psql")
+        };
+        let out = Command::new(psql)
+            .args([
+                "-X",
+                "-tA",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                "pgadmin",
+                "-d",
+                db,
+            ])
+            .arg("-h")
+            .arg(self.socket_dir())
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-c")
+            .arg(sql)
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     pub fn socket_dir(&self) -> PathBuf {
         self.dir.join("sock")
     }
