@@ -368,6 +368,17 @@ fn child_pin(sync: &Path) {
     signal(sync, "b-done");
 }
 
+/// Uses `key` for a second, a use every `step`: a key is cached only once
+/// the process's change listener is connected, which nothing on the C ABI
+/// shows.
+fn warm_up(s: &Session, key: ObjectHandle, step: Duration) {
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_secs(1) {
+        sign_once(s, key).expect("sign: the key is cached");
+        std::thread::sleep(step);
+    }
+}
+
 /// The host of `server_down_then_back`, traced (KEYWARD_TRACE).
 fn child_offline(sync: &Path) {
     let h = Harness::from_env();
@@ -378,11 +389,7 @@ fn child_offline(sync: &Path) {
     // the store has no stamp to trust a cached key by. Nothing on the C
     // ABI shows when that is, so the key is used for a while (50 uses,
     // far below the usage-counter flush at 256).
-    let warm = Instant::now();
-    while warm.elapsed() < Duration::from_secs(1) {
-        sign_once(&s, cached).expect("sign: the key is cached");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    warm_up(&s, cached, Duration::from_millis(20));
     signal(sync, "cached");
     wait_for(sync, "down", None);
     let down_at = Instant::now();
@@ -463,11 +470,7 @@ fn child_uses(sync: &Path) {
     let h = Harness::from_env();
     let s = h.user_session();
     let cached = hmac_key(&s, "cached");
-    let warm = Instant::now();
-    while warm.elapsed() < Duration::from_secs(1) {
-        sign_once(&s, cached).expect("sign: the key is cached");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    warm_up(&s, cached, Duration::from_millis(100));
     let before = match attr(
         &s,
         cached,
