@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// columns copied. Left out: `schema_version` (each store has its own)
 /// and `pin_attempt` (reservations of PIN checks in flight on the source,
 /// which mean nothing on the target).
-const TABLES: [(&str, &str); 7] = [
+const TABLES: [(&str, &str); 11] = [
     (
         "token",
         "id, label, serial, so_failures, user_failures, epoch",
@@ -30,6 +30,13 @@ const TABLES: [(&str, &str); 7] = [
         "audit_state",
         "id, head_seq, head_hash, anchor_seq, anchor_hash, anchor_mac, key_wrapped",
     ),
+    ("quorum", "id, key_wrapped, config, mac"),
+    (
+        "quorum_request",
+        "id, nonce, op, target, about, requester, reason, created, expires, state",
+    ),
+    ("quorum_vote", "request, officer, decision, time, signature"),
+    ("auditor", "id, name, salt, iterations, wrapped"),
 ];
 
 /// What a migration copied.

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 
 /// Version written to `schema_version`; bump it and add a migration when
 /// the layout changes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 /// SQLite header `application_id` ("KWRD"), so a foreign database file is
 /// not mistaken for a token.
 pub const APPLICATION_ID: i64 = 0x4B57_5244;
@@ -136,6 +136,53 @@ DROP INDEX IF EXISTS audit_object;
 CREATE INDEX IF NOT EXISTS audit_damage ON audit(object) WHERE event = 'object_damaged';
 ";
 
+/// Added in version 6: separation of duties (`store/quorum.rs`,
+/// docs/SEPARATION-OF-DUTIES.md). `quorum`: the officers and the approval
+/// rules, authenticated by a MAC under the quorum key, itself wrapped under
+/// the master key. `quorum_request` / `quorum_vote`: requests and the
+/// officers' signed approvals or denials (the signatures, not the table,
+/// are what counts). `auditor`: the audit key wrapped under the auditor's
+/// passphrase, so the trail's MACs can be checked without a PIN. None of
+/// them hangs off the token row: officers and the auditor outlive a
+/// re-initialization. The partial index finds the executions of approved
+/// requests, which no request may have twice.
+const SCHEMA_V6: &str = "
+CREATE TABLE IF NOT EXISTS quorum (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    key_wrapped BLOB    NOT NULL,
+    config      BLOB    NOT NULL,
+    mac         BLOB    NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS quorum_request (
+    id        INTEGER PRIMARY KEY,
+    nonce     BLOB    NOT NULL CHECK (length(nonce) = 16),
+    op        TEXT    NOT NULL,
+    target    TEXT    NOT NULL,
+    about     TEXT    NOT NULL,
+    requester TEXT    NOT NULL,
+    reason    TEXT    NOT NULL,
+    created   INTEGER NOT NULL,
+    expires   INTEGER NOT NULL,
+    state     TEXT    NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS quorum_vote (
+    request   INTEGER NOT NULL REFERENCES quorum_request(id) ON DELETE CASCADE,
+    officer   TEXT    NOT NULL,
+    decision  TEXT    NOT NULL CHECK (decision IN ('approve', 'deny')),
+    time      INTEGER NOT NULL,
+    signature BLOB    NOT NULL,
+    PRIMARY KEY (request, officer)
+) STRICT;
+CREATE TABLE IF NOT EXISTS auditor (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    name       TEXT    NOT NULL,
+    salt       BLOB    NOT NULL,
+    iterations INTEGER NOT NULL,
+    wrapped    BLOB    NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_quorum ON audit(event) WHERE event = 'quorum_executed';
+";
+
 /// Failure inside a transaction body: SQL errors stay raw so BUSY can be
 /// recognised and retried; everything else is already final.
 pub enum TxError {
@@ -225,6 +272,7 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             tx.execute_batch(SCHEMA_V3)?;
             tx.execute_batch(SCHEMA_V4)?;
             tx.execute_batch(SCHEMA_V5)?;
+            tx.execute_batch(SCHEMA_V6)?;
             tx.execute(
                 "INSERT INTO schema_version (id, version) VALUES (1, ?1)",
                 [SCHEMA_VERSION],
@@ -248,6 +296,9 @@ pub(super) fn create_schema(tx: &Transaction<'_>) -> TxResult<()> {
             }
             if version < 5 {
                 tx.execute_batch(SCHEMA_V5)?;
+            }
+            if version < 6 {
+                tx.execute_batch(SCHEMA_V6)?;
             }
             if version < SCHEMA_VERSION {
                 tx.execute(
@@ -339,7 +390,8 @@ mod tests {
     }
 
     /// What an audited operation's commit writes: the record's table
-    /// page and the chain head, and no index page (version 5). Files
+    /// page and the chain head, and no index page (version 5; the two
+    /// partial indexes hold only damage reports and quorum executions). Files
     /// made by version 4 lose the two indexes on open.
     #[test]
     fn audit_records_update_no_index_but_damage_reports_are_indexed() {
@@ -359,7 +411,7 @@ mod tests {
         let path = dir.path().join("token.db");
         drop(TokenDb::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
-        assert_eq!(audit_indexes(&conn), ["audit_damage"]);
+        assert_eq!(audit_indexes(&conn), ["audit_damage", "audit_quorum"]);
         let plan: String = conn
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT 1 FROM audit WHERE event = 'object_damaged'
@@ -381,7 +433,7 @@ mod tests {
         drop(conn);
         drop(TokenDb::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
-        assert_eq!(audit_indexes(&conn), ["audit_damage"]);
+        assert_eq!(audit_indexes(&conn), ["audit_damage", "audit_quorum"]);
         let version: i64 = conn
             .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
             .unwrap();

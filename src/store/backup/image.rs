@@ -18,7 +18,7 @@ use crate::store::sqlite::{ObjectRow, Role, SELECT_OBJECT, TokenDb, load_pin, ob
 
 /// Every table of the current schema, parents before children. A restore
 /// refuses a schema with any other table: it would not know how to copy it.
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 14] = [
     "schema_version",
     "token",
     "pin",
@@ -29,6 +29,10 @@ const TABLES: [&str; 10] = [
     "usage",
     "audit",
     "audit_state",
+    "quorum",
+    "quorum_request",
+    "quorum_vote",
+    "auditor",
 ];
 
 /// The append-only triggers of `audit` (as in the schema): dropped for the

@@ -1,5 +1,5 @@
 //! The token's tables in a PostgreSQL schema: the SQLite schema versions
-//! 1–5 combined (BIGINT for INTEGER, BYTEA for BLOB, the same CHECKs and
+//! 1–6 combined (BIGINT for INTEGER, BYTEA for BLOB, the same CHECKs and
 //! cascading foreign keys), plus the `change` counter that Write
 //! transactions bump. Created once, under the token's advisory lock, so
 //! two hosts opening a new schema at the same moment do not collide.
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::store::schema::SCHEMA_VERSION;
 
 /// Every table of [`SCHEMA_VERSION`] at once (a PostgreSQL store starts
-/// at version 5: there are no older ones to migrate).
+/// at version 5, so version 5 is the oldest one to upgrade).
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS token (
     id            BIGINT PRIMARY KEY CHECK (id = 1),
@@ -110,6 +110,45 @@ CREATE TABLE IF NOT EXISTS change (
 INSERT INTO change (id, counter) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 ";
 
+/// Version 6's tables (see `store::schema::SCHEMA_V6`), added to a
+/// version 5 schema on open.
+const TABLES_V6: &str = "
+CREATE TABLE IF NOT EXISTS quorum (
+    id          BIGINT PRIMARY KEY CHECK (id = 1),
+    key_wrapped BYTEA  NOT NULL,
+    config      BYTEA  NOT NULL,
+    mac         BYTEA  NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quorum_request (
+    id        BIGINT PRIMARY KEY,
+    nonce     BYTEA  NOT NULL CHECK (length(nonce) = 16),
+    op        TEXT   NOT NULL,
+    target    TEXT   NOT NULL,
+    about     TEXT   NOT NULL,
+    requester TEXT   NOT NULL,
+    reason    TEXT   NOT NULL,
+    created   BIGINT NOT NULL,
+    expires   BIGINT NOT NULL,
+    state     TEXT   NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quorum_vote (
+    request   BIGINT NOT NULL REFERENCES quorum_request(id) ON DELETE CASCADE,
+    officer   TEXT   NOT NULL,
+    decision  TEXT   NOT NULL CHECK (decision IN ('approve', 'deny')),
+    time      BIGINT NOT NULL,
+    signature BYTEA  NOT NULL,
+    PRIMARY KEY (request, officer)
+);
+CREATE TABLE IF NOT EXISTS auditor (
+    id         BIGINT PRIMARY KEY CHECK (id = 1),
+    name       TEXT   NOT NULL,
+    salt       BYTEA  NOT NULL,
+    iterations BIGINT NOT NULL,
+    wrapped    BYTEA  NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_quorum ON audit(event) WHERE event = 'quorum_executed';
+";
+
 /// Creates the schema and its tables if missing, or checks the version of
 /// an existing one, in one transaction under the token's advisory lock
 /// (`lock_key`). The connection's `search_path` already names `schema`.
@@ -134,6 +173,7 @@ pub(super) fn create(client: &mut Client, schema: &str, lock_key: i64) -> Result
     match version {
         None => {
             tx.batch_execute(TABLES).map_err(|e| pg_error(&e))?;
+            tx.batch_execute(TABLES_V6).map_err(|e| pg_error(&e))?;
             tx.execute(
                 "INSERT INTO schema_version (id, version) VALUES (1, $1)",
                 &[&SCHEMA_VERSION],
@@ -141,6 +181,14 @@ pub(super) fn create(client: &mut Client, schema: &str, lock_key: i64) -> Result
             .map_err(|e| pg_error(&e))?;
         }
         Some(SCHEMA_VERSION) => {}
+        Some(5) => {
+            tx.batch_execute(TABLES_V6).map_err(|e| pg_error(&e))?;
+            tx.execute(
+                "UPDATE schema_version SET version = $1 WHERE id = 1",
+                &[&SCHEMA_VERSION],
+            )
+            .map_err(|e| pg_error(&e))?;
+        }
         Some(other) => {
             return Err(Error::TokenNotRecognized.because(&format_args!(
                 "PostgreSQL schema {schema} holds store version {other}"
