@@ -62,6 +62,13 @@
 #define CKA_KEYWARD_VERSION        (KEYWARD_VENDOR_BASE + 0x0B) /* CK_ULONG, 1 = never rotated; read-only */
 #define CKA_KEYWARD_PRIMARY        (KEYWARD_VENDOR_BASE + 0x0C) /* CK_BBOOL, the version in use; read-only */
 
+/* Separation of duties (docs/SEPARATION-OF-DUTIES.md): CK_TRUE in a creation
+ * template makes every destroy, export (C_WrapKey, reading CKA_VALUE) and
+ * attribute change that makes the key more usable need an approved officer
+ * request; set at creation only, never cleared (copies and new versions keep
+ * it). Without the approval the call answers CKR_ACTION_PROHIBITED. */
+#define CKA_KEYWARD_QUORUM         (KEYWARD_VENDOR_BASE + 0x0D) /* CK_BBOOL, set at creation; read-only */
+
 /* Values of CKA_KEYWARD_STATE (NIST SP 800-57 part 1, section 7). */
 #define CKW_STATE_PRE_ACTIVE   1UL /* not yet usable at all */
 #define CKW_STATE_ACTIVE       2UL /* usable within CKA_START_DATE..CKA_END_DATE */

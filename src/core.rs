@@ -30,6 +30,7 @@ pub mod idhash;
 pub mod lifecycle;
 pub mod mechanism;
 pub mod object;
+pub mod quorum;
 pub mod session;
 pub mod store;
 pub mod token;

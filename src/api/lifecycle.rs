@@ -35,6 +35,7 @@ const CARRIED: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_DESTROYABLE,
     CKA_ALLOWED_MECHANISMS,
     CKA_SUBJECT,
+    CKA_KEYWARD_QUORUM,
 ];
 
 /// Usage flags, protecting ones paired with the flag that processes what
@@ -298,6 +299,19 @@ impl Library {
             super::object::check_write(s, token, &Object::default())?;
             let (id, obj) = self.token_object(s, token, key)?;
             super::object::check_write(s, token, &obj)?;
+            // Activating (or re-activating) makes a key more usable;
+            // deactivating or marking it compromised never needs approval.
+            if to == CKW_STATE_ACTIVE
+                && lifecycle::state(&obj) != CKW_STATE_ACTIVE
+                && matches!(obj.class(), CKO_PRIVATE_KEY | CKO_SECRET_KEY)
+            {
+                token.authorize(&crate::token::quorum::Subject {
+                    op: crate::quorum::Op::Modify,
+                    target: crate::quorum::object_target(id),
+                    marked: lifecycle::quorum_marked(&obj),
+                    object: Some((id, &obj)),
+                })?;
+            }
             self.change_state(token, id, &obj, to, reason)?;
             let mut changed = vec![key];
             for (ch, row, other) in self.companions(s, token, id, &obj)? {

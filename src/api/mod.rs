@@ -32,6 +32,8 @@ pub use lifecycle::Rotation;
 pub mod message;
 mod object;
 mod provenance;
+mod quorum;
+pub use quorum::describe;
 mod recover;
 mod restore;
 mod session;

@@ -11,6 +11,7 @@ use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::lifecycle::vendor::{CKW_ORIGIN_COPIED, CKW_ORIGIN_IMPORTED};
 use crate::object::{self, AttrMap, Object};
+use crate::quorum::Op;
 use crate::session::Session;
 use crate::token::{Login, Token};
 
@@ -127,6 +128,7 @@ impl Library {
         if object.bytes(CKA_DESTROYABLE).is_some() && !object.flag(CKA_DESTROYABLE) {
             return Err(Error::ActionProhibited);
         }
+        self.authorize_object(token, &r, &object, Op::Destroy)?;
         if let ObjRef::Token { id, .. } = r {
             token.delete(id, &object, &Event::new("destroy"))?;
             self.forget_keys(s.token, Some(id))?;
@@ -150,6 +152,14 @@ impl Library {
         if token.login_role()? != Login::User {
             return Err(Error::UserNotLoggedIn);
         }
+        // Whether it carried the quorum mark cannot be known: the rule of
+        // its class applies.
+        token.authorize(&crate::token::quorum::Subject {
+            op: Op::Destroy,
+            target: crate::quorum::object_target(id),
+            marked: false,
+            object: None,
+        })?;
         let empty = Object::join(Default::default(), Default::default());
         let ev = Event::new("destroy").detail("damaged row");
         token.delete(id, &empty, &ev)?;
@@ -169,6 +179,23 @@ impl Library {
         h: CK_SESSION_HANDLE,
         obj: CK_OBJECT_HANDLE,
         types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrRead>> {
+        self.attribute_values_for(h, obj, types, &|_| true)
+    }
+
+    /// C_GetAttributeValue: `wants(i)` says entry `i` has a buffer (a
+    /// value is read, not only its length). Reading a key's secret value
+    /// is an export: where a quorum rule or the key's mark covers it, the
+    /// read uses up an approved request, and without one the value is
+    /// CKR_ATTRIBUTE_SENSITIVE (the code C_GetAttributeValue has for a
+    /// value it may not reveal). A length alone reveals nothing and
+    /// uses nothing up.
+    pub fn attribute_values_for(
+        &self,
+        h: CK_SESSION_HANDLE,
+        obj: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+        wants: &dyn Fn(usize) -> bool,
     ) -> Result<Vec<AttrRead>> {
         self.with_session(h, |s, token| {
             let unseal = token.login_role()? == Login::User
@@ -193,6 +220,29 @@ impl Library {
                     }
                     other => other,
                 });
+            }
+            let exported: Vec<usize> = out
+                .iter()
+                .enumerate()
+                .filter(|(i, read)| {
+                    matches!(read, AttrRead::Value(_))
+                        && types.get(*i).is_some_and(|ty| SECRET_TYPES.contains(ty))
+                        && wants(*i)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if !exported.is_empty() {
+                match self.authorize_object(token, &r, &object, Op::Export) {
+                    Ok(()) => {}
+                    Err(Error::ActionProhibited) => {
+                        for i in exported {
+                            if let Some(read) = out.get_mut(i) {
+                                *read = AttrRead::Sensitive;
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Ok(out)
         })
@@ -222,6 +272,9 @@ impl Library {
                     let about = provenance::row_id(&r).map(|id| (id, &updated));
                     provenance::refused(token, &Event::new("set_attribute"), about, e)
                 })?;
+            if !super::quorum::only_restricts(&original, &template) {
+                self.authorize_object(token, &r, &original, Op::Modify)?;
+            }
             match r {
                 ObjRef::Token { id, .. } => {
                     let changed: Vec<String> =

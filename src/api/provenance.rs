@@ -18,6 +18,8 @@ pub(super) struct Provenance {
     pub event: Event,
     pub origin: CK_ULONG,
     pub state: CK_ULONG,
+    /// CK_TRUE CKA_KEYWARD_QUORUM in the template.
+    pub quorum: bool,
 }
 
 impl Provenance {
@@ -30,6 +32,7 @@ impl Provenance {
         template: &mut AttrMap,
     ) -> Result<Provenance> {
         let state = lifecycle::take_requested_state(template)?;
+        let quorum = lifecycle::take_quorum_mark(template)?;
         let mut event = Event::new(kind);
         if let Some(m) = mech {
             event = event.mech(m);
@@ -38,6 +41,7 @@ impl Provenance {
             event,
             origin,
             state,
+            quorum,
         })
     }
 }
@@ -70,7 +74,19 @@ pub(super) fn row_id(r: &ObjRef) -> Option<i64> {
 impl Library {
     /// Stamps a new object and checks it against the policy.
     pub(super) fn prepare(&self, token: &Token, obj: Object, p: &Provenance) -> Result<Object> {
-        let obj = lifecycle::stamp(obj, p.origin, p.state, &token.lifecycle);
+        let mut obj = lifecycle::stamp(obj, p.origin, p.state, &token.lifecycle);
+        if p.quorum {
+            // Keys only: the mark guards key material.
+            if !matches!(
+                obj.class(),
+                CKO_SECRET_KEY | CKO_PRIVATE_KEY | CKO_PUBLIC_KEY
+            ) {
+                return Err(Error::AttributeTypeInvalid);
+            }
+            let mut attrs = obj.attrs().clone();
+            attrs.insert(CKA_KEYWARD_QUORUM, vec![1]);
+            obj = Object::from_attrs(attrs);
+        }
         token
             .lifecycle
             .check_new_key(&obj, p.event.mechanism)

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle::vendor::{CKW_ORIGIN_DERIVED, CKW_ORIGIN_UNWRAPPED};
 use crate::mechanism::{self, Key, Mechanism, RawParam};
 use crate::object::{self, Object};
+use crate::quorum::Op;
 use crate::session::Session;
 use crate::token::{Login, Token};
 
@@ -68,6 +69,9 @@ impl Library {
                 })?;
             Ok(match out {
                 OutCap::Cap(cap) if cap >= wrapped.len() => {
+                    // The export itself (not a length query) is what a
+                    // quorum rule or the key's mark guards.
+                    self.authorize_object(token, &target_ref, &target, Op::Export)?;
                     // An export of key material: always on the record.
                     if let Some(id) = row_id(&target_ref) {
                         token.audit(&Event::new("wrap").mech(mech.ty), Some((id, &target)))?;

@@ -44,6 +44,14 @@ pub const EVENTS: &[&str] = &[
     "object_damaged",
     "audit_break",
     "rollback",
+    "officer_added",
+    "officer_removed",
+    "quorum_rule",
+    "quorum_request",
+    "quorum_vote",
+    "quorum_vote_refused",
+    "quorum_executed",
+    "quorum_refused",
 ];
 
 /// One audit record as stored (JSON) and shown.
@@ -123,6 +131,17 @@ fn process_identity() -> (Option<String>, Option<String>, Option<String>) {
         (user, program)
     });
     (Some(user), host, program)
+}
+
+/// Who this process runs as, "user@host", as requests name their
+/// requester.
+pub fn who() -> String {
+    let (user, host, _) = process_identity();
+    format!(
+        "{}@{}",
+        user.unwrap_or_default(),
+        host.unwrap_or_else(|| "localhost".into())
+    )
 }
 
 /// The per-process part of [`process_identity`].

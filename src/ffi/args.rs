@@ -289,6 +289,20 @@ pub(crate) unsafe fn attribute_types(
     Ok(entries.iter().map(|e| e.type_).collect())
 }
 
+/// For each entry of a `C_GetAttributeValue` template, whether it has a
+/// buffer (a value is asked for, not only its length).
+///
+/// # Safety
+/// As [`attribute_types`].
+pub(crate) unsafe fn attribute_buffers(
+    ptr: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> Result<Vec<bool>> {
+    // SAFETY: forwarded contract.
+    let entries = unsafe { read_array(ptr, count) }?;
+    Ok(entries.iter().map(|e| !e.pValue.is_null()).collect())
+}
+
 /// Which code `C_GetAttributeValue` reports when several entries failed:
 /// the spec allows any; a missing or sensitive attribute says more than a
 /// short buffer, so it wins.

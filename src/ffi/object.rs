@@ -88,7 +88,10 @@ pub unsafe extern "C" fn C_GetAttributeValue(
         let lib = library()?;
         // SAFETY: NULL or `ulCount` readable entries, per the contract.
         let types = unsafe { args::attribute_types(pTemplate, ulCount) }?;
-        let reads = lib.attribute_values(hSession, hObject, &types)?;
+        // SAFETY: the same entries.
+        let buffers = unsafe { args::attribute_buffers(pTemplate, ulCount) }?;
+        let wants = |i: usize| buffers.get(i).copied().unwrap_or(true);
+        let reads = lib.attribute_values_for(hSession, hObject, &types, &wants)?;
         // SAFETY: the same entries, writable, with their pValue buffers.
         unsafe { args::write_attributes(pTemplate, ulCount, reads) }
     })

@@ -50,6 +50,7 @@ pub const ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_KEYWARD_STATE_CHANGED,
     CKA_KEYWARD_VERSION,
     CKA_KEYWARD_PRIMARY,
+    CKA_KEYWARD_QUORUM,
 ];
 
 /// Attributes computed when read rather than stored.
@@ -103,6 +104,25 @@ pub fn take_requested_state(template: &mut AttrMap) -> Result<CK_ULONG> {
     }
 }
 
+/// Takes CKA_KEYWARD_QUORUM out of a creation template: CK_TRUE marks
+/// the new key quorum-protected; CK_FALSE asks for nothing (a copy or new
+/// version of a marked key stays marked).
+pub fn take_quorum_mark(template: &mut AttrMap) -> Result<bool> {
+    match template.remove(&CKA_KEYWARD_QUORUM) {
+        None => Ok(false),
+        Some(v) => match v.as_slice() {
+            [0] => Ok(false),
+            [1] => Ok(true),
+            _ => Err(Error::AttributeValueInvalid),
+        },
+    }
+}
+
+/// Whether the key's sensitive operations need an approved request.
+pub fn quorum_marked(obj: &Object) -> bool {
+    obj.flag(CKA_KEYWARD_QUORUM)
+}
+
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -127,6 +147,10 @@ pub fn stamp(obj: Object, origin: CK_ULONG, state: CK_ULONG, policy: &policy::Po
     attrs.remove(&CKA_KEYWARD_PREDECESSOR);
     attrs.remove(&CKA_KEYWARD_SUCCESSOR);
     versions::stamp(obj.class(), &mut attrs);
+    if obj.class() != CKO_CERTIFICATE {
+        // Readable as CK_FALSE on every new key; a copy keeps a CK_TRUE.
+        attrs.entry(CKA_KEYWARD_QUORUM).or_insert_with(|| vec![0]);
+    }
     let no_end = attrs.get(&CKA_END_DATE).is_none_or(|v| v.is_empty());
     if no_end && let Some(end) = policy.default_end_date(obj.class()) {
         attrs.insert(CKA_END_DATE, dates::encode(end));

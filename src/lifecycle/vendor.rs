@@ -22,6 +22,9 @@ pub const CKA_KEYWARD_STATE_CHANGED: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0
 pub const CKA_KEYWARD_VERSION: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x0B;
 /// Whether this is the one primary version of its key (CK_BBOOL).
 pub const CKA_KEYWARD_PRIMARY: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x0C;
+/// The key's sensitive operations need an approved officer request
+/// (CK_BBOOL; given at creation only, never cleared).
+pub const CKA_KEYWARD_QUORUM: CK_ATTRIBUTE_TYPE = KEYWARD_VENDOR_BASE + 0x0D;
 
 pub const CKW_STATE_PRE_ACTIVE: CK_ULONG = 1;
 pub const CKW_STATE_ACTIVE: CK_ULONG = 2;
@@ -57,6 +60,7 @@ mod tests {
             ("CKA_KEYWARD_STATE_CHANGED", CKA_KEYWARD_STATE_CHANGED),
             ("CKA_KEYWARD_VERSION", CKA_KEYWARD_VERSION),
             ("CKA_KEYWARD_PRIMARY", CKA_KEYWARD_PRIMARY),
+            ("CKA_KEYWARD_QUORUM", CKA_KEYWARD_QUORUM),
         ];
         for (name, value) in ours {
             let line = header

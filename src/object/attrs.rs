@@ -49,7 +49,7 @@ pub fn kind(ty: CK_ATTRIBUTE_TYPE) -> Option<Kind> {
     use crate::lifecycle::vendor::*;
     match ty {
         CKA_KEYWARD_STATE_REASON => Some(Kind::Bytes),
-        CKA_KEYWARD_PRIMARY => Some(Kind::Bool),
+        CKA_KEYWARD_PRIMARY | CKA_KEYWARD_QUORUM => Some(Kind::Bool),
         CKA_KEYWARD_STATE
         | CKA_KEYWARD_CREATED
         | CKA_KEYWARD_LAST_USED

@@ -250,7 +250,23 @@ impl TokenDb {
         audit_key: &[u8],
         record: &AuditEntry,
     ) -> Result<()> {
+        self.initialize_with(meta, audit_key, None, record)
+    }
+
+    /// [`TokenDb::initialize`], also re-keying the officers-and-rules row
+    /// (`quorum`: the row read, and its replacement) in the same
+    /// transaction, so it never outlives the master key that opens it.
+    pub fn initialize_with(
+        &self,
+        meta: &TokenMeta,
+        audit_key: &[u8],
+        quorum: Option<&(super::quorum::QuorumRow, super::quorum::QuorumRow)>,
+        record: &AuditEntry,
+    ) -> Result<()> {
         self.write(|tx| {
+            if let Some((old, new)) = quorum {
+                super::quorum::replace_in(tx, old, new)?;
+            }
             tx.exec("DELETE FROM object", vals![])?;
             // Cascades to the pin rows.
             tx.exec("DELETE FROM token", vals![])?;

@@ -14,10 +14,12 @@ mod object_write;
 pub mod pin_attempts;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod quorum;
 pub mod rekey;
 pub mod rows;
 pub mod schema;
 pub mod seal;
+pub mod seal_quorum;
 mod shared;
 /// The token database's old name: most of the crate still says `store::sqlite::TokenDb`.
 pub use db as sqlite;

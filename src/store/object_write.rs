@@ -275,6 +275,7 @@ mod tests {
                 ),
                 previous: Vec::new(),
                 audit_key: b"",
+                quorum: None,
                 record: &test_entry(),
             })
         };

@@ -106,6 +106,8 @@ pub struct RotationStart<'a> {
     pub previous: Vec<u8>,
     /// The audit key wrapped under the new key.
     pub audit_key: &'a [u8],
+    /// The officers-and-rules row as read, and re-keyed for the new key.
+    pub quorum: Option<&'a (super::quorum::QuorumRow, super::quorum::QuorumRow)>,
     pub record: &'a AuditEntry,
 }
 
@@ -328,6 +330,9 @@ impl TokenDb {
             // The audit key, re-wrapped under the new master key, and the
             // record of the rotation commit with it.
             audit::set_key(tx, start.audit_key)?;
+            if let Some((old, new)) = start.quorum {
+                super::quorum::replace_in(tx, old, new)?;
+            }
             audit::append(tx, start.record)?;
             Ok(())
         })

@@ -131,6 +131,7 @@ fn begin(db: &TokenDb, old: &MasterKey, old_epoch: i64, new_epoch: i64) -> Resul
         )?),
         previous: wrap_step(&new, StepDirection::Previous, new_epoch, old_epoch, old)?,
         audit_key: b"",
+        quorum: None,
         record: &crate::store::audit::test_entry(),
     })?;
     Ok(new)

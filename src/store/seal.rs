@@ -66,6 +66,12 @@ impl std::fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
+    /// The key bytes, for the key derivations of the sibling sealing
+    /// modules.
+    pub(super) fn raw(&self) -> &[u8; KEY_LEN] {
+        &self.key
+    }
+
     /// A fresh master key from the OS RNG.
     pub fn generate() -> Result<MasterKey> {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
@@ -162,6 +168,17 @@ fn seal_headed(key: &[u8; KEY_LEN], head: &[u8], aad: &[u8], plaintext: &[u8]) -
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&body);
     Ok(out)
+}
+
+/// [`seal_with`] for the sibling sealing modules (`seal_quorum.rs`).
+pub(super) fn seal_v1(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    seal_with(key, aad, plaintext)
+}
+
+/// [`open_with`] for the sibling sealing modules; any failure is
+/// [`Error::Tampered`].
+pub(super) fn open_v1(key: &[u8; KEY_LEN], aad: &[u8], blob: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    open_with(key, aad, blob).map_err(|_| Error::Tampered)
 }
 
 /// Why [`open_with`] failed; callers choose the error each one becomes.

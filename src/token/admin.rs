@@ -1,10 +1,12 @@
 //! Token-wide administration with no PKCS#11 verb: master-key rotation
 //! and backups. Both are audited.
 
+use super::quorum::Subject;
 use super::{Login, Token};
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
+use crate::quorum::Op;
 use crate::store::backup::{self, BackupError, BackupInfo};
 use crate::store::rekey::{RotateOptions, RotationKeys, RotationStart};
 use crate::store::seal::{self, AuditKey, StepDirection};
@@ -76,6 +78,15 @@ impl Token {
             self.db.checkpoint();
             return Ok(n);
         }
+        self.authorize_with(
+            &Subject {
+                op: Op::RotateMasterKey,
+                target: self.token_target("token")?,
+                marked: false,
+                object: None,
+            },
+            Some(&current),
+        )?;
         let user_pin = match (&meta.user_pin, user_pin) {
             (Some(_), Some(pin)) => {
                 self.verify_pin(Role::User, pin, "master-key rotation")?;
@@ -88,6 +99,7 @@ impl Token {
         // transaction: nobody waits for it).
         self.db.check_sealed_under(&current, epoch)?;
         let new = current.rotated()?;
+        let quorum = self.quorum_rekeyed(Some(&current), &new)?;
         let so_rec = self.wrap_pin(&new, so_pin, Role::So)?;
         let user_rec = match user_pin {
             Some(pin) => Some(self.wrap_pin(&new, pin, Role::User)?),
@@ -122,6 +134,7 @@ impl Token {
             },
             previous: seal::wrap_step(&new, StepDirection::Previous, new_epoch, epoch, &current)?,
             audit_key: &audit_key.wrap(&new)?,
+            quorum: quorum.as_ref(),
             record: &entry,
         })?;
         let n = self.db.run_rotation(

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use super::quorum::Subject;
 use super::{Login, Token};
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::mechanism;
+use crate::quorum::Op;
 use crate::store::pin_attempts::{self, Begin, Finish};
 use crate::store::rekey::KeyState;
 use crate::store::seal::{self, AuditKey, MasterKey, PinRecord, StepDirection};
@@ -264,6 +266,17 @@ impl Token {
         {
             old_mk = Some(self.verify_pin(Role::So, so_pin, "token initialization")?.0);
         }
+        if old.is_some() {
+            self.authorize_with(
+                &Subject {
+                    op: Op::Init,
+                    target: self.token_target("token")?,
+                    marked: false,
+                    object: None,
+                },
+                old_mk.as_ref(),
+            )?;
+        }
         // The audit trail outlives the token's contents: its key is carried
         // over by the SO who proved the old master key, else made anew.
         let audit_key = match (&old_mk, self.db.audit_key_wrapped()?) {
@@ -272,8 +285,10 @@ impl Token {
             }
             _ => AuditKey::generate()?,
         };
-        drop(old_mk);
         let mk = MasterKey::generate()?;
+        // Officers and rules outlive a re-initialization, like the trail.
+        let quorum = self.quorum_rekeyed(old_mk.as_ref(), &mk)?;
+        drop(old_mk);
         let serial = match &old {
             Some(meta) => meta.serial,
             None => new_serial()?,
@@ -292,7 +307,8 @@ impl Token {
         let label_text = String::from_utf8_lossy(label).trim_end().to_string();
         let ev = Event::new("token_init").detail(format!("label {label_text:?}"));
         let entry = self.entry_as(Login::So, Some(audit_key.clone()), &ev, None);
-        self.db.initialize(&meta, &audit_key.wrap(&mk)?, &entry)?;
+        self.db
+            .initialize_with(&meta, &audit_key.wrap(&mk)?, quorum.as_ref(), &entry)?;
         self.logout()
     }
 
@@ -314,8 +330,18 @@ impl Token {
         if old.label != *label {
             return Err(Error::ArgumentsBad);
         }
+        // A reset erases every key: with a rule for `init`, it needs an
+        // approved request like a re-initialization (checked against the
+        // roster as stored — nobody can prove a key here).
+        self.authorize(&Subject {
+            op: Op::Init,
+            target: self.token_target("token")?,
+            marked: false,
+            object: None,
+        })?;
         let audit_key = AuditKey::generate()?;
         let mk = MasterKey::generate()?;
+        let quorum = self.quorum_rekeyed(None, &mk)?;
         let mut epoch = [0u8; 8];
         mechanism::random(&mut epoch)?;
         let meta = TokenMeta {
@@ -337,13 +363,24 @@ impl Token {
         );
         let ev = Event::new("token_reset").detail(detail);
         let entry = self.entry_as(Login::Public, Some(audit_key.clone()), &ev, None);
-        self.db.initialize(&meta, &audit_key.wrap(&mk)?, &entry)?;
+        self.db
+            .initialize_with(&meta, &audit_key.wrap(&mk)?, quorum.as_ref(), &entry)?;
         self.logout()
     }
 
     /// C_InitPIN by the logged-in SO; also unlocks a locked user PIN.
     pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
         self.check_pin_len(pin)?;
+        // Replacing a user PIN that exists (an unlock) is quorum-protected;
+        // setting the first one is not.
+        if self.db.meta()?.is_some_and(|m| m.user_pin.is_some()) {
+            self.authorize(&Subject {
+                op: Op::Unlock,
+                target: self.token_target("user-pin")?,
+                marked: false,
+                object: None,
+            })?;
+        }
         // The epoch is checked inside the write: a rotation since would make
         // this record wrap a key that opens nothing. Then we follow the
         // rotation and wrap the new key; bounded, since C_InitPIN has no

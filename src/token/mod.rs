@@ -11,6 +11,7 @@ mod migrate;
 mod objects;
 mod pin_file;
 mod presence;
+pub mod quorum;
 mod restore;
 mod usage;
 
@@ -112,6 +113,8 @@ pub struct Token {
     presence: presence::Presence,
     /// The slot's `user_pin_file` (the protected authentication path).
     user_pin_file: Option<std::path::PathBuf>,
+    /// The officers-and-rules row last verified (see quorum.rs).
+    quorum_verified: quorum::Verified,
 }
 
 impl Token {
@@ -150,6 +153,7 @@ impl Token {
             lifecycle: config.policy.clone(),
             erase_pending: std::sync::atomic::AtomicBool::new(false),
             user_pin_file: slot.user_pin_file.clone(),
+            quorum_verified: quorum::Verified::default(),
         })
     }
 

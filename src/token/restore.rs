@@ -10,12 +10,15 @@ use std::path::{Path, PathBuf};
 
 use cryptoki_sys::*;
 
+use super::quorum::Subject;
 use super::{Login, Token};
 use crate::audit::Event;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, vendor::*};
 use crate::object::{AttrMap, Object};
+use crate::quorum::Op;
 use crate::store::backup::{BackupError, BackupInfo, Image, LiveHead};
+use crate::store::quorum::QuorumRow;
 use crate::store::seal::{self, AuditKey, MasterKey};
 use crate::store::sqlite::{ObjectRow, Role, RowFilter};
 use crate::store::{audit::AuditFilter, codec};
@@ -69,6 +72,12 @@ struct Pending {
     records: Vec<crate::store::audit::AuditEntry>,
     epoch: i64,
     failures: (u32, u32),
+    /// The live master key, for the quorum check at apply time.
+    live_mk: Option<MasterKey>,
+    /// The live officers-and-rules row, re-keyed under the backup's key.
+    quorum: Option<(QuorumRow, QuorumRow)>,
+    /// The `restore` target: this backup file's digest.
+    target: String,
 }
 
 impl std::fmt::Debug for Pending {
@@ -270,6 +279,11 @@ impl Token {
                 records,
                 epoch,
                 failures,
+                quorum: self
+                    .quorum_rekeyed(live_mk.as_ref(), &backup_mk)
+                    .map_err(BackupError::Store)?,
+                target: super::quorum::backup_target(file).map_err(BackupError::Store)?,
+                live_mk,
             }),
         })
     }
@@ -287,7 +301,21 @@ impl Token {
         p.image
             .amend(&p.amended, p.epoch, p.failures, &p.records)
             .map_err(BackupError::Store)?;
-        let replaced = self.db.replace_with(&p.image, &p.live_head);
+        // Last, just before the write: an approval is used up only by a
+        // restore that is going to happen.
+        self.authorize_with(
+            &Subject {
+                op: Op::Restore,
+                target: p.target.clone(),
+                marked: false,
+                object: None,
+            },
+            p.live_mk.as_ref(),
+        )
+        .map_err(BackupError::Store)?;
+        let replaced = self
+            .db
+            .replace_keeping_quorum(&p.image, &p.live_head, p.quorum.as_ref());
         let _ = self.logout();
         match replaced {
             Err(Error::FunctionFailed) => Err(BackupError::Changed),

@@ -145,6 +145,10 @@ pub struct GenerateArgs {
     /// Generate even though another object already has this --id.
     #[arg(long)]
     pub force: bool,
+    /// Mark the key quorum-protected (CKA_KEYWARD_QUORUM, for good):
+    /// destroying, exporting or re-enabling it needs officer approval.
+    #[arg(long)]
+    pub quorum: bool,
 }
 
 /// A parsed byte-string option (a `Vec<u8>` would be taken by clap for
@@ -467,6 +471,7 @@ pub fn generate(ctx: &mut Ctx, args: &GenerateArgs) -> CliResult<()> {
         flag(CKA_PRIVATE, true),
         flag(CKA_SENSITIVE, true),
         flag(CKA_EXTRACTABLE, args.extractable),
+        flag(keyward::lifecycle::vendor::CKA_KEYWARD_QUORUM, args.quorum),
     ];
     let h = client.session()?;
     let ck = |e| CliError::ck("key generation failed", "", e);

@@ -30,6 +30,7 @@ mod migrate_cmd;
 mod output;
 mod pin_cmd;
 mod pins;
+mod quorum_cmd;
 mod restore_cmd;
 mod token_cmd;
 mod x509;
@@ -90,6 +91,49 @@ enum Command {
     Certs(certs_cmd::CertsCmd),
     #[command(flatten)]
     Admin(admin_cmd::AdminCmd),
+    /// Officers who approve sensitive operations (separation of duties).
+    #[command(subcommand)]
+    Officer(quorum_cmd::OfficerCmd),
+    /// The approval rules: which operations need how many officers.
+    #[command(subcommand)]
+    Quorum(quorum_cmd::QuorumCmd),
+    /// Ask the officers to approve one operation on one target; prints the
+    /// request's id. OP: destroy, export or modify KEY (label, id:HEX,
+    /// obj:N; logs in as the user to find it), restore BACKUP-FILE,
+    /// rotate-master-key, init, unlock, or policy CHANGE
+    /// (officer-add:NAME, officer-remove:NAME, rule:CLASS=M,
+    /// rule:CLASS=none, auditor-set:NAME, auditor-remove). Once approved,
+    /// the operation itself (by the CLI or any application) uses it up.
+    Request {
+        op: String,
+        target: Option<String>,
+        /// Why: shown to the officers and kept in the audit trail.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// How long the request stays open: Ns, Nm, Nh or Nd (at most 30d).
+        #[arg(long, default_value = "24h", value_parser = quorum_cmd::parse_expiry)]
+        expires: i64,
+    },
+    /// List open requests with their approvals, or show request ID.
+    Requests {
+        id: Option<i64>,
+        /// Also executed, denied and expired requests.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve request ID as officer NAME, signing it with the key your
+    /// passphrase derives (KEYWARD_OFFICER_PASSPHRASE, --pin-fd, or asked).
+    Approve {
+        id: i64,
+        #[arg(long)]
+        officer: String,
+    },
+    /// Deny request ID as officer NAME (one denial vetoes the request).
+    Deny {
+        id: i64,
+        #[arg(long)]
+        officer: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +334,21 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Keys(KeysCmd::Csr(cmd)) => csr::run(ctx, cmd),
         Command::Certs(cmd) => certs_cmd::run(ctx, cmd),
         Command::Admin(cmd) => admin_cmd::run(ctx, cmd),
+        Command::Officer(cmd) => quorum_cmd::officer(ctx, cmd),
+        Command::Quorum(cmd) => quorum_cmd::quorum(ctx, cmd),
+        Command::Request {
+            op,
+            target,
+            reason,
+            expires,
+        } => quorum_cmd::request(ctx, &op, target.as_deref(), &reason, expires),
+        Command::Requests { id, all } => quorum_cmd::requests(ctx, id, all),
+        Command::Approve { id, officer } => {
+            quorum_cmd::vote(ctx, id, &officer, keyward::quorum::Decision::Approve)
+        }
+        Command::Deny { id, officer } => {
+            quorum_cmd::vote(ctx, id, &officer, keyward::quorum::Decision::Deny)
+        }
     }
 }
 

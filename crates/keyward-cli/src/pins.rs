@@ -22,6 +22,8 @@ pub enum Secret {
     NewSoPin,
     BackupPassphrase,
     NewBackupPassphrase,
+    OfficerPassphrase,
+    NewOfficerPassphrase,
 }
 
 impl Secret {
@@ -33,6 +35,8 @@ impl Secret {
             Secret::NewUserPin => "KEYWARD_NEW_PIN",
             Secret::NewSoPin => "KEYWARD_NEW_SO_PIN",
             Secret::BackupPassphrase | Secret::NewBackupPassphrase => "KEYWARD_BACKUP_PASSPHRASE",
+            Secret::OfficerPassphrase => "KEYWARD_OFFICER_PASSPHRASE",
+            Secret::NewOfficerPassphrase => "KEYWARD_NEW_OFFICER_PASSPHRASE",
         }
     }
 
@@ -44,6 +48,8 @@ impl Secret {
             Secret::NewSoPin => "new SO PIN",
             Secret::BackupPassphrase => "backup passphrase",
             Secret::NewBackupPassphrase => "new backup passphrase",
+            Secret::OfficerPassphrase => "officer passphrase",
+            Secret::NewOfficerPassphrase => "new officer passphrase",
         }
     }
 
@@ -55,13 +61,18 @@ impl Secret {
             Secret::NewUserPin => "keyward-new-pin",
             Secret::NewSoPin => "keyward-new-so-pin",
             Secret::BackupPassphrase | Secret::NewBackupPassphrase => "keyward-backup-passphrase",
+            Secret::OfficerPassphrase => "keyward-officer-passphrase",
+            Secret::NewOfficerPassphrase => "keyward-new-officer-passphrase",
         }
     }
 
     fn is_new(self) -> bool {
         matches!(
             self,
-            Secret::NewUserPin | Secret::NewSoPin | Secret::NewBackupPassphrase
+            Secret::NewUserPin
+                | Secret::NewSoPin
+                | Secret::NewBackupPassphrase
+                | Secret::NewOfficerPassphrase
         )
     }
 }

@@ -35,6 +35,10 @@ const TABLES: [&str; 14] = [
     "auditor",
 ];
 
+/// The separation-of-duties tables a restore over a token with officers
+/// leaves as they are (see [`TokenDb::replace_keeping_quorum`]).
+const KEPT_BY_RESTORE: [&str; 4] = ["quorum", "quorum_request", "quorum_vote", "auditor"];
+
 /// The append-only triggers of `audit` (as in the schema): dropped for the
 /// one statement that replaces the trail, re-created in the same
 /// transaction.
@@ -281,7 +285,26 @@ impl TokenDb {
     /// rollback record describe). A token changed meanwhile by another
     /// process is [`Error::FunctionFailed`]: nothing is written.
     pub fn replace_with(&self, image: &Image, expected: &LiveHead) -> Result<()> {
-        let dump = image.dump()?;
+        self.replace_keeping_quorum(image, expected, None)
+    }
+
+    /// [`TokenDb::replace_with`]; with `quorum` (the live officers-and-
+    /// rules row as read, and re-keyed under the backup's master key) the
+    /// live officers, rules, requests, votes and auditor stay: a restore
+    /// is no way to bring back a removed officer or a lower rule.
+    pub fn replace_keeping_quorum(
+        &self,
+        image: &Image,
+        expected: &LiveHead,
+        quorum: Option<&(
+            super::super::quorum::QuorumRow,
+            super::super::quorum::QuorumRow,
+        )>,
+    ) -> Result<()> {
+        let mut dump = image.dump()?;
+        if quorum.is_some() {
+            dump.retain(|(table, _)| !KEPT_BY_RESTORE.contains(table));
+        }
         self.write(|tx| {
             // The copy below names SQLite's catalog and triggers.
             if tx.dialect() != Dialect::Sqlite {
@@ -311,7 +334,13 @@ impl TokenDb {
             tx.exec("DROP TRIGGER IF EXISTS audit_no_update", vals![])?;
             tx.exec("DROP TRIGGER IF EXISTS audit_no_delete", vals![])?;
             for table in TABLES.iter().rev() {
+                if quorum.is_some() && KEPT_BY_RESTORE.contains(table) {
+                    continue;
+                }
                 tx.exec(&format!("DELETE FROM {table}"), vals![])?;
+            }
+            if let Some((old, new)) = quorum {
+                super::super::quorum::replace_in(tx, old, new)?;
             }
             for (table, rows) in &dump {
                 let Some(first) = rows.first() else { continue };
