@@ -44,6 +44,9 @@ pub const EVENTS: &[&str] = &[
     "object_damaged",
     "audit_break",
     "rollback",
+    "auditor_set",
+    "auditor_removed",
+    "auditor_check_failed",
 ];
 
 /// One audit record as stored (JSON) and shown.
