@@ -49,6 +49,12 @@ pub fn name_ok(name: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&n) && !name.chars().any(char::is_control)
 }
 
+/// At least [`MIN_PASSPHRASE_LEN`] characters (bytes, if not UTF-8).
+pub fn passphrase_ok(passphrase: &[u8]) -> bool {
+    let chars = std::str::from_utf8(passphrase).map_or(passphrase.len(), |s| s.chars().count());
+    chars >= MIN_PASSPHRASE_LEN
+}
+
 /// The AAD binds the wrapping to the auditor's name: renaming the row in
 /// the file makes it fail to open.
 fn aad(name: &str) -> Vec<u8> {
@@ -71,8 +77,7 @@ pub fn wrap_for_auditor(
     if !name_ok(name) {
         return Err(Error::ArgumentsBad);
     }
-    let chars = std::str::from_utf8(passphrase).map_or(passphrase.len(), |s| s.chars().count());
-    if chars < MIN_PASSPHRASE_LEN {
+    if !passphrase_ok(passphrase) {
         return Err(Error::PinLenRange);
     }
     if iterations == 0 || iterations > MAX_ITERATIONS {

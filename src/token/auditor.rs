@@ -24,16 +24,21 @@ pub struct AuditorInfo {
 
 impl Token {
     /// Makes `name` the token's auditor with `passphrase` (at least
-    /// 8 characters), replacing any auditor. Needs the SO PIN: it opens
+    /// 8 characters, neither the SO nor the user PIN), replacing any
+    /// auditor. Needs the SO PIN: it opens
     /// the master key, which opens the audit key, which is then wrapped
     /// under the passphrase. One function, so that a quorum rule over
     /// policy changes can gate it as a whole.
     pub fn set_auditor(&self, so_pin: &[u8], name: &str, passphrase: &[u8]) -> Result<()> {
-        // Checked before the SO PIN, so a bad argument costs no PIN try.
+        // Checked before the SO PIN, so bad arguments cost no SO PIN try.
         if !seal_auditor::name_ok(name) {
             return Err(Error::ArgumentsBad);
         }
+        if !seal_auditor::passphrase_ok(passphrase) {
+            return Err(Error::PinLenRange);
+        }
         let (mk, _) = self.verify_pin(Role::So, so_pin, "setting the auditor")?;
+        self.check_not_a_pin(so_pin, passphrase)?;
         let wrapped = self.db.audit_key_wrapped()?;
         let key = self.load_audit_key(&mk)?.ok_or(Error::Tampered)?;
         // A token made before the trail gets its audit key just now.
@@ -46,6 +51,23 @@ impl Token {
         let ev = Event::new("auditor_set").detail(format!("auditor {name}"));
         let entry = self.entry_as(Login::So, Some(key), &ev, None);
         self.db.set_auditor(&rec, &wrapped, &entry)
+    }
+
+    /// A passphrase that is also the SO or the user PIN would let the
+    /// auditor log in: refused ([`Error::PinInvalid`]). The user PIN is
+    /// tried by unwrapping its record directly (one KDF run, no login, so
+    /// no failure is counted against the user).
+    fn check_not_a_pin(&self, so_pin: &[u8], passphrase: &[u8]) -> Result<()> {
+        if passphrase == so_pin {
+            return Err(Error::PinInvalid);
+        }
+        let user = self.db.meta()?.and_then(|m| m.user_pin);
+        if let Some(rec) = user
+            && crate::store::seal::unwrap_master_key(passphrase, Role::User.byte(), &rec).is_ok()
+        {
+            return Err(Error::PinInvalid);
+        }
+        Ok(())
     }
 
     /// Removes the auditor (needs the SO PIN); false when none was set.

@@ -54,6 +54,11 @@ pub enum AuditCmd {
         /// Check the chain only, without the user PIN (no MACs).
         #[arg(long)]
         chain_only: bool,
+        /// Verify as the auditor: chain and MACs with the auditor's
+        /// passphrase (KEYWARD_AUDITOR_PASSPHRASE, --pin-fd or a prompt)
+        /// instead of the user PIN.
+        #[arg(long, conflicts_with = "chain_only")]
+        auditor: bool,
     },
     /// Records as JSON lines for a SIEM: one object a line with "seq", the
     /// record's fields (time, event, result, user, host, program, pid,
@@ -88,7 +93,11 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd) -> CliResult<()> {
             };
             show(ctx, &mut filter, key.as_deref(), Window { limit, tail })
         }
-        AuditCmd::Verify { chain_only } => verify(ctx, chain_only),
+        AuditCmd::Verify {
+            auditor: true,
+            chain_only: _,
+        } => report(ctx.json, &crate::auditor_cmd::verdict(ctx)?),
+        AuditCmd::Verify { chain_only, .. } => verify(ctx, chain_only),
         AuditCmd::Export { out, since } => export(ctx, out.as_deref(), since),
     }
 }

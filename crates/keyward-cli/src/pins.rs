@@ -22,6 +22,10 @@ pub enum Secret {
     NewSoPin,
     BackupPassphrase,
     NewBackupPassphrase,
+    /// The auditor's passphrase (`audit verify --auditor`).
+    AuditorPassphrase,
+    /// A new auditor's passphrase (`auditor set`), asked twice.
+    NewAuditorPassphrase,
 }
 
 impl Secret {
@@ -33,6 +37,8 @@ impl Secret {
             Secret::NewUserPin => "KEYWARD_NEW_PIN",
             Secret::NewSoPin => "KEYWARD_NEW_SO_PIN",
             Secret::BackupPassphrase | Secret::NewBackupPassphrase => "KEYWARD_BACKUP_PASSPHRASE",
+            Secret::AuditorPassphrase => "KEYWARD_AUDITOR_PASSPHRASE",
+            Secret::NewAuditorPassphrase => "KEYWARD_NEW_AUDITOR_PASSPHRASE",
         }
     }
 
@@ -44,6 +50,8 @@ impl Secret {
             Secret::NewSoPin => "new SO PIN",
             Secret::BackupPassphrase => "backup passphrase",
             Secret::NewBackupPassphrase => "new backup passphrase",
+            Secret::AuditorPassphrase => "auditor passphrase",
+            Secret::NewAuditorPassphrase => "new auditor passphrase",
         }
     }
 
@@ -55,13 +63,18 @@ impl Secret {
             Secret::NewUserPin => "keyward-new-pin",
             Secret::NewSoPin => "keyward-new-so-pin",
             Secret::BackupPassphrase | Secret::NewBackupPassphrase => "keyward-backup-passphrase",
+            Secret::AuditorPassphrase => "keyward-auditor-passphrase",
+            Secret::NewAuditorPassphrase => "keyward-new-auditor-passphrase",
         }
     }
 
     fn is_new(self) -> bool {
         matches!(
             self,
-            Secret::NewUserPin | Secret::NewSoPin | Secret::NewBackupPassphrase
+            Secret::NewUserPin
+                | Secret::NewSoPin
+                | Secret::NewBackupPassphrase
+                | Secret::NewAuditorPassphrase
         )
     }
 }
