@@ -433,3 +433,37 @@ fn the_passphrase_is_no_pin_through_the_c_abi() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_token_reset_asks_for_the_auditor_to_be_set_again() {
+    let store = with_auditor();
+    let new_so = "new-so-pin-2";
+    ok(&store.run_with(
+        &[
+            "token",
+            "reset",
+            "--label",
+            "cli-test",
+            "--yes-erase-all-keys",
+        ],
+        &[("KEYWARD_NEW_SO_PIN", new_so)],
+        None,
+    ));
+    // The auditor's passphrase opens the old audit key only: said so,
+    // rather than a trail full of MAC findings.
+    fails(
+        &store.run_with(
+            &["audit", "verify", "--auditor"],
+            &as_auditor(PASSPHRASE),
+            None,
+        ),
+        3,
+        "the auditor was set before the last token reset",
+    );
+    let out = set_auditor(&store, "carol", new_so, PASSPHRASE);
+    ok(&out);
+    let total = chain_only_records(&store);
+    let v = auditor_verdict(&store);
+    assert_eq!(v["records"].as_u64(), Some(total), "{v}");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 0, "{v}");
+}

@@ -101,7 +101,9 @@ impl Token {
     /// passphrase opens: the chain and every record's MAC, with no login.
     /// No auditor set is [`Error::UserTypeInvalid`]; a wrong passphrase is
     /// [`Error::PinIncorrect`] and is recorded (unauthenticated, role
-    /// "auditor") as `auditor_check_failed`.
+    /// "auditor") as `auditor_check_failed`; an auditor set before the last
+    /// token reset is [`Error::PinExpired`] (see
+    /// [`Token::reset_since_set`]).
     ///
     /// There is no failure counter or lockout, unlike PINs: the passphrase
     /// opens only the audit key (it can check MACs, never use or change a
@@ -119,6 +121,9 @@ impl Token {
                 return Err(e);
             }
         };
+        if self.reset_since_set()?.is_some() {
+            return Err(Error::PinExpired);
+        }
         let (rows, head) = self.db.audit_trail()?;
         let witness = crate::audit::Witness {
             initialized: self.db.initialized()?,
@@ -131,6 +136,23 @@ impl Token {
             Some(&key),
             witness,
         ))
+    }
+
+    /// The sequence number of a `token_reset` after the latest
+    /// `auditor_set`, if any: a reset makes a new audit key (the old one was
+    /// wrapped under the erased master key), so the auditor's wrapping
+    /// holds a key that no longer authenticates anything new. Told apart
+    /// from tampering, so the SO knows to set the auditor again.
+    pub fn reset_since_set(&self) -> Result<Option<i64>> {
+        let last = |event: &str| -> Result<Option<i64>> {
+            let filter = AuditFilter {
+                event: Some(event.to_string()),
+                ..AuditFilter::default()
+            };
+            Ok(self.db.audit_rows(&filter)?.last().map(|r| r.seq))
+        };
+        let set = last("auditor_set")?.unwrap_or(0);
+        Ok(last("token_reset")?.filter(|&reset| reset > set))
     }
 
     /// Best effort, like a failed login's record: the refusal stands even

@@ -154,6 +154,12 @@ pub fn verdict(ctx: &mut Ctx) -> CliResult<Verdict> {
                  (CKR_PIN_INCORRECT); the failed check is recorded in the audit trail",
             ),
             Error::UserTypeInvalid => no_auditor(),
+            Error::PinExpired => CliError::new(
+                EXIT_PIN,
+                "audit verification as the auditor failed: the auditor was set before the \
+                 last token reset, whose new audit key the auditor's passphrase does not \
+                 open; the SO must set the auditor again (keyward auditor set) (CKR_PIN_EXPIRED)",
+            ),
             _ => CliError::ck("audit verification as the auditor failed", "", e),
         })
 }
