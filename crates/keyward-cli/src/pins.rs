@@ -359,4 +359,26 @@ mod tests {
         assert!(e.message.contains("KEYWARD_NEW_SO_PIN"), "{}", e.message);
         assert!(!format!("{s:?}").contains("1234"));
     }
+
+    #[test]
+    fn auditor_passphrases_have_their_own_sources() {
+        let mut s = secrets(None, &[("KEYWARD_AUDITOR_PASSPHRASE", "audit-pass")]);
+        assert_eq!(*s.get(Secret::AuditorPassphrase).unwrap(), "audit-pass");
+        let e = s.get(Secret::NewAuditorPassphrase).unwrap_err();
+        assert_eq!(e.code, EXIT_PIN);
+        assert!(
+            e.message.contains("no new auditor passphrase given")
+                && e.message.contains("KEYWARD_NEW_AUDITOR_PASSPHRASE")
+                && e.message.contains("keyward-new-auditor-passphrase"),
+            "{}",
+            e.message
+        );
+        // A new one is asked twice; the existing one once.
+        assert!(Secret::NewAuditorPassphrase.is_new());
+        assert!(!Secret::AuditorPassphrase.is_new());
+        assert_eq!(
+            Secret::AuditorPassphrase.credential(),
+            "keyward-auditor-passphrase"
+        );
+    }
 }
