@@ -467,3 +467,70 @@ fn a_token_reset_asks_for_the_auditor_to_be_set_again() {
     assert_eq!(v["records"].as_u64(), Some(total), "{v}");
     assert_eq!(v["findings"].as_array().unwrap().len(), 0, "{v}");
 }
+
+#[test]
+fn json_answers_and_a_systemd_credential() {
+    let store = Store::initialized();
+    let set = json_of(&store.run_with(
+        &["auditor", "set", "--name", "carol", "--json"],
+        &[
+            ("KEYWARD_SO_PIN", SO_PIN),
+            ("KEYWARD_NEW_AUDITOR_PASSPHRASE", PASSPHRASE),
+        ],
+        None,
+    ));
+    assert_eq!(
+        set,
+        serde_json::json!({"message": "auditor carol set", "name": "carol"})
+    );
+    // LoadCredential=keyward-auditor-passphrase:… for a timer that checks.
+    let creds = store.dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    let dir = creds.to_str().unwrap();
+    let env = [("CREDENTIALS_DIRECTORY", dir)];
+    fails(
+        &store.run_with(&["audit", "verify", "--auditor"], &env, None),
+        3,
+        "or provide the systemd credential keyward-auditor-passphrase",
+    );
+    std::fs::write(
+        creds.join("keyward-auditor-passphrase"),
+        format!("{PASSPHRASE}\n"),
+    )
+    .unwrap();
+    let v = json_of(&store.run_with(&["audit", "verify", "--auditor", "--json"], &env, None));
+    assert_eq!(v["records"], v["authenticated"], "{v}");
+    // A refusal with --json: one JSON line on stderr, nothing on stdout.
+    let out = store.run_with(
+        &["audit", "verify", "--auditor", "--json"],
+        &as_auditor("wrong-passphrase"),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "");
+    let err: Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(err["code"], 3);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("wrong auditor passphrase")
+    );
+    // --chain-only and --auditor say different things: refused together.
+    fails(
+        &store.run_with(&["audit", "verify", "--auditor", "--chain-only"], &[], None),
+        2,
+        "cannot be used with",
+    );
+    let removed = json_of(&store.run_with(
+        &["auditor", "remove", "--json"],
+        &[("KEYWARD_SO_PIN", SO_PIN)],
+        None,
+    ));
+    assert_eq!(
+        removed,
+        serde_json::json!({"message": "auditor removed", "removed": true})
+    );
+    let shown = json_of(&store.run_with(&["auditor", "show", "--json"], &[], None));
+    assert_eq!(shown, serde_json::json!({"name": null, "set": null}));
+}
