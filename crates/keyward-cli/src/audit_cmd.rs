@@ -1,6 +1,8 @@
 //! `keyward audit`: show, verify and export a token's audit trail. Showing
 //! and exporting need no PIN (the records hold no secrets); verification
-//! logs in as the user so the records' MACs are checked too.
+//! logs in as the user so the records' MACs are checked too, or with
+//! `--auditor` opens the audit key with the auditor's passphrase
+//! (auditor_cmd.rs), with no login.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
