@@ -17,6 +17,7 @@
 //! No lock but the calling session's own is held while a cryptographic
 //! operation runs.
 
+mod auditor;
 mod certs;
 mod cipher;
 mod crypto;

@@ -52,6 +52,9 @@ pub const EVENTS: &[&str] = &[
     "quorum_vote_refused",
     "quorum_executed",
     "quorum_refused",
+    "auditor_set",
+    "auditor_removed",
+    "auditor_check_failed",
 ];
 
 /// One audit record as stored (JSON) and shown.

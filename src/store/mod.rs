@@ -4,6 +4,7 @@
 //! rotation. The on-disk formats are specified in `docs/FORMAT.md`.
 
 pub mod audit;
+pub mod auditor;
 pub mod backend;
 pub mod backup;
 pub mod codec;

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod audit;
+pub mod auditor;
 mod auth;
 
 pub use admin::restore as restore_backup;

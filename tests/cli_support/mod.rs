@@ -27,8 +27,10 @@ pub const SO_PIN: &str = "so-pin-1";
 pub const USER_PIN: &str = "user-pin-1";
 
 /// Every variable the CLI reads; cleared so the caller's shell cannot leak in.
-const CLI_ENV: [&str; 10] = [
+const CLI_ENV: [&str; 12] = [
     "CREDENTIALS_DIRECTORY",
+    "KEYWARD_AUDITOR_PASSPHRASE",
+    "KEYWARD_NEW_AUDITOR_PASSPHRASE",
     "KEYWARD_OFFICER_PASSPHRASE",
     "KEYWARD_NEW_OFFICER_PASSPHRASE",
     "KEYWARD_PIN",

@@ -23,6 +23,10 @@ pub enum AdminCmd {
     /// Show, verify and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// The auditor: a passphrase that verifies the audit trail and does
+    /// nothing else (set and removed by the SO).
+    #[command(subcommand)]
+    Auditor(crate::auditor_cmd::AuditorCmd),
     /// Encrypted backups of the token (passphrase: KEYWARD_BACKUP_PASSPHRASE,
     /// --pin-fd or a prompt).
     #[command(subcommand)]
@@ -97,6 +101,7 @@ pub enum PolicyCmd {
 pub fn run(ctx: &mut Ctx, cmd: AdminCmd) -> CliResult<()> {
     match cmd {
         AdminCmd::Audit(cmd) => audit_cmd::run(ctx, cmd),
+        AdminCmd::Auditor(cmd) => crate::auditor_cmd::run(ctx, cmd),
         AdminCmd::Backup(BackupCmd::Create { out }) => backup_create(ctx, &out),
         AdminCmd::Backup(BackupCmd::Verify { file }) => backup_verify(ctx, &file),
         AdminCmd::Backup(BackupCmd::Restore {

@@ -1,6 +1,8 @@
 //! `keyward audit`: show, verify and export a token's audit trail. Showing
 //! and exporting need no PIN (the records hold no secrets); verification
-//! logs in as the user so the records' MACs are checked too.
+//! logs in as the user so the records' MACs are checked too, or with
+//! `--auditor` opens the audit key with the auditor's passphrase
+//! (auditor_cmd.rs), with no login.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,6 +56,11 @@ pub enum AuditCmd {
         /// Check the chain only, without the user PIN (no MACs).
         #[arg(long)]
         chain_only: bool,
+        /// Verify as the auditor: chain and MACs with the auditor's
+        /// passphrase (KEYWARD_AUDITOR_PASSPHRASE, --pin-fd or a prompt)
+        /// instead of the user PIN.
+        #[arg(long, conflicts_with = "chain_only")]
+        auditor: bool,
     },
     /// Records as JSON lines for a SIEM: one object a line with "seq", the
     /// record's fields (time, event, result, user, host, program, pid,
@@ -88,7 +95,11 @@ pub fn run(ctx: &mut Ctx, cmd: AuditCmd) -> CliResult<()> {
             };
             show(ctx, &mut filter, key.as_deref(), Window { limit, tail })
         }
-        AuditCmd::Verify { chain_only } => verify(ctx, chain_only),
+        AuditCmd::Verify {
+            auditor: true,
+            chain_only: _,
+        } => report(ctx.json, &crate::auditor_cmd::verdict(ctx)?),
+        AuditCmd::Verify { chain_only, .. } => verify(ctx, chain_only),
         AuditCmd::Export { out, since } => export(ctx, out.as_deref(), since),
     }
 }

@@ -43,9 +43,11 @@ command quietly with exit 0.
 
 Secrets come from --pin-fd or --pin-file, else KEYWARD_PIN / KEYWARD_SO_PIN
 (and KEYWARD_NEW_PIN / KEYWARD_NEW_SO_PIN for new PINs,
-KEYWARD_BACKUP_PASSPHRASE for backups), else systemd credentials in
+KEYWARD_BACKUP_PASSPHRASE for backups, KEYWARD_AUDITOR_PASSPHRASE and
+KEYWARD_NEW_AUDITOR_PASSPHRASE for the auditor), else systemd credentials in
 $CREDENTIALS_DIRECTORY (keyward-pin, keyward-so-pin, keyward-new-pin,
-keyward-new-so-pin, keyward-backup-passphrase), else a prompt on the
+keyward-new-so-pin, keyward-backup-passphrase, keyward-auditor-passphrase,
+keyward-new-auditor-passphrase), else a prompt on the
 terminal. Without a terminal a missing secret is an error, never a wait.
 
 Keys are named by label, id:HEX (CKA_ID) or object id: '#123' (quote it:

@@ -24,6 +24,10 @@ pub enum Secret {
     NewBackupPassphrase,
     OfficerPassphrase,
     NewOfficerPassphrase,
+    /// The auditor's passphrase (`audit verify --auditor`).
+    AuditorPassphrase,
+    /// A new auditor's passphrase (`auditor set`), asked twice.
+    NewAuditorPassphrase,
 }
 
 impl Secret {
@@ -37,6 +41,8 @@ impl Secret {
             Secret::BackupPassphrase | Secret::NewBackupPassphrase => "KEYWARD_BACKUP_PASSPHRASE",
             Secret::OfficerPassphrase => "KEYWARD_OFFICER_PASSPHRASE",
             Secret::NewOfficerPassphrase => "KEYWARD_NEW_OFFICER_PASSPHRASE",
+            Secret::AuditorPassphrase => "KEYWARD_AUDITOR_PASSPHRASE",
+            Secret::NewAuditorPassphrase => "KEYWARD_NEW_AUDITOR_PASSPHRASE",
         }
     }
 
@@ -50,6 +56,8 @@ impl Secret {
             Secret::NewBackupPassphrase => "new backup passphrase",
             Secret::OfficerPassphrase => "officer passphrase",
             Secret::NewOfficerPassphrase => "new officer passphrase",
+            Secret::AuditorPassphrase => "auditor passphrase",
+            Secret::NewAuditorPassphrase => "new auditor passphrase",
         }
     }
 
@@ -63,6 +71,8 @@ impl Secret {
             Secret::BackupPassphrase | Secret::NewBackupPassphrase => "keyward-backup-passphrase",
             Secret::OfficerPassphrase => "keyward-officer-passphrase",
             Secret::NewOfficerPassphrase => "keyward-new-officer-passphrase",
+            Secret::AuditorPassphrase => "keyward-auditor-passphrase",
+            Secret::NewAuditorPassphrase => "keyward-new-auditor-passphrase",
         }
     }
 
@@ -73,6 +83,7 @@ impl Secret {
                 | Secret::NewSoPin
                 | Secret::NewBackupPassphrase
                 | Secret::NewOfficerPassphrase
+                | Secret::NewAuditorPassphrase
         )
     }
 }
@@ -356,5 +367,27 @@ mod tests {
         assert_eq!(e.code, EXIT_PIN);
         assert!(e.message.contains("KEYWARD_NEW_SO_PIN"), "{}", e.message);
         assert!(!format!("{s:?}").contains("1234"));
+    }
+
+    #[test]
+    fn auditor_passphrases_have_their_own_sources() {
+        let mut s = secrets(None, &[("KEYWARD_AUDITOR_PASSPHRASE", "audit-pass")]);
+        assert_eq!(*s.get(Secret::AuditorPassphrase).unwrap(), "audit-pass");
+        let e = s.get(Secret::NewAuditorPassphrase).unwrap_err();
+        assert_eq!(e.code, EXIT_PIN);
+        assert!(
+            e.message.contains("no new auditor passphrase given")
+                && e.message.contains("KEYWARD_NEW_AUDITOR_PASSPHRASE")
+                && e.message.contains("keyward-new-auditor-passphrase"),
+            "{}",
+            e.message
+        );
+        // A new one is asked twice; the existing one once.
+        assert!(Secret::NewAuditorPassphrase.is_new());
+        assert!(!Secret::AuditorPassphrase.is_new());
+        assert_eq!(
+            Secret::AuditorPassphrase.credential(),
+            "keyward-auditor-passphrase"
+        );
     }
 }

@@ -22,6 +22,7 @@ fn version_and_help() {
         "pin",
         "keys",
         "audit",
+        "auditor",
         "backup",
         "master-key",
         "policy",
