@@ -17,6 +17,7 @@
 //! No lock but the calling session's own is held while a cryptographic
 //! operation runs.
 
+mod backup_split;
 mod certs;
 mod cipher;
 mod crypto;

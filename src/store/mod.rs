@@ -18,6 +18,7 @@ pub mod rekey;
 pub mod rows;
 pub mod schema;
 pub mod seal;
+pub mod seal_shares;
 mod shared;
 /// The token database's old name: most of the crate still says `store::sqlite::TokenDb`.
 pub use db as sqlite;
