@@ -104,7 +104,8 @@ impl std::fmt::Display for BackupError {
             BackupError::NotABackup => f.write_str("this file is not a Keyward backup"),
             BackupError::UnsupportedVersion(v) => write!(
                 f,
-                "backup format version {v} is not supported by this Keyward (it reads version {FORMAT_VERSION})"
+                "backup format version {v} is not supported by this Keyward (it reads versions \
+                 {FORMAT_VERSION} and {SPLIT_FORMAT_VERSION})"
             ),
             BackupError::WrongPassphraseOrDamaged => {
                 f.write_str("wrong backup passphrase, or the backup file is damaged")

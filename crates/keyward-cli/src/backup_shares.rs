@@ -175,10 +175,14 @@ pub fn unlock(
     file: &Path,
     shares: &[PathBuf],
 ) -> CliResult<Unlocked> {
-    // An unreadable or foreign file is reported by the open that follows,
-    // as for a passphrase backup.
-    let split = backup::split_of(file).unwrap_or(None);
     let fail = |e| backup_error(context, e);
+    let split = match backup::split_of(file) {
+        Ok(split) => split,
+        Err(e) if !shares.is_empty() => return Err(fail(e)),
+        // Without shares, as before: the passphrase is asked, and the
+        // open that follows reports the file.
+        Err(_) => None,
+    };
     match split {
         None if shares.is_empty() => Ok(Unlocked::Passphrase(
             ctx.secrets.get(Secret::BackupPassphrase)?,

@@ -177,12 +177,15 @@ pub(super) fn open_split(
     Ok((header.info, plain))
 }
 
-/// How `file` is split, or `None` for a passphrase backup. Reads only
-/// the (not yet authenticated) header.
+/// How `file` is split, or `None` for a passphrase backup (of any
+/// version: opening it says whether it is supported). Reads only the (not
+/// yet authenticated) header.
 pub fn split_of(file: &Path) -> BResult<Option<SplitInfo>> {
     let bytes = std::fs::read(file).map_err(|e| io_error("cannot read", file, &e))?;
+    if !bytes.starts_with(MAGIC.as_slice()) {
+        return Err(BackupError::NotABackup);
+    }
     if !is_split(&bytes) {
-        // A passphrase backup, or not a backup at all: opening says which.
         return Ok(None);
     }
     SplitHeader::parse(&bytes).map(|(h, _, _)| Some(h.split))
