@@ -471,3 +471,7 @@ pub fn combine_shares(split: &SplitInfo, shares: &[GivenShare]) -> BResult<Backu
         .ok_or(BackupError::Store(Error::ArgumentsBad))?;
     seal_shares::combine(split.threshold, &bytes).map_err(|_| BackupError::SharesDoNotOpen)
 }
+
+#[cfg(test)]
+#[path = "split_tests.rs"]
+mod tests;
