@@ -213,3 +213,86 @@ pub fn verify(ctx: &mut Ctx, file: &Path, shares: &[PathBuf]) -> CliResult<()> {
         backup::verify_with(file, unlocked.unlock()).map_err(|e| backup_error(context, e))?;
     print_backup(ctx.json, "backup OK:", file, &info)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fail::{EXIT_INTEGRITY, EXIT_USAGE};
+    use keyward::store::backup::ShareProblem;
+
+    #[test]
+    fn split_options_follow_the_rule() {
+        assert_eq!(split_options(None, None, false).unwrap(), None);
+        assert_eq!(split_options(Some(5), Some(3), true).unwrap(), Some((3, 5)));
+        assert_eq!(
+            split_options(Some(16), Some(16), false).unwrap(),
+            Some((16, 16))
+        );
+        for (n, m, p) in [
+            (Some(5), Some(1), false),
+            (Some(5), Some(6), false),
+            (Some(17), Some(2), false),
+            (None, Some(3), false),
+            (Some(3), None, false),
+            (None, None, true),
+        ] {
+            let e = split_options(n, m, p).unwrap_err();
+            assert_eq!(e.code, EXIT_USAGE, "{n:?} {m:?} {p}");
+        }
+    }
+
+    #[test]
+    fn share_errors_map_to_exit_codes() {
+        let share = |problem| BackupError::Share {
+            file: PathBuf::from("/s/1"),
+            problem,
+        };
+        let cases = [
+            (
+                share(ShareProblem::Duplicate {
+                    index: 1,
+                    first: PathBuf::from("/s/0"),
+                }),
+                EXIT_USAGE,
+            ),
+            (
+                share(ShareProblem::Text(
+                    keyward::store::backup::TextProblem::Checksum,
+                )),
+                EXIT_INTEGRITY,
+            ),
+            (
+                share(ShareProblem::WrongPassphrase { index: 2 }),
+                EXIT_INTEGRITY,
+            ),
+            (
+                BackupError::TooFewShares {
+                    given: 2,
+                    threshold: 3,
+                    count: 5,
+                },
+                EXIT_USAGE,
+            ),
+            (BackupError::SharesDoNotOpen, EXIT_INTEGRITY),
+            (
+                BackupError::SplitBackup {
+                    threshold: 3,
+                    count: 5,
+                },
+                EXIT_USAGE,
+            ),
+            (BackupError::NotSplit, EXIT_USAGE),
+        ];
+        for (e, code) in cases {
+            let shown = e.to_string();
+            let err = backup_error("x", e);
+            assert_eq!(err.code, code, "{shown}");
+        }
+        let e = backup_error("x", share(ShareProblem::WrongPassphrase { index: 2 }));
+        assert!(
+            e.message.starts_with("x: share /s/1: does not open"),
+            "{}",
+            e.message
+        );
+    }
+}
