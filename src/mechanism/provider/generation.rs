@@ -606,6 +606,10 @@ mod tests {
             ("rsa_crypt.rs", include_str!("../rsa_crypt.rs")),
             ("rustcrypto.rs", include_str!("rustcrypto.rs")),
             ("store/seal.rs", include_str!("../../store/seal.rs")),
+            (
+                "store/seal_shares.rs",
+                include_str!("../../store/seal_shares.rs"),
+            ),
             ("state.rs", include_str!("../state.rs")),
         ];
         let primitives = [
