@@ -242,6 +242,15 @@ fn three_of_five_opens_from_any_three_and_restores_working_keys() {
         assert!(text.contains("protection none\n"));
     }
     assert_eq!(mode(&store.path("t.kwb")), 0o600);
+    // The backup is in the audit trail, with its split.
+    let trail = json_of(&store.run(&["audit", "show", "--event", "backup", "--json"]));
+    assert_eq!(
+        trail[0]["detail"],
+        json!(format!(
+            "to {} split into 5 shares, threshold 3",
+            store.path("t.kwb").display()
+        ))
+    );
 
     let subsets: [&[u8]; 4] = [&[1, 2, 3], &[2, 4, 5], &[1, 3, 5], &[5, 1, 4, 2]];
     for subset in subsets {
@@ -332,10 +341,12 @@ fn refusals_name_the_share_at_fault() {
     fails(
         &out,
         5,
-        &format!(
-            "share {}: belongs to backup {other_id}, not to this backup ({id})",
-            foreign.display()
-        ),
+        &format!("share {}: belongs to backup", foreign.display()),
+    );
+    assert_eq!(
+        normalised(&store, stderr(&out).trim_end(), &id).replace(other_id, "<OTHER>"),
+        "keyward: error: backup verification failed: share <DIR>/o.kwb.share-4-of-5: belongs \
+         to backup <OTHER>, not to this backup (<ID>)"
     );
 
     // The same share twice.
@@ -343,11 +354,12 @@ fn refusals_name_the_share_at_fault() {
     fails(
         &out,
         2,
-        &format!(
-            "share {}: is share 1 again (already given as {})",
-            s(1).display(),
-            s(1).display()
-        ),
+        &format!("share {}: is share 1 again", s(1).display()),
+    );
+    assert_eq!(
+        normalised(&store, stderr(&out).trim_end(), &id),
+        "keyward: error: backup verification failed: share <DIR>/t.kwb.share-1-of-5: is share 1 \
+         again (already given as <DIR>/t.kwb.share-1-of-5): give each share once"
     );
 
     // A passphrase for a split backup, shares for a passphrase backup.
@@ -359,6 +371,11 @@ fn refusals_name_the_share_at_fault() {
         &out,
         2,
         "this backup is split into 5 shares: give 3 of them",
+    );
+    assert_eq!(
+        stderr(&out).trim_end(),
+        "keyward: error: backup verification failed: this backup is split into 5 shares: give 3 \
+         of them with --share FILE (no backup passphrase opens it)"
     );
     let plain = store.path("plain.kwb");
     ok(&store.run_with(
@@ -433,11 +450,36 @@ fn passphrase_protected_shares() {
             s(3).display()
         ),
     );
+    let id = made["backup_id"].as_str().unwrap();
+    assert_eq!(
+        normalised(&store, stderr(&out).trim_end(), id),
+        "keyward: error: backup verification failed: share <DIR>/p.kwb.share-3-of-3: does not \
+         open with the passphrase given for share 3 (wrong passphrase, or the share is damaged)"
+    );
     // None given: the variable to set is named.
     fails(
         &store.with_shares("verify", "p.kwb", &[s(1), s(2)], &[], &[]),
         3,
         "KEYWARD_SHARE_PASSPHRASE_1",
+    );
+    // Created with --pin-file lines in share order.
+    std::fs::write(&pins, "one\ntwo\nthree\n").unwrap();
+    let pin_file = ["--pin-file", pins.to_str().unwrap()];
+    ok(&store.split(
+        "q.kwb",
+        3,
+        2,
+        &[&["--share-passphrases"][..], &pin_file].concat(),
+        &[],
+    ));
+    let q = |i| share(&store, "q.kwb", i, 3);
+    std::fs::write(&pins, "three\none\n").unwrap();
+    ok(&store.with_shares("verify", "q.kwb", &[q(3), q(1)], &pin_file, &[]));
+    std::fs::write(&pins, "one\nthree\n").unwrap();
+    fails(
+        &store.with_shares("verify", "q.kwb", &[q(3), q(1)], &pin_file, &[]),
+        5,
+        "does not open with the passphrase given for share 3",
     );
     // Restored with two protected shares.
     std::fs::remove_dir_all(store.store_dir()).unwrap();
