@@ -1,5 +1,6 @@
 //! Encrypted backups of a token file: a consistent online snapshot of a
-//! live token database, sealed under a passphrase (crypto in `seal.rs`),
+//! live token database, sealed under a passphrase (crypto in `seal.rs`)
+//! or under a random key split among custodians (`backup/split.rs`),
 //! verified and restored without ever writing the plain snapshot to disk.
 //! The file format is in `docs/FORMAT.md`, section "Backup files".
 

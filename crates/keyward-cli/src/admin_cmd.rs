@@ -25,7 +25,7 @@ pub enum AdminCmd {
     #[command(subcommand)]
     Audit(AuditCmd),
     /// Encrypted backups of the token (passphrase: KEYWARD_BACKUP_PASSPHRASE,
-    /// --pin-fd or a prompt).
+    /// --pin-fd or a prompt; or split among custodians: --shares/--share).
     #[command(subcommand)]
     Backup(BackupCmd),
     /// Re-seal every object under a new master key.
