@@ -65,6 +65,8 @@ const CRYPTO_CRATES: &[&str] = &[
     "spki",
     "pkcs8",
     "sec1",
+    // Shamir secret sharing of split backup keys (store/seal_shares.rs).
+    "blahaj",
     // The optional aws-lc provider (feature `aws-lc`, mechanism/provider/).
     "aws-lc-rs",
 ];

@@ -160,7 +160,11 @@ fn destroy_needs_two_approvals_and_happens_once() {
     approve(&env, &id, &["alice"]);
     err(s.destroy(k1), CKR_ACTION_PROHIBITED, "one approval of two");
     approve(&env, &id, &["bob"]);
-    err(s.destroy(k2), CKR_ACTION_PROHIBITED, "approved for another key");
+    err(
+        s.destroy(k2),
+        CKR_ACTION_PROHIBITED,
+        "approved for another key",
+    );
     ok(s.destroy(k1), "approved destroy");
     // Used up: a third vote on it, or a second use, is refused.
     kw_fails(
@@ -172,7 +176,10 @@ fn destroy_needs_two_approvals_and_happens_once() {
     );
     let status = kw_ok(&env, &["requests", &id], &[]);
     assert!(status.contains("state      executed"), "{status}");
-    assert!(status.contains("approvals  2 of 2 (alice, bob)"), "{status}");
+    assert!(
+        status.contains("approvals  2 of 2 (alice, bob)"),
+        "{status}"
+    );
     // A key of another class, or one no rule covers, is not held back:
     // the public key of a pair, and a session key.
     let session_key = ok(
@@ -182,7 +189,10 @@ fn destroy_needs_two_approvals_and_happens_once() {
         ),
         "session key",
     );
-    ok(s.destroy(session_key), "a session key is not quorum-protected");
+    ok(
+        s.destroy(session_key),
+        "a session key is not quorum-protected",
+    );
     let ev = events(&env);
     assert_eq!(count(&ev, "quorum_refused"), 3, "{ev:?}");
     assert_eq!(count(&ev, "quorum_executed"), 1, "{ev:?}");
@@ -208,7 +218,11 @@ fn wrapping_and_reading_a_value_are_exports() {
         C_WrapKey(s.h, &mut ck, kek, key, std::ptr::null_mut(), &mut n)
     );
     assert_eq!((r, n), (CKR_OK, 40), "wrap length query");
-    err(s.wrap(&wrap, kek, key), CKR_ACTION_PROHIBITED, "unapproved wrap");
+    err(
+        s.wrap(&wrap, kek, key),
+        CKR_ACTION_PROHIBITED,
+        "unapproved wrap",
+    );
     // The value: its length is readable, the value is sensitive.
     let mut a = CK_ATTRIBUTE {
         type_: CKA_VALUE,
@@ -217,7 +231,11 @@ fn wrapping_and_reading_a_value_are_exports() {
     };
     assert_eq!(ck!(s.f, C_GetAttributeValue(s.h, key, &mut a, 1)), CKR_OK);
     assert_eq!(a.ulValueLen, 32);
-    err(s.attr(key, CKA_VALUE), CKR_ATTRIBUTE_SENSITIVE, "unapproved read");
+    err(
+        s.attr(key, CKA_VALUE),
+        CKR_ATTRIBUTE_SENSITIVE,
+        "unapproved read",
+    );
     // Other attributes of the same key read as before.
     assert!(s.attr_bool(key, CKA_EXTRACTABLE));
 
@@ -225,14 +243,22 @@ fn wrapping_and_reading_a_value_are_exports() {
     approve(&env, &id, &["carol"]);
     let wrapped = ok(s.wrap(&wrap, kek, key), "approved wrap");
     assert_eq!(wrapped.len(), 40);
-    err(s.wrap(&wrap, kek, key), CKR_ACTION_PROHIBITED, "second wrap");
+    err(
+        s.wrap(&wrap, kek, key),
+        CKR_ACTION_PROHIBITED,
+        "second wrap",
+    );
 
     let id = request(&env, &["export", &target(&s, key)]);
     approve(&env, &id, &["alice"]);
     // The two-call read: the length call uses nothing up.
     let value = ok(s.attr(key, CKA_VALUE), "approved read");
     assert_eq!(value.len(), 32);
-    err(s.attr(key, CKA_VALUE), CKR_ATTRIBUTE_SENSITIVE, "second read");
+    err(
+        s.attr(key, CKA_VALUE),
+        CKR_ATTRIBUTE_SENSITIVE,
+        "second read",
+    );
     // The kek is not extractable: wrapping it is refused as ever.
     let ev = events(&env);
     assert_eq!(count(&ev, "quorum_executed"), 2, "{ev:?}");
@@ -297,10 +323,7 @@ fn a_marked_key_needs_approval_without_any_rule() {
     let mut copy = CK_INVALID_HANDLE;
     let mut t = Tmpl::new().bool(CKA_KEYWARD_QUORUM, false);
     let (p, n) = t.as_mut();
-    assert_eq!(
-        ck!(s.f, C_CopyObject(s.h, marked, p, n, &mut copy)),
-        CKR_OK
-    );
+    assert_eq!(ck!(s.f, C_CopyObject(s.h, marked, p, n, &mut copy)), CKR_OK);
     assert!(s.attr_bool(copy, CKA_KEYWARD_QUORUM));
     // A bad value is refused.
     err(
@@ -342,7 +365,11 @@ fn forged_edited_and_replayed_approvals_are_refused() {
         "UPDATE quorum_request SET target = '{t2}' WHERE id = {r1}"
     ));
     err(s.destroy(k2), CKR_ACTION_PROHIBITED, "retargeted request");
-    err(s.destroy(k1), CKR_ACTION_PROHIBITED, "k1's request now names k2");
+    err(
+        s.destroy(k1),
+        CKR_ACTION_PROHIBITED,
+        "k1's request now names k2",
+    );
     let shown = kw_ok(&env, &["requests", &r1], &[]);
     assert!(shown.contains("invalid    alice, bob"), "{shown}");
     sql(&format!(
@@ -410,7 +437,11 @@ fn forged_edited_and_replayed_approvals_are_refused() {
     err(s.destroy(k2), CKR_DEVICE_ERROR, "edited roster");
     db.execute("UPDATE quorum SET config = ?1 WHERE id = 1", [&config])
         .unwrap();
-    err(s.destroy(k2), CKR_ACTION_PROHIBITED, "roster restored, still no approval");
+    err(
+        s.destroy(k2),
+        CKR_ACTION_PROHIBITED,
+        "roster restored, still no approval",
+    );
 }
 
 #[test]
@@ -463,12 +494,8 @@ fn unlock_and_reinitialization_need_their_rules() {
     ok(s.logout(), "user logout");
     ok(s.login(CKU_SO, SO_PIN), "SO login");
     let mut new_pin = b"5678".to_vec();
-    let init_pin = |pin: &mut Vec<u8>| {
-        ck!(
-            s.f,
-            C_InitPIN(s.h, pin.as_mut_ptr(), pin.len() as CK_ULONG)
-        )
-    };
+    let init_pin =
+        |pin: &mut Vec<u8>| ck!(s.f, C_InitPIN(s.h, pin.as_mut_ptr(), pin.len() as CK_ULONG));
     assert_eq!(init_pin(&mut new_pin), CKR_ACTION_PROHIBITED);
     let id = request(&env, &["unlock"]);
     approve(&env, &id, &["alice"]);

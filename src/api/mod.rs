@@ -18,6 +18,7 @@
 //! operation runs.
 
 mod auditor;
+mod backup_split;
 mod certs;
 mod cipher;
 mod crypto;

@@ -37,6 +37,20 @@ impl Library {
         token.plan_restore(file, passphrase, so_pin, backup_so_pin, keep)
     }
 
+    /// See [`crate::token::Token::plan_restore_with`].
+    pub fn plan_restore_with(
+        &self,
+        slot: CK_SLOT_ID,
+        file: &std::path::Path,
+        unlock: crate::store::backup::Unlock<'_>,
+        so_pin: &[u8],
+        backup_so_pin: Option<&[u8]>,
+        keep: &[String],
+    ) -> std::result::Result<RestorePlan, BackupError> {
+        let token = self.slot(slot).map_err(BackupError::Store)?.1;
+        token.plan_restore_with(file, unlock, so_pin, backup_so_pin, keep)
+    }
+
     /// See [`crate::token::Token::apply_restore`]. Every session of this
     /// library on the slot is logged out with it.
     pub fn apply_restore(

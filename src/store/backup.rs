@@ -1,5 +1,6 @@
 //! Encrypted backups of a token file: a consistent online snapshot of a
-//! live token database, sealed under a passphrase (crypto in `seal.rs`),
+//! live token database, sealed under a passphrase (crypto in `seal.rs`)
+//! or under a random key split among custodians (`backup/split.rs`),
 //! verified and restored without ever writing the plain snapshot to disk.
 //! The file format is in `docs/FORMAT.md`, section "Backup files".
 
@@ -15,10 +16,17 @@ mod from_rows;
 mod header;
 mod image;
 mod place;
+mod share_file;
+mod split;
 
-pub use from_rows::create_of;
+pub use from_rows::{create_of, create_split_of};
 
 pub use image::{Image, LiveHead};
+pub use share_file::TextProblem;
+pub use split::{
+    GivenShare, SPLIT_FORMAT_VERSION, ShareOut, ShareProblem, SplitCreated, SplitInfo,
+    SplitRequest, combine_shares, read_shares, share_path, split_of,
+};
 
 use header::Header;
 use place::{parent, place_file, refuse_existing};
@@ -69,6 +77,26 @@ pub enum BackupError {
     BackupSoPin,
     /// The live token changed between the loss report and the restore.
     Changed,
+    /// A share file given for a split backup is at fault (named).
+    Share {
+        file: PathBuf,
+        problem: ShareProblem,
+    },
+    /// Fewer shares than the split backup's threshold were given.
+    TooFewShares {
+        given: usize,
+        threshold: u8,
+        count: u8,
+    },
+    /// The shares recombined to a key that does not open the backup.
+    SharesDoNotOpen,
+    /// A passphrase was given for a backup split into shares.
+    SplitBackup {
+        threshold: u8,
+        count: u8,
+    },
+    /// Shares were given for a backup sealed under a passphrase.
+    NotSplit,
 }
 
 impl std::fmt::Display for BackupError {
@@ -77,7 +105,8 @@ impl std::fmt::Display for BackupError {
             BackupError::NotABackup => f.write_str("this file is not a Keyward backup"),
             BackupError::UnsupportedVersion(v) => write!(
                 f,
-                "backup format version {v} is not supported by this Keyward (it reads version {FORMAT_VERSION})"
+                "backup format version {v} is not supported by this Keyward (it reads versions \
+                 {FORMAT_VERSION} and {SPLIT_FORMAT_VERSION})"
             ),
             BackupError::WrongPassphraseOrDamaged => {
                 f.write_str("wrong backup passphrase, or the backup file is damaged")
@@ -97,6 +126,31 @@ impl std::fmt::Display for BackupError {
             BackupError::Changed => f.write_str(
                 "the token changed (its audit trail grew) after the loss report was made; \
                  nothing was restored: run the restore again to see the new report",
+            ),
+            BackupError::Share { file, problem } => {
+                write!(f, "share {}: {problem}", file.display())
+            }
+            BackupError::TooFewShares {
+                given,
+                threshold,
+                count,
+            } => write!(
+                f,
+                "this backup is split into {count} shares and needs {threshold} of them \
+                 (threshold {threshold}); {given} given"
+            ),
+            BackupError::SharesDoNotOpen => f.write_str(
+                "the shares given recombine to a key that does not open this backup: one of \
+                 them has a valid checksum but wrong content, or the backup file is damaged",
+            ),
+            BackupError::SplitBackup { threshold, count } => write!(
+                f,
+                "this backup is split into {count} shares: give {threshold} of them with \
+                 --share FILE (no backup passphrase opens it)"
+            ),
+            BackupError::NotSplit => f.write_str(
+                "this backup is sealed under a passphrase, not split into shares: give its \
+                 passphrase instead of --share",
             ),
         }
     }
@@ -250,6 +304,44 @@ pub fn create(
     if !(1..=MAX_ITERATIONS).contains(&kdf_iterations) {
         return Err(BackupError::Store(Error::ArgumentsBad));
     }
+    create_with(db_path, out, progress, &mut |info, plain| {
+        let salt = seal::backup_salt().map_err(BackupError::Store)?;
+        let header = Header {
+            iterations: kdf_iterations,
+            salt,
+            info: info.clone(),
+        };
+        let mut file = header.encode();
+        let sealed = seal::seal_backup(passphrase, kdf_iterations, &salt, &file, plain)
+            .map_err(BackupError::Store)?;
+        file.extend_from_slice(&sealed);
+        Ok(file)
+    })
+}
+
+/// Like [`create`], but the backup is sealed under a random key split
+/// into shares written beside `out` (`split.rs`).
+pub fn create_split(
+    db_path: &Path,
+    out: &Path,
+    req: &SplitRequest<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> BResult<SplitCreated> {
+    split::create_split(db_path, out, req, progress)
+}
+
+/// Seals a snapshot (`info`, plain bytes) into a whole backup file.
+type SealFile<'a> = dyn FnMut(&BackupInfo, &[u8]) -> BResult<Vec<u8>> + 'a;
+
+/// The snapshot, its checks and its placement, common to every kind of
+/// backup; `seal(info, plain)` returns the whole file (header and
+/// sealed payload).
+fn create_with(
+    db_path: &Path,
+    out: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+    seal: &mut SealFile<'_>,
+) -> BResult<BackupInfo> {
     refuse_existing(out)?;
     let mut mem = snapshot(db_path, progress)?;
     let (label, serial, objects) = check_token(&mem)?;
@@ -262,24 +354,48 @@ pub fn create(
         objects,
         bytes: u64::try_from(plain.len()).map_err(|_| BackupError::Store(Error::GeneralError))?,
     };
-    let salt = seal::backup_salt().map_err(BackupError::Store)?;
-    let header = Header {
-        iterations: kdf_iterations,
-        salt,
-        info,
-    };
-    let mut file = header.encode();
-    let sealed = seal::seal_backup(passphrase, kdf_iterations, &salt, &file, &plain)
-        .map_err(BackupError::Store)?;
-    file.extend_from_slice(&sealed);
+    let file = seal(&info, &plain)?;
     place_file(out, &file, false)?;
-    Ok(header.info)
+    Ok(info)
+}
+
+/// What opens a backup: its passphrase, or the key its shares recombine to.
+#[derive(Debug, Clone, Copy)]
+pub enum Unlock<'a> {
+    Passphrase(&'a [u8]),
+    Key(&'a crate::store::seal_shares::BackupKey),
 }
 
 /// Decrypts and checks a backup in memory; returns its info and payload.
 fn open(file: &Path, passphrase: &[u8]) -> BResult<(BackupInfo, Zeroizing<Vec<u8>>)> {
+    open_unlocked(file, Unlock::Passphrase(passphrase))
+}
+
+/// [`open`] for either kind of backup.
+fn open_unlocked(file: &Path, unlock: Unlock<'_>) -> BResult<(BackupInfo, Zeroizing<Vec<u8>>)> {
     let bytes = std::fs::read(file).map_err(|e| io_error("cannot read", file, &e))?;
-    let (header, header_bytes, blob) = Header::parse(&bytes)?;
+    let (info, plain) = match unlock {
+        Unlock::Key(key) if split::is_split(&bytes) => split::open_split(&bytes, key)?,
+        Unlock::Key(_) => {
+            // A passphrase backup (or not a backup): say which.
+            Header::parse(&bytes)?;
+            return Err(BackupError::NotSplit);
+        }
+        Unlock::Passphrase(_) if split::is_split(&bytes) => {
+            let split = split_of(file)?.ok_or(BackupError::NotABackup)?;
+            return Err(BackupError::SplitBackup {
+                threshold: split.threshold,
+                count: split.count,
+            });
+        }
+        Unlock::Passphrase(passphrase) => open_passphrase(&bytes, passphrase)?,
+    };
+    check_payload(info, plain)
+}
+
+/// Decrypts a passphrase backup's payload.
+fn open_passphrase(bytes: &[u8], passphrase: &[u8]) -> BResult<(BackupInfo, Zeroizing<Vec<u8>>)> {
+    let (header, header_bytes, blob) = Header::parse(bytes)?;
     let plain = seal::open_backup(
         passphrase,
         header.iterations,
@@ -288,9 +404,17 @@ fn open(file: &Path, passphrase: &[u8]) -> BResult<(BackupInfo, Zeroizing<Vec<u8
         blob,
     )
     .map_err(|_| BackupError::WrongPassphraseOrDamaged)?;
+    Ok((header.info, plain))
+}
+
+/// Checks a decrypted payload is a healthy token matching its header.
+fn check_payload(
+    info: BackupInfo,
+    plain: Zeroizing<Vec<u8>>,
+) -> BResult<(BackupInfo, Zeroizing<Vec<u8>>)> {
     let mismatch =
         || BackupError::NotAToken("the backup header does not match its database".into());
-    if u64::try_from(plain.len()).ok() != Some(header.info.bytes) {
+    if u64::try_from(plain.len()).ok() != Some(info.bytes) {
         return Err(mismatch());
     }
     let mut mem = Connection::open_in_memory()?;
@@ -300,7 +424,6 @@ fn open(file: &Path, passphrase: &[u8]) -> BResult<(BackupInfo, Zeroizing<Vec<u8
         BackupError::Io(why) => BackupError::NotAToken(why),
         other => other,
     })?;
-    let info = header.info;
     if (label.as_str(), serial.as_str(), objects) != (&*info.label, &*info.serial, info.objects) {
         return Err(mismatch());
     }
@@ -313,6 +436,11 @@ pub fn verify(file: &Path, passphrase: &[u8]) -> BResult<BackupInfo> {
     open(file, passphrase).map(|(info, _)| info)
 }
 
+/// [`verify`] for either kind of backup.
+pub fn verify_with(file: &Path, unlock: Unlock<'_>) -> BResult<BackupInfo> {
+    open_unlocked(file, unlock).map(|(info, _)| info)
+}
+
 /// Verifies `file`, then writes its token database to `dest` atomically
 /// (mode 0600; a missing directory is created 0700). An existing `dest`
 /// (or a `-wal`/`-shm`/`-journal` beside it) is [`BackupError::Exists`]
@@ -320,10 +448,20 @@ pub fn verify(file: &Path, passphrase: &[u8]) -> BResult<BackupInfo> {
 /// they cannot be replayed into the restored file. The token must not be
 /// in use by any process. On any failure `dest` is left as it was.
 pub fn restore(file: &Path, passphrase: &[u8], dest: &Path, replace: bool) -> BResult<BackupInfo> {
+    restore_with(file, Unlock::Passphrase(passphrase), dest, replace)
+}
+
+/// [`restore`] for either kind of backup.
+pub fn restore_with(
+    file: &Path,
+    unlock: Unlock<'_>,
+    dest: &Path,
+    replace: bool,
+) -> BResult<BackupInfo> {
     if !replace {
         refuse_existing(dest)?;
     }
-    let (info, plain) = open(file, passphrase)?;
+    let (info, plain) = open_unlocked(file, unlock)?;
     if let Some(dir) = parent(dest) {
         create_private_dir(dir)
             .map_err(|_| BackupError::Io(format!("cannot create {}", dir.display())))?;

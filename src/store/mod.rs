@@ -21,6 +21,7 @@ pub mod rows;
 pub mod schema;
 pub mod seal;
 pub mod seal_quorum;
+pub mod seal_shares;
 mod shared;
 /// The token database's old name: most of the crate still says `store::sqlite::TokenDb`.
 pub use db as sqlite;

@@ -185,7 +185,24 @@ pub fn restore(
     dest: &std::path::Path,
     replace: bool,
 ) -> std::result::Result<BackupInfo, BackupError> {
-    let info = backup::restore(file, passphrase, dest, replace)?;
+    restore_with(
+        slot_id,
+        file,
+        backup::Unlock::Passphrase(passphrase),
+        dest,
+        replace,
+    )
+}
+
+/// [`restore`] for either kind of backup.
+pub fn restore_with(
+    slot_id: u64,
+    file: &std::path::Path,
+    unlock: backup::Unlock<'_>,
+    dest: &std::path::Path,
+    replace: bool,
+) -> std::result::Result<BackupInfo, BackupError> {
+    let info = backup::restore_with(file, unlock, dest, replace)?;
     let db = crate::store::sqlite::TokenDb::open(dest).map_err(BackupError::Store)?;
     let ev = Event::new("restore").detail(format!(
         "from {} (taken {})",

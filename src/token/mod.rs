@@ -5,8 +5,10 @@ mod admin;
 pub mod audit;
 pub mod auditor;
 mod auth;
+mod backup_split;
 
 pub use admin::restore as restore_backup;
+pub use admin::restore_with as restore_backup_with;
 pub mod info;
 mod migrate;
 mod objects;

@@ -171,6 +171,25 @@ impl Token {
         backup_so_pin: Option<&[u8]>,
         keep: &[String],
     ) -> std::result::Result<RestorePlan, BackupError> {
+        self.plan_restore_with(
+            file,
+            crate::store::backup::Unlock::Passphrase(passphrase),
+            so_pin,
+            backup_so_pin,
+            keep,
+        )
+    }
+
+    /// [`Token::plan_restore`] for either kind of backup (a split one is
+    /// opened by the key its shares recombine to).
+    pub fn plan_restore_with(
+        &self,
+        file: &Path,
+        unlock: crate::store::backup::Unlock<'_>,
+        so_pin: &[u8],
+        backup_so_pin: Option<&[u8]>,
+        keep: &[String],
+    ) -> std::result::Result<RestorePlan, BackupError> {
         let meta = self.db.meta().map_err(BackupError::Store)?;
         let live_mk = match meta {
             Some(_) => Some(
@@ -180,7 +199,7 @@ impl Token {
             ),
             None => None,
         };
-        let mut image = Image::open(file, passphrase)?;
+        let mut image = Image::open_with(file, unlock)?;
         let record = image
             .pin(Role::So)
             .map_err(BackupError::Store)?

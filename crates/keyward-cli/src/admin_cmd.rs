@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::Ctx;
 use crate::audit_cmd::{self, AuditCmd};
+use crate::backup_shares;
 use crate::client::Client;
 use crate::fail::{CliError, CliResult, EXIT_FAILURE, EXIT_INTEGRITY, code_of};
 use crate::output::{print_json, progress, rfc3339};
@@ -28,7 +29,7 @@ pub enum AdminCmd {
     #[command(subcommand)]
     Auditor(crate::auditor_cmd::AuditorCmd),
     /// Encrypted backups of the token (passphrase: KEYWARD_BACKUP_PASSPHRASE,
-    /// --pin-fd or a prompt).
+    /// --pin-fd or a prompt; or split among custodians: --shares/--share).
     #[command(subcommand)]
     Backup(BackupCmd),
     /// Re-seal every object under a new master key.
@@ -47,11 +48,27 @@ pub enum BackupCmd {
         /// The backup file to write (refused if it exists).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Seal the backup under a random key split into N shares, one
+        /// text file per custodian (FILE.share-I-of-N); no passphrase.
+        #[arg(long, value_name = "N", requires = "threshold")]
+        shares: Option<u8>,
+        /// How many of the shares open the backup (2 ≤ M ≤ N ≤ 16).
+        #[arg(long, value_name = "M")]
+        threshold: Option<u8>,
+        /// Protect each share with its custodian's own passphrase
+        /// (KEYWARD_SHARE_PASSPHRASE_<I>, --pin-fd lines in share order,
+        /// or prompts).
+        #[arg(long)]
+        share_passphrases: bool,
     },
     /// Check that FILE decrypts to a healthy token; writes nothing.
     Verify {
         /// The backup file.
         file: PathBuf,
+        /// A share file of a split backup; repeat for as many as its
+        /// threshold (protected shares ask their custodian's passphrase).
+        #[arg(long = "share", value_name = "SHARE")]
+        shares: Vec<PathBuf>,
     },
     /// Replace the slot's token with the one in FILE. Over an existing
     /// token it needs the SO PIN of that token (KEYWARD_SO_PIN; the
@@ -73,6 +90,10 @@ pub enum BackupCmd {
         /// Restore into DIR instead of the configured store directory.
         #[arg(long, value_name = "DIR")]
         store: Option<PathBuf>,
+        /// A share file of a split backup; repeat for as many as its
+        /// threshold (protected shares ask their custodian's passphrase).
+        #[arg(long = "share", value_name = "SHARE")]
+        shares: Vec<PathBuf>,
     },
 }
 
@@ -102,14 +123,25 @@ pub fn run(ctx: &mut Ctx, cmd: AdminCmd) -> CliResult<()> {
     match cmd {
         AdminCmd::Audit(cmd) => audit_cmd::run(ctx, cmd),
         AdminCmd::Auditor(cmd) => crate::auditor_cmd::run(ctx, cmd),
-        AdminCmd::Backup(BackupCmd::Create { out }) => backup_create(ctx, &out),
-        AdminCmd::Backup(BackupCmd::Verify { file }) => backup_verify(ctx, &file),
+        AdminCmd::Backup(BackupCmd::Create {
+            out,
+            shares,
+            threshold,
+            share_passphrases,
+        }) => match backup_shares::split_options(shares, threshold, share_passphrases)? {
+            Some((m, n)) => backup_shares::create(ctx, &out, m, n, share_passphrases),
+            None => backup_create(ctx, &out),
+        },
+        AdminCmd::Backup(BackupCmd::Verify { file, shares }) => {
+            backup_shares::verify(ctx, &file, &shares)
+        }
         AdminCmd::Backup(BackupCmd::Restore {
             file,
             force,
             keep,
             store,
-        }) => backup_restore(ctx, &file, force, &keep, store),
+            shares,
+        }) => backup_restore(ctx, &file, force, &keep, store, &shares),
         AdminCmd::MasterKey(MasterKeyCmd::Rotate { logout_all }) => {
             master_key_rotate(ctx, logout_all)
         }
@@ -128,7 +160,12 @@ struct BackupShown {
     bytes: u64,
 }
 
-fn print_backup(json: bool, verb: &str, file: &Path, info: &BackupInfo) -> CliResult<()> {
+pub(crate) fn print_backup(
+    json: bool,
+    verb: &str,
+    file: &Path,
+    info: &BackupInfo,
+) -> CliResult<()> {
     let shown = BackupShown {
         file: file.display().to_string(),
         label: info.label.clone(),
@@ -161,6 +198,14 @@ pub(crate) fn backup_error(context: &str, e: BackupError) -> CliError {
         | BackupError::NotAToken(_) => EXIT_INTEGRITY,
         BackupError::Store(err) => code_of(*err),
         BackupError::BackupSoPin => crate::fail::EXIT_PIN,
+        BackupError::Share {
+            problem: keyward::store::backup::ShareProblem::Duplicate { .. },
+            ..
+        }
+        | BackupError::TooFewShares { .. }
+        | BackupError::SplitBackup { .. }
+        | BackupError::NotSplit => crate::fail::EXIT_USAGE,
+        BackupError::Share { .. } | BackupError::SharesDoNotOpen => EXIT_INTEGRITY,
         BackupError::UnsupportedVersion(_)
         | BackupError::Exists(_)
         | BackupError::Io(_)
@@ -187,13 +232,6 @@ fn backup_create(ctx: &mut Ctx, out: &Path) -> CliResult<()> {
     print_backup(ctx.json, "backed up the token to", out, &info)
 }
 
-fn backup_verify(ctx: &mut Ctx, file: &Path) -> CliResult<()> {
-    let passphrase = ctx.secrets.get(Secret::BackupPassphrase)?;
-    let info = keyward::store::backup::verify(file, passphrase.as_bytes())
-        .map_err(|e| backup_error("backup verification failed", e))?;
-    print_backup(ctx.json, "backup OK:", file, &info)
-}
-
 /// The slot a restore targets: `--slot` if configured, else the first.
 /// (No `Library` is opened: it would create or hold the token file.)
 fn config_slot(config: &Config, slot: Option<CK_SLOT_ID>) -> CliResult<CK_SLOT_ID> {
@@ -214,6 +252,7 @@ fn backup_restore(
     force: bool,
     keep: &[String],
     store: Option<PathBuf>,
+    shares: &[PathBuf],
 ) -> CliResult<()> {
     let mut config =
         Config::from_env().map_err(|e| CliError::ck("cannot load the configuration", "", e))?;
@@ -225,10 +264,10 @@ fn backup_restore(
     crate::restore_cmd::shared_slot_target(&mut config, slot, to_dir)?;
     let dest = config.token_path(slot);
     if dest.exists() {
-        return crate::restore_cmd::over_existing(ctx, config, slot, file, force, keep);
+        return crate::restore_cmd::over_existing(ctx, config, slot, file, force, keep, shares);
     }
-    let passphrase = ctx.secrets.get(Secret::BackupPassphrase)?;
-    let info = keyward::token::restore_backup(slot, file, passphrase.as_bytes(), &dest, false)
+    let unlocked = backup_shares::unlock(ctx, "restore failed", file, shares)?;
+    let info = keyward::token::restore_backup_with(slot, file, unlocked.unlock(), &dest, false)
         .map_err(|e| backup_error("restore failed", e))?;
     print_backup(
         ctx.json,

@@ -17,6 +17,7 @@
 mod admin_cmd;
 mod audit_cmd;
 mod auditor_cmd;
+mod backup_shares;
 mod certs_cmd;
 mod client;
 mod csr;

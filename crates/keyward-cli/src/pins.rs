@@ -223,6 +223,58 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// The passphrase of custodian share `index` of a split backup (asked
+    /// twice when it protects a new share): the next `--pin-fd` line, else
+    /// `KEYWARD_SHARE_PASSPHRASE_<index>`, else a prompt.
+    pub fn share_passphrase(&mut self, index: u8, new: bool) -> CliResult<Zeroizing<String>> {
+        let name = format!("passphrase of share {index}");
+        if let Some((source, reader)) = &mut self.fd {
+            let mut line = Zeroizing::new(String::new());
+            let n = reader
+                .read_line(&mut line)
+                .map_err(|e| CliError::new(EXIT_PIN, format!("cannot read {source}: {e}")))?;
+            if n == 0 {
+                return Err(CliError::new(
+                    EXIT_PIN,
+                    format!("{source} ended before the {name}"),
+                ));
+            }
+            let end = line.trim_end_matches(['\n', '\r']).len();
+            line.truncate(end);
+            return Ok(line);
+        }
+        let var = format!("KEYWARD_SHARE_PASSPHRASE_{index}");
+        if let Some(value) = (self.env)(&var) {
+            return Ok(Zeroizing::new(value));
+        }
+        if !self.interactive {
+            return Err(CliError::new(
+                EXIT_PIN,
+                format!(
+                    "no {name} given: set {var} or pass --pin-fd or --pin-file \
+                     (stdin is not a terminal)"
+                ),
+            ));
+        }
+        for _ in 0..NEW_SECRET_TRIES {
+            let first = prompt(&format!("{}: ", capitalized(&name)))?;
+            if !new {
+                return Ok(first);
+            }
+            let again = prompt(&format!("Repeat the {name}: "))?;
+            if *again == *first {
+                return Ok(first);
+            }
+            eprintln!("the two entries of the {name} differ; try again");
+        }
+        Err(CliError::new(
+            EXIT_PIN,
+            format!("the two entries of the {name} differed {NEW_SECRET_TRIES} times"),
+        ))
+    }
+}
+
 /// How often a new secret may be mistyped before the command gives up.
 const NEW_SECRET_TRIES: usize = 3;
 

@@ -164,6 +164,7 @@ pub fn over_existing(
     file: &Path,
     force: bool,
     keep: &[String],
+    shares: &[std::path::PathBuf],
 ) -> CliResult<()> {
     let lib =
         Library::new(config).map_err(|e| CliError::ck("cannot open the token store", "", e))?;
@@ -183,14 +184,14 @@ pub fn over_existing(
                 .to_string()
         })
         .map_err(|e| CliError::ck(&format!("cannot read slot {slot}"), "", e))?;
-    let passphrase = ctx.secrets.get(Secret::BackupPassphrase)?;
+    let unlocked = crate::backup_shares::unlock(ctx, "restore failed", file, shares)?;
     let so_pin = ctx.secrets.get(Secret::SoPin)?;
     let backup_so_pin = std::env::var("KEYWARD_BACKUP_SO_PIN").ok();
     let plan = lib
-        .plan_restore(
+        .plan_restore_with(
             slot,
             file,
-            passphrase.as_bytes(),
+            unlocked.unlock(),
             so_pin.as_bytes(),
             backup_so_pin.as_deref().map(str::as_bytes),
             keep,

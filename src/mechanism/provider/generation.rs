@@ -500,7 +500,7 @@ impl Generation for RustCrypto {
 /// and the caller discards the result; meanwhile a hash-counter stream
 /// keeps the generator's retry loops terminating.
 #[derive(Default)]
-pub(in crate::mechanism) struct FlaggedRng {
+pub(crate) struct FlaggedRng {
     failed: bool,
     counter: u64,
 }
@@ -508,7 +508,7 @@ pub(in crate::mechanism) struct FlaggedRng {
 impl FlaggedRng {
     /// Whether the provider's RNG failed while this one was in use (the
     /// result made with it must then be discarded).
-    pub(in crate::mechanism) fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.failed
     }
 
@@ -606,6 +606,10 @@ mod tests {
             ("rsa_crypt.rs", include_str!("../rsa_crypt.rs")),
             ("rustcrypto.rs", include_str!("rustcrypto.rs")),
             ("store/seal.rs", include_str!("../../store/seal.rs")),
+            (
+                "store/seal_shares.rs",
+                include_str!("../../store/seal_shares.rs"),
+            ),
             ("state.rs", include_str!("../state.rs")),
         ];
         let primitives = [

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{BResult, BackupError, BackupInfo, create, place::refuse_existing};
+use super::{
+    BResult, BackupError, BackupInfo, SplitCreated, SplitRequest, create, create_split,
+    place::refuse_existing,
+};
 use crate::store::db::TokenDb;
 
 /// A directory only this process made (mode 0700), removed with what it
@@ -56,8 +59,34 @@ pub fn create_of(
     kdf_iterations: u32,
     progress: &mut dyn FnMut(u64, u64),
 ) -> BResult<BackupInfo> {
+    from_sqlite_of(db, path, out, &mut |source| {
+        create(source, out, passphrase, kdf_iterations, progress)
+    })
+}
+
+/// [`create_of`] for a backup split among custodians.
+pub fn create_split_of(
+    db: &TokenDb,
+    path: &Path,
+    out: &Path,
+    req: &SplitRequest<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> BResult<SplitCreated> {
+    from_sqlite_of(db, path, out, &mut |source| {
+        create_split(source, out, req, progress)
+    })
+}
+
+/// Runs `make` on an SQLite file holding the token in `db`: its own file
+/// (`path`), else a temporary copy of its rows.
+fn from_sqlite_of<T>(
+    db: &TokenDb,
+    path: &Path,
+    out: &Path,
+    make: &mut dyn FnMut(&Path) -> BResult<T>,
+) -> BResult<T> {
     if db.is_sqlite().map_err(BackupError::Store)? {
-        return create(path, out, passphrase, kdf_iterations, progress);
+        return make(path);
     }
     // Before the copy, so that a refused output costs no round trips.
     refuse_existing(out)?;
@@ -67,5 +96,5 @@ pub fn create_of(
         let target = TokenDb::open(&copy).map_err(BackupError::Store)?;
         db.copy_to(&target).map_err(BackupError::Store)?;
     }
-    create(&copy, out, passphrase, kdf_iterations, progress)
+    make(&copy)
 }

@@ -18,11 +18,11 @@ pub(super) struct Header {
     pub(super) info: BackupInfo,
 }
 
-fn put_u64(out: &mut Vec<u8>, v: u64) {
+pub(super) fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_text(out: &mut Vec<u8>, s: &str) {
+pub(super) fn put_text(out: &mut Vec<u8>, s: &str) {
     put_u64(out, u64::try_from(s.len()).unwrap_or(u64::MAX));
     out.extend_from_slice(s.as_bytes());
 }
@@ -87,7 +87,7 @@ impl Header {
     }
 }
 
-fn take<'a>(input: &mut &'a [u8], n: usize) -> BResult<&'a [u8]> {
+pub(super) fn take<'a>(input: &mut &'a [u8], n: usize) -> BResult<&'a [u8]> {
     let (head, rest) = input
         .split_at_checked(n)
         .ok_or(BackupError::WrongPassphraseOrDamaged)?;
@@ -95,14 +95,14 @@ fn take<'a>(input: &mut &'a [u8], n: usize) -> BResult<&'a [u8]> {
     Ok(head)
 }
 
-fn take_u64(input: &mut &[u8]) -> BResult<u64> {
+pub(super) fn take_u64(input: &mut &[u8]) -> BResult<u64> {
     let bytes: [u8; 8] = take(input, 8)?
         .try_into()
         .map_err(|_| BackupError::WrongPassphraseOrDamaged)?;
     Ok(u64::from_le_bytes(bytes))
 }
 
-fn take_text(input: &mut &[u8]) -> BResult<String> {
+pub(super) fn take_text(input: &mut &[u8]) -> BResult<String> {
     let len = usize::try_from(take_u64(input)?)
         .ok()
         .filter(|n| *n <= MAX_TEXT)

@@ -102,7 +102,12 @@ impl Image {
     /// Decrypts and checks `file` (as `verify` does), then loads it as a
     /// writable in-memory database migrated to the current schema.
     pub fn open(file: &std::path::Path, passphrase: &[u8]) -> BResult<Image> {
-        let (info, plain) = super::open(file, passphrase)?;
+        Image::open_with(file, super::Unlock::Passphrase(passphrase))
+    }
+
+    /// [`Image::open`] for either kind of backup.
+    pub fn open_with(file: &std::path::Path, unlock: super::Unlock<'_>) -> BResult<Image> {
+        let (info, plain) = super::open_unlocked(file, unlock)?;
         let mut conn = Connection::open_in_memory()?;
         conn.deserialize_read_exact(MAIN_DB, plain.as_slice(), plain.len(), false)
             .map_err(|_| BackupError::NotAToken("the payload is not an SQLite database".into()))?;
