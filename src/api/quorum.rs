@@ -102,13 +102,12 @@ impl Library {
         self.slot(slot)?.1.remove_officer(name)
     }
 
-    pub fn set_quorum_rule(
+    pub fn set_quorum_rules(
         &self,
         slot: CK_SLOT_ID,
-        class: &str,
-        approvals: Option<u32>,
+        changes: &[(String, Option<u32>)],
     ) -> Result<Config> {
-        self.slot(slot)?.1.set_quorum_rule(class, approvals)
+        self.slot(slot)?.1.set_quorum_rules(changes)
     }
 
     pub fn create_request(&self, slot: CK_SLOT_ID, new: &NewRequest) -> Result<Request> {

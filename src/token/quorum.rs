@@ -342,19 +342,35 @@ impl Token {
         })
     }
 
-    /// Sets (`Some`) or removes (`None`) the rule of `class`.
-    pub fn set_quorum_rule(&self, class: &str, approvals: Option<u32>) -> Result<Config> {
-        let shown = approvals.map_or_else(|| "none".to_string(), |m| m.to_string());
-        let ev = Event::new("quorum_rule").detail(format!("{class} needs {shown} approval(s)"));
-        self.change_quorum(&format!("rule:{class}={shown}"), &ev, &|c| {
-            match approvals {
-                Some(m) => {
-                    c.check_rule(class, m)?;
-                    c.rules.insert(class.to_string(), m);
-                }
-                None => {
-                    if c.rules.remove(class).is_none() {
-                        return Err(format!("there is no rule for '{class}'"));
+    /// Sets (`Some`) or removes (`None`) the rules of several classes in
+    /// one change (one approval covers them all; setting up a token's
+    /// rules one by one would need the first rule's quorum for the second).
+    /// The `policy` target is `rule:CLASS=M,CLASS=none,…` in this order.
+    pub fn set_quorum_rules(&self, changes: &[(String, Option<u32>)]) -> Result<Config> {
+        if changes.is_empty() {
+            return Err(Error::ArgumentsBad.because(&"no rule to change"));
+        }
+        let shown: Vec<String> = changes
+            .iter()
+            .map(|(class, m)| {
+                format!(
+                    "{class}={}",
+                    m.map_or_else(|| "none".to_string(), |m| m.to_string())
+                )
+            })
+            .collect();
+        let ev = Event::new("quorum_rule").detail(format!("rules {}", shown.join(", ")));
+        self.change_quorum(&format!("rule:{}", shown.join(",")), &ev, &|c| {
+            for (class, approvals) in changes {
+                match approvals {
+                    Some(m) => {
+                        c.check_rule(class, *m)?;
+                        c.rules.insert(class.clone(), *m);
+                    }
+                    None => {
+                        if c.rules.remove(class).is_none() {
+                            return Err(format!("there is no rule for '{class}'"));
+                        }
                     }
                 }
             }

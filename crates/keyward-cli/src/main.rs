@@ -103,8 +103,8 @@ enum Command {
     /// request's id. OP: destroy, export or modify KEY (label, id:HEX,
     /// obj:N; logs in as the user to find it), restore BACKUP-FILE,
     /// rotate-master-key, init, unlock, or policy CHANGE
-    /// (officer-add:NAME, officer-remove:NAME, rule:CLASS=M,
-    /// rule:CLASS=none, auditor-set:NAME, auditor-remove). Once approved,
+    /// (officer-add:NAME, officer-remove:NAME, rule:CLASS=M[,CLASS=M…]
+    /// with M a number or none, auditor-set:NAME, auditor-remove). Once approved,
     /// the operation itself (by the CLI or any application) uses it up.
     Request {
         op: String,

@@ -44,19 +44,50 @@ pub enum QuorumCmd {
     /// The officers and the approval rules in force (no PIN needed; with
     /// the SO PIN in KEYWARD_SO_PIN the rules' MAC is checked too).
     Show,
-    /// Require M officer approvals for CLASS: destroy, export, modify,
-    /// restore, rotate-master-key, policy, init, unlock, or default (what
-    /// quorum-marked keys need when their class has no rule). The SO;
-    /// once any rule exists, an approved
-    /// `keyward request policy rule:CLASS=M` too.
+    /// Require approvals: CLASS=M, one or more (set together, so one
+    /// approval covers them all). CLASS: destroy, export, modify, restore,
+    /// rotate-master-key, policy, init, unlock, or default (what
+    /// quorum-marked keys need when their class has no rule); M from 1 to
+    /// the number of officers. The SO; once any rule exists, an approved
+    /// `keyward request policy rule:CLASS=M[,CLASS=M…]` too (the same
+    /// pairs in the same order).
     Set {
-        class: String,
-        /// Approvals needed (1 to the number of officers).
-        approvals: u32,
+        #[arg(required = true, value_name = "CLASS=M", value_parser = parse_rule)]
+        rules: Vec<(String, u32)>,
     },
-    /// Remove the rule of CLASS (the SO; an approved
-    /// `keyward request policy rule:CLASS=none`).
-    Unset { class: String },
+    /// Remove the rules of CLASS… (the SO; an approved
+    /// `keyward request policy rule:CLASS=none[,…]` once a rule exists).
+    Unset {
+        #[arg(required = true)]
+        classes: Vec<String>,
+    },
+}
+
+/// One CLASS=M argument.
+fn parse_rule(text: &str) -> Result<(String, u32), String> {
+    let (class, m) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}': write CLASS=M, e.g. destroy=2"))?;
+    check_class(class)?;
+    let m: u32 = m
+        .parse()
+        .map_err(|_| format!("'{text}': M is a number of approvals"))?;
+    if m == 0 {
+        return Err(format!(
+            "'{text}': a rule needs at least 1 approval (use `quorum unset {class}`)"
+        ));
+    }
+    Ok((class.to_string(), m))
+}
+
+fn check_class(class: &str) -> Result<(), String> {
+    if class == DEFAULT_RULE || Op::parse(class).is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown operation class '{class}' (one of: {}, {DEFAULT_RULE})",
+        OPS.map(Op::name).join(", ")
+    ))
 }
 
 pub fn officer(ctx: &mut Ctx, cmd: OfficerCmd) -> CliResult<()> {
@@ -121,32 +152,40 @@ pub fn officer(ctx: &mut Ctx, cmd: OfficerCmd) -> CliResult<()> {
 pub fn quorum(ctx: &mut Ctx, cmd: QuorumCmd) -> CliResult<()> {
     match cmd {
         QuorumCmd::Show => show(ctx),
-        QuorumCmd::Set { class, approvals } => set_rule(ctx, &class, Some(approvals)),
-        QuorumCmd::Unset { class } => set_rule(ctx, &class, None),
+        QuorumCmd::Set { rules } => {
+            set_rules(ctx, rules.into_iter().map(|(c, m)| (c, Some(m))).collect())
+        }
+        QuorumCmd::Unset { classes } => {
+            for class in &classes {
+                check_class(class).map_err(CliError::usage)?;
+            }
+            set_rules(ctx, classes.into_iter().map(|c| (c, None)).collect())
+        }
     }
 }
 
-fn set_rule(ctx: &mut Ctx, class: &str, approvals: Option<u32>) -> CliResult<()> {
-    if class != DEFAULT_RULE && Op::parse(class).is_none() {
-        return Err(CliError::usage(format!(
-            "unknown operation class '{class}' (one of: {}, {DEFAULT_RULE})",
-            OPS.map(Op::name).join(", ")
-        )));
-    }
+fn set_rules(ctx: &mut Ctx, changes: Vec<(String, Option<u32>)>) -> CliResult<()> {
     let mut client = so_client(ctx)?;
     client
         .lib()
-        .set_quorum_rule(client.slot(), class, approvals)
-        .map_err(|e| quorum_error("cannot change the rule", e))?;
+        .set_quorum_rules(client.slot(), &changes)
+        .map_err(|e| quorum_error("cannot change the rules", e))?;
     logout(&mut client);
-    let text = match approvals {
-        Some(m) => format!("{class} now needs {m} officer approval(s)"),
-        None => format!("{class} needs no officer approval now"),
-    };
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|(class, m)| match m {
+            Some(m) => format!("{class} now needs {m} officer approval(s)"),
+            None => format!("{class} needs no officer approval now"),
+        })
+        .collect();
+    let rules: serde_json::Map<String, serde_json::Value> = changes
+        .iter()
+        .map(|(c, m)| (c.clone(), serde_json::json!(m)))
+        .collect();
     done(
         ctx.json,
-        &text,
-        serde_json::json!({ "class": class, "approvals": approvals }),
+        &lines.join("\n"),
+        serde_json::json!({ "rules": rules }),
     )
 }
 
@@ -310,7 +349,7 @@ pub fn request(
         (Op::Policy, None) => {
             return Err(CliError::usage(
                 "policy needs the change: officer-add:NAME, officer-remove:NAME, \
-                 rule:CLASS=M, rule:CLASS=none, auditor-set:NAME or auditor-remove",
+                 rule:CLASS=M[,CLASS=M…] (M or none), auditor-set:NAME or auditor-remove",
             ));
         }
         (_, Some(extra)) => {
@@ -358,9 +397,11 @@ fn check_policy_change(change: &str) -> CliResult<()> {
         .any(|p| change.strip_prefix(p).is_some_and(|n| !n.is_empty()))
         || change == "auditor-remove"
         || change.strip_prefix("rule:").is_some_and(|r| {
-            r.split_once('=').is_some_and(|(class, m)| {
-                (class == DEFAULT_RULE || Op::parse(class).is_some())
-                    && (m == "none" || m.parse::<u32>().is_ok_and(|m| m > 0))
+            r.split(',').all(|pair| {
+                pair.split_once('=').is_some_and(|(class, m)| {
+                    check_class(class).is_ok()
+                        && (m == "none" || m.parse::<u32>().is_ok_and(|m| m > 0))
+                })
             })
         });
     if ok {
@@ -368,7 +409,7 @@ fn check_policy_change(change: &str) -> CliResult<()> {
     }
     Err(CliError::usage(format!(
         "'{change}' is no policy change: officer-add:NAME, officer-remove:NAME, \
-         rule:CLASS=M, rule:CLASS=none, auditor-set:NAME or auditor-remove"
+         rule:CLASS=M[,CLASS=M…] (M or none), auditor-set:NAME or auditor-remove"
     )))
 }
 
@@ -530,10 +571,15 @@ mod tests {
         assert_eq!(parse_expiry("10s"), Ok(10_000));
         assert!(parse_expiry("0s").is_err());
         assert!(parse_expiry("h").is_err());
+        assert_eq!(parse_rule("destroy=2"), Ok(("destroy".into(), 2)));
+        assert!(parse_rule("destroy=0").is_err());
+        assert!(parse_rule("launch=1").unwrap_err().contains("unknown"));
+        assert!(parse_rule("destroy").is_err());
         for ok in [
             "officer-add:carol",
             "officer-remove:bob",
             "rule:destroy=2",
+            "rule:destroy=2,policy=3,export=none",
             "rule:default=none",
             "auditor-set:ann",
             "auditor-remove",
