@@ -151,3 +151,67 @@ fn fleet_walkthrough_runs_as_written() {
     assert!(stdout.contains("audit trail OK"), "{stdout}");
     assert!(stdout.contains("migrated slot 0"), "{stdout}");
 }
+
+/// "Separation of duties": officers, a 2-of-3 quorum, a protected
+/// destroy, a 3-of-5 custodian backup and its approved restore, and the
+/// auditor's check, as written.
+#[test]
+fn separation_of_duties_walkthrough_runs_as_written() {
+    let script = block(
+        "<!-- sod-walkthrough:start -->",
+        "<!-- sod-walkthrough:end -->",
+    );
+    let bin = &cli_bin::keyward_bin();
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(cwd.path())
+        .env("PATH", path)
+        .env_remove("KEYWARD_CONF")
+        .env_remove("KEYWARD_STORE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "separation-of-duties walk-through failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    // The refusals happened for the documented reasons.
+    assert!(
+        stderr.contains("destroy of object:") && stderr.contains("needs 2 officer approval(s)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("needs 3 of them"), "{stderr}");
+    assert!(stderr.contains("wrong user PIN"), "{stderr}");
+    // And the approved operations did theirs.
+    assert!(
+        stdout.contains("rule      destroy needs 2 of 3"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bob approved request 1: 2 of 2"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("restored slot 0 from vault.kwb"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("audit trail OK"), "{stdout}");
+    assert!(stdout.contains("approved by bob, carol"), "{stdout}");
+    // The restored token's key list: the backup's key, not the destroyed one.
+    let listed = stdout
+        .split("restored slot 0")
+        .nth(1)
+        .and_then(|rest| rest.split("audit trail OK").next())
+        .unwrap_or_default();
+    assert!(listed.contains("signing"), "{stdout}");
+    assert!(!listed.contains("payroll"), "{stdout}");
+}

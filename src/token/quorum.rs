@@ -182,18 +182,19 @@ impl Token {
     /// (audited, naming what is missing) when there is none. Operations
     /// that need no approval pass without a store write.
     pub fn authorize(&self, subject: &Subject<'_>) -> Result<()> {
-        self.authorize_with(subject, None)
+        self.authorize_with(subject, None).map(drop)
     }
 
-    /// [`Token::authorize`] with a master key just proven by a PIN.
+    /// [`Token::authorize`] with a master key just proven by a PIN; when
+    /// it used up a request, the detail of the record it appended.
     pub(super) fn authorize_with(
         &self,
         subject: &Subject<'_>,
         extra: Option<&MasterKey>,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let view = self.quorum_view_with(extra)?;
         let Some(needed) = view.config.needed(subject.op, subject.marked) else {
-            return Ok(());
+            return Ok(None);
         };
         let serial = self.serial()?;
         let now = now_ms();
@@ -206,14 +207,15 @@ impl Token {
                 continue;
             }
             let nonce = hex(&req.nonce);
-            let ev = Event::new("quorum_executed").detail(format!(
+            let detail = format!(
                 "request {} [{nonce}]: {} of {} ({}), approved by {}",
                 req.id,
                 req.op,
                 req.target,
                 req.about,
                 t.approvals.join(", ")
-            ));
+            );
+            let ev = Event::new("quorum_executed").detail(detail.clone());
             let record = match extra {
                 // Nobody is logged in: the record is MAC'd as the SO who
                 // just proved the key would have it.
@@ -224,7 +226,7 @@ impl Token {
                 None => self.audit_entry(&ev, subject.object)?,
             };
             match self.db.consume_request(&req, votes.len(), &nonce, &record) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(Some(detail)),
                 Err(Error::ActionProhibited) => {
                     why = Some(format!(
                         "request {} changed, or was used, meanwhile",

@@ -321,21 +321,39 @@ impl Token {
             .amend(&p.amended, p.epoch, p.failures, &p.records)
             .map_err(BackupError::Store)?;
         // Last, just before the write: an approval is used up only by a
-        // restore that is going to happen.
-        self.authorize_with(
-            &Subject {
-                op: Op::Restore,
-                target: p.target.clone(),
-                marked: false,
-                object: None,
-            },
-            p.live_mk.as_ref(),
-        )
-        .map_err(BackupError::Store)?;
+        // restore that is going to happen. Its record extends the live
+        // trail the plan was made against; that one record (and nothing
+        // else) may stand between the plan and the write.
+        let before = self.db.audit_head_now().map_err(BackupError::Store)?;
+        let used = self
+            .authorize_with(
+                &Subject {
+                    op: Op::Restore,
+                    target: p.target.clone(),
+                    marked: false,
+                    object: None,
+                },
+                p.live_mk.as_ref(),
+            )
+            .map_err(BackupError::Store)?;
+        if used.is_some() && before == p.live_head {
+            let after = self.db.audit_head_now().map_err(BackupError::Store)?;
+            if after.seq == before.seq + 1 {
+                p.live_head = after;
+            }
+        }
         let replaced = self
             .db
             .replace_keeping_quorum(&p.image, &p.live_head, p.quorum.as_ref());
         let _ = self.logout();
+        // The approval's record was in the trail the restore replaced:
+        // the restored trail gets it again, after its rollback record.
+        if replaced.is_ok()
+            && let Some(detail) = used
+        {
+            let ev = Event::new("quorum_executed").detail(detail);
+            let _ = self.audit(&ev, None);
+        }
         match replaced {
             Err(Error::FunctionFailed) => Err(BackupError::Changed),
             other => other.map_err(BackupError::Store),
