@@ -275,7 +275,9 @@ impl Token {
         let mk = self.so_master_key()?;
         let view = self.quorum_view()?;
         let mut config = view.config.clone();
-        change(&mut config).map_err(|why| Error::ArgumentsBad.because(&why))?;
+        // A change the rules do not allow (a rule no officers could meet,
+        // a duplicate name) is refused like any other policy refusal.
+        change(&mut config).map_err(|why| Error::ActionProhibited.because(&why))?;
         self.authorize(&Subject {
             op: Op::Policy,
             target: target.to_string(),

@@ -45,7 +45,7 @@ pub enum QuorumCmd {
     /// the SO PIN in KEYWARD_SO_PIN the rules' MAC is checked too).
     Show,
     /// Require approvals: CLASS=M, one or more (set together, so one
-    /// approval covers them all). CLASS: destroy, export, modify, restore,
+    /// approval covers them all; CLASS=none removes that rule). CLASS: destroy, export, modify, restore,
     /// rotate-master-key, policy, init, unlock, or default (what
     /// quorum-marked keys need when their class has no rule); M from 1 to
     /// the number of officers. The SO; once any rule exists, an approved
@@ -53,7 +53,7 @@ pub enum QuorumCmd {
     /// pairs in the same order).
     Set {
         #[arg(required = true, value_name = "CLASS=M", value_parser = parse_rule)]
-        rules: Vec<(String, u32)>,
+        rules: Vec<(String, Option<u32>)>,
     },
     /// Remove the rules of CLASS… (the SO; an approved
     /// `keyward request policy rule:CLASS=none[,…]` once a rule exists).
@@ -63,12 +63,15 @@ pub enum QuorumCmd {
     },
 }
 
-/// One CLASS=M argument.
-fn parse_rule(text: &str) -> Result<(String, u32), String> {
+/// One CLASS=M (or CLASS=none) argument.
+fn parse_rule(text: &str) -> Result<(String, Option<u32>), String> {
     let (class, m) = text
         .split_once('=')
         .ok_or_else(|| format!("'{text}': write CLASS=M, e.g. destroy=2"))?;
     check_class(class)?;
+    if m == "none" {
+        return Ok((class.to_string(), None));
+    }
     let m: u32 = m
         .parse()
         .map_err(|_| format!("'{text}': M is a number of approvals"))?;
@@ -77,7 +80,7 @@ fn parse_rule(text: &str) -> Result<(String, u32), String> {
             "'{text}': a rule needs at least 1 approval (use `quorum unset {class}`)"
         ));
     }
-    Ok((class.to_string(), m))
+    Ok((class.to_string(), Some(m)))
 }
 
 fn check_class(class: &str) -> Result<(), String> {
@@ -152,9 +155,7 @@ pub fn officer(ctx: &mut Ctx, cmd: OfficerCmd) -> CliResult<()> {
 pub fn quorum(ctx: &mut Ctx, cmd: QuorumCmd) -> CliResult<()> {
     match cmd {
         QuorumCmd::Show => show(ctx),
-        QuorumCmd::Set { rules } => {
-            set_rules(ctx, rules.into_iter().map(|(c, m)| (c, Some(m))).collect())
-        }
+        QuorumCmd::Set { rules } => set_rules(ctx, rules),
         QuorumCmd::Unset { classes } => {
             for class in &classes {
                 check_class(class).map_err(CliError::usage)?;
@@ -571,7 +572,8 @@ mod tests {
         assert_eq!(parse_expiry("10s"), Ok(10_000));
         assert!(parse_expiry("0s").is_err());
         assert!(parse_expiry("h").is_err());
-        assert_eq!(parse_rule("destroy=2"), Ok(("destroy".into(), 2)));
+        assert_eq!(parse_rule("destroy=2"), Ok(("destroy".into(), Some(2))));
+        assert_eq!(parse_rule("export=none"), Ok(("export".into(), None)));
         assert!(parse_rule("destroy=0").is_err());
         assert!(parse_rule("launch=1").unwrap_err().contains("unknown"));
         assert!(parse_rule("destroy").is_err());
