@@ -308,6 +308,11 @@ fn rotation_auditor_and_restore_are_quorum_operations() {
         stdout(&verify)
     );
 
+    // Restoring over a PostgreSQL token is refused by design (a restore
+    // there goes through `token migrate`); the rest ran on it above.
+    if !backend::sqlite() {
+        return;
+    }
     // A restore over the token needs an approval for exactly that file,
     // and the token keeps its officers and rules (the backup had them too,
     // but a restore never brings back an older roster).

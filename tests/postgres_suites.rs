@@ -103,6 +103,7 @@ suites!(
     cli_lifecycle,
     cli_ml_dsa,
     cli_ml_kem,
+    cli_quorum,
     cli_slh_dsa,
     cli_ux,
     cli_ux_tty,

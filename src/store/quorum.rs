@@ -5,7 +5,7 @@
 
 use super::audit::{self, AuditEntry};
 use super::db::TokenDb;
-use super::rows::{Row, Tx, vals};
+use super::rows::{Dialect, Row, Tx, vals};
 use super::schema::TxResult;
 use crate::error::{Error, Result};
 use crate::quorum::{Request, Vote};
@@ -81,11 +81,19 @@ pub(super) fn replace_in(tx: &dyn Tx, old: &QuorumRow, new: &QuorumRow) -> TxRes
 /// nonce: the `state` column can be edited back, the append-only chain
 /// cannot (without `audit verify` seeing it).
 fn executed_before(tx: &dyn Tx, nonce_hex: &str) -> TxResult<bool> {
-    tx.exists(
-        "SELECT 1 FROM audit WHERE event = 'quorum_executed'
-         AND instr(body, ?1) > 0",
-        vals![nonce_hex.as_bytes().to_vec()],
-    )
+    // The event is a literal so that the partial index `audit_quorum`
+    // serves the lookup; the nonce is searched for as bytes in the body.
+    let sql = match tx.dialect() {
+        Dialect::Sqlite => {
+            "SELECT 1 FROM audit WHERE event = 'quorum_executed'
+             AND instr(body, CAST(?1 AS BLOB)) > 0"
+        }
+        Dialect::Postgres => {
+            "SELECT 1 FROM audit WHERE event = 'quorum_executed'
+             AND position(CAST(?1 AS BYTEA) in body) > 0"
+        }
+    };
+    tx.exists(sql, vals![nonce_hex.as_bytes()])
 }
 
 impl TokenDb {
