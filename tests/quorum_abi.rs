@@ -479,6 +479,10 @@ fn denied_and_expired_requests_are_refused() {
     err(s.destroy(k), CKR_ACTION_PROHIBITED, "expired");
     let shown = kw_ok(&env, &["requests", &short], &[]);
     assert!(shown.contains("state      expired"), "{shown}");
+    // The expiry is on the record, once.
+    assert_eq!(count(&events(&env), "quorum_expired"), 1);
+    let open = kw_ok(&env, &["requests"], &[]);
+    assert!(!open.contains("destroy"), "{open}");
     // A wrong passphrase signs nothing.
     kw_fails(
         &env,

@@ -52,6 +52,7 @@ pub const EVENTS: &[&str] = &[
     "quorum_vote_refused",
     "quorum_executed",
     "quorum_refused",
+    "quorum_expired",
     "auditor_set",
     "auditor_removed",
     "auditor_check_failed",

@@ -219,8 +219,8 @@ pub struct Request {
     pub reason: String,
     pub created: i64,
     pub expires: i64,
-    /// pending, approved, denied or executed (a hint: execution re-checks
-    /// every signature).
+    /// pending, approved, denied, executed or expired (a hint: execution
+    /// re-checks every signature).
     pub state: String,
 }
 
@@ -336,6 +336,9 @@ pub fn tally(
 pub fn blocker(req: &Request, tally: &Tally, needed: u32, now_ms: i64) -> Option<String> {
     if req.state == "executed" {
         return Some(format!("request {} was already executed", req.id));
+    }
+    if req.state == "expired" {
+        return Some(format!("request {} has expired", req.id));
     }
     if let Some(who) = tally.denials.first() {
         return Some(format!("request {} was denied by {who}", req.id));

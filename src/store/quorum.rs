@@ -273,6 +273,23 @@ impl TokenDb {
         })
     }
 
+    /// Marks open request `id` expired (if it still is open and past
+    /// `now_ms`), with its record; `false` if another process did first.
+    pub fn expire_request(&self, id: i64, now_ms: i64, record: &AuditEntry) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.exec(
+                "UPDATE quorum_request SET state = 'expired'
+                 WHERE id = ?1 AND state IN ('pending', 'approved') AND expires <= ?2",
+                vals![id, now_ms],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            audit::append(tx, record)?;
+            Ok(true)
+        })
+    }
+
     /// Uses up an approved request: inside the transaction the request must
     /// be exactly the one whose votes were verified, carry no vote that
     /// was not counted (a late denial), and never have been executed —

@@ -200,6 +200,11 @@ impl Token {
         let now = now_ms();
         let mut why = None;
         for req in self.db.requests_for(subject.op.name(), &subject.target)? {
+            if req.expires <= now {
+                self.expire(&req, now)?;
+                why = Some(format!("request {} has expired", req.id));
+                continue;
+            }
             let votes = self.db.votes(req.id)?;
             let t = quorum::tally(&view.config, &serial, &req, &votes, &verify_officer);
             if let Some(b) = quorum::blocker(&req, &t, needed, now) {
@@ -443,8 +448,31 @@ impl Token {
         Ok((req.clone(), t, needed_for(&view.config, &req)))
     }
 
+    /// Every request; open ones past their expiry are marked expired
+    /// (and audited) first.
     pub fn requests(&self) -> Result<Vec<Request>> {
-        self.db.requests()
+        let now = now_ms();
+        let all = self.db.requests()?;
+        let mut changed = false;
+        for req in &all {
+            if matches!(req.state.as_str(), "pending" | "approved") && req.expires <= now {
+                changed |= self.expire(req, now)?;
+            }
+        }
+        if changed {
+            return self.db.requests();
+        }
+        Ok(all)
+    }
+
+    /// Records that `req` expired unused.
+    fn expire(&self, req: &Request, now: i64) -> Result<bool> {
+        let ev = Event::new("quorum_expired").detail(format!(
+            "request {}: {} of {} ({}) expired unused",
+            req.id, req.op, req.target, req.about
+        ));
+        let record = self.audit_entry(&ev, None)?;
+        self.db.expire_request(req.id, now, &record)
     }
 
     /// An officer signs their decision on request `id` with the key their
