@@ -107,7 +107,11 @@ enum Command {
     /// with M a number or none, auditor-set:NAME, auditor-remove). Once approved,
     /// the operation itself (by the CLI or any application) uses it up.
     Request {
+        /// The operation: destroy, export, modify, restore,
+        /// rotate-master-key, init, unlock or policy.
         op: String,
+        /// What it is done to: a key, a backup file or a policy change
+        /// (none for rotate-master-key, init and unlock).
         target: Option<String>,
         /// Why: shown to the officers and kept in the audit trail.
         #[arg(long, default_value = "")]
@@ -118,6 +122,7 @@ enum Command {
     },
     /// List open requests with their approvals, or show request ID.
     Requests {
+        /// Show this request in full.
         id: Option<i64>,
         /// Also executed, denied and expired requests.
         #[arg(long)]
@@ -126,13 +131,17 @@ enum Command {
     /// Approve request ID as officer NAME, signing it with the key your
     /// passphrase derives (KEYWARD_OFFICER_PASSPHRASE, --pin-fd, or asked).
     Approve {
+        /// The request's id (`keyward requests` lists them).
         id: i64,
+        /// Your officer name.
         #[arg(long)]
         officer: String,
     },
     /// Deny request ID as officer NAME (one denial vetoes the request).
     Deny {
+        /// The request's id.
         id: i64,
+        /// Your officer name.
         #[arg(long)]
         officer: String,
     },

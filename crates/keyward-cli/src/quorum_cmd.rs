@@ -34,7 +34,10 @@ pub enum OfficerCmd {
     /// Remove an officer (the SO; an approved
     /// `keyward request policy officer-remove:NAME` once a rule exists).
     /// Refused while a rule would need more officers than remain.
-    Remove { name: String },
+    Remove {
+        /// The officer's name.
+        name: String,
+    },
     /// List the officers (no PIN needed).
     List,
 }
@@ -52,12 +55,14 @@ pub enum QuorumCmd {
     /// `keyward request policy rule:CLASS=M[,CLASS=M…]` too (the same
     /// pairs in the same order).
     Set {
+        /// CLASS=M pairs (CLASS=none removes a rule).
         #[arg(required = true, value_name = "CLASS=M", value_parser = parse_rule)]
         rules: Vec<(String, Option<u32>)>,
     },
     /// Remove the rules of CLASS… (the SO; an approved
     /// `keyward request policy rule:CLASS=none[,…]` once a rule exists).
     Unset {
+        /// The classes whose rules go.
         #[arg(required = true)]
         classes: Vec<String>,
     },
