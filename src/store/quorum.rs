@@ -291,20 +291,24 @@ impl TokenDb {
     }
 
     /// Uses up an approved request: inside the transaction the request must
-    /// be exactly the one whose votes were verified, carry no vote that
-    /// was not counted (a late denial), and never have been executed —
+    /// be exactly the one whose votes were verified (against the roster
+    /// row `roster`, still the stored one), carry no vote that was not
+    /// counted (a late denial), and never have been executed —
     /// by its state or by the trail. Marks it executed and appends the
     /// execution record (which names the nonce).
     pub fn consume_request(
         &self,
         req: &Request,
         votes_seen: usize,
+        roster: Option<&QuorumRow>,
         nonce_hex: &str,
         record: &AuditEntry,
     ) -> Result<()> {
         self.write(|tx| {
             let current = request_in(tx, req.id)?;
-            let unchanged = current.as_ref() == Some(req);
+            // The votes were checked against `roster`: an officer removed
+            // (or a rule raised) since must not count.
+            let unchanged = current.as_ref() == Some(req) && row_in(tx)?.as_ref() == roster;
             let votes: i64 = tx
                 .query_opt(
                     "SELECT count(*) FROM quorum_vote WHERE request = ?1",

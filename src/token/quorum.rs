@@ -230,7 +230,11 @@ impl Token {
                 }
                 None => self.audit_entry(&ev, subject.object)?,
             };
-            match self.db.consume_request(&req, votes.len(), &nonce, &record) {
+            let roster = view.row.as_ref();
+            match self
+                .db
+                .consume_request(&req, votes.len(), roster, &nonce, &record)
+            {
                 Ok(()) => return Ok(Some(detail)),
                 Err(Error::ActionProhibited) => {
                     why = Some(format!(
