@@ -18,12 +18,7 @@ fn walkthrough() -> String {
 #[test]
 fn lifecycle_walkthrough_runs_as_written() {
     let script = walkthrough();
-    let bin = &cli_bin::keyward_bin();
-    let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_keyward();
     // The walk-through serves TLS with OpenSSL's pkcs11-provider.
     let module = std::env::current_exe()
         .unwrap()
@@ -89,6 +84,15 @@ mod backend;
 #[path = "common/pg.rs"]
 mod pg;
 
+/// PATH with the directory of the `keyward` this build made first.
+fn path_with_keyward() -> String {
+    format!(
+        "{}:{}",
+        cli_bin::keyward_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 fn block(start: &str, end: &str) -> String {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
@@ -114,12 +118,7 @@ fn fleet_walkthrough_runs_as_written() {
         "<!-- fleet-walkthrough:start -->",
         "<!-- fleet-walkthrough:end -->",
     );
-    let bin = &cli_bin::keyward_bin();
-    let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_keyward();
     let module = std::env::current_exe()
         .unwrap()
         .parent()
@@ -161,12 +160,7 @@ fn separation_of_duties_walkthrough_runs_as_written() {
         "<!-- sod-walkthrough:start -->",
         "<!-- sod-walkthrough:end -->",
     );
-    let bin = &cli_bin::keyward_bin();
-    let path = format!(
-        "{}:{}",
-        bin.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_keyward();
     let cwd = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])

@@ -257,21 +257,8 @@ impl Secrets {
                 ),
             ));
         }
-        for _ in 0..NEW_SECRET_TRIES {
-            let first = prompt(&format!("{}: ", capitalized(&name)))?;
-            if !new {
-                return Ok(first);
-            }
-            let again = prompt(&format!("Repeat the {name}: "))?;
-            if *again == *first {
-                return Ok(first);
-            }
-            eprintln!("the two entries of the {name} differ; try again");
-        }
-        Err(CliError::new(
-            EXIT_PIN,
-            format!("the two entries of the {name} differed {NEW_SECRET_TRIES} times"),
-        ))
+        let both = format!("two entries of the {name}");
+        ask_twice(&name, new, &both, &mut prompt)
     }
 }
 
@@ -285,20 +272,32 @@ fn ask(
     ask_once: &mut dyn FnMut(&str) -> CliResult<Zeroizing<String>>,
 ) -> CliResult<Zeroizing<String>> {
     let name = which.name();
+    ask_twice(name, which.is_new(), &format!("two {name}s"), ask_once)
+}
+
+/// Asks for the secret `name`; when `new`, asks again and starts over
+/// (up to NEW_SECRET_TRIES times) while the two entries (`both`, as the
+/// messages name them) differ.
+fn ask_twice(
+    name: &str,
+    new: bool,
+    both: &str,
+    ask_once: &mut dyn FnMut(&str) -> CliResult<Zeroizing<String>>,
+) -> CliResult<Zeroizing<String>> {
     for _ in 0..NEW_SECRET_TRIES {
         let first = ask_once(&format!("{}: ", capitalized(name)))?;
-        if !which.is_new() {
+        if !new {
             return Ok(first);
         }
         let again = ask_once(&format!("Repeat the {name}: "))?;
         if *again == *first {
             return Ok(first);
         }
-        eprintln!("the two {name}s differ; try again");
+        eprintln!("the {both} differ; try again");
     }
     Err(CliError::new(
         EXIT_PIN,
-        format!("the two {name}s differed {NEW_SECRET_TRIES} times"),
+        format!("the {both} differed {NEW_SECRET_TRIES} times"),
     ))
 }
 
