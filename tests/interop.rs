@@ -4,48 +4,16 @@
 //! A script exits 77 to skip when its tool is missing, which it may do only
 //! outside CI (`CI=true` turns a missing tool into a failure).
 
-#[path = "common/cli_bin.rs"]
-mod cli_bin;
-
-use std::path::PathBuf;
-use std::process::Command;
-
-fn module() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.parent().expect("deps dir").join("libkeyward.so")
-}
+#[path = "common/script.rs"]
+mod script;
 
 fn run(script: &str) {
-    run_args(script, &[]);
+    script::run(script, &[]);
 }
 
 /// [`run`] with arguments for the script.
-fn run_args(script: &str, args: &[&str]) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
-        .join(script);
-    let out = Command::new("bash")
-        .arg(&path)
-        .args(args)
-        .env("KEYWARD_MODULE", module())
-        .env("KEYWARD_BIN", cli_bin::keyward_bin())
-        .env_remove("KEYWARD_CONF")
-        .env_remove("KEYWARD_STORE")
-        .output()
-        .expect("run bash");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    match out.status.code() {
-        Some(0) => {}
-        Some(77) if std::env::var("CI").as_deref() != Ok("true") => {
-            eprintln!("SKIP {script}: a tool it drives is not installed");
-        }
-        code => panic!("{script} failed (exit {code:?}):\n{text}"),
-    }
+fn run_args(name: &str, args: &[&str]) {
+    script::run(name, args);
 }
 
 #[test]

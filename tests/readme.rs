@@ -209,3 +209,53 @@ fn separation_of_duties_walkthrough_runs_as_written() {
     assert!(listed.contains("signing"), "{stdout}");
     assert!(!listed.contains("payroll"), "{stdout}");
 }
+
+/// "Using the module": the pkcs11-tool block, as written, in a fresh HOME
+/// where target/release/libkeyward.so is the module this build made.
+#[test]
+fn pkcs11_tool_block_runs_as_written() {
+    let script = block(
+        "<!-- pkcs11-tool-block:start -->",
+        "<!-- pkcs11-tool-block:end -->",
+    );
+    let found = Command::new("sh")
+        .args(["-c", "command -v pkcs11-tool"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "pkcs11-tool is not installed (CI=true)"
+        );
+        eprintln!("SKIP: pkcs11-tool is not installed");
+        return;
+    }
+    let module = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("libkeyward.so");
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(cwd.path().join("target/release")).unwrap();
+    std::os::unix::fs::symlink(&module, cwd.path().join("target/release/libkeyward.so")).unwrap();
+    let home = cwd.path().join("home");
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(cwd.path())
+        .env("HOME", &home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("KEYWARD_CONF")
+        .env_remove("KEYWARD_STORE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "pkcs11-tool block failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("Signature is valid"), "{stdout}");
+    assert!(home.join(".local/share/keyward/slot-0.sqlite").is_file());
+}

@@ -46,6 +46,11 @@ impl Library {
         token.info(all, rw)
     }
 
+    /// See [`crate::token::info::PinTries`].
+    pub fn pin_tries(&self, slot: CK_SLOT_ID) -> Result<Option<crate::token::info::PinTries>> {
+        self.slot(slot)?.1.pin_tries()
+    }
+
     pub fn mechanism_list(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
         let (_, token) = self.slot(slot)?;
         // The registry leaves out what the policy switched off, and the

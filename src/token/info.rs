@@ -18,7 +18,29 @@ pub fn padded<const N: usize>(text: &[u8]) -> [u8; N] {
 pub const MANUFACTURER: &[u8] = b"Keyward";
 pub const MODEL: &[u8] = b"Keyward soft HSM";
 
+/// How many wrong PINs in a row each role may still enter before its PIN
+/// locks (what the COUNT_LOW/FINAL_TRY/LOCKED flags only hint at), for
+/// monitoring: `keyward doctor` and `keyward metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinTries {
+    pub so_left: u32,
+    pub user_left: u32,
+    /// The failures in a row that lock a PIN.
+    pub max: u32,
+}
+
 impl Token {
+    /// The tries left of both PINs, read fresh from the store; `None` for
+    /// a token that was never initialized.
+    pub fn pin_tries(&self) -> Result<Option<PinTries>> {
+        let max = self.policy.max_failures;
+        Ok(self.db.meta()?.map(|meta| PinTries {
+            so_left: max.saturating_sub(meta.so_failures),
+            user_left: max.saturating_sub(meta.user_failures),
+            max,
+        }))
+    }
+
     pub fn info(&self, sessions: u64, rw_sessions: u64) -> Result<CK_TOKEN_INFO> {
         let meta = self.db.meta()?;
         let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_RESTORE_KEY_NOT_NEEDED;

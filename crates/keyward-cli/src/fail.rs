@@ -23,6 +23,8 @@ pub const EXIT_REFUSED: u8 = 6;
 pub const EXIT_PENDING: u8 = 7;
 /// `keys due --fail-if-due`: at least one key is due.
 pub const EXIT_DUE: u8 = 8;
+/// `keyward doctor`: at least one problem found.
+pub const EXIT_UNHEALTHY: u8 = 9;
 
 /// The `--help` text that documents the exit codes.
 pub const EXIT_CODES_HELP: &str = "\
@@ -36,6 +38,7 @@ Exit codes:
   6  refused by policy or key state
   7  destroyed, but the erasure from the token files is still pending
   8  keys are due (keys due --fail-if-due)
+  9  keyward doctor found a problem
 
 With --json an error is one line {\"error\": \"...\", \"code\": N} on stderr;
 stdout holds only data. A closed stdout (keyward keys list | head) ends the

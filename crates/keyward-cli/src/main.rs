@@ -21,13 +21,17 @@ mod backup_shares;
 mod certs_cmd;
 mod client;
 mod csr;
+mod docs_cmd;
+mod doctor;
 mod fail;
 mod generate_checks;
+mod health;
 mod inventory;
 mod key_passphrase;
 mod keyinfo;
 mod keys_cmd;
 mod lifecycle_cmd;
+mod metrics;
 mod migrate_cmd;
 mod output;
 mod pin_cmd;
@@ -144,6 +148,44 @@ enum Command {
         /// Your officer name.
         #[arg(long)]
         officer: String,
+    },
+    /// Check this host's Keyward: configuration, store, each token, PIN
+    /// tries left, keys near or past their end date, last backup, audit
+    /// trail, row integrity (with --login) and the module's p11-kit
+    /// registration. Exit code 9 when anything is a problem.
+    Doctor {
+        /// Log in as the user (KEYWARD_PIN, --pin-fd, --pin-file, the
+        /// keyward-pin credential or a prompt) to include private and
+        /// secret keys, verify the audit MACs and scan every row. Never
+        /// tried when one wrong PIN would lock it.
+        #[arg(long)]
+        login: bool,
+    },
+    /// Write the tokens' health as OpenMetrics text (keys by type and
+    /// state, keys due, PIN tries left, lockouts, audit trail, last
+    /// backup, use counts) for node_exporter's textfile collector or any
+    /// Prometheus scraper. Needs no PIN: the public inventory.
+    Metrics {
+        /// Replace FILE atomically instead of printing (e.g.
+        /// /var/lib/prometheus/node-exporter/keyward.prom).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// Log in as the user to count private and secret keys too (adds
+        /// a login record to the audit trail at every run).
+        #[arg(long)]
+        login: bool,
+    },
+    /// Print the completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell): e.g. `keyward completions bash > /etc/bash_completion.d/keyward`.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (keyward.1 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        /// The directory to write them into (it must exist).
+        dir: std::path::PathBuf,
     },
 }
 
@@ -360,6 +402,10 @@ fn run(cli: Cli) -> CliResult<()> {
         Command::Deny { id, officer } => {
             quorum_cmd::vote(ctx, id, &officer, keyward::quorum::Decision::Deny)
         }
+        Command::Doctor { login } => doctor::doctor(ctx, login),
+        Command::Metrics { out, login } => metrics::metrics(ctx, login, out.as_deref()),
+        Command::Completions { shell } => docs_cmd::completions(shell),
+        Command::Manpages { dir } => docs_cmd::manpages(&dir),
     }
 }
 
