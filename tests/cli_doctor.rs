@@ -467,6 +467,26 @@ fn metrics_are_valid_openmetrics_and_written_atomically() {
     let age = value(&samples, "keyward_backup_age_seconds", &[]).unwrap();
     assert!((0.0..600.0).contains(&age), "{age}");
 
+    // Every metric the example alert rules use is one `keyward metrics`
+    // writes (the rules cannot drift from the names).
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/prometheus/keyward-alerts.yml"),
+    )
+    .unwrap();
+    let mut used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("keyward_"))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    assert!(used.len() >= 8, "{used:?}");
+    for name in used {
+        assert!(
+            samples.iter().any(|(n, _, _)| n == name),
+            "the alert rules use {name}, which `keyward metrics` does not write"
+        );
+    }
+
     // --login adds the private and secret keys.
     let out = store.run_with(&["metrics", "--login"], &[("KEYWARD_PIN", USER_PIN)], None);
     ok(&out);

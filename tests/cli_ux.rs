@@ -525,28 +525,42 @@ fn systemd_examples_use_credentials_and_run() {
         if path.extension().is_some_and(|e| e == "service") {
             assert!(!text.contains("EnvironmentFile"), "{}", path.display());
             assert!(!text.contains("KEYWARD_PIN="), "{}", path.display());
-            assert!(
-                text.contains("LoadCredential=keyward-pin:"),
-                "{}",
-                path.display()
-            );
             let exec = text
                 .lines()
                 .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/keyward "))
                 .unwrap();
-            let args: Vec<&str> = exec.split_whitespace().collect();
+            let mut args: Vec<&str> = exec.split_whitespace().collect();
+            // The metrics read the public inventory: no PIN at all. Every
+            // other unit logs in, with the PIN as a credential.
+            let public = args.first() == Some(&"metrics");
+            assert_eq!(
+                text.contains("LoadCredential=keyward-pin:"),
+                !public,
+                "{}",
+                path.display()
+            );
+            let prom = store.dir.path().join("keyward.prom");
+            if public {
+                // The collector's directory, here a temporary one.
+                let out = args.iter().position(|a| *a == "--out").unwrap();
+                args[out + 1] = prom.to_str().unwrap();
+            }
             let out = store.run_with(
                 &args,
                 &[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())],
                 None,
             );
             ok(&out);
+            if public {
+                let text = std::fs::read_to_string(&prom).unwrap();
+                assert!(text.ends_with("# EOF\n"), "{text}");
+            }
             ran += 1;
         } else {
             assert!(!text.contains("KEYWARD_PIN="), "{}", path.display());
         }
     }
-    assert_eq!(ran, 2);
+    assert_eq!(ran, 3);
 }
 
 #[test]
