@@ -111,6 +111,17 @@ fn value(samples: &[(String, Value, f64)], name: &str, labels: &[(&str, &str)]) 
         .map(|(_, _, v)| *v)
 }
 
+/// Asserts each expected (name, labels, value) sample.
+fn assert_samples(samples: &[(String, Value, f64)], expected: &[(&str, &[(&str, &str)], f64)]) {
+    for (name, labels, want) in expected {
+        assert_eq!(
+            value(samples, name, labels),
+            Some(*want),
+            "{name} {labels:?}"
+        );
+    }
+}
+
 fn date_in(days: i64) -> String {
     let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
@@ -211,21 +222,14 @@ fn a_locked_pin_is_a_problem_and_login_never_spends_the_last_try() {
     assert_eq!(check(&report, "user PIN")[0]["status"], "problem");
     assert_eq!(check(&report, "SO PIN")[0]["status"], "ok");
     if let Some(s) = metrics(&store, &[]) {
-        assert_eq!(
-            value(&s, "keyward_pin_locked", &[("role", "user")]),
-            Some(1.0)
-        );
-        assert_eq!(
-            value(&s, "keyward_pin_locked", &[("role", "so")]),
-            Some(0.0)
-        );
-        assert_eq!(
-            value(&s, "keyward_pin_tries_left", &[("role", "user")]),
-            Some(0.0)
-        );
-        assert_eq!(
-            value(&s, "keyward_pin_lockouts_total", &[("role", "user")]),
-            Some(1.0)
+        assert_samples(
+            &s,
+            &[
+                ("keyward_pin_locked", &[("role", "user")], 1.0),
+                ("keyward_pin_locked", &[("role", "so")], 0.0),
+                ("keyward_pin_tries_left", &[("role", "user")], 0.0),
+                ("keyward_pin_lockouts_total", &[("role", "user")], 1.0),
+            ],
         );
     }
     // The SO unlocks it: healthy again.
@@ -266,16 +270,15 @@ fn keys_near_and_past_their_end_date() {
         "{detail}"
     );
     if let Some(s) = metrics(&store, &[]) {
-        assert_eq!(
-            value(&s, "keyward_keys_due", &[("within_days", "30")]),
-            Some(1.0)
+        assert_samples(
+            &s,
+            &[
+                ("keyward_keys_due", &[("within_days", "30")], 1.0),
+                ("keyward_keys_due", &[("within_days", "7")], 0.0),
+                ("keyward_keys_overdue", &[], 0.0),
+                ("keyward_nearest_end_date_days", &[], 10.0),
+            ],
         );
-        assert_eq!(
-            value(&s, "keyward_keys_due", &[("within_days", "7")]),
-            Some(0.0)
-        );
-        assert_eq!(value(&s, "keyward_keys_overdue", &[]), Some(0.0));
-        assert_eq!(value(&s, "keyward_nearest_end_date_days", &[]), Some(10.0));
     }
     // With --login the pair is counted once, by its private key.
     let (_, report) = doctor_json(&store, &["--login"], &[("KEYWARD_PIN", USER_PIN)]);

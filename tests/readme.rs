@@ -93,6 +93,35 @@ fn path_with_keyward() -> String {
     )
 }
 
+/// Runs a README block with `bash -euo pipefail` in `cwd`, with `env` and
+/// without the caller's Keyward variables; panics with its output when it
+/// fails, else returns (stdout, stderr).
+fn run_block(
+    what: &str,
+    script: &str,
+    cwd: &Path,
+    env: &[(&str, std::ffi::OsString)],
+) -> (String, String) {
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(cwd)
+        .env_remove("KEYWARD_CONF")
+        .env_remove("KEYWARD_STORE")
+        .env_remove("XDG_DATA_HOME")
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    (stdout, stderr)
+}
+
 fn block(start: &str, end: &str) -> String {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
@@ -160,23 +189,12 @@ fn separation_of_duties_walkthrough_runs_as_written() {
         "<!-- sod-walkthrough:start -->",
         "<!-- sod-walkthrough:end -->",
     );
-    let path = path_with_keyward();
     let cwd = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(cwd.path())
-        .env("PATH", path)
-        .env_remove("KEYWARD_CONF")
-        .env_remove("KEYWARD_STORE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("bash");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "separation-of-duties walk-through failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
+    let (stdout, stderr) = run_block(
+        "separation-of-duties walk-through",
+        &script,
+        cwd.path(),
+        &[("PATH", path_with_keyward().into())],
     );
     // The refusals happened for the documented reasons.
     assert!(
@@ -239,22 +257,11 @@ fn pkcs11_tool_block_runs_as_written() {
     std::fs::create_dir_all(cwd.path().join("target/release")).unwrap();
     std::os::unix::fs::symlink(&module, cwd.path().join("target/release/libkeyward.so")).unwrap();
     let home = cwd.path().join("home");
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(cwd.path())
-        .env("HOME", &home)
-        .env_remove("XDG_DATA_HOME")
-        .env_remove("KEYWARD_CONF")
-        .env_remove("KEYWARD_STORE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("bash");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "pkcs11-tool block failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
+    let (stdout, _) = run_block(
+        "pkcs11-tool block",
+        &script,
+        cwd.path(),
+        &[("HOME", home.clone().into_os_string())],
     );
     assert!(stdout.contains("Signature is valid"), "{stdout}");
     assert!(home.join(".local/share/keyward/slot-0.sqlite").is_file());
