@@ -111,8 +111,11 @@ fn value(samples: &[(String, Value, f64)], name: &str, labels: &[(&str, &str)]) 
         .map(|(_, _, v)| *v)
 }
 
-/// Asserts each expected (name, labels, value) sample.
-fn assert_samples(samples: &[(String, Value, f64)], expected: &[(&str, &[(&str, &str)], f64)]) {
+/// An expected sample: its name, some of its labels, its value.
+type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
+/// Asserts each expected sample.
+fn assert_samples(samples: &[(String, Value, f64)], expected: &[Expected]) {
     for (name, labels, want) in expected {
         assert_eq!(
             value(samples, name, labels),
