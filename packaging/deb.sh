@@ -9,6 +9,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Run from a test (tests/package.rs), the environment holds the variables
+# cargo sets for the test process; build scripts that track one of them
+# (ring: CARGO_MANIFEST_DIR) would see it change and rebuild half the
+# tree. The build must be the same one `cargo build --release` made.
+for var in $(compgen -e); do
+  case "$var" in
+    CARGO_MANIFEST_*|CARGO_PKG_*|CARGO_BIN_EXE_*|CARGO_CRATE_NAME|CARGO_TARGET_TMPDIR|CARGO_PRIMARY_PACKAGE)
+      unset "$var" ;;
+  esac
+done
+
 if [ "${1:-}" != "--no-build" ]; then
   cargo build --release -p keyward -p keyward-cli
 fi
