@@ -38,23 +38,22 @@ fn doctor_json(store: &Store, args: &[&str], env: &[(&str, &str)]) -> (Option<i3
     (out.status.code(), v)
 }
 
-/// The checks of a report with `status`.
-fn with_status<'a>(report: &'a Value, status: &str) -> Vec<&'a Value> {
+/// The checks of a report whose `field` ("status", "check") is `value`.
+fn checks_where<'a>(report: &'a Value, field: &str, value: &str) -> Vec<&'a Value> {
     report["checks"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["status"] == status)
+        .filter(|c| c[field] == value)
         .collect()
 }
 
+fn with_status<'a>(report: &'a Value, status: &str) -> Vec<&'a Value> {
+    checks_where(report, "status", status)
+}
+
 fn check<'a>(report: &'a Value, name: &str) -> Vec<&'a Value> {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["check"] == name)
-        .collect()
+    checks_where(report, "check", name)
 }
 
 /// `keyward metrics` parsed by prometheus_client: (name, labels, value).

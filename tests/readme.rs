@@ -20,11 +20,7 @@ fn lifecycle_walkthrough_runs_as_written() {
     let script = walkthrough();
     let path = path_with_keyward();
     // The walk-through serves TLS with OpenSSL's pkcs11-provider.
-    let module = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("libkeyward.so");
+    let module = module();
     if !has_pkcs11_provider() && std::env::var("CI").as_deref() != Ok("true") {
         eprintln!("SKIP: the walk-through needs openssl and pkcs11-provider");
         return;
@@ -122,6 +118,15 @@ fn run_block(
     (stdout, stderr)
 }
 
+/// The module this test run built (beside the test binary).
+fn module() -> std::path::PathBuf {
+    std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("libkeyward.so")
+}
+
 fn block(start: &str, end: &str) -> String {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
@@ -148,11 +153,7 @@ fn fleet_walkthrough_runs_as_written() {
         "<!-- fleet-walkthrough:end -->",
     );
     let path = path_with_keyward();
-    let module = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("libkeyward.so");
+    let module = module();
     let cwd = tempfile::tempdir().unwrap();
     // This process's own cluster (or the runner's): the script's token
     // takes slot 0's default schema, the migrated one `single_host`.
@@ -248,11 +249,7 @@ fn pkcs11_tool_block_runs_as_written() {
         eprintln!("SKIP: pkcs11-tool is not installed");
         return;
     }
-    let module = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("libkeyward.so");
+    let module = module();
     let cwd = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(cwd.path().join("target/release")).unwrap();
     std::os::unix::fs::symlink(&module, cwd.path().join("target/release/libkeyward.so")).unwrap();
